@@ -1,0 +1,286 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrWrongNetwork is returned by New when the store holds another
+// network's chain.
+var ErrWrongNetwork = errors.New("store belongs to another network")
+
+// Chain is the block tree and the ledger of one network: it validates
+// blocks, keeps the main chain on the branch with the most cumulative work
+// (the first seen wins a tie), reorganises to a heavier valid branch of any
+// depth, parks blocks with unknown parents in a bounded orphan pool and
+// remembers blocks that proved invalid.
+//
+// Writes (ProcessBlock, ProcessBlocks) are serialised by mu, which guards
+// the orphan pool and the invalid set. Reads go to the store, which holds
+// only committed state, and the tip is an atomic pointer, so neither waits
+// for a long reorg.
+type Chain struct {
+	p     *Params
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
+
+	tip atomic.Pointer[BlockMeta]
+
+	mu       sync.Mutex
+	orphans  *orphanPool
+	invalid  *hashRing
+	tipWaitC chan struct{} // closed and replaced on every tip change
+}
+
+// Option configures a Chain.
+type Option func(*config)
+
+type config struct {
+	log           *slog.Logger
+	now           func() time.Time
+	maxOrphans    int
+	maxOrphanSize int
+	maxInvalid    int
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithClock sets the clock timestamps are checked against (default time.Now).
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithOrphanLimits bounds the orphan pool by count and total encoded bytes
+// (default 256 blocks, 32 MiB).
+func WithOrphanLimits(count, bytes int) Option {
+	return func(c *config) { c.maxOrphans, c.maxOrphanSize = count, bytes }
+}
+
+// New opens the chain held by st, writing p's genesis into an empty store.
+// It reads only the tip: nothing is replayed or validated again.
+func New(p *Params, st Store, opts ...Option) (*Chain, error) {
+	cfg := config{
+		log:           slog.New(slog.DiscardHandler),
+		now:           time.Now,
+		maxOrphans:    256,
+		maxOrphanSize: 32 << 20,
+		maxInvalid:    4096,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c := &Chain{
+		p:        p,
+		store:    st,
+		log:      cfg.log,
+		now:      cfg.now,
+		orphans:  newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
+		invalid:  newHashRing(cfg.maxInvalid),
+		tipWaitC: make(chan struct{}),
+	}
+	g, err := st.MainHash(0)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if err := c.writeGenesis(); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("read genesis: %w", err)
+	case g != p.NetworkID():
+		return nil, fmt.Errorf("%w: genesis %s, %s wants %s", ErrWrongNetwork, g.Short(), p.Name, p.NetworkID().Short())
+	}
+	tipHash, err := st.Tip()
+	if err != nil {
+		return nil, fmt.Errorf("read tip: %w", err)
+	}
+	tip, err := st.Meta(tipHash)
+	if err != nil {
+		return nil, fmt.Errorf("read tip meta: %w", err)
+	}
+	c.tip.Store(tip)
+	return c, nil
+}
+
+// writeGenesis stores and connects the genesis block of an empty store.
+func (c *Chain) writeGenesis() error {
+	g := c.p.Genesis()
+	o := newOverlay(c.store)
+	h := g.Hash()
+	meta := &BlockMeta{
+		Hash:    h,
+		Header:  g.Header,
+		Work:    WorkForBits(g.Header.Bits),
+		Size:    uint32(g.EncodedSize()),
+		TxCount: uint32(len(g.Transactions)),
+	}
+	o.b.Blocks[h] = g
+	o.b.Metas[h] = meta
+	if err := c.connect(o, g, meta); err != nil {
+		return fmt.Errorf("connect genesis: %w", err)
+	}
+	o.b.Tip = h
+	if err := c.store.Apply(o.b); err != nil {
+		return fmt.Errorf("write genesis: %w", err)
+	}
+	return nil
+}
+
+// Params returns the network parameters.
+func (c *Chain) Params() *Params { return c.p }
+
+// Tip returns the main chain's last block. The caller must not modify it.
+func (c *Chain) Tip() *BlockMeta { return c.tip.Load() }
+
+// TipChanged returns a channel that is closed at the next tip change.
+func (c *Chain) TipChanged() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tipWaitC
+}
+
+// Meta returns the index entry of a stored block.
+func (c *Chain) Meta(h Hash) (*BlockMeta, error) { return c.store.Meta(h) }
+
+// Block returns a stored block, on the main chain or not.
+func (c *Chain) Block(h Hash) (*Block, error) { return c.store.Block(h) }
+
+// BlockAt returns the main-chain block at height.
+func (c *Chain) BlockAt(height uint64) (*Block, error) {
+	h, err := c.store.MainHash(height)
+	if err != nil {
+		return nil, err
+	}
+	return c.store.Block(h)
+}
+
+// MainHash returns the hash of the main-chain block at height.
+func (c *Chain) MainHash(height uint64) (Hash, error) { return c.store.MainHash(height) }
+
+// Account returns an address's state at the tip.
+func (c *Chain) Account(addr string) (Account, error) { return c.store.Account(addr) }
+
+// TxLocation returns the main-chain block that holds transaction id.
+func (c *Chain) TxLocation(id Hash) (Hash, error) { return c.store.TxLocation(id) }
+
+// HasBlock reports whether the block is stored or waiting as an orphan.
+func (c *Chain) HasBlock(h Hash) bool {
+	if _, err := c.store.Meta(h); err == nil {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.orphans.has(h)
+}
+
+// OrphanRoot returns the first missing ancestor of an orphan: the block to
+// ask peers for. For a block that is not an orphan it returns h.
+func (c *Chain) OrphanRoot(h Hash) Hash {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.orphans.root(h)
+}
+
+// Change is what one call did to the main chain. Disconnected holds the
+// blocks that left it, newest first; Connected those that joined it,
+// oldest first. A call that did not move the tip returns a nil Change.
+type Change struct {
+	OldTip, NewTip *BlockMeta
+	Disconnected   []*Block
+	Connected      []*Block
+}
+
+// Reorg reports whether blocks left the main chain.
+func (ch *Change) Reorg() bool { return ch != nil && len(ch.Disconnected) > 0 }
+
+// ProcessBlock validates b and adds it to the block tree, moving the main
+// chain to it if its branch has more work. Blocks waiting in the orphan
+// pool for b are processed too. The error is a *RuleError (use errors.Is
+// with the codes, IsTransient for "not now") or a store failure.
+func (c *Chain) ProcessBlock(ctx context.Context, b *Block) (*Change, error) {
+	ch, _, err := c.process(ctx, []*Block{b}, false)
+	return ch, err
+}
+
+// ProcessBlocks processes blocks in order and commits them in one store
+// transaction: the fast path for sync. It stops at the first block that
+// fails, commits those before it, and returns how many were processed
+// with the failure's error. A duplicate block is skipped, not a failure.
+func (c *Chain) ProcessBlocks(ctx context.Context, blocks []*Block) (*Change, int, error) {
+	return c.process(ctx, blocks, true)
+}
+
+func (c *Chain) process(ctx context.Context, blocks []*Block, skipDuplicates bool) (*Change, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	oldTip := c.tip.Load()
+	root := newOverlay(c.store)
+	done := 0
+	var failure error
+	for _, b := range blocks {
+		if err := ctx.Err(); err != nil {
+			failure = err
+			break
+		}
+		err := c.processOne(root, b)
+		if err != nil && !(skipDuplicates && errors.Is(err, ErrDuplicateBlock)) {
+			failure = err
+			break
+		}
+		done++
+	}
+	if root.empty() {
+		return nil, done, failure
+	}
+	if err := c.store.Apply(root.b); err != nil {
+		return nil, 0, fmt.Errorf("commit: %w", err)
+	}
+	ch, err := c.publishTip(root, oldTip)
+	if err != nil {
+		return nil, done, err
+	}
+	return ch, done, failure
+}
+
+// publishTip makes the committed tip visible and describes the change. r
+// is the committed overlay, so the blocks it just wrote are read from
+// memory.
+func (c *Chain) publishTip(r stateReader, oldTip *BlockMeta) (*Change, error) {
+	tipHash, err := c.store.Tip()
+	if err != nil {
+		return nil, fmt.Errorf("read tip: %w", err)
+	}
+	if tipHash == oldTip.Hash {
+		return nil, nil
+	}
+	newTip, err := c.store.Meta(tipHash)
+	if err != nil {
+		return nil, fmt.Errorf("read tip meta: %w", err)
+	}
+	c.tip.Store(newTip)
+	close(c.tipWaitC)
+	c.tipWaitC = make(chan struct{})
+	disc, conn, err := branchDiff(r, oldTip, newTip)
+	if err != nil {
+		return nil, fmt.Errorf("describe tip change: %w", err)
+	}
+	ch := &Change{OldTip: oldTip, NewTip: newTip, Disconnected: disc, Connected: conn}
+	if ch.Reorg() {
+		c.log.Info("reorg", "old_tip", oldTip.Hash.Short(), "new_tip", newTip.Hash.Short(),
+			"height", newTip.Height(), "depth", len(disc))
+	}
+	return ch, nil
+}
+
+// cmpWork compares the cumulative work of two blocks.
+func cmpWork(a, b *BlockMeta) int { return a.Work.Cmp(b.Work) }
+
+// addWork returns parent's cumulative work plus the work of bits.
+func addWork(parent *big.Int, bits uint32) *big.Int {
+	return new(big.Int).Add(parent, WorkForBits(bits))
+}

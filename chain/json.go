@@ -1,0 +1,695 @@
+package chain
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// JSON forms of transactions and blocks, with the classic Flask teaching
+// chain's field names (index, previous_hash, proof, timestamp, transactions,
+// sender, recipient, amount), so its clients read gossipchain's output and
+// post transactions to it unchanged.
+//
+// A transaction:
+//
+//	{"id": "<64 hex>", "sender": "...", "recipient": "...",
+//	 "amount": 10, "fee": 1, "nonce": 0, "version": 1,
+//	 "public_key": "<64 hex>", "signature": "<128 hex>"}
+//
+// public_key and signature are left out when empty. A block:
+//
+//	{"index": 1, "hash": "<64 hex>", "previous_hash": "<64 hex>",
+//	 "proof": 1234, "timestamp": 1795478405.123, "transactions": [...],
+//	 "merkle_root": "<64 hex>", "version": 1, "bits": 504365055,
+//	 "target": "<64 hex>", "difficulty": 1048575}
+//
+// proof is the header nonce, timestamp is Unix seconds with millisecond
+// precision, bits the compact target. hash, target and difficulty (the
+// expected number of hashes per block, float64 of Work) are derived from
+// the other fields; target is left out when bits encode no 256-bit target.
+//
+// Decoding is for hostile input (HTTP clients, peers' /chain output) and
+// never panics. It is stricter than encoding/json: member names match
+// exactly (encoding/json folds case, so {"amount":1,"Amount":2} would be two
+// spellings of one field, read differently by other parsers), unknown and
+// repeated members are refused, integers are JSON integers within range
+// (never strings, fractions or exponents), strings are valid UTF-8 without
+// lone surrogate escapes (which encoding/json turns into U+FFFD silently),
+// and a given id or hash must equal the one computed. Whatever decodes
+// also fits the binary encoding's limits. Every error wraps ErrMalformed,
+// except a block over MaxBlockTxs (ErrTooManyTxs) or MaxBlockSize
+// (ErrBlockTooBig), and names the field at fault.
+
+// txJSON is the wire shape of a transaction, in output order.
+type txJSON struct {
+	ID        Hash   `json:"id"`
+	Sender    string `json:"sender"`
+	Recipient string `json:"recipient"`
+	Amount    uint64 `json:"amount"`
+	Fee       uint64 `json:"fee"`
+	Nonce     uint64 `json:"nonce"`
+	Version   uint8  `json:"version"`
+	PublicKey string `json:"public_key,omitempty"`
+	Signature string `json:"signature,omitempty"`
+}
+
+// txMembers holds the raw text of each member of a posted transaction;
+// nil means absent.
+type txMembers struct {
+	id, sender, recipient, amount, fee, nonce, version, publicKey, signature json.RawMessage
+}
+
+func (m *txMembers) field(name string) *json.RawMessage {
+	switch name {
+	case "id":
+		return &m.id
+	case "sender":
+		return &m.sender
+	case "recipient":
+		return &m.recipient
+	case "amount":
+		return &m.amount
+	case "fee":
+		return &m.fee
+	case "nonce":
+		return &m.nonce
+	case "version":
+		return &m.version
+	case "public_key":
+		return &m.publicKey
+	case "signature":
+		return &m.signature
+	}
+	return nil
+}
+
+// MarshalJSON encodes the transaction as described at the top of this file.
+// A sender or recipient that is not UTF-8 (possible only in a transaction
+// that fails CheckTxSanity) is refused: JSON cannot carry it, and replacing
+// bytes would show an id that does not match the names shown.
+func (tx *Transaction) MarshalJSON() ([]byte, error) {
+	if !utf8.ValidString(tx.Sender) {
+		return nil, jsonMalformed("sender is not valid UTF-8")
+	}
+	if !utf8.ValidString(tx.Recipient) {
+		return nil, jsonMalformed("recipient is not valid UTF-8")
+	}
+	return json.Marshal(txJSON{
+		ID:        tx.ID(),
+		Sender:    tx.Sender,
+		Recipient: tx.Recipient,
+		Amount:    tx.Amount,
+		Fee:       tx.Fee,
+		Nonce:     tx.Nonce,
+		Version:   tx.Version,
+		PublicKey: hex.EncodeToString(tx.PublicKey),
+		Signature: hex.EncodeToString(tx.Signature),
+	})
+}
+
+// UnmarshalJSON decodes a transaction. sender, recipient and amount are
+// required; fee and nonce default to 0, version to TxVersion; public_key,
+// signature and id may be absent, null or (key and signature) "". On error
+// tx is unchanged.
+func (tx *Transaction) UnmarshalJSON(data []byte) error {
+	var m txMembers
+	if err := jsonObject(data, "transaction", m.field); err != nil {
+		return err
+	}
+	var (
+		out Transaction
+		err error
+	)
+	if out.Sender, err = jsonName(m.sender, "sender"); err != nil {
+		return err
+	}
+	if out.Recipient, err = jsonName(m.recipient, "recipient"); err != nil {
+		return err
+	}
+	if m.amount == nil {
+		return jsonMalformed("amount is missing")
+	}
+	if out.Amount, err = jsonUint(m.amount, "amount", MaxAmount); err != nil {
+		return err
+	}
+	if !jsonAbsent(m.fee) {
+		if out.Fee, err = jsonUint(m.fee, "fee", MaxAmount); err != nil {
+			return err
+		}
+	}
+	if !jsonAbsent(m.nonce) {
+		if out.Nonce, err = jsonUint(m.nonce, "nonce", math.MaxUint64); err != nil {
+			return err
+		}
+	}
+	out.Version = TxVersion
+	if !jsonAbsent(m.version) {
+		v, err := jsonUint(m.version, "version", math.MaxUint8)
+		if err != nil {
+			return err
+		}
+		out.Version = uint8(v)
+	}
+	if out.PublicKey, err = jsonHexBytes(m.publicKey, "public_key", ed25519.PublicKeySize); err != nil {
+		return err
+	}
+	if out.Signature, err = jsonHexBytes(m.signature, "signature", ed25519.SignatureSize); err != nil {
+		return err
+	}
+	if !jsonAbsent(m.id) {
+		id, err := jsonHash(m.id, "id")
+		if err != nil {
+			return err
+		}
+		if got := out.ID(); got != id {
+			return jsonMalformed("id %s does not match the transaction, whose id is %s", id, got)
+		}
+	}
+	*tx = out
+	return nil
+}
+
+// blockJSON is the wire shape of a block, in output order.
+type blockJSON struct {
+	Index        uint64         `json:"index"`
+	Hash         Hash           `json:"hash"`
+	PreviousHash Hash           `json:"previous_hash"`
+	Proof        uint64         `json:"proof"`
+	Timestamp    json.Number    `json:"timestamp"`
+	Transactions []*Transaction `json:"transactions"`
+	MerkleRoot   Hash           `json:"merkle_root"`
+	Version      uint32         `json:"version"`
+	Bits         uint32         `json:"bits"`
+	Target       string         `json:"target,omitempty"`
+	Difficulty   float64        `json:"difficulty"`
+}
+
+// blockMembers holds the raw text of each member of a block object.
+type blockMembers struct {
+	index, hash, previousHash, proof, timestamp, transactions,
+	merkleRoot, version, bits, target, difficulty json.RawMessage
+}
+
+func (m *blockMembers) field(name string) *json.RawMessage {
+	switch name {
+	case "index":
+		return &m.index
+	case "hash":
+		return &m.hash
+	case "previous_hash":
+		return &m.previousHash
+	case "proof":
+		return &m.proof
+	case "timestamp":
+		return &m.timestamp
+	case "transactions":
+		return &m.transactions
+	case "merkle_root":
+		return &m.merkleRoot
+	case "version":
+		return &m.version
+	case "bits":
+		return &m.bits
+	case "target":
+		return &m.target
+	case "difficulty":
+		return &m.difficulty
+	}
+	return nil
+}
+
+// MarshalJSON encodes the block as described at the top of this file.
+func (b *Block) MarshalJSON() ([]byte, error) {
+	h := &b.Header
+	target, difficulty := jsonTarget(h.Bits)
+	txs := b.Transactions
+	if txs == nil {
+		txs = []*Transaction{}
+	}
+	return json.Marshal(blockJSON{
+		Index:        h.Height,
+		Hash:         h.Hash(),
+		PreviousHash: h.PrevHash,
+		Proof:        h.Nonce,
+		Timestamp:    json.Number(jsonSeconds(h.Timestamp)),
+		Transactions: txs,
+		MerkleRoot:   h.MerkleRoot,
+		Version:      h.Version,
+		Bits:         h.Bits,
+		Target:       target,
+		Difficulty:   difficulty,
+	})
+}
+
+// UnmarshalJSON decodes a block and rebuilds its header. Every header field
+// is required; hash, target and difficulty are optional and, when given,
+// must equal the values derived from the header (difficulty exactly, as
+// MarshalJSON writes it). The merkle root is taken as given, not checked
+// against the transactions: that is a validation rule (ErrBadMerkleRoot).
+// On error b is unchanged.
+func (b *Block) UnmarshalJSON(data []byte) error {
+	var m blockMembers
+	if err := jsonObject(data, "block", m.field); err != nil {
+		return err
+	}
+	for _, req := range []struct {
+		raw  json.RawMessage
+		name string
+	}{
+		{m.index, "index"}, {m.previousHash, "previous_hash"}, {m.proof, "proof"},
+		{m.timestamp, "timestamp"}, {m.transactions, "transactions"},
+		{m.merkleRoot, "merkle_root"}, {m.version, "version"}, {m.bits, "bits"},
+	} {
+		if req.raw == nil {
+			return jsonMalformed("%s is missing", req.name)
+		}
+	}
+	var (
+		h   Header
+		err error
+	)
+	if h.Height, err = jsonUint(m.index, "index", math.MaxUint64); err != nil {
+		return err
+	}
+	if h.PrevHash, err = jsonHash(m.previousHash, "previous_hash"); err != nil {
+		return err
+	}
+	if h.Nonce, err = jsonUint(m.proof, "proof", math.MaxUint64); err != nil {
+		return err
+	}
+	if h.Timestamp, err = jsonMillis(m.timestamp, "timestamp"); err != nil {
+		return err
+	}
+	if h.MerkleRoot, err = jsonHash(m.merkleRoot, "merkle_root"); err != nil {
+		return err
+	}
+	v, err := jsonUint(m.version, "version", math.MaxUint32)
+	if err != nil {
+		return err
+	}
+	h.Version = uint32(v)
+	bits, err := jsonUint(m.bits, "bits", math.MaxUint32)
+	if err != nil {
+		return err
+	}
+	h.Bits = uint32(bits)
+	txs, err := jsonTransactions(m.transactions)
+	if err != nil {
+		return err
+	}
+	out := Block{Header: h, Transactions: txs}
+	if size := out.EncodedSize(); size > MaxBlockSize {
+		return ruleError(ErrBlockTooBig, "block encodes to %d bytes, limit %d", size, MaxBlockSize)
+	}
+	if err := jsonCheckDerived(&m, &h); err != nil {
+		return err
+	}
+	*b = out
+	return nil
+}
+
+// jsonCheckDerived checks the optional hash, target and difficulty members
+// against the values h gives.
+func jsonCheckDerived(m *blockMembers, h *Header) error {
+	if !jsonAbsent(m.hash) {
+		given, err := jsonHash(m.hash, "hash")
+		if err != nil {
+			return err
+		}
+		if got := h.Hash(); got != given {
+			return jsonMalformed("hash %s does not match the header, whose hash is %s", given, got)
+		}
+	}
+	target, difficulty := jsonTarget(h.Bits)
+	if !jsonAbsent(m.target) {
+		s, err := jsonString(m.target, "target")
+		if err != nil {
+			return err
+		}
+		if target == "" {
+			return jsonMalformed("target given, but bits %08x encode no 256-bit target", h.Bits)
+		}
+		if !strings.EqualFold(s, target) {
+			return jsonMalformed("target %s does not match bits %08x, which encode %s", jsonShorten(s), h.Bits, target)
+		}
+	}
+	if !jsonAbsent(m.difficulty) {
+		given, err := jsonFloat(m.difficulty, "difficulty")
+		if err != nil {
+			return err
+		}
+		if given != difficulty {
+			return jsonMalformed("difficulty %v does not match bits %08x, which give %v", given, h.Bits, difficulty)
+		}
+	}
+	return nil
+}
+
+// jsonTransactions decodes the transactions array, refusing more than
+// MaxBlockTxs elements before decoding the one over.
+func jsonTransactions(raw json.RawMessage) ([]*Transaction, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('[') {
+		return nil, jsonMalformed("transactions must be an array")
+	}
+	txs := []*Transaction{}
+	for dec.More() {
+		if len(txs) == MaxBlockTxs {
+			return nil, ruleError(ErrTooManyTxs, "more than %d transactions", MaxBlockTxs)
+		}
+		var el json.RawMessage
+		if err := dec.Decode(&el); err != nil {
+			return nil, jsonMalformed("transaction %d: %v", len(txs), err)
+		}
+		tx := new(Transaction)
+		if err := tx.UnmarshalJSON(el); err != nil {
+			return nil, jsonWrapIndex(len(txs), err)
+		}
+		txs = append(txs, tx)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, jsonMalformed("transactions: %v", err)
+	}
+	return txs, nil
+}
+
+func jsonWrapIndex(i int, err error) error {
+	var re *RuleError
+	if errors.As(err, &re) {
+		return &RuleError{Code: re.Code, Msg: "transaction " + strconv.Itoa(i) + ": " + re.Msg}
+	}
+	return jsonMalformed("transaction %d: %v", i, err)
+}
+
+// jsonTarget returns the target bits encode as 64 hex digits and the
+// difficulty, float64 of Work; "" and 0 when bits encode no 256-bit target.
+func jsonTarget(bits uint32) (string, float64) {
+	t, neg, over := CompactToBig(bits)
+	if neg || over || t.BitLen() > 8*HashSize {
+		return "", 0
+	}
+	tb := TargetBytes(t)
+	f, _ := new(big.Float).SetInt(Work(t)).Float64()
+	return hex.EncodeToString(tb[:]), f
+}
+
+// jsonObject reads one JSON object, handing the raw text of each member
+// to the slot field returns for its name. Names match exactly; an unknown
+// name (field returns nil), a repeated one, or anything after the object is
+// an error.
+func jsonObject(data []byte, what string, field func(string) *json.RawMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return jsonMalformed("%s must be a JSON object", what)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonMalformed("%s: %v", what, err)
+		}
+		name, _ := tok.(string)
+		slot := field(name)
+		if slot == nil {
+			return jsonMalformed("%s: unknown field %s", what, strconv.Quote(jsonShorten(name)))
+		}
+		if *slot != nil {
+			return jsonMalformed("%s: field %q appears twice", what, name)
+		}
+		if err := dec.Decode(slot); err != nil {
+			return jsonMalformed("%s: %s: %v", what, name, err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return jsonMalformed("%s: %v", what, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return jsonMalformed("%s: data after the object", what)
+	}
+	return nil
+}
+
+// jsonAbsent reports whether an optional member was left out or null.
+func jsonAbsent(raw json.RawMessage) bool { return raw == nil || string(raw) == "null" }
+
+// jsonUint reads a JSON integer: digits only, no sign, fraction, exponent
+// or quotes, at most max. encoding/json's Number would take "12" (a
+// string) as well, which is why the raw text is read here.
+func jsonUint(raw json.RawMessage, field string, max uint64) (uint64, error) {
+	if len(raw) == 0 || !jsonDigits(raw) {
+		return 0, jsonMalformed("%s must be a non-negative integer without fraction or exponent, got %s", field, jsonShorten(string(raw)))
+	}
+	v, err := strconv.ParseUint(string(raw), 10, 64)
+	if err != nil || v > max {
+		return 0, jsonMalformed("%s %s exceeds %d", field, jsonShorten(string(raw)), max)
+	}
+	return v, nil
+}
+
+func jsonDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonFloat reads a JSON number as the nearest float64.
+func jsonFloat(raw json.RawMessage, field string) (float64, error) {
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+		return 0, jsonMalformed("%s must be a number, got %s", field, jsonShorten(string(raw)))
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return 0, jsonMalformed("%s %s is out of range", field, jsonShorten(string(raw)))
+	}
+	return f, nil
+}
+
+// jsonString reads a JSON string that is valid UTF-8 and has no lone
+// surrogate escape.
+func jsonString(raw json.RawMessage, field string) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", jsonMalformed("%s must be a string", field)
+	}
+	if !utf8.Valid(raw) || !jsonPairedSurrogates(raw) {
+		return "", jsonMalformed("%s is not valid UTF-8", field)
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", jsonMalformed("%s: %v", field, err)
+	}
+	return s, nil
+}
+
+// jsonPairedSurrogates reports whether every \u escape of a UTF-16 surrogate in
+// the JSON string literal lit is a high one followed by a low one, so the
+// string decodes without U+FFFD replacements.
+func jsonPairedSurrogates(lit []byte) bool {
+	for i := 0; i < len(lit); i++ {
+		if lit[i] != '\\' {
+			continue
+		}
+		i++
+		r, ok := jsonEscapedUnit(lit, i)
+		if !ok {
+			continue // \\, \", \n and the like; i is on the escaped byte
+		}
+		i += 4
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return false
+		case r >= 0xd800 && r <= 0xdbff:
+			lo, ok := jsonEscapedUnit(lit, i+2)
+			if i+1 >= len(lit) || lit[i+1] != '\\' || !ok || lo < 0xdc00 || lo > 0xdfff {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// jsonEscapedUnit reads the code unit of "uXXXX" at lit[i:].
+func jsonEscapedUnit(lit []byte, i int) (rune, bool) {
+	if i < 0 || i+5 > len(lit) || lit[i] != 'u' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(lit[i+1:i+5]), 16, 16)
+	return rune(v), err == nil
+}
+
+// jsonName reads a sender or recipient: a string of 1 to MaxNameLen bytes.
+// Empty names are refused here although the binary encoding carries them:
+// no valid transaction has one, and DecodeBlock's count bound assumes
+// names of at least a byte.
+func jsonName(raw json.RawMessage, field string) (string, error) {
+	if raw == nil {
+		return "", jsonMalformed("%s is missing", field)
+	}
+	s, err := jsonString(raw, field)
+	if err != nil {
+		return "", err
+	}
+	if s == "" || len(s) > MaxNameLen {
+		return "", jsonMalformed("%s must be 1 to %d bytes, got %d", field, MaxNameLen, len(s))
+	}
+	return s, nil
+}
+
+// jsonHexBytes reads an optional hex field of exactly size bytes; absent,
+// null and "" give nil.
+func jsonHexBytes(raw json.RawMessage, field string, size int) ([]byte, error) {
+	if jsonAbsent(raw) {
+		return nil, nil
+	}
+	s, err := jsonString(raw, field)
+	if err != nil || s == "" {
+		return nil, err
+	}
+	if len(s) != 2*size {
+		return nil, jsonMalformed("%s must be %d hex digits (%d bytes), got %d characters", field, 2*size, size, len(s))
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, jsonMalformed("%s is not hex: %v", field, err)
+	}
+	return b, nil
+}
+
+// jsonHash reads 64 hex digits.
+func jsonHash(raw json.RawMessage, field string) (Hash, error) {
+	s, err := jsonString(raw, field)
+	if err != nil {
+		return Hash{}, err
+	}
+	h, err := ParseHash(s)
+	if err != nil {
+		return Hash{}, jsonMalformed("%s: %v", field, err)
+	}
+	return h, nil
+}
+
+// jsonSeconds writes Unix milliseconds as decimal seconds with no trailing
+// zeros: 1795478400123 → "1795478400.123", 1795478400000 → "1795478400".
+func jsonSeconds(ms int64) string {
+	u := uint64(ms)
+	sign := ""
+	if ms < 0 {
+		u, sign = -u, "-"
+	}
+	s := sign + strconv.FormatUint(u/1000, 10)
+	if frac := u % 1000; frac != 0 {
+		f := strconv.FormatUint(1000+frac, 10)[1:] // three digits
+		s += "." + strings.TrimRight(f, "0")
+	}
+	return s
+}
+
+// jsonMillis reads a JSON number of seconds as milliseconds, rounded to the
+// nearest (halves away from zero). It works on the decimal text rather than
+// a float64, so every int64 millisecond value survives a round trip and a
+// huge exponent costs nothing.
+func jsonMillis(raw json.RawMessage, field string) (int64, error) {
+	bad := func() (int64, error) {
+		return 0, jsonMalformed("%s must be a number of seconds, got %s", field, jsonShorten(string(raw)))
+	}
+	outOfRange := func() (int64, error) {
+		return 0, jsonMalformed("%s %s is out of range", field, jsonShorten(string(raw)))
+	}
+	s := string(raw)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	mant, expText, hasExp := strings.Cut(s, "e")
+	if !hasExp {
+		mant, expText, hasExp = strings.Cut(s, "E")
+	}
+	whole, frac, hasFrac := strings.Cut(mant, ".")
+	if whole == "" || !jsonDigits([]byte(whole)) || (hasFrac && (frac == "" || !jsonDigits([]byte(frac)))) {
+		return bad()
+	}
+	// exp saturates past any value that could matter: beyond it the result
+	// is out of range (positive) or rounds to zero (negative).
+	exp, limit := 0, len(s)+25
+	if hasExp {
+		expNeg := strings.HasPrefix(expText, "-")
+		expText = strings.TrimPrefix(strings.TrimPrefix(expText, "-"), "+")
+		if expText == "" || !jsonDigits([]byte(expText)) {
+			return bad()
+		}
+		for _, c := range expText {
+			exp = min(exp*10+int(c-'0'), limit)
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	digits := strings.TrimLeft(whole+frac, "0")
+	if digits == "" {
+		return 0, nil
+	}
+	// value in ms = digits × 10^shift
+	shift := exp - len(frac) + 3
+	var intText string
+	roundUp := false
+	if shift >= 0 {
+		if len(digits)+shift > 19 {
+			return outOfRange()
+		}
+		intText = digits + strings.Repeat("0", shift)
+	} else {
+		keep := len(digits) + shift
+		if keep < 0 {
+			return 0, nil
+		}
+		if keep > 19 {
+			return outOfRange()
+		}
+		intText, roundUp = digits[:keep], digits[keep] >= '5'
+	}
+	var u uint64
+	if intText != "" {
+		var err error
+		if u, err = strconv.ParseUint(intText, 10, 64); err != nil {
+			return outOfRange()
+		}
+	}
+	if roundUp {
+		u++ // intText has at most 19 digits, so no wrap
+	}
+	max := uint64(math.MaxInt64)
+	if neg {
+		max++
+	}
+	if u > max {
+		return outOfRange()
+	}
+	if neg {
+		return -int64(u), nil // wraps correctly for u = 2^63
+	}
+	return int64(u), nil
+}
+
+// jsonShorten cuts hostile text to a length fit for an error message.
+func jsonShorten(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
+
+func jsonMalformed(format string, args ...any) error {
+	return ruleError(ErrMalformed, format, args...)
+}

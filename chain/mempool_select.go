@@ -1,0 +1,139 @@
+package chain
+
+import "container/heap"
+
+// Select returns up to maxTxs pending transactions of at most maxBytes
+// encoded bytes in all, for a block template: highest fee first, the
+// earliest arrival first among equal fees, but never a sender's nonce N+1
+// before N. Applied in the returned order to the state the pool was last
+// reconciled with, every transaction is valid. A transaction too big for
+// the room left is skipped along with its sender's later ones, and smaller
+// ones from other senders may still fill the room.
+//
+// The fee is the whole fee, not fee per byte: transactions differ in size
+// by at most the length of two names.
+func (m *Mempool) Select(maxTxs, maxBytes int) []*Transaction {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.selectLocked(maxTxs, maxBytes)
+}
+
+// selectLocked is Select; m.mu is held. It keeps a heap of each sender's
+// next transaction (of every transaction, on unsigned networks, where no
+// order binds a sender), and after taking one pushes its successor.
+func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
+	if maxTxs <= 0 || maxBytes <= 0 || len(m.byID) == 0 {
+		return nil
+	}
+	h := make(selectHeap, 0, len(m.bySender))
+	for _, q := range m.bySender {
+		if m.p.Signed {
+			h = append(h, selectItem{q: q})
+			continue
+		}
+		for i := range q {
+			h = append(h, selectItem{q: q[i : i+1]})
+		}
+	}
+	heap.Init(&h)
+	out := make([]*Transaction, 0, min(maxTxs, len(m.byID)))
+	room := maxBytes
+	for h.Len() > 0 && len(out) < maxTxs {
+		it := &h[0]
+		e := it.q[it.next]
+		if e.size > room {
+			// Its successors cannot go before it: the whole rest of this
+			// sender's chain stays out.
+			heap.Pop(&h)
+			continue
+		}
+		out = append(out, e.tx)
+		room -= e.size
+		it.next++
+		if it.next < len(it.q) {
+			heap.Fix(&h, 0)
+		} else {
+			heap.Pop(&h)
+		}
+	}
+	return out
+}
+
+// selectItem is one sender's chain in Select: q[next] is the transaction
+// on offer.
+type selectItem struct {
+	q    []*poolEntry
+	next int
+}
+
+// selectHeap is a max-heap of chains by the fee of the transaction on
+// offer, the earlier arrival first on a tie. Arrivals are unique, so the
+// order is total and Select is deterministic.
+type selectHeap []selectItem
+
+func (h selectHeap) Len() int { return len(h) }
+func (h selectHeap) Less(i, j int) bool {
+	a, b := h[i].q[h[i].next], h[j].q[h[j].next]
+	if a.tx.Fee != b.tx.Fee {
+		return a.tx.Fee > b.tx.Fee
+	}
+	return a.arrival < b.arrival
+}
+func (h selectHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *selectHeap) Push(x any)   { *h = append(*h, x.(selectItem)) }
+func (h *selectHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
+
+// evictHeap is a min-heap of evictable entries: the lowest fee first, the
+// latest arrival first on a tie, so among equal fees the newcomer goes
+// before what waited longer. Each entry keeps its index, so an entry that
+// stops being evictable leaves the heap in O(log n).
+type evictHeap []*poolEntry
+
+func (h evictHeap) Len() int { return len(h) }
+func (h evictHeap) Less(i, j int) bool {
+	if h[i].tx.Fee != h[j].tx.Fee {
+		return h[i].tx.Fee < h[j].tx.Fee
+	}
+	return h[i].arrival > h[j].arrival
+}
+func (h evictHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx = i
+	h[j].heapIdx = j
+}
+func (h *evictHeap) Push(x any) {
+	e := x.(*poolEntry)
+	e.heapIdx = len(*h)
+	*h = append(*h, e)
+}
+func (h *evictHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.heapIdx = -1
+	return e
+}
+
+// push makes e evictable.
+func (h *evictHeap) push(e *poolEntry) { heap.Push(h, e) }
+
+// remove makes e unevictable; it may already be.
+func (h *evictHeap) remove(e *poolEntry) {
+	if e.heapIdx >= 0 {
+		heap.Remove(h, e.heapIdx)
+	}
+}
+
+// min returns the first entry to evict, or nil.
+func (h evictHeap) min() *poolEntry {
+	if len(h) == 0 {
+		return nil
+	}
+	return h[0]
+}

@@ -1,0 +1,143 @@
+package chain
+
+// orphanPool holds blocks whose parent is not known yet, bounded by count
+// and total encoded size; when full, the oldest block leaves first. Blocks
+// enter only after their sanity checks, so filling the pool costs a peer
+// real proof of work. The chain's mutex guards it.
+type orphanPool struct {
+	maxCount, maxBytes int
+	bytes              int
+	byHash             map[Hash]*orphan
+	byParent           map[Hash][]Hash
+	order              []Hash // insertion order, with removed entries skipped lazily
+}
+
+type orphan struct {
+	b    *Block
+	size int
+}
+
+func newOrphanPool(maxCount, maxBytes int) *orphanPool {
+	return &orphanPool{
+		maxCount: maxCount,
+		maxBytes: maxBytes,
+		byHash:   make(map[Hash]*orphan),
+		byParent: make(map[Hash][]Hash),
+	}
+}
+
+func (p *orphanPool) has(h Hash) bool { _, ok := p.byHash[h]; return ok }
+
+func (p *orphanPool) add(b *Block, h Hash) {
+	if p.has(h) {
+		return
+	}
+	size := b.EncodedSize()
+	if size > p.maxBytes || p.maxCount <= 0 {
+		return
+	}
+	for len(p.byHash) >= p.maxCount || p.bytes+size > p.maxBytes {
+		p.evictOldest()
+	}
+	p.byHash[h] = &orphan{b: b, size: size}
+	p.byParent[b.Header.PrevHash] = append(p.byParent[b.Header.PrevHash], h)
+	p.order = append(p.order, h)
+	p.bytes += size
+}
+
+func (p *orphanPool) evictOldest() {
+	for len(p.order) > 0 {
+		h := p.order[0]
+		p.order = p.order[1:]
+		if p.has(h) {
+			p.remove(h)
+			return
+		}
+	}
+}
+
+func (p *orphanPool) remove(h Hash) {
+	o, ok := p.byHash[h]
+	if !ok {
+		return
+	}
+	delete(p.byHash, h)
+	p.bytes -= o.size
+	prev := o.b.Header.PrevHash
+	sibs := p.byParent[prev]
+	for i, s := range sibs {
+		if s == h {
+			sibs = append(sibs[:i], sibs[i+1:]...)
+			break
+		}
+	}
+	if len(sibs) == 0 {
+		delete(p.byParent, prev)
+	} else {
+		p.byParent[prev] = sibs
+	}
+	// Drop the lazily skipped entries once they dominate the order slice.
+	if len(p.order) > 2*len(p.byHash)+64 {
+		live := p.order[:0]
+		for _, x := range p.order {
+			if p.has(x) {
+				live = append(live, x)
+			}
+		}
+		p.order = live
+	}
+}
+
+// takeChildren removes and returns the orphans whose parent is h.
+func (p *orphanPool) takeChildren(h Hash) []*Block {
+	hs := p.byParent[h]
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]*Block, 0, len(hs))
+	for _, c := range append([]Hash(nil), hs...) {
+		out = append(out, p.byHash[c].b)
+		p.remove(c)
+	}
+	return out
+}
+
+// root follows parent links through the pool and returns the first hash
+// that is not in it: the missing ancestor.
+func (p *orphanPool) root(h Hash) Hash {
+	for i := 0; i <= len(p.byHash); i++ {
+		o, ok := p.byHash[h]
+		if !ok {
+			return h
+		}
+		h = o.b.Header.PrevHash
+	}
+	return h
+}
+
+// hashRing is a set of at most n hashes that forgets the oldest first.
+type hashRing struct {
+	set  map[Hash]struct{}
+	ring []Hash
+	next int
+}
+
+func newHashRing(n int) *hashRing {
+	return &hashRing{set: make(map[Hash]struct{}, n), ring: make([]Hash, 0, n)}
+}
+
+func (r *hashRing) has(h Hash) bool { _, ok := r.set[h]; return ok }
+
+func (r *hashRing) add(h Hash) {
+	if r.has(h) || cap(r.ring) == 0 {
+		return
+	}
+	if len(r.ring) < cap(r.ring) {
+		r.ring = append(r.ring, h)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = h
+		r.next = (r.next + 1) % len(r.ring)
+	}
+	r.set[h] = struct{}{}
+}

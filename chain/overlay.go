@@ -1,0 +1,129 @@
+package chain
+
+import (
+	"fmt"
+	"maps"
+)
+
+// stateReader is the read side of a Store, also served by an overlay.
+type stateReader interface {
+	AccountReader
+	Tip() (Hash, error)
+	Meta(Hash) (*BlockMeta, error)
+	Block(Hash) (*Block, error)
+	MainHash(height uint64) (Hash, error)
+	Undo(Hash) (*Undo, error)
+	TxLocation(Hash) (Hash, error)
+}
+
+// overlay is a Batch under construction whose reads see its own writes
+// first, then its base: the store, or an enclosing overlay. The chain
+// validates a block or a reorg in an overlay and either merges it into its
+// base or drops it, so a failed reorg leaves nothing behind.
+type overlay struct {
+	base stateReader
+	b    *Batch
+}
+
+func newOverlay(base stateReader) *overlay { return &overlay{base: base, b: NewBatch()} }
+
+func (o *overlay) Tip() (Hash, error) {
+	if !o.b.Tip.IsZero() {
+		return o.b.Tip, nil
+	}
+	return o.base.Tip()
+}
+
+func (o *overlay) Meta(h Hash) (*BlockMeta, error) {
+	if m, ok := o.b.Metas[h]; ok {
+		if m == nil {
+			return nil, fmt.Errorf("meta %s: %w", h.Short(), ErrNotFound)
+		}
+		return m, nil
+	}
+	return o.base.Meta(h)
+}
+
+func (o *overlay) Block(h Hash) (*Block, error) {
+	if b, ok := o.b.Blocks[h]; ok {
+		if b == nil {
+			return nil, fmt.Errorf("block %s: %w", h.Short(), ErrNotFound)
+		}
+		return b, nil
+	}
+	return o.base.Block(h)
+}
+
+func (o *overlay) MainHash(height uint64) (Hash, error) {
+	if h, ok := o.b.Main[height]; ok {
+		if h.IsZero() {
+			return h, fmt.Errorf("main chain height %d: %w", height, ErrNotFound)
+		}
+		return h, nil
+	}
+	return o.base.MainHash(height)
+}
+
+func (o *overlay) Account(addr string) (Account, error) {
+	if a, ok := o.b.Accounts[addr]; ok {
+		return a, nil
+	}
+	return o.base.Account(addr)
+}
+
+func (o *overlay) Undo(h Hash) (*Undo, error) {
+	if u, ok := o.b.Undos[h]; ok {
+		if u == nil {
+			return nil, fmt.Errorf("undo %s: %w", h.Short(), ErrNotFound)
+		}
+		return u, nil
+	}
+	return o.base.Undo(h)
+}
+
+func (o *overlay) TxLocation(id Hash) (Hash, error) {
+	if h, ok := o.b.TxIndex[id]; ok {
+		if h.IsZero() {
+			return h, fmt.Errorf("transaction %s: %w", id.Short(), ErrNotFound)
+		}
+		return h, nil
+	}
+	return o.base.TxLocation(id)
+}
+
+// merge moves every write of child into o. child must be built on o.
+func (o *overlay) merge(child *overlay) {
+	maps.Copy(o.b.Blocks, child.b.Blocks)
+	maps.Copy(o.b.Metas, child.b.Metas)
+	maps.Copy(o.b.Undos, child.b.Undos)
+	maps.Copy(o.b.Main, child.b.Main)
+	maps.Copy(o.b.Accounts, child.b.Accounts)
+	maps.Copy(o.b.TxIndex, child.b.TxIndex)
+	if !child.b.Tip.IsZero() {
+		o.b.Tip = child.b.Tip
+	}
+}
+
+// empty reports whether the overlay holds no writes.
+func (o *overlay) empty() bool {
+	b := o.b
+	return len(b.Blocks)+len(b.Metas)+len(b.Undos)+len(b.Main)+len(b.Accounts)+len(b.TxIndex) == 0 && b.Tip.IsZero()
+}
+
+// ancestry answers HeaderSource queries by walking parent links in r.
+type ancestry struct{ r stateReader }
+
+func (a ancestry) Ancestor(tip *Header, height uint64) (*Header, error) {
+	if height > tip.Height {
+		return nil, fmt.Errorf("ancestor at %d of a block at %d", height, tip.Height)
+	}
+	h := tip
+	for h.Height > height {
+		m, err := a.r.Meta(h.PrevHash)
+		if err != nil {
+			return nil, fmt.Errorf("ancestor of %d: %w", h.Height, err)
+		}
+		h = &m.Header
+	}
+	return h, nil
+}

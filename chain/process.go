@@ -1,0 +1,301 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+)
+
+// processOne validates one block into root: sanity, parent, context, then
+// storage and, if its branch is now the heaviest, a reorg onto it. Orphans
+// waiting for the block follow it.
+func (c *Chain) processOne(root *overlay, b *Block) error {
+	h := b.Hash()
+	if err := c.checkKnown(root, h); err != nil {
+		return err
+	}
+	if _, err := CheckBlockSanity(c.p, b); err != nil {
+		if bodyCommitted(err) {
+			c.invalid.add(h)
+		}
+		return err
+	}
+	parent, err := root.Meta(b.Header.PrevHash)
+	if errors.Is(err, ErrNotFound) {
+		c.orphans.add(b, h)
+		return ruleError(ErrUnknownParent, "block %s at height %d: parent %s unknown",
+			h.Short(), b.Header.Height, b.Header.PrevHash.Short())
+	} else if err != nil {
+		return fmt.Errorf("read parent: %w", err)
+	}
+	if parent.Status&StatusInvalid != 0 || c.invalid.has(parent.Hash) {
+		c.invalid.add(h)
+		return ruleError(ErrKnownInvalid, "block %s has invalid parent %s", h.Short(), parent.Hash.Short())
+	}
+	if err := CheckHeaderContext(c.p, ancestry{root}, &b.Header, &parent.Header, c.now()); err != nil {
+		if code := CodeOf(err); code != 0 && !code.Transient() {
+			c.invalid.add(h)
+		}
+		return err
+	}
+	meta := &BlockMeta{
+		Hash:    h,
+		Header:  b.Header,
+		Work:    addWork(parent.Work, b.Header.Bits),
+		Size:    uint32(b.EncodedSize()),
+		TxCount: uint32(len(b.Transactions)),
+	}
+	root.b.Blocks[h] = b
+	root.b.Metas[h] = meta
+	if err := c.maybeReorg(root, meta); err != nil {
+		return err
+	}
+	c.processOrphans(root, h)
+	return nil
+}
+
+// checkKnown refuses blocks already stored, waiting as orphans, or known to
+// be invalid, before any hashing of their body.
+func (c *Chain) checkKnown(r stateReader, h Hash) error {
+	if c.invalid.has(h) {
+		return ruleError(ErrKnownInvalid, "block %s failed validation before", h.Short())
+	}
+	m, err := r.Meta(h)
+	switch {
+	case err == nil && m.Status&StatusInvalid != 0:
+		return ruleError(ErrKnownInvalid, "block %s failed validation before", h.Short())
+	case err == nil:
+		return ruleError(ErrDuplicateBlock, "block %s already stored", h.Short())
+	case !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("read block %s: %w", h.Short(), err)
+	case c.orphans.has(h):
+		return ruleError(ErrDuplicateBlock, "block %s already waiting for its parent", h.Short())
+	}
+	return nil
+}
+
+// bodyCommitted reports whether a sanity failure condemns the header hash
+// itself. Failures found before the merkle root was matched to the body
+// (size, count, the merkle root) might come from a body someone swapped
+// under a valid header, so remembering the hash as invalid would let that
+// someone blacklist a good block.
+func bodyCommitted(err error) bool {
+	switch CodeOf(err) {
+	case ErrBlockTooBig, ErrTooManyTxs, ErrNoTransactions, ErrBadMerkleRoot, ErrMalformed, 0:
+		return false
+	}
+	return true
+}
+
+// processOrphans processes, breadth first, every orphan that descends
+// from h. Their failures are logged, not returned: the caller's block was
+// fine.
+func (c *Chain) processOrphans(root *overlay, h Hash) {
+	queue := []Hash{h}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		for _, o := range c.orphans.takeChildren(parent) {
+			oh := o.Hash()
+			if err := c.processOne(root, o); err != nil {
+				c.log.Debug("orphan rejected", "hash", oh.Short(), "height", o.Header.Height, "reason", err)
+				continue
+			}
+			queue = append(queue, oh)
+		}
+	}
+}
+
+// maybeReorg moves the main chain onto meta's branch if it has more work
+// than the tip. If a block of that branch fails to connect, it and its
+// descendants are marked invalid and the heaviest valid part of the
+// branch is tried instead; the error of the first failure is returned.
+func (c *Chain) maybeReorg(root *overlay, meta *BlockMeta) error {
+	var firstErr error
+	for cand := meta; cand != nil; {
+		tipHash, err := root.Tip()
+		if err != nil {
+			return fmt.Errorf("read tip: %w", err)
+		}
+		tip, err := root.Meta(tipHash)
+		if err != nil {
+			return fmt.Errorf("read tip meta: %w", err)
+		}
+		if cmpWork(cand, tip) <= 0 {
+			return firstErr
+		}
+		child := newOverlay(root)
+		bad, err := c.reorgTo(child, tip, cand)
+		if err == nil {
+			root.merge(child)
+			return firstErr
+		}
+		if bad == nil {
+			return err
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		c.log.Debug("block failed to connect", "hash", bad.Hash.Short(), "height", bad.Height(), "reason", err)
+		if err := c.markInvalid(root, bad, cand); err != nil {
+			return err
+		}
+		cand, err = root.Meta(bad.Header.PrevHash)
+		if err != nil {
+			return fmt.Errorf("read parent of invalid block: %w", err)
+		}
+	}
+	return firstErr
+}
+
+// markInvalid marks bad and every block from bad up to top as invalid.
+func (c *Chain) markInvalid(root *overlay, bad, top *BlockMeta) error {
+	for m := top; ; {
+		mm := *m
+		mm.Status |= StatusInvalid
+		root.b.Metas[m.Hash] = &mm
+		c.invalid.add(m.Hash)
+		if m.Hash == bad.Hash || m.Height() <= bad.Height() {
+			return nil
+		}
+		var err error
+		if m, err = root.Meta(m.Header.PrevHash); err != nil {
+			return fmt.Errorf("mark invalid: %w", err)
+		}
+	}
+}
+
+// reorgTo makes target the tip in o: it disconnects the main chain down
+// to the fork point and connects target's branch up from it. On a rule
+// failure it returns the block that broke the rule; o must then be
+// dropped.
+func (c *Chain) reorgTo(o *overlay, tip, target *BlockMeta) (bad *BlockMeta, err error) {
+	var attach []*BlockMeta
+	m := target
+	for {
+		mh, err := o.MainHash(m.Height())
+		if err == nil && mh == m.Hash {
+			break
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("find fork: %w", err)
+		}
+		if m.Status&StatusInvalid != 0 {
+			return m, ruleError(ErrKnownInvalid, "branch contains invalid block %s", m.Hash.Short())
+		}
+		attach = append(attach, m)
+		if m, err = o.Meta(m.Header.PrevHash); err != nil {
+			return nil, fmt.Errorf("find fork: %w", err)
+		}
+	}
+	fork := m
+	for t := tip; t.Hash != fork.Hash; {
+		if err := c.disconnect(o, t); err != nil {
+			return nil, err
+		}
+		if t, err = o.Meta(t.Header.PrevHash); err != nil {
+			return nil, fmt.Errorf("disconnect: %w", err)
+		}
+	}
+	for i := len(attach) - 1; i >= 0; i-- {
+		m := attach[i]
+		blk, err := o.Block(m.Hash)
+		if err != nil {
+			return nil, fmt.Errorf("connect: %w", err)
+		}
+		if err := c.connect(o, blk, m); err != nil {
+			if CodeOf(err) != 0 {
+				return m, err
+			}
+			return nil, err
+		}
+	}
+	o.b.Tip = target.Hash
+	return nil, nil
+}
+
+// connect applies a block's transactions to the ledger in o and puts it
+// on the main chain.
+func (c *Chain) connect(o *overlay, b *Block, meta *BlockMeta) error {
+	v := NewStateView(c.p, o)
+	if err := v.ConnectBlock(b); err != nil {
+		return err
+	}
+	ids := TxIDs(b.Transactions)
+	if !c.p.Signed {
+		// Without nonces, nothing else stops a transaction from being
+		// mined twice: refuse ids the main chain already holds.
+		for i, id := range ids {
+			if _, err := o.TxLocation(id); err == nil {
+				return ruleError(ErrDuplicateTx, "transaction %d (%s) is already on the main chain", i, id.Short())
+			} else if !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("tx index: %w", err)
+			}
+		}
+	}
+	maps.Copy(o.b.Accounts, v.Changes())
+	o.b.Undos[meta.Hash] = v.Undo()
+	o.b.Main[meta.Height()] = meta.Hash
+	for _, id := range ids {
+		o.b.TxIndex[id] = meta.Hash
+	}
+	if meta.Status&StatusConnected == 0 {
+		m := *meta
+		m.Status |= StatusConnected
+		o.b.Metas[meta.Hash] = &m
+	}
+	return nil
+}
+
+// disconnect takes the tip block off the main chain in o, restoring the
+// ledger from its undo record.
+func (c *Chain) disconnect(o *overlay, meta *BlockMeta) error {
+	b, err := o.Block(meta.Hash)
+	if err != nil {
+		return fmt.Errorf("disconnect %s: %w", meta.Hash.Short(), err)
+	}
+	u, err := o.Undo(meta.Hash)
+	if err != nil {
+		return fmt.Errorf("disconnect %s: %w", meta.Hash.Short(), err)
+	}
+	for _, e := range u.Entries {
+		o.b.Accounts[e.Address] = e.Prev
+	}
+	o.b.Undos[meta.Hash] = nil
+	o.b.Main[meta.Height()] = ZeroHash
+	for _, tx := range b.Transactions {
+		o.b.TxIndex[tx.ID()] = ZeroHash
+	}
+	return nil
+}
+
+// branchDiff returns the blocks that leave the main chain when the tip
+// moves from old to new (newest first) and those that join it (oldest
+// first).
+func branchDiff(r stateReader, old, new *BlockMeta) (disc, conn []*Block, err error) {
+	a, b := old, new
+	for a.Hash != b.Hash {
+		if a.Height() >= b.Height() {
+			blk, err := r.Block(a.Hash)
+			if err != nil {
+				return nil, nil, err
+			}
+			disc = append(disc, blk)
+			if a, err = r.Meta(a.Header.PrevHash); err != nil {
+				return nil, nil, err
+			}
+		} else {
+			blk, err := r.Block(b.Hash)
+			if err != nil {
+				return nil, nil, err
+			}
+			conn = append(conn, blk)
+			if b, err = r.Meta(b.Header.PrevHash); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	for i, j := 0, len(conn)-1; i < j; i, j = i+1, j-1 {
+		conn[i], conn[j] = conn[j], conn[i]
+	}
+	return disc, conn, nil
+}

@@ -1,0 +1,114 @@
+package chain
+
+import "math/big"
+
+// Store is the durable state the chain needs; package chain/store provides
+// it on bbolt. Reads see only committed state. Apply commits a whole Batch
+// atomically and durably: when it returns nil, a crash at any later moment
+// leaves every write of the batch in place, and an error leaves none.
+//
+// The chain serialises its writes; reads may come from any goroutine.
+type Store interface {
+	// Tip returns the hash of the main chain's last block. An empty store
+	// returns ErrNotFound.
+	Tip() (Hash, error)
+	// Meta returns what the chain knows about a stored block.
+	Meta(Hash) (*BlockMeta, error)
+	// Block returns a stored block.
+	Block(Hash) (*Block, error)
+	// MainHash returns the hash of the main-chain block at height.
+	MainHash(height uint64) (Hash, error)
+	// Account returns the state of an address at the tip. An address that
+	// never appeared returns the zero Account and no error.
+	Account(addr string) (Account, error)
+	// Undo returns the undo record of a block on the main chain.
+	Undo(Hash) (*Undo, error)
+	// TxLocation returns the main-chain block holding a transaction id.
+	TxLocation(Hash) (Hash, error)
+	// Apply commits a batch.
+	Apply(*Batch) error
+	// Close releases the store.
+	Close() error
+}
+
+// Status is what validation has found out about a stored block.
+type Status uint8
+
+const (
+	// StatusInvalid: the block broke a rule when it was connected, or has an
+	// invalid ancestor. It is never connected again.
+	StatusInvalid Status = 1 << iota
+	// StatusConnected: the block passed full validation (connect) at least
+	// once. A block without it has a valid header and body, and waits on a
+	// side branch with less work than the main chain.
+	StatusConnected
+)
+
+// BlockMeta is the index entry of a stored block.
+type BlockMeta struct {
+	Hash   Hash
+	Header Header
+	// Work is the cumulative work of the branch ending in this block,
+	// genesis included.
+	Work   *big.Int
+	Status Status
+	// Size and TxCount describe the stored body, for listings.
+	Size    uint32
+	TxCount uint32
+}
+
+// Height is the block's height.
+func (m *BlockMeta) Height() uint64 { return m.Header.Height }
+
+// Account is the ledger state of one address.
+type Account struct {
+	// Balance may be negative only on networks without signatures, where
+	// the teaching chain's rules let anyone spend anything.
+	Balance int64
+	// Nonce is the count of transactions the address has sent.
+	Nonce uint64
+}
+
+// IsZero reports whether the account holds nothing: never seen, or back to
+// where it started. Stores delete zero accounts.
+func (a Account) IsZero() bool { return a == Account{} }
+
+// Undo is what a connected block changed in the ledger: the state of every
+// address it touched as it was before the block. Disconnecting the block
+// writes these back, newest block first.
+type Undo struct {
+	Entries []UndoEntry
+}
+
+// UndoEntry is one address's state before a block.
+type UndoEntry struct {
+	Address string
+	Prev    Account
+}
+
+// Batch is every write of one chain update: one block connected, a whole
+// reorg, or a run of synced blocks. Map values that are the zero value
+// (a nil pointer, ZeroHash, the zero Account) are deletions.
+type Batch struct {
+	Blocks   map[Hash]*Block
+	Metas    map[Hash]*BlockMeta
+	Undos    map[Hash]*Undo
+	Main     map[uint64]Hash
+	Accounts map[string]Account
+	// TxIndex maps transaction ids to the main-chain block holding them.
+	TxIndex map[Hash]Hash
+	// Tip, when not zero, is the new main-chain tip.
+	Tip Hash
+}
+
+// NewBatch returns an empty batch.
+func NewBatch() *Batch {
+	return &Batch{
+		Blocks:   make(map[Hash]*Block),
+		Metas:    make(map[Hash]*BlockMeta),
+		Undos:    make(map[Hash]*Undo),
+		Main:     make(map[uint64]Hash),
+		Accounts: make(map[string]Account),
+		TxIndex:  make(map[Hash]Hash),
+	}
+}

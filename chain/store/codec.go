@@ -1,0 +1,158 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/big"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// Record encodings. Every decoder checks lengths before it reads or
+// allocates and reports ErrCorrupt; no input makes it panic.
+
+// Meta record layout: header | work | status | size | tx count.
+const (
+	metaOffWork    = chain.HeaderSize       // 32 bytes, big-endian
+	metaOffStatus  = metaOffWork + workSize // 1 byte
+	metaOffSize    = metaOffStatus + 1      // uint32
+	metaOffTxCount = metaOffSize + 4        // uint32
+	metaSize       = metaOffTxCount + 4     // 137
+	workSize       = 32                     // 256 bits: more than any chain can hold
+	accountSize    = 16                     // balance int64 | nonce uint64
+	heightKeySize  = 8                      // uint64
+	undoHeaderSize = 4                      // entry count uint32
+	undoMinEntry   = 1 + 1 + accountSize    // length byte, a 1-byte address, account
+	maxUndoEntries = 2 * chain.MaxBlockTxs  // each tx touches a sender and a recipient
+	maxAddressLen  = chain.MaxNameLen       // longest sender or recipient
+	maxUndoSize    = undoHeaderSize + maxUndoEntries*(1+maxAddressLen+accountSize)
+)
+
+// encodeMeta returns the 137-byte record of m.
+func encodeMeta(m *chain.BlockMeta) ([]byte, error) {
+	if m.Work == nil || m.Work.Sign() < 0 || m.Work.BitLen() > 8*workSize {
+		return nil, fmt.Errorf("%w: meta %s: work %v is not a %d-bit unsigned number", ErrBadBatch, m.Hash.Short(), m.Work, 8*workSize)
+	}
+	b := make([]byte, metaSize)
+	hdr := m.Header.Encode()
+	copy(b, hdr[:])
+	m.Work.FillBytes(b[metaOffWork:metaOffStatus])
+	b[metaOffStatus] = byte(m.Status)
+	binary.BigEndian.PutUint32(b[metaOffSize:], m.Size)
+	binary.BigEndian.PutUint32(b[metaOffTxCount:], m.TxCount)
+	return b, nil
+}
+
+// decodeMeta reads a meta record stored under hash.
+func decodeMeta(hash chain.Hash, b []byte) (*chain.BlockMeta, error) {
+	if len(b) != metaSize {
+		return nil, fmt.Errorf("%w: meta record is %d bytes, want %d", ErrCorrupt, len(b), metaSize)
+	}
+	hdr, err := chain.DecodeHeader(b[:chain.HeaderSize])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &chain.BlockMeta{
+		Hash:    hash,
+		Header:  hdr,
+		Work:    new(big.Int).SetBytes(b[metaOffWork:metaOffStatus]),
+		Status:  chain.Status(b[metaOffStatus]),
+		Size:    binary.BigEndian.Uint32(b[metaOffSize:]),
+		TxCount: binary.BigEndian.Uint32(b[metaOffTxCount:]),
+	}, nil
+}
+
+// encodeUndo returns the record of u: the entry count, then each entry's
+// address (length byte first) and previous account.
+func encodeUndo(u *chain.Undo) ([]byte, error) {
+	if len(u.Entries) > maxUndoEntries {
+		return nil, fmt.Errorf("%w: undo has %d entries, limit %d", ErrBadBatch, len(u.Entries), maxUndoEntries)
+	}
+	n := undoHeaderSize
+	for _, e := range u.Entries {
+		if err := checkAddress(e.Address); err != nil {
+			return nil, fmt.Errorf("undo entry: %w", err)
+		}
+		n += 1 + len(e.Address) + accountSize
+	}
+	b := make([]byte, 0, n)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(u.Entries)))
+	for _, e := range u.Entries {
+		b = append(b, byte(len(e.Address)))
+		b = append(b, e.Address...)
+		b = appendAccount(b, e.Prev)
+	}
+	return b, nil
+}
+
+// decodeUndo reads an undo record. The claimed count is checked against
+// the limit and against the bytes present before anything is allocated.
+func decodeUndo(b []byte) (*chain.Undo, error) {
+	if len(b) < undoHeaderSize || len(b) > maxUndoSize {
+		return nil, fmt.Errorf("%w: undo record is %d bytes, want %d to %d", ErrCorrupt, len(b), undoHeaderSize, maxUndoSize)
+	}
+	n := binary.BigEndian.Uint32(b)
+	rest := b[undoHeaderSize:]
+	if n > maxUndoEntries || int(n) > len(rest)/undoMinEntry {
+		return nil, fmt.Errorf("%w: undo claims %d entries in %d bytes", ErrCorrupt, n, len(rest))
+	}
+	u := &chain.Undo{}
+	if n > 0 {
+		u.Entries = make([]chain.UndoEntry, 0, n)
+	}
+	for i := range n {
+		if len(rest) < 1 {
+			return nil, fmt.Errorf("%w: undo entry %d truncated", ErrCorrupt, i)
+		}
+		l := int(rest[0])
+		if l == 0 || l > maxAddressLen || len(rest) < 1+l+accountSize {
+			return nil, fmt.Errorf("%w: undo entry %d: address length %d in %d bytes", ErrCorrupt, i, l, len(rest))
+		}
+		acct, err := decodeAccount(rest[1+l : 1+l+accountSize])
+		if err != nil {
+			return nil, err
+		}
+		u.Entries = append(u.Entries, chain.UndoEntry{Address: string(rest[1 : 1+l]), Prev: acct})
+		rest = rest[1+l+accountSize:]
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes after undo entries", ErrCorrupt, len(rest))
+	}
+	return u, nil
+}
+
+func appendAccount(b []byte, a chain.Account) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(a.Balance))
+	return binary.BigEndian.AppendUint64(b, a.Nonce)
+}
+
+func decodeAccount(b []byte) (chain.Account, error) {
+	if len(b) != accountSize {
+		return chain.Account{}, fmt.Errorf("%w: account record is %d bytes, want %d", ErrCorrupt, len(b), accountSize)
+	}
+	return chain.Account{
+		Balance: int64(binary.BigEndian.Uint64(b)),
+		Nonce:   binary.BigEndian.Uint64(b[8:]),
+	}, nil
+}
+
+// checkAddress refuses addresses that cannot be a key or an undo entry.
+func checkAddress(addr string) error {
+	if len(addr) == 0 || len(addr) > maxAddressLen {
+		return fmt.Errorf("%w: address of %d bytes, want 1 to %d", ErrBadBatch, len(addr), maxAddressLen)
+	}
+	return nil
+}
+
+func heightKey(h uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, heightKeySize), h)
+}
+
+func decodeHash(b []byte) (chain.Hash, error) {
+	var h chain.Hash
+	if len(b) != chain.HashSize {
+		return h, fmt.Errorf("%w: hash record is %d bytes, want %d", ErrCorrupt, len(b), chain.HashSize)
+	}
+	copy(h[:], b)
+	return h, nil
+}

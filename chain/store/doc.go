@@ -1,0 +1,80 @@
+// Package store keeps the chain on disk: it is the bbolt implementation of
+// chain.Store.
+//
+// # What it owns
+//
+// The durable storage format: which bucket holds what, how each record is
+// encoded, the schema version, and the guarantee that a batch of writes is
+// all on disk or not at all.
+//
+// One bbolt file (FileName inside the node's data directory, see OpenDir)
+// holds these buckets:
+//
+//	bucket    key                      value
+//	blocks    block hash (32)          canonical block encoding (chain.Block.Encode)
+//	metas     block hash (32)          header (96) | cumulative work, big-endian (32) |
+//	                                   status (1) | size uint32 | tx count uint32  = 137 bytes
+//	main      height uint64 BE (8)     block hash (32) of the main chain at that height
+//	undo      block hash (32)          entry count uint32 | per entry: address length (1),
+//	                                   address, balance int64, nonce uint64
+//	accounts  address (1..128 bytes)   balance int64 | nonce uint64  = 16 bytes
+//	txindex   transaction id (32)      hash (32) of the main-chain block holding it
+//	meta      "tip"                    hash (32) of the main chain's last block
+//	          "version"                schema version uint32
+//
+// All integers are big-endian; balances are two's complement. The meta
+// bucket's version is checked on every open, and a file with another
+// version, or a bbolt file that is not a gossipchain store, is refused with
+// ErrSchema rather than read wrongly. There is no migration: a new schema
+// version means a new file.
+//
+// # Guarantees
+//
+// Apply writes a whole chain.Batch in one bbolt read-write transaction.
+// When it returns nil the transaction is committed and fsynced (fdatasync
+// on Linux): a crash at any later moment, of the process or of the machine,
+// leaves every write of the batch in place. When it returns an error the
+// batch is not applied. The one case where "not applied" is not certain is
+// an I/O error during the commit itself (a failed write or fsync of
+// bbolt's meta page): the file then holds the state before the batch or
+// after it, never a part of it, and which one is known after reopening.
+// Zero-valued batch entries are deletions (see chain.Batch).
+//
+// Each read runs in its own read-only transaction and sees only committed
+// batches. Values are copied out of bbolt's memory map before the
+// transaction ends, so what a read returns is the caller's. Reads may run
+// from any goroutine, concurrently with Apply; bbolt serialises writers.
+//
+// Opening is O(1) in the length of the chain: it maps the file, checks the
+// schema version and the buckets, and reads nothing else. Nothing is
+// replayed or scanned.
+//
+// A file is opened by one process at a time (an exclusive flock). A second
+// Open of the same file fails with ErrLocked after the lock timeout
+// (WithLockTimeout) instead of waiting forever.
+//
+// WithNoSync turns the fsync off, for tests and benchmarks only: a machine
+// crash may then lose or tear recent batches.
+//
+// # What it does not do
+//
+// It does not validate anything. Whether a block is valid, whether a batch
+// leaves the ledger consistent, whether the tip has a meta or the main index
+// has gaps: that is package chain, which builds every batch. The store
+// checks only what it needs to keep its own format sound: that blocks and
+// metas are filed under their own hash, and that every record fits its
+// encoding. It does not cache; the chain keeps what it wants in memory.
+//
+// # Errors
+//
+//   - chain.ErrNotFound (wrapped): no such block, meta, height, undo record,
+//     transaction or tip. An unknown account is not an error: it is the zero
+//     chain.Account.
+//   - ErrCorrupt: a stored record does not decode, or a bucket is missing.
+//     No record's content makes the store panic. (bbolt keeps no page
+//     checksums; damage to its own page structure is bbolt's to report.)
+//   - ErrBadBatch: Apply was given a record it cannot store; nothing was
+//     written.
+//   - ErrLocked, ErrSchema: Open could not take the file.
+//   - ErrClosed: the store was used after Close.
+package store

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// SchemaVersion is the version of the storage format this code reads and
+// writes. Bump it on any change to a bucket or an encoding.
+const SchemaVersion uint32 = 1
+
+// FileName is the store's file inside a data directory (see OpenDir).
+const FileName = "chain.db"
+
+// Bucket names and keys of the meta bucket. The layout is in doc.go.
+const (
+	bucketBlocks   = "blocks"
+	bucketMetas    = "metas"
+	bucketMain     = "main"
+	bucketUndo     = "undo"
+	bucketAccounts = "accounts"
+	bucketTxIndex  = "txindex"
+	bucketMeta     = "meta"
+
+	keyTip     = "tip"
+	keyVersion = "version"
+)
+
+// allBuckets lists every bucket; Open creates them in a new file and
+// requires them in an existing one.
+func allBuckets() []string {
+	return []string{bucketBlocks, bucketMetas, bucketMain, bucketUndo, bucketAccounts, bucketTxIndex, bucketMeta}
+}
+
+// Errors of the store. Not-found conditions are chain.ErrNotFound.
+var (
+	// ErrCorrupt: a stored record does not decode, or a bucket is missing.
+	ErrCorrupt = errors.New("store corrupt")
+	// ErrBadBatch: Apply was given a record the store cannot encode, or a
+	// block or meta filed under a hash that is not its own.
+	ErrBadBatch = errors.New("batch cannot be stored")
+	// ErrLocked: another process holds the store open.
+	ErrLocked = errors.New("store is locked by another process")
+	// ErrSchema: the file is not a store of SchemaVersion.
+	ErrSchema = errors.New("unsupported store schema")
+	// ErrClosed: the store was used after Close.
+	ErrClosed = errors.New("store closed")
+)
+
+// Store is the bbolt implementation of chain.Store. Its methods are safe
+// for concurrent use: bbolt lets many read transactions run alongside one
+// writer, and serialises writers.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ chain.Store = (*Store)(nil)
+
+// OpenDir opens or creates the store in the data directory dir, as
+// dir/FileName. It creates dir (mode 0700) if needed.
+func OpenDir(dir string, opts ...Option) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return Open(filepath.Join(dir, FileName), opts...)
+}
+
+// Open opens the store file at path, creating it if it does not exist.
+// It fails with ErrLocked if another process holds the file after the lock
+// timeout, and with ErrSchema if the file is not a store this code reads.
+// Opening reads only the schema version: its cost does not grow with the
+// chain.
+func Open(path string, opts ...Option) (*Store, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	timeout := cfg.lockTimeout
+	if timeout <= 0 {
+		// bbolt waits forever on zero; a nanosecond makes it try once.
+		timeout = time.Nanosecond
+	}
+	db, err := bolt.Open(path, cfg.fileMode, &bolt.Options{
+		Timeout: timeout,
+		NoSync:  cfg.noSync,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (lock timeout %s)", path, ErrLocked, cfg.lockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := prepare(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// prepare checks the schema of an existing store, or lays out a new one.
+// The check is a read transaction, so opening an existing store writes
+// nothing.
+func prepare(db *bolt.DB) error {
+	fresh := false
+	err := db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte(bucketMeta))
+		if meta == nil {
+			if k, _ := tx.Cursor().First(); k != nil {
+				return fmt.Errorf("%w: a bbolt file without a %q bucket is not a gossipchain store", ErrSchema, bucketMeta)
+			}
+			fresh = true
+			return nil
+		}
+		v := meta.Get([]byte(keyVersion))
+		if len(v) != 4 {
+			return fmt.Errorf("%w: schema version is %d bytes, want 4", ErrCorrupt, len(v))
+		}
+		if got := binary.BigEndian.Uint32(v); got != SchemaVersion {
+			return fmt.Errorf("%w: file has version %d, this build reads version %d", ErrSchema, got, SchemaVersion)
+		}
+		for _, name := range allBuckets() {
+			if tx.Bucket([]byte(name)) == nil {
+				return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, name)
+			}
+		}
+		return nil
+	})
+	if err != nil || !fresh {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets() {
+			if _, err := tx.CreateBucket([]byte(name)); err != nil {
+				return fmt.Errorf("create bucket %q: %w", name, err)
+			}
+		}
+		return tx.Bucket([]byte(bucketMeta)).Put([]byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion))
+	})
+}
+
+// Close releases the file and its lock. Closing twice is harmless; any
+// other use after Close fails with ErrClosed.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// Path returns the store file's path, or "" after Close.
+func (s *Store) Path() string { return s.db.Path() }
+
+// view runs fn in a read transaction, mapping bbolt's closed-database error.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	return boltErr(s.db.View(fn))
+}
+
+// get returns a copy of the value under key in bucket, or nil if there is
+// none. The copy outlives the transaction; bbolt's own slice does not.
+func (s *Store) get(bucket string, key []byte) ([]byte, error) {
+	var out []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		b, err := getBucket(tx, bucket)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(key); v != nil {
+			out = bytes.Clone(v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func getBucket(tx *bolt.Tx, name string) (*bolt.Bucket, error) {
+	b := tx.Bucket([]byte(name))
+	if b == nil {
+		return nil, fmt.Errorf("%w: bucket %q missing", ErrCorrupt, name)
+	}
+	return b, nil
+}
+
+func boltErr(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
+}

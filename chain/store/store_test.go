@@ -1,0 +1,276 @@
+package store_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
+)
+
+// TestRoundTrip writes every kind of record, reads each back, then deletes
+// one kind at a time and checks that only that kind went.
+func TestRoundTrip(t *testing.T) {
+	st, _ := openTemp(t)
+	g := newGen(1, 8)
+	full := chain.NewBatch()
+	for _, nTx := range []int{3, 0, 5, 2} {
+		g.connect(full, nTx)
+	}
+	mustApply(t, st, full)
+
+	kinds := recordKinds()
+	for _, k := range kinds {
+		t.Run("put/"+k.name, func(t *testing.T) { k.has(t, st, full) })
+	}
+	if tip, err := st.Tip(); err != nil || tip != full.Tip {
+		t.Fatalf("Tip = %s, %v; want %s", tip.Short(), err, full.Tip.Short())
+	}
+
+	for i, k := range kinds {
+		del := chain.NewBatch()
+		k.del(full, del)
+		mustApply(t, st, del)
+		t.Run("delete/"+k.name, func(t *testing.T) {
+			k.gone(t, st, full)
+			for _, other := range kinds[i+1:] {
+				other.has(t, st, full)
+			}
+		})
+	}
+	// A batch without a tip leaves the tip alone.
+	if tip, err := st.Tip(); err != nil || tip != full.Tip {
+		t.Fatalf("Tip after deletions = %s, %v; want %s", tip.Short(), err, full.Tip.Short())
+	}
+}
+
+func TestEmptyStore(t *testing.T) {
+	st, _ := openTemp(t)
+	var h chain.Hash
+	h[0] = 1
+	checks := map[string]error{}
+	_, checks["Tip"] = st.Tip()
+	_, checks["Meta"] = st.Meta(h)
+	_, checks["Block"] = st.Block(h)
+	_, checks["MainHash"] = st.MainHash(0)
+	_, checks["Undo"] = st.Undo(h)
+	_, checks["TxLocation"] = st.TxLocation(h)
+	for name, err := range checks {
+		if !errors.Is(err, chain.ErrNotFound) {
+			t.Errorf("%s on an empty store: %v, want chain.ErrNotFound", name, err)
+		}
+	}
+	for _, addr := range []string{"", "nobody", strings.Repeat("x", 40000)} {
+		if a, err := st.Account(addr); err != nil || !a.IsZero() {
+			t.Errorf("Account(%.10q) = %+v, %v; want zero, nil", addr, a, err)
+		}
+	}
+	if err := st.Apply(nil); err != nil {
+		t.Errorf("Apply(nil) = %v", err)
+	}
+	if err := st.Apply(chain.NewBatch()); err != nil {
+		t.Errorf("Apply(empty) = %v", err)
+	}
+}
+
+// TestBadBatch: a batch holding one record the store cannot keep fails
+// whole, and leaves nothing of itself behind.
+func TestBadBatch(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(b *chain.Batch, blk *chain.Block)
+	}{
+		{"block under another hash", func(b *chain.Batch, blk *chain.Block) { b.Blocks[chain.Hash{1}] = blk }},
+		{"meta hash not its key", func(b *chain.Batch, blk *chain.Block) {
+			m := *b.Metas[blk.Hash()]
+			b.Metas[chain.Hash{2}] = &m
+		}},
+		{"meta header not its hash", func(b *chain.Batch, blk *chain.Block) {
+			m := *b.Metas[blk.Hash()]
+			m.Header.Nonce++
+			b.Metas[blk.Hash()] = &m
+		}},
+		{"meta without work", func(b *chain.Batch, blk *chain.Block) { b.Metas[blk.Hash()].Work = nil }},
+		{"meta negative work", func(b *chain.Batch, blk *chain.Block) { b.Metas[blk.Hash()].Work.SetInt64(-1) }},
+		{"meta work over 256 bits", func(b *chain.Batch, blk *chain.Block) { b.Metas[blk.Hash()].Work.Lsh(b.Metas[blk.Hash()].Work, 300) }},
+		{"undo entry without address", func(b *chain.Batch, blk *chain.Block) {
+			b.Undos[blk.Hash()].Entries = append(b.Undos[blk.Hash()].Entries, chain.UndoEntry{})
+		}},
+		{"undo with too many entries", func(b *chain.Batch, blk *chain.Block) {
+			u := b.Undos[blk.Hash()]
+			for len(u.Entries) <= 2*chain.MaxBlockTxs {
+				u.Entries = append(u.Entries, chain.UndoEntry{Address: "a"})
+			}
+		}},
+		{"account without address", func(b *chain.Batch, _ *chain.Block) { b.Accounts[""] = chain.Account{Balance: 1} }},
+		{"account address too long", func(b *chain.Batch, _ *chain.Block) {
+			b.Accounts[strings.Repeat("a", chain.MaxNameLen+1)] = chain.Account{Balance: 1}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, _ := openTemp(t)
+			b := chain.NewBatch()
+			blk := newGen(2, 4).connect(b, 2)
+			tt.spoil(b, blk)
+			if err := st.Apply(b); !errors.Is(err, store.ErrBadBatch) {
+				t.Fatalf("Apply = %v, want ErrBadBatch", err)
+			}
+			if _, err := st.Tip(); !errors.Is(err, chain.ErrNotFound) {
+				t.Errorf("Tip after a failed batch: %v, want chain.ErrNotFound", err)
+			}
+			if _, err := st.Block(blk.Hash()); !errors.Is(err, chain.ErrNotFound) {
+				t.Errorf("Block after a failed batch: %v, want chain.ErrNotFound", err)
+			}
+		})
+	}
+}
+
+// TestReopen: what was applied before Close is what Open finds.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data")
+	st, err := store.OpenDir(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGen(3, 32)
+	batches := g.batches(100, 7, 3)
+	for _, b := range batches {
+		mustApply(t, st, b)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+	if _, err := st.Tip(); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Tip after Close: %v, want ErrClosed", err)
+	}
+	if err := st.Apply(batches[0]); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Apply after Close: %v, want ErrClosed", err)
+	}
+
+	st, err = store.Open(filepath.Join(path, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if tip, err := st.Tip(); err != nil || tip != g.prev {
+		t.Fatalf("Tip after reopen = %s, %v; want %s", tip.Short(), err, g.prev.Short())
+	}
+	kinds := recordKinds()
+	for _, b := range batches {
+		for _, k := range kinds {
+			if k.name == "accounts" {
+				continue // later batches overwrite them; checked below
+			}
+			k.has(t, st, b)
+		}
+	}
+	for addr, want := range g.ledger {
+		if got, err := st.Account(addr); err != nil || got != want {
+			t.Errorf("Account(%s) = %+v, %v; want %+v", addr, got, err, want)
+		}
+	}
+}
+
+// TestLocked: a second Open of a file in use fails with ErrLocked after
+// the lock timeout instead of hanging, and succeeds once the file is free.
+func TestLocked(t *testing.T) {
+	st, path := openTemp(t)
+	for _, timeout := range []time.Duration{0, 300 * time.Millisecond} {
+		start := time.Now()
+		second, err := store.Open(path, store.WithLockTimeout(timeout))
+		elapsed := time.Since(start)
+		if !errors.Is(err, store.ErrLocked) {
+			if second != nil {
+				second.Close()
+			}
+			t.Fatalf("second Open (timeout %s) = %v, want ErrLocked", timeout, err)
+		}
+		// bbolt retries every 50ms and gives up one retry early.
+		if elapsed < timeout/2 || elapsed > timeout+2*time.Second {
+			t.Errorf("second Open (timeout %s) failed after %s", timeout, elapsed)
+		}
+		t.Logf("timeout %s: %v after %s", timeout, err, elapsed.Round(time.Millisecond))
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := store.Open(path, store.WithLockTimeout(0))
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	again.Close()
+}
+
+// TestConcurrentReads reads the tip chain from several goroutines while
+// batches are applied. Run with -race.
+func TestConcurrentReads(t *testing.T) {
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(4, 16)
+	mustApply(t, st, g.batches(1, 1, 1)[0])
+	batches := g.batches(200, 2, 3)
+
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				tip, err := st.Tip()
+				if err == nil {
+					_, err = st.Meta(tip)
+				}
+				if err == nil {
+					_, err = st.Block(tip)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for _, b := range batches {
+		mustApply(t, st, b)
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestOpenDirCreates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	st, err := store.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if want := filepath.Join(dir, store.FileName); st.Path() != want {
+		t.Errorf("Path = %q, want %q", st.Path(), want)
+	}
+	fi, err := os.Stat(st.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("file mode %v, want 0600", fi.Mode().Perm())
+	}
+}

@@ -1,0 +1,236 @@
+package chain
+
+import (
+	"crypto/ed25519"
+	"runtime"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Validation runs in three layers, by what each needs to know:
+//
+//   - sanity (CheckTxSanity, CheckBlockSanity): the block or transaction
+//     alone: sizes, proof of work against the claimed target, merkle root,
+//     coinbase shape, signatures. Gossip validators run this layer, so
+//     nothing that fails it is ever forwarded.
+//   - context (CheckHeaderContext): the parent and its ancestors: height,
+//     retargeted target, median time, clock drift.
+//   - connect (ledger.go): the ledger at the parent: nonces, balances,
+//     coinbase amount.
+
+// CheckTxSanity checks a non-coinbase transaction on its own: version,
+// names, amounts, and on signed networks the key, address and signature.
+func CheckTxSanity(p *Params, tx *Transaction) error {
+	if tx.Version != TxVersion {
+		return ruleError(ErrBadTxVersion, "version %d, want %d", tx.Version, TxVersion)
+	}
+	if tx.IsCoinbase() {
+		return ruleError(ErrMultipleCoinbases, "coinbase sender outside the first transaction")
+	}
+	if err := checkName("sender", tx.Sender); err != nil {
+		return err
+	}
+	if err := checkName("recipient", tx.Recipient); err != nil {
+		return err
+	}
+	if err := checkAmounts(tx); err != nil {
+		return err
+	}
+	if !p.Signed {
+		if len(tx.PublicKey) != 0 || len(tx.Signature) != 0 {
+			return ruleError(ErrBadSignature, "network %s takes unsigned transactions", p.Name)
+		}
+		return nil
+	}
+	if !ValidAddress(tx.Recipient) {
+		return ruleError(ErrBadAddress, "recipient %q is not a valid address", tx.Recipient)
+	}
+	if len(tx.PublicKey) != ed25519.PublicKeySize {
+		return ruleError(ErrBadPublicKey, "public key is %d bytes, want %d", len(tx.PublicKey), ed25519.PublicKeySize)
+	}
+	if got := AddressFromPublicKey(tx.PublicKey); got != tx.Sender {
+		return ruleError(ErrBadPublicKey, "public key is of %s, not sender %s", got, tx.Sender)
+	}
+	if len(tx.Signature) != ed25519.SignatureSize {
+		return ruleError(ErrBadSignature, "signature is %d bytes, want %d", len(tx.Signature), ed25519.SignatureSize)
+	}
+	if !ed25519.Verify(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature) {
+		return ruleError(ErrBadSignature, "signature does not verify for %s", tx.Sender)
+	}
+	return nil
+}
+
+func checkName(field, s string) error {
+	if s == "" || len(s) > MaxNameLen || !utf8.ValidString(s) {
+		return ruleError(ErrBadAddress, "%s must be 1 to %d bytes of UTF-8, got %d bytes", field, MaxNameLen, len(s))
+	}
+	return nil
+}
+
+func checkAmounts(tx *Transaction) error {
+	if tx.Amount == 0 || tx.Amount > MaxAmount {
+		return ruleError(ErrBadAmount, "amount %d, want 1 to %d", tx.Amount, uint64(MaxAmount))
+	}
+	if tx.Fee > MaxAmount || tx.Amount+tx.Fee > MaxAmount {
+		return ruleError(ErrBadAmount, "amount %d plus fee %d exceeds %d", tx.Amount, tx.Fee, uint64(MaxAmount))
+	}
+	return nil
+}
+
+// checkCoinbase checks the shape of a block's first transaction. Its amount
+// is checked at connect, when the fees are known.
+func checkCoinbase(p *Params, cb *Transaction, height uint64) error {
+	if !cb.IsCoinbase() {
+		return ruleError(ErrFirstTxNotCoinbase, "first transaction is from %q", cb.Sender)
+	}
+	if cb.Version != TxVersion {
+		return ruleError(ErrBadTxVersion, "coinbase version %d, want %d", cb.Version, TxVersion)
+	}
+	if err := checkName("recipient", cb.Recipient); err != nil {
+		return err
+	}
+	if p.Signed && !ValidAddress(cb.Recipient) {
+		return ruleError(ErrBadAddress, "coinbase recipient %q is not a valid address", cb.Recipient)
+	}
+	if cb.Amount == 0 || cb.Amount > MaxAmount {
+		return ruleError(ErrBadCoinbaseAmount, "coinbase amount %d, want 1 to %d", cb.Amount, uint64(MaxAmount))
+	}
+	switch {
+	case cb.Fee != 0:
+		return ruleError(ErrBadCoinbase, "coinbase fee %d, want 0", cb.Fee)
+	case cb.Nonce != height:
+		return ruleError(ErrBadCoinbase, "coinbase nonce %d, want the height %d", cb.Nonce, height)
+	case len(cb.PublicKey) != 0 || len(cb.Signature) != 0:
+		return ruleError(ErrBadCoinbase, "coinbase carries a key or signature")
+	}
+	return nil
+}
+
+// CheckHeaderSanity checks what a header proves on its own: version, a
+// target within the network's limit, and a hash at or below that target.
+func CheckHeaderSanity(p *Params, h *Header) error {
+	if h.Version != HeaderVersion {
+		return ruleError(ErrBadVersion, "header version %d, want %d", h.Version, HeaderVersion)
+	}
+	target, neg, over := CompactToBig(h.Bits)
+	switch {
+	case neg || over || target.Sign() <= 0:
+		return ruleError(ErrBadTarget, "bits %08x do not encode a positive 256-bit target", h.Bits)
+	case target.Cmp(p.PowLimit) > 0:
+		return ruleError(ErrBadTarget, "target %064x is easier than the limit %064x", target, p.PowLimit)
+	}
+	hash := h.Hash()
+	tb := TargetBytes(target)
+	if !HashMeetsTarget(&hash, &tb) {
+		return ruleError(ErrHighHash, "hash %s above target %064x", hash, target)
+	}
+	return nil
+}
+
+// CheckBlockSanity runs every context-free check on a block and returns the
+// transaction ids, so callers need not hash them again.
+func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) {
+	if n := len(b.Transactions); n == 0 {
+		return nil, ruleError(ErrNoTransactions, "block has no coinbase")
+	} else if n > MaxBlockTxs {
+		return nil, ruleError(ErrTooManyTxs, "%d transactions, limit %d", n, MaxBlockTxs)
+	}
+	if size := b.EncodedSize(); size > MaxBlockSize {
+		return nil, ruleError(ErrBlockTooBig, "block is %d bytes, limit %d", size, MaxBlockSize)
+	}
+	if err := CheckHeaderSanity(p, &b.Header); err != nil {
+		return nil, err
+	}
+	ids := TxIDs(b.Transactions)
+	if root := MerkleRoot(ids); root != b.Header.MerkleRoot {
+		return nil, ruleError(ErrBadMerkleRoot, "merkle root %s, header says %s", root.Short(), b.Header.MerkleRoot.Short())
+	}
+	seen := make(map[Hash]struct{}, len(ids))
+	for i, id := range ids {
+		if _, dup := seen[id]; dup {
+			return nil, ruleError(ErrDuplicateTx, "transaction %d (%s) repeats an earlier one", i, id.Short())
+		}
+		seen[id] = struct{}{}
+	}
+	if err := checkCoinbase(p, b.Transactions[0], b.Header.Height); err != nil {
+		return nil, err
+	}
+	if err := checkTxsParallel(p, b.Transactions[1:]); err != nil {
+		return nil, err
+	}
+	return ids, nil
+}
+
+// parallelMin is the number of transactions below which checking them on
+// one goroutine is faster than starting more.
+const parallelMin = 32
+
+// checkTxsParallel runs CheckTxSanity on every transaction, spread over
+// the available cores, and returns the error of the lowest index so the
+// result does not depend on scheduling.
+func checkTxsParallel(p *Params, txs []*Transaction) error {
+	workers := runtime.GOMAXPROCS(0)
+	if len(txs) < parallelMin || workers == 1 {
+		for _, tx := range txs {
+			if err := CheckTxSanity(p, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, workers)
+	chunk := (len(txs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo := w * chunk
+		hi := min(lo+chunk, len(txs))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			for _, tx := range txs[lo:hi] {
+				if err := CheckTxSanity(p, tx); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckHeaderContext checks a header against its parent: height, the
+// retargeted target, a timestamp above the median of recent blocks and not
+// more than MaxFutureDrift ahead of now.
+func CheckHeaderContext(p *Params, src HeaderSource, h, parent *Header, now time.Time) error {
+	if h.Height != parent.Height+1 {
+		return ruleError(ErrBadHeight, "height %d, parent is at %d", h.Height, parent.Height)
+	}
+	want, err := NextBits(p, src, parent)
+	if err != nil {
+		return err
+	}
+	if h.Bits != want {
+		return ruleError(ErrUnexpectedTarget, "bits %08x, want %08x", h.Bits, want)
+	}
+	mtp, err := MedianTime(p, src, parent)
+	if err != nil {
+		return err
+	}
+	if h.Timestamp <= mtp {
+		return ruleError(ErrTimeTooOld, "timestamp %d ms not above median time %d ms", h.Timestamp, mtp)
+	}
+	if limit := now.Add(p.MaxFutureDrift).UnixMilli(); h.Timestamp > limit {
+		return ruleError(ErrTimeTooNew, "timestamp %d ms is past %d ms (now + %s)", h.Timestamp, limit, p.MaxFutureDrift)
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package node
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrBadKeyFile is returned for a key file that exists but does not hold a
+// key, so a damaged file is never silently replaced by a new identity.
+var ErrBadKeyFile = errors.New("bad key file")
+
+// LoadOrCreateKey reads the ed25519 key whose 32-byte seed is stored as hex
+// in path, creating the file (mode 0600) with a fresh key if it does not
+// exist.
+func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return createKey(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	seed, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%w %s: want %d hex-encoded bytes", ErrBadKeyFile, path, ed25519.SeedSize)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+func createKey(path string) (ed25519.PrivateKey, error) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create key directory: %w", err)
+	}
+	// O_EXCL: two processes racing to create the key must not each keep a
+	// different one.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create key: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key.Seed()) + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync key: %w", err)
+	}
+	return key, f.Close()
+}

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 )
@@ -52,7 +53,10 @@ func NextBits(p *Params, src HeaderSource, parent *Header) (uint32, error) {
 // compact form.
 func Retarget(p *Params, target *big.Int, actualMillis int64, intervals uint64) uint32 {
 	expected := int64(max(intervals, 1)) * p.TargetSpacing.Milliseconds()
-	lo, hi := expected/p.MaxRetargetFactor, expected*p.MaxRetargetFactor
+	lo, hi := expected/p.MaxRetargetFactor, int64(math.MaxInt64)
+	if expected <= math.MaxInt64/p.MaxRetargetFactor {
+		hi = expected * p.MaxRetargetFactor
+	}
 	actual := min(max(actualMillis, lo), hi)
 	n := new(big.Int).Mul(target, big.NewInt(actual))
 	n.Quo(n, big.NewInt(expected))

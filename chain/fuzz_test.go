@@ -14,7 +14,8 @@ import (
 // Properties: no panic; every error carries a rule code; what decodes
 // re-encodes to exactly the bytes consumed (one encoding per value, so
 // content-hash message ids cannot be varied by re-encoding); JSON decode,
-// encode, decode is stable and fits the binary limits.
+// encode, decode is stable, accepts only valid JSON and fits the binary
+// limits.
 
 // fuzzCheckCode fails t unless err carries one of the allowed codes.
 func fuzzCheckCode(t *testing.T, err error, allowed ...ErrorCode) {
@@ -120,6 +121,9 @@ func FuzzTransactionJSON(f *testing.F) {
 			fuzzCheckCode(t, err, ErrMalformed)
 			return
 		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
 		out, err := json.Marshal(&tx)
 		if err != nil {
 			t.Fatalf("decoded %+v but cannot encode it: %v", tx, err)
@@ -157,6 +161,9 @@ func FuzzBlockJSON(f *testing.F) {
 		if err := b.UnmarshalJSON(data); err != nil {
 			fuzzCheckCode(t, err, ErrMalformed, ErrBlockTooBig, ErrTooManyTxs)
 			return
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
 		}
 		out, err := json.Marshal(&b)
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 // (about two hashes a block), with a clock far enough ahead that test
 // timestamps are never in the future.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	p     *chain.Params
 	dir   string
 	st    *store.Store
@@ -27,7 +27,7 @@ type harness struct {
 // testNow is the harness clock: 30 days after genesis.
 var testNow = time.UnixMilli(chain.RegTest().Genesis().Header.Timestamp).Add(30 * 24 * time.Hour)
 
-func newHarness(t *testing.T, p *chain.Params) *harness {
+func newHarness(t testing.TB, p *chain.Params) *harness {
 	t.Helper()
 	if p == nil {
 		p = chain.RegTest()

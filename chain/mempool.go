@@ -16,11 +16,18 @@ var ErrTxInPool = errors.New("transaction already in the mempool")
 // evict. It is this node's limit, not a fault of the sender.
 var ErrMempoolFull = errors.New("mempool full")
 
+// ErrSenderLimit is returned by Mempool.Add when the sender already has
+// the most pending transactions one sender may have. Checking a new
+// transaction costs time in the sender's pending count, so the cap keeps
+// one funded sender from making every admission slow.
+var ErrSenderLimit = errors.New("too many pending transactions from this sender")
+
 // Mempool limits by default: the count bounds bookkeeping, the bytes bound
 // memory (10,000 transactions of at most MaxTxSize fit well inside them).
 const (
 	defaultMempoolTxs   = 10_000
 	defaultMempoolBytes = 32 << 20
+	defaultPerSender    = 64
 )
 
 // Mempool holds transactions waiting for a block. Every transaction in it
@@ -44,9 +51,10 @@ const (
 // parallel; everything else runs under it. Transactions handed to the pool
 // or returned by it are shared: nobody may modify them.
 type Mempool struct {
-	p        *Params
-	maxTxs   int
-	maxBytes int
+	p            *Params
+	maxTxs       int
+	maxBytes     int
+	maxPerSender int
 
 	mu sync.Mutex
 	// byID holds every pending transaction.
@@ -78,8 +86,9 @@ type poolEntry struct {
 type MempoolOption func(*mempoolConfig)
 
 type mempoolConfig struct {
-	maxTxs   int
-	maxBytes int
+	maxTxs       int
+	maxBytes     int
+	maxPerSender int
 }
 
 // WithMaxTxs bounds the number of pending transactions (default 10,000).
@@ -89,13 +98,17 @@ func WithMaxTxs(n int) MempoolOption { return func(c *mempoolConfig) { c.maxTxs 
 // (default 32 MiB).
 func WithMaxBytes(n int) MempoolOption { return func(c *mempoolConfig) { c.maxBytes = n } }
 
+// WithMaxPerSender bounds the pending transactions of one sender
+// (default 64).
+func WithMaxPerSender(n int) MempoolOption { return func(c *mempoolConfig) { c.maxPerSender = n } }
+
 // NewMempool returns an empty pool for network p.
 func NewMempool(p *Params, opts ...MempoolOption) *Mempool {
-	cfg := mempoolConfig{maxTxs: defaultMempoolTxs, maxBytes: defaultMempoolBytes}
+	cfg := mempoolConfig{maxTxs: defaultMempoolTxs, maxBytes: defaultMempoolBytes, maxPerSender: defaultPerSender}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	m := &Mempool{p: p, maxTxs: cfg.maxTxs, maxBytes: cfg.maxBytes}
+	m := &Mempool{p: p, maxTxs: cfg.maxTxs, maxBytes: cfg.maxBytes, maxPerSender: cfg.maxPerSender}
 	m.reset()
 	return m
 }
@@ -122,11 +135,13 @@ func (m *Mempool) reset() {
 //     transactions: the nonce must be the sender's next after them
 //     (ErrBadNonce), and the balance left after them must cover amount
 //     plus fee (ErrInsufficientFunds);
-//  5. room: when the pool is full, tx evicts lower-fee transactions that
+//  5. the sender's pending count (ErrSenderLimit);
+//  6. room: when the pool is full, tx evicts lower-fee transactions that
 //     end their senders' nonce chains, or is refused with ErrMempoolFull.
 //
 // Rule failures are *RuleError (branch with errors.Is on the codes);
-// ErrTxInPool and ErrMempoolFull are plain sentinels for "not now"; a
+// ErrTxInPool, ErrSenderLimit and ErrMempoolFull are plain sentinels for
+// "not now"; a
 // failure to read state is returned wrapped, and is this node's fault.
 func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
 	if tx.IsCoinbase() {
@@ -145,6 +160,9 @@ func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
 	defer m.mu.Unlock()
 	if _, ok := m.byID[id]; ok {
 		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
+	}
+	if n := len(m.bySender[tx.Sender]); n >= m.maxPerSender {
+		return fmt.Errorf("%w: %s has %d", ErrSenderLimit, tx.Sender, n)
 	}
 	if m.p.Signed {
 		if err := m.checkAgainstState(tx, state); err != nil {

@@ -20,27 +20,37 @@ func (m *Mempool) Select(maxTxs, maxBytes int) []*Transaction {
 
 // selectLocked is Select; m.mu is held. It keeps a heap of each sender's
 // next transaction (of every transaction, on unsigned networks, where no
-// order binds a sender), and after taking one pushes its successor.
+// order binds a sender); taking one puts its successor on offer.
 func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	if maxTxs <= 0 || maxBytes <= 0 || len(m.byID) == 0 {
 		return nil
 	}
-	h := make(selectHeap, 0, len(m.bySender))
+	// One backing array for the items, so the heap holds pointers and
+	// popping one does not box it.
+	n := len(m.bySender)
+	if !m.p.Signed {
+		n = len(m.byID)
+	}
+	items := make([]selectItem, 0, n)
 	for _, q := range m.bySender {
 		if m.p.Signed {
-			h = append(h, selectItem{q: q})
+			items = append(items, selectItem{q: q})
 			continue
 		}
 		for i := range q {
-			h = append(h, selectItem{q: q[i : i+1]})
+			items = append(items, selectItem{q: q[i : i+1]})
 		}
+	}
+	h := make(selectHeap, len(items))
+	for i := range items {
+		h[i] = &items[i]
 	}
 	heap.Init(&h)
 	out := make([]*Transaction, 0, min(maxTxs, len(m.byID)))
 	room := maxBytes
 	for h.Len() > 0 && len(out) < maxTxs {
-		it := &h[0]
-		e := it.q[it.next]
+		it := h[0]
+		e := it.q[0]
 		if e.size > room {
 			// Its successors cannot go before it: the whole rest of this
 			// sender's chain stays out.
@@ -49,8 +59,8 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 		}
 		out = append(out, e.tx)
 		room -= e.size
-		it.next++
-		if it.next < len(it.q) {
+		it.q = it.q[1:]
+		if len(it.q) > 0 {
 			heap.Fix(&h, 0)
 		} else {
 			heap.Pop(&h)
@@ -59,28 +69,27 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	return out
 }
 
-// selectItem is one sender's chain in Select: q[next] is the transaction
-// on offer.
+// selectItem is what is left of one sender's chain in Select: q[0] is
+// the transaction on offer.
 type selectItem struct {
-	q    []*poolEntry
-	next int
+	q []*poolEntry
 }
 
 // selectHeap is a max-heap of chains by the fee of the transaction on
 // offer, the earlier arrival first on a tie. Arrivals are unique, so the
 // order is total and Select is deterministic.
-type selectHeap []selectItem
+type selectHeap []*selectItem
 
 func (h selectHeap) Len() int { return len(h) }
 func (h selectHeap) Less(i, j int) bool {
-	a, b := h[i].q[h[i].next], h[j].q[h[j].next]
+	a, b := h[i].q[0], h[j].q[0]
 	if a.tx.Fee != b.tx.Fee {
 		return a.tx.Fee > b.tx.Fee
 	}
 	return a.arrival < b.arrival
 }
 func (h selectHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *selectHeap) Push(x any)   { *h = append(*h, x.(selectItem)) }
+func (h *selectHeap) Push(x any)   { *h = append(*h, x.(*selectItem)) }
 func (h *selectHeap) Pop() any {
 	old := *h
 	it := old[len(old)-1]

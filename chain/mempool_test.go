@@ -643,7 +643,11 @@ func TestMempoolRandomOps(t *testing.T) {
 					outcomes["accepted by eviction"]++
 				}
 			case errors.Is(err, chain.ErrMempoolFull), errors.Is(err, chain.ErrBadNonce), errors.Is(err, chain.ErrInsufficientFunds):
-				outcomes[err.(interface{ Unwrap() error }).Unwrap().Error()]++
+				if c := chain.CodeOf(err); c != 0 {
+					outcomes[c.String()]++
+				} else {
+					outcomes["full"]++
+				}
 				if m.Len() != before {
 					t.Fatalf("step %d: refused (%v) but Len went %d -> %d", step, err, before, m.Len())
 				}
@@ -765,4 +769,24 @@ func BenchmarkMempoolReorg(b *testing.B) {
 	if m.Len() != len(txs) {
 		b.Fatalf("Len %d, want %d", m.Len(), len(txs))
 	}
+}
+
+// TestMempoolSenderLimit: a funded sender cannot queue more than the
+// per-sender cap, whose checks cost time in the pending count; other
+// senders still get in.
+func TestMempoolSenderLimit(t *testing.T) {
+	p := chain.RegTest()
+	a, b := newMPKey(1), newMPKey(2)
+	state := mpState{a.addr: {Balance: 1000}, b.addr: {Balance: 1000}}
+	m := chain.NewMempool(p, chain.WithMaxPerSender(3))
+	for n := uint64(0); n < 3; n++ {
+		mpMustAdd(t, m, state, a.tx(p, b.addr, 1, 0, n))
+	}
+	if err := m.Add(a.tx(p, b.addr, 1, 0, 3), state); !errors.Is(err, chain.ErrSenderLimit) {
+		t.Fatalf("fourth pending from one sender: got %v, want ErrSenderLimit", err)
+	}
+	if chain.CodeOf(chain.ErrSenderLimit) != 0 {
+		t.Fatal("the sender limit is this node's policy, not a rule the sender broke")
+	}
+	mpMustAdd(t, m, state, b.tx(p, a.addr, 1, 0, 0))
 }

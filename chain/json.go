@@ -118,8 +118,9 @@ func (tx *Transaction) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes a transaction. sender, recipient and amount are
 // required; fee and nonce default to 0, version to TxVersion; public_key,
-// signature and id may be absent, null or (key and signature) "". On error
-// tx is unchanged.
+// signature and id may be absent, null or (key and signature) "". A bare
+// null is refused rather than ignored (encoding/json's convention): a
+// request body of null is not a transaction. On error tx is unchanged.
 func (tx *Transaction) UnmarshalJSON(data []byte) error {
 	var m txMembers
 	if err := jsonObject(data, "transaction", m.field); err != nil {

@@ -143,7 +143,7 @@ func RegTest() *Params {
 }
 
 // Nonces that make each predefined genesis meet its PowLimit; pinned by
-// TestGenesisProofOfWork.
+// TestGoldenGenesisMeetsPowLimit.
 const (
 	devnetGenesisNonce  = 1055083
 	openGenesisNonce    = 1076071

@@ -122,6 +122,11 @@ func DecodeTransaction(b []byte) (*Transaction, int, error) {
 	if sig := r.bytes(ed25519.SignatureSize, "signature"); len(sig) > 0 {
 		tx.Signature = append([]byte(nil), sig...)
 	}
+	if r.err == nil && (tx.Sender == "" || tx.Recipient == "") {
+		// No valid transaction has an empty name, and minTxSize, which
+		// bounds a block's claimed count, assumes none does.
+		r.err = ruleError(ErrMalformed, "empty sender or recipient")
+	}
 	if r.err != nil {
 		return nil, 0, fmt.Errorf("transaction: %w", r.err)
 	}

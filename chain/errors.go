@@ -103,6 +103,19 @@ var transientCodes = map[ErrorCode]bool{
 	ErrTimeTooNew:     true,
 }
 
+// stateCodes are the transaction rules that depend on the ledger. A block
+// that breaks one is invalid, but a lone transaction that does may only
+// be early or late: its sender's earlier transaction has not arrived, or
+// the sender and this node disagree on the tip for a moment.
+var stateCodes = map[ErrorCode]bool{
+	ErrBadNonce:          true,
+	ErrInsufficientFunds: true,
+	ErrBalanceOverflow:   true,
+}
+
+// DependsOnState reports whether the code is a ledger rule (see stateCodes).
+func (c ErrorCode) DependsOnState() bool { return stateCodes[c] }
+
 // Error makes a bare code usable as an error and as an errors.Is target.
 func (c ErrorCode) Error() string { return c.String() }
 

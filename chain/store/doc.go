@@ -45,9 +45,10 @@
 // transaction ends, so what a read returns is the caller's. Reads may run
 // from any goroutine, concurrently with Apply; bbolt serialises writers.
 //
-// Opening is O(1) in the length of the chain: it maps the file, checks the
-// schema version and the buckets, and reads nothing else. Nothing is
-// replayed or scanned.
+// Opening is O(1) in the length of the chain: bbolt maps the file and
+// loads its list of free pages (about one large batch's worth), then the
+// store checks the schema version and the buckets. Nothing else is read;
+// nothing is replayed or scanned.
 //
 // A file is opened by one process at a time (an exclusive flock). A second
 // Open of the same file fails with ErrLocked after the lock timeout

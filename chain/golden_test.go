@@ -37,7 +37,7 @@ const (
 // devnet target, so the block passes CheckBlockSanity.
 const (
 	goldenTimestamp = genesisTime + 5123 // 2026-11-24 00:00:05.123 UTC
-	goldenNonce     = 384682
+	goldenNonce     = 101588
 )
 
 // goldenSeed returns a fixed ed25519 seed: 32 consecutive byte values
@@ -220,7 +220,7 @@ func (g *goldenVectors) values() []goldenValue {
 		goldenValue{"coinbase.encoding", "the coinbase: sender \"0\", reward 50 plus fee 1 to key A, nonce = height 1, no key, no signature",
 			goldenTxFields(g.coinbase, false)},
 		goldenValue{"coinbase.id", "SHA-256 of coinbase.encoding", goldenOne("32 bytes", ids[0][:])},
-		goldenValue{"merkle_root", "SHA-256(0x01 || coinbase.id || tx.id): two leaves, one inner node",
+		goldenValue{"merkle_root", "SHA-256(0x01 || SHA-256(0x00 || coinbase.id) || SHA-256(0x00 || tx.id)): two leaves, one inner node",
 			goldenOne("32 bytes", g.block.Header.MerkleRoot[:])},
 		goldenValue{"header.encoding", "block 1 header, 96 bytes", goldenHeaderFields(&g.block.Header)},
 		goldenValue{"header.hash", "block hash: SHA-256 of header.encoding; at or below the devnet target",
@@ -248,7 +248,7 @@ func goldenNetworkValues() []goldenValue {
 			goldenValue{name + ".pow_limit", name + " proof-of-work limit: the easiest target, 256-bit big-endian",
 				goldenOne(fmt.Sprintf("32 bytes, compact %08x", p.PowLimitBits()), limit[:])},
 			goldenValue{name + ".genesis.coinbase", name + " genesis coinbase", goldenTxFields(cb, false)},
-			goldenValue{name + ".genesis.coinbase_id", "SHA-256 of " + name + ".genesis.coinbase; also the genesis merkle root (one leaf)",
+			goldenValue{name + ".genesis.coinbase_id", "SHA-256 of " + name + ".genesis.coinbase; the genesis merkle root is SHA-256(0x00 || this), its one leaf",
 				goldenOne("32 bytes", cbID[:])},
 			goldenValue{name + ".genesis.header", name + " genesis header", goldenHeaderFields(&g.Header)},
 			goldenValue{name + ".genesis.block", name + " genesis block",
@@ -384,9 +384,11 @@ func TestGoldenBlockVectors(t *testing.T) {
 			t.Errorf("%s: breakdown %x, code %x", name, byName[name], want)
 		}
 	}
-	inner := sha256.Sum256(append(append([]byte{0x01}, cbID[:]...), txID[:]...))
+	leafCB := sha256.Sum256(append([]byte{0x00}, cbID[:]...))
+	leafTx := sha256.Sum256(append([]byte{0x00}, txID[:]...))
+	inner := sha256.Sum256(append(append([]byte{0x01}, leafCB[:]...), leafTx[:]...))
 	if g.block.Header.MerkleRoot != inner {
-		t.Errorf("merkle root %s, want SHA-256(01||cb||tx) %x", g.block.Header.MerkleRoot, inner)
+		t.Errorf("merkle root %s, want SHA-256(01 || SHA-256(00||cb) || SHA-256(00||tx)) %x", g.block.Header.MerkleRoot, inner)
 	}
 	if !ed25519.Verify(g.keyA.Public().(ed25519.PublicKey), g.tx.SigningBytes(net), g.tx.Signature) {
 		t.Error("vector signature does not verify")

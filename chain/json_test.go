@@ -65,14 +65,14 @@ func TestTransactionJSONExact(t *testing.T) {
 // with an independent SHA-256 (Python hashlib) over the encodings.
 func TestBlockJSONExact(t *testing.T) {
 	want := `{"index":2,` +
-		`"hash":"06cf80039acd4b0969cb1d95e2a43b052ed20bbb6f442a1f241bc37f9a960a07",` +
+		`"hash":"8401714d734173abb6da94e0bae3492596ff9de5abe67553630a0f0455d25651",` +
 		`"previous_hash":"00000a0000000000000000000000000000000000000000000000000000000001",` +
 		`"proof":7,"timestamp":1795478410.5,"transactions":[` +
 		`{"id":"d7352bb788a78715bc1cdfac93f70bcf0ab9ab3d7bf8b72ebc0fd5b8e810141d",` +
 		`"sender":"0","recipient":"miner","amount":50,"fee":0,"nonce":2,"version":1},` +
 		`{"id":"044e0ae00eaace8a1c94195fab6a2edae0f3564443731853650470e0f38c13b8",` +
 		`"sender":"alice","recipient":"bob","amount":5,"fee":0,"nonce":0,"version":1}],` +
-		`"merkle_root":"5da60e4dceb7d487c5c51c368ac2560d4e6cdc7262da16ea97cea51836469893",` +
+		`"merkle_root":"065ebaa9468c59e546f3c7947fc76cd5e8f753d84ff80f6f9225b327f6521f27",` +
 		`"version":1,"bits":504365056,` +
 		`"target":"0000100000000000000000000000000000000000000000000000000000000000",` +
 		`"difficulty":1048575}`
@@ -197,7 +197,12 @@ func TestTransactionJSONRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongID := strings.Replace(string(signed), `"id":"b4`, `"id":"b5`, 1)
+	idAt := strings.Index(string(signed), `"id":"`) + len(`"id":"`)
+	flipped := "0"
+	if signed[idAt] == '0' {
+		flipped = "1"
+	}
+	wrongID := string(signed[:idAt]) + flipped + string(signed[idAt+1:])
 	tamperedAmount := strings.Replace(string(signed), `"amount":10`, `"amount":11`, 1)
 	hex64 := strings.Repeat("ab", 32)
 	for _, tc := range []struct {

@@ -97,7 +97,12 @@ func (v *StateView) ConnectBlock(b *Block) error {
 	cb := b.Transactions[0]
 	var fees uint64
 	for _, tx := range b.Transactions[1:] {
-		fees += tx.Fee // ≤ MaxBlockTxs * MaxAmount: no overflow
+		// Each fee is at most MaxAmount, but thousands of them are not:
+		// bound the sum so it never wraps.
+		if tx.Fee > MaxAmount-fees {
+			return ruleError(ErrBadCoinbaseAmount, "fees of the block exceed %d", uint64(MaxAmount))
+		}
+		fees += tx.Fee
 	}
 	if want := v.p.Reward + fees; cb.Amount != want {
 		return ruleError(ErrBadCoinbaseAmount, "coinbase pays %d, want reward %d + fees %d", cb.Amount, v.p.Reward, fees)

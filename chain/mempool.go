@@ -16,6 +16,11 @@ var ErrTxInPool = errors.New("transaction already in the mempool")
 // evict. It is this node's limit, not a fault of the sender.
 var ErrMempoolFull = errors.New("mempool full")
 
+// ErrTxMined is returned by Mempool.Add, on networks without nonces, for
+// a transaction the main chain already holds: the same transfer again
+// has the same id and could never be mined.
+var ErrTxMined = errors.New("transaction already on the main chain")
+
 // ErrSenderLimit is returned by Mempool.Add when the sender already has
 // the most pending transactions one sender may have. Checking a new
 // transaction costs time in the sender's pending count, so the cap keeps
@@ -55,6 +60,7 @@ type Mempool struct {
 	maxTxs       int
 	maxBytes     int
 	maxPerSender int
+	mined        func(Hash) bool
 
 	mu sync.Mutex
 	// byID holds every pending transaction.
@@ -89,6 +95,7 @@ type mempoolConfig struct {
 	maxTxs       int
 	maxBytes     int
 	maxPerSender int
+	mined        func(Hash) bool
 }
 
 // WithMaxTxs bounds the number of pending transactions (default 10,000).
@@ -102,13 +109,21 @@ func WithMaxBytes(n int) MempoolOption { return func(c *mempoolConfig) { c.maxBy
 // (default 64).
 func WithMaxPerSender(n int) MempoolOption { return func(c *mempoolConfig) { c.maxPerSender = n } }
 
+// WithMinedCheck gives the pool a way to ask whether the main chain
+// holds a transaction id. On networks without nonces that is the only
+// thing that stops a mined transaction from coming back (see ErrTxMined);
+// the chain's TxLocation answers it.
+func WithMinedCheck(f func(id Hash) bool) MempoolOption {
+	return func(c *mempoolConfig) { c.mined = f }
+}
+
 // NewMempool returns an empty pool for network p.
 func NewMempool(p *Params, opts ...MempoolOption) *Mempool {
 	cfg := mempoolConfig{maxTxs: defaultMempoolTxs, maxBytes: defaultMempoolBytes, maxPerSender: defaultPerSender}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	m := &Mempool{p: p, maxTxs: cfg.maxTxs, maxBytes: cfg.maxBytes, maxPerSender: cfg.maxPerSender}
+	m := &Mempool{p: p, maxTxs: cfg.maxTxs, maxBytes: cfg.maxBytes, maxPerSender: cfg.maxPerSender, mined: cfg.mined}
 	m.reset()
 	return m
 }
@@ -131,18 +146,20 @@ func (m *Mempool) reset() {
 //  1. a coinbase never enters the pool (ErrMultipleCoinbases);
 //  2. a transaction already pending: ErrTxInPool;
 //  3. CheckTxSanity: version, names, amounts, key and signature;
-//  4. on signed networks, against state and the sender's pending
+//  4. on networks without nonces, a transaction the main chain already
+//     holds (ErrTxMined, with WithMinedCheck);
+//  5. the sender's pending count (ErrSenderLimit);
+//  6. on signed networks, against state and the sender's pending
 //     transactions: the nonce must be the sender's next after them
 //     (ErrBadNonce), and the balance left after them must cover amount
 //     plus fee (ErrInsufficientFunds);
-//  5. the sender's pending count (ErrSenderLimit);
-//  6. room: when the pool is full, tx evicts lower-fee transactions that
+//  7. room: when the pool is full, tx evicts lower-fee transactions that
 //     end their senders' nonce chains, or is refused with ErrMempoolFull.
 //
 // Rule failures are *RuleError (branch with errors.Is on the codes);
-// ErrTxInPool, ErrSenderLimit and ErrMempoolFull are plain sentinels for
-// "not now"; a
-// failure to read state is returned wrapped, and is this node's fault.
+// ErrTxInPool, ErrTxMined, ErrSenderLimit and ErrMempoolFull are plain
+// sentinels for "not now"; a failure to read state is returned wrapped,
+// and is this node's fault.
 func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
 	if tx.IsCoinbase() {
 		return ruleError(ErrMultipleCoinbases, "a coinbase cannot enter the mempool; only a block's first transaction may be one")
@@ -160,6 +177,9 @@ func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
 	defer m.mu.Unlock()
 	if _, ok := m.byID[id]; ok {
 		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
+	}
+	if !m.p.Signed && m.mined != nil && m.mined(id) {
+		return fmt.Errorf("%w: %s", ErrTxMined, id.Short())
 	}
 	if n := len(m.bySender[tx.Sender]); n >= m.maxPerSender {
 		return fmt.Errorf("%w: %s has %d", ErrSenderLimit, tx.Sender, n)

@@ -790,3 +790,17 @@ func TestMempoolSenderLimit(t *testing.T) {
 	}
 	mpMustAdd(t, m, state, b.tx(p, a.addr, 1, 0, 0))
 }
+
+// TestMempoolMinedOnOpenNetwork: without nonces, the same transfer again
+// has the same id; once mined it must not re-enter the pool, or the
+// miner would build blocks the chain refuses.
+func TestMempoolMinedOnOpenNetwork(t *testing.T) {
+	p := chain.OpenNet()
+	tx := mpOpenTx("Alice", "Bob", 5, 0, 0)
+	mined := map[chain.Hash]bool{tx.ID(): true}
+	m := chain.NewMempool(p, chain.WithMinedCheck(func(id chain.Hash) bool { return mined[id] }))
+	if err := m.Add(tx, mpState{}); !errors.Is(err, chain.ErrTxMined) {
+		t.Fatalf("mined transaction: got %v, want ErrTxMined", err)
+	}
+	mpMustAdd(t, m, mpState{}, mpOpenTx("Alice", "Bob", 5, 0, 1))
+}

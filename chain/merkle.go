@@ -2,17 +2,26 @@ package chain
 
 import "crypto/sha256"
 
-// MerkleRoot is the root of a binary hash tree over transaction ids. An
-// inner node is SHA-256(0x01 || left || right); a level with an odd count
-// carries its last node up unchanged. Unlike Bitcoin, which pairs the last
-// node with itself, this leaves no second list of ids with the same root
-// (CVE-2012-2459), so a block whose body fails the merkle check cannot
-// poison its header's hash. The root of no ids is the zero hash.
+// MerkleRoot is the root of a binary hash tree over transaction ids, in
+// the manner of RFC 6962: a leaf is SHA-256(0x00 || id), an inner node
+// SHA-256(0x01 || left || right), and a level with an odd count carries
+// its last node up unchanged. The prefixes keep leaves and inner nodes
+// apart (without them, a 65-byte transaction starting with 0x01 would have
+// the id of an inner node), and carrying the odd node up, where Bitcoin
+// pairs it with itself, leaves no second list of ids with the same root
+// (CVE-2012-2459). So a body that matches a header's root is the body the
+// miner committed to, and a header cannot be blamed for a swapped body.
+// The root of no ids is the zero hash.
 func MerkleRoot(ids []Hash) Hash {
 	if len(ids) == 0 {
 		return ZeroHash
 	}
-	level := append([]Hash(nil), ids...)
+	level := make([]Hash, len(ids))
+	var leaf [1 + HashSize]byte
+	for i, id := range ids {
+		copy(leaf[1:], id[:])
+		level[i] = sha256.Sum256(leaf[:])
+	}
 	var buf [1 + 2*HashSize]byte
 	buf[0] = 0x01
 	for len(level) > 1 {

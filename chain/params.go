@@ -145,9 +145,9 @@ func RegTest() *Params {
 // Nonces that make each predefined genesis meet its PowLimit; pinned by
 // TestGoldenGenesisMeetsPowLimit.
 const (
-	devnetGenesisNonce  = 1055083
-	openGenesisNonce    = 1076071
-	regtestGenesisNonce = 2
+	devnetGenesisNonce  = 1048112
+	openGenesisNonce    = 2461713
+	regtestGenesisNonce = 0
 )
 
 // NetworkNames lists the predefined networks.

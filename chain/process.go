@@ -20,6 +20,10 @@ func (c *Chain) processOne(root *overlay, b *Block) error {
 		}
 		return err
 	}
+	if c.invalid.has(b.Header.PrevHash) {
+		c.invalid.add(h)
+		return ruleError(ErrKnownInvalid, "block %s has invalid parent %s", h.Short(), b.Header.PrevHash.Short())
+	}
 	parent, err := root.Meta(b.Header.PrevHash)
 	if errors.Is(err, ErrNotFound) {
 		c.orphans.add(b, h)
@@ -81,7 +85,7 @@ func (c *Chain) checkKnown(r stateReader, h Hash) error {
 // someone blacklist a good block.
 func bodyCommitted(err error) bool {
 	switch CodeOf(err) {
-	case ErrBlockTooBig, ErrTooManyTxs, ErrNoTransactions, ErrBadMerkleRoot, ErrMalformed, 0:
+	case ErrBlockTooBig, ErrTooManyTxs, ErrNoTransactions, ErrBadMerkleRoot, 0:
 		return false
 	}
 	return true

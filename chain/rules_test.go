@@ -1,6 +1,7 @@
 package chain_test
 
 import (
+	"crypto/sha256"
 	"errors"
 	"math"
 	"testing"
@@ -323,3 +324,94 @@ func TestBalanceOverflow(t *testing.T) {
 type mapState map[string]chain.Account
 
 func (m mapState) Account(addr string) (chain.Account, error) { return m[addr], nil }
+
+// TestFeeSumOverflow: thousands of near-maximal fees must not wrap the
+// fee sum. Two implementations that disagree on it would split the chain:
+// a block whose coinbase claims the wrapped sum is refused.
+func TestFeeSumOverflow(t *testing.T) {
+	p := chain.OpenNet()
+	var txs []*chain.Transaction
+	var wrapped uint64
+	for i := 0; i < 2049; i++ {
+		tx := &chain.Transaction{Version: chain.TxVersion, Sender: "s", Recipient: "r", Amount: 1, Fee: chain.MaxAmount - 1, Nonce: uint64(i)}
+		txs = append(txs, tx)
+		wrapped += tx.Fee
+	}
+	cb := &chain.Transaction{Version: chain.TxVersion, Sender: "0", Recipient: "m", Amount: p.Reward + wrapped, Nonce: 1}
+	b := &chain.Block{Transactions: append([]*chain.Transaction{cb}, txs...)}
+	if err := chain.NewStateView(p, mapState{}).ConnectBlock(b); !errors.Is(err, chain.ErrBadCoinbaseAmount) {
+		t.Fatalf("got %v, want ErrBadCoinbaseAmount", err)
+	}
+}
+
+type fixedSource []*chain.Transaction
+
+func (s fixedSource) Select(int, int) []*chain.Transaction { return s }
+
+// TestTemplateBoundsCoinbase: a template never takes fees that would push
+// its coinbase past MaxAmount (two such transactions used to stop every
+// later block from being valid), nor, without nonces, a transaction the
+// chain already holds.
+func TestTemplateBoundsCoinbase(t *testing.T) {
+	q := *chain.OpenNet()
+	q.PowLimit = chain.RegTest().PowLimit
+	q.NoRetarget = true
+	p := chain.NewParams(q)
+	h := newHarness(t, p)
+	h.miner = &wallet{addr: "miner"}
+	rich1 := &chain.Transaction{Version: chain.TxVersion, Sender: "a", Recipient: "b", Amount: 1, Fee: 1 << 52}
+	rich2 := &chain.Transaction{Version: chain.TxVersion, Sender: "c", Recipient: "d", Amount: 1, Fee: 1 << 52}
+	b, err := h.c.NewTemplate(fixedSource{rich1, rich2}, "miner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Transactions) != 2 {
+		t.Fatalf("template took %d transactions, want the one that fits", len(b.Transactions)-1)
+	}
+	h.solve(b)
+	if _, err := h.process(b); err != nil {
+		t.Fatalf("template block refused: %v", err)
+	}
+	b2, err := h.c.NewTemplate(fixedSource{rich1}, "miner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b2.Transactions) != 1 {
+		t.Fatal("template took a transaction the main chain already holds")
+	}
+}
+
+// TestOrphanOfInvalidParent: a block whose parent is known to be invalid
+// is refused at once, not parked in the orphan pool where it would point
+// peers back at the invalid parent.
+func TestOrphanOfInvalidParent(t *testing.T) {
+	h := newHarness(t, nil)
+	bad := h.build(h.tipHash(), nil, func(b *chain.Block) { b.Header.Version = 7 })
+	if _, err := h.process(bad); !errors.Is(err, chain.ErrBadVersion) {
+		t.Fatal(err)
+	}
+	child := &chain.Block{Header: chain.Header{Version: chain.HeaderVersion, Height: 2, PrevHash: bad.Hash(),
+		Timestamp: bad.Header.Timestamp + 1000, Bits: h.p.PowLimitBits()},
+		Transactions: []*chain.Transaction{{Version: chain.TxVersion, Sender: "0", Recipient: h.miner.addr, Amount: h.p.Reward, Nonce: 2}}}
+	child.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(child.Transactions))
+	h.solve(child)
+	if _, err := h.process(child); !errors.Is(err, chain.ErrKnownInvalid) {
+		t.Fatalf("child of an invalid block: got %v, want ErrKnownInvalid", err)
+	}
+	if h.c.HasBlock(child.Hash()) {
+		t.Fatal("child of an invalid block waits in the orphan pool")
+	}
+}
+
+// TestMerkleLeavesAreNotInnerNodes: a leaf is hashed with its own prefix,
+// so no transaction id can stand in for an inner node.
+func TestMerkleLeavesAreNotInnerNodes(t *testing.T) {
+	a, b := chain.Hash{1}, chain.Hash{2}
+	inner := sha256.Sum256(append(append([]byte{0x01}, a[:]...), b[:]...))
+	if root := chain.MerkleRoot([]chain.Hash{a, b}); root == inner {
+		t.Fatal("two ids hash to the bare inner node: leaves are not separated")
+	}
+	if chain.MerkleRoot([]chain.Hash{inner}) == chain.MerkleRoot([]chain.Hash{a, b}) {
+		t.Fatal("an id equal to an inner node gives the same root")
+	}
+}

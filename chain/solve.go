@@ -22,7 +22,8 @@ const solveChunk = 2048
 //
 // workers goroutines search disjoint parts of the nonce space (fewer than
 // one means one): worker i tries h.Nonce+i, h.Nonce+i+workers, and so on,
-// wrapping around at 2^64. Each encodes the header once and then rewrites
+// wrapping around at 2^64 (after which the parts may overlap; at these
+// rates that is millennia away). Each encodes the header once and then rewrites
 // only the nonce bytes in place, so a try is one SHA-256 and no allocation.
 // If hashes is not nil, the number of nonces tried is added to it as the
 // search goes, in chunks of a few thousand.

@@ -40,7 +40,7 @@ func (c *Chain) NewTemplate(src TxSource, minerAddr string) (*Block, error) {
 		// The source may lag the tip by a block: keep only what applies.
 		v := NewStateView(c.p, c.store)
 		for _, tx := range src.Select(MaxBlockTxs-1, room) {
-			if v.ApplyTx(tx) != nil {
+			if cb.Amount+tx.Fee > MaxAmount || c.onChain(tx) || v.ApplyTx(tx) != nil {
 				continue
 			}
 			txs = append(txs, tx)
@@ -59,6 +59,16 @@ func (c *Chain) NewTemplate(src TxSource, minerAddr string) (*Block, error) {
 		Transactions: txs,
 	}
 	return b, nil
+}
+
+// onChain reports, on networks without nonces, whether the main chain
+// already holds tx: it could not be mined again.
+func (c *Chain) onChain(tx *Transaction) bool {
+	if c.p.Signed {
+		return false
+	}
+	_, err := c.store.TxLocation(tx.ID())
+	return err == nil
 }
 
 // Mine builds a template and searches for its proof of work on workers

@@ -271,7 +271,7 @@ func (c *Chain) publishTip(r stateReader, oldTip *BlockMeta) (*Change, error) {
 	}
 	ch := &Change{OldTip: oldTip, NewTip: newTip, Disconnected: disc, Connected: conn}
 	if ch.Reorg() {
-		c.log.Info("reorg", "old_tip", oldTip.Hash.Short(), "new_tip", newTip.Hash.Short(),
+		c.log.Debug("reorg", "old_tip", oldTip.Hash.Short(), "new_tip", newTip.Hash.Short(),
 			"height", newTip.Height(), "depth", len(disc))
 	}
 	return ch, nil

@@ -12,12 +12,18 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/p2p"
 )
 
 // Config is what the command line decides about a node.
 type Config struct {
 	Params  *chain.Params
 	DataDir string
+	// Listen, Bootstrap and MDNS configure the libp2p host (see
+	// p2p.HostConfig); empty Listen means p2p.DefaultListenAddrs.
+	Listen    []string
+	Bootstrap []string
+	MDNS      bool
 	// Mine makes the node mine continuously on MinerThreads goroutines,
 	// paying MinerAddress (the wallet's address when empty).
 	Mine         bool
@@ -26,7 +32,13 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
-// Node is one running gossipchain node. Run drives it; Close releases it.
+// Node is one running gossipchain node: store, chain, mempool, wallet
+// key, libp2p host with gossip and sync, and the miner. New opens the
+// data directory; Start joins the network; Close undoes both.
+//
+// mu serialises every change of the chain with the mempool update that
+// follows it, so the mempool sees tip changes in order. The miner and
+// the p2p services run on goroutines counted by wg under ctx.
 type Node struct {
 	cfg     Config
 	log     *slog.Logger
@@ -37,9 +49,13 @@ type Node struct {
 	miner   string
 	hashes  atomic.Uint64
 
-	// mu serialises ProcessBlock with the mempool update that follows it,
-	// so the mempool sees tip changes in order.
 	mu sync.Mutex
+
+	host   *p2p.Host
+	gossip *p2p.Gossip
+	syncer *p2p.Syncer
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // New opens the node's data directory: store, chain and wallet key.
@@ -69,14 +85,72 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	return &Node{
-		cfg:     cfg,
-		log:     log,
-		store:   st,
-		chain:   c,
-		mempool: chain.NewMempool(cfg.Params),
-		wallet:  key,
-		miner:   minerAddr,
+		cfg:   cfg,
+		log:   log,
+		store: st,
+		chain: c,
+		mempool: chain.NewMempool(cfg.Params, chain.WithMinedCheck(func(id chain.Hash) bool {
+			_, err := c.TxLocation(id)
+			return err == nil
+		})),
+		wallet: key,
+		miner:  minerAddr,
 	}, nil
+}
+
+// Start joins the network: it starts the libp2p host and its discovery,
+// GossipSub and the syncer, and the miner if configured. Everything it
+// starts stops with ctx or Close.
+func (n *Node) Start(ctx context.Context) error {
+	ctx, n.cancel = context.WithCancel(ctx)
+	h, err := p2p.NewHost(ctx, p2p.HostConfig{
+		DataDir:   n.cfg.DataDir,
+		Listen:    n.cfg.Listen,
+		Bootstrap: n.cfg.Bootstrap,
+		MDNS:      n.cfg.MDNS,
+		NetworkID: n.cfg.Params.NetworkID(),
+		Logger:    n.log,
+	})
+	if err != nil {
+		return err
+	}
+	n.host = h
+	adapter := chainAdapter{n}
+	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, p2p.WithSyncLogger(n.log), p2p.WithBan(h.Ban))
+	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, p2p.WithGossipLogger(n.log),
+		p2p.WithUnknownParent(n.syncer.RequestSync))
+	if err != nil {
+		return errors.Join(err, n.closeP2P())
+	}
+	if err := h.Start(ctx); err != nil {
+		return errors.Join(err, n.closeP2P())
+	}
+	tip := n.chain.Tip()
+	n.log.Info("node started", "network", n.cfg.Params.Name, "peer_id", h.ID(), "height", tip.Height(),
+		"hash", tip.Hash.Short(), "data_dir", n.cfg.DataDir, "wallet", n.WalletAddress())
+	if n.cfg.Mine {
+		n.wg.Go(func() { n.mineLoop(ctx) })
+	}
+	return nil
+}
+
+// Run starts the node and waits for ctx to end.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (n *Node) mineLoop(ctx context.Context) {
+	n.log.Info("mining", "threads", max(n.cfg.MinerThreads, 1), "address", n.miner)
+	for ctx.Err() == nil {
+		if _, err := n.MineOne(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, chain.ErrStaleTip) {
+			n.log.Error("mining stopped", "reason", err)
+			return
+		}
+	}
 }
 
 // Chain returns the node's chain.
@@ -85,57 +159,159 @@ func (n *Node) Chain() *chain.Chain { return n.chain }
 // Mempool returns the node's mempool.
 func (n *Node) Mempool() *chain.Mempool { return n.mempool }
 
+// Host returns the libp2p host, nil before Start.
+func (n *Node) Host() *p2p.Host { return n.host }
+
 // WalletAddress returns the address of the node's wallet key.
 func (n *Node) WalletAddress() string {
 	return chain.AddressFromPublicKey(n.wallet.Public().(ed25519.PublicKey))
 }
 
-// Run logs the node's state and, if configured, mines until ctx ends.
-func (n *Node) Run(ctx context.Context) error {
-	tip := n.chain.Tip()
-	n.log.Info("node started", "network", n.cfg.Params.Name, "height", tip.Height(),
-		"hash", tip.Hash.Short(), "data_dir", n.cfg.DataDir, "wallet", n.WalletAddress())
-	if !n.cfg.Mine {
-		<-ctx.Done()
-		return nil
-	}
-	n.log.Info("mining", "threads", n.cfg.MinerThreads, "address", n.miner)
-	for {
-		if _, err := n.MineOne(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if !errors.Is(err, chain.ErrStaleTip) {
-				return err
-			}
-		}
-	}
-}
-
-// MineOne mines one block on the tip and connects it.
+// MineOne mines one block on the tip, connects it and publishes it.
 func (n *Node) MineOne(ctx context.Context) (*chain.Block, error) {
 	b, err := n.chain.Mine(ctx, n.mempool, n.miner, max(n.cfg.MinerThreads, 1), &n.hashes)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := n.ProcessBlock(ctx, b); err != nil {
+	if err := n.processBlock(ctx, b); err != nil {
 		return nil, fmt.Errorf("own block: %w", err)
 	}
-	n.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(),
-		"txs", len(b.Transactions))
+	n.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(), "txs", len(b.Transactions))
+	if n.gossip != nil {
+		if err := n.gossip.PublishBlock(ctx, b); err != nil {
+			n.log.Warn("publish block", "height", b.Header.Height, "reason", err)
+		}
+	}
 	return b, nil
 }
 
-// ProcessBlock hands a block to the chain and brings the mempool along.
-func (n *Node) ProcessBlock(ctx context.Context, b *chain.Block) (*chain.Change, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	ch, err := n.chain.ProcessBlock(ctx, b)
-	if ch != nil {
-		n.mempool.Reorg(ch.Disconnected, ch.Connected, n.chain)
+// SubmitTx offers a transaction to the mempool and, if accepted,
+// publishes it.
+func (n *Node) SubmitTx(ctx context.Context, tx *chain.Transaction) error {
+	if err := n.addTx(tx); err != nil {
+		return err
 	}
-	return ch, err
+	if n.gossip != nil {
+		if err := n.gossip.PublishTx(ctx, tx); err != nil {
+			n.log.Warn("publish tx", "id", tx.ID().Short(), "reason", err)
+		}
+	}
+	return nil
 }
 
-// Close releases the store.
-func (n *Node) Close() error { return n.store.Close() }
+// SyncNow syncs from the best connected peer now; it reports whether the
+// tip moved.
+func (n *Node) SyncNow(ctx context.Context) bool {
+	if n.syncer == nil {
+		return false
+	}
+	return n.syncer.SyncNow(ctx)
+}
+
+func (n *Node) processBlock(ctx context.Context, b *chain.Block) error {
+	_, _, err := n.processBlocks(ctx, []*chain.Block{b}, false)
+	return err
+}
+
+// processBlocks hands blocks to the chain and brings the mempool along.
+func (n *Node) processBlocks(ctx context.Context, bs []*chain.Block, batch bool) (*chain.Change, int, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var ch *chain.Change
+	var k int
+	var err error
+	if batch {
+		ch, k, err = n.chain.ProcessBlocks(ctx, bs)
+	} else {
+		ch, err = n.chain.ProcessBlock(ctx, bs[0])
+		if err == nil {
+			k = 1
+		}
+	}
+	if ch != nil {
+		n.mempool.Reorg(ch.Disconnected, ch.Connected, n.chain)
+		if ch.Reorg() {
+			n.log.Info("reorg", "old_tip", ch.OldTip.Hash.Short(), "new_tip", ch.NewTip.Hash.Short(),
+				"height", ch.NewTip.Height(), "depth", len(ch.Disconnected))
+		}
+	}
+	return ch, k, err
+}
+
+func (n *Node) addTx(tx *chain.Transaction) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mempool.Add(tx, n.chain)
+}
+
+func (n *Node) closeP2P() error {
+	var errs []error
+	if n.gossip != nil {
+		errs = append(errs, n.gossip.Close())
+	}
+	if n.syncer != nil {
+		n.syncer.Close()
+	}
+	if n.host != nil {
+		errs = append(errs, n.host.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the miner and the network, then closes the store.
+func (n *Node) Close() error {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	return errors.Join(n.closeP2P(), n.store.Close())
+}
+
+// chainAdapter is the node as p2p sees it: the chain's reads, and block
+// and transaction intake that keeps the mempool in step.
+type chainAdapter struct{ n *Node }
+
+var _ p2p.Chain = chainAdapter{}
+
+func (a chainAdapter) Params() *chain.Params { return a.n.chain.Params() }
+func (a chainAdapter) Tip() *chain.BlockMeta { return a.n.chain.Tip() }
+func (a chainAdapter) Stored(h chain.Hash) bool {
+	_, err := a.n.chain.Meta(h)
+	return err == nil
+}
+func (a chainAdapter) OrphanRoot(h chain.Hash) chain.Hash       { return a.n.chain.OrphanRoot(h) }
+func (a chainAdapter) Locator() ([]chain.Hash, error)           { return a.n.chain.Locator() }
+func (a chainAdapter) Block(h chain.Hash) (*chain.Block, error) { return a.n.chain.Block(h) }
+func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error) {
+	return a.n.chain.HeadersAfter(loc, stop, max)
+}
+func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) error {
+	return a.n.processBlock(ctx, b)
+}
+func (a chainAdapter) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
+	_, k, err := a.n.processBlocks(ctx, bs, true)
+	return k, err
+}
+func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx) }
+
+// Send signs a transfer from the node's wallet with the wallet's next
+// nonce (after its pending transactions) and submits it.
+func (n *Node) Send(ctx context.Context, to string, amount, fee uint64) (*chain.Transaction, error) {
+	from := n.WalletAddress()
+	n.mu.Lock()
+	acct, err := n.chain.Account(from)
+	pending := len(n.mempool.Pending(from))
+	n.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	tx := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: amount, Fee: fee,
+		Nonce: acct.Nonce + uint64(pending)}
+	if n.cfg.Params.Signed {
+		tx.Sign(n.cfg.Params.NetworkID(), n.wallet)
+	}
+	if err := n.SubmitTx(ctx, tx); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}

@@ -1,0 +1,158 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/node"
+)
+
+// startNode runs a regtest node on loopback with mDNS off, bootstrapped
+// from the given nodes.
+func startNode(t *testing.T, name string, bootstrap ...*node.Node) *node.Node {
+	t.Helper()
+	var boot []string
+	for _, b := range bootstrap {
+		boot = append(boot, b.Host().FullAddrs()[0].String())
+	}
+	n, err := node.New(node.Config{
+		Params:    chain.RegTest(),
+		DataDir:   t.TempDir(),
+		Listen:    []string{"/ip4/127.0.0.1/tcp/0"},
+		Bootstrap: boot,
+		Logger:    testLogger(t, name),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+func testLogger(t *testing.T, name string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func mine(t *testing.T, n *node.Node, k int) {
+	t.Helper()
+	for i := 0; i < k; i++ {
+		if _, err := n.MineOne(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func sameTip(nodes ...*node.Node) bool {
+	for _, n := range nodes[1:] {
+		if n.Chain().Tip().Hash != nodes[0].Chain().Tip().Hash {
+			return false
+		}
+	}
+	return true
+}
+
+// line starts k nodes, each bootstrapped from the one before.
+func line(t *testing.T, k int) []*node.Node {
+	nodes := []*node.Node{startNode(t, "n0")}
+	for i := 1; i < k; i++ {
+		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), nodes[i-1]))
+	}
+	return nodes
+}
+
+// TestLineOfFive: five nodes in a line, joined by bootstrap only, agree on
+// one tip after blocks are mined at both ends, and a transaction sent at
+// one end reaches the mempool at the other.
+func TestLineOfFive(t *testing.T) {
+	nodes := line(t, 5)
+	first, last := nodes[0], nodes[4]
+	mine(t, first, 3)
+	eventually(t, 30*time.Second, "all nodes on the first end's tip", func() bool { return sameTip(nodes...) })
+	mine(t, last, 3)
+	eventually(t, 30*time.Second, "all nodes on the last end's tip", func() bool { return sameTip(nodes...) })
+	if h := first.Chain().Tip().Height(); h != 6 {
+		t.Fatalf("tip height %d, want 6", h)
+	}
+	tx, err := first.Send(context.Background(), last.WalletAddress(), 7, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "transaction in the far end's mempool", func() bool { return last.Mempool().Has(tx.ID()) })
+	mine(t, last, 1)
+	eventually(t, 30*time.Second, "the far end's block with the transaction everywhere", func() bool {
+		a, _ := first.Chain().Account(last.WalletAddress())
+		return sameTip(nodes...) && first.Mempool().Len() == 0 && a.Balance == 4*int64(chain.RegTest().Reward)+7+1
+	})
+}
+
+// TestPartitionHeal: four nodes share two blocks, split into two groups
+// that mine apart (10 blocks against 11), and join again; everyone ends
+// on the heavier branch, and the losing side's transaction, still valid
+// there because its sender was funded before the split, is back in the
+// losing side's mempools.
+func TestPartitionHeal(t *testing.T) {
+	a0 := startNode(t, "a0")
+	a1 := startNode(t, "a1", a0)
+	b0 := startNode(t, "b0")
+	b1 := startNode(t, "b1", b0)
+	link := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a1.Host().Connect(ctx, b1.Host().Peerstore().PeerInfo(b1.Host().ID()), "register"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link()
+	mine(t, a0, 2)
+	eventually(t, 30*time.Second, "all four share the first blocks", func() bool { return sameTip(a0, a1, b0, b1) })
+
+	// Split: the only link between the groups goes.
+	if err := a1.Host().Network().ClosePeer(b1.Host().ID()); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := a0.Send(context.Background(), b0.WalletAddress(), 5, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine(t, a0, 10)
+	mine(t, b0, 11)
+	eventually(t, 30*time.Second, "each group agrees", func() bool { return sameTip(a0, a1) && sameTip(b0, b1) })
+	if a0.Mempool().Has(tx.ID()) || a0.Chain().Tip().Hash == b0.Chain().Tip().Hash {
+		t.Fatal("setup: the groups should have mined apart, the transaction on a's side")
+	}
+
+	link()
+	eventually(t, 60*time.Second, "all four on the heavier branch", func() bool { return sameTip(a0, a1, b0, b1) })
+	if h := a0.Chain().Tip().Height(); h != 13 {
+		t.Fatalf("tip height %d, want b's 13", h)
+	}
+	for _, n := range []*node.Node{a0, a1} {
+		eventually(t, 10*time.Second, "the losing branch's transaction back in the mempool", func() bool { return n.Mempool().Has(tx.ID()) })
+	}
+}

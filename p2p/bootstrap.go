@@ -1,0 +1,212 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+)
+
+// Every peer the host wants connected, whatever found it (bootstrap,
+// remembered, mDNS), gets one dial loop: keep. It dials, waits on the
+// peer's disconnect event while connected, and after a failed dial sleeps
+// an exponential, jittered, capped backoff. It never polls. Bootstrap
+// peers are kept for the life of the host; the others are candidates and
+// are dropped after a run of failed dials (a LAN node that left, a peer
+// remembered from last week).
+
+// Backoff defaults: the first retry comes after about a second, doubling
+// to a cap of a minute, so a bootstrap node that restarts is back within
+// a minute and one that is down for good costs one dial a minute.
+const (
+	defaultBackoffMin = time.Second
+	defaultBackoffMax = time.Minute
+	// stableAfter is how long a connection must last before the next
+	// disconnect starts the backoff again from the minimum; a peer that
+	// accepts and drops us at once keeps backing off.
+	stableAfter = 30 * time.Second
+	// dialTimeout bounds one dial attempt, all addresses included.
+	dialTimeout = 30 * time.Second
+	// rememberedMaxFailures and mdnsMaxFailures: consecutive failed dials
+	// (about 1+2+4+8+16+32 s) after which a candidate peer is dropped.
+	rememberedMaxFailures = 6
+	mdnsMaxFailures       = 6
+)
+
+// backoffPolicy is the delay between dials of one peer.
+type backoffPolicy struct {
+	min, max time.Duration
+}
+
+func (b backoffPolicy) withDefaults() backoffPolicy {
+	if b.min <= 0 {
+		b.min = defaultBackoffMin
+	}
+	if b.max < b.min {
+		b.max = max(defaultBackoffMax, b.min)
+	}
+	return b
+}
+
+// delay returns the wait after the n-th consecutive failure (n >= 1):
+// min·2^(n-1) capped at max, then "equal jitter" (half fixed, half
+// random) so peers that lost the same node do not redial in lockstep.
+func (b backoffPolicy) delay(n int) time.Duration {
+	d := b.max
+	if n < 1 {
+		n = 1
+	}
+	if n <= 30 {
+		d = min(b.min<<(n-1), b.max)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// keepPolicy says how hard keep tries.
+type keepPolicy struct {
+	// persistent peers are redialled forever; the others give up after
+	// maxFailures consecutive failed dials, and are not redialled after a
+	// disconnect while the host has ConnLow peers or more.
+	persistent  bool
+	maxFailures int
+	// yield is a wait before each dial (the first and after every
+	// disconnect) to let the other side dial first; see discovery.go.
+	yield time.Duration
+}
+
+// keep starts a dial loop for ai unless one is running for that peer. It
+// reports whether it started one.
+func (h *Host) keep(ai peer.AddrInfo, source string, pol keepPolicy) bool {
+	if ai.ID == h.ID() {
+		return false
+	}
+	h.mu.Lock()
+	ctx := h.runCtx
+	if _, ok := h.keepers[ai.ID]; ok || ctx == nil {
+		h.mu.Unlock()
+		return false
+	}
+	h.keepers[ai.ID] = source
+	h.mu.Unlock()
+
+	started := h.spawn(func() {
+		defer func() {
+			h.mu.Lock()
+			delete(h.keepers, ai.ID)
+			h.mu.Unlock()
+		}()
+		h.keepLoop(ctx, ai, source, pol)
+	})
+	if !started {
+		h.mu.Lock()
+		delete(h.keepers, ai.ID)
+		h.mu.Unlock()
+	}
+	return started
+}
+
+func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, pol keepPolicy) {
+	failures := 0
+	for {
+		if h.isConnected(ai.ID) {
+			since := time.Now()
+			if !h.waitDisconnected(ctx, ai.ID) {
+				return
+			}
+			if time.Since(since) >= stableAfter {
+				failures = 0
+			} else {
+				failures++ // a peer that drops us at once backs off too
+			}
+			// A candidate is chased again only while we are short of
+			// peers; otherwise a busy peer whose connection manager
+			// trims us would be redialled, and trim us, forever.
+			if !pol.persistent && len(h.Network().Peers()) >= h.cfg.ConnLow {
+				return
+			}
+			// Even after a long connection, do not redial in the same
+			// instant: the peer is most likely restarting.
+			if !sleep(ctx, h.cfg.backoff.delay(failures)) {
+				return
+			}
+			continue
+		}
+		if pol.yield > 0 {
+			if !sleep(ctx, pol.yield/2+rand.N(pol.yield/2+1)) {
+				return
+			}
+			if h.isConnected(ai.ID) {
+				continue
+			}
+		}
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		err := h.Connect(dctx, ai, source)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			continue
+		}
+		failures++
+		wait := h.cfg.backoff.delay(failures)
+		if !pol.persistent && failures >= pol.maxFailures {
+			h.log.Info("giving up on peer", "peer", ai.ID, "source", source, "attempts", failures, "reason", err)
+			return
+		}
+		// An unreachable bootstrap peer is worth an operator's attention;
+		// a LAN or remembered peer that left is not.
+		level := slog.LevelDebug
+		if pol.persistent {
+			level = slog.LevelInfo
+		}
+		h.log.Log(ctx, level, "dial failed", "peer", ai.ID, "source", source, "attempt", failures,
+			"retry_in", wait.Round(time.Millisecond), "reason", err)
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+func (h *Host) isConnected(p peer.ID) bool {
+	return h.Network().Connectedness(p) == network.Connected
+}
+
+// sleep waits d or until ctx ends, reporting whether the full d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// parseBootstrap turns --bootstrap strings into one AddrInfo per peer. A
+// malformed address is an error, not a warning: an operator's typo would
+// otherwise leave the node silently alone.
+func parseBootstrap(addrs []string) ([]peer.AddrInfo, error) {
+	var mas []multiaddr.Multiaddr
+	for _, s := range addrs {
+		a, err := multiaddr.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap address %q: %w", s, err)
+		}
+		if _, err := peer.AddrInfoFromP2pAddr(a); err != nil {
+			return nil, fmt.Errorf("bootstrap address %q: want a full multiaddr ending in /p2p/<id>: %w", s, err)
+		}
+		mas = append(mas, a)
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(mas...)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap addresses: %w", err)
+	}
+	return infos, nil
+}

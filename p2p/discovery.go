@@ -1,0 +1,193 @@
+package p2p
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// This file is how peers come and go: mDNS discovery, and the event loop
+// that logs every connect and disconnect and wakes the dial loops.
+
+// defaultMDNSYield is how long the peer with the larger ID waits, after an
+// mDNS discovery, for the smaller one to dial it before dialling itself.
+// Two peers that dial each other at the same instant can both fail the
+// handshake and stay apart (go-libp2p issue 2925), so normally only the
+// smaller ID dials; the wait is the fallback for a peer whose multicast
+// only goes one way.
+const defaultMDNSYield = 10 * time.Second
+
+// mdnsNotifee receives mDNS discoveries; go-libp2p calls it on a fresh
+// goroutine per entry, once per announcement of a peer.
+type mdnsNotifee struct{ h *Host }
+
+func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	h := n.h
+	if ai.ID == h.ID() {
+		return
+	}
+	var addr string
+	if len(ai.Addrs) > 0 {
+		addr = ai.Addrs[0].String()
+	}
+	h.log.Info("peer found", "peer", ai.ID, "addr", addr, "addrs", len(ai.Addrs), "source", SourceMDNS)
+	pol := keepPolicy{maxFailures: mdnsMaxFailures}
+	if h.ID() > ai.ID {
+		pol.yield = h.cfg.mdnsYieldWait // we are the larger: wait to be dialled
+	}
+	h.keep(ai, SourceMDNS, pol)
+}
+
+// startMDNS advertises this host under the network's service name and
+// starts browsing for others. It must only run where multicast may go
+// (see DESIGN.md, "Known pitfalls").
+func (h *Host) startMDNS() error {
+	svc := mdns.NewMdnsService(h.Host, protocol.MDNSService(h.cfg.NetworkID), mdnsNotifee{h})
+	if err := svc.Start(); err != nil {
+		svc.Close()
+		return fmt.Errorf("start mDNS: %w", err)
+	}
+	h.mu.Lock()
+	closing := h.closing
+	if !closing {
+		h.mdns = svc
+	}
+	h.mu.Unlock()
+	if closing {
+		svc.Close()
+		return nil
+	}
+	h.log.Info("mDNS discovery on", "service", protocol.MDNSService(h.cfg.NetworkID))
+	return nil
+}
+
+// startEventLoop subscribes to connectedness changes before anyone can
+// connect, so every peer gets exactly one "peer connected" and one "peer
+// disconnected" line, and the dial loops learn of disconnects without
+// polling.
+func (h *Host) startEventLoop() error {
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.BufSize(eventBuffer))
+	if err != nil {
+		return fmt.Errorf("subscribe to connectedness events: %w", err)
+	}
+	h.spawn(func() {
+		defer sub.Close()
+		for {
+			select {
+			case <-h.ctx.Done():
+				return
+			case e, ok := <-sub.Out():
+				if !ok {
+					return
+				}
+				ev := e.(event.EvtPeerConnectednessChanged)
+				switch ev.Connectedness {
+				case network.Connected:
+					h.peerConnected(ev.Peer)
+				case network.NotConnected:
+					h.peerDisconnected(ev.Peer)
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// eventBuffer is the connectedness event queue. The loop never blocks,
+// so this only absorbs bursts (a restart reconnecting to many peers).
+const eventBuffer = 256
+
+func (h *Host) peerConnected(p peer.ID) {
+	var addr multiaddr.Multiaddr
+	dir := network.DirUnknown
+	if conns := h.Network().ConnsToPeer(p); len(conns) > 0 {
+		addr, dir = conns[0].RemoteMultiaddr(), conns[0].Stat().Direction
+	}
+	h.mu.Lock()
+	if _, ok := h.peers[p]; ok {
+		h.mu.Unlock()
+		return
+	}
+	source, ok := h.dialing[p]
+	delete(h.dialing, p)
+	switch {
+	case ok:
+	case h.bootstrapIDs[p]:
+		// The operator named this peer; that is what matters about it,
+		// whichever side happened to dial.
+		source = SourceBootstrap
+	case dir == network.DirInbound:
+		source = SourceInbound
+	default:
+		source = SourceOutbound
+	}
+	h.peers[p] = &connState{source: source, addr: addr, since: time.Now()}
+	h.mu.Unlock()
+
+	h.log.Info("peer connected", "peer", p, "addr", addrString(addr), "source", source)
+	if h.memory != nil {
+		h.memory.seen(p)
+	}
+}
+
+func (h *Host) peerDisconnected(p peer.ID) {
+	// The event may be stale: the peer can have reconnected between the
+	// swarm emitting it and us reading it. The swarm's view wins.
+	if h.Network().Connectedness(p) == network.Connected {
+		return
+	}
+	h.mu.Lock()
+	st, ok := h.peers[p]
+	delete(h.peers, p)
+	if w, ok := h.waiters[p]; ok {
+		close(w)
+		delete(h.waiters, p)
+	}
+	h.mu.Unlock()
+	if !ok {
+		return
+	}
+	h.log.Info("peer disconnected", "peer", p, "addr", addrString(st.addr), "source", st.source,
+		"connected_for", time.Since(st.since).Round(time.Millisecond))
+	if h.memory != nil {
+		h.memory.seen(p)
+	}
+}
+
+// waitDisconnected blocks while p is connected. It returns false if ctx
+// ended first.
+func (h *Host) waitDisconnected(ctx context.Context, p peer.ID) bool {
+	h.mu.Lock()
+	if h.Network().Connectedness(p) != network.Connected {
+		h.mu.Unlock()
+		return ctx.Err() == nil
+	}
+	w, ok := h.waiters[p]
+	if !ok {
+		w = make(chan struct{})
+		h.waiters[p] = w
+	}
+	h.mu.Unlock()
+	select {
+	case <-w:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func addrString(a multiaddr.Multiaddr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

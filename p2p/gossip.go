@@ -1,0 +1,247 @@
+package p2p
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// Validator timeouts: a block of 4,096 signed transactions takes well
+// under a second to check here; a validator that takes longer is our
+// fault, and GossipSub ignores the message rather than penalise anyone.
+const (
+	blockValidateTimeout = 10 * time.Second
+	txValidateTimeout    = 2 * time.Second
+)
+
+// Gossip runs GossipSub on the tx and block topics of one network. Its
+// validators decide every message: a block is processed by the chain and a
+// transaction offered to the mempool before either is forwarded, so
+// nothing invalid travels on from this node and whoever sent it loses
+// score. It owns its subscription goroutines: Close cancels and waits.
+type Gossip struct {
+	host  host.Host
+	chain Chain
+	log   *slog.Logger
+	ps    *pubsub.PubSub
+
+	txTopic, blockTopic *pubsub.Topic
+	txSub, blockSub     *pubsub.Subscription
+
+	onUnknownParent func(from peer.ID, missing chain.Hash)
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// GossipOption configures Gossip.
+type GossipOption func(*gossipConfig)
+
+type gossipConfig struct {
+	log             *slog.Logger
+	psOpts          []pubsub.Option
+	onUnknownParent func(peer.ID, chain.Hash)
+}
+
+// WithGossipLogger sets the logger.
+func WithGossipLogger(l *slog.Logger) GossipOption { return func(c *gossipConfig) { c.log = l } }
+
+// WithPubSubOptions adds GossipSub options, after ours (tests use it for a
+// fast heartbeat and tracers).
+func WithPubSubOptions(opts ...pubsub.Option) GossipOption {
+	return func(c *gossipConfig) { c.psOpts = append(c.psOpts, opts...) }
+}
+
+// WithUnknownParent sets what to do when a peer gossips a block whose
+// parent we lack: the syncer asks that peer for the missing branch.
+func WithUnknownParent(f func(from peer.ID, missing chain.Hash)) GossipOption {
+	return func(c *gossipConfig) { c.onUnknownParent = f }
+}
+
+// msgID names a message by the SHA-256 of its bytes, so the same block or
+// transaction relayed by many peers is one message to the seen cache. The
+// block hash alone would not do: a body swapped under a valid header
+// would share it and could shadow the honest block.
+func msgID(m *pubsubpb.Message) string {
+	sum := sha256.Sum256(m.Data)
+	return string(sum[:])
+}
+
+// NewGossip joins the network's topics on h and starts reading them.
+func NewGossip(ctx context.Context, h host.Host, c Chain, opts ...GossipOption) (*Gossip, error) {
+	cfg := gossipConfig{log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	net := c.Params().NetworkID()
+	txName, blockName := protocol.TxTopic(net), protocol.BlockTopic(net)
+	psOpts := []pubsub.Option{
+		pubsub.WithMessageIdFn(msgID),
+		pubsub.WithMaxMessageSize(protocol.MaxGossipMessageSize),
+		pubsub.WithPeerScore(scoreParams(txName, blockName), scoreThresholds()),
+		// Our own blocks go to every peer on the topic, not only the mesh:
+		// a block published before the mesh forms would otherwise be lost
+		// (DESIGN.md, known pitfalls).
+		pubsub.WithFloodPublish(true),
+	}
+	ps, err := pubsub.NewGossipSub(ctx, h, append(psOpts, cfg.psOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("start gossipsub: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	g := &Gossip{host: h, chain: c, log: cfg.log, ps: ps, onUnknownParent: cfg.onUnknownParent, cancel: cancel}
+	if err := g.join(txName, blockName); err != nil {
+		cancel()
+		return nil, err
+	}
+	g.wg.Add(2)
+	go g.drain(ctx, g.txSub)
+	go g.drain(ctx, g.blockSub)
+	return g, nil
+}
+
+func (g *Gossip) join(txName, blockName string) error {
+	if err := g.ps.RegisterTopicValidator(txName, g.validateTx, pubsub.WithValidatorTimeout(txValidateTimeout)); err != nil {
+		return fmt.Errorf("tx validator: %w", err)
+	}
+	if err := g.ps.RegisterTopicValidator(blockName, g.validateBlock, pubsub.WithValidatorTimeout(blockValidateTimeout)); err != nil {
+		return fmt.Errorf("block validator: %w", err)
+	}
+	var err error
+	if g.txTopic, err = g.ps.Join(txName); err != nil {
+		return fmt.Errorf("join %s: %w", txName, err)
+	}
+	if g.blockTopic, err = g.ps.Join(blockName); err != nil {
+		return fmt.Errorf("join %s: %w", blockName, err)
+	}
+	if g.txSub, err = g.txTopic.Subscribe(); err != nil {
+		return fmt.Errorf("subscribe %s: %w", txName, err)
+	}
+	if g.blockSub, err = g.blockTopic.Subscribe(); err != nil {
+		return fmt.Errorf("subscribe %s: %w", blockName, err)
+	}
+	return nil
+}
+
+// drain reads a subscription so GossipSub never drops deliveries for a
+// slow reader. The work happened in the validator: there is nothing left
+// to do with an accepted message.
+func (g *Gossip) drain(ctx context.Context, sub *pubsub.Subscription) {
+	defer g.wg.Done()
+	for {
+		if _, err := sub.Next(ctx); err != nil {
+			return
+		}
+	}
+}
+
+// PubSub exposes the router, for peer scores and topic peers.
+func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
+
+// PublishBlock sends a block this node has already validated.
+func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
+	if err := g.blockTopic.Publish(ctx, b.Encode()); err != nil {
+		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
+	}
+	return nil
+}
+
+// PublishTx sends a transaction the mempool has accepted.
+func (g *Gossip) PublishTx(ctx context.Context, tx *chain.Transaction) error {
+	if err := g.txTopic.Publish(ctx, tx.Encode()); err != nil {
+		return fmt.Errorf("publish tx: %w", err)
+	}
+	return nil
+}
+
+// validateBlock decodes and processes a gossiped block; see blockVerdict.
+func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
+	defer g.recoverValidator("block", from, &res)
+	if from == g.host.ID() {
+		return pubsub.ValidationAccept // ours: validated before publishing
+	}
+	b, err := chain.DecodeBlock(m.Data)
+	if err != nil {
+		g.logVerdict("block", from, pubsub.ValidationReject, err)
+		return pubsub.ValidationReject
+	}
+	h := b.Hash()
+	err = g.chain.ProcessBlock(ctx, b)
+	res = blockVerdict(err)
+	switch {
+	case res == pubsub.ValidationAccept:
+		g.log.Info("block received", "peer", from, "height", b.Header.Height, "hash", h.Short(), "txs", len(b.Transactions))
+	case errors.Is(err, chain.ErrUnknownParent):
+		g.log.Info("block received ahead of its parent", "peer", from, "height", b.Header.Height, "hash", h.Short())
+		if g.onUnknownParent != nil {
+			g.onUnknownParent(from, g.chain.OrphanRoot(h))
+		}
+	default:
+		g.logVerdict("block", from, res, err)
+	}
+	return res
+}
+
+// validateTx decodes a gossiped transaction and offers it to the mempool;
+// see txVerdict.
+func (g *Gossip) validateTx(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
+	defer g.recoverValidator("tx", from, &res)
+	if from == g.host.ID() {
+		return pubsub.ValidationAccept
+	}
+	tx, n, err := chain.DecodeTransaction(m.Data)
+	if err == nil && n != len(m.Data) {
+		err = fmt.Errorf("%w: %d bytes after the transaction", chain.ErrMalformed, len(m.Data)-n)
+	}
+	if err != nil {
+		g.logVerdict("tx", from, pubsub.ValidationReject, err)
+		return pubsub.ValidationReject
+	}
+	err = g.chain.AddTx(tx)
+	res = txVerdict(err)
+	if res == pubsub.ValidationAccept {
+		g.log.Info("tx received", "peer", from, "id", tx.ID().Short(), "from", tx.Sender, "to", tx.Recipient, "amount", tx.Amount)
+	} else {
+		g.logVerdict("tx", from, res, err)
+	}
+	return res
+}
+
+// recoverValidator turns a panic in a validator into an Ignore: a bug of
+// ours must neither crash the node nor cost an innocent peer its score.
+func (g *Gossip) recoverValidator(topic string, from peer.ID, res *pubsub.ValidationResult) {
+	if r := recover(); r != nil {
+		g.log.Error("gossip validator panicked", "topic", topic, "peer", from, "panic", r)
+		*res = pubsub.ValidationIgnore
+	}
+}
+
+func (g *Gossip) logVerdict(topic string, from peer.ID, res pubsub.ValidationResult, err error) {
+	switch res {
+	case pubsub.ValidationReject:
+		g.log.Info("gossip rejected", "topic", topic, "peer", from, "reason", err)
+	case pubsub.ValidationIgnore:
+		g.log.Debug("gossip ignored", "topic", topic, "peer", from, "reason", err)
+	}
+}
+
+// Close leaves the topics and stops the readers.
+func (g *Gossip) Close() error {
+	g.cancel()
+	g.txSub.Cancel()
+	g.blockSub.Cancel()
+	g.wg.Wait()
+	return errors.Join(g.txTopic.Close(), g.blockTopic.Close())
+}

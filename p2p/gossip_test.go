@@ -1,0 +1,148 @@
+package p2p_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// gossipNode is a host with a chain and gossip, for gossip tests.
+type gossipNode struct {
+	h      host.Host
+	c      *testChain
+	g      *p2p.Gossip
+	mesh   *meshTracer
+	scores chan map[peer.ID]float64
+}
+
+func newGossipNode(t *testing.T) *gossipNode {
+	t.Helper()
+	n := &gossipNode{h: newHost(t), c: newTestChain(t), mesh: newMeshTracer(), scores: make(chan map[peer.ID]float64, 1)}
+	inspect := pubsub.PeerScoreInspectFn(func(m map[peer.ID]float64) {
+		select {
+		case <-n.scores:
+		default:
+		}
+		n.scores <- m
+	})
+	g, err := p2p.NewGossip(context.Background(), n.h, n.c,
+		p2p.WithPubSubOptions(fastGossip(), pubsub.WithRawTracer(n.mesh), pubsub.WithPeerScoreInspect(inspect, 20*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	n.g = g
+	return n
+}
+
+// waitMesh waits until a has grafted b on both topics.
+func waitMesh(t *testing.T, a, b *gossipNode) {
+	t.Helper()
+	net := a.c.Params().NetworkID()
+	eventually(t, 10*time.Second, "mesh between neighbours", func() bool {
+		return a.mesh.inMesh(protocol.TxTopic(net), b.h.ID()) && a.mesh.inMesh(protocol.BlockTopic(net), b.h.ID())
+	})
+}
+
+// line connects nodes in a line and waits for every link's mesh.
+func line(t *testing.T, nodes ...*gossipNode) {
+	for i := 1; i < len(nodes); i++ {
+		connect(t, nodes[i-1].h, nodes[i].h)
+	}
+	for i := 1; i < len(nodes); i++ {
+		waitMesh(t, nodes[i-1], nodes[i])
+		waitMesh(t, nodes[i], nodes[i-1])
+	}
+}
+
+// TestGossipBlocksAndTxs: a block mined at one end of a line of three and
+// a transaction accepted there reach the other end through the middle
+// node's validators.
+func TestGossipBlocksAndTxs(t *testing.T) {
+	a, b, c := newGossipNode(t), newGossipNode(t), newGossipNode(t)
+	line(t, a, b, c)
+	alice := newWallet("alice")
+	ctx := context.Background()
+
+	blk := a.c.mine(t, alice.addr)
+	if err := a.g.PublishBlock(ctx, blk); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "block reaches the far end", func() bool { return c.c.Tip().Hash == blk.Hash() })
+
+	// Alice got the coinbase: her transfer travels the same way.
+	tx := alice.tx(a.c.Params(), newWallet("bob").addr, 10, 1, 0)
+	if err := a.c.AddTx(tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.g.PublishTx(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "transaction reaches the far end's mempool", func() bool { return c.c.mp.Has(tx.ID()) })
+}
+
+// TestGossipInvalidBlockRejected: a peer that gossips a block with a bad
+// proof of work is rejected by its neighbour, loses score there, and the
+// block reaches no one else.
+func TestGossipInvalidBlockRejected(t *testing.T) {
+	honest, far := newGossipNode(t), newGossipNode(t)
+	line(t, honest, far)
+
+	// The attacker runs plain GossipSub with no validators.
+	evil := newHost(t)
+	ps, err := pubsub.NewGossipSub(context.Background(), evil, fastGossip(), pubsub.WithFloodPublish(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(protocol.BlockTopic(honest.c.Params().NetworkID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := topic.Subscribe()
+	defer sub.Cancel()
+	connect(t, evil, honest.h)
+	eventually(t, 10*time.Second, "attacker sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+
+	bad, err := honest.c.NewTemplate(nil, newWallet("evil").addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for { // a nonce whose hash misses the (easy) regtest target
+		if chain.CheckHeaderSanity(honest.c.Params(), &bad.Header) != nil {
+			break
+		}
+		bad.Header.Nonce++
+	}
+	if err := topic.Publish(context.Background(), bad.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "attacker's score drops below zero at the honest node", func() bool {
+		select {
+		case s := <-honest.scores:
+			return s[evil.ID()] < 0
+		default:
+			return false
+		}
+	})
+	// A valid block published after the bad one reaches the far node,
+	// so the bad one had its chance to travel and did not.
+	good := honest.c.mine(t, newWallet("miner").addr)
+	if err := honest.g.PublishBlock(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "valid block reaches the far node", func() bool { return far.c.Tip().Hash == good.Hash() })
+	if far.mesh.saw(bad.Encode()) {
+		t.Fatal("the honest node forwarded the invalid block")
+	}
+	if !honest.mesh.saw(bad.Encode()) || honest.c.Tip().Hash != good.Hash() {
+		t.Fatal("the honest node never saw the invalid block, or it moved the tip")
+	}
+}

@@ -1,0 +1,405 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// DefaultPort is the TCP and UDP port a node listens on unless told
+// otherwise. A fixed port, rather than libp2p's random one, is what makes
+// "/ip4/<lan ip>/tcp/9310/p2p/<id>" a stable thing to write into another
+// node's --bootstrap and into firewall rules; 9310 is unassigned by IANA.
+// Several nodes on one machine pass their own --listen.
+const DefaultPort = 9310
+
+// Connection manager defaults. A node needs a handful of peers for
+// GossipSub (mesh degree 6, at most 12) and a few more to sync from; past
+// that each peer only costs bandwidth. Trimming starts above ConnHigh and
+// goes down to ConnLow, sparing connections younger than the grace period
+// so a peer has time to finish the status exchange.
+const (
+	DefaultConnLow   = 32
+	DefaultConnHigh  = 96
+	DefaultConnGrace = time.Minute
+)
+
+// Peer sources, as reported by PeerSource and logged on connect.
+const (
+	SourceMDNS       = "mdns"
+	SourceBootstrap  = "bootstrap"
+	SourceRegister   = "register" // an operator asked over the API
+	SourceRemembered = "remembered"
+	SourceInbound    = "inbound"
+	SourceOutbound   = "outbound" // dialled by someone who gave no source
+)
+
+// DefaultListenAddrs returns the listen addresses used when
+// HostConfig.Listen is empty: TCP and QUIC on DefaultPort, all IPv4
+// interfaces. QUIC is the faster handshake and what libp2p dials first;
+// TCP is there for networks that drop UDP.
+func DefaultListenAddrs() []string {
+	return []string{
+		fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultPort),
+		fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultPort),
+	}
+}
+
+// HostConfig is what NewHost needs; the CLI fills it from flags.
+type HostConfig struct {
+	// DataDir holds node.key and peers.json. Empty means an identity that
+	// lasts only as long as the process and no peer memory (tests).
+	DataDir string
+	// Listen multiaddrs; empty means DefaultListenAddrs().
+	Listen []string
+	// Bootstrap peers as full multiaddrs ending in /p2p/<id>. They are
+	// kept connected for the life of the host.
+	Bootstrap []string
+	// MDNS turns on LAN discovery. It multicasts on every interface.
+	MDNS bool
+	// NetworkID is the genesis hash; it names the mDNS service.
+	NetworkID chain.Hash
+	// Connection manager water marks and grace period; zero means default.
+	ConnLow, ConnHigh int
+	ConnGrace         time.Duration
+	Logger            *slog.Logger
+
+	// Test knobs; zero means the production values.
+	backoff       backoffPolicy
+	memoryDelay   time.Duration // peers.json write debounce
+	mdnsYieldWait time.Duration // how long the larger peer ID waits to be dialled
+}
+
+func (c *HostConfig) applyDefaults() {
+	if len(c.Listen) == 0 {
+		c.Listen = DefaultListenAddrs()
+	}
+	if c.ConnLow == 0 {
+		c.ConnLow = DefaultConnLow
+	}
+	if c.ConnHigh == 0 {
+		c.ConnHigh = max(DefaultConnHigh, c.ConnLow)
+	}
+	if c.ConnGrace == 0 {
+		c.ConnGrace = DefaultConnGrace
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.backoff = c.backoff.withDefaults()
+	if c.memoryDelay == 0 {
+		c.memoryDelay = defaultMemoryDelay
+	}
+	if c.mdnsYieldWait == 0 {
+		c.mdnsYieldWait = defaultMDNSYield
+	}
+}
+
+// Host is the node's libp2p host plus the discovery that keeps it
+// connected: mDNS, bootstrap peers and remembered peers. The embedded
+// host.Host is the plain libp2p host, the one to hand to GossipSub and to
+// register stream handlers on; Connect and Close here shadow its own so
+// that every dial records a source and Close stops discovery first.
+//
+// Concurrency: the goroutines (one event loop, one dial loop per kept
+// peer, the peer-memory writer) run under ctx and are counted by wg;
+// Close cancels, then waits. mu guards the peer bookkeeping below it.
+type Host struct {
+	host.Host
+
+	cfg          HostConfig
+	gater        *banGater
+	log          *slog.Logger
+	connMgr      *connmgr.BasicConnMgr
+	bootstrap    []peer.AddrInfo
+	bootstrapIDs map[peer.ID]bool // read-only after NewHost
+	memory       *peerMemory      // nil without a data directory
+	remembered   []peer.AddrInfo  // peers.json as loaded, dialled by Start
+
+	ctx    context.Context // the host's life: event loop, peer memory
+	cancel context.CancelFunc
+	runCtx context.Context // discovery: ends with Start's ctx or the host
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	peers   map[peer.ID]*connState     // connected peers, as logged
+	dialing map[peer.ID]string         // sources of dials in flight
+	waiters map[peer.ID]chan struct{}  // closed when the peer disconnects
+	keepers map[peer.ID]string         // peers with a dial loop, by source
+	mdns    interface{ Close() error } // nil unless started
+	started bool
+	closing bool
+}
+
+// connState is what the host logged when a peer connected.
+type connState struct {
+	source string
+	addr   multiaddr.Multiaddr
+	since  time.Time
+}
+
+// NewHost builds the libp2p host: TCP and QUIC, Noise, yamux, identify, the
+// resource manager with libp2p's default scaled limits, and a connection
+// manager. It listens at once but dials nobody until Start. ctx is the
+// parent of everything the host runs; Close must still be called.
+func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
+	cfg.applyDefaults()
+	if cfg.ConnLow < 0 || cfg.ConnHigh < cfg.ConnLow {
+		return nil, fmt.Errorf("connection limits: low %d, high %d: want 0 <= low <= high", cfg.ConnLow, cfg.ConnHigh)
+	}
+	bootstrap, err := parseBootstrap(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	var key crypto.PrivKey
+	if cfg.DataDir != "" {
+		if key, err = LoadOrCreateNodeKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	if err != nil {
+		return nil, fmt.Errorf("connection manager: %w", err)
+	}
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
+	if err != nil {
+		cm.Close()
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	gater := newBanGater()
+	opts := []libp2p.Option{
+		libp2p.ListenAddrStrings(cfg.Listen...),
+		libp2p.ConnectionGater(gater),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		// No relays: nodes talk directly, and a circuit address in
+		// FullAddrs would only confuse an operator.
+		libp2p.DisableRelay(),
+		// Metrics would register with the global Prometheus registry;
+		// the node has no metrics endpoint yet.
+		libp2p.DisableMetrics(),
+	}
+	if key != nil {
+		opts = append(opts, libp2p.Identity(key))
+	}
+	lh, err := libp2p.New(opts...)
+	if err != nil {
+		// libp2p.New closes what it was given only once it owns it.
+		cm.Close()
+		rm.Close()
+		return nil, fmt.Errorf("libp2p host: %w", err)
+	}
+
+	h := &Host{
+		Host:      lh,
+		gater:     gater,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		connMgr:   cm,
+		bootstrap: bootstrap,
+		peers:     make(map[peer.ID]*connState),
+		dialing:   make(map[peer.ID]string),
+		waiters:   make(map[peer.ID]chan struct{}),
+		keepers:   make(map[peer.ID]string),
+	}
+	h.ctx, h.cancel = context.WithCancel(ctx)
+	if cfg.DataDir != "" {
+		// Loaded before the event loop starts, so peers connecting
+		// before Start are added to the file's peers, not replaced by them.
+		h.memory = newPeerMemory(cfg.DataDir, h.Peerstore(), h.log)
+		h.memory.load()
+		h.remembered = h.memory.addrInfos()
+	}
+	h.bootstrapIDs = make(map[peer.ID]bool, len(bootstrap))
+	for _, ai := range bootstrap {
+		h.bootstrapIDs[ai.ID] = true
+		// Pinned: the connection manager must not trim the peers the
+		// operator named.
+		cm.Protect(ai.ID, SourceBootstrap)
+	}
+	if err := h.startEventLoop(); err != nil {
+		h.cancel()
+		lh.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// FullAddrs returns every address the host listens on, with unspecified
+// IPs expanded to the interfaces' and /p2p/<id> appended: the strings an
+// operator pastes into another node's --bootstrap.
+func (h *Host) FullAddrs() []multiaddr.Multiaddr {
+	addrs, err := h.Network().InterfaceListenAddresses()
+	if err != nil {
+		addrs = h.Network().ListenAddresses()
+	}
+	full, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: addrs})
+	if err != nil {
+		return nil
+	}
+	return full
+}
+
+// Connect dials p unless it is already connected and records source as
+// the reason the peer is connected. It ignores libp2p's own per-address
+// dial backoff: callers here run their own, and the swarm's (5 s plus
+// tries squared) would keep a restarted bootstrap peer unreachable for
+// minutes.
+func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo, source string) error {
+	if ai.ID == h.ID() {
+		return fmt.Errorf("connect %s: %w", ai.ID, errSelfDial)
+	}
+	if h.Network().Connectedness(ai.ID) == network.Connected {
+		return nil
+	}
+	h.mu.Lock()
+	h.dialing[ai.ID] = source
+	h.mu.Unlock()
+
+	err := h.Host.Connect(network.WithForceDirectDial(ctx, source), ai)
+
+	h.mu.Lock()
+	st, logged := h.peers[ai.ID]
+	if err != nil || logged {
+		delete(h.dialing, ai.ID)
+	} // else the connect event is still queued: peerConnected takes the source
+	if err == nil && logged && st.source == SourceOutbound {
+		st.source = source
+	}
+	h.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", ai.ID, err)
+	}
+	return nil
+}
+
+var errSelfDial = errors.New("dial to self")
+
+// PeerSource reports how a connected (or being dialled) peer came to be
+// connected: "mdns", "bootstrap", "register", "remembered", "inbound"
+// (it dialled us) or "outbound" (dialled through the embedded host.Host
+// directly). It is "" for a peer that is neither.
+func (h *Host) PeerSource(p peer.ID) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if st, ok := h.peers[p]; ok {
+		return st.source
+	}
+	return h.dialing[p]
+}
+
+// Start logs the listen addresses and starts discovery: the bootstrap
+// dialers, the remembered peers and, if configured, mDNS. Discovery runs
+// until ctx is cancelled or the host is closed.
+func (h *Host) Start(ctx context.Context) error {
+	h.mu.Lock()
+	if h.started || h.closing {
+		h.mu.Unlock()
+		return errors.New("p2p host: already started or closed")
+	}
+	h.started = true
+	h.mu.Unlock()
+	// Discovery ends with whichever ends first, Start's ctx or the host.
+	runCtx, stopRun := context.WithCancel(h.ctx)
+	stop := context.AfterFunc(ctx, stopRun)
+	h.mu.Lock()
+	h.runCtx = runCtx
+	h.mu.Unlock()
+	h.spawn(func() {
+		<-runCtx.Done()
+		stop()
+		stopRun()
+	})
+
+	for _, a := range h.FullAddrs() {
+		h.log.Info("listening", "addr", a.String())
+	}
+	for _, ai := range h.bootstrap {
+		h.keep(ai, SourceBootstrap, keepPolicy{persistent: true})
+	}
+	for _, ai := range h.remembered {
+		h.keep(ai, SourceRemembered, keepPolicy{maxFailures: rememberedMaxFailures})
+	}
+	if h.memory != nil {
+		h.spawn(func() { h.memory.run(h.ctx, h.cfg.memoryDelay) })
+	}
+	if h.cfg.MDNS {
+		if err := h.startMDNS(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops discovery, waits for every goroutine the host started,
+// writes the peer memory one last time and closes the libp2p host.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closing = true
+	md := h.mdns
+	h.mu.Unlock()
+
+	if h.memory != nil {
+		// The peers connected now are the ones to find again after a
+		// restart, even those whose connect event is still queued.
+		for _, p := range h.Network().Peers() {
+			h.memory.seen(p)
+		}
+	}
+	h.cancel()
+	var errs []error
+	if md != nil {
+		errs = append(errs, md.Close())
+	}
+	h.wg.Wait()
+	if h.memory != nil {
+		errs = append(errs, h.memory.flush())
+	}
+	errs = append(errs, h.Host.Close())
+	return errors.Join(errs...)
+}
+
+// spawn runs f on a goroutine counted by wg unless the host is closing; it
+// reports whether f was started. Checking closing under mu is what makes
+// wg.Add safe against a concurrent Close already in wg.Wait.
+func (h *Host) spawn(f func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		f()
+	}()
+	return true
+}

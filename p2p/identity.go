@@ -1,0 +1,103 @@
+package p2p
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+// NodeKeyFile is the name of the node key inside the data directory. The
+// key is the node's libp2p identity: keeping it keeps the peer ID, so the
+// /p2p/ multiaddrs other operators pasted into --bootstrap stay valid
+// across restarts.
+const NodeKeyFile = "node.key"
+
+// maxNodeKeySize caps how much of node.key is read. A marshalled ed25519
+// key is 68 bytes; anything near the cap is not a key.
+const maxNodeKeySize = 4 << 10
+
+// ErrBadNodeKey is returned for a node key file that exists but does not
+// hold a usable key. It is never replaced by a fresh key: a new key is a
+// new peer ID, and silently changing identity would break every peer that
+// bootstraps to this node.
+var ErrBadNodeKey = errors.New("bad node key file")
+
+// LoadOrCreateNodeKey returns the ed25519 libp2p key stored in
+// dataDir/node.key (crypto.MarshalPrivateKey bytes), creating it with mode
+// 0600 if the file does not exist.
+func LoadOrCreateNodeKey(dataDir string) (crypto.PrivKey, error) {
+	path := filepath.Join(dataDir, NodeKeyFile)
+	key, err := readNodeKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err = createNodeKey(path)
+		if errors.Is(err, fs.ErrExist) {
+			// Another process created it between our read and our create;
+			// theirs is the identity now.
+			return readNodeKey(path)
+		}
+	}
+	return key, err
+}
+
+func readNodeKey(path string) (crypto.PrivKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open node key: %w", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxNodeKeySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read node key %s: %w", path, err)
+	}
+	if len(raw) == 0 || len(raw) > maxNodeKeySize {
+		return nil, fmt.Errorf("%w %s: %d bytes", ErrBadNodeKey, path, len(raw))
+	}
+	key, err := crypto.UnmarshalPrivateKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrBadNodeKey, path, err)
+	}
+	if key.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("%w %s: key type %v, want Ed25519", ErrBadNodeKey, path, key.Type())
+	}
+	return key, nil
+}
+
+func createNodeKey(path string) (crypto.PrivKey, error) {
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate node key: %w", err)
+	}
+	raw, err := crypto.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("marshal node key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	// O_EXCL: two processes starting on one data directory must not each
+	// keep a different identity.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create node key: %w", err)
+	}
+	if _, err := f.Write(raw); err != nil {
+		f.Close()
+		os.Remove(path) // a half-written key would read as damaged forever
+		return nil, fmt.Errorf("write node key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("sync node key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("close node key: %w", err)
+	}
+	return key, nil
+}

@@ -1,0 +1,320 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
+	"golang.org/x/time/rate"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// Sync policy. A peer that breaks the protocol or sends an invalid block
+// is disconnected and refused for banTime; one that stalls is only passed
+// over until it sends a new status.
+const (
+	banTime = 10 * time.Minute
+	// serverRate and serverBurst bound the sync requests one peer may
+	// make of us: a full sync of 10,000 blocks is about 85 requests.
+	serverRate  = 20 // per second
+	serverBurst = 40
+	// statusInterval is how often the syncer asks every peer for its
+	// status even without news. Gossip normally brings every block, but a
+	// block forwarded before the mesh formed is lost, and nothing else
+	// would tell us the peer is ahead.
+	statusInterval = 10 * time.Second
+	syncService    = "gossipchain.sync"
+)
+
+// Syncer keeps the node on the most-work chain its peers know. It
+// exchanges status with every peer that connects, serves headers and
+// blocks from the chain, and, when a peer has more work, downloads the
+// missing branch from it in bounded batches and hands it to the chain.
+//
+// One goroutine (run) does all downloading, so two syncs never race; mu
+// guards the peer table the handlers and notifications share with it.
+type Syncer struct {
+	host     host.Host
+	chain    Chain
+	log      *slog.Logger
+	proto    lpprotocol.ID
+	onSynced func(tip *chain.BlockMeta)
+	ban      func(peer.ID, time.Duration)
+
+	mu     sync.Mutex
+	peers  map[peer.ID]*peerState
+	banned map[peer.ID]time.Time
+
+	syncMu sync.Mutex // held by whoever is downloading: run or SyncNow
+	kick   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type peerState struct {
+	status  *protocol.Status // last one the peer told us; nil before
+	limiter *rate.Limiter    // the peer's requests to us
+}
+
+// SyncOption configures a Syncer.
+type SyncOption func(*Syncer)
+
+// WithSyncLogger sets the logger.
+func WithSyncLogger(l *slog.Logger) SyncOption { return func(s *Syncer) { s.log = l } }
+
+// WithBan sets how a misbehaving peer is refused: the node passes the
+// host's Ban, which also stops its dial loops redialling the peer. Without
+// it the syncer only disconnects the peer and refuses it itself.
+func WithBan(ban func(peer.ID, time.Duration)) SyncOption { return func(s *Syncer) { s.ban = ban } }
+
+// WithSynced sets a function called after a download moved the tip.
+func WithSynced(f func(tip *chain.BlockMeta)) SyncOption { return func(s *Syncer) { s.onSynced = f } }
+
+// NewSyncer registers the sync protocol on h and starts watching
+// connections. ctx bounds every goroutine it starts; Close stops them.
+func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *Syncer {
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Syncer{
+		host:   h,
+		chain:  c,
+		log:    slog.New(slog.DiscardHandler),
+		proto:  lpprotocol.ID(protocol.SyncProtocol(c.Params().NetworkID())),
+		peers:  make(map[peer.ID]*peerState),
+		banned: make(map[peer.ID]time.Time),
+		kick:   make(chan struct{}, 1),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	h.SetStreamHandler(s.proto, s.handleStream)
+	h.Network().Notify(&network.NotifyBundle{
+		ConnectedF: func(_ network.Network, c network.Conn) { s.onConnected(c.RemotePeer()) },
+		DisconnectedF: func(n network.Network, c network.Conn) {
+			if p := c.RemotePeer(); n.Connectedness(p) != network.Connected {
+				s.mu.Lock()
+				delete(s.peers, p)
+				s.mu.Unlock()
+			}
+		},
+	})
+	for _, p := range h.Network().Peers() {
+		s.onConnected(p)
+	}
+	s.wg.Add(1)
+	go s.run()
+	return s
+}
+
+// Close stops the syncer and waits for its goroutines.
+func (s *Syncer) Close() {
+	s.host.RemoveStreamHandler(s.proto)
+	s.cancel()
+	s.wg.Wait()
+}
+
+func (s *Syncer) onConnected(p peer.ID) {
+	if s.isBanned(p) {
+		s.log.Info("refusing banned peer", "peer", p)
+		_ = s.host.Network().ClosePeer(p)
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.exchangeStatus(s.ctx, p); err != nil {
+			s.log.Debug("status exchange failed", "peer", p, "reason", err)
+		}
+	}()
+}
+
+// RequestSync asks the syncer to look at p's chain: used when p gossips
+// a block whose parent we lack.
+func (s *Syncer) RequestSync(p peer.ID, _ chain.Hash) {
+	s.onConnected(p)
+}
+
+func (s *Syncer) state(p peer.ID) *peerState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps, ok := s.peers[p]
+	if !ok {
+		ps = &peerState{limiter: rate.NewLimiter(serverRate, serverBurst)}
+		s.peers[p] = ps
+	}
+	return ps
+}
+
+func (s *Syncer) setStatus(p peer.ID, st *protocol.Status) {
+	s.state(p)
+	s.mu.Lock()
+	s.peers[p].status = st
+	s.mu.Unlock()
+	if st != nil && st.Work.Cmp(s.chain.Tip().Work) > 0 {
+		s.wake()
+	}
+}
+
+// clearStatus forgets p's status if it is still st.
+func (s *Syncer) clearStatus(p peer.ID, st *protocol.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ps, ok := s.peers[p]; ok && ps.status == st {
+		ps.status = nil
+	}
+}
+
+func (s *Syncer) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Syncer) isBanned(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.banned[p]
+	if ok && time.Now().After(until) {
+		delete(s.banned, p)
+		return false
+	}
+	return ok
+}
+
+// punish disconnects a peer that broke the protocol or sent invalid data
+// and refuses it for banTime.
+func (s *Syncer) punish(p peer.ID, err error) {
+	s.log.Info("peer dropped", "peer", p, "reason", err)
+	s.mu.Lock()
+	s.banned[p] = time.Now().Add(banTime)
+	delete(s.peers, p)
+	s.mu.Unlock()
+	if s.ban != nil {
+		s.ban(p, banTime)
+		return
+	}
+	_ = s.host.Network().ClosePeer(p)
+}
+
+// best returns the connected peer with the most work above our tip.
+func (s *Syncer) best() (peer.ID, *protocol.Status) {
+	ours := s.chain.Tip().Work
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var bp peer.ID
+	var bs *protocol.Status
+	for p, ps := range s.peers {
+		st := ps.status
+		if st == nil || st.Work.Cmp(ours) <= 0 || s.host.Network().Connectedness(p) != network.Connected {
+			continue
+		}
+		if bs == nil || st.Work.Cmp(bs.Work) > 0 {
+			bp, bs = p, st
+		}
+	}
+	return bp, bs
+}
+
+// run downloads from the best peer whenever one has more work, and
+// refreshes every peer's status on a timer.
+func (s *Syncer) run() {
+	defer s.wg.Done()
+	t := time.NewTicker(statusInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.kick:
+		case <-t.C:
+			s.exchangeAll(s.ctx)
+		}
+		s.syncBest(s.ctx)
+	}
+}
+
+// exchangeAll exchanges status with every connected peer at once.
+func (s *Syncer) exchangeAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range s.host.Network().Peers() {
+		wg.Go(func() {
+			if err := s.exchangeStatus(ctx, p); err != nil {
+				s.log.Debug("status exchange failed", "peer", p, "reason", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// syncBest syncs from the best peer, then the next, until no connected
+// peer claims more work than we have. It reports whether the tip moved.
+func (s *Syncer) syncBest(ctx context.Context) bool {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	start := s.chain.Tip().Hash
+	for ctx.Err() == nil {
+		p, st := s.best()
+		if st == nil {
+			break
+		}
+		err := s.syncFrom(ctx, p, st)
+		switch {
+		case err == nil:
+		case isFault(err):
+			s.punish(p, err)
+		default:
+			s.log.Info("sync stopped", "peer", p, "reason", err)
+		}
+		// Whatever happened, what p told us is spent: a new status or
+		// gossip from it brings it back. A newer status that arrived
+		// during the download stays.
+		s.clearStatus(p, st)
+	}
+	tip := s.chain.Tip()
+	if tip.Hash == start {
+		return false
+	}
+	// Peers that were behind us with us hear of it now, not at the next
+	// refresh: the status we send them says how much work we have.
+	s.exchangeAll(ctx)
+	if s.onSynced != nil {
+		s.onSynced(tip)
+	}
+	return true
+}
+
+// SyncNow asks every connected peer for its status and syncs from the
+// best: the API's /sync-chain. It reports whether the tip moved.
+func (s *Syncer) SyncNow(ctx context.Context) bool {
+	s.exchangeAll(ctx)
+	return s.syncBest(ctx)
+}
+
+// errNoProgress: a peer claimed more work than we have but its headers
+// and blocks did not get us there. Not proof of a lie: gossip may have
+// brought us the same blocks while we asked (they are stored a moment
+// before the tip moves), so the syncer only stops using the peer until
+// it sends a new status.
+var errNoProgress = errors.New("peer claimed more work than it delivered")
+
+// isFault reports whether err proves the peer wrong: a malformed or
+// unrequested message, or an invalid block. Timeouts, resets, refusals
+// and missing progress are not: the peer may be slow, or we raced it.
+func isFault(err error) bool {
+	if errors.Is(err, protocol.ErrBadMessage) {
+		return true
+	}
+	code := chain.CodeOf(err)
+	return code != 0 && !code.Transient()
+}

@@ -1,0 +1,224 @@
+package p2p_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/p2p"
+)
+
+// testChain is the node's side of p2p.Chain in miniature: a real chain on
+// a real store, and a mempool kept in step with it.
+type testChain struct {
+	*chain.Chain
+	mp *chain.Mempool
+	mu sync.Mutex
+}
+
+func newTestChain(t testing.TB) *testChain {
+	t.Helper()
+	st, err := store.OpenDir(t.TempDir(), store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c, err := chain.New(chain.RegTest(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testChain{Chain: c, mp: chain.NewMempool(c.Params())}
+}
+
+var _ p2p.Chain = (*testChain)(nil)
+
+func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, err := c.Chain.ProcessBlock(ctx, b)
+	if ch != nil {
+		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
+	}
+	return err
+}
+
+func (c *testChain) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch, n, err := c.Chain.ProcessBlocks(ctx, bs)
+	if ch != nil {
+		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
+	}
+	return n, err
+}
+
+func (c *testChain) Stored(h chain.Hash) bool {
+	_, err := c.Meta(h)
+	return err == nil
+}
+
+func (c *testChain) AddTx(tx *chain.Transaction) error { return c.mp.Add(tx, c.Chain) }
+
+// mine mines one regtest block on the tip and processes it.
+func (c *testChain) mine(t testing.TB, miner string) *chain.Block {
+	t.Helper()
+	b, err := c.Mine(context.Background(), c.mp, miner, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ProcessBlock(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newHost starts a libp2p host on loopback TCP with libp2p's defaults.
+func newHost(t testing.TB) host.Host {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func connect(t testing.TB, a, b host.Host) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// meshTracer records GossipSub graft events, so tests wait for the mesh
+// to form instead of sleeping.
+type meshTracer struct {
+	mu     sync.Mutex
+	grafts map[string]map[peer.ID]bool
+	seen   map[[32]byte]bool // SHA-256 of every message received from a peer
+	events chan struct{}
+}
+
+func newMeshTracer() *meshTracer {
+	return &meshTracer{grafts: make(map[string]map[peer.ID]bool), seen: make(map[[32]byte]bool), events: make(chan struct{}, 1)}
+}
+
+func (m *meshTracer) saw(data []byte) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[sha256.Sum256(data)]
+}
+
+func (m *meshTracer) record(msg *pubsub.Message) {
+	m.mu.Lock()
+	m.seen[sha256.Sum256(msg.Data)] = true
+	m.mu.Unlock()
+}
+
+func (m *meshTracer) ValidateMessage(msg *pubsub.Message)         { m.record(msg) }
+func (m *meshTracer) DuplicateMessage(msg *pubsub.Message)        { m.record(msg) }
+func (m *meshTracer) RejectMessage(msg *pubsub.Message, _ string) { m.record(msg) }
+
+func (m *meshTracer) Graft(p peer.ID, topic string) {
+	m.mu.Lock()
+	if m.grafts[topic] == nil {
+		m.grafts[topic] = make(map[peer.ID]bool)
+	}
+	m.grafts[topic][p] = true
+	m.mu.Unlock()
+	select {
+	case m.events <- struct{}{}:
+	default:
+	}
+}
+
+func (m *meshTracer) Prune(p peer.ID, topic string) {
+	m.mu.Lock()
+	delete(m.grafts[topic], p)
+	m.mu.Unlock()
+}
+
+func (m *meshTracer) inMesh(topic string, p peer.ID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.grafts[topic][p]
+}
+
+func (*meshTracer) AddPeer(peer.ID, string)                              {}
+func (*meshTracer) RemovePeer(peer.ID)                                   {}
+func (*meshTracer) Join(string)                                          {}
+func (*meshTracer) Leave(string)                                         {}
+func (*meshTracer) DeliverMessage(*pubsub.Message)                       {}
+func (*meshTracer) ThrottlePeer(peer.ID)                                 {}
+func (*meshTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (*meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (*meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (*meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (*meshTracer) UndeliverableMessage(*pubsub.Message)                 {}
+func (*meshTracer) OnNewOutboundStream(peer.ID, lpprotocol.ID)           {}
+func (*meshTracer) OnClosedOutboundStream(peer.ID)                       {}
+
+// fastGossip makes the heartbeat fast so meshes form within a test's
+// patience; the protocol is otherwise GossipSub's defaults.
+func fastGossip() pubsub.Option {
+	p := pubsub.DefaultGossipSubParams()
+	p.HeartbeatInterval = 50 * time.Millisecond
+	p.HeartbeatInitialDelay = 10 * time.Millisecond
+	return pubsub.WithGossipSubParams(p)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type wallet struct {
+	key  ed25519.PrivateKey
+	addr string
+}
+
+func newWallet(seed string) *wallet {
+	s := sha256.Sum256([]byte(seed))
+	k := ed25519.NewKeyFromSeed(s[:])
+	return &wallet{key: k, addr: chain.AddressFromPublicKey(k.Public().(ed25519.PublicKey))}
+}
+
+func (w *wallet) tx(p *chain.Params, to string, amount, fee, nonce uint64) *chain.Transaction {
+	tx := &chain.Transaction{Version: chain.TxVersion, Sender: w.addr, Recipient: to, Amount: amount, Fee: fee, Nonce: nonce}
+	tx.Sign(p.NetworkID(), w.key)
+	return tx
+}
+
+// testLogger writes through t.Log, so a failing test shows its node's log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}

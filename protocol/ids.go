@@ -1,0 +1,30 @@
+package protocol
+
+import (
+	"encoding/hex"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// Every name a node uses on the network lives in this file, namespaced by
+// the network id (the genesis hash), so nodes of different networks never
+// share a topic, a protocol or an mDNS service. NetTag is the first 8
+// bytes of the id in hex: unique enough to keep networks apart, short
+// enough for a DNS label; the status exchange compares the whole id.
+
+// NetTag returns the short network name used inside ids and topics.
+func NetTag(network chain.Hash) string { return hex.EncodeToString(network[:8]) }
+
+// TxTopic is the GossipSub topic of transactions.
+func TxTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/tx/1" }
+
+// BlockTopic is the GossipSub topic of blocks.
+func BlockTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/block/1" }
+
+// SyncProtocol is the stream protocol id of chain sync.
+func SyncProtocol(network chain.Hash) string {
+	return "/gossipchain/" + NetTag(network) + "/sync/1.0.0"
+}
+
+// MDNSService is the mDNS service name nodes of one network advertise.
+func MDNSService(network chain.Hash) string { return "gossipchain-" + NetTag(network) }

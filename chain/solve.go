@@ -3,8 +3,10 @@ package chain
 import (
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"sync"
 	"sync/atomic"
 )
@@ -54,9 +56,10 @@ func Solve(ctx context.Context, h Header, workers int, hashes *atomic.Uint64) (H
 	for i := range workers {
 		wg.Go(func() {
 			buf := h.Encode()
+			mid := newMidstate(&buf)
 			next := h.Nonce + uint64(i)
 			for !stop.Load() {
-				tried, ok := searchRange(&buf, &tb, &next, step, solveChunk)
+				tried, ok := searchRange(&buf, mid, &tb, &next, step, solveChunk)
 				if hashes != nil {
 					hashes.Add(tried)
 				}
@@ -91,14 +94,47 @@ func Solve(ctx context.Context, h Header, workers int, hashes *atomic.Uint64) (H
 	return h, fmt.Errorf("solve block %d: %w", h.Height, ctx.Err())
 }
 
+// midstate is SHA-256's state after the first 64 bytes of a header: one
+// compression block that no nonce changes (the nonce is in the last 32
+// bytes). Restoring it and hashing only the second block halves the work
+// of a try, with crypto/sha256 doing all the hashing.
+type midstate struct {
+	d     hash.Hash
+	u     encoding.BinaryUnmarshaler
+	state []byte
+	sum   [HashSize]byte
+}
+
+// newMidstate hashes the first block of buf, which must not change while
+// the midstate is in use.
+func newMidstate(buf *[HeaderSize]byte) *midstate {
+	d := sha256.New()
+	d.Write(buf[:sha256.BlockSize])
+	state, err := d.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic("chain: sha256 digest cannot save its state: " + err.Error())
+	}
+	return &midstate{d: d, u: d.(encoding.BinaryUnmarshaler), state: state}
+}
+
+// hash returns SHA-256 of buf, reusing the saved first block.
+func (m *midstate) hash(buf *[HeaderSize]byte) *Hash {
+	if err := m.u.UnmarshalBinary(m.state); err != nil {
+		panic("chain: sha256 digest cannot restore its own state: " + err.Error())
+	}
+	m.d.Write(buf[sha256.BlockSize:])
+	m.d.Sum(m.sum[:0])
+	return (*Hash)(&m.sum)
+}
+
 // searchRange tries up to count nonces, *next, *next+step, *next+2*step,
 // ... (wrapping at 2^64), writing each into buf, the canonical encoding of
-// the header being solved. It returns how many it tried and whether one
-// made the hash meet target. On success *next is that nonce (and the last
-// one tried); otherwise *next has moved on to the first nonce not yet
-// tried, so calling it again continues the walk. It does not allocate:
-// this is the miner's inner loop.
-func searchRange(buf *[HeaderSize]byte, target *[HashSize]byte, next *uint64, step, count uint64) (tried uint64, found bool) {
+// the header being solved, whose first block mid holds. It returns how
+// many it tried and whether one made the hash meet target. On success
+// *next is that nonce (and the last one tried); otherwise *next has moved
+// on to the first nonce not yet tried, so calling it again continues the
+// walk. It does not allocate: this is the miner's inner loop.
+func searchRange(buf *[HeaderSize]byte, mid *midstate, target *[HashSize]byte, next *uint64, step, count uint64) (tried uint64, found bool) {
 	// Almost every hash differs from the target in its first eight bytes,
 	// so compare those as one integer and fall back to the full comparison
 	// only on a tie.
@@ -106,8 +142,8 @@ func searchRange(buf *[HeaderSize]byte, target *[HashSize]byte, next *uint64, st
 	n := *next
 	for i := range count {
 		binary.BigEndian.PutUint64(buf[offNonce:], n)
-		sum := Hash(sha256.Sum256(buf[:]))
-		if h0 := binary.BigEndian.Uint64(sum[:8]); h0 < t0 || (h0 == t0 && HashMeetsTarget(&sum, target)) {
+		sum := mid.hash(buf)
+		if h0 := binary.BigEndian.Uint64(sum[:8]); h0 < t0 || (h0 == t0 && HashMeetsTarget(sum, target)) {
 			*next = n
 			return i + 1, true
 		}

@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 	"crypto/sha256"
+	"math/rand/v2"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -272,7 +273,7 @@ func TestSearchRange(t *testing.T) {
 	next := in.Nonce
 	first := (tries - 1) / 2
 	for _, count := range []uint64{first, tries - 1 - first} {
-		if n, ok := searchRange(&buf, &tb, &next, 1, count); ok || n != count {
+		if n, ok := searchRange(&buf, newMidstate(&buf), &tb, &next, 1, count); ok || n != count {
 			t.Fatalf("searchRange short of the solution: tried %d of %d, found %v", n, count, ok)
 		}
 	}
@@ -285,7 +286,7 @@ func TestSearchRange(t *testing.T) {
 	// From the start again, up to and past it: found, counting the
 	// winning try.
 	next = in.Nonce
-	if n, ok := searchRange(&buf, &tb, &next, 1, tries+100); !ok || next != want || n != tries {
+	if n, ok := searchRange(&buf, newMidstate(&buf), &tb, &next, 1, tries+100); !ok || next != want || n != tries {
 		t.Fatalf("searchRange = %d, %v, next %d; want %d, true, next %d", n, ok, next, tries, want)
 	}
 
@@ -294,7 +295,7 @@ func TestSearchRange(t *testing.T) {
 	start := want - step*7
 	for next = start; next <= want; {
 		at := next
-		n, ok := searchRange(&buf, &tb, &next, step, count)
+		n, ok := searchRange(&buf, newMidstate(&buf), &tb, &next, step, count)
 		if ok {
 			// Nothing it stepped over before the find meets the target.
 			for x := at; x < next; x += step {
@@ -344,7 +345,7 @@ func TestSearchRangeTargetTie(t *testing.T) {
 		}
 		buf := in.Encode()
 		next := in.Nonce
-		if _, ok := searchRange(&buf, &tb, &next, 1, 1); ok != tc.found {
+		if _, ok := searchRange(&buf, newMidstate(&buf), &tb, &next, 1, 1); ok != tc.found {
 			t.Errorf("%s: found = %v, want %v", tc.name, ok, tc.found)
 		}
 	}
@@ -356,8 +357,9 @@ func TestSearchRangeAllocs(t *testing.T) {
 	target, _, _ := CompactToBig(h.Bits)
 	tb := TargetBytes(target)
 	var next uint64
+	mid := newMidstate(&buf)
 	allocs := testing.AllocsPerRun(20, func() {
-		if _, ok := searchRange(&buf, &tb, &next, 1, 1000); ok {
+		if _, ok := searchRange(&buf, mid, &tb, &next, 1, 1000); ok {
 			t.Fatal("impossible target met")
 		}
 	})
@@ -419,5 +421,24 @@ func BenchmarkSolve(b *testing.B) {
 			b.ReportMetric(float64(done)/b.Elapsed().Seconds(), "hashes/s")
 			b.ReportMetric(float64(done)/b.Elapsed().Seconds()/float64(workers), "hashes/s/worker")
 		})
+	}
+}
+
+// TestMidstateMatchesSHA256: the saved first block gives the same hash as
+// hashing the whole header, for any nonce and any other field.
+func TestMidstateMatchesSHA256(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for range 200 {
+		var buf [HeaderSize]byte
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+		}
+		mid := newMidstate(&buf)
+		for range 5 {
+			binary.BigEndian.PutUint64(buf[offNonce:], r.Uint64())
+			if got, want := *mid.hash(&buf), Hash(sha256.Sum256(buf[:])); got != want {
+				t.Fatalf("midstate hash %s, SHA-256 %s", got, want)
+			}
+		}
 	}
 }

@@ -3,12 +3,12 @@ package chain
 import (
 	"context"
 	"crypto/sha256"
-	"math/rand/v2"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync/atomic"

@@ -79,47 +79,31 @@ func TestReorgOntoShorterHeavierBranch(t *testing.T) {
 	h := newHarness(t, p)
 	g := h.tipHash()
 	// Fast blocks (1 ms apart) make each next target 4x harder; slow ones
-	// (1 s apart) keep it at the limit.
-	slow := func(parent chain.Hash, n int) []*chain.Block {
-		var out []*chain.Block
-		for i := 0; i < n; i++ {
-			pm, _ := h.c.Meta(parent)
-			bits, err := chain.NextBits(p, metaSource{h}, &pm.Header)
-			if err != nil {
-				t.Fatal(err)
+	// (1,000 s apart) keep it at the limit. Each carries the target
+	// NextBits asks for.
+	spaced := func(gap int64) func(chain.Hash, int) []*chain.Block {
+		return func(parent chain.Hash, n int) []*chain.Block {
+			var out []*chain.Block
+			for i := 0; i < n; i++ {
+				pm, _ := h.c.Meta(parent)
+				bits, err := chain.NextBits(p, metaSource{h}, &pm.Header)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := h.build(parent, nil, func(b *chain.Block) {
+					b.Header.Bits = bits
+					b.Header.Timestamp = pm.Header.Timestamp + gap
+				})
+				if _, err := h.process(b); err != nil {
+					t.Fatalf("block %d, %d ms after its parent: %v", i, gap, err)
+				}
+				out = append(out, b)
+				parent = b.Hash()
 			}
-			b := h.build(parent, nil, func(b *chain.Block) {
-				b.Header.Bits = bits
-				b.Header.Timestamp = pm.Header.Timestamp + 1_000_000
-			})
-			if _, err := h.process(b); err != nil {
-				t.Fatalf("slow block %d: %v", i, err)
-			}
-			out = append(out, b)
-			parent = b.Hash()
+			return out
 		}
-		return out
 	}
-	fast := func(parent chain.Hash, n int) []*chain.Block {
-		var out []*chain.Block
-		for i := 0; i < n; i++ {
-			pm, _ := h.c.Meta(parent)
-			bits, err := chain.NextBits(p, metaSource{h}, &pm.Header)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := h.build(parent, nil, func(b *chain.Block) {
-				b.Header.Bits = bits
-				b.Header.Timestamp = pm.Header.Timestamp + 1
-			})
-			if _, err := h.process(b); err != nil {
-				t.Fatalf("fast block %d: %v", i, err)
-			}
-			out = append(out, b)
-			parent = b.Hash()
-		}
-		return out
-	}
+	slow, fast := spaced(1_000_000), spaced(1)
 	long := slow(g, 3)
 	short := fast(g, 3) // targets: limit/4, limit/16, limit/64: far more work
 	if h.tipHash() != short[2].Hash() {

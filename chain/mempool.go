@@ -161,6 +161,17 @@ func (m *Mempool) reset() {
 // sentinels for "not now"; a failure to read state is returned wrapped,
 // and is this node's fault.
 func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
+	return m.add(tx, state, false)
+}
+
+// AddVerified is Add for a transaction that has already passed
+// CheckTxSanity on this network: the caller checked it before taking a
+// lock of its own, so the signature is not verified twice under it.
+func (m *Mempool) AddVerified(tx *Transaction, state AccountReader) error {
+	return m.add(tx, state, true)
+}
+
+func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool) error {
 	if tx.IsCoinbase() {
 		return ruleError(ErrMultipleCoinbases, "a coinbase cannot enter the mempool; only a block's first transaction may be one")
 	}
@@ -170,8 +181,10 @@ func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
 	}
 	// Signature verification is the dearest check by far: run it outside
 	// the lock, then look for a duplicate again under it.
-	if err := CheckTxSanity(m.p, tx); err != nil {
-		return err
+	if !verified {
+		if err := CheckTxSanity(m.p, tx); err != nil {
+			return err
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -238,10 +238,19 @@ func (n *Node) processBlocks(ctx context.Context, bs []*chain.Block, batch bool)
 	return ch, k, err
 }
 
+// addTx offers tx to the mempool. The signature is checked before
+// taking n.mu, so gossip validators verify in parallel and never wait
+// behind a block being connected just to check a signature.
 func (n *Node) addTx(tx *chain.Transaction) error {
+	if tx.IsCoinbase() {
+		return n.mempool.Add(tx, n.chain) // refused at once, with its own error
+	}
+	if err := chain.CheckTxSanity(n.cfg.Params, tx); err != nil {
+		return err
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.mempool.Add(tx, n.chain)
+	return n.mempool.AddVerified(tx, n.chain)
 }
 
 func (n *Node) closeP2P() error {

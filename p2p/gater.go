@@ -25,7 +25,13 @@ func newBanGater() *banGater { return &banGater{banned: make(map[peer.ID]time.Ti
 func (g *banGater) ban(p peer.ID, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.banned[p] = time.Now().Add(d)
+	now := time.Now()
+	for q, until := range g.banned { // expired bans leave, so the map stays bounded
+		if now.After(until) {
+			delete(g.banned, q)
+		}
+	}
+	g.banned[p] = now.Add(d)
 }
 
 func (g *banGater) isBanned(p peer.ID) bool {
@@ -51,8 +57,9 @@ func (g *banGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.Co
 
 func (g *banGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
 
-// Ban refuses p for d and closes its connections: the sync protocol and
-// gossip call it for a peer that sent invalid data.
+// Ban refuses p for d and closes its connections: the syncer calls it
+// for a peer that sent invalid data (gossip leaves such peers to GossipSub's
+// scoring).
 func (h *Host) Ban(p peer.ID, d time.Duration) {
 	h.gater.ban(p, d)
 	_ = h.Network().ClosePeer(p)

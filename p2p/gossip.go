@@ -40,7 +40,7 @@ type Gossip struct {
 	txTopic, blockTopic *pubsub.Topic
 	txSub, blockSub     *pubsub.Subscription
 
-	onUnknownParent func(from peer.ID, missing chain.Hash)
+	onUnknownParent func(from peer.ID)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -52,7 +52,7 @@ type GossipOption func(*gossipConfig)
 type gossipConfig struct {
 	log             *slog.Logger
 	psOpts          []pubsub.Option
-	onUnknownParent func(peer.ID, chain.Hash)
+	onUnknownParent func(peer.ID)
 }
 
 // WithGossipLogger sets the logger.
@@ -66,7 +66,7 @@ func WithPubSubOptions(opts ...pubsub.Option) GossipOption {
 
 // WithUnknownParent sets what to do when a peer gossips a block whose
 // parent we lack: the syncer asks that peer for the missing branch.
-func WithUnknownParent(f func(from peer.ID, missing chain.Hash)) GossipOption {
+func WithUnknownParent(f func(from peer.ID)) GossipOption {
 	return func(c *gossipConfig) { c.onUnknownParent = f }
 }
 
@@ -184,9 +184,10 @@ func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Mess
 	case res == pubsub.ValidationAccept:
 		g.log.Info("block received", "peer", from, "height", b.Header.Height, "hash", h.Short(), "txs", len(b.Transactions))
 	case errors.Is(err, chain.ErrUnknownParent):
-		g.log.Info("block received ahead of its parent", "peer", from, "height", b.Header.Height, "hash", h.Short())
+		g.log.Info("block received ahead of its parent", "peer", from, "height", b.Header.Height, "hash", h.Short(),
+			"missing", g.chain.OrphanRoot(h).Short())
 		if g.onUnknownParent != nil {
-			g.onUnknownParent(from, g.chain.OrphanRoot(h))
+			g.onUnknownParent(from)
 		}
 	default:
 		g.logVerdict("block", from, res, err)

@@ -21,7 +21,8 @@ import (
 const (
 	scoreDecayInterval = time.Second
 	// invalidMessageWeight is P4's weight; the counter is squared, so n
-	// invalid messages cost 100*n² points, decaying by half every ~70 s.
+	// invalid messages cost 100*n² points. The counter decays by half in
+	// about 69 s, so the penalty halves in about 35 s.
 	invalidMessageWeight = -100
 	invalidMessageDecay  = 0.99
 )

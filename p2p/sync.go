@@ -53,6 +53,9 @@ type Syncer struct {
 	peers  map[peer.ID]*peerState
 	banned map[peer.ID]time.Time
 
+	notifee *network.NotifyBundle
+	closed  bool // set under mu by Close: no goroutine starts after it
+
 	syncMu sync.Mutex // held by whoever is downloading: run or SyncNow
 	kick   chan struct{}
 	ctx    context.Context
@@ -98,7 +101,7 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *S
 		o(s)
 	}
 	h.SetStreamHandler(s.proto, s.handleStream)
-	h.Network().Notify(&network.NotifyBundle{
+	s.notifee = &network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) { s.onConnected(c.RemotePeer()) },
 		DisconnectedF: func(n network.Network, c network.Conn) {
 			if p := c.RemotePeer(); n.Connectedness(p) != network.Connected {
@@ -107,7 +110,8 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *S
 				s.mu.Unlock()
 			}
 		},
-	})
+	}
+	h.Network().Notify(s.notifee)
 	for _, p := range h.Network().Peers() {
 		s.onConnected(p)
 	}
@@ -119,6 +123,10 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *S
 // Close stops the syncer and waits for its goroutines.
 func (s *Syncer) Close() {
 	s.host.RemoveStreamHandler(s.proto)
+	s.host.Network().StopNotify(s.notifee)
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }
@@ -129,7 +137,15 @@ func (s *Syncer) onConnected(p peer.ID) {
 		_ = s.host.Network().ClosePeer(p)
 		return
 	}
+	// A notification may race Close: Add only while not closed, under
+	// the same lock Close sets the flag with, so Wait never misses one.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		if err := s.exchangeStatus(s.ctx, p); err != nil {
@@ -139,8 +155,10 @@ func (s *Syncer) onConnected(p peer.ID) {
 }
 
 // RequestSync asks the syncer to look at p's chain: used when p gossips
-// a block whose parent we lack.
-func (s *Syncer) RequestSync(p peer.ID, _ chain.Hash) {
+// a block whose parent we lack. The status exchange tells us how much
+// work p has; the download then finds the missing blocks from our
+// locator, so the orphan's own hash is not needed.
+func (s *Syncer) RequestSync(p peer.ID) {
 	s.onConnected(p)
 }
 
@@ -197,7 +215,13 @@ func (s *Syncer) isBanned(p peer.ID) bool {
 func (s *Syncer) punish(p peer.ID, err error) {
 	s.log.Info("peer dropped", "peer", p, "reason", err)
 	s.mu.Lock()
-	s.banned[p] = time.Now().Add(banTime)
+	now := time.Now()
+	for q, until := range s.banned { // expired bans leave, so the map stays bounded
+		if now.After(until) {
+			delete(s.banned, q)
+		}
+	}
+	s.banned[p] = now.Add(banTime)
 	delete(s.peers, p)
 	s.mu.Unlock()
 	if s.ban != nil {
@@ -312,6 +336,9 @@ var errNoProgress = errors.New("peer claimed more work than it delivered")
 // unrequested message, or an invalid block. Timeouts, resets, refusals
 // and missing progress are not: the peer may be slow, or we raced it.
 func isFault(err error) bool {
+	if errors.Is(err, protocol.ErrUnknownBody) {
+		return false // perhaps a newer peer's message kind
+	}
 	if errors.Is(err, protocol.ErrBadMessage) {
 		return true
 	}

@@ -49,19 +49,19 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 	}
 	defer st.Close()
 	resp, err := r.ReadResponse()
-	if err != nil {
-		_ = st.Reset()
-		return fmt.Errorf("read status: %w", err)
-	}
-	theirs, err := protocol.StatusFromResponse(resp)
-	if err != nil {
-		if errors.Is(err, protocol.ErrBadMessage) {
-			s.punish(p, err)
+	if err == nil {
+		var theirs protocol.Status
+		if theirs, err = protocol.StatusFromResponse(resp); err == nil {
+			s.noteStatus(p, theirs)
+			return nil
 		}
-		return err
+	} else {
+		_ = st.Reset()
 	}
-	s.noteStatus(p, theirs)
-	return nil
+	if isFault(err) {
+		s.punish(p, err)
+	}
+	return fmt.Errorf("status: %w", err)
 }
 
 // getHeaders asks p for the headers after our locator and checks that
@@ -129,10 +129,19 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 	startHeight := s.chain.Tip().Height()
 	s.log.Info("sync started", "peer", p, "height", startHeight, "peer_height", claimed.Height)
 	connected := 0
+	// ahead is the last header of p's branch we have stored: while that
+	// branch is still lighter than our main chain, our own locator only
+	// finds the fork point, and p would send the same headers again. Put
+	// first in the locator, it lets p continue from there (Bitcoin's
+	// getheaders does the same).
+	var ahead chain.Hash
 	for s.chain.Tip().Work.Cmp(claimed.Work) < 0 {
 		loc, err := s.chain.Locator()
 		if err != nil {
 			return fmt.Errorf("locator: %w", err)
+		}
+		if !ahead.IsZero() {
+			loc = append([]chain.Hash{ahead}, loc[:min(len(loc), protocol.MaxLocatorLen-1)]...)
 		}
 		hdrs, err := s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
 		if err != nil {
@@ -143,6 +152,10 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 			if h := hdrs[i].Hash(); !s.chain.Stored(h) {
 				want = append(want, h)
 			}
+		}
+		if len(want) == 0 && len(hdrs) > 0 && hdrs[len(hdrs)-1].Hash() != ahead {
+			ahead = hdrs[len(hdrs)-1].Hash() // all stored already: go on past them
+			continue
 		}
 		if len(want) == 0 {
 			if s.chain.Tip().Work.Cmp(claimed.Work) >= 0 {
@@ -169,6 +182,7 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 				return fmt.Errorf("%w: asked for %d blocks, got %d", errNoProgress, len(batch), len(blocks))
 			}
 		}
+		ahead = hdrs[len(hdrs)-1].Hash()
 	}
 	tip := s.chain.Tip()
 	s.log.Info("sync finished", "peer", p, "blocks", connected, "height", tip.Height(), "hash", tip.Hash.Short(),

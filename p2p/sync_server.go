@@ -38,17 +38,21 @@ func (s *Syncer) handleStream(st network.Stream) {
 
 	_ = st.SetReadDeadline(time.Now().Add(protocol.RequestReadTimeout))
 	req, err := protocol.NewReader(st).ReadRequest()
+	w := protocol.NewWriter(st)
+	write := func(m *pb.Response, size int) error {
+		_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(size)))
+		return w.WriteResponse(m)
+	}
+	if errors.Is(err, protocol.ErrUnknownBody) {
+		_ = write(protocol.ErrorResponse(protocol.CodeBadRequest, "unknown request kind"), 0)
+		return
+	}
 	if err != nil {
 		if errors.Is(err, protocol.ErrBadMessage) {
 			s.punish(p, err)
 		}
 		_ = st.Reset()
 		return
-	}
-	w := protocol.NewWriter(st)
-	write := func(m *pb.Response, size int) error {
-		_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(size)))
-		return w.WriteResponse(m)
 	}
 	if !s.state(p).limiter.Allow() {
 		_ = write(protocol.ErrorResponse(protocol.CodeRateLimited, "too many sync requests"), 0)

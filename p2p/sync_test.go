@@ -168,3 +168,49 @@ func TestBannedPeerIsNotRedialled(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSyncDeepFork: a peer's heavier branch forks from ours more than one
+// headers answer (2,000) deep. Once the first 2,000 of its blocks are
+// stored, still lighter than our chain, our own locator would only find
+// the fork point again; the syncer must go on from the last stored header.
+func TestSyncDeepFork(t *testing.T) {
+	a, b := newSyncNode(t), newSyncNode(t)
+	mineBlocks(t, a.c, newWallet("a").addr, 2100)
+	mineBlocks(t, b.c, newWallet("b").addr, 2050)
+	connect(t, b.h, a.h)
+	eventually(t, 120*time.Second, "the lighter node reorganises onto the deep heavier branch", func() bool {
+		return b.c.Tip().Hash == a.c.Tip().Hash
+	})
+}
+
+// TestSyncUnknownRequestKindNotBanned: a request with no body this
+// version knows, as a newer peer might send, is refused with
+// CodeBadRequest and does not cost the peer its connection.
+func TestSyncUnknownRequestKindNotBanned(t *testing.T) {
+	server := newSyncNode(t)
+	client := newHost(t)
+	connect(t, client, server.h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := client.NewStream(ctx, server.h.ID(), lpprotocol.ID(protocol.SyncProtocol(server.c.Params().NetworkID())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// A Request whose only field is one this version does not know:
+	// field 15, varint 1.
+	if _, err := st.Write([]byte{0x02, 15 << 3, 0x01}); err != nil {
+		t.Fatal(err)
+	}
+	st.CloseWrite()
+	resp, err := protocol.NewReader(st).ReadResponse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := resp.GetError(); e == nil || protocol.ErrorCode(e.GetCode()) != protocol.CodeBadRequest {
+		t.Fatalf("response %v, want an Error with CodeBadRequest", resp)
+	}
+	if server.h.Network().Connectedness(client.ID()) != network.Connected {
+		t.Fatal("the server dropped a peer for a request kind it does not know")
+	}
+}

@@ -59,7 +59,7 @@ func (r *Reader) ReadRequest() (*pb.Request, error) {
 		return nil, err
 	}
 	if m.Body == nil {
-		return nil, badMessage("request with no body")
+		return nil, fmt.Errorf("%w: %w: request", ErrBadMessage, ErrUnknownBody)
 	}
 	return m, nil
 }
@@ -73,7 +73,7 @@ func (r *Reader) ReadResponse() (*pb.Response, error) {
 		return nil, err
 	}
 	if m.Body == nil {
-		return nil, badMessage("response with no body")
+		return nil, fmt.Errorf("%w: %w: response", ErrBadMessage, ErrUnknownBody)
 	}
 	return m, nil
 }

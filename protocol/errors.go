@@ -32,6 +32,13 @@ var (
 	// Also wraps ErrBadMessage.
 	ErrUnrequested = errors.New("response does not answer the request")
 
+	// ErrUnknownBody: a Request or Response with no body this version
+	// knows. It decodes (protobuf skips unknown fields), so it may be a
+	// newer peer's message kind rather than garbage: the server answers
+	// CodeBadRequest and neither side bans for it. Also wraps
+	// ErrBadMessage.
+	ErrUnknownBody = errors.New("message of a kind this version does not know")
+
 	// ErrRemote: the peer answered with an Error response. Not in itself
 	// misbehaviour (it may be rate-limiting us); errors.As gives the
 	// *RemoteError and its code.

@@ -178,7 +178,7 @@ func (n *Node) MineOne(ctx context.Context) (*chain.Block, error) {
 	}
 	n.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(), "txs", len(b.Transactions))
 	if n.gossip != nil {
-		if err := n.gossip.PublishBlock(ctx, b); err != nil {
+		if err := n.gossip.PublishBlock(ctx, b); err != nil && ctx.Err() == nil {
 			n.log.Warn("publish block", "height", b.Header.Height, "reason", err)
 		}
 	}

@@ -244,5 +244,15 @@ func (g *Gossip) Close() error {
 	g.txSub.Cancel()
 	g.blockSub.Cancel()
 	g.wg.Wait()
-	return errors.Join(g.txTopic.Close(), g.blockTopic.Close())
+	return errors.Join(closeTopic(g.txTopic), closeTopic(g.blockTopic))
+}
+
+// closeTopic closes t. When the node is shutting down GossipSub may have
+// stopped with its context first, and Topic.Close reports that context's
+// end: nothing is left to close then, which is not a failure.
+func closeTopic(t *pubsub.Topic) error {
+	if err := t.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }

@@ -190,7 +190,11 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	opts := []libp2p.Option{
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.ConnectionGater(gater),
-		libp2p.Transport(tcp.NewTCPTransport),
+		// No SO_REUSEPORT: with it a second node given the same --listen
+		// starts without error and the kernel splits incoming connections
+		// between the two; simultaneous dials across mDNS also fail with
+		// it (DESIGN.md, known pitfalls).
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),

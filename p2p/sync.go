@@ -32,6 +32,10 @@ const (
 	// would tell us the peer is ahead.
 	statusInterval = 10 * time.Second
 	syncService    = "gossipchain.sync"
+	// requestSyncGap coalesces the status exchanges that blocks arriving
+	// ahead of their parents ask for: a fast chain can send dozens a
+	// second, and one exchange answers them all.
+	requestSyncGap = 500 * time.Millisecond
 )
 
 // Syncer keeps the node on the most-work chain its peers know. It
@@ -66,6 +70,8 @@ type Syncer struct {
 type peerState struct {
 	status  *protocol.Status // last one the peer told us; nil before
 	limiter *rate.Limiter    // the peer's requests to us
+	asking  bool             // a status exchange with the peer is under way
+	asked   time.Time        // when the last one started
 }
 
 // SyncOption configures a Syncer.
@@ -159,6 +165,14 @@ func (s *Syncer) onConnected(p peer.ID) {
 // work p has; the download then finds the missing blocks from our
 // locator, so the orphan's own hash is not needed.
 func (s *Syncer) RequestSync(p peer.ID) {
+	ps := s.state(p)
+	s.mu.Lock()
+	recent := ps.asking || time.Since(ps.asked) < requestSyncGap
+	s.mu.Unlock()
+	if recent {
+		s.wake() // what p told us may already be enough
+		return
+	}
 	s.onConnected(p)
 }
 

@@ -43,6 +43,15 @@ func (s *Syncer) request(ctx context.Context, p peer.ID, req *pb.Request, deadli
 
 // exchangeStatus sends our status to p and records p's.
 func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
+	ps := s.state(p)
+	s.mu.Lock()
+	ps.asking, ps.asked = true, time.Now()
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		ps.asking = false
+		s.mu.Unlock()
+	}()
 	st, r, err := s.request(ctx, p, protocol.StatusRequest(s.status()), protocol.StatusTimeout)
 	if err != nil {
 		return err

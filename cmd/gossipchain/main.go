@@ -14,20 +14,21 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 
-	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/node"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.As(err, new(loggedError)) {
 			fmt.Fprintln(os.Stderr, "gossipchain:", err)
 		}
-		os.Exit(2)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
 	}
 }
 
@@ -39,73 +40,81 @@ commands:
 Run "gossipchain <command> --help" for the flags of a command.
 `
 
-func run(args []string, stderr io.Writer) error {
+// usageError is a mistake on the command line (exit status 2), as
+// opposed to a node that failed while running (exit status 1).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// loggedError is an error the node's logger has already reported, in
+// the format the operator chose; main does not print it again.
+type loggedError struct{ err error }
+
+func (e loggedError) Error() string { return e.err.Error() }
+func (e loggedError) Unwrap() error { return e.err }
+
+// run is the whole command: args without the program name, help on
+// stdout, logs and errors on stderr.
+func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errors.New("no command")
+		return usageError{errors.New("no command")}
 	}
 	switch args[0] {
 	case "node":
-		return runNode(args[1:], stderr)
+		return runNode(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return usageError{fmt.Errorf("unknown command %q", args[0])}
 }
 
-func runNode(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gossipchain node", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	network := fs.String("network", "devnet", "network to join: "+strings.Join(chain.NetworkNames(), ", "))
-	dataDir := fs.String("data-dir", "", "data directory (default ~/.gossipchain/<network>)")
-	mine := fs.Bool("mine", false, "mine continuously")
-	threads := fs.Int("miner-threads", 1, "goroutines searching for proof of work")
-	minerAddr := fs.String("miner-address", "", "address paid by mined blocks (default: this node's wallet)")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
-		return err
+// runNode runs a node until SIGINT or SIGTERM, then shuts it down: miner
+// and network stopped, peer memory written, store closed. A second
+// signal during shutdown kills the process the default way.
+func runNode(args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseNodeFlags(args, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
-	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err
 	}
-	p, err := chain.ParamsByName(*network)
+	// Libraries that print with the standard log package (mDNS's
+	// zeroconf does) go through the node's handler too, so that
+	// --log-format json stays one JSON object per line.
+	slog.SetDefault(cfg.Logger)
+	n, err := node.New(cfg)
 	if err != nil {
-		return err
+		cfg.Logger.Error("node failed", "reason", err)
+		return loggedError{err}
 	}
-	dir := *dataDir
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return fmt.Errorf("no --data-dir and no home directory: %w", err)
-		}
-		dir = filepath.Join(home, ".gossipchain", p.Name)
-	}
-	n, err := node.New(node.Config{
-		Params:       p,
-		DataDir:      dir,
-		Mine:         *mine,
-		MinerThreads: *threads,
-		MinerAddress: *minerAddr,
-		Logger:       log,
-	})
-	if err != nil {
-		return err
-	}
-	defer n.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = n.Run(ctx)
-	log.Info("node stopped", "height", n.Chain().Tip().Height())
-	return err
+	runErr := n.Run(ctx)
+	stop()
+	if runErr == nil {
+		cfg.Logger.Info("shutting down", "reason", context.Cause(ctx))
+	}
+	closeErr := n.Close()
+	if runErr != nil {
+		cfg.Logger.Error("node failed", "reason", runErr)
+	}
+	if closeErr != nil {
+		cfg.Logger.Error("shutdown failed", "reason", closeErr)
+	}
+	if err := errors.Join(runErr, closeErr); err != nil {
+		return loggedError{err}
+	}
+	// Read after Close: the miner may connect one more block until then.
+	tip := n.Chain().Tip()
+	cfg.Logger.Info("node stopped", "height", tip.Height(), "hash", tip.Hash.Short())
+	return nil
 }
 
+// newLogger builds the node's logger from --log-format and --log-level.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/node"
+	"github.com/gossipchain/gossipchain/p2p"
+)
+
+const nodeUsage = `usage: gossipchain node [flags]
+
+Runs a node: opens (or creates) the data directory, joins the network's
+peers and keeps the chain in step with theirs, mining with --mine. It
+logs one line per event to stderr and stops cleanly on SIGINT (Ctrl-C)
+or SIGTERM.
+
+Several nodes on one machine each need their own --data-dir and --listen.
+
+flags:
+`
+
+// parseNodeFlags turns the node command's arguments into a node.Config,
+// logger included. Every flag is checked here, so a typo fails at once
+// with the flag's name, not later inside the node. --help prints the
+// help on stdout and returns flag.ErrHelp.
+func parseNodeFlags(args []string, stdout, stderr io.Writer) (node.Config, error) {
+	fs := flag.NewFlagSet("gossipchain node", flag.ContinueOnError)
+	// The flag package would print the whole help after every mistake;
+	// the error alone, with a pointer to --help, is easier to read.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+
+	network := fs.String("network", "devnet",
+		"`name` of the network to join: "+strings.Join(chain.NetworkNames(), ", ")+
+			". The network is its genesis block; nodes of different networks never connect.")
+	dataDir := fs.String("data-dir", "",
+		"`directory` for the chain database, the node key (the stable peer ID) and the wallet key; created if missing (default ~/.gossipchain/<network>)")
+	listen := &addrList{def: p2p.DefaultListenAddrs()}
+	fs.Var(listen, "listen",
+		"`multiaddr` to accept peers on; repeatable. The first --listen replaces the default, "+
+			"TCP and QUIC on port "+fmt.Sprint(p2p.DefaultPort)+" of every IPv4 interface. "+
+			"Port 0 picks a free port; the node logs each full address as \"listening\".")
+	bootstrap := &addrList{needPeerID: true}
+	fs.Var(bootstrap, "bootstrap",
+		"full `multiaddr` of a peer to dial at start and keep connected, ending in /p2p/<peer id> "+
+			"(the \"listening\" lines of that node print it); repeatable")
+	noMDNS := fs.Bool("no-mdns", false,
+		"turn off mDNS discovery of nodes on the local network. mDNS is on by default: the node "+
+			"multicasts its addresses on UDP port 5353 of every multicast-capable interface, whatever --listen says, "+
+			"and dials the nodes of the same network it hears of. Use --no-mdns with --bootstrap where "+
+			"multicast must not go.")
+	mine := fs.Bool("mine", false, "mine continuously on the best chain; blocks pay --miner-address")
+	threads := fs.Int("miner-threads", 1, "`number` of goroutines searching for proof of work")
+	minerAddr := fs.String("miner-address", "", "`address` paid by mined blocks (default: this node's wallet)")
+	logFormat := fs.String("log-format", "text", "log `format`: text for a terminal, json for one JSON object per line")
+	logLevel := fs.String("log-level", "info", "least `level` logged: debug, info, warn or error")
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, nodeUsage)
+			printFlags(stdout, fs)
+			return node.Config{}, err
+		}
+		return node.Config{}, usageError{fmt.Errorf("node: %w (see gossipchain node --help)", err)}
+	}
+	if fs.NArg() > 0 {
+		return node.Config{}, usageError{fmt.Errorf("node: unexpected arguments %q (see gossipchain node --help)", fs.Args())}
+	}
+	p, err := chain.ParamsByName(*network)
+	if err != nil {
+		return node.Config{}, usageError{fmt.Errorf("--network: %w", err)}
+	}
+	if *threads < 1 {
+		return node.Config{}, usageError{fmt.Errorf("--miner-threads %d: want at least 1", *threads)}
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		return node.Config{}, usageError{err}
+	}
+	dir := *dataDir
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return node.Config{}, usageError{fmt.Errorf("no --data-dir and no home directory: %w", err)}
+		}
+		dir = filepath.Join(home, ".gossipchain", p.Name)
+	}
+	return node.Config{
+		Params:       p,
+		DataDir:      dir,
+		Listen:       listen.values(),
+		Bootstrap:    bootstrap.values(),
+		MDNS:         !*noMDNS,
+		Mine:         *mine,
+		MinerThreads: *threads,
+		MinerAddress: *minerAddr,
+		Logger:       log,
+	}, nil
+}
+
+// printFlags writes one entry per flag in the GNU style the README uses
+// (--name value), its text wrapped under it, then its default.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, text := flag.UnquoteUsage(f)
+		if arg != "" && !isBool(f) {
+			arg = " " + arg
+		} else {
+			arg = ""
+		}
+		fmt.Fprintf(w, "  --%s%s\n", f.Name, arg)
+		for _, line := range wrap(text, 72) {
+			fmt.Fprintf(w, "        %s\n", line)
+		}
+		if d := f.DefValue; d != "" && d != "false" && !strings.Contains(text, "(default") {
+			fmt.Fprintf(w, "        (default %s)\n", d)
+		}
+	})
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// wrap breaks text into lines of at most width bytes at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	var cur strings.Builder
+	for _, word := range strings.Fields(text) {
+		if cur.Len() > 0 && cur.Len()+1+len(word) > width {
+			lines = append(lines, cur.String())
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(word)
+	}
+	if cur.Len() > 0 {
+		lines = append(lines, cur.String())
+	}
+	return lines
+}
+
+// addrList is a repeatable multiaddr flag. Each value is parsed when it
+// is given, so a malformed address fails at start with the flag's name.
+// The first value given replaces the default rather than adding to it.
+type addrList struct {
+	def        []string
+	set        []string
+	needPeerID bool // a full address, ending in /p2p/<id>
+}
+
+var _ flag.Value = (*addrList)(nil)
+
+func (l *addrList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(l.values(), " ")
+}
+
+func (l *addrList) Set(s string) error {
+	a, err := multiaddr.NewMultiaddr(s)
+	if err != nil {
+		return fmt.Errorf("not a multiaddr: %w", err)
+	}
+	if l.needPeerID {
+		if _, err := peer.AddrInfoFromP2pAddr(a); err != nil {
+			return fmt.Errorf("want a full multiaddr ending in /p2p/<peer id>, like /ip4/192.0.2.1/tcp/%d/p2p/12D3KooW...: %w",
+				p2p.DefaultPort, err)
+		}
+	}
+	l.set = append(l.set, a.String())
+	return nil
+}
+
+// values returns the addresses given, or the default if none were.
+func (l *addrList) values() []string {
+	if len(l.set) > 0 {
+		return l.set
+	}
+	return l.def
+}

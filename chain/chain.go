@@ -195,6 +195,19 @@ type Change struct {
 	Connected      []*Block
 }
 
+// Joined reports whether the block h joined the main chain in this change.
+func (ch *Change) Joined(h Hash) bool {
+	if ch == nil {
+		return false
+	}
+	for _, b := range ch.Connected {
+		if b.Hash() == h {
+			return true
+		}
+	}
+	return false
+}
+
 // Reorg reports whether blocks left the main chain.
 func (ch *Change) Reorg() bool { return ch != nil && len(ch.Disconnected) > 0 }
 

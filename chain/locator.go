@@ -48,7 +48,10 @@ func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, erro
 	if len(locator) > MaxLocatorLen {
 		return nil, fmt.Errorf("locator has %d hashes, limit %d", len(locator), MaxLocatorLen)
 	}
-	start := uint64(0)
+	// prev is the hash the answer builds on: the locator hash found, not
+	// a second read of the main chain at its height, which a reorg in
+	// between could change and make the answer look unrequested.
+	start, prev := uint64(0), c.p.NetworkID()
 	for _, h := range locator {
 		m, err := c.store.Meta(h)
 		if errors.Is(err, ErrNotFound) {
@@ -57,16 +60,12 @@ func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, erro
 			return nil, err
 		}
 		if mh, err := c.store.MainHash(m.Height()); err == nil && mh == h {
-			start = m.Height()
+			start, prev = m.Height(), h
 			break
 		}
 	}
 	tip := c.Tip().Height()
 	var out []Header
-	prev, err := c.store.MainHash(start)
-	if err != nil {
-		return nil, err
-	}
 	for height := start + 1; height <= tip && len(out) < max; height++ {
 		h, err := c.store.MainHash(height)
 		if errors.Is(err, ErrNotFound) {

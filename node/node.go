@@ -294,8 +294,9 @@ func (a chainAdapter) Block(h chain.Hash) (*chain.Block, error) { return a.n.cha
 func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error) {
 	return a.n.chain.HeadersAfter(loc, stop, max)
 }
-func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) error {
-	return a.n.processBlock(ctx, b)
+func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (bool, error) {
+	ch, _, err := a.n.processBlocks(ctx, []*chain.Block{b}, false)
+	return ch.Joined(b.Hash()), err
 }
 func (a chainAdapter) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
 	_, k, err := a.n.processBlocks(ctx, bs, true)

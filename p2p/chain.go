@@ -26,9 +26,12 @@ type Chain interface {
 	HeadersAfter(locator []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error)
 	// Block returns a stored block.
 	Block(chain.Hash) (*chain.Block, error)
-	// ProcessBlock validates and connects one block; a duplicate is an
-	// error (chain.ErrDuplicateBlock), so gossip can ignore it.
-	ProcessBlock(ctx context.Context, b *chain.Block) error
+	// ProcessBlock validates one block and reports whether it joined the
+	// main chain. A block that is only stored, on a side branch with less
+	// work, has passed sanity and context checks but not the ledger's, so
+	// gossip does not forward it. A duplicate is an error
+	// (chain.ErrDuplicateBlock), so gossip can ignore it.
+	ProcessBlock(ctx context.Context, b *chain.Block) (connected bool, err error)
 	// ProcessBlocks validates and connects blocks in order (see
 	// chain.Chain.ProcessBlocks); the node updates its mempool after.
 	ProcessBlocks(ctx context.Context, blocks []*chain.Block) (int, error)

@@ -24,6 +24,7 @@ import (
 const (
 	blockValidateTimeout = 10 * time.Second
 	txValidateTimeout    = 2 * time.Second
+	blockValidators      = 4
 )
 
 // Gossip runs GossipSub on the tx and block topics of one network. Its
@@ -116,7 +117,11 @@ func (g *Gossip) join(txName, blockName string) error {
 	if err := g.ps.RegisterTopicValidator(txName, g.validateTx, pubsub.WithValidatorTimeout(txValidateTimeout)); err != nil {
 		return fmt.Errorf("tx validator: %w", err)
 	}
-	if err := g.ps.RegisterTopicValidator(blockName, g.validateBlock, pubsub.WithValidatorTimeout(blockValidateTimeout)); err != nil {
+	// Few block validators at once: each holds a decoded block of up to
+	// MaxBlockSize while it waits for the chain, which connects one block
+	// at a time anyway.
+	if err := g.ps.RegisterTopicValidator(blockName, g.validateBlock, pubsub.WithValidatorTimeout(blockValidateTimeout),
+		pubsub.WithValidatorConcurrency(blockValidators)); err != nil {
 		return fmt.Errorf("block validator: %w", err)
 	}
 	var err error
@@ -178,9 +183,15 @@ func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Mess
 		return pubsub.ValidationReject
 	}
 	h := b.Hash()
-	err = g.chain.ProcessBlock(ctx, b)
+	connected, err := g.chain.ProcessBlock(ctx, b)
 	res = blockVerdict(err)
 	switch {
+	case res == pubsub.ValidationAccept && !connected:
+		// Stored on a lighter side branch: its transactions have not been
+		// applied, so it is not known to be valid and is not forwarded.
+		// Should its branch become the heaviest, sync carries it.
+		g.log.Debug("block stored on a side branch", "peer", from, "height", b.Header.Height, "hash", h.Short())
+		res = pubsub.ValidationIgnore
 	case res == pubsub.ValidationAccept:
 		g.log.Info("block received", "peer", from, "height", b.Header.Height, "hash", h.Short(), "txs", len(b.Transactions))
 	case errors.Is(err, chain.ErrUnknownParent):

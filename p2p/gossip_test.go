@@ -146,3 +146,60 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 		t.Fatal("the honest node never saw the invalid block, or it moved the tip")
 	}
 }
+
+// TestGossipSideBranchBlockNotForwarded: a block on a lighter side branch
+// is only stored (its transactions are not applied), so a coinbase that
+// pays far too much goes unnoticed there. Such a block must not be
+// forwarded: a neighbour still at its parent would connect it, reject it,
+// and penalise us for relaying it.
+func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
+	honest, far := newGossipNode(t), newGossipNode(t)
+	line(t, honest, far)
+	miner := newWallet("miner").addr
+	for range 2 {
+		b := honest.c.mine(t, miner)
+		if err := honest.g.PublishBlock(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "both at height 2", func() bool { return far.c.Tip().Hash == honest.c.Tip().Hash })
+
+	p := honest.c.Params()
+	g := p.Genesis()
+	cb := &chain.Transaction{Version: chain.TxVersion, Sender: "0", Recipient: miner, Amount: p.Reward * 1000, Nonce: 1}
+	side := &chain.Block{Header: chain.Header{Version: chain.HeaderVersion, Height: 1, PrevHash: g.Hash(),
+		Timestamp: g.Header.Timestamp + 1, Bits: p.PowLimitBits()}, Transactions: []*chain.Transaction{cb}}
+	side.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(side.Transactions))
+	hdr, err := chain.Solve(context.Background(), side.Header, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	side.Header = hdr
+
+	evil := newHost(t)
+	ps, err := pubsub.NewGossipSub(context.Background(), evil, fastGossip(), pubsub.WithFloodPublish(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(protocol.BlockTopic(p.NetworkID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := topic.Subscribe()
+	defer sub.Cancel()
+	connect(t, evil, honest.h)
+	eventually(t, 10*time.Second, "attacker sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	if err := topic.Publish(context.Background(), side.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "honest node stores the side block", func() bool { return honest.c.Stored(side.Hash()) })
+	// A valid block after it reaches the far node; the side block did not.
+	next := honest.c.mine(t, miner)
+	if err := honest.g.PublishBlock(context.Background(), next); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the next valid block reaches the far node", func() bool { return far.c.Tip().Hash == next.Hash() })
+	if far.mesh.saw(side.Encode()) {
+		t.Fatal("the honest node forwarded a side-branch block whose transactions it never checked")
+	}
+}

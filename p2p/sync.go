@@ -36,6 +36,9 @@ const (
 	// ahead of their parents ask for: a fast chain can send dozens a
 	// second, and one exchange answers them all.
 	requestSyncGap = 500 * time.Millisecond
+	// cooldown is how long a peer whose download stalled or made no
+	// progress is passed over while it claims the same tip.
+	cooldown = time.Minute
 )
 
 // Syncer keeps the node on the most-work chain its peers know. It
@@ -52,6 +55,9 @@ type Syncer struct {
 	proto    lpprotocol.ID
 	onSynced func(tip *chain.BlockMeta)
 	ban      func(peer.ID, time.Duration)
+	// requestTimeout bounds a GetHeaders exchange and the wait for the
+	// first block of a GetBlocks (protocol.RequestTimeout by default).
+	requestTimeout time.Duration
 
 	mu     sync.Mutex
 	peers  map[peer.ID]*peerState
@@ -72,6 +78,11 @@ type peerState struct {
 	limiter *rate.Limiter    // the peer's requests to us
 	asking  bool             // a status exchange with the peer is under way
 	asked   time.Time        // when the last one started
+	// A download from the peer that stalled or made no progress puts it
+	// aside until coolUntil, unless it reports a tip other than coolTip:
+	// a fresh status with the same claim must not win it the next turn.
+	coolUntil time.Time
+	coolTip   chain.Hash
 }
 
 // SyncOption configures a Syncer.
@@ -84,6 +95,13 @@ func WithSyncLogger(l *slog.Logger) SyncOption { return func(s *Syncer) { s.log 
 // host's Ban, which also stops its dial loops redialling the peer. Without
 // it the syncer only disconnects the peer and refuses it itself.
 func WithBan(ban func(peer.ID, time.Duration)) SyncOption { return func(s *Syncer) { s.ban = ban } }
+
+// WithRequestTimeout changes how long the syncer waits for a peer to
+// start answering a headers or blocks request (protocol.RequestTimeout by
+// default): shorter in tests, longer on a slow link.
+func WithRequestTimeout(d time.Duration) SyncOption {
+	return func(s *Syncer) { s.requestTimeout = d }
+}
 
 // WithSynced sets a function called after a download moved the tip.
 func WithSynced(f func(tip *chain.BlockMeta)) SyncOption { return func(s *Syncer) { s.onSynced = f } }
@@ -102,6 +120,8 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *S
 		kick:   make(chan struct{}, 1),
 		ctx:    ctx,
 		cancel: cancel,
+
+		requestTimeout: protocol.RequestTimeout,
 	}
 	for _, o := range opts {
 		o(s)
@@ -188,12 +208,30 @@ func (s *Syncer) state(p peer.ID) *peerState {
 }
 
 func (s *Syncer) setStatus(p peer.ID, st *protocol.Status) {
-	s.state(p)
+	// One critical section for lookup and write: a disconnect may delete
+	// the entry at any moment, and an entry is only made for a peer that
+	// is still connected, so none outlives its peer.
 	s.mu.Lock()
-	s.peers[p].status = st
+	ps := s.peers[p]
+	if ps == nil && s.host.Network().Connectedness(p) == network.Connected {
+		ps = &peerState{limiter: rate.NewLimiter(serverRate, serverBurst)}
+		s.peers[p] = ps
+	}
+	if ps != nil {
+		ps.status = st
+	}
 	s.mu.Unlock()
 	if st != nil && st.Work.Cmp(s.chain.Tip().Work) > 0 {
 		s.wake()
+	}
+}
+
+// coolDown puts p aside for cooldown while it claims st's tip.
+func (s *Syncer) coolDown(p peer.ID, st *protocol.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ps := s.peers[p]; ps != nil {
+		ps.coolUntil, ps.coolTip = time.Now().Add(cooldown), st.Tip
 	}
 }
 
@@ -245,16 +283,21 @@ func (s *Syncer) punish(p peer.ID, err error) {
 	_ = s.host.Network().ClosePeer(p)
 }
 
-// best returns the connected peer with the most work above our tip.
-func (s *Syncer) best() (peer.ID, *protocol.Status) {
+// best returns the connected peer with the most work above our tip,
+// leaving out those tried in this pass and those cooling down.
+func (s *Syncer) best(tried map[peer.ID]bool) (peer.ID, *protocol.Status) {
 	ours := s.chain.Tip().Work
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var bp peer.ID
 	var bs *protocol.Status
 	for p, ps := range s.peers {
 		st := ps.status
-		if st == nil || st.Work.Cmp(ours) <= 0 || s.host.Network().Connectedness(p) != network.Connected {
+		if st == nil || st.Work.Cmp(ours) <= 0 || tried[p] || s.host.Network().Connectedness(p) != network.Connected {
+			continue
+		}
+		if now.Before(ps.coolUntil) && st.Tip == ps.coolTip {
 			continue
 		}
 		if bs == nil || st.Work.Cmp(bs.Work) > 0 {
@@ -301,11 +344,15 @@ func (s *Syncer) syncBest(ctx context.Context) bool {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	start := s.chain.Tip().Hash
+	// Each peer gets one turn per pass, so a peer that keeps sending
+	// fresh claims it never honours cannot keep the turn from the rest.
+	tried := make(map[peer.ID]bool)
 	for ctx.Err() == nil {
-		p, st := s.best()
+		p, st := s.best(tried)
 		if st == nil {
 			break
 		}
+		tried[p] = true
 		err := s.syncFrom(ctx, p, st)
 		switch {
 		case err == nil:
@@ -313,6 +360,7 @@ func (s *Syncer) syncBest(ctx context.Context) bool {
 			s.punish(p, err)
 		default:
 			s.log.Info("sync stopped", "peer", p, "reason", err)
+			s.coolDown(p, st)
 		}
 		// Whatever happened, what p told us is spent: a new status or
 		// gossip from it brings it back. A newer status that arrived

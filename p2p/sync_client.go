@@ -76,7 +76,7 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 // getHeaders asks p for the headers after our locator and checks that
 // they link, start at the locator, and each carry their proof of work.
 func (s *Syncer) getHeaders(ctx context.Context, p peer.ID, req protocol.GetHeaders) ([]chain.Header, error) {
-	st, r, err := s.request(ctx, p, protocol.GetHeadersRequest(req), protocol.RequestTimeout)
+	st, r, err := s.request(ctx, p, protocol.GetHeadersRequest(req), s.requestTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (s *Syncer) getHeaders(ctx context.Context, p peer.ID, req protocol.GetHead
 // checked to be the block asked for, each within its own deadline. A
 // shorter answer than asked is fine: p stops at what it lacks.
 func (s *Syncer) getBlocks(ctx context.Context, p peer.ID, hashes []chain.Hash) ([]*chain.Block, error) {
-	st, r, err := s.request(ctx, p, protocol.GetBlocksRequest(hashes), protocol.RequestTimeout)
+	st, r, err := s.request(ctx, p, protocol.GetBlocksRequest(hashes), s.requestTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package p2p_test
 import (
 	"context"
 	"errors"
+	"io"
 	"math/big"
 	"testing"
 	"time"
@@ -213,4 +214,61 @@ func TestSyncUnknownRequestKindNotBanned(t *testing.T) {
 	if server.h.Network().Connectedness(client.ID()) != network.Connected {
 		t.Fatal("the server dropped a peer for a request kind it does not know")
 	}
+}
+
+// TestSyncSilentLiarDoesNotStall: a peer claims enormous work, never
+// answers a headers request, and keeps sending fresh status. It must not
+// keep the turn: after its request times out, an honest peer with less
+// (but more than our) work is used. (Before, the liar's fresh claim won
+// every pass and the node stayed at genesis.)
+func TestSyncSilentLiarDoesNotStall(t *testing.T) {
+	b := &syncNode{h: newHost(t), c: newTestChain(t)}
+	b.s = p2p.NewSyncer(context.Background(), b.h, b.c, p2p.WithRequestTimeout(500*time.Millisecond))
+	t.Cleanup(b.s.Close)
+	honest := newSyncNode(t)
+	mineBlocks(t, honest.c, newWallet("miner").addr, 20)
+
+	liar := newHost(t)
+	net := b.c.Params().NetworkID()
+	proto := lpprotocol.ID(protocol.SyncProtocol(net))
+	claim := protocol.Status{Genesis: net, Tip: chain.Hash{7}, Height: 1 << 30, Work: new(big.Int).Lsh(big.NewInt(1), 200)}
+	liar.SetStreamHandler(proto, func(st network.Stream) {
+		req, err := protocol.NewReader(st).ReadRequest()
+		if err != nil {
+			st.Reset()
+			return
+		}
+		if req.GetStatus() != nil {
+			protocol.NewWriter(st).WriteResponse(protocol.StatusResponse(claim))
+			st.Close()
+			return
+		}
+		// Never answer: hold the stream until the client gives up.
+		io.Copy(io.Discard, st)
+	})
+	connect(t, b.h, liar)
+	connect(t, b.h, honest.h)
+	// Keep the liar's claim fresh, as a hostile peer would.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if st, err := liar.NewStream(ctx, b.h.ID(), proto); err == nil {
+				protocol.NewWriter(st).WriteRequest(protocol.StatusRequest(claim))
+				st.CloseWrite()
+				protocol.NewReader(st).ReadResponse()
+				st.Close()
+			}
+			cancel()
+		}
+	}()
+	eventually(t, 30*time.Second, "synced from the honest peer despite the liar", func() bool {
+		return b.c.Tip().Hash == honest.c.Tip().Hash
+	})
 }

@@ -45,14 +45,14 @@ func newTestChain(t testing.TB) *testChain {
 
 var _ p2p.Chain = (*testChain)(nil)
 
-func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) error {
+func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch, err := c.Chain.ProcessBlock(ctx, b)
 	if ch != nil {
 		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
 	}
-	return err
+	return ch.Joined(b.Hash()), err
 }
 
 func (c *testChain) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
@@ -79,7 +79,7 @@ func (c *testChain) mine(t testing.TB, miner string) *chain.Block {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ProcessBlock(context.Background(), b); err != nil {
+	if _, err := c.ProcessBlock(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	return b

@@ -22,10 +22,15 @@ import (
 // over until it sends a new status.
 const (
 	banTime = 10 * time.Minute
-	// serverRate and serverBurst bound the sync requests one peer may
-	// make of us: a full sync of 10,000 blocks is about 85 requests.
-	serverRate  = 20 // per second
-	serverBurst = 40
+	// Each peer has two buckets (Prysm's per-method limits): requests of
+	// any kind, and blocks served. An honest download asks for 64 blocks
+	// a request as fast as it can connect them, a few thousand blocks a
+	// second here, and must not be throttled; a peer asking for the same
+	// blocks over and over is held to serverBlockRate.
+	serverRate       = 100 // requests per second
+	serverBurst      = 200
+	serverBlockRate  = 10_000 // blocks per second
+	serverBlockBurst = 2_000
 	// statusInterval is how often the syncer asks every peer for its
 	// status even without news. Gossip normally brings every block, but a
 	// block forwarded before the mesh formed is lost, and nothing else
@@ -76,6 +81,7 @@ type Syncer struct {
 type peerState struct {
 	status  *protocol.Status // last one the peer told us; nil before
 	limiter *rate.Limiter    // the peer's requests to us
+	blocks  *rate.Limiter    // the blocks we serve the peer
 	asking  bool             // a status exchange with the peer is under way
 	asked   time.Time        // when the last one started
 	// A download from the peer that stalled or made no progress puts it
@@ -90,6 +96,13 @@ type SyncOption func(*Syncer)
 
 // WithSyncLogger sets the logger.
 func WithSyncLogger(l *slog.Logger) SyncOption { return func(s *Syncer) { s.log = l } }
+
+func newPeerState() *peerState {
+	return &peerState{
+		limiter: rate.NewLimiter(serverRate, serverBurst),
+		blocks:  rate.NewLimiter(serverBlockRate, serverBlockBurst),
+	}
+}
 
 // WithBan sets how a misbehaving peer is refused: the node passes the
 // host's Ban, which also stops its dial loops redialling the peer. Without
@@ -201,7 +214,7 @@ func (s *Syncer) state(p peer.ID) *peerState {
 	defer s.mu.Unlock()
 	ps, ok := s.peers[p]
 	if !ok {
-		ps = &peerState{limiter: rate.NewLimiter(serverRate, serverBurst)}
+		ps = newPeerState()
 		s.peers[p] = ps
 	}
 	return ps
@@ -214,7 +227,7 @@ func (s *Syncer) setStatus(p peer.ID, st *protocol.Status) {
 	s.mu.Lock()
 	ps := s.peers[p]
 	if ps == nil && s.host.Network().Connectedness(p) == network.Connected {
-		ps = &peerState{limiter: rate.NewLimiter(serverRate, serverBurst)}
+		ps = newPeerState()
 		s.peers[p] = ps
 	}
 	if ps != nil {

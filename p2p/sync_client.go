@@ -73,6 +73,32 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 	return fmt.Errorf("status: %w", err)
 }
 
+// rateLimitRetries and rateLimitPause bound how long a download waits out
+// a peer's rate limit before giving up on it: 0.2 s, doubling, five times.
+const (
+	rateLimitRetries = 5
+	rateLimitPause   = 200 * time.Millisecond
+)
+
+// retryLimited runs req, and again after a growing pause while p answers
+// that we ask too fast: a busy honest peer is slowed down to, not left.
+func retryLimited[T any](ctx context.Context, req func() (T, error)) (T, error) {
+	pause := rateLimitPause
+	for i := 0; ; i++ {
+		v, err := req()
+		var re *protocol.RemoteError
+		if i == rateLimitRetries || !errors.As(err, &re) || re.Code != protocol.CodeRateLimited {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(pause):
+		}
+		pause *= 2
+	}
+}
+
 // getHeaders asks p for the headers after our locator and checks that
 // they link, start at the locator, and each carry their proof of work.
 func (s *Syncer) getHeaders(ctx context.Context, p peer.ID, req protocol.GetHeaders) ([]chain.Header, error) {
@@ -152,7 +178,9 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 		if !ahead.IsZero() {
 			loc = append([]chain.Hash{ahead}, loc[:min(len(loc), protocol.MaxLocatorLen-1)]...)
 		}
-		hdrs, err := s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
+		hdrs, err := retryLimited(ctx, func() ([]chain.Header, error) {
+			return s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
+		})
 		if err != nil {
 			return err
 		}
@@ -176,7 +204,7 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 		for len(want) > 0 {
 			batch := want[:min(blocksPerRequest, len(want))]
 			want = want[len(batch):]
-			blocks, err := s.getBlocks(ctx, p, batch)
+			blocks, err := retryLimited(ctx, func() ([]*chain.Block, error) { return s.getBlocks(ctx, p, batch) })
 			if len(blocks) > 0 {
 				n, perr := s.chain.ProcessBlocks(ctx, blocks)
 				connected += n

@@ -54,7 +54,8 @@ func (s *Syncer) handleStream(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	if !s.state(p).limiter.Allow() {
+	ps := s.state(p)
+	if !ps.limiter.Allow() || (req.GetGetBlocks() != nil && !ps.blocks.AllowN(time.Now(), len(req.GetGetBlocks().GetHashes()))) {
 		_ = write(protocol.ErrorResponse(protocol.CodeRateLimited, "too many sync requests"), 0)
 		return
 	}

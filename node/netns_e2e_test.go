@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gossipchain/gossipchain/internal/netnstest"
 )
 
 // mDNS across hosts: separate gossipchain processes in separate network
@@ -56,31 +58,14 @@ const (
 )
 
 func TestNetnsE2EMDNS(t *testing.T) {
-	requireNetnsE2E(t)
+	netnstest.Require(t)
 	bin := buildGossipchain(t)
-
-	prefix := fmt.Sprintf("gce%d", os.Getpid())
-	bridgeNS := prefix + "-br"
-	addNetnsE2E(t, bridgeNS)
-	ipE2E(t, "-n", bridgeNS, "link", "set", "lo", "up")
-	ipE2E(t, "-n", bridgeNS, "link", "add", "br0", "type", "bridge")
-	ipE2E(t, "-n", bridgeNS, "link", "set", "br0", "up")
+	hosts := netnstest.New(t, fmt.Sprintf("gce%d", os.Getpid()), e2eSubnet, e2eNodes)
 
 	changed := make(chan struct{}, 1)
 	nodes := make([]*e2eProc, e2eNodes)
-	for i := range nodes {
-		ns := fmt.Sprintf("%s-n%d", prefix, i+1)
-		veth := fmt.Sprintf("v%d", i+1)
-		ip := fmt.Sprintf("%s%d", e2eSubnet, i+1)
-		addNetnsE2E(t, ns)
-		ipE2E(t, "-n", bridgeNS, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
-		ipE2E(t, "-n", bridgeNS, "link", "set", veth, "master", "br0")
-		ipE2E(t, "-n", bridgeNS, "link", "set", veth, "up")
-		// lo has no MULTICAST flag by default (DESIGN.md, "Known pitfalls").
-		ipE2E(t, "-n", ns, "link", "set", "lo", "up", "multicast", "on")
-		ipE2E(t, "-n", ns, "addr", "add", ip+"/24", "dev", "eth0")
-		ipE2E(t, "-n", ns, "link", "set", "eth0", "up", "multicast", "on")
-
+	for i, h := range hosts {
+		ns, ip := h.NS, h.IP
 		args := []string{"netns", "exec", ns, bin, "node", "--network", "regtest", "--data-dir", t.TempDir(),
 			"--listen", "/ip4/" + ip + "/tcp/9310", "--log-format", "json"}
 		if i == 0 {
@@ -499,46 +484,4 @@ func buildGossipchain(t *testing.T) string {
 	}
 	t.Logf("built %s in %v", bin, time.Since(start).Round(time.Millisecond))
 	return bin
-}
-
-// requireNetnsE2E skips the test where namespaces cannot be made, unless
-// CI=true: there a skip would hide that the test never ran.
-func requireNetnsE2E(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		netnsE2ESkip(t, "needs root to create network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		netnsE2ESkip(t, "needs the ip command (iproute2)")
-	}
-}
-
-func netnsE2ESkip(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("mDNS namespace test cannot run, and CI=true: %s", why)
-	}
-	t.Skipf("mDNS namespace test skipped: %s (set CI=true to make this a failure)", why)
-}
-
-// addNetnsE2E creates a namespace that is deleted when the test ends,
-// failed or not.
-func addNetnsE2E(t *testing.T, name string) {
-	t.Helper()
-	ipE2E(t, "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-}
-
-// ipE2E runs ip. A failure means this machine cannot build the test
-// network (no CAP_NET_ADMIN, no veth or bridge module): skip, or fail on
-// CI.
-func ipE2E(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		netnsE2ESkip(t, fmt.Sprintf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out)))
-	}
 }

@@ -16,20 +16,17 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/netnstest"
 )
 
 // mDNS across processes, for real. mDNS multicasts on every interface, so
 // it never runs in the root namespace: this test builds a private network
 // out of namespaces that exist only for the test,
 //
-//	gc<pid>-br:  br0 (bridge), v0 v1 v2 (veth ends, enslaved to br0)
-//	gc<pid>-n0:  lo, eth0 198.18.0.1/24 (peer of v0)
-//	gc<pid>-n1:  lo, eth0 198.18.0.2/24 (peer of v1)
-//	gc<pid>-n2:  lo, eth0 198.18.0.3/24 (peer of v2)
+//	gc<pid>-br:  br0 (bridge), v1 v2 v3 (veth ends, enslaved to br0)
+//	gc<pid>-n1 … n3:  lo, eth0 198.18.0.1 … 3/24
 //
-// 198.18.0.0/15 is the range set aside for network tests (RFC 2544) and
-// is routed nowhere: no interface of the root namespace is touched. Each
-// n<i> runs this test binary as a child (TestNetnsMDNSChild) with a Host
+// (package internal/netnstest). Each n<i> runs this test binary as a child (TestNetnsMDNSChild) with a Host
 // with mDNS on; the children print the peers they connect to and the
 // parent waits until everyone has everyone.
 
@@ -47,28 +44,11 @@ const (
 var netnsNetworkID = chain.Hash{0x6e, 0x65, 0x74, 0x6e, 0x73}
 
 func TestNetnsMDNS(t *testing.T) {
-	requireNetns(t)
-	prefix := fmt.Sprintf("gc%d", os.Getpid())
-	bridgeNS := prefix + "-br"
-	addNetns(t, bridgeNS)
-	ipOrSkip(t, "-n", bridgeNS, "link", "set", "lo", "up")
-	ipOrSkip(t, "-n", bridgeNS, "link", "add", "br0", "type", "bridge")
-	ipOrSkip(t, "-n", bridgeNS, "link", "set", "br0", "up")
-
-	children := make([]*netnsChild, netnsChildren)
-	for i := range children {
-		ns := fmt.Sprintf("%s-n%d", prefix, i)
-		veth := fmt.Sprintf("v%d", i)
-		ip := fmt.Sprintf("%s%d", netnsSubnet, i+1)
-		addNetns(t, ns)
-		ipOrSkip(t, "-n", bridgeNS, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
-		ipOrSkip(t, "-n", bridgeNS, "link", "set", veth, "master", "br0")
-		ipOrSkip(t, "-n", bridgeNS, "link", "set", veth, "up")
-		// lo has no MULTICAST flag by default (DESIGN.md, "Known pitfalls").
-		ipOrSkip(t, "-n", ns, "link", "set", "lo", "up", "multicast", "on")
-		ipOrSkip(t, "-n", ns, "addr", "add", ip+"/24", "dev", "eth0")
-		ipOrSkip(t, "-n", ns, "link", "set", "eth0", "up", "multicast", "on")
-		children[i] = startNetnsChild(t, ns, ip)
+	netnstest.Require(t)
+	hosts := netnstest.New(t, fmt.Sprintf("gc%d", os.Getpid()), netnsSubnet, netnsChildren)
+	children := make([]*netnsChild, len(hosts))
+	for i, h := range hosts {
+		children[i] = startNetnsChild(t, h.NS, h.IP)
 	}
 
 	deadline := time.Now().Add(netnsDeadline)
@@ -268,49 +248,6 @@ func netnsMissing(children []*netnsChild) []string {
 		}
 	}
 	return missing
-}
-
-// requireNetns skips the test where namespaces cannot be made, unless
-// CI=true: there a skip would hide that the test never ran.
-func requireNetns(t *testing.T) {
-	t.Helper()
-	var why string
-	if os.Geteuid() != 0 {
-		why = "needs root to create network namespaces"
-	} else if _, err := exec.LookPath("ip"); err != nil {
-		why = "needs the ip command (iproute2)"
-	}
-	if why != "" {
-		netnsSkip(t, why)
-	}
-}
-
-func netnsSkip(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("mDNS namespace test cannot run, and CI=true: %s", why)
-	}
-	t.Skipf("mDNS namespace test skipped: %s (set CI=true to make this a failure)", why)
-}
-
-// addNetns creates a namespace that is deleted when the test ends.
-func addNetns(t *testing.T, name string) {
-	t.Helper()
-	ipOrSkip(t, "netns", "add", name)
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-}
-
-// ipOrSkip runs ip. A failure means this machine cannot build the test
-// network (no CAP_NET_ADMIN, no veth or bridge module): skip, or fail on CI.
-func ipOrSkip(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		netnsSkip(t, fmt.Sprintf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out)))
-	}
 }
 
 func mustDecodeID(t *testing.T, s string) peer.ID {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -229,18 +230,19 @@ func (c *Chain) ProcessBlocks(ctx context.Context, blocks []*Block) (*Change, in
 }
 
 func (c *Chain) process(ctx context.Context, blocks []*Block, skipDuplicates bool) (*Change, int, error) {
+	sanity := checkSanityParallel(c.p, blocks)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	oldTip := c.tip.Load()
 	root := newOverlay(c.store)
 	done := 0
 	var failure error
-	for _, b := range blocks {
+	for i, b := range blocks {
 		if err := ctx.Err(); err != nil {
 			failure = err
 			break
 		}
-		err := c.processOne(root, b)
+		err := c.processOne(root, b, sanity[i])
 		if err != nil && !(skipDuplicates && errors.Is(err, ErrDuplicateBlock)) {
 			failure = err
 			break
@@ -258,6 +260,34 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, skipDuplicates boo
 		return nil, done, err
 	}
 	return ch, done, failure
+}
+
+// sanityResult is the outcome of CheckBlockSanity on one block, computed
+// ahead of processing; nil means not computed.
+type sanityResult struct{ err error }
+
+// checkSanityParallel runs the context-free checks of a batch on every
+// core before the chain's lock is taken: a sync batch of small blocks has
+// too few signatures per block to spread one block's checks, but many
+// blocks. A single block gets no pre-check: processOne checks it, its
+// signatures in parallel if it has many.
+func checkSanityParallel(p *Params, blocks []*Block) []*sanityResult {
+	out := make([]*sanityResult, len(blocks))
+	if len(blocks) < 2 {
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(blocks)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(blocks); i = int(next.Add(1)) - 1 {
+				_, err := CheckBlockSanity(p, blocks[i])
+				out[i] = &sanityResult{err: err}
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // publishTip makes the committed tip visible and describes the change. r

@@ -6,15 +6,20 @@ import (
 	"maps"
 )
 
-// processOne validates one block into root: sanity, parent, context, then
-// storage and, if its branch is now the heaviest, a reorg onto it. Orphans
-// waiting for the block follow it.
-func (c *Chain) processOne(root *overlay, b *Block) error {
+// processOne validates one block into root: sanity (unless sanity holds
+// its outcome already), parent, context, then storage and, if its branch
+// is now the heaviest, a reorg onto it. Orphans waiting for the block
+// follow it.
+func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult) error {
 	h := b.Hash()
 	if err := c.checkKnown(root, h); err != nil {
 		return err
 	}
-	if _, err := CheckBlockSanity(c.p, b); err != nil {
+	if sanity == nil {
+		_, err := CheckBlockSanity(c.p, b)
+		sanity = &sanityResult{err: err}
+	}
+	if err := sanity.err; err != nil {
 		if bodyCommitted(err) {
 			c.invalid.add(h)
 		}
@@ -101,7 +106,7 @@ func (c *Chain) processOrphans(root *overlay, h Hash) {
 		queue = queue[1:]
 		for _, o := range c.orphans.takeChildren(parent) {
 			oh := o.Hash()
-			if err := c.processOne(root, o); err != nil {
+			if err := c.processOne(root, o, nil); err != nil {
 				c.log.Debug("orphan rejected", "hash", oh.Short(), "height", o.Header.Height, "reason", err)
 				continue
 			}

@@ -63,6 +63,30 @@ func line(t *testing.T, nodes ...*gossipNode) {
 	}
 }
 
+// attacker is a host running plain GossipSub, with no validators, on the
+// block topic, connected to honest and seeing it on the topic. It floods
+// what it publishes, so nothing waits for a mesh.
+func attacker(t *testing.T, honest *gossipNode) (host.Host, *pubsub.Topic) {
+	t.Helper()
+	evil := newHost(t)
+	ps, err := pubsub.NewGossipSub(context.Background(), evil, fastGossip(), pubsub.WithFloodPublish(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(protocol.BlockTopic(honest.c.Params().NetworkID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := topic.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Cancel)
+	connect(t, evil, honest.h)
+	eventually(t, 10*time.Second, "attacker sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	return evil, topic
+}
+
 // TestGossipBlocksAndTxs: a block mined at one end of a line of three and
 // a transaction accepted there reach the other end through the middle
 // node's validators.
@@ -97,19 +121,7 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 	line(t, honest, far)
 
 	// The attacker runs plain GossipSub with no validators.
-	evil := newHost(t)
-	ps, err := pubsub.NewGossipSub(context.Background(), evil, fastGossip(), pubsub.WithFloodPublish(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(protocol.BlockTopic(honest.c.Params().NetworkID()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, _ := topic.Subscribe()
-	defer sub.Cancel()
-	connect(t, evil, honest.h)
-	eventually(t, 10*time.Second, "attacker sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	evil, topic := attacker(t, honest)
 
 	bad, err := honest.c.NewTemplate(nil, newWallet("evil").addr)
 	if err != nil {
@@ -176,19 +188,7 @@ func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
 	}
 	side.Header = hdr
 
-	evil := newHost(t)
-	ps, err := pubsub.NewGossipSub(context.Background(), evil, fastGossip(), pubsub.WithFloodPublish(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(protocol.BlockTopic(p.NetworkID()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, _ := topic.Subscribe()
-	defer sub.Cancel()
-	connect(t, evil, honest.h)
-	eventually(t, 10*time.Second, "attacker sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	_, topic := attacker(t, honest)
 	if err := topic.Publish(context.Background(), side.Encode()); err != nil {
 		t.Fatal(err)
 	}

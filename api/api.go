@@ -1,0 +1,145 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// Node is what the API needs of a node; *node.Node satisfies it.
+type Node interface {
+	Chain() *chain.Chain
+	Mempool() *chain.Mempool
+	// SubmitTx offers a transaction the client built and signed.
+	SubmitTx(ctx context.Context, tx *chain.Transaction) error
+	// Send builds, signs with the node's wallet and submits a transfer.
+	Send(ctx context.Context, to string, amount, fee uint64) (*chain.Transaction, error)
+	MineOne(ctx context.Context) (*chain.Block, error)
+	// SyncNow syncs from peers now and reports whether the tip moved.
+	SyncNow(ctx context.Context) bool
+	WalletAddress() string
+}
+
+// maxBody bounds every request body; larger ones get 413.
+const maxBody = 1 << 20
+
+// Option configures the handler New returns.
+type Option func(*server)
+
+// WithLogger sets where internal errors are logged (discarded by default).
+func WithLogger(l *slog.Logger) Option { return func(s *server) { s.log = l } }
+
+// WithContext sets the node's context: every request's context also ends
+// when it does, so a shutting-down node cancels mining and syncing that
+// requests started (STYLE 15). Default: context.Background().
+func WithContext(ctx context.Context) Option {
+	return func(s *server) {
+		if ctx != nil {
+			s.ctx = ctx
+		}
+	}
+}
+
+// server holds only immutable configuration after New; all state lives
+// in the Node, which owns its own concurrency.
+type server struct {
+	n   Node
+	log *slog.Logger
+	ctx context.Context
+	mux *http.ServeMux
+}
+
+// New returns the HTTP handler of the API for n.
+func New(n Node, opts ...Option) http.Handler {
+	s := &server{n: n, log: slog.New(slog.DiscardHandler), ctx: context.Background(), mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.route("/chain", s.getChain, http.MethodGet)
+	s.route("/create-transaction", s.createTransaction, http.MethodPost)
+	s.route("/mine", s.mine, http.MethodGet, http.MethodPost)
+	s.route("/block/{id}", s.getBlock, http.MethodGet)
+	s.route("/transaction/{id}", s.getTransaction, http.MethodGet)
+	s.route("/balance/{address}", s.getBalance, http.MethodGet)
+	s.route("/mempool", s.getMempool, http.MethodGet)
+	s.route("/sync-chain", s.syncChain, http.MethodGet)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errorf(ENOTFOUND, "no route %s", r.URL.Path))
+	})
+	return s.mux
+}
+
+// Server wraps h in an http.Server for addr with timeouts, so slow or
+// idle clients cannot hold connections open. WriteTimeout leaves room for
+// a /mine on a hard target.
+func Server(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route registers h for path and methods. The mux's own 405 and 404 are
+// plain text, so method checks happen here to answer in JSON. Every body
+// is capped at maxBody.
+func (s *server) route(path string, h handlerFunc, methods ...string) {
+	allow := strings.Join(methods, ", ")
+	s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(methods, r.Method) {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, errorf(EMETHOD, "method %s not allowed on %s; use %s", r.Method, r.URL.Path, allow))
+			return
+		}
+		if r.ContentLength > maxBody {
+			s.writeError(w, r, errorf(ETOOLARGE, "request body is %d bytes, limit %d", r.ContentLength, maxBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(s.ctx, cancel)
+		defer stop()
+		if err := h(w, r.WithContext(ctx)); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// writeJSON writes v with status code.
+func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		s.log.Warn("api write", "path", r.URL.Path, "reason", err)
+	}
+}
+
+// writeError writes err as {"error": "..."} with the status of its code.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := toError(err)
+	if e.Code == EINTERNAL {
+		s.log.Error("api", "path", r.URL.Path, "reason", err)
+	}
+	s.writeJSON(w, r, status(e.Code), map[string]string{"error": e.Message})
+}
+
+// drainBody reads and discards a body the route does not use, so an
+// oversized one still gets 413.
+func drainBody(r *http.Request) error {
+	_, err := io.Copy(io.Discard, r.Body)
+	return err
+}

@@ -1,0 +1,369 @@
+package api
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// maxChainPage bounds the blocks one /chain or /sync-chain answer holds:
+// without ?limit a client gets the chain from ?from (default 0) up to
+// this many blocks, and a larger ?limit is cut to it. "length" is always
+// the whole main chain's length, so a client knows to page on.
+const maxChainPage = 1000
+
+// chainResponse is the classic {"chain": [...], "length": N}.
+type chainResponse struct {
+	Chain  []*chain.Block `json:"chain"`
+	Length uint64         `json:"length"`
+}
+
+// GET /chain[?from=I&limit=N]
+func (s *server) getChain(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	from, err := queryUint(q.Get("from"), "from", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := queryUint(q.Get("limit"), "limit", maxChainPage)
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		return errorf(EINVALID, "limit must be at least 1")
+	}
+	resp, err := s.chainPage(from, min(limit, maxChainPage))
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, resp)
+	return nil
+}
+
+// queryUint parses an optional non-negative integer query parameter.
+func queryUint(v, name string, def uint64) (uint64, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, errorf(EINVALID, "%s must be a non-negative integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+// chainPage reads up to limit main-chain blocks from height from. A reorg
+// while reading shows as a block whose parent is not the one before it;
+// then the read starts over, a few times at most.
+func (s *server) chainPage(from, limit uint64) (*chainResponse, error) {
+	c := s.n.Chain()
+	for range 3 {
+		tip := c.Tip().Height()
+		resp := &chainResponse{Chain: []*chain.Block{}, Length: tip + 1}
+		consistent := true
+		for h := from; h <= tip && uint64(len(resp.Chain)) < limit; h++ {
+			b, err := c.BlockAt(h)
+			if errors.Is(err, chain.ErrNotFound) {
+				consistent = false // the main chain got shorter under us
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if k := len(resp.Chain); k > 0 && b.Header.PrevHash != resp.Chain[k-1].Hash() {
+				consistent = false
+				break
+			}
+			resp.Chain = append(resp.Chain, b)
+		}
+		if consistent {
+			return resp, nil
+		}
+	}
+	return nil, errorf(EUNAVAILABLE, "the chain is reorganising, try again")
+}
+
+// txRequest is the body of POST /create-transaction as far as this
+// handler looks at it: which members are present. The members' values
+// are decoded by chain.Transaction.UnmarshalJSON, which is strict.
+type txRequest map[string]json.RawMessage
+
+func (m txRequest) has(name string) bool {
+	v, ok := m[name]
+	return ok && !bytes.Equal(bytes.TrimSpace(v), []byte("null"))
+}
+
+// createTxResponse is the classic answer to a submitted transaction.
+type createTxResponse struct {
+	Message     string             `json:"message"`
+	BlockIndex  uint64             `json:"block_index"`
+	Transaction *chain.Transaction `json:"transaction"`
+}
+
+// POST /create-transaction {sender, recipient, amount[, fee, nonce,
+// public_key, signature]}.
+//
+// On signed networks a missing sender, or the node's wallet address
+// without a signature, means the node signs with its wallet (choosing the
+// nonce); any other sender brings public_key, signature and nonce. On
+// unsigned networks any sender name goes, and a missing nonce is drawn at
+// random so identical transfers get distinct ids.
+func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err // *http.MaxBytesError, or the client went away
+	}
+	var members txRequest
+	if err := json.Unmarshal(body, &members); err != nil || members == nil {
+		return badBody(err)
+	}
+	wallet := s.n.WalletAddress()
+	if !members.has("sender") {
+		if _, ok := members["sender"]; ok {
+			return errorf(EINVALID, "sender must be a string, not null")
+		}
+		body = withSender(body, wallet, len(members) == 0)
+	}
+	var tx chain.Transaction
+	if err := tx.UnmarshalJSON(body); err != nil {
+		return errorf(EINVALID, "%v", err)
+	}
+	p := s.n.Chain().Params()
+	ctx := r.Context()
+	var out *chain.Transaction
+	switch {
+	case p.Signed && tx.Sender == wallet && !members.has("signature"):
+		if members.has("nonce") || members.has("public_key") {
+			return errorf(EINVALID, "the node signs transfers from its wallet %s: leave out nonce and public_key, or sign the transaction yourself", wallet)
+		}
+		if out, err = s.n.Send(ctx, tx.Recipient, tx.Amount, tx.Fee); err != nil {
+			return err
+		}
+	case p.Signed:
+		for _, name := range []string{"public_key", "signature", "nonce"} {
+			if !members.has(name) {
+				return errorf(EINVALID, "%s is missing: a transfer from %s must be signed by its sender (only the node's wallet %s may leave out public_key, signature and nonce)",
+					name, tx.Sender, wallet)
+			}
+		}
+		out = &tx
+	default:
+		if !members.has("nonce") {
+			var b [8]byte
+			rand.Read(b[:])
+			// 53 bits, so JavaScript clients read the nonce exactly.
+			tx.Nonce = binary.BigEndian.Uint64(b[:]) & chain.MaxAmount
+		}
+		out = &tx
+	}
+	if out == &tx {
+		if err := s.n.SubmitTx(ctx, out); err != nil {
+			return err
+		}
+	}
+	s.writeJSON(w, r, http.StatusCreated, createTxResponse{
+		Message:     "Transaction has been submitted successfully",
+		BlockIndex:  s.n.Chain().Tip().Height() + 1,
+		Transaction: out,
+	})
+	return nil
+}
+
+// badBody says why a create-transaction body is not a JSON object.
+func badBody(err error) error {
+	const want = `want a JSON object {"sender", "recipient", "amount"}`
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return errorf(EINVALID, "body is null; %s", want)
+	case errors.As(err, &te):
+		return errorf(EINVALID, "body is a JSON %s; %s", te.Value, want)
+	}
+	return errorf(EINVALID, "body is not valid JSON (%v); %s", err, want)
+}
+
+// withSender adds "sender": addr to a JSON object that lacks it.
+func withSender(obj []byte, addr string, empty bool) []byte {
+	obj = bytes.TrimSpace(obj)
+	name, _ := json.Marshal(addr) // a string: cannot fail
+	out := append([]byte(`{"sender":`), name...)
+	if !empty {
+		out = append(out, ',')
+	}
+	return append(out, obj[1:]...)
+}
+
+// mineResponse is the classic answer to /mine.
+type mineResponse struct {
+	Message   string       `json:"message"`
+	BlockData *chain.Block `json:"block_data"`
+}
+
+// GET or POST /mine mines one block on the tip, paying the miner address.
+// A tip that moves while mining (a block from a peer) is retried a few
+// times before giving up with 503.
+func (s *server) mine(w http.ResponseWriter, r *http.Request) error {
+	if err := drainBody(r); err != nil {
+		return err
+	}
+	var (
+		b   *chain.Block
+		err error
+	)
+	for range 3 {
+		b, err = s.n.MineOne(r.Context())
+		if !errors.Is(err, chain.ErrStaleTip) {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, mineResponse{Message: "Successfully Mined the new Block", BlockData: b})
+	return nil
+}
+
+// GET /block/{index or hash}
+func (s *server) getBlock(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	c := s.n.Chain()
+	var (
+		b   *chain.Block
+		err error
+	)
+	if len(id) == 2*chain.HashSize {
+		h, perr := chain.ParseHash(id)
+		if perr != nil {
+			return errorf(EINVALID, "block %q is neither a height nor a 64-hex-digit hash", clip(id))
+		}
+		b, err = c.Block(h)
+	} else {
+		height, perr := strconv.ParseUint(id, 10, 64)
+		if perr != nil {
+			return errorf(EINVALID, "block %q is neither a height nor a 64-hex-digit hash", clip(id))
+		}
+		b, err = c.BlockAt(height)
+	}
+	if errors.Is(err, chain.ErrNotFound) {
+		return errorf(ENOTFOUND, "no block %s", id)
+	}
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, b)
+	return nil
+}
+
+// txResponse is a transaction with where it is.
+type txResponse struct {
+	Transaction *chain.Transaction `json:"transaction"`
+	Status      string             `json:"status"` // "pending" or "confirmed"
+	BlockHash   *chain.Hash        `json:"block_hash,omitempty"`
+	BlockIndex  *uint64            `json:"block_index,omitempty"`
+}
+
+// GET /transaction/{id}: from the mempool, or the block that holds it.
+func (s *server) getTransaction(w http.ResponseWriter, r *http.Request) error {
+	raw := r.PathValue("id")
+	id, err := chain.ParseHash(raw)
+	if err != nil {
+		return errorf(EINVALID, "transaction id %q is not 64 hex digits", clip(raw))
+	}
+	if tx, ok := s.n.Mempool().Get(id); ok {
+		s.writeJSON(w, r, http.StatusOK, txResponse{Transaction: tx, Status: "pending"})
+		return nil
+	}
+	c := s.n.Chain()
+	bh, err := c.TxLocation(id)
+	if errors.Is(err, chain.ErrNotFound) {
+		return errorf(ENOTFOUND, "no transaction %s in the mempool or on the chain", id)
+	}
+	if err != nil {
+		return err
+	}
+	b, err := c.Block(bh)
+	if err != nil {
+		return err
+	}
+	for _, tx := range b.Transactions {
+		if tx.ID() == id {
+			height := b.Header.Height
+			s.writeJSON(w, r, http.StatusOK, txResponse{Transaction: tx, Status: "confirmed", BlockHash: &bh, BlockIndex: &height})
+			return nil
+		}
+	}
+	return errorf(ENOTFOUND, "no transaction %s in the mempool or on the chain", id)
+}
+
+// balanceResponse is {"address", "balance", "nonce"}.
+type balanceResponse struct {
+	Address string `json:"address"`
+	Balance int64  `json:"balance"`
+	Nonce   uint64 `json:"nonce"`
+}
+
+// GET /balance/{address}: the account at the tip; zero if never seen.
+func (s *server) getBalance(w http.ResponseWriter, r *http.Request) error {
+	addr := r.PathValue("address")
+	switch {
+	case len(addr) > chain.MaxNameLen || !utf8.ValidString(addr):
+		return errorf(EINVALID, "address %q is not a valid name", clip(addr))
+	case s.n.Chain().Params().Signed && !chain.ValidAddress(addr):
+		return errorf(EINVALID, "%q is not a valid address", clip(addr))
+	}
+	acct, err := s.n.Chain().Account(addr)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, balanceResponse{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce})
+	return nil
+}
+
+// GET /mempool
+func (s *server) getMempool(w http.ResponseWriter, r *http.Request) error {
+	txs := s.n.Mempool().Txs()
+	if txs == nil {
+		txs = []*chain.Transaction{}
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Transactions []*chain.Transaction `json:"transactions"`
+		Count        int                  `json:"count"`
+	}{txs, len(txs)})
+	return nil
+}
+
+// GET /sync-chain syncs from peers now, then answers with the chain (its
+// first maxChainPage blocks; "length" is the whole chain's).
+func (s *server) syncChain(w http.ResponseWriter, r *http.Request) error {
+	replaced := s.n.SyncNow(r.Context())
+	page, err := s.chainPage(0, maxChainPage)
+	if err != nil {
+		return err
+	}
+	msg := "Chain is already up to date"
+	if replaced {
+		msg = "Chain was replaced"
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Message string         `json:"message"`
+		Chain   []*chain.Block `json:"chain"`
+		Length  uint64         `json:"length"`
+	}{msg, page.Chain, page.Length})
+	return nil
+}
+
+// clip shortens client input echoed in an error message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -47,13 +48,29 @@ func WithContext(ctx context.Context) Option {
 	}
 }
 
+// WithToken makes the routes that change state (create-transaction,
+// mine, sync-chain) require "Authorization: Bearer <token>"; reads stay
+// open. An empty token requires nothing, which only a loopback listener
+// should allow (the command refuses otherwise).
+func WithToken(token string) Option { return func(s *server) { s.token = token } }
+
 // server holds only immutable configuration after New; all state lives
 // in the Node, which owns its own concurrency.
 type server struct {
-	n   Node
-	log *slog.Logger
-	ctx context.Context
-	mux *http.ServeMux
+	n     Node
+	log   *slog.Logger
+	ctx   context.Context
+	mux   *http.ServeMux
+	token string
+}
+
+// authorized reports whether r may use a state-changing route.
+func (s *server) authorized(r *http.Request) bool {
+	if s.token == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
 }
 
 // New returns the HTTP handler of the API for n.
@@ -63,13 +80,13 @@ func New(n Node, opts ...Option) http.Handler {
 		o(s)
 	}
 	s.route("/chain", s.getChain, http.MethodGet)
-	s.route("/create-transaction", s.createTransaction, http.MethodPost)
-	s.route("/mine", s.mine, http.MethodGet, http.MethodPost)
+	s.route("/create-transaction", s.guard(s.createTransaction), http.MethodPost)
+	s.route("/mine", s.guard(s.mine), http.MethodGet, http.MethodPost)
 	s.route("/block/{id}", s.getBlock, http.MethodGet)
 	s.route("/transaction/{id}", s.getTransaction, http.MethodGet)
 	s.route("/balance/{address}", s.getBalance, http.MethodGet)
 	s.route("/mempool", s.getMempool, http.MethodGet)
-	s.route("/sync-chain", s.syncChain, http.MethodGet)
+	s.route("/sync-chain", s.guard(s.syncChain), http.MethodGet)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(ENOTFOUND, "no route %s", r.URL.Path))
 	})
@@ -92,6 +109,17 @@ func Server(addr string, h http.Handler) *http.Server {
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// guard lets h run only for requests carrying the API token, if one is set.
+func (s *server) guard(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gossipchain"`)
+			return errorf(EUNAUTH, "%s changes the node's state: send Authorization: Bearer <api token>", r.URL.Path)
+		}
+		return h(w, r)
+	}
+}
 
 // route registers h for path and methods. The mux's own 405 and 404 are
 // plain text, so method checks happen here to answer in JSON. Every body

@@ -418,3 +418,34 @@ func TestChunkedBodyTooLarge(t *testing.T) {
 		t.Fatal("mempool changed")
 	}
 }
+
+// TestToken: with a token, the routes that change state answer 401
+// without it (and change nothing) and work with it; reads stay open.
+func TestToken(t *testing.T) {
+	n := newNode(t, chain.RegTest())
+	h := api.New(n, api.WithToken("s3cret"))
+	do := func(method, path, auth string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	tip := n.Chain().Tip().Hash
+	for _, auth := range []string{"", "Bearer wrong", "s3cret", "Basic s3cret"} {
+		if rec := do(http.MethodPost, "/mine", auth); rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), `"error"`) {
+			t.Fatalf("/mine with %q: %d %s", auth, rec.Code, rec.Body)
+		}
+	}
+	if n.Chain().Tip().Hash != tip {
+		t.Fatal("an unauthorised /mine mined")
+	}
+	if rec := do(http.MethodGet, "/chain", ""); rec.Code != http.StatusOK {
+		t.Fatalf("/chain without token: %d", rec.Code)
+	}
+	if rec := do(http.MethodPost, "/mine", "Bearer s3cret"); rec.Code != http.StatusOK {
+		t.Fatalf("/mine with the token: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -16,6 +16,7 @@ const (
 	EINVALID     = "invalid"        // the request is wrong: malformed, missing or out-of-range input, a broken rule
 	ENOTFOUND    = "not_found"      // no such route, block, transaction
 	EMETHOD      = "method"         // the route exists, the method does not
+	EUNAUTH      = "unauthorized"   // a state-changing route without the API token
 	ECONFLICT    = "conflict"       // the request is fine but clashes with current state (duplicate, nonce)
 	ETOOLARGE    = "too_large"      // the body exceeds maxBody
 	ELIMIT       = "limit"          // one sender has too much pending
@@ -47,6 +48,8 @@ func status(code string) int {
 		return http.StatusNotFound
 	case EMETHOD:
 		return http.StatusMethodNotAllowed
+	case EUNAUTH:
+		return http.StatusUnauthorized
 	case ECONFLICT:
 		return http.StatusConflict
 	case ETOOLARGE:

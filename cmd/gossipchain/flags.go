@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -29,11 +31,19 @@ Several nodes on one machine each need their own --data-dir and --listen.
 flags:
 `
 
-// parseNodeFlags turns the node command's arguments into a node.Config,
+// nodeOptions is what the node command runs: the node's configuration
+// and where its HTTP API listens.
+type nodeOptions struct {
+	node.Config
+	APIAddr  string // host:port of the HTTP API
+	APIToken string // required by state-changing routes when set
+}
+
+// parseNodeFlags turns the node command's arguments into nodeOptions,
 // logger included. Every flag is checked here, so a typo fails at once
 // with the flag's name, not later inside the node. --help prints the
 // help on stdout and returns flag.ErrHelp.
-func parseNodeFlags(args []string, stdout, stderr io.Writer) (node.Config, error) {
+func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error) {
 	fs := flag.NewFlagSet("gossipchain node", flag.ContinueOnError)
 	// The flag package would print the whole help after every mistake;
 	// the error alone, with a pointer to --help, is easier to read.
@@ -64,38 +74,49 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (node.Config, error
 	minerAddr := fs.String("miner-address", "", "`address` paid by mined blocks (default: this node's wallet)")
 	logFormat := fs.String("log-format", "text", "log `format`: text for a terminal, json for one JSON object per line")
 	logLevel := fs.String("log-level", "info", "least `level` logged: debug, info, warn or error")
+	apiHost := fs.String("host", "127.0.0.1", "`address` the HTTP API listens on; anything but loopback needs --api-token")
+	fs.StringVar(apiHost, "H", "127.0.0.1", "short for --host")
+	apiPort := fs.Int("port", 5000, "TCP `port` of the HTTP API, as the classic teaching chain's app")
+	fs.IntVar(apiPort, "p", 5000, "short for --port")
+	apiToken := fs.String("api-token", "", "`token` that create-transaction, mine and sync-chain require as \"Authorization: Bearer <token>\"")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, nodeUsage)
 			printFlags(stdout, fs)
-			return node.Config{}, err
+			return nodeOptions{}, err
 		}
-		return node.Config{}, usageError{fmt.Errorf("node: %w (see gossipchain node --help)", err)}
+		return nodeOptions{}, usageError{fmt.Errorf("node: %w (see gossipchain node --help)", err)}
 	}
 	if fs.NArg() > 0 {
-		return node.Config{}, usageError{fmt.Errorf("node: unexpected arguments %q (see gossipchain node --help)", fs.Args())}
+		return nodeOptions{}, usageError{fmt.Errorf("node: unexpected arguments %q (see gossipchain node --help)", fs.Args())}
 	}
 	p, err := chain.ParamsByName(*network)
 	if err != nil {
-		return node.Config{}, usageError{fmt.Errorf("--network: %w", err)}
+		return nodeOptions{}, usageError{fmt.Errorf("--network: %w", err)}
 	}
 	if *threads < 1 {
-		return node.Config{}, usageError{fmt.Errorf("--miner-threads %d: want at least 1", *threads)}
+		return nodeOptions{}, usageError{fmt.Errorf("--miner-threads %d: want at least 1", *threads)}
 	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
-		return node.Config{}, usageError{err}
+		return nodeOptions{}, usageError{err}
 	}
 	dir := *dataDir
 	if dir == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return node.Config{}, usageError{fmt.Errorf("no --data-dir and no home directory: %w", err)}
+			return nodeOptions{}, usageError{fmt.Errorf("no --data-dir and no home directory: %w", err)}
 		}
 		dir = filepath.Join(home, ".gossipchain", p.Name)
 	}
-	return node.Config{
+	if *apiPort < 0 || *apiPort > 65535 {
+		return nodeOptions{}, usageError{fmt.Errorf("--port %d: want 0 to 65535", *apiPort)}
+	}
+	if !isLoopback(*apiHost) && *apiToken == "" {
+		return nodeOptions{}, usageError{fmt.Errorf("--host %s is not loopback: anyone who reaches it could mine and send from this node's wallet; set --api-token", *apiHost)}
+	}
+	return nodeOptions{APIAddr: net.JoinHostPort(*apiHost, strconv.Itoa(*apiPort)), APIToken: *apiToken, Config: node.Config{
 		Params:       p,
 		DataDir:      dir,
 		Listen:       listen.values(),
@@ -105,7 +126,16 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (node.Config, error
 		MinerThreads: *threads,
 		MinerAddress: *minerAddr,
 		Logger:       log,
-	}, nil
+	}}, nil
+}
+
+// isLoopback reports whether host names only this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // printFlags writes one entry per flag in the GNU style the README uses
@@ -118,7 +148,11 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		} else {
 			arg = ""
 		}
-		fmt.Fprintf(w, "  --%s%s\n", f.Name, arg)
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		fmt.Fprintf(w, "  %s%s%s\n", dash, f.Name, arg)
 		for _, line := range wrap(text, 72) {
 			fmt.Fprintf(w, "        %s\n", line)
 		}

@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -87,13 +90,13 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 	// zeroconf does) go through the node's handler too, so that
 	// --log-format json stays one JSON object per line.
 	slog.SetDefault(cfg.Logger)
-	n, err := node.New(cfg)
+	n, err := node.New(cfg.Config)
 	if err != nil {
 		cfg.Logger.Error("node failed", "reason", err)
 		return loggedError{err}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	runErr := n.Run(ctx)
+	runErr := serve(ctx, n, cfg)
 	stop()
 	if runErr == nil {
 		cfg.Logger.Info("shutting down", "reason", context.Cause(ctx))
@@ -111,6 +114,34 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 	// Read after Close: the miner may connect one more block until then.
 	tip := n.Chain().Tip()
 	cfg.Logger.Info("node stopped", "height", tip.Height(), "hash", tip.Hash.Short())
+	return nil
+}
+
+// serve runs the node and its HTTP API until ctx ends, then stops the
+// API, giving requests in flight a few seconds.
+func serve(ctx context.Context, n *node.Node, cfg nodeOptions) error {
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("http api: %w", err)
+	}
+	h := api.New(n, api.WithContext(ctx), api.WithLogger(cfg.Logger), api.WithToken(cfg.APIToken))
+	srv := api.Server(cfg.APIAddr, h)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	cfg.Logger.Info("http api listening", "addr", "http://"+ln.Addr().String(), "token", cfg.APIToken != "")
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("http api: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http api shutdown: %w", err)
+	}
 	return nil
 }
 

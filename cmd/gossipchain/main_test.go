@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,11 +31,12 @@ func TestParseNodeFlags(t *testing.T) {
 	boot1 := "/ip4/192.0.2.1/tcp/9310/p2p/" + testPeer
 	boot2 := "/ip4/192.0.2.2/udp/9310/quic-v1/p2p/" + testPeer2
 	tests := []struct {
-		name    string
-		args    []string
-		check   func(t *testing.T, cfg node.Config)
-		wantErr string // substring of the error; "" means success
-		errIs   error
+		name      string
+		args      []string
+		check     func(t *testing.T, cfg node.Config)
+		checkOpts func(t *testing.T, o nodeOptions)
+		wantErr   string // substring of the error; "" means success
+		errIs     error
 	}{
 		{
 			name: "defaults",
@@ -90,6 +92,24 @@ func TestParseNodeFlags(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "api on another interface with a token",
+			args: []string{"-H", "0.0.0.0", "-p", "5001", "--api-token", "s3cret"},
+			checkOpts: func(t *testing.T, o nodeOptions) {
+				if o.APIAddr != "0.0.0.0:5001" || o.APIToken != "s3cret" {
+					t.Errorf("api %s token %q", o.APIAddr, o.APIToken)
+				}
+			},
+		},
+		{
+			name: "api defaults to loopback port 5000",
+			args: []string{"--data-dir", dir},
+			checkOpts: func(t *testing.T, o nodeOptions) {
+				if o.APIAddr != "127.0.0.1:5000" || o.APIToken != "" {
+					t.Errorf("api %s token %q", o.APIAddr, o.APIToken)
+				}
+			},
+		},
 		{name: "listen not a multiaddr", args: []string{"--listen", "127.0.0.1:9310"}, wantErr: `invalid value "127.0.0.1:9310" for flag -listen`},
 		{name: "listen bad address", args: []string{"--listen", "/ip4/300.0.0.1/tcp/1"}, wantErr: "flag -listen"},
 		{name: "bootstrap not a multiaddr", args: []string{"--bootstrap", "localhost:9310"}, wantErr: "flag -bootstrap"},
@@ -99,7 +119,9 @@ func TestParseNodeFlags(t *testing.T) {
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
 		{name: "no miner threads", args: []string{"--miner-threads", "0"}, wantErr: "--miner-threads"},
-		{name: "unknown flag", args: []string{"--port", "5000"}, wantErr: "-port"},
+		{name: "unknown flag", args: []string{"--colour", "red"}, wantErr: "-colour"},
+		{name: "api on another interface without a token", args: []string{"-H", "0.0.0.0"}, wantErr: "--api-token"},
+		{name: "api port out of range", args: []string{"-p", "70000"}, wantErr: "--port"},
 		{name: "stray argument", args: []string{"--mine", "yes"}, wantErr: "unexpected arguments"},
 		{name: "help", args: []string{"--help"}, errIs: flag.ErrHelp},
 	}
@@ -114,7 +136,12 @@ func TestParseNodeFlags(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				tt.check(t, cfg)
+				if tt.check != nil {
+					tt.check(t, cfg.Config)
+				}
+				if tt.checkOpts != nil {
+					tt.checkOpts(t, cfg)
+				}
 				return
 			}
 			if err == nil {
@@ -137,7 +164,7 @@ func TestNodeHelp(t *testing.T) {
 	}
 	help := stdout.String()
 	for _, f := range []string{"network", "data-dir", "listen", "bootstrap", "no-mdns", "mine", "miner-threads",
-		"miner-address", "log-format", "log-level"} {
+		"miner-address", "log-format", "log-level", "host", "port", "api-token"} {
 		if !strings.Contains(help, "  --"+f) {
 			t.Errorf("help does not explain --%s", f)
 		}
@@ -145,11 +172,6 @@ func TestNodeHelp(t *testing.T) {
 	for _, want := range []string{"5353", "/p2p/<peer id>", "repeatable", "9310", "SIGINT"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help does not mention %q", want)
-		}
-	}
-	for _, absent := range []string{"--port", "--host"} {
-		if strings.Contains(help, absent) {
-			t.Errorf("help offers %s, which does nothing yet", absent)
 		}
 	}
 	if stderr.Len() > 0 {
@@ -168,7 +190,7 @@ func TestNodeProcess(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	args := []string{"node", "--network", "regtest", "--data-dir", dir, "--no-mdns",
-		"--listen", "/ip4/127.0.0.1/tcp/0", "--log-format", "json"}
+		"--listen", "/ip4/127.0.0.1/tcp/0", "-p", "0", "--log-format", "json"}
 
 	first := startProc(t, bin, append(args, "--mine")...)
 	started := first.waitFor(t, 30*time.Second, `"node started"`, msgIs("node started"))
@@ -178,6 +200,21 @@ func TestNodeProcess(t *testing.T) {
 	first.waitFor(t, 30*time.Second, `"listening"`, msgIs("listening"))
 	if started.PeerID == "" || mined.Height == nil || *mined.Height < 1 {
 		t.Fatalf("node started %+v, block mined %+v: want a peer id and a height", started, mined)
+	}
+	// The classic API answers on the address the node logged.
+	apiLine := first.waitFor(t, 30*time.Second, `"http api listening"`, msgIs("http api listening"))
+	resp, err := http.Get(apiLine.Addr + "/chain?limit=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chainResp struct {
+		Chain  []json.RawMessage `json:"chain"`
+		Length uint64            `json:"length"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&chainResp)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || chainResp.Length < 2 || len(chainResp.Chain) != 2 {
+		t.Fatalf("GET /chain: status %d, %d blocks of %d, %v", resp.StatusCode, len(chainResp.Chain), chainResp.Length, err)
 	}
 
 	// A second node on the same data directory fails at once (status
@@ -233,6 +270,7 @@ type logLine struct {
 	Hash   string  `json:"hash"`
 	PeerID string  `json:"peer_id"`
 	Reason string  `json:"reason"`
+	Addr   string  `json:"addr"`
 }
 
 func msgIs(msg string) func(*logLine) bool {

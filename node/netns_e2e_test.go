@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/internal/netnstest"
+	"github.com/gossipchain/gossipchain/internal/testbin"
 )
 
 // mDNS across hosts: separate gossipchain processes in separate network
@@ -59,7 +59,7 @@ const (
 
 func TestNetnsE2EMDNS(t *testing.T) {
 	netnstest.Require(t)
-	bin := buildGossipchain(t)
+	bin := testbin.Build(t) // before any namespace exists
 	hosts := netnstest.New(t, fmt.Sprintf("gce%d", os.Getpid()), e2eSubnet, e2eNodes)
 
 	changed := make(chan struct{}, 1)
@@ -77,37 +77,19 @@ func TestNetnsE2EMDNS(t *testing.T) {
 
 	w := newE2EWatch(nodes)
 	timeout := time.After(e2eDeadline)
-	for !w.update() {
-		if n := w.firstExited(); n != nil {
-			w.dump(t)
-			t.Fatalf("%s exited early: %v", n.name, n.waitErr())
-		}
-		select {
-		case <-changed:
-		case <-timeout:
-			w.dump(t)
-			t.Fatalf("not converged after %v:\n  %s", e2eDeadline, strings.Join(w.missing(), "\n  "))
-		}
-	}
+	w.waitUntil(t, changed, timeout, w.update, func() string {
+		return fmt.Sprintf("not converged after %v:\n  %s", e2eDeadline, strings.Join(w.missing(), "\n  "))
+	})
 	t.Logf("converged %v after the nodes were started", time.Since(start).Round(time.Millisecond))
 	w.report(t)
 
 	// Then they keep up: node 1 goes on mining, and nodes 2 and 3 must
 	// follow it e2eKeepUp blocks further, connected as they are now.
 	target := w.minedTop + e2eKeepUp
-	for !w.keptUp(target) {
-		if n := w.firstExited(); n != nil {
-			w.dump(t)
-			t.Fatalf("%s exited early: %v", n.name, n.waitErr())
-		}
-		select {
-		case <-changed:
-		case <-timeout:
-			w.dump(t)
-			t.Fatalf("converged, then nodes 2 and 3 did not reach node 1's height %d before %v: they hold %v",
-				target, e2eDeadline, w.matched[1:])
-		}
-	}
+	w.waitUntil(t, changed, timeout, func() bool { return w.keptUp(target) }, func() string {
+		return fmt.Sprintf("converged, then nodes 2 and 3 did not reach node 1's height %d before %v: they hold %v",
+			target, e2eDeadline, w.matched[1:])
+	})
 	t.Logf("nodes 2 and 3 reached height %d, %d past node 1's when they had converged, %v after the start",
 		target, e2eKeepUp, time.Since(start).Round(time.Millisecond))
 	w.counts(t)
@@ -146,6 +128,24 @@ type e2eWatch struct {
 	matched []uint64    // highest height at which a follower holds node 1's block
 	matchAt []time.Time // when it first held one at e2eMinHeight or above
 	errs    []string
+}
+
+// waitUntil waits, on changed, until done holds; a node that exits or
+// the timeout fails the test, with every node's log and why().
+func (w *e2eWatch) waitUntil(t *testing.T, changed <-chan struct{}, timeout <-chan time.Time, done func() bool, why func() string) {
+	t.Helper()
+	for !done() {
+		if n := w.firstExited(); n != nil {
+			w.dump(t)
+			t.Fatalf("%s exited early: %v", n.name, n.waitErr())
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			w.dump(t)
+			t.Fatal(why())
+		}
+	}
 }
 
 func newE2EWatch(nodes []*e2eProc) *e2eWatch {
@@ -470,18 +470,4 @@ func (p *e2eProc) checkClean(t *testing.T) {
 	for _, s := range p.notJSON {
 		t.Errorf("%s: not a JSON log line: %q", p.name, s)
 	}
-}
-
-// buildGossipchain builds the command once, before any namespace exists.
-func buildGossipchain(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gossipchain")
-	start := time.Now()
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/gossipchain/gossipchain/cmd/gossipchain")
-	cmd.WaitDelay = time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built %s in %v", bin, time.Since(start).Round(time.Millisecond))
-	return bin
 }

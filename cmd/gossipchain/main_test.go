@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testbin"
 	"github.com/gossipchain/gossipchain/node"
 	"github.com/gossipchain/gossipchain/p2p"
 )
@@ -187,7 +188,7 @@ func TestNodeProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the gossipchain binary")
 	}
-	bin := buildBinary(t)
+	bin := testbin.Build(t)
 	dir := t.TempDir()
 	args := []string{"node", "--network", "regtest", "--data-dir", dir, "--no-mdns",
 		"--listen", "/ip4/127.0.0.1/tcp/0", "-p", "0", "--log-format", "json"}
@@ -247,19 +248,6 @@ func TestNodeProcess(t *testing.T) {
 	}
 	t.Logf("mined to height %d (last logged %d), restarted at %d, peer %s",
 		*stopped.Height, *lastMined.Height, *restarted.Height, restarted.PeerID)
-}
-
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gossipchain")
-	start := time.Now()
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
-	cmd.WaitDelay = time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built %s in %v", bin, time.Since(start).Round(time.Millisecond))
-	return bin
 }
 
 // logLine is the part of a JSON log line the tests read.

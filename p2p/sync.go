@@ -54,12 +54,11 @@ const (
 // One goroutine (run) does all downloading, so two syncs never race; mu
 // guards the peer table the handlers and notifications share with it.
 type Syncer struct {
-	host     host.Host
-	chain    Chain
-	log      *slog.Logger
-	proto    lpprotocol.ID
-	onSynced func(tip *chain.BlockMeta)
-	ban      func(peer.ID, time.Duration)
+	host  host.Host
+	chain Chain
+	log   *slog.Logger
+	proto lpprotocol.ID
+	ban   func(peer.ID, time.Duration)
 	// requestTimeout bounds a GetHeaders exchange and the wait for the
 	// first block of a GetBlocks (protocol.RequestTimeout by default).
 	requestTimeout time.Duration
@@ -115,9 +114,6 @@ func WithBan(ban func(peer.ID, time.Duration)) SyncOption { return func(s *Synce
 func WithRequestTimeout(d time.Duration) SyncOption {
 	return func(s *Syncer) { s.requestTimeout = d }
 }
-
-// WithSynced sets a function called after a download moved the tip.
-func WithSynced(f func(tip *chain.BlockMeta)) SyncOption { return func(s *Syncer) { s.onSynced = f } }
 
 // NewSyncer registers the sync protocol on h and starts watching
 // connections. ctx bounds every goroutine it starts; Close stops them.
@@ -380,16 +376,12 @@ func (s *Syncer) syncBest(ctx context.Context) bool {
 		// during the download stays.
 		s.clearStatus(p, st)
 	}
-	tip := s.chain.Tip()
-	if tip.Hash == start {
+	if s.chain.Tip().Hash == start {
 		return false
 	}
 	// Peers that were behind us with us hear of it now, not at the next
 	// refresh: the status we send them says how much work we have.
 	s.exchangeAll(ctx)
-	if s.onSynced != nil {
-		s.onSynced(tip)
-	}
 	return true
 }
 

@@ -11,7 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/node"
 )
 
 // Node is what the API needs of a node; *node.Node satisfies it.
@@ -26,6 +30,12 @@ type Node interface {
 	// SyncNow syncs from peers now and reports whether the tip moved.
 	SyncNow(ctx context.Context) bool
 	WalletAddress() string
+	Status() node.Status
+	Peers() []node.PeerInfo
+	// AddPeer dials one peer at addrs and keeps it connected.
+	AddPeer(ctx context.Context, addrs []multiaddr.Multiaddr) (peer.ID, error)
+	Subscribe(size int) *node.Subscription
+	Stats() node.Stats
 }
 
 // maxBody bounds every request body; larger ones get 413.
@@ -62,6 +72,10 @@ type server struct {
 	ctx   context.Context
 	mux   *http.ServeMux
 	token string
+	// client fetches another node's /status for /register-node; it
+	// follows no redirects.
+	client     *http.Client
+	eventConns semaphore
 }
 
 // authorized reports whether r may use a state-changing route.
@@ -75,7 +89,14 @@ func (s *server) authorized(r *http.Request) bool {
 
 // New returns the HTTP handler of the API for n.
 func New(n Node, opts ...Option) http.Handler {
-	s := &server{n: n, log: slog.New(slog.DiscardHandler), ctx: context.Background(), mux: http.NewServeMux()}
+	s := &server{
+		n: n, log: slog.New(slog.DiscardHandler), ctx: context.Background(), mux: http.NewServeMux(),
+		client: &http.Client{
+			Timeout:       statusFetchTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		eventConns: make(semaphore, maxEventConns),
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -87,6 +108,20 @@ func New(n Node, opts ...Option) http.Handler {
 	s.route("/balance/{address}", s.getBalance, http.MethodGet)
 	s.route("/mempool", s.getMempool, http.MethodGet)
 	s.route("/sync-chain", s.guard(s.syncChain), http.MethodGet)
+	s.route("/register-node", s.guard(s.registerNode), http.MethodPost)
+	s.route("/status", s.getStatus, http.MethodGet)
+	s.route("/peers", s.getPeers, http.MethodGet)
+	s.route("/events", s.events, http.MethodGet)
+	metrics := s.metricsHandler()
+	s.route("/metrics", func(w http.ResponseWriter, r *http.Request) error {
+		metrics.ServeHTTP(w, r)
+		return nil
+	}, http.MethodGet)
+	explorer := explorerHandler()
+	s.route("/{$}", func(w http.ResponseWriter, r *http.Request) error {
+		explorer.ServeHTTP(w, r)
+		return nil
+	}, http.MethodGet)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(ENOTFOUND, "no route %s", r.URL.Path))
 	})

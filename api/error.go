@@ -21,6 +21,7 @@ const (
 	ETOOLARGE    = "too_large"      // the body exceeds maxBody
 	ELIMIT       = "limit"          // one sender has too much pending
 	EUNAVAILABLE = "unavailable"    // not now: mempool full, tip moved, shutting down
+	EUPSTREAM    = "upstream"       // another node or peer this request needed did not answer
 	EINTERNAL    = "internal"       // our fault; the message is generic and the cause logged
 	internalMsg  = "internal error" // what clients see of an EINTERNAL
 )
@@ -58,6 +59,8 @@ func status(code string) int {
 		return http.StatusTooManyRequests
 	case EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case EUPSTREAM:
+		return http.StatusBadGateway
 	}
 	return http.StatusInternalServerError
 }

@@ -48,6 +48,9 @@ type Node struct {
 	wallet  ed25519.PrivateKey
 	miner   string
 	hashes  atomic.Uint64
+	// hashRate holds the float64 bits of the last sampled hash rate.
+	hashRate atomic.Uint64
+	events   *Events
 
 	mu sync.Mutex
 
@@ -95,6 +98,7 @@ func New(cfg Config) (*Node, error) {
 		})),
 		wallet: key,
 		miner:  minerAddr,
+		events: newEvents(),
 	}, nil
 }
 
@@ -110,13 +114,15 @@ func (n *Node) Start(ctx context.Context) error {
 		MDNS:      n.cfg.MDNS,
 		NetworkID: n.cfg.Params.NetworkID(),
 		Logger:    n.log,
+		OnPeer:    n.onPeer,
 	})
 	if err != nil {
 		return err
 	}
 	n.host = h
 	adapter := chainAdapter{n}
-	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, p2p.WithSyncLogger(n.log), p2p.WithBan(h.Ban))
+	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, p2p.WithSyncLogger(n.log), p2p.WithBan(h.Ban),
+		p2p.WithSyncNotify(n.onSync))
 	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, p2p.WithGossipLogger(n.log),
 		p2p.WithUnknownParent(n.syncer.RequestSync))
 	if err != nil {
@@ -128,6 +134,7 @@ func (n *Node) Start(ctx context.Context) error {
 	tip := n.chain.Tip()
 	n.log.Info("node started", "network", n.cfg.Params.Name, "peer_id", h.ID(), "height", tip.Height(),
 		"hash", tip.Hash.Short(), "data_dir", n.cfg.DataDir, "wallet", n.WalletAddress())
+	n.wg.Go(func() { n.sampleHashRate(ctx) })
 	if n.cfg.Mine {
 		n.wg.Go(func() { n.mineLoop(ctx) })
 	}
@@ -173,7 +180,7 @@ func (n *Node) MineOne(ctx context.Context) (*chain.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := n.processBlock(ctx, b); err != nil {
+	if _, _, err := n.processBlocks(ctx, []*chain.Block{b}, false, OriginMined); err != nil {
 		return nil, fmt.Errorf("own block: %w", err)
 	}
 	n.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(), "txs", len(b.Transactions))
@@ -188,7 +195,7 @@ func (n *Node) MineOne(ctx context.Context) (*chain.Block, error) {
 // SubmitTx offers a transaction to the mempool and, if accepted,
 // publishes it.
 func (n *Node) SubmitTx(ctx context.Context, tx *chain.Transaction) error {
-	if err := n.addTx(tx); err != nil {
+	if err := n.addTx(tx, OriginAPI); err != nil {
 		return err
 	}
 	if n.gossip != nil {
@@ -208,13 +215,45 @@ func (n *Node) SyncNow(ctx context.Context) bool {
 	return n.syncer.SyncNow(ctx)
 }
 
-func (n *Node) processBlock(ctx context.Context, b *chain.Block) error {
-	_, _, err := n.processBlocks(ctx, []*chain.Block{b}, false)
-	return err
+// Origins of blocks and transactions, as events report them.
+const (
+	OriginMined  = "mined"
+	OriginGossip = "gossip"
+	OriginSync   = "sync"
+	OriginAPI    = "api"
+)
+
+// processBlocks hands blocks to the chain, brings the mempool along and,
+// after unlocking, publishes what changed. A batch (sync) is published
+// as its last connected block.
+func (n *Node) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string) (*chain.Change, int, error) {
+	ch, k, err := n.processLocked(ctx, bs, batch)
+	if ch == nil {
+		return ch, k, err
+	}
+	if ch.Reorg() {
+		n.events.publish(EventReorg, ReorgEventData{OldTip: ch.OldTip.Hash.String(), NewTip: ch.NewTip.Hash.String(),
+			Height: ch.NewTip.Height(), Depth: len(ch.Disconnected)})
+	}
+	connected := ch.Connected
+	if batch && len(connected) > 1 {
+		connected = connected[len(connected)-1:]
+	}
+	for _, b := range connected {
+		n.events.publish(EventBlock, blockEvent(b, origin, len(ch.Connected)))
+	}
+	return ch, k, err
 }
 
-// processBlocks hands blocks to the chain and brings the mempool along.
-func (n *Node) processBlocks(ctx context.Context, bs []*chain.Block, batch bool) (*chain.Change, int, error) {
+func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
+	d := BlockEventData{Height: b.Header.Height, Hash: b.Hash().String(), Txs: len(b.Transactions), Origin: origin, Count: count}
+	if len(b.Transactions) > 0 {
+		d.Miner = b.Transactions[0].Recipient
+	}
+	return d
+}
+
+func (n *Node) processLocked(ctx context.Context, bs []*chain.Block, batch bool) (*chain.Change, int, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var ch *chain.Change
@@ -241,7 +280,7 @@ func (n *Node) processBlocks(ctx context.Context, bs []*chain.Block, batch bool)
 // addTx offers tx to the mempool. The signature is checked before
 // taking n.mu, so gossip validators verify in parallel and never wait
 // behind a block being connected just to check a signature.
-func (n *Node) addTx(tx *chain.Transaction) error {
+func (n *Node) addTx(tx *chain.Transaction, origin string) error {
 	if tx.IsCoinbase() {
 		return n.mempool.Add(tx, n.chain) // refused at once, with its own error
 	}
@@ -249,8 +288,13 @@ func (n *Node) addTx(tx *chain.Transaction) error {
 		return err
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.mempool.AddVerified(tx, n.chain)
+	err := n.mempool.AddVerified(tx, n.chain)
+	n.mu.Unlock()
+	if err == nil {
+		n.events.publish(EventTx, TxEventData{ID: tx.ID().String(), Sender: tx.Sender, Recipient: tx.Recipient,
+			Amount: tx.Amount, Fee: tx.Fee, Origin: origin})
+	}
+	return err
 }
 
 func (n *Node) closeP2P() error {
@@ -295,14 +339,14 @@ func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) (
 	return a.n.chain.HeadersAfter(loc, stop, max)
 }
 func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (bool, error) {
-	ch, _, err := a.n.processBlocks(ctx, []*chain.Block{b}, false)
+	ch, _, err := a.n.processBlocks(ctx, []*chain.Block{b}, false, OriginGossip)
 	return ch.Joined(b.Hash()), err
 }
 func (a chainAdapter) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
-	_, k, err := a.n.processBlocks(ctx, bs, true)
+	_, k, err := a.n.processBlocks(ctx, bs, true, OriginSync)
 	return k, err
 }
-func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx) }
+func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx, OriginGossip) }
 
 // Send signs a transfer from the node's wallet with the wallet's next
 // nonce (after its pending transactions) and submits it.

@@ -137,6 +137,9 @@ func (h *Host) peerConnected(p peer.ID) {
 	if h.memory != nil {
 		h.memory.seen(p)
 	}
+	if h.cfg.OnPeer != nil {
+		h.cfg.OnPeer(PeerEvent{Peer: p, Connected: true, Source: source, Addr: addr})
+	}
 }
 
 func (h *Host) peerDisconnected(p peer.ID) {
@@ -160,6 +163,9 @@ func (h *Host) peerDisconnected(p peer.ID) {
 		"connected_for", time.Since(st.since).Round(time.Millisecond))
 	if h.memory != nil {
 		h.memory.seen(p)
+	}
+	if h.cfg.OnPeer != nil {
+		h.cfg.OnPeer(PeerEvent{Peer: p, Source: st.source, Addr: st.addr})
 	}
 }
 

@@ -43,6 +43,8 @@ type Gossip struct {
 
 	onUnknownParent func(from peer.ID)
 
+	txStats, blockStats topicCounters
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -97,14 +99,18 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, opts ...GossipOption) 
 		// (DESIGN.md, known pitfalls).
 		pubsub.WithFloodPublish(true),
 	}
+	g := &Gossip{host: h, chain: c, log: cfg.log, onUnknownParent: cfg.onUnknownParent}
+	psOpts = append(psOpts, pubsub.WithRawTracer(&sendCounter{topics: map[string]*topicCounters{
+		txName: &g.txStats, blockName: &g.blockStats,
+	}}))
 	ps, err := pubsub.NewGossipSub(ctx, h, append(psOpts, cfg.psOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start gossipsub: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	g := &Gossip{host: h, chain: c, log: cfg.log, ps: ps, onUnknownParent: cfg.onUnknownParent, cancel: cancel}
+	g.ps = ps
+	ctx, g.cancel = context.WithCancel(ctx)
 	if err := g.join(txName, blockName); err != nil {
-		cancel()
+		g.cancel()
 		return nil, err
 	}
 	g.wg.Add(2)
@@ -160,6 +166,7 @@ func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
 	if err := g.blockTopic.Publish(ctx, b.Encode()); err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}
+	g.blockStats.published.Add(1)
 	return nil
 }
 
@@ -168,11 +175,18 @@ func (g *Gossip) PublishTx(ctx context.Context, tx *chain.Transaction) error {
 	if err := g.txTopic.Publish(ctx, tx.Encode()); err != nil {
 		return fmt.Errorf("publish tx: %w", err)
 	}
+	g.txStats.published.Add(1)
 	return nil
 }
 
 // validateBlock decodes and processes a gossiped block; see blockVerdict.
 func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
+	// Counted after recoverValidator has turned a panic into Ignore.
+	defer func() {
+		if from != g.host.ID() {
+			g.blockStats.verdict(res)
+		}
+	}()
 	defer g.recoverValidator("block", from, &res)
 	if from == g.host.ID() {
 		return pubsub.ValidationAccept // ours: validated before publishing
@@ -209,6 +223,12 @@ func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Mess
 // validateTx decodes a gossiped transaction and offers it to the mempool;
 // see txVerdict.
 func (g *Gossip) validateTx(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
+	// Counted after recoverValidator has turned a panic into Ignore.
+	defer func() {
+		if from != g.host.ID() {
+			g.txStats.verdict(res)
+		}
+	}()
 	defer g.recoverValidator("tx", from, &res)
 	if from == g.host.ID() {
 		return pubsub.ValidationAccept

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,6 +82,10 @@ type HostConfig struct {
 	ConnLow, ConnHigh int
 	ConnGrace         time.Duration
 	Logger            *slog.Logger
+	// OnPeer, if set, is told of every peer that connects or disconnects,
+	// after the host has logged it. It runs on the host's event loop and
+	// must not block.
+	OnPeer func(PeerEvent)
 
 	// Test knobs; zero means the production values.
 	backoff       backoffPolicy
@@ -406,4 +411,52 @@ func (h *Host) spawn(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// PeerEvent reports a peer connecting or disconnecting.
+type PeerEvent struct {
+	Peer      peer.ID
+	Connected bool
+	Source    string              // as PeerSource reports it
+	Addr      multiaddr.Multiaddr // the connection's remote address
+}
+
+// PeerInfo describes a connected peer.
+type PeerInfo struct {
+	ID     peer.ID
+	Addr   multiaddr.Multiaddr   // the connection's remote address
+	Addrs  []multiaddr.Multiaddr // every address the peer announced (identify)
+	Source string
+	Since  time.Time
+}
+
+// Peers lists the connected peers, as the host logged them.
+func (h *Host) Peers() []PeerInfo {
+	h.mu.Lock()
+	out := make([]PeerInfo, 0, len(h.peers))
+	for p, st := range h.peers {
+		out = append(out, PeerInfo{ID: p, Addr: st.addr, Source: st.source, Since: st.since})
+	}
+	h.mu.Unlock()
+	for i := range out {
+		out[i].Addrs = usableAddrs(h.Peerstore().Addrs(out[i].ID))
+	}
+	slices.SortFunc(out, func(a, b PeerInfo) int { return a.Since.Compare(b.Since) })
+	return out
+}
+
+// AddPeer dials ai now and, once connected, keeps it connected for the
+// life of the host as it does bootstrap peers: redialled with backoff,
+// never trimmed by the connection manager. It is how an operator adds a
+// peer to a running node (/register-node). A failed first dial is
+// returned and nothing is kept.
+func (h *Host) AddPeer(ctx context.Context, ai peer.AddrInfo, source string) error {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	if err := h.Connect(ctx, ai, source); err != nil {
+		return err
+	}
+	h.connMgr.Protect(ai.ID, source)
+	h.keep(ai, source, keepPolicy{persistent: true})
+	return nil
 }

@@ -70,6 +70,9 @@ type Syncer struct {
 	notifee *network.NotifyBundle
 	closed  bool // set under mu by Close: no goroutine starts after it
 
+	stats  syncCounters
+	notify func(SyncEvent)
+
 	syncMu sync.Mutex // held by whoever is downloading: run or SyncNow
 	kick   chan struct{}
 	ctx    context.Context
@@ -411,4 +414,33 @@ func isFault(err error) bool {
 	}
 	code := chain.CodeOf(err)
 	return code != 0 && !code.Transient()
+}
+
+// Sync event states.
+const (
+	SyncStarted  = "started"
+	SyncFinished = "finished"
+	SyncFailed   = "failed"
+)
+
+// SyncEvent reports a download from one peer starting or ending.
+type SyncEvent struct {
+	Peer  peer.ID
+	State string // SyncStarted, SyncFinished or SyncFailed
+	// Height is ours: at the start, or when the download ended.
+	Height     uint64
+	PeerHeight uint64        // what the peer claimed
+	Blocks     int           // blocks connected (at the end)
+	Duration   time.Duration // at the end
+	Err        error         // why it failed
+}
+
+// WithSyncNotify sets a function told of every download's start and end.
+// It runs on the syncing goroutine and must not block.
+func WithSyncNotify(f func(SyncEvent)) SyncOption { return func(s *Syncer) { s.notify = f } }
+
+func (s *Syncer) emit(ev SyncEvent) {
+	if s.notify != nil {
+		s.notify(ev)
+	}
 }

@@ -159,11 +159,27 @@ func (s *Syncer) getBlocks(ctx context.Context, p peer.ID, hashes []chain.Hash) 
 // syncFrom downloads from p until we have at least the work p claimed:
 // headers from our locator, then the blocks we lack in batches, each
 // batch handed to the chain as it arrives.
-func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Status) error {
+func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Status) (err error) {
 	start := time.Now()
 	startHeight := s.chain.Tip().Height()
 	s.log.Info("sync started", "peer", p, "height", startHeight, "peer_height", claimed.Height)
 	connected := 0
+	s.stats.started.Add(1)
+	s.stats.syncing.Store(true)
+	s.emit(SyncEvent{Peer: p, State: SyncStarted, Height: startHeight, PeerHeight: claimed.Height})
+	defer func() {
+		s.stats.syncing.Store(false)
+		s.stats.blocks.Add(uint64(connected))
+		ev := SyncEvent{Peer: p, State: SyncFinished, Blocks: connected, Height: s.chain.Tip().Height(),
+			PeerHeight: claimed.Height, Duration: time.Since(start), Err: err}
+		if err != nil {
+			ev.State = SyncFailed
+			s.stats.failed.Add(1)
+		} else {
+			s.stats.finished.Add(1)
+		}
+		s.emit(ev)
+	}()
 	// ahead is the last header of p's branch we have stored: while that
 	// branch is still lighter than our main chain, our own locator only
 	// finds the fork point, and p would send the same headers again. Put

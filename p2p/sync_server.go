@@ -59,6 +59,7 @@ func (s *Syncer) handleStream(st network.Stream) {
 		_ = write(protocol.ErrorResponse(protocol.CodeRateLimited, "too many sync requests"), 0)
 		return
 	}
+	s.stats.served.Add(1)
 	if err := s.serve(p, req, write); err != nil {
 		if errors.Is(err, protocol.ErrBadMessage) {
 			_ = write(protocol.ErrorResponse(protocol.CodeBadRequest, err.Error()), 0)

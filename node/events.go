@@ -1,0 +1,147 @@
+package node
+
+import (
+	"sync"
+	"time"
+)
+
+// Event kinds.
+const (
+	EventPeer  = "peer"  // PeerEventData
+	EventTx    = "tx"    // TxEventData: a transaction entered the mempool
+	EventBlock = "block" // BlockEventData: a block joined the main chain
+	EventReorg = "reorg" // ReorgEventData
+	EventSync  = "sync"  // SyncEventData
+)
+
+// Event is something that happened to the node, for the API's event
+// stream. Data is one of the *EventData types, by Kind; all of them
+// marshal to JSON.
+type Event struct {
+	Seq  uint64    `json:"seq"`
+	Kind string    `json:"type"`
+	Time time.Time `json:"time"`
+	Data any       `json:"data"`
+}
+
+// PeerEventData: a peer connected or disconnected.
+type PeerEventData struct {
+	Peer   string `json:"peer"`
+	State  string `json:"state"` // "connected" or "disconnected"
+	Source string `json:"source"`
+	Addr   string `json:"addr,omitempty"`
+}
+
+// TxEventData: a transaction entered the mempool, from Origin "api"
+// (submitted to this node) or "gossip".
+type TxEventData struct {
+	ID        string `json:"id"`
+	Sender    string `json:"sender"`
+	Recipient string `json:"recipient"`
+	Amount    uint64 `json:"amount"`
+	Fee       uint64 `json:"fee"`
+	Origin    string `json:"origin"`
+}
+
+// BlockEventData: a block joined the main chain, from Origin "mined",
+// "gossip" or "sync". A sync batch reports only its last block, with
+// Count the number it connected.
+type BlockEventData struct {
+	Height uint64 `json:"height"`
+	Hash   string `json:"hash"`
+	Txs    int    `json:"txs"`
+	Miner  string `json:"miner"`
+	Origin string `json:"origin"`
+	Count  int    `json:"count"`
+}
+
+// ReorgEventData: the main chain switched branches.
+type ReorgEventData struct {
+	OldTip string `json:"old_tip"`
+	NewTip string `json:"new_tip"`
+	Height uint64 `json:"height"`
+	Depth  int    `json:"depth"` // blocks disconnected
+}
+
+// SyncEventData: a download from a peer started or ended.
+type SyncEventData struct {
+	Peer       string  `json:"peer"`
+	State      string  `json:"state"` // "started", "finished" or "failed"
+	Height     uint64  `json:"height"`
+	PeerHeight uint64  `json:"peer_height"`
+	Blocks     int     `json:"blocks"`
+	Seconds    float64 `json:"seconds"`
+	Reason     string  `json:"reason,omitempty"`
+}
+
+// Events fans events out to subscribers. Publishing never blocks: each
+// subscriber has a bounded buffer, and one that falls a buffer behind is
+// dropped (its channel closed) rather than slowing the node or growing
+// without bound (STYLE 17). A dropped subscriber reconnects and reads
+// the state it missed from the API.
+//
+// mu guards the subscriber set and the sequence number; sends happen
+// under it, which is what makes a drop and a send never race on a
+// closed channel.
+type Events struct {
+	mu   sync.Mutex
+	seq  uint64
+	subs map[*Subscription]struct{}
+}
+
+// Subscription receives events on C until Close, or until it fell behind
+// and the node dropped it; either way C is closed.
+type Subscription struct {
+	C      <-chan Event
+	c      chan Event
+	events *Events
+}
+
+func newEvents() *Events { return &Events{subs: make(map[*Subscription]struct{})} }
+
+// Subscribe returns a subscription with a buffer of size events.
+func (e *Events) Subscribe(size int) *Subscription {
+	c := make(chan Event, max(size, 1))
+	s := &Subscription{C: c, c: c, events: e}
+	e.mu.Lock()
+	e.subs[s] = struct{}{}
+	e.mu.Unlock()
+	return s
+}
+
+// Close ends the subscription; C is closed. Closing twice is harmless.
+func (s *Subscription) Close() {
+	e := s.events
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.subs[s]; ok {
+		delete(e.subs, s)
+		close(s.c)
+	}
+}
+
+// publish sends an event of kind with data to every subscriber.
+func (e *Events) publish(kind string, data any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
+	if len(e.subs) == 0 {
+		return
+	}
+	ev := Event{Seq: e.seq, Kind: kind, Time: time.Now().UTC(), Data: data}
+	for s := range e.subs {
+		select {
+		case s.c <- ev:
+		default:
+			delete(e.subs, s)
+			close(s.c)
+		}
+	}
+}
+
+// subscribers returns how many subscriptions are open.
+func (e *Events) subscribers() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.subs)
+}

@@ -1,0 +1,192 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+
+	"github.com/gossipchain/gossipchain/p2p"
+)
+
+// Subscribe returns a subscription to the node's events with a buffer of
+// size; see Events.
+func (n *Node) Subscribe(size int) *Subscription { return n.events.Subscribe(size) }
+
+func (n *Node) onPeer(ev p2p.PeerEvent) {
+	d := PeerEventData{Peer: ev.Peer.String(), State: "disconnected", Source: ev.Source}
+	if ev.Connected {
+		d.State = "connected"
+	}
+	if ev.Addr != nil {
+		d.Addr = ev.Addr.String()
+	}
+	n.events.publish(EventPeer, d)
+}
+
+func (n *Node) onSync(ev p2p.SyncEvent) {
+	d := SyncEventData{Peer: ev.Peer.String(), State: ev.State, Height: ev.Height, PeerHeight: ev.PeerHeight,
+		Blocks: ev.Blocks, Seconds: ev.Duration.Seconds()}
+	if ev.Err != nil {
+		d.Reason = ev.Err.Error()
+	}
+	n.events.publish(EventSync, d)
+}
+
+// Status is a summary of the node, as GET /status shows it.
+type Status struct {
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"` // full multiaddrs, /p2p/<id> included
+	// Network is the network's name; NetworkID its genesis hash.
+	Network   string `json:"network"`
+	NetworkID string `json:"network_id"`
+	Height    uint64 `json:"height"`
+	Tip       string `json:"tip"`
+	// TotalWork is the main chain's cumulative work, in decimal: it can
+	// exceed what a JSON number holds exactly.
+	TotalWork string  `json:"total_work"`
+	Peers     int     `json:"peers"`
+	Mempool   int     `json:"mempool"`
+	Wallet    string  `json:"wallet"`
+	Mining    bool    `json:"mining"`
+	HashRate  float64 `json:"hash_rate"` // hashes per second, over the last few seconds
+	Syncing   bool    `json:"syncing"`
+}
+
+// Status returns the node's summary. Before Start it has no peer ID or
+// addresses.
+func (n *Node) Status() Status {
+	tip := n.chain.Tip()
+	st := Status{
+		Network:   n.cfg.Params.Name,
+		NetworkID: n.cfg.Params.NetworkID().String(),
+		Height:    tip.Height(),
+		Tip:       tip.Hash.String(),
+		TotalWork: tip.Work.String(),
+		Mempool:   n.mempool.Len(),
+		Wallet:    n.WalletAddress(),
+		Mining:    n.cfg.Mine,
+		HashRate:  math.Float64frombits(n.hashRate.Load()),
+		Addrs:     []string{},
+	}
+	if n.host != nil {
+		st.PeerID = n.host.ID().String()
+		for _, a := range n.host.FullAddrs() {
+			st.Addrs = append(st.Addrs, a.String())
+		}
+		st.Peers = len(n.host.Network().Peers())
+	}
+	if n.syncer != nil {
+		st.Syncing = n.syncer.Stats().Syncing
+	}
+	return st
+}
+
+// PeerInfo describes a connected peer, as GET /peers shows it.
+type PeerInfo struct {
+	ID string `json:"id"`
+	// Addr is the address of the connection; Addrs every address the
+	// peer announced.
+	Addr   string    `json:"addr"`
+	Addrs  []string  `json:"addrs"`
+	Source string    `json:"source"` // mdns, bootstrap, register, remembered, inbound or outbound
+	Since  time.Time `json:"since"`
+}
+
+// Peers lists the connected peers, longest connected first.
+func (n *Node) Peers() []PeerInfo {
+	out := []PeerInfo{}
+	if n.host == nil {
+		return out
+	}
+	for _, p := range n.host.Peers() {
+		pi := PeerInfo{ID: p.ID.String(), Source: p.Source, Since: p.Since.UTC(), Addrs: []string{}}
+		if p.Addr != nil {
+			pi.Addr = p.Addr.String()
+		}
+		for _, a := range p.Addrs {
+			pi.Addrs = append(pi.Addrs, a.String())
+		}
+		out = append(out, pi)
+	}
+	return out
+}
+
+// ErrNotStarted is returned by what needs the network before Start.
+var ErrNotStarted = fmt.Errorf("node: network not started")
+
+// AddPeer dials the peer at addrs (full multiaddrs of one peer, ending in
+// /p2p/<id>) now and keeps it connected: POST /register-node.
+func (n *Node) AddPeer(ctx context.Context, addrs []multiaddr.Multiaddr) (peer.ID, error) {
+	if n.host == nil {
+		return "", ErrNotStarted
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(addrs...)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadPeerAddr, err)
+	}
+	if len(infos) != 1 {
+		return "", fmt.Errorf("%w: the addresses name %d peers, want one", ErrBadPeerAddr, len(infos))
+	}
+	ai := infos[0]
+	if ai.ID == n.host.ID() {
+		return "", fmt.Errorf("%w: that is this node", ErrBadPeerAddr)
+	}
+	if err := n.host.AddPeer(ctx, ai, p2p.SourceRegister); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return ai.ID, nil
+}
+
+// Errors of AddPeer that callers tell apart.
+var (
+	ErrBadPeerAddr = fmt.Errorf("bad peer address")
+	ErrUnreachable = fmt.Errorf("peer unreachable")
+)
+
+// Stats is a snapshot of the node's counters, for metrics.
+type Stats struct {
+	Status Status
+	Gossip p2p.GossipStats
+	Sync   p2p.SyncStats
+	// Hashes is the number of block hashes the miner has tried.
+	Hashes uint64
+	// Subscribers is the number of open event subscriptions.
+	Subscribers int
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	s := Stats{Status: n.Status(), Hashes: n.hashes.Load(), Subscribers: n.events.subscribers()}
+	if n.gossip != nil {
+		s.Gossip = n.gossip.Stats()
+	}
+	if n.syncer != nil {
+		s.Sync = n.syncer.Stats()
+	}
+	return s
+}
+
+// hashRateInterval is how often the hash rate is sampled.
+const hashRateInterval = 5 * time.Second
+
+// sampleHashRate keeps n.hashRate at the rate of the last interval.
+func (n *Node) sampleHashRate(ctx context.Context) {
+	t := time.NewTicker(hashRateInterval)
+	defer t.Stop()
+	last, at := n.hashes.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			cur := n.hashes.Load()
+			rate := float64(cur-last) / now.Sub(at).Seconds()
+			n.hashRate.Store(math.Float64bits(rate))
+			last, at = cur, now
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package p2p
+
+import (
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Counters are plain atomics read as snapshots: the node exposes them to
+// Prometheus at its edge, so p2p needs no metrics registry of its own and
+// several nodes in one test process do not share one.
+
+// TopicStats counts one gossip topic's messages. In is every message
+// from a peer that reached our validator; it ends as exactly one of
+// Accepted, Rejected (the sender is penalised) or Ignored. Published
+// counts our own messages; Sent counts copies of any message (ours or
+// forwarded) queued to a peer.
+type TopicStats struct {
+	In, Accepted, Rejected, Ignored uint64
+	Published, Sent                 uint64
+}
+
+// GossipStats is a snapshot of the gossip counters.
+type GossipStats struct {
+	Tx, Block TopicStats
+}
+
+type topicCounters struct {
+	in, accepted, rejected, ignored, published, sent atomic.Uint64
+}
+
+func (c *topicCounters) snapshot() TopicStats {
+	return TopicStats{
+		In: c.in.Load(), Accepted: c.accepted.Load(), Rejected: c.rejected.Load(), Ignored: c.ignored.Load(),
+		Published: c.published.Load(), Sent: c.sent.Load(),
+	}
+}
+
+func (c *topicCounters) verdict(res pubsub.ValidationResult) {
+	c.in.Add(1)
+	switch res {
+	case pubsub.ValidationAccept:
+		c.accepted.Add(1)
+	case pubsub.ValidationReject:
+		c.rejected.Add(1)
+	default:
+		c.ignored.Add(1)
+	}
+}
+
+// Stats returns the gossip counters.
+func (g *Gossip) Stats() GossipStats {
+	return GossipStats{Tx: g.txStats.snapshot(), Block: g.blockStats.snapshot()}
+}
+
+// sendCounter is a pubsub.RawTracer that counts the messages queued to
+// peers, by topic. Only SendRPC does anything.
+type sendCounter struct {
+	topics map[string]*topicCounters // read-only after NewGossip
+}
+
+var _ pubsub.RawTracer = (*sendCounter)(nil)
+
+func (t *sendCounter) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
+	for _, m := range rpc.GetPublish() {
+		if c, ok := t.topics[m.GetTopic()]; ok {
+			c.sent.Add(1)
+		}
+	}
+}
+
+func (*sendCounter) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (*sendCounter) OnClosedOutboundStream(peer.ID)                       {}
+func (*sendCounter) Join(string)                                          {}
+func (*sendCounter) Leave(string)                                         {}
+func (*sendCounter) Graft(peer.ID, string)                                {}
+func (*sendCounter) Prune(peer.ID, string)                                {}
+func (*sendCounter) ValidateMessage(*pubsub.Message)                      {}
+func (*sendCounter) DeliverMessage(*pubsub.Message)                       {}
+func (*sendCounter) RejectMessage(*pubsub.Message, string)                {}
+func (*sendCounter) DuplicateMessage(*pubsub.Message)                     {}
+func (*sendCounter) ThrottlePeer(peer.ID)                                 {}
+func (*sendCounter) RecvRPC(*pubsub.RPC)                                  {}
+func (*sendCounter) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (*sendCounter) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (*sendCounter) UndeliverableMessage(*pubsub.Message)                 {}
+
+// SyncStats is a snapshot of the syncer's counters.
+type SyncStats struct {
+	// Started, Finished and Failed count downloads from a peer; a
+	// download that was stopped (a fault, a stall) counts as Failed.
+	Started, Finished, Failed uint64
+	// Blocks is the number of blocks downloads connected.
+	Blocks uint64
+	// Served is the number of requests answered for peers.
+	Served uint64
+	// Syncing is true while a download runs.
+	Syncing bool
+}
+
+type syncCounters struct {
+	started, finished, failed, blocks, served atomic.Uint64
+	syncing                                   atomic.Bool
+}
+
+// Stats returns the syncer's counters.
+func (s *Syncer) Stats() SyncStats {
+	c := &s.stats
+	return SyncStats{
+		Started: c.started.Load(), Finished: c.finished.Load(), Failed: c.failed.Load(),
+		Blocks: c.blocks.Load(), Served: c.served.Load(), Syncing: c.syncing.Load(),
+	}
+}

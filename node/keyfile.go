@@ -20,10 +20,19 @@ var ErrBadKeyFile = errors.New("bad key file")
 // in path, creating the file (mode 0600) with a fresh key if it does not
 // exist.
 func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	key, err := LoadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return createKey(path)
+		return CreateKey(path)
 	}
+	return key, err
+}
+
+// LoadKey reads the key file at path as LoadOrCreateKey writes it and
+// never creates one. A missing file is an error wrapping fs.ErrNotExist,
+// so a caller that only spends from a wallet can tell the user to create
+// it rather than make a key nobody has funded.
+func LoadKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read key: %w", err)
 	}
@@ -34,7 +43,11 @@ func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 	return ed25519.NewKeyFromSeed(seed), nil
 }
 
-func createKey(path string) (ed25519.PrivateKey, error) {
+// CreateKey writes a fresh key to path (mode 0600, its directory 0700 if
+// missing) and returns it. It fails with an error wrapping fs.ErrExist if
+// path exists: overwriting a key file would lose whatever its address
+// holds.
+func CreateKey(path string) (ed25519.PrivateKey, error) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)

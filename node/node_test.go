@@ -147,10 +147,16 @@ func TestPartitionHeal(t *testing.T) {
 		t.Fatal("setup: the groups should have mined apart, the transaction on a's side")
 	}
 
+	events := a0.Subscribe(1024)
+	defer events.Close()
 	link()
 	eventually(t, 60*time.Second, "all four on the heavier branch", func() bool { return sameTip(a0, a1, b0, b1) })
 	if h := a0.Chain().Tip().Height(); h != 13 {
 		t.Fatalf("tip height %d, want b's 13", h)
+	}
+	ev := waitEvent(t, events, 10*time.Second, "reorg event", func(e node.Event) bool { return e.Kind == node.EventReorg })
+	if d := ev.Data.(node.ReorgEventData); d.Depth != 10 || d.Height < 12 {
+		t.Errorf("reorg event %+v, want 10 blocks disconnected", d)
 	}
 	for _, n := range []*node.Node{a0, a1} {
 		eventually(t, 10*time.Second, "the losing branch's transaction back in the mempool", func() bool { return n.Mempool().Has(tx.ID()) })

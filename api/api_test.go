@@ -442,6 +442,19 @@ func TestToken(t *testing.T) {
 	if n.Chain().Tip().Hash != tip {
 		t.Fatal("an unauthorised /mine mined")
 	}
+	for _, path := range []string{"/register-node", "/create-transaction"} {
+		if rec := do(http.MethodPost, path, ""); rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s without the token: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	if rec := do(http.MethodGet, "/sync-chain", ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("/sync-chain without the token: %d", rec.Code)
+	}
+	for _, path := range []string{"/status", "/peers", "/metrics", "/mempool"} {
+		if rec := do(http.MethodGet, path, ""); rec.Code != http.StatusOK {
+			t.Errorf("%s without the token: %d, want reads open", path, rec.Code)
+		}
+	}
 	if rec := do(http.MethodGet, "/chain", ""); rec.Code != http.StatusOK {
 		t.Fatalf("/chain without token: %d", rec.Code)
 	}

@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/event"
@@ -35,16 +36,16 @@ func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	if ai.ID == h.ID() {
 		return
 	}
-	var addr string
-	if len(ai.Addrs) > 0 {
-		addr = ai.Addrs[0].String()
-	}
-	h.log.Info("peer found", "peer", ai.ID, "addr", addr, "addrs", len(ai.Addrs), "source", SourceMDNS)
 	pol := keepPolicy{maxFailures: mdnsMaxFailures}
 	if h.ID() > ai.ID {
 		pol.yield = h.cfg.mdnsYieldWait // we are the larger: wait to be dialled
 	}
-	h.keep(ai, SourceMDNS, pol)
+	// A peer is announced again and again; only news is worth a line.
+	level := slog.LevelDebug
+	if h.keep(ai, SourceMDNS, pol) {
+		level = slog.LevelInfo
+	}
+	h.log.Log(h.ctx, level, "peer found", "peer", ai.ID, "addr", addrString(firstAddr(ai)), "addrs", len(ai.Addrs), "source", SourceMDNS)
 }
 
 // startMDNS advertises this host under the network's service name and

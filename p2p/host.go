@@ -348,6 +348,7 @@ func (h *Host) Start(ctx context.Context) error {
 		h.log.Info("listening", "addr", a.String())
 	}
 	for _, ai := range h.bootstrap {
+		h.log.Info("peer found", "peer", ai.ID, "addr", addrString(firstAddr(ai)), "addrs", len(ai.Addrs), "source", SourceBootstrap)
 		h.keep(ai, SourceBootstrap, keepPolicy{persistent: true})
 	}
 	for _, ai := range h.remembered {
@@ -459,4 +460,11 @@ func (h *Host) AddPeer(ctx context.Context, ai peer.AddrInfo, source string) err
 	h.connMgr.Protect(ai.ID, source)
 	h.keep(ai, source, keepPolicy{persistent: true})
 	return nil
+}
+
+func firstAddr(ai peer.AddrInfo) multiaddr.Multiaddr {
+	if len(ai.Addrs) == 0 {
+		return nil
+	}
+	return ai.Addrs[0]
 }

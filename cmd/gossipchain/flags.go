@@ -156,7 +156,8 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 		for _, line := range wrap(text, 72) {
 			fmt.Fprintf(w, "        %s\n", line)
 		}
-		if d := f.DefValue; d != "" && d != "false" && !strings.Contains(text, "(default") {
+		// A required flag's zero default would only mislead.
+		if d := f.DefValue; d != "" && d != "false" && !strings.Contains(text, "(default") && !strings.HasSuffix(text, "; required") {
 			fmt.Fprintf(w, "        (default %s)\n", d)
 		}
 	})

@@ -1,6 +1,11 @@
 // Command gossipchain runs a gossipchain node and talks to one.
 //
-//	gossipchain node [flags]    run a node
+//	gossipchain node [flags]                run a node
+//	gossipchain wallet new|address|balance  a wallet key file and its balance
+//	gossipchain send --to A --amount N      sign a transfer here, submit it to a node
+//	gossipchain status|peers|chain          ask a node about itself
+//
+// The commands other than node are clients of a node's HTTP API.
 //
 // Run "gossipchain <command> --help" for a command's flags.
 package main
@@ -38,7 +43,17 @@ func main() {
 const usage = `usage: gossipchain <command> [flags]
 
 commands:
-  node    run a node: keep the chain in the data directory, mine with --mine
+  node              run a node: keep the chain in the data directory, mine with --mine
+  wallet new        create a wallet key file (never overwrites one)
+  wallet address    print the address of a wallet key file
+  wallet balance    ask a node for the wallet's balance and nonce
+  send              sign a transfer with the wallet here and submit it to a node
+  status            ask a node for its peer ID, addresses, network, height and tip
+  peers             list the peers a node is connected to
+  chain             list a node's blocks, one line each
+
+All commands but node talk to a node's HTTP API, given by --api URL
+(default $GOSSIPCHAIN_API if set, else http://127.0.0.1:5000).
 
 Run "gossipchain <command> --help" for the flags of a command.
 `
@@ -67,12 +82,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "node":
 		return runNode(args[1:], stdout, stderr)
+	case "wallet", "send", "status", "peers", "chain":
+		return runClient(args[0], args[1:], os.Getenv, stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return usageError{fmt.Errorf("unknown command %q", args[0])}
+}
+
+// runClient runs a command that talks to a node's API. Ctrl-C cancels
+// the request in flight.
+func runClient(cmd string, args []string, getenv func(string) string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "wallet":
+		return runWallet(ctx, args, getenv, stdout)
+	case "send":
+		return runSend(ctx, args, getenv, stdout)
+	}
+	return runQuery(ctx, cmd, args, getenv, stdout)
 }
 
 // runNode runs a node until SIGINT or SIGTERM, then shuts it down: miner

@@ -18,7 +18,7 @@ import (
 
 // newNode opens a node on p in a temporary directory without starting
 // its network: SubmitTx, Send and MineOne work without peers.
-func newNode(t *testing.T, p *chain.Params) *node.Node {
+func newNode(t testing.TB, p *chain.Params) *node.Node {
 	t.Helper()
 	n, err := node.New(node.Config{Params: p, DataDir: t.TempDir()})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +58,7 @@ func (s *server) registerNode(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Address *string `json:"address"`
 	}
-	if err := decodeStrict(r.Body, &req); err != nil {
+	if err := decodeStrict(r.Body, &req, "address"); err != nil {
 		return err
 	}
 	if req.Address == nil {
@@ -149,9 +150,12 @@ func (s *server) resolveAPI(ctx context.Context, base string) ([]multiaddr.Multi
 	return addrs, nil
 }
 
-// decodeStrict decodes one JSON object into v: unknown fields, wrong
-// types, trailing data and an empty body are errors a client can read.
-func decodeStrict(r io.Reader, v any) error {
+// decodeStrict decodes one JSON object with exactly the members named
+// in fields (each at most once, names matched exactly, unlike
+// encoding/json's case-insensitive matching) into v. Anything else is an
+// error a client can read: unknown or repeated members, wrong types,
+// trailing data, an empty body.
+func decodeStrict(r io.Reader, v any, fields ...string) error {
 	body, err := io.ReadAll(r)
 	if err != nil {
 		return err // *http.MaxBytesError, or the client went away
@@ -160,20 +164,50 @@ func decodeStrict(r io.Reader, v any) error {
 	if len(body) == 0 || bytes.Equal(body, []byte("null")) {
 		return errorf(EINVALID, "body is empty; want a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			if te.Field == "" {
-				return errorf(EINVALID, "body is a JSON %s; want an object", te.Value)
-			}
-			return errorf(EINVALID, "%s must be a %s, not a JSON %s", te.Field, te.Type, te.Value)
-		}
-		return errorf(EINVALID, "body is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return jsonError(err)
 	}
-	if dec.More() {
-		return errorf(EINVALID, "body has data after the JSON object")
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the '{' Unmarshal has seen
+		return jsonError(err)
+	}
+	seen := make(map[string]bool, len(members))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonError(err)
+		}
+		name := tok.(string) // inside an object every other token is a key
+		if !slices.Contains(fields, name) {
+			return errorf(EINVALID, "unknown field %q; want %s", clip(name), strings.Join(fields, ", "))
+		}
+		if seen[name] {
+			return errorf(EINVALID, "field %q appears twice", name)
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return jsonError(err)
+		}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return jsonError(err)
 	}
 	return nil
+}
+
+// jsonError says what is wrong with a body encoding/json refused.
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return errorf(EINVALID, "%s must be a %s, not a JSON %s", te.Field, te.Type, te.Value)
+	case errors.As(err, &te):
+		return errorf(EINVALID, "body is a JSON %s; want an object", te.Value)
+	case errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value"):
+		return errorf(EINVALID, "body has data after the JSON object")
+	}
+	return errorf(EINVALID, "body is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
@@ -53,6 +55,20 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 		s.mu.Unlock()
 	}()
 	st, r, err := s.request(ctx, p, protocol.StatusRequest(s.status()), protocol.StatusTimeout)
+	if errors.Is(err, msmux.ErrNotSupported[lpprotocol.ID]{}) {
+		// A node of another network (the protocol ID names the genesis)
+		// or a libp2p node that is no gossipchain node: it can give us
+		// nothing, and would only hold a connection slot. Not banned: a
+		// gossipchain node dialled in the moment between its host
+		// starting to listen and its syncer starting looks the same, and
+		// must be able to come back.
+		s.log.Info("peer dropped", "peer", p, "reason", errForeignPeer)
+		s.mu.Lock()
+		delete(s.peers, p)
+		s.mu.Unlock()
+		_ = s.host.Network().ClosePeer(p)
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -72,6 +88,9 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 	}
 	return fmt.Errorf("status: %w", err)
 }
+
+// errForeignPeer: the peer does not speak this network's sync protocol.
+var errForeignPeer = errors.New("peer does not speak this network's sync protocol (another --network, or not a gossipchain node)")
 
 // rateLimitRetries and rateLimitPause bound how long a download waits out
 // a peer's rate limit before giving up on it: 0.2 s, doubling, five times.

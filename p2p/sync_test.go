@@ -189,7 +189,8 @@ func TestSyncDeepFork(t *testing.T) {
 // CodeBadRequest and does not cost the peer its connection.
 func TestSyncUnknownRequestKindNotBanned(t *testing.T) {
 	server := newSyncNode(t)
-	client := newHost(t)
+	// A gossipchain node, or the server would drop it as foreign.
+	client := newSyncNode(t).h
 	connect(t, client, server.h)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -270,5 +271,18 @@ func TestSyncSilentLiarDoesNotStall(t *testing.T) {
 	}()
 	eventually(t, 30*time.Second, "synced from the honest peer despite the liar", func() bool {
 		return b.c.Tip().Hash == honest.c.Tip().Hash
+	})
+}
+
+// TestSyncForeignPeerDropped: a peer that does not speak this network's
+// sync protocol (here a plain libp2p host; a node of another network is
+// the same to us) is disconnected rather than left holding a connection
+// slot.
+func TestSyncForeignPeerDropped(t *testing.T) {
+	n := newSyncNode(t)
+	plain := newHost(t)
+	connect(t, plain, n.h)
+	eventually(t, 10*time.Second, "the plain host disconnected", func() bool {
+		return n.h.Network().Connectedness(plain.ID()) != network.Connected
 	})
 }

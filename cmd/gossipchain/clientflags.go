@@ -79,7 +79,7 @@ func (c *clientFlags) parse(args []string, usage string, stdout io.Writer) error
 			printFlags(stdout, c.fs)
 			return err
 		}
-		return usageError{fmt.Errorf("%s: %w (see %s --help)", strings.TrimPrefix(c.name, "gossipchain "), err, c.name)}
+		return usageError{fmt.Errorf("%s: %w (see %s --help)", strings.TrimPrefix(c.name, "gossipchain "), gnuFlagError{err}, c.name)}
 	}
 	if c.fs.NArg() > 0 {
 		return usageError{fmt.Errorf("%s: unexpected arguments %q (see %s --help)",

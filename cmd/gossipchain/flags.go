@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -75,10 +76,10 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 	logFormat := fs.String("log-format", "text", "log `format`: text for a terminal, json for one JSON object per line")
 	logLevel := fs.String("log-level", "info", "least `level` logged: debug, info, warn or error")
 	apiHost := fs.String("host", "127.0.0.1", "`address` the HTTP API listens on; anything but loopback needs --api-token")
-	fs.StringVar(apiHost, "H", "127.0.0.1", "short for --host")
+	fs.StringVar(apiHost, "H", "127.0.0.1", "same as --host `address`")
 	apiPort := fs.Int("port", 5000, "TCP `port` of the HTTP API, as the classic teaching chain's app")
-	fs.IntVar(apiPort, "p", 5000, "short for --port")
-	apiToken := fs.String("api-token", "", "`token` that create-transaction, mine and sync-chain require as \"Authorization: Bearer <token>\"")
+	fs.IntVar(apiPort, "p", 5000, "same as --port `port`")
+	apiToken := fs.String("api-token", "", "`token` that the routes changing state (create-transaction, mine, register-node, sync-chain) require as \"Authorization: Bearer <token>\"; reads stay open")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -86,7 +87,7 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 			printFlags(stdout, fs)
 			return nodeOptions{}, err
 		}
-		return nodeOptions{}, usageError{fmt.Errorf("node: %w (see gossipchain node --help)", err)}
+		return nodeOptions{}, usageError{fmt.Errorf("node: %w (see gossipchain node --help)", gnuFlagError{err})}
 	}
 	if fs.NArg() > 0 {
 		return nodeOptions{}, usageError{fmt.Errorf("node: unexpected arguments %q (see gossipchain node --help)", fs.Args())}
@@ -228,3 +229,14 @@ func (l *addrList) values() []string {
 	}
 	return l.def
 }
+
+// flagDash finds the single-dash flag names in the flag package's errors.
+var flagDash = regexp.MustCompile(`((?:flag|defined):? )-([a-z][a-z-]+)`)
+
+// gnuFlagError is an error of the flag package with long flags named
+// with two dashes (-bootstrap becomes --bootstrap), as the help and the
+// README spell them.
+type gnuFlagError struct{ err error }
+
+func (e gnuFlagError) Error() string { return flagDash.ReplaceAllString(e.err.Error(), "$1--$2") }
+func (e gnuFlagError) Unwrap() error { return e.err }

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/gologshim"
+
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/node"
 )
@@ -121,6 +123,9 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 	// zeroconf does) go through the node's handler too, so that
 	// --log-format json stays one JSON object per line.
 	slog.SetDefault(cfg.Logger)
+	// go-libp2p's own loggers too, at their usual threshold (errors) or,
+	// at --log-level debug, from warnings on.
+	gologshim.SetDefaultHandler(minLevel{cfg.Logger.Handler(), libp2pLevel(cfg.Logger)})
 	n, err := node.New(cfg.Config)
 	if err != nil {
 		cfg.Logger.Error("node failed", "reason", err)
@@ -151,12 +156,15 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 // serve runs the node and its HTTP API until ctx ends, then stops the
 // API, giving requests in flight a few seconds.
 func serve(ctx context.Context, n *node.Node, cfg nodeOptions) error {
-	if err := n.Start(ctx); err != nil {
-		return err
-	}
+	// The API's port is taken before the network starts, so a node whose
+	// port is in use fails before it has told anyone it started.
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return fmt.Errorf("http api: %w", err)
+	}
+	if err := n.Start(ctx); err != nil {
+		ln.Close()
+		return err
 	}
 	h := api.New(n, api.WithContext(ctx), api.WithLogger(cfg.Logger), api.WithToken(cfg.APIToken))
 	srv := api.Server(cfg.APIAddr, h)
@@ -190,4 +198,31 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// minLevel passes on the records of at least a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
+}
+
+// libp2pLevel is the threshold for go-libp2p's records: it logs at Info
+// and Warn what is routine for a node (a dial that failed, a peer that
+// reset a stream), which would drown the node's own lines.
+func libp2pLevel(l *slog.Logger) slog.Level {
+	if l.Enabled(context.Background(), slog.LevelDebug) {
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }

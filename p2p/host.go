@@ -208,8 +208,9 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		// No relays: nodes talk directly, and a circuit address in
 		// FullAddrs would only confuse an operator.
 		libp2p.DisableRelay(),
-		// Metrics would register with the global Prometheus registry;
-		// the node has no metrics endpoint yet.
+		// libp2p's metrics register with Prometheus's global registry,
+		// which every node of a test process would share; /metrics
+		// serves the node's own figures from a registry of its own.
 		libp2p.DisableMetrics(),
 	}
 	if key != nil {

@@ -55,9 +55,11 @@ func TestClassicClientFlow(t *testing.T) {
 		t.Fatalf("register-node by multiaddr: %d %v", code, out)
 	}
 	for _, n := range nodes {
-		pollUntil(t, 20*time.Second, "every node connected to the other two", func() bool {
-			_, st := callJSON(t, http.MethodGet, n.api+"/status", "")
-			return st["peers"] == json.Number("2")
+		eventually(t, 20*time.Second, "every node connected to the other two", func() error {
+			if _, st := callJSON(t, http.MethodGet, n.api+"/status", ""); st["peers"] != json.Number("2") {
+				return fmt.Errorf("%s has %v peers", n.api, st["peers"])
+			}
+			return nil
 		})
 	}
 
@@ -68,9 +70,11 @@ func TestClassicClientFlow(t *testing.T) {
 	}
 	txID := out["transaction"].(map[string]any)["id"].(string)
 	// It reaches node 2 by gossip; node 2 mines it.
-	pollUntil(t, 20*time.Second, "the transaction in node 2's mempool", func() bool {
-		_, mp := callJSON(t, http.MethodGet, n2.api+"/mempool", "")
-		return mp["count"] == json.Number("1")
+	eventually(t, 20*time.Second, "the transaction in node 2's mempool", func() error {
+		if _, mp := callJSON(t, http.MethodGet, n2.api+"/mempool", ""); mp["count"] != json.Number("1") {
+			return fmt.Errorf("mempool holds %v", mp["count"])
+		}
+		return nil
 	})
 	code, out = callJSON(t, http.MethodGet, n2.api+"/mine", "")
 	if code != http.StatusOK || out["message"] != "Successfully Mined the new Block" {
@@ -89,12 +93,15 @@ func TestClassicClientFlow(t *testing.T) {
 	// having asked its peers; all agree, and the transaction is in block 1.
 	var want []string
 	for _, n := range nodes {
-		pollUntil(t, 30*time.Second, "sync-chain reaches height 2", func() bool {
+		eventually(t, 30*time.Second, "sync-chain reaches height 2", func() error {
 			code, out := callJSON(t, http.MethodGet, n.api+"/sync-chain", "")
 			if code != http.StatusOK || (out["message"] != "Chain was replaced" && out["message"] != "Chain is already up to date") {
 				t.Fatalf("sync-chain: %d %v", code, out)
 			}
-			return len(out["chain"].([]any)) == 3
+			if l := len(out["chain"].([]any)); l != 3 {
+				return fmt.Errorf("%s answers with %d blocks", n.api, l)
+			}
+			return nil
 		})
 		got := chainHashes(t, n)
 		if want == nil {

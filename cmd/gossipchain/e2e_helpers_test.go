@@ -8,28 +8,39 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gossipchain/gossipchain/api"
 )
 
 // nodeProc is a `gossipchain node` process on loopback with mDNS off,
 // with what its log said about where it listens.
 type nodeProc struct {
 	*proc
+	dir    string // --data-dir
 	api    string // http://127.0.0.1:port
 	p2p    string // full multiaddr, /p2p/<id> included
 	peerID string
+	c      *api.Client
 }
 
-// startNodeProc runs a node on network in its own data directory,
-// bootstrapped from the given multiaddrs, and waits until it listens.
+// startNodeProc runs a node on network in its own data directory with
+// the extra flags (--bootstrap ...), and waits until it listens.
 func startNodeProc(t *testing.T, bin, network string, extra ...string) *nodeProc {
 	t.Helper()
-	args := append([]string{"node", "--network", network, "--data-dir", t.TempDir(), "--no-mdns",
+	dir := t.TempDir()
+	args := append([]string{"node", "--network", network, "--data-dir", dir, "--no-mdns",
 		"--listen", "/ip4/127.0.0.1/tcp/0", "-p", "0", "--log-format", "json", "--miner-threads", "1"}, extra...)
 	p := startProc(t, bin, args...)
 	started := p.waitFor(t, 30*time.Second, `"node started"`, msgIs("node started"))
-	listening := p.waitFor(t, 30*time.Second, `"listening"`, msgIs("listening"))
-	api := p.waitFor(t, 30*time.Second, `"http api listening"`, msgIs("http api listening"))
-	return &nodeProc{proc: p, api: api.Addr, p2p: listening.Addr, peerID: started.PeerID}
+	listening := p.waitFor(t, 30*time.Second, `"listening" on 127.0.0.1`, func(l *logLine) bool {
+		return l.Msg == "listening" && strings.HasPrefix(l.Addr, "/ip4/127.0.0.1/tcp/") && strings.Contains(l.Addr, "/p2p/")
+	})
+	apiAddr := p.waitFor(t, 30*time.Second, `"http api listening"`, msgIs("http api listening")).Addr
+	c, err := api.NewClient(apiAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &nodeProc{proc: p, dir: dir, api: apiAddr, p2p: listening.Addr, peerID: started.PeerID, c: c}
 }
 
 // callJSON sends a request to a node's API and decodes the JSON answer.
@@ -62,16 +73,4 @@ func callJSON(t *testing.T, method, url, body string) (int, map[string]any) {
 		t.Fatalf("%s %s: status %d, not JSON: %q", method, url, resp.StatusCode, raw)
 	}
 	return resp.StatusCode, out
-}
-
-// pollUntil calls cond until it is true, failing the test after d.
-func pollUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testbin"
 )
@@ -41,10 +40,10 @@ func TestSendAcrossNodes(t *testing.T) {
 	bin := testbin.Build(t)
 	ctx := t.Context()
 
-	n1 := startNetNode(t, bin, "")
-	n2 := startNetNode(t, bin, n1.p2pAddr)
-	n3 := startNetNode(t, bin, n2.p2pAddr)
-	nodes := []*netNode{n1, n2, n3}
+	n1 := startNodeProc(t, bin, "devnet")
+	n2 := startNodeProc(t, bin, "devnet", "--bootstrap", n1.p2p)
+	n3 := startNodeProc(t, bin, "devnet", "--bootstrap", n2.p2p)
+	nodes := []*nodeProc{n1, n2, n3}
 	eventually(t, 30*time.Second, "nodes connected in a line", func() error {
 		for i, n := range nodes {
 			want := 1
@@ -138,51 +137,16 @@ func TestSendAcrossNodes(t *testing.T) {
 		}
 	}
 	out = gcRun(t, bin, "peers", "--api", n2.api)
-	for _, n := range []*netNode{n1, n3} {
+	for _, n := range []*nodeProc{n1, n3} {
 		if !strings.Contains(out, n.peerID) {
 			t.Errorf("peers of node 2 does not list %s:\n%s", n.peerID, out)
 		}
 	}
 
 	for _, n := range slices.Backward(nodes) {
-		n.p.stop(t, syscall.SIGINT, 15*time.Second)
-		n.p.checkClean(t)
+		n.stop(t, syscall.SIGINT, 15*time.Second)
+		n.checkClean(t)
 	}
-}
-
-// netNode is one node process and how to reach it.
-type netNode struct {
-	p       *proc
-	dir     string // --data-dir
-	api     string // http://127.0.0.1:port
-	p2pAddr string // full multiaddr, /p2p/<id> included
-	peerID  string
-	c       *api.Client
-}
-
-// startNetNode runs a devnet node on loopback with mDNS off, bootstrapping
-// from bootstrap if given, and waits until its API and p2p addresses are
-// logged.
-func startNetNode(t *testing.T, bin, bootstrap string) *netNode {
-	t.Helper()
-	n := &netNode{dir: t.TempDir()}
-	args := []string{"node", "--network", "devnet", "--data-dir", n.dir, "--no-mdns",
-		"--listen", "/ip4/127.0.0.1/tcp/0", "-p", "0", "--log-format", "json"}
-	if bootstrap != "" {
-		args = append(args, "--bootstrap", bootstrap)
-	}
-	n.p = startProc(t, bin, args...)
-	n.api = n.p.waitFor(t, 30*time.Second, `"http api listening"`, msgIs("http api listening")).Addr
-	n.p2pAddr = n.p.waitFor(t, 30*time.Second, `"listening" on 127.0.0.1`, func(l *logLine) bool {
-		return l.Msg == "listening" && strings.HasPrefix(l.Addr, "/ip4/127.0.0.1/tcp/") && strings.Contains(l.Addr, "/p2p/")
-	}).Addr
-	n.peerID = n.p2pAddr[strings.LastIndex(n.p2pAddr, "/")+1:]
-	c, err := api.NewClient(n.api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.c = c
-	return n
 }
 
 // eventually calls cond until it returns nil, failing the test with its
@@ -209,7 +173,7 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() error) {
 }
 
 // waitBalance waits until every node shows balance for addr.
-func waitBalance(t *testing.T, nodes []*netNode, addr string, balance int64) {
+func waitBalance(t *testing.T, nodes []*nodeProc, addr string, balance int64) {
 	t.Helper()
 	eventually(t, 30*time.Second, fmt.Sprintf("balance %d of %s on every node", balance, addr), func() error {
 		for i, n := range nodes {

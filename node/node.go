@@ -30,6 +30,9 @@ type Config struct {
 	MinerThreads int
 	MinerAddress string
 	Logger       *slog.Logger
+	// GossipOptions are added after the node's own when GossipSub starts:
+	// the testnet harness passes a tracer to see the mesh form.
+	GossipOptions []p2p.GossipOption
 }
 
 // Node is one running gossipchain node: store, chain, mempool, wallet
@@ -123,8 +126,9 @@ func (n *Node) Start(ctx context.Context) error {
 	adapter := chainAdapter{n}
 	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, p2p.WithSyncLogger(n.log), p2p.WithBan(h.Ban),
 		p2p.WithSyncNotify(n.onSync))
-	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, p2p.WithGossipLogger(n.log),
-		p2p.WithUnknownParent(n.syncer.RequestSync))
+	gossipOpts := append([]p2p.GossipOption{p2p.WithGossipLogger(n.log), p2p.WithUnknownParent(n.syncer.RequestSync)},
+		n.cfg.GossipOptions...)
+	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, gossipOpts...)
 	if err != nil {
 		return errors.Join(err, n.closeP2P())
 	}

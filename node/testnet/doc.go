@@ -1,0 +1,33 @@
+// Package testnet runs a gossipchain network inside one test process, to
+// prove that it keeps working and loses nothing under faults, and to
+// measure it. It is test-support code: tests and benchmarks import it,
+// the node itself never does.
+//
+// A Net owns N full nodes (node.New + Start): each a real libp2p host on
+// 127.0.0.1 TCP (mDNS always off: it multicasts on every interface), a
+// real bbolt store in its own temporary data directory, and the node's
+// own gossip, sync and mempool. The nodes find each other only through
+// bootstrap addresses laid out by a Topology. On top of that the Net
+// offers the faults and the waits a test needs:
+//
+//   - Partition cuts every link between groups of nodes with the hosts'
+//     connection gaters (p2p.Host.Block), so nothing redials across the
+//     cut, and Heal lifts it and dials the cut links again;
+//   - Stop closes a node cleanly and Restart opens it again on the same
+//     data directory, peer ID and, when free, listen port;
+//   - WaitConverged and the other waits recheck at every tip change of a
+//     running node (and on a short poll for what tips do not show, such
+//     as mempools) until their deadline: never a fixed sleep;
+//   - Audit recomputes balances and nonces from a node's main chain with
+//     code of its own, so a test can check that nothing was lost or
+//     applied twice without trusting the ledger it is testing.
+//
+// The Net keeps each group of running nodes connected: where a stop or a
+// cut would leave a group in pieces it adds a link (an AddPeer, as an
+// operator's /register-node), and says so in the test log.
+//
+// What it leaves out: processes (kill -9 rounds run the binary; see the
+// cmd tests), mDNS (network namespaces only; see netns_e2e_test.go) and
+// load generation. A Net is driven from one goroutine, the test's; its
+// nodes may be used from any.
+package testnet

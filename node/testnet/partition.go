@@ -1,0 +1,119 @@
+package testnet
+
+// Partition cuts the network into groups of node indexes: nodes named in
+// no group form one more group together. Every connection between groups
+// is closed and refused by both hosts' gaters (p2p.Host.Block), so no
+// bootstrap loop, remembered peer or inbound dial crosses the cut until
+// Heal; a node restarted meanwhile stays on its side. Each group is kept
+// connected inside: where the cut leaves a group in pieces, the Net adds
+// a link. It returns once no connection crosses the cut and the
+// GossipSub meshes join up each side (see WaitMesh), so what a test
+// publishes next reaches its whole side.
+func (nt *Net) Partition(groups ...[]int) {
+	nt.t.Helper()
+	if nt.group != nil {
+		nt.t.Fatal("testnet: already partitioned; Heal first")
+	}
+	group := make([]int, len(nt.members))
+	for i := range group {
+		group[i] = len(groups)
+	}
+	named := make(map[int]bool)
+	for g, members := range groups {
+		for _, i := range members {
+			if i < 0 || i >= len(nt.members) || named[i] {
+				nt.t.Fatalf("testnet: partition %v: node %d out of range or named twice", groups, i)
+			}
+			named[i] = true
+			group[i] = g
+		}
+	}
+	nt.group = group
+	for _, i := range nt.Running() {
+		nt.blockAcross(i)
+	}
+	nt.Wait(setupTimeout, "no connection across the cut", func() bool {
+		for _, i := range nt.Running() {
+			for j := range nt.members {
+				if !nt.sameSide(i, j) && nt.connected(i, j) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	all := make([]int, len(nt.members))
+	for i := range all {
+		all[i] = i
+	}
+	nt.t.Logf("testnet: partitioned into %v", nt.sidesOf(all))
+	nt.rewire()
+	nt.WaitMesh(setupTimeout)
+}
+
+// Heal lifts the partition: every host unblocks every other, and every
+// link that was cut is dialled at once rather than at its dial loop's next
+// backoff (up to a minute). It returns once the links are up, so the
+// time to converge can be measured from there: the chains have not
+// necessarily converged (WaitConverged) nor the meshes formed across the
+// old cut (WaitMesh).
+func (nt *Net) Heal() {
+	nt.t.Helper()
+	if nt.group == nil {
+		nt.t.Fatal("testnet: not partitioned")
+	}
+	for _, i := range nt.Running() {
+		h := nt.Node(i).Host()
+		for j, m := range nt.members {
+			if j != i && m.id != "" {
+				h.Unblock(m.id)
+			}
+		}
+	}
+	nt.group = nil
+	nt.rewire()
+	nt.t.Logf("testnet: healed")
+}
+
+// blockAcross makes running node i refuse every node on another side.
+func (nt *Net) blockAcross(i int) {
+	h := nt.Node(i).Host()
+	for j, m := range nt.members {
+		if !nt.sameSide(i, j) {
+			h.Block(m.id)
+		}
+	}
+}
+
+// sidesOf splits nodes by side of the partition, in the order of their
+// first members; without a partition it is one side.
+func (nt *Net) sidesOf(nodes []int) [][]int {
+	var out [][]int
+	index := make(map[int]int) // group → position in out
+	for _, i := range nodes {
+		g := 0
+		if nt.group != nil {
+			g = nt.group[i]
+		}
+		k, ok := index[g]
+		if !ok {
+			k = len(out)
+			index[g] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], i)
+	}
+	return out
+}
+
+// Side returns the running nodes on node i's side of the partition: all
+// running nodes when there is none.
+func (nt *Net) Side(i int) []int {
+	var out []int
+	for _, j := range nt.Running() {
+		if nt.sameSide(i, j) {
+			out = append(out, j)
+		}
+	}
+	return out
+}

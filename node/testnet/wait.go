@@ -1,0 +1,183 @@
+package testnet
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// pollInterval is how often a wait rechecks its condition when no tip
+// has changed: mempools, connections and meshes change without one.
+const pollInterval = 20 * time.Millisecond
+
+// Await waits until cond holds. It checks cond at once, then again at
+// every tip change of a running node and at least every pollInterval,
+// until ctx ends; it returns ctx's cause then.
+func (nt *Net) Await(ctx context.Context, cond func() bool) error {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		// The channels are taken before cond is checked, so a change
+		// between the check and the wait still wakes us.
+		cases := []reflect.SelectCase{
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(tick.C)},
+		}
+		for _, n := range nt.Nodes() {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(n.Chain().TipChanged())})
+		}
+		if cond() {
+			return nil
+		}
+		if chosen, _, _ := reflect.Select(cases); chosen == 0 {
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// Wait is Await with a timeout that fails the test, what saying what was
+// awaited. It returns how long the wait took.
+func (nt *Net) Wait(timeout time.Duration, what string, cond func() bool) time.Duration {
+	nt.t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeoutCause(nt.t.Context(), timeout, fmt.Errorf("%s: no result after %s", what, timeout))
+	defer cancel()
+	if err := nt.Await(ctx, cond); err != nil {
+		nt.t.Fatalf("testnet: %v", err)
+	}
+	return time.Since(start)
+}
+
+// Converged reports whether the given nodes (all running nodes when none
+// are given) are running and share one tip.
+func (nt *Net) Converged(nodes ...int) bool {
+	if len(nodes) == 0 {
+		nodes = nt.Running()
+	}
+	var tip chain.Hash
+	for k, i := range nodes {
+		n := nt.Node(i)
+		if n == nil {
+			return false
+		}
+		h := n.Chain().Tip().Hash
+		if k > 0 && h != tip {
+			return false
+		}
+		tip = h
+	}
+	return true
+}
+
+// WaitConverged waits until the given nodes (all running nodes when none
+// are given) share one tip, and returns how long that took. On timeout
+// it fails the test with every node's height and tip.
+func (nt *Net) WaitConverged(timeout time.Duration, nodes ...int) time.Duration {
+	nt.t.Helper()
+	for _, i := range nodes {
+		nt.running(i) // a stopped node would never agree: fail now
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(nt.t.Context(), timeout)
+	defer cancel()
+	if err := nt.Await(ctx, func() bool { return nt.Converged(nodes...) }); err != nil {
+		nt.t.Fatalf("testnet: no common tip after %s: %s", timeout, nt.Tips())
+	}
+	return time.Since(start)
+}
+
+// Tips describes every node's tip, for failure messages.
+func (nt *Net) Tips() string {
+	s := ""
+	for i := range nt.members {
+		if n := nt.Node(i); n != nil {
+			tip := n.Chain().Tip()
+			s += fmt.Sprintf(" n%d:%d/%s", i, tip.Height(), tip.Hash.Short())
+		} else {
+			s += fmt.Sprintf(" n%d:stopped", i)
+		}
+	}
+	return s
+}
+
+// WaitTxIncluded waits until the main chain of every running node holds
+// every transaction in ids.
+func (nt *Net) WaitTxIncluded(timeout time.Duration, ids ...chain.Hash) time.Duration {
+	nt.t.Helper()
+	return nt.Wait(timeout, fmt.Sprintf("%d transactions on every main chain", len(ids)), func() bool {
+		for _, n := range nt.Nodes() {
+			for _, id := range ids {
+				if _, err := n.Chain().TxLocation(id); err != nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// WaitInMempool waits until the mempool of each given node (all running
+// nodes when none are given) holds every transaction in ids.
+func (nt *Net) WaitInMempool(timeout time.Duration, ids []chain.Hash, nodes ...int) time.Duration {
+	nt.t.Helper()
+	if len(nodes) == 0 {
+		nodes = nt.Running()
+	}
+	return nt.Wait(timeout, fmt.Sprintf("%d transactions in the mempools of %v", len(ids), nodes), func() bool {
+		for _, i := range nodes {
+			n := nt.Node(i)
+			if n == nil {
+				return false
+			}
+			for _, id := range ids {
+				if !n.Mempool().Has(id) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// WaitMesh waits until, on both gossip topics, the GossipSub meshes join
+// up the running nodes of each side of the network: a message published
+// then reaches every node of its side. Meshes form at GossipSub's
+// heartbeat, up to a second after a connection.
+func (nt *Net) WaitMesh(timeout time.Duration) time.Duration {
+	nt.t.Helper()
+	id := nt.cfg.params.NetworkID()
+	topics := []string{protocol.TxTopic(id), protocol.BlockTopic(id)}
+	return nt.Wait(timeout, "GossipSub meshes joining every node", func() bool {
+		for _, topic := range topics {
+			if !nt.meshJoined(topic) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// meshJoined reports whether the mesh links of topic join up each side.
+func (nt *Net) meshJoined(topic string) bool {
+	nt.mu.Lock()
+	running := nt.runningLocked()
+	var edges []link
+	for _, i := range running {
+		for _, j := range running {
+			if i < j && (nt.members[i].mesh.has(topic, nt.members[j].id) || nt.members[j].mesh.has(topic, nt.members[i].id)) {
+				edges = append(edges, link{from: i, to: j})
+			}
+		}
+	}
+	nt.mu.Unlock()
+	for _, side := range nt.sidesOf(running) {
+		if len(components(side, edges)) > 1 {
+			return false
+		}
+	}
+	return true
+}

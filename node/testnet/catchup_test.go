@@ -13,7 +13,7 @@ var large = flag.Bool("testnet.large", false, "run the large cases: catch-up ove
 
 // catchUpBound is what TestCatchUp2000 holds a restarted node to per
 // thousand blocks it missed. Measured with -race on 2 cores: 2,000 blocks
-// in 0.6 – 1.0 s (docs/benchmarks.md).
+// in 0.67 – 0.92 s (docs/benchmarks.md).
 const catchUpBound = 10 * time.Second
 
 // TestCatchUp2000: a node that was stopped while the others mined 2,000

@@ -26,8 +26,8 @@
 // cut would leave a group in pieces it adds a link (an AddPeer, as an
 // operator's /register-node), and says so in the test log.
 //
-// What it leaves out: processes (kill -9 rounds run the binary; see the
-// cmd tests), mDNS (network namespaces only; see netns_e2e_test.go) and
-// load generation. A Net is driven from one goroutine, the test's; its
-// nodes may be used from any.
+// What it leaves out: separate processes (a kill -9 needs one; the cmd
+// tests run the binary), mDNS (only inside network namespaces; see
+// node/netns_e2e_test.go) and load generation. A Net is driven from one
+// goroutine, the test's; its nodes may be used from any.
 package testnet

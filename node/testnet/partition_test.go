@@ -10,7 +10,7 @@ import (
 
 // healBound is what TestPartitionTen holds the healed network to: all
 // ten nodes on the heavier branch, the losing side reorganised. Measured
-// with -race on 2 cores: 0.1 – 0.2 s (docs/benchmarks.md). It is under
+// with -race on 2 cores: 0.08 – 0.26 s (docs/benchmarks.md). It is under
 // the syncer's 10 s status refresh, so the test fails if nodes converge
 // only through the refresh and not through the status exchange that a
 // new connection starts.

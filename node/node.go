@@ -33,6 +33,8 @@ type Config struct {
 	// GossipOptions are added after the node's own when GossipSub starts:
 	// the testnet harness passes a tracer to see the mesh form.
 	GossipOptions []p2p.GossipOption
+	// SyncOptions are added after the node's own when the syncer starts.
+	SyncOptions []p2p.SyncOption
 }
 
 // Node is one running gossipchain node: store, chain, mempool, wallet
@@ -124,8 +126,8 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.host = h
 	adapter := chainAdapter{n}
-	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, p2p.WithSyncLogger(n.log), p2p.WithBan(h.Ban),
-		p2p.WithSyncNotify(n.onSync))
+	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, append([]p2p.SyncOption{p2p.WithSyncLogger(n.log), p2p.WithBan(h.Ban),
+		p2p.WithSyncNotify(n.onSync)}, n.cfg.SyncOptions...)...)
 	gossipOpts := append([]p2p.GossipOption{p2p.WithGossipLogger(n.log), p2p.WithUnknownParent(n.syncer.RequestSync)},
 		n.cfg.GossipOptions...)
 	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, gossipOpts...)
@@ -187,7 +189,7 @@ func (n *Node) MineOne(ctx context.Context) (*chain.Block, error) {
 	if _, _, err := n.processBlocks(ctx, []*chain.Block{b}, false, OriginMined); err != nil {
 		return nil, fmt.Errorf("own block: %w", err)
 	}
-	n.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(), "txs", len(b.Transactions))
+	n.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(), "txs", len(b.Transactions), "miner", n.miner)
 	if n.gossip != nil {
 		if err := n.gossip.PublishBlock(ctx, b); err != nil && ctx.Err() == nil {
 			n.log.Warn("publish block", "height", b.Header.Height, "reason", err)
@@ -344,6 +346,12 @@ func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) (
 }
 func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (bool, error) {
 	ch, _, err := a.n.processBlocks(ctx, []*chain.Block{b}, false, OriginGossip)
+	if ch != nil && len(ch.Connected) > 1 && a.n.syncer != nil {
+		// Gossip forwards b, not the blocks it brought along (orphans
+		// that waited for it, or a branch it made the heaviest): peers
+		// learn of those from our status and sync.
+		a.n.syncer.Announce()
+	}
 	return ch.Joined(b.Hash()), err
 }
 func (a chainAdapter) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {

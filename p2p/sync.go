@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -72,6 +73,9 @@ type Syncer struct {
 
 	stats  syncCounters
 	notify func(SyncEvent)
+	// statusInterval is how often every peer's status is refreshed.
+	statusInterval time.Duration
+	announce       atomic.Bool // Announce was called since the last exchange
 
 	syncMu sync.Mutex // held by whoever is downloading: run or SyncNow
 	kick   chan struct{}
@@ -118,6 +122,17 @@ func WithRequestTimeout(d time.Duration) SyncOption {
 	return func(s *Syncer) { s.requestTimeout = d }
 }
 
+// WithStatusInterval changes how often the syncer refreshes every peer's
+// status (statusInterval by default); tests lengthen it to show that
+// nothing else is waiting on the refresh.
+func WithStatusInterval(d time.Duration) SyncOption {
+	return func(s *Syncer) {
+		if d > 0 {
+			s.statusInterval = d
+		}
+	}
+}
+
 // NewSyncer registers the sync protocol on h and starts watching
 // connections. ctx bounds every goroutine it starts; Close stops them.
 func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *Syncer {
@@ -134,6 +149,7 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *S
 		cancel: cancel,
 
 		requestTimeout: protocol.RequestTimeout,
+		statusInterval: statusInterval,
 	}
 	for _, o := range opts {
 		o(s)
@@ -323,18 +339,30 @@ func (s *Syncer) best(tried map[peer.ID]bool) (peer.ID, *protocol.Status) {
 // refreshes every peer's status on a timer.
 func (s *Syncer) run() {
 	defer s.wg.Done()
-	t := time.NewTicker(statusInterval)
+	t := time.NewTicker(s.statusInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.kick:
+			if s.announce.Swap(false) {
+				s.exchangeAll(s.ctx)
+			}
 		case <-t.C:
 			s.exchangeAll(s.ctx)
 		}
 		s.syncBest(s.ctx)
 	}
+}
+
+// Announce sends our status to every peer soon, so that peers behind us
+// sync: for a tip that moved to blocks gossip did not forward (blocks
+// that waited in the orphan pool for a parent, and connected with it).
+// Announcements made while one is under way coalesce into the next.
+func (s *Syncer) Announce() {
+	s.announce.Store(true)
+	s.wake()
 }
 
 // exchangeAll exchanges status with every connected peer at once.

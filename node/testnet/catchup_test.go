@@ -38,8 +38,8 @@ func TestCatchUp2000(t *testing.T) {
 	nt.Mine(0, blocks)
 	mined := time.Since(start)
 	// A burst this fast outruns gossip: blocks arrive ahead of their
-	// parents and the last ones may reach a peer only at its next status
-	// refresh (every 10 s).
+	// parents, and the nodes that connect them out of the orphan pool
+	// announce their tip so the rest sync.
 	nt.WaitConverged(stepTimeout)
 	tip := nt.Node(0).Chain().Tip()
 	t.Logf("mined %d blocks on n0 in %s, all running nodes at height %d %s later",

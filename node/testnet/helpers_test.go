@@ -14,10 +14,8 @@ import (
 const stepTimeout = 30 * time.Second
 
 // mineRound mines k blocks on the given nodes in turn, waiting after
-// each for the miner's side of the network to agree: no two blocks
-// compete at one height, and none arrives ahead of its parent (a burst
-// of blocks does that, and a node that ignored a block as an orphan
-// hears of the tip only at its next status exchange, up to 10 s later).
+// each for the miner's side of the network to agree, so no two blocks
+// compete at one height.
 func mineRound(nt *testnet.Net, nodes []int, k int) {
 	for j := range k {
 		i := nodes[j%len(nodes)]

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
@@ -35,6 +36,10 @@ type Config struct {
 	GossipOptions []p2p.GossipOption
 	// SyncOptions are added after the node's own when the syncer starts.
 	SyncOptions []p2p.SyncOption
+	// Rebroadcast is how often the node gossips again the transactions
+	// submitted to it that are still unconfirmed; zero means every three
+	// minutes.
+	Rebroadcast time.Duration
 }
 
 // Node is one running gossipchain node: store, chain, mempool, wallet
@@ -56,6 +61,7 @@ type Node struct {
 	// hashRate holds the float64 bits of the last sampled hash rate.
 	hashRate atomic.Uint64
 	events   *Events
+	own      ownTxs
 
 	mu sync.Mutex
 
@@ -141,6 +147,11 @@ func (n *Node) Start(ctx context.Context) error {
 	n.log.Info("node started", "network", n.cfg.Params.Name, "peer_id", h.ID(), "height", tip.Height(),
 		"hash", tip.Hash.Short(), "data_dir", n.cfg.DataDir, "wallet", n.WalletAddress())
 	n.wg.Go(func() { n.sampleHashRate(ctx) })
+	every := n.cfg.Rebroadcast
+	if every <= 0 {
+		every = defaultRebroadcast
+	}
+	n.wg.Go(func() { n.rebroadcastLoop(ctx, every) })
 	if n.cfg.Mine {
 		n.wg.Go(func() { n.mineLoop(ctx) })
 	}
@@ -204,6 +215,7 @@ func (n *Node) SubmitTx(ctx context.Context, tx *chain.Transaction) error {
 	if err := n.addTx(tx, OriginAPI); err != nil {
 		return err
 	}
+	n.own.add(tx.ID())
 	if n.gossip != nil {
 		if err := n.gossip.PublishTx(ctx, tx); err != nil {
 			n.log.Warn("publish tx", "id", tx.ID().Short(), "reason", err)

@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/node"
+	"github.com/gossipchain/gossipchain/p2p"
 )
 
 // startNode runs a regtest node on loopback with mDNS off, bootstrapped
@@ -161,4 +164,34 @@ func TestPartitionHeal(t *testing.T) {
 	for _, n := range []*node.Node{a0, a1} {
 		eventually(t, 10*time.Second, "the losing branch's transaction back in the mempool", func() bool { return n.Mempool().Has(tx.ID()) })
 	}
+}
+
+// TestRebroadcast: a transaction submitted while the node had no peers
+// reaches a peer that connects later, when the node gossips its own
+// unconfirmed transactions again. The node's GossipSub forgets a message
+// only at the sweep of its seen cache, once a minute: the test takes a
+// minute, run in parallel with the rest.
+func TestRebroadcast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits a minute for GossipSub's seen cache")
+	}
+	t.Parallel()
+	fastGossip := []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithSeenMessagesTTL(time.Second))}
+	a, err := node.New(node.Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"},
+		Rebroadcast: 2 * time.Second, GossipOptions: fastGossip, Logger: testLogger(t, "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	mine(t, a, 1)
+	tx, err := a.Send(context.Background(), a.WalletAddress(), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startNode(t, "b", a)
+	eventually(t, 10*time.Second, "b on a's tip", func() bool { return sameTip(a, b) })
+	eventually(t, 2*time.Minute, "the transaction in b's mempool", func() bool { return b.Mempool().Has(tx.ID()) })
 }

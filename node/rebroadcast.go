@@ -1,0 +1,82 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// defaultRebroadcast is how long the node waits before it gossips again
+// a transaction submitted to it that is still unconfirmed. GossipSub
+// drops a message it has seen in the last two minutes, and its seen cache
+// lets go of an entry only at a sweep once a minute: after three minutes
+// the copy is new to every peer, ours included. A peer that missed it the
+// first time (not connected yet, or it arrived ahead of the sender's
+// previous nonce) takes it now; one that has it ignores it. Bitcoin
+// Core's wallet resends its transactions in the same way.
+const defaultRebroadcast = 3 * time.Minute
+
+// ownTxs remembers the transactions submitted to this node (API or
+// wallet) while they wait in the mempool. Entries go once the mempool no
+// longer holds them (mined or dropped), so the set is bounded by the
+// mempool.
+type ownTxs struct {
+	mu   sync.Mutex
+	sent map[chain.Hash]time.Time // when each was last published
+}
+
+func (o *ownTxs) add(id chain.Hash) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sent == nil {
+		o.sent = make(map[chain.Hash]time.Time)
+	}
+	o.sent[id] = time.Now()
+}
+
+// due returns the transactions last published before cutoff that the
+// mempool still holds, marking them published now, and forgets the rest
+// of those the mempool no longer holds.
+func (o *ownTxs) due(pool *chain.Mempool, cutoff time.Time) []*chain.Transaction {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []*chain.Transaction
+	now := time.Now()
+	for id, at := range o.sent {
+		tx, ok := pool.Get(id)
+		switch {
+		case !ok:
+			delete(o.sent, id)
+		case at.Before(cutoff):
+			out = append(out, tx)
+			o.sent[id] = now
+		}
+	}
+	return out
+}
+
+// rebroadcastLoop publishes again each of the node's own transactions
+// still in the mempool once every interval, looking three times an
+// interval.
+func (n *Node) rebroadcastLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			txs := n.own.due(n.mempool, now.Add(-every))
+			for _, tx := range txs {
+				if err := n.gossip.PublishTx(ctx, tx); err != nil && ctx.Err() == nil {
+					n.log.Warn("rebroadcast tx", "id", tx.ID().Short(), "reason", err)
+				}
+			}
+			if len(txs) > 0 {
+				n.log.Debug("rebroadcast", "txs", len(txs))
+			}
+		}
+	}
+}

@@ -38,6 +38,7 @@ type Chain struct {
 	orphans  *orphanPool
 	invalid  *hashRing
 	tipWaitC chan struct{} // closed and replaced on every tip change
+	failure  storeFailure  // sticky once a commit failed
 }
 
 // Option configures a Chain.
@@ -84,6 +85,7 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		orphans:  newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
 		invalid:  newHashRing(cfg.maxInvalid),
 		tipWaitC: make(chan struct{}),
+		failure:  storeFailure{done: make(chan struct{})},
 	}
 	g, err := st.MainHash(0)
 	switch {
@@ -215,7 +217,8 @@ func (ch *Change) Reorg() bool { return ch != nil && len(ch.Disconnected) > 0 }
 // ProcessBlock validates b and adds it to the block tree, moving the main
 // chain to it if its branch has more work. Blocks waiting in the orphan
 // pool for b are processed too. The error is a *RuleError (use errors.Is
-// with the codes, IsTransient for "not now") or a store failure.
+// with the codes, IsTransient for "not now") or a store failure, which
+// wraps ErrStoreFailed and ends all writes (see StoreFailed).
 func (c *Chain) ProcessBlock(ctx context.Context, b *Block) (*Change, error) {
 	ch, _, err := c.process(ctx, []*Block{b}, false)
 	return ch, err
@@ -233,6 +236,9 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, skipDuplicates boo
 	sanity := checkSanityParallel(c.p, blocks)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.failure.err != nil {
+		return nil, 0, c.failure.err
+	}
 	oldTip := c.tip.Load()
 	root := newOverlay(c.store)
 	done := 0
@@ -253,7 +259,10 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, skipDuplicates boo
 		return nil, done, failure
 	}
 	if err := c.store.Apply(root.b); err != nil {
-		return nil, 0, fmt.Errorf("commit: %w", err)
+		// Nothing of the batch is visible: the tip stays where it was.
+		// Whether the file holds the batch is unknown until it is
+		// reopened, so no later write may build on either guess.
+		return nil, 0, fmt.Errorf("commit: %w", c.failLocked(err))
 	}
 	ch, err := c.publishTip(root, oldTip)
 	if err != nil {

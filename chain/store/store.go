@@ -97,6 +97,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (lock timeout %s)", path, ErrLocked, cfg.lockTimeout)
 	}
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return nil, err // it names the file already: "open <path>: read-only file system"
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -62,6 +62,10 @@ type Node struct {
 	hashRate atomic.Uint64
 	events   *Events
 	own      ownTxs
+	// failed is closed, and failErr set before, when the node stopped
+	// itself because its store could not commit (see watchStore).
+	failed  chan struct{}
+	failErr error
 
 	mu sync.Mutex
 
@@ -73,14 +77,18 @@ type Node struct {
 }
 
 // New opens the node's data directory: store, chain and wallet key.
-func New(cfg Config) (*Node, error) {
+func New(cfg Config) (*Node, error) { return newNode(cfg, nil) }
+
+// newNode is New with the chain's view of the store wrapped, when wrap is
+// not nil: tests inject store faults there.
+func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	key, err := LoadOrCreateKey(filepath.Join(cfg.DataDir, "wallet.key"))
 	if err != nil {
-		return nil, err
+		return nil, notWritable(cfg.DataDir, err)
 	}
 	minerAddr := cfg.MinerAddress
 	if minerAddr == "" {
@@ -91,9 +99,13 @@ func New(cfg Config) (*Node, error) {
 	}
 	st, err := store.OpenDir(cfg.DataDir)
 	if err != nil {
-		return nil, err
+		return nil, notWritable(cfg.DataDir, err)
 	}
-	c, err := chain.New(cfg.Params, st, chain.WithLogger(log))
+	var cst chain.Store = st
+	if wrap != nil {
+		cst = wrap(st)
+	}
+	c, err := chain.New(cfg.Params, cst, chain.WithLogger(log))
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -110,6 +122,7 @@ func New(cfg Config) (*Node, error) {
 		wallet: key,
 		miner:  minerAddr,
 		events: newEvents(),
+		failed: make(chan struct{}),
 	}, nil
 }
 
@@ -146,6 +159,7 @@ func (n *Node) Start(ctx context.Context) error {
 	tip := n.chain.Tip()
 	n.log.Info("node started", "network", n.cfg.Params.Name, "peer_id", h.ID(), "height", tip.Height(),
 		"hash", tip.Hash.Short(), "data_dir", n.cfg.DataDir, "wallet", n.WalletAddress())
+	n.wg.Go(func() { n.watchStore(ctx) })
 	n.wg.Go(func() { n.sampleHashRate(ctx) })
 	every := n.cfg.Rebroadcast
 	if every <= 0 {
@@ -170,7 +184,11 @@ func (n *Node) Run(ctx context.Context) error {
 func (n *Node) mineLoop(ctx context.Context) {
 	n.log.Info("mining", "threads", max(n.cfg.MinerThreads, 1), "address", n.miner)
 	for ctx.Err() == nil {
-		if _, err := n.MineOne(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, chain.ErrStaleTip) {
+		_, err := n.MineOne(ctx)
+		if errors.Is(err, chain.ErrStoreFailed) {
+			return // watchStore reports it, once, and stops the node
+		}
+		if err != nil && ctx.Err() == nil && !errors.Is(err, chain.ErrStaleTip) {
 			n.log.Error("mining stopped", "reason", err)
 			return
 		}

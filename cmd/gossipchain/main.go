@@ -138,10 +138,16 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 		cfg.Logger.Info("shutting down", "reason", context.Cause(ctx))
 	}
 	closeErr := n.Close()
-	if runErr != nil {
+	stored := errors.As(runErr, new(loggedError)) // the node said why it stopped
+	if runErr != nil && !stored {
 		cfg.Logger.Error("node failed", "reason", runErr)
 	}
-	if closeErr != nil {
+	switch {
+	case closeErr != nil && stored:
+		// A disk that refused the store refuses peers.json too: the
+		// node's one ERROR line has said what matters.
+		cfg.Logger.Warn("shutdown incomplete", "reason", closeErr)
+	case closeErr != nil:
 		cfg.Logger.Error("shutdown failed", "reason", closeErr)
 	}
 	if err := errors.Join(runErr, closeErr); err != nil {
@@ -171,17 +177,22 @@ func serve(ctx context.Context, n *node.Node, cfg nodeOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	cfg.Logger.Info("http api listening", "addr", "http://"+ln.Addr().String(), "token", cfg.APIToken != "")
+	var failed error
 	select {
 	case <-ctx.Done():
 	case err := <-served:
 		return fmt.Errorf("http api: %w", err)
+	case <-n.Failed():
+		// The node has logged its store failure and stopped mining and
+		// the network; the API goes too, and the process exits 1.
+		failed = loggedError{n.Err()}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("http api shutdown: %w", err)
+		return errors.Join(failed, fmt.Errorf("http api shutdown: %w", err))
 	}
-	return nil
+	return failed
 }
 
 // newLogger builds the node's logger from --log-format and --log-level.

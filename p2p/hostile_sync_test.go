@@ -1,0 +1,295 @@
+package p2p_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/multiformats/go-varint"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// Hostile sync peers. Already covered in sync_test.go:
+// TestSyncLiarIsDroppedAndAnotherPeerUsed (enormous claim, garbage
+// headers: dropped, banned, another peer used) and
+// TestSyncSilentLiarDoesNotStall (enormous claim, a headers request never
+// answered, fresh claims: another peer used).
+
+// hostileTimeout is the request timeout of the node under attack, so that
+// a peer that stalls is cut within the test's patience.
+const hostileTimeout = 500 * time.Millisecond
+
+// countingWriter counts what a hostile peer manages to write: everything
+// the honest node read, or holds in its stream's receive window.
+type countingWriter struct {
+	w    io.Writer
+	n    *atomic.Int64
+	done <-chan struct{} // closed when the test ends
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// hostileSyncPeer serves the sync protocol of net as its callbacks say:
+// status with an enormous claim unless status is set, and whatever
+// headers and blocks do (nothing: the stream is closed).
+type hostileSyncPeer struct {
+	h       host.Host
+	done    chan struct{} // closed when the test ends
+	written atomic.Int64  // bytes the handlers wrote
+	tricks  atomic.Int64  // requests answered with the misbehaviour under test
+
+	status  func(w io.Writer)
+	headers func(w io.Writer, req protocol.GetHeaders)
+	blocks  func(w io.Writer, hashes []chain.Hash)
+}
+
+// enormousClaim is a status no chain can honour: 2^200 work at height 2^40.
+func enormousClaim(net chain.Hash) protocol.Status {
+	return protocol.Status{Genesis: net, Tip: chain.Hash{0xee}, Height: 1 << 40, Work: new(big.Int).Lsh(big.NewInt(1), 200)}
+}
+
+func (l *hostileSyncPeer) start(t *testing.T, net chain.Hash) {
+	t.Helper()
+	l.h = newHost(t)
+	l.done = make(chan struct{})
+	t.Cleanup(func() { close(l.done) }) // before the host closes
+	l.h.SetStreamHandler(lpprotocol.ID(protocol.SyncProtocol(net)), func(st network.Stream) {
+		defer st.Close()
+		// Never longer than the test: the writers below loop until the
+		// honest node cuts the stream.
+		_ = st.SetDeadline(time.Now().Add(20 * time.Second))
+		req, err := protocol.NewReader(st).ReadRequest()
+		if err != nil {
+			_ = st.Reset()
+			return
+		}
+		w := countingWriter{w: st, n: &l.written, done: l.done}
+		switch {
+		case req.GetStatus() != nil && l.status != nil:
+			l.tricks.Add(1)
+			l.status(w)
+		case req.GetStatus() != nil:
+			_ = protocol.NewWriter(w).WriteResponse(protocol.StatusResponse(enormousClaim(net)))
+		case req.GetGetHeaders() != nil && l.headers != nil:
+			r, err := protocol.ValidateGetHeaders(req.GetGetHeaders())
+			if err != nil {
+				t.Errorf("the node sent an invalid GetHeaders: %v", err)
+				return
+			}
+			l.tricks.Add(1)
+			l.headers(w, r)
+		case req.GetGetBlocks() != nil && l.blocks != nil:
+			hashes, err := protocol.ValidateGetBlocks(req.GetGetBlocks())
+			if err != nil {
+				t.Errorf("the node sent an invalid GetBlocks: %v", err)
+				return
+			}
+			l.tricks.Add(1)
+			l.blocks(w, hashes)
+		}
+	})
+}
+
+// stall holds a stream, sending nothing, until the test ends.
+func stall(w io.Writer) { <-w.(countingWriter).done }
+
+// forever writes chunk until the stream fails.
+func forever(w io.Writer, chunk []byte) {
+	for {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// syncEvents records a syncer's events.
+type syncEvents struct {
+	mu  sync.Mutex
+	evs []p2p.SyncEvent
+}
+
+func (e *syncEvents) add(ev p2p.SyncEvent) {
+	e.mu.Lock()
+	e.evs = append(e.evs, ev)
+	e.mu.Unlock()
+}
+
+// failed returns the first failed download from the peer, if any.
+func (e *syncEvents) failed(h host.Host) (p2p.SyncEvent, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ev := range e.evs {
+		if ev.Peer == h.ID() && ev.State == p2p.SyncFailed {
+			return ev, true
+		}
+	}
+	return p2p.SyncEvent{}, false
+}
+
+// TestSyncHostilePeer: a sync peer that sends garbage, claims work it
+// cannot deliver, streams without end, sends more than the limits allow,
+// or never answers. In each case the node under attack cuts the stream at
+// its deadline or limit (the download fails, in well under the default
+// request timeout for stalls), a peer that broke the protocol is
+// disconnected while one that merely failed to deliver is not, what the
+// peer managed to write stays within the message limit plus one stream
+// receive window, and the node then syncs to an honest peer's tip.
+func TestSyncHostilePeer(t *testing.T) {
+	honest := newSyncNode(t)
+	mineBlocks(t, honest.c, newWallet("miner").addr, 20)
+	net := honest.c.Params().NetworkID()
+	realHeaders := func(w io.Writer, req protocol.GetHeaders) {
+		hdrs, err := honest.c.HeadersAfter(req.Locator, req.Stop, req.Max)
+		if err != nil {
+			return
+		}
+		_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse(hdrs))
+	}
+	// A block of the honest chain that no download from genesis asks for
+	// first.
+	last, err := honest.c.Block(honest.c.Tip().Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastMsg bytes.Buffer
+	if err := protocol.NewWriter(&lastMsg).WriteResponse(protocol.BlockResponse(last)); err != nil {
+		t.Fatal(err)
+	}
+	junk := garbage(5, 32<<10)
+	// yamux lets a sender run at most one receive window ahead of the
+	// reader: 256 KiB at first, growing with what is read to go-libp2p's
+	// 16 MiB cap.
+	const initialWindow, maxWindow = 256 << 10, 16 << 20
+
+	cases := []struct {
+		name     string
+		peer     hostileSyncPeer
+		fault    bool  // the node drops the peer; else it only gives up on it
+		deadline bool  // cut at the request deadline, not at a limit
+		bound    int64 // the most the peer may manage to write; 0: unchecked
+	}{
+		// (a) garbage
+		{name: "status answered with garbage", fault: true, peer: hostileSyncPeer{
+			status: func(w io.Writer) { _, _ = w.Write([]byte{0x05, 0xff, 0xff, 0xff, 0xff, 0xff}) }}},
+		{name: "headers answered with garbage", fault: true, peer: hostileSyncPeer{
+			headers: func(w io.Writer, _ protocol.GetHeaders) { _, _ = w.Write(append([]byte{0x80, 0x01}, junk[:128]...)) }}},
+		{name: "blocks answered with garbage", fault: true, peer: hostileSyncPeer{headers: realHeaders,
+			blocks: func(w io.Writer, _ []chain.Hash) { _, _ = w.Write(append([]byte{0x80, 0x01}, junk[:128]...)) }}},
+		{name: "headers without proof of work", fault: true, peer: hostileSyncPeer{
+			headers: func(w io.Writer, req protocol.GetHeaders) {
+				h := chain.Header{Version: chain.HeaderVersion, Height: 1, PrevHash: req.Locator[len(req.Locator)-1],
+					Timestamp: time.Now().UnixMilli(), Bits: honest.c.Params().PowLimitBits()}
+				for chain.CheckHeaderSanity(honest.c.Params(), &h) == nil {
+					h.Nonce++
+				}
+				_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse([]chain.Header{h}))
+			}}},
+		// (b) enormous claims it cannot deliver
+		{name: "enormous claim, no headers", peer: hostileSyncPeer{
+			headers: func(w io.Writer, _ protocol.GetHeaders) {
+				_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse(nil))
+			}}},
+		{name: "enormous claim, real headers, no blocks", peer: hostileSyncPeer{headers: realHeaders,
+			blocks: func(io.Writer, []chain.Hash) {}}},
+		// (c) endless streams
+		{name: "headers beyond the limit", fault: true, peer: hostileSyncPeer{
+			headers: func(w io.Writer, req protocol.GetHeaders) {
+				hdrs := make([]chain.Header, protocol.MaxHeadersPerResponse+1)
+				_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse(hdrs))
+			}}, bound: protocol.MaxMessageSize},
+		{name: "blocks never requested, without end", fault: true, peer: hostileSyncPeer{headers: realHeaders,
+			blocks: func(w io.Writer, _ []chain.Hash) { forever(w, lastMsg.Bytes()) }},
+			bound: protocol.MaxMessageSize + maxWindow},
+		{name: "a response that never ends", fault: true, peer: hostileSyncPeer{
+			headers: func(w io.Writer, _ protocol.GetHeaders) {
+				_, _ = w.Write(varint.ToUvarint(protocol.MaxMessageSize))
+				forever(w, junk)
+			}}, bound: protocol.MaxMessageSize + maxWindow},
+		{name: "a response trickled a byte at a time", deadline: true, peer: hostileSyncPeer{
+			headers: func(w io.Writer, _ protocol.GetHeaders) {
+				_, _ = w.Write(varint.ToUvarint(protocol.MaxMessageSize))
+				for {
+					if _, err := w.Write([]byte{0}); err != nil {
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}}, bound: 1 << 10},
+		// (d) never answers
+		{name: "headers never answered", deadline: true, peer: hostileSyncPeer{
+			headers: func(w io.Writer, _ protocol.GetHeaders) { stall(w) }}},
+		{name: "blocks never answered", deadline: true, peer: hostileSyncPeer{headers: realHeaders,
+			blocks: func(w io.Writer, _ []chain.Hash) { stall(w) }}},
+		// (e) over the message size limit
+		{name: "a message over the size limit", fault: true, peer: hostileSyncPeer{
+			headers: func(w io.Writer, _ protocol.GetHeaders) {
+				_, _ = w.Write(varint.ToUvarint(protocol.MaxMessageSize + 1))
+				forever(w, junk)
+			}}, bound: initialWindow + 64<<10},
+	}
+	for i := range cases {
+		tc := &cases[i]
+		t.Run(tc.name, func(t *testing.T) {
+			var events syncEvents
+			b := &syncNode{h: newHost(t), c: newTestChain(t)}
+			b.s = p2p.NewSyncer(context.Background(), b.h, b.c, p2p.WithRequestTimeout(hostileTimeout),
+				p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
+			t.Cleanup(b.s.Close)
+			evil := &tc.peer
+			evil.start(t, net)
+
+			connect(t, b.h, evil.h)
+			eventually(t, 10*time.Second, "the misbehaviour is tried on the node", func() bool { return evil.tricks.Load() > 0 })
+			if tc.fault {
+				eventually(t, 10*time.Second, "the peer is disconnected", func() bool {
+					return b.h.Network().Connectedness(evil.h.ID()) != network.Connected
+				})
+			} else {
+				eventually(t, 10*time.Second, "the download from the peer fails", func() bool {
+					_, ok := events.failed(evil.h)
+					return ok
+				})
+			}
+			if ev, ok := events.failed(evil.h); ok {
+				t.Logf("download from the hostile peer failed after %v: %v", ev.Duration, ev.Err)
+				if tc.deadline && (ev.Duration < hostileTimeout || ev.Duration > hostileTimeout+2*time.Second) {
+					t.Fatalf("cut after %v, want at the %v deadline", ev.Duration, hostileTimeout)
+				}
+			} else if tc.deadline {
+				t.Fatal("no failed download from the stalling peer")
+			}
+			if b.c.Tip().Height() != 0 {
+				t.Fatalf("the hostile peer moved the tip to height %d", b.c.Tip().Height())
+			}
+
+			connect(t, b.h, honest.h)
+			eventually(t, 20*time.Second, "the node syncs from the honest peer", func() bool { return b.c.Tip().Hash == honest.c.Tip().Hash })
+			if tc.fault && b.h.Network().Connectedness(evil.h.ID()) == network.Connected {
+				t.Fatal("the peer that broke the protocol is connected again")
+			}
+			if !tc.fault && b.h.Network().Connectedness(evil.h.ID()) != network.Connected {
+				t.Fatal("a peer that only failed to deliver was dropped")
+			}
+			n := evil.written.Load()
+			t.Logf("the hostile peer wrote %d bytes", n)
+			if tc.bound > 0 && n > tc.bound {
+				t.Fatalf("the hostile peer wrote %d bytes, bound %d", n, tc.bound)
+			}
+		})
+	}
+}

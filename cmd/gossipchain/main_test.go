@@ -259,6 +259,7 @@ type logLine struct {
 	PeerID string  `json:"peer_id"`
 	Reason string  `json:"reason"`
 	Addr   string  `json:"addr"`
+	Path   string  `json:"path"`
 }
 
 func msgIs(msg string) func(*logLine) bool {

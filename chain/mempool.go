@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // ErrTxInPool is returned by Mempool.Add for a transaction the pool already
-// holds. It means "not now", not a fault: gossip ignores it.
+// holds, pending or queued. It means "not now", not a fault: gossip ignores
+// it.
 var ErrTxInPool = errors.New("transaction already in the mempool")
 
 // ErrMempoolFull is returned by Mempool.Add when the pool is at its count or
@@ -22,9 +24,9 @@ var ErrMempoolFull = errors.New("mempool full")
 var ErrTxMined = errors.New("transaction already on the main chain")
 
 // ErrSenderLimit is returned by Mempool.Add when the sender already has
-// the most pending transactions one sender may have. Checking a new
-// transaction costs time in the sender's pending count, so the cap keeps
-// one funded sender from making every admission slow.
+// the most pending (or queued) transactions one sender may have. Checking
+// a new transaction costs time in the sender's pending count, so the cap
+// keeps one funded sender from making every admission slow.
 var ErrSenderLimit = errors.New("too many pending transactions from this sender")
 
 // Mempool limits by default: the count bounds bookkeeping, the bytes bound
@@ -35,21 +37,63 @@ const (
 	defaultPerSender    = 64
 )
 
-// Mempool holds transactions waiting for a block. Every transaction in it
-// is valid on the chain tip it was last reconciled with (by Add, or by
-// Reorg after the tip moved) together with its sender's earlier pending
-// transactions: on signed networks each sender's pending nonces run on
-// from the sender's nonce at the tip without a gap, and their amounts and
-// fees together stay within the sender's balance there. Credits from other
-// pending transactions are not counted, so any order that keeps each
-// sender's nonce order applies to the tip: that is what Select relies on.
+// Mempool holds transactions waiting for a block, and a bounded queue of
+// transactions that came before their sender's previous nonce.
+//
+// # Pending transactions
+//
+// Every pending transaction is valid on the chain tip the pool was last
+// reconciled with (by Add, or by Reorg after the tip moved), applied after
+// its sender's earlier pending transactions and after its parents: on
+// signed networks each sender's pending nonces run on from the sender's
+// nonce at the tip without a gap, and their amounts and fees together stay
+// within the sender's balance there plus the credits the sender claimed.
+//
+// A credit is a pending transaction of another sender that pays the
+// sender. When a sender's balance at the tip does not cover a transaction,
+// the pool lets it claim pending credits to the sender, oldest first, until
+// it does; the claimed ones become its parents. A credit is claimed at most
+// once, by one child. This holds for new transactions and for those a
+// reorg brings back alike: one rule, so a transaction that spent coins
+// received in an abandoned block comes back with the transfer that paid
+// it, and a wallet may spend coins it has been sent before they confirm,
+// as Bitcoin allows with unconfirmed outputs. Parents are always older
+// pool entries than their children, so the dependencies have no cycle.
+//
+// That gives three invariants the rest relies on:
+//
+//   - Select takes a transaction only after its sender's earlier ones and
+//     all its parents, so its order applies to the tip: a block never holds
+//     a child without its parents. (A transaction claims credits only when
+//     its sender needs them, and other transactions only ever add to a
+//     sender's balance, so parents first is enough.)
+//   - A parent is never evicted before its child: only the last
+//     transaction of a sender whose credit nobody claimed is evictable, so
+//     eviction never leaves a gap or an orphaned child behind.
+//   - Reorg rebuilds the pool from scratch, parents before children; a
+//     child whose parent no longer applies finds no credit and drops (or
+//     claims another that covers it), and its sender's later transactions
+//     wait in the queue for its nonce.
+//
+// # Queued transactions
+//
+// GossipSub validates messages concurrently, so a sender's nonce N+1 may
+// arrive before N. Such a transaction, at most the queue window ahead of
+// the sender's next nonce (tip nonce plus pending count) and affordable
+// on its own, is held in the queue (Add returns ErrTxQueued) instead of
+// being refused and lost. Queued transactions are not selected and not
+// counted by Len; Has sees them, so the same one is not queued twice. When
+// the missing nonces arrive (by Add, or confirmed by a block), queued ones
+// that now follow on are promoted in nonce order, their balance checked
+// then. The queue is bounded per sender and in count and bytes; see
+// Mempool.hold for what is evicted. Entries expire after the queue TTL, and
+// Reorg checks them again on every tip change.
 //
 // On unsigned networks (the teaching chain) there is no nonce or balance
-// rule, so the pool only refuses what it already holds.
+// rule, so the pool only refuses what it already holds, and queues nothing.
 //
 // The pool is bounded by count and encoded bytes. When full, a new
-// transaction may evict the lowest-fee transaction that ends its sender's
-// nonce chain, so eviction never leaves a gap behind.
+// transaction may evict the lowest-fee evictable transaction.
 //
 // One mutex, mu, guards all the state below it. Add verifies signatures
 // before taking it, so gossip validators on several goroutines verify in
@@ -61,6 +105,8 @@ type Mempool struct {
 	maxBytes     int
 	maxPerSender int
 	mined        func(Hash) bool
+	queueCfg     queueConfig
+	now          func() time.Time
 
 	mu sync.Mutex
 	// byID holds every pending transaction.
@@ -68,15 +114,23 @@ type Mempool struct {
 	// bySender holds each sender's pending transactions in nonce order on
 	// signed networks, in arrival order on unsigned ones. No empty slices.
 	bySender map[string][]*poolEntry
+	// byRecipient holds, on signed networks, the pending transactions
+	// that pay each address from another sender (the credits it may
+	// claim), in insertion order. No empty slices.
+	byRecipient map[string][]*poolEntry
 	// evictable is a min-heap, lowest fee first, of what may be evicted:
-	// each sender's last pending transaction on signed networks, every
-	// transaction on unsigned ones.
+	// on signed networks each sender's last pending transaction unless a
+	// child claimed its credit, every transaction on unsigned ones.
 	evictable evictHeap
 	// bytes is the encoded size of everything in byID.
 	bytes int
 	// nextArrival numbers accepted transactions in the order they came,
 	// breaking fee ties in Select without reading a clock.
 	nextArrival uint64
+	// selectPass numbers Select's passes; see poolEntry.taken.
+	selectPass uint64
+	// queue holds the transactions waiting for an earlier nonce.
+	queue txQueue
 }
 
 // poolEntry is one pending transaction with what the pool computed once.
@@ -86,6 +140,13 @@ type poolEntry struct {
 	size    int
 	arrival uint64
 	heapIdx int // position in Mempool.evictable, -1 when not there
+	// parents are the credits (pending transactions of other senders
+	// paying this one's sender) this one claimed when it was admitted;
+	// child is the entry that claimed this one's credit, if any.
+	parents []*poolEntry
+	child   *poolEntry
+	// taken is the Select pass that last took this entry.
+	taken uint64
 }
 
 // MempoolOption configures a Mempool.
@@ -96,6 +157,8 @@ type mempoolConfig struct {
 	maxBytes     int
 	maxPerSender int
 	mined        func(Hash) bool
+	queue        queueConfig
+	now          func() time.Time
 }
 
 // WithMaxTxs bounds the number of pending transactions (default 10,000).
@@ -117,24 +180,34 @@ func WithMinedCheck(f func(id Hash) bool) MempoolOption {
 	return func(c *mempoolConfig) { c.mined = f }
 }
 
+// WithMempoolClock sets the clock the queue's expiry reads (default
+// time.Now); tests pass a fake one.
+func WithMempoolClock(now func() time.Time) MempoolOption {
+	return func(c *mempoolConfig) { c.now = now }
+}
+
 // NewMempool returns an empty pool for network p.
 func NewMempool(p *Params, opts ...MempoolOption) *Mempool {
-	cfg := mempoolConfig{maxTxs: defaultMempoolTxs, maxBytes: defaultMempoolBytes, maxPerSender: defaultPerSender}
+	cfg := mempoolConfig{maxTxs: defaultMempoolTxs, maxBytes: defaultMempoolBytes, maxPerSender: defaultPerSender,
+		queue: defaultQueueConfig(), now: time.Now}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	m := &Mempool{p: p, maxTxs: cfg.maxTxs, maxBytes: cfg.maxBytes, maxPerSender: cfg.maxPerSender, mined: cfg.mined}
+	m := &Mempool{p: p, maxTxs: cfg.maxTxs, maxBytes: cfg.maxBytes, maxPerSender: cfg.maxPerSender, mined: cfg.mined,
+		queueCfg: cfg.queue, now: cfg.now}
 	m.reset()
+	m.queue.init()
 	return m
 }
 
 // The miner takes its block templates from the mempool.
 var _ TxSource = (*Mempool)(nil)
 
-// reset empties the pool, keeping its limits.
+// reset empties the pending pool, keeping its limits and the queue.
 func (m *Mempool) reset() {
 	m.byID = make(map[Hash]*poolEntry)
 	m.bySender = make(map[string][]*poolEntry)
+	m.byRecipient = make(map[string][]*poolEntry)
 	m.evictable = m.evictable[:0]
 	m.bytes = 0
 }
@@ -144,17 +217,27 @@ func (m *Mempool) reset() {
 // cheapest to dearest, and the first that fails is returned:
 //
 //  1. a coinbase never enters the pool (ErrMultipleCoinbases);
-//  2. a transaction already pending: ErrTxInPool;
+//  2. a transaction already pending or queued: ErrTxInPool;
 //  3. CheckTxSanity: version, names, amounts, key and signature;
 //  4. on networks without nonces, a transaction the main chain already
 //     holds (ErrTxMined, with WithMinedCheck);
 //  5. the sender's pending count (ErrSenderLimit);
-//  6. on signed networks, against state and the sender's pending
-//     transactions: the nonce must be the sender's next after them
-//     (ErrBadNonce), and the balance left after them must cover amount
-//     plus fee (ErrInsufficientFunds);
-//  7. room: when the pool is full, tx evicts lower-fee transactions that
-//     end their senders' nonce chains, or is refused with ErrMempoolFull.
+//  6. on signed networks, against state, the sender's pending
+//     transactions and the credits it claimed: a nonce already used is
+//     ErrBadNonce; a nonce ahead of the sender's next is queued (see
+//     below); otherwise the balance left, with unclaimed pending credits
+//     to the sender if needed, must cover amount plus fee
+//     (ErrInsufficientFunds);
+//  7. room: when the pool is full, tx evicts lower-fee evictable
+//     transactions, or is refused with ErrMempoolFull.
+//
+// A transaction whose nonce is ahead is held in the queue when it is
+// within the queue window and its sender can afford it alone; Add then
+// returns an error matching both ErrTxQueued and ErrBadNonce (see
+// ErrTxQueued), and nothing else when it is refused instead (ErrBadNonce
+// beyond the window, ErrInsufficientFunds, ErrSenderLimit, ErrMempoolFull).
+// After an Add, queued transactions of the sender that now follow on are
+// promoted.
 //
 // Rule failures are *RuleError (branch with errors.Is on the codes);
 // ErrTxInPool, ErrTxMined, ErrSenderLimit and ErrMempoolFull are plain
@@ -188,7 +271,7 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool) error
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.byID[id]; ok {
+	if m.holds(id) {
 		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
 	}
 	if !m.p.Signed && m.mined != nil && m.mined(id) {
@@ -197,68 +280,134 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool) error
 	if n := len(m.bySender[tx.Sender]); n >= m.maxPerSender {
 		return fmt.Errorf("%w: %s has %d", ErrSenderLimit, tx.Sender, n)
 	}
+	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), heapIdx: -1}
+	var v *StateView
 	if m.p.Signed {
-		if err := m.checkAgainstState(tx, state); err != nil {
+		var err error
+		if v, err = m.senderView(tx.Sender, state); err != nil {
+			return err
+		}
+		acct, _ := v.Account(tx.Sender) // read by senderView: cannot fail
+		pending := len(m.bySender[tx.Sender])
+		switch {
+		case tx.Nonce < acct.Nonce:
+			return ruleError(ErrBadNonce, "nonce %d already used, expected %d (sender %s at %d with %d pending)",
+				tx.Nonce, acct.Nonce, tx.Sender, acct.Nonce-uint64(pending), pending)
+		case tx.Nonce > acct.Nonce:
+			return m.hold(e, acct.Nonce, acct.Balance+m.unclaimedCredit(tx.Sender))
+		}
+		if e.parents, err = m.admit(v, tx); err != nil {
+			if errors.Is(err, ErrInsufficientFunds) {
+				return ruleError(ErrInsufficientFunds, "overspend: sender %s has %d left after %d pending (credits counted); needs %d",
+					tx.Sender, acct.Balance, pending, tx.Amount+tx.Fee)
+			}
 			return err
 		}
 	}
-	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), heapIdx: -1}
 	if err := m.makeRoom(e); err != nil {
 		return err
 	}
 	e.arrival = m.nextArrival
 	m.nextArrival++
 	m.insert(e)
+	if m.p.Signed {
+		m.promote(tx.Sender, v)
+	}
 	return nil
 }
 
-// checkAgainstState applies the sender's pending transactions and then tx
-// to a view of state, with the ledger's own ApplyTx, so the pool and block
-// validation can never disagree on a rule. Only the nonce check is done
-// here first, to say whether a wrong nonce is spent or ahead. m.mu is held.
-func (m *Mempool) checkAgainstState(tx *Transaction, state AccountReader) error {
+// senderView returns a view of state with addr's claimed credits and then
+// its pending transactions applied: the account it shows is the one addr's
+// next transaction meets. Claimed credits go first because the pending
+// transactions were admitted on them. m.mu is held.
+func (m *Mempool) senderView(addr string, state AccountReader) (*StateView, error) {
 	v := NewStateView(m.p, state)
-	base, err := v.Account(tx.Sender)
-	if err != nil {
-		return fmt.Errorf("mempool: read sender %s: %w", tx.Sender, err)
+	if _, err := v.Account(addr); err != nil {
+		return nil, fmt.Errorf("mempool: read sender %s: %w", addr, err)
 	}
-	pending := m.bySender[tx.Sender]
-	var spent uint64
-	for _, e := range pending {
+	if c := m.claimedCredit(addr); c > 0 {
+		if err := v.credit(addr, c); err != nil {
+			return nil, fmt.Errorf("mempool: credits of %s do not apply to this state: %v", addr, err)
+		}
+	}
+	for _, e := range m.bySender[addr] {
 		if err := v.ApplyTx(e.tx); err != nil {
 			// The pool no longer matches state: the tip moved and Reorg
 			// has not run yet. That is not the sender's fault, so the
 			// rule error is not wrapped: gossip must not penalise anyone.
-			return fmt.Errorf("mempool: pending %s of %s does not apply to this state (tip moved without Reorg?): %v",
-				e.id.Short(), tx.Sender, err)
+			return nil, fmt.Errorf("mempool: pending %s of %s does not apply to this state (tip moved without Reorg?): %v",
+				e.id.Short(), addr, err)
 		}
-		spent += e.tx.Amount + e.tx.Fee
 	}
-	want := base.Nonce + uint64(len(pending))
-	switch {
-	case tx.Nonce < want:
-		return ruleError(ErrBadNonce, "nonce %d already used, expected %d (sender %s at %d with %d pending)",
-			tx.Nonce, want, tx.Sender, base.Nonce, len(pending))
-	case tx.Nonce > want:
-		return ruleError(ErrBadNonce, "nonce %d leaves a gap, expected %d (sender %s at %d with %d pending)",
-			tx.Nonce, want, tx.Sender, base.Nonce, len(pending))
+	return v, nil
+}
+
+// admit applies tx, whose nonce is its sender's next in v, to v with the
+// ledger's own ApplyTx, so the pool and block validation never disagree
+// on a rule. If the sender's balance in v falls short, it claims unclaimed
+// pending credits to the sender, oldest first, until they cover it, and
+// returns them: tx's parents. On error v is unchanged. m.mu is held.
+func (m *Mempool) admit(v *StateView, tx *Transaction) ([]*poolEntry, error) {
+	err := v.ApplyTx(tx)
+	if err == nil || !errors.Is(err, ErrInsufficientFunds) {
+		return nil, err
 	}
-	if err := v.ApplyTx(tx); err != nil {
-		if errors.Is(err, ErrInsufficientFunds) {
-			left, _ := v.Account(tx.Sender) // already read: cannot fail
-			return ruleError(ErrInsufficientFunds, "overspend: sender %s has %d, %d pending spend %d, leaving %d; needs %d",
-				tx.Sender, base.Balance, len(pending), spent, left.Balance, tx.Amount+tx.Fee)
+	before, _ := v.Account(tx.Sender) // read by ApplyTx: cannot fail
+	short := int64(tx.Amount+tx.Fee) - before.Balance
+	var parents []*poolEntry
+	var sum int64
+	for _, c := range m.byRecipient[tx.Sender] {
+		if c.child != nil {
+			continue
 		}
-		return err
+		parents = append(parents, c)
+		sum += int64(c.tx.Amount) // each ≤ MaxAmount, at most maxTxs of them: no overflow
+		if sum >= short {
+			break
+		}
 	}
-	return nil
+	if sum < short {
+		return nil, err
+	}
+	if cerr := v.credit(tx.Sender, uint64(sum)); cerr != nil {
+		return nil, cerr
+	}
+	if aerr := v.ApplyTx(tx); aerr != nil {
+		v.accounts[tx.Sender] = before // take the credit back
+		return nil, aerr
+	}
+	return parents, nil
+}
+
+// claimedCredit is the sum of the pending credits to addr that addr's
+// pending transactions claimed. m.mu is held.
+func (m *Mempool) claimedCredit(addr string) uint64 {
+	var sum uint64
+	for _, c := range m.byRecipient[addr] {
+		if c.child != nil {
+			sum += c.tx.Amount
+		}
+	}
+	return sum
+}
+
+// unclaimedCredit is the sum of the pending credits to addr nobody has
+// claimed yet. m.mu is held.
+func (m *Mempool) unclaimedCredit(addr string) int64 {
+	var sum int64
+	for _, c := range m.byRecipient[addr] {
+		if c.child == nil {
+			sum += int64(c.tx.Amount)
+		}
+	}
+	return sum
 }
 
 // makeRoom evicts what it must for e to fit, or changes nothing and
 // returns ErrMempoolFull. Only transactions paying strictly less than e
 // are evicted, lowest fee first, newest first among equal fees. e's own
-// sender is spared: its last pending transaction is the one e follows.
-// m.mu is held.
+// sender is spared (its last pending transaction is the one e follows),
+// and so are e's parents. m.mu is held.
 func (m *Mempool) makeRoom(e *poolEntry) error {
 	var victims, spared []*poolEntry
 	for m.fullFor(e) {
@@ -266,7 +415,7 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 		if v == nil || v.tx.Fee >= e.tx.Fee {
 			break
 		}
-		if m.p.Signed && v.tx.Sender == e.tx.Sender {
+		if m.p.Signed && (v.tx.Sender == e.tx.Sender || slices.Contains(e.parents, v)) {
 			m.evictable.remove(v)
 			spared = append(spared, v)
 			continue
@@ -280,7 +429,8 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 	}
 	if full {
 		// Put the victims back, last evicted first, so each goes back
-		// onto the end of its sender's chain.
+		// onto the end of its sender's chain and each parent is back
+		// before its child.
 		for _, v := range slices.Backward(victims) {
 			m.insert(v)
 		}
@@ -296,8 +446,9 @@ func (m *Mempool) fullFor(e *poolEntry) bool {
 }
 
 // insert adds e to the indexes: into its sender's list at its place (the
-// end, for every caller but an unsigned-network rollback), and into the
-// eviction heap. m.mu is held.
+// end, for every caller but an unsigned-network rollback), as the child
+// of its parents, as a credit of its recipient, and into the eviction
+// heap if it is evictable. m.mu is held.
 func (m *Mempool) insert(e *poolEntry) {
 	q := m.bySender[e.tx.Sender]
 	i, _ := slices.BinarySearchFunc(q, e, m.senderOrder)
@@ -306,18 +457,29 @@ func (m *Mempool) insert(e *poolEntry) {
 	m.byID[e.id] = e
 	m.bytes += e.size
 	if m.p.Signed {
+		for _, p := range e.parents {
+			p.child = e
+			m.evictable.remove(p)
+		}
+		if r := e.tx.Recipient; r != e.tx.Sender {
+			m.byRecipient[r] = append(m.byRecipient[r], e)
+		}
 		if i != len(q)-1 {
 			return // not the new last: stays unevictable
 		}
 		if i > 0 {
 			m.evictable.remove(q[i-1])
 		}
+		if e.child != nil {
+			return
+		}
 	}
 	m.evictable.push(e)
 }
 
 // remove takes an evictable e out of the pool: on signed networks the last
-// of its sender's chain, whose predecessor becomes evictable. m.mu is held.
+// of its sender's chain, with no child. Its predecessor, and each parent
+// that ends its own sender's chain, may become evictable. m.mu is held.
 func (m *Mempool) remove(e *poolEntry) {
 	m.evictable.remove(e)
 	delete(m.byID, e.id)
@@ -327,11 +489,39 @@ func (m *Mempool) remove(e *poolEntry) {
 	q = slices.Delete(q, i, i+1)
 	if len(q) == 0 {
 		delete(m.bySender, e.tx.Sender)
+	} else {
+		m.bySender[e.tx.Sender] = q
+	}
+	if !m.p.Signed {
 		return
 	}
-	m.bySender[e.tx.Sender] = q
-	if m.p.Signed && i == len(q) {
-		m.evictable.push(q[len(q)-1])
+	if r := e.tx.Recipient; r != e.tx.Sender {
+		c := m.byRecipient[r]
+		if j := slices.Index(c, e); j >= 0 {
+			c = slices.Delete(c, j, j+1)
+		}
+		if len(c) == 0 {
+			delete(m.byRecipient, r)
+		} else {
+			m.byRecipient[r] = c
+		}
+	}
+	for _, p := range e.parents {
+		p.child = nil
+		m.pushIfEvictable(p)
+	}
+	if len(q) > 0 && i == len(q) {
+		m.pushIfEvictable(q[len(q)-1])
+	}
+}
+
+// pushIfEvictable puts a signed-network entry into the eviction heap if
+// it ends its sender's chain, no child claimed it, and it is not there
+// yet. m.mu is held.
+func (m *Mempool) pushIfEvictable(e *poolEntry) {
+	q := m.bySender[e.tx.Sender]
+	if e.heapIdx < 0 && e.child == nil && len(q) > 0 && q[len(q)-1] == e {
+		m.evictable.push(e)
 	}
 }
 
@@ -347,7 +537,15 @@ func (m *Mempool) senderOrder(a, b *poolEntry) int {
 	return cmpUint64(a.arrival, b.arrival)
 }
 
-// Get returns a pending transaction by id.
+// holds reports whether id is pending or queued. m.mu is held.
+func (m *Mempool) holds(id Hash) bool {
+	if _, ok := m.byID[id]; ok {
+		return true
+	}
+	return m.queue.has(id)
+}
+
+// Get returns a pending transaction by id; queued ones are not returned.
 func (m *Mempool) Get(id Hash) (*Transaction, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -358,15 +556,15 @@ func (m *Mempool) Get(id Hash) (*Transaction, bool) {
 	return e.tx, true
 }
 
-// Has reports whether a transaction is pending.
+// Has reports whether the pool holds a transaction, pending or queued:
+// either way, the same transaction offered again is not new.
 func (m *Mempool) Has(id Hash) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.byID[id]
-	return ok
+	return m.holds(id)
 }
 
-// Len returns the number of pending transactions.
+// Len returns the number of pending transactions (not the queued ones).
 func (m *Mempool) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

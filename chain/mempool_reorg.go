@@ -2,6 +2,7 @@ package chain
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 )
 
@@ -14,16 +15,25 @@ import (
 //   - Every non-coinbase transaction of disconnected comes back unless
 //     connected includes it. It passed sanity inside a valid block, so its
 //     signature is not verified again.
-//   - The whole pool is then checked against state, each sender's
-//     transactions in nonce order with the ledger's ApplyTx, and what no
-//     longer applies (a nonce spent on the new branch, a balance the new
-//     branch spent) leaves. Nothing that still applies is lost.
+//   - The whole pool is then rebuilt against state as Add would admit it:
+//     each sender's transactions in nonce order with the ledger's ApplyTx,
+//     claiming pending credits of transactions already back in when the
+//     sender's balance falls short (see Mempool). A transaction waiting
+//     for a credit is tried again once others got in, until a round adds
+//     nothing, so a transfer that spent coins received on the abandoned
+//     branch comes back with the transfer that paid them, whatever the
+//     order of the two. What no longer applies (a nonce spent on the new
+//     branch, a balance the new branch spent, a credit whose parent is
+//     gone) leaves; the sender's later transactions then wait in the
+//     queue for that nonce. Nothing that still applies is lost.
+//   - The queue is checked again: what expired or whose nonce the tip
+//     spent leaves, what now follows on is promoted.
 //
 // The returned transactions keep their places in the arrival order, and
 // those from disconnected come before all others (oldest block first, in
 // block order), since they were sent earlier. If the returned ones take the
-// pool over its limits, the lowest-fee ends of sender chains are evicted
-// as in Add.
+// pool over its limits, the lowest-fee evictable transactions go as in
+// Add.
 //
 // A transaction whose check fails for a reason other than a rule (the
 // state could not be read) is kept, with its sender's later ones: a store
@@ -68,11 +78,12 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 	slices.SortFunc(stay, func(a, b *poolEntry) int { return cmpUint64(a.arrival, b.arrival) })
 
 	// Number everything again from zero: the returned ones first, then the
-	// others in their old order.
+	// others in their old order. Credits are claimed afresh.
 	all := append(back, stay...)
 	for i, e := range all {
 		e.arrival = uint64(i)
 		e.heapIdx = -1
+		e.parents, e.child = nil, nil
 	}
 	m.nextArrival = uint64(len(all))
 	m.reset()
@@ -87,33 +98,115 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 	for (len(m.byID) > m.maxTxs || m.bytes > m.maxBytes) && m.evictable.Len() > 0 {
 		m.remove(m.evictable.min())
 	}
+	if m.p.Signed {
+		m.recheckQueued(state)
+	}
+}
+
+// senderWork is one sender's transactions still to place in revalidate,
+// and the view of state they apply to.
+type senderWork struct {
+	v *StateView
+	q []*poolEntry
 }
 
 // revalidate inserts the entries that apply to state, each sender's in
 // nonce order (arrival order among equal nonces, so the first of two
-// conflicting transactions wins). m.mu is held and the pool is empty.
+// conflicting transactions wins), in rounds: a sender whose next
+// transaction needs a credit not in the pool yet waits for the next
+// round. Entries are in arrival order, and so are the senders of each
+// round, by their first entry. m.mu is held and the pool is empty.
 func (m *Mempool) revalidate(entries []*poolEntry, state AccountReader) {
-	bySender := make(map[string][]*poolEntry)
+	index := make(map[string]int)
+	var works []*senderWork
 	for _, e := range entries {
-		bySender[e.tx.Sender] = append(bySender[e.tx.Sender], e)
+		i, ok := index[e.tx.Sender]
+		if !ok {
+			i = len(works)
+			index[e.tx.Sender] = i
+			works = append(works, &senderWork{v: NewStateView(m.p, state)})
+		}
+		works[i].q = append(works[i].q, e)
 	}
-	for _, q := range bySender {
-		slices.SortFunc(q, func(a, b *poolEntry) int {
+	for _, w := range works {
+		slices.SortFunc(w.q, func(a, b *poolEntry) int {
 			return cmp.Or(cmpUint64(a.tx.Nonce, b.tx.Nonce), cmpUint64(a.arrival, b.arrival))
 		})
-		v := NewStateView(m.p, state)
-		for i, e := range q {
-			err := v.ApplyTx(e.tx)
-			if err == nil {
-				m.insert(e)
-				continue
-			}
-			if CodeOf(err) == 0 {
-				for _, rest := range q[i:] {
-					m.insert(rest)
-				}
-				break
+	}
+	for progress := true; progress; {
+		progress = false
+		for _, w := range works {
+			if m.place(w) {
+				progress = true
 			}
 		}
 	}
+	// What still waits for a credit will not get one: drop it, and queue
+	// its sender's later transactions for its nonce.
+	for _, w := range works {
+		if len(w.q) == 0 {
+			continue
+		}
+		acct, err := w.v.Account(w.q[0].tx.Sender)
+		if err != nil {
+			continue
+		}
+		for _, e := range w.q[1:] {
+			if e.tx.Nonce > acct.Nonce {
+				_ = m.hold(e, acct.Nonce, acct.Balance) // refused or queued: either way it is settled
+			}
+		}
+	}
+}
+
+// place inserts w's transactions while they apply, and reports whether it
+// inserted any. It stops at one that needs a credit the pool does not
+// hold yet, leaving it first in w.q; everything else leaves w.q. m.mu is
+// held.
+func (m *Mempool) place(w *senderWork) bool {
+	placed := false
+	for len(w.q) > 0 {
+		e := w.q[0]
+		acct, err := w.v.Account(e.tx.Sender)
+		if err != nil {
+			m.keep(w)
+			return true
+		}
+		switch {
+		case e.tx.Nonce < acct.Nonce: // spent, or a conflicting one got in first
+			w.q = w.q[1:]
+			continue
+		case e.tx.Nonce > acct.Nonce: // a gap: the rest waits in the queue
+			for _, rest := range w.q {
+				_ = m.hold(rest, acct.Nonce, acct.Balance) // refused or queued: either way it is settled
+			}
+			w.q = nil
+			return placed
+		}
+		parents, err := m.admit(w.v, e.tx)
+		switch {
+		case err == nil:
+			e.parents = parents
+			m.insert(e)
+			w.q = w.q[1:]
+			placed = true
+		case CodeOf(err) == 0:
+			m.keep(w)
+			return true
+		case errors.Is(err, ErrInsufficientFunds):
+			return placed // perhaps a credit comes in this round
+		default:
+			w.q = w.q[1:]
+		}
+	}
+	return placed
+}
+
+// keep inserts what is left of w unchecked: the state could not be read.
+// m.mu is held.
+func (m *Mempool) keep(w *senderWork) {
+	for _, e := range w.q {
+		m.insert(e)
+	}
+	w.q = nil
 }

@@ -5,10 +5,12 @@ import "container/heap"
 // Select returns up to maxTxs pending transactions of at most maxBytes
 // encoded bytes in all, for a block template: highest fee first, the
 // earliest arrival first among equal fees, but never a sender's nonce N+1
-// before N. Applied in the returned order to the state the pool was last
-// reconciled with, every transaction is valid. A transaction too big for
-// the room left is skipped along with its sender's later ones, and smaller
-// ones from other senders may still fill the room.
+// before N, and never a transaction before the parents whose credits it
+// claimed (see Mempool). Applied in the returned order to the state the
+// pool was last reconciled with, every transaction is valid. A
+// transaction too big for the room left is skipped along with its
+// sender's later ones and its children, and smaller ones from other
+// senders may still fill the room.
 //
 // The fee is the whole fee, not fee per byte: transactions differ in size
 // by at most the length of two names.
@@ -20,11 +22,16 @@ func (m *Mempool) Select(maxTxs, maxBytes int) []*Transaction {
 
 // selectLocked is Select; m.mu is held. It keeps a heap of each sender's
 // next transaction (of every transaction, on unsigned networks, where no
-// order binds a sender); taking one puts its successor on offer.
+// order binds a sender); taking one puts its successor on offer. A next
+// transaction with parents not taken yet waits off the heap, parked under
+// each of them, until the last is taken. Entries record the pass that
+// took them, so no set is allocated for that.
 func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	if maxTxs <= 0 || maxBytes <= 0 || len(m.byID) == 0 {
 		return nil
 	}
+	m.selectPass++
+	pass := m.selectPass
 	// One backing array for the items, so the heap holds pointers and
 	// popping one does not box it.
 	n := len(m.bySender)
@@ -41,9 +48,27 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 			items = append(items, selectItem{q: q[i : i+1]})
 		}
 	}
-	h := make(selectHeap, len(items))
+	var parked map[*poolEntry][]*selectItem
+	// ready reports whether its next transaction may be taken, parking
+	// it under each parent not taken yet if not.
+	ready := func(it *selectItem) bool {
+		it.waiting = 0
+		for _, p := range it.q[0].parents {
+			if p.taken != pass {
+				if parked == nil {
+					parked = make(map[*poolEntry][]*selectItem)
+				}
+				parked[p] = append(parked[p], it)
+				it.waiting++
+			}
+		}
+		return it.waiting == 0
+	}
+	h := make(selectHeap, 0, len(items))
 	for i := range items {
-		h[i] = &items[i]
+		if ready(&items[i]) {
+			h = append(h, &items[i])
+		}
 	}
 	heap.Init(&h)
 	out := make([]*Transaction, 0, min(maxTxs, len(m.byID)))
@@ -52,27 +77,39 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 		it := h[0]
 		e := it.q[0]
 		if e.size > room {
-			// Its successors cannot go before it: the whole rest of this
-			// sender's chain stays out.
+			// Its successors and children cannot go before it: the
+			// whole rest of this sender's chain stays out, and its
+			// children stay parked.
 			heap.Pop(&h)
 			continue
 		}
 		out = append(out, e.tx)
 		room -= e.size
+		e.taken = pass
 		it.q = it.q[1:]
-		if len(it.q) > 0 {
+		if len(it.q) > 0 && ready(it) {
 			heap.Fix(&h, 0)
 		} else {
 			heap.Pop(&h)
+		}
+		if ws, ok := parked[e]; ok {
+			delete(parked, e)
+			for _, w := range ws {
+				if w.waiting--; w.waiting == 0 {
+					heap.Push(&h, w)
+				}
+			}
 		}
 	}
 	return out
 }
 
 // selectItem is what is left of one sender's chain in Select: q[0] is
-// the transaction on offer.
+// the transaction on offer, once waiting (its parents not taken yet) is
+// zero.
 type selectItem struct {
-	q []*poolEntry
+	q       []*poolEntry
+	waiting int
 }
 
 // selectHeap is a max-heap of chains by the fee of the transaction on

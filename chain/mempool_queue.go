@@ -1,0 +1,288 @@
+package chain
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ErrTxQueued is returned by Mempool.Add for a transaction held in the
+// queue: its nonce is ahead of its sender's next, within the queue window,
+// and it waits there for the nonces before it (see Mempool). It is not a
+// refusal, and it is not a fault of whoever relayed the transaction.
+//
+// The error also matches ErrBadNonce (a *RuleError): the transaction does
+// not apply to the tip yet, so callers that do not know the queue treat it
+// as the nonce gap it is for now. Gossip ignores it, so it is not
+// forwarded before it is valid; the HTTP API answers that the nonce
+// conflicts with the tip.
+var ErrTxQueued = errors.New("transaction queued until its sender's earlier nonces arrive")
+
+// Queue limits by default. A gossip burst reorders transactions of one
+// sender by a few places at most, so a window of 16 nonces is plenty; the
+// total bounds are small next to the pending pool's because queued
+// transactions are checked only for their signature and that their
+// sender could pay for them alone. Ten minutes is far longer than any
+// reordering in flight; a gap that lasts that long is a lost transaction,
+// which the sender's wallet sends again.
+const (
+	defaultQueueWindow    = 16
+	defaultQueuePerSender = 16
+	defaultQueueTxs       = 1024
+	defaultQueueBytes     = 1 << 20
+	defaultQueueTTL       = 10 * time.Minute
+)
+
+type queueConfig struct {
+	window    uint64
+	perSender int
+	maxTxs    int
+	maxBytes  int
+	ttl       time.Duration
+}
+
+func defaultQueueConfig() queueConfig {
+	return queueConfig{window: defaultQueueWindow, perSender: defaultQueuePerSender, maxTxs: defaultQueueTxs,
+		maxBytes: defaultQueueBytes, ttl: defaultQueueTTL}
+}
+
+// WithQueueWindow sets how far ahead of its sender's next nonce a
+// transaction may be and still be queued (default 16). Zero turns the
+// queue off: a nonce gap is refused with ErrBadNonce.
+func WithQueueWindow(n uint64) MempoolOption { return func(c *mempoolConfig) { c.queue.window = n } }
+
+// WithMaxQueuedPerSender bounds the queued transactions of one sender
+// (default 16).
+func WithMaxQueuedPerSender(n int) MempoolOption {
+	return func(c *mempoolConfig) { c.queue.perSender = n }
+}
+
+// WithMaxQueued bounds the number of queued transactions (default 1,024).
+// Zero turns the queue off.
+func WithMaxQueued(n int) MempoolOption { return func(c *mempoolConfig) { c.queue.maxTxs = n } }
+
+// WithMaxQueuedBytes bounds the encoded size of queued transactions
+// (default 1 MiB).
+func WithMaxQueuedBytes(n int) MempoolOption { return func(c *mempoolConfig) { c.queue.maxBytes = n } }
+
+// WithQueueTTL sets how long a transaction may wait in the queue (default
+// ten minutes).
+func WithQueueTTL(d time.Duration) MempoolOption { return func(c *mempoolConfig) { c.queue.ttl = d } }
+
+// queuedTx is one transaction in the queue.
+type queuedTx struct {
+	tx   *Transaction
+	id   Hash
+	size int
+	at   time.Time // when it was queued, for the TTL
+	seq  uint64    // queue order, for eviction without ties
+}
+
+// txQueue is the queue's indexes; Mempool.mu guards it.
+type txQueue struct {
+	bySender map[string][]*queuedTx // nonce order, no empty slices
+	byID     map[Hash]*queuedTx
+	bytes    int
+	nextSeq  uint64
+}
+
+func (q *txQueue) init() {
+	q.bySender = make(map[string][]*queuedTx)
+	q.byID = make(map[Hash]*queuedTx)
+}
+
+func (q *txQueue) has(id Hash) bool {
+	_, ok := q.byID[id]
+	return ok
+}
+
+func queuedNonceOrder(a *queuedTx, nonce uint64) int { return cmpUint64(a.tx.Nonce, nonce) }
+
+// add puts t at its nonce's place; the caller checked the nonce is free.
+func (q *txQueue) add(t *queuedTx) {
+	s := q.bySender[t.tx.Sender]
+	i, _ := slices.BinarySearchFunc(s, t.tx.Nonce, queuedNonceOrder)
+	q.bySender[t.tx.Sender] = slices.Insert(s, i, t)
+	q.byID[t.id] = t
+	q.bytes += t.size
+}
+
+func (q *txQueue) drop(t *queuedTx) {
+	s := q.bySender[t.tx.Sender]
+	if i := slices.Index(s, t); i >= 0 {
+		s = slices.Delete(s, i, i+1)
+	}
+	if len(s) == 0 {
+		delete(q.bySender, t.tx.Sender)
+	} else {
+		q.bySender[t.tx.Sender] = s
+	}
+	delete(q.byID, t.id)
+	q.bytes -= t.size
+}
+
+// victim is what the queue gives up when full: the farthest-ahead
+// transaction of some sender, since a sender's nearer nonces are needed
+// before it can ever be promoted, and dropping one of them would strand
+// the farther ones; and of those, the one queued first, since a gap that
+// has lasted longest is the likeliest to be a lost transaction rather
+// than one still in flight (gossip reorders by milliseconds). Taking the
+// oldest also means a flood of new queued transactions cannot pin the
+// queue: each newcomer pushes out what has waited longest.
+func (q *txQueue) victim() *queuedTx {
+	var v *queuedTx
+	for _, s := range q.bySender {
+		if far := s[len(s)-1]; v == nil || far.seq < v.seq {
+			v = far
+		}
+	}
+	return v
+}
+
+// hold queues e, whose nonce is ahead of want, its sender's next, or says
+// why not. spendable is what the sender could pay now (balance after its
+// pending transactions, plus unclaimed pending credits): a transaction its
+// sender cannot pay even alone will not become valid by waiting, and the
+// check makes filling the queue cost funded accounts. m.mu is held.
+func (m *Mempool) hold(e *poolEntry, want uint64, spendable int64) error {
+	tx, c := e.tx, m.queueCfg
+	gap := tx.Nonce - want
+	if c.window == 0 || c.maxTxs <= 0 || gap > c.window {
+		return ruleError(ErrBadNonce, "nonce %d leaves a gap, expected %d (sender %s): more than the %d ahead the pool holds",
+			tx.Nonce, want, tx.Sender, c.window)
+	}
+	if cost := int64(tx.Amount + tx.Fee); cost > spendable {
+		return ruleError(ErrInsufficientFunds, "overspend: sender %s can pay %d, nonce %d alone needs %d",
+			tx.Sender, spendable, tx.Nonce, cost)
+	}
+	if e.size > c.maxBytes {
+		return fmt.Errorf("%w: %d bytes do not fit the %d-byte queue", ErrMempoolFull, e.size, c.maxBytes)
+	}
+	m.expireQueued()
+	s := m.queue.bySender[tx.Sender]
+	if i, found := slices.BinarySearchFunc(s, tx.Nonce, queuedNonceOrder); found {
+		return ruleError(ErrBadNonce, "nonce %d of %s is already queued by %s", tx.Nonce, tx.Sender, s[i].id.Short())
+	}
+	if len(s) >= c.perSender {
+		// Keep the nearest nonces: they are promoted first.
+		far := s[len(s)-1]
+		if tx.Nonce > far.tx.Nonce {
+			return fmt.Errorf("%w: %s has %d queued", ErrSenderLimit, tx.Sender, len(s))
+		}
+		m.queue.drop(far)
+	}
+	for len(m.queue.byID)+1 > c.maxTxs || m.queue.bytes+e.size > c.maxBytes {
+		m.queue.drop(m.queue.victim())
+	}
+	m.queue.add(&queuedTx{tx: tx, id: e.id, size: e.size, at: m.now(), seq: m.queue.nextSeq})
+	m.queue.nextSeq++
+	return fmt.Errorf("%w: %w", ErrTxQueued, ruleError(ErrBadNonce,
+		"nonce %d leaves a gap, expected %d (sender %s); held until the gap fills", tx.Nonce, want, tx.Sender))
+}
+
+// expireQueued drops what has waited longer than the TTL. m.mu is held.
+func (m *Mempool) expireQueued() {
+	if len(m.queue.byID) == 0 {
+		return
+	}
+	now := m.now()
+	for _, t := range m.queue.byID {
+		if now.Sub(t.at) >= m.queueCfg.ttl {
+			m.queue.drop(t)
+		}
+	}
+}
+
+// promote moves addr's queued transactions that follow on from v (state
+// with addr's pending transactions applied) into the pool, in nonce
+// order, checking each as Add would. A queued transaction whose nonce is
+// now spent, that has expired, or that no longer applies is dropped; a
+// gap, the sender's pending limit or a full pool stops the promotion
+// (what is left waits on). m.mu is held.
+func (m *Mempool) promote(addr string, v *StateView) {
+	ttl, now := m.queueCfg.ttl, m.now()
+	for {
+		s := m.queue.bySender[addr]
+		if len(s) == 0 {
+			return
+		}
+		t := s[0]
+		acct, err := v.Account(addr)
+		if err != nil {
+			return
+		}
+		if t.tx.Nonce < acct.Nonce || now.Sub(t.at) >= ttl {
+			m.queue.drop(t)
+			continue
+		}
+		if t.tx.Nonce > acct.Nonce || len(m.bySender[addr]) >= m.maxPerSender {
+			return
+		}
+		parents, err := m.admit(v, t.tx)
+		if CodeOf(err) == 0 && err != nil {
+			return // the state could not be read: try again later
+		}
+		m.queue.drop(t)
+		if err != nil {
+			continue
+		}
+		e := &poolEntry{tx: t.tx, id: t.id, size: t.size, heapIdx: -1, parents: parents}
+		if m.makeRoom(e) != nil {
+			return // v now includes t, which did not get in: stop
+		}
+		e.arrival = m.nextArrival
+		m.nextArrival++
+		m.insert(e)
+	}
+}
+
+// recheckQueued reconciles the queue with state after the pool was: what
+// expired or whose nonce the tip spent leaves, what now follows on is
+// promoted, and what a reorg put beyond the window leaves. m.mu is held.
+func (m *Mempool) recheckQueued(state AccountReader) {
+	m.expireQueued()
+	if len(m.queue.bySender) == 0 {
+		return
+	}
+	// Senders in queue order, so promotions (and what they evict) do not
+	// depend on map order.
+	senders := make([]string, 0, len(m.queue.bySender))
+	for addr := range m.queue.bySender {
+		senders = append(senders, addr)
+	}
+	slices.SortFunc(senders, func(a, b string) int {
+		return cmp.Compare(m.queue.bySender[a][0].seq, m.queue.bySender[b][0].seq)
+	})
+	for _, addr := range senders {
+		v, err := m.senderView(addr, state)
+		if err != nil {
+			continue // keep them: a store hiccup must not lose transactions
+		}
+		m.promote(addr, v)
+		acct, _ := v.Account(addr)
+		for _, t := range slices.Clone(m.queue.bySender[addr]) {
+			if t.tx.Nonce-acct.Nonce > m.queueCfg.window {
+				m.queue.drop(t)
+			}
+		}
+	}
+}
+
+// Queued returns the number of queued transactions: held until their
+// sender's earlier nonces arrive, not counted by Len.
+func (m *Mempool) Queued() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expireQueued()
+	return len(m.queue.byID)
+}
+
+// QueuedBytes returns the total encoded size of queued transactions.
+func (m *Mempool) QueuedBytes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expireQueued()
+	return m.queue.bytes
+}

@@ -32,13 +32,22 @@ func blockVerdict(err error) pubsub.ValidationResult {
 // on the tip for a moment, or see two transactions of one sender in
 // different orders, so a nonce or balance failure is not proof of a bad
 // peer. A bad signature or a malformed transaction always is.
+//
+// A transaction the mempool queued (chain.ErrTxQueued: it came before its
+// sender's previous nonce) is kept here but ignored, not accepted: it
+// does not apply to the tip yet, and a peer that forwarded it would pass
+// on something that may never become valid (a gap that never fills), so
+// the network would relay for free up to a window of nonces per funded
+// sender. Its predecessor reaches the peers by its own path, and so does
+// it: GossipSub forwards it from every node that validated the two in
+// order, and this node promotes it when the gap fills.
 func txVerdict(err error) pubsub.ValidationResult {
 	switch code := chain.CodeOf(err); {
 	case err == nil:
 		return pubsub.ValidationAccept
-	case code == 0, code.Transient(), code.DependsOnState():
+	case errors.Is(err, chain.ErrTxQueued), errors.Is(err, chain.ErrTxInPool):
 		return pubsub.ValidationIgnore
-	case errors.Is(err, chain.ErrTxInPool):
+	case code == 0, code.Transient(), code.DependsOnState():
 		return pubsub.ValidationIgnore
 	}
 	return pubsub.ValidationReject

@@ -1,0 +1,64 @@
+package p2p
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"testing"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// TestTxVerdict: only a transaction that is wrong whatever the tip costs
+// the peer its score; "not now" outcomes, the queue's among them, are
+// ignored.
+func TestTxVerdict(t *testing.T) {
+	queued := queuedError(t, chain.RegTest())
+	tests := []struct {
+		name string
+		err  error
+		want pubsub.ValidationResult
+	}{
+		{"accepted", nil, pubsub.ValidationAccept},
+		{"queued ahead of its predecessor", queued, pubsub.ValidationIgnore},
+		{"already held", fmt.Errorf("%w: abcd", chain.ErrTxInPool), pubsub.ValidationIgnore},
+		{"mempool full", fmt.Errorf("%w: x", chain.ErrMempoolFull), pubsub.ValidationIgnore},
+		{"sender limit", fmt.Errorf("%w: x", chain.ErrSenderLimit), pubsub.ValidationIgnore},
+		{"nonce used", fmt.Errorf("wrapped: %w", chain.ErrBadNonce), pubsub.ValidationIgnore},
+		{"overspend", chain.ErrInsufficientFunds, pubsub.ValidationIgnore},
+		{"store error", errors.New("disk on fire"), pubsub.ValidationIgnore},
+		{"bad signature", chain.ErrBadSignature, pubsub.ValidationReject},
+		{"malformed", chain.ErrMalformed, pubsub.ValidationReject},
+		{"coinbase", chain.ErrMultipleCoinbases, pubsub.ValidationReject},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := txVerdict(tc.err); got != tc.want {
+				t.Fatalf("txVerdict(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+// queuedError returns what a real mempool says when it queues a
+// transaction that arrived before its sender's previous nonce.
+func queuedError(t *testing.T, p *chain.Params) error {
+	t.Helper()
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	addr := chain.AddressFromPublicKey(key.Public().(ed25519.PublicKey))
+	m := chain.NewMempool(p)
+	tx := &chain.Transaction{Version: chain.TxVersion, Sender: addr, Recipient: addr, Amount: 1, Nonce: 1}
+	tx.Sign(p.NetworkID(), key)
+	err := m.Add(tx, fundedState{addr: {Balance: 100}})
+	if !errors.Is(err, chain.ErrTxQueued) || m.Queued() != 1 {
+		t.Fatalf("Add of nonce 1 before 0: %v, queued %d; want ErrTxQueued", err, m.Queued())
+	}
+	return err
+}
+
+// fundedState is a map-backed ledger.
+type fundedState map[string]chain.Account
+
+func (s fundedState) Account(addr string) (chain.Account, error) { return s[addr], nil }

@@ -17,6 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/multiformats/go-multiaddr"
+
+	"github.com/gossipchain/gossipchain/internal/fsutil"
 )
 
 // Peer memory: the peers this node has been connected to, kept in
@@ -235,7 +237,7 @@ func (m *peerMemory) flush() error {
 	slices.SortFunc(file.Peers, func(a, b rememberedPeer) int { return b.LastSeen.Compare(a.LastSeen) })
 	raw, err := json.MarshalIndent(file, "", "  ")
 	if err == nil {
-		err = writeFileAtomic(m.path, append(raw, '\n'))
+		err = fsutil.WriteFileAtomic(m.path, append(raw, '\n'))
 	}
 	if err != nil {
 		m.mu.Lock()
@@ -260,38 +262,4 @@ func usableAddrs(addrs []multiaddr.Multiaddr) []multiaddr.Multiaddr {
 		out = append(out, a)
 	}
 	return out
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves either
-// the old file or the new one, never half of one: write a temporary file
-// in the same directory, fsync it, rename it over path, fsync the
-// directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*.tmp") // mode 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op once renamed
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -199,6 +199,23 @@ func TestSyncHostilePeer(t *testing.T) {
 				}
 				_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse([]chain.Header{h}))
 			}}},
+		{name: "blocks with their bodies changed", fault: true, peer: hostileSyncPeer{headers: realHeaders,
+			blocks: func(w io.Writer, hashes []chain.Hash) {
+				// The header asked for, over a body it does not commit to:
+				// the node must refuse the body and still take the block
+				// from an honest peer.
+				pw := protocol.NewWriter(w)
+				for _, h := range hashes {
+					b, err := honest.c.Block(h)
+					if err != nil {
+						return
+					}
+					b.Transactions[0].Amount--
+					if pw.WriteResponse(protocol.BlockResponse(b)) != nil {
+						return
+					}
+				}
+			}}},
 		// (b) enormous claims it cannot deliver
 		{name: "enormous claim, no headers", peer: hostileSyncPeer{
 			headers: func(w io.Writer, _ protocol.GetHeaders) {

@@ -215,8 +215,16 @@ func (n *Node) MineOne(ctx context.Context) (*chain.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := n.processBlocks(ctx, []*chain.Block{b}, false, OriginMined); err != nil {
+	ch, _, err := n.processBlocks(ctx, []*chain.Block{b}, false, OriginMined)
+	if err != nil {
 		return nil, fmt.Errorf("own block: %w", err)
+	}
+	if !ch.Joined(b.Hash()) {
+		// A block of the same height came first (a tie keeps the first
+		// seen): ours is stored on a side branch. "block mined" promises
+		// a block on the main chain, committed, so it is not said here.
+		n.log.Info("block mined on a side branch", "height", b.Header.Height, "hash", b.Hash().Short(), "tip", n.chain.Tip().Hash.Short())
+		return b, nil
 	}
 	n.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(), "txs", len(b.Transactions), "miner", n.miner)
 	if n.gossip != nil {

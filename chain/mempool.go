@@ -424,9 +424,6 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 		victims = append(victims, v)
 	}
 	full := m.fullFor(e)
-	for _, v := range spared {
-		m.evictable.push(v)
-	}
 	if full {
 		// Put the victims back, last evicted first, so each goes back
 		// onto the end of its sender's chain and each parent is back
@@ -434,6 +431,13 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 		for _, v := range slices.Backward(victims) {
 			m.insert(v)
 		}
+	}
+	// After the rollback: a spared entry may have become evictable only
+	// because a victim that claimed its credit was out.
+	for _, v := range spared {
+		m.pushIfEvictable(v)
+	}
+	if full {
 		return fmt.Errorf("%w: %d transactions, %d bytes; fee %d does not beat the cheapest evictable",
 			ErrMempoolFull, len(m.byID), m.bytes, e.tx.Fee)
 	}

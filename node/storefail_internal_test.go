@@ -170,3 +170,63 @@ func waitTip(t *testing.T, c *chain.Chain, height uint64) {
 		}
 	}
 }
+
+// TestStoreFailureDuringSync: a node whose disk fails while it syncs
+// from a peer stops the same way, with its one ERROR line, and does not
+// blame the peer: its own disk is not the peer's fault.
+func TestStoreFailureDuringSync(t *testing.T) {
+	src, err := New(Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for range 50 {
+		if _, err := src.MineOne(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var logs lockedBuffer
+	fs := new(faultyStore)
+	n, err := newNode(Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"},
+		Bootstrap: []string{src.Host().FullAddrs()[0].String()}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))},
+		func(st chain.Store) chain.Store {
+			fs.Store = st
+			return fs
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enospc := error(syscall.ENOSPC)
+	fs.fail.Store(&enospc)
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	select {
+	case <-n.Failed():
+	case <-time.After(20 * time.Second):
+		t.Fatal("node still running 20 s after its store failed during sync")
+	}
+	if err := n.Err(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Err() = %v, want ENOSPC", err)
+	}
+	if h := n.Chain().Tip().Height(); h != 0 {
+		t.Errorf("tip at height %d, nothing could be committed", h)
+	}
+	var errLines int
+	for _, l := range logs.lines(t) {
+		if l["level"] == "ERROR" {
+			errLines++
+		}
+		if l["msg"] == "peer dropped" {
+			t.Errorf("the peer was blamed for our disk: %v", l)
+		}
+	}
+	if errLines != 1 {
+		t.Errorf("%d ERROR lines, want one", errLines)
+	}
+}

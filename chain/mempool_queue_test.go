@@ -269,3 +269,35 @@ func TestMempoolQueuePromotion(t *testing.T) {
 		mpApplies(t, p, tip, m.Txs())
 	})
 }
+
+// BenchmarkMempoolAddReversed adds each sender's 16 transactions last
+// nonce first: fifteen wait in the queue, and the sixteenth promotes
+// them all. Compare with BenchmarkMempoolAdd, the same in nonce order.
+func BenchmarkMempoolAddReversed(b *testing.B) {
+	p := chain.RegTest()
+	const senders, perSender = 256, 16
+	txs, state := mpSigned(p, senders, perSender)
+	// mpSigned is nonce-major: txs[n*senders+i] is sender i's nonce n.
+	order := make([]*chain.Transaction, 0, len(txs))
+	for i := range senders {
+		for n := perSender - 1; n >= 0; n-- {
+			order = append(order, txs[n*senders+i])
+		}
+	}
+	m := chain.NewMempool(p)
+	i := 0
+	for b.Loop() {
+		if i == len(order) {
+			b.StopTimer()
+			if m.Len() != len(order) {
+				b.Fatalf("Len %d, want %d", m.Len(), len(order))
+			}
+			m, i = chain.NewMempool(p), 0
+			b.StartTimer()
+		}
+		if err := m.Add(order[i], state); err != nil && !errors.Is(err, chain.ErrTxQueued) {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

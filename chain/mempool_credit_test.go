@@ -193,3 +193,36 @@ func TestReorgDependentTxs(t *testing.T) {
 	}
 	_ = other
 }
+
+// TestMempoolReorgCreditChain: a chain of credits running against the
+// order in which the senders first came (each sender's first transaction
+// is independent; its second spends what the next sender's second paid
+// it) survives a Reorg whole. Rebuilding the pool takes a sender again
+// only when a credit to it got in, so this costs linear work, not a
+// round over every sender per link.
+func TestMempoolReorgCreditChain(t *testing.T) {
+	p := chain.RegTest()
+	const n = 100
+	keys := make([]mpKey, n)
+	state := mpState{}
+	sink := newMPKey(250).addr
+	for i := range keys {
+		keys[i] = newMPKey(byte(100 + i))
+		state[keys[i].addr] = chain.Account{Balance: 10}
+	}
+	state[keys[n-1].addr] = chain.Account{Balance: 1000}
+	m := chain.NewMempool(p)
+	for _, k := range keys {
+		mpMustAdd(t, m, state, k.tx(p, sink, 5, 0, 0))
+	}
+	for i := n - 1; i > 0; i-- {
+		mpMustAdd(t, m, state, keys[i].tx(p, keys[i-1].addr, 100, 1, 1))
+	}
+	before := m.Txs()
+	mpApplies(t, p, state, before)
+	m.Reorg(nil, nil, state)
+	if m.Len() != len(before) || m.Len() != 2*n-1 {
+		t.Fatalf("Len %d after Reorg, want %d", m.Len(), 2*n-1)
+	}
+	mpApplies(t, p, state, m.Txs())
+}

@@ -3,6 +3,7 @@ package chain
 import (
 	"cmp"
 	"errors"
+	"maps"
 	"slices"
 )
 
@@ -112,41 +113,50 @@ type senderWork struct {
 
 // revalidate inserts the entries that apply to state, each sender's in
 // nonce order (arrival order among equal nonces, so the first of two
-// conflicting transactions wins), in rounds: a sender whose next
-// transaction needs a credit not in the pool yet waits for the next
-// round. Entries are in arrival order, and so are the senders of each
-// round, by their first entry. m.mu is held and the pool is empty.
+// conflicting transactions wins). Senders are taken in arrival order of
+// their first entry; a sender whose next transaction needs a credit not
+// in the pool yet waits until a transaction paying it gets in, and is
+// then taken again, so the work is bounded by the entries and the credits
+// between them, however the dependencies run. m.mu is held and the pool
+// is empty.
 func (m *Mempool) revalidate(entries []*poolEntry, state AccountReader) {
 	index := make(map[string]int)
-	var works []*senderWork
+	var todo []*senderWork
 	for _, e := range entries {
 		i, ok := index[e.tx.Sender]
 		if !ok {
-			i = len(works)
+			i = len(todo)
 			index[e.tx.Sender] = i
-			works = append(works, &senderWork{v: NewStateView(m.p, state)})
+			todo = append(todo, &senderWork{v: NewStateView(m.p, state)})
 		}
-		works[i].q = append(works[i].q, e)
+		todo[i].q = append(todo[i].q, e)
 	}
-	for _, w := range works {
+	for _, w := range todo {
 		slices.SortFunc(w.q, func(a, b *poolEntry) int {
 			return cmp.Or(cmpUint64(a.tx.Nonce, b.tx.Nonce), cmpUint64(a.arrival, b.arrival))
 		})
 	}
-	for progress := true; progress; {
-		progress = false
-		for _, w := range works {
-			if m.place(w) {
-				progress = true
-			}
+	blocked := make(map[string]*senderWork) // waiting for a credit, by sender
+	wake := func(addr string) {
+		if w, ok := blocked[addr]; ok {
+			delete(blocked, addr)
+			todo = append(todo, w)
+		}
+	}
+	for len(todo) > 0 {
+		w := todo[0]
+		todo = todo[1:]
+		m.place(w, wake)
+		if len(w.q) > 0 {
+			blocked[w.q[0].tx.Sender] = w
 		}
 	}
 	// What still waits for a credit will not get one: drop it, and queue
-	// its sender's later transactions for its nonce.
-	for _, w := range works {
-		if len(w.q) == 0 {
-			continue
-		}
+	// its sender's later transactions for its nonce. In arrival order of
+	// the dropped ones, so the queue's choices do not depend on map order.
+	rest := slices.Collect(maps.Values(blocked))
+	slices.SortFunc(rest, func(a, b *senderWork) int { return cmpUint64(a.q[0].arrival, b.q[0].arrival) })
+	for _, w := range rest {
 		acct, err := w.v.Account(w.q[0].tx.Sender)
 		if err != nil {
 			continue
@@ -159,18 +169,17 @@ func (m *Mempool) revalidate(entries []*poolEntry, state AccountReader) {
 	}
 }
 
-// place inserts w's transactions while they apply, and reports whether it
-// inserted any. It stops at one that needs a credit the pool does not
-// hold yet, leaving it first in w.q; everything else leaves w.q. m.mu is
-// held.
-func (m *Mempool) place(w *senderWork) bool {
-	placed := false
+// place inserts w's transactions while they apply, calling wake with the
+// recipient of each. It stops at one that needs a credit the pool does
+// not hold yet, leaving it first in w.q; everything else leaves w.q.
+// m.mu is held.
+func (m *Mempool) place(w *senderWork, wake func(recipient string)) {
 	for len(w.q) > 0 {
 		e := w.q[0]
 		acct, err := w.v.Account(e.tx.Sender)
 		if err != nil {
 			m.keep(w)
-			return true
+			return
 		}
 		switch {
 		case e.tx.Nonce < acct.Nonce: // spent, or a conflicting one got in first
@@ -181,7 +190,7 @@ func (m *Mempool) place(w *senderWork) bool {
 				_ = m.hold(rest, acct.Nonce, acct.Balance) // refused or queued: either way it is settled
 			}
 			w.q = nil
-			return placed
+			return
 		}
 		parents, err := m.admit(w.v, e.tx)
 		switch {
@@ -189,17 +198,16 @@ func (m *Mempool) place(w *senderWork) bool {
 			e.parents = parents
 			m.insert(e)
 			w.q = w.q[1:]
-			placed = true
+			wake(e.tx.Recipient)
 		case CodeOf(err) == 0:
 			m.keep(w)
-			return true
+			return
 		case errors.Is(err, ErrInsufficientFunds):
-			return placed // perhaps a credit comes in this round
+			return // until a credit comes in
 		default:
 			w.q = w.q[1:]
 		}
 	}
-	return placed
 }
 
 // keep inserts what is left of w unchecked: the state could not be read.

@@ -57,8 +57,9 @@ const (
 // reorg brings back alike: one rule, so a transaction that spent coins
 // received in an abandoned block comes back with the transfer that paid
 // it, and a wallet may spend coins it has been sent before they confirm,
-// as Bitcoin allows with unconfirmed outputs. Parents are always older
-// pool entries than their children, so the dependencies have no cycle.
+// as Bitcoin allows with unconfirmed outputs. A transaction's parents and
+// its sender's earlier transactions are always in the pool before it is
+// admitted, so the dependencies have no cycle.
 //
 // That gives three invariants the rest relies on:
 //

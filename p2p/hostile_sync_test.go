@@ -310,3 +310,27 @@ func TestSyncHostilePeer(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncGoneGossiperLeavesNoState: a peer gossips a block whose parent
+// we lack and hangs up before the validator has run, so the syncer is
+// asked to look at a peer that is no longer there. The attack: new peer
+// ids cost nothing, and every such request used to leave an entry with
+// two rate limiters in the peer table for good, since the disconnect
+// notification that removes entries had already passed.
+func TestSyncGoneGossiperLeavesNoState(t *testing.T) {
+	n := newSyncNode(t)
+	for range 20 {
+		gone := newHost(t)
+		connect(t, gone, n.h)
+		if err := gone.Close(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the peer is gone", func() bool {
+			return n.h.Network().Connectedness(gone.ID()) != network.Connected
+		})
+		n.s.RequestSync(gone.ID())
+	}
+	// The status exchanges RequestSync starts fail at once: wait until
+	// every peer's entry is gone, or time out with the leak.
+	eventually(t, 10*time.Second, "no state left for peers that are gone", func() bool { return n.s.PeerEntries() == 0 })
+}

@@ -213,6 +213,9 @@ func (s *Syncer) onConnected(p peer.ID) {
 // work p has; the download then finds the missing blocks from our
 // locator, so the orphan's own hash is not needed.
 func (s *Syncer) RequestSync(p peer.ID) {
+	if !s.connected(p) {
+		return // hung up since: nobody to ask, and no reason to dial it
+	}
 	ps := s.state(p)
 	s.mu.Lock()
 	recent := ps.asking || time.Since(ps.asked) < requestSyncGap
@@ -224,15 +227,32 @@ func (s *Syncer) RequestSync(p peer.ID) {
 	s.onConnected(p)
 }
 
+// state returns p's entry in the peer table. An entry is made only for a
+// peer that is connected: one that hung up before its gossip was
+// validated or its stream served gets a state that is not kept, since
+// the disconnect notification that removes entries has already run for
+// it (see TestSyncGoneGossiperLeavesNoState).
 func (s *Syncer) state(p peer.ID) *peerState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ps, ok := s.peers[p]
 	if !ok {
 		ps = newPeerState()
-		s.peers[p] = ps
+		if s.connected(p) {
+			s.peers[p] = ps
+		}
 	}
 	return ps
+}
+
+// connected reports whether p has a connection to us, a limited (relayed)
+// one included.
+func (s *Syncer) connected(p peer.ID) bool {
+	switch s.host.Network().Connectedness(p) {
+	case network.Connected, network.Limited:
+		return true
+	}
+	return false
 }
 
 func (s *Syncer) setStatus(p peer.ID, st *protocol.Status) {

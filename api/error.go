@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/node"
 )
 
 // Error codes. Each names a kind of failure a client can act on; status
@@ -83,7 +84,7 @@ func toError(err error) *Error {
 		return errorf(ECONFLICT, "%v", err)
 	case errors.Is(err, chain.ErrSenderLimit):
 		return errorf(ELIMIT, "%v", err)
-	case errors.Is(err, chain.ErrMempoolFull), errors.Is(err, chain.ErrStaleTip),
+	case errors.Is(err, chain.ErrMempoolFull), errors.Is(err, chain.ErrStaleTip), errors.Is(err, node.ErrClosed),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errorf(EUNAVAILABLE, "%v, try again", err)
 	}

@@ -67,7 +67,8 @@ type Node struct {
 	failed  chan struct{}
 	failErr error
 
-	mu sync.Mutex
+	mu      sync.Mutex
+	closing bool // set by Close under mu: addTx refuses from then on
 
 	host   *p2p.Host
 	gossip *p2p.Gossip
@@ -110,7 +111,7 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	return &Node{
+	n := &Node{
 		cfg:   cfg,
 		log:   log,
 		store: st,
@@ -123,7 +124,13 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 		miner:  minerAddr,
 		events: newEvents(),
 		failed: make(chan struct{}),
-	}, nil
+	}
+	if k, err := n.loadMempool(); err != nil {
+		log.Warn("mempool not restored in full", "restored", k, "reason", err)
+	} else if k > 0 {
+		log.Info("mempool restored", "txs", k)
+	}
+	return n, nil
 }
 
 // Start joins the network: it starts the libp2p host and its discovery,
@@ -241,7 +248,7 @@ func (n *Node) SubmitTx(ctx context.Context, tx *chain.Transaction) error {
 	if err := n.addTx(tx, OriginAPI); err != nil {
 		return err
 	}
-	n.own.add(tx.ID())
+	n.own.add(tx.ID(), time.Now())
 	if n.gossip != nil {
 		if err := n.gossip.PublishTx(ctx, tx); err != nil {
 			n.log.Warn("publish tx", "id", tx.ID().Short(), "reason", err)
@@ -332,7 +339,10 @@ func (n *Node) addTx(tx *chain.Transaction, origin string) error {
 		return err
 	}
 	n.mu.Lock()
-	err := n.mempool.AddVerified(tx, n.chain)
+	err := ErrClosed
+	if !n.closing {
+		err = n.mempool.AddVerified(tx, n.chain)
+	}
 	n.mu.Unlock()
 	if err == nil {
 		n.events.publish(EventTx, TxEventData{ID: tx.ID().String(), Sender: tx.Sender, Recipient: tx.Recipient,
@@ -355,14 +365,32 @@ func (n *Node) closeP2P() error {
 	return errors.Join(errs...)
 }
 
-// Close stops the miner and the network, then closes the store.
+// Close stops the miner and the network, writes the mempool to the data
+// directory (mempool.dat) and closes the store. Transactions offered once
+// Close has begun are refused with ErrClosed, so none is accepted and
+// then lost.
 func (n *Node) Close() error {
+	n.mu.Lock()
+	n.closing = true
+	n.mu.Unlock()
 	if n.cancel != nil {
 		n.cancel()
 	}
 	n.wg.Wait()
-	return errors.Join(n.closeP2P(), n.store.Close())
+	errs := []error{n.closeP2P()}
+	select {
+	case <-n.failed:
+		// The store could not write: the data directory is full or
+		// failing, and a mempool file would only add to that.
+	default:
+		errs = append(errs, n.saveMempool())
+	}
+	return errors.Join(append(errs, n.store.Close())...)
 }
+
+// ErrClosed is returned for a transaction offered to a node that is
+// shutting down.
+var ErrClosed = errors.New("node is shutting down")
 
 // chainAdapter is the node as p2p sees it: the chain's reads, and block
 // and transaction intake that keeps the mempool in step.
@@ -403,6 +431,10 @@ func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx, 
 func (n *Node) Send(ctx context.Context, to string, amount, fee uint64) (*chain.Transaction, error) {
 	from := n.WalletAddress()
 	n.mu.Lock()
+	if n.closing {
+		n.mu.Unlock()
+		return nil, ErrClosed
+	}
 	acct, err := n.chain.Account(from)
 	pending := len(n.mempool.Pending(from))
 	n.mu.Unlock()

@@ -27,13 +27,25 @@ type ownTxs struct {
 	sent map[chain.Hash]time.Time // when each was last published
 }
 
-func (o *ownTxs) add(id chain.Hash) {
+// add records id as published at time at (zero: never, so due at once).
+func (o *ownTxs) add(id chain.Hash, at time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.sent == nil {
 		o.sent = make(map[chain.Hash]time.Time)
 	}
-	o.sent[id] = time.Now()
+	o.sent[id] = at
+}
+
+// ids returns the set of the node's own transactions.
+func (o *ownTxs) ids() map[chain.Hash]bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[chain.Hash]bool, len(o.sent))
+	for id := range o.sent {
+		out[id] = true
+	}
+	return out
 }
 
 // due returns the transactions last published before cutoff that the

@@ -1,0 +1,100 @@
+package node
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/fsutil"
+)
+
+// The mempool outlives a restart, as Bitcoin Core's mempool.dat does: a
+// transaction the node accepted and had not seen mined is not lost
+// because the node stopped, even one that never reached a peer. Close
+// writes mempool.dat; New reads it back, each transaction checked again
+// (signature, nonce, balance) against the chain as it is then.
+//
+// Format: the magic line "gossipchain mempool 1\n", then per transaction
+// a flag byte (1: submitted to this node, so rebroadcast), its encoded
+// length as a uvarint and its canonical encoding, in the order the pool
+// would mine them (a sender's nonces ascending).
+const (
+	mempoolFile  = "mempool.dat"
+	mempoolMagic = "gossipchain mempool 1\n"
+)
+
+// OriginRestored is the origin of a transaction read back from
+// mempool.dat at start.
+const OriginRestored = "restored"
+
+// errMempoolFile is wrapped by every reason mempool.dat cannot be read.
+var errMempoolFile = errors.New("mempool.dat")
+
+// saveMempool writes the pool to the data directory.
+func (n *Node) saveMempool() error {
+	var buf bytes.Buffer
+	buf.WriteString(mempoolMagic)
+	own := n.own.ids()
+	for _, tx := range n.mempool.Select(n.mempool.Len(), n.mempool.Bytes()+1) {
+		flag := byte(0)
+		if own[tx.ID()] {
+			flag = 1
+		}
+		enc := tx.Encode()
+		buf.WriteByte(flag)
+		buf.Write(binary.AppendUvarint(nil, uint64(len(enc))))
+		buf.Write(enc)
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(n.cfg.DataDir, mempoolFile), buf.Bytes()); err != nil {
+		return fmt.Errorf("save mempool: %w", err)
+	}
+	return nil
+}
+
+// loadMempool offers the transactions of mempool.dat to the pool and
+// reports how many it took back. A missing file is an empty pool; a
+// transaction the chain no longer allows (mined meanwhile, say) is
+// dropped; a damaged file is reported and the rest of it skipped.
+func (n *Node) loadMempool() (int, error) {
+	data, err := os.ReadFile(filepath.Join(n.cfg.DataDir, mempoolFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errMempoolFile, err)
+	}
+	rest, ok := bytes.CutPrefix(data, []byte(mempoolMagic))
+	if !ok {
+		return 0, fmt.Errorf("%w: not a mempool file", errMempoolFile)
+	}
+	taken := 0
+	for len(rest) > 0 {
+		flag := rest[0]
+		size, k := binary.Uvarint(rest[1:])
+		if k <= 0 || size > uint64(len(rest)-1-k) || flag > 1 {
+			return taken, fmt.Errorf("%w: damaged after %d transactions", errMempoolFile, taken)
+		}
+		body := rest[1+k : 1+k+int(size)]
+		rest = rest[1+k+int(size):]
+		tx, used, err := chain.DecodeTransaction(body)
+		if err != nil || used != len(body) {
+			return taken, fmt.Errorf("%w: damaged after %d transactions", errMempoolFile, taken)
+		}
+		if err := n.addTx(tx, OriginRestored); err != nil {
+			continue
+		}
+		taken++
+		if flag == 1 {
+			// Published by the process before, perhaps long ago: due
+			// for gossip at the first rebroadcast.
+			n.own.add(tx.ID(), time.Time{})
+		}
+	}
+	return taken, nil
+}

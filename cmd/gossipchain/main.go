@@ -53,8 +53,9 @@ commands:
   status            ask a node for its peer ID, addresses, network, height and tip
   peers             list the peers a node is connected to
   chain             list a node's blocks, one line each
+  testnet           run a network of nodes in this process under load and faults, and report
 
-All commands but node talk to a node's HTTP API, given by --api URL
+All commands but node and testnet talk to a node's HTTP API, given by --api URL
 (default $GOSSIPCHAIN_API if set, else http://127.0.0.1:5000).
 
 Run "gossipchain <command> --help" for the flags of a command.
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "node":
 		return runNode(args[1:], stdout, stderr)
+	case "testnet":
+		return runTestnet(args[1:], stdout, stderr)
 	case "wallet", "send", "status", "peers", "chain":
 		return runClient(args[0], args[1:], os.Getenv, stdout)
 	case "-h", "-help", "--help", "help":

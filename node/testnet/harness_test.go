@@ -62,3 +62,6 @@ func TestRestartOnNewPort(t *testing.T) {
 		t.Fatalf("height %d, want 3", h)
 	}
 }
+
+var _ testnet.TB = (*testing.T)(nil)
+var _ testnet.TB = (*testing.B)(nil)

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -60,6 +59,22 @@ func WithLogLevel(l slog.Level) Option { return func(c *config) { c.logLevel = l
 // peers and mDNS stay the Net's: loopback only, mDNS off.
 func WithNodeConfig(f func(i int, c *node.Config)) Option { return func(c *config) { c.nodeCfg = f } }
 
+// TB is what a Net needs of its driver: a *testing.T or *testing.B, or
+// the testnet command's runner. Fatal and Fatalf must not return (the
+// testing package ends the goroutine; the runner panics and recovers at
+// its top), and Context must end before the Cleanup functions run.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Log(args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+	Context() context.Context
+}
+
 // Net is a network of in-process nodes; see the package comment. New
 // starts it and the test's cleanup closes it.
 //
@@ -67,7 +82,7 @@ func WithNodeConfig(f func(i int, c *node.Config)) Option { return func(c *confi
 // from any goroutine; everything else is touched by the test's goroutine
 // only.
 type Net struct {
-	t     testing.TB
+	t     TB
 	cfg   config
 	rng   *rand.Rand
 	log   *logWriter
@@ -97,7 +112,7 @@ type member struct {
 // waits until every node is connected to its bootstrap peers and the
 // GossipSub meshes join all nodes up, so what a test publishes first
 // reaches everyone. It fails the test if any of that fails.
-func New(t testing.TB, n int, opts ...Option) *Net {
+func New(t TB, n int, opts ...Option) *Net {
 	t.Helper()
 	cfg := config{params: chain.RegTest(), topology: Random(2), logLevel: slog.LevelInfo}
 	for _, o := range opts {
@@ -425,7 +440,7 @@ func (nt *Net) close() {
 // logWriter sends the nodes' logs to the test log until the test ends;
 // a line logged after that would make the testing package panic.
 type logWriter struct {
-	t    testing.TB
+	t    TB
 	mu   sync.Mutex
 	done bool
 }

@@ -1,0 +1,554 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/node"
+	"github.com/gossipchain/gossipchain/node/testnet"
+)
+
+const testnetUsage = `usage: gossipchain testnet [flags]
+
+Runs a gossipchain network of --nodes full nodes inside this process and
+measures it: each node a real libp2p host on 127.0.0.1 (mDNS off) with
+its own store in a temporary directory, on the regtest network, joined
+by bootstrap addresses in a random graph. For --duration it mines a
+block every --block-interval on a random node and has random nodes send
+--tx-rate transfers a second to one another, with --fault injected in
+the middle third; then it stops the load, mines until the mempools are
+empty and prints a report: blocks, reorgs, transactions submitted,
+refused, included, pending and lost, the time to converge, block
+propagation percentiles and peak memory. Ctrl-C ends the load early and
+still reports.
+
+flags:
+`
+
+type testnetOptions struct {
+	nodes         int
+	duration      time.Duration
+	txRate        float64
+	blockInterval time.Duration
+	fault         string
+	seed          uint64
+	verbose       bool
+}
+
+var testnetFaults = []string{"none", "partition", "restart"}
+
+func parseTestnetFlags(args []string, stdout io.Writer) (testnetOptions, error) {
+	fs := flag.NewFlagSet("gossipchain testnet", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var o testnetOptions
+	fs.IntVar(&o.nodes, "nodes", 20, "`number` of nodes")
+	fs.DurationVar(&o.duration, "duration", time.Minute, "how long the load runs (a Go `duration`: 30s, 2m)")
+	fs.Float64Var(&o.txRate, "tx-rate", 100, "transfers submitted per second, across all nodes (`rate`)")
+	fs.DurationVar(&o.blockInterval, "block-interval", time.Second, "time between blocks, each mined on a random node (`duration`)")
+	fs.StringVar(&o.fault, "fault", "none", "`fault` in the middle third of the run: "+strings.Join(testnetFaults, ", ")+
+		" (partition cuts the network in two halves that both mine, then heals it; restart stops one node and starts it again on its data directory)")
+	seed := fs.String("seed", "", "`number` seeding the topology, the load and the faults (default random, printed in the report)")
+	fs.BoolVar(&o.verbose, "verbose", false, "print the nodes' own log lines (info level) on stderr")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, testnetUsage)
+			printFlags(stdout, fs)
+			return o, err
+		}
+		return o, usageError{fmt.Errorf("testnet: %w (see gossipchain testnet --help)", gnuFlagError{err})}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, usageError{fmt.Errorf("testnet: unexpected arguments %q (see gossipchain testnet --help)", fs.Args())}
+	case o.nodes < 2 || o.nodes > 500:
+		return o, usageError{fmt.Errorf("--nodes %d: want 2 to 500", o.nodes)}
+	case o.duration <= 0:
+		return o, usageError{fmt.Errorf("--duration %s: want more than 0", o.duration)}
+	case o.txRate < 0:
+		return o, usageError{fmt.Errorf("--tx-rate %g: want 0 or more", o.txRate)}
+	case o.blockInterval <= 0:
+		return o, usageError{fmt.Errorf("--block-interval %s: want more than 0", o.blockInterval)}
+	case !slices.Contains(testnetFaults, o.fault):
+		return o, usageError{fmt.Errorf("--fault %q: want one of %s", o.fault, strings.Join(testnetFaults, ", "))}
+	}
+	if *seed == "" {
+		o.seed = rand.Uint64()
+	} else {
+		v, err := strconv.ParseUint(*seed, 10, 64)
+		if err != nil {
+			return o, usageError{fmt.Errorf("--seed %q: want a non-negative integer", *seed)}
+		}
+		o.seed = v
+	}
+	return o, nil
+}
+
+func runTestnet(args []string, stdout, stderr io.Writer) error {
+	o, err := parseTestnetFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := newRunner(ctx, stderr, o.verbose)
+	if err != nil {
+		return err
+	}
+	var rep *testnetReport
+	err = r.run(func() { rep = driveTestnet(r, o) })
+	if rep != nil {
+		rep.print(stdout)
+	}
+	return err
+}
+
+// runner is the testnet.TB the command drives a Net with: temporary
+// directories under one base, cleanups run at the end, and Fatal ending
+// the run by a panic that run recovers.
+type runner struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	log    *slog.Logger
+	stderr io.Writer
+	nodes  bool // show the nodes' log lines
+	base   string
+
+	mu       sync.Mutex
+	cleanups []func()
+}
+
+// runFatal is what runner.Fatal panics with.
+type runFatal struct{ msg string }
+
+func newRunner(ctx context.Context, stderr io.Writer, verbose bool) (*runner, error) {
+	base, err := os.MkdirTemp("", "gossipchain-testnet-")
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	return &runner{ctx: ctx, cancel: cancel, base: base, nodes: verbose, stderr: stderr,
+		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}, nil
+}
+
+func (r *runner) Helper()                           {}
+func (r *runner) Fatal(args ...any)                 { panic(runFatal{fmt.Sprint(args...)}) }
+func (r *runner) Fatalf(format string, args ...any) { panic(runFatal{fmt.Sprintf(format, args...)}) }
+func (r *runner) Errorf(format string, args ...any) { r.log.Error(fmt.Sprintf(format, args...)) }
+func (r *runner) Context() context.Context          { return r.ctx }
+
+// Log and Logf carry the harness's notes and, with --verbose, the
+// nodes' own lines (which the harness formats already).
+func (r *runner) Log(args ...any) { r.Logf("%s", fmt.Sprint(args...)) }
+func (r *runner) Logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if strings.HasPrefix(msg, "testnet: ") {
+		r.log.Info(strings.TrimPrefix(msg, "testnet: "))
+	} else if r.nodes {
+		fmt.Fprintln(r.stderr, msg)
+	}
+}
+
+func (r *runner) TempDir() string {
+	dir, err := os.MkdirTemp(r.base, "node-")
+	if err != nil {
+		r.Fatalf("testnet: %v", err)
+	}
+	return dir
+}
+
+func (r *runner) Cleanup(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cleanups = append(r.cleanups, f)
+}
+
+// run calls f, turns a Fatal into an error, then ends the context, runs
+// the cleanups last first and removes the directories.
+func (r *runner) run(f func()) (err error) {
+	defer func() {
+		r.cancel()
+		r.mu.Lock()
+		cs := r.cleanups
+		r.mu.Unlock()
+		for i := len(cs) - 1; i >= 0; i-- {
+			cs[i]()
+		}
+		if rmErr := os.RemoveAll(r.base); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("testnet: %w", rmErr))
+		}
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			f, ok := p.(runFatal)
+			if !ok {
+				panic(p)
+			}
+			err = errors.New(f.msg)
+		}
+	}()
+	f()
+	return nil
+}
+
+// testnetReport is what driveTestnet measured.
+type testnetReport struct {
+	opts               testnetOptions
+	setup, load        time.Duration
+	height             uint64
+	blocks, reorgs     int
+	submitted, refused int
+	included, pending  int
+	lost               int
+	refusals           map[string]int
+	converge           time.Duration
+	propagation        []time.Duration // every (block, node) arrival after the block was mined
+	peakRSS            uint64          // bytes, 0 if unknown
+	audit              string
+}
+
+// driveTestnet runs the network and the load; a Fatal ends it early
+// (the report so far is still printed).
+func driveTestnet(r *runner, o testnetOptions) *testnetReport {
+	rep := &testnetReport{opts: o, refusals: map[string]int{}}
+	start := time.Now()
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	nt := testnet.New(r, o.nodes, testnet.WithSeed(o.seed), testnet.WithLogLevel(level))
+	w := newWatcher()
+	for i := range o.nodes {
+		w.watch(r.ctx, nt.Node(i))
+	}
+	// Every node's wallet gets a block reward to send from.
+	for i := range o.nodes {
+		nt.Mine(i, 1)
+		nt.WaitConverged(time.Minute)
+	}
+	rep.setup = time.Since(start)
+	r.log.Info("network up", "nodes", o.nodes, "links", len(nt.Links()), "seconds", rep.setup.Seconds())
+
+	rng := rand.New(rand.NewPCG(o.seed, 0x10ad))
+	var rngMu sync.Mutex
+	pick := func(n int) int { rngMu.Lock(); defer rngMu.Unlock(); return rng.IntN(n) }
+	loadCtx, stopLoad := context.WithTimeout(r.ctx, o.duration)
+	defer stopLoad()
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards the tx counts below and submittedIDs
+	var submittedIDs []chain.Hash
+	submittedTo := map[chain.Hash]int{}
+	wg.Go(func() { // blocks
+		t := time.NewTicker(o.blockInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-loadCtx.Done():
+				return
+			case <-t.C:
+			}
+			if n := nt.Node(pick(o.nodes)); n != nil {
+				_, _ = n.MineOne(loadCtx) // a stale tip or a stopped node: the next tick mines
+			}
+		}
+	})
+	if o.txRate > 0 {
+		wg.Go(func() { // transfers, caught up every 10 ms to rate × elapsed
+			t := time.NewTicker(10 * time.Millisecond)
+			defer t.Stop()
+			begin, sent := time.Now(), 0
+			for {
+				select {
+				case <-loadCtx.Done():
+					return
+				case <-t.C:
+				}
+				for due := int(o.txRate * time.Since(begin).Seconds()); sent < due && loadCtx.Err() == nil; sent++ {
+					from, to := pick(o.nodes), pick(o.nodes)
+					n, dst := nt.Node(from), nt.Node(to)
+					if n == nil || dst == nil {
+						continue
+					}
+					tx, err := n.Send(loadCtx, dst.WalletAddress(), 1, 0)
+					mu.Lock()
+					if err != nil {
+						rep.refused++
+						rep.refusals[refusalKind(err)]++
+					} else {
+						rep.submitted++
+						submittedIDs = append(submittedIDs, tx.ID())
+						submittedTo[tx.ID()] = from
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	runFault(r, nt, o, loadCtx, pick, w)
+	<-loadCtx.Done()
+	wg.Wait()
+	rep.load = time.Since(start) - rep.setup
+	r.log.Info("load stopped", "submitted", rep.submitted, "refused", rep.refused)
+
+	// Drain: mine until no running node holds a transaction, each block
+	// on a node that holds some. After a partition the transactions of a
+	// side are in that side's mempools only (gossip does not replay a
+	// mempool to a new peer), so mining on one fixed node would not do.
+	drainStart := time.Now()
+	for round := 0; round < 200 && r.ctx.Err() == nil; round++ {
+		nt.WaitConverged(2 * time.Minute)
+		i, ok := withPending(nt)
+		if !ok {
+			break
+		}
+		nt.Mine(i, 1)
+	}
+	nt.WaitConverged(2 * time.Minute)
+	rep.converge = time.Since(drainStart)
+	tipNode := nt.Node(0)
+	rep.height = tipNode.Chain().Tip().Height()
+	for _, id := range submittedIDs {
+		switch {
+		case onMainChain(tipNode.Chain(), id):
+			rep.included++
+		case inSomeMempool(nt, id):
+			rep.pending++
+		default:
+			rep.lost++
+			r.log.Warn("transaction lost", "id", id.Short(), "submitted_to", submittedTo[id])
+		}
+	}
+	audit, err := testnet.AuditChain(tipNode.Chain())
+	if err == nil {
+		for _, i := range nt.Running() {
+			if err = audit.Check(nt.Node(i).Chain()); err != nil {
+				break
+			}
+		}
+	}
+	rep.audit = "every node's ledger matches an independent replay of the chain"
+	if err != nil {
+		rep.audit = "FAILED: " + err.Error()
+	}
+	rep.blocks, rep.reorgs, rep.propagation = w.results()
+	rep.peakRSS = peakRSS()
+	return rep
+}
+
+// runFault injects the fault in the middle third of the load.
+func runFault(r *runner, nt *testnet.Net, o testnetOptions, loadCtx context.Context, pick func(int) int, w *watcher) {
+	if o.fault == "none" {
+		return
+	}
+	wait := func(d time.Duration) bool {
+		select {
+		case <-loadCtx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	if !wait(o.duration / 3) {
+		return
+	}
+	switch o.fault {
+	case "partition":
+		half := o.nodes / 2
+		var a, b []int
+		for i := range o.nodes {
+			if i < half {
+				a = append(a, i)
+			} else {
+				b = append(b, i)
+			}
+		}
+		r.log.Info("fault: partition", "sides", fmt.Sprintf("%d/%d", len(a), len(b)))
+		nt.Partition(a, b)
+		wait(o.duration / 3)
+		nt.Heal()
+		r.log.Info("fault: healed")
+	case "restart":
+		i := 1 + pick(o.nodes-1)
+		r.log.Info("fault: stop", "node", i)
+		nt.Stop(i)
+		wait(o.duration / 3)
+		nt.Restart(i)
+		w.watch(r.ctx, nt.Node(i))
+		r.log.Info("fault: restarted", "node", i)
+	}
+}
+
+func refusalKind(err error) string {
+	switch {
+	case errors.Is(err, chain.ErrSenderLimit):
+		return "sender limit"
+	case errors.Is(err, chain.ErrMempoolFull):
+		return "mempool full"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "load ended"
+	}
+	if c := chain.CodeOf(err); c != 0 {
+		return c.String()
+	}
+	return "other"
+}
+
+// withPending returns a running node whose mempool is not empty.
+func withPending(nt *testnet.Net) (int, bool) {
+	for _, i := range nt.Running() {
+		if nt.Node(i).Mempool().Len() > 0 {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func onMainChain(c *chain.Chain, id chain.Hash) bool {
+	_, err := c.TxLocation(id)
+	return err == nil
+}
+
+func inSomeMempool(nt *testnet.Net, id chain.Hash) bool {
+	for _, i := range nt.Running() {
+		if nt.Node(i).Mempool().Has(id) {
+			return true
+		}
+	}
+	return false
+}
+
+// watcher reads every node's events: when each block was mined, when it
+// reached every other node, and the reorgs.
+type watcher struct {
+	mu      sync.Mutex
+	mined   map[string]time.Time
+	arrived map[string][]time.Time
+	reorgs  int
+	wg      sync.WaitGroup
+}
+
+func newWatcher() *watcher {
+	return &watcher{mined: map[string]time.Time{}, arrived: map[string][]time.Time{}}
+}
+
+func (w *watcher) watch(ctx context.Context, n *node.Node) {
+	sub := n.Subscribe(1 << 14)
+	w.wg.Go(func() {
+		defer sub.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-sub.C:
+				if !ok {
+					return // dropped or closed
+				}
+				w.record(ev)
+			}
+		}
+	})
+}
+
+func (w *watcher) record(ev node.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch d := ev.Data.(type) {
+	case node.BlockEventData:
+		if d.Origin == node.OriginMined {
+			w.mined[d.Hash] = ev.Time
+		} else if d.Count == 1 {
+			// A sync batch's event stands for several blocks and has
+			// one time: only single blocks count for propagation.
+			w.arrived[d.Hash] = append(w.arrived[d.Hash], ev.Time)
+		}
+	case node.ReorgEventData:
+		w.reorgs++
+	}
+}
+
+func (w *watcher) results() (blocks, reorgs int, delays []time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for h, at := range w.mined {
+		for _, t := range w.arrived[h] {
+			delays = append(delays, t.Sub(at))
+		}
+	}
+	slices.Sort(delays)
+	return len(w.mined), w.reorgs, delays
+}
+
+// peakRSS reads the process's peak resident set from /proc (Linux).
+func peakRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func (rep *testnetReport) print(w io.Writer) {
+	o := rep.opts
+	fmt.Fprintf(w, "gossipchain testnet: %d nodes, %s of load, %g tx/s, a block every %s, fault %s, seed %d\n",
+		o.nodes, o.duration, o.txRate, o.blockInterval, o.fault, o.seed)
+	fmt.Fprintf(w, "  setup            %.1f s (nodes up, meshes formed, one block per node)\n", rep.setup.Seconds())
+	fmt.Fprintf(w, "  blocks mined     %d (main chain height %d), reorgs seen %d\n", rep.blocks, rep.height, rep.reorgs)
+	fmt.Fprintf(w, "  transactions     %d submitted, %d included, %d pending, %d lost\n", rep.submitted, rep.included, rep.pending, rep.lost)
+	if rep.refused > 0 {
+		var kinds []string
+		for k, v := range rep.refusals {
+			kinds = append(kinds, fmt.Sprintf("%s %d", k, v))
+		}
+		slices.Sort(kinds)
+		fmt.Fprintf(w, "  refused at entry %d (%s)\n", rep.refused, strings.Join(kinds, ", "))
+	}
+	fmt.Fprintf(w, "  converged        %.2f s after the load stopped (mempools drained, one tip)\n", rep.converge.Seconds())
+	d := rep.propagation
+	fmt.Fprintf(w, "  propagation      %d arrivals: p50 %s, p99 %s, max %s\n", len(d),
+		percentile(d, 0.50).Round(10*time.Microsecond), percentile(d, 0.99).Round(10*time.Microsecond), percentile(d, 1).Round(10*time.Microsecond))
+	if rep.peakRSS > 0 {
+		fmt.Fprintf(w, "  peak memory      %.0f MiB resident, %.1f MiB per node\n",
+			float64(rep.peakRSS)/(1<<20), float64(rep.peakRSS)/(1<<20)/float64(o.nodes))
+	}
+	fmt.Fprintf(w, "  Go heap now      %.0f MiB\n", heapMiB())
+	fmt.Fprintf(w, "  audit            %s\n", rep.audit)
+}
+
+func heapMiB() float64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapInuse) / (1 << 20)
+}

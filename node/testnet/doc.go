@@ -1,7 +1,8 @@
 // Package testnet runs a gossipchain network inside one test process, to
 // prove that it keeps working and loses nothing under faults, and to
-// measure it. It is test-support code: tests and benchmarks import it,
-// the node itself never does.
+// measure it. It is test-support code: tests, benchmarks and the
+// `gossipchain testnet` command (which drives a Net through TB and adds
+// load) import it; the node itself never does.
 //
 // A Net owns N full nodes (node.New + Start): each a real libp2p host on
 // 127.0.0.1 TCP (mDNS always off: it multicasts on every interface), a
@@ -28,6 +29,7 @@
 //
 // What it leaves out: separate processes (a kill -9 needs one; the cmd
 // tests run the binary), mDNS (only inside network namespaces; see
-// node/netns_e2e_test.go) and load generation. A Net is driven from one
+// node/netns_e2e_test.go) and load generation (the testnet command's,
+// in cmd/gossipchain/testnet.go). A Net is driven from one
 // goroutine, the test's; its nodes may be used from any.
 package testnet

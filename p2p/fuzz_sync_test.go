@@ -34,9 +34,9 @@ import (
 //
 // Coverage of a live network stack varies from run to run, so the fuzzer
 // finds many inputs "interesting" and would spend its default minute
-// minimising each one: bound that.
+// minimising each one: switch that off.
 //
-//	go test ./p2p -run '^$' -fuzz FuzzSyncHandler -fuzztime 30s -fuzzminimizetime 10x
+//	go test ./p2p -run '^$' -fuzz FuzzSyncHandler -fuzztime 30s -fuzzminimizetime 0
 func FuzzSyncHandler(f *testing.F) {
 	server := &syncNode{h: newHost(f), c: newTestChain(f)}
 	server.s = p2p.NewSyncer(context.Background(), server.h, server.c)

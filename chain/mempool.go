@@ -119,9 +119,6 @@ type Mempool struct {
 	// that pay each address from another sender (the credits it may
 	// claim), in insertion order. No empty slices.
 	byRecipient map[string][]*poolEntry
-	// credits and claimed sum, by recipient, the amounts of byRecipient
-	// and of those of them a child claimed. No zero entries.
-	credits, claimed map[string]uint64
 	// evictable is a min-heap, lowest fee first, of what may be evicted:
 	// on signed networks each sender's last pending transaction unless a
 	// child claimed its credit, every transaction on unsigned ones.
@@ -212,8 +209,6 @@ func (m *Mempool) reset() {
 	m.byID = make(map[Hash]*poolEntry)
 	m.bySender = make(map[string][]*poolEntry)
 	m.byRecipient = make(map[string][]*poolEntry)
-	m.credits = make(map[string]uint64)
-	m.claimed = make(map[string]uint64)
 	m.evictable = m.evictable[:0]
 	m.bytes = 0
 }
@@ -386,23 +381,28 @@ func (m *Mempool) admit(v *StateView, tx *Transaction) ([]*poolEntry, error) {
 }
 
 // claimedCredit is the sum of the pending credits to addr that addr's
-// pending transactions claimed. m.mu is held.
-func (m *Mempool) claimedCredit(addr string) uint64 { return m.claimed[addr] }
-
-// unclaimedCredit is the sum of the pending credits to addr nobody has
-// claimed yet. m.mu is held.
-func (m *Mempool) unclaimedCredit(addr string) int64 {
-	return int64(m.credits[addr] - m.claimed[addr]) // at most maxTxs amounts of at most MaxAmount: no overflow
+// pending transactions claimed: the amounts of their parents. m.mu is
+// held.
+func (m *Mempool) claimedCredit(addr string) uint64 {
+	var sum uint64
+	for _, e := range m.bySender[addr] {
+		for _, p := range e.parents {
+			sum += p.tx.Amount
+		}
+	}
+	return sum
 }
 
-// addTo adds d to counter[addr], deleting the entry at zero; d may wrap
-// below zero to subtract.
-func addTo(counter map[string]uint64, addr string, d uint64) {
-	if n := counter[addr] + d; n != 0 {
-		counter[addr] = n
-	} else {
-		delete(counter, addr)
+// unclaimedCredit is the sum of the pending credits to addr nobody has
+// claimed yet. Only a queued transaction needs it. m.mu is held.
+func (m *Mempool) unclaimedCredit(addr string) int64 {
+	var sum int64
+	for _, c := range m.byRecipient[addr] {
+		if c.child == nil {
+			sum += int64(c.tx.Amount) // each ≤ MaxAmount, at most maxTxs of them: no overflow
+		}
 	}
+	return sum
 }
 
 // makeRoom evicts what it must for e to fit, or changes nothing and
@@ -466,11 +466,9 @@ func (m *Mempool) insert(e *poolEntry) {
 		for _, p := range e.parents {
 			p.child = e
 			m.evictable.remove(p)
-			addTo(m.claimed, e.tx.Sender, p.tx.Amount)
 		}
 		if r := e.tx.Recipient; r != e.tx.Sender {
 			m.byRecipient[r] = append(m.byRecipient[r], e)
-			addTo(m.credits, r, e.tx.Amount)
 		}
 		if i != len(q)-1 {
 			return // not the new last: stays unevictable
@@ -513,11 +511,9 @@ func (m *Mempool) remove(e *poolEntry) {
 		} else {
 			m.byRecipient[r] = c
 		}
-		addTo(m.credits, r, -e.tx.Amount)
 	}
 	for _, p := range e.parents {
 		p.child = nil
-		addTo(m.claimed, e.tx.Sender, -p.tx.Amount)
 		m.pushIfEvictable(p)
 	}
 	if len(q) > 0 && i == len(q) {

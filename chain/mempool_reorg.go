@@ -138,6 +138,9 @@ func (m *Mempool) revalidate(entries []*poolEntry, state AccountReader) {
 	}
 	blocked := make(map[string]*senderWork) // waiting for a credit, by sender
 	wake := func(addr string) {
+		if len(blocked) == 0 {
+			return
+		}
 		if w, ok := blocked[addr]; ok {
 			delete(blocked, addr)
 			todo = append(todo, w)

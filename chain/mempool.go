@@ -86,8 +86,10 @@ const (
 // counted by Len; Has sees them, so the same one is not queued twice. When
 // the missing nonces arrive (by Add, or confirmed by a block), queued ones
 // that now follow on are promoted in nonce order, their balance checked
-// then. The queue is bounded per sender and in count and bytes; see
-// Mempool.hold for what is evicted. Entries expire after the queue TTL, and
+// then. The queue is bounded per sender and in count and bytes; when full
+// it gives up a sender's farthest nonce first (the nearer ones are needed
+// before it), and across senders the one queued first (the longest gap is
+// the likeliest lost for good). Entries expire after the queue TTL, and
 // Reorg checks them again on every tip change.
 //
 // On unsigned networks (the teaching chain) there is no nonce or balance

@@ -185,12 +185,23 @@ func TestClientSigned(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(out["error"].(string), "missing") {
 		t.Fatalf("unsigned foreign: %d %v", code, out)
 	}
-	// Next nonce skipped: 409 (depends on state).
-	tx2 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Nonce: 5}
+	// A nonce far ahead: 409 (depends on state).
+	tx2 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Nonce: 100}
 	tx2.Sign(n.Chain().Params().NetworkID(), key)
 	body, _ = json.Marshal(tx2)
 	if code, out := do(t, srv, http.MethodPost, "/create-transaction", string(body)); code != http.StatusConflict || out["error"] == nil {
 		t.Fatalf("nonce gap: %d %v", code, out)
+	}
+	// A nonce just ahead: held until the one before it comes, 202.
+	tx4 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Nonce: 2}
+	tx4.Sign(n.Chain().Params().NetworkID(), key)
+	body, _ = json.Marshal(tx4)
+	if code, out := do(t, srv, http.MethodPost, "/create-transaction", string(body)); code != http.StatusAccepted ||
+		!strings.Contains(out["message"].(string), "queued") || out["transaction"].(map[string]any)["id"] != tx4.ID().String() {
+		t.Fatalf("queued: %d %v", code, out)
+	}
+	if n.Mempool().Len() != 1 || n.Mempool().Queued() != 1 {
+		t.Fatalf("mempool holds %d pending and %d queued, want 1 and 1", n.Mempool().Len(), n.Mempool().Queued())
 	}
 	// Overspending: 409.
 	tx3 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1000, Nonce: 1}
@@ -202,9 +213,19 @@ func TestClientSigned(t *testing.T) {
 	if n.Mempool().Len() != 1 {
 		t.Fatalf("mempool holds %d, want 1", n.Mempool().Len())
 	}
+	// Nonce 1 fills the gap: both it and the held nonce 2 are pending.
+	tx5 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Nonce: 1}
+	tx5.Sign(n.Chain().Params().NetworkID(), key)
+	body, _ = json.Marshal(tx5)
+	if code, out := do(t, srv, http.MethodPost, "/create-transaction", string(body)); code != http.StatusCreated {
+		t.Fatalf("gap filled: %d %v", code, out)
+	}
+	if n.Mempool().Len() != 3 || n.Mempool().Queued() != 0 {
+		t.Fatalf("mempool holds %d pending and %d queued, want 3 and 0", n.Mempool().Len(), n.Mempool().Queued())
+	}
 	mine(t, srv)
-	if got := balance(t, srv, to); got != 7 {
-		t.Fatalf("recipient balance %v", got)
+	if got := balance(t, srv, to); got != 9 {
+		t.Fatalf("recipient balance %v, want 9", got)
 	}
 }
 

@@ -35,6 +35,7 @@ var (
 	descHeight    = desc("height", "Height of the main chain's tip.")
 	descWork      = desc("total_work", "Cumulative work of the main chain (approximate: a float64).")
 	descMempool   = desc("mempool_transactions", "Transactions waiting in the mempool.")
+	descQueued    = desc("mempool_queued_transactions", "Transactions held until their sender's earlier nonces arrive.")
 	descGossipIn  = desc("gossip_received_total", "Gossip messages from peers, by topic and verdict.", "topic", "result")
 	descGossipPub = desc("gossip_published_total", "Gossip messages this node published, by topic.", "topic")
 	descGossipOut = desc("gossip_sent_total", "Gossip message copies queued to peers (published or forwarded), by topic.", "topic")
@@ -52,7 +53,7 @@ var (
 type nodeCollector struct{ n Node }
 
 func (nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPeers, descHeight, descWork, descMempool, descGossipIn, descGossipPub,
+	for _, d := range []*prometheus.Desc{descPeers, descHeight, descWork, descMempool, descQueued, descGossipIn, descGossipPub,
 		descGossipOut, descSync, descSyncBlk, descSyncSrv, descSyncing, descHashes, descHashRate, descMining, descEventSubs} {
 		ch <- d
 	}
@@ -73,6 +74,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descWork, f)
 	}
 	gauge(descMempool, float64(st.Status.Mempool))
+	gauge(descQueued, float64(st.Queued))
 	for _, t := range []struct {
 		name string
 		s    struct{ In, Accepted, Rejected, Ignored, Published, Sent uint64 }

@@ -165,7 +165,18 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 		out = &tx
 	}
 	if out == &tx {
-		if err := s.n.SubmitTx(ctx, out); err != nil {
+		err := s.n.SubmitTx(ctx, out)
+		if errors.Is(err, chain.ErrTxQueued) {
+			// Valid, but after a nonce the node has not seen: held, not
+			// yet in a block's reach. 202, not the classic 201.
+			s.writeJSON(w, r, http.StatusAccepted, createTxResponse{
+				Message:     "Transaction is queued until the sender's earlier nonces arrive",
+				BlockIndex:  s.n.Chain().Tip().Height() + 1,
+				Transaction: out,
+			})
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -156,11 +156,14 @@ type Stats struct {
 	Hashes uint64
 	// Subscribers is the number of open event subscriptions.
 	Subscribers int
+	// Queued is the number of transactions the mempool holds for a
+	// nonce gap to close (not in Status.Mempool).
+	Queued int
 }
 
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
-	s := Stats{Status: n.Status(), Hashes: n.hashes.Load(), Subscribers: n.events.subscribers()}
+	s := Stats{Status: n.Status(), Hashes: n.hashes.Load(), Subscribers: n.events.subscribers(), Queued: n.mempool.Queued()}
 	if n.gossip != nil {
 		s.Gossip = n.gossip.Stats()
 	}

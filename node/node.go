@@ -244,8 +244,16 @@ func (n *Node) MineOne(ctx context.Context) (*chain.Block, error) {
 
 // SubmitTx offers a transaction to the mempool and, if accepted,
 // publishes it.
+//
+// A transaction ahead of its sender's next nonce is held by the mempool
+// (chain.ErrTxQueued is returned): it is not gossiped now, since peers
+// would drop it for the same gap, but it is remembered as the node's
+// own, so the first rebroadcast after its earlier nonces arrive sends it.
 func (n *Node) SubmitTx(ctx context.Context, tx *chain.Transaction) error {
 	if err := n.addTx(tx, OriginAPI); err != nil {
+		if errors.Is(err, chain.ErrTxQueued) {
+			n.own.add(tx.ID(), time.Time{})
+		}
 		return err
 	}
 	n.own.add(tx.ID(), time.Now())

@@ -49,19 +49,21 @@ func (o *ownTxs) ids() map[chain.Hash]bool {
 }
 
 // due returns the transactions last published before cutoff that the
-// mempool still holds, marking them published now, and forgets the rest
-// of those the mempool no longer holds.
+// mempool holds as pending, marking them published now, and forgets
+// those the mempool no longer holds at all.
 func (o *ownTxs) due(pool *chain.Mempool, cutoff time.Time) []*chain.Transaction {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []*chain.Transaction
 	now := time.Now()
 	for id, at := range o.sent {
-		tx, ok := pool.Get(id)
-		switch {
-		case !ok:
-			delete(o.sent, id)
-		case at.Before(cutoff):
+		if !pool.Has(id) {
+			delete(o.sent, id) // mined, or dropped
+			continue
+		}
+		// Get sees pending transactions only: one still queued for an
+		// earlier nonce waits.
+		if tx, ok := pool.Get(id); ok && at.Before(cutoff) {
 			out = append(out, tx)
 			o.sent[id] = now
 		}

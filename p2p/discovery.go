@@ -108,6 +108,12 @@ func (h *Host) startEventLoop() error {
 const eventBuffer = 256
 
 func (h *Host) peerConnected(p peer.ID) {
+	if h.gater.refuses(p) {
+		// Added in the instant between the gate's last check and a Ban
+		// or Block closing the peer's connections: close it now.
+		_ = h.Network().ClosePeer(p)
+		return
+	}
 	var addr multiaddr.Multiaddr
 	dir := network.DirUnknown
 	if conns := h.Network().ConnsToPeer(p); len(conns) > 0 {

@@ -84,7 +84,12 @@ func (g *banGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.Co
 	return !g.refuses(p)
 }
 
-func (g *banGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+// InterceptUpgraded checks again: a connection whose handshake passed
+// InterceptSecured just before a Ban or Block would otherwise be added
+// after the ClosePeer that was meant to end it.
+func (g *banGater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
+	return !g.refuses(c.RemotePeer()), 0
+}
 
 // Ban refuses p for d and closes its connections: the syncer calls it
 // for a peer that sent invalid data (gossip leaves such peers to GossipSub's

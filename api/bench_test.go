@@ -55,7 +55,7 @@ const (
 //   - client-signed: transactions from many funded wallets, all signed
 //     before the timer starts, so the client's ed25519 signing is not in
 //     the figure; the node verifies one signature per request.
-//   - client-signed/conns=8/gossip: the same with the node started (a
+//   - client-signed-gossip/conns=8: the same with the node started (a
 //     libp2p host on loopback, no peers), so each accepted transaction is
 //     also published by GossipSub, which signs the message with the host
 //     key and checks that signature again before sending.
@@ -79,7 +79,7 @@ func BenchmarkCreateTransaction(b *testing.B) {
 			benchClientSigned(b, conns, false)
 		})
 	}
-	b.Run("client-signed/conns=8/gossip", func(b *testing.B) {
+	b.Run("client-signed-gossip/conns=8", func(b *testing.B) {
 		benchClientSigned(b, 8, true)
 	})
 	b.Run("node-signed/conns=1", benchNodeSigned)

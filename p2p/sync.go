@@ -90,6 +90,7 @@ type peerState struct {
 	blocks  *rate.Limiter    // the blocks we serve the peer
 	asking  bool             // a status exchange with the peer is under way
 	asked   time.Time        // when the last one started
+	again   bool             // a RequestSync came too soon after it: ask again
 	// A download from the peer that stalled or made no progress puts it
 	// aside until coolUntil, unless it reports a tip other than coolTip:
 	// a fresh status with the same claim must not win it the next turn.
@@ -218,13 +219,31 @@ func (s *Syncer) RequestSync(p peer.ID) {
 	}
 	ps := s.state(p)
 	s.mu.Lock()
-	recent := ps.asking || time.Since(ps.asked) < requestSyncGap
-	s.mu.Unlock()
+	since := time.Since(ps.asked)
+	recent := ps.asking || since < requestSyncGap
+	schedule := recent && !ps.again
 	if recent {
-		s.wake() // what p told us may already be enough
+		ps.again = true
+	}
+	s.mu.Unlock()
+	if !recent {
+		s.onConnected(p)
 		return
 	}
-	s.onConnected(p)
+	s.wake() // what p told us may already be enough
+	if schedule {
+		// The status p gave may predate the block that made us ask:
+		// ask again once the gap has passed, or the tip p has would
+		// wait for the next refresh, seconds away.
+		time.AfterFunc(max(requestSyncGap-since, 0), func() {
+			s.mu.Lock()
+			ps.again = false
+			s.mu.Unlock()
+			if s.ctx.Err() == nil {
+				s.RequestSync(p)
+			}
+		})
+	}
 }
 
 // state returns p's entry in the peer table. An entry is made only for a

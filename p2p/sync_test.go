@@ -286,3 +286,26 @@ func TestSyncForeignPeerDropped(t *testing.T) {
 		return n.h.Network().Connectedness(plain.ID()) != network.Connected
 	})
 }
+
+// TestRequestSyncTooSoonAsksAgain: a block whose parent we lack, from a
+// peer we exchanged status with a moment ago, makes the syncer ask that
+// peer again once the coalescing gap has passed, rather than act on the
+// status it gave before the block existed. The periodic refresh is an
+// hour here, so only the renewed request can bring the block.
+func TestRequestSyncTooSoonAsksAgain(t *testing.T) {
+	slow := func() *syncNode {
+		n := &syncNode{h: newHost(t), c: newTestChain(t)}
+		n.s = p2p.NewSyncer(context.Background(), n.h, n.c, p2p.WithSyncLogger(testLogger(t)), p2p.WithStatusInterval(time.Hour))
+		t.Cleanup(n.s.Close)
+		return n
+	}
+	a, b := slow(), slow()
+	connect(t, a.h, b.h)
+	// Both have asked each other once (at genesis, nothing to do).
+	eventually(t, 10*time.Second, "status exchanged", func() bool {
+		return a.s.Stats().Served > 0 && b.s.Stats().Served > 0
+	})
+	mineBlocks(t, b.c, newWallet("b").addr, 1)
+	a.s.RequestSync(b.h.ID()) // as gossip would, for b's block ahead of a
+	eventually(t, 10*time.Second, "a on b's tip", func() bool { return a.c.Tip().Hash == b.c.Tip().Hash })
+}

@@ -48,6 +48,7 @@ type testnetOptions struct {
 	fault         string
 	seed          uint64
 	verbose       bool
+	senders       int
 }
 
 var testnetFaults = []string{"none", "partition", "restart"}
@@ -65,6 +66,8 @@ func parseTestnetFlags(args []string, stdout io.Writer) (testnetOptions, error) 
 		" (partition cuts the network in two halves that both mine, then heals it; restart stops one node and starts it again on its data directory)")
 	seed := fs.String("seed", "", "`number` seeding the topology, the load and the faults (default random, printed in the report)")
 	fs.BoolVar(&o.verbose, "verbose", false, "print the nodes' own log lines (info level) on stderr")
+	fs.IntVar(&o.senders, "senders", 0, "`number` of funded wallets that sign the transfers, each a client of one node "+
+		"(0: the nodes' own wallets send; each sender may have 64 transfers pending, which caps what 0 can offer)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, testnetUsage)
@@ -82,6 +85,8 @@ func parseTestnetFlags(args []string, stdout io.Writer) (testnetOptions, error) 
 		return o, usageError{fmt.Errorf("--duration %s: want more than 0", o.duration)}
 	case o.txRate < 0:
 		return o, usageError{fmt.Errorf("--tx-rate %g: want 0 or more", o.txRate)}
+	case o.senders < 0 || o.senders > 100_000:
+		return o, usageError{fmt.Errorf("--senders %d: want 0 to 100000", o.senders)}
 	case o.blockInterval <= 0:
 		return o, usageError{fmt.Errorf("--block-interval %s: want more than 0", o.blockInterval)}
 	case !slices.Contains(testnetFaults, o.fault):
@@ -244,6 +249,14 @@ func driveTestnet(r *runner, o testnetOptions) *testnetReport {
 		nt.Mine(i, 1)
 		nt.WaitConverged(time.Minute)
 	}
+	var senders []*sender
+	wallets := make([]*testnet.Wallet, o.nodes) // recipients: one per node
+	for i := range wallets {
+		wallets[i] = testnet.NewWallet(fmt.Sprintf("recipient %d", i))
+	}
+	if o.senders > 0 {
+		senders = fundSenders(r, nt, o)
+	}
 	rep.setup = time.Since(start)
 	r.log.Info("network up", "nodes", o.nodes, "links", len(nt.Links()), "seconds", rep.setup.Seconds())
 
@@ -283,11 +296,17 @@ func driveTestnet(r *runner, o testnetOptions) *testnetReport {
 				}
 				for due := int(o.txRate * time.Since(begin).Seconds()); sent < due && loadCtx.Err() == nil; sent++ {
 					from, to := pick(o.nodes), pick(o.nodes)
-					n, dst := nt.Node(from), nt.Node(to)
-					if n == nil || dst == nil {
-						continue
+					var tx *chain.Transaction
+					var err error
+					if len(senders) > 0 {
+						tx, from, err = senders[pick(len(senders))].send(loadCtx, nt, wallets[to].Addr)
+					} else {
+						n, dst := nt.Node(from), nt.Node(to)
+						if n == nil || dst == nil {
+							continue
+						}
+						tx, err = n.Send(loadCtx, dst.WalletAddress(), 1, 0)
 					}
-					tx, err := n.Send(loadCtx, dst.WalletAddress(), 1, 0)
 					mu.Lock()
 					if err != nil {
 						rep.refused++
@@ -551,4 +570,64 @@ func heapMiB() float64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return float64(m.HeapInuse) / (1 << 20)
+}
+
+// sender is a funded wallet that is a client of one node: it signs its
+// transfers with nonces in order and submits them to that node, as a
+// user's wallet would.
+type sender struct {
+	w    *testnet.Wallet
+	node int
+	p    *chain.Params
+
+	mu    sync.Mutex
+	nonce uint64
+}
+
+func (s *sender) send(ctx context.Context, nt *testnet.Net, to string) (*chain.Transaction, int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := nt.Node(s.node)
+	if n == nil {
+		return nil, s.node, errors.New("node stopped")
+	}
+	tx := s.w.Transfer(s.p, to, 1, 0, s.nonce)
+	err := n.SubmitTx(ctx, tx)
+	if err == nil || errors.Is(err, chain.ErrTxQueued) {
+		s.nonce++
+		return tx, s.node, nil
+	}
+	return nil, s.node, err
+}
+
+// fundSenders makes o.senders wallets, each a client of node i mod N,
+// and funds them from node 0's block rewards with enough for the whole
+// run (one coin a transfer, fee 0).
+func fundSenders(r *runner, nt *testnet.Net, o testnetOptions) []*sender {
+	p := nt.Params()
+	per := uint64(o.txRate*o.duration.Seconds())/uint64(o.senders) + 16
+	need := per * uint64(o.senders)
+	blocks := int(need/p.Reward) + 1
+	r.log.Info("funding senders", "senders", o.senders, "coins_each", per, "blocks", blocks)
+	nt.Mine(0, blocks)
+	nt.WaitConverged(2 * time.Minute)
+	out := make([]*sender, o.senders)
+	n0 := nt.Node(0)
+	for i := range out {
+		out[i] = &sender{w: testnet.NewWallet(fmt.Sprintf("sender %d", i)), node: i % o.nodes, p: p}
+		if _, err := n0.Send(r.ctx, out[i].w.Addr, per, 0); err != nil {
+			if !errors.Is(err, chain.ErrSenderLimit) {
+				r.Fatalf("testnet: fund sender %d: %v", i, err)
+			}
+			nt.Mine(0, 1) // node 0's own pending cap: mine, then go on
+			if _, err := n0.Send(r.ctx, out[i].w.Addr, per, 0); err != nil {
+				r.Fatalf("testnet: fund sender %d: %v", i, err)
+			}
+		}
+	}
+	for nt.Node(0).Mempool().Len() > 0 {
+		nt.Mine(0, 1)
+	}
+	nt.WaitConverged(2 * time.Minute)
+	return out
 }

@@ -20,8 +20,9 @@ func TestParseTestnetFlags(t *testing.T) {
 		err  string
 	}{
 		{"defaults", nil, testnetOptions{nodes: 20, duration: time.Minute, txRate: 100, blockInterval: time.Second, fault: "none"}, ""},
-		{"all", []string{"--nodes", "50", "--duration", "2m", "--tx-rate", "500", "--block-interval", "200ms", "--fault", "partition", "--seed", "7"},
-			testnetOptions{nodes: 50, duration: 2 * time.Minute, txRate: 500, blockInterval: 200 * time.Millisecond, fault: "partition", seed: 7}, ""},
+		{"all", []string{"--nodes", "50", "--duration", "2m", "--tx-rate", "500", "--block-interval", "200ms", "--fault", "partition", "--seed", "7", "--senders", "300"},
+			testnetOptions{nodes: 50, duration: 2 * time.Minute, txRate: 500, blockInterval: 200 * time.Millisecond, fault: "partition", seed: 7, senders: 300}, ""},
+		{"negative senders", []string{"--senders", "-1"}, testnetOptions{}, "--senders"},
 		{"one node", []string{"--nodes", "1"}, testnetOptions{}, "--nodes 1"},
 		{"zero duration", []string{"--duration", "0s"}, testnetOptions{}, "--duration"},
 		{"negative rate", []string{"--tx-rate", "-1"}, testnetOptions{}, "--tx-rate"},
@@ -55,42 +56,54 @@ func TestParseTestnetFlags(t *testing.T) {
 	if _, err := parseTestnetFlags([]string{"--help"}, &help); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, f := range []string{"--nodes", "--duration", "--tx-rate", "--block-interval", "--fault", "--seed", "--verbose"} {
+	for _, f := range []string{"--nodes", "--duration", "--tx-rate", "--block-interval", "--fault", "--seed", "--verbose", "--senders"} {
 		if !strings.Contains(help.String(), f) {
 			t.Errorf("help does not explain %s", f)
 		}
 	}
 }
 
-// TestTestnetCommand runs a small network under load with a node
-// stopped and restarted: every transaction submitted is included once,
-// and the report says so.
+// TestTestnetCommand runs small networks under load, one with a node
+// stopped and restarted and one whose transfers come from funded client
+// wallets: every transaction submitted is included once, and the report
+// says so.
 func TestTestnetCommand(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs a network of nodes for a few seconds")
+		t.Skip("runs networks of nodes for a few seconds")
 	}
-	var out, errOut bytes.Buffer
-	err := runTestnet([]string{"--nodes", "4", "--duration", "3s", "--tx-rate", "30", "--block-interval", "300ms",
-		"--fault", "restart", "--seed", "5"}, &out, &errOut)
-	t.Logf("report:\n%s", out.String())
-	if err != nil {
-		t.Fatalf("testnet: %v\n%s", err, errOut.String())
-	}
-	report := out.String()
-	m := regexp.MustCompile(`transactions +(\d+) submitted, (\d+) included, (\d+) pending, (\d+) lost`).FindStringSubmatch(report)
-	if m == nil {
-		t.Fatalf("no transactions line in the report")
-	}
-	submitted, _ := strconv.Atoi(m[1])
-	if submitted == 0 || m[2] != m[1] || m[3] != "0" || m[4] != "0" {
-		t.Errorf("transactions: %s submitted, %s included, %s pending, %s lost: want all included\n%s", m[1], m[2], m[3], m[4], errOut.String())
-	}
-	for _, want := range []string{"fault restart, seed 5", "every node's ledger matches", "propagation", "peak memory"} {
-		if !strings.Contains(report, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
-	if !strings.Contains(errOut.String(), "fault: restarted") {
-		t.Errorf("no restart in the log:\n%s", errOut.String())
+	for _, tt := range []struct {
+		name string
+		args []string
+		log  string
+	}{
+		{"restart", []string{"--fault", "restart", "--seed", "5"}, "fault: restarted"},
+		{"senders", []string{"--senders", "16", "--seed", "6"}, "funding senders"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := runTestnet(append([]string{"--nodes", "4", "--duration", "3s", "--tx-rate", "30", "--block-interval", "300ms"}, tt.args...),
+				&out, &errOut)
+			t.Logf("report:\n%s", out.String())
+			if err != nil {
+				t.Fatalf("testnet: %v\n%s", err, errOut.String())
+			}
+			report := out.String()
+			m := regexp.MustCompile(`transactions +(\d+) submitted, (\d+) included, (\d+) pending, (\d+) lost`).FindStringSubmatch(report)
+			if m == nil {
+				t.Fatalf("no transactions line in the report")
+			}
+			submitted, _ := strconv.Atoi(m[1])
+			if submitted == 0 || m[2] != m[1] || m[3] != "0" || m[4] != "0" {
+				t.Errorf("transactions: %s submitted, %s included, %s pending, %s lost: want all included\n%s", m[1], m[2], m[3], m[4], errOut.String())
+			}
+			for _, want := range []string{"every node's ledger matches", "propagation", "peak memory"} {
+				if !strings.Contains(report, want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+			if !strings.Contains(errOut.String(), tt.log) {
+				t.Errorf("no %q in the log:\n%s", tt.log, errOut.String())
+			}
+		})
 	}
 }

@@ -44,7 +44,12 @@ var (
 // Most rounds kill a random time after the network has agreed, while the
 // node mines and the peers follow; every fourth kills a random moment of
 // the start itself (opening the store, connecting, the peers syncing what
-// they missed), and checks agreement after the next start only.
+// they missed), and checks agreement after the next start only. Every
+// fifth, while the node is down, a peer mines a branch heavier than
+// everything the node had: the node restarts without --mine and must
+// catch up, downloading the peer's blocks and giving up the ones it had
+// mined past the fork; those are the only blocks it may lose, and the
+// test counts them.
 func TestKillMiningNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three gossipchain processes")
@@ -66,12 +71,19 @@ func TestKillMiningNode(t *testing.T) {
 
 	mined := map[uint64]string{} // height → short hash of every block the node logged as mined
 	var peerID string
+	var catchUp *catchUpRound // set when a peer mined while the node was down
+	var caughtUp, replaced int
+	var peerMined uint64 // blocks of the peers' branches, now on the node's chain
 	var runs, agreeTimes []time.Duration
 	beforeStarted := 0 // start kills that came before "node started"
 	start := time.Now()
 	for round := 0; ; round++ {
-		v := startProc(t, bin, args...)
-		duringStart := round%4 == 3 && round < *killRounds
+		runArgs := args
+		if catchUp != nil {
+			runArgs = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--mine" })
+		}
+		v := startProc(t, bin, runArgs...)
+		duringStart := round%4 == 3 && round < *killRounds && catchUp == nil
 		if duringStart {
 			// A random moment of the start: opening the store, the
 			// host coming up, the first status exchanges and syncs.
@@ -92,7 +104,14 @@ func TestKillMiningNode(t *testing.T) {
 				t.Fatal(err)
 			}
 			t0 := time.Now()
-			waitAgree(t, round, c, *started.Height, peers)
+			if catchUp != nil {
+				replaced += catchUp.wait(t, round, c, mined)
+				peerMined += catchUp.height - catchUp.fork
+				caughtUp++
+				catchUp = nil
+			} else {
+				waitAgree(t, round, c, *started.Height, peers)
+			}
 			agreeTimes = append(agreeTimes, time.Since(t0))
 			if round >= *killRounds {
 				v.stop(t, syscall.SIGINT, 15*time.Second)
@@ -115,7 +134,10 @@ func TestKillMiningNode(t *testing.T) {
 			beforeStarted++
 		}
 		recordMined(t, round, v, mined)
-		checkStoreAfterKill(t, round, dir, mined, peers)
+		tipAtKill := checkStoreAfterKill(t, round, dir, mined, peers)
+		if round%5 == 1 && round < *killRounds && !duringStart {
+			catchUp = mineBranch(t, round, p1, tipAtKill)
+		}
 	}
 	total := time.Since(start)
 	var maxHeight uint64
@@ -124,11 +146,12 @@ func TestKillMiningNode(t *testing.T) {
 	}
 	// A height without a logged block was committed by a process killed
 	// between the commit and the log line: kept, though never reported.
-	t.Logf("%d kills in %v (%v a round); %d blocks logged as mined, all kept; height %d (%d committed unlogged); "+
+	t.Logf("%d catch-ups from a peer's heavier branch, %d mined blocks given up to them; "+
+		"%d kills in %v (%v a round); %d blocks logged as mined and not given up, all kept; height %d (%d committed unlogged); "+
 		"kill after %v..%v (start kills from process start, %d of them before \"node started\"); "+
 		"agreement with the peers after a start took %v (median) %v (max)",
-		len(runs), total.Round(time.Millisecond), (total / time.Duration(len(runs)+1)).Round(time.Millisecond), len(mined), maxHeight,
-		maxHeight-uint64(len(mined)), slices.Min(runs).Round(time.Millisecond), slices.Max(runs).Round(time.Millisecond), beforeStarted,
+		caughtUp, replaced, len(runs), total.Round(time.Millisecond), (total / time.Duration(len(runs)+1)).Round(time.Millisecond), len(mined), maxHeight,
+		maxHeight-peerMined-uint64(len(mined)), slices.Min(runs).Round(time.Millisecond), slices.Max(runs).Round(time.Millisecond), beforeStarted,
 		median(agreeTimes).Round(time.Millisecond), slices.Max(agreeTimes).Round(time.Millisecond))
 }
 
@@ -168,7 +191,7 @@ func checkStartedOnMined(t *testing.T, round int, started *logLine, mined map[ui
 // checkStoreAfterKill opens the killed node's store: it must open, pass
 // bbolt's check, hold every block the node logged as mined on its main
 // chain, and hold the peers' tips there.
-func checkStoreAfterKill(t *testing.T, round int, dir string, mined map[uint64]string, peers []*nodeProc) {
+func checkStoreAfterKill(t *testing.T, round int, dir string, mined map[uint64]string, peers []*nodeProc) uint64 {
 	t.Helper()
 	st, err := store.OpenDir(dir)
 	if err != nil {
@@ -205,6 +228,65 @@ func checkStoreAfterKill(t *testing.T, round int, dir string, mined map[uint64]s
 				round, p.api, s.Height, s.Tip, got.Short(), err, tip.Height())
 		}
 	}
+	return tip.Height()
+}
+
+// catchUpRound is a branch a peer mined while the node was down.
+type catchUpRound struct {
+	peer      *nodeProc
+	fork      uint64 // the peer's height before it mined: on the node's chain
+	tipAtKill uint64 // the node's height when it was killed
+	tip       string // the peer's tip after mining
+	height    uint64
+}
+
+// mineBranch has p mine, through its API, more blocks past its tip than
+// the killed node had past that height, so p's branch is the heavier.
+func mineBranch(t *testing.T, round int, p *nodeProc, tipAtKill uint64) *catchUpRound {
+	t.Helper()
+	ctx := t.Context()
+	s, err := p.c.Status(ctx)
+	if err != nil {
+		t.Fatalf("round %d: peer status: %v", round, err)
+	}
+	cu := &catchUpRound{peer: p, fork: s.Height, tipAtKill: tipAtKill}
+	for range tipAtKill - s.Height + 3 {
+		b, err := p.c.Mine(ctx)
+		if err != nil {
+			t.Fatalf("round %d: peer mine: %v", round, err)
+		}
+		cu.tip, cu.height = b.Hash().String(), b.Header.Height
+	}
+	return cu
+}
+
+// wait waits until the restarted node (not mining) has the peer's
+// branch, then forgets the node's own blocks past the fork, which the
+// heavier branch replaced, and returns how many there were.
+func (cu *catchUpRound) wait(t *testing.T, round int, v *api.Client, mined map[uint64]string) int {
+	t.Helper()
+	ctx := t.Context()
+	eventually(t, 30*time.Second, fmt.Sprintf("round %d: the node on the peer's branch at height %d", round, cu.height), func() error {
+		s, err := v.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if s.Tip != cu.tip {
+			return fmt.Errorf("node at height %d %s, peer's branch ends at %d %s", s.Height, s.Tip, cu.height, cu.tip)
+		}
+		return nil
+	})
+	n := 0
+	for h := range mined {
+		if h > cu.fork {
+			delete(mined, h)
+			n++
+		}
+	}
+	if n > int(cu.tipAtKill-cu.fork) {
+		t.Fatalf("round %d: gave up %d mined blocks past height %d, but had only %d", round, n, cu.fork, cu.tipAtKill-cu.fork)
+	}
+	return n
 }
 
 // waitAgree waits until every peer has caught up with the node's start

@@ -220,30 +220,42 @@ func (s *Syncer) RequestSync(p peer.ID) {
 	ps := s.state(p)
 	s.mu.Lock()
 	since := time.Since(ps.asked)
-	recent := ps.asking || since < requestSyncGap
-	schedule := recent && !ps.again
-	if recent {
+	switch {
+	case ps.asking:
+		// The answer under way may predate the block that made us ask:
+		// exchangeStatus asks again, a gap after it ends.
 		ps.again = true
-	}
-	s.mu.Unlock()
-	if !recent {
-		s.onConnected(p)
+		s.mu.Unlock()
+		s.wake()
+		return
+	case since < requestSyncGap:
+		// The same, for an answer that came a moment ago: ask again
+		// once the gap has passed, or the tip p has would wait for the
+		// next refresh, seconds away.
+		schedule := !ps.again
+		ps.again = true
+		s.mu.Unlock()
+		s.wake() // what p told us may already be enough
+		if schedule {
+			s.askAgain(p, ps, requestSyncGap-since)
+		}
 		return
 	}
-	s.wake() // what p told us may already be enough
-	if schedule {
-		// The status p gave may predate the block that made us ask:
-		// ask again once the gap has passed, or the tip p has would
-		// wait for the next refresh, seconds away.
-		time.AfterFunc(max(requestSyncGap-since, 0), func() {
-			s.mu.Lock()
-			ps.again = false
-			s.mu.Unlock()
-			if s.ctx.Err() == nil {
-				s.RequestSync(p)
-			}
-		})
-	}
+	s.mu.Unlock()
+	s.onConnected(p)
+}
+
+// askAgain calls RequestSync for p after d (more than zero, so a slow
+// exchange cannot make this spin).
+func (s *Syncer) askAgain(p peer.ID, ps *peerState, d time.Duration) {
+	time.AfterFunc(max(d, time.Millisecond), func() {
+		s.mu.Lock()
+		ps.again = false
+		s.mu.Unlock()
+		if s.ctx.Err() == nil {
+			s.RequestSync(p)
+		}
+	})
 }
 
 // state returns p's entry in the peer table. An entry is made only for a

@@ -52,7 +52,11 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 	defer func() {
 		s.mu.Lock()
 		ps.asking = false
+		again := ps.again
 		s.mu.Unlock()
+		if again {
+			s.askAgain(p, ps, requestSyncGap)
+		}
 	}()
 	st, r, err := s.request(ctx, p, protocol.StatusRequest(s.status()), protocol.StatusTimeout)
 	if errors.Is(err, msmux.ErrNotSupported[lpprotocol.ID]{}) {

@@ -200,38 +200,44 @@ func (m *Mempool) expireQueued() {
 // order, checking each as Add would. A queued transaction whose nonce is
 // now spent, that has expired, or that no longer applies is dropped; a
 // gap, the sender's pending limit or a full pool stops the promotion
-// (what is left waits on). m.mu is held.
-func (m *Mempool) promote(addr string, v *StateView) {
+// (what is left waits on). It reports whether v still says where addr
+// stands: not after a transaction v took in found no room in the pool,
+// nor after the state could not be read. m.mu is held.
+func (m *Mempool) promote(addr string, v *StateView) (viewOK bool) {
 	ttl, now := m.queueCfg.ttl, m.now()
 	for {
 		s := m.queue.bySender[addr]
 		if len(s) == 0 {
-			return
+			return true
 		}
 		t := s[0]
 		acct, err := v.Account(addr)
 		if err != nil {
-			return
+			return false
 		}
 		if t.tx.Nonce < acct.Nonce || now.Sub(t.at) >= ttl {
 			m.queue.drop(t)
 			continue
 		}
 		if t.tx.Nonce > acct.Nonce || len(m.bySender[addr]) >= m.maxPerSender {
-			return
+			return true
 		}
 		parents, err := m.admit(v, t.tx)
 		if CodeOf(err) == 0 && err != nil {
-			return // the state could not be read: try again later
+			return false // the state could not be read: try again later
 		}
-		m.queue.drop(t)
 		if err != nil {
+			m.queue.drop(t)
 			continue
 		}
 		e := &poolEntry{tx: t.tx, id: t.id, size: t.size, heapIdx: -1, parents: parents}
 		if m.makeRoom(e) != nil {
-			return // v now includes t, which did not get in: stop
+			// The pool is full of better-paying transactions: t stays
+			// queued for a later try (it was accepted, perhaps with a
+			// 202), and v, which now includes t, is spent.
+			return false
 		}
+		m.queue.drop(t)
 		e.arrival = m.nextArrival
 		m.nextArrival++
 		m.insert(e)
@@ -260,7 +266,9 @@ func (m *Mempool) recheckQueued(state AccountReader) {
 		if err != nil {
 			continue // keep them: a store hiccup must not lose transactions
 		}
-		m.promote(addr, v)
+		if !m.promote(addr, v) {
+			continue // v no longer says where the sender stands
+		}
 		acct, _ := v.Account(addr)
 		for _, t := range slices.Clone(m.queue.bySender[addr]) {
 			if t.tx.Nonce-acct.Nonce > m.queueCfg.window {

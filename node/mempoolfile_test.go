@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
@@ -58,6 +59,28 @@ func TestMempoolSurvivesRestart(t *testing.T) {
 	n = open()
 	if n.Mempool().Len() != 0 {
 		t.Fatalf("%d transactions restored after they were mined", n.Mempool().Len())
+	}
+	// A transfer queued for a nonce gap is kept too, still queued.
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := chain.AddressFromPublicKey(pub)
+	if _, err := n.Send(context.Background(), client, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	mine(t, n, 1)
+	ahead := &chain.Transaction{Version: chain.TxVersion, Sender: client, Recipient: n.WalletAddress(), Amount: 1, Nonce: 1}
+	ahead.Sign(n.Chain().Params().NetworkID(), key)
+	if err := n.SubmitTx(context.Background(), ahead); !errors.Is(err, chain.ErrTxQueued) {
+		t.Fatalf("a transfer one nonce ahead: %v, want ErrTxQueued", err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n = open()
+	if n.Mempool().Queued() != 1 || !n.Mempool().Has(ahead.ID()) {
+		t.Fatalf("queued %d after the restart, want the transfer ahead", n.Mempool().Queued())
 	}
 	tx, err := n.Send(context.Background(), n.WalletAddress(), 1, 0)
 	if err != nil {

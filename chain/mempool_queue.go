@@ -278,6 +278,21 @@ func (m *Mempool) recheckQueued(state AccountReader) {
 	}
 }
 
+// QueuedTxs returns the queued transactions, each sender's in nonce
+// order.
+func (m *Mempool) QueuedTxs() []*Transaction {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expireQueued()
+	var out []*Transaction
+	for _, s := range m.queue.bySender {
+		for _, t := range s {
+			out = append(out, t.tx)
+		}
+	}
+	return out
+}
+
 // Queued returns the number of queued transactions: held until their
 // sender's earlier nonces arrive, not counted by Len.
 func (m *Mempool) Queued() int {

@@ -23,7 +23,8 @@ import (
 // Format: the magic line "gossipchain mempool 1\n", then per transaction
 // a flag byte (1: submitted to this node, so rebroadcast), its encoded
 // length as a uvarint and its canonical encoding, in the order the pool
-// would mine them (a sender's nonces ascending).
+// would mine them (a sender's nonces ascending), then the transactions
+// queued for a nonce gap.
 const (
 	mempoolFile  = "mempool.dat"
 	mempoolMagic = "gossipchain mempool 1\n"
@@ -41,7 +42,11 @@ func (n *Node) saveMempool() error {
 	var buf bytes.Buffer
 	buf.WriteString(mempoolMagic)
 	own := n.own.ids()
-	for _, tx := range n.mempool.Select(n.mempool.Len(), n.mempool.Bytes()+1) {
+	// Pending transactions in the order they would be mined, then the
+	// queued ones (each sender's in nonce order), so that reading the
+	// file back in order queues them again behind what they wait for.
+	txs := n.mempool.Select(n.mempool.Len(), n.mempool.Bytes()+1)
+	for _, tx := range append(txs, n.mempool.QueuedTxs()...) {
 		flag := byte(0)
 		if own[tx.ID()] {
 			flag = 1
@@ -86,7 +91,7 @@ func (n *Node) loadMempool() (int, error) {
 		if err != nil || used != len(body) {
 			return taken, fmt.Errorf("%w: damaged after %d transactions", errMempoolFile, taken)
 		}
-		if err := n.addTx(tx, OriginRestored); err != nil {
+		if err := n.addTx(tx, OriginRestored); err != nil && !errors.Is(err, chain.ErrTxQueued) {
 			continue
 		}
 		taken++

@@ -175,7 +175,11 @@ func serve(ctx context.Context, n *node.Node, cfg nodeOptions) error {
 		ln.Close()
 		return err
 	}
-	h := api.New(n, api.WithContext(ctx), api.WithLogger(cfg.Logger), api.WithToken(cfg.APIToken))
+	// Requests (event streams above all) end with the node: on a signal,
+	// or when it stopped itself over a store failure.
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	defer stopAPI()
+	h := api.New(n, api.WithContext(apiCtx), api.WithLogger(cfg.Logger), api.WithToken(cfg.APIToken))
 	srv := api.Server(cfg.APIAddr, h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -190,6 +194,7 @@ func serve(ctx context.Context, n *node.Node, cfg nodeOptions) error {
 		// the network; the API goes too, and the process exits 1.
 		failed = loggedError{n.Err()}
 	}
+	stopAPI()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

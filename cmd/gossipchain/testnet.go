@@ -118,9 +118,9 @@ func runTestnet(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var rep *testnetReport
-	err = r.run(func() { rep = driveTestnet(r, o) })
-	if rep != nil {
+	rep := &testnetReport{opts: o, refusals: map[string]int{}}
+	err = r.run(func() { driveTestnet(r, o, rep) })
+	if rep.done {
 		rep.print(stdout)
 	}
 	return err
@@ -228,12 +228,12 @@ type testnetReport struct {
 	propagation        []time.Duration // every (block, node) arrival after the block was mined
 	peakRSS            uint64          // bytes, 0 if unknown
 	audit              string
+	done               bool // the run got to the end
 }
 
-// driveTestnet runs the network and the load; a Fatal ends it early
-// (the report so far is still printed).
-func driveTestnet(r *runner, o testnetOptions) *testnetReport {
-	rep := &testnetReport{opts: o, refusals: map[string]int{}}
+// driveTestnet runs the network and the load and fills rep; a Fatal
+// ends it early, and then no report is printed, only the error.
+func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
 	start := time.Now()
 	level := slog.LevelWarn
 	if o.verbose {
@@ -264,8 +264,13 @@ func driveTestnet(r *runner, o testnetOptions) *testnetReport {
 	var rngMu sync.Mutex
 	pick := func(n int) int { rngMu.Lock(); defer rngMu.Unlock(); return rng.IntN(n) }
 	loadCtx, stopLoad := context.WithTimeout(r.ctx, o.duration)
-	defer stopLoad()
 	var wg sync.WaitGroup
+	// Also when a fault's Fatal unwinds past the wait below: the load
+	// must be over before the runner closes the nodes under it.
+	defer func() {
+		stopLoad()
+		wg.Wait()
+	}()
 	var mu sync.Mutex // guards the tx counts below and submittedIDs
 	var submittedIDs []chain.Hash
 	submittedTo := map[chain.Hash]int{}
@@ -369,7 +374,7 @@ func driveTestnet(r *runner, o testnetOptions) *testnetReport {
 	}
 	rep.blocks, rep.reorgs, rep.propagation = w.results()
 	rep.peakRSS = peakRSS()
-	return rep
+	rep.done = true
 }
 
 // runFault injects the fault in the middle third of the load.

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
-	"github.com/gossipchain/gossipchain/node"
 	"github.com/gossipchain/gossipchain/node/testnet"
 )
 
@@ -126,111 +124,6 @@ func runTestnet(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// runner is the testnet.TB the command drives a Net with: temporary
-// directories under one base, cleanups run at the end, and Fatal ending
-// the run by a panic that run recovers.
-type runner struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	log    *slog.Logger
-	stderr io.Writer
-	nodes  bool // show the nodes' log lines
-	base   string
-
-	mu       sync.Mutex
-	cleanups []func()
-}
-
-// runFatal is what runner.Fatal panics with.
-type runFatal struct{ msg string }
-
-func newRunner(ctx context.Context, stderr io.Writer, verbose bool) (*runner, error) {
-	base, err := os.MkdirTemp("", "gossipchain-testnet-")
-	if err != nil {
-		return nil, fmt.Errorf("testnet: %w", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	return &runner{ctx: ctx, cancel: cancel, base: base, nodes: verbose, stderr: stderr,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}, nil
-}
-
-func (r *runner) Helper()                           {}
-func (r *runner) Fatal(args ...any)                 { panic(runFatal{fmt.Sprint(args...)}) }
-func (r *runner) Fatalf(format string, args ...any) { panic(runFatal{fmt.Sprintf(format, args...)}) }
-func (r *runner) Errorf(format string, args ...any) { r.log.Error(fmt.Sprintf(format, args...)) }
-func (r *runner) Context() context.Context          { return r.ctx }
-
-// Log and Logf carry the harness's notes and, with --verbose, the
-// nodes' own lines (which the harness formats already).
-func (r *runner) Log(args ...any) { r.Logf("%s", fmt.Sprint(args...)) }
-func (r *runner) Logf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if strings.HasPrefix(msg, "testnet: ") {
-		r.log.Info(strings.TrimPrefix(msg, "testnet: "))
-	} else if r.nodes {
-		fmt.Fprintln(r.stderr, msg)
-	}
-}
-
-func (r *runner) TempDir() string {
-	dir, err := os.MkdirTemp(r.base, "node-")
-	if err != nil {
-		r.Fatalf("testnet: %v", err)
-	}
-	return dir
-}
-
-func (r *runner) Cleanup(f func()) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cleanups = append(r.cleanups, f)
-}
-
-// run calls f, turns a Fatal into an error, then ends the context, runs
-// the cleanups last first and removes the directories.
-func (r *runner) run(f func()) (err error) {
-	defer func() {
-		r.cancel()
-		r.mu.Lock()
-		cs := r.cleanups
-		r.mu.Unlock()
-		for i := len(cs) - 1; i >= 0; i-- {
-			cs[i]()
-		}
-		if rmErr := os.RemoveAll(r.base); rmErr != nil {
-			err = errors.Join(err, fmt.Errorf("testnet: %w", rmErr))
-		}
-	}()
-	defer func() {
-		if p := recover(); p != nil {
-			f, ok := p.(runFatal)
-			if !ok {
-				panic(p)
-			}
-			err = errors.New(f.msg)
-		}
-	}()
-	f()
-	return nil
-}
-
-// testnetReport is what driveTestnet measured.
-type testnetReport struct {
-	opts               testnetOptions
-	setup, load        time.Duration
-	height             uint64
-	blocks, reorgs     int
-	submitted, refused int
-	included, pending  int
-	lost               int
-	refusals           map[string]int
-	converge           time.Duration
-	propagation        []time.Duration // every (block, node) arrival after the block was mined
-	peakRSS            uint64          // bytes, 0 if unknown
-	audit              string
-	done               bool // the run got to the end
-}
-
 // driveTestnet runs the network and the load and fills rep; a Fatal
 // ends it early, and then no report is printed, only the error.
 func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
@@ -326,10 +219,9 @@ func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
 			}
 		})
 	}
-	runFault(r, nt, o, loadCtx, pick, w)
+	runFault(loadCtx, r, nt, o, pick, w)
 	<-loadCtx.Done()
 	wg.Wait()
-	rep.load = time.Since(start) - rep.setup
 	r.log.Info("load stopped", "submitted", rep.submitted, "refused", rep.refused)
 
 	// Drain: mine until no running node holds a transaction, each block
@@ -378,7 +270,7 @@ func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
 }
 
 // runFault injects the fault in the middle third of the load.
-func runFault(r *runner, nt *testnet.Net, o testnetOptions, loadCtx context.Context, pick func(int) int, w *watcher) {
+func runFault(loadCtx context.Context, r *runner, nt *testnet.Net, o testnetOptions, pick func(int) int, w *watcher) {
 	if o.fault == "none" {
 		return
 	}
@@ -457,124 +349,6 @@ func inSomeMempool(nt *testnet.Net, id chain.Hash) bool {
 		}
 	}
 	return false
-}
-
-// watcher reads every node's events: when each block was mined, when it
-// reached every other node, and the reorgs.
-type watcher struct {
-	mu      sync.Mutex
-	mined   map[string]time.Time
-	arrived map[string][]time.Time
-	reorgs  int
-	wg      sync.WaitGroup
-}
-
-func newWatcher() *watcher {
-	return &watcher{mined: map[string]time.Time{}, arrived: map[string][]time.Time{}}
-}
-
-func (w *watcher) watch(ctx context.Context, n *node.Node) {
-	sub := n.Subscribe(1 << 14)
-	w.wg.Go(func() {
-		defer sub.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ev, ok := <-sub.C:
-				if !ok {
-					return // dropped or closed
-				}
-				w.record(ev)
-			}
-		}
-	})
-}
-
-func (w *watcher) record(ev node.Event) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch d := ev.Data.(type) {
-	case node.BlockEventData:
-		if d.Origin == node.OriginMined {
-			w.mined[d.Hash] = ev.Time
-		} else if d.Count == 1 {
-			// A sync batch's event stands for several blocks and has
-			// one time: only single blocks count for propagation.
-			w.arrived[d.Hash] = append(w.arrived[d.Hash], ev.Time)
-		}
-	case node.ReorgEventData:
-		w.reorgs++
-	}
-}
-
-func (w *watcher) results() (blocks, reorgs int, delays []time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for h, at := range w.mined {
-		for _, t := range w.arrived[h] {
-			delays = append(delays, t.Sub(at))
-		}
-	}
-	slices.Sort(delays)
-	return len(w.mined), w.reorgs, delays
-}
-
-// peakRSS reads the process's peak resident set from /proc (Linux).
-func peakRSS() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
-}
-
-func (rep *testnetReport) print(w io.Writer) {
-	o := rep.opts
-	fmt.Fprintf(w, "gossipchain testnet: %d nodes, %s of load, %g tx/s, a block every %s, fault %s, seed %d\n",
-		o.nodes, o.duration, o.txRate, o.blockInterval, o.fault, o.seed)
-	fmt.Fprintf(w, "  setup            %.1f s (nodes up, meshes formed, one block per node)\n", rep.setup.Seconds())
-	fmt.Fprintf(w, "  blocks mined     %d (main chain height %d), reorgs seen %d\n", rep.blocks, rep.height, rep.reorgs)
-	fmt.Fprintf(w, "  transactions     %d submitted, %d included, %d pending, %d lost\n", rep.submitted, rep.included, rep.pending, rep.lost)
-	if rep.refused > 0 {
-		var kinds []string
-		for k, v := range rep.refusals {
-			kinds = append(kinds, fmt.Sprintf("%s %d", k, v))
-		}
-		slices.Sort(kinds)
-		fmt.Fprintf(w, "  refused at entry %d (%s)\n", rep.refused, strings.Join(kinds, ", "))
-	}
-	fmt.Fprintf(w, "  converged        %.2f s after the load stopped (mempools drained, one tip)\n", rep.converge.Seconds())
-	d := rep.propagation
-	fmt.Fprintf(w, "  propagation      %d arrivals: p50 %s, p99 %s, max %s\n", len(d),
-		percentile(d, 0.50).Round(10*time.Microsecond), percentile(d, 0.99).Round(10*time.Microsecond), percentile(d, 1).Round(10*time.Microsecond))
-	if rep.peakRSS > 0 {
-		fmt.Fprintf(w, "  peak memory      %.0f MiB resident, %.1f MiB per node\n",
-			float64(rep.peakRSS)/(1<<20), float64(rep.peakRSS)/(1<<20)/float64(o.nodes))
-	}
-	fmt.Fprintf(w, "  Go heap now      %.0f MiB\n", heapMiB())
-	fmt.Fprintf(w, "  audit            %s\n", rep.audit)
-}
-
-func heapMiB() float64 {
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return float64(m.HeapInuse) / (1 << 20)
 }
 
 // sender is a funded wallet that is a client of one node: it signs its

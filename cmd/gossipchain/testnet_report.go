@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gossipchain/gossipchain/node"
+)
+
+// testnetReport is what driveTestnet measured.
+type testnetReport struct {
+	opts               testnetOptions
+	setup              time.Duration
+	height             uint64
+	blocks, reorgs     int
+	submitted, refused int
+	included, pending  int
+	lost               int
+	refusals           map[string]int
+	converge           time.Duration
+	propagation        []time.Duration // every (block, node) arrival after the block was mined
+	peakRSS            uint64          // bytes, 0 if unknown
+	audit              string
+	done               bool // the run got to the end
+}
+
+// watcher reads every node's events: when each block was mined, when it
+// reached every other node, and the reorgs.
+type watcher struct {
+	mu      sync.Mutex
+	mined   map[string]time.Time
+	arrived map[string][]time.Time
+	reorgs  int
+	wg      sync.WaitGroup
+}
+
+func newWatcher() *watcher {
+	return &watcher{mined: map[string]time.Time{}, arrived: map[string][]time.Time{}}
+}
+
+func (w *watcher) watch(ctx context.Context, n *node.Node) {
+	sub := n.Subscribe(1 << 14)
+	w.wg.Go(func() {
+		defer sub.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-sub.C:
+				if !ok {
+					return // dropped or closed
+				}
+				w.record(ev)
+			}
+		}
+	})
+}
+
+func (w *watcher) record(ev node.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch d := ev.Data.(type) {
+	case node.BlockEventData:
+		if d.Origin == node.OriginMined {
+			w.mined[d.Hash] = ev.Time
+		} else if d.Count == 1 {
+			// A sync batch's event stands for several blocks and has
+			// one time: only single blocks count for propagation.
+			w.arrived[d.Hash] = append(w.arrived[d.Hash], ev.Time)
+		}
+	case node.ReorgEventData:
+		w.reorgs++
+	}
+}
+
+func (w *watcher) results() (blocks, reorgs int, delays []time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for h, at := range w.mined {
+		for _, t := range w.arrived[h] {
+			delays = append(delays, t.Sub(at))
+		}
+	}
+	slices.Sort(delays)
+	return len(w.mined), w.reorgs, delays
+}
+
+// peakRSS reads the process's peak resident set from /proc (Linux).
+func peakRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func (rep *testnetReport) print(w io.Writer) {
+	o := rep.opts
+	fmt.Fprintf(w, "gossipchain testnet: %d nodes, %s of load, %g tx/s, a block every %s, fault %s, seed %d\n",
+		o.nodes, o.duration, o.txRate, o.blockInterval, o.fault, o.seed)
+	fmt.Fprintf(w, "  setup            %.1f s (nodes up, meshes formed, one block per node)\n", rep.setup.Seconds())
+	fmt.Fprintf(w, "  blocks mined     %d (main chain height %d), reorgs seen %d\n", rep.blocks, rep.height, rep.reorgs)
+	fmt.Fprintf(w, "  transactions     %d submitted, %d included, %d pending, %d lost\n", rep.submitted, rep.included, rep.pending, rep.lost)
+	if rep.refused > 0 {
+		var kinds []string
+		for k, v := range rep.refusals {
+			kinds = append(kinds, fmt.Sprintf("%s %d", k, v))
+		}
+		slices.Sort(kinds)
+		fmt.Fprintf(w, "  refused at entry %d (%s)\n", rep.refused, strings.Join(kinds, ", "))
+	}
+	fmt.Fprintf(w, "  converged        %.2f s after the load stopped (mempools drained, one tip)\n", rep.converge.Seconds())
+	d := rep.propagation
+	fmt.Fprintf(w, "  propagation      %d arrivals: p50 %s, p99 %s, max %s\n", len(d),
+		percentile(d, 0.50).Round(10*time.Microsecond), percentile(d, 0.99).Round(10*time.Microsecond), percentile(d, 1).Round(10*time.Microsecond))
+	if rep.peakRSS > 0 {
+		fmt.Fprintf(w, "  peak memory      %.0f MiB resident, %.1f MiB per node\n",
+			float64(rep.peakRSS)/(1<<20), float64(rep.peakRSS)/(1<<20)/float64(o.nodes))
+	}
+	fmt.Fprintf(w, "  Go heap now      %.0f MiB\n", heapMiB())
+	fmt.Fprintf(w, "  audit            %s\n", rep.audit)
+}
+
+func heapMiB() float64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapInuse) / (1 << 20)
+}

@@ -56,9 +56,33 @@ func (g *Gossip) Stats() GossipStats {
 	return GossipStats{Tx: g.txStats.snapshot(), Block: g.blockStats.snapshot()}
 }
 
+// NopRawTracer implements pubsub.RawTracer doing nothing: a tracer
+// embeds it and overrides the events it wants.
+type NopRawTracer struct{}
+
+var _ pubsub.RawTracer = NopRawTracer{}
+
+func (NopRawTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (NopRawTracer) OnClosedOutboundStream(peer.ID)                       {}
+func (NopRawTracer) Join(string)                                          {}
+func (NopRawTracer) Leave(string)                                         {}
+func (NopRawTracer) Graft(peer.ID, string)                                {}
+func (NopRawTracer) Prune(peer.ID, string)                                {}
+func (NopRawTracer) ValidateMessage(*pubsub.Message)                      {}
+func (NopRawTracer) DeliverMessage(*pubsub.Message)                       {}
+func (NopRawTracer) RejectMessage(*pubsub.Message, string)                {}
+func (NopRawTracer) DuplicateMessage(*pubsub.Message)                     {}
+func (NopRawTracer) ThrottlePeer(peer.ID)                                 {}
+func (NopRawTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (NopRawTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (NopRawTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (NopRawTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (NopRawTracer) UndeliverableMessage(*pubsub.Message)                 {}
+
 // sendCounter is a pubsub.RawTracer that counts the messages queued to
 // peers, by topic. Only SendRPC does anything.
 type sendCounter struct {
+	NopRawTracer
 	topics map[string]*topicCounters // read-only after NewGossip
 }
 
@@ -71,22 +95,6 @@ func (t *sendCounter) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
 		}
 	}
 }
-
-func (*sendCounter) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (*sendCounter) OnClosedOutboundStream(peer.ID)                       {}
-func (*sendCounter) Join(string)                                          {}
-func (*sendCounter) Leave(string)                                         {}
-func (*sendCounter) Graft(peer.ID, string)                                {}
-func (*sendCounter) Prune(peer.ID, string)                                {}
-func (*sendCounter) ValidateMessage(*pubsub.Message)                      {}
-func (*sendCounter) DeliverMessage(*pubsub.Message)                       {}
-func (*sendCounter) RejectMessage(*pubsub.Message, string)                {}
-func (*sendCounter) DuplicateMessage(*pubsub.Message)                     {}
-func (*sendCounter) ThrottlePeer(peer.ID)                                 {}
-func (*sendCounter) RecvRPC(*pubsub.RPC)                                  {}
-func (*sendCounter) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
-func (*sendCounter) DropRPC(*pubsub.RPC, peer.ID)                         {}
-func (*sendCounter) UndeliverableMessage(*pubsub.Message)                 {}
 
 // SyncStats is a snapshot of the syncer's counters.
 type SyncStats struct {

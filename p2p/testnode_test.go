@@ -14,7 +14,6 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
@@ -108,6 +107,7 @@ func connect(t testing.TB, a, b host.Host) {
 // meshTracer records GossipSub graft events, so tests wait for the mesh
 // to form instead of sleeping.
 type meshTracer struct {
+	p2p.NopRawTracer
 	mu     sync.Mutex
 	grafts map[string]map[peer.ID]bool
 	seen   map[[32]byte]bool // SHA-256 of every message received from a peer
@@ -158,20 +158,6 @@ func (m *meshTracer) inMesh(topic string, p peer.ID) bool {
 	defer m.mu.Unlock()
 	return m.grafts[topic][p]
 }
-
-func (*meshTracer) AddPeer(peer.ID, string)                              {}
-func (*meshTracer) RemovePeer(peer.ID)                                   {}
-func (*meshTracer) Join(string)                                          {}
-func (*meshTracer) Leave(string)                                         {}
-func (*meshTracer) DeliverMessage(*pubsub.Message)                       {}
-func (*meshTracer) ThrottlePeer(peer.ID)                                 {}
-func (*meshTracer) RecvRPC(*pubsub.RPC)                                  {}
-func (*meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
-func (*meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
-func (*meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
-func (*meshTracer) UndeliverableMessage(*pubsub.Message)                 {}
-func (*meshTracer) OnNewOutboundStream(peer.ID, lpprotocol.ID)           {}
-func (*meshTracer) OnClosedOutboundStream(peer.ID)                       {}
 
 // fastGossip makes the heartbeat fast so meshes form within a test's
 // patience; the protocol is otherwise GossipSub's defaults.

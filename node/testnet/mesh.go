@@ -2,11 +2,10 @@ package testnet
 
 import (
 	"sync"
-	"time"
 
+	"github.com/gossipchain/gossipchain/p2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
-	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 )
 
 // meshTracer follows one node's GossipSub mesh: the peers it has grafted
@@ -14,6 +13,7 @@ import (
 // published before it forms is lost (DESIGN.md, known pitfalls), so the
 // Net waits for the meshes to join every node up instead of sleeping.
 type meshTracer struct {
+	p2p.NopRawTracer
 	mu   sync.Mutex
 	mesh map[string]map[peer.ID]bool // topic → grafted peers
 }
@@ -53,17 +53,3 @@ func (m *meshTracer) has(topic string, p peer.ID) bool {
 	defer m.mu.Unlock()
 	return m.mesh[topic][p]
 }
-
-func (*meshTracer) Join(string)                                          {}
-func (*meshTracer) Leave(string)                                         {}
-func (*meshTracer) ValidateMessage(*pubsub.Message)                      {}
-func (*meshTracer) DeliverMessage(*pubsub.Message)                       {}
-func (*meshTracer) RejectMessage(*pubsub.Message, string)                {}
-func (*meshTracer) DuplicateMessage(*pubsub.Message)                     {}
-func (*meshTracer) ThrottlePeer(peer.ID)                                 {}
-func (*meshTracer) RecvRPC(*pubsub.RPC)                                  {}
-func (*meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
-func (*meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
-func (*meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
-func (*meshTracer) UndeliverableMessage(*pubsub.Message)                 {}
-func (*meshTracer) OnNewOutboundStream(peer.ID, lpprotocol.ID)           {}

@@ -400,40 +400,6 @@ func (n *Node) Close() error {
 // shutting down.
 var ErrClosed = errors.New("node is shutting down")
 
-// chainAdapter is the node as p2p sees it: the chain's reads, and block
-// and transaction intake that keeps the mempool in step.
-type chainAdapter struct{ n *Node }
-
-var _ p2p.Chain = chainAdapter{}
-
-func (a chainAdapter) Params() *chain.Params { return a.n.chain.Params() }
-func (a chainAdapter) Tip() *chain.BlockMeta { return a.n.chain.Tip() }
-func (a chainAdapter) Stored(h chain.Hash) bool {
-	_, err := a.n.chain.Meta(h)
-	return err == nil
-}
-func (a chainAdapter) OrphanRoot(h chain.Hash) chain.Hash       { return a.n.chain.OrphanRoot(h) }
-func (a chainAdapter) Locator() ([]chain.Hash, error)           { return a.n.chain.Locator() }
-func (a chainAdapter) Block(h chain.Hash) (*chain.Block, error) { return a.n.chain.Block(h) }
-func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error) {
-	return a.n.chain.HeadersAfter(loc, stop, max)
-}
-func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (bool, error) {
-	ch, _, err := a.n.processBlocks(ctx, []*chain.Block{b}, false, OriginGossip)
-	if ch != nil && len(ch.Connected) > 1 && a.n.syncer != nil {
-		// Gossip forwards b, not the blocks it brought along (orphans
-		// that waited for it, or a branch it made the heaviest): peers
-		// learn of those from our status and sync.
-		a.n.syncer.Announce()
-	}
-	return ch.Joined(b.Hash()), err
-}
-func (a chainAdapter) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
-	_, k, err := a.n.processBlocks(ctx, bs, true, OriginSync)
-	return k, err
-}
-func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx, OriginGossip) }
-
 // Send signs a transfer from the node's wallet with the wallet's next
 // nonce (after its pending transactions) and submits it.
 func (n *Node) Send(ctx context.Context, to string, amount, fee uint64) (*chain.Transaction, error) {

@@ -76,6 +76,8 @@ type server struct {
 	// follows no redirects.
 	client     *http.Client
 	eventConns semaphore
+	web        webConfig
+	listBytes  int // maxListBytes; smaller in tests
 }
 
 // authorized reports whether r may use a state-changing route.
@@ -96,6 +98,7 @@ func New(n Node, opts ...Option) http.Handler {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		eventConns: make(semaphore, maxEventConns),
+		listBytes:  maxListBytes,
 	}
 	for _, o := range opts {
 		o(s)
@@ -125,7 +128,7 @@ func New(n Node, opts ...Option) http.Handler {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errorf(ENOTFOUND, "no route %s", r.URL.Path))
 	})
-	return s.mux
+	return s.webGuard(s.mux)
 }
 
 // Server wraps h in an http.Server for addr with timeouts, so slow or
@@ -145,9 +148,14 @@ func Server(addr string, h http.Handler) *http.Server {
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// guard lets h run only for requests carrying the API token, if one is set.
+// guard marks h as changing the node's state: it runs only for requests
+// that no web page of another site made (see websafety.go) and that carry
+// the API token, if one is set.
 func (s *server) guard(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		if why := s.crossSite(r); why != "" {
+			return errorf(EFORBIDDEN, "%s changes the node's state and was sent by %s; start the node with --api-cors-origin ORIGIN to admit a page", r.URL.Path, why)
+		}
 		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gossipchain"`)
 			return errorf(EUNAUTH, "%s changes the node's state: send Authorization: Bearer <api token>", r.URL.Path)
@@ -165,6 +173,10 @@ func (s *server) route(path string, h handlerFunc, methods ...string) {
 		if !slices.Contains(methods, r.Method) {
 			w.Header().Set("Allow", allow)
 			s.writeError(w, r, errorf(EMETHOD, "method %s not allowed on %s; use %s", r.Method, r.URL.Path, allow))
+			return
+		}
+		if err := checkContentType(r); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
 		if r.ContentLength > maxBody {

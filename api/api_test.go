@@ -447,6 +447,7 @@ func TestToken(t *testing.T) {
 	h := api.New(n, api.WithToken("s3cret"))
 	do := func(method, path, auth string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, nil)
+		req.Host = "localhost"
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}

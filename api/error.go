@@ -18,6 +18,8 @@ const (
 	ENOTFOUND    = "not_found"      // no such route, block, transaction
 	EMETHOD      = "method"         // the route exists, the method does not
 	EUNAUTH      = "unauthorized"   // a state-changing route without the API token
+	EFORBIDDEN   = "forbidden"      // a Host the node does not answer to, or a web page of another site changing state
+	EMEDIATYPE   = "media_type"     // a POST body that is not JSON (what web forms send)
 	ECONFLICT    = "conflict"       // the request is fine but clashes with current state (duplicate, nonce)
 	ETOOLARGE    = "too_large"      // the body exceeds maxBody
 	ELIMIT       = "limit"          // one sender has too much pending
@@ -52,6 +54,10 @@ func status(code string) int {
 		return http.StatusMethodNotAllowed
 	case EUNAUTH:
 		return http.StatusUnauthorized
+	case EFORBIDDEN:
+		return http.StatusForbidden
+	case EMEDIATYPE:
+		return http.StatusUnsupportedMediaType
 	case ECONFLICT:
 		return http.StatusConflict
 	case ETOOLARGE:

@@ -308,7 +308,7 @@ func TestEventsSlowClient(t *testing.T) {
 	if err := conn.(*net.TCPConn).SetReadBuffer(2048); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: node\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: "+srv.Listener.Addr().String()+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "subscriber", func() bool { return n.Stats().Subscribers == 1 })

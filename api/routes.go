@@ -14,83 +14,6 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 )
 
-// maxChainPage bounds the blocks one /chain or /sync-chain answer holds:
-// without ?limit a client gets the chain from ?from (default 0) up to
-// this many blocks, and a larger ?limit is cut to it. "length" is always
-// the whole main chain's length, so a client knows to page on.
-const maxChainPage = 1000
-
-// chainResponse is the classic {"chain": [...], "length": N}.
-type chainResponse struct {
-	Chain  []*chain.Block `json:"chain"`
-	Length uint64         `json:"length"`
-}
-
-// GET /chain[?from=I&limit=N]
-func (s *server) getChain(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	from, err := queryUint(q.Get("from"), "from", 0)
-	if err != nil {
-		return err
-	}
-	limit, err := queryUint(q.Get("limit"), "limit", maxChainPage)
-	if err != nil {
-		return err
-	}
-	if limit == 0 {
-		return errorf(EINVALID, "limit must be at least 1")
-	}
-	resp, err := s.chainPage(from, min(limit, maxChainPage))
-	if err != nil {
-		return err
-	}
-	s.writeJSON(w, r, http.StatusOK, resp)
-	return nil
-}
-
-// queryUint parses an optional non-negative integer query parameter.
-func queryUint(v, name string, def uint64) (uint64, error) {
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return 0, errorf(EINVALID, "%s must be a non-negative integer, got %q", name, v)
-	}
-	return n, nil
-}
-
-// chainPage reads up to limit main-chain blocks from height from. A reorg
-// while reading shows as a block whose parent is not the one before it;
-// then the read starts over, a few times at most.
-func (s *server) chainPage(from, limit uint64) (*chainResponse, error) {
-	c := s.n.Chain()
-	for range 3 {
-		tip := c.Tip().Height()
-		resp := &chainResponse{Chain: []*chain.Block{}, Length: tip + 1}
-		consistent := true
-		for h := from; h <= tip && uint64(len(resp.Chain)) < limit; h++ {
-			b, err := c.BlockAt(h)
-			if errors.Is(err, chain.ErrNotFound) {
-				consistent = false // the main chain got shorter under us
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
-			if k := len(resp.Chain); k > 0 && b.Header.PrevHash != resp.Chain[k-1].Hash() {
-				consistent = false
-				break
-			}
-			resp.Chain = append(resp.Chain, b)
-		}
-		if consistent {
-			return resp, nil
-		}
-	}
-	return nil, errorf(EUNAVAILABLE, "the chain is reorganising, try again")
-}
-
 // txRequest is the body of POST /create-transaction as far as this
 // handler looks at it: which members are present. The members' values
 // are decoded by chain.Transaction.UnmarshalJSON, which is strict.
@@ -335,39 +258,6 @@ func (s *server) getBalance(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.writeJSON(w, r, http.StatusOK, balanceResponse{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce})
-	return nil
-}
-
-// GET /mempool
-func (s *server) getMempool(w http.ResponseWriter, r *http.Request) error {
-	txs := s.n.Mempool().Txs()
-	if txs == nil {
-		txs = []*chain.Transaction{}
-	}
-	s.writeJSON(w, r, http.StatusOK, struct {
-		Transactions []*chain.Transaction `json:"transactions"`
-		Count        int                  `json:"count"`
-	}{txs, len(txs)})
-	return nil
-}
-
-// GET /sync-chain syncs from peers now, then answers with the chain (its
-// first maxChainPage blocks; "length" is the whole chain's).
-func (s *server) syncChain(w http.ResponseWriter, r *http.Request) error {
-	replaced := s.n.SyncNow(r.Context())
-	page, err := s.chainPage(0, maxChainPage)
-	if err != nil {
-		return err
-	}
-	msg := "Chain is already up to date"
-	if replaced {
-		msg = "Chain was replaced"
-	}
-	s.writeJSON(w, r, http.StatusOK, struct {
-		Message string         `json:"message"`
-		Chain   []*chain.Block `json:"chain"`
-		Length  uint64         `json:"length"`
-	}{msg, page.Chain, page.Length})
 	return nil
 }
 

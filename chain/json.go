@@ -178,21 +178,6 @@ func (tx *Transaction) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// blockJSON is the wire shape of a block, in output order.
-type blockJSON struct {
-	Index        uint64         `json:"index"`
-	Hash         Hash           `json:"hash"`
-	PreviousHash Hash           `json:"previous_hash"`
-	Proof        uint64         `json:"proof"`
-	Timestamp    json.Number    `json:"timestamp"`
-	Transactions []*Transaction `json:"transactions"`
-	MerkleRoot   Hash           `json:"merkle_root"`
-	Version      uint32         `json:"version"`
-	Bits         uint32         `json:"bits"`
-	Target       string         `json:"target,omitempty"`
-	Difficulty   float64        `json:"difficulty"`
-}
-
 // blockMembers holds the raw text of each member of a block object.
 type blockMembers struct {
 	index, hash, previousHash, proof, timestamp, transactions,
@@ -228,27 +213,7 @@ func (m *blockMembers) field(name string) *json.RawMessage {
 }
 
 // MarshalJSON encodes the block as described at the top of this file.
-func (b *Block) MarshalJSON() ([]byte, error) {
-	h := &b.Header
-	target, difficulty := jsonTarget(h.Bits)
-	txs := b.Transactions
-	if txs == nil {
-		txs = []*Transaction{}
-	}
-	return json.Marshal(blockJSON{
-		Index:        h.Height,
-		Hash:         h.Hash(),
-		PreviousHash: h.PrevHash,
-		Proof:        h.Nonce,
-		Timestamp:    json.Number(jsonSeconds(h.Timestamp)),
-		Transactions: txs,
-		MerkleRoot:   h.MerkleRoot,
-		Version:      h.Version,
-		Bits:         h.Bits,
-		Target:       target,
-		Difficulty:   difficulty,
-	})
-}
+func (b *Block) MarshalJSON() ([]byte, error) { return b.AppendJSON(nil) }
 
 // UnmarshalJSON decodes a block and rebuilds its header. Every header field
 // is required; hash, target and difficulty are optional and, when given,

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
+	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/node"
 	"github.com/gossipchain/gossipchain/p2p"
@@ -38,6 +39,10 @@ type nodeOptions struct {
 	node.Config
 	APIAddr  string // host:port of the HTTP API
 	APIToken string // required by state-changing routes when set
+	// APIHosts and APIOrigins are the Host names and the web origins the
+	// API admits besides its own (see api.WithAllowedHosts).
+	APIHosts   []string
+	APIOrigins []string
 }
 
 // parseNodeFlags turns the node command's arguments into nodeOptions,
@@ -80,6 +85,15 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 	apiPort := fs.Int("port", 5000, "TCP `port` of the HTTP API, as the classic teaching chain's app")
 	fs.IntVar(apiPort, "p", 5000, "same as --port `port`")
 	apiToken := fs.String("api-token", "", "`token` that the routes changing state (create-transaction, mine, register-node, sync-chain) require as \"Authorization: Bearer <token>\"; reads stay open")
+	apiHosts := &stringList{check: checkAllowHost}
+	fs.Var(apiHosts, "api-allow-host",
+		"host `name` the HTTP API also answers to (as the Host header gives it: node.lan, or node.lan:5000 for one port); repeatable. "+
+			"It answers to 127.0.0.1, localhost and [::1] on its port and to its own address; any other name is refused, "+
+			"so a web page cannot reach it by DNS rebinding. '*' admits every name: dangerous, only behind a proxy that checks Host")
+	apiOrigins := &stringList{check: checkOrigin}
+	fs.Var(apiOrigins, "api-cors-origin",
+		"web `origin` (https://wallet.example) whose pages may read the API and change state (with --api-token when set); repeatable. "+
+			"Pages of other sites cannot change state, and their reads get no CORS headers")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -117,17 +131,22 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 	if !isLoopback(*apiHost) && *apiToken == "" {
 		return nodeOptions{}, usageError{fmt.Errorf("--host %s is not loopback: anyone who reaches it could mine and send from this node's wallet; set --api-token", *apiHost)}
 	}
-	return nodeOptions{APIAddr: net.JoinHostPort(*apiHost, strconv.Itoa(*apiPort)), APIToken: *apiToken, Config: node.Config{
-		Params:       p,
-		DataDir:      dir,
-		Listen:       listen.values(),
-		Bootstrap:    bootstrap.values(),
-		MDNS:         !*noMDNS,
-		Mine:         *mine,
-		MinerThreads: *threads,
-		MinerAddress: *minerAddr,
-		Logger:       log,
-	}}, nil
+	hosts := apiHosts.set
+	if net.ParseIP(*apiHost) == nil {
+		hosts = append([]string{*apiHost}, hosts...) // -H node.lan: that name is the API's own
+	}
+	return nodeOptions{APIAddr: net.JoinHostPort(*apiHost, strconv.Itoa(*apiPort)), APIToken: *apiToken,
+		APIHosts: hosts, APIOrigins: apiOrigins.set, Config: node.Config{
+			Params:       p,
+			DataDir:      dir,
+			Listen:       listen.values(),
+			Bootstrap:    bootstrap.values(),
+			MDNS:         !*noMDNS,
+			Mine:         *mine,
+			MinerThreads: *threads,
+			MinerAddress: *minerAddr,
+			Logger:       log,
+		}}, nil
 }
 
 // isLoopback reports whether host names only this machine.
@@ -192,6 +211,55 @@ func wrap(text string, width int) []string {
 // addrList is a repeatable multiaddr flag. Each value is parsed when it
 // is given, so a malformed address fails at start with the flag's name.
 // The first value given replaces the default rather than adding to it.
+// stringList is a repeatable flag of strings, each checked as it is set.
+type stringList struct {
+	set   []string
+	check func(string) error
+}
+
+var _ flag.Value = (*stringList)(nil)
+
+func (l *stringList) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(l.set, " ")
+}
+
+func (l *stringList) Set(s string) error {
+	if err := l.check(s); err != nil {
+		return err
+	}
+	l.set = append(l.set, s)
+	return nil
+}
+
+// checkAllowHost accepts '*', a host name or IP, with an optional port.
+func checkAllowHost(s string) error {
+	if s == "*" {
+		return nil
+	}
+	name := s
+	if h, port, err := net.SplitHostPort(s); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: the port must be 1 to 65535", s)
+		}
+		name = h
+	}
+	if name == "" || strings.ContainsAny(name, "/@ ") {
+		return fmt.Errorf("%q: want a host name like node.lan or node.lan:5000, or '*'", s)
+	}
+	return nil
+}
+
+// checkOrigin accepts an origin as browsers send it.
+func checkOrigin(s string) error {
+	if !api.ValidOrigin(s) {
+		return fmt.Errorf("%q: want an origin like https://wallet.example or http://192.168.1.5:8080 (scheme, host, port; no path)", s)
+	}
+	return nil
+}
+
 type addrList struct {
 	def        []string
 	set        []string

@@ -179,7 +179,8 @@ func serve(ctx context.Context, n *node.Node, cfg nodeOptions) error {
 	// or when it stopped itself over a store failure.
 	apiCtx, stopAPI := context.WithCancel(ctx)
 	defer stopAPI()
-	h := api.New(n, api.WithContext(apiCtx), api.WithLogger(cfg.Logger), api.WithToken(cfg.APIToken))
+	h := api.New(n, api.WithContext(apiCtx), api.WithLogger(cfg.Logger), api.WithToken(cfg.APIToken),
+		api.WithAllowedHosts(cfg.APIHosts...), api.WithCORSOrigins(cfg.APIOrigins...))
 	srv := api.Server(cfg.APIAddr, h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -111,6 +111,32 @@ func TestParseNodeFlags(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "api hosts and origins, repeatable; a -H name is admitted",
+			args: []string{"-H", "localhost", "--api-allow-host", "node.lan", "--api-allow-host=node.lan:5000", "--api-allow-host", "*",
+				"--api-cors-origin", "https://wallet.example", "--api-cors-origin", "http://192.168.1.5:8080"},
+			checkOpts: func(t *testing.T, o nodeOptions) {
+				if want := []string{"localhost", "node.lan", "node.lan:5000", "*"}; !slices.Equal(o.APIHosts, want) {
+					t.Errorf("hosts %q, want %q", o.APIHosts, want)
+				}
+				if want := []string{"https://wallet.example", "http://192.168.1.5:8080"}; !slices.Equal(o.APIOrigins, want) {
+					t.Errorf("origins %q, want %q", o.APIOrigins, want)
+				}
+			},
+		},
+		{
+			name: "an IP -H is not a host name to admit",
+			args: []string{"-H", "127.0.0.1"},
+			checkOpts: func(t *testing.T, o nodeOptions) {
+				if len(o.APIHosts) != 0 {
+					t.Errorf("hosts %q, want none", o.APIHosts)
+				}
+			},
+		},
+		{name: "allow-host with a path", args: []string{"--api-allow-host", "node.lan/x"}, wantErr: "flag --api-allow-host"},
+		{name: "allow-host with a bad port", args: []string{"--api-allow-host", "node.lan:99999"}, wantErr: "flag --api-allow-host"},
+		{name: "cors origin without a scheme", args: []string{"--api-cors-origin", "wallet.example"}, wantErr: "flag --api-cors-origin"},
+		{name: "cors origin with a path", args: []string{"--api-cors-origin", "https://wallet.example/app"}, wantErr: "flag --api-cors-origin"},
 		{name: "listen not a multiaddr", args: []string{"--listen", "127.0.0.1:9310"}, wantErr: `invalid value "127.0.0.1:9310" for flag --listen`},
 		{name: "listen bad address", args: []string{"--listen", "/ip4/300.0.0.1/tcp/1"}, wantErr: "flag --listen"},
 		{name: "bootstrap not a multiaddr", args: []string{"--bootstrap", "localhost:9310"}, wantErr: "flag --bootstrap"},
@@ -165,7 +191,7 @@ func TestNodeHelp(t *testing.T) {
 	}
 	help := stdout.String()
 	for _, f := range []string{"network", "data-dir", "listen", "bootstrap", "no-mdns", "mine", "miner-threads",
-		"miner-address", "log-format", "log-level", "host", "port", "api-token"} {
+		"miner-address", "log-format", "log-level", "host", "port", "api-token", "api-allow-host", "api-cors-origin"} {
 		if !strings.Contains(help, "  --"+f) {
 			t.Errorf("help does not explain --%s", f)
 		}

@@ -179,15 +179,6 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-// Run starts the node and waits for ctx to end.
-func (n *Node) Run(ctx context.Context) error {
-	if err := n.Start(ctx); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	return nil
-}
-
 func (n *Node) mineLoop(ctx context.Context) {
 	n.log.Info("mining", "threads", max(n.cfg.MinerThreads, 1), "address", n.miner)
 	for ctx.Err() == nil {

@@ -1,0 +1,41 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// wallet is the node's own key (wallet.key): it signs transfers from the
+// node's address with the address's next nonce and submits them.
+//
+// Concurrency: send is safe from any goroutine; key and address never
+// change.
+type wallet struct {
+	params  *chain.Params
+	key     ed25519.PrivateKey
+	address string
+	intake  *intake
+}
+
+func newWallet(params *chain.Params, key ed25519.PrivateKey, in *intake) *wallet {
+	return &wallet{params: params, key: key, address: chain.AddressFromPublicKey(key.Public().(ed25519.PublicKey)), intake: in}
+}
+
+// send signs a transfer from the wallet with its next nonce (after its
+// pending transactions) and submits it.
+func (w *wallet) send(ctx context.Context, to string, amount, fee uint64) (*chain.Transaction, error) {
+	nonce, err := w.intake.nextNonce(w.address)
+	if err != nil {
+		return nil, err
+	}
+	tx := &chain.Transaction{Version: chain.TxVersion, Sender: w.address, Recipient: to, Amount: amount, Fee: fee, Nonce: nonce}
+	if w.params.Signed {
+		tx.Sign(w.params.NetworkID(), w.key)
+	}
+	if err := w.intake.submit(ctx, tx); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}

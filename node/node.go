@@ -49,11 +49,13 @@ type Config struct {
 // accord), miner, wallet, poolFile (mempool.dat) and storeWatch; Node
 // wires them together and is the facade the API uses.
 //
-// Concurrency: New, Start and Close are called once each, in that order,
-// by whoever runs the node; the other methods are safe from any goroutine
-// once New has returned. The goroutines Start begins (miner, hash rate,
-// rebroadcast, store watch, and the p2p services) run under ctx and are
-// counted by wg, which Close waits for.
+// Concurrency: whoever runs the node calls New, Start (at most once; a
+// node that never joins the network has its uses) and Close, in that
+// order, from one goroutine; the other methods are safe from any
+// goroutine, and those that need the network (host, gossip, syncer) see
+// it once Start has returned. The goroutines Start begins (miner, hash
+// rate, rebroadcast, store watch, and the p2p services) run under ctx and
+// are counted by wg, which Close waits for.
 type Node struct {
 	cfg     Config
 	log     *slog.Logger

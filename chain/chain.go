@@ -329,9 +329,6 @@ func (c *Chain) publishTip(r stateReader, oldTip *BlockMeta) (*Change, error) {
 	return ch, nil
 }
 
-// cmpWork compares the cumulative work of two blocks.
-func cmpWork(a, b *BlockMeta) int { return a.Work.Cmp(b.Work) }
-
 // addWork returns parent's cumulative work plus the work of bits.
 func addWork(parent *big.Int, bits uint32) *big.Int {
 	return new(big.Int).Add(parent, WorkForBits(bits))

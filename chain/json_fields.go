@@ -1,53 +1,33 @@
 package chain
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"io"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gossipchain/gossipchain/internal/strictjson"
 )
 
 // Field readers for the strict JSON decoders in json.go: each takes the raw
 // text of one member and refuses anything but the one form it accepts.
 
 // jsonObject reads one JSON object, handing the raw text of each member
-// to the slot field returns for its name. Names match exactly; an unknown
-// name (field returns nil), a repeated one, or anything after the object is
-// an error.
+// to the slot field returns for its name (see strictjson.Object), and says
+// what is wrong in chain's words, wrapping ErrMalformed.
 func jsonObject(data []byte, what string, field func(string) *json.RawMessage) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
+	err := strictjson.Object(data, field)
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	if se.Kind == strictjson.NotObject {
 		return jsonMalformed("%s must be a JSON object", what)
 	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return jsonMalformed("%s: %v", what, err)
-		}
-		name, _ := tok.(string)
-		slot := field(name)
-		if slot == nil {
-			return jsonMalformed("%s: unknown field %s", what, strconv.Quote(jsonShorten(name)))
-		}
-		if *slot != nil {
-			return jsonMalformed("%s: field %q appears twice", what, name)
-		}
-		if err := dec.Decode(slot); err != nil {
-			return jsonMalformed("%s: %s: %v", what, name, err)
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return jsonMalformed("%s: %v", what, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return jsonMalformed("%s: data after the object", what)
-	}
-	return nil
+	return jsonMalformed("%s: %v", what, se)
 }
 
 // jsonAbsent reports whether an optional member was left out or null.
@@ -293,13 +273,7 @@ func jsonMillis(raw json.RawMessage, field string) (int64, error) {
 }
 
 // jsonShorten cuts hostile text to a length fit for an error message.
-func jsonShorten(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
-}
+func jsonShorten(s string) string { return strictjson.Shorten(s) }
 
 func jsonMalformed(format string, args ...any) error {
 	return ruleError(ErrMalformed, format, args...)

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -398,7 +399,7 @@ func (m *Mempool) senderOrder(a, b *poolEntry) int {
 		}
 		return 1
 	}
-	return cmpUint64(a.arrival, b.arrival)
+	return cmp.Compare(a.arrival, b.arrival)
 }
 
 // holds reports whether id is pending or queued. m.mu is held.
@@ -461,14 +462,4 @@ func (m *Mempool) Pending(addr string) []*Transaction {
 		out[i] = e.tx
 	}
 	return out
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

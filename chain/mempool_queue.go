@@ -98,7 +98,7 @@ func (q *txQueue) has(id Hash) bool {
 	return ok
 }
 
-func queuedNonceOrder(a *queuedTx, nonce uint64) int { return cmpUint64(a.tx.Nonce, nonce) }
+func queuedNonceOrder(a *queuedTx, nonce uint64) int { return cmp.Compare(a.tx.Nonce, nonce) }
 
 // add puts t at its nonce's place; the caller checked the nonce is free.
 func (q *txQueue) add(t *queuedTx) {

@@ -76,7 +76,7 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 			stay = append(stay, e)
 		}
 	}
-	slices.SortFunc(stay, func(a, b *poolEntry) int { return cmpUint64(a.arrival, b.arrival) })
+	slices.SortFunc(stay, func(a, b *poolEntry) int { return cmp.Compare(a.arrival, b.arrival) })
 
 	// Number everything again from zero: the returned ones first, then the
 	// others in their old order. Credits are claimed afresh.
@@ -133,7 +133,7 @@ func (m *Mempool) revalidate(entries []*poolEntry, state AccountReader) {
 	}
 	for _, w := range todo {
 		slices.SortFunc(w.q, func(a, b *poolEntry) int {
-			return cmp.Or(cmpUint64(a.tx.Nonce, b.tx.Nonce), cmpUint64(a.arrival, b.arrival))
+			return cmp.Or(cmp.Compare(a.tx.Nonce, b.tx.Nonce), cmp.Compare(a.arrival, b.arrival))
 		})
 	}
 	blocked := make(map[string]*senderWork) // waiting for a credit, by sender
@@ -158,7 +158,7 @@ func (m *Mempool) revalidate(entries []*poolEntry, state AccountReader) {
 	// its sender's later transactions for its nonce. In arrival order of
 	// the dropped ones, so the queue's choices do not depend on map order.
 	rest := slices.Collect(maps.Values(blocked))
-	slices.SortFunc(rest, func(a, b *senderWork) int { return cmpUint64(a.q[0].arrival, b.q[0].arrival) })
+	slices.SortFunc(rest, func(a, b *senderWork) int { return cmp.Compare(a.q[0].arrival, b.q[0].arrival) })
 	for _, w := range rest {
 		acct, err := w.v.Account(w.q[0].tx.Sender)
 		if err != nil {

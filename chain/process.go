@@ -115,65 +115,6 @@ func (c *Chain) processOrphans(root *overlay, h Hash) {
 	}
 }
 
-// maybeReorg moves the main chain onto meta's branch if it has more work
-// than the tip. If a block of that branch fails to connect, it and its
-// descendants are marked invalid and the heaviest valid part of the
-// branch is tried instead; the error of the first failure is returned.
-func (c *Chain) maybeReorg(root *overlay, meta *BlockMeta) error {
-	var firstErr error
-	for cand := meta; cand != nil; {
-		tipHash, err := root.Tip()
-		if err != nil {
-			return fmt.Errorf("read tip: %w", err)
-		}
-		tip, err := root.Meta(tipHash)
-		if err != nil {
-			return fmt.Errorf("read tip meta: %w", err)
-		}
-		if cmpWork(cand, tip) <= 0 {
-			return firstErr
-		}
-		child := newOverlay(root)
-		bad, err := c.reorgTo(child, tip, cand)
-		if err == nil {
-			root.merge(child)
-			return firstErr
-		}
-		if bad == nil {
-			return err
-		}
-		if firstErr == nil {
-			firstErr = err
-		}
-		c.log.Debug("block failed to connect", "hash", bad.Hash.Short(), "height", bad.Height(), "reason", err)
-		if err := c.markInvalid(root, bad, cand); err != nil {
-			return err
-		}
-		cand, err = root.Meta(bad.Header.PrevHash)
-		if err != nil {
-			return fmt.Errorf("read parent of invalid block: %w", err)
-		}
-	}
-	return firstErr
-}
-
-// markInvalid marks bad and every block from bad up to top as invalid.
-func (c *Chain) markInvalid(root *overlay, bad, top *BlockMeta) error {
-	for m := top; ; {
-		mm := *m
-		mm.Status |= StatusInvalid
-		root.b.Metas[m.Hash] = &mm
-		c.invalid.add(m.Hash)
-		if m.Hash == bad.Hash || m.Height() <= bad.Height() {
-			return nil
-		}
-		var err error
-		if m, err = root.Meta(m.Header.PrevHash); err != nil {
-			return fmt.Errorf("mark invalid: %w", err)
-		}
-	}
-}
-
 // reorgTo makes target the tip in o: it disconnects the main chain down
 // to the fork point and connects target's branch up from it. On a rule
 // failure it returns the block that broke the rule; o must then be

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -69,7 +68,7 @@ func (n *Node) Status() Status {
 		Mempool:   n.mempool.Len(),
 		Wallet:    n.WalletAddress(),
 		Mining:    n.cfg.Mine,
-		HashRate:  math.Float64frombits(n.hashRate.Load()),
+		HashRate:  n.miner.hashRate(),
 		Addrs:     []string{},
 	}
 	if n.host != nil {
@@ -163,7 +162,7 @@ type Stats struct {
 
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
-	s := Stats{Status: n.Status(), Hashes: n.hashes.Load(), Subscribers: n.events.subscribers(), Queued: n.mempool.Queued()}
+	s := Stats{Status: n.Status(), Hashes: n.miner.hashes.Load(), Subscribers: n.events.subscribers(), Queued: n.mempool.Queued()}
 	if n.gossip != nil {
 		s.Gossip = n.gossip.Stats()
 	}
@@ -171,25 +170,4 @@ func (n *Node) Stats() Stats {
 		s.Sync = n.syncer.Stats()
 	}
 	return s
-}
-
-// hashRateInterval is how often the hash rate is sampled.
-const hashRateInterval = 5 * time.Second
-
-// sampleHashRate keeps n.hashRate at the rate of the last interval.
-func (n *Node) sampleHashRate(ctx context.Context) {
-	t := time.NewTicker(hashRateInterval)
-	defer t.Stop()
-	last, at := n.hashes.Load(), time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			cur := n.hashes.Load()
-			rate := float64(cur-last) / now.Sub(at).Seconds()
-			n.hashRate.Store(math.Float64bits(rate))
-			last, at = cur, now
-		}
-	}
 }

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/gossipchain/gossipchain/internal/fsutil"
 )
 
 // ErrBadKeyFile is returned for a key file that exists but does not hold a
@@ -22,7 +23,12 @@ var ErrBadKeyFile = errors.New("bad key file")
 func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 	key, err := LoadKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return CreateKey(path)
+		key, err = CreateKey(path)
+		if errors.Is(err, fs.ErrExist) {
+			// Another process created it between our read and our
+			// create: theirs is the wallet now.
+			return LoadKey(path)
+		}
 	}
 	return key, err
 }
@@ -52,22 +58,8 @@ func CreateKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create key directory: %w", err)
-	}
-	// O_EXCL: two processes racing to create the key must not each keep a
-	// different one.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := fsutil.CreateExclusive(path, []byte(hex.EncodeToString(key.Seed())+"\n")); err != nil {
 		return nil, fmt.Errorf("create key: %w", err)
 	}
-	if _, err := f.WriteString(hex.EncodeToString(key.Seed()) + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync key: %w", err)
-	}
-	return key, f.Close()
+	return key, nil
 }

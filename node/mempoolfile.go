@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/fsutil"
@@ -37,16 +35,28 @@ const OriginRestored = "restored"
 // errMempoolFile is wrapped by every reason mempool.dat cannot be read.
 var errMempoolFile = errors.New("mempool.dat")
 
-// saveMempool writes the pool to the data directory.
-func (n *Node) saveMempool() error {
+// poolFile is mempool.dat in the node's data directory.
+//
+// Concurrency: load runs in New, before the node is shared; save runs in
+// Close, after every goroutine of the node has stopped and intake refuses
+// transactions, so the pool it writes no longer changes.
+type poolFile struct {
+	path    string
+	mempool *chain.Mempool
+	intake  *intake
+	relay   *relay
+}
+
+// save writes the pool to the file.
+func (f *poolFile) save() error {
 	var buf bytes.Buffer
 	buf.WriteString(mempoolMagic)
-	own := n.own.ids()
+	own := f.relay.own.ids()
 	// Pending transactions in the order they would be mined, then the
 	// queued ones (each sender's in nonce order), so that reading the
 	// file back in order queues them again behind what they wait for.
-	txs := n.mempool.Select(n.mempool.Len(), n.mempool.Bytes()+1)
-	for _, tx := range append(txs, n.mempool.QueuedTxs()...) {
+	txs := f.mempool.Select(f.mempool.Len(), f.mempool.Bytes()+1)
+	for _, tx := range append(txs, f.mempool.QueuedTxs()...) {
 		flag := byte(0)
 		if own[tx.ID()] {
 			flag = 1
@@ -56,18 +66,18 @@ func (n *Node) saveMempool() error {
 		buf.Write(binary.AppendUvarint(nil, uint64(len(enc))))
 		buf.Write(enc)
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(n.cfg.DataDir, mempoolFile), buf.Bytes()); err != nil {
+	if err := fsutil.WriteFileAtomic(f.path, buf.Bytes()); err != nil {
 		return fmt.Errorf("save mempool: %w", err)
 	}
 	return nil
 }
 
-// loadMempool offers the transactions of mempool.dat to the pool and
-// reports how many it took back. A missing file is an empty pool; a
-// transaction the chain no longer allows (mined meanwhile, say) is
-// dropped; a damaged file is reported and the rest of it skipped.
-func (n *Node) loadMempool() (int, error) {
-	data, err := os.ReadFile(filepath.Join(n.cfg.DataDir, mempoolFile))
+// load offers the transactions of the file to the pool and reports how
+// many it took back. A missing file is an empty pool; a transaction the
+// chain no longer allows (mined meanwhile, say) is dropped; a damaged
+// file is reported and the rest of it skipped.
+func (f *poolFile) load() (int, error) {
+	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
@@ -91,14 +101,14 @@ func (n *Node) loadMempool() (int, error) {
 		if err != nil || used != len(body) {
 			return taken, fmt.Errorf("%w: damaged after %d transactions", errMempoolFile, taken)
 		}
-		if err := n.addTx(tx, OriginRestored); err != nil && !errors.Is(err, chain.ErrTxQueued) {
+		if err := f.intake.addTx(tx, OriginRestored); err != nil && !errors.Is(err, chain.ErrTxQueued) {
 			continue
 		}
 		taken++
 		if flag == 1 {
 			// Published by the process before, perhaps long ago: due
 			// for gossip at the first rebroadcast.
-			n.own.add(tx.ID(), time.Time{})
+			f.relay.hold(tx.ID())
 		}
 	}
 	return taken, nil

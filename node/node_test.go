@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,4 +196,37 @@ func TestRebroadcast(t *testing.T) {
 	b := startNode(t, "b", a)
 	eventually(t, 10*time.Second, "b on a's tip", func() bool { return sameTip(a, b) })
 	eventually(t, 2*time.Minute, "the transaction in b's mempool", func() bool { return b.Mempool().Has(tx.ID()) })
+}
+
+// TestConcurrentSend: sends from the node's wallet on many goroutines at
+// once all succeed, with consecutive nonces: the wallet holds its nonce
+// from choosing it until the mempool has the transaction, so no two
+// sends take the same nonce and none is refused as a conflict.
+func TestConcurrentSend(t *testing.T) {
+	n := startNode(t, "n")
+	mine(t, n, 1)
+	const k = 32 // under the mempool's cap on one sender's pending transactions
+	txs := make([]*chain.Transaction, k)
+	errs := make([]error, k)
+	var wg sync.WaitGroup
+	for i := range k {
+		wg.Go(func() { txs[i], errs[i] = n.Send(context.Background(), n.WalletAddress(), 1, 0) })
+	}
+	wg.Wait()
+	nonces := make([]uint64, 0, k)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		nonces = append(nonces, txs[i].Nonce)
+	}
+	slices.Sort(nonces)
+	for i, nonce := range nonces {
+		if nonce != uint64(i) {
+			t.Fatalf("nonces %v, want 0 to %d once each", nonces, k-1)
+		}
+	}
+	if got := len(n.Mempool().Pending(n.WalletAddress())); got != k {
+		t.Errorf("%d pending from the wallet, want %d", got, k)
+	}
 }

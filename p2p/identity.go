@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/gossipchain/gossipchain/internal/fsutil"
 )
 
 // NodeKeyFile is the name of the node key inside the data directory. The
@@ -77,27 +79,8 @@ func createNodeKey(path string) (crypto.PrivKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal node key: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	// O_EXCL: two processes starting on one data directory must not each
-	// keep a different identity.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := fsutil.CreateExclusive(path, raw); err != nil {
 		return nil, fmt.Errorf("create node key: %w", err)
-	}
-	if _, err := f.Write(raw); err != nil {
-		f.Close()
-		os.Remove(path) // a half-written key would read as damaged forever
-		return nil, fmt.Errorf("write node key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("sync node key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("close node key: %w", err)
 	}
 	return key, nil
 }

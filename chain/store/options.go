@@ -1,9 +1,6 @@
 package store
 
-import (
-	"os"
-	"time"
-)
+import "time"
 
 // DefaultLockTimeout is how long Open waits for another process to release
 // the file before it fails with ErrLocked.
@@ -14,13 +11,11 @@ const DefaultLockTimeout = time.Second
 type config struct {
 	noSync      bool
 	lockTimeout time.Duration
-	fileMode    os.FileMode
 }
 
 func defaultConfig() config {
 	return config{
 		lockTimeout: DefaultLockTimeout,
-		fileMode:    0o600,
 	}
 }
 
@@ -41,10 +36,4 @@ func WithNoSync(noSync bool) Option {
 // means one attempt and no wait. The default is DefaultLockTimeout.
 func WithLockTimeout(d time.Duration) Option {
 	return func(c *config) { c.lockTimeout = d }
-}
-
-// WithFileMode sets the permission bits of a newly created store file. The
-// default, 0600, keeps the chain private to the node's user.
-func WithFileMode(mode os.FileMode) Option {
-	return func(c *config) { c.fileMode = mode }
 }

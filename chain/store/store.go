@@ -22,6 +22,10 @@ const SchemaVersion uint32 = 1
 // FileName is the store's file inside a data directory (see OpenDir).
 const FileName = "chain.db"
 
+// fileMode is the permission of a newly created store file: the chain
+// stays private to the node's user.
+const fileMode = 0o600
+
 // Bucket names and keys of the meta bucket. The layout is in doc.go.
 const (
 	bucketBlocks   = "blocks"
@@ -90,7 +94,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		// bbolt waits forever on zero; a nanosecond makes it try once.
 		timeout = time.Nanosecond
 	}
-	db, err := bolt.Open(path, cfg.fileMode, &bolt.Options{
+	db, err := bolt.Open(path, fileMode, &bolt.Options{
 		Timeout: timeout,
 		NoSync:  cfg.noSync,
 	})

@@ -35,12 +35,7 @@ type config struct {
 	seed     uint64
 	seeded   bool
 	logLevel slog.Level
-	nodeCfg  func(i int, c *node.Config)
 }
-
-// WithParams sets the network (default chain.RegTest(): signed transfers,
-// blocks in a couple of hashes).
-func WithParams(p *chain.Params) Option { return func(c *config) { c.params = p } }
 
 // WithTopology sets how nodes bootstrap from each other (default
 // Random(2)).
@@ -53,11 +48,6 @@ func WithSeed(seed uint64) Option { return func(c *config) { c.seed, c.seeded = 
 // WithLogLevel sets the level of the nodes' logs, which go to the test
 // log (default Info).
 func WithLogLevel(l slog.Level) Option { return func(c *config) { c.logLevel = l } }
-
-// WithNodeConfig lets a test adjust node i's configuration (mining, say)
-// before each start. The data directory, listen address, bootstrap
-// peers and mDNS stay the Net's: loopback only, mDNS off.
-func WithNodeConfig(f func(i int, c *node.Config)) Option { return func(c *config) { c.nodeCfg = f } }
 
 // TB is what a Net needs of its driver: a *testing.T or *testing.B, or
 // the testnet command's runner. Fatal and Fatalf must not return (the
@@ -304,24 +294,18 @@ func (nt *Net) start(i, port int) error {
 		boot = append(boot, nt.members[b].addr.String())
 	}
 	mesh := newMeshTracer()
-	cfg := node.Config{
-		Params:       nt.cfg.params,
-		DataDir:      m.dir,
-		MinerThreads: 1,
-		Logger:       nt.log.logger(m.name, nt.cfg.logLevel),
-	}
-	if nt.cfg.nodeCfg != nil {
-		nt.cfg.nodeCfg(i, &cfg)
-	}
-	// Whatever the option did: TCP on loopback, no mDNS, which would
-	// multicast on every interface of the machine (DESIGN.md), and the
-	// tracer that WaitMesh reads.
-	cfg.GossipOptions = append(cfg.GossipOptions, p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh)))
-	cfg.DataDir = m.dir
-	cfg.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}
-	cfg.Bootstrap = boot
-	cfg.MDNS = false
-	n, err := node.New(cfg)
+	// TCP on loopback, no mDNS, which would multicast on every interface
+	// of the machine, and the tracer that WaitMesh reads.
+	n, err := node.New(node.Config{
+		Params:        nt.cfg.params,
+		DataDir:       m.dir,
+		Listen:        []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)},
+		Bootstrap:     boot,
+		MDNS:          false,
+		MinerThreads:  1,
+		Logger:        nt.log.logger(m.name, nt.cfg.logLevel),
+		GossipOptions: []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh))},
+	})
 	if err != nil {
 		return fmt.Errorf("open n%d: %w", i, err)
 	}

@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/p2p"
 )
 
 // defaultRebroadcast is how long the node waits before it gossips again
@@ -71,10 +73,52 @@ func (o *ownTxs) due(pool *chain.Mempool, cutoff time.Time) []*chain.Transaction
 	return out
 }
 
+// relay is what the node gossips of its own accord: the blocks it mines,
+// the transactions submitted to it, and those again while they wait
+// unconfirmed (what peers gossip to us, GossipSub forwards by itself).
+//
+// Concurrency: gossip is set by Node.Start before any goroutine that
+// publishes starts, and is nil before, when publishing is skipped; own has
+// a lock of its own; rebroadcastLoop runs on one goroutine of Node's. The
+// other methods are safe from any goroutine.
+type relay struct {
+	mempool *chain.Mempool
+	log     *slog.Logger
+	gossip  *p2p.Gossip
+	own     ownTxs
+}
+
+// publishBlock gossips a block the node mined.
+func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
+	if r.gossip == nil {
+		return
+	}
+	if err := r.gossip.PublishBlock(ctx, b); err != nil && ctx.Err() == nil {
+		r.log.Warn("publish block", "height", b.Header.Height, "reason", err)
+	}
+}
+
+// publishTx gossips a transaction submitted to the node, and remembers it
+// for rebroadcast.
+func (r *relay) publishTx(ctx context.Context, tx *chain.Transaction) {
+	r.own.add(tx.ID(), time.Now())
+	if r.gossip == nil {
+		return
+	}
+	if err := r.gossip.PublishTx(ctx, tx); err != nil {
+		r.log.Warn("publish tx", "id", tx.ID().Short(), "reason", err)
+	}
+}
+
+// hold remembers a transaction of the node's own that was not published
+// (queued for a nonce gap, or read back from mempool.dat): it is due at
+// the first rebroadcast that finds it pending.
+func (r *relay) hold(id chain.Hash) { r.own.add(id, time.Time{}) }
+
 // rebroadcastLoop publishes again each of the node's own transactions
 // still in the mempool once every interval, looking three times an
 // interval.
-func (n *Node) rebroadcastLoop(ctx context.Context, every time.Duration) {
+func (r *relay) rebroadcastLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every / 3)
 	defer t.Stop()
 	for {
@@ -82,14 +126,14 @@ func (n *Node) rebroadcastLoop(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			txs := n.own.due(n.mempool, now.Add(-every))
+			txs := r.own.due(r.mempool, now.Add(-every))
 			for _, tx := range txs {
-				if err := n.gossip.PublishTx(ctx, tx); err != nil && ctx.Err() == nil {
-					n.log.Warn("rebroadcast tx", "id", tx.ID().Short(), "reason", err)
+				if err := r.gossip.PublishTx(ctx, tx); err != nil && ctx.Err() == nil {
+					r.log.Warn("rebroadcast tx", "id", tx.ID().Short(), "reason", err)
 				}
 			}
 			if len(txs) > 0 {
-				n.log.Debug("rebroadcast", "txs", len(txs))
+				r.log.Debug("rebroadcast", "txs", len(txs))
 			}
 		}
 	}

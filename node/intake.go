@@ -1,0 +1,165 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// Origins of blocks and transactions, as events report them.
+const (
+	OriginMined  = "mined"
+	OriginGossip = "gossip"
+	OriginSync   = "sync"
+	OriginAPI    = "api"
+)
+
+// ErrClosed is returned for a transaction offered to a node that is
+// shutting down.
+var ErrClosed = errors.New("node is shutting down")
+
+// intake is where blocks and transactions enter the node, from the miner,
+// gossip, sync, the API, the wallet and mempool.dat: it hands them to the
+// chain and the mempool, keeps the mempool in step with the chain, and
+// publishes an event for what entered.
+//
+// Concurrency: intake owns mu, which serialises every change of the chain
+// with the mempool update that follows it, so the mempool sees tip changes
+// in order; that is why every block and transaction goes through intake.
+// Its methods are safe from any goroutine. Signatures are checked before
+// mu is taken and events are published after it is released, so neither
+// waits behind a block being connected.
+type intake struct {
+	params  *chain.Params
+	chain   *chain.Chain
+	mempool *chain.Mempool
+	events  *Events
+	relay   *relay
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	closing bool // set by close under mu: addTx refuses from then on
+}
+
+// processBlocks hands blocks to the chain, brings the mempool along and,
+// after unlocking, publishes what changed. A batch (sync) is published
+// as its last connected block.
+func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string) (*chain.Change, int, error) {
+	ch, k, err := in.processLocked(ctx, bs, batch)
+	if ch == nil {
+		return ch, k, err
+	}
+	if ch.Reorg() {
+		in.events.publish(EventReorg, ReorgEventData{OldTip: ch.OldTip.Hash.String(), NewTip: ch.NewTip.Hash.String(),
+			Height: ch.NewTip.Height(), Depth: len(ch.Disconnected)})
+	}
+	connected := ch.Connected
+	if batch && len(connected) > 1 {
+		connected = connected[len(connected)-1:]
+	}
+	for _, b := range connected {
+		in.events.publish(EventBlock, blockEvent(b, origin, len(ch.Connected)))
+	}
+	return ch, k, err
+}
+
+func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
+	d := BlockEventData{Height: b.Header.Height, Hash: b.Hash().String(), Txs: len(b.Transactions), Origin: origin, Count: count}
+	if len(b.Transactions) > 0 {
+		d.Miner = b.Transactions[0].Recipient
+	}
+	return d
+}
+
+func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bool) (*chain.Change, int, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var ch *chain.Change
+	var k int
+	var err error
+	if batch {
+		ch, k, err = in.chain.ProcessBlocks(ctx, bs)
+	} else {
+		ch, err = in.chain.ProcessBlock(ctx, bs[0])
+		if err == nil {
+			k = 1
+		}
+	}
+	if ch != nil {
+		in.mempool.Reorg(ch.Disconnected, ch.Connected, in.chain)
+		if ch.Reorg() {
+			in.log.Info("reorg", "old_tip", ch.OldTip.Hash.Short(), "new_tip", ch.NewTip.Hash.Short(),
+				"height", ch.NewTip.Height(), "depth", len(ch.Disconnected))
+		}
+	}
+	return ch, k, err
+}
+
+// addTx offers tx to the mempool. The signature is checked before
+// taking mu, so gossip validators verify in parallel and never wait
+// behind a block being connected just to check a signature.
+func (in *intake) addTx(tx *chain.Transaction, origin string) error {
+	if tx.IsCoinbase() {
+		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
+	}
+	if err := chain.CheckTxSanity(in.params, tx); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	err := ErrClosed
+	if !in.closing {
+		err = in.mempool.AddVerified(tx, in.chain)
+	}
+	in.mu.Unlock()
+	if err == nil {
+		in.events.publish(EventTx, TxEventData{ID: tx.ID().String(), Sender: tx.Sender, Recipient: tx.Recipient,
+			Amount: tx.Amount, Fee: tx.Fee, Origin: origin})
+	}
+	return err
+}
+
+// submit offers a transaction submitted to this node to the mempool and,
+// if accepted, has the relay publish it.
+//
+// A transaction ahead of its sender's next nonce is held by the mempool
+// (chain.ErrTxQueued is returned): it is not gossiped now, since peers
+// would drop it for the same gap, but the relay remembers it as the
+// node's own, so the first rebroadcast after its earlier nonces arrive
+// sends it.
+func (in *intake) submit(ctx context.Context, tx *chain.Transaction) error {
+	if err := in.addTx(tx, OriginAPI); err != nil {
+		if errors.Is(err, chain.ErrTxQueued) {
+			in.relay.hold(tx.ID())
+		}
+		return err
+	}
+	in.relay.publishTx(ctx, tx)
+	return nil
+}
+
+// nextNonce returns the nonce of addr's next transaction: its account's
+// nonce after its pending transactions. Both are read under mu, so no
+// block connects between the two reads.
+func (in *intake) nextNonce(addr string) (uint64, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.closing {
+		return 0, ErrClosed
+	}
+	acct, err := in.chain.Account(addr)
+	if err != nil {
+		return 0, err
+	}
+	return acct.Nonce + uint64(len(in.mempool.Pending(addr))), nil
+}
+
+// close makes intake refuse transactions from now on, so none is
+// accepted and then lost when the node writes mempool.dat.
+func (in *intake) close() {
+	in.mu.Lock()
+	in.closing = true
+	in.mu.Unlock()
+}

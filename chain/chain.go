@@ -70,9 +70,9 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 	cfg := config{
 		log:           slog.New(slog.DiscardHandler),
 		now:           time.Now,
-		maxOrphans:    256,
-		maxOrphanSize: 32 << 20,
-		maxInvalid:    4096,
+		maxOrphans:    defaultOrphans,
+		maxOrphanSize: defaultOrphanBytes,
+		maxInvalid:    defaultInvalidMemory,
 	}
 	for _, o := range opts {
 		o(&cfg)

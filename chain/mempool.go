@@ -30,14 +30,6 @@ var ErrTxMined = errors.New("transaction already on the main chain")
 // keeps one funded sender from making every admission slow.
 var ErrSenderLimit = errors.New("too many pending transactions from this sender")
 
-// Mempool limits by default: the count bounds bookkeeping, the bytes bound
-// memory (10,000 transactions of at most MaxTxSize fit well inside them).
-const (
-	defaultMempoolTxs   = 10_000
-	defaultMempoolBytes = 32 << 20
-	defaultPerSender    = 64
-)
-
 // Mempool holds transactions waiting for a block, and a bounded queue of
 // transactions that came before their sender's previous nonce.
 //

@@ -20,21 +20,6 @@ import (
 // conflicts with the tip.
 var ErrTxQueued = errors.New("transaction queued until its sender's earlier nonces arrive")
 
-// Queue limits by default. A gossip burst reorders transactions of one
-// sender by a few places at most, so a window of 16 nonces is plenty; the
-// total bounds are small next to the pending pool's because queued
-// transactions are checked only for their signature and that their
-// sender could pay for them alone. Ten minutes is far longer than any
-// reordering in flight; a gap that lasts that long is a lost transaction,
-// which the sender's wallet sends again.
-const (
-	defaultQueueWindow    = 16
-	defaultQueuePerSender = 16
-	defaultQueueTxs       = 1024
-	defaultQueueBytes     = 1 << 20
-	defaultQueueTTL       = 10 * time.Minute
-)
-
 type queueConfig struct {
 	window    uint64
 	perSender int

@@ -1,0 +1,47 @@
+package chain
+
+import "time"
+
+// Policy limits of this package in one place: how much a node keeps of
+// what is not (yet) on its main chain. None is consensus: two nodes with
+// other values still agree on every block. The wire's limits are in
+// protocol/limits.go, the consensus limits beside the types they bound
+// (MaxBlockSize, MaxBlockTxs in block.go; MaxNameLen, MaxAmount, MaxTxSize
+// in tx.go; MaxLocatorLen in locator.go), the network layer's in
+// p2p/limits.go. docs/architecture.md lists where each limit lives.
+
+// Mempool limits by default (WithMaxTxs, WithMaxBytes,
+// WithMaxPerSender): the count bounds bookkeeping, the bytes bound memory
+// (10,000 transactions of at most MaxTxSize fit well inside them), and
+// the per-sender cap bounds the time one sender's pending chain costs
+// each admission.
+const (
+	defaultMempoolTxs   = 10_000
+	defaultMempoolBytes = 32 << 20
+	defaultPerSender    = 64
+)
+
+// Queue of early nonces (mempool_queue.go). A gossip burst reorders
+// transactions of one sender by a few places at most, so a window of 16
+// nonces is plenty; the total bounds are small next to the pending pool's because queued
+// transactions are checked only for their signature and that their
+// sender could pay for them alone. Ten minutes is far longer than any
+// reordering in flight; a gap that lasts that long is a lost transaction,
+// which the sender's wallet sends again.
+const (
+	defaultQueueWindow    = 16
+	defaultQueuePerSender = 16
+	defaultQueueTxs       = 1024
+	defaultQueueBytes     = 1 << 20
+	defaultQueueTTL       = 10 * time.Minute
+)
+
+// Orphan pool and invalid-block memory (WithOrphanLimits): blocks whose
+// parent has not arrived wait here, bounded so a peer sending unconnectable
+// blocks costs at most 32 MiB; the hashes of blocks found invalid are
+// remembered so their descendants are refused without work.
+const (
+	defaultOrphans       = 256
+	defaultOrphanBytes   = 32 << 20
+	defaultInvalidMemory = 4096
+)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 
@@ -49,7 +51,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *server) { s.log = l } }
 
 // WithContext sets the node's context: every request's context also ends
 // when it does, so a shutting-down node cancels mining and syncing that
-// requests started (STYLE 15). Default: context.Background().
+// requests started. Default: context.Background().
 func WithContext(ctx context.Context) Option {
 	return func(s *server) {
 		if ctx != nil {
@@ -75,7 +77,7 @@ type server struct {
 	// client fetches another node's /status for /register-node; it
 	// follows no redirects.
 	client     *http.Client
-	eventConns semaphore
+	eventConns *semaphore.Weighted // open /events streams
 	web        webConfig
 	listBytes  int // maxListBytes; smaller in tests
 }
@@ -97,7 +99,7 @@ func New(n Node, opts ...Option) http.Handler {
 			Timeout:       statusFetchTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		eventConns: make(semaphore, maxEventConns),
+		eventConns: semaphore.NewWeighted(maxEventConns),
 		listBytes:  maxListBytes,
 	}
 	for _, o := range opts {

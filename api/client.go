@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
-	"github.com/gossipchain/gossipchain/node"
 )
 
 // Bounds on what the client reads from a node, so a broken or hostile
-// server cannot make it allocate without limit (STYLE 11).
+// server cannot make it allocate without limit.
 const (
 	// maxClientBody bounds an answer of fixed shape (status, balance, a
 	// submitted transaction, peers).
@@ -112,28 +111,17 @@ func NewClient(baseURL string, opts ...ClientOption) (*Client, error) {
 func (c *Client) URL() string { return c.base.String() }
 
 // Status asks GET /status.
-func (c *Client) Status(ctx context.Context) (node.Status, error) {
-	var st node.Status
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
 	err := c.getJSON(ctx, "/status", nil, maxClientBody, &st)
 	return st, err
 }
 
 // Peers asks GET /peers.
-func (c *Client) Peers(ctx context.Context) ([]node.PeerInfo, error) {
-	var out struct {
-		Peers []node.PeerInfo `json:"peers"`
-	}
+func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
+	var out Peers
 	err := c.getJSON(ctx, "/peers", nil, maxClientBody, &out)
 	return out.Peers, err
-}
-
-// Balance is an account as GET /balance/{address} shows it.
-type Balance struct {
-	Address string `json:"address"`
-	Balance int64  `json:"balance"`
-	// Nonce is the count of the address's confirmed transactions: its
-	// next transaction's nonce, when none is pending.
-	Nonce uint64 `json:"nonce"`
 }
 
 // Balance asks GET /balance/{addr}.
@@ -150,18 +138,9 @@ func (c *Client) Balance(ctx context.Context, addr string) (Balance, error) {
 
 // Mempool asks GET /mempool for the pending transactions.
 func (c *Client) Mempool(ctx context.Context) ([]*chain.Transaction, error) {
-	var out struct {
-		Transactions []*chain.Transaction `json:"transactions"`
-	}
+	var out MempoolPage
 	err := c.getJSON(ctx, "/mempool", nil, maxClientListBody, &out)
 	return out.Transactions, err
-}
-
-// ChainPage is one answer of GET /chain: up to the limit asked of main
-// chain blocks from the height asked, and the whole chain's length.
-type ChainPage struct {
-	Blocks []*chain.Block `json:"chain"`
-	Length uint64         `json:"length"`
 }
 
 // Chain asks GET /chain?from=from&limit=limit. The node sends at most
@@ -200,15 +179,6 @@ func chainQuery(from, limit uint64) url.Values {
 	return url.Values{"from": {strconv.FormatUint(from, 10)}, "limit": {strconv.FormatUint(limit, 10)}}
 }
 
-// Submitted is the node's answer to a transaction it accepted.
-type Submitted struct {
-	Message string `json:"message"`
-	// BlockIndex is the height of the next block, where the node expects
-	// the transaction to be mined.
-	BlockIndex  uint64             `json:"block_index"`
-	Transaction *chain.Transaction `json:"transaction"`
-}
-
 // SubmitTx posts tx, signed by its sender (or unsigned on a network
 // without signatures), to POST /create-transaction. The node must answer
 // with the same transaction.
@@ -229,9 +199,7 @@ func (c *Client) SubmitTx(ctx context.Context, tx *chain.Transaction) (Submitted
 
 // Mine asks POST /mine for one block on the node's tip.
 func (c *Client) Mine(ctx context.Context) (*chain.Block, error) {
-	var out struct {
-		BlockData *chain.Block `json:"block_data"`
-	}
+	var out Mined
 	if err := c.do(ctx, http.MethodPost, "/mine", nil, nil, maxClientBody, &out); err != nil {
 		return nil, err
 	}

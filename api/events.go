@@ -43,10 +43,10 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 			want[k] = true
 		}
 	}
-	if !s.eventConns.TryAcquire() {
+	if !s.eventConns.TryAcquire(1) {
 		return errorf(EUNAVAILABLE, "too many event streams open (%d)", maxEventConns)
 	}
-	defer s.eventConns.Release()
+	defer s.eventConns.Release(1)
 	sub := s.n.Subscribe(eventBuffer)
 	defer sub.Close()
 
@@ -85,7 +85,12 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 			if len(want) > 0 && !want[ev.Kind] {
 				continue
 			}
-			data, err := json.Marshal(ev)
+			wire, err := eventOf(ev)
+			if err != nil {
+				s.log.Error("event encode", "type", ev.Kind, "reason", err)
+				continue
+			}
+			data, err := json.Marshal(wire)
 			if err != nil {
 				s.log.Error("event encode", "type", ev.Kind, "reason", err)
 				continue
@@ -96,17 +101,3 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 }
-
-// semaphore is a counting semaphore that never waits.
-type semaphore chan struct{}
-
-func (s semaphore) TryAcquire() bool {
-	select {
-	case s <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
-
-func (s semaphore) Release() { <-s }

@@ -7,48 +7,30 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/multiformats/go-multiaddr"
 
+	"github.com/gossipchain/gossipchain/internal/strictjson"
 	"github.com/gossipchain/gossipchain/node"
 )
 
 // GET /status
 func (s *server) getStatus(w http.ResponseWriter, r *http.Request) error {
-	s.writeJSON(w, r, http.StatusOK, s.n.Status())
+	s.writeJSON(w, r, http.StatusOK, statusOf(s.n.Status()))
 	return nil
 }
 
 // GET /peers
 func (s *server) getPeers(w http.ResponseWriter, r *http.Request) error {
-	peers := s.n.Peers()
-	s.writeJSON(w, r, http.StatusOK, struct {
-		Peers []node.PeerInfo `json:"peers"`
-		Count int             `json:"count"`
-	}{peers, len(peers)})
+	s.writeJSON(w, r, http.StatusOK, peersOf(s.n.Peers()))
 	return nil
 }
 
-// registerResponse is the classic app's answer to /register-node, with
-// the peer it connected to. Nodes are the connected peers, each as the
-// full multiaddr of its connection: in gossipchain the peer set is what
-// a registered node joins.
-type registerResponse struct {
-	Message   string   `json:"message"`
-	PeerID    string   `json:"peer_id"`
-	NodeCount int      `json:"node_count"`
-	Nodes     []string `json:"nodes"`
-}
-
-// Limits on resolving an http:// address through the other node's API.
-const (
-	statusFetchTimeout = 5 * time.Second
-	maxStatusBody      = 64 << 10
-)
+// statusFetchTimeout bounds resolving an http:// address through the
+// other node's API.
+const statusFetchTimeout = 5 * time.Second
 
 // POST /register-node {"address": A}: A is a full multiaddr of a peer
 // (/ip4/.../tcp/.../p2p/<id>) or the http:// URL of another node's API,
@@ -92,7 +74,7 @@ func (s *server) registerNode(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	resp := registerResponse{Message: "New node has been added", PeerID: id.String(), Nodes: []string{}}
+	resp := Registered{Message: "New node has been added", PeerID: id.String(), Nodes: []string{}}
 	for _, p := range s.n.Peers() {
 		if p.Addr != "" {
 			resp.Nodes = append(resp.Nodes, p.Addr+"/p2p/"+p.ID)
@@ -103,40 +85,19 @@ func (s *server) registerNode(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// resolveAPI asks the node API at base for its /status and returns the
-// multiaddrs it lists.
+// resolveAPI asks the node API at base for its /status, with the
+// package's own Client, and returns the multiaddrs it lists.
 func (s *server) resolveAPI(ctx context.Context, base string) ([]multiaddr.Multiaddr, error) {
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	c, err := NewClient(base, WithHTTPClient(s.client))
+	if err != nil {
 		return nil, errorf(EINVALID, "address %q is not a plain http://host:port URL", clip(base))
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + "/status"
+	u := c.URL()
 	ctx, cancel := context.WithTimeout(ctx, statusFetchTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, errorf(EINVALID, "address %q: %v", clip(base), err)
-	}
-	resp, err := s.client.Do(req)
+	st, err := c.Status(ctx)
 	if err != nil {
 		return nil, errorf(EUPSTREAM, "ask %s for its addresses: %v", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, errorf(EUPSTREAM, "ask %s for its addresses: status %s", u, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatusBody+1))
-	if err != nil {
-		return nil, errorf(EUPSTREAM, "ask %s for its addresses: %v", u, err)
-	}
-	if len(body) > maxStatusBody {
-		return nil, errorf(EUPSTREAM, "ask %s for its addresses: answer over %d bytes", u, maxStatusBody)
-	}
-	var st struct {
-		Addrs []string `json:"addrs"`
-	}
-	if err := json.Unmarshal(body, &st); err != nil {
-		return nil, errorf(EUPSTREAM, "%s is not a gossipchain node's status: %v", u, err)
 	}
 	var addrs []multiaddr.Multiaddr
 	for _, a := range st.Addrs {
@@ -151,10 +112,10 @@ func (s *server) resolveAPI(ctx context.Context, base string) ([]multiaddr.Multi
 }
 
 // decodeStrict decodes one JSON object with exactly the members named
-// in fields (each at most once, names matched exactly, unlike
-// encoding/json's case-insensitive matching) into v. Anything else is an
-// error a client can read: unknown or repeated members, wrong types,
-// trailing data, an empty body.
+// in fields (each at most once, names matched exactly) into v, with the
+// strict decoder chain uses too. Every refusal is an EINVALID a client
+// can read: unknown or repeated members, wrong types, trailing data, an
+// empty body.
 func decodeStrict(r io.Reader, v any, fields ...string) error {
 	body, err := io.ReadAll(r)
 	if err != nil {
@@ -164,37 +125,28 @@ func decodeStrict(r io.Reader, v any, fields ...string) error {
 	if len(body) == 0 || bytes.Equal(body, []byte("null")) {
 		return errorf(EINVALID, "body is empty; want a JSON object")
 	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil {
-		return jsonError(err)
+	err = strictjson.Decode(body, v, fields...)
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // the '{' Unmarshal has seen
-		return jsonError(err)
-	}
-	seen := make(map[string]bool, len(members))
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return jsonError(err)
-		}
-		name := tok.(string) // inside an object every other token is a key
-		if !slices.Contains(fields, name) {
-			return errorf(EINVALID, "unknown field %q; want %s", clip(name), strings.Join(fields, ", "))
-		}
-		if seen[name] {
-			return errorf(EINVALID, "field %q appears twice", name)
-		}
-		seen[name] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return jsonError(err)
+	switch se.Kind {
+	case strictjson.UnknownField:
+		return errorf(EINVALID, "unknown field %q; want %s", strictjson.Shorten(se.Field), strings.Join(fields, ", "))
+	case strictjson.RepeatedField:
+		return errorf(EINVALID, "field %q appears twice", se.Field)
+	case strictjson.TrailingData:
+		return errorf(EINVALID, "body has data after the JSON object")
+	case strictjson.NotObject:
+		if se.Err == nil { // valid JSON of another kind: say which
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(body, &m); err != nil {
+				return jsonError(err)
+			}
+			return errorf(EINVALID, "body is not a JSON object")
 		}
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return jsonError(err)
-	}
-	return nil
+	return jsonError(se.Err)
 }
 
 // jsonError says what is wrong with a body encoding/json refused.

@@ -179,7 +179,7 @@ func TestRegisterNodeBadInput(t *testing.T) {
 // sseEvent is one server-sent event as read off the wire.
 type sseEvent struct {
 	id, kind string
-	data     node.Event
+	data     api.Event
 	raw      json.RawMessage
 }
 
@@ -257,7 +257,7 @@ func TestEvents(t *testing.T) {
 	}
 	ev := next(all)
 	blk := ev.data.Data.(map[string]any)
-	if ev.kind != "block" || ev.data.Kind != "block" || ev.id != "1" || blk["height"] != 1.0 || blk["origin"] != "mined" {
+	if ev.kind != "block" || ev.data.Type != "block" || ev.id != "1" || blk["height"] != 1.0 || blk["origin"] != "mined" {
 		t.Fatalf("first event %s %s %s", ev.id, ev.kind, ev.raw)
 	}
 	ev = next(all)

@@ -24,13 +24,6 @@ func (m txRequest) has(name string) bool {
 	return ok && !bytes.Equal(bytes.TrimSpace(v), []byte("null"))
 }
 
-// createTxResponse is the classic answer to a submitted transaction.
-type createTxResponse struct {
-	Message     string             `json:"message"`
-	BlockIndex  uint64             `json:"block_index"`
-	Transaction *chain.Transaction `json:"transaction"`
-}
-
 // POST /create-transaction {sender, recipient, amount[, fee, nonce,
 // public_key, signature]}.
 //
@@ -92,7 +85,7 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 		if errors.Is(err, chain.ErrTxQueued) {
 			// Valid, but after a nonce the node has not seen: held, not
 			// yet in a block's reach. 202, not the classic 201.
-			s.writeJSON(w, r, http.StatusAccepted, createTxResponse{
+			s.writeJSON(w, r, http.StatusAccepted, Submitted{
 				Message:     "Transaction is queued until the sender's earlier nonces arrive",
 				BlockIndex:  s.n.Chain().Tip().Height() + 1,
 				Transaction: out,
@@ -103,7 +96,7 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 	}
-	s.writeJSON(w, r, http.StatusCreated, createTxResponse{
+	s.writeJSON(w, r, http.StatusCreated, Submitted{
 		Message:     "Transaction has been submitted successfully",
 		BlockIndex:  s.n.Chain().Tip().Height() + 1,
 		Transaction: out,
@@ -135,12 +128,6 @@ func withSender(obj []byte, addr string, empty bool) []byte {
 	return append(out, obj[1:]...)
 }
 
-// mineResponse is the classic answer to /mine.
-type mineResponse struct {
-	Message   string       `json:"message"`
-	BlockData *chain.Block `json:"block_data"`
-}
-
 // GET or POST /mine mines one block on the tip, paying the miner address.
 // A tip that moves while mining (a block from a peer) is retried a few
 // times before giving up with 503.
@@ -161,7 +148,7 @@ func (s *server) mine(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, mineResponse{Message: "Successfully Mined the new Block", BlockData: b})
+	s.writeJSON(w, r, http.StatusOK, Mined{Message: "Successfully Mined the new Block", BlockData: b})
 	return nil
 }
 
@@ -196,14 +183,6 @@ func (s *server) getBlock(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// txResponse is a transaction with where it is.
-type txResponse struct {
-	Transaction *chain.Transaction `json:"transaction"`
-	Status      string             `json:"status"` // "pending" or "confirmed"
-	BlockHash   *chain.Hash        `json:"block_hash,omitempty"`
-	BlockIndex  *uint64            `json:"block_index,omitempty"`
-}
-
 // GET /transaction/{id}: from the mempool, or the block that holds it.
 func (s *server) getTransaction(w http.ResponseWriter, r *http.Request) error {
 	raw := r.PathValue("id")
@@ -212,7 +191,7 @@ func (s *server) getTransaction(w http.ResponseWriter, r *http.Request) error {
 		return errorf(EINVALID, "transaction id %q is not 64 hex digits", clip(raw))
 	}
 	if tx, ok := s.n.Mempool().Get(id); ok {
-		s.writeJSON(w, r, http.StatusOK, txResponse{Transaction: tx, Status: "pending"})
+		s.writeJSON(w, r, http.StatusOK, TxStatus{Transaction: tx, Status: "pending"})
 		return nil
 	}
 	c := s.n.Chain()
@@ -230,18 +209,11 @@ func (s *server) getTransaction(w http.ResponseWriter, r *http.Request) error {
 	for _, tx := range b.Transactions {
 		if tx.ID() == id {
 			height := b.Header.Height
-			s.writeJSON(w, r, http.StatusOK, txResponse{Transaction: tx, Status: "confirmed", BlockHash: &bh, BlockIndex: &height})
+			s.writeJSON(w, r, http.StatusOK, TxStatus{Transaction: tx, Status: "confirmed", BlockHash: &bh, BlockIndex: &height})
 			return nil
 		}
 	}
 	return errorf(ENOTFOUND, "no transaction %s in the mempool or on the chain", id)
-}
-
-// balanceResponse is {"address", "balance", "nonce"}.
-type balanceResponse struct {
-	Address string `json:"address"`
-	Balance int64  `json:"balance"`
-	Nonce   uint64 `json:"nonce"`
 }
 
 // GET /balance/{address}: the account at the tip; zero if never seen.
@@ -257,7 +229,7 @@ func (s *server) getBalance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, balanceResponse{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce})
+	s.writeJSON(w, r, http.StatusOK, Balance{Address: addr, Balance: acct.Balance, Nonce: acct.Nonce})
 	return nil
 }
 

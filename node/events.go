@@ -15,69 +15,69 @@ const (
 )
 
 // Event is something that happened to the node, for the API's event
-// stream. Data is one of the *EventData types, by Kind; all of them
-// marshal to JSON.
+// stream. Data is one of the *EventData types, by Kind; the API decides
+// their JSON.
 type Event struct {
-	Seq  uint64    `json:"seq"`
-	Kind string    `json:"type"`
-	Time time.Time `json:"time"`
-	Data any       `json:"data"`
+	Seq  uint64
+	Kind string
+	Time time.Time
+	Data any
 }
 
 // PeerEventData: a peer connected or disconnected.
 type PeerEventData struct {
-	Peer   string `json:"peer"`
-	State  string `json:"state"` // "connected" or "disconnected"
-	Source string `json:"source"`
-	Addr   string `json:"addr,omitempty"`
+	Peer   string
+	State  string // "connected" or "disconnected"
+	Source string
+	Addr   string
 }
 
 // TxEventData: a transaction entered the mempool, from Origin "api"
 // (submitted to this node) or "gossip".
 type TxEventData struct {
-	ID        string `json:"id"`
-	Sender    string `json:"sender"`
-	Recipient string `json:"recipient"`
-	Amount    uint64 `json:"amount"`
-	Fee       uint64 `json:"fee"`
-	Origin    string `json:"origin"`
+	ID        string
+	Sender    string
+	Recipient string
+	Amount    uint64
+	Fee       uint64
+	Origin    string
 }
 
 // BlockEventData: a block joined the main chain, from Origin "mined",
 // "gossip" or "sync". A sync batch reports only its last block, with
 // Count the number it connected.
 type BlockEventData struct {
-	Height uint64 `json:"height"`
-	Hash   string `json:"hash"`
-	Txs    int    `json:"txs"`
-	Miner  string `json:"miner"`
-	Origin string `json:"origin"`
-	Count  int    `json:"count"`
+	Height uint64
+	Hash   string
+	Txs    int
+	Miner  string
+	Origin string
+	Count  int
 }
 
 // ReorgEventData: the main chain switched branches.
 type ReorgEventData struct {
-	OldTip string `json:"old_tip"`
-	NewTip string `json:"new_tip"`
-	Height uint64 `json:"height"`
-	Depth  int    `json:"depth"` // blocks disconnected
+	OldTip string
+	NewTip string
+	Height uint64
+	Depth  int // blocks disconnected
 }
 
 // SyncEventData: a download from a peer started or ended.
 type SyncEventData struct {
-	Peer       string  `json:"peer"`
-	State      string  `json:"state"` // "started", "finished" or "failed"
-	Height     uint64  `json:"height"`
-	PeerHeight uint64  `json:"peer_height"`
-	Blocks     int     `json:"blocks"`
-	Seconds    float64 `json:"seconds"`
-	Reason     string  `json:"reason,omitempty"`
+	Peer       string
+	State      string // "started", "finished" or "failed"
+	Height     uint64
+	PeerHeight uint64
+	Blocks     int
+	Seconds    float64
+	Reason     string
 }
 
 // Events fans events out to subscribers. Publishing never blocks: each
 // subscriber has a bounded buffer, and one that falls a buffer behind is
 // dropped (its channel closed) rather than slowing the node or growing
-// without bound (STYLE 17). A dropped subscriber reconnects and reads
+// without bound. A dropped subscriber reconnects and reads
 // the state it missed from the API.
 //
 // mu guards the subscriber set and the sequence number; sends happen

@@ -35,24 +35,24 @@ func (n *Node) onSync(ev p2p.SyncEvent) {
 	n.events.publish(EventSync, d)
 }
 
-// Status is a summary of the node, as GET /status shows it.
+// Status is a summary of the node (the API shows it as GET /status).
 type Status struct {
-	PeerID string   `json:"peer_id"`
-	Addrs  []string `json:"addrs"` // full multiaddrs, /p2p/<id> included
+	PeerID string
+	Addrs  []string // full multiaddrs, /p2p/<id> included
 	// Network is the network's name; NetworkID its genesis hash.
-	Network   string `json:"network"`
-	NetworkID string `json:"network_id"`
-	Height    uint64 `json:"height"`
-	Tip       string `json:"tip"`
+	Network   string
+	NetworkID string
+	Height    uint64
+	Tip       string
 	// TotalWork is the main chain's cumulative work, in decimal: it can
 	// exceed what a JSON number holds exactly.
-	TotalWork string  `json:"total_work"`
-	Peers     int     `json:"peers"`
-	Mempool   int     `json:"mempool"`
-	Wallet    string  `json:"wallet"`
-	Mining    bool    `json:"mining"`
-	HashRate  float64 `json:"hash_rate"` // hashes per second, over the last few seconds
-	Syncing   bool    `json:"syncing"`
+	TotalWork string
+	Peers     int
+	Mempool   int
+	Wallet    string
+	Mining    bool
+	HashRate  float64 // hashes per second, over the last few seconds
+	Syncing   bool
 }
 
 // Status returns the node's summary. Before Start it has no peer ID or
@@ -84,15 +84,15 @@ func (n *Node) Status() Status {
 	return st
 }
 
-// PeerInfo describes a connected peer, as GET /peers shows it.
+// PeerInfo describes a connected peer (the API lists them as GET /peers).
 type PeerInfo struct {
-	ID string `json:"id"`
+	ID string
 	// Addr is the address of the connection; Addrs every address the
 	// peer announced.
-	Addr   string    `json:"addr"`
-	Addrs  []string  `json:"addrs"`
-	Source string    `json:"source"` // mdns, bootstrap, register, remembered, inbound or outbound
-	Since  time.Time `json:"since"`
+	Addr   string
+	Addrs  []string
+	Source string // mdns, bootstrap, register, remembered, inbound or outbound
+	Since  time.Time
 }
 
 // Peers lists the connected peers, longest connected first.

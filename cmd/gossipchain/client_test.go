@@ -262,7 +262,7 @@ func TestQueryCommands(t *testing.T) {
 		}
 	}
 	out = mustGC(t, "status", "--json", "--api", url)
-	var st node.Status
+	var st api.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Height != 3 || st.Tip != tip.Hash.String() {
 		t.Errorf("status --json printed %q (%v)", out, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/api"
-	"github.com/gossipchain/gossipchain/node"
 )
 
 // runQuery runs the read-only commands: status, peers and chain.
@@ -57,7 +56,7 @@ func printRawOf(ctx context.Context, w io.Writer, c *api.Client, path string) er
 	return printRaw(w, raw)
 }
 
-func printStatus(w io.Writer, st node.Status) error {
+func printStatus(w io.Writer, st api.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	peerID := st.PeerID
 	if peerID == "" {
@@ -97,7 +96,7 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func printPeers(w io.Writer, peers []node.PeerInfo) error {
+func printPeers(w io.Writer, peers []api.Peer) error {
 	if len(peers) == 0 {
 		_, err := fmt.Fprintln(w, "no peers connected")
 		return err

@@ -1,0 +1,219 @@
+package api
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/node"
+)
+
+// The JSON of every answer, in one place, used by the server to write
+// and by Client to read. The node's own types (node.Status, node.PeerInfo,
+// node.Event) carry no JSON: what the API shows is decided here. Field
+// names follow the classic teaching chain where it has them (index,
+// previous_hash, block_index, length...), snake_case elsewhere.
+
+// Status is GET /status.
+type Status struct {
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"` // full multiaddrs, /p2p/<id> included
+	// Network is the network's name; NetworkID its genesis hash.
+	Network   string `json:"network"`
+	NetworkID string `json:"network_id"`
+	Height    uint64 `json:"height"`
+	Tip       string `json:"tip"`
+	// TotalWork is the main chain's cumulative work, in decimal: it can
+	// exceed what a JSON number holds exactly.
+	TotalWork string  `json:"total_work"`
+	Peers     int     `json:"peers"`
+	Mempool   int     `json:"mempool"`
+	Wallet    string  `json:"wallet"`
+	Mining    bool    `json:"mining"`
+	HashRate  float64 `json:"hash_rate"` // hashes per second, over the last few seconds
+	Syncing   bool    `json:"syncing"`
+}
+
+func statusOf(st node.Status) Status {
+	addrs := st.Addrs
+	if addrs == nil {
+		addrs = []string{}
+	}
+	return Status{
+		PeerID: st.PeerID, Addrs: addrs, Network: st.Network, NetworkID: st.NetworkID,
+		Height: st.Height, Tip: st.Tip, TotalWork: st.TotalWork, Peers: st.Peers,
+		Mempool: st.Mempool, Wallet: st.Wallet, Mining: st.Mining, HashRate: st.HashRate, Syncing: st.Syncing,
+	}
+}
+
+// Peer is one connected peer in GET /peers.
+type Peer struct {
+	ID string `json:"id"`
+	// Addr is the address of the connection; Addrs every address the
+	// peer announced.
+	Addr   string    `json:"addr"`
+	Addrs  []string  `json:"addrs"`
+	Source string    `json:"source"` // mdns, bootstrap, register, remembered, inbound or outbound
+	Since  time.Time `json:"since"`
+}
+
+// Peers is GET /peers.
+type Peers struct {
+	Peers []Peer `json:"peers"`
+	Count int    `json:"count"`
+}
+
+func peersOf(ps []node.PeerInfo) Peers {
+	out := Peers{Peers: make([]Peer, 0, len(ps)), Count: len(ps)}
+	for _, p := range ps {
+		addrs := p.Addrs
+		if addrs == nil {
+			addrs = []string{}
+		}
+		out.Peers = append(out.Peers, Peer{ID: p.ID, Addr: p.Addr, Addrs: addrs, Source: p.Source, Since: p.Since})
+	}
+	return out
+}
+
+// ChainPage is GET /chain: up to the limit asked of main-chain blocks
+// from the height asked, and the whole chain's length. /sync-chain adds
+// a message (SyncResult). The server streams it (lists.go) in this shape.
+type ChainPage struct {
+	Blocks []*chain.Block `json:"chain"`
+	Length uint64         `json:"length"`
+}
+
+// SyncResult is GET /sync-chain.
+type SyncResult struct {
+	Message string         `json:"message"`
+	Blocks  []*chain.Block `json:"chain"`
+	Length  uint64         `json:"length"`
+}
+
+// MempoolPage is GET /mempool; Count is the whole mempool's, which may
+// be more than the transactions one answer holds.
+type MempoolPage struct {
+	Transactions []*chain.Transaction `json:"transactions"`
+	Count        int                  `json:"count"`
+}
+
+// Submitted is the answer to POST /create-transaction.
+type Submitted struct {
+	Message string `json:"message"`
+	// BlockIndex is the height of the next block, where the node expects
+	// the transaction to be mined.
+	BlockIndex  uint64             `json:"block_index"`
+	Transaction *chain.Transaction `json:"transaction"`
+}
+
+// Mined is the answer to /mine.
+type Mined struct {
+	Message   string       `json:"message"`
+	BlockData *chain.Block `json:"block_data"`
+}
+
+// TxStatus is GET /transaction/{id}: a transaction and where it is.
+type TxStatus struct {
+	Transaction *chain.Transaction `json:"transaction"`
+	Status      string             `json:"status"` // "pending" or "confirmed"
+	BlockHash   *chain.Hash        `json:"block_hash,omitempty"`
+	BlockIndex  *uint64            `json:"block_index,omitempty"`
+}
+
+// Balance is GET /balance/{address}.
+type Balance struct {
+	Address string `json:"address"`
+	Balance int64  `json:"balance"`
+	// Nonce is the count of the address's confirmed transactions: its
+	// next transaction's nonce, when none is pending.
+	Nonce uint64 `json:"nonce"`
+}
+
+// Registered is the classic app's answer to /register-node, with the
+// peer it connected to. Nodes are the connected peers, each as the full
+// multiaddr of its connection: in gossipchain the peer set is what a
+// registered node joins.
+type Registered struct {
+	Message   string   `json:"message"`
+	PeerID    string   `json:"peer_id"`
+	NodeCount int      `json:"node_count"`
+	Nodes     []string `json:"nodes"`
+}
+
+// Event is one message of GET /events; Data is one of the *Event types
+// below, by Type.
+type Event struct {
+	Seq  uint64    `json:"seq"`
+	Type string    `json:"type"`
+	Time time.Time `json:"time"`
+	Data any       `json:"data"`
+}
+
+// PeerEvent: a peer connected or disconnected.
+type PeerEvent struct {
+	Peer   string `json:"peer"`
+	State  string `json:"state"` // "connected" or "disconnected"
+	Source string `json:"source"`
+	Addr   string `json:"addr,omitempty"`
+}
+
+// TxEvent: a transaction entered the mempool.
+type TxEvent struct {
+	ID        string `json:"id"`
+	Sender    string `json:"sender"`
+	Recipient string `json:"recipient"`
+	Amount    uint64 `json:"amount"`
+	Fee       uint64 `json:"fee"`
+	Origin    string `json:"origin"`
+}
+
+// BlockEvent: a block joined the main chain; Count is how many did with
+// it (a sync batch, a reorg).
+type BlockEvent struct {
+	Height uint64 `json:"height"`
+	Hash   string `json:"hash"`
+	Txs    int    `json:"txs"`
+	Miner  string `json:"miner"`
+	Origin string `json:"origin"`
+	Count  int    `json:"count"`
+}
+
+// ReorgEvent: the main chain moved to another branch.
+type ReorgEvent struct {
+	OldTip string `json:"old_tip"`
+	NewTip string `json:"new_tip"`
+	Height uint64 `json:"height"`
+	Depth  int    `json:"depth"` // blocks disconnected
+}
+
+// SyncEvent: a download from a peer started, finished or failed.
+type SyncEvent struct {
+	Peer       string  `json:"peer"`
+	State      string  `json:"state"` // "started", "finished" or "failed"
+	Height     uint64  `json:"height"`
+	PeerHeight uint64  `json:"peer_height"`
+	Blocks     int     `json:"blocks"`
+	Seconds    float64 `json:"seconds"`
+	Reason     string  `json:"reason,omitempty"`
+}
+
+// eventOf is the wire form of a node event.
+func eventOf(ev node.Event) (Event, error) {
+	out := Event{Seq: ev.Seq, Type: ev.Kind, Time: ev.Time}
+	switch d := ev.Data.(type) {
+	case node.PeerEventData:
+		out.Data = PeerEvent{Peer: d.Peer, State: d.State, Source: d.Source, Addr: d.Addr}
+	case node.TxEventData:
+		out.Data = TxEvent{ID: d.ID, Sender: d.Sender, Recipient: d.Recipient, Amount: d.Amount, Fee: d.Fee, Origin: d.Origin}
+	case node.BlockEventData:
+		out.Data = BlockEvent{Height: d.Height, Hash: d.Hash, Txs: d.Txs, Miner: d.Miner, Origin: d.Origin, Count: d.Count}
+	case node.ReorgEventData:
+		out.Data = ReorgEvent{OldTip: d.OldTip, NewTip: d.NewTip, Height: d.Height, Depth: d.Depth}
+	case node.SyncEventData:
+		out.Data = SyncEvent{Peer: d.Peer, State: d.State, Height: d.Height, PeerHeight: d.PeerHeight,
+			Blocks: d.Blocks, Seconds: d.Seconds, Reason: d.Reason}
+	default:
+		return Event{}, fmt.Errorf("event %q: no wire form for %T", ev.Kind, ev.Data)
+	}
+	return out, nil
+}

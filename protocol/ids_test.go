@@ -34,10 +34,10 @@ func TestNamesPerNetwork(t *testing.T) {
 		}
 	}
 	if got, want := TxTopic(a), "/gossipchain/"+NetTag(a)+"/tx/1"; got != want {
-		t.Errorf("TxTopic = %q, want %q (DESIGN.md)", got, want)
+		t.Errorf("TxTopic = %q, want %q (docs/protocol.md)", got, want)
 	}
 	if got, want := SyncProtocol(a), "/gossipchain/"+NetTag(a)+"/sync/1.0.0"; got != want {
-		t.Errorf("SyncProtocol = %q, want %q (DESIGN.md)", got, want)
+		t.Errorf("SyncProtocol = %q, want %q (docs/protocol.md)", got, want)
 	}
 	// An mDNS service name is a DNS label: at most 63 bytes.
 	if n := len(MDNSService(a)); n > 63 {

@@ -50,7 +50,7 @@ const (
 	// name, control messages) and not only our payload. 1 MiB is the
 	// go-libp2p-pubsub default and what other implementations assume: a
 	// frame over the receiver's limit makes it drop the sender's
-	// subscriptions for the rest of the connection (see DESIGN.md), so we
+	// subscriptions for the rest of the connection (docs/architecture.md, pitfalls), so we
 	// must never send more than peers with default settings accept. The
 	// largest block, chain.MaxBlockSize = 512 KiB, leaves half a MiB for
 	// the envelope, which is a few hundred bytes.

@@ -73,8 +73,8 @@ func BenchmarkApplyBlocks(b *testing.B) {
 
 // BenchmarkBoltBaseline measures the machine's limit in the same run:
 // 1 KiB values with random keys into plain bbolt, one fsynced commit per
-// value or per hundred values (DESIGN.md's table: 3,160/s and 43,000/s on
-// a quiet machine). One iteration is baselineValues values, so that even
+// value or per hundred values (3,160/s and 43,000/s on a quiet machine
+// when first measured). One iteration is baselineValues values, so that even
 // -benchtime 1x measures many commits.
 func BenchmarkBoltBaseline(b *testing.B) {
 	const baselineValues = 1000

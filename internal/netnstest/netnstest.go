@@ -2,7 +2,7 @@
 // namespaces: one namespace holding a bridge, and a namespace per host,
 // each with a veth into the bridge. mDNS multicasts on every interface, so
 // tests that run it must run it here and never in the root namespace
-// (DESIGN.md, known pitfalls). Every namespace is deleted when the test
+// (docs/architecture.md, pitfalls). Every namespace is deleted when the test
 // ends, failed or not. It needs root and iproute2; without them Require
 // skips the test, or fails it when CI=true, where a skip would hide that
 // the test never ran.
@@ -66,7 +66,7 @@ func New(t testing.TB, prefix, subnet string, n int) []Host {
 		ip(t, "-n", bridge, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS)
 		ip(t, "-n", bridge, "link", "set", veth, "master", "br0")
 		ip(t, "-n", bridge, "link", "set", veth, "up")
-		// lo has no MULTICAST flag by default (DESIGN.md, known pitfalls).
+		// lo has no MULTICAST flag by default (docs/architecture.md, pitfalls).
 		ip(t, "-n", h.NS, "link", "set", "lo", "up", "multicast", "on")
 		ip(t, "-n", h.NS, "addr", "add", h.IP+"/24", "dev", "eth0")
 		ip(t, "-n", h.NS, "link", "set", "eth0", "up", "multicast", "on")

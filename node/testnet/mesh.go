@@ -10,7 +10,7 @@ import (
 
 // meshTracer follows one node's GossipSub mesh: the peers it has grafted
 // on each topic. GossipSub forwards only along the mesh, and a message
-// published before it forms is lost (DESIGN.md, known pitfalls), so the
+// published before it forms is lost (docs/architecture.md, pitfalls), so the
 // Net waits for the meshes to join every node up instead of sleeping.
 type meshTracer struct {
 	p2p.NopRawTracer

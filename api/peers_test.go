@@ -16,6 +16,7 @@ import (
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -227,7 +228,7 @@ func TestEvents(t *testing.T) {
 	// Both streams are subscribed once the node counts them.
 	testutil.Eventually(t, 5*time.Second, "two subscribers", func() bool { return n.Stats().Subscribers == 2 })
 
-	to, _ := newAddress(t)
+	to := testwallet.Random(t).Addr
 	mine(t, srv)
 	if code, out := do(t, srv, http.MethodPost, "/create-transaction", fmt.Sprintf(`{"recipient":%q,"amount":2}`, to)); code != http.StatusCreated {
 		t.Fatalf("create-transaction: %d %v", code, out)

@@ -27,11 +27,7 @@ type clientFixture struct {
 
 func newClientFixture(t *testing.T, p *chain.Params, srvOpts []api.Option, clientOpts ...api.ClientOption) *clientFixture {
 	t.Helper()
-	n, err := node.New(node.Config{Params: p, DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	n := newNode(t, p)
 	srv := httptest.NewServer(api.New(n, append([]api.Option{api.WithContext(context.Background())}, srvOpts...)...))
 	t.Cleanup(srv.Close)
 	c, err := api.NewClient(srv.URL, clientOpts...)

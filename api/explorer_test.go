@@ -25,11 +25,7 @@ import (
 // API over it, with opts after WithContext.
 func explorerServer(t *testing.T, ctx context.Context, p *chain.Params, opts ...api.Option) (*node.Node, *httptest.Server) {
 	t.Helper()
-	n, err := node.New(node.Config{Params: p, DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	n := newNode(t, p)
 	ctx, cancel := context.WithCancel(ctx)
 	srv := httptest.NewServer(api.New(n, append([]api.Option{api.WithContext(ctx)}, opts...)...))
 	// Cleanups run last first: cancel ends the event streams, then

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -62,15 +62,6 @@ func do(t *testing.T, srv *httptest.Server, method, path, body string) (int, map
 	return resp.StatusCode, out
 }
 
-func newAddress(t *testing.T) (string, ed25519.PrivateKey) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return chain.AddressFromPublicKey(pub), priv
-}
-
 func mine(t *testing.T, srv *httptest.Server) map[string]any {
 	t.Helper()
 	code, out := do(t, srv, http.MethodPost, "/mine", "")
@@ -94,7 +85,7 @@ func balance(t *testing.T, srv *httptest.Server, addr string) float64 {
 func TestClassicFlow(t *testing.T) {
 	n, srv := newServer(t, chain.RegTest())
 	wallet := n.WalletAddress()
-	to, _ := newAddress(t)
+	to := testwallet.Random(t).Addr
 
 	out := mine(t, srv)
 	if out["message"] != "Successfully Mined the new Block" || out["block_data"].(map[string]any)["index"] != 1.0 {
@@ -157,8 +148,9 @@ func TestClassicFlow(t *testing.T) {
 // transaction and posts it with public_key, signature and nonce.
 func TestClientSigned(t *testing.T) {
 	n, srv := newServer(t, chain.RegTest())
-	from, key := newAddress(t)
-	to, _ := newAddress(t)
+	sender := testwallet.Random(t)
+	from, key := sender.Addr, sender.Key
+	to := testwallet.Random(t).Addr
 	mine(t, srv)
 	if code, out := do(t, srv, http.MethodPost, "/create-transaction", fmt.Sprintf(`{"recipient":%q,"amount":20}`, from)); code != http.StatusCreated {
 		t.Fatalf("fund: %d %v", code, out)
@@ -264,7 +256,7 @@ func TestOpenNetwork(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	n, srv := newServer(t, chain.RegTest())
 	mine(t, srv)
-	to, _ := newAddress(t)
+	to := testwallet.Random(t).Addr
 	big := `{"recipient":"` + to + `","amount":1,"fee":0` + strings.Repeat(" ", 2<<20) + `}`
 	tests := []struct {
 		name, method, path, body string

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -105,11 +106,12 @@ func benchClientSigned(b *testing.B, conns int, gossip bool) {
 	} else {
 		n = newNode(b, p)
 	}
-	sink, _ := benchKey(b)
+	sink := testwallet.Random(b).Addr
 	wallets := make([]ed25519.PrivateKey, conns*walletsPerConn)
 	addrs := make([]string, len(wallets))
 	for i := range wallets {
-		addrs[i], wallets[i] = benchKey(b)
+		w := testwallet.Random(b)
+		addrs[i], wallets[i] = w.Addr, w.Key
 	}
 	// bodies[g] are goroutine g's requests in order: wallet i%walletsPerConn
 	// of its own, nonce i/walletsPerConn.
@@ -152,7 +154,7 @@ func benchClientSigned(b *testing.B, conns int, gossip bool) {
 func benchNodeSigned(b *testing.B) {
 	p := chain.RegTest()
 	n := newNode(b, p)
-	sink, _ := benchKey(b)
+	sink := testwallet.Random(b).Addr
 	wallet := n.WalletAddress()
 	// Coins for b.N transfers of 1, then an empty mempool.
 	for {
@@ -191,14 +193,6 @@ func benchNodeSigned(b *testing.B) {
 	m.stop(b)
 	report(b, lat, elapsed, cpu)
 	b.ReportMetric(float64(m.blocks.Load()), "blocks")
-}
-
-func benchKey(b *testing.B) (string, ed25519.PrivateKey) {
-	pub, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return chain.AddressFromPublicKey(pub), priv
 }
 
 // fund pays each addrs[i] want[i] coins from the node wallet, mining as

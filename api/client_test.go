@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -27,11 +27,7 @@ type clientFixture struct {
 
 func newClientFixture(t *testing.T, p *chain.Params, srvOpts []api.Option, clientOpts ...api.ClientOption) *clientFixture {
 	t.Helper()
-	n, err := node.New(node.Config{Params: p, DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	n := newNode(t, p)
 	srv := httptest.NewServer(api.New(n, append([]api.Option{api.WithContext(context.Background())}, srvOpts...)...))
 	t.Cleanup(srv.Close)
 	c, err := api.NewClient(srv.URL, clientOpts...)
@@ -39,15 +35,6 @@ func newClientFixture(t *testing.T, p *chain.Params, srvOpts []api.Option, clien
 		t.Fatal(err)
 	}
 	return &clientFixture{n: n, srv: srv, c: c}
-}
-
-func clientKey(t *testing.T) (string, ed25519.PrivateKey) {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return chain.AddressFromPublicKey(pub), priv
 }
 
 func remoteErr(t *testing.T, err error, code int, msg string) {
@@ -126,8 +113,9 @@ func TestClientReads(t *testing.T) {
 func TestClientSubmitTx(t *testing.T) {
 	ctx := t.Context()
 	f := newClientFixture(t, chain.RegTest(), nil)
-	from, key := clientKey(t)
-	to, _ := clientKey(t)
+	sender := testwallet.Random(t)
+	from, key := sender.Addr, sender.Key
+	to := testwallet.Random(t).Addr
 	if _, err := f.c.Mine(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -25,11 +25,7 @@ import (
 // API over it, with opts after WithContext.
 func explorerServer(t *testing.T, ctx context.Context, p *chain.Params, opts ...api.Option) (*node.Node, *httptest.Server) {
 	t.Helper()
-	n, err := node.New(node.Config{Params: p, DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	n := newNode(t, p)
 	ctx, cancel := context.WithCancel(ctx)
 	srv := httptest.NewServer(api.New(n, append([]api.Option{api.WithContext(ctx)}, opts...)...))
 	// Cleanups run last first: cancel ends the event streams, then
@@ -136,7 +132,7 @@ func TestExplorerBrowser(t *testing.T) {
 		}
 		mined = append(mined, b)
 	}
-	to := explorerAddress(t)
+	to := testwallet.Random(t).Addr
 	pendingTx, err := n.Send(ctx, to, 7, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -272,15 +268,6 @@ func TestExplorerBrowserOpenNetwork(t *testing.T) {
 	p.waitFor(ctx, "open send", `$('result').classList.contains('ok') && document.querySelectorAll('#mempool-body tr[data-id]').length === 3`)
 	// Finding a transaction id asks for a block by that hash first.
 	p.checkProblems(t, "404 (Not Found) "+srv.URL+"/block/"+evil2.ID().String())
-}
-
-func explorerAddress(t *testing.T) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return chain.AddressFromPublicKey(pub)
 }
 
 // js quotes s as a JavaScript string literal.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -98,7 +99,8 @@ func BenchmarkChainPage(b *testing.B) {
 	const blocks = 24
 	ctx := context.Background()
 	p := chain.RegTest()
-	addr, key := benchKey(b)
+	w := testwallet.Random(b)
+	addr, key := w.Addr, w.Key
 	n, err := node.New(node.Config{Params: p, DataDir: b.TempDir(), MinerAddress: addr})
 	if err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // TestChainPageBytes: /chain and /sync-chain stop a page before the block
@@ -118,7 +119,7 @@ func TestMempoolBytes(t *testing.T) {
 	if _, err := n.MineOne(ctx); err != nil {
 		t.Fatal(err)
 	}
-	to := explorerAddress(t)
+	to := testwallet.Random(t).Addr
 	for range 10 {
 		if _, err := n.Send(ctx, to, 1, 0); err != nil {
 			t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -37,17 +39,6 @@ func startedServer(t *testing.T) (*node.Node, *httptest.Server) {
 		n.Close()
 	})
 	return n, srv
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // TestStatusAndPeers: /register-node by multiaddr and by the other
@@ -87,7 +78,7 @@ func TestStatusAndPeers(t *testing.T) {
 	// b sees both once its event loop has logged c's connection and
 	// identify has told it the addresses each announces.
 	var peers []any
-	waitFor(t, 10*time.Second, "b's /peers lists a and c with their announced addresses", func() bool {
+	testutil.Eventually(t, 10*time.Second, "b's /peers lists a and c with their announced addresses", func() bool {
 		code, out := do(t, bSrv, http.MethodGet, "/peers", "")
 		if code != http.StatusOK {
 			t.Fatalf("b's peers: %d %v", code, out)
@@ -112,7 +103,7 @@ func TestStatusAndPeers(t *testing.T) {
 		t.Errorf("b's peer sources %v: want a by register, c inbound", sources)
 	}
 	// Registered nodes sync: the block a mined reaches c through b.
-	waitFor(t, 20*time.Second, "c on a's tip", func() bool { return c.Chain().Tip().Hash == a.Chain().Tip().Hash })
+	testutil.Eventually(t, 20*time.Second, "c on a's tip", func() bool { return c.Chain().Tip().Hash == a.Chain().Tip().Hash })
 }
 
 // TestRegisterNodeBadInput: every mistake is a JSON error with the right
@@ -235,9 +226,9 @@ func TestEvents(t *testing.T) {
 	blocks, blocksResp := open("/events?types=block")
 	defer blocksResp.Body.Close()
 	// Both streams are subscribed once the node counts them.
-	waitFor(t, 5*time.Second, "two subscribers", func() bool { return n.Stats().Subscribers == 2 })
+	testutil.Eventually(t, 5*time.Second, "two subscribers", func() bool { return n.Stats().Subscribers == 2 })
 
-	to, _ := newAddress(t)
+	to := testwallet.Random(t).Addr
 	mine(t, srv)
 	if code, out := do(t, srv, http.MethodPost, "/create-transaction", fmt.Sprintf(`{"recipient":%q,"amount":2}`, to)); code != http.StatusCreated {
 		t.Fatalf("create-transaction: %d %v", code, out)
@@ -278,7 +269,7 @@ func TestEvents(t *testing.T) {
 	// The node shutting down ends the streams.
 	cancel()
 	for _, ch := range []chan sseEvent{all, blocks} {
-		waitFor(t, 5*time.Second, "stream closed", func() bool {
+		testutil.Eventually(t, 5*time.Second, "stream closed", func() bool {
 			select {
 			case _, ok := <-ch:
 				return !ok
@@ -287,7 +278,7 @@ func TestEvents(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 5*time.Second, "subscriptions closed", func() bool { return n.Stats().Subscribers == 0 })
+	testutil.Eventually(t, 5*time.Second, "subscriptions closed", func() bool { return n.Stats().Subscribers == 0 })
 }
 
 // TestEventsSlowClient: a client that stops reading is dropped by the
@@ -311,7 +302,7 @@ func TestEventsSlowClient(t *testing.T) {
 	if _, err := io.WriteString(conn, "GET /events HTTP/1.1\r\nHost: "+srv.Listener.Addr().String()+"\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "subscriber", func() bool { return n.Stats().Subscribers == 1 })
+	testutil.Eventually(t, 5*time.Second, "subscriber", func() bool { return n.Stats().Subscribers == 1 })
 	// Nobody reads conn: the handler blocks writing, the subscription's
 	// buffer fills and the node drops it.
 	mined := 0

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // attackPage is a page of another site that tries what issue 10 found
@@ -112,7 +113,7 @@ func TestWebSafetyBrowser(t *testing.T) {
 	node := httptest.NewServer(rec)
 	t.Cleanup(node.Close)
 	t.Cleanup(stop)
-	to := explorerAddress(t)
+	to := testwallet.Random(t).Addr
 	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, attackPage, js(node.URL), js(to))

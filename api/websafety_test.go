@@ -11,6 +11,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -72,7 +73,7 @@ func TestWebSafety(t *testing.T) {
 	}
 	u, _ := url.Parse(srv.URL)
 	own, port := srv.URL, u.Port()
-	to := explorerAddress(t)
+	to := testwallet.Random(t).Addr
 
 	type outcome int
 	const (

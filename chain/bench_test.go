@@ -12,33 +12,34 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // signedBlock returns a regtest block on genesis-funded senders holding
 // n signed transactions, and the chain state it connects to.
 func signedBlock(b *testing.B, n int) (*harness, *chain.Block) {
 	h := newHarness(b, nil)
-	senders := make([]*wallet, n)
+	senders := make([]*testwallet.Wallet, n)
 	for i := range senders {
-		senders[i] = newWallet(fmt.Sprintf("sender %d", i))
+		senders[i] = testwallet.New(fmt.Sprintf("sender %d", i))
 	}
 	// Fund every sender in blocks of up to 1,000 transfers from the miner.
 	h.extend(h.tipHash(), 2*n/int(h.p.Reward)+2)
-	a, _ := h.c.Account(h.miner.addr)
+	a, _ := h.c.Account(h.miner.Addr)
 	for lo := 0; lo < n; lo += 1000 {
 		var txs []*chain.Transaction
 		for i := lo; i < min(lo+1000, n); i++ {
-			txs = append(txs, h.miner.tx(h.p, senders[i].addr, 2, 0, a.Nonce))
+			txs = append(txs, h.miner.Tx(h.p, senders[i].Addr, 2, 0, a.Nonce))
 			a.Nonce++
 		}
 		if _, err := h.process(h.build(h.tipHash(), txs, nil)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	to := newWallet("recipient").addr
+	to := testwallet.New("recipient").Addr
 	txs := make([]*chain.Transaction, n)
 	for i, s := range senders {
-		txs[i] = s.tx(h.p, to, 1, 0, 0)
+		txs[i] = s.Tx(h.p, to, 1, 0, 0)
 	}
 	return h, h.build(h.tipHash(), txs, nil)
 }
@@ -157,13 +158,13 @@ func BenchmarkConnectBlocks(b *testing.B) {
 func buildChain(b *testing.B, n, txsPer int) []*chain.Block {
 	h := newHarness(b, nil)
 	defer h.close()
-	from, to := newWallet("bench sender"), newWallet("bench recipient")
+	from, to := testwallet.New("bench sender"), testwallet.New("bench recipient")
 	h.fund(from, uint64(n*txsPer)+10)
 	nonce := uint64(0)
 	for h.c.Tip().Height() < uint64(n) {
 		var txs []*chain.Transaction
 		for range txsPer {
-			txs = append(txs, from.tx(h.p, to.addr, 1, 0, nonce))
+			txs = append(txs, from.Tx(h.p, to.Addr, 1, 0, nonce))
 			nonce++
 		}
 		if _, err := h.process(h.build(h.tipHash(), txs, nil)); err != nil {
@@ -200,12 +201,12 @@ func BenchmarkOpenChain100k(b *testing.B) {
 	if _, _, err := c.ProcessBlocks(context.Background(), blocks); err != nil {
 		b.Fatal(err)
 	}
-	h := &harness{t: b, p: c.Params(), c: c, st: st, miner: newWallet("miner")}
+	h := &harness{t: b, p: c.Params(), c: c, st: st, miner: testwallet.New("miner")}
 	for c.Tip().Height() < n {
 		batch := make([]*chain.Block, 0, 1000)
 		parent := c.Tip().Header
 		for range 1000 {
-			cb := &chain.Transaction{Version: chain.TxVersion, Sender: "0", Recipient: h.miner.addr, Amount: h.p.Reward, Nonce: parent.Height + 1}
+			cb := &chain.Transaction{Version: chain.TxVersion, Sender: "0", Recipient: h.miner.Addr, Amount: h.p.Reward, Nonce: parent.Height + 1}
 			blk := &chain.Block{Header: chain.Header{Version: 1, Height: parent.Height + 1, PrevHash: parent.Hash(),
 				Timestamp: parent.Timestamp + 1000, Bits: h.p.PowLimitBits()}, Transactions: []*chain.Transaction{cb}}
 			blk.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(blk.Transactions))
@@ -246,7 +247,7 @@ func BenchmarkMineDevnetBlock(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				if _, err := c.Mine(context.Background(), nil, h.miner.addr, workers, nil); err != nil {
+				if _, err := c.Mine(context.Background(), nil, h.miner.Addr, workers, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -2,13 +2,12 @@ package chain_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/sha256"
 	"testing"
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // harness is a chain on a real bbolt store in a temp dir, on regtest rules
@@ -20,7 +19,7 @@ type harness struct {
 	dir   string
 	st    *store.Store
 	c     *chain.Chain
-	miner *wallet
+	miner *testwallet.Wallet
 	seq   int64 // makes every built block distinct
 }
 
@@ -32,7 +31,7 @@ func newHarness(t testing.TB, p *chain.Params) *harness {
 	if p == nil {
 		p = chain.RegTest()
 	}
-	h := &harness{t: t, p: p, dir: t.TempDir(), miner: newWallet("miner")}
+	h := &harness{t: t, p: p, dir: t.TempDir(), miner: testwallet.New("miner")}
 	h.open()
 	t.Cleanup(func() { h.close() })
 	return h
@@ -59,25 +58,6 @@ func (h *harness) close() {
 	}
 }
 
-// wallet is a deterministic ed25519 key named by a seed string.
-type wallet struct {
-	key  ed25519.PrivateKey
-	addr string
-}
-
-func newWallet(seed string) *wallet {
-	s := sha256.Sum256([]byte(seed))
-	k := ed25519.NewKeyFromSeed(s[:])
-	return &wallet{key: k, addr: chain.AddressFromPublicKey(k.Public().(ed25519.PublicKey))}
-}
-
-// tx returns a signed transfer.
-func (w *wallet) tx(p *chain.Params, to string, amount, fee, nonce uint64) *chain.Transaction {
-	tx := &chain.Transaction{Version: chain.TxVersion, Sender: w.addr, Recipient: to, Amount: amount, Fee: fee, Nonce: nonce}
-	tx.Sign(p.NetworkID(), w.key)
-	return tx
-}
-
 // build returns a solved block on parent paying the harness miner, with
 // txs after the coinbase, after mutate (if any) has changed it. The
 // merkle root is recomputed after mutate unless keepRoot is set.
@@ -93,7 +73,7 @@ func (h *harness) build(parent chain.Hash, txs []*chain.Transaction, mutate func
 	}
 	height := pm.Height() + 1
 	h.seq++
-	cb := &chain.Transaction{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: h.miner.addr, Amount: h.p.Reward + fees, Nonce: height}
+	cb := &chain.Transaction{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: h.miner.Addr, Amount: h.p.Reward + fees, Nonce: height}
 	b := &chain.Block{
 		Header: chain.Header{
 			Version:   chain.HeaderVersion,
@@ -155,12 +135,12 @@ func (h *harness) balance(addr string) int64 {
 }
 
 // fund mines blocks paying the miner, then one block moving amount to w.
-func (h *harness) fund(w *wallet, amount uint64) {
+func (h *harness) fund(w *testwallet.Wallet, amount uint64) {
 	h.t.Helper()
 	need := int(amount/h.p.Reward) + 1
 	h.extend(h.tipHash(), need)
-	a, _ := h.c.Account(h.miner.addr)
-	tx := h.miner.tx(h.p, w.addr, amount, 0, a.Nonce)
+	a, _ := h.c.Account(h.miner.Addr)
+	tx := h.miner.Tx(h.p, w.Addr, amount, 0, a.Nonce)
 	if _, err := h.process(h.build(h.tipHash(), []*chain.Transaction{tx}, nil)); err != nil {
 		h.t.Fatalf("fund: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // TestMempoolCredits: a transaction may spend coins a pending transaction
@@ -116,7 +117,7 @@ func TestMempoolCredits(t *testing.T) {
 func TestReorgDependentTxs(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, nil)
-	alice, xavier, yvonne, zed := newWallet("alice"), newWallet("xavier"), newWallet("yvonne"), newWallet("zed")
+	alice, xavier, yvonne, zed := testwallet.New("alice"), testwallet.New("xavier"), testwallet.New("yvonne"), testwallet.New("zed")
 	h.fund(alice, 500)
 	fork := h.tipHash()
 	mp := chain.NewMempool(h.p)
@@ -125,9 +126,9 @@ func TestReorgDependentTxs(t *testing.T) {
 			mp.Reorg(ch.Disconnected, ch.Connected, h.c)
 		}
 	}
-	a := alice.tx(h.p, xavier.addr, 300, 1, 0)
-	b := xavier.tx(h.p, yvonne.addr, 200, 7, 0)
-	c := yvonne.tx(h.p, zed.addr, 150, 9, 0)
+	a := alice.Tx(h.p, xavier.Addr, 300, 1, 0)
+	b := xavier.Tx(h.p, yvonne.Addr, 200, 7, 0)
+	c := yvonne.Tx(h.p, zed.Addr, 150, 9, 0)
 	// Losing branch: A and B in one block, C in the next.
 	b1 := h.build(fork, []*chain.Transaction{a, b}, nil)
 	ch, err := h.process(b1)
@@ -142,7 +143,7 @@ func TestReorgDependentTxs(t *testing.T) {
 	follow(ch)
 
 	// Winning branch: three empty blocks from another miner.
-	other := newWallet("other miner")
+	other := testwallet.New("other miner")
 	h.miner, other = other, h.miner
 	parent := fork
 	var last *chain.Change
@@ -176,7 +177,7 @@ func TestReorgDependentTxs(t *testing.T) {
 		}
 	}
 	sameIDs("Txs", mp.Txs())
-	blk, err := h.c.Mine(ctx, mp, h.miner.addr, 1, nil)
+	blk, err := h.c.Mine(ctx, mp, h.miner.Addr, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestReorgDependentTxs(t *testing.T) {
 	if mp.Len() != 0 {
 		t.Fatalf("Len %d after mining everything", mp.Len())
 	}
-	if got := h.balance(zed.addr); got != 150 {
+	if got := h.balance(zed.Addr); got != 150 {
 		t.Fatalf("zed has %d, want 150", got)
 	}
 	_ = other

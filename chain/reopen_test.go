@@ -13,6 +13,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // countingStore counts block body reads, to show that opening a chain
@@ -29,11 +30,11 @@ func (s *countingStore) Block(h chain.Hash) (*chain.Block, error) {
 
 func TestReopenAfterClose(t *testing.T) {
 	h := newHarness(t, nil)
-	alice := newWallet("alice")
+	alice := testwallet.New("alice")
 	h.fund(alice, 70)
 	h.extend(h.tipHash(), 20)
 	tip := h.c.Tip()
-	minerBal, aliceBal := h.balance(h.miner.addr), h.balance(alice.addr)
+	minerBal, aliceBal := h.balance(h.miner.Addr), h.balance(alice.Addr)
 	h.close()
 
 	st, err := store.OpenDir(h.dir)
@@ -52,7 +53,7 @@ func TestReopenAfterClose(t *testing.T) {
 	if got := c.Tip(); got.Hash != tip.Hash || got.Work.Cmp(tip.Work) != 0 {
 		t.Fatalf("tip after reopen %s, want %s", got.Hash.Short(), tip.Hash.Short())
 	}
-	for addr, want := range map[string]int64{h.miner.addr: minerBal, alice.addr: aliceBal} {
+	for addr, want := range map[string]int64{h.miner.Addr: minerBal, alice.Addr: aliceBal} {
 		if a, _ := c.Account(addr); a.Balance != want {
 			t.Fatalf("balance of %s after reopen %d, want %d", addr, a.Balance, want)
 		}
@@ -165,7 +166,7 @@ func crashChild() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	miner := newWallet("miner").addr
+	miner := testwallet.New("miner").Addr
 	w := bufio.NewWriter(os.Stdout)
 	for {
 		b, err := c.Mine(context.Background(), nil, miner, 1, nil)

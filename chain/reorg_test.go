@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // TestReorgWithMempool reorganises 1 and 100 blocks deep and checks the
@@ -30,8 +31,8 @@ func TestReorgWithMempool(t *testing.T) {
 func testReorgWithMempool(t *testing.T, depth int) {
 	ctx := context.Background()
 	h := newHarness(t, nil)
-	alice, bob, carol, dave, eve := newWallet("alice"), newWallet("bob"), newWallet("carol"), newWallet("dave"), newWallet("eve")
-	for _, w := range []*wallet{alice, carol, dave, eve} {
+	alice, bob, carol, dave, eve := testwallet.New("alice"), testwallet.New("bob"), testwallet.New("carol"), testwallet.New("dave"), testwallet.New("eve")
+	for _, w := range []*testwallet.Wallet{alice, carol, dave, eve} {
 		h.fund(w, 500)
 	}
 	fork := h.tipHash()
@@ -43,9 +44,9 @@ func testReorgWithMempool(t *testing.T, depth int) {
 	}
 
 	// Branch A, the first main chain.
-	a0 := alice.tx(h.p, bob.addr, 10, 2, 0) // also mined on branch B
-	a1 := alice.tx(h.p, bob.addr, 11, 1, 1) // only on A: must come back
-	e0 := eve.tx(h.p, bob.addr, 500, 0, 0)  // eve's whole balance, on A
+	a0 := alice.Tx(h.p, bob.Addr, 10, 2, 0) // also mined on branch B
+	a1 := alice.Tx(h.p, bob.Addr, 11, 1, 1) // only on A: must come back
+	e0 := eve.Tx(h.p, bob.Addr, 500, 0, 0)  // eve's whole balance, on A
 	var carolTxs []*chain.Transaction
 	parent := fork
 	for i := 0; i < depth; i++ {
@@ -54,7 +55,7 @@ func testReorgWithMempool(t *testing.T, depth int) {
 			txs = []*chain.Transaction{a0, a1, e0}
 		}
 		if i < 5 {
-			c := carol.tx(h.p, bob.addr, uint64(20+i), 0, uint64(i))
+			c := carol.Tx(h.p, bob.Addr, uint64(20+i), 0, uint64(i))
 			carolTxs = append(carolTxs, c)
 			txs = append(txs, c)
 		}
@@ -68,8 +69,8 @@ func testReorgWithMempool(t *testing.T, depth int) {
 	}
 	aTip := parent
 	// Pending when the reorg comes: alice's next, and a transfer of dave's.
-	a2 := alice.tx(h.p, bob.addr, 12, 5, 2)
-	d0 := dave.tx(h.p, bob.addr, 30, 1, 0) // also mined on branch B
+	a2 := alice.Tx(h.p, bob.Addr, 12, 5, 2)
+	d0 := dave.Tx(h.p, bob.Addr, 30, 1, 0) // also mined on branch B
 	for _, tx := range []*chain.Transaction{a2, d0} {
 		if err := mp.Add(tx, h.c); err != nil {
 			t.Fatalf("pending %s: %v", tx.ID().Short(), err)
@@ -77,9 +78,9 @@ func testReorgWithMempool(t *testing.T, depth int) {
 	}
 
 	// Branch B, one block longer, built by another miner.
-	other := newWallet("other miner")
+	other := testwallet.New("other miner")
 	h.miner, other = other, h.miner
-	e0b := eve.tx(h.p, carol.addr, 400, 0, 0) // the double spend of eve's nonce 0
+	e0b := eve.Tx(h.p, carol.Addr, 400, 0, 0) // the double spend of eve's nonce 0
 	parent = fork
 	var bBlocks []*chain.Block
 	var last *chain.Change
@@ -123,7 +124,7 @@ func testReorgWithMempool(t *testing.T, depth int) {
 	if _, n, err := fresh.c.ProcessBlocks(ctx, mainBlocks); err != nil || n != len(mainBlocks) {
 		t.Fatalf("replaying the main chain: %d of %d, %v", n, len(mainBlocks), err)
 	}
-	for _, addr := range []string{alice.addr, bob.addr, carol.addr, dave.addr, eve.addr, h.miner.addr, other.addr} {
+	for _, addr := range []string{alice.Addr, bob.Addr, carol.Addr, dave.Addr, eve.Addr, h.miner.Addr, other.Addr} {
 		got, _ := h.c.Account(addr)
 		want, _ := fresh.c.Account(addr)
 		if got != want {
@@ -155,11 +156,11 @@ func testReorgWithMempool(t *testing.T, depth int) {
 	if mp.Len() != len(wantIn) {
 		t.Errorf("mempool holds %d, want %d", mp.Len(), len(wantIn))
 	}
-	if got := mp.Pending(alice.addr); len(got) != 2 || got[0].ID() != a1.ID() || got[1].ID() != a2.ID() {
+	if got := mp.Pending(alice.Addr); len(got) != 2 || got[0].ID() != a1.ID() || got[1].ID() != a2.ID() {
 		t.Errorf("alice's pending transactions out of nonce order")
 	}
 	// Everything that came back can be mined on the new tip.
-	b, err := h.c.Mine(ctx, mp, h.miner.addr, 1, nil)
+	b, err := h.c.Mine(ctx, mp, h.miner.Addr, 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

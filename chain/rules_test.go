@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // TestBlockRules breaks each block and transaction rule once and checks
@@ -15,7 +16,7 @@ import (
 // and (for rules that condemn the block itself) that a second submission
 // is refused cheaply as known-invalid.
 func TestBlockRules(t *testing.T) {
-	alice, bob := newWallet("alice"), newWallet("bob")
+	alice, bob := testwallet.New("alice"), testwallet.New("bob")
 	// funded returns a harness where alice holds 100 and her nonce is 0.
 	funded := func(t *testing.T) *harness {
 		h := newHarness(t, nil)
@@ -24,10 +25,10 @@ func TestBlockRules(t *testing.T) {
 	}
 	plain := func(t *testing.T) *harness { return newHarness(t, nil) }
 	txOf := func(h *harness, mut func(*chain.Transaction)) *chain.Transaction {
-		tx := alice.tx(h.p, bob.addr, 10, 1, 0)
+		tx := alice.Tx(h.p, bob.Addr, 10, 1, 0)
 		if mut != nil {
 			mut(tx)
-			tx.Sign(h.p.NetworkID(), alice.key)
+			tx.Sign(h.p.NetworkID(), alice.Key)
 		}
 		return tx
 	}
@@ -80,7 +81,7 @@ func TestBlockRules(t *testing.T) {
 		}, chain.ErrHighHash, true},
 		{"merkle root", plain, func(h *harness) *chain.Block {
 			b := h.build(h.tipHash(), nil, nil)
-			b.Transactions[0].Recipient = bob.addr // body swapped under a solved header
+			b.Transactions[0].Recipient = bob.Addr // body swapped under a solved header
 			return b
 		}, chain.ErrBadMerkleRoot, false},
 		{"duplicate transaction", funded, func(h *harness) *chain.Block {
@@ -129,7 +130,7 @@ func TestBlockRules(t *testing.T) {
 			return h.build(h.tipHash(), []*chain.Transaction{txOf(h, func(tx *chain.Transaction) { tx.Version = 9 })}, nil)
 		}, chain.ErrBadTxVersion, true},
 		{"recipient not an address", funded, func(h *harness) *chain.Block {
-			return h.build(h.tipHash(), []*chain.Transaction{txOf(h, func(tx *chain.Transaction) { tx.Recipient = bob.addr[:len(bob.addr)-1] + "0" })}, nil)
+			return h.build(h.tipHash(), []*chain.Transaction{txOf(h, func(tx *chain.Transaction) { tx.Recipient = bob.Addr[:len(bob.Addr)-1] + "0" })}, nil)
 		}, chain.ErrBadAddress, true},
 		{"zero amount", funded, func(h *harness) *chain.Block {
 			return h.build(h.tipHash(), []*chain.Transaction{txOf(h, func(tx *chain.Transaction) { tx.Amount = 0 })}, nil)
@@ -139,7 +140,7 @@ func TestBlockRules(t *testing.T) {
 		}, chain.ErrBadAmount, true},
 		{"key of another sender", funded, func(h *harness) *chain.Block {
 			tx := txOf(h, nil)
-			tx.Sign(h.p.NetworkID(), bob.key)
+			tx.Sign(h.p.NetworkID(), bob.Key)
 			return h.build(h.tipHash(), []*chain.Transaction{tx}, nil)
 		}, chain.ErrBadPublicKey, true},
 		{"bad signature", funded, func(h *harness) *chain.Block {
@@ -149,7 +150,7 @@ func TestBlockRules(t *testing.T) {
 		}, chain.ErrBadSignature, true},
 		{"signature for another network", funded, func(h *harness) *chain.Block {
 			tx := txOf(h, nil)
-			tx.Sign(chain.DevNet().NetworkID(), alice.key)
+			tx.Sign(chain.DevNet().NetworkID(), alice.Key)
 			return h.build(h.tipHash(), []*chain.Transaction{tx}, nil)
 		}, chain.ErrBadSignature, true},
 		{"bad height", plain, func(h *harness) *chain.Block {
@@ -173,18 +174,18 @@ func TestBlockRules(t *testing.T) {
 			})
 		}, chain.ErrTimeTooNew, false},
 		{"nonce reused", funded, func(h *harness) *chain.Block {
-			h.process(h.build(h.tipHash(), []*chain.Transaction{alice.tx(h.p, bob.addr, 1, 0, 0)}, nil))
-			return h.build(h.tipHash(), []*chain.Transaction{alice.tx(h.p, bob.addr, 2, 0, 0)}, nil)
+			h.process(h.build(h.tipHash(), []*chain.Transaction{alice.Tx(h.p, bob.Addr, 1, 0, 0)}, nil))
+			return h.build(h.tipHash(), []*chain.Transaction{alice.Tx(h.p, bob.Addr, 2, 0, 0)}, nil)
 		}, chain.ErrBadNonce, true},
 		{"nonce gap", funded, func(h *harness) *chain.Block {
-			return h.build(h.tipHash(), []*chain.Transaction{alice.tx(h.p, bob.addr, 2, 0, 1)}, nil)
+			return h.build(h.tipHash(), []*chain.Transaction{alice.Tx(h.p, bob.Addr, 2, 0, 1)}, nil)
 		}, chain.ErrBadNonce, true},
 		{"overspend", funded, func(h *harness) *chain.Block {
-			return h.build(h.tipHash(), []*chain.Transaction{alice.tx(h.p, bob.addr, 100, 1, 0)}, nil)
+			return h.build(h.tipHash(), []*chain.Transaction{alice.Tx(h.p, bob.Addr, 100, 1, 0)}, nil)
 		}, chain.ErrInsufficientFunds, true},
 		{"overspend across two transactions", funded, func(h *harness) *chain.Block {
 			return h.build(h.tipHash(), []*chain.Transaction{
-				alice.tx(h.p, bob.addr, 60, 0, 0), alice.tx(h.p, bob.addr, 41, 0, 1),
+				alice.Tx(h.p, bob.Addr, 60, 0, 0), alice.Tx(h.p, bob.Addr, 41, 0, 1),
 			}, nil)
 		}, chain.ErrInsufficientFunds, true},
 		{"coinbase ignores fees", funded, func(h *harness) *chain.Block {
@@ -229,7 +230,7 @@ func TestMutatedBodyDoesNotPoisonHeader(t *testing.T) {
 	h := newHarness(t, nil)
 	good := h.build(h.tipHash(), nil, nil)
 	bad := &chain.Block{Header: good.Header, Transactions: []*chain.Transaction{
-		{Version: chain.TxVersion, Sender: "0", Recipient: newWallet("thief").addr, Amount: h.p.Reward, Nonce: 1},
+		{Version: chain.TxVersion, Sender: "0", Recipient: testwallet.New("thief").Addr, Amount: h.p.Reward, Nonce: 1},
 	}}
 	if _, err := h.process(bad); !errors.Is(err, chain.ErrBadMerkleRoot) {
 		t.Fatalf("mutated body: got %v, want ErrBadMerkleRoot", err)
@@ -258,7 +259,7 @@ func TestChildOfInvalidBlock(t *testing.T) {
 	child := &chain.Block{Header: chain.Header{
 		Version: chain.HeaderVersion, Height: 2, PrevHash: bad.Hash(),
 		Timestamp: bad.Header.Timestamp + 1000, Bits: h.p.PowLimitBits(),
-	}, Transactions: []*chain.Transaction{{Version: chain.TxVersion, Sender: "0", Recipient: h.miner.addr, Amount: h.p.Reward, Nonce: 2}}}
+	}, Transactions: []*chain.Transaction{{Version: chain.TxVersion, Sender: "0", Recipient: h.miner.Addr, Amount: h.p.Reward, Nonce: 2}}}
 	child.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(child.Transactions))
 	h.solve(child)
 	if _, err := h.process(child); !errors.Is(err, chain.ErrKnownInvalid) {
@@ -276,7 +277,7 @@ func TestOpenNetworkRules(t *testing.T) {
 	q.NoRetarget = true
 	p = chain.NewParams(q)
 	h := newHarness(t, p)
-	h.miner = &wallet{addr: "miner"}
+	h.miner = &testwallet.Wallet{Addr: "miner"}
 	tx := &chain.Transaction{Version: chain.TxVersion, Sender: "Alice", Recipient: "Bob", Amount: 5}
 	if _, err := h.process(h.build(h.tipHash(), []*chain.Transaction{tx}, nil)); err != nil {
 		t.Fatalf("unsigned transfer from an empty account: %v", err)
@@ -290,7 +291,7 @@ func TestOpenNetworkRules(t *testing.T) {
 	if _, err := h.process(h.build(h.tipHash(), []*chain.Transaction{tx}, nil)); !errors.Is(err, chain.ErrDuplicateTx) {
 		t.Fatalf("replayed transaction: got %v, want ErrDuplicateTx", err)
 	}
-	signed := newWallet("alice").tx(p, "Bob", 1, 0, 0)
+	signed := testwallet.New("alice").Tx(p, "Bob", 1, 0, 0)
 	if _, err := h.process(h.build(h.tipHash(), []*chain.Transaction{signed}, nil)); !errors.Is(err, chain.ErrBadSignature) {
 		t.Fatalf("signed transaction on open: got %v, want ErrBadSignature", err)
 	}
@@ -358,7 +359,7 @@ func TestTemplateBoundsCoinbase(t *testing.T) {
 	q.NoRetarget = true
 	p := chain.NewParams(q)
 	h := newHarness(t, p)
-	h.miner = &wallet{addr: "miner"}
+	h.miner = &testwallet.Wallet{Addr: "miner"}
 	rich1 := &chain.Transaction{Version: chain.TxVersion, Sender: "a", Recipient: "b", Amount: 1, Fee: 1 << 52}
 	rich2 := &chain.Transaction{Version: chain.TxVersion, Sender: "c", Recipient: "d", Amount: 1, Fee: 1 << 52}
 	b, err := h.c.NewTemplate(fixedSource{rich1, rich2}, "miner")
@@ -392,7 +393,7 @@ func TestOrphanOfInvalidParent(t *testing.T) {
 	}
 	child := &chain.Block{Header: chain.Header{Version: chain.HeaderVersion, Height: 2, PrevHash: bad.Hash(),
 		Timestamp: bad.Header.Timestamp + 1000, Bits: h.p.PowLimitBits()},
-		Transactions: []*chain.Transaction{{Version: chain.TxVersion, Sender: "0", Recipient: h.miner.addr, Amount: h.p.Reward, Nonce: 2}}}
+		Transactions: []*chain.Transaction{{Version: chain.TxVersion, Sender: "0", Recipient: h.miner.Addr, Amount: h.p.Reward, Nonce: 2}}}
 	child.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(child.Transactions))
 	h.solve(child)
 	if _, err := h.process(child); !errors.Is(err, chain.ErrKnownInvalid) {

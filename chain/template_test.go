@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // TestMineStopsWhenTipChanges: a miner working on an impossible target
@@ -47,7 +48,7 @@ func TestMineStopsWhenTipChanges(t *testing.T) {
 	mined := make(chan error, 1)
 	var hashes atomic.Uint64
 	go func() {
-		_, err := c.Mine(context.Background(), nil, h.miner.addr, 2, &hashes)
+		_, err := c.Mine(context.Background(), nil, h.miner.Addr, 2, &hashes)
 		mined <- err
 	}()
 	// Wait until the miner is hashing the hard template, then take the
@@ -58,7 +59,7 @@ func TestMineStopsWhenTipChanges(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	tmpl, err := c.NewTemplate(nil, h.miner.addr)
+	tmpl, err := c.NewTemplate(nil, h.miner.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestMineStopsWhenTipChanges(t *testing.T) {
 func TestMineCancelled(t *testing.T) {
 	h := newHarness(t, nil)
 	// An impossible template: solve it by hand with bits for target 1.
-	b, err := h.c.NewTemplate(nil, h.miner.addr)
+	b, err := h.c.NewTemplate(nil, h.miner.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,24 +119,24 @@ func TestMineCancelled(t *testing.T) {
 // applies to the tip, and its block is accepted.
 func TestTemplate(t *testing.T) {
 	h := newHarness(t, nil)
-	alice, bob := newWallet("alice"), newWallet("bob")
+	alice, bob := testwallet.New("alice"), testwallet.New("bob")
 	h.fund(alice, 100)
 	mp := chain.NewMempool(h.p)
-	t0 := alice.tx(h.p, bob.addr, 10, 3, 0)
-	t1 := alice.tx(h.p, bob.addr, 10, 9, 1)
+	t0 := alice.Tx(h.p, bob.Addr, 10, 3, 0)
+	t1 := alice.Tx(h.p, bob.Addr, 10, 9, 1)
 	for _, tx := range []*chain.Transaction{t0, t1} {
 		if err := mp.Add(tx, h.c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b, err := h.c.NewTemplate(mp, h.miner.addr)
+	b, err := h.c.NewTemplate(mp, h.miner.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(b.Transactions) != 3 || b.Transactions[1].ID() != t0.ID() || b.Transactions[2].ID() != t1.ID() {
 		t.Fatal("template must hold both transactions in nonce order")
 	}
-	if cb := b.Transactions[0]; cb.Amount != h.p.Reward+12 || cb.Recipient != h.miner.addr || cb.Nonce != b.Header.Height {
+	if cb := b.Transactions[0]; cb.Amount != h.p.Reward+12 || cb.Recipient != h.miner.Addr || cb.Nonce != b.Header.Height {
 		t.Fatalf("coinbase %+v", cb)
 	}
 	if b.Header.Height != h.c.Tip().Height()+1 || b.Header.PrevHash != h.tipHash() {
@@ -147,7 +148,7 @@ func TestTemplate(t *testing.T) {
 	}
 	// The mempool was not told: the next template must leave out what is
 	// now mined rather than build an invalid block.
-	b2, err := h.c.NewTemplate(mp, h.miner.addr)
+	b2, err := h.c.NewTemplate(mp, h.miner.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,13 +2,13 @@ package node_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -61,11 +61,8 @@ func TestMempoolSurvivesRestart(t *testing.T) {
 		t.Fatalf("%d transactions restored after they were mined", n.Mempool().Len())
 	}
 	// A transfer queued for a nonce gap is kept too, still queued.
-	pub, key, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := chain.AddressFromPublicKey(pub)
+	sender := testwallet.Random(t)
+	client, key := sender.Addr, sender.Key
 	if _, err := n.Send(context.Background(), client, 10, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/node"
 	"github.com/gossipchain/gossipchain/p2p"
 )
@@ -53,17 +54,6 @@ func (w tWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func mine(t *testing.T, n *node.Node, k int) {
 	t.Helper()
 	for i := 0; i < k; i++ {
@@ -98,9 +88,9 @@ func TestLineOfFive(t *testing.T) {
 	nodes := line(t, 5)
 	first, last := nodes[0], nodes[4]
 	mine(t, first, 3)
-	eventually(t, 30*time.Second, "all nodes on the first end's tip", func() bool { return sameTip(nodes...) })
+	testutil.Eventually(t, 30*time.Second, "all nodes on the first end's tip", func() bool { return sameTip(nodes...) })
 	mine(t, last, 3)
-	eventually(t, 30*time.Second, "all nodes on the last end's tip", func() bool { return sameTip(nodes...) })
+	testutil.Eventually(t, 30*time.Second, "all nodes on the last end's tip", func() bool { return sameTip(nodes...) })
 	if h := first.Chain().Tip().Height(); h != 6 {
 		t.Fatalf("tip height %d, want 6", h)
 	}
@@ -108,9 +98,9 @@ func TestLineOfFive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "transaction in the far end's mempool", func() bool { return last.Mempool().Has(tx.ID()) })
+	testutil.Eventually(t, 30*time.Second, "transaction in the far end's mempool", func() bool { return last.Mempool().Has(tx.ID()) })
 	mine(t, last, 1)
-	eventually(t, 30*time.Second, "the far end's block with the transaction everywhere", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the far end's block with the transaction everywhere", func() bool {
 		a, _ := first.Chain().Account(last.WalletAddress())
 		return sameTip(nodes...) && first.Mempool().Len() == 0 && a.Balance == 4*int64(chain.RegTest().Reward)+7+1
 	})
@@ -135,7 +125,7 @@ func TestPartitionHeal(t *testing.T) {
 	}
 	link()
 	mine(t, a0, 2)
-	eventually(t, 30*time.Second, "all four share the first blocks", func() bool { return sameTip(a0, a1, b0, b1) })
+	testutil.Eventually(t, 30*time.Second, "all four share the first blocks", func() bool { return sameTip(a0, a1, b0, b1) })
 
 	// Split: the only link between the groups goes.
 	if err := a1.Host().Network().ClosePeer(b1.Host().ID()); err != nil {
@@ -147,7 +137,7 @@ func TestPartitionHeal(t *testing.T) {
 	}
 	mine(t, a0, 10)
 	mine(t, b0, 11)
-	eventually(t, 30*time.Second, "each group agrees", func() bool { return sameTip(a0, a1) && sameTip(b0, b1) })
+	testutil.Eventually(t, 30*time.Second, "each group agrees", func() bool { return sameTip(a0, a1) && sameTip(b0, b1) })
 	if a0.Mempool().Has(tx.ID()) || a0.Chain().Tip().Hash == b0.Chain().Tip().Hash {
 		t.Fatal("setup: the groups should have mined apart, the transaction on a's side")
 	}
@@ -155,7 +145,7 @@ func TestPartitionHeal(t *testing.T) {
 	events := a0.Subscribe(1024)
 	defer events.Close()
 	link()
-	eventually(t, 60*time.Second, "all four on the heavier branch", func() bool { return sameTip(a0, a1, b0, b1) })
+	testutil.Eventually(t, 60*time.Second, "all four on the heavier branch", func() bool { return sameTip(a0, a1, b0, b1) })
 	if h := a0.Chain().Tip().Height(); h != 13 {
 		t.Fatalf("tip height %d, want b's 13", h)
 	}
@@ -164,7 +154,7 @@ func TestPartitionHeal(t *testing.T) {
 		t.Errorf("reorg event %+v, want 10 blocks disconnected", d)
 	}
 	for _, n := range []*node.Node{a0, a1} {
-		eventually(t, 10*time.Second, "the losing branch's transaction back in the mempool", func() bool { return n.Mempool().Has(tx.ID()) })
+		testutil.Eventually(t, 10*time.Second, "the losing branch's transaction back in the mempool", func() bool { return n.Mempool().Has(tx.ID()) })
 	}
 }
 
@@ -194,8 +184,8 @@ func TestRebroadcast(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := startNode(t, "b", a)
-	eventually(t, 10*time.Second, "b on a's tip", func() bool { return sameTip(a, b) })
-	eventually(t, 2*time.Minute, "the transaction in b's mempool", func() bool { return b.Mempool().Has(tx.ID()) })
+	testutil.Eventually(t, 10*time.Second, "b on a's tip", func() bool { return sameTip(a, b) })
+	testutil.Eventually(t, 2*time.Minute, "the transaction in b's mempool", func() bool { return b.Mempool().Has(tx.ID()) })
 }
 
 // TestConcurrentSend: sends from the node's wallet on many goroutines at

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -51,15 +51,6 @@ func mustGC(t *testing.T, args ...string) string {
 		t.Fatalf("gossipchain %s: %v", strings.Join(args, " "), err)
 	}
 	return out
-}
-
-func newTestAddress(t *testing.T) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return chain.AddressFromPublicKey(pub)
 }
 
 // pendingFrom lists the mempool's transactions from addr.
@@ -137,7 +128,7 @@ func TestWalletAndSend(t *testing.T) {
 		t.Errorf("wallet balance --json printed %q (%v)", out, err)
 	}
 
-	to := newTestAddress(t)
+	to := testwallet.Random(t).Addr
 	send := append([]string{"send", "--api", url, "--to", to, "--amount", "7", "--fee", "1"}, walletFlags...)
 	for i := range 2 {
 		out := mustGC(t, send...)
@@ -205,7 +196,7 @@ func TestSendToken(t *testing.T) {
 	if _, err := n.MineOne(ctx); err != nil {
 		t.Fatal(err)
 	}
-	send := []string{"send", "--api", url, "--network", "regtest", "--wallet", w, "--to", newTestAddress(t), "--amount", "1"}
+	send := []string{"send", "--api", url, "--network", "regtest", "--wallet", w, "--to", testwallet.Random(t).Addr, "--amount", "1"}
 	_, err = gc(t, send...)
 	var re *api.RemoteError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"errors"
 	"flag"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // testEnv is a fixed environment for the flag parsers.
@@ -139,11 +139,7 @@ func TestParseWalletFlags(t *testing.T) {
 }
 
 func TestParseSendFlags(t *testing.T) {
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	to := chain.AddressFromPublicKey(pub)
+	to := testwallet.Random(t).Addr
 	// The last digit is the checksum's: any other one breaks it.
 	badSum := to[:len(to)-1] + "0"
 	if to[len(to)-1] == '0' {

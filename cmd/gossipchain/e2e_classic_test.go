@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/internal/testbin"
+	"github.com/gossipchain/gossipchain/internal/testutil"
 )
 
 // chainHashes returns a node's main chain as its block hashes, read
@@ -55,7 +56,7 @@ func TestClassicClientFlow(t *testing.T) {
 		t.Fatalf("register-node by multiaddr: %d %v", code, out)
 	}
 	for _, n := range nodes {
-		eventually(t, 20*time.Second, "every node connected to the other two", func() error {
+		testutil.EventuallyErr(t, 20*time.Second, "every node connected to the other two", func() error {
 			if _, st := callJSON(t, http.MethodGet, n.api+"/status", ""); st["peers"] != json.Number("2") {
 				return fmt.Errorf("%s has %v peers", n.api, st["peers"])
 			}
@@ -70,7 +71,7 @@ func TestClassicClientFlow(t *testing.T) {
 	}
 	txID := out["transaction"].(map[string]any)["id"].(string)
 	// It reaches node 2 by gossip; node 2 mines it.
-	eventually(t, 20*time.Second, "the transaction in node 2's mempool", func() error {
+	testutil.EventuallyErr(t, 20*time.Second, "the transaction in node 2's mempool", func() error {
 		if _, mp := callJSON(t, http.MethodGet, n2.api+"/mempool", ""); mp["count"] != json.Number("1") {
 			return fmt.Errorf("mempool holds %v", mp["count"])
 		}
@@ -93,7 +94,7 @@ func TestClassicClientFlow(t *testing.T) {
 	// having asked its peers; all agree, and the transaction is in block 1.
 	var want []string
 	for _, n := range nodes {
-		eventually(t, 30*time.Second, "sync-chain reaches height 2", func() error {
+		testutil.EventuallyErr(t, 30*time.Second, "sync-chain reaches height 2", func() error {
 			code, out := callJSON(t, http.MethodGet, n.api+"/sync-chain", "")
 			if code != http.StatusOK || (out["message"] != "Chain was replaced" && out["message"] != "Chain is already up to date") {
 				t.Fatalf("sync-chain: %d %v", code, out)

@@ -12,6 +12,7 @@ import (
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain/store"
 	"github.com/gossipchain/gossipchain/internal/testbin"
+	"github.com/gossipchain/gossipchain/internal/testutil"
 )
 
 var (
@@ -266,7 +267,7 @@ func mineBranch(t *testing.T, round int, p *nodeProc, tipAtKill uint64) *catchUp
 func (cu *catchUpRound) wait(t *testing.T, round int, v *api.Client, mined map[uint64]string) int {
 	t.Helper()
 	ctx := t.Context()
-	eventually(t, 30*time.Second, fmt.Sprintf("round %d: the node on the peer's branch at height %d", round, cu.height), func() error {
+	testutil.EventuallyErr(t, 30*time.Second, fmt.Sprintf("round %d: the node on the peer's branch at height %d", round, cu.height), func() error {
 		s, err := v.Status(ctx)
 		if err != nil {
 			return err
@@ -296,7 +297,7 @@ func (cu *catchUpRound) wait(t *testing.T, round int, v *api.Client, mined map[u
 func waitAgree(t *testing.T, round int, v *api.Client, from uint64, peers []*nodeProc) {
 	t.Helper()
 	ctx := t.Context()
-	eventually(t, 30*time.Second, fmt.Sprintf("round %d: peers on the node's chain from height %d", round, from), func() error {
+	testutil.EventuallyErr(t, 30*time.Second, fmt.Sprintf("round %d: peers on the node's chain from height %d", round, from), func() error {
 		for _, p := range peers {
 			s, err := p.c.Status(ctx)
 			if err != nil {

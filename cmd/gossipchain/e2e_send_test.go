@@ -15,6 +15,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testbin"
+	"github.com/gossipchain/gossipchain/internal/testutil"
 )
 
 // TestSendAcrossNodes is the end-to-end test of issue 4: three real node
@@ -44,7 +45,7 @@ func TestSendAcrossNodes(t *testing.T) {
 	n2 := startNodeProc(t, bin, "devnet", "--bootstrap", n1.p2p)
 	n3 := startNodeProc(t, bin, "devnet", "--bootstrap", n2.p2p)
 	nodes := []*nodeProc{n1, n2, n3}
-	eventually(t, 30*time.Second, "nodes connected in a line", func() error {
+	testutil.EventuallyErr(t, 30*time.Second, "nodes connected in a line", func() error {
 		for i, n := range nodes {
 			want := 1
 			if n == n2 {
@@ -101,7 +102,7 @@ func TestSendAcrossNodes(t *testing.T) {
 
 	// Node 3 must hold the transfer before it mines, or it would mine
 	// an empty block.
-	eventually(t, 30*time.Second, "the transfer in node 3's mempool", func() error {
+	testutil.EventuallyErr(t, 30*time.Second, "the transfer in node 3's mempool", func() error {
 		txs, err := n3.c.Mempool(ctx)
 		if err != nil {
 			return err
@@ -149,33 +150,10 @@ func TestSendAcrossNodes(t *testing.T) {
 	}
 }
 
-// eventually calls cond until it returns nil, failing the test with its
-// last error once d has passed.
-func eventually(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v: %v", what, d, err)
-		}
-		select {
-		case <-tick.C:
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		}
-	}
-}
-
 // waitBalance waits until every node shows balance for addr.
 func waitBalance(t *testing.T, nodes []*nodeProc, addr string, balance int64) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("balance %d of %s on every node", balance, addr), func() error {
+	testutil.EventuallyErr(t, 30*time.Second, fmt.Sprintf("balance %d of %s on every node", balance, addr), func() error {
 		for i, n := range nodes {
 			b, err := n.c.Balance(t.Context(), addr)
 			if err != nil {

@@ -525,7 +525,7 @@ func benchGossipBlocks(b *testing.B, txs int) {
 		c, closeC := openBenchChain(b, b.TempDir(), true)
 		b.Cleanup(closeC)
 		processAll(b, c, prefix, len(prefix))
-		g, err := p2p.NewGossip(context.Background(), h.Host, c,
+		g, err := p2p.NewGossip(context.Background(), h.Host, c, nopSync{},
 			p2p.WithPubSubOptions(pubsub.WithRawTracer(lightTracer{net.tracer[i]})))
 		if err != nil {
 			b.Fatal(err)

@@ -41,7 +41,7 @@ type Gossip struct {
 	txTopic, blockTopic *pubsub.Topic
 	txSub, blockSub     *pubsub.Subscription
 
-	onUnknownParent func(from peer.ID)
+	sync SyncTrigger
 
 	txStats, blockStats topicCounters
 
@@ -53,9 +53,8 @@ type Gossip struct {
 type GossipOption func(*gossipConfig)
 
 type gossipConfig struct {
-	log             *slog.Logger
-	psOpts          []pubsub.Option
-	onUnknownParent func(peer.ID)
+	log    *slog.Logger
+	psOpts []pubsub.Option
 }
 
 // WithGossipLogger sets the logger.
@@ -67,10 +66,16 @@ func WithPubSubOptions(opts ...pubsub.Option) GossipOption {
 	return func(c *gossipConfig) { c.psOpts = append(c.psOpts, opts...) }
 }
 
-// WithUnknownParent sets what to do when a peer gossips a block whose
-// parent we lack: the syncer asks that peer for the missing branch.
-func WithUnknownParent(f func(from peer.ID)) GossipOption {
-	return func(c *gossipConfig) { c.onUnknownParent = f }
+// SyncTrigger is what gossip needs of the syncer (*Syncer): a block can
+// tell us more than it carries, and sync fetches the rest.
+type SyncTrigger interface {
+	// RequestSync asks from, which gossiped a block whose parent we lack,
+	// for the missing branch.
+	RequestSync(from peer.ID)
+	// Announce tells every peer our status soon: a block brought others
+	// along to the main chain (orphans that waited for it, or a branch it
+	// made the heaviest), and gossip forwards only the block itself.
+	Announce()
 }
 
 // msgID names a message by the SHA-256 of its bytes, so the same block or
@@ -82,8 +87,9 @@ func msgID(m *pubsubpb.Message) string {
 	return string(sum[:])
 }
 
-// NewGossip joins the network's topics on h and starts reading them.
-func NewGossip(ctx context.Context, h host.Host, c Chain, opts ...GossipOption) (*Gossip, error) {
+// NewGossip joins the network's topics on h and starts reading them; sync
+// is told of what gossiped blocks reveal (see SyncTrigger).
+func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts ...GossipOption) (*Gossip, error) {
 	cfg := gossipConfig{log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&cfg)
@@ -95,11 +101,10 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, opts ...GossipOption) 
 		pubsub.WithMaxMessageSize(protocol.MaxGossipMessageSize),
 		pubsub.WithPeerScore(scoreParams(txName, blockName), scoreThresholds()),
 		// Our own blocks go to every peer on the topic, not only the mesh:
-		// a block published before the mesh forms would otherwise be lost
-		// (DESIGN.md, known pitfalls).
+		// a block published before the mesh forms would otherwise be lost.
 		pubsub.WithFloodPublish(true),
 	}
-	g := &Gossip{host: h, chain: c, log: cfg.log, onUnknownParent: cfg.onUnknownParent}
+	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log}
 	psOpts = append(psOpts, pubsub.WithRawTracer(&sendCounter{topics: map[string]*topicCounters{
 		txName: &g.txStats, blockName: &g.blockStats,
 	}}))
@@ -197,10 +202,15 @@ func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Mess
 		return pubsub.ValidationReject
 	}
 	h := b.Hash()
-	connected, err := g.chain.ProcessBlock(ctx, b)
+	r, err := g.chain.ProcessBlock(ctx, b)
+	if r.Connected > 1 {
+		// Gossip forwards b, not the blocks it brought along: peers
+		// learn of those from our status, and sync.
+		g.sync.Announce()
+	}
 	res = blockVerdict(err)
 	switch {
-	case res == pubsub.ValidationAccept && !connected:
+	case res == pubsub.ValidationAccept && !r.Joined:
 		// Stored on a lighter side branch: its transactions have not been
 		// applied, so it is not known to be valid and is not forwarded.
 		// Should its branch become the heaviest, sync carries it.
@@ -211,9 +221,7 @@ func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Mess
 	case errors.Is(err, chain.ErrUnknownParent):
 		g.log.Info("block received ahead of its parent", "peer", from, "height", b.Header.Height, "hash", h.Short(),
 			"missing", g.chain.OrphanRoot(h).Short())
-		if g.onUnknownParent != nil {
-			g.onUnknownParent(from)
-		}
+		g.sync.RequestSync(from)
 	default:
 		g.logVerdict("block", from, res, err)
 	}

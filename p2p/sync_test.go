@@ -25,10 +25,10 @@ type syncNode struct {
 	s *p2p.Syncer
 }
 
-func newSyncNode(t *testing.T) *syncNode {
+func newSyncNode(t *testing.T, opts ...p2p.SyncOption) *syncNode {
 	t.Helper()
 	n := &syncNode{h: newHost(t), c: newTestChain(t)}
-	n.s = p2p.NewSyncer(context.Background(), n.h, n.c, p2p.WithSyncLogger(testLogger(t)))
+	n.s = p2p.NewSyncer(context.Background(), n.h, n.c, append([]p2p.SyncOption{p2p.WithSyncLogger(testLogger(t))}, opts...)...)
 	t.Cleanup(n.s.Close)
 	return n
 }

@@ -125,13 +125,15 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 }
 
 func (g *Gossip) join(txName, blockName string) error {
-	if err := g.ps.RegisterTopicValidator(txName, g.validateTx, pubsub.WithValidatorTimeout(txValidateTimeout)); err != nil {
+	if err := g.ps.RegisterTopicValidator(txName, g.validator("tx", &g.txStats, g.checkTx),
+		pubsub.WithValidatorTimeout(txValidateTimeout)); err != nil {
 		return fmt.Errorf("tx validator: %w", err)
 	}
 	// Few block validators at once: each holds a decoded block of up to
 	// MaxBlockSize while it waits for the chain, which connects one block
 	// at a time anyway.
-	if err := g.ps.RegisterTopicValidator(blockName, g.validateBlock, pubsub.WithValidatorTimeout(blockValidateTimeout),
+	if err := g.ps.RegisterTopicValidator(blockName, g.validator("block", &g.blockStats, g.checkBlock),
+		pubsub.WithValidatorTimeout(blockValidateTimeout),
 		pubsub.WithValidatorConcurrency(blockValidators)); err != nil {
 		return fmt.Errorf("block validator: %w", err)
 	}
@@ -184,22 +186,38 @@ func (g *Gossip) PublishTx(ctx context.Context, tx *chain.Transaction) error {
 	return nil
 }
 
-// validateBlock decodes and processes a gossiped block; see blockVerdict.
-func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
-	// Counted after recoverValidator has turned a panic into Ignore.
-	defer func() {
-		if from != g.host.ID() {
-			g.blockStats.verdict(res)
+// validator wraps one topic's check in what every topic does alike. Our
+// own messages are accepted unchecked: they were validated before they
+// were published. A panic in check is turned into an Ignore, then every
+// verdict on a peer's message is counted, and a refusal logged with the
+// error check returned as its reason (check returns a nil error for an
+// outcome it has described itself).
+func (g *Gossip) validator(topic string, stats *topicCounters,
+	check func(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error)) pubsub.ValidatorEx {
+	return func(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
+		if from == g.host.ID() {
+			return pubsub.ValidationAccept
 		}
-	}()
-	defer g.recoverValidator("block", from, &res)
-	if from == g.host.ID() {
-		return pubsub.ValidationAccept // ours: validated before publishing
+		// Counted after recoverValidator has turned a panic into Ignore.
+		defer func() { stats.verdict(res) }()
+		defer g.recoverValidator(topic, from, &res)
+		var err error
+		res, err = check(ctx, from, m.Data)
+		if err != nil {
+			g.logVerdict(topic, from, res, err)
+		}
+		return res
 	}
-	b, err := chain.DecodeBlock(m.Data)
+}
+
+// checkBlock decodes and processes a gossiped block; see blockVerdict.
+// It also tells the syncer what the block revealed: a tip that moved past
+// the block itself, or a parent we lack.
+func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
+	b, err := chain.DecodeBlock(data)
 	if err != nil {
-		g.logVerdict("block", from, pubsub.ValidationReject, err)
-		return pubsub.ValidationReject
+		err = undecodable{err}
+		return blockVerdict(err, false), err
 	}
 	h := b.Hash()
 	r, err := g.chain.ProcessBlock(ctx, b)
@@ -208,55 +226,40 @@ func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Mess
 		// learn of those from our status, and sync.
 		g.sync.Announce()
 	}
-	res = blockVerdict(err)
+	res := blockVerdict(err, r.Joined)
 	switch {
-	case res == pubsub.ValidationAccept && !r.Joined:
-		// Stored on a lighter side branch: its transactions have not been
-		// applied, so it is not known to be valid and is not forwarded.
-		// Should its branch become the heaviest, sync carries it.
-		g.log.Debug("block stored on a side branch", "peer", from, "height", b.Header.Height, "hash", h.Short())
-		res = pubsub.ValidationIgnore
 	case res == pubsub.ValidationAccept:
 		g.log.Info("block received", "peer", from, "height", b.Header.Height, "hash", h.Short(), "txs", len(b.Transactions))
+		return res, nil
+	case err == nil:
+		g.log.Debug("block stored on a side branch", "peer", from, "height", b.Header.Height, "hash", h.Short())
+		return res, nil
 	case errors.Is(err, chain.ErrUnknownParent):
 		g.log.Info("block received ahead of its parent", "peer", from, "height", b.Header.Height, "hash", h.Short(),
 			"missing", g.chain.OrphanRoot(h).Short())
 		g.sync.RequestSync(from)
-	default:
-		g.logVerdict("block", from, res, err)
+		return res, nil
 	}
-	return res
+	return res, err
 }
 
-// validateTx decodes a gossiped transaction and offers it to the mempool;
+// checkTx decodes a gossiped transaction and offers it to the mempool;
 // see txVerdict.
-func (g *Gossip) validateTx(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
-	// Counted after recoverValidator has turned a panic into Ignore.
-	defer func() {
-		if from != g.host.ID() {
-			g.txStats.verdict(res)
-		}
-	}()
-	defer g.recoverValidator("tx", from, &res)
-	if from == g.host.ID() {
-		return pubsub.ValidationAccept
-	}
-	tx, n, err := chain.DecodeTransaction(m.Data)
-	if err == nil && n != len(m.Data) {
-		err = fmt.Errorf("%w: %d bytes after the transaction", chain.ErrMalformed, len(m.Data)-n)
+func (g *Gossip) checkTx(_ context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
+	tx, n, err := chain.DecodeTransaction(data)
+	if err == nil && n != len(data) {
+		err = fmt.Errorf("%w: %d bytes after the transaction", chain.ErrMalformed, len(data)-n)
 	}
 	if err != nil {
-		g.logVerdict("tx", from, pubsub.ValidationReject, err)
-		return pubsub.ValidationReject
+		err = undecodable{err}
+		return txVerdict(err), err
 	}
 	err = g.chain.AddTx(tx)
-	res = txVerdict(err)
+	res := txVerdict(err)
 	if res == pubsub.ValidationAccept {
 		g.log.Info("tx received", "peer", from, "id", tx.ID().Short(), "from", tx.Sender, "to", tx.Recipient, "amount", tx.Amount)
-	} else {
-		g.logVerdict("tx", from, res, err)
 	}
-	return res
+	return res, err
 }
 
 // recoverValidator turns a panic in a validator into an Ignore: a bug of

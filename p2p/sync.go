@@ -481,20 +481,6 @@ func (s *Syncer) SyncNow(ctx context.Context) bool {
 // it sends a new status.
 var errNoProgress = errors.New("peer claimed more work than it delivered")
 
-// isFault reports whether err proves the peer wrong: a malformed or
-// unrequested message, or an invalid block. Timeouts, resets, refusals
-// and missing progress are not: the peer may be slow, or we raced it.
-func isFault(err error) bool {
-	if errors.Is(err, protocol.ErrUnknownBody) {
-		return false // perhaps a newer peer's message kind
-	}
-	if errors.Is(err, protocol.ErrBadMessage) {
-		return true
-	}
-	code := chain.CodeOf(err)
-	return code != 0 && !code.Transient()
-}
-
 // Sync event states.
 const (
 	SyncStarted  = "started"

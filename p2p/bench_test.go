@@ -247,7 +247,7 @@ func BenchmarkSync10k(b *testing.B) {
 	processAll(b, ac, fx.blocks, 1000)
 	ah := newNodeHost(b)
 	defer ah.Close()
-	as := p2p.NewSyncer(context.Background(), ah.Host, ac)
+	as := p2p.NewSyncer(context.Background(), ah.Host, ac, p2p.NewGater())
 	defer as.Close()
 
 	for _, noSync := range []bool{true, false} {
@@ -257,7 +257,7 @@ func BenchmarkSync10k(b *testing.B) {
 				b.StopTimer()
 				bc, closeB := openBenchChain(b, b.TempDir(), noSync)
 				bh := newNodeHost(b)
-				bs := p2p.NewSyncer(context.Background(), bh.Host, bc)
+				bs := p2p.NewSyncer(context.Background(), bh.Host, bc, p2p.NewGater())
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				changed := bc.TipChanged()
 				b.StartTimer()

@@ -62,7 +62,7 @@ func TestHostBlockKeepsBan(t *testing.T) {
 		t.Fatal("Unblock lifted a ban")
 	}
 
-	a.gater.ban(b.ID(), -time.Second) // the ban has run out
+	a.gater.Ban(b.ID(), -time.Second) // the ban has run out
 	a.Block(b.ID())
 	if err := dial(); err == nil {
 		t.Fatal("an expired ban lifted a block")

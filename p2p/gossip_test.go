@@ -226,7 +226,7 @@ func TestGossipOrphansAnnounced(t *testing.T) {
 	slow := p2p.WithStatusInterval(time.Hour)
 	// b gossips and syncs; c only syncs, from b.
 	h, bc := newHost(t), newTestChain(t)
-	bs := p2p.NewSyncer(context.Background(), h, bc, slow, p2p.WithSyncLogger(testLogger(t)))
+	bs := p2p.NewSyncer(context.Background(), h, bc, p2p.NewGater(), slow, p2p.WithSyncLogger(testLogger(t)))
 	t.Cleanup(bs.Close)
 	b := startGossipNode(t, h, bc, bs)
 	c := newSyncNode(t, slow)
@@ -242,7 +242,7 @@ func TestGossipOrphansAnnounced(t *testing.T) {
 	miner := newWallet("miner").addr
 	b1, b2 := src.mine(t, miner), src.mine(t, miner)
 	evil := newHost(t)
-	es := p2p.NewSyncer(context.Background(), evil, newTestChain(t), slow)
+	es := p2p.NewSyncer(context.Background(), evil, newTestChain(t), p2p.NewGater(), slow)
 	t.Cleanup(es.Close)
 	topic := publisher(t, evil, b)
 

@@ -131,7 +131,7 @@ type Host struct {
 	host.Host
 
 	cfg          HostConfig
-	gater        *banGater
+	gater        *Gater
 	log          *slog.Logger
 	connMgr      *connmgr.BasicConnMgr
 	bootstrap    []peer.AddrInfo
@@ -191,7 +191,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		cm.Close()
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
-	gater := newBanGater()
+	gater := NewGater()
 	opts := []libp2p.Option{
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.ConnectionGater(gater),

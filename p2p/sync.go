@@ -59,14 +59,13 @@ type Syncer struct {
 	chain Chain
 	log   *slog.Logger
 	proto lpprotocol.ID
-	ban   func(peer.ID, time.Duration)
+	bans  Bans
 	// requestTimeout bounds a GetHeaders exchange and the wait for the
 	// first block of a GetBlocks (protocol.RequestTimeout by default).
 	requestTimeout time.Duration
 
-	mu     sync.Mutex
-	peers  map[peer.ID]*peerState
-	banned map[peer.ID]time.Time
+	mu    sync.Mutex
+	peers map[peer.ID]*peerState
 
 	notifee *network.NotifyBundle
 	closed  bool // set under mu by Close: no goroutine starts after it
@@ -111,10 +110,15 @@ func newPeerState() *peerState {
 	}
 }
 
-// WithBan sets how a misbehaving peer is refused: the node passes the
-// host's Ban, which also stops its dial loops redialling the peer. Without
-// it the syncer only disconnects the peer and refuses it itself.
-func WithBan(ban func(peer.ID, time.Duration)) SyncOption { return func(s *Syncer) { s.ban = ban } }
+// Bans is where the syncer keeps the peers it refuses: the host's gater,
+// so that one store decides both who may connect and whom the syncer
+// serves. The node passes its *Host, whose Ban also closes the peer's
+// connections and keeps its dial loops from redialling it; a host without
+// a gater uses a *Gater of its own.
+type Bans interface {
+	Ban(p peer.ID, d time.Duration)
+	Banned(p peer.ID) bool
+}
 
 // WithRequestTimeout changes how long the syncer waits for a peer to
 // start answering a headers or blocks request (protocol.RequestTimeout by
@@ -135,16 +139,17 @@ func WithStatusInterval(d time.Duration) SyncOption {
 }
 
 // NewSyncer registers the sync protocol on h and starts watching
-// connections. ctx bounds every goroutine it starts; Close stops them.
-func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *Syncer {
+// connections; misbehaving peers are banned in bans. ctx bounds every
+// goroutine it starts; Close stops them.
+func NewSyncer(ctx context.Context, h host.Host, c Chain, bans Bans, opts ...SyncOption) *Syncer {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Syncer{
 		host:   h,
 		chain:  c,
 		log:    slog.New(slog.DiscardHandler),
 		proto:  lpprotocol.ID(protocol.SyncProtocol(c.Params().NetworkID())),
+		bans:   bans,
 		peers:  make(map[peer.ID]*peerState),
-		banned: make(map[peer.ID]time.Time),
 		kick:   make(chan struct{}, 1),
 		ctx:    ctx,
 		cancel: cancel,
@@ -187,7 +192,7 @@ func (s *Syncer) Close() {
 }
 
 func (s *Syncer) onConnected(p peer.ID) {
-	if s.isBanned(p) {
+	if s.bans.Banned(p) {
 		s.log.Info("refusing banned peer", "peer", p)
 		_ = s.host.Network().ClosePeer(p)
 		return
@@ -330,36 +335,15 @@ func (s *Syncer) wake() {
 	}
 }
 
-func (s *Syncer) isBanned(p peer.ID) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	until, ok := s.banned[p]
-	if ok && time.Now().After(until) {
-		delete(s.banned, p)
-		return false
-	}
-	return ok
-}
-
 // punish disconnects a peer that broke the protocol or sent invalid data
 // and refuses it for banTime.
 func (s *Syncer) punish(p peer.ID, err error) {
 	s.log.Info("peer dropped", "peer", p, "reason", err)
 	s.mu.Lock()
-	now := time.Now()
-	for q, until := range s.banned { // expired bans leave, so the map stays bounded
-		if now.After(until) {
-			delete(s.banned, q)
-		}
-	}
-	s.banned[p] = now.Add(banTime)
 	delete(s.peers, p)
 	s.mu.Unlock()
-	if s.ban != nil {
-		s.ban(p, banTime)
-		return
-	}
-	_ = s.host.Network().ClosePeer(p)
+	s.bans.Ban(p, banTime)
+	_ = s.host.Network().ClosePeer(p) // Host.Ban has; a bare Gater has not
 }
 
 // best returns the connected peer with the most work above our tip,

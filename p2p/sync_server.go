@@ -20,7 +20,7 @@ import (
 func (s *Syncer) handleStream(st network.Stream) {
 	defer st.Close()
 	p := st.Conn().RemotePeer()
-	if s.isBanned(p) {
+	if s.bans.Banned(p) {
 		_ = st.Reset()
 		return
 	}

@@ -20,24 +20,6 @@ import (
 // are dropped after a run of failed dials (a LAN node that left, a peer
 // remembered from last week).
 
-// Backoff defaults: the first retry comes after about a second, doubling
-// to a cap of a minute, so a bootstrap node that restarts is back within
-// a minute and one that is down for good costs one dial a minute.
-const (
-	defaultBackoffMin = time.Second
-	defaultBackoffMax = time.Minute
-	// stableAfter is how long a connection must last before the next
-	// disconnect starts the backoff again from the minimum; a peer that
-	// accepts and drops us at once keeps backing off.
-	stableAfter = 30 * time.Second
-	// dialTimeout bounds one dial attempt, all addresses included.
-	dialTimeout = 30 * time.Second
-	// rememberedMaxFailures and mdnsMaxFailures: consecutive failed dials
-	// (about 1+2+4+8+16+32 s) after which a candidate peer is dropped.
-	rememberedMaxFailures = 6
-	mdnsMaxFailures       = 6
-)
-
 // backoffPolicy is the delay between dials of one peer.
 type backoffPolicy struct {
 	min, max time.Duration

@@ -19,14 +19,6 @@ import (
 // This file is how peers come and go: mDNS discovery, and the event loop
 // that logs every connect and disconnect and wakes the dial loops.
 
-// defaultMDNSYield is how long the peer with the larger ID waits, after an
-// mDNS discovery, for the smaller one to dial it before dialling itself.
-// Two peers that dial each other at the same instant can both fail the
-// handshake and stay apart (go-libp2p issue 2925), so normally only the
-// smaller ID dials; the wait is the fallback for a peer whose multicast
-// only goes one way.
-const defaultMDNSYield = 10 * time.Second
-
 // mdnsNotifee receives mDNS discoveries; go-libp2p calls it on a fresh
 // goroutine per entry, once per announcement of a peer.
 type mdnsNotifee struct{ h *Host }
@@ -102,10 +94,6 @@ func (h *Host) startEventLoop() error {
 	})
 	return nil
 }
-
-// eventBuffer is the connectedness event queue. The loop never blocks,
-// so this only absorbs bursts (a restart reconnecting to many peers).
-const eventBuffer = 256
 
 func (h *Host) peerConnected(p peer.ID) {
 	if h.gater.refuses(p) {

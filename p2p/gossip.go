@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -16,15 +15,6 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
-)
-
-// Validator timeouts: a block of 4,096 signed transactions takes well
-// under a second to check here; a validator that takes longer is our
-// fault, and GossipSub ignores the message rather than penalise anyone.
-const (
-	blockValidateTimeout = 10 * time.Second
-	txValidateTimeout    = 2 * time.Second
-	blockValidators      = 4
 )
 
 // Gossip runs GossipSub on the tx and block topics of one network. Its
@@ -129,9 +119,7 @@ func (g *Gossip) join(txName, blockName string) error {
 		pubsub.WithValidatorTimeout(txValidateTimeout)); err != nil {
 		return fmt.Errorf("tx validator: %w", err)
 	}
-	// Few block validators at once: each holds a decoded block of up to
-	// MaxBlockSize while it waits for the chain, which connects one block
-	// at a time anyway.
+	// Few block validators at once (see blockValidators).
 	if err := g.ps.RegisterTopicValidator(blockName, g.validator("block", &g.blockStats, g.checkBlock),
 		pubsub.WithValidatorTimeout(blockValidateTimeout),
 		pubsub.WithValidatorConcurrency(blockValidators)); err != nil {

@@ -32,17 +32,6 @@ import (
 // Several nodes on one machine pass their own --listen.
 const DefaultPort = 9310
 
-// Connection manager defaults. A node needs a handful of peers for
-// GossipSub (mesh degree 6, at most 12) and a few more to sync from; past
-// that each peer only costs bandwidth. Trimming starts above ConnHigh and
-// goes down to ConnLow, sparing connections younger than the grace period
-// so a peer has time to finish the status exchange.
-const (
-	DefaultConnLow   = 32
-	DefaultConnHigh  = 96
-	DefaultConnGrace = time.Minute
-)
-
 // Peer sources, as reported by PeerSource and logged on connect.
 const (
 	SourceMDNS       = "mdns"

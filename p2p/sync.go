@@ -18,34 +18,8 @@ import (
 	"github.com/gossipchain/gossipchain/protocol"
 )
 
-// Sync policy. A peer that breaks the protocol or sends an invalid block
-// is disconnected and refused for banTime; one that stalls is only passed
-// over until it sends a new status.
-const (
-	banTime = 10 * time.Minute
-	// Each peer has two buckets (Prysm's per-method limits): requests of
-	// any kind, and blocks served. An honest download asks for 64 blocks
-	// a request as fast as it can connect them, a few thousand blocks a
-	// second here, and must not be throttled; a peer asking for the same
-	// blocks over and over is held to serverBlockRate.
-	serverRate       = 100 // requests per second
-	serverBurst      = 200
-	serverBlockRate  = 10_000 // blocks per second
-	serverBlockBurst = 2_000
-	// statusInterval is how often the syncer asks every peer for its
-	// status even without news. Gossip normally brings every block, but a
-	// block forwarded before the mesh formed is lost, and nothing else
-	// would tell us the peer is ahead.
-	statusInterval = 10 * time.Second
-	syncService    = "gossipchain.sync"
-	// requestSyncGap coalesces the status exchanges that blocks arriving
-	// ahead of their parents ask for: a fast chain can send dozens a
-	// second, and one exchange answers them all.
-	requestSyncGap = 500 * time.Millisecond
-	// cooldown is how long a peer whose download stalled or made no
-	// progress is passed over while it claims the same tip.
-	cooldown = time.Minute
-)
+// syncService names the sync streams to the resource manager.
+const syncService = "gossipchain.sync"
 
 // Syncer keeps the node on the most-work chain its peers know. It
 // exchanges status with every peer that connects, serves headers and

@@ -199,7 +199,7 @@ func dial(tb testing.TB, from, to *p2p.Host) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := from.Connect(ctx, peer.AddrInfo{ID: to.ID(), Addrs: to.Addrs()}, p2p.SourceOutbound); err != nil {
+	if err := from.Dial(ctx, peer.AddrInfo{ID: to.ID(), Addrs: to.Addrs()}, p2p.SourceOutbound); err != nil {
 		tb.Fatal(err)
 	}
 }

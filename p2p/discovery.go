@@ -34,15 +34,15 @@ func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	}
 	// A peer is announced again and again; only news is worth a line.
 	level := slog.LevelDebug
-	if h.keep(ai, SourceMDNS, pol) {
+	if h.dialer.keep(ai, SourceMDNS, pol) {
 		level = slog.LevelInfo
 	}
 	h.log.Log(h.ctx, level, "peer found", "peer", ai.ID, "addr", addrString(firstAddr(ai)), "addrs", len(ai.Addrs), "source", SourceMDNS)
 }
 
 // startMDNS advertises this host under the network's service name and
-// starts browsing for others. It must only run where multicast may go
-// (see DESIGN.md, "Known pitfalls").
+// starts browsing for others. It must only run where multicast may go:
+// it multicasts on every interface of the machine.
 func (h *Host) startMDNS() error {
 	svc := mdns.NewMdnsService(h.Host, protocol.MDNSService(h.cfg.NetworkID), mdnsNotifee{h})
 	if err := svc.Start(); err != nil {
@@ -107,26 +107,10 @@ func (h *Host) peerConnected(p peer.ID) {
 	if conns := h.Network().ConnsToPeer(p); len(conns) > 0 {
 		addr, dir = conns[0].RemoteMultiaddr(), conns[0].Stat().Direction
 	}
-	h.mu.Lock()
-	if _, ok := h.peers[p]; ok {
-		h.mu.Unlock()
+	source, ok := h.table.connected(p, addr, dir, h.bootstrapIDs[p])
+	if !ok {
 		return
 	}
-	source, ok := h.dialing[p]
-	delete(h.dialing, p)
-	switch {
-	case ok:
-	case h.bootstrapIDs[p]:
-		// The operator named this peer; that is what matters about it,
-		// whichever side happened to dial.
-		source = SourceBootstrap
-	case dir == network.DirInbound:
-		source = SourceInbound
-	default:
-		source = SourceOutbound
-	}
-	h.peers[p] = &connState{source: source, addr: addr, since: time.Now()}
-	h.mu.Unlock()
 
 	h.log.Info("peer connected", "peer", p, "addr", addrString(addr), "source", source)
 	if h.memory != nil {
@@ -143,14 +127,7 @@ func (h *Host) peerDisconnected(p peer.ID) {
 	if h.Network().Connectedness(p) == network.Connected {
 		return
 	}
-	h.mu.Lock()
-	st, ok := h.peers[p]
-	delete(h.peers, p)
-	if w, ok := h.waiters[p]; ok {
-		close(w)
-		delete(h.waiters, p)
-	}
-	h.mu.Unlock()
+	st, ok := h.table.disconnected(p)
 	if !ok {
 		return
 	}
@@ -167,17 +144,10 @@ func (h *Host) peerDisconnected(p peer.ID) {
 // waitDisconnected blocks while p is connected. It returns false if ctx
 // ended first.
 func (h *Host) waitDisconnected(ctx context.Context, p peer.ID) bool {
-	h.mu.Lock()
-	if h.Network().Connectedness(p) != network.Connected {
-		h.mu.Unlock()
+	w := h.table.waiter(p, h.Network())
+	if w == nil {
 		return ctx.Err() == nil
 	}
-	w, ok := h.waiters[p]
-	if !ok {
-		w = make(chan struct{})
-		h.waiters[p] = w
-	}
-	h.mu.Unlock()
 	select {
 	case <-w:
 		return true

@@ -11,8 +11,8 @@ import (
 )
 
 // Gater is the host's connection gater and the node's one store of
-// bans: the syncer bans through it (via Host.Ban), and it refuses to dial, or to
-// finish accepting, a peer banned for misbehaviour until its ban ends,
+// bans: the syncer bans through it (via Host.Ban). It refuses to dial, or
+// to finish accepting, a peer banned for misbehaviour until its ban ends,
 // and a blocked peer until it is unblocked. Refusing at the gate, not
 // closing after the fact, is what keeps the bootstrap and discovery dial
 // loops from reconnecting a refused peer at once: their dials fail and

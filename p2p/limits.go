@@ -19,7 +19,7 @@ const (
 	DefaultConnGrace = time.Minute
 )
 
-// Dial loops (bootstrap.go).
+// Dial loops (dialer.go).
 const (
 	// defaultBackoffMin and defaultBackoffMax: the first retry comes after
 	// about a second, doubling to a cap of a minute, so a bootstrap node

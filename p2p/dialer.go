@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -12,13 +13,37 @@ import (
 	"github.com/multiformats/go-multiaddr"
 )
 
-// Every peer the host wants connected, whatever found it (bootstrap,
-// remembered, mDNS), gets one dial loop: keep. It dials, waits on the
-// peer's disconnect event while connected, and after a failed dial sleeps
-// an exponential, jittered, capped backoff. It never polls. Bootstrap
-// peers are kept for the life of the host; the others are candidates and
-// are dropped after a run of failed dials (a LAN node that left, a peer
-// remembered from last week).
+// dialer keeps peers connected. Every peer the host wants connected,
+// whatever found it (bootstrap, remembered, mDNS, an operator), gets one
+// dial loop: keep. It dials, waits on the peer's disconnect event while
+// connected, and after a failed dial sleeps an exponential, jittered,
+// capped backoff. It never polls. Bootstrap and added peers are kept for
+// the life of the host; the others are candidates and are dropped after a
+// run of failed dials (a LAN node that left, a peer remembered from last
+// week).
+//
+// The loops are the host's goroutines (Host.spawn), under the discovery
+// context start gives; mu guards the loops' table.
+type dialer struct {
+	h       *Host
+	backoff backoffPolicy
+
+	mu      sync.Mutex
+	ctx     context.Context    // discovery's; nil before start
+	keepers map[peer.ID]string // peers with a dial loop, by source
+}
+
+func newDialer(h *Host, b backoffPolicy) *dialer {
+	return &dialer{h: h, backoff: b, keepers: make(map[peer.ID]string)}
+}
+
+// start lets keep start loops, under ctx: none runs before the host's
+// Start.
+func (d *dialer) start(ctx context.Context) {
+	d.mu.Lock()
+	d.ctx = ctx
+	d.mu.Unlock()
+}
 
 // backoffPolicy is the delay between dials of one peer.
 type backoffPolicy struct {
@@ -63,36 +88,38 @@ type keepPolicy struct {
 
 // keep starts a dial loop for ai unless one is running for that peer. It
 // reports whether it started one.
-func (h *Host) keep(ai peer.AddrInfo, source string, pol keepPolicy) bool {
-	if ai.ID == h.ID() {
+func (d *dialer) keep(ai peer.AddrInfo, source string, pol keepPolicy) bool {
+	if ai.ID == d.h.ID() {
 		return false
 	}
-	h.mu.Lock()
-	ctx := h.runCtx
-	if _, ok := h.keepers[ai.ID]; ok || ctx == nil {
-		h.mu.Unlock()
+	d.mu.Lock()
+	ctx := d.ctx
+	if _, ok := d.keepers[ai.ID]; ok || ctx == nil {
+		d.mu.Unlock()
 		return false
 	}
-	h.keepers[ai.ID] = source
-	h.mu.Unlock()
+	d.keepers[ai.ID] = source
+	d.mu.Unlock()
 
-	started := h.spawn(func() {
-		defer func() {
-			h.mu.Lock()
-			delete(h.keepers, ai.ID)
-			h.mu.Unlock()
-		}()
-		h.keepLoop(ctx, ai, source, pol)
+	started := d.h.spawn(func() {
+		defer d.forget(ai.ID)
+		d.loop(ctx, ai, source, pol)
 	})
 	if !started {
-		h.mu.Lock()
-		delete(h.keepers, ai.ID)
-		h.mu.Unlock()
+		d.forget(ai.ID)
 	}
 	return started
 }
 
-func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, pol keepPolicy) {
+func (d *dialer) forget(p peer.ID) {
+	d.mu.Lock()
+	delete(d.keepers, p)
+	d.mu.Unlock()
+}
+
+// loop is one peer's dial loop; see dialer.
+func (d *dialer) loop(ctx context.Context, ai peer.AddrInfo, source string, pol keepPolicy) {
+	h := d.h
 	failures := 0
 	for {
 		if h.isConnected(ai.ID) {
@@ -113,7 +140,7 @@ func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, po
 			}
 			// Even after a long connection, do not redial in the same
 			// instant: the peer is most likely restarting.
-			if !sleep(ctx, h.cfg.backoff.delay(failures)) {
+			if !sleep(ctx, d.backoff.delay(failures)) {
 				return
 			}
 			continue
@@ -127,7 +154,7 @@ func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, po
 			}
 		}
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-		err := h.Connect(dctx, ai, source)
+		err := h.Dial(dctx, ai, source)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -136,7 +163,7 @@ func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, po
 			continue
 		}
 		failures++
-		wait := h.cfg.backoff.delay(failures)
+		wait := d.backoff.delay(failures)
 		if !pol.persistent && failures >= pol.maxFailures {
 			h.log.Info("giving up on peer", "peer", ai.ID, "source", source, "attempts", failures, "reason", err)
 			return

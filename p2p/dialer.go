@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	mrand "math/rand"
 	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/backoff"
 	"github.com/multiformats/go-multiaddr"
 )
 
@@ -26,7 +28,7 @@ import (
 // context start gives; mu guards the loops' table.
 type dialer struct {
 	h       *Host
-	backoff backoffPolicy
+	backoff backoff.BackoffFactory
 
 	mu      sync.Mutex
 	ctx     context.Context    // discovery's; nil before start
@@ -34,7 +36,7 @@ type dialer struct {
 }
 
 func newDialer(h *Host, b backoffPolicy) *dialer {
-	return &dialer{h: h, backoff: b, keepers: make(map[peer.ID]string)}
+	return &dialer{h: h, backoff: b.factory(), keepers: make(map[peer.ID]string)}
 }
 
 // start lets keep start loops, under ctx: none runs before the host's
@@ -45,7 +47,8 @@ func (d *dialer) start(ctx context.Context) {
 	d.mu.Unlock()
 }
 
-// backoffPolicy is the delay between dials of one peer.
+// backoffPolicy bounds the delay between dials of one peer (HostConfig's
+// test knob; zero means the defaults in limits.go).
 type backoffPolicy struct {
 	min, max time.Duration
 }
@@ -60,18 +63,41 @@ func (b backoffPolicy) withDefaults() backoffPolicy {
 	return b
 }
 
-// delay returns the wait after the n-th consecutive failure (n >= 1):
-// min·2^(n-1) capped at max, then "equal jitter" (half fixed, half
-// random) so peers that lost the same node do not redial in lockstep.
-func (b backoffPolicy) delay(n int) time.Duration {
-	d := b.max
-	if n < 1 {
-		n = 1
+// factory returns go-libp2p's exponential backoff for the policy: the
+// n-th consecutive failure waits min·2^(n-1), capped at max, with equal
+// jitter. One random source serves every loop of the host; the factory
+// locks it.
+func (b backoffPolicy) factory() backoff.BackoffFactory {
+	return backoff.NewExponentialBackoff(b.min, b.max, equalJitter, b.min, 2, 0,
+		mrand.NewSource(time.Now().UnixNano()))
+}
+
+// equalJitter keeps half of the capped delay and draws the other half at
+// random, so peers that lost the same node do not redial in lockstep, yet
+// none redials much sooner than the backoff says. (go-libp2p's FullJitter
+// could draw anything down to min, far below a long delay.) A duration
+// below min can only be one that overflowed, after some 30 doublings: it
+// is the cap, not the floor.
+func equalJitter(d, minD, maxD time.Duration, rng *mrand.Rand) time.Duration {
+	if d < minD || d > maxD {
+		d = maxD
 	}
-	if n <= 30 {
-		d = min(b.min<<(n-1), b.max)
+	return d/2 + time.Duration(rng.Int63n(int64(d/2)+1))
+}
+
+// retryDelays is one dial loop's backoff.
+type retryDelays struct{ s backoff.BackoffStrategy }
+
+// after returns the wait after the n-th consecutive failure. The loop
+// counts failures one by one, and resets to zero after a stable
+// connection, so the strategy only needs starting over at the first
+// failure (n of 0 or 1): the wait after a stable connection ends is the
+// first step too.
+func (r retryDelays) after(n int) time.Duration {
+	if n <= 1 {
+		r.s.Reset()
 	}
-	return d/2 + rand.N(d/2+1)
+	return r.s.Delay()
 }
 
 // keepPolicy says how hard keep tries.
@@ -121,6 +147,7 @@ func (d *dialer) forget(p peer.ID) {
 func (d *dialer) loop(ctx context.Context, ai peer.AddrInfo, source string, pol keepPolicy) {
 	h := d.h
 	failures := 0
+	delays := retryDelays{d.backoff()}
 	for {
 		if h.isConnected(ai.ID) {
 			since := time.Now()
@@ -140,7 +167,7 @@ func (d *dialer) loop(ctx context.Context, ai peer.AddrInfo, source string, pol 
 			}
 			// Even after a long connection, do not redial in the same
 			// instant: the peer is most likely restarting.
-			if !sleep(ctx, d.backoff.delay(failures)) {
+			if !sleep(ctx, delays.after(failures)) {
 				return
 			}
 			continue
@@ -163,7 +190,7 @@ func (d *dialer) loop(ctx context.Context, ai peer.AddrInfo, source string, pol 
 			continue
 		}
 		failures++
-		wait := d.backoff.delay(failures)
+		wait := delays.after(failures)
 		if !pol.persistent && failures >= pol.maxFailures {
 			h.log.Info("giving up on peer", "peer", ai.ID, "source", source, "attempts", failures, "reason", err)
 			return

@@ -1,7 +1,7 @@
 package p2p_test
 
-// Benchmarks of the network layer against this machine's limits (DESIGN.md,
-// last section), each limit measured again in the same run:
+// Benchmarks of the network layer against this machine's limits (see
+// docs/benchmarks.md), each limit measured again in the same run:
 //
 //   - BenchmarkSync10k: a fresh node downloads 10,000 regtest blocks from
 //     one peer over the sync protocol; BenchmarkRawStreamCopy moves the

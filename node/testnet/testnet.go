@@ -314,7 +314,7 @@ func (nt *Net) start(i, port int) error {
 		nt.cfg.nodeCfg(i, &cfg)
 	}
 	// Whatever the option did: TCP on loopback, no mDNS, which would
-	// multicast on every interface of the machine (DESIGN.md), and the
+	// multicast on every interface of the machine, and the
 	// tracer that WaitMesh reads.
 	cfg.GossipOptions = append(cfg.GossipOptions, p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh)))
 	cfg.DataDir = m.dir

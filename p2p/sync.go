@@ -313,10 +313,12 @@ func (s *Syncer) wake() {
 // and refuses it for banTime.
 func (s *Syncer) punish(p peer.ID, err error) {
 	s.log.Info("peer dropped", "peer", p, "reason", err)
+	// Banned first, so no connection the peer makes from now on is
+	// served or given a new entry.
+	s.bans.Ban(p, banTime)
 	s.mu.Lock()
 	delete(s.peers, p)
 	s.mu.Unlock()
-	s.bans.Ban(p, banTime)
 	_ = s.host.Network().ClosePeer(p) // Host.Ban has; a bare Gater has not
 }
 

@@ -9,8 +9,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
-	msmux "github.com/multiformats/go-multistream"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
@@ -54,7 +52,7 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 		}
 	}()
 	st, r, err := s.request(ctx, p, protocol.StatusRequest(s.status()), protocol.StatusTimeout)
-	if errors.Is(err, msmux.ErrNotSupported[lpprotocol.ID]{}) {
+	if isForeignPeer(err) {
 		// A node of another network (the protocol ID names the genesis)
 		// or a libp2p node that is no gossipchain node: it can give us
 		// nothing, and would only hold a connection slot. Not banned: a

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
@@ -100,3 +102,9 @@ func isFault(err error) bool {
 // bans such a peer. A request of a kind this version does not know is
 // answered, not judged (see handleStream); I/O errors are nobody's proof.
 func isRequestFault(err error) bool { return errors.Is(err, protocol.ErrBadMessage) }
+
+// isForeignPeer reports whether opening a sync stream failed because the
+// peer does not speak this network's sync protocol: another network (the
+// protocol ID names the genesis) or no gossipchain node. The syncer hangs
+// up on such a peer without banning it (see exchangeStatus).
+func isForeignPeer(err error) bool { return errors.Is(err, msmux.ErrNotSupported[lpprotocol.ID]{}) }

@@ -8,7 +8,9 @@ import (
 )
 
 // chainAdapter is the node as p2p sees it: the chain's reads, and block
-// and transaction intake that keeps the mempool in step.
+// and transaction intake that keeps the mempool in step. It only adapts:
+// what to do about a block's result (forward, announce, ask for its
+// parents) is p2p's to decide.
 type chainAdapter struct{ n *Node }
 
 var _ p2p.Chain = chainAdapter{}
@@ -25,15 +27,9 @@ func (a chainAdapter) Block(h chain.Hash) (*chain.Block, error) { return a.n.cha
 func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error) {
 	return a.n.chain.HeadersAfter(loc, stop, max)
 }
-func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (bool, error) {
+func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
 	ch, _, err := a.n.processBlocks(ctx, []*chain.Block{b}, false, OriginGossip)
-	if ch != nil && len(ch.Connected) > 1 && a.n.syncer != nil {
-		// Gossip forwards b, not the blocks it brought along (orphans
-		// that waited for it, or a branch it made the heaviest): peers
-		// learn of those from our status and sync.
-		a.n.syncer.Announce()
-	}
-	return ch.Joined(b.Hash()), err
+	return p2p.ResultOf(ch, b.Hash()), err
 }
 func (a chainAdapter) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
 	_, k, err := a.n.processBlocks(ctx, bs, true, OriginSync)

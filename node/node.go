@@ -160,11 +160,10 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.host = h
 	adapter := chainAdapter{n}
-	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, append([]p2p.SyncOption{p2p.WithSyncLogger(n.log), p2p.WithBan(h.Ban),
+	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, h, append([]p2p.SyncOption{p2p.WithSyncLogger(n.log),
 		p2p.WithSyncNotify(n.onSync)}, n.cfg.SyncOptions...)...)
-	gossipOpts := append([]p2p.GossipOption{p2p.WithGossipLogger(n.log), p2p.WithUnknownParent(n.syncer.RequestSync)},
-		n.cfg.GossipOptions...)
-	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, gossipOpts...)
+	gossipOpts := append([]p2p.GossipOption{p2p.WithGossipLogger(n.log)}, n.cfg.GossipOptions...)
+	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, n.syncer, gossipOpts...)
 	if err != nil {
 		return errors.Join(err, n.closeP2P())
 	}

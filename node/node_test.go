@@ -119,7 +119,7 @@ func TestPartitionHeal(t *testing.T) {
 	link := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := a1.Host().Connect(ctx, b1.Host().Peerstore().PeerInfo(b1.Host().ID()), "register"); err != nil {
+		if err := a1.Host().Dial(ctx, b1.Host().Peerstore().PeerInfo(b1.Host().ID()), "register"); err != nil {
 			t.Fatal(err)
 		}
 	}

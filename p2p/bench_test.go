@@ -1,7 +1,7 @@
 package p2p_test
 
-// Benchmarks of the network layer against this machine's limits (DESIGN.md,
-// last section), each limit measured again in the same run:
+// Benchmarks of the network layer against this machine's limits (see
+// docs/benchmarks.md), each limit measured again in the same run:
 //
 //   - BenchmarkSync10k: a fresh node downloads 10,000 regtest blocks from
 //     one peer over the sync protocol; BenchmarkRawStreamCopy moves the
@@ -199,7 +199,7 @@ func dial(tb testing.TB, from, to *p2p.Host) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := from.Connect(ctx, peer.AddrInfo{ID: to.ID(), Addrs: to.Addrs()}, p2p.SourceOutbound); err != nil {
+	if err := from.Dial(ctx, peer.AddrInfo{ID: to.ID(), Addrs: to.Addrs()}, p2p.SourceOutbound); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -247,7 +247,7 @@ func BenchmarkSync10k(b *testing.B) {
 	processAll(b, ac, fx.blocks, 1000)
 	ah := newNodeHost(b)
 	defer ah.Close()
-	as := p2p.NewSyncer(context.Background(), ah.Host, ac)
+	as := p2p.NewSyncer(context.Background(), ah.Host, ac, p2p.NewGater())
 	defer as.Close()
 
 	for _, noSync := range []bool{true, false} {
@@ -257,7 +257,7 @@ func BenchmarkSync10k(b *testing.B) {
 				b.StopTimer()
 				bc, closeB := openBenchChain(b, b.TempDir(), noSync)
 				bh := newNodeHost(b)
-				bs := p2p.NewSyncer(context.Background(), bh.Host, bc)
+				bs := p2p.NewSyncer(context.Background(), bh.Host, bc, p2p.NewGater())
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				changed := bc.TipChanged()
 				b.StartTimer()
@@ -525,7 +525,7 @@ func benchGossipBlocks(b *testing.B, txs int) {
 		c, closeC := openBenchChain(b, b.TempDir(), true)
 		b.Cleanup(closeC)
 		processAll(b, c, prefix, len(prefix))
-		g, err := p2p.NewGossip(context.Background(), h.Host, c,
+		g, err := p2p.NewGossip(context.Background(), h.Host, c, nopSync{},
 			p2p.WithPubSubOptions(pubsub.WithRawTracer(lightTracer{net.tracer[i]})))
 		if err != nil {
 			b.Fatal(err)

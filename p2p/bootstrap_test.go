@@ -12,15 +12,37 @@ import (
 )
 
 func TestBootstrapBackoffDelay(t *testing.T) {
-	b := backoffPolicy{min: 100 * time.Millisecond, max: 2 * time.Second}
+	b := backoffPolicy{min: 100 * time.Millisecond, max: 2 * time.Second}.factory()
+	// delay is the wait after the n-th failure, as a dial loop gets it:
+	// failures counted one by one.
+	delay := func(n int) time.Duration {
+		r := retryDelays{b()}
+		d := r.after(0)
+		for i := 1; i <= n; i++ {
+			d = r.after(i)
+		}
+		return d
+	}
 	for n, base := range map[int]time.Duration{
 		0: 100 * time.Millisecond, 1: 100 * time.Millisecond, 2: 200 * time.Millisecond,
 		3: 400 * time.Millisecond, 5: 1600 * time.Millisecond, 6: 2 * time.Second, 1000: 2 * time.Second,
+		1100: 2 * time.Second, // past float64's range: the cap, not the floor
 	} {
 		for range 50 {
-			if d := b.delay(n); d < base/2 || d > base {
+			if d := delay(n); d < base/2 || d > base {
 				t.Fatalf("delay(%d) = %v, want within [%v, %v]", n, d, base/2, base)
 			}
+		}
+	}
+	// After a stable connection the count starts again at the minimum.
+	r := retryDelays{b()}
+	for i := 1; i <= 5; i++ {
+		r.after(i)
+	}
+	for _, n := range []int{0, 1, 2} {
+		base := []time.Duration{100 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}[n]
+		if d := r.after(n); d < base/2 || d > base {
+			t.Fatalf("after reset, after(%d) = %v, want within [%v, %v]", n, d, base/2, base)
 		}
 	}
 	if d := (backoffPolicy{}).withDefaults(); d.min != defaultBackoffMin || d.max != defaultBackoffMax {

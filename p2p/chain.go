@@ -26,15 +26,39 @@ type Chain interface {
 	HeadersAfter(locator []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error)
 	// Block returns a stored block.
 	Block(chain.Hash) (*chain.Block, error)
-	// ProcessBlock validates one block and reports whether it joined the
-	// main chain. A block that is only stored, on a side branch with less
-	// work, has passed sanity and context checks but not the ledger's, so
-	// gossip does not forward it. A duplicate is an error
+	// ProcessBlock validates one block and reports what it connected,
+	// even along with an error (orphans it freed may have connected before
+	// one of them failed). A block that is only stored, on a side branch
+	// with less work, has passed sanity and context checks but not the
+	// ledger's, so gossip does not forward it. A duplicate is an error
 	// (chain.ErrDuplicateBlock), so gossip can ignore it.
-	ProcessBlock(ctx context.Context, b *chain.Block) (connected bool, err error)
+	ProcessBlock(ctx context.Context, b *chain.Block) (BlockResult, error)
 	// ProcessBlocks validates and connects blocks in order (see
 	// chain.Chain.ProcessBlocks); the node updates its mempool after.
 	ProcessBlocks(ctx context.Context, blocks []*chain.Block) (int, error)
 	// AddTx offers a transaction to the mempool.
 	AddTx(tx *chain.Transaction) error
+}
+
+// BlockResult is what processing one gossiped block did to the main
+// chain: gossip decides from it whether to forward the block and whether
+// to announce a tip that moved further than the block itself.
+type BlockResult struct {
+	// Connected counts the blocks that joined the main chain: the block,
+	// the orphans that waited for it, and the rest of a branch it made the
+	// heaviest.
+	Connected int
+	// Tip is the main chain's tip afterwards; nil when nothing connected.
+	Tip *chain.BlockMeta
+	// Joined reports whether the block itself is on the main chain.
+	Joined bool
+}
+
+// ResultOf summarises a chain change for the block with hash h: the one
+// conversion the node's adapter and the tests' chains share.
+func ResultOf(ch *chain.Change, h chain.Hash) BlockResult {
+	if ch == nil {
+		return BlockResult{}
+	}
+	return BlockResult{Connected: len(ch.Connected), Tip: ch.NewTip, Joined: ch.Joined(h)}
 }

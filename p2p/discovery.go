@@ -19,14 +19,6 @@ import (
 // This file is how peers come and go: mDNS discovery, and the event loop
 // that logs every connect and disconnect and wakes the dial loops.
 
-// defaultMDNSYield is how long the peer with the larger ID waits, after an
-// mDNS discovery, for the smaller one to dial it before dialling itself.
-// Two peers that dial each other at the same instant can both fail the
-// handshake and stay apart (go-libp2p issue 2925), so normally only the
-// smaller ID dials; the wait is the fallback for a peer whose multicast
-// only goes one way.
-const defaultMDNSYield = 10 * time.Second
-
 // mdnsNotifee receives mDNS discoveries; go-libp2p calls it on a fresh
 // goroutine per entry, once per announcement of a peer.
 type mdnsNotifee struct{ h *Host }
@@ -42,15 +34,15 @@ func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	}
 	// A peer is announced again and again; only news is worth a line.
 	level := slog.LevelDebug
-	if h.keep(ai, SourceMDNS, pol) {
+	if h.dialer.keep(ai, SourceMDNS, pol) {
 		level = slog.LevelInfo
 	}
 	h.log.Log(h.ctx, level, "peer found", "peer", ai.ID, "addr", addrString(firstAddr(ai)), "addrs", len(ai.Addrs), "source", SourceMDNS)
 }
 
 // startMDNS advertises this host under the network's service name and
-// starts browsing for others. It must only run where multicast may go
-// (see DESIGN.md, "Known pitfalls").
+// starts browsing for others. It must only run where multicast may go:
+// it multicasts on every interface of the machine.
 func (h *Host) startMDNS() error {
 	svc := mdns.NewMdnsService(h.Host, protocol.MDNSService(h.cfg.NetworkID), mdnsNotifee{h})
 	if err := svc.Start(); err != nil {
@@ -103,10 +95,6 @@ func (h *Host) startEventLoop() error {
 	return nil
 }
 
-// eventBuffer is the connectedness event queue. The loop never blocks,
-// so this only absorbs bursts (a restart reconnecting to many peers).
-const eventBuffer = 256
-
 func (h *Host) peerConnected(p peer.ID) {
 	if h.gater.refuses(p) {
 		// Added in the instant between the gate's last check and a Ban
@@ -119,26 +107,10 @@ func (h *Host) peerConnected(p peer.ID) {
 	if conns := h.Network().ConnsToPeer(p); len(conns) > 0 {
 		addr, dir = conns[0].RemoteMultiaddr(), conns[0].Stat().Direction
 	}
-	h.mu.Lock()
-	if _, ok := h.peers[p]; ok {
-		h.mu.Unlock()
+	source, ok := h.table.connected(p, addr, dir, h.bootstrapIDs[p])
+	if !ok {
 		return
 	}
-	source, ok := h.dialing[p]
-	delete(h.dialing, p)
-	switch {
-	case ok:
-	case h.bootstrapIDs[p]:
-		// The operator named this peer; that is what matters about it,
-		// whichever side happened to dial.
-		source = SourceBootstrap
-	case dir == network.DirInbound:
-		source = SourceInbound
-	default:
-		source = SourceOutbound
-	}
-	h.peers[p] = &connState{source: source, addr: addr, since: time.Now()}
-	h.mu.Unlock()
 
 	h.log.Info("peer connected", "peer", p, "addr", addrString(addr), "source", source)
 	if h.memory != nil {
@@ -155,14 +127,7 @@ func (h *Host) peerDisconnected(p peer.ID) {
 	if h.Network().Connectedness(p) == network.Connected {
 		return
 	}
-	h.mu.Lock()
-	st, ok := h.peers[p]
-	delete(h.peers, p)
-	if w, ok := h.waiters[p]; ok {
-		close(w)
-		delete(h.waiters, p)
-	}
-	h.mu.Unlock()
+	st, ok := h.table.disconnected(p)
 	if !ok {
 		return
 	}
@@ -179,17 +144,10 @@ func (h *Host) peerDisconnected(p peer.ID) {
 // waitDisconnected blocks while p is connected. It returns false if ctx
 // ended first.
 func (h *Host) waitDisconnected(ctx context.Context, p peer.ID) bool {
-	h.mu.Lock()
-	if h.Network().Connectedness(p) != network.Connected {
-		h.mu.Unlock()
+	w := h.table.waiter(p, h.Network())
+	if w == nil {
 		return ctx.Err() == nil
 	}
-	w, ok := h.waiters[p]
-	if !ok {
-		w = make(chan struct{})
-		h.waiters[p] = w
-	}
-	h.mu.Unlock()
 	select {
 	case <-w:
 		return true

@@ -24,7 +24,7 @@ func TestMDNSSmallerIDDials(t *testing.T) {
 		t.Errorf("source = %q, want %q", got, SourceMDNS)
 	}
 	// A second announcement of the same peer starts no second dial loop.
-	if a.keep(addrInfo(b), SourceMDNS, keepPolicy{}) {
+	if a.dialer.keep(addrInfo(b), SourceMDNS, keepPolicy{}) {
 		t.Error("second dial loop started for one peer")
 	}
 }
@@ -65,9 +65,9 @@ func TestMDNSBacksOffAndGivesUp(t *testing.T) {
 	a.cfg.mdnsYieldWait = time.Millisecond
 	mdnsNotifee{a}.HandlePeerFound(ai)
 	waitFor(t, 20*time.Second, "the dial loop to give up", func() bool {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		_, ok := a.keepers[ai.ID]
+		a.dialer.mu.Lock()
+		defer a.dialer.mu.Unlock()
+		_, ok := a.dialer.keepers[ai.ID]
 		return !ok
 	})
 	if connected(a, ai.ID)() {

@@ -3,4 +3,63 @@
 // their validators, and the chain-sync stream protocol with the syncer that
 // moves the node to the peers' most-work chain. It reaches the chain only
 // through the narrow interface it declares.
+//
+// # What it owns
+//
+//   - The libp2p host (host.go): transports, security, muxer, resource
+//     and connection managers, and the node's identity (identity.go,
+//     node.key). Host embeds the plain libp2p host, which is what gossip
+//     and the syncer are given.
+//   - Who is connected and why (peertable.go): every connection's
+//     source (mDNS, bootstrap, register, remembered, inbound, outbound),
+//     as logged and as the API lists it.
+//   - Keeping peers connected (dialer.go, discovery.go): one dial loop
+//     per wanted peer, with backoff; mDNS; bootstrap, added and
+//     remembered peers, the last kept in peers.json (peermemory.go).
+//   - Bans and blocks (gater.go): the one store of refused peers, enforced
+//     at the connection gate and consulted by the syncer.
+//   - Gossip (gossip.go, score.go): the tx and block topics, their
+//     validators and the peer-score parameters.
+//   - Sync (sync.go, sync_client.go, sync_server.go): status exchange,
+//     serving headers and blocks, and downloading the heaviest branch.
+//   - Judging peers (verdict.go): every rule that turns an outcome into
+//     a gossip verdict (accept, ignore, reject) or a sync fault (ban).
+//   - Its policy limits (limits.go): timeouts, rate limits, batch sizes,
+//     backoffs, ban times, bounded memories, score thresholds.
+//
+// # What it leaves to others
+//
+// The wire is protocol's: message encodings, topic names, protocol IDs,
+// and the size limits and timeouts every node must agree on. What makes a
+// block or transaction valid, and connecting blocks, is chain's. The node
+// implements Chain: it keeps its mempool in step with the blocks p2p hands
+// it, and decides nothing about peers. Gossip and the syncer decide about
+// peers from what Chain reports: whether to forward, announce, ask a peer
+// for a missing branch, or ban it. The node wires the parts together
+// (NewHost, NewSyncer with the host as its Bans, NewGossip with the
+// syncer as its SyncTrigger), publishes what it mines or is submitted, and
+// closes gossip, then the syncer, then the host. p2p imports protocol and
+// chain only.
+//
+// # Who owns which goroutine
+//
+//   - Host: one event loop reads connectedness events, keeps the peer
+//     table, wakes the dial loops and calls HostConfig.OnPeer (which must
+//     not block). The dialer runs one loop per kept peer under the
+//     discovery context Start gives, and the peer memory one debounced
+//     writer. All are counted by the host's WaitGroup and end with its
+//     context; Close cancels, waits, then writes peers.json a last time.
+//     mDNS runs go-libp2p's goroutines and calls back on fresh ones.
+//   - Gossip: two drains read the subscriptions; Close cancels and waits.
+//     Validators run on GossipSub's own goroutines, at most
+//     blockValidators blocks at once, and call into Chain and the
+//     SyncTrigger from there.
+//   - Syncer: one loop (run) does all downloading, so two syncs never
+//     race; SyncNow downloads on its caller's goroutine, serialised with
+//     run. Status exchanges run one goroutine per peer, counted by its
+//     WaitGroup; a re-ask after requestSyncGap runs on a timer and does
+//     nothing once the syncer is closed. Close stops run and waits for it
+//     and the exchanges. Stream handlers (the server) run on libp2p's
+//     goroutines: Close removes the handler but does not wait for a
+//     request being served.
 package p2p

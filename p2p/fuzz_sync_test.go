@@ -39,7 +39,7 @@ import (
 //	go test ./p2p -run '^$' -fuzz FuzzSyncHandler -fuzztime 30s -fuzzminimizetime 0
 func FuzzSyncHandler(f *testing.F) {
 	server := &syncNode{h: newHost(f), c: newTestChain(f)}
-	server.s = p2p.NewSyncer(context.Background(), server.h, server.c)
+	server.s = p2p.NewSyncer(context.Background(), server.h, server.c, p2p.NewGater())
 	f.Cleanup(server.s.Close)
 	blocks := mineBlocks(f, server.c, newWallet("miner").addr, 5)
 	net := server.c.Params().NetworkID()

@@ -10,27 +10,33 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 )
 
-// banGater is the host's connection gater: it refuses to dial, or to
-// finish accepting, a peer banned for misbehaviour until its ban ends,
+// Gater is the host's connection gater and the node's one store of
+// bans: the syncer bans through it (via Host.Ban). It refuses to dial, or
+// to finish accepting, a peer banned for misbehaviour until its ban ends,
 // and a blocked peer until it is unblocked. Refusing at the gate, not
 // closing after the fact, is what keeps the bootstrap and discovery dial
 // loops from reconnecting a refused peer at once: their dials fail and
 // back off.
 //
+// A Gater of its own serves a syncer on a host built without one (tests):
+// the syncer then refuses a banned peer itself, on connect and on each
+// stream.
+//
 // Bans and blocks are kept apart: a ban is a verdict on a peer's conduct
 // and ends by itself; a block is the operator's (or a test's) decision
 // and lasts until it is undone. Lifting one never lifts the other.
-type banGater struct {
+type Gater struct {
 	mu      sync.Mutex
 	banned  map[peer.ID]time.Time
 	blocked map[peer.ID]struct{}
 }
 
-func newBanGater() *banGater {
-	return &banGater{banned: make(map[peer.ID]time.Time), blocked: make(map[peer.ID]struct{})}
+// NewGater returns a gater that refuses no one yet.
+func NewGater() *Gater {
+	return &Gater{banned: make(map[peer.ID]time.Time), blocked: make(map[peer.ID]struct{})}
 }
 
-func (g *banGater) block(p peer.ID, on bool) {
+func (g *Gater) block(p peer.ID, on bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if on {
@@ -41,8 +47,8 @@ func (g *banGater) block(p peer.ID, on bool) {
 }
 
 // refuses reports whether p is banned or blocked.
-func (g *banGater) refuses(p peer.ID) bool {
-	if g.isBanned(p) {
+func (g *Gater) refuses(p peer.ID) bool {
+	if g.Banned(p) {
 		return true
 	}
 	g.mu.Lock()
@@ -51,7 +57,8 @@ func (g *banGater) refuses(p peer.ID) bool {
 	return ok
 }
 
-func (g *banGater) ban(p peer.ID, d time.Duration) {
+// Ban refuses p for d. It does not close p's connections: see Host.Ban.
+func (g *Gater) Ban(p peer.ID, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := time.Now()
@@ -63,7 +70,9 @@ func (g *banGater) ban(p peer.ID, d time.Duration) {
 	g.banned[p] = now.Add(d)
 }
 
-func (g *banGater) isBanned(p peer.ID) bool {
+// Banned reports whether p is banned now; a ban that has run out is
+// forgotten.
+func (g *Gater) Banned(p peer.ID) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	until, ok := g.banned[p]
@@ -74,20 +83,20 @@ func (g *banGater) isBanned(p peer.ID) bool {
 	return ok
 }
 
-func (g *banGater) InterceptPeerDial(p peer.ID) bool { return !g.refuses(p) }
+func (g *Gater) InterceptPeerDial(p peer.ID) bool { return !g.refuses(p) }
 
-func (g *banGater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
+func (g *Gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
 
-func (g *banGater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
 
-func (g *banGater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+func (g *Gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
 	return !g.refuses(p)
 }
 
 // InterceptUpgraded checks again: a connection whose handshake passed
 // InterceptSecured just before a Ban or Block would otherwise be added
 // after the ClosePeer that was meant to end it.
-func (g *banGater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
+func (g *Gater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
 	return !g.refuses(c.RemotePeer()), 0
 }
 
@@ -95,9 +104,13 @@ func (g *banGater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectRe
 // for a peer that sent invalid data (gossip leaves such peers to GossipSub's
 // scoring).
 func (h *Host) Ban(p peer.ID, d time.Duration) {
-	h.gater.ban(p, d)
+	h.gater.Ban(p, d)
 	_ = h.Network().ClosePeer(p)
 }
+
+// Banned reports whether p is banned; with Ban it makes the host the
+// syncer's Bans.
+func (h *Host) Banned(p peer.ID) bool { return h.gater.Banned(p) }
 
 // Block refuses p, in both directions, and closes its connections, until
 // Unblock. Unlike Ban it has no end and says nothing about p's conduct:

@@ -27,12 +27,12 @@ func TestHostBlockUnblock(t *testing.T) {
 	// b's dial may look complete on b's side for a moment (QUIC finishes
 	// the handshake before a's gate closes it), but a never adds the
 	// connection, and b loses it.
-	_ = b.Connect(ctx, addrInfo(a), SourceRegister)
+	_ = b.Dial(ctx, addrInfo(a), SourceRegister)
 	if connected(a, b.ID())() {
 		t.Fatal("the blocked peer dialled in")
 	}
 	waitFor(t, 10*time.Second, "the refused dial closed", func() bool { return !connected(b, a.ID())() })
-	if err := a.Connect(ctx, addrInfo(b), SourceRegister); err == nil {
+	if err := a.Dial(ctx, addrInfo(b), SourceRegister); err == nil {
 		t.Fatal("dialled a blocked peer")
 	}
 
@@ -52,7 +52,7 @@ func TestHostBlockKeepsBan(t *testing.T) {
 	dial := func() error {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
-		return a.Connect(ctx, addrInfo(b), SourceRegister)
+		return a.Dial(ctx, addrInfo(b), SourceRegister)
 	}
 
 	a.Ban(b.ID(), time.Hour)
@@ -62,7 +62,7 @@ func TestHostBlockKeepsBan(t *testing.T) {
 		t.Fatal("Unblock lifted a ban")
 	}
 
-	a.gater.ban(b.ID(), -time.Second) // the ban has run out
+	a.gater.Ban(b.ID(), -time.Second) // the ban has run out
 	a.Block(b.ID())
 	if err := dial(); err == nil {
 		t.Fatal("an expired ban lifted a block")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -16,15 +15,6 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
-)
-
-// Validator timeouts: a block of 4,096 signed transactions takes well
-// under a second to check here; a validator that takes longer is our
-// fault, and GossipSub ignores the message rather than penalise anyone.
-const (
-	blockValidateTimeout = 10 * time.Second
-	txValidateTimeout    = 2 * time.Second
-	blockValidators      = 4
 )
 
 // Gossip runs GossipSub on the tx and block topics of one network. Its
@@ -41,7 +31,7 @@ type Gossip struct {
 	txTopic, blockTopic *pubsub.Topic
 	txSub, blockSub     *pubsub.Subscription
 
-	onUnknownParent func(from peer.ID)
+	sync SyncTrigger
 
 	txStats, blockStats topicCounters
 
@@ -53,9 +43,8 @@ type Gossip struct {
 type GossipOption func(*gossipConfig)
 
 type gossipConfig struct {
-	log             *slog.Logger
-	psOpts          []pubsub.Option
-	onUnknownParent func(peer.ID)
+	log    *slog.Logger
+	psOpts []pubsub.Option
 }
 
 // WithGossipLogger sets the logger.
@@ -67,10 +56,16 @@ func WithPubSubOptions(opts ...pubsub.Option) GossipOption {
 	return func(c *gossipConfig) { c.psOpts = append(c.psOpts, opts...) }
 }
 
-// WithUnknownParent sets what to do when a peer gossips a block whose
-// parent we lack: the syncer asks that peer for the missing branch.
-func WithUnknownParent(f func(from peer.ID)) GossipOption {
-	return func(c *gossipConfig) { c.onUnknownParent = f }
+// SyncTrigger is what gossip needs of the syncer (*Syncer): a block can
+// tell us more than it carries, and sync fetches the rest.
+type SyncTrigger interface {
+	// RequestSync asks from, which gossiped a block whose parent we lack,
+	// for the missing branch.
+	RequestSync(from peer.ID)
+	// Announce tells every peer our status soon: a block brought others
+	// along to the main chain (orphans that waited for it, or a branch it
+	// made the heaviest), and gossip forwards only the block itself.
+	Announce()
 }
 
 // msgID names a message by the SHA-256 of its bytes, so the same block or
@@ -82,8 +77,9 @@ func msgID(m *pubsubpb.Message) string {
 	return string(sum[:])
 }
 
-// NewGossip joins the network's topics on h and starts reading them.
-func NewGossip(ctx context.Context, h host.Host, c Chain, opts ...GossipOption) (*Gossip, error) {
+// NewGossip joins the network's topics on h and starts reading them; sync
+// is told of what gossiped blocks reveal (see SyncTrigger).
+func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts ...GossipOption) (*Gossip, error) {
 	cfg := gossipConfig{log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&cfg)
@@ -95,11 +91,10 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, opts ...GossipOption) 
 		pubsub.WithMaxMessageSize(protocol.MaxGossipMessageSize),
 		pubsub.WithPeerScore(scoreParams(txName, blockName), scoreThresholds()),
 		// Our own blocks go to every peer on the topic, not only the mesh:
-		// a block published before the mesh forms would otherwise be lost
-		// (DESIGN.md, known pitfalls).
+		// a block published before the mesh forms would otherwise be lost.
 		pubsub.WithFloodPublish(true),
 	}
-	g := &Gossip{host: h, chain: c, log: cfg.log, onUnknownParent: cfg.onUnknownParent}
+	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log}
 	psOpts = append(psOpts, pubsub.WithRawTracer(&sendCounter{topics: map[string]*topicCounters{
 		txName: &g.txStats, blockName: &g.blockStats,
 	}}))
@@ -120,13 +115,13 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, opts ...GossipOption) 
 }
 
 func (g *Gossip) join(txName, blockName string) error {
-	if err := g.ps.RegisterTopicValidator(txName, g.validateTx, pubsub.WithValidatorTimeout(txValidateTimeout)); err != nil {
+	if err := g.ps.RegisterTopicValidator(txName, g.validator("tx", &g.txStats, g.checkTx),
+		pubsub.WithValidatorTimeout(txValidateTimeout)); err != nil {
 		return fmt.Errorf("tx validator: %w", err)
 	}
-	// Few block validators at once: each holds a decoded block of up to
-	// MaxBlockSize while it waits for the chain, which connects one block
-	// at a time anyway.
-	if err := g.ps.RegisterTopicValidator(blockName, g.validateBlock, pubsub.WithValidatorTimeout(blockValidateTimeout),
+	// Few block validators at once (see blockValidators).
+	if err := g.ps.RegisterTopicValidator(blockName, g.validator("block", &g.blockStats, g.checkBlock),
+		pubsub.WithValidatorTimeout(blockValidateTimeout),
 		pubsub.WithValidatorConcurrency(blockValidators)); err != nil {
 		return fmt.Errorf("block validator: %w", err)
 	}
@@ -179,76 +174,80 @@ func (g *Gossip) PublishTx(ctx context.Context, tx *chain.Transaction) error {
 	return nil
 }
 
-// validateBlock decodes and processes a gossiped block; see blockVerdict.
-func (g *Gossip) validateBlock(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
-	// Counted after recoverValidator has turned a panic into Ignore.
-	defer func() {
-		if from != g.host.ID() {
-			g.blockStats.verdict(res)
+// validator wraps one topic's check in what every topic does alike. Our
+// own messages are accepted unchecked: they were validated before they
+// were published. A panic in check is turned into an Ignore, then every
+// verdict on a peer's message is counted, and a refusal logged with the
+// error check returned as its reason (check returns a nil error for an
+// outcome it has described itself).
+func (g *Gossip) validator(topic string, stats *topicCounters,
+	check func(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error)) pubsub.ValidatorEx {
+	return func(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
+		if from == g.host.ID() {
+			return pubsub.ValidationAccept
 		}
-	}()
-	defer g.recoverValidator("block", from, &res)
-	if from == g.host.ID() {
-		return pubsub.ValidationAccept // ours: validated before publishing
+		// Counted after recoverValidator has turned a panic into Ignore.
+		defer func() { stats.verdict(res) }()
+		defer g.recoverValidator(topic, from, &res)
+		var err error
+		res, err = check(ctx, from, m.Data)
+		if err != nil {
+			g.logVerdict(topic, from, res, err)
+		}
+		return res
 	}
-	b, err := chain.DecodeBlock(m.Data)
+}
+
+// checkBlock decodes and processes a gossiped block; see blockVerdict.
+// It also tells the syncer what the block revealed: a tip that moved past
+// the block itself, or a parent we lack.
+func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
+	b, err := chain.DecodeBlock(data)
 	if err != nil {
-		g.logVerdict("block", from, pubsub.ValidationReject, err)
-		return pubsub.ValidationReject
+		err = undecodable{err}
+		return blockVerdict(err, false), err
 	}
 	h := b.Hash()
-	connected, err := g.chain.ProcessBlock(ctx, b)
-	res = blockVerdict(err)
+	r, err := g.chain.ProcessBlock(ctx, b)
+	if r.Connected > 1 {
+		// Gossip forwards b, not the blocks it brought along: peers
+		// learn of those from our status, and sync.
+		g.sync.Announce()
+	}
+	res := blockVerdict(err, r.Joined)
 	switch {
-	case res == pubsub.ValidationAccept && !connected:
-		// Stored on a lighter side branch: its transactions have not been
-		// applied, so it is not known to be valid and is not forwarded.
-		// Should its branch become the heaviest, sync carries it.
-		g.log.Debug("block stored on a side branch", "peer", from, "height", b.Header.Height, "hash", h.Short())
-		res = pubsub.ValidationIgnore
 	case res == pubsub.ValidationAccept:
 		g.log.Info("block received", "peer", from, "height", b.Header.Height, "hash", h.Short(), "txs", len(b.Transactions))
+		return res, nil
+	case err == nil:
+		g.log.Debug("block stored on a side branch", "peer", from, "height", b.Header.Height, "hash", h.Short())
+		return res, nil
 	case errors.Is(err, chain.ErrUnknownParent):
 		g.log.Info("block received ahead of its parent", "peer", from, "height", b.Header.Height, "hash", h.Short(),
 			"missing", g.chain.OrphanRoot(h).Short())
-		if g.onUnknownParent != nil {
-			g.onUnknownParent(from)
-		}
-	default:
-		g.logVerdict("block", from, res, err)
+		g.sync.RequestSync(from)
+		return res, nil
 	}
-	return res
+	return res, err
 }
 
-// validateTx decodes a gossiped transaction and offers it to the mempool;
+// checkTx decodes a gossiped transaction and offers it to the mempool;
 // see txVerdict.
-func (g *Gossip) validateTx(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
-	// Counted after recoverValidator has turned a panic into Ignore.
-	defer func() {
-		if from != g.host.ID() {
-			g.txStats.verdict(res)
-		}
-	}()
-	defer g.recoverValidator("tx", from, &res)
-	if from == g.host.ID() {
-		return pubsub.ValidationAccept
-	}
-	tx, n, err := chain.DecodeTransaction(m.Data)
-	if err == nil && n != len(m.Data) {
-		err = fmt.Errorf("%w: %d bytes after the transaction", chain.ErrMalformed, len(m.Data)-n)
+func (g *Gossip) checkTx(_ context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
+	tx, n, err := chain.DecodeTransaction(data)
+	if err == nil && n != len(data) {
+		err = fmt.Errorf("%w: %d bytes after the transaction", chain.ErrMalformed, len(data)-n)
 	}
 	if err != nil {
-		g.logVerdict("tx", from, pubsub.ValidationReject, err)
-		return pubsub.ValidationReject
+		err = undecodable{err}
+		return txVerdict(err), err
 	}
 	err = g.chain.AddTx(tx)
-	res = txVerdict(err)
+	res := txVerdict(err)
 	if res == pubsub.ValidationAccept {
 		g.log.Info("tx received", "peer", from, "id", tx.ID().Short(), "from", tx.Sender, "to", tx.Recipient, "amount", tx.Amount)
-	} else {
-		g.logVerdict("tx", from, res, err)
 	}
-	return res
+	return res, err
 }
 
 // recoverValidator turns a panic in a validator into an Ignore: a bug of

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -31,17 +30,6 @@ import (
 // node's --bootstrap and into firewall rules; 9310 is unassigned by IANA.
 // Several nodes on one machine pass their own --listen.
 const DefaultPort = 9310
-
-// Connection manager defaults. A node needs a handful of peers for
-// GossipSub (mesh degree 6, at most 12) and a few more to sync from; past
-// that each peer only costs bandwidth. Trimming starts above ConnHigh and
-// goes down to ConnLow, sparing connections younger than the grace period
-// so a peer has time to finish the status exchange.
-const (
-	DefaultConnLow   = 32
-	DefaultConnHigh  = 96
-	DefaultConnGrace = time.Minute
-)
 
 // Peer sources, as reported by PeerSource and logged on connect.
 const (
@@ -121,17 +109,23 @@ func (c *HostConfig) applyDefaults() {
 // Host is the node's libp2p host plus the discovery that keeps it
 // connected: mDNS, bootstrap peers and remembered peers. The embedded
 // host.Host is the plain libp2p host, the one to hand to GossipSub and to
-// register stream handlers on; Connect and Close here shadow its own so
-// that every dial records a source and Close stops discovery first.
+// register stream handlers on. Dial is its Connect with a source recorded,
+// and Close here shadows its own so that Close stops discovery first.
+//
+// Its parts: the peer table (peertable.go) records the connections as
+// logged; the dialer (dialer.go) runs the dial loops that keep peers
+// connected; the gater (gater.go) holds bans and blocks; the peer memory
+// (peermemory.go) writes peers.json.
 //
 // Concurrency: the goroutines (one event loop, one dial loop per kept
 // peer, the peer-memory writer) run under ctx and are counted by wg;
-// Close cancels, then waits. mu guards the peer bookkeeping below it.
+// Close cancels, then waits. mu guards only the host's life (started,
+// closing, mDNS); the table and the dialer lock their own state.
 type Host struct {
 	host.Host
 
 	cfg          HostConfig
-	gater        *banGater
+	gater        *Gater
 	log          *slog.Logger
 	connMgr      *connmgr.BasicConnMgr
 	bootstrap    []peer.AddrInfo
@@ -141,24 +135,15 @@ type Host struct {
 
 	ctx    context.Context // the host's life: event loop, peer memory
 	cancel context.CancelFunc
-	runCtx context.Context // discovery: ends with Start's ctx or the host
 	wg     sync.WaitGroup
 
+	table  *peerTable
+	dialer *dialer
+
 	mu      sync.Mutex
-	peers   map[peer.ID]*connState     // connected peers, as logged
-	dialing map[peer.ID]string         // sources of dials in flight
-	waiters map[peer.ID]chan struct{}  // closed when the peer disconnects
-	keepers map[peer.ID]string         // peers with a dial loop, by source
 	mdns    interface{ Close() error } // nil unless started
 	started bool
 	closing bool
-}
-
-// connState is what the host logged when a peer connected.
-type connState struct {
-	source string
-	addr   multiaddr.Multiaddr
-	since  time.Time
 }
 
 // NewHost builds the libp2p host: TCP and QUIC, Noise, yamux, identify, the
@@ -191,14 +176,14 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		cm.Close()
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
-	gater := newBanGater()
+	gater := NewGater()
 	opts := []libp2p.Option{
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.ConnectionGater(gater),
 		// No SO_REUSEPORT: with it a second node given the same --listen
 		// starts without error and the kernel splits incoming connections
 		// between the two; simultaneous dials across mDNS also fail with
-		// it (DESIGN.md, known pitfalls).
+		// it.
 		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
@@ -231,11 +216,9 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		log:       cfg.Logger,
 		connMgr:   cm,
 		bootstrap: bootstrap,
-		peers:     make(map[peer.ID]*connState),
-		dialing:   make(map[peer.ID]string),
-		waiters:   make(map[peer.ID]chan struct{}),
-		keepers:   make(map[peer.ID]string),
+		table:     newPeerTable(),
 	}
+	h.dialer = newDialer(h, cfg.backoff)
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	if cfg.DataDir != "" {
 		// Loaded before the event loop starts, so peers connecting
@@ -274,33 +257,22 @@ func (h *Host) FullAddrs() []multiaddr.Multiaddr {
 	return full
 }
 
-// Connect dials p unless it is already connected and records source as
-// the reason the peer is connected. It ignores libp2p's own per-address
-// dial backoff: callers here run their own, and the swarm's (5 s plus
-// tries squared) would keep a restarted bootstrap peer unreachable for
-// minutes.
-func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo, source string) error {
+// Dial connects to p unless it is already connected and records source
+// as the reason the peer is connected. It ignores libp2p's own
+// per-address dial backoff: callers here run their own, and the swarm's
+// (5 s plus tries squared) would keep a restarted bootstrap peer
+// unreachable for minutes. (It is not named Connect so as not to shadow
+// the embedded host.Host's, which records no source.)
+func (h *Host) Dial(ctx context.Context, ai peer.AddrInfo, source string) error {
 	if ai.ID == h.ID() {
 		return fmt.Errorf("connect %s: %w", ai.ID, errSelfDial)
 	}
 	if h.Network().Connectedness(ai.ID) == network.Connected {
 		return nil
 	}
-	h.mu.Lock()
-	h.dialing[ai.ID] = source
-	h.mu.Unlock()
-
+	h.table.dialStarted(ai.ID, source)
 	err := h.Host.Connect(network.WithForceDirectDial(ctx, source), ai)
-
-	h.mu.Lock()
-	st, logged := h.peers[ai.ID]
-	if err != nil || logged {
-		delete(h.dialing, ai.ID)
-	} // else the connect event is still queued: peerConnected takes the source
-	if err == nil && logged && st.source == SourceOutbound {
-		st.source = source
-	}
-	h.mu.Unlock()
+	h.table.dialEnded(ai.ID, source, err)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", ai.ID, err)
 	}
@@ -313,14 +285,7 @@ var errSelfDial = errors.New("dial to self")
 // connected: "mdns", "bootstrap", "register", "remembered", "inbound"
 // (it dialled us) or "outbound" (dialled through the embedded host.Host
 // directly). It is "" for a peer that is neither.
-func (h *Host) PeerSource(p peer.ID) string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if st, ok := h.peers[p]; ok {
-		return st.source
-	}
-	return h.dialing[p]
-}
+func (h *Host) PeerSource(p peer.ID) string { return h.table.source(p) }
 
 // Start logs the listen addresses and starts discovery: the bootstrap
 // dialers, the remembered peers and, if configured, mDNS. Discovery runs
@@ -336,9 +301,7 @@ func (h *Host) Start(ctx context.Context) error {
 	// Discovery ends with whichever ends first, Start's ctx or the host.
 	runCtx, stopRun := context.WithCancel(h.ctx)
 	stop := context.AfterFunc(ctx, stopRun)
-	h.mu.Lock()
-	h.runCtx = runCtx
-	h.mu.Unlock()
+	h.dialer.start(runCtx)
 	h.spawn(func() {
 		<-runCtx.Done()
 		stop()
@@ -350,10 +313,10 @@ func (h *Host) Start(ctx context.Context) error {
 	}
 	for _, ai := range h.bootstrap {
 		h.log.Info("peer found", "peer", ai.ID, "addr", addrString(firstAddr(ai)), "addrs", len(ai.Addrs), "source", SourceBootstrap)
-		h.keep(ai, SourceBootstrap, keepPolicy{persistent: true})
+		h.dialer.keep(ai, SourceBootstrap, keepPolicy{persistent: true})
 	}
 	for _, ai := range h.remembered {
-		h.keep(ai, SourceRemembered, keepPolicy{maxFailures: rememberedMaxFailures})
+		h.dialer.keep(ai, SourceRemembered, keepPolicy{maxFailures: rememberedMaxFailures})
 	}
 	if h.memory != nil {
 		h.spawn(func() { h.memory.run(h.ctx, h.cfg.memoryDelay) })
@@ -434,16 +397,10 @@ type PeerInfo struct {
 
 // Peers lists the connected peers, as the host logged them.
 func (h *Host) Peers() []PeerInfo {
-	h.mu.Lock()
-	out := make([]PeerInfo, 0, len(h.peers))
-	for p, st := range h.peers {
-		out = append(out, PeerInfo{ID: p, Addr: st.addr, Source: st.source, Since: st.since})
-	}
-	h.mu.Unlock()
+	out := h.table.list()
 	for i := range out {
 		out[i].Addrs = usableAddrs(h.Peerstore().Addrs(out[i].ID))
 	}
-	slices.SortFunc(out, func(a, b PeerInfo) int { return a.Since.Compare(b.Since) })
 	return out
 }
 
@@ -455,11 +412,11 @@ func (h *Host) Peers() []PeerInfo {
 func (h *Host) AddPeer(ctx context.Context, ai peer.AddrInfo, source string) error {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	if err := h.Connect(ctx, ai, source); err != nil {
+	if err := h.Dial(ctx, ai, source); err != nil {
 		return err
 	}
 	h.connMgr.Protect(ai.ID, source)
-	h.keep(ai, source, keepPolicy{persistent: true})
+	h.dialer.keep(ai, source, keepPolicy{persistent: true})
 	return nil
 }
 

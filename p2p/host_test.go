@@ -147,7 +147,7 @@ func TestHostDefaultListenAddrs(t *testing.T) {
 func TestHostConnectRecordsSource(t *testing.T) {
 	a := startHost(t, testConfig(t, t.TempDir()))
 	b := startHost(t, testConfig(t, ""))
-	if err := a.Connect(t.Context(), addrInfo(b), SourceRegister); err != nil {
+	if err := a.Dial(t.Context(), addrInfo(b), SourceRegister); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
 	waitFor(t, 5*time.Second, "b to see a", connected(b, a.ID()))
@@ -160,7 +160,7 @@ func TestHostConnectRecordsSource(t *testing.T) {
 	if got := b.PeerSource(a.ID()); got != SourceInbound {
 		t.Errorf("b.PeerSource(a) = %q, want %q", got, SourceInbound)
 	}
-	if err := a.Connect(t.Context(), addrInfo(a), SourceRegister); err == nil {
+	if err := a.Dial(t.Context(), addrInfo(a), SourceRegister); err == nil {
 		t.Error("Connect to self: no error")
 	}
 
@@ -212,7 +212,7 @@ func TestHostConnManagerLimits(t *testing.T) {
 		waitFor(t, 5*time.Second, "bootstrap connection", connected(h, boot.ID()))
 		for range 3 {
 			o := startHost(t, testConfig(t, ""))
-			if err := h.Connect(t.Context(), addrInfo(o), SourceRegister); err != nil {
+			if err := h.Dial(t.Context(), addrInfo(o), SourceRegister); err != nil {
 				t.Fatalf("Connect: %v", err)
 			}
 		}
@@ -267,9 +267,9 @@ func TestHostStartContextStopsDiscovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	keepers := func() int {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		return len(h.keepers)
+		h.dialer.mu.Lock()
+		defer h.dialer.mu.Unlock()
+		return len(h.dialer.keepers)
 	}
 	waitFor(t, 5*time.Second, "the bootstrap loop to start", func() bool { return keepers() == 1 })
 	cancel()

@@ -264,7 +264,7 @@ func TestSyncHostilePeer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var events syncEvents
 			b := &syncNode{h: newHost(t), c: newTestChain(t)}
-			b.s = p2p.NewSyncer(context.Background(), b.h, b.c, p2p.WithRequestTimeout(hostileTimeout),
+			b.s = p2p.NewSyncer(context.Background(), b.h, b.c, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
 				p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
 			t.Cleanup(b.s.Close)
 			evil := &tc.peer

@@ -20,10 +20,6 @@ import (
 // across restarts.
 const NodeKeyFile = "node.key"
 
-// maxNodeKeySize caps how much of node.key is read. A marshalled ed25519
-// key is 68 bytes; anything near the cap is not a key.
-const maxNodeKeySize = 4 << 10
-
 // ErrBadNodeKey is returned for a node key file that exists but does not
 // hold a usable key. It is never replaced by a fresh key: a new key is a
 // new peer ID, and silently changing identity would break every peer that

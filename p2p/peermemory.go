@@ -30,23 +30,8 @@ import (
 // PeersFile is the name of the peer memory inside the data directory.
 const PeersFile = "peers.json"
 
-const (
-	// maxRememberedPeers bounds the file; the most recently seen win.
-	// More than the connection manager's low water would only be dialled
-	// to be trimmed again.
-	maxRememberedPeers = 64
-	// maxRememberedAddrs bounds one peer's addresses; identify can report
-	// many (one per interface and transport).
-	maxRememberedAddrs = 8
-	// maxPeersFileSize is far above 64 peers × 8 addresses; a larger file
-	// is not ours.
-	maxPeersFileSize = 1 << 20
-	// defaultMemoryDelay debounces writes: a burst of connects (a restart,
-	// a LAN coming up) is one write, and addresses learnt by identify a
-	// moment after the connect make it into that write.
-	defaultMemoryDelay = 5 * time.Second
-	peersFileVersion   = 1
-)
+// peersFileVersion is the format of peers.json.
+const peersFileVersion = 1
 
 // peersFileJSON is the file's format.
 type peersFileJSON struct {

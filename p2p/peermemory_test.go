@@ -23,7 +23,7 @@ func TestMemoryReconnectsAfterRestart(t *testing.T) {
 	dirA := t.TempDir()
 
 	a1 := startHost(t, testConfig(t, dirA))
-	if err := a1.Connect(t.Context(), addrInfo(b), SourceRegister); err != nil {
+	if err := a1.Dial(t.Context(), addrInfo(b), SourceRegister); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "b to see a", connected(b, a1.ID()))
@@ -55,7 +55,7 @@ func TestMemoryWritesOnDebounce(t *testing.T) {
 	b := startHost(t, testConfig(t, ""))
 	dir := t.TempDir()
 	a := startHost(t, testConfig(t, dir))
-	if err := a.Connect(t.Context(), addrInfo(b), SourceRegister); err != nil {
+	if err := a.Dial(t.Context(), addrInfo(b), SourceRegister); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "peers.json to name b", func() bool {
@@ -85,7 +85,7 @@ func TestMemoryCorruptFileIgnored(t *testing.T) {
 			if len(a.remembered) != 0 {
 				t.Errorf("remembered %v from a corrupt file", a.remembered)
 			}
-			if err := a.Connect(t.Context(), addrInfo(b), SourceRegister); err != nil {
+			if err := a.Dial(t.Context(), addrInfo(b), SourceRegister); err != nil {
 				t.Fatal(err)
 			}
 			if err := a.Close(); err != nil {

@@ -18,25 +18,14 @@ import (
 // off: blocks come every few seconds at most, too rarely for a delivery
 // rate to mean anything.
 
-const (
-	scoreDecayInterval = time.Second
-	// invalidMessageWeight is P4's weight; the counter is squared, so n
-	// invalid messages cost 100*n² points. The counter decays by half in
-	// about 69 s, so the penalty halves in about 35 s.
-	invalidMessageWeight = -100
-	invalidMessageDecay  = 0.99
-)
-
-// Score thresholds: below gossipThreshold a peer gets no gossip from us,
-// below publishThreshold none of our own messages, below graylistThreshold
-// its messages are dropped unread.
+// scoreThresholds are GossipSub's thresholds (see limits.go).
 func scoreThresholds() *pubsub.PeerScoreThresholds {
 	return &pubsub.PeerScoreThresholds{
-		GossipThreshold:             -50,
-		PublishThreshold:            -100,
-		GraylistThreshold:           -400,
-		AcceptPXThreshold:           10,
-		OpportunisticGraftThreshold: 5,
+		GossipThreshold:             gossipThreshold,
+		PublishThreshold:            publishThreshold,
+		GraylistThreshold:           graylistThreshold,
+		AcceptPXThreshold:           acceptPXThreshold,
+		OpportunisticGraftThreshold: opportunisticGraftThreshold,
 	}
 }
 
@@ -69,7 +58,7 @@ func scoreParams(topics ...string) *pubsub.PeerScoreParams {
 		// P6: more than three peers behind one IP is suspicious on the
 		// internet; loopback is where tests and local networks live.
 		IPColocationFactorWeight:    -10,
-		IPColocationFactorThreshold: 3,
+		IPColocationFactorThreshold: ipColocationThreshold,
 		IPColocationFactorWhitelist: loopbackNets(),
 		// P7: GossipSub protocol misbehaviour (broken promises, spam).
 		BehaviourPenaltyWeight:    -10,
@@ -77,7 +66,7 @@ func scoreParams(topics ...string) *pubsub.PeerScoreParams {
 		BehaviourPenaltyDecay:     0.99,
 		DecayInterval:             scoreDecayInterval,
 		DecayToZero:               0.01,
-		RetainScore:               time.Hour,
+		RetainScore:               retainScore,
 	}
 	for _, t := range topics {
 		p.Topics[t] = topicScore()

@@ -18,34 +18,8 @@ import (
 	"github.com/gossipchain/gossipchain/protocol"
 )
 
-// Sync policy. A peer that breaks the protocol or sends an invalid block
-// is disconnected and refused for banTime; one that stalls is only passed
-// over until it sends a new status.
-const (
-	banTime = 10 * time.Minute
-	// Each peer has two buckets (Prysm's per-method limits): requests of
-	// any kind, and blocks served. An honest download asks for 64 blocks
-	// a request as fast as it can connect them, a few thousand blocks a
-	// second here, and must not be throttled; a peer asking for the same
-	// blocks over and over is held to serverBlockRate.
-	serverRate       = 100 // requests per second
-	serverBurst      = 200
-	serverBlockRate  = 10_000 // blocks per second
-	serverBlockBurst = 2_000
-	// statusInterval is how often the syncer asks every peer for its
-	// status even without news. Gossip normally brings every block, but a
-	// block forwarded before the mesh formed is lost, and nothing else
-	// would tell us the peer is ahead.
-	statusInterval = 10 * time.Second
-	syncService    = "gossipchain.sync"
-	// requestSyncGap coalesces the status exchanges that blocks arriving
-	// ahead of their parents ask for: a fast chain can send dozens a
-	// second, and one exchange answers them all.
-	requestSyncGap = 500 * time.Millisecond
-	// cooldown is how long a peer whose download stalled or made no
-	// progress is passed over while it claims the same tip.
-	cooldown = time.Minute
-)
+// syncService names the sync streams to the resource manager.
+const syncService = "gossipchain.sync"
 
 // Syncer keeps the node on the most-work chain its peers know. It
 // exchanges status with every peer that connects, serves headers and
@@ -59,14 +33,13 @@ type Syncer struct {
 	chain Chain
 	log   *slog.Logger
 	proto lpprotocol.ID
-	ban   func(peer.ID, time.Duration)
+	bans  Bans
 	// requestTimeout bounds a GetHeaders exchange and the wait for the
 	// first block of a GetBlocks (protocol.RequestTimeout by default).
 	requestTimeout time.Duration
 
-	mu     sync.Mutex
-	peers  map[peer.ID]*peerState
-	banned map[peer.ID]time.Time
+	mu    sync.Mutex
+	peers map[peer.ID]*peerState
 
 	notifee *network.NotifyBundle
 	closed  bool // set under mu by Close: no goroutine starts after it
@@ -111,10 +84,15 @@ func newPeerState() *peerState {
 	}
 }
 
-// WithBan sets how a misbehaving peer is refused: the node passes the
-// host's Ban, which also stops its dial loops redialling the peer. Without
-// it the syncer only disconnects the peer and refuses it itself.
-func WithBan(ban func(peer.ID, time.Duration)) SyncOption { return func(s *Syncer) { s.ban = ban } }
+// Bans is where the syncer keeps the peers it refuses: the host's gater,
+// so that one store decides both who may connect and whom the syncer
+// serves. The node passes its *Host, whose Ban also closes the peer's
+// connections and keeps its dial loops from redialling it; a host without
+// a gater uses a *Gater of its own.
+type Bans interface {
+	Ban(p peer.ID, d time.Duration)
+	Banned(p peer.ID) bool
+}
 
 // WithRequestTimeout changes how long the syncer waits for a peer to
 // start answering a headers or blocks request (protocol.RequestTimeout by
@@ -135,16 +113,17 @@ func WithStatusInterval(d time.Duration) SyncOption {
 }
 
 // NewSyncer registers the sync protocol on h and starts watching
-// connections. ctx bounds every goroutine it starts; Close stops them.
-func NewSyncer(ctx context.Context, h host.Host, c Chain, opts ...SyncOption) *Syncer {
+// connections; misbehaving peers are banned in bans. ctx bounds every
+// goroutine it starts; Close stops them.
+func NewSyncer(ctx context.Context, h host.Host, c Chain, bans Bans, opts ...SyncOption) *Syncer {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Syncer{
 		host:   h,
 		chain:  c,
 		log:    slog.New(slog.DiscardHandler),
 		proto:  lpprotocol.ID(protocol.SyncProtocol(c.Params().NetworkID())),
+		bans:   bans,
 		peers:  make(map[peer.ID]*peerState),
-		banned: make(map[peer.ID]time.Time),
 		kick:   make(chan struct{}, 1),
 		ctx:    ctx,
 		cancel: cancel,
@@ -187,7 +166,7 @@ func (s *Syncer) Close() {
 }
 
 func (s *Syncer) onConnected(p peer.ID) {
-	if s.isBanned(p) {
+	if s.bans.Banned(p) {
 		s.log.Info("refusing banned peer", "peer", p)
 		_ = s.host.Network().ClosePeer(p)
 		return
@@ -330,36 +309,17 @@ func (s *Syncer) wake() {
 	}
 }
 
-func (s *Syncer) isBanned(p peer.ID) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	until, ok := s.banned[p]
-	if ok && time.Now().After(until) {
-		delete(s.banned, p)
-		return false
-	}
-	return ok
-}
-
 // punish disconnects a peer that broke the protocol or sent invalid data
 // and refuses it for banTime.
 func (s *Syncer) punish(p peer.ID, err error) {
 	s.log.Info("peer dropped", "peer", p, "reason", err)
+	// Banned first, so no connection the peer makes from now on is
+	// served or given a new entry.
+	s.bans.Ban(p, banTime)
 	s.mu.Lock()
-	now := time.Now()
-	for q, until := range s.banned { // expired bans leave, so the map stays bounded
-		if now.After(until) {
-			delete(s.banned, q)
-		}
-	}
-	s.banned[p] = now.Add(banTime)
 	delete(s.peers, p)
 	s.mu.Unlock()
-	if s.ban != nil {
-		s.ban(p, banTime)
-		return
-	}
-	_ = s.host.Network().ClosePeer(p)
+	_ = s.host.Network().ClosePeer(p) // Host.Ban has; a bare Gater has not
 }
 
 // best returns the connected peer with the most work above our tip,
@@ -480,20 +440,6 @@ func (s *Syncer) SyncNow(ctx context.Context) bool {
 // before the tip moves), so the syncer only stops using the peer until
 // it sends a new status.
 var errNoProgress = errors.New("peer claimed more work than it delivered")
-
-// isFault reports whether err proves the peer wrong: a malformed or
-// unrequested message, or an invalid block. Timeouts, resets, refusals
-// and missing progress are not: the peer may be slow, or we raced it.
-func isFault(err error) bool {
-	if errors.Is(err, protocol.ErrUnknownBody) {
-		return false // perhaps a newer peer's message kind
-	}
-	if errors.Is(err, protocol.ErrBadMessage) {
-		return true
-	}
-	code := chain.CodeOf(err)
-	return code != 0 && !code.Transient()
-}
 
 // Sync event states.
 const (

@@ -9,18 +9,11 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
-	msmux "github.com/multiformats/go-multistream"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
 	"github.com/gossipchain/gossipchain/protocol/pb"
 )
-
-// blocksPerRequest is how many blocks the syncer asks for at once: large
-// enough to keep a link busy, small enough that a batch of maximal blocks
-// (32 MiB) is not much to lose to a bad peer.
-const blocksPerRequest = 64
 
 // request opens a sync stream to p and writes req. The caller reads the
 // answer and closes the stream.
@@ -59,7 +52,7 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 		}
 	}()
 	st, r, err := s.request(ctx, p, protocol.StatusRequest(s.status()), protocol.StatusTimeout)
-	if errors.Is(err, msmux.ErrNotSupported[lpprotocol.ID]{}) {
+	if isForeignPeer(err) {
 		// A node of another network (the protocol ID names the genesis)
 		// or a libp2p node that is no gossipchain node: it can give us
 		// nothing, and would only hold a connection slot. Not banned: a
@@ -95,13 +88,6 @@ func (s *Syncer) exchangeStatus(ctx context.Context, p peer.ID) error {
 
 // errForeignPeer: the peer does not speak this network's sync protocol.
 var errForeignPeer = errors.New("peer does not speak this network's sync protocol (another --network, or not a gossipchain node)")
-
-// rateLimitRetries and rateLimitPause bound how long a download waits out
-// a peer's rate limit before giving up on it: 0.2 s, doubling, five times.
-const (
-	rateLimitRetries = 5
-	rateLimitPause   = 200 * time.Millisecond
-)
 
 // retryLimited runs req, and again after a growing pause while p answers
 // that we ask too fast: a busy honest peer is slowed down to, not left.

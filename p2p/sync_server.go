@@ -20,7 +20,7 @@ import (
 func (s *Syncer) handleStream(st network.Stream) {
 	defer st.Close()
 	p := st.Conn().RemotePeer()
-	if s.isBanned(p) {
+	if s.bans.Banned(p) {
 		_ = st.Reset()
 		return
 	}
@@ -48,7 +48,7 @@ func (s *Syncer) handleStream(st network.Stream) {
 		return
 	}
 	if err != nil {
-		if errors.Is(err, protocol.ErrBadMessage) {
+		if isRequestFault(err) {
 			s.punish(p, err)
 		}
 		_ = st.Reset()
@@ -61,7 +61,7 @@ func (s *Syncer) handleStream(st network.Stream) {
 	}
 	s.stats.served.Add(1)
 	if err := s.serve(p, req, write); err != nil {
-		if errors.Is(err, protocol.ErrBadMessage) {
+		if isRequestFault(err) {
 			_ = write(protocol.ErrorResponse(protocol.CodeBadRequest, err.Error()), 0)
 			s.punish(p, err)
 			return

@@ -25,10 +25,10 @@ type syncNode struct {
 	s *p2p.Syncer
 }
 
-func newSyncNode(t *testing.T) *syncNode {
+func newSyncNode(t *testing.T, opts ...p2p.SyncOption) *syncNode {
 	t.Helper()
 	n := &syncNode{h: newHost(t), c: newTestChain(t)}
-	n.s = p2p.NewSyncer(context.Background(), n.h, n.c, p2p.WithSyncLogger(testLogger(t)))
+	n.s = p2p.NewSyncer(context.Background(), n.h, n.c, p2p.NewGater(), append([]p2p.SyncOption{p2p.WithSyncLogger(testLogger(t))}, opts...)...)
 	t.Cleanup(n.s.Close)
 	return n
 }
@@ -224,7 +224,7 @@ func TestSyncUnknownRequestKindNotBanned(t *testing.T) {
 // every pass and the node stayed at genesis.)
 func TestSyncSilentLiarDoesNotStall(t *testing.T) {
 	b := &syncNode{h: newHost(t), c: newTestChain(t)}
-	b.s = p2p.NewSyncer(context.Background(), b.h, b.c, p2p.WithRequestTimeout(500*time.Millisecond))
+	b.s = p2p.NewSyncer(context.Background(), b.h, b.c, p2p.NewGater(), p2p.WithRequestTimeout(500*time.Millisecond))
 	t.Cleanup(b.s.Close)
 	honest := newSyncNode(t)
 	mineBlocks(t, honest.c, newWallet("miner").addr, 20)
@@ -295,7 +295,7 @@ func TestSyncForeignPeerDropped(t *testing.T) {
 func TestRequestSyncTooSoonAsksAgain(t *testing.T) {
 	slow := func() *syncNode {
 		n := &syncNode{h: newHost(t), c: newTestChain(t)}
-		n.s = p2p.NewSyncer(context.Background(), n.h, n.c, p2p.WithSyncLogger(testLogger(t)), p2p.WithStatusInterval(time.Hour))
+		n.s = p2p.NewSyncer(context.Background(), n.h, n.c, p2p.NewGater(), p2p.WithSyncLogger(testLogger(t)), p2p.WithStatusInterval(time.Hour))
 		t.Cleanup(n.s.Close)
 		return n
 	}

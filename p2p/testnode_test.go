@@ -44,14 +44,14 @@ func newTestChain(t testing.TB) *testChain {
 
 var _ p2p.Chain = (*testChain)(nil)
 
-func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) (bool, error) {
+func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch, err := c.Chain.ProcessBlock(ctx, b)
 	if ch != nil {
 		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
 	}
-	return ch.Joined(b.Hash()), err
+	return p2p.ResultOf(ch, b.Hash()), err
 }
 
 func (c *testChain) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
@@ -83,6 +83,13 @@ func (c *testChain) mine(t testing.TB, miner string) *chain.Block {
 	}
 	return b
 }
+
+// nopSync is a p2p.SyncTrigger for gossip tests that run without a
+// syncer.
+type nopSync struct{}
+
+func (nopSync) Announce()           {}
+func (nopSync) RequestSync(peer.ID) {}
 
 // newHost starts a libp2p host on loopback TCP with libp2p's defaults.
 func newHost(t testing.TB) host.Host {

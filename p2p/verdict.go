@@ -4,24 +4,50 @@ import (
 	"errors"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
 )
+
+// This file is every rule that turns an outcome into a judgement of the
+// peer that caused it: what GossipSub does with a gossiped block or
+// transaction (forward, drop quietly, or drop and cost the sender score),
+// and which sync errors prove a peer wrong (ban) rather than slow or
+// unlucky (pass over). Gossip and sync only act on these answers.
+
+// undecodable marks bytes that are no block or transaction at all: whoever
+// sent them broke the protocol, whatever the decoder's error says. It
+// prints as the decoder's error, so logs read the same.
+type undecodable struct{ err error }
+
+func (e undecodable) Error() string { return e.err.Error() }
+func (e undecodable) Unwrap() error { return e.err }
 
 // blockVerdict maps the outcome of processing a gossiped block to what
 // GossipSub does with it: forward (Accept), drop quietly (Ignore), or drop
-// and penalise the peer that sent it (Reject).
+// and penalise the peer that sent it (Reject). joined reports whether the
+// block itself joined the main chain.
 //
-//   - nil: the block is valid; forward it.
+//   - undecodable: reject.
+//   - nil, and the block joined the main chain: valid; forward it.
+//   - nil, but the block is stored on a lighter side branch: its
+//     transactions have not been applied, so it is not known to be valid
+//     and is not forwarded; should its branch become the heaviest, sync
+//     carries it. Ignore.
 //   - a transient rule code (duplicate, unknown parent, slightly future
 //     time): nothing wrong with the sender; ignore.
 //   - any other rule code: the sender relayed an invalid block; reject.
 //   - no rule code: our own fault (store I/O, shutdown); ignore.
-func blockVerdict(err error) pubsub.ValidationResult {
+func blockVerdict(err error, joined bool) pubsub.ValidationResult {
+	if errors.As(err, new(undecodable)) {
+		return pubsub.ValidationReject
+	}
 	switch code := chain.CodeOf(err); {
-	case err == nil:
+	case err == nil && joined:
 		return pubsub.ValidationAccept
-	case code == 0, code.Transient():
+	case err == nil, code == 0, code.Transient():
 		return pubsub.ValidationIgnore
 	}
 	return pubsub.ValidationReject
@@ -42,6 +68,9 @@ func blockVerdict(err error) pubsub.ValidationResult {
 // it: GossipSub forwards it from every node that validated the two in
 // order, and this node promotes it when the gap fills.
 func txVerdict(err error) pubsub.ValidationResult {
+	if errors.As(err, new(undecodable)) {
+		return pubsub.ValidationReject
+	}
 	switch code := chain.CodeOf(err); {
 	case err == nil:
 		return pubsub.ValidationAccept
@@ -52,3 +81,30 @@ func txVerdict(err error) pubsub.ValidationResult {
 	}
 	return pubsub.ValidationReject
 }
+
+// isFault reports whether a sync error proves the peer wrong: a malformed
+// or unrequested message, or an invalid block. The syncer bans such a
+// peer. Timeouts, resets, refusals and missing progress are not: the peer
+// may be slow, or we raced it; it is only passed over for a while.
+func isFault(err error) bool {
+	if errors.Is(err, protocol.ErrUnknownBody) {
+		return false // perhaps a newer peer's message kind
+	}
+	if errors.Is(err, protocol.ErrBadMessage) {
+		return true
+	}
+	code := chain.CodeOf(err)
+	return code != 0 && !code.Transient()
+}
+
+// isRequestFault reports whether a request a peer sent us, or our attempt
+// to serve it, failed because the request broke the protocol: the server
+// bans such a peer. A request of a kind this version does not know is
+// answered, not judged (see handleStream); I/O errors are nobody's proof.
+func isRequestFault(err error) bool { return errors.Is(err, protocol.ErrBadMessage) }
+
+// isForeignPeer reports whether opening a sync stream failed because the
+// peer does not speak this network's sync protocol: another network (the
+// protocol ID names the genesis) or no gossipchain node. The syncer hangs
+// up on such a peer without banning it (see exchangeStatus).
+func isForeignPeer(err error) bool { return errors.Is(err, msmux.ErrNotSupported[lpprotocol.ID]{}) }

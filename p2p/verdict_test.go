@@ -9,6 +9,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // TestTxVerdict: only a transaction that is wrong whatever the tip costs
@@ -62,3 +63,54 @@ func queuedError(t *testing.T, p *chain.Params) error {
 type fundedState map[string]chain.Account
 
 func (s fundedState) Account(addr string) (chain.Account, error) { return s[addr], nil }
+
+// TestBlockVerdict: a block is forwarded only when it joined the main
+// chain; bytes that are no block, and invalid blocks, cost the sender.
+func TestBlockVerdict(t *testing.T) {
+	_, decodeErr := chain.DecodeBlock([]byte{1, 2, 3})
+	tests := []struct {
+		name   string
+		err    error
+		joined bool
+		want   pubsub.ValidationResult
+	}{
+		{"joined", nil, true, pubsub.ValidationAccept},
+		{"side branch", nil, false, pubsub.ValidationIgnore},
+		{"undecodable", undecodable{decodeErr}, false, pubsub.ValidationReject},
+		{"undecodable, wrapped", fmt.Errorf("x: %w", undecodable{errors.New("short")}), false, pubsub.ValidationReject},
+		{"duplicate", chain.ErrDuplicateBlock, false, pubsub.ValidationIgnore},
+		{"unknown parent", chain.ErrUnknownParent, false, pubsub.ValidationIgnore},
+		{"store error", errors.New("disk on fire"), false, pubsub.ValidationIgnore},
+		{"malformed", chain.ErrMalformed, false, pubsub.ValidationReject},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := blockVerdict(tc.err, tc.joined); got != tc.want {
+				t.Fatalf("blockVerdict(%v, %v) = %v, want %v", tc.err, tc.joined, got, tc.want)
+			}
+		})
+	}
+	if u := (undecodable{decodeErr}); decodeErr == nil || u.Error() != decodeErr.Error() {
+		t.Fatalf("undecodable must read as the decoder's error: %v", decodeErr)
+	}
+}
+
+// TestSyncFault: protocol breaches and invalid blocks are faults, a
+// message kind we do not know and our own failures are not.
+func TestSyncFault(t *testing.T) {
+	for err, want := range map[error]bool{
+		fmt.Errorf("x: %w", protocol.ErrBadMessage):  true,
+		fmt.Errorf("x: %w", protocol.ErrUnknownBody): false,
+		chain.ErrMalformed:                           true,
+		chain.ErrUnknownParent:                       false,
+		errNoProgress:                                false,
+		errors.New("stream reset"):                   false,
+	} {
+		if got := isFault(err); got != want {
+			t.Errorf("isFault(%v) = %v, want %v", err, got, want)
+		}
+	}
+	if !isRequestFault(fmt.Errorf("x: %w", protocol.ErrBadMessage)) || isRequestFault(errors.New("write: reset")) {
+		t.Error("isRequestFault: only a bad message is the requester's fault")
+	}
+}

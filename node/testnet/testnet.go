@@ -380,7 +380,7 @@ func (nt *Net) rewire() {
 			if boot {
 				// The bootstrap loop keeps this link; dial now rather
 				// than wait out its backoff.
-				err = from.Host().Connect(ctx, ai, p2p.SourceBootstrap)
+				err = from.Host().Dial(ctx, ai, p2p.SourceBootstrap)
 			} else {
 				// AddPeer, even when connected: a restarted node has
 				// lost the dial loop that keeps an added link.

@@ -4,41 +4,51 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	mrand "math/rand"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/backoff"
 	"github.com/multiformats/go-multiaddr"
 )
 
-// Every peer the host wants connected, whatever found it (bootstrap,
-// remembered, mDNS), gets one dial loop: keep. It dials, waits on the
-// peer's disconnect event while connected, and after a failed dial sleeps
-// an exponential, jittered, capped backoff. It never polls. Bootstrap
-// peers are kept for the life of the host; the others are candidates and
-// are dropped after a run of failed dials (a LAN node that left, a peer
-// remembered from last week).
+// dialer keeps peers connected. Every peer the host wants connected,
+// whatever found it (bootstrap, remembered, mDNS, an operator), gets one
+// dial loop: keep. It dials, waits on the peer's disconnect event while
+// connected, and after a failed dial sleeps an exponential, jittered,
+// capped backoff. It never polls. Bootstrap and added peers are kept for
+// the life of the host; the others are candidates and are dropped after a
+// run of failed dials (a LAN node that left, a peer remembered from last
+// week).
+//
+// The loops are the host's goroutines (Host.spawn), under the discovery
+// context start gives; mu guards the loops' table.
+type dialer struct {
+	h       *Host
+	backoff backoff.BackoffFactory
 
-// Backoff defaults: the first retry comes after about a second, doubling
-// to a cap of a minute, so a bootstrap node that restarts is back within
-// a minute and one that is down for good costs one dial a minute.
-const (
-	defaultBackoffMin = time.Second
-	defaultBackoffMax = time.Minute
-	// stableAfter is how long a connection must last before the next
-	// disconnect starts the backoff again from the minimum; a peer that
-	// accepts and drops us at once keeps backing off.
-	stableAfter = 30 * time.Second
-	// dialTimeout bounds one dial attempt, all addresses included.
-	dialTimeout = 30 * time.Second
-	// rememberedMaxFailures and mdnsMaxFailures: consecutive failed dials
-	// (about 1+2+4+8+16+32 s) after which a candidate peer is dropped.
-	rememberedMaxFailures = 6
-	mdnsMaxFailures       = 6
-)
+	mu      sync.Mutex
+	ctx     context.Context    // discovery's; nil before start
+	keepers map[peer.ID]string // peers with a dial loop, by source
+}
 
-// backoffPolicy is the delay between dials of one peer.
+func newDialer(h *Host, b backoffPolicy) *dialer {
+	return &dialer{h: h, backoff: b.factory(), keepers: make(map[peer.ID]string)}
+}
+
+// start lets keep start loops, under ctx: none runs before the host's
+// Start.
+func (d *dialer) start(ctx context.Context) {
+	d.mu.Lock()
+	d.ctx = ctx
+	d.mu.Unlock()
+}
+
+// backoffPolicy bounds the delay between dials of one peer (HostConfig's
+// test knob; zero means the defaults in limits.go).
 type backoffPolicy struct {
 	min, max time.Duration
 }
@@ -53,18 +63,41 @@ func (b backoffPolicy) withDefaults() backoffPolicy {
 	return b
 }
 
-// delay returns the wait after the n-th consecutive failure (n >= 1):
-// min·2^(n-1) capped at max, then "equal jitter" (half fixed, half
-// random) so peers that lost the same node do not redial in lockstep.
-func (b backoffPolicy) delay(n int) time.Duration {
-	d := b.max
-	if n < 1 {
-		n = 1
+// factory returns go-libp2p's exponential backoff for the policy: the
+// n-th consecutive failure waits min·2^(n-1), capped at max, with equal
+// jitter. One random source serves every loop of the host; the factory
+// locks it.
+func (b backoffPolicy) factory() backoff.BackoffFactory {
+	return backoff.NewExponentialBackoff(b.min, b.max, equalJitter, b.min, 2, 0,
+		mrand.NewSource(time.Now().UnixNano()))
+}
+
+// equalJitter keeps half of the capped delay and draws the other half at
+// random, so peers that lost the same node do not redial in lockstep, yet
+// none redials much sooner than the backoff says. (go-libp2p's FullJitter
+// could draw anything down to min, far below a long delay.) A duration
+// below min can only be one that overflowed, after some 30 doublings: it
+// is the cap, not the floor.
+func equalJitter(d, minD, maxD time.Duration, rng *mrand.Rand) time.Duration {
+	if d < minD || d > maxD {
+		d = maxD
 	}
-	if n <= 30 {
-		d = min(b.min<<(n-1), b.max)
+	return d/2 + time.Duration(rng.Int63n(int64(d/2)+1))
+}
+
+// retryDelays is one dial loop's backoff.
+type retryDelays struct{ s backoff.BackoffStrategy }
+
+// after returns the wait after the n-th consecutive failure. The loop
+// counts failures one by one, and resets to zero after a stable
+// connection, so the strategy only needs starting over at the first
+// failure (n of 0 or 1): the wait after a stable connection ends is the
+// first step too.
+func (r retryDelays) after(n int) time.Duration {
+	if n <= 1 {
+		r.s.Reset()
 	}
-	return d/2 + rand.N(d/2+1)
+	return r.s.Delay()
 }
 
 // keepPolicy says how hard keep tries.
@@ -81,37 +114,40 @@ type keepPolicy struct {
 
 // keep starts a dial loop for ai unless one is running for that peer. It
 // reports whether it started one.
-func (h *Host) keep(ai peer.AddrInfo, source string, pol keepPolicy) bool {
-	if ai.ID == h.ID() {
+func (d *dialer) keep(ai peer.AddrInfo, source string, pol keepPolicy) bool {
+	if ai.ID == d.h.ID() {
 		return false
 	}
-	h.mu.Lock()
-	ctx := h.runCtx
-	if _, ok := h.keepers[ai.ID]; ok || ctx == nil {
-		h.mu.Unlock()
+	d.mu.Lock()
+	ctx := d.ctx
+	if _, ok := d.keepers[ai.ID]; ok || ctx == nil {
+		d.mu.Unlock()
 		return false
 	}
-	h.keepers[ai.ID] = source
-	h.mu.Unlock()
+	d.keepers[ai.ID] = source
+	d.mu.Unlock()
 
-	started := h.spawn(func() {
-		defer func() {
-			h.mu.Lock()
-			delete(h.keepers, ai.ID)
-			h.mu.Unlock()
-		}()
-		h.keepLoop(ctx, ai, source, pol)
+	started := d.h.spawn(func() {
+		defer d.forget(ai.ID)
+		d.loop(ctx, ai, source, pol)
 	})
 	if !started {
-		h.mu.Lock()
-		delete(h.keepers, ai.ID)
-		h.mu.Unlock()
+		d.forget(ai.ID)
 	}
 	return started
 }
 
-func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, pol keepPolicy) {
+func (d *dialer) forget(p peer.ID) {
+	d.mu.Lock()
+	delete(d.keepers, p)
+	d.mu.Unlock()
+}
+
+// loop is one peer's dial loop; see dialer.
+func (d *dialer) loop(ctx context.Context, ai peer.AddrInfo, source string, pol keepPolicy) {
+	h := d.h
 	failures := 0
+	delays := retryDelays{d.backoff()}
 	for {
 		if h.isConnected(ai.ID) {
 			since := time.Now()
@@ -131,7 +167,7 @@ func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, po
 			}
 			// Even after a long connection, do not redial in the same
 			// instant: the peer is most likely restarting.
-			if !sleep(ctx, h.cfg.backoff.delay(failures)) {
+			if !sleep(ctx, delays.after(failures)) {
 				return
 			}
 			continue
@@ -145,7 +181,7 @@ func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, po
 			}
 		}
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-		err := h.Connect(dctx, ai, source)
+		err := h.Dial(dctx, ai, source)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -154,7 +190,7 @@ func (h *Host) keepLoop(ctx context.Context, ai peer.AddrInfo, source string, po
 			continue
 		}
 		failures++
-		wait := h.cfg.backoff.delay(failures)
+		wait := delays.after(failures)
 		if !pol.persistent && failures >= pol.maxFailures {
 			h.log.Info("giving up on peer", "peer", ai.ID, "source", source, "attempts", failures, "reason", err)
 			return

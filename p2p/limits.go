@@ -1,0 +1,167 @@
+package p2p
+
+import "time"
+
+// The policy limits of the network layer: timeouts, rate limits, batch
+// sizes, backoffs, ban and cool-down durations, bounded memories and
+// GossipSub's score. The wire's own limits (message sizes, protocol
+// timeouts) are protocol's, in protocol/limits.go; the mempool's are the
+// chain's. Each constant here says why it has its value.
+
+// Connection manager defaults. A node needs a handful of peers for
+// GossipSub (mesh degree 6, at most 12) and a few more to sync from; past
+// that each peer only costs bandwidth. Trimming starts above ConnHigh and
+// goes down to ConnLow, sparing connections younger than the grace period
+// so a peer has time to finish the status exchange.
+const (
+	DefaultConnLow   = 32
+	DefaultConnHigh  = 96
+	DefaultConnGrace = time.Minute
+)
+
+// Dial loops (dialer.go).
+const (
+	// defaultBackoffMin and defaultBackoffMax: the first retry comes after
+	// about a second, doubling to a cap of a minute, so a bootstrap node
+	// that restarts is back within a minute and one that is down for good
+	// costs one dial a minute.
+	defaultBackoffMin = time.Second
+	defaultBackoffMax = time.Minute
+	// stableAfter is how long a connection must last before the next
+	// disconnect starts the backoff again from the minimum; a peer that
+	// accepts and drops us at once keeps backing off.
+	stableAfter = 30 * time.Second
+	// dialTimeout bounds one dial attempt, all addresses included: long
+	// enough for a slow handshake over every transport a peer announces.
+	dialTimeout = 30 * time.Second
+	// rememberedMaxFailures and mdnsMaxFailures: consecutive failed dials
+	// (about 1+2+4+8+16+32 s) after which a candidate peer is dropped.
+	rememberedMaxFailures = 6
+	mdnsMaxFailures       = 6
+)
+
+// Discovery and the host's event loop (discovery.go).
+const (
+	// defaultMDNSYield is how long the peer with the larger ID waits,
+	// after an mDNS discovery, for the smaller one to dial it before
+	// dialling itself. Two peers that dial each other at the same instant
+	// can both fail the handshake and stay apart (go-libp2p issue 2925),
+	// so normally only the smaller ID dials; the wait is the fallback for
+	// a peer whose multicast only goes one way.
+	defaultMDNSYield = 10 * time.Second
+	// eventBuffer is the connectedness event queue. The loop never
+	// blocks, so this only absorbs bursts (a restart reconnecting to many
+	// peers).
+	eventBuffer = 256
+)
+
+// Peer memory, peers.json (peermemory.go).
+const (
+	// maxRememberedPeers bounds the file; the most recently seen win.
+	// More than the connection manager's low water would only be dialled
+	// to be trimmed again.
+	maxRememberedPeers = 64
+	// maxRememberedAddrs bounds one peer's addresses; identify can report
+	// many (one per interface and transport).
+	maxRememberedAddrs = 8
+	// maxPeersFileSize is far above 64 peers × 8 addresses; a larger file
+	// is not ours.
+	maxPeersFileSize = 1 << 20
+	// defaultMemoryDelay debounces writes: a burst of connects (a restart,
+	// a LAN coming up) is one write, and addresses learnt by identify a
+	// moment after the connect make it into that write.
+	defaultMemoryDelay = 5 * time.Second
+)
+
+// maxNodeKeySize caps how much of node.key is read. A marshalled ed25519
+// key is 68 bytes; anything near the cap is not a key.
+const maxNodeKeySize = 4 << 10
+
+// Gossip validators (gossip.go).
+const (
+	// blockValidateTimeout and txValidateTimeout: a block of 4,096 signed
+	// transactions takes well under a second to check here; a validator
+	// that takes longer is our fault, and GossipSub ignores the message
+	// rather than penalise anyone.
+	blockValidateTimeout = 10 * time.Second
+	txValidateTimeout    = 2 * time.Second
+	// blockValidators is how many blocks are validated at once: each holds
+	// a decoded block of up to MaxBlockSize while it waits for the chain,
+	// which connects one block at a time anyway.
+	blockValidators = 4
+)
+
+// Peer scoring (score.go), after the GossipSub v1.1 spec's guidance.
+const (
+	// scoreDecayInterval is how often counters decay; the decays below
+	// are per interval.
+	scoreDecayInterval = time.Second
+	// invalidMessageWeight is P4's weight; the counter is squared, so n
+	// invalid messages cost 100*n² points, and one invalid block takes a
+	// peer below gossipThreshold. The counter decays by half in about
+	// 69 s, so the penalty halves in about 35 s.
+	invalidMessageWeight = -100
+	invalidMessageDecay  = 0.99
+	// Below gossipThreshold a peer gets no gossip from us, below
+	// publishThreshold none of our own messages, below graylistThreshold
+	// its messages are dropped unread: one invalid message, one more, a
+	// handful.
+	gossipThreshold   = -50
+	publishThreshold  = -100
+	graylistThreshold = -400
+	// acceptPXThreshold: peer exchange is taken only from a peer that has
+	// earned some score by delivering (P2), not from a newcomer.
+	acceptPXThreshold = 10
+	// opportunisticGraftThreshold: a mesh whose median score falls below
+	// this grafts better peers; a little above zero, so a mesh of idle
+	// newcomers is improved once scores are earned.
+	opportunisticGraftThreshold = 5
+	// ipColocationThreshold: more than three peers behind one IP is
+	// suspicious on the internet (loopback is exempt: tests and local
+	// networks live there).
+	ipColocationThreshold = 3
+	// retainScore keeps a disconnected peer's score for an hour, so a
+	// penalised peer cannot reconnect to a clean slate.
+	retainScore = time.Hour
+)
+
+// Sync (sync.go, sync_client.go, sync_server.go). A peer that breaks the
+// protocol or sends an invalid block is disconnected and refused for
+// banTime; one that stalls is only passed over until it sends a new
+// status.
+const (
+	// banTime is long enough that a misbehaving peer's dial loops give
+	// up on it or back off to their cap, short enough that a peer banned
+	// for a bug of ours, or of an older version, comes back by itself.
+	banTime = 10 * time.Minute
+	// Each peer has two buckets (Prysm's per-method limits): requests of
+	// any kind, and blocks served. An honest download asks for 64 blocks
+	// a request as fast as it can connect them, a few thousand blocks a
+	// second here, and must not be throttled; a peer asking for the same
+	// blocks over and over is held to serverBlockRate.
+	serverRate       = 100 // requests per second
+	serverBurst      = 200
+	serverBlockRate  = 10_000 // blocks per second
+	serverBlockBurst = 2_000
+	// statusInterval is how often the syncer asks every peer for its
+	// status even without news. Gossip normally brings every block, but a
+	// block forwarded before the mesh formed is lost, and nothing else
+	// would tell us the peer is ahead.
+	statusInterval = 10 * time.Second
+	// requestSyncGap coalesces the status exchanges that blocks arriving
+	// ahead of their parents ask for: a fast chain can send dozens a
+	// second, and one exchange answers them all.
+	requestSyncGap = 500 * time.Millisecond
+	// cooldown is how long a peer whose download stalled or made no
+	// progress is passed over while it claims the same tip.
+	cooldown = time.Minute
+	// blocksPerRequest is how many blocks the syncer asks for at once:
+	// large enough to keep a link busy, small enough that a batch of
+	// maximal blocks (32 MiB) is not much to lose to a bad peer.
+	blocksPerRequest = 64
+	// rateLimitRetries and rateLimitPause bound how long a download waits
+	// out a peer's rate limit before giving up on it: 0.2 s, doubling,
+	// five times.
+	rateLimitRetries = 5
+	rateLimitPause   = 200 * time.Millisecond
+)

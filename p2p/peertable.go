@@ -1,0 +1,146 @@
+package p2p
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
+)
+
+// peerTable is the host's record of its connections as it logged them:
+// who is connected, since when, through which address, and why (the
+// source of the dial, or inbound). It also holds the sources of dials in
+// flight, so a connect event that overtakes its dial's return is still
+// credited to the right source, and the channels the dial loops wait on
+// for a peer to disconnect. The host's event loop writes it; Dial and the
+// dial loops read and annotate it. Its own mutex guards it: nothing else
+// is held while it is.
+type peerTable struct {
+	mu      sync.Mutex
+	peers   map[peer.ID]*connState    // connected peers, as logged
+	dialing map[peer.ID]string        // sources of dials in flight
+	waiters map[peer.ID]chan struct{} // closed when the peer disconnects
+}
+
+// connState is what the host logged when a peer connected.
+type connState struct {
+	source string
+	addr   multiaddr.Multiaddr
+	since  time.Time
+}
+
+func newPeerTable() *peerTable {
+	return &peerTable{
+		peers:   make(map[peer.ID]*connState),
+		dialing: make(map[peer.ID]string),
+		waiters: make(map[peer.ID]chan struct{}),
+	}
+}
+
+// dialStarted records why p is being dialled.
+func (t *peerTable) dialStarted(p peer.ID, source string) {
+	t.mu.Lock()
+	t.dialing[p] = source
+	t.mu.Unlock()
+}
+
+// dialEnded settles a dial's source. A failed dial, or one whose connect
+// event was logged already, forgets it; a successful one whose event is
+// still queued leaves it for connected to take. A connection already
+// logged as "outbound" (a dial that gave no source) is credited to this
+// dial's source.
+func (t *peerTable) dialEnded(p peer.ID, source string, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, logged := t.peers[p]
+	if err != nil || logged {
+		delete(t.dialing, p)
+	}
+	if err == nil && logged && st.source == SourceOutbound {
+		st.source = source
+	}
+}
+
+// connected records p's connection and reports its source, or false if
+// p was recorded already. A dial in flight names the source; otherwise a
+// bootstrap peer is "bootstrap" whichever side dialled, and the others
+// are "inbound" or "outbound" by the connection's direction.
+func (t *peerTable) connected(p peer.ID, addr multiaddr.Multiaddr, dir network.Direction, bootstrap bool) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.peers[p]; ok {
+		return "", false
+	}
+	source, ok := t.dialing[p]
+	delete(t.dialing, p)
+	switch {
+	case ok:
+	case bootstrap:
+		// The operator named this peer; that is what matters about it,
+		// whichever side happened to dial.
+		source = SourceBootstrap
+	case dir == network.DirInbound:
+		source = SourceInbound
+	default:
+		source = SourceOutbound
+	}
+	t.peers[p] = &connState{source: source, addr: addr, since: time.Now()}
+	return source, true
+}
+
+// disconnected forgets p and wakes whoever waits for it to leave. It
+// returns what was recorded of p, if anything.
+func (t *peerTable) disconnected(p peer.ID) (*connState, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, ok := t.peers[p]
+	delete(t.peers, p)
+	if w, ok := t.waiters[p]; ok {
+		close(w)
+		delete(t.waiters, p)
+	}
+	return st, ok
+}
+
+// waiter returns a channel closed when p disconnects, or nil if p is not
+// connected. The check and the registration are one critical section
+// with disconnected, so no disconnect falls between them.
+func (t *peerTable) waiter(p peer.ID, net network.Network) chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if net.Connectedness(p) != network.Connected {
+		return nil
+	}
+	w, ok := t.waiters[p]
+	if !ok {
+		w = make(chan struct{})
+		t.waiters[p] = w
+	}
+	return w
+}
+
+// source is PeerSource.
+func (t *peerTable) source(p peer.ID) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if st, ok := t.peers[p]; ok {
+		return st.source
+	}
+	return t.dialing[p]
+}
+
+// list returns the connected peers, oldest connection first, without
+// their announced addresses (the peerstore has those).
+func (t *peerTable) list() []PeerInfo {
+	t.mu.Lock()
+	out := make([]PeerInfo, 0, len(t.peers))
+	for p, st := range t.peers {
+		out = append(out, PeerInfo{ID: p, Addr: st.addr, Source: st.source, Since: st.since})
+	}
+	t.mu.Unlock()
+	slices.SortFunc(out, func(a, b PeerInfo) int { return a.Since.Compare(b.Since) })
+	return out
+}

@@ -16,22 +16,32 @@ import (
 	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/node"
 	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // startNode runs a regtest node on loopback with mDNS off, bootstrapped
 // from the given nodes.
 func startNode(t *testing.T, name string, bootstrap ...*node.Node) *node.Node {
 	t.Helper()
+	n, _ := startTraced(t, name, bootstrap...)
+	return n
+}
+
+// startTraced is startNode with a tracer of the node's GossipSub mesh.
+func startTraced(t *testing.T, name string, bootstrap ...*node.Node) (*node.Node, *p2p.MeshTracer) {
+	t.Helper()
+	mesh := p2p.NewMeshTracer()
 	var boot []string
 	for _, b := range bootstrap {
 		boot = append(boot, b.Host().FullAddrs()[0].String())
 	}
 	n, err := node.New(node.Config{
-		Params:    chain.RegTest(),
-		DataDir:   t.TempDir(),
-		Listen:    []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: boot,
-		Logger:    testLogger(t, name),
+		Params:        chain.RegTest(),
+		DataDir:       t.TempDir(),
+		Listen:        []string{"/ip4/127.0.0.1/tcp/0"},
+		Bootstrap:     boot,
+		Logger:        testLogger(t, name),
+		GossipOptions: []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh))},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +50,7 @@ func startNode(t *testing.T, name string, bootstrap ...*node.Node) *node.Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	return n
+	return n, mesh
 }
 
 func testLogger(t *testing.T, name string) *slog.Logger {
@@ -73,10 +83,26 @@ func sameTip(nodes ...*node.Node) bool {
 }
 
 // line starts k nodes, each bootstrapped from the one before.
+//
+// It returns once each node has the next in its GossipSub meshes: a
+// message that reaches a node before its mesh forms goes no further
+// (docs/architecture.md, pitfalls), and blocks would still arrive by
+// sync while a transaction would wait for the next rebroadcast.
 func line(t *testing.T, k int) []*node.Node {
-	nodes := []*node.Node{startNode(t, "n0")}
+	n0, m0 := startTraced(t, "n0")
+	nodes, meshes := []*node.Node{n0}, []*p2p.MeshTracer{m0}
 	for i := 1; i < k; i++ {
-		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), nodes[i-1]))
+		n, m := startTraced(t, fmt.Sprintf("n%d", i), nodes[i-1])
+		nodes, meshes = append(nodes, n), append(meshes, m)
+	}
+	id := chain.RegTest().NetworkID()
+	for i := 1; i < k; i++ {
+		for _, topic := range []string{protocol.TxTopic(id), protocol.BlockTopic(id)} {
+			a, b := nodes[i-1].Host().ID(), nodes[i].Host().ID()
+			testutil.Eventually(t, 30*time.Second, fmt.Sprintf("n%d and n%d in each other's %s mesh", i-1, i, topic), func() bool {
+				return meshes[i-1].Has(topic, b) && meshes[i].Has(topic, a)
+			})
+		}
 	}
 	return nodes
 }

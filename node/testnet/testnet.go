@@ -95,7 +95,7 @@ type member struct {
 	addr multiaddr.Multiaddr // TCP listen address with /p2p/<id>
 
 	node *node.Node // nil while stopped
-	mesh *meshTracer
+	mesh *p2p.MeshTracer
 }
 
 // New starts n nodes, joins them by bootstrap as the topology says, and
@@ -293,7 +293,7 @@ func (nt *Net) start(i, port int) error {
 	for _, b := range m.boot {
 		boot = append(boot, nt.members[b].addr.String())
 	}
-	mesh := newMeshTracer()
+	mesh := p2p.NewMeshTracer()
 	// TCP on loopback, no mDNS, which would multicast on every interface
 	// of the machine, and the tracer that WaitMesh reads.
 	n, err := node.New(node.Config{

@@ -168,7 +168,7 @@ func (nt *Net) meshJoined(topic string) bool {
 	var edges []link
 	for _, i := range running {
 		for _, j := range running {
-			if i < j && (nt.members[i].mesh.has(topic, nt.members[j].id) || nt.members[j].mesh.has(topic, nt.members[i].id)) {
+			if i < j && (nt.members[i].mesh.Has(topic, nt.members[j].id) || nt.members[j].mesh.Has(topic, nt.members[i].id)) {
 				edges = append(edges, link{from: i, to: j})
 			}
 		}

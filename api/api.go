@@ -15,6 +15,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/node"
@@ -38,6 +39,9 @@ type Node interface {
 	AddPeer(ctx context.Context, addrs []multiaddr.Multiaddr) (peer.ID, error)
 	Subscribe(size int) *node.Subscription
 	Stats() node.Stats
+	// Metrics gathers the network library's own metrics, served beside
+	// the node's on /metrics.
+	Metrics() prometheus.Gatherer
 }
 
 // maxBody bounds every request body; larger ones get 413.
@@ -117,6 +121,8 @@ func New(n Node, opts ...Option) http.Handler {
 	s.route("/status", s.getStatus, http.MethodGet)
 	s.route("/peers", s.getPeers, http.MethodGet)
 	s.route("/events", s.events, http.MethodGet)
+	s.route("/healthz", s.healthz, http.MethodGet)
+	s.route("/readyz", s.readyz, http.MethodGet)
 	metrics := s.metricsHandler()
 	s.route("/metrics", func(w http.ResponseWriter, r *http.Request) error {
 		metrics.ServeHTTP(w, r)

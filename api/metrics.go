@@ -11,7 +11,8 @@ import (
 
 // metrics serves GET /metrics from a registry of its own (not
 // Prometheus's global one), so several nodes in one process each report
-// their own figures. The node's counters are read once per scrape.
+// their own figures, together with go-libp2p's metrics that the node
+// gathers (Node.Metrics). The node's counters are read once per scrape.
 func (s *server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -19,7 +20,8 @@ func (s *server) metricsHandler() http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		nodeCollector{s.n},
 	)
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogAdapter{s}, MaxRequestsInFlight: 4})
+	return promhttp.HandlerFor(prometheus.Gatherers{reg, s.n.Metrics()},
+		promhttp.HandlerOpts{ErrorLog: slogAdapter{s}, MaxRequestsInFlight: 4})
 }
 
 type slogAdapter struct{ s *server }

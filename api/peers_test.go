@@ -354,6 +354,10 @@ func TestMetrics(t *testing.T) {
 		"gossipchain_miner_hash_rate ",
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
+		// go-libp2p's own, on the node's registry: the resource
+		// manager's limits and the swarm's listen addresses.
+		"libp2p_rcmgr_limit{",
+		"libp2p_swarm_",
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)

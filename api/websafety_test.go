@@ -39,6 +39,8 @@ func webRoutes(to string) []webRoute {
 		{http.MethodGet, "/balance/" + to, "", false},
 		{http.MethodGet, "/block/0", "", false},
 		{http.MethodGet, "/metrics", "", false},
+		{http.MethodGet, "/healthz", "", false},
+		{http.MethodGet, "/readyz", "", false},
 		{http.MethodGet, "/", "", false},
 		{http.MethodGet, "/no-such-route", "", false},
 	}

@@ -217,3 +217,8 @@ func eventOf(ev node.Event) (Event, error) {
 	}
 	return out, nil
 }
+
+// Health is GET /healthz, and GET /readyz when the node is ready.
+type Health struct {
+	Status string `json:"status"` // "ok" or "ready"
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gossipchain/gossipchain/p2p"
 )
@@ -159,6 +160,11 @@ type Stats struct {
 	// nonce gap to close (not in Status.Mempool).
 	Queued int
 }
+
+// Metrics gathers the metrics go-libp2p registers for this node's host
+// (none before Start). See p2p.HostConfig.Metrics: in a process of
+// several nodes they are the sum of all.
+func (n *Node) Metrics() prometheus.Gatherer { return n.metrics }
 
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {

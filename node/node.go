@@ -13,6 +13,7 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
 	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config is what the command line decides about a node.
@@ -69,6 +70,9 @@ type Node struct {
 	miner   *miner
 	pool    *poolFile
 	watch   *storeWatch
+	// metrics holds go-libp2p's metrics for the API's /metrics; the
+	// node's own figures are read from Stats at each scrape.
+	metrics *prometheus.Registry
 
 	host   *p2p.Host
 	gossip *p2p.Gossip
@@ -119,6 +123,7 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 	rel := &relay{mempool: pool, log: log}
 	in := &intake{params: cfg.Params, chain: c, mempool: pool, events: events, relay: rel, log: log}
 	n := &Node{
+		metrics: prometheus.NewRegistry(),
 		cfg:     cfg,
 		log:     log,
 		store:   st,
@@ -154,6 +159,7 @@ func (n *Node) Start(ctx context.Context) error {
 		NetworkID: n.cfg.Params.NetworkID(),
 		Logger:    n.log,
 		OnPeer:    n.onPeer,
+		Metrics:   n.metrics,
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -70,6 +71,12 @@ type HostConfig struct {
 	ConnLow, ConnHigh int
 	ConnGrace         time.Duration
 	Logger            *slog.Logger
+	// Metrics, if set, is where go-libp2p registers its own metrics
+	// (swarm, identify, hole punching, the resource manager). They are
+	// off without it. go-libp2p's collectors are package globals: every
+	// host in one process adds to the same series, so in a process of
+	// several nodes (tests, gossipchain testnet) they are the sum of all.
+	Metrics prometheus.Registerer
 	// OnPeer, if set, is told of every peer that connects or disconnects,
 	// after the host has logged it. It runs on the host's event loop and
 	// must not block.
@@ -171,7 +178,17 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	}
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
+	var rmOpts []rcmgr.Option
+	if cfg.Metrics != nil {
+		rcmgr.MustRegisterWith(cfg.Metrics)
+		str, err := rcmgr.NewStatsTraceReporter()
+		if err != nil {
+			cm.Close()
+			return nil, fmt.Errorf("resource manager metrics: %w", err)
+		}
+		rmOpts = append(rmOpts, rcmgr.WithTraceReporter(str))
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()), rmOpts...)
 	if err != nil {
 		cm.Close()
 		return nil, fmt.Errorf("resource manager: %w", err)
@@ -193,10 +210,13 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		// No relays: nodes talk directly, and a circuit address in
 		// FullAddrs would only confuse an operator.
 		libp2p.DisableRelay(),
-		// libp2p's metrics register with Prometheus's global registry,
-		// which every node of a test process would share; /metrics
-		// serves the node's own figures from a registry of its own.
-		libp2p.DisableMetrics(),
+	}
+	if cfg.Metrics != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
+	} else {
+		// Without a registerer go-libp2p would use Prometheus's global
+		// one, which no /metrics of ours serves.
+		opts = append(opts, libp2p.DisableMetrics())
 	}
 	if key != nil {
 		opts = append(opts, libp2p.Identity(key))

@@ -43,6 +43,8 @@ type nodeOptions struct {
 	// API admits besides its own (see api.WithAllowedHosts).
 	APIHosts   []string
 	APIOrigins []string
+	// Pprof is the loopback host:port of net/http/pprof; empty for none.
+	Pprof string
 }
 
 // parseNodeFlags turns the node command's arguments into nodeOptions,
@@ -85,6 +87,8 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 	apiPort := fs.Int("port", 5000, "TCP `port` of the HTTP API, as the classic teaching chain's app")
 	fs.IntVar(apiPort, "p", 5000, "same as --port `port`")
 	apiToken := fs.String("api-token", "", "`token` that the routes changing state (create-transaction, mine, register-node, sync-chain) require as \"Authorization: Bearer <token>\"; reads stay open")
+	pprofAddr := fs.String("pprof", "", "loopback `host:port` to serve Go's profiler on (net/http/pprof at /debug/pprof/); off by default. "+
+		"Only loopback addresses are accepted: profiles show the node's internals")
 	apiHosts := &stringList{check: checkAllowHost}
 	fs.Var(apiHosts, "api-allow-host",
 		"host `name` the HTTP API also answers to (as the Host header gives it: node.lan, or node.lan:5000 for one port); repeatable. "+
@@ -131,12 +135,21 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 	if !isLoopback(*apiHost) && *apiToken == "" {
 		return nodeOptions{}, usageError{fmt.Errorf("--host %s is not loopback: anyone who reaches it could mine and send from this node's wallet; set --api-token", *apiHost)}
 	}
+	if *pprofAddr != "" {
+		h, p, err := net.SplitHostPort(*pprofAddr)
+		if err != nil || !isLoopback(h) {
+			return nodeOptions{}, usageError{fmt.Errorf("--pprof %q: want a loopback host:port such as 127.0.0.1:6060", *pprofAddr)}
+		}
+		if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+			return nodeOptions{}, usageError{fmt.Errorf("--pprof %q: the port must be 0 to 65535", *pprofAddr)}
+		}
+	}
 	hosts := apiHosts.set
 	if net.ParseIP(*apiHost) == nil {
 		hosts = append([]string{*apiHost}, hosts...) // -H node.lan: that name is the API's own
 	}
 	return nodeOptions{APIAddr: net.JoinHostPort(*apiHost, strconv.Itoa(*apiPort)), APIToken: *apiToken,
-		APIHosts: hosts, APIOrigins: apiOrigins.set, Config: node.Config{
+		APIHosts: hosts, APIOrigins: apiOrigins.set, Pprof: *pprofAddr, Config: node.Config{
 			Params:       p,
 			DataDir:      dir,
 			Listen:       listen.values(),

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/gologshim"
 
 	"github.com/gossipchain/gossipchain/api"
@@ -175,6 +176,12 @@ func serve(ctx context.Context, n *node.Node, cfg nodeOptions) error {
 		ln.Close()
 		return err
 	}
+	if cfg.Pprof != "" {
+		if err := startPprof(ctx, cfg.Pprof, cfg.Logger); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	// Requests (event streams above all) end with the node: on a signal,
 	// or when it stopped itself over a store failure.
 	apiCtx, stopAPI := context.WithCancel(ctx)
@@ -213,11 +220,35 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
+		opts.ReplaceAttr = shortPeer
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// shortPeer prints the peer attribute of text logs short, as go-libp2p's
+// ShortString does (12*W9MDBL for 12D3KooW...W9MDBL), so a line of gossip
+// fits a terminal. JSON logs, the "node started" line's peer_id, and
+// /peers keep the full id for whoever needs to copy it.
+func shortPeer(_ []string, a slog.Attr) slog.Attr {
+	if a.Key != "peer" {
+		return a
+	}
+	var id string
+	switch v := a.Value.Any().(type) {
+	case peer.ID:
+		id = v.String()
+	case string:
+		id = v
+	default:
+		return a
+	}
+	if len(id) <= 10 {
+		return a
+	}
+	return slog.String(a.Key, id[:2]+"*"+id[len(id)-6:])
 }
 
 // minLevel passes on the records of at least a level.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/gossipchain/gossipchain/internal/testbin"
 	"github.com/gossipchain/gossipchain/node"
 	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 const (
@@ -137,6 +139,17 @@ func TestParseNodeFlags(t *testing.T) {
 		{name: "allow-host with a bad port", args: []string{"--api-allow-host", "node.lan:99999"}, wantErr: "flag --api-allow-host"},
 		{name: "cors origin without a scheme", args: []string{"--api-cors-origin", "wallet.example"}, wantErr: "flag --api-cors-origin"},
 		{name: "cors origin with a path", args: []string{"--api-cors-origin", "https://wallet.example/app"}, wantErr: "flag --api-cors-origin"},
+		{
+			name: "pprof on loopback",
+			args: []string{"--pprof", "127.0.0.1:6060"},
+			checkOpts: func(t *testing.T, o nodeOptions) {
+				if o.Pprof != "127.0.0.1:6060" {
+					t.Errorf("pprof %q", o.Pprof)
+				}
+			},
+		},
+		{name: "pprof off loopback", args: []string{"--pprof", "0.0.0.0:6060"}, wantErr: "--pprof"},
+		{name: "pprof not host:port", args: []string{"--pprof", "6060"}, wantErr: "--pprof"},
 		{name: "listen not a multiaddr", args: []string{"--listen", "127.0.0.1:9310"}, wantErr: `invalid value "127.0.0.1:9310" for flag --listen`},
 		{name: "listen bad address", args: []string{"--listen", "/ip4/300.0.0.1/tcp/1"}, wantErr: "flag --listen"},
 		{name: "bootstrap not a multiaddr", args: []string{"--bootstrap", "localhost:9310"}, wantErr: "flag --bootstrap"},
@@ -191,7 +204,7 @@ func TestNodeHelp(t *testing.T) {
 	}
 	help := stdout.String()
 	for _, f := range []string{"network", "data-dir", "listen", "bootstrap", "no-mdns", "mine", "miner-threads",
-		"miner-address", "log-format", "log-level", "host", "port", "api-token", "api-allow-host", "api-cors-origin"} {
+		"miner-address", "log-format", "log-level", "host", "port", "api-token", "api-allow-host", "api-cors-origin", "pprof"} {
 		if !strings.Contains(help, "  --"+f) {
 			t.Errorf("help does not explain --%s", f)
 		}
@@ -219,7 +232,7 @@ func TestNodeProcess(t *testing.T) {
 	args := []string{"node", "--network", "regtest", "--data-dir", dir, "--no-mdns",
 		"--listen", "/ip4/127.0.0.1/tcp/0", "-p", "0", "--log-format", "json"}
 
-	first := startProc(t, bin, append(args, "--mine")...)
+	first := startProc(t, bin, append(args, "--mine", "--pprof", "127.0.0.1:0")...)
 	started := first.waitFor(t, 30*time.Second, `"node started"`, msgIs("node started"))
 	mined := first.waitFor(t, 30*time.Second, `"block mined" at height 3`, func(l *logLine) bool {
 		return l.Msg == "block mined" && l.Height != nil && *l.Height >= 3
@@ -242,6 +255,23 @@ func TestNodeProcess(t *testing.T) {
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || chainResp.Length < 2 || len(chainResp.Chain) != 2 {
 		t.Fatalf("GET /chain: status %d, %d blocks of %d, %v", resp.StatusCode, len(chainResp.Chain), chainResp.Length, err)
+	}
+
+	// /healthz answers; the profiler is on the loopback port it logged.
+	if resp, err := http.Get(apiLine.Addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	pprofLine := first.waitFor(t, 30*time.Second, `"pprof listening"`, msgIs("pprof listening"))
+	resp, err = http.Get(pprofLine.Addr + "goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(profile), "goroutine profile") {
+		t.Fatalf("pprof goroutine profile: %d %.200s", resp.StatusCode, profile)
 	}
 
 	// A second node on the same data directory fails at once (status
@@ -450,5 +480,33 @@ func (p *proc) checkClean(t *testing.T) {
 	}
 	if len(p.partial) > 0 {
 		t.Errorf("unterminated last line: %q", p.partial)
+	}
+}
+
+// TestLoggerPeerIDs: text logs print a peer short, JSON logs in full.
+func TestLoggerPeerIDs(t *testing.T) {
+	const full = "12D3KooWSJAAF2GSMkdEMaGHhZ8VjXNyVXYjqW9J9AJ2Xw9MRDBL"
+	id, err := peer.Decode(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		format, want, not string
+	}{
+		{"text", "peer=12*9MRDBL", full},
+		{"json", `"peer":"` + full + `"`, "12*9MRDBL"},
+	} {
+		var buf bytes.Buffer
+		log, err := newLogger(&buf, c.format, "info")
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Info("block received", "peer", id, "height", 3)
+		log.Info("tx received", "peer", full)
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			if !strings.Contains(line, c.want) || strings.Contains(line, c.not) {
+				t.Errorf("%s: %q, want %q and not %q", c.format, line, c.want, c.not)
+			}
+		}
 	}
 }

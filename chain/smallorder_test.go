@@ -1,6 +1,7 @@
 package chain_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestSmallOrderKeyBlockAndMempool(t *testing.T) {
 	identity := make([]byte, 32)
 	identity[0] = 1
 	tx, ok := chain.ForgeSmallOrder(h.p, &chain.Transaction{
-		Version: chain.TxVersion, Recipient: h.miner.addr, Amount: 10, Fee: 1,
+		Version: chain.TxVersion, Recipient: chain.AddressFromPublicKey(bytes.Repeat([]byte{0x42}, 32)), Amount: 10, Fee: 1,
 	}, identity)
 	if !ok {
 		t.Fatal("crypto/ed25519 accepted no forged signature for the identity key")

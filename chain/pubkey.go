@@ -49,8 +49,9 @@ var smallOrderY = [...][32]byte{
 }
 
 // smallOrderKey reports whether a 32-byte ed25519 public key encodes a point
-// of order dividing 8, whatever its sign bit: the key of 7.4's small-order
-// rule. Keys are public, so the comparison need not be constant-time.
+// of order dividing 8, whatever its sign bit: a key transaction sanity
+// refuses with ErrSmallOrderKey. Keys are public, so the comparison need not
+// be constant-time.
 func smallOrderKey(pub []byte) bool {
 	if len(pub) != 32 {
 		return false

@@ -90,6 +90,11 @@ const (
 	ErrBalanceOverflow
 	// ErrBadCoinbaseAmount: the coinbase pays other than reward plus fees.
 	ErrBadCoinbaseAmount
+	// ErrSmallOrderKey: a public key that encodes a point of order
+	// dividing 8 (the identity, for one). Such a key verifies signatures
+	// made without any private key, so nobody may spend from its address.
+	// Last so the numbers of the older codes stay as they were.
+	ErrSmallOrderKey
 
 	numErrorCodes // keep last
 )

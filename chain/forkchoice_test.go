@@ -76,6 +76,7 @@ func TestReorgOntoShorterHeavierBranch(t *testing.T) {
 	q.RetargetInterval = 1
 	q.TargetSpacing = time.Second
 	q.MaxRetargetFactor = 4
+	q.MaxFutureDrift = 100 * time.Millisecond // a tenth of its 1 s window
 	p := chain.NewParams(q)
 	h := newHarness(t, p)
 	g := h.tipHash()

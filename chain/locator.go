@@ -41,9 +41,15 @@ func (c *Chain) Locator() ([]Hash, error) {
 }
 
 // HeadersAfter returns up to max main-chain headers following the first
-// locator hash found on the main chain (genesis if none is), stopping
-// after stop if it is met. This is what a peer that sent the locator is
-// missing.
+// locator hash found on the main chain, stopping after stop if it is met.
+// This is what a peer that sent the locator is missing.
+//
+// A locator with no hash on the main chain gets no headers. Answering from
+// genesis instead would send headers whose first parent, genesis, is not in
+// the locator, which the client must refuse as unrequested (it checks the
+// answer builds on a hash it sent); a locator that holds genesis, as ours
+// always does, is never in this case, because genesis is on every main
+// chain of the network.
 func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, error) {
 	if len(locator) > MaxLocatorLen {
 		return nil, fmt.Errorf("locator has %d hashes, limit %d", len(locator), MaxLocatorLen)
@@ -51,7 +57,7 @@ func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, erro
 	// prev is the hash the answer builds on: the locator hash found, not
 	// a second read of the main chain at its height, which a reorg in
 	// between could change and make the answer look unrequested.
-	start, prev := uint64(0), c.p.NetworkID()
+	start, prev, found := uint64(0), Hash{}, false
 	for _, h := range locator {
 		m, err := c.store.Meta(h)
 		if errors.Is(err, ErrNotFound) {
@@ -60,9 +66,12 @@ func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, erro
 			return nil, err
 		}
 		if mh, err := c.store.MainHash(m.Height()); err == nil && mh == h {
-			start, prev = m.Height(), h
+			start, prev, found = m.Height(), h, true
 			break
 		}
+	}
+	if !found {
+		return nil, nil
 	}
 	tip := c.Tip().Height()
 	var out []Header

@@ -1,6 +1,7 @@
 package chain_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -38,10 +39,33 @@ func TestLocatorAndHeadersAfter(t *testing.T) {
 	if len(hdrs) != 5 {
 		t.Fatalf("with a stop hash: %d headers, want 5", len(hdrs))
 	}
-	// A locator of unknown hashes starts after genesis.
-	hdrs, _ = h.c.HeadersAfter([]chain.Hash{{1}, {2}}, chain.ZeroHash, 3)
-	if len(hdrs) != 3 || hdrs[0].Height != 1 {
-		t.Fatal("unknown locator must start at height 1")
+	// Where the locator meets the main chain decides the answer; without
+	// a hash on it there is nothing to build on, and genesis in the locator
+	// is what lets a peer with nothing in common start from height 1.
+	side := chain.Hash{1}
+	for _, tc := range []struct {
+		name    string
+		locator []chain.Hash
+		want    int    // headers
+		from    uint64 // height of the first
+	}{
+		{"unknown hashes only", []chain.Hash{side, {2}}, 0, 0},
+		{"unknown hashes, then genesis", []chain.Hash{side, {2}, h.p.NetworkID()}, 3, 1},
+		{"genesis alone", []chain.Hash{h.p.NetworkID()}, 3, 1},
+		{"a main-chain hash, no genesis", []chain.Hash{side, blocks[99].Hash()}, 3, 101},
+	} {
+		hdrs, err := h.c.HeadersAfter(tc.locator, chain.ZeroHash, 3)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if len(hdrs) != tc.want || tc.want > 0 && hdrs[0].Height != tc.from {
+			t.Errorf("%s: %d headers, want %d from height %d", tc.name, len(hdrs), tc.want, tc.from)
+		}
+		// Whatever the answer, it builds on a hash the locator holds, the
+		// check the client makes (protocol.HeadersFromPB).
+		if len(hdrs) > 0 && !slices.Contains(tc.locator, hdrs[0].PrevHash) {
+			t.Errorf("%s: the answer builds on %s, not in the locator", tc.name, hdrs[0].PrevHash.Short())
+		}
 	}
 	// Too long a locator is refused.
 	if _, err := h.c.HeadersAfter(make([]chain.Hash, chain.MaxLocatorLen+1), chain.ZeroHash, 1); err == nil {

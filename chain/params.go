@@ -36,7 +36,9 @@ type Params struct {
 	// MedianTimeBlocks is how many ancestors' timestamps a new block's
 	// timestamp must be above the median of.
 	MedianTimeBlocks int
-	// MaxFutureDrift is how far ahead of the local clock a timestamp may be.
+	// MaxFutureDrift is how far ahead of the local clock a timestamp may
+	// be. On retargeting networks it may be at most the retarget window
+	// over FutureDriftDivisor.
 	MaxFutureDrift time.Duration
 	// GenesisTime is the genesis timestamp in Unix milliseconds.
 	GenesisTime int64
@@ -61,11 +63,35 @@ func NewParams(p Params) *Params {
 		panic("chain: MedianTimeBlocks must be at least 1")
 	case p.Reward == 0 || p.Reward > MaxAmount:
 		panic("chain: Reward must be 1 to MaxAmount")
+	case p.MaxFutureDrift < 0 || !p.NoRetarget && p.MaxFutureDrift > p.retargetWindow()/FutureDriftDivisor:
+		panic("chain: MaxFutureDrift must be 0 to RetargetInterval*TargetSpacing/FutureDriftDivisor")
 	}
 	p.genesis = p.buildGenesis()
 	p.id = p.genesis.Hash()
 	p.limit = TargetBytes(p.PowLimit)
 	return &p
+}
+
+// FutureDriftDivisor bounds MaxFutureDrift on retargeting networks to this
+// share of the retarget window (RetargetInterval × TargetSpacing).
+//
+// The retarget measures a window from the timestamp of its last block, so
+// the miner of that block can date it up to MaxFutureDrift ahead and make
+// the next window's target easier by (window + drift) / window. The window
+// after measures from that same timestamp and pays the skew back, but only
+// while window − drift stays above window / MaxRetargetFactor; beyond that
+// the clamp swallows the repayment and the skew is a gift. Bitcoin's 2 h
+// against its two-week window is 0.6%; devnet's old 2 h against a 100 s
+// window was 72 windows, enough for a 4× easier window never repaid. A
+// tenth keeps one block's skew to 10% of one window's target, always
+// repaid in the next, while still leaving honest clocks two block times
+// (10 s on devnet) of disagreement; a block refused as too new is only
+// delayed (ErrTimeTooNew is transient), never condemned.
+const FutureDriftDivisor = 10
+
+// retargetWindow is the time one retarget window should take.
+func (p *Params) retargetWindow() time.Duration {
+	return time.Duration(p.RetargetInterval) * p.TargetSpacing
 }
 
 func (p *Params) buildGenesis() *Block {
@@ -97,23 +123,31 @@ func (p *Params) NetworkID() Hash { return p.id }
 // PowLimitBits is PowLimit in compact form.
 func (p *Params) PowLimitBits() uint32 { return BigToCompact(p.PowLimit) }
 
-// genesisTime is 2026-11-24 00:00:00 UTC, shared by the predefined networks.
-const genesisTime = 1795478400000
+// genesisTime is 2026-12-04 00:00:00 UTC, shared by the predefined networks.
+// It moved from 2026-11-24 when the small-order key rule and the future
+// drift bound (FutureDriftDivisor) took effect: chains started under the
+// older rules have other genesis hashes, hence other network ids, and never
+// meet these, so every rule holds from height 0 with no activation height.
+const genesisTime = 1796342400000
 
 // DevNet is the default network: signed transfers, a block every 5 s, and a
 // starting target a fresh node meets in about a million hashes (a tenth of
 // a second on one core of a current machine).
 func DevNet() *Params {
+	const (
+		spacing  = 5 * time.Second
+		interval = 20
+	)
 	return NewParams(Params{
 		Name:              "devnet",
 		Signed:            true,
 		PowLimit:          new(big.Int).Lsh(bigOne, 236),
-		TargetSpacing:     5 * time.Second,
-		RetargetInterval:  20,
+		TargetSpacing:     spacing,
+		RetargetInterval:  interval,
 		MaxRetargetFactor: 4,
 		Reward:            50,
 		MedianTimeBlocks:  11,
-		MaxFutureDrift:    2 * time.Hour,
+		MaxFutureDrift:    interval * spacing / FutureDriftDivisor, // 10 s
 		GenesisTime:       genesisTime,
 		GenesisNonce:      devnetGenesisNonce,
 	})
@@ -145,9 +179,9 @@ func RegTest() *Params {
 // Nonces that make each predefined genesis meet its PowLimit; pinned by
 // TestGoldenGenesisMeetsPowLimit.
 const (
-	devnetGenesisNonce  = 1048112
-	openGenesisNonce    = 2461713
-	regtestGenesisNonce = 0
+	devnetGenesisNonce  = 773432
+	openGenesisNonce    = 134633
+	regtestGenesisNonce = 2
 )
 
 // NetworkNames lists the predefined networks.

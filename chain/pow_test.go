@@ -238,6 +238,7 @@ func retargetParams() []*Params {
 	p.RetargetInterval = 10
 	p.TargetSpacing = time.Second
 	p.MaxRetargetFactor = 2
+	p.MaxFutureDrift = time.Second // the largest its 10 s window allows
 	p.PowLimit = new(big.Int).Sub(new(big.Int).Lsh(bigOne, 224), bigOne)
 	return []*Params{DevNet(), NewParams(p)}
 }

@@ -20,7 +20,8 @@ import (
 //     coinbase amount.
 
 // CheckTxSanity checks a non-coinbase transaction on its own: version,
-// names, amounts, and on signed networks the key, address and signature.
+// names, amounts, and on signed networks the key (of the sender's address,
+// not of small order), address and signature.
 func CheckTxSanity(p *Params, tx *Transaction) error {
 	if tx.Version != TxVersion {
 		return ruleError(ErrBadTxVersion, "version %d, want %d", tx.Version, TxVersion)
@@ -51,6 +52,9 @@ func CheckTxSanity(p *Params, tx *Transaction) error {
 	}
 	if got := AddressFromPublicKey(tx.PublicKey); got != tx.Sender {
 		return ruleError(ErrBadPublicKey, "public key is of %s, not sender %s", got, tx.Sender)
+	}
+	if smallOrderKey(tx.PublicKey) {
+		return ruleError(ErrSmallOrderKey, "public key %x has small order: anyone can sign for %s", tx.PublicKey, tx.Sender)
 	}
 	if len(tx.Signature) != ed25519.SignatureSize {
 		return ruleError(ErrBadSignature, "signature is %d bytes, want %d", len(tx.Signature), ed25519.SignatureSize)

@@ -49,6 +49,8 @@ var (
 	descHashRate  = desc("miner_hash_rate", "Block hashes per second over the last few seconds.")
 	descMining    = desc("mining", "1 if the node mines continuously.")
 	descEventSubs = desc("event_subscribers", "Open event streams.")
+	descVerifies  = desc("signature_verifications_total", "ed25519 signature verifications done.")
+	descSigHits   = desc("signature_cache_hits_total", "Signatures found already verified (mempool admission, then the block).")
 )
 
 // nodeCollector reports the node's counters (node.Stats).
@@ -56,7 +58,7 @@ type nodeCollector struct{ n Node }
 
 func (nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descHeight, descWork, descMempool, descQueued, descGossipIn, descGossipPub,
-		descGossipOut, descSync, descSyncBlk, descSyncSrv, descSyncing, descHashes, descHashRate, descMining, descEventSubs} {
+		descGossipOut, descSync, descSyncBlk, descSyncSrv, descSyncing, descHashes, descHashRate, descMining, descEventSubs, descVerifies, descSigHits} {
 		ch <- d
 	}
 }
@@ -97,6 +99,8 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descHashRate, st.Status.HashRate)
 	gauge(descMining, b2f(st.Status.Mining))
 	gauge(descEventSubs, float64(st.Subscribers))
+	counter(descVerifies, st.Sigs.Verifies)
+	counter(descSigHits, st.Sigs.Hits)
 }
 
 func b2f(b bool) float64 {

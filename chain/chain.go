@@ -33,6 +33,9 @@ type Chain struct {
 	now   func() time.Time
 
 	tip atomic.Pointer[BlockMeta]
+	// sigs remembers verified signatures, shared with the mempool the
+	// node builds on this chain (WithSigCache).
+	sigs *SigCache
 
 	mu       sync.Mutex
 	orphans  *orphanPool
@@ -50,7 +53,13 @@ type config struct {
 	maxOrphans    int
 	maxOrphanSize int
 	maxInvalid    int
+	sigs          *SigCache
 }
+
+// WithSigCache sets the verified-signature cache (default: one of its
+// own, defaultSigCache entries). Give the mempool the same one, so what
+// it verified at admission is not verified again when a block connects.
+func WithSigCache(sc *SigCache) Option { return func(c *config) { c.sigs = sc } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
@@ -77,7 +86,11 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.sigs == nil {
+		cfg.sigs = NewSigCache(defaultSigCache)
+	}
 	c := &Chain{
+		sigs:     cfg.sigs,
 		p:        p,
 		store:    st,
 		log:      cfg.log,
@@ -133,6 +146,18 @@ func (c *Chain) writeGenesis() error {
 	}
 	return nil
 }
+
+// SigCache returns the chain's verified-signature cache.
+func (c *Chain) SigCache() *SigCache { return c.sigs }
+
+// CheckTxSanity is the package's CheckTxSanity through the chain's
+// signature cache: what it verifies, a block connecting later does not
+// verify again.
+func (c *Chain) CheckTxSanity(tx *Transaction) error { return checkTxSanity(c.p, tx, c.sigs, nil) }
+
+// CheckBlockSanity is the package's CheckBlockSanity through the chain's
+// signature cache.
+func (c *Chain) CheckBlockSanity(b *Block) ([]Hash, error) { return checkBlockSanity(c.p, b, c.sigs) }
 
 // Params returns the network parameters.
 func (c *Chain) Params() *Params { return c.p }
@@ -233,7 +258,7 @@ func (c *Chain) ProcessBlocks(ctx context.Context, blocks []*Block) (*Change, in
 }
 
 func (c *Chain) process(ctx context.Context, blocks []*Block, skipDuplicates bool) (*Change, int, error) {
-	sanity := checkSanityParallel(c.p, blocks)
+	sanity := checkSanityParallel(c.p, blocks, c.sigs)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failure.err != nil {
@@ -280,7 +305,7 @@ type sanityResult struct{ err error }
 // too few signatures per block to spread one block's checks, but many
 // blocks. A single block gets no pre-check: processOne checks it, its
 // signatures in parallel if it has many.
-func checkSanityParallel(p *Params, blocks []*Block) []*sanityResult {
+func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityResult {
 	out := make([]*sanityResult, len(blocks))
 	if len(blocks) < 2 {
 		return out
@@ -290,7 +315,7 @@ func checkSanityParallel(p *Params, blocks []*Block) []*sanityResult {
 	for range min(runtime.GOMAXPROCS(0), len(blocks)) {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < len(blocks); i = int(next.Add(1)) - 1 {
-				_, err := CheckBlockSanity(p, blocks[i])
+				_, err := checkBlockSanity(p, blocks[i], sigs)
 				out[i] = &sanityResult{err: err}
 			}
 		})

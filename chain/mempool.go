@@ -103,6 +103,7 @@ type Mempool struct {
 	mined        func(Hash) bool
 	queueCfg     queueConfig
 	now          func() time.Time
+	sigs         *SigCache
 
 	mu sync.Mutex
 	// byID holds every pending transaction.
@@ -155,7 +156,14 @@ type mempoolConfig struct {
 	mined        func(Hash) bool
 	queue        queueConfig
 	now          func() time.Time
+	sigs         *SigCache
 }
+
+// WithMempoolSigCache sets the verified-signature cache the mempool
+// checks and fills at admission: the chain's (Chain.SigCache), so a
+// block of admitted transactions connects without verifying them again.
+// Default: none, every admission verifies.
+func WithMempoolSigCache(sc *SigCache) MempoolOption { return func(c *mempoolConfig) { c.sigs = sc } }
 
 // WithMaxTxs bounds the number of pending transactions (default 10,000).
 func WithMaxTxs(n int) MempoolOption { return func(c *mempoolConfig) { c.maxTxs = n } }
@@ -190,7 +198,7 @@ func NewMempool(p *Params, opts ...MempoolOption) *Mempool {
 		o(&cfg)
 	}
 	m := &Mempool{p: p, maxTxs: cfg.maxTxs, maxBytes: cfg.maxBytes, maxPerSender: cfg.maxPerSender, mined: cfg.mined,
-		queueCfg: cfg.queue, now: cfg.now}
+		queueCfg: cfg.queue, now: cfg.now, sigs: cfg.sigs}
 	m.reset()
 	m.queue.init()
 	return m
@@ -261,7 +269,7 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool) error
 	// Signature verification is the dearest check by far: run it outside
 	// the lock, then look for a duplicate again under it.
 	if !verified {
-		if err := CheckTxSanity(m.p, tx); err != nil {
+		if err := checkTxSanity(m.p, tx, m.sigs, &id); err != nil {
 			return err
 		}
 	}

@@ -36,6 +36,13 @@ const (
 	defaultQueueTTL       = 10 * time.Minute
 )
 
+// defaultSigCache is how many verified signatures a chain remembers
+// (about 120 bytes each, 8 MiB in all): several times the mempool's
+// 10,000, so a transaction admitted under churn is still remembered when
+// its block comes, and more than a few full blocks (about 2,300 signed
+// transfers each) synced in one batch.
+const defaultSigCache = 1 << 16
+
 // Orphan pool and invalid-block memory (WithOrphanLimits): blocks whose
 // parent has not arrived wait here, bounded so a peer sending unconnectable
 // blocks costs at most 32 MiB; the hashes of blocks found invalid are

@@ -16,7 +16,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult) error 
 		return err
 	}
 	if sanity == nil {
-		_, err := CheckBlockSanity(c.p, b)
+		_, err := checkBlockSanity(c.p, b, c.sigs)
 		sanity = &sanityResult{err: err}
 	}
 	if err := sanity.err; err != nil {

@@ -22,7 +22,12 @@ import (
 // CheckTxSanity checks a non-coinbase transaction on its own: version,
 // names, amounts, and on signed networks the key (of the sender's address,
 // not of small order), address and signature.
-func CheckTxSanity(p *Params, tx *Transaction) error {
+func CheckTxSanity(p *Params, tx *Transaction) error { return checkTxSanity(p, tx, nil, nil) }
+
+// checkTxSanity is CheckTxSanity with the signature looked up in sigs
+// first (nil: always verified). id, if not nil, is tx's id, already
+// computed by the caller.
+func checkTxSanity(p *Params, tx *Transaction, sigs *SigCache, id *Hash) error {
 	if tx.Version != TxVersion {
 		return ruleError(ErrBadTxVersion, "version %d, want %d", tx.Version, TxVersion)
 	}
@@ -59,7 +64,7 @@ func CheckTxSanity(p *Params, tx *Transaction) error {
 	if len(tx.Signature) != ed25519.SignatureSize {
 		return ruleError(ErrBadSignature, "signature is %d bytes, want %d", len(tx.Signature), ed25519.SignatureSize)
 	}
-	if !ed25519.Verify(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature) {
+	if !sigs.verify(p, tx, id) {
 		return ruleError(ErrBadSignature, "signature does not verify for %s", tx.Sender)
 	}
 	return nil
@@ -134,7 +139,11 @@ func CheckHeaderSanity(p *Params, h *Header) error {
 
 // CheckBlockSanity runs every context-free check on a block and returns the
 // transaction ids, so callers need not hash them again.
-func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) {
+func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) { return checkBlockSanity(p, b, nil) }
+
+// checkBlockSanity is CheckBlockSanity with signatures looked up in sigs
+// first (nil: always verified).
+func checkBlockSanity(p *Params, b *Block, sigs *SigCache) ([]Hash, error) {
 	if n := len(b.Transactions); n == 0 {
 		return nil, ruleError(ErrNoTransactions, "block has no coinbase")
 	} else if n > MaxBlockTxs {
@@ -160,7 +169,7 @@ func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) {
 	if err := checkCoinbase(p, b.Transactions[0], b.Header.Height); err != nil {
 		return nil, err
 	}
-	if err := checkTxsParallel(p, b.Transactions[1:]); err != nil {
+	if err := checkTxsParallel(p, b.Transactions[1:], ids[1:], sigs); err != nil {
 		return nil, err
 	}
 	return ids, nil
@@ -173,11 +182,11 @@ const parallelMin = 32
 // checkTxsParallel runs CheckTxSanity on every transaction, spread over
 // the available cores, and returns the error of the lowest index so the
 // result does not depend on scheduling.
-func checkTxsParallel(p *Params, txs []*Transaction) error {
+func checkTxsParallel(p *Params, txs []*Transaction, ids []Hash, sigs *SigCache) error {
 	workers := runtime.GOMAXPROCS(0)
 	if len(txs) < parallelMin || workers == 1 {
-		for _, tx := range txs {
-			if err := CheckTxSanity(p, tx); err != nil {
+		for i, tx := range txs {
+			if err := checkTxSanity(p, tx, sigs, &ids[i]); err != nil {
 				return err
 			}
 		}
@@ -195,8 +204,8 @@ func checkTxsParallel(p *Params, txs []*Transaction) error {
 		wg.Add(1)
 		go func(w, lo, hi int) {
 			defer wg.Done()
-			for _, tx := range txs[lo:hi] {
-				if err := CheckTxSanity(p, tx); err != nil {
+			for i := lo; i < hi; i++ {
+				if err := checkTxSanity(p, txs[i], sigs, &ids[i]); err != nil {
 					errs[w] = err
 					return
 				}

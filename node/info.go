@@ -9,6 +9,7 @@ import (
 	"github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/p2p"
 )
 
@@ -159,6 +160,8 @@ type Stats struct {
 	// Queued is the number of transactions the mempool holds for a
 	// nonce gap to close (not in Status.Mempool).
 	Queued int
+	// Sigs counts signature verifications and cache hits.
+	Sigs chain.SigStats
 }
 
 // Metrics gathers the metrics go-libp2p registers for this node's host
@@ -168,7 +171,8 @@ func (n *Node) Metrics() prometheus.Gatherer { return n.metrics }
 
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
-	s := Stats{Status: n.Status(), Hashes: n.miner.hashes.Load(), Subscribers: n.events.subscribers(), Queued: n.mempool.Queued()}
+	s := Stats{Status: n.Status(), Hashes: n.miner.hashes.Load(), Subscribers: n.events.subscribers(), Queued: n.mempool.Queued(),
+		Sigs: n.chain.SigCache().Stats()}
 	if n.gossip != nil {
 		s.Gossip = n.gossip.Stats()
 	}

@@ -105,7 +105,7 @@ func (in *intake) addTx(tx *chain.Transaction, origin string) error {
 	if tx.IsCoinbase() {
 		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
 	}
-	if err := chain.CheckTxSanity(in.params, tx); err != nil {
+	if err := in.chain.CheckTxSanity(tx); err != nil {
 		return err
 	}
 	in.mu.Lock()

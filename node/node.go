@@ -115,7 +115,7 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	pool := chain.NewMempool(cfg.Params, chain.WithMinedCheck(func(id chain.Hash) bool {
+	pool := chain.NewMempool(cfg.Params, chain.WithMempoolSigCache(c.SigCache()), chain.WithMinedCheck(func(id chain.Hash) bool {
 		_, err := c.TxLocation(id)
 		return err == nil
 	}))

@@ -1,0 +1,86 @@
+package chain_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+)
+
+// TestSigCacheOnce: a transaction admitted to the mempool is verified
+// once; the block that carries it connects on cache hits. A transaction
+// whose signature was changed is not a hit, and a failure is not
+// remembered.
+func TestSigCacheOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.extend(h.tipHash(), 3)
+	sc := h.c.SigCache()
+	pool := chain.NewMempool(h.p, chain.WithMempoolSigCache(sc))
+	a, _ := h.c.Account(h.miner.Addr)
+	const n = 40 // enough to check the block's signatures on every core
+	var txs []*chain.Transaction
+	to := testwallet.New("to").Addr
+	for i := range n {
+		tx := h.miner.Tx(h.p, to, 1, 0, a.Nonce+uint64(i))
+		if err := pool.Add(tx, h.c); err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, tx)
+	}
+	if got := sc.Stats(); got.Verifies != n || got.Hits != 0 {
+		t.Fatalf("after admission: %+v, want %d verifies and no hits", got, n)
+	}
+	if _, err := h.process(h.build(h.tipHash(), txs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := sc.Stats(); got.Verifies != n || got.Hits != n {
+		t.Fatalf("after the block: %+v, want still %d verifies and %d hits", got, n, n)
+	}
+
+	// The same transfer with another signature byte: another id, so a
+	// verification, which fails and is not remembered.
+	forged := *txs[0]
+	forged.Nonce += n // not yet used
+	forged.Signature = append([]byte(nil), txs[0].Signature...)
+	for range 2 {
+		if err := h.c.CheckTxSanity(&forged); err == nil {
+			t.Fatal("a forged signature passed")
+		}
+	}
+	if got := sc.Stats(); got.Verifies != n+2 {
+		t.Fatalf("a failed signature was remembered: %+v", got)
+	}
+}
+
+// TestSigCacheBound: the cache keeps its newest entries up to its size.
+func TestSigCacheBound(t *testing.T) {
+	p := chain.RegTest()
+	h := newHarness(t, p)
+	sc := chain.NewSigCache(2)
+	c, err := chain.New(p, h.st, chain.WithSigCache(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := testwallet.New("w")
+	var txs []*chain.Transaction
+	for i := range 3 {
+		txs = append(txs, w.Tx(p, testwallet.New(fmt.Sprint(i)).Addr, 1, 0, uint64(i)))
+	}
+	for _, c2 := range []struct {
+		tx            int
+		verifies, hit uint64
+	}{
+		{0, 1, 0}, {1, 2, 0}, {1, 2, 1}, // 0 and 1 remembered
+		{2, 3, 1}, // 2 evicts 0
+		{0, 4, 1}, // 0 verified again, evicting 1
+		{2, 4, 2},
+	} {
+		if err := c.CheckTxSanity(txs[c2.tx]); err != nil {
+			t.Fatal(err)
+		}
+		if got := sc.Stats(); got.Verifies != c2.verifies || got.Hits != c2.hit {
+			t.Fatalf("after tx %d: %+v, want %d verifies %d hits", c2.tx, got, c2.verifies, c2.hit)
+		}
+	}
+}

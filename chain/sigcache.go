@@ -24,17 +24,15 @@ import (
 // with valid transactions pays a verification for each and only makes us
 // verify again later. Failures are never cached. Safe for concurrent use.
 type SigCache struct {
-	mu   sync.Mutex
-	set  map[Hash]struct{}
-	ring []Hash // insertion order; ring[next] is evicted next when full
-	next int
+	mu  sync.Mutex
+	ids *hashRing
 
 	verifies, hits atomic.Uint64
 }
 
 // NewSigCache returns a cache of at most size entries.
 func NewSigCache(size int) *SigCache {
-	return &SigCache{set: make(map[Hash]struct{}, size), ring: make([]Hash, 0, max(size, 1))}
+	return &SigCache{ids: newHashRing(size)}
 }
 
 // SigStats are a SigCache's counters.
@@ -66,7 +64,7 @@ func (c *SigCache) verify(p *Params, tx *Transaction, known *Hash) bool {
 		id = tx.ID()
 	}
 	c.mu.Lock()
-	_, ok := c.set[id]
+	ok := c.ids.has(id)
 	c.mu.Unlock()
 	if ok {
 		c.hits.Add(1)
@@ -83,15 +81,5 @@ func (c *SigCache) verify(p *Params, tx *Transaction, known *Hash) bool {
 func (c *SigCache) add(id Hash) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.set[id]; ok {
-		return
-	}
-	if len(c.ring) < cap(c.ring) {
-		c.ring = append(c.ring, id)
-	} else {
-		delete(c.set, c.ring[c.next])
-		c.ring[c.next] = id
-		c.next = (c.next + 1) % len(c.ring)
-	}
-	c.set[id] = struct{}{}
+	c.ids.add(id)
 }

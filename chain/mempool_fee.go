@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -65,6 +66,17 @@ func (m *Mempool) MinRelayFee() FeeRate {
 // size (key and signature included): the fee's encoding has a fixed
 // width, so the fee does not change the size it pays for.
 func (m *Mempool) MinFee(size int) uint64 { return m.MinRelayFee().Fee(size) }
+
+// SignedSize returns the encoded size tx will have once signed for p: on
+// signed networks with a key and a signature, which it may not carry yet.
+// A wallet computes the fee on it before it signs, since the fee is
+// signed too.
+func SignedSize(p *Params, tx *Transaction) int {
+	if !p.Signed || len(tx.Signature) != 0 {
+		return tx.EncodedSize()
+	}
+	return tx.EncodedSize() - len(tx.PublicKey) + ed25519.PublicKeySize + ed25519.SignatureSize
+}
 
 // MaxFee is the largest fee a block on network p can carry: the
 // coinbase pays the reward plus the fees and at most MaxAmount.

@@ -255,8 +255,11 @@ func (m *Mempool) reset() {
 //     (ErrMempoolFull); when the pool is full, tx evicts lower-fee
 //     evictable transactions, or is refused with ErrMempoolFull.
 //
-// Before the checks that take the pool's lock, pending transactions that
-// have expired leave.
+// Once the pool's lock is taken, before the checks under it, pending
+// transactions that have expired leave.
+//
+// The node's intake verifies the signature before AddVerified, so a
+// forged transaction is a fault whatever its fee.
 //
 // A transaction whose nonce is ahead is held in the queue when it is
 // within the queue window and its sender can afford it alone; Add then
@@ -269,8 +272,8 @@ func (m *Mempool) reset() {
 // Rule failures are *RuleError (branch with errors.Is on the codes);
 // ErrTxInPool, ErrTxMined, ErrSenderLimit and ErrMempoolFull are plain
 // sentinels for "not now"; ErrFeeTooLow is this node's policy and
-// ErrFeeUnminable a fee no node could ever mine; a failure to read state is returned wrapped,
-// and is this node's fault.
+// ErrFeeUnminable a fee no node could ever mine; a failure to read state
+// is returned wrapped, and is this node's fault.
 func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
 	return m.add(tx, state, false, time.Time{})
 }

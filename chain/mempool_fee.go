@@ -84,9 +84,14 @@ func MaxFee(p *Params) uint64 { return MaxAmount - p.Reward }
 
 // checkFee refuses a fee no block could carry and, on signed networks, a
 // fee below the minimum relay fee. It reads only tx and the pool's fixed
-// configuration, so it runs before the signature is verified: a
-// transaction that could never be admitted costs no verification.
+// configuration, so Add runs it before verifying the signature: a
+// transaction that could never be admitted costs no verification. Amounts
+// out of range are left to CheckTxSanity, whose ErrBadAmount is a broken
+// rule that gossip holds against the peer, not a policy refusal.
 func (m *Mempool) checkFee(tx *Transaction) error {
+	if tx.Amount > MaxAmount || tx.Fee > MaxAmount-tx.Amount {
+		return nil
+	}
 	if limit := MaxFee(m.p); tx.Fee > limit {
 		return fmt.Errorf("%w: fee %d plus the block reward %d exceed %d, the most a coinbase may pay; the largest fee a block can carry is %d",
 			ErrFeeUnminable, tx.Fee, m.p.Reward, uint64(MaxAmount), limit)

@@ -305,3 +305,18 @@ func TestMempoolQueuedKeepsAdmission(t *testing.T) {
 		t.Fatalf("promoted: AdmittedAt = %v, %v, pool %d; want %v and 2 pending", at, ok, m.Len(), queuedAt)
 	}
 }
+
+// TestMempoolFeeOutOfRange: an amount plus fee above MaxAmount is a
+// broken rule (ErrBadAmount, which gossip holds against the sender), not
+// a fee policy refusal.
+func TestMempoolFeeOutOfRange(t *testing.T) {
+	m := chain.NewMempool(chain.OpenNet())
+	for _, tx := range []*chain.Transaction{
+		mpOpenTx("mallory", "bob", 2, chain.MaxAmount-1, 0),
+		mpOpenTx("mallory", "bob", 1, chain.MaxAmount+1, 0),
+	} {
+		if err := m.Add(tx, mpState{}); !errors.Is(err, chain.ErrBadAmount) {
+			t.Fatalf("amount %d fee %d: %v, want ErrBadAmount", tx.Amount, tx.Fee, err)
+		}
+	}
+}

@@ -64,6 +64,22 @@ func TestCreateTransactionFee(t *testing.T) {
 		}
 	})
 
+	t.Run("devnet zero fee", func(t *testing.T) {
+		// The fee is checked before the balance: no mining needed.
+		n, srv := newServer(t, chain.DevNet())
+		from, key := newAddress(t)
+		tx := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: from, Amount: 1}
+		tx.Sign(n.Chain().Params().NetworkID(), key)
+		body, err := json.Marshal(tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out := do(t, srv, http.MethodPost, "/create-transaction", string(body))
+		if code != http.StatusBadRequest || !strings.Contains(fmt.Sprint(out["error"]), "minimum relay fee") {
+			t.Fatalf("zero-fee self-transfer on devnet: %d %v, want 400 minimum relay fee", code, out)
+		}
+	})
+
 	t.Run("open", func(t *testing.T) {
 		n, srv := newServer(t, chain.OpenNet())
 		if _, out := do(t, srv, http.MethodGet, "/status", ""); out["min_relay_fee"] != float64(0) {

@@ -178,14 +178,14 @@ func TestClientSigned(t *testing.T) {
 		t.Fatalf("unsigned foreign: %d %v", code, out)
 	}
 	// A nonce far ahead: 409 (depends on state).
-	tx2 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Nonce: 100}
+	tx2 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Fee: 1, Nonce: 100}
 	tx2.Sign(n.Chain().Params().NetworkID(), key)
 	body, _ = json.Marshal(tx2)
 	if code, out := do(t, srv, http.MethodPost, "/create-transaction", string(body)); code != http.StatusConflict || out["error"] == nil {
 		t.Fatalf("nonce gap: %d %v", code, out)
 	}
 	// A nonce just ahead: held until the one before it comes, 202.
-	tx4 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Nonce: 2}
+	tx4 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Fee: 1, Nonce: 2}
 	tx4.Sign(n.Chain().Params().NetworkID(), key)
 	body, _ = json.Marshal(tx4)
 	if code, out := do(t, srv, http.MethodPost, "/create-transaction", string(body)); code != http.StatusAccepted ||
@@ -196,7 +196,7 @@ func TestClientSigned(t *testing.T) {
 		t.Fatalf("mempool holds %d pending and %d queued, want 1 and 1", n.Mempool().Len(), n.Mempool().Queued())
 	}
 	// Overspending: 409.
-	tx3 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1000, Nonce: 1}
+	tx3 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1000, Fee: 1, Nonce: 1}
 	tx3.Sign(n.Chain().Params().NetworkID(), key)
 	body, _ = json.Marshal(tx3)
 	if code, out := do(t, srv, http.MethodPost, "/create-transaction", string(body)); code != http.StatusConflict || out["error"] == nil {
@@ -206,7 +206,7 @@ func TestClientSigned(t *testing.T) {
 		t.Fatalf("mempool holds %d, want 1", n.Mempool().Len())
 	}
 	// Nonce 1 fills the gap: both it and the held nonce 2 are pending.
-	tx5 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Nonce: 1}
+	tx5 := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Fee: 1, Nonce: 1}
 	tx5.Sign(n.Chain().Params().NetworkID(), key)
 	body, _ = json.Marshal(tx5)
 	if code, out := do(t, srv, http.MethodPost, "/create-transaction", string(body)); code != http.StatusCreated {

@@ -90,6 +90,12 @@ func toError(err error) *Error {
 		return errorf(ECONFLICT, "%v", err)
 	case errors.Is(err, chain.ErrSenderLimit):
 		return errorf(ELIMIT, "%v", err)
+	case errors.Is(err, chain.ErrFeeTooLow):
+		// This node's policy: the same transaction with a higher fee
+		// goes, so say so rather than "invalid" alone.
+		return errorf(EINVALID, "%v; raise the fee, or leave it out when the node signs (it then pays the minimum)", err)
+	case errors.Is(err, chain.ErrFeeUnminable), errors.Is(err, chain.ErrTxExpired):
+		return errorf(EINVALID, "%v", err)
 	case errors.Is(err, chain.ErrMempoolFull), errors.Is(err, chain.ErrStaleTip), errors.Is(err, node.ErrClosed),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errorf(EUNAVAILABLE, "%v, try again", err)

@@ -29,7 +29,11 @@ func (m txRequest) has(name string) bool {
 //
 // On signed networks a missing sender, or the node's wallet address
 // without a signature, means the node signs with its wallet (choosing the
-// nonce); any other sender brings public_key, signature and nonce. On
+// nonce, and the fee when it is missing or 0: the minimum relay fee for
+// the transfer's size, so the classic client's {"recipient", "amount"}
+// is admitted and the recipient gets exactly amount); any other sender
+// brings public_key, signature and nonce, and a fee of at least the
+// minimum (400 otherwise). On
 // unsigned networks any sender name goes, and a missing nonce is drawn at
 // random so identical transfers get distinct ids.
 func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error {

@@ -32,6 +32,11 @@ type Status struct {
 	Mining    bool    `json:"mining"`
 	HashRate  float64 `json:"hash_rate"` // hashes per second, over the last few seconds
 	Syncing   bool    `json:"syncing"`
+	// MinRelayFee is the least fee the node's mempool takes, in coins per
+	// 1,000 bytes of a transaction's encoding (chain.FeeRate), rounded
+	// up per transaction; 0 on the open network. A client that signs its
+	// own transfers pays at least chain.FeeRate(MinRelayFee).Fee(size).
+	MinRelayFee uint64 `json:"min_relay_fee"`
 }
 
 func statusOf(st node.Status) Status {
@@ -43,6 +48,7 @@ func statusOf(st node.Status) Status {
 		PeerID: st.PeerID, Addrs: addrs, Network: st.Network, NetworkID: st.NetworkID,
 		Height: st.Height, Tip: st.Tip, TotalWork: st.TotalWork, Peers: st.Peers,
 		Mempool: st.Mempool, Wallet: st.Wallet, Mining: st.Mining, HashRate: st.HashRate, Syncing: st.Syncing,
+		MinRelayFee: uint64(st.MinRelayFee),
 	}
 }
 

@@ -91,6 +91,19 @@ var ErrSenderLimit = errors.New("too many pending transactions from this sender"
 // The pool is bounded by count and encoded bytes. When full, a new
 // transaction may evict the lowest-fee evictable transaction.
 //
+// # Fees and expiry
+//
+// A fee no block could carry (the reward plus the fee above MaxAmount) is
+// refused on every network, and so is a fee that would take the pending
+// fees together past what one block can carry: what the pool holds can
+// always be mined, and transactions that can never win cannot fill it
+// (mempool_fee.go). On signed networks a fee below the minimum relay fee
+// for the transaction's size is refused (WithMinRelayFee), so filling
+// blocks costs coins. A pending transaction expires after the pending TTL
+// from its admission, with its descendants (its sender's later
+// transactions and the children that claimed its credits), as Bitcoin
+// Core expires a transaction with its descendants (mempool_expiry.go).
+//
 // One mutex, mu, guards all the state below it. Add verifies signatures
 // before taking it, so gossip validators on several goroutines verify in
 // parallel; everything else runs under it. Transactions handed to the pool
@@ -104,6 +117,8 @@ type Mempool struct {
 	queueCfg     queueConfig
 	now          func() time.Time
 	sigs         *SigCache
+	minRelayFee  FeeRate
+	pendingTTL   time.Duration
 
 	mu sync.Mutex
 	// byID holds every pending transaction.
@@ -119,8 +134,13 @@ type Mempool struct {
 	// on signed networks each sender's last pending transaction unless a
 	// child claimed its credit, every transaction on unsigned ones.
 	evictable evictHeap
-	// bytes is the encoded size of everything in byID.
+	// bytes is the encoded size of everything in byID, fees the sum of
+	// their fees.
 	bytes int
+	fees  feeSum
+	// nextExpiry is when the oldest pending transaction expires, as of
+	// the last scan; no scan is needed before it.
+	nextExpiry time.Time
 	// nextArrival numbers accepted transactions in the order they came,
 	// breaking fee ties in Select without reading a clock.
 	nextArrival uint64
@@ -136,7 +156,8 @@ type poolEntry struct {
 	id      Hash
 	size    int
 	arrival uint64
-	heapIdx int // position in Mempool.evictable, -1 when not there
+	at      time.Time // when this node first admitted it, for expiry
+	heapIdx int       // position in Mempool.evictable, -1 when not there
 	// parents are the credits (pending transactions of other senders
 	// paying this one's sender) this one claimed when it was admitted;
 	// child is the entry that claimed this one's credit, if any.
@@ -157,6 +178,8 @@ type mempoolConfig struct {
 	queue        queueConfig
 	now          func() time.Time
 	sigs         *SigCache
+	minRelayFee  FeeRate
+	pendingTTL   time.Duration
 }
 
 // WithMempoolSigCache sets the verified-signature cache the mempool
@@ -184,8 +207,8 @@ func WithMinedCheck(f func(id Hash) bool) MempoolOption {
 	return func(c *mempoolConfig) { c.mined = f }
 }
 
-// WithMempoolClock sets the clock the queue's expiry reads (default
-// time.Now); tests pass a fake one.
+// WithMempoolClock sets the clock expiry reads, the queue's and the
+// pending transactions' (default time.Now); tests pass a fake one.
 func WithMempoolClock(now func() time.Time) MempoolOption {
 	return func(c *mempoolConfig) { c.now = now }
 }
@@ -193,12 +216,12 @@ func WithMempoolClock(now func() time.Time) MempoolOption {
 // NewMempool returns an empty pool for network p.
 func NewMempool(p *Params, opts ...MempoolOption) *Mempool {
 	cfg := mempoolConfig{maxTxs: defaultMempoolTxs, maxBytes: defaultMempoolBytes, maxPerSender: defaultPerSender,
-		queue: defaultQueueConfig(), now: time.Now}
+		queue: defaultQueueConfig(), now: time.Now, pendingTTL: defaultPendingTTL}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	m := &Mempool{p: p, maxTxs: cfg.maxTxs, maxBytes: cfg.maxBytes, maxPerSender: cfg.maxPerSender, mined: cfg.mined,
-		queueCfg: cfg.queue, now: cfg.now, sigs: cfg.sigs}
+		queueCfg: cfg.queue, now: cfg.now, sigs: cfg.sigs, minRelayFee: cfg.minRelayFee, pendingTTL: cfg.pendingTTL}
 	m.reset()
 	m.queue.init()
 	return m
@@ -214,6 +237,7 @@ func (m *Mempool) reset() {
 	m.byRecipient = make(map[string][]*poolEntry)
 	m.evictable = m.evictable[:0]
 	m.bytes = 0
+	m.fees = feeSum{}
 }
 
 // Add checks tx and adds it to the pool. state is the ledger at the chain
@@ -222,18 +246,28 @@ func (m *Mempool) reset() {
 //
 //  1. a coinbase never enters the pool (ErrMultipleCoinbases);
 //  2. a transaction already pending or queued: ErrTxInPool;
-//  3. CheckTxSanity: version, names, amounts, key and signature;
-//  4. on networks without nonces, a transaction the main chain already
+//  3. the fee: one no block can carry (ErrFeeUnminable), on signed
+//     networks one below the minimum relay fee for the transaction's
+//     size (ErrFeeTooLow);
+//  4. CheckTxSanity: version, names, amounts, key and signature;
+//  5. on networks without nonces, a transaction the main chain already
 //     holds (ErrTxMined, with WithMinedCheck);
-//  5. the sender's pending count (ErrSenderLimit);
-//  6. on signed networks, against state, the sender's pending
+//  6. the sender's pending count (ErrSenderLimit);
+//  7. on signed networks, against state, the sender's pending
 //     transactions and the credits it claimed: a nonce already used is
 //     ErrBadNonce; a nonce ahead of the sender's next is queued (see
 //     below); otherwise the balance left, with unclaimed pending credits
 //     to the sender if needed, must cover amount plus fee
 //     (ErrInsufficientFunds);
-//  7. room: when the pool is full, tx evicts lower-fee evictable
-//     transactions, or is refused with ErrMempoolFull.
+//  8. room: the pending fees with tx's must fit one block's coinbase
+//     (ErrMempoolFull); when the pool is full, tx evicts lower-fee
+//     evictable transactions, or is refused with ErrMempoolFull.
+//
+// Once the pool's lock is taken, before the checks under it, pending
+// transactions that have expired leave.
+//
+// The node's intake verifies the signature before AddVerified, so a
+// forged transaction is a fault whatever its fee.
 //
 // A transaction whose nonce is ahead is held in the queue when it is
 // within the queue window and its sender can afford it alone; Add then
@@ -245,26 +279,36 @@ func (m *Mempool) reset() {
 //
 // Rule failures are *RuleError (branch with errors.Is on the codes);
 // ErrTxInPool, ErrTxMined, ErrSenderLimit and ErrMempoolFull are plain
-// sentinels for "not now"; a failure to read state is returned wrapped,
-// and is this node's fault.
+// sentinels for "not now"; ErrFeeTooLow is this node's policy and
+// ErrFeeUnminable a fee no node could ever mine; a failure to read state
+// is returned wrapped, and is this node's fault.
 func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
-	return m.add(tx, state, false)
+	return m.add(tx, state, false, time.Time{})
 }
 
 // AddVerified is Add for a transaction that has already passed
 // CheckTxSanity on this network: the caller checked it before taking a
 // lock of its own, so the signature is not verified twice under it.
 func (m *Mempool) AddVerified(tx *Transaction, state AccountReader) error {
-	return m.add(tx, state, true)
+	return m.add(tx, state, true, time.Time{})
 }
 
-func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool) error {
+// add is Add; admitted is when the transaction was first admitted, zero
+// for now.
+func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool, admitted time.Time) error {
 	if tx.IsCoinbase() {
 		return ruleError(ErrMultipleCoinbases, "a coinbase cannot enter the mempool; only a block's first transaction may be one")
 	}
 	id := tx.ID()
 	if m.Has(id) {
 		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
+	}
+	if err := m.checkFee(tx); err != nil {
+		return err
+	}
+	at, err := m.admissionTime(id, admitted)
+	if err != nil {
+		return err
 	}
 	// Signature verification is the dearest check by far: run it outside
 	// the lock, then look for a duplicate again under it.
@@ -275,6 +319,7 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool) error
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.expirePending(false)
 	if m.holds(id) {
 		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
 	}
@@ -284,10 +329,9 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool) error
 	if n := len(m.bySender[tx.Sender]); n >= m.maxPerSender {
 		return fmt.Errorf("%w: %s has %d", ErrSenderLimit, tx.Sender, n)
 	}
-	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), heapIdx: -1}
+	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), at: at, heapIdx: -1}
 	var v *StateView
 	if m.p.Signed {
-		var err error
 		if v, err = m.senderView(tx.Sender, state); err != nil {
 			return err
 		}
@@ -307,6 +351,9 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool) error
 			}
 			return err
 		}
+	}
+	if err := m.checkFeeRoom(tx); err != nil {
+		return err
 	}
 	if err := m.makeRoom(e); err != nil {
 		return err
@@ -331,6 +378,10 @@ func (m *Mempool) insert(e *poolEntry) {
 	m.bySender[e.tx.Sender] = q
 	m.byID[e.id] = e
 	m.bytes += e.size
+	m.fees.add(e.tx.Fee)
+	if due := e.at.Add(m.pendingTTL); due.Before(m.nextExpiry) {
+		m.nextExpiry = due
+	}
 	if m.p.Signed {
 		for _, p := range e.parents {
 			p.child = e
@@ -359,6 +410,7 @@ func (m *Mempool) remove(e *poolEntry) {
 	m.evictable.remove(e)
 	delete(m.byID, e.id)
 	m.bytes -= e.size
+	m.fees.sub(e.tx.Fee)
 	q := m.bySender[e.tx.Sender]
 	i := slices.Index(q, e)
 	q = slices.Delete(q, i, i+1)

@@ -27,6 +27,9 @@ import (
 //     branch, a balance the new branch spent, a credit whose parent is
 //     gone) leaves; the sender's later transactions then wait in the
 //     queue for that nonce. Nothing that still applies is lost.
+//   - What has been pending longer than the pending TTL leaves, with its
+//     descendants. Returned transactions count as admitted now: a
+//     block held them, so they did win once.
 //   - The queue is checked again: what expired or whose nonce the tip
 //     spent leaves, what now follows on is promoted.
 //
@@ -49,6 +52,7 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 	}
 	var back []*poolEntry
 	seen := make(map[Hash]struct{})
+	now := m.now()
 	for _, b := range slices.Backward(disconnected) {
 		for _, tx := range b.Transactions {
 			if tx.IsCoinbase() {
@@ -62,7 +66,7 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 				continue
 			}
 			seen[id] = struct{}{}
-			back = append(back, &poolEntry{tx: tx, id: id, size: tx.EncodedSize()})
+			back = append(back, &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), at: now})
 		}
 	}
 
@@ -99,6 +103,7 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 	for (len(m.byID) > m.maxTxs || m.bytes > m.maxBytes) && m.evictable.Len() > 0 {
 		m.remove(m.evictable.min())
 	}
+	m.expirePending(true)
 	if m.p.Signed {
 		m.recheckQueued(state)
 	}

@@ -52,3 +52,28 @@ const (
 	defaultOrphanBytes   = 32 << 20
 	defaultInvalidMemory = 4096
 )
+
+// DefaultMinRelayFee is the minimum relay fee a node asks on signed
+// networks by default (WithMinRelayFee; the node's --min-relay-fee): one
+// coin per 1,000 bytes of a transaction's encoding, rounded up per
+// transaction, so a signed transfer (225 bytes) pays at least one coin.
+// Coins are indivisible, so one is the least fee that is not free. At fee
+// 0 a key holding one coin could fill every block with self-transfers;
+// at one coin a transfer, a block's 512 KiB (about 2,300 transfers)
+// costs about 2,300 coins, 46 block rewards, for each block filled, while
+// an honest transfer pays 2% of one block's reward. The open network has
+// no minimum: its fees are not backed by balances, so a minimum would
+// cost an attacker nothing, and the classic client sends no fee.
+const DefaultMinRelayFee FeeRate = 1
+
+// defaultPendingTTL is how long a transaction may stay pending
+// (WithPendingTTL), counted from when this node first admitted it, across
+// restarts. Bitcoin Core expires after two weeks (72 hours before 0.14),
+// about 2,000 of its blocks; Dogecoin, with 1-minute blocks, after a day.
+// A day is 17,280 devnet blocks, and a full pool
+// (10,000 transactions) drains in a handful of blocks, so a transaction
+// that waited a day has been outbid for thousands of blocks and will not
+// win. A day still covers a node that is down overnight and a partition
+// that takes hours to heal. Without a bound, a transaction that never
+// wins holds its slot, and its bytes in mempool.dat, for ever.
+const defaultPendingTTL = 24 * time.Hour

@@ -55,6 +55,10 @@ type Status struct {
 	Mining    bool
 	HashRate  float64 // hashes per second, over the last few seconds
 	Syncing   bool
+	// MinRelayFee is the least fee per 1,000 bytes of a transaction's
+	// encoding the mempool takes (zero on the open network): a client
+	// signing a transfer pays MinRelayFee.Fee(size) at least.
+	MinRelayFee chain.FeeRate
 }
 
 // Status returns the node's summary. Before Start it has no peer ID or
@@ -72,6 +76,8 @@ func (n *Node) Status() Status {
 		Mining:    n.cfg.Mine,
 		HashRate:  n.miner.hashRate(),
 		Addrs:     []string{},
+
+		MinRelayFee: n.mempool.MinRelayFee(),
 	}
 	if n.host != nil {
 		st.PeerID = n.host.ID().String()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -102,6 +103,12 @@ func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bo
 // taking mu, so gossip validators verify in parallel and never wait
 // behind a block being connected just to check a signature.
 func (in *intake) addTx(tx *chain.Transaction, origin string) error {
+	return in.addTxSince(tx, origin, time.Time{})
+}
+
+// addTxSince is addTx for a transaction this node first admitted at
+// admitted (mempool.dat), zero for now: it keeps that time for expiry.
+func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time.Time) error {
 	if tx.IsCoinbase() {
 		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
 	}
@@ -111,7 +118,7 @@ func (in *intake) addTx(tx *chain.Transaction, origin string) error {
 	in.mu.Lock()
 	err := ErrClosed
 	if !in.closing {
-		err = in.mempool.AddVerified(tx, in.chain)
+		err = in.mempool.AddVerifiedSince(tx, in.chain, admitted)
 	}
 	in.mu.Unlock()
 	if err == nil {

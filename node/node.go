@@ -40,6 +40,12 @@ type Config struct {
 	// submitted to it that are still unconfirmed; zero means every three
 	// minutes.
 	Rebroadcast time.Duration
+	// MinRelayFee is the least fee per 1,000 bytes the mempool takes on
+	// signed networks (--min-relay-fee); nil means
+	// chain.DefaultMinRelayFee. A pointer, since zero (take any fee) is
+	// an operator's choice too, and a Config that says nothing must not
+	// make the node free to spam.
+	MinRelayFee *chain.FeeRate
 }
 
 // Node is one running gossipchain node: store, chain, mempool, wallet
@@ -115,7 +121,11 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 		st.Close()
 		return nil, err
 	}
-	pool := chain.NewMempool(cfg.Params, chain.WithMempoolSigCache(c.SigCache()), chain.WithMinedCheck(func(id chain.Hash) bool {
+	minFee := chain.DefaultMinRelayFee
+	if cfg.MinRelayFee != nil {
+		minFee = *cfg.MinRelayFee
+	}
+	pool := chain.NewMempool(cfg.Params, chain.WithMinRelayFee(minFee), chain.WithMempoolSigCache(c.SigCache()), chain.WithMinedCheck(func(id chain.Hash) bool {
 		_, err := c.TxLocation(id)
 		return err == nil
 	}))
@@ -216,7 +226,9 @@ func (n *Node) SubmitTx(ctx context.Context, tx *chain.Transaction) error {
 }
 
 // Send signs a transfer from the node's wallet with the wallet's next
-// nonce (after its pending transactions) and submits it.
+// nonce (after its pending transactions) and submits it. A fee of zero
+// means the node picks it: the mempool's minimum for the transfer's size
+// (MinFee), so the transfer is admitted and the recipient gets amount.
 func (n *Node) Send(ctx context.Context, to string, amount, fee uint64) (*chain.Transaction, error) {
 	return n.wallet.send(ctx, to, amount, fee)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,13 +177,11 @@ func TestWalletAndSend(t *testing.T) {
 	}
 }
 
-// TestSendToken: a node run with --api-token takes a send only with the
-// token, from the flag or the environment.
-func TestSendToken(t *testing.T) {
-	t.Setenv(envAPI, "")
-	t.Setenv(envAPIToken, "")
+// fundedWallet writes a wallet file holding 10 confirmed coins from n's
+// wallet.
+func fundedWallet(t *testing.T, n *node.Node) (string, ed25519.PrivateKey) {
+	t.Helper()
 	ctx := t.Context()
-	n, url := apiNode(t, chain.RegTest(), api.WithToken("s3cret"))
 	if _, err := n.MineOne(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +196,18 @@ func TestSendToken(t *testing.T) {
 	if _, err := n.MineOne(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return w, key
+}
+
+// TestSendToken: a node run with --api-token takes a send only with the
+// token, from the flag or the environment.
+func TestSendToken(t *testing.T) {
+	t.Setenv(envAPI, "")
+	t.Setenv(envAPIToken, "")
+	n, url := apiNode(t, chain.RegTest(), api.WithToken("s3cret"))
+	w, key := fundedWallet(t, n)
 	send := []string{"send", "--api", url, "--network", "regtest", "--wallet", w, "--to", testwallet.Random(t).Addr, "--amount", "1"}
-	_, err = gc(t, send...)
+	_, err := gc(t, send...)
 	var re *api.RemoteError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("send without the token: %v, want 401", err)
@@ -207,6 +217,34 @@ func TestSendToken(t *testing.T) {
 	mustGC(t, send...)
 	if got := len(pendingFrom(n, walletAddress(key))); got != 2 {
 		t.Errorf("%d pending, want 2", got)
+	}
+}
+
+// TestSendPaysMinimumFee: send without --fee pays the node's minimum
+// relay fee for the transfer's size (from /status), so the node admits it
+// and the recipient gets exactly --amount; --fee overrides it.
+func TestSendPaysMinimumFee(t *testing.T) {
+	t.Setenv(envAPI, "")
+	t.Setenv(envAPIToken, "")
+	ctx := t.Context()
+	n, url := apiNode(t, chain.RegTest())
+	w, key := fundedWallet(t, n)
+	to := testwallet.Random(t).Addr
+	send := []string{"send", "--api", url, "--network", "regtest", "--wallet", w, "--to", to, "--amount", "2"}
+	mustGC(t, send...)
+	mustGC(t, append(send, "--fee", "3")...)
+	var fees []uint64
+	for _, tx := range pendingFrom(n, walletAddress(key)) {
+		fees = append(fees, tx.Fee)
+	}
+	if want := []uint64{n.Mempool().MinFee(225), 3}; !slices.Equal(fees, want) {
+		t.Fatalf("fees %v, want %v (the minimum, then --fee)", fees, want)
+	}
+	if _, err := n.MineOne(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if acct, _ := n.Chain().Account(to); acct.Balance != 4 {
+		t.Fatalf("recipient has %d, want exactly the two amounts, 4", acct.Balance)
 	}
 }
 

@@ -80,6 +80,10 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 	mine := fs.Bool("mine", false, "mine continuously on the best chain; blocks pay --miner-address")
 	threads := fs.Int("miner-threads", 1, "`number` of goroutines searching for proof of work")
 	minerAddr := fs.String("miner-address", "", "`address` paid by mined blocks (default: this node's wallet)")
+	minRelayFee := fs.Uint64("min-relay-fee", uint64(chain.DefaultMinRelayFee),
+		"least fee the mempool takes, in `coins` per 1,000 bytes of a transaction's encoding, rounded up per transaction "+
+			"(a signed transfer is 225 bytes: at 1 it pays at least 1 coin); lower fees are refused (HTTP 400, not relayed). "+
+			"Transfers the node signs without a fee pay this minimum. Signed networks only: the open network takes fee 0")
 	logFormat := fs.String("log-format", "text", "log `format`: text for a terminal, json for one JSON object per line")
 	logLevel := fs.String("log-level", "info", "least `level` logged: debug, info, warn or error")
 	apiHost := fs.String("host", "127.0.0.1", "`address` the HTTP API listens on; anything but loopback needs --api-token")
@@ -117,6 +121,10 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 	if *threads < 1 {
 		return nodeOptions{}, usageError{fmt.Errorf("--miner-threads %d: want at least 1", *threads)}
 	}
+	if *minRelayFee > chain.MaxAmount {
+		return nodeOptions{}, usageError{fmt.Errorf("--min-relay-fee %d: want at most %d", *minRelayFee, uint64(chain.MaxAmount))}
+	}
+	minFee := chain.FeeRate(*minRelayFee)
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		return nodeOptions{}, usageError{err}
@@ -158,6 +166,7 @@ func parseNodeFlags(args []string, stdout, stderr io.Writer) (nodeOptions, error
 			Mine:         *mine,
 			MinerThreads: *threads,
 			MinerAddress: *minerAddr,
+			MinRelayFee:  &minFee,
 			Logger:       log,
 		}}, nil
 }

@@ -87,6 +87,24 @@ func TestParseNodeFlags(t *testing.T) {
 			},
 		},
 		{
+			name: "min relay fee defaults to the policy's",
+			args: []string{"--data-dir", dir},
+			check: func(t *testing.T, cfg node.Config) {
+				if cfg.MinRelayFee == nil || *cfg.MinRelayFee != chain.DefaultMinRelayFee {
+					t.Errorf("min relay fee %v, want %d", cfg.MinRelayFee, chain.DefaultMinRelayFee)
+				}
+			},
+		},
+		{
+			name: "min relay fee 0 is free relay",
+			args: []string{"--data-dir", dir, "--min-relay-fee", "0"},
+			check: func(t *testing.T, cfg node.Config) {
+				if cfg.MinRelayFee == nil || *cfg.MinRelayFee != 0 {
+					t.Errorf("min relay fee %v, want 0", cfg.MinRelayFee)
+				}
+			},
+		},
+		{
 			name: "default data dir is per network",
 			args: []string{"--network", "open"},
 			check: func(t *testing.T, cfg node.Config) {
@@ -159,6 +177,8 @@ func TestParseNodeFlags(t *testing.T) {
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
 		{name: "no miner threads", args: []string{"--miner-threads", "0"}, wantErr: "--miner-threads"},
+		{name: "min relay fee too large", args: []string{"--min-relay-fee", "9007199254740992"}, wantErr: "--min-relay-fee"},
+		{name: "min relay fee negative", args: []string{"--min-relay-fee", "-1"}, wantErr: "--min-relay-fee"},
 		{name: "unknown flag", args: []string{"--colour", "red"}, wantErr: "-colour"},
 		{name: "api on another interface without a token", args: []string{"-H", "0.0.0.0"}, wantErr: "--api-token"},
 		{name: "api port out of range", args: []string{"-p", "70000"}, wantErr: "--port"},
@@ -204,7 +224,7 @@ func TestNodeHelp(t *testing.T) {
 	}
 	help := stdout.String()
 	for _, f := range []string{"network", "data-dir", "listen", "bootstrap", "no-mdns", "mine", "miner-threads",
-		"miner-address", "log-format", "log-level", "host", "port", "api-token", "api-allow-host", "api-cors-origin", "pprof"} {
+		"miner-address", "min-relay-fee", "log-format", "log-level", "host", "port", "api-token", "api-allow-host", "api-cors-origin", "pprof"} {
 		if !strings.Contains(help, "  --"+f) {
 			t.Errorf("help does not explain --%s", f)
 		}

@@ -45,6 +45,14 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	from := walletAddress(key)
 	tx := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: o.To, Amount: o.Amount, Fee: o.Fee}
+	if o.Fee == 0 {
+		// No --fee: the least the node takes for this transfer's size,
+		// as the node pays for its own wallet's transfers.
+		tx.Fee = chain.FeeRate(st.MinRelayFee).Fee(chain.SignedSize(o.Params, tx))
+		if tx.Fee > chain.MaxAmount-tx.Amount {
+			return fmt.Errorf("the node at %s asks a fee of %d, too much with --amount %d", c.URL(), tx.Fee, tx.Amount)
+		}
+	}
 	if o.Params.Signed {
 		if tx.Nonce, err = nextNonce(ctx, c, from); err != nil {
 			return err

@@ -370,7 +370,10 @@ func (s *sender) send(ctx context.Context, nt *testnet.Net, to string) (*chain.T
 	if n == nil {
 		return nil, s.node, errors.New("node stopped")
 	}
-	tx := s.w.Transfer(s.p, to, 1, 0, s.nonce)
+	// One coin, and the node's minimum fee for a transfer's size, as a
+	// wallet reading the node's /status would pay.
+	unsigned := &chain.Transaction{Version: chain.TxVersion, Sender: s.w.Addr, Recipient: to, Amount: 1}
+	tx := s.w.Transfer(s.p, to, 1, n.Mempool().MinFee(chain.SignedSize(s.p, unsigned)), s.nonce)
 	err := n.SubmitTx(ctx, tx)
 	if err == nil || errors.Is(err, chain.ErrTxQueued) {
 		s.nonce++
@@ -381,10 +384,13 @@ func (s *sender) send(ctx context.Context, nt *testnet.Net, to string) (*chain.T
 
 // fundSenders makes o.senders wallets, each a client of node i mod N,
 // and funds them from node 0's block rewards with enough for the whole
-// run (one coin a transfer, fee 0).
+// run (one coin a transfer, plus the minimum fee).
 func fundSenders(r *runner, nt *testnet.Net, o testnetOptions) []*sender {
 	p := nt.Params()
-	per := uint64(o.txRate*o.duration.Seconds())/uint64(o.senders) + 16
+	unsigned := &chain.Transaction{Version: chain.TxVersion, Sender: testnet.NewWallet("size").Addr,
+		Recipient: testnet.NewWallet("size").Addr, Amount: 1}
+	perTx := 1 + nt.Node(0).Mempool().MinFee(chain.SignedSize(p, unsigned))
+	per := (uint64(o.txRate*o.duration.Seconds())/uint64(o.senders) + 16) * perTx
 	need := per * uint64(o.senders)
 	blocks := int(need/p.Reward) + 1
 	r.log.Info("funding senders", "senders", o.senders, "coins_each", per, "blocks", blocks)

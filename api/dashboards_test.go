@@ -249,6 +249,8 @@ func TestDashboardsQueryExportedMetrics(t *testing.T) {
 			t.Fatalf("ping stream: %v", err)
 		}
 	}
+	// The refused stream is reset, not the connection: a and b stay
+	// peers, which the identify push above needs.
 	if a.Host().Network().Connectedness(b.Host().ID()) != network.Connected {
 		t.Fatal("a and b disconnected")
 	}

@@ -634,8 +634,9 @@ func fundingBlocks(b *testing.B, funder *wallet, senders []*wallet, amount uint6
 }
 
 // benchGossipRaw gossips bare payloads of size bytes over plain GossipSub
-// with its default parameters, flood publishing and the node's message
-// size limit, no validator and no scoring: the limit for the block runs.
+// with its default parameters, the node's message policy (unsigned,
+// content ids), flood publishing and the node's message size limit, no
+// validator and no scoring: the limit for the block runs.
 func benchGossipRaw(b *testing.B, size int) {
 	const topicName = "/gossipchain-bench/raw/1"
 	net := newGossipNet(b)
@@ -649,10 +650,12 @@ func benchGossipRaw(b *testing.B, size int) {
 	var readers sync.WaitGroup
 	b.Cleanup(func() { cancel(); readers.Wait() })
 	for i, h := range net.hosts {
-		ps, err := pubsub.NewGossipSub(ctx, h.Host,
+		// The node's own policy (unsigned, content ids), so raw and
+		// block differ only in what the node's validators do.
+		ps, err := pubsub.NewGossipSub(ctx, h.Host, append(unsignedGossip(),
 			pubsub.WithFloodPublish(true),
 			pubsub.WithMaxMessageSize(protocol.MaxGossipMessageSize),
-			pubsub.WithRawTracer(lightTracer{net.tracer[i]}))
+			pubsub.WithRawTracer(lightTracer{net.tracer[i]}))...)
 		if err != nil {
 			b.Fatal(err)
 		}

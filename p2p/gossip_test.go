@@ -82,7 +82,7 @@ func attacker(t *testing.T, honest *gossipNode) (host.Host, *pubsub.Topic) {
 // publisher is attacker on a host of the caller's.
 func publisher(t *testing.T, evil host.Host, honest *gossipNode) *pubsub.Topic {
 	t.Helper()
-	ps, err := pubsub.NewGossipSub(context.Background(), evil, fastGossip(), pubsub.WithFloodPublish(true))
+	ps, err := pubsub.NewGossipSub(context.Background(), evil, append(unsignedGossip(), fastGossip(), pubsub.WithFloodPublish(true))...)
 	if err != nil {
 		t.Fatal(err)
 	}

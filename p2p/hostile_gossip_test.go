@@ -34,8 +34,8 @@ type evilPeer struct {
 func newEvilPeer(t *testing.T, honest *gossipNode) *evilPeer {
 	t.Helper()
 	e := &evilPeer{h: newHost(t)}
-	ps, err := pubsub.NewGossipSub(context.Background(), e.h, fastGossip(), pubsub.WithFloodPublish(true),
-		pubsub.WithMaxMessageSize(4<<20))
+	ps, err := pubsub.NewGossipSub(context.Background(), e.h, append(unsignedGossip(), fastGossip(), pubsub.WithFloodPublish(true),
+		pubsub.WithMaxMessageSize(4<<20))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,5 +434,43 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 	}
 	if far.mesh.saw(onTip.Encode()) || far.mesh.saw(toCarol.Encode()) || far.c.Tip().Hash == onTip.Hash() {
 		t.Fatal("a double spend reached the far node")
+	}
+}
+
+// TestGossipSignedMessageDropped: the topics carry unsigned messages
+// only (StrictNoSign). A peer that signs the GossipSub way, as version 1
+// of the topics did, has its message dropped by GossipSub before any
+// validator runs, even when the block inside is valid, and never
+// forwarded.
+func TestGossipSignedMessageDropped(t *testing.T) {
+	honest := newGossipNode(t)
+	signer := newHost(t)
+	ps, err := pubsub.NewGossipSub(context.Background(), signer, fastGossip(), pubsub.WithFloodPublish(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join(protocol.BlockTopic(honest.c.Params().NetworkID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := topic.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Cancel)
+	connect(t, signer, honest.h)
+	eventually(t, 10*time.Second, "the signer sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+
+	b1 := newTestChain(t).mine(t, newWallet("miner").addr)
+	data := b1.Encode()
+	if err := topic.Publish(context.Background(), data); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "GossipSub drops the signed message", func() bool {
+		r := honest.mesh.rejectReason(data)
+		return r == pubsub.RejectUnexpectedSignature || r == pubsub.RejectUnexpectedAuthInfo
+	})
+	if st := honest.g.Stats(); st.Block.In != 0 || honest.c.Tip().Height() != 0 {
+		t.Fatalf("a signed message reached the validator (%+v) or the chain (height %d)", st.Block, honest.c.Tip().Height())
 	}
 }

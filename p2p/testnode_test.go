@@ -12,6 +12,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -118,11 +119,14 @@ type meshTracer struct {
 	mu     sync.Mutex
 	grafts map[string]map[peer.ID]bool
 	seen   map[[32]byte]bool // SHA-256 of every message received from a peer
-	events chan struct{}
+	// rejected holds why GossipSub dropped a message, by SHA-256.
+	rejected map[[32]byte]string
+	events   chan struct{}
 }
 
 func newMeshTracer() *meshTracer {
-	return &meshTracer{grafts: make(map[string]map[peer.ID]bool), seen: make(map[[32]byte]bool), events: make(chan struct{}, 1)}
+	return &meshTracer{grafts: make(map[string]map[peer.ID]bool), seen: make(map[[32]byte]bool),
+		rejected: make(map[[32]byte]string), events: make(chan struct{}, 1)}
 }
 
 func (m *meshTracer) saw(data []byte) bool {
@@ -137,9 +141,21 @@ func (m *meshTracer) record(msg *pubsub.Message) {
 	m.mu.Unlock()
 }
 
-func (m *meshTracer) ValidateMessage(msg *pubsub.Message)         { m.record(msg) }
-func (m *meshTracer) DuplicateMessage(msg *pubsub.Message)        { m.record(msg) }
-func (m *meshTracer) RejectMessage(msg *pubsub.Message, _ string) { m.record(msg) }
+func (m *meshTracer) ValidateMessage(msg *pubsub.Message)  { m.record(msg) }
+func (m *meshTracer) DuplicateMessage(msg *pubsub.Message) { m.record(msg) }
+func (m *meshTracer) RejectMessage(msg *pubsub.Message, reason string) {
+	m.record(msg)
+	m.mu.Lock()
+	m.rejected[sha256.Sum256(msg.Data)] = reason
+	m.mu.Unlock()
+}
+
+// rejectReason is why GossipSub dropped data, or "" if it did not.
+func (m *meshTracer) rejectReason(data []byte) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rejected[sha256.Sum256(data)]
+}
 
 func (m *meshTracer) Graft(p peer.ID, topic string) {
 	m.mu.Lock()
@@ -164,6 +180,17 @@ func (m *meshTracer) inMesh(topic string, p peer.ID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.grafts[topic][p]
+}
+
+// unsignedGossip is the node's message policy (no author, no signature;
+// see NewGossip), for test peers that publish to a node: a message signed
+// the GossipSub way is dropped before any validator sees it.
+func unsignedGossip() []pubsub.Option {
+	return []pubsub.Option{
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pubsubpb.Message) string { s := sha256.Sum256(m.Data); return string(s[:]) }),
+	}
 }
 
 // fastGossip makes the heartbeat fast so meshes form within a test's

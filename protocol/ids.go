@@ -15,11 +15,13 @@ import (
 // NetTag returns the short network name used inside ids and topics.
 func NetTag(network chain.Hash) string { return hex.EncodeToString(network[:8]) }
 
-// TxTopic is the GossipSub topic of transactions.
-func TxTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/tx/1" }
+// TxTopic is the GossipSub topic of transactions. Version 2: messages
+// carry no GossipSub signature (version 1 did), so nodes of the two
+// versions never share a topic.
+func TxTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/tx/2" }
 
-// BlockTopic is the GossipSub topic of blocks.
-func BlockTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/block/1" }
+// BlockTopic is the GossipSub topic of blocks (version 2, as TxTopic).
+func BlockTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/block/2" }
 
 // SyncProtocol is the stream protocol id of chain sync.
 func SyncProtocol(network chain.Hash) string {

@@ -33,7 +33,7 @@ func TestNamesPerNetwork(t *testing.T) {
 			seen[name] = fname + " of " + net.Short()
 		}
 	}
-	if got, want := TxTopic(a), "/gossipchain/"+NetTag(a)+"/tx/1"; got != want {
+	if got, want := TxTopic(a), "/gossipchain/"+NetTag(a)+"/tx/2"; got != want {
 		t.Errorf("TxTopic = %q, want %q (docs/protocol.md)", got, want)
 	}
 	if got, want := SyncProtocol(a), "/gossipchain/"+NetTag(a)+"/sync/1.0.0"; got != want {

@@ -114,10 +114,18 @@ func (h *Host) peerConnected(p peer.ID) {
 
 	h.log.Info("peer connected", "peer", p, "addr", addrString(addr), "source", source)
 	if h.memory != nil {
-		h.memory.seen(p)
+		h.memory.connected(p, addr, dir == network.DirOutbound)
 	}
 	if h.cfg.OnPeer != nil {
 		h.cfg.OnPeer(PeerEvent{Peer: p, Connected: true, Source: source, Addr: addr})
+	}
+}
+
+// rememberConnected tells the peer memory of p's connection as it is now:
+// whether we dialled it decides its table (peermemory.go).
+func (h *Host) rememberConnected(p peer.ID) {
+	if conns := h.Network().ConnsToPeer(p); len(conns) > 0 {
+		h.memory.connected(p, conns[0].RemoteMultiaddr(), conns[0].Stat().Direction == network.DirOutbound)
 	}
 }
 

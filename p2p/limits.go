@@ -57,10 +57,21 @@ const (
 
 // Peer memory, peers.json (peermemory.go).
 const (
-	// maxRememberedPeers bounds the file; the most recently seen win.
-	// More than the connection manager's low water would only be dialled
+	// maxTriedPeers and maxNewPeers bound the two tables (64 in all):
+	// more than the connection manager's low water would only be dialled
 	// to be trimmed again.
-	maxRememberedPeers = 64
+	maxTriedPeers = 32
+	maxNewPeers   = 32
+	// maxPeersPerGroup is how many entries of one network group (a /16,
+	// a /32 of IPv6, one LAN machine) either table holds: a quarter, so
+	// an attacker needs four groups to fill the new table, and a group
+	// pushes out only its own entries until the table is full.
+	maxPeersPerGroup = 8
+	// restartNewDials is how many new (heard-of, never dialled) peers a
+	// restart dials beside every tried one: enough to find the network
+	// again if the tried peers are gone, few enough that they are a
+	// minority of the dials while a handful of tried peers remain.
+	restartNewDials = 8
 	// maxRememberedAddrs bounds one peer's addresses; identify can report
 	// many (one per interface and transport).
 	maxRememberedAddrs = 8

@@ -49,6 +49,13 @@ const (
 	// so normally only the smaller ID dials; the wait is the fallback for
 	// a peer whose multicast only goes one way.
 	defaultMDNSYield = 10 * time.Second
+	// mdnsNewPerMinute and mdnsMaxLoops bound the dial loops mDNS
+	// announcements start: anyone on the LAN can announce any number of
+	// peer IDs. A LAN of a few dozen nodes is found within a couple of
+	// minutes (announcements repeat), and more mDNS peers than the
+	// connection manager's low water would only be trimmed again.
+	mdnsNewPerMinute = 16
+	mdnsMaxLoops     = DefaultConnLow
 	// eventBuffer is the connectedness event queue. The loop never
 	// blocks, so this only absorbs bursts (a restart reconnecting to many
 	// peers).

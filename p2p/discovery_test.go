@@ -100,7 +100,7 @@ func mustCIDR(s string) *net.IPNet {
 // holdingListener accepts TCP connections and never speaks: a dial to it
 // waits out its handshake, so the dial loops the test starts stay alive
 // while it counts them.
-func holdingListener(t *testing.T) multiaddr.Multiaddr {
+func holdingListener(t testing.TB) multiaddr.Multiaddr {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

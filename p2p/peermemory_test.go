@@ -103,7 +103,7 @@ func TestMemoryCorruptFileIgnored(t *testing.T) {
 }
 
 // newID returns a fresh peer ID.
-func newID(t *testing.T) peer.ID {
+func newID(t testing.TB) peer.ID {
 	t.Helper()
 	_, pub, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {

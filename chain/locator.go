@@ -63,10 +63,11 @@ func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, erro
 	}
 	var out []Header
 	err := c.store.View(func(v StoreView) error {
-		start, err := forkPoint(v, locator)
+		start, _, err := forkPoint(v, locator)
 		if err != nil {
 			return err
 		}
+		// Not found: start after genesis (start is 0).
 		hashes, err := v.MainHashes(start+1, max)
 		if err != nil {
 			return err
@@ -91,18 +92,18 @@ func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, erro
 }
 
 // forkPoint returns the height of the first locator hash that is a block
-// on v's main chain, or 0 (genesis) if none is.
-func forkPoint(v StoreView, locator []Hash) (uint64, error) {
+// on v's main chain, and whether there is one (0, false if not).
+func forkPoint(v StoreView, locator []Hash) (uint64, bool, error) {
 	for _, h := range locator {
 		m, err := v.Meta(h)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		} else if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if mh, err := v.MainHash(m.Height()); err == nil && mh == h {
-			return m.Height(), nil
+			return m.Height(), true, nil
 		}
 	}
-	return 0, nil
+	return 0, false, nil
 }

@@ -11,28 +11,35 @@ const MaxLocatorLen = 64
 
 // Locator returns hashes of main-chain blocks, dense near the tip and
 // exponentially sparser toward genesis (always the last entry). A peer
-// finds the first one it has on its own main chain: the fork point.
+// finds the first one it has on its own main chain: the fork point. All
+// reads are one store view, so the locator describes one main chain even
+// if a reorg commits meanwhile.
 func (c *Chain) Locator() ([]Hash, error) {
 	tip := c.Tip()
 	var out []Hash
-	step := uint64(1)
-	for height := tip.Height(); ; {
-		h, err := c.store.MainHash(height)
-		if err != nil {
-			return nil, fmt.Errorf("locator at %d: %w", height, err)
+	err := c.store.View(func(v StoreView) error {
+		step := uint64(1)
+		for height := tip.Height(); ; {
+			h, err := v.MainHash(height)
+			if err != nil {
+				return fmt.Errorf("locator at %d: %w", height, err)
+			}
+			out = append(out, h)
+			if height == 0 || len(out) == MaxLocatorLen-1 {
+				return nil
+			}
+			if len(out) >= 10 {
+				step *= 2
+			}
+			if height < step {
+				height = 0
+			} else {
+				height -= step
+			}
 		}
-		out = append(out, h)
-		if height == 0 || len(out) == MaxLocatorLen-1 {
-			break
-		}
-		if len(out) >= 10 {
-			step *= 2
-		}
-		if height < step {
-			height = 0
-		} else {
-			height -= step
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	if out[len(out)-1] != c.p.NetworkID() {
 		out = append(out, c.p.NetworkID())
@@ -50,50 +57,58 @@ func (c *Chain) Locator() ([]Hash, error) {
 // answer builds on a hash it sent); a locator that holds genesis, as ours
 // always does, is never in this case, because genesis is on every main
 // chain of the network.
+//
+// It is what a peer's GetHeaders costs us, so every read is in one store
+// view: one read transaction for the whole answer (up to 64 locator
+// lookups and 2,000 headers), not one per read. The view also makes the
+// answer one main chain: a reorg committed meanwhile is not seen, so the
+// headers always link.
 func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, error) {
 	if len(locator) > MaxLocatorLen {
 		return nil, fmt.Errorf("locator has %d hashes, limit %d", len(locator), MaxLocatorLen)
 	}
-	// prev is the hash the answer builds on: the locator hash found, not
-	// a second read of the main chain at its height, which a reorg in
-	// between could change and make the answer look unrequested.
-	start, prev, found := uint64(0), Hash{}, false
+	var out []Header
+	err := c.store.View(func(v StoreView) error {
+		start, found, err := forkPoint(v, locator)
+		if err != nil || !found {
+			return err
+		}
+		hashes, err := v.MainHashes(start+1, max)
+		if err != nil {
+			return err
+		}
+		out = make([]Header, 0, len(hashes))
+		for _, h := range hashes {
+			m, err := v.Meta(h)
+			if err != nil {
+				return err
+			}
+			out = append(out, m.Header)
+			if h == stop {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// forkPoint returns the height of the first locator hash that is a block
+// on v's main chain, and whether there is one (0, false if not).
+func forkPoint(v StoreView, locator []Hash) (uint64, bool, error) {
 	for _, h := range locator {
-		m, err := c.store.Meta(h)
+		m, err := v.Meta(h)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		} else if err != nil {
-			return nil, err
+			return 0, false, err
 		}
-		if mh, err := c.store.MainHash(m.Height()); err == nil && mh == h {
-			start, prev, found = m.Height(), h, true
-			break
-		}
-	}
-	if !found {
-		return nil, nil
-	}
-	tip := c.Tip().Height()
-	var out []Header
-	for height := start + 1; height <= tip && len(out) < max; height++ {
-		h, err := c.store.MainHash(height)
-		if errors.Is(err, ErrNotFound) {
-			break // the main chain got shorter under us
-		} else if err != nil {
-			return nil, err
-		}
-		m, err := c.store.Meta(h)
-		if err != nil {
-			return nil, err
-		}
-		if m.Header.PrevHash != prev {
-			break // a reorg under us: what we have so far still links
-		}
-		out = append(out, m.Header)
-		prev = h
-		if h == stop {
-			break
+		if mh, err := v.MainHash(m.Height()); err == nil && mh == h {
+			return m.Height(), true, nil
 		}
 	}
-	return out, nil
+	return 0, false, nil
 }

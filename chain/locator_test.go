@@ -3,8 +3,10 @@ package chain_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
 )
 
 func TestLocatorAndHeadersAfter(t *testing.T) {
@@ -75,5 +77,78 @@ func TestLocatorAndHeadersAfter(t *testing.T) {
 	hdrs, _ = h.c.HeadersAfter([]chain.Hash{h.tipHash()}, chain.ZeroHash, 10)
 	if len(hdrs) != 0 {
 		t.Fatalf("%d headers after the tip", len(hdrs))
+	}
+}
+
+// readCountingStore counts the store's read transactions: each direct
+// read is one, and so is a whole View.
+type readCountingStore struct {
+	chain.Store
+	reads int
+}
+
+func (s *readCountingStore) Meta(h chain.Hash) (*chain.BlockMeta, error) {
+	s.reads++
+	return s.Store.Meta(h)
+}
+
+func (s *readCountingStore) MainHash(height uint64) (chain.Hash, error) {
+	s.reads++
+	return s.Store.MainHash(height)
+}
+
+func (s *readCountingStore) View(fn func(chain.StoreView) error) error {
+	s.reads++
+	return s.Store.View(fn)
+}
+
+// TestHeadersAfterOneRead: answering a peer's GetHeaders, and building
+// our own locator, cost the store one read transaction whatever the
+// locator and the answer's length (protocol.md §10), so what a request
+// costs is what the rate limit charges for it (§17.9).
+func TestHeadersAfterOneRead(t *testing.T) {
+	h := newHarness(t, nil)
+	blocks := h.extend(h.tipHash(), 300)
+	h.close()
+	st, err := store.OpenDir(h.dir, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cs := &readCountingStore{Store: st}
+	c, err := chain.New(h.p, cs, chain.WithClock(func() time.Time { return testNow }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := make([]chain.Hash, chain.MaxLocatorLen-1)
+	for i := range unknown {
+		unknown[i][0] = byte(i + 1)
+	}
+	tests := []struct {
+		name    string
+		locator []chain.Hash
+		max     int
+		want    int
+	}{
+		{"from genesis", []chain.Hash{h.p.NetworkID()}, 2000, 300},
+		{"64 unknown hashes", append(unknown, h.p.NetworkID()), 2000, 300},
+		{"from the middle", []chain.Hash{blocks[99].Hash()}, 50, 50},
+		{"at the tip", []chain.Hash{blocks[299].Hash()}, 2000, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs.reads = 0
+			hdrs, err := c.HeadersAfter(tc.locator, chain.ZeroHash, tc.max)
+			if err != nil || len(hdrs) != tc.want {
+				t.Fatalf("%d headers, %v; want %d", len(hdrs), err, tc.want)
+			}
+			if cs.reads != 1 {
+				t.Fatalf("%d read transactions, want 1", cs.reads)
+			}
+		})
+	}
+	cs.reads = 0
+	if _, err := c.Locator(); err != nil || cs.reads != 1 {
+		t.Fatalf("Locator: %d read transactions (%v), want 1", cs.reads, err)
 	}
 }

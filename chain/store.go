@@ -25,10 +25,29 @@ type Store interface {
 	Undo(Hash) (*Undo, error)
 	// TxLocation returns the main-chain block holding a transaction id.
 	TxLocation(Hash) (Hash, error)
+	// View runs fn with a view of the committed state as of one instant:
+	// every read through it sees the same state, whatever Apply commits
+	// meanwhile, and the whole view costs the store one read transaction
+	// instead of one per read. The chain uses it where one request makes
+	// many reads (HeadersAfter, Locator). fn must not keep the view past
+	// its return, and must not call Apply: a writer may wait for the
+	// view's transaction to end. View returns fn's error.
+	View(fn func(StoreView) error) error
 	// Apply commits a batch.
 	Apply(*Batch) error
 	// Close releases the store.
 	Close() error
+}
+
+// StoreView is the part of the store a View reads: the block index and the
+// main chain, as Store's methods of the same names.
+type StoreView interface {
+	Meta(Hash) (*BlockMeta, error)
+	MainHash(height uint64) (Hash, error)
+	// MainHashes returns the main-chain hashes at heights from, from+1, …:
+	// n of them, or fewer where the main chain ends. It is one walk of the
+	// main index, not n lookups.
+	MainHashes(from uint64, n int) ([]Hash, error)
 }
 
 // Status is what validation has found out about a stored block.

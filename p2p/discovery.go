@@ -2,8 +2,12 @@ package p2p
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/event"
@@ -12,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/gossipchain/gossipchain/protocol"
 )
@@ -21,30 +26,161 @@ import (
 
 // mdnsNotifee receives mDNS discoveries; go-libp2p calls it on a fresh
 // goroutine per entry, once per announcement of a peer.
-type mdnsNotifee struct{ h *Host }
+//
+// Anyone on the LAN can answer mDNS, with any number of peer IDs and any
+// addresses, so an announcement is checked before it costs a dial loop
+// (protocol.md §15.1): only addresses on the networks of the interfaces
+// mDNS runs on are kept (a peer with none is ignored), and new dial loops
+// are bounded, mdnsNewPerMinute a minute and mdnsMaxLoops at once.
+// go-libp2p does not say which interface an answer came in on, so an
+// address may be on any of those interfaces' networks, not necessarily
+// the one it arrived on. Loopback counts only where mDNS runs on it (its
+// MULTICAST flag is set, as in network-namespace tests): elsewhere a LAN
+// peer's 127.0.0.1 would be a dial to ourselves or to whatever else
+// listens there.
+type mdnsNotifee struct {
+	h *Host
+	// networks returns the networks announced addresses must be on
+	// (mdnsNetworks); now is the clock of the per-minute bound. Tests
+	// give their own.
+	networks func() []*net.IPNet
+	now      func() time.Time
 
-func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
+	mu          sync.Mutex
+	windowStart time.Time
+	started     int // dial loops started since windowStart
+}
+
+func newMDNSNotifee(h *Host) *mdnsNotifee {
+	return &mdnsNotifee{h: h, networks: mdnsNetworks, now: time.Now}
+}
+
+func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	h := n.h
 	if ai.ID == h.ID() {
+		return
+	}
+	announced := len(ai.Addrs)
+	ai.Addrs = onNetworks(ai.Addrs, n.networks())
+	if len(ai.Addrs) == 0 {
+		h.log.Debug("mDNS peer ignored", "peer", ai.ID, "addrs", announced, "reason", errOffNetwork)
 		return
 	}
 	pol := keepPolicy{maxFailures: mdnsMaxFailures}
 	if h.ID() > ai.ID {
 		pol.yield = h.cfg.mdnsYieldWait // we are the larger: wait to be dialled
 	}
+	started, err := n.admit(ai, pol)
+	if err != nil {
+		h.log.Debug("mDNS peer ignored", "peer", ai.ID, "addrs", announced, "reason", err)
+		return
+	}
 	// A peer is announced again and again; only news is worth a line.
 	level := slog.LevelDebug
-	if h.dialer.keep(ai, SourceMDNS, pol) {
+	if started {
 		level = slog.LevelInfo
 	}
 	h.log.Log(h.ctx, level, "peer found", "peer", ai.ID, "addr", addrString(firstAddr(ai)), "addrs", len(ai.Addrs), "source", SourceMDNS)
+}
+
+var (
+	errOffNetwork   = errors.New("no address on the networks mDNS runs on")
+	errMDNSLoops    = errors.New("too many mDNS peers being dialled")
+	errMDNSNewPeers = errors.New("too many new mDNS peers this minute")
+)
+
+// admit starts a dial loop for ai unless one runs already or a bound
+// forbids it. It reports whether it started one.
+func (n *mdnsNotifee) admit(ai peer.AddrInfo, pol keepPolicy) (bool, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	d := n.h.dialer
+	if d.keeping(ai.ID) {
+		return false, nil // an announcement of a peer we have: free
+	}
+	if now := n.now(); now.Sub(n.windowStart) >= time.Minute {
+		n.windowStart, n.started = now, 0
+	}
+	switch {
+	case d.loops(SourceMDNS) >= mdnsMaxLoops:
+		return false, errMDNSLoops
+	case n.started >= mdnsNewPerMinute:
+		return false, errMDNSNewPeers
+	}
+	started := d.keep(ai, SourceMDNS, pol)
+	if started {
+		n.started++
+	}
+	return started, nil
+}
+
+// mdnsNetworks returns the networks of the interfaces go-libp2p's mDNS
+// multicasts on: those that are up and have the MULTICAST flag. Read at
+// each announcement, so an interface that comes up later counts.
+func mdnsNetworks() []*net.IPNet {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []*net.IPNet
+	for _, ifi := range ifaces {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagMulticast == 0 {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				out = append(out, ipn)
+			}
+		}
+	}
+	return out
+}
+
+// onNetworks keeps the addresses whose IP is on one of nets.
+func onNetworks(addrs []multiaddr.Multiaddr, nets []*net.IPNet) []multiaddr.Multiaddr {
+	var out []multiaddr.Multiaddr
+	for _, a := range addrs {
+		ip, err := manet.ToIP(a)
+		if err != nil {
+			continue
+		}
+		if slices.ContainsFunc(nets, func(n *net.IPNet) bool { return n.Contains(ip) }) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// keeping reports whether p has a dial loop.
+func (d *dialer) keeping(p peer.ID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.keepers[p]
+	return ok
+}
+
+// loops counts the dial loops of one source.
+func (d *dialer) loops(source string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, s := range d.keepers {
+		if s == source {
+			n++
+		}
+	}
+	return n
 }
 
 // startMDNS advertises this host under the network's service name and
 // starts browsing for others. It must only run where multicast may go:
 // it multicasts on every interface of the machine.
 func (h *Host) startMDNS() error {
-	svc := mdns.NewMdnsService(h.Host, protocol.MDNSService(h.cfg.NetworkID), mdnsNotifee{h})
+	svc := mdns.NewMdnsService(h.Host, protocol.MDNSService(h.cfg.NetworkID), newMDNSNotifee(h))
 	if err := svc.Start(); err != nil {
 		svc.Close()
 		return fmt.Errorf("start mDNS: %w", err)
@@ -114,10 +250,18 @@ func (h *Host) peerConnected(p peer.ID) {
 
 	h.log.Info("peer connected", "peer", p, "addr", addrString(addr), "source", source)
 	if h.memory != nil {
-		h.memory.seen(p)
+		h.memory.connected(p, addr, dir == network.DirOutbound)
 	}
 	if h.cfg.OnPeer != nil {
 		h.cfg.OnPeer(PeerEvent{Peer: p, Connected: true, Source: source, Addr: addr})
+	}
+}
+
+// rememberConnected tells the peer memory of p's connection as it is now:
+// whether we dialled it decides its table (peermemory.go).
+func (h *Host) rememberConnected(p peer.ID) {
+	if conns := h.Network().ConnsToPeer(p); len(conns) > 0 {
+		h.memory.connected(p, conns[0].RemoteMultiaddr(), conns[0].Stat().Direction == network.DirOutbound)
 	}
 }
 

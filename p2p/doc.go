@@ -22,6 +22,8 @@
 //     validators and the peer-score parameters.
 //   - Sync (sync.go, sync_client.go, sync_server.go): status exchange,
 //     serving headers and blocks, and downloading the heaviest branch.
+//     What each peer may ask of the server, charged by cost and kept
+//     across its reconnects, is serve_limits.go.
 //   - Judging peers (verdict.go): every rule that turns an outcome into
 //     a gossip verdict (accept, ignore, reject) or a sync fault (ban).
 //   - Its policy limits (limits.go): timeouts, rate limits, batch sizes,

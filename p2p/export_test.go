@@ -1,5 +1,10 @@
 package p2p
 
+import (
+	"sync"
+	"time"
+)
+
 // PeerEntries is how many peers the syncer keeps state for, for tests
 // that check the table does not outlive its peers.
 func (s *Syncer) PeerEntries() int {
@@ -7,3 +12,31 @@ func (s *Syncer) PeerEntries() int {
 	defer s.mu.Unlock()
 	return len(s.peers)
 }
+
+// FreezeServeClock stops the clock of s's server rate limits and returns
+// a function that moves it on, so that a test counts what a flood is
+// served without timing it.
+func (s *Syncer) FreezeServeClock() (advance func(time.Duration)) {
+	var mu sync.Mutex
+	at := time.Now()
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return at
+	}
+	s.serveLimits().clock.Store(&now)
+	return func(d time.Duration) {
+		mu.Lock()
+		at = at.Add(d)
+		mu.Unlock()
+	}
+}
+
+// Server rate limits, for tests that count what a flood is served.
+const (
+	ServerBurst       = serverBurst
+	ServerHeaderRate  = serverHeaderRate
+	ServerHeaderBurst = serverHeaderBurst
+	ServerBlockRate   = serverBlockRate
+	ServerBlockBurst  = serverBlockBurst
+)

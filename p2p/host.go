@@ -365,7 +365,7 @@ func (h *Host) Close() error {
 		// The peers connected now are the ones to find again after a
 		// restart, even those whose connect event is still queued.
 		for _, p := range h.Network().Peers() {
-			h.memory.seen(p)
+			h.rememberConnected(p)
 		}
 	}
 	h.cancel()

@@ -49,6 +49,13 @@ const (
 	// so normally only the smaller ID dials; the wait is the fallback for
 	// a peer whose multicast only goes one way.
 	defaultMDNSYield = 10 * time.Second
+	// mdnsNewPerMinute and mdnsMaxLoops bound the dial loops mDNS
+	// announcements start: anyone on the LAN can announce any number of
+	// peer IDs. A LAN of a few dozen nodes is found within a couple of
+	// minutes (announcements repeat), and more mDNS peers than the
+	// connection manager's low water would only be trimmed again.
+	mdnsNewPerMinute = 16
+	mdnsMaxLoops     = DefaultConnLow
 	// eventBuffer is the connectedness event queue. The loop never
 	// blocks, so this only absorbs bursts (a restart reconnecting to many
 	// peers).
@@ -57,10 +64,21 @@ const (
 
 // Peer memory, peers.json (peermemory.go).
 const (
-	// maxRememberedPeers bounds the file; the most recently seen win.
-	// More than the connection manager's low water would only be dialled
+	// maxTriedPeers and maxNewPeers bound the two tables (64 in all):
+	// more than the connection manager's low water would only be dialled
 	// to be trimmed again.
-	maxRememberedPeers = 64
+	maxTriedPeers = 32
+	maxNewPeers   = 32
+	// maxPeersPerGroup is how many entries of one network group (a /16,
+	// a /32 of IPv6, one LAN machine) either table holds: a quarter, so
+	// an attacker needs four groups to fill the new table, and a group
+	// pushes out only its own entries until the table is full.
+	maxPeersPerGroup = 8
+	// restartNewDials is how many new (heard-of, never dialled) peers a
+	// restart dials beside every tried one: enough to find the network
+	// again if the tried peers are gone, few enough that they are a
+	// minority of the dials while a handful of tried peers remain.
+	restartNewDials = 8
 	// maxRememberedAddrs bounds one peer's addresses; identify can report
 	// many (one per interface and transport).
 	maxRememberedAddrs = 8
@@ -134,15 +152,47 @@ const (
 	// up on it or back off to their cap, short enough that a peer banned
 	// for a bug of ours, or of an older version, comes back by itself.
 	banTime = 10 * time.Minute
-	// Each peer has two buckets (Prysm's per-method limits): requests of
-	// any kind, and blocks served. An honest download asks for 64 blocks
-	// a request as fast as it can connect them, a few thousand blocks a
-	// second here, and must not be throttled; a peer asking for the same
-	// blocks over and over is held to serverBlockRate.
-	serverRate       = 100 // requests per second
-	serverBurst      = 200
+	// What a peer may ask of the sync server (serve_limits.go): four
+	// token buckets per peer, each request charged by what it makes us
+	// do.
+	//
+	// serverRate: every request, of any kind, costs a stream, a read and
+	// a decode. An honest node sends a status every 10 s and a handful of
+	// requests per download step.
+	serverRate  = 100 // requests per second
+	serverBurst = 200
+	// serverHeaderRate: a GetHeaders is charged its max (up to 2,000).
+	// Answering 2,000 headers is one store read transaction and 3–5 ms of
+	// CPU here (docs/benchmarks.md), so 10,000 headers a second, five
+	// maximal requests, cost a peer's server about 2% of a core where 100
+	// requests a second used to cost 1.6 cores. An honest client asks for
+	// 2,000 headers and then downloads their blocks, which takes far
+	// longer than 0.2 s; the burst lets it fetch ten batches at once.
+	serverHeaderRate  = 10_000 // headers per second
+	serverHeaderBurst = 20_000
+	// serverBlockRate: a GetBlocks is charged one token per hash (a store
+	// read each). An honest download asks for 64 blocks a request as
+	// fast as it can connect them, a few thousand blocks a second here,
+	// and must not be throttled; a peer asking for the same blocks over
+	// and over is held to this.
 	serverBlockRate  = 10_000 // blocks per second
 	serverBlockBurst = 2_000
+	// serverByteRate: each block sent is charged its encoded size, and an
+	// answer the bucket cannot pay for ends there (as at a block we do
+	// not have). The burst holds one GetBlocks of 128 maximal blocks
+	// (64 MiB), so any valid request is served in full from a full
+	// bucket; 16 MiB/s is 128 Mbit/s per peer, more than a node's
+	// uplink, so only a peer fetching maximal blocks over and over meets
+	// it.
+	serverByteRate  = 16 << 20 // bytes per second
+	serverByteBurst = 64 << 20
+	// serverLimitPeers bounds how many peers' buckets are remembered
+	// (an LRU): far more than the connection manager keeps (96), so a
+	// peer that hangs up and reconnects finds its buckets as it left them
+	// unless a thousand other identities were served meanwhile. Entries
+	// need no expiry: the slowest bucket (the bytes: 64 MiB at 16 MiB/s)
+	// is full again 4 s after it was emptied, the same as a new one.
+	serverLimitPeers = 1024
 	// statusInterval is how often the syncer asks every peer for its
 	// status even without news. Gossip normally brings every block, but a
 	// block forwarded before the mesh formed is lost, and nothing else

@@ -8,15 +8,18 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/gossipchain/gossipchain/internal/fsutil"
 )
@@ -26,12 +29,34 @@ import (
 // without mDNS or bootstrap flags. The file is a hint, never a source of
 // truth: a damaged one is logged and ignored, and is overwritten by the
 // next write.
+//
+// It must also resist eclipse: peers that connect to us are whoever chose
+// to, and an attacker with many identities connecting in turn must not
+// become the whole list a restarted node dials. So, after Bitcoin Core's
+// address manager, the memory has two tables (protocol.md §15.2):
+//
+//   - tried: peers we dialled and connected to. Only an outbound
+//     connection puts a peer here; inbound ones never do.
+//   - new: peers heard of: those that dialled us, with the addresses they
+//     claim, and entries of an old file.
+//
+// Both count entries by network group (addrGroup) and hold at most
+// maxPeersPerGroup of one group, so one /16 of the internet (or one
+// machine) fills at most that many slots of either table, and a new entry
+// only ever pushes out an entry of its own group, or of the largest group
+// when the table is full. A restart dials every tried peer, most recent
+// first, then at most restartNewDials new ones.
 
 // PeersFile is the name of the peer memory inside the data directory.
 const PeersFile = "peers.json"
 
-// peersFileVersion is the format of peers.json.
-const peersFileVersion = 1
+// peersFileVersion is the format of peers.json: 2 has the tables. A file of
+// version 1 (one list, no tables) is still read, every entry as new: it
+// mixed inbound and outbound peers, so none of them is known to be tried.
+const (
+	peersFileVersion   = 2
+	peersFileVersionV1 = 1
+)
 
 // peersFileJSON is the file's format.
 type peersFileJSON struct {
@@ -43,6 +68,11 @@ type rememberedPeer struct {
 	ID       string    `json:"id"`
 	Addrs    []string  `json:"addrs"`
 	LastSeen time.Time `json:"last_seen"`
+	// Tried and Group are version 2's: the table, and the network group
+	// the entry counts against (of the address we dialled for a tried
+	// peer, of the connection's source for a new one).
+	Tried bool   `json:"tried,omitempty"`
+	Group string `json:"group,omitempty"`
 }
 
 // peerMemory is safe for concurrent use: mu guards peers and dirty;
@@ -61,8 +91,11 @@ type peerMemory struct {
 }
 
 type memEntry struct {
+	// addrs: for a tried peer the address we dialled comes first.
 	addrs    []multiaddr.Multiaddr
 	lastSeen time.Time
+	tried    bool
+	group    string
 }
 
 func newPeerMemory(dataDir string, ps peerstore.Peerstore, log *slog.Logger) *peerMemory {
@@ -95,8 +128,8 @@ func (m *peerMemory) load() {
 	if err == nil {
 		err = json.Unmarshal(raw, &file)
 	}
-	if err == nil && file.Version != peersFileVersion {
-		err = fmt.Errorf("version %d, want %d", file.Version, peersFileVersion)
+	if err == nil && file.Version != peersFileVersion && file.Version != peersFileVersionV1 {
+		err = fmt.Errorf("version %d, want %d or %d", file.Version, peersFileVersion, peersFileVersionV1)
 	}
 	if err != nil {
 		m.log.Warn("peer memory corrupt, ignoring it", "path", m.path, "reason", err)
@@ -104,6 +137,9 @@ func (m *peerMemory) load() {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Oldest first, so that where a group or a table overflows the most
+	// recent entries are the ones kept, as when they were added.
+	slices.SortStableFunc(file.Peers, func(a, b rememberedPeer) int { return a.LastSeen.Compare(b.LastSeen) })
 	for _, rp := range file.Peers {
 		id, err := peer.Decode(rp.ID)
 		if err != nil {
@@ -115,60 +151,132 @@ func (m *peerMemory) load() {
 				addrs = append(addrs, a)
 			}
 		}
-		if addrs = usableAddrs(addrs); len(addrs) > 0 {
-			m.peers[id] = &memEntry{addrs: addrs, lastSeen: rp.LastSeen}
+		if addrs = usableAddrs(addrs); len(addrs) == 0 {
+			continue
 		}
+		e := &memEntry{addrs: addrs, lastSeen: rp.LastSeen, group: rp.Group}
+		if file.Version == peersFileVersion {
+			e.tried = rp.Tried
+		}
+		if e.group == "" {
+			e.group = addrGroup(addrs[0])
+		}
+		m.insertLocked(id, e)
 	}
-	m.trimLocked()
 }
 
-// addrInfos returns the remembered peers, most recently seen first.
+// addrInfos returns the peers a restarted node dials: every tried peer,
+// most recently seen first, then the restartNewDials most recent new ones.
 func (m *peerMemory) addrInfos() []peer.AddrInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]peer.AddrInfo, 0, len(m.peers))
+	var tried, fresh []peer.ID
 	for id, e := range m.peers {
-		out = append(out, peer.AddrInfo{ID: id, Addrs: slices.Clone(e.addrs)})
+		if e.tried {
+			tried = append(tried, id)
+		} else {
+			fresh = append(fresh, id)
+		}
 	}
-	slices.SortFunc(out, func(a, b peer.AddrInfo) int {
-		return m.peers[b.ID].lastSeen.Compare(m.peers[a.ID].lastSeen)
-	})
+	newest := func(a, b peer.ID) int { return m.peers[b].lastSeen.Compare(m.peers[a].lastSeen) }
+	slices.SortFunc(tried, newest)
+	slices.SortFunc(fresh, newest)
+	out := make([]peer.AddrInfo, 0, len(tried)+restartNewDials)
+	for _, id := range append(tried, fresh[:min(len(fresh), restartNewDials)]...) {
+		out = append(out, peer.AddrInfo{ID: id, Addrs: slices.Clone(m.peers[id].addrs)})
+	}
 	return out
 }
 
-// seen records that p is (or just was) connected and schedules a write.
+// connected records a connection to p: remote is the connection's remote
+// address, outbound whether we dialled it. A peer we dialled is tried,
+// remembered at the address we reached it on; one that dialled us is new
+// (unless tried already), with the addresses it claims, and counts against
+// the group of the address it came from.
+func (m *peerMemory) connected(p peer.ID, remote multiaddr.Multiaddr, outbound bool) {
+	claimed := usableAddrs(m.ps.Addrs(p))
+	m.mu.Lock()
+	old, ok := m.peers[p]
+	switch {
+	case outbound && remote != nil:
+		m.insertLocked(p, &memEntry{addrs: dialledFirst(remote, claimed), lastSeen: time.Now(), tried: true, group: addrGroup(remote)})
+	case ok:
+		old.lastSeen = time.Now() // tried stays tried; new keeps its group
+		if !old.tried && len(claimed) > 0 {
+			old.addrs = claimed
+		}
+	case remote != nil:
+		// Its claimed addresses may come a moment later (identify): the
+		// entry waits for them in flush.
+		m.insertLocked(p, &memEntry{addrs: claimed, lastSeen: time.Now(), group: addrGroup(remote)})
+	}
+	m.dirty = true
+	m.mu.Unlock()
+	m.wake()
+}
+
+// seen records that p, if remembered, is (or just was) connected.
 func (m *peerMemory) seen(p peer.ID) {
 	m.mu.Lock()
 	e, ok := m.peers[p]
-	if !ok {
-		e = &memEntry{}
-		m.peers[p] = e
+	if ok {
+		e.lastSeen = time.Now()
+		m.dirty = true
 	}
-	e.lastSeen = time.Now()
-	if addrs := usableAddrs(m.ps.Addrs(p)); len(addrs) > 0 {
-		e.addrs = addrs
-	}
-	m.trimLocked()
-	m.dirty = true
 	m.mu.Unlock()
+	if ok {
+		m.wake()
+	}
+}
+
+func (m *peerMemory) wake() {
 	select {
 	case m.kick <- struct{}{}:
 	default:
 	}
 }
 
-// trimLocked drops the least recently seen peers beyond the bound.
-func (m *peerMemory) trimLocked() {
-	for len(m.peers) > maxRememberedPeers {
-		var oldest peer.ID
-		var at time.Time
-		for id, e := range m.peers {
-			if oldest == "" || e.lastSeen.Before(at) {
-				oldest, at = id, e.lastSeen
+// insertLocked puts e in its table under p, replacing p's entry if any,
+// and makes room: first within e's group (at most maxPeersPerGroup of one
+// group per table), then in the table (the oldest entry of its largest
+// group goes). Nothing here ever moves an entry between tables, so no
+// number of new entries can push out a tried one.
+func (m *peerMemory) insertLocked(p peer.ID, e *memEntry) {
+	delete(m.peers, p)
+	limit := maxNewPeers
+	if e.tried {
+		limit = maxTriedPeers
+	}
+	groups := make(map[string][]peer.ID)
+	size := 0
+	for id, o := range m.peers {
+		if o.tried == e.tried {
+			groups[o.group] = append(groups[o.group], id)
+			size++
+		}
+	}
+	if len(groups[e.group]) >= maxPeersPerGroup {
+		m.evictOldestLocked(groups[e.group])
+	} else if size >= limit {
+		var largest []peer.ID
+		for _, ids := range groups {
+			if len(ids) > len(largest) {
+				largest = ids
 			}
 		}
-		delete(m.peers, oldest)
+		m.evictOldestLocked(largest)
 	}
+	m.peers[p] = e
+}
+
+func (m *peerMemory) evictOldestLocked(ids []peer.ID) {
+	var oldest peer.ID
+	for _, id := range ids {
+		if oldest == "" || m.peers[id].lastSeen.Before(m.peers[oldest].lastSeen) {
+			oldest = id
+		}
+	}
+	delete(m.peers, oldest)
 }
 
 // run writes the file at most once per delay while changes come in. The
@@ -203,13 +311,15 @@ func (m *peerMemory) flush() error {
 	}
 	file := peersFileJSON{Version: peersFileVersion}
 	for id, e := range m.peers {
-		if addrs := usableAddrs(m.ps.Addrs(id)); len(addrs) > 0 {
+		if addrs := usableAddrs(m.ps.Addrs(id)); len(addrs) > 0 && e.tried {
+			e.addrs = dialledFirst(e.addrs[0], addrs)
+		} else if len(addrs) > 0 {
 			e.addrs = addrs
 		}
 		if len(e.addrs) == 0 {
 			continue
 		}
-		rp := rememberedPeer{ID: id.String(), LastSeen: e.lastSeen.UTC()}
+		rp := rememberedPeer{ID: id.String(), LastSeen: e.lastSeen.UTC(), Tried: e.tried, Group: e.group}
 		for _, a := range e.addrs {
 			rp.Addrs = append(rp.Addrs, a.String())
 		}
@@ -218,8 +328,17 @@ func (m *peerMemory) flush() error {
 	m.dirty = false
 	m.mu.Unlock()
 
-	// Newest first, so the file reads like the dial order.
-	slices.SortFunc(file.Peers, func(a, b rememberedPeer) int { return b.LastSeen.Compare(a.LastSeen) })
+	// Tried first, then new, newest first in each: the file reads like
+	// the dial order.
+	slices.SortFunc(file.Peers, func(a, b rememberedPeer) int {
+		if a.Tried != b.Tried {
+			if a.Tried {
+				return -1
+			}
+			return 1
+		}
+		return b.LastSeen.Compare(a.LastSeen)
+	})
 	raw, err := json.MarshalIndent(file, "", "  ")
 	if err == nil {
 		err = fsutil.WriteFileAtomic(m.path, append(raw, '\n'))
@@ -247,4 +366,48 @@ func usableAddrs(addrs []multiaddr.Multiaddr) []multiaddr.Multiaddr {
 		out = append(out, a)
 	}
 	return out
+}
+
+// dialledFirst returns the address we reached a peer on, then the others
+// it claims, at most maxRememberedAddrs in all.
+func dialledFirst(dialled multiaddr.Multiaddr, claimed []multiaddr.Multiaddr) []multiaddr.Multiaddr {
+	out := []multiaddr.Multiaddr{dialled}
+	for _, a := range claimed {
+		if len(out) < maxRememberedAddrs && !a.Equal(dialled) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// addrGroup is the network group an address counts against in the peer
+// memory: one operator can hold many addresses of one network, rarely
+// addresses of many.
+//
+//   - a public IPv4 address: its /16 ("ip4:203.0");
+//   - a public IPv6 address: its /32 ("ip6:2001:db8::");
+//   - a loopback, private or link-local address: the whole IP
+//     ("local:127.0.0.1"). A LAN is one /16, so its /16 would cap a LAN
+//     node's memory at maxPeersPerGroup peers; per machine, each LAN
+//     machine is a group of its own, and all the nodes of one machine
+//     (tests on 127.0.0.1) share one;
+//   - a DNS name: the name; anything else: "other".
+func addrGroup(a multiaddr.Multiaddr) string {
+	ip, err := manet.ToIP(a)
+	if err != nil {
+		for _, code := range []int{multiaddr.P_DNS, multiaddr.P_DNS4, multiaddr.P_DNS6, multiaddr.P_DNSADDR} {
+			if name, err := a.ValueForProtocol(code); err == nil {
+				return "dns:" + strings.ToLower(name)
+			}
+		}
+		return "other"
+	}
+	switch {
+	case ip.IsLoopback(), ip.IsPrivate(), ip.IsLinkLocalUnicast(), ip.IsUnspecified():
+		return "local:" + ip.String()
+	case ip.To4() != nil:
+		return "ip4:" + ip.Mask(net.CIDRMask(16, 32)).String()
+	default:
+		return "ip6:" + ip.Mask(net.CIDRMask(32, 128)).String()
+	}
 }

@@ -16,7 +16,8 @@ import (
 // check it, answer from the chain one message at a time, close. The
 // stream's memory is reserved with the resource manager before anything
 // is read, every write has its own deadline, and each peer's requests are
-// rate limited. A malformed request costs the peer its connection.
+// charged to its allowance (serve_limits.go). A malformed request costs the
+// peer its connection.
 func (s *Syncer) handleStream(st network.Stream) {
 	defer st.Close()
 	p := st.Conn().RemotePeer()
@@ -54,31 +55,47 @@ func (s *Syncer) handleStream(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	ps := s.state(p)
-	if !ps.limiter.Allow() || (req.GetGetBlocks() != nil && !ps.blocks.AllowN(time.Now(), len(req.GetGetBlocks().GetHashes()))) {
-		_ = write(protocol.ErrorResponse(protocol.CodeRateLimited, "too many sync requests"), 0)
+	lim := s.serveLimits().peer(p)
+	if !lim.requests.AllowN(s.serveLimits().now(), 1) {
+		s.refuse(p, write)
 		return
 	}
-	s.stats.served.Add(1)
-	if err := s.serve(p, req, write); err != nil {
-		if isRequestFault(err) {
+	if err := s.serve(p, req, lim, write); err != nil {
+		switch {
+		case errors.Is(err, errRateLimited):
+			s.refuse(p, write)
+		case isRequestFault(err):
 			_ = write(protocol.ErrorResponse(protocol.CodeBadRequest, err.Error()), 0)
 			s.punish(p, err)
-			return
+		default:
+			s.log.Debug("sync request failed", "peer", p, "reason", err)
+			_ = st.Reset()
 		}
-		s.log.Debug("sync request failed", "peer", p, "reason", err)
-		_ = st.Reset()
 	}
 }
 
-// serve answers one validated-on-the-way request.
-func (s *Syncer) serve(p peer.ID, req *pb.Request, write func(*pb.Response, int) error) error {
+// errRateLimited: the peer's allowance does not cover the request.
+var errRateLimited = errors.New("over the peer's sync rate limit")
+
+// refuse answers a request the peer's allowance does not cover.
+func (s *Syncer) refuse(p peer.ID, write func(*pb.Response, int) error) {
+	s.log.Debug("sync request refused", "peer", p, "reason", errRateLimited)
+	_ = write(protocol.ErrorResponse(protocol.CodeRateLimited, "too many sync requests"), 0)
+}
+
+// serve answers one validated-on-the-way request, charging the peer's
+// allowance for what it asks once the request is known to be valid
+// (protocol.md §17.9): the headers it asks for, the blocks it names, and
+// each block's bytes as it is sent.
+func (s *Syncer) serve(p peer.ID, req *pb.Request, lim *serveLimits, write func(*pb.Response, int) error) error {
+	now := s.serveLimits().now
 	switch body := req.GetBody().(type) {
 	case *pb.Request_Status:
 		theirs, err := protocol.StatusFromPB(body.Status)
 		if err != nil {
 			return err
 		}
+		s.stats.served.Add(1)
 		if err := write(protocol.StatusResponse(s.status()), 0); err != nil {
 			return err
 		}
@@ -89,6 +106,12 @@ func (s *Syncer) serve(p peer.ID, req *pb.Request, write func(*pb.Response, int)
 		if err != nil {
 			return err
 		}
+		// Charged what it asks for, not what we have: reading the
+		// locator and up to max headers is the work it can make us do.
+		if !lim.headers.AllowN(now(), r.Max) {
+			return errRateLimited
+		}
+		s.stats.served.Add(1)
 		hdrs, err := s.chain.HeadersAfter(r.Locator, r.Stop, r.Max)
 		if err != nil {
 			return write(protocol.ErrorResponse(protocol.CodeUnavailable, "headers unavailable"), 0)
@@ -99,14 +122,23 @@ func (s *Syncer) serve(p peer.ID, req *pb.Request, write func(*pb.Response, int)
 		if err != nil {
 			return err
 		}
+		if !lim.blocks.AllowN(now(), len(hashes)) {
+			return errRateLimited
+		}
+		s.stats.served.Add(1)
 		// One block in memory at a time, straight from the store; the
-		// answer stops at the first block we do not have.
+		// answer stops at the first block we do not have, or whose
+		// bytes the peer's allowance no longer covers.
 		for _, h := range hashes {
 			b, err := s.chain.Block(h)
 			if err != nil {
 				return nil
 			}
-			if err := write(protocol.BlockResponse(b), b.EncodedSize()); err != nil {
+			size := b.EncodedSize()
+			if !lim.bytes.AllowN(now(), size) {
+				return nil
+			}
+			if err := write(protocol.BlockResponse(b), size); err != nil {
 				return err
 			}
 		}

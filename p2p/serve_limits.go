@@ -1,0 +1,107 @@
+package p2p
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"weak"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+)
+
+// What a peer may ask of our sync server (protocol.md §17.9). Each peer
+// has four token buckets, charged by what a request makes us do: one
+// token per request of any kind (a stream, a read, a decode), then, once
+// the request is known valid, one per header a GetHeaders asks for (its
+// max: the store work of the answer), one per block a GetBlocks names
+// (a store read each), and each block's encoded size in bytes as it is
+// sent. The constants are in limits.go.
+//
+// The buckets outlive the connection: a peer that hangs up and dials
+// again finds its buckets as it left them. They are kept in a bounded LRU
+// by peer ID. No timer expires an entry, because none is needed: a bucket
+// left alone refills to its burst by itself, so an entry idle longer than
+// the slowest refill (4 s) is as good as a new one, and the LRU's bound is
+// what frees the memory.
+
+// serveLimits is one peer's allowance.
+type serveLimits struct {
+	requests, headers, blocks, bytes *rate.Limiter
+}
+
+func newServeLimits() *serveLimits {
+	return &serveLimits{
+		requests: rate.NewLimiter(serverRate, serverBurst),
+		headers:  rate.NewLimiter(serverHeaderRate, serverHeaderBurst),
+		blocks:   rate.NewLimiter(serverBlockRate, serverBlockBurst),
+		bytes:    rate.NewLimiter(serverByteRate, serverByteBurst),
+	}
+}
+
+// limitTable is a syncer's serveLimits by peer, bounded. Safe for
+// concurrent use (the LRU locks itself).
+type limitTable struct {
+	peers *lru.Cache[peer.ID, *serveLimits]
+	// clock is the buckets' clock: time.Now, or a test's frozen clock, so
+	// that a test counts what a flood gets served without timing it.
+	clock atomic.Pointer[func() time.Time]
+}
+
+func (t *limitTable) now() time.Time { return (*t.clock.Load())() }
+
+func newLimitTable() *limitTable {
+	c, err := lru.New[peer.ID, *serveLimits](serverLimitPeers)
+	if err != nil {
+		panic(err) // only for a size below one
+	}
+	t := &limitTable{peers: c}
+	now := time.Now
+	t.clock.Store(&now)
+	return t
+}
+
+// peer returns p's allowance, making a full one for a peer not seen
+// within the table's memory.
+func (t *limitTable) peer(p peer.ID) *serveLimits {
+	if l, ok := t.peers.Get(p); ok {
+		return l
+	}
+	l := newServeLimits()
+	if prev, ok, _ := t.peers.PeekOrAdd(p, l); ok {
+		return prev // another request of p's made it first
+	}
+	return l
+}
+
+// The Syncer's fields are declared in sync.go, which another change is
+// rewriting; until the table can be a field there, each Syncer's table is
+// kept beside it here, keyed by a weak pointer so that a Syncer no longer
+// referenced (tests make many) takes its table with it.
+var limitTables struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[Syncer]]*limitTable
+}
+
+// serveLimits returns s's table of peer allowances, made on first use.
+func (s *Syncer) serveLimits() *limitTable {
+	k := weak.Make(s)
+	limitTables.mu.Lock()
+	defer limitTables.mu.Unlock()
+	if t, ok := limitTables.m[k]; ok {
+		return t
+	}
+	if limitTables.m == nil {
+		limitTables.m = make(map[weak.Pointer[Syncer]]*limitTable)
+	}
+	t := newLimitTable()
+	limitTables.m[k] = t
+	runtime.AddCleanup(s, func(k weak.Pointer[Syncer]) {
+		limitTables.mu.Lock()
+		delete(limitTables.m, k)
+		limitTables.mu.Unlock()
+	}, k)
+	return t
+}

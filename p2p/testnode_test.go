@@ -40,7 +40,8 @@ func newTestChain(t testing.TB) *testChain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testChain{Chain: c, mp: chain.NewMempool(c.Params())}
+	// The mempool shares the chain's signature cache, as the node's does.
+	return &testChain{Chain: c, mp: chain.NewMempool(c.Params(), chain.WithMempoolSigCache(c.SigCache()))}
 }
 
 var _ p2p.Chain = (*testChain)(nil)

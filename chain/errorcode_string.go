@@ -36,12 +36,14 @@ func _() {
 	_ = x[ErrInsufficientFunds-26]
 	_ = x[ErrBalanceOverflow-27]
 	_ = x[ErrBadCoinbaseAmount-28]
-	_ = x[numErrorCodes-29]
+	_ = x[ErrNotHeavier-29]
+	_ = x[ErrLowWork-30]
+	_ = x[numErrorCodes-31]
 }
 
-const _ErrorCode_name = "MalformedBlockTooBigTooManyTxsNoTransactionsBadVersionBadTargetHighHashBadMerkleRootDuplicateTxFirstTxNotCoinbaseMultipleCoinbasesBadCoinbaseUnknownParentDuplicateBlockKnownInvalidBadHeightUnexpectedTargetTimeTooOldTimeTooNewBadTxVersionBadAddressBadAmountBadPublicKeyBadSignatureBadNonceInsufficientFundsBalanceOverflowBadCoinbaseAmountnumErrorCodes"
+const _ErrorCode_name = "MalformedBlockTooBigTooManyTxsNoTransactionsBadVersionBadTargetHighHashBadMerkleRootDuplicateTxFirstTxNotCoinbaseMultipleCoinbasesBadCoinbaseUnknownParentDuplicateBlockKnownInvalidBadHeightUnexpectedTargetTimeTooOldTimeTooNewBadTxVersionBadAddressBadAmountBadPublicKeyBadSignatureBadNonceInsufficientFundsBalanceOverflowBadCoinbaseAmountNotHeavierLowWorknumErrorCodes"
 
-var _ErrorCode_index = [...]uint16{0, 9, 20, 30, 44, 54, 63, 71, 84, 95, 113, 130, 141, 154, 168, 180, 189, 205, 215, 225, 237, 247, 256, 268, 280, 288, 305, 320, 337, 350}
+var _ErrorCode_index = [...]uint16{0, 9, 20, 30, 44, 54, 63, 71, 84, 95, 113, 130, 141, 154, 168, 180, 189, 205, 215, 225, 237, 247, 256, 268, 280, 288, 305, 320, 337, 347, 354, 367}
 
 func (i ErrorCode) String() string {
 	idx := int(i) - 1

@@ -91,6 +91,20 @@ const (
 	// ErrBadCoinbaseAmount: the coinbase pays other than reward plus fees.
 	ErrBadCoinbaseAmount
 
+	// Fork-choice policy for unrequested blocks (work before bytes).
+
+	// ErrNotHeavier: an unrequested block that does not make its branch
+	// heavier than the tip, but falls short by at most one block's work
+	// (the tip's): the loser of an honest mining race, or one that
+	// arrived a block late. Not stored, not a fault.
+	ErrNotHeavier
+	// ErrLowWork: an unrequested block whose branch, with the orphans
+	// waiting on it, falls short of the tip by more than one block's
+	// work. Not stored and not remembered as invalid (the block may be
+	// valid), but nobody relays such a block honestly, so the sender
+	// pays for it.
+	ErrLowWork
+
 	numErrorCodes // keep last
 )
 
@@ -101,6 +115,7 @@ var transientCodes = map[ErrorCode]bool{
 	ErrUnknownParent:  true,
 	ErrDuplicateBlock: true,
 	ErrTimeTooNew:     true,
+	ErrNotHeavier:     true,
 }
 
 // stateCodes are the transaction rules that depend on the ledger. A block

@@ -32,12 +32,20 @@ func (e undecodable) Unwrap() error { return e.err }
 //
 //   - undecodable: reject.
 //   - nil, and the block joined the main chain: valid; forward it.
-//   - nil, but the block is stored on a lighter side branch: its
+//   - nil, but the block did not join the main chain (the gate let it
+//     in for orphans waiting on it, but they did not connect): its
 //     transactions have not been applied, so it is not known to be valid
 //     and is not forwarded; should its branch become the heaviest, sync
 //     carries it. Ignore.
 //   - a transient rule code (duplicate, unknown parent, slightly future
-//     time): nothing wrong with the sender; ignore.
+//     time, chain.ErrNotHeavier: a mining race lost or a block one block
+//     late, which honest relayers send): nothing wrong with the sender;
+//     ignore. The chain stored nothing.
+//   - chain.ErrLowWork: a branch more than one block's work below our
+//     tip. The block may be valid, but honest nodes forward only blocks
+//     that joined their main chain, and such a block costs us a header
+//     hash and a few reads while it costs its maker next to nothing
+//     (issue 12): reject, so flooding them costs the sender its score.
 //   - any other rule code: the sender relayed an invalid block; reject.
 //   - no rule code: our own fault (store I/O, shutdown); ignore.
 func blockVerdict(err error, joined bool) pubsub.ValidationResult {

@@ -80,6 +80,8 @@ func TestBlockVerdict(t *testing.T) {
 		{"undecodable, wrapped", fmt.Errorf("x: %w", undecodable{errors.New("short")}), false, pubsub.ValidationReject},
 		{"duplicate", chain.ErrDuplicateBlock, false, pubsub.ValidationIgnore},
 		{"unknown parent", chain.ErrUnknownParent, false, pubsub.ValidationIgnore},
+		{"mining race lost", fmt.Errorf("x: %w", chain.ErrNotHeavier), false, pubsub.ValidationIgnore},
+		{"branch far below the tip", fmt.Errorf("x: %w", chain.ErrLowWork), false, pubsub.ValidationReject},
 		{"store error", errors.New("disk on fire"), false, pubsub.ValidationIgnore},
 		{"malformed", chain.ErrMalformed, false, pubsub.ValidationReject},
 	}

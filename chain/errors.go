@@ -172,3 +172,8 @@ var ErrNotFound = errors.New("not found")
 // ErrStaleTip is returned by Mine when the tip moved before a proof of work
 // was found: the template no longer extends the main chain.
 var ErrStaleTip = errors.New("tip changed while mining")
+
+// ErrDoesNotLink is returned by HeaderChain.Extend for a header that does
+// not follow the run: the peer's chain changed between two answers, or
+// the peer mixed branches. Not a rule of any block.
+var ErrDoesNotLink = errors.New("header does not follow the last one")

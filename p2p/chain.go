@@ -22,6 +22,10 @@ type Chain interface {
 	OrphanRoot(chain.Hash) chain.Hash
 	// Locator describes the main chain for a peer (see chain.Chain.Locator).
 	Locator() ([]chain.Hash, error)
+	// NewHeaderChain starts checking a peer's headers from the stored
+	// block from, before any of their bodies is fetched (see
+	// chain.HeaderChain).
+	NewHeaderChain(from chain.Hash) (*chain.HeaderChain, error)
 	// HeadersAfter answers a peer's locator from the main chain.
 	HeadersAfter(locator []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error)
 	// Block returns a stored block.

@@ -54,12 +54,18 @@
 //     Validators run on GossipSub's own goroutines, at most
 //     blockValidators blocks at once, and call into Chain and the
 //     SyncTrigger from there.
-//   - Syncer: one loop (run) does all downloading, so two syncs never
-//     race; SyncNow downloads on its caller's goroutine, serialised with
-//     run. Status exchanges run one goroutine per peer, counted by its
-//     WaitGroup; a re-ask after requestSyncGap runs on a timer and does
-//     nothing once the syncer is closed. Close stops run and waits for it
-//     and the exchanges. Stream handlers (the server) run on libp2p's
+//   - Syncer: one loop (run, sync_loop.go) owns the peer table and every
+//     due time in it (status refresh, re-asks, cool-downs), as
+//     GossipSub's router owns its own. Connectedness events (from the
+//     host's event bus), statuses, RequestSync, Announce, SyncNow and the
+//     end of a download reach it on channels, and it never blocks: each
+//     status exchange runs on a goroutine of its own and reports back,
+//     and so does the one download at a time (sync_download.go), so
+//     status keeps flowing while a download runs and a peer that comes to
+//     claim more work preempts it. SyncNow waits on a channel the loop
+//     closes at the end of the pass. All are counted by the syncer's
+//     WaitGroup; Close cancels them (a cancelled request resets its
+//     stream) and waits. Stream handlers (the server) run on libp2p's
 //     goroutines: Close removes the handler but does not wait for a
 //     request being served.
 package p2p

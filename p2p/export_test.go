@@ -5,5 +5,5 @@ package p2p
 func (s *Syncer) PeerEntries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.peers)
+	return len(s.peers) + int(s.table.Load())
 }

@@ -91,14 +91,15 @@ func txVerdict(err error) pubsub.ValidationResult {
 }
 
 // isFault reports whether a sync error proves the peer wrong: a malformed
-// or unrequested message, or an invalid block. The syncer bans such a
+// or unrequested message, an invalid header or block, or headers that end
+// below the work the peer claimed (errWorkLie). The syncer bans such a
 // peer. Timeouts, resets, refusals and missing progress are not: the peer
 // may be slow, or we raced it; it is only passed over for a while.
 func isFault(err error) bool {
 	if errors.Is(err, protocol.ErrUnknownBody) {
 		return false // perhaps a newer peer's message kind
 	}
-	if errors.Is(err, protocol.ErrBadMessage) {
+	if errors.Is(err, protocol.ErrBadMessage) || errors.Is(err, errWorkLie) {
 		return true
 	}
 	code := chain.CodeOf(err)

@@ -220,7 +220,7 @@ func (ch *Change) Reorg() bool { return ch != nil && len(ch.Disconnected) > 0 }
 // with the codes, IsTransient for "not now") or a store failure, which
 // wraps ErrStoreFailed and ends all writes (see StoreFailed).
 func (c *Chain) ProcessBlock(ctx context.Context, b *Block) (*Change, error) {
-	checkBody, err := c.precheck(b)
+	checkBody, err := c.precheck(&b.Header)
 	if err != nil {
 		return nil, err
 	}

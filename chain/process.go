@@ -55,7 +55,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 		if err != nil {
 			return err
 		}
-		if err := workGate(tip, parent, b, c.orphans.workAbove(h)); err != nil {
+		if err := workGate(tip, parent, &b.Header, c.orphans.workAbove(h)); err != nil {
 			return err
 		}
 	}
@@ -104,19 +104,32 @@ func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) error {
 // further behind is ErrLowWork: honest nodes relay only blocks that
 // joined their main chain, so such a block is somebody's cheap side
 // branch. A block that extends the tip always passes.
-func workGate(tip, parent *BlockMeta, b *Block, above *big.Int) error {
-	w := addWork(parent.Work, b.Header.Bits)
+func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int) error {
+	w := addWork(parent.Work, hdr.Bits)
 	w.Add(w, above)
 	if w.Cmp(tip.Work) > 0 {
 		return nil
 	}
 	short := new(big.Int).Sub(tip.Work, w)
-	if short.Cmp(WorkForBits(tip.Header.Bits)) <= 0 {
+	slack := new(big.Int).Mul(WorkForBits(tip.Header.Bits), big.NewInt(workGateSlack))
+	if short.Cmp(slack) <= 0 {
 		return ruleError(ErrNotHeavier, "block %s at height %d: its branch has %s work, the tip %s",
-			b.Hash().Short(), b.Header.Height, w, tip.Work)
+			hdr.Hash().Short(), hdr.Height, w, tip.Work)
 	}
-	return ruleError(ErrLowWork, "block %s at height %d: its branch has %s work, more than a block short of the tip's %s",
-		b.Hash().Short(), b.Header.Height, w, tip.Work)
+	return ruleError(ErrLowWork, "block %s at height %d: its branch has %s work, more than %d block(s) short of the tip's %s",
+		hdr.Hash().Short(), hdr.Height, w, workGateSlack, tip.Work)
+}
+
+// PrecheckHeader runs the work gate (protocol.md §9.5) on the header of
+// an unrequested block, before its body is even decoded: gossip calls it
+// on the first HeaderSize bytes of a message, so a block that cannot win
+// costs one header hash and a few index reads. It returns the gate's
+// refusal (ErrNotHeavier, ErrLowWork) and nil otherwise, including when
+// the header cannot be judged alone (unknown parent) or fails another
+// check, which ProcessBlock then reports in pipeline order.
+func (c *Chain) PrecheckHeader(hdr *Header) error {
+	_, err := c.precheck(hdr)
+	return err
 }
 
 // precheck runs, before the chain's lock is taken, the checks of an
@@ -125,32 +138,32 @@ func workGate(tip, parent *BlockMeta, b *Block, above *big.Int) error {
 // the gate's refusal, and whether the body is worth checking before the
 // lock (checkBody): not when a cheaper check fails, which the locked pass
 // then reports in pipeline order without reading the body.
-func (c *Chain) precheck(b *Block) (checkBody bool, err error) {
-	h := b.Hash()
+func (c *Chain) precheck(hdr *Header) (checkBody bool, err error) {
+	h := hdr.Hash()
 	if _, err := c.store.Meta(h); err == nil {
 		return false, nil
 	}
-	if CheckHeaderSanity(c.p, &b.Header) != nil {
+	if CheckHeaderSanity(c.p, hdr) != nil {
 		return false, nil
 	}
 	c.mu.Lock()
-	known := c.invalid.has(h) || c.orphans.has(h) || c.invalid.has(b.Header.PrevHash)
+	known := c.invalid.has(h) || c.orphans.has(h) || c.invalid.has(hdr.PrevHash)
 	above := c.orphans.workAbove(h)
 	c.mu.Unlock()
 	if known {
 		return false, nil
 	}
-	parent, err := c.store.Meta(b.Header.PrevHash)
+	parent, err := c.store.Meta(hdr.PrevHash)
 	if errors.Is(err, ErrNotFound) {
 		return true, nil // an orphan: the pool takes only checked bodies
 	}
 	if err != nil || parent.Status&StatusInvalid != 0 {
 		return false, nil
 	}
-	if CheckHeaderContext(c.p, ancestry{c.store}, &b.Header, &parent.Header, c.now()) != nil {
+	if CheckHeaderContext(c.p, ancestry{c.store}, hdr, &parent.Header, c.now()) != nil {
 		return false, nil
 	}
-	if err := workGate(c.tip.Load(), parent, b, above); err != nil {
+	if err := workGate(c.tip.Load(), parent, hdr, above); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -52,6 +52,15 @@ func TestWorkGate(t *testing.T) {
 				txs = append(txs, badSig(h.p))
 			}
 			b := h.build(parent, txs, nil)
+			// Gossip asks the header alone first: the gate's answer, or
+			// nil for a block the full pipeline must judge.
+			gate := tt.want
+			if gate != chain.ErrNotHeavier && gate != chain.ErrLowWork {
+				gate = 0
+			}
+			if err := h.c.PrecheckHeader(&b.Header); gate == 0 && err != nil || gate != 0 && !errors.Is(err, gate) {
+				t.Fatalf("PrecheckHeader: %v, want %v", err, gate)
+			}
 			_, err := h.process(b)
 			if tt.want == 0 {
 				if err != nil {

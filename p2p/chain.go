@@ -30,6 +30,9 @@ type Chain interface {
 	HeadersAfter(locator []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error)
 	// Block returns a stored block.
 	Block(chain.Hash) (*chain.Block, error)
+	// PrecheckHeader runs the work gate on the header of an unrequested
+	// block before its body is decoded (see chain.Chain.PrecheckHeader).
+	PrecheckHeader(h *chain.Header) error
 	// ProcessBlock validates one unrequested block and reports what it
 	// connected, even along with an error (orphans it freed may have
 	// connected before one of them failed). A block whose branch cannot

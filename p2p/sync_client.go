@@ -117,22 +117,22 @@ func (s *Syncer) getHeaders(ctx context.Context, p peer.ID, req protocol.GetHead
 }
 
 // getBlocks asks p for blocks by hash and reads them in order, each
-// checked to be the block asked for. The whole batch has one deadline
-// that grows only with what p delivers: requestTimeout for the first
-// byte, plus each block's size at protocol.MinTransferRate. A peer that
-// trickles small blocks cannot hold the download by resetting a
-// per-block deadline (issue 12); an honest one on the slowest link the
-// wire allows is never cut. A shorter answer than asked is fine here:
-// p stops at what it lacks.
+// checked to be the block asked for. The first block is due within
+// requestTimeout of opening; the rest of the batch has one deadline that
+// grows only with what p delivers: protocol.ResponseLatency after the
+// first block arrived, plus every block's size at
+// protocol.MinTransferRate. A peer that trickles small blocks cannot hold
+// the download by resetting a per-block deadline (issue 12); an honest
+// one on the slowest link the wire allows is never cut. A shorter answer
+// than asked is fine here: p stops at what it lacks.
 func (s *Syncer) getBlocks(ctx context.Context, p peer.ID, hashes []chain.Hash) ([]*chain.Block, error) {
-	begin := time.Now()
+	deadline := time.Now().Add(s.requestTimeout)
 	st, r, stop, err := s.request(ctx, p, protocol.GetBlocksRequest(hashes), s.requestTimeout)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
 	defer st.Close()
-	deadline := begin.Add(s.requestTimeout)
 	out := make([]*chain.Block, 0, len(hashes))
 	for i, h := range hashes {
 		_ = st.SetReadDeadline(deadline)
@@ -153,6 +153,9 @@ func (s *Syncer) getBlocks(ctx context.Context, p peer.ID, hashes []chain.Hash) 
 			return out, err
 		}
 		out = append(out, b)
+		if i == 0 {
+			deadline = time.Now().Add(protocol.ResponseLatency)
+		}
 		deadline = deadline.Add(time.Duration(b.EncodedSize()) * time.Second / protocol.MinTransferRate)
 	}
 	return out, nil

@@ -2,14 +2,11 @@ package p2p_test
 
 import (
 	"context"
-	"io"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/p2p"
-	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // TestDoSCostTrickler measures issue 12's second attack with the
@@ -33,22 +30,7 @@ func TestDoSCostTrickler(t *testing.T) {
 	mineBlocks(t, cheap, newWallet("trickler").addr, 5)
 	trickler := &hostileSyncPeer{
 		headers: serveHeaders(cheap),
-		blocks: func(w io.Writer, hashes []chain.Hash) {
-			pw := protocol.NewWriter(w)
-			for i, h := range hashes {
-				if i > 0 {
-					select {
-					case <-w.(countingWriter).done:
-						return
-					case <-time.After(12 * time.Second):
-					}
-				}
-				b, err := cheap.Block(h)
-				if err != nil || pw.WriteResponse(protocol.BlockResponse(b)) != nil {
-					return
-				}
-			}
-		},
+		blocks:  trickle(cheap, 12*time.Second),
 	}
 	trickler.start(t, node.c.Params().NetworkID())
 	start := time.Now()

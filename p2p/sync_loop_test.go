@@ -32,6 +32,27 @@ func serveStatus(c *testChain) func(io.Writer) {
 	}
 }
 
+// trickle answers GetBlocks from c with the first block at once and each
+// next one gap after the last: no per-message deadline is ever missed.
+func trickle(c *testChain, gap time.Duration) func(io.Writer, []chain.Hash) {
+	return func(w io.Writer, hashes []chain.Hash) {
+		pw := protocol.NewWriter(w)
+		for i, h := range hashes {
+			if i > 0 {
+				select {
+				case <-w.(countingWriter).done:
+					return
+				case <-time.After(gap):
+				}
+			}
+			b, err := c.Block(h)
+			if err != nil || pw.WriteResponse(protocol.BlockResponse(b)) != nil {
+				return
+			}
+		}
+	}
+}
+
 // TestSyncTricklerBesideHonestPeer (issue 12, item 2): a peer claims
 // enormous work, shows the headers of a short branch of its own (heavier
 // than our genesis) and answers GetBlocks with one block at once and the
@@ -54,22 +75,7 @@ func TestSyncTricklerBesideHonestPeer(t *testing.T) {
 	net := node.c.Params().NetworkID()
 	trickler := &hostileSyncPeer{
 		headers: serveHeaders(cheap),
-		blocks: func(w io.Writer, hashes []chain.Hash) {
-			pw := protocol.NewWriter(w)
-			for i, h := range hashes {
-				if i > 0 {
-					select { // a block now and then, as slow as it likes
-					case <-w.(countingWriter).done:
-						return
-					case <-time.After(4 * hostileTimeout):
-					}
-				}
-				b, err := cheap.Block(h)
-				if err != nil || pw.WriteResponse(protocol.BlockResponse(b)) != nil {
-					return
-				}
-			}
-		},
+		blocks:  trickle(cheap, 4*hostileTimeout),
 	}
 	trickler.start(t, net)
 	connect(t, node.h, trickler.h)

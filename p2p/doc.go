@@ -20,8 +20,10 @@
 //     at the connection gate and consulted by the syncer.
 //   - Gossip (gossip.go, score.go): the tx and block topics, their
 //     validators and the peer-score parameters.
-//   - Sync (sync.go, sync_client.go, sync_server.go): status exchange,
-//     serving headers and blocks, and downloading the heaviest branch.
+//   - Sync: the syncer and its API (sync.go), its loop and peer table
+//     (sync_loop.go), requests and the status exchange (sync_client.go),
+//     the headers-first download (sync_download.go), and serving headers
+//     and blocks (sync_server.go).
 //   - Judging peers (verdict.go): every rule that turns an outcome into
 //     a gossip verdict (accept, ignore, reject) or a sync fault (ban).
 //   - Its policy limits (limits.go): timeouts, rate limits, batch sizes,

@@ -162,9 +162,6 @@ func (s *Syncer) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
-	if s.conns != nil {
-		_ = s.conns.Close()
-	}
 }
 
 // RequestSync asks the syncer to look at p's chain: used when p gossips

@@ -81,6 +81,9 @@ func (s *Syncer) run() {
 	}()
 	var conns <-chan any
 	if s.conns != nil {
+		// Closed here, as the loop stops reading: an emitter blocks on
+		// a subscriber whose buffer is full.
+		defer s.conns.Close()
 		conns = s.conns.Out()
 	}
 	for _, p := range s.host.Network().Peers() {
@@ -93,7 +96,11 @@ func (s *Syncer) run() {
 		select {
 		case <-s.ctx.Done():
 			return
-		case e := <-conns:
+		case e, ok := <-conns:
+			if !ok {
+				conns = nil
+				continue
+			}
 			ev := e.(event.EvtPeerConnectednessChanged)
 			switch ev.Connectedness {
 			case network.Connected, network.Limited:

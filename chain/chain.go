@@ -220,16 +220,42 @@ func (ch *Change) Reorg() bool { return ch != nil && len(ch.Disconnected) > 0 }
 // with the codes, IsTransient for "not now") or a store failure, which
 // wraps ErrStoreFailed and ends all writes (see StoreFailed).
 func (c *Chain) ProcessBlock(ctx context.Context, b *Block) (*Change, error) {
+	cb, err := c.CheckBlock(b)
+	if err != nil {
+		return nil, err
+	}
+	return c.ProcessChecked(ctx, cb)
+}
+
+// CheckedBlock is an unrequested block whose checks that need no lock
+// have run: the work gate on its header and, unless a cheaper check
+// already fails, its body's sanity.
+type CheckedBlock struct {
+	b      *Block
+	sanity *sanityResult
+}
+
+// CheckBlock runs ProcessBlock's checks that take no lock, so a caller
+// that serialises processing under a lock of its own (the node's intake)
+// checks signatures before taking it. It returns the work gate's refusal
+// (ErrNotHeavier, ErrLowWork); every other outcome is ProcessChecked's to
+// report, in pipeline order.
+func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) {
 	checkBody, err := c.precheck(&b.Header)
 	if err != nil {
 		return nil, err
 	}
-	sanity := []*sanityResult{nil}
+	cb := &CheckedBlock{b: b}
 	if checkBody {
 		_, err := CheckBlockSanity(c.p, b)
-		sanity[0] = &sanityResult{err: err}
+		cb.sanity = &sanityResult{err: err}
 	}
-	ch, _, err := c.process(ctx, []*Block{b}, sanity, false)
+	return cb, nil
+}
+
+// ProcessChecked is ProcessBlock for a block CheckBlock has checked.
+func (c *Chain) ProcessChecked(ctx context.Context, cb *CheckedBlock) (*Change, error) {
+	ch, _, err := c.process(ctx, []*Block{cb.b}, []*sanityResult{cb.sanity}, false)
 	return ch, err
 }
 

@@ -75,7 +75,7 @@ func TestSyncTricklerBesideHonestPeer(t *testing.T) {
 	net := node.c.Params().NetworkID()
 	trickler := &hostileSyncPeer{
 		headers: serveHeaders(cheap),
-		blocks:  trickle(cheap, 4*hostileTimeout),
+		blocks:  trickle(cheap, 2*protocol.ResponseLatency),
 	}
 	trickler.start(t, net)
 	connect(t, node.h, trickler.h)

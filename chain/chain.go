@@ -111,13 +111,9 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 	case g != p.NetworkID():
 		return nil, fmt.Errorf("%w: genesis %s, %s wants %s", ErrWrongNetwork, g.Short(), p.Name, p.NetworkID().Short())
 	}
-	tipHash, err := st.Tip()
+	tip, err := tipMeta(st)
 	if err != nil {
-		return nil, fmt.Errorf("read tip: %w", err)
-	}
-	tip, err := st.Meta(tipHash)
-	if err != nil {
-		return nil, fmt.Errorf("read tip meta: %w", err)
+		return nil, err
 	}
 	c.tip.Store(tip)
 	return c, nil
@@ -240,25 +236,71 @@ func (ch *Change) Joined(h Hash) bool {
 func (ch *Change) Reorg() bool { return ch != nil && len(ch.Disconnected) > 0 }
 
 // ProcessBlock validates b and adds it to the block tree, moving the main
-// chain to it if its branch has more work. Blocks waiting in the orphan
+// chain to it if its branch has more work. It is for blocks nobody asked
+// for (gossip, the miner, a submission): one that does not make its
+// branch heavier than the tip is refused before its body is checked or
+// stored (ErrNotHeavier, ErrLowWork; protocol.md §9.5). Its body is
+// checked before the chain's lock is taken. Blocks waiting in the orphan
 // pool for b are processed too. The error is a *RuleError (use errors.Is
 // with the codes, IsTransient for "not now") or a store failure, which
 // wraps ErrStoreFailed and ends all writes (see StoreFailed).
 func (c *Chain) ProcessBlock(ctx context.Context, b *Block) (*Change, error) {
-	ch, _, err := c.process(ctx, []*Block{b}, false)
+	cb, err := c.CheckBlock(b)
+	if err != nil {
+		return nil, err
+	}
+	return c.ProcessChecked(ctx, cb)
+}
+
+// CheckedBlock is an unrequested block whose checks that need no lock
+// have run: the work gate on its header and, unless a cheaper check
+// already fails, its body's sanity.
+type CheckedBlock struct {
+	b      *Block
+	sanity *sanityResult
+}
+
+// CheckBlock runs ProcessBlock's checks that take no lock, so a caller
+// that serialises processing under a lock of its own (the node's intake)
+// checks signatures before taking it. It returns the work gate's refusal
+// (ErrNotHeavier, ErrLowWork); every other outcome is ProcessChecked's to
+// report, in pipeline order.
+func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) {
+	checkBody, err := c.precheck(&b.Header)
+	if err != nil {
+		return nil, err
+	}
+	cb := &CheckedBlock{b: b}
+	if checkBody {
+		_, err := checkBlockSanity(c.p, b, c.sigs)
+		cb.sanity = &sanityResult{err: err}
+	}
+	return cb, nil
+}
+
+// ProcessChecked is ProcessBlock for a block CheckBlock has checked.
+func (c *Chain) ProcessChecked(ctx context.Context, cb *CheckedBlock) (*Change, error) {
+	ch, _, err := c.process(ctx, []*Block{cb.b}, []*sanityResult{cb.sanity}, false)
 	return ch, err
 }
 
 // ProcessBlocks processes blocks in order and commits them in one store
-// transaction: the fast path for sync. It stops at the first block that
-// fails, commits those before it, and returns how many were processed
-// with the failure's error. A duplicate block is skipped, not a failure.
+// transaction: the path for blocks the syncer requested after their
+// branch's headers proved more work than the tip. They are stored
+// whatever their own work, since the first blocks of a heavier branch
+// are lighter than the tip until the last ones connect. It stops at the
+// first block that fails, commits those before it, and returns how many
+// were processed with the failure's error. A duplicate block is skipped,
+// not a failure.
 func (c *Chain) ProcessBlocks(ctx context.Context, blocks []*Block) (*Change, int, error) {
-	return c.process(ctx, blocks, true)
+	return c.process(ctx, blocks, checkSanityParallel(c.p, blocks, c.sigs), true)
 }
 
-func (c *Chain) process(ctx context.Context, blocks []*Block, skipDuplicates bool) (*Change, int, error) {
-	sanity := checkSanityParallel(c.p, blocks, c.sigs)
+// process runs blocks through the pipeline under the lock; sanity holds
+// the body checks done before it (nil entries are done under it).
+// requested marks a sync batch: duplicates are skipped and the work gate
+// does not apply.
+func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityResult, requested bool) (*Change, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failure.err != nil {
@@ -273,8 +315,8 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, skipDuplicates boo
 			failure = err
 			break
 		}
-		err := c.processOne(root, b, sanity[i])
-		if err != nil && !(skipDuplicates && errors.Is(err, ErrDuplicateBlock)) {
+		err := c.processOne(root, b, sanity[i], requested)
+		if err != nil && !(requested && errors.Is(err, ErrDuplicateBlock)) {
 			failure = err
 			break
 		}
@@ -303,11 +345,13 @@ type sanityResult struct{ err error }
 // checkSanityParallel runs the context-free checks of a batch on every
 // core before the chain's lock is taken: a sync batch of small blocks has
 // too few signatures per block to spread one block's checks, but many
-// blocks. A single block gets no pre-check: processOne checks it, its
-// signatures in parallel if it has many.
+// blocks. A single block is checked on its own, its signatures in
+// parallel if it has many.
 func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityResult {
 	out := make([]*sanityResult, len(blocks))
-	if len(blocks) < 2 {
+	if len(blocks) == 1 {
+		_, err := checkBlockSanity(p, blocks[0], sigs)
+		out[0] = &sanityResult{err: err}
 		return out
 	}
 	var next atomic.Int64

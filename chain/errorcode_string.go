@@ -37,12 +37,14 @@ func _() {
 	_ = x[ErrBalanceOverflow-27]
 	_ = x[ErrBadCoinbaseAmount-28]
 	_ = x[ErrSmallOrderKey-29]
-	_ = x[numErrorCodes-30]
+	_ = x[ErrNotHeavier-30]
+	_ = x[ErrLowWork-31]
+	_ = x[numErrorCodes-32]
 }
 
-const _ErrorCode_name = "MalformedBlockTooBigTooManyTxsNoTransactionsBadVersionBadTargetHighHashBadMerkleRootDuplicateTxFirstTxNotCoinbaseMultipleCoinbasesBadCoinbaseUnknownParentDuplicateBlockKnownInvalidBadHeightUnexpectedTargetTimeTooOldTimeTooNewBadTxVersionBadAddressBadAmountBadPublicKeyBadSignatureBadNonceInsufficientFundsBalanceOverflowBadCoinbaseAmountSmallOrderKeynumErrorCodes"
+const _ErrorCode_name = "MalformedBlockTooBigTooManyTxsNoTransactionsBadVersionBadTargetHighHashBadMerkleRootDuplicateTxFirstTxNotCoinbaseMultipleCoinbasesBadCoinbaseUnknownParentDuplicateBlockKnownInvalidBadHeightUnexpectedTargetTimeTooOldTimeTooNewBadTxVersionBadAddressBadAmountBadPublicKeyBadSignatureBadNonceInsufficientFundsBalanceOverflowBadCoinbaseAmountSmallOrderKeyNotHeavierLowWorknumErrorCodes"
 
-var _ErrorCode_index = [...]uint16{0, 9, 20, 30, 44, 54, 63, 71, 84, 95, 113, 130, 141, 154, 168, 180, 189, 205, 215, 225, 237, 247, 256, 268, 280, 288, 305, 320, 337, 350, 363}
+var _ErrorCode_index = [...]uint16{0, 9, 20, 30, 44, 54, 63, 71, 84, 95, 113, 130, 141, 154, 168, 180, 189, 205, 215, 225, 237, 247, 256, 268, 280, 288, 305, 320, 337, 350, 360, 367, 380}
 
 func (i ErrorCode) String() string {
 	idx := int(i) - 1

@@ -96,6 +96,20 @@ const (
 	// Last so the numbers of the older codes stay as they were.
 	ErrSmallOrderKey
 
+	// Fork-choice policy for unrequested blocks (work before bytes).
+
+	// ErrNotHeavier: an unrequested block that does not make its branch
+	// heavier than the tip, but falls short by at most one block's work
+	// (the tip's): the loser of an honest mining race, or one that
+	// arrived a block late. Not stored, not a fault.
+	ErrNotHeavier
+	// ErrLowWork: an unrequested block whose branch, with the orphans
+	// waiting on it, falls short of the tip by more than one block's
+	// work. Not stored and not remembered as invalid (the block may be
+	// valid), but nobody relays such a block honestly, so the sender
+	// pays for it.
+	ErrLowWork
+
 	numErrorCodes // keep last
 )
 
@@ -106,6 +120,7 @@ var transientCodes = map[ErrorCode]bool{
 	ErrUnknownParent:  true,
 	ErrDuplicateBlock: true,
 	ErrTimeTooNew:     true,
+	ErrNotHeavier:     true,
 }
 
 // stateCodes are the transaction rules that depend on the ledger. A block
@@ -162,3 +177,8 @@ var ErrNotFound = errors.New("not found")
 // ErrStaleTip is returned by Mine when the tip moved before a proof of work
 // was found: the template no longer extends the main chain.
 var ErrStaleTip = errors.New("tip changed while mining")
+
+// ErrDoesNotLink is returned by HeaderChain.Extend for a header that does
+// not follow the run: the peer's chain changed between two answers, or
+// the peer mixed branches. Not a rule of any block.
+var ErrDoesNotLink = errors.New("header does not follow the last one")

@@ -20,13 +20,9 @@ func cmpWork(a, b *BlockMeta) int { return a.Work.Cmp(b.Work) }
 func (c *Chain) maybeReorg(root *overlay, meta *BlockMeta) error {
 	var firstErr error
 	for cand := meta; cand != nil; {
-		tipHash, err := root.Tip()
+		tip, err := tipMeta(root)
 		if err != nil {
-			return fmt.Errorf("read tip: %w", err)
-		}
-		tip, err := root.Meta(tipHash)
-		if err != nil {
-			return fmt.Errorf("read tip meta: %w", err)
+			return err
 		}
 		if cmpWork(cand, tip) <= 0 {
 			return firstErr
@@ -53,6 +49,19 @@ func (c *Chain) maybeReorg(root *overlay, meta *BlockMeta) error {
 		}
 	}
 	return firstErr
+}
+
+// tipMeta reads the tip's index entry from r.
+func tipMeta(r stateReader) (*BlockMeta, error) {
+	h, err := r.Tip()
+	if err != nil {
+		return nil, fmt.Errorf("read tip: %w", err)
+	}
+	m, err := r.Meta(h)
+	if err != nil {
+		return nil, fmt.Errorf("read tip meta: %w", err)
+	}
+	return m, nil
 }
 
 // markInvalid marks bad and every block from bad up to top as invalid.

@@ -39,7 +39,7 @@ func TestForkChoice(t *testing.T) {
 	g := h.tipHash()
 	a := h.extend(g, 2)
 	b1 := h.build(g, nil, nil)
-	if ch, err := h.process(b1); err != nil || ch != nil {
+	if ch, err := h.sync(b1); err != nil || ch != nil {
 		t.Fatalf("side block: change %v, err %v", ch, err)
 	}
 	bb := h.extend(b1.Hash(), 1) // b1,bb[0]: equal work with a
@@ -96,7 +96,7 @@ func TestReorgOntoShorterHeavierBranch(t *testing.T) {
 					b.Header.Bits = bits
 					b.Header.Timestamp = pm.Header.Timestamp + gap
 				})
-				if _, err := h.process(b); err != nil {
+				if _, err := h.sync(b); err != nil {
 					t.Fatalf("block %d, %d ms after its parent: %v", i, gap, err)
 				}
 				out = append(out, b)
@@ -190,9 +190,9 @@ func TestInvalidBlockInHeavierBranch(t *testing.T) {
 		g := h.tipHash()
 		a := h.extend(g, 2)
 		s1 := h.build(g, nil, nil)
-		h.process(s1)
+		h.sync(s1)
 		s2 := h.build(s1.Hash(), nil, badCoinbase) // stored: not heavier, so not connected yet
-		if _, err := h.process(s2); err != nil {
+		if _, err := h.sync(s2); err != nil {
 			t.Fatalf("side block with less work is only stored: %v", err)
 		}
 		s3 := h.build(s2.Hash(), nil, nil)

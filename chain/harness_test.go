@@ -104,13 +104,15 @@ func (h *harness) solve(b *chain.Block) *chain.Block {
 	return b
 }
 
-// extend builds and processes n empty blocks on parent and returns them.
+// extend builds and processes n empty blocks on parent and returns them,
+// as a sync batch would deliver them: a side branch is stored whatever its
+// work.
 func (h *harness) extend(parent chain.Hash, n int) []*chain.Block {
 	h.t.Helper()
 	var out []*chain.Block
 	for i := 0; i < n; i++ {
 		b := h.build(parent, nil, nil)
-		if _, err := h.c.ProcessBlock(context.Background(), b); err != nil {
+		if _, err := h.sync(b); err != nil {
 			h.t.Fatalf("extend: block %d: %v", i, err)
 		}
 		out = append(out, b)
@@ -119,8 +121,16 @@ func (h *harness) extend(parent chain.Hash, n int) []*chain.Block {
 	return out
 }
 
+// process hands b to the chain as gossip does: unrequested.
 func (h *harness) process(b *chain.Block) (*chain.Change, error) {
 	return h.c.ProcessBlock(context.Background(), b)
+}
+
+// sync hands b to the chain as a requested block, as the syncer does
+// once headers proved its branch heavier: stored whatever its own work.
+func (h *harness) sync(b *chain.Block) (*chain.Change, error) {
+	ch, _, err := h.c.ProcessBlocks(context.Background(), []*chain.Block{b})
+	return ch, err
 }
 
 func (h *harness) tipHash() chain.Hash { return h.c.Tip().Hash }

@@ -149,7 +149,7 @@ func TestReorgDependentTxs(t *testing.T) {
 	var last *chain.Change
 	for i := range 3 {
 		blk := h.build(parent, nil, nil)
-		ch, err := h.process(blk)
+		ch, err := h.sync(blk)
 		if err != nil {
 			t.Fatalf("winning block %d: %v", i, err)
 		}

@@ -1,9 +1,12 @@
 package chain
 
+import "math/big"
+
 // orphanPool holds blocks whose parent is not known yet, bounded by count
 // and total encoded size; when full, the oldest block leaves first. Blocks
 // enter only after their sanity checks, so filling the pool costs a peer
-// real proof of work. The chain's mutex guards it.
+// real proof of work, and a block taken out of the pool is not checked
+// again: its sanity held when it entered. The chain's mutex guards it.
 type orphanPool struct {
 	maxCount, maxBytes int
 	bytes              int
@@ -15,6 +18,9 @@ type orphanPool struct {
 type orphan struct {
 	b    *Block
 	size int
+	// requested: the block came in a sync batch, whose branch the
+	// headers proved heavier, so the work gate does not apply to it.
+	requested bool
 }
 
 func newOrphanPool(maxCount, maxBytes int) *orphanPool {
@@ -28,7 +34,7 @@ func newOrphanPool(maxCount, maxBytes int) *orphanPool {
 
 func (p *orphanPool) has(h Hash) bool { _, ok := p.byHash[h]; return ok }
 
-func (p *orphanPool) add(b *Block, h Hash) {
+func (p *orphanPool) add(b *Block, h Hash, requested bool) {
 	if p.has(h) {
 		return
 	}
@@ -39,7 +45,7 @@ func (p *orphanPool) add(b *Block, h Hash) {
 	for len(p.byHash) >= p.maxCount || p.bytes+size > p.maxBytes {
 		p.evictOldest()
 	}
-	p.byHash[h] = &orphan{b: b, size: size}
+	p.byHash[h] = &orphan{b: b, size: size, requested: requested}
 	p.byParent[b.Header.PrevHash] = append(p.byParent[b.Header.PrevHash], h)
 	p.order = append(p.order, h)
 	p.bytes += size
@@ -89,17 +95,37 @@ func (p *orphanPool) remove(h Hash) {
 }
 
 // takeChildren removes and returns the orphans whose parent is h.
-func (p *orphanPool) takeChildren(h Hash) []*Block {
+func (p *orphanPool) takeChildren(h Hash) []*orphan {
 	hs := p.byParent[h]
 	if len(hs) == 0 {
 		return nil
 	}
-	out := make([]*Block, 0, len(hs))
+	out := make([]*orphan, 0, len(hs))
 	for _, c := range append([]Hash(nil), hs...) {
-		out = append(out, p.byHash[c].b)
+		out = append(out, p.byHash[c])
 		p.remove(c)
 	}
 	return out
+}
+
+// workAbove returns the work of the heaviest chain of orphans that
+// descends from h (h itself excluded): what h's branch reaches once they
+// connect. The pool holds at most maxCount blocks, so the walk is
+// bounded.
+func (p *orphanPool) workAbove(h Hash) *big.Int {
+	best := new(big.Int)
+	for _, c := range p.byParent[h] {
+		o := p.byHash[c]
+		if o == nil {
+			continue
+		}
+		w := p.workAbove(c)
+		w.Add(w, WorkForBits(o.b.Header.Bits))
+		if w.Cmp(best) > 0 {
+			best = w
+		}
+	}
+	return best
 }
 
 // root follows parent links through the pool and returns the first hash

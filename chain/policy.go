@@ -43,6 +43,14 @@ const (
 // transfers each) synced in one batch.
 const defaultSigCache = 1 << 16
 
+// workGateSlack is how many blocks' work (at the tip's target) an
+// unrequested block's branch may fall short of the tip by and still count
+// as an honest race lost (ErrNotHeavier, no fault) rather than a cheap
+// side branch (ErrLowWork, a fault; protocol.md §9.5): one, for a rival
+// of the tip that arrives as late as one more block. Either way nothing
+// is stored.
+const workGateSlack = 1
+
 // Orphan pool and invalid-block memory (WithOrphanLimits): blocks whose
 // parent has not arrived wait here, bounded so a peer sending unconnectable
 // blocks costs at most 32 MiB; the hashes of blocks found invalid are

@@ -4,25 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 )
 
-// processOne validates one block into root: sanity (unless sanity holds
-// its outcome already), parent, context, then storage and, if its branch
-// is now the heaviest, a reorg onto it. Orphans waiting for the block
-// follow it.
-func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult) error {
+// processOne validates one block into root in the order of protocol.md
+// §7.1: known, header sanity, parent, context, the work gate (unrequested
+// blocks only, §9.5), body sanity (unless sanity holds its outcome
+// already), then storage and, if its branch is now the heaviest, a reorg
+// onto it. Everything before body sanity reads the header and the
+// store only, so a block that cannot win costs no signature check and
+// no byte stored. Orphans waiting for the block follow it.
+func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, requested bool) error {
 	h := b.Hash()
 	if err := c.checkKnown(root, h); err != nil {
 		return err
 	}
-	if sanity == nil {
-		_, err := checkBlockSanity(c.p, b, c.sigs)
-		sanity = &sanityResult{err: err}
-	}
-	if err := sanity.err; err != nil {
-		if bodyCommitted(err) {
-			c.invalid.add(h)
-		}
+	if err := CheckHeaderSanity(c.p, &b.Header); err != nil {
+		c.invalid.add(h) // the hash itself fails: no body can mend it
 		return err
 	}
 	if c.invalid.has(b.Header.PrevHash) {
@@ -31,7 +29,12 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult) error 
 	}
 	parent, err := root.Meta(b.Header.PrevHash)
 	if errors.Is(err, ErrNotFound) {
-		c.orphans.add(b, h)
+		// The pool takes only blocks whose body holds, so filling it
+		// costs real proof of work and a valid body each.
+		if err := c.checkBody(b, h, sanity); err != nil {
+			return err
+		}
+		c.orphans.add(b, h, requested)
 		return ruleError(ErrUnknownParent, "block %s at height %d: parent %s unknown",
 			h.Short(), b.Header.Height, b.Header.PrevHash.Short())
 	} else if err != nil {
@@ -45,6 +48,18 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult) error 
 		if code := CodeOf(err); code != 0 && !code.Transient() {
 			c.invalid.add(h)
 		}
+		return err
+	}
+	if !requested {
+		tip, err := tipMeta(root)
+		if err != nil {
+			return err
+		}
+		if err := workGate(tip, parent, &b.Header, c.orphans.workAbove(h)); err != nil {
+			return err
+		}
+	}
+	if err := c.checkBody(b, h, sanity); err != nil {
 		return err
 	}
 	meta := &BlockMeta{
@@ -61,6 +76,97 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult) error 
 	}
 	c.processOrphans(root, h)
 	return nil
+}
+
+// checkBody returns the block's sanity outcome, computing it unless
+// sanity holds it, and remembers a hash whose body the header commits to
+// as invalid.
+func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) error {
+	if sanity == nil {
+		_, err := checkBlockSanity(c.p, b, c.sigs)
+		sanity = &sanityResult{err: err}
+	}
+	if err := sanity.err; err != nil {
+		if bodyCommitted(err) {
+			c.invalid.add(h)
+		}
+		return err
+	}
+	return nil
+}
+
+// workGate is the work-before-bytes rule (protocol.md §9.5) for a block
+// that came unrequested: its branch, counting the orphans already
+// waiting on it (above), must have more work than the tip, or the block
+// is not stored. A branch that falls short by no more than the tip
+// block's own work is an honest mining race lost, or a block that came
+// one block late: ErrNotHeavier, which costs its relayer nothing. One
+// further behind is ErrLowWork: honest nodes relay only blocks that
+// joined their main chain, so such a block is somebody's cheap side
+// branch. A block that extends the tip always passes.
+func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int) error {
+	w := addWork(parent.Work, hdr.Bits)
+	w.Add(w, above)
+	if w.Cmp(tip.Work) > 0 {
+		return nil
+	}
+	short := new(big.Int).Sub(tip.Work, w)
+	slack := new(big.Int).Mul(WorkForBits(tip.Header.Bits), big.NewInt(workGateSlack))
+	if short.Cmp(slack) <= 0 {
+		return ruleError(ErrNotHeavier, "block %s at height %d: its branch has %s work, the tip %s",
+			hdr.Hash().Short(), hdr.Height, w, tip.Work)
+	}
+	return ruleError(ErrLowWork, "block %s at height %d: its branch has %s work, more than %d block(s) short of the tip's %s",
+		hdr.Hash().Short(), hdr.Height, w, workGateSlack, tip.Work)
+}
+
+// PrecheckHeader runs the work gate (protocol.md §9.5) on the header of
+// an unrequested block, before its body is even decoded: gossip calls it
+// on the first HeaderSize bytes of a message, so a block that cannot win
+// costs one header hash and a few index reads. It returns the gate's
+// refusal (ErrNotHeavier, ErrLowWork) and nil otherwise, including when
+// the header cannot be judged alone (unknown parent) or fails another
+// check, which ProcessBlock then reports in pipeline order.
+func (c *Chain) PrecheckHeader(hdr *Header) error {
+	_, err := c.precheck(hdr)
+	return err
+}
+
+// precheck runs, before the chain's lock is taken, the checks of an
+// unrequested block that need no body: header sanity, context against a
+// stored parent, and the work gate against the published tip. It returns
+// the gate's refusal, and whether the body is worth checking before the
+// lock (checkBody): not when a cheaper check fails, which the locked pass
+// then reports in pipeline order without reading the body.
+func (c *Chain) precheck(hdr *Header) (checkBody bool, err error) {
+	h := hdr.Hash()
+	if _, err := c.store.Meta(h); err == nil {
+		return false, nil
+	}
+	if CheckHeaderSanity(c.p, hdr) != nil {
+		return false, nil
+	}
+	c.mu.Lock()
+	known := c.invalid.has(h) || c.orphans.has(h) || c.invalid.has(hdr.PrevHash)
+	above := c.orphans.workAbove(h)
+	c.mu.Unlock()
+	if known {
+		return false, nil
+	}
+	parent, err := c.store.Meta(hdr.PrevHash)
+	if errors.Is(err, ErrNotFound) {
+		return true, nil // an orphan: the pool takes only checked bodies
+	}
+	if err != nil || parent.Status&StatusInvalid != 0 {
+		return false, nil
+	}
+	if CheckHeaderContext(c.p, ancestry{c.store}, hdr, &parent.Header, c.now()) != nil {
+		return false, nil
+	}
+	if err := workGate(c.tip.Load(), parent, hdr, above); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // checkKnown refuses blocks already stored, waiting as orphans, or known to
@@ -105,9 +211,10 @@ func (c *Chain) processOrphans(root *overlay, h Hash) {
 		parent := queue[0]
 		queue = queue[1:]
 		for _, o := range c.orphans.takeChildren(parent) {
-			oh := o.Hash()
-			if err := c.processOne(root, o, nil); err != nil {
-				c.log.Debug("orphan rejected", "hash", oh.Short(), "height", o.Header.Height, "reason", err)
+			oh := o.b.Hash()
+			// Its body passed when it entered the pool: not checked again.
+			if err := c.processOne(root, o.b, &sanityResult{}, o.requested); err != nil {
+				c.log.Debug("orphan rejected", "hash", oh.Short(), "height", o.b.Header.Height, "reason", err)
 				continue
 			}
 			queue = append(queue, oh)

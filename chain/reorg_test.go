@@ -90,7 +90,7 @@ func testReorgWithMempool(t *testing.T, depth int) {
 			txs = []*chain.Transaction{a0, d0, e0b}
 		}
 		b := h.build(parent, txs, nil)
-		ch, err := h.process(b)
+		ch, err := h.sync(b)
 		if err != nil {
 			t.Fatalf("B block %d: %v", i, err)
 		}

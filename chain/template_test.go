@@ -39,7 +39,7 @@ func TestMineStopsWhenTipChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	slow := h.build(p.NetworkID(), nil, func(b *chain.Block) { b.Header.Timestamp = g.Timestamp + int64(84*24*time.Hour/time.Millisecond) })
-	if _, err := h.process(slow); err != nil {
+	if _, err := h.sync(slow); err != nil {
 		t.Fatal(err)
 	}
 	if h.tipHash() != fast.Hash() {

@@ -24,6 +24,10 @@ func (a chainAdapter) Stored(h chain.Hash) bool {
 func (a chainAdapter) OrphanRoot(h chain.Hash) chain.Hash       { return a.n.chain.OrphanRoot(h) }
 func (a chainAdapter) Locator() ([]chain.Hash, error)           { return a.n.chain.Locator() }
 func (a chainAdapter) Block(h chain.Hash) (*chain.Block, error) { return a.n.chain.Block(h) }
+func (a chainAdapter) PrecheckHeader(h *chain.Header) error     { return a.n.chain.PrecheckHeader(h) }
+func (a chainAdapter) NewHeaderChain(from chain.Hash) (*chain.HeaderChain, error) {
+	return a.n.chain.NewHeaderChain(from)
+}
 func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error) {
 	return a.n.chain.HeadersAfter(loc, stop, max)
 }

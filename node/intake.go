@@ -76,6 +76,16 @@ func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
 }
 
 func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bool) (*chain.Change, int, error) {
+	var checked *chain.CheckedBlock
+	if !batch {
+		// The work gate and the signatures before mu, as for a
+		// transaction: a gossiped block that cannot win waits for
+		// nobody, and one being checked holds nobody up.
+		var err error
+		if checked, err = in.chain.CheckBlock(bs[0]); err != nil {
+			return nil, 0, err
+		}
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var ch *chain.Change
@@ -84,7 +94,7 @@ func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bo
 	if batch {
 		ch, k, err = in.chain.ProcessBlocks(ctx, bs)
 	} else {
-		ch, err = in.chain.ProcessBlock(ctx, bs[0])
+		ch, err = in.chain.ProcessChecked(ctx, checked)
 		if err == nil {
 			k = 1
 		}

@@ -41,6 +41,13 @@ func (m *miner) mineOne(ctx context.Context) (*chain.Block, error) {
 		return nil, err
 	}
 	ch, _, err := m.intake.processBlocks(ctx, []*chain.Block{b}, false, OriginMined)
+	if code := chain.CodeOf(err); code == chain.ErrNotHeavier || code == chain.ErrLowWork {
+		// A rival came first while ours was solved and processed: ours
+		// cannot beat the tip, so it is not even stored (protocol.md
+		// §9.5). Mining goes on, on the new tip.
+		m.log.Info("block mined on a side branch", "height", b.Header.Height, "hash", b.Hash().Short(), "tip", m.chain.Tip().Hash.Short())
+		return b, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("own block: %w", err)
 	}

@@ -22,19 +22,30 @@ type Chain interface {
 	OrphanRoot(chain.Hash) chain.Hash
 	// Locator describes the main chain for a peer (see chain.Chain.Locator).
 	Locator() ([]chain.Hash, error)
+	// NewHeaderChain starts checking a peer's headers from the stored
+	// block from, before any of their bodies is fetched (see
+	// chain.HeaderChain).
+	NewHeaderChain(from chain.Hash) (*chain.HeaderChain, error)
 	// HeadersAfter answers a peer's locator from the main chain.
 	HeadersAfter(locator []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error)
 	// Block returns a stored block.
 	Block(chain.Hash) (*chain.Block, error)
-	// ProcessBlock validates one block and reports what it connected,
-	// even along with an error (orphans it freed may have connected before
-	// one of them failed). A block that is only stored, on a side branch
-	// with less work, has passed sanity and context checks but not the
-	// ledger's, so gossip does not forward it. A duplicate is an error
-	// (chain.ErrDuplicateBlock), so gossip can ignore it.
+	// PrecheckHeader runs the work gate on the header of an unrequested
+	// block before its body is decoded (see chain.Chain.PrecheckHeader).
+	PrecheckHeader(h *chain.Header) error
+	// ProcessBlock validates one unrequested block and reports what it
+	// connected, even along with an error (orphans it freed may have
+	// connected before one of them failed). A block whose branch cannot
+	// beat the tip is refused before its body is checked or stored
+	// (chain.ErrNotHeavier, chain.ErrLowWork). A block that is stored but
+	// did not join the main chain has not met the ledger, so gossip does
+	// not forward it. A duplicate is an error (chain.ErrDuplicateBlock),
+	// so gossip can ignore it.
 	ProcessBlock(ctx context.Context, b *chain.Block) (BlockResult, error)
 	// ProcessBlocks validates and connects blocks in order (see
-	// chain.Chain.ProcessBlocks); the node updates its mempool after.
+	// chain.Chain.ProcessBlocks): blocks the syncer requested after their
+	// branch's headers proved more work than the tip, stored whatever
+	// their own work. The node updates its mempool after.
 	ProcessBlocks(ctx context.Context, blocks []*chain.Block) (int, error)
 	// AddTx offers a transaction to the mempool.
 	AddTx(tx *chain.Transaction) error

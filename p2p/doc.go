@@ -20,10 +20,12 @@
 //     at the connection gate and consulted by the syncer.
 //   - Gossip (gossip.go, score.go): the tx and block topics, their
 //     validators and the peer-score parameters.
-//   - Sync (sync.go, sync_client.go, sync_server.go): status exchange,
-//     serving headers and blocks, and downloading the heaviest branch.
-//     What each peer may ask of the server, charged by cost and kept
-//     across its reconnects, is serve_limits.go.
+//   - Sync: the syncer and its API (sync.go), its loop and peer table
+//     (sync_loop.go), requests and the status exchange (sync_client.go),
+//     the headers-first download (sync_download.go), and serving headers
+//     and blocks (sync_server.go). What each peer may ask of the
+//     server, charged by cost and kept across its reconnects, is
+//     serve_limits.go.
 //   - Judging peers (verdict.go): every rule that turns an outcome into
 //     a gossip verdict (accept, ignore, reject) or a sync fault (ban).
 //   - Its policy limits (limits.go): timeouts, rate limits, batch sizes,
@@ -56,12 +58,18 @@
 //     Validators run on GossipSub's own goroutines, at most
 //     blockValidators blocks at once, and call into Chain and the
 //     SyncTrigger from there.
-//   - Syncer: one loop (run) does all downloading, so two syncs never
-//     race; SyncNow downloads on its caller's goroutine, serialised with
-//     run. Status exchanges run one goroutine per peer, counted by its
-//     WaitGroup; a re-ask after requestSyncGap runs on a timer and does
-//     nothing once the syncer is closed. Close stops run and waits for it
-//     and the exchanges. Stream handlers (the server) run on libp2p's
+//   - Syncer: one loop (run, sync_loop.go) owns the peer table and every
+//     due time in it (status refresh, re-asks, cool-downs), as
+//     GossipSub's router owns its own. Connectedness events (from the
+//     host's event bus), statuses, RequestSync, Announce, SyncNow and the
+//     end of a download reach it on channels, and it never blocks: each
+//     status exchange runs on a goroutine of its own and reports back,
+//     and so does the one download at a time (sync_download.go), so
+//     status keeps flowing while a download runs and a peer that comes to
+//     claim more work preempts it. SyncNow waits on a channel the loop
+//     closes at the end of the pass. All are counted by the syncer's
+//     WaitGroup; Close cancels them (a cancelled request resets its
+//     stream) and waits. Stream handlers (the server) run on libp2p's
 //     goroutines: Close removes the handler but does not wait for a
 //     request being served.
 package p2p

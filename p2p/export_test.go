@@ -10,7 +10,7 @@ import (
 func (s *Syncer) PeerEntries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.peers)
+	return int(s.table.Load())
 }
 
 // FreezeServeClock stops the clock of s's server rate limits and returns

@@ -212,6 +212,16 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 // It also tells the syncer what the block revealed: a tip that moved past
 // the block itself, or a parent we lack.
 func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
+	// Work before bytes (protocol.md §9.5): the header alone says whether
+	// the block's branch can win, before the body is decoded. A header
+	// that does not decode is left to DecodeBlock, which says why.
+	if len(data) >= chain.HeaderSize {
+		if hdr, err := chain.DecodeHeader(data[:chain.HeaderSize]); err == nil {
+			if err := g.chain.PrecheckHeader(&hdr); err != nil {
+				return blockVerdict(err, false), err
+			}
+		}
+	}
 	b, err := chain.DecodeBlock(data)
 	if err != nil {
 		err = undecodable{err}

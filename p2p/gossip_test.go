@@ -173,10 +173,11 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 }
 
 // TestGossipSideBranchBlockNotForwarded: a block on a lighter side branch
-// is only stored (its transactions are not applied), so a coinbase that
-// pays far too much goes unnoticed there. Such a block must not be
+// is never connected (its transactions are not applied), so a coinbase
+// that pays far too much goes unnoticed there. Such a block must not be
 // forwarded: a neighbour still at its parent would connect it, reject it,
-// and penalise us for relaying it.
+// and penalise us for relaying it. Nor is it stored: its branch cannot
+// beat the tip (protocol.md §9.5).
 func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
 	honest, far := newGossipNode(t), newGossipNode(t)
 	line(t, honest, far)
@@ -205,7 +206,10 @@ func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
 	if err := topic.Publish(context.Background(), side.Encode()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "honest node stores the side block", func() bool { return honest.c.Stored(side.Hash()) })
+	eventually(t, 10*time.Second, "honest node judges the side block", func() bool { return honest.mesh.saw(side.Encode()) })
+	if honest.c.Stored(side.Hash()) {
+		t.Fatal("a gossiped block whose branch cannot win was stored")
+	}
 	// A valid block after it reaches the far node; the side block did not.
 	next := honest.c.mine(t, miner)
 	if err := honest.g.PublishBlock(context.Background(), next); err != nil {

@@ -408,9 +408,11 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 	forker := newEvilPeer(t, honest)
 	f2 := buildBlock(t, p, &b1.Header, miner, toCarol)
 	f3 := buildBlock(t, p, &f2.Header, miner)
-	forker.publish(t, forker.block, f2.Encode())
-	eventually(t, 10*time.Second, "the fork's first block is stored", func() bool { return honest.c.Stored(f2.Hash()) })
+	// f2 alone only ties the tip, so gossip would not store it (9.5):
+	// the fork comes tip first, and f2 is judged with f3 waiting on it.
 	forker.publish(t, forker.block, f3.Encode())
+	eventually(t, 10*time.Second, "the fork's tip waits for its parent", func() bool { return honest.c.OrphanRoot(f3.Hash()) == f2.Hash() })
+	forker.publish(t, forker.block, f2.Encode())
 	eventually(t, 10*time.Second, "the node reorganises onto the heavier fork", func() bool { return honest.c.Tip().Hash == f3.Hash() })
 	for _, w := range []struct {
 		who  *wallet

@@ -217,7 +217,9 @@ func TestSyncHostilePeer(t *testing.T) {
 				}
 			}}},
 		// (b) enormous claims it cannot deliver
-		{name: "enormous claim, no headers", peer: hostileSyncPeer{
+		// An empty answer is the end of the peer's chain, at a block we
+		// hold: a claim its headers disprove, so a lie (17.9).
+		{name: "enormous claim, no headers", fault: true, peer: hostileSyncPeer{
 			headers: func(w io.Writer, _ protocol.GetHeaders) {
 				_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse(nil))
 			}}},

@@ -205,6 +205,13 @@ const (
 	// cooldown is how long a peer whose download stalled or made no
 	// progress is passed over while it claims the same tip.
 	cooldown = time.Minute
+	// maxSyncHeaders bounds the headers one download holds while it
+	// looks for a run that beats our tip (about 20 MB with their index):
+	// a heavier branch normally beats it within the first 2,000, and only
+	// a fork whose first 100,000 blocks carry less work than our own
+	// chain from the fork point would need more. Past it the peer is
+	// cooled down.
+	maxSyncHeaders = 100_000
 	// blocksPerRequest is how many blocks the syncer asks for at once:
 	// large enough to keep a link busy, small enough that a batch of
 	// maximal blocks (32 MiB) is not much to lose to a bad peer.

@@ -1,11 +1,8 @@
 package p2p
 
 import (
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -76,32 +73,5 @@ func (t *limitTable) peer(p peer.ID) *serveLimits {
 	return l
 }
 
-// The Syncer's fields are declared in sync.go, which another change is
-// rewriting; until the table can be a field there, each Syncer's table is
-// kept beside it here, keyed by a weak pointer so that a Syncer no longer
-// referenced (tests make many) takes its table with it.
-var limitTables struct {
-	mu sync.Mutex
-	m  map[weak.Pointer[Syncer]]*limitTable
-}
-
-// serveLimits returns s's table of peer allowances, made on first use.
-func (s *Syncer) serveLimits() *limitTable {
-	k := weak.Make(s)
-	limitTables.mu.Lock()
-	defer limitTables.mu.Unlock()
-	if t, ok := limitTables.m[k]; ok {
-		return t
-	}
-	if limitTables.m == nil {
-		limitTables.m = make(map[weak.Pointer[Syncer]]*limitTable)
-	}
-	t := newLimitTable()
-	limitTables.m[k] = t
-	runtime.AddCleanup(s, func(k weak.Pointer[Syncer]) {
-		limitTables.mu.Lock()
-		delete(limitTables.m, k)
-		limitTables.mu.Unlock()
-	}, k)
-	return t
-}
+// serveLimits returns s's table of peer allowances.
+func (s *Syncer) serveLimits() *limitTable { return s.limits }

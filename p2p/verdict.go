@@ -32,12 +32,20 @@ func (e undecodable) Unwrap() error { return e.err }
 //
 //   - undecodable: reject.
 //   - nil, and the block joined the main chain: valid; forward it.
-//   - nil, but the block is stored on a lighter side branch: its
+//   - nil, but the block did not join the main chain (the gate let it
+//     in for orphans waiting on it, but they did not connect): its
 //     transactions have not been applied, so it is not known to be valid
 //     and is not forwarded; should its branch become the heaviest, sync
 //     carries it. Ignore.
 //   - a transient rule code (duplicate, unknown parent, slightly future
-//     time): nothing wrong with the sender; ignore.
+//     time, chain.ErrNotHeavier: a mining race lost or a block one block
+//     late, which honest relayers send): nothing wrong with the sender;
+//     ignore. The chain stored nothing.
+//   - chain.ErrLowWork: a branch more than one block's work below our
+//     tip. The block may be valid, but honest nodes forward only blocks
+//     that joined their main chain, and such a block costs us a header
+//     hash and a few reads while it costs its maker next to nothing
+//     (issue 12): reject, so flooding them costs the sender its score.
 //   - any other rule code: the sender relayed an invalid block; reject.
 //   - no rule code: our own fault (store I/O, shutdown); ignore.
 func blockVerdict(err error, joined bool) pubsub.ValidationResult {
@@ -76,6 +84,12 @@ func txVerdict(err error) pubsub.ValidationResult {
 		return pubsub.ValidationAccept
 	case errors.Is(err, chain.ErrTxQueued), errors.Is(err, chain.ErrTxInPool):
 		return pubsub.ValidationIgnore
+	case errors.Is(err, chain.ErrFeeUnminable):
+		// Not a rule code, but no block on any node can ever carry it
+		// (reward + fee overflows the coinbase): as worthless as an
+		// invalid transaction, so it costs the sender score. A fee below
+		// our minimum relay fee stays Ignore: that is local policy.
+		return pubsub.ValidationReject
 	case code == 0, code.Transient(), code.DependsOnState():
 		return pubsub.ValidationIgnore
 	}
@@ -83,14 +97,15 @@ func txVerdict(err error) pubsub.ValidationResult {
 }
 
 // isFault reports whether a sync error proves the peer wrong: a malformed
-// or unrequested message, or an invalid block. The syncer bans such a
+// or unrequested message, an invalid header or block, or headers that end
+// below the work the peer claimed (errWorkLie). The syncer bans such a
 // peer. Timeouts, resets, refusals and missing progress are not: the peer
 // may be slow, or we raced it; it is only passed over for a while.
 func isFault(err error) bool {
 	if errors.Is(err, protocol.ErrUnknownBody) {
 		return false // perhaps a newer peer's message kind
 	}
-	if errors.Is(err, protocol.ErrBadMessage) {
+	if errors.Is(err, protocol.ErrBadMessage) || errors.Is(err, errWorkLie) {
 		return true
 	}
 	code := chain.CodeOf(err)

@@ -33,6 +33,8 @@ func TestTxVerdict(t *testing.T) {
 		{"bad signature", chain.ErrBadSignature, pubsub.ValidationReject},
 		{"malformed", chain.ErrMalformed, pubsub.ValidationReject},
 		{"coinbase", chain.ErrMultipleCoinbases, pubsub.ValidationReject},
+		{"fee no block can carry", fmt.Errorf("%w: fee 9007199254740990", chain.ErrFeeUnminable), pubsub.ValidationReject},
+		{"fee below our minimum", fmt.Errorf("%w: 0 < 1", chain.ErrFeeTooLow), pubsub.ValidationIgnore},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,6 +82,8 @@ func TestBlockVerdict(t *testing.T) {
 		{"undecodable, wrapped", fmt.Errorf("x: %w", undecodable{errors.New("short")}), false, pubsub.ValidationReject},
 		{"duplicate", chain.ErrDuplicateBlock, false, pubsub.ValidationIgnore},
 		{"unknown parent", chain.ErrUnknownParent, false, pubsub.ValidationIgnore},
+		{"mining race lost", fmt.Errorf("x: %w", chain.ErrNotHeavier), false, pubsub.ValidationIgnore},
+		{"branch far below the tip", fmt.Errorf("x: %w", chain.ErrLowWork), false, pubsub.ValidationReject},
 		{"store error", errors.New("disk on fire"), false, pubsub.ValidationIgnore},
 		{"malformed", chain.ErrMalformed, false, pubsub.ValidationReject},
 	}

@@ -1,0 +1,92 @@
+package chain_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+)
+
+// TestHeaderChain: a run of headers is checked without bodies (link,
+// header sanity, context against the previous header) and its work is
+// summed from the stored block it starts on; the first bad header stops
+// the run with its rule.
+func TestHeaderChain(t *testing.T) {
+	h := newHarness(t, nil)
+	g := h.tipHash()
+	// Headers of a branch the chain does not store, built elsewhere.
+	other := newHarness(t, nil)
+	other.miner = testwallet.New("other miner")
+	branch := other.extend(g, 4)
+	headers := func() []chain.Header {
+		out := make([]chain.Header, len(branch))
+		for i, b := range branch {
+			out[i] = b.Header
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		mutate func(hs []chain.Header) []chain.Header
+		want   error
+		len    int
+	}{
+		{name: "valid run", mutate: func(hs []chain.Header) []chain.Header { return hs }, len: 4},
+		{name: "gap", mutate: func(hs []chain.Header) []chain.Header { return append(hs[:1], hs[2:]...) },
+			want: chain.ErrDoesNotLink, len: 1},
+		{name: "proof of work broken", mutate: func(hs []chain.Header) []chain.Header {
+			for chain.CheckHeaderSanity(h.p, &hs[2]) == nil {
+				hs[2].Nonce++
+			}
+			return hs
+		}, want: chain.ErrHighHash, len: 2},
+		{name: "height skips", mutate: func(hs []chain.Header) []chain.Header {
+			hs[0].Height = 5
+			solved, err := chain.Solve(context.Background(), hs[0], 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []chain.Header{solved}
+		}, want: chain.ErrBadHeight, len: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run, err := h.c.NewHeaderChain(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = run.Extend(tt.mutate(headers()))
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("Extend: %v, want %v", err, tt.want)
+			}
+			if run.Len() != tt.len {
+				t.Fatalf("run holds %d headers, want %d", run.Len(), tt.len)
+			}
+			gm, _ := h.c.Meta(g)
+			want := new(big.Int).Add(gm.Work, new(big.Int).Mul(big.NewInt(int64(tt.len)), chain.WorkForBits(h.p.PowLimitBits())))
+			if run.Work().Cmp(want) != 0 {
+				t.Fatalf("work %s, want %s", run.Work(), want)
+			}
+		})
+	}
+	if _, err := h.c.NewHeaderChain(branch[0].Hash()); !errors.Is(err, chain.ErrNotFound) {
+		t.Fatalf("a run from a block the chain does not store: %v", err)
+	}
+}
+
+// TestHeaderChainContext: a header whose target is not the one the
+// retarget rule gives it is refused without its body.
+func TestHeaderChainContext(t *testing.T) {
+	h := newHarness(t, nil)
+	b := h.build(h.tipHash(), nil, func(b *chain.Block) { b.Header.Bits = 0x1f00ffff })
+	run, err := h.c.NewHeaderChain(h.tipHash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Extend([]chain.Header{b.Header}); !errors.Is(err, chain.ErrUnexpectedTarget) {
+		t.Fatalf("got %v, want ErrUnexpectedTarget", err)
+	}
+}

@@ -1,0 +1,139 @@
+package chain_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+)
+
+// TestWorkGate: an unrequested block (ProcessBlock) that does not make
+// its branch heavier than the tip is refused before its body is checked
+// or stored; within one block's work of the tip it is a race lost
+// (transient), further below a fault. The same block requested
+// (ProcessBlocks, after headers proved its branch) is stored. Every
+// regtest block carries the same work, so "one block" is exact here.
+func TestWorkGate(t *testing.T) {
+	// A transfer with a signature that does not verify: a block carrying
+	// it fails sanity, so a gate error proves the body was not checked.
+	badSig := func(p *chain.Params) *chain.Transaction {
+		tx := testwallet.New("spender").Tx(p, testwallet.New("payee").Addr, 1, 0, 0)
+		tx.Signature[0] ^= 1
+		return tx
+	}
+	tests := []struct {
+		name      string
+		mainLen   int // blocks on the main chain above genesis
+		forkAt    int // the side block's parent height
+		badBody   bool
+		want      chain.ErrorCode // 0: stored
+		becomeTip bool
+	}{
+		{name: "extends the tip", mainLen: 3, forkAt: 3, becomeTip: true},
+		{name: "equal-work sibling", mainLen: 3, forkAt: 2, want: chain.ErrNotHeavier},
+		{name: "a block late", mainLen: 3, forkAt: 1, want: chain.ErrNotHeavier},
+		{name: "two blocks below", mainLen: 3, forkAt: 0, want: chain.ErrLowWork},
+		{name: "far below, bad body unchecked", mainLen: 8, forkAt: 0, badBody: true, want: chain.ErrLowWork},
+		{name: "sibling, bad body unchecked", mainLen: 3, forkAt: 2, badBody: true, want: chain.ErrNotHeavier},
+		{name: "extends the tip, bad body checked", mainLen: 3, forkAt: 3, badBody: true, want: chain.ErrBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			main := h.extend(h.tipHash(), tt.mainLen)
+			parent := h.p.NetworkID()
+			if tt.forkAt > 0 {
+				parent = main[tt.forkAt-1].Hash()
+			}
+			var txs []*chain.Transaction
+			if tt.badBody {
+				txs = append(txs, badSig(h.p))
+			}
+			b := h.build(parent, txs, nil)
+			// Gossip asks the header alone first: the gate's answer, or
+			// nil for a block the full pipeline must judge.
+			gate := tt.want
+			if gate != chain.ErrNotHeavier && gate != chain.ErrLowWork {
+				gate = 0
+			}
+			if err := h.c.PrecheckHeader(&b.Header); gate == 0 && err != nil || gate != 0 && !errors.Is(err, gate) {
+				t.Fatalf("PrecheckHeader: %v, want %v", err, gate)
+			}
+			_, err := h.process(b)
+			if tt.want == 0 {
+				if err != nil {
+					t.Fatalf("unrequested: %v", err)
+				}
+			} else if !errors.Is(err, tt.want) {
+				t.Fatalf("unrequested: got %v, want %v", err, tt.want)
+			}
+			_, stored := h.c.Meta(b.Hash())
+			if (stored == nil) != (tt.want == 0) {
+				t.Fatalf("stored: %v, want %v", stored == nil, tt.want == 0)
+			}
+			if tt.becomeTip != (h.tipHash() == b.Hash()) {
+				t.Fatalf("tip %s, block %s, want tip: %v", h.tipHash().Short(), b.Hash().Short(), tt.becomeTip)
+			}
+			if tt.want != chain.ErrNotHeavier && tt.want != chain.ErrLowWork || tt.badBody {
+				return
+			}
+			// Refused by the gate, not remembered as invalid: requested
+			// by sync, the same block is stored.
+			if _, err := h.sync(b); err != nil {
+				t.Fatalf("requested: %v", err)
+			}
+			if _, err := h.c.Meta(b.Hash()); err != nil {
+				t.Fatalf("requested block not stored: %v", err)
+			}
+		})
+	}
+}
+
+// TestWorkGateCountsWaitingOrphans: a gossiped side branch whose blocks
+// arrive child first is judged with the orphans waiting on it: the
+// parent alone ties the tip, parent and child beat it, so both are
+// stored and the tip moves.
+func TestWorkGateCountsWaitingOrphans(t *testing.T) {
+	h := newHarness(t, nil)
+	main := h.extend(h.tipHash(), 2)
+	other := newHarness(t, nil)
+	other.miner = testwallet.New("other miner")
+	side := other.extend(other.tipHash(), 3)
+	if _, err := h.sync(side[0]); err != nil { // a block below: stored by sync
+		t.Fatal(err)
+	}
+	if _, err := h.process(side[2]); !errors.Is(err, chain.ErrUnknownParent) {
+		t.Fatalf("child first: got %v, want an orphan", err)
+	}
+	ch, err := h.process(side[1])
+	if err != nil {
+		t.Fatalf("parent of a waiting orphan: %v", err)
+	}
+	if h.tipHash() != side[2].Hash() || !ch.Reorg() {
+		t.Fatalf("tip %s, want %s (main was %s)", h.tipHash().Short(), side[2].Hash().Short(), main[1].Hash().Short())
+	}
+}
+
+// TestWorkGateOrphanBelowTip: an orphan whose branch turns out too light
+// when its parent arrives by sync is dropped, not stored.
+func TestWorkGateOrphanBelowTip(t *testing.T) {
+	h := newHarness(t, nil)
+	h.extend(h.tipHash(), 5)
+	other := newHarness(t, nil)
+	other.miner = testwallet.New("other miner")
+	side := other.extend(other.tipHash(), 2)
+	if _, err := h.process(side[1]); !errors.Is(err, chain.ErrUnknownParent) {
+		t.Fatalf("got %v, want an orphan", err)
+	}
+	if _, _, err := h.c.ProcessBlocks(context.Background(), side[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.Meta(side[1].Hash()); err == nil {
+		t.Fatal("a light orphan was stored when its parent came")
+	}
+	if h.c.HasBlock(side[1].Hash()) {
+		t.Fatal("a light orphan is still waiting")
+	}
+}

@@ -1,0 +1,176 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// errNoProgress: a peer claimed more work than we have but its headers
+// and blocks did not get us there. Not proof of a lie: gossip may have
+// brought us the same blocks while we asked (they are stored a moment
+// before the tip moves), or the peer is slow, so the syncer only passes
+// it over until it sends a new status.
+var errNoProgress = errors.New("peer claimed more work than it delivered")
+
+// errWorkLie: a peer's headers ended (an answer shorter than asked is the
+// end of its main chain) with less work than the status it sent before,
+// and a node's work never goes down. A fault: the claim was a lie.
+var errWorkLie = errors.New("peer claimed more work than its headers show")
+
+// syncFrom downloads from p until we have at least the work p claimed
+// (protocol.md §17.10): headers first, from the fork point, checked and
+// summed until they beat our tip; then their bodies in bounded batches,
+// each batch handed to the chain as it arrives.
+func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Status) (err error) {
+	start := time.Now()
+	startHeight := s.chain.Tip().Height()
+	s.log.Info("sync started", "peer", p, "height", startHeight, "peer_height", claimed.Height)
+	connected := 0
+	s.stats.started.Add(1)
+	s.stats.syncing.Store(true)
+	s.emit(SyncEvent{Peer: p, State: SyncStarted, Height: startHeight, PeerHeight: claimed.Height})
+	defer func() {
+		s.stats.syncing.Store(false)
+		s.stats.blocks.Add(uint64(connected))
+		ev := SyncEvent{Peer: p, State: SyncFinished, Blocks: connected, Height: s.chain.Tip().Height(),
+			PeerHeight: claimed.Height, Duration: time.Since(start), Err: err}
+		if err != nil {
+			ev.State = SyncFailed
+			s.stats.failed.Add(1)
+		} else {
+			s.stats.finished.Add(1)
+		}
+		s.emit(ev)
+	}()
+	// ahead is the last header of p's branch we fetched: should our tip
+	// have moved elsewhere meanwhile (gossip brought a rival), our own
+	// locator only finds the fork point, and p would send the same
+	// headers again. Put first in the locator, it lets p continue from
+	// there (Bitcoin's getheaders does the same).
+	var ahead chain.Hash
+	for s.chain.Tip().Work.Cmp(claimed.Work) < 0 {
+		hdrs, err := s.heavierHeaders(ctx, p, claimed, ahead)
+		if err != nil {
+			return err
+		}
+		if hdrs == nil {
+			break // gossip got us there meanwhile
+		}
+		last := hdrs[len(hdrs)-1].Hash()
+		if last == ahead {
+			return fmt.Errorf("%w: the same %d headers again at height %d", errNoProgress, len(hdrs), s.chain.Tip().Height())
+		}
+		n, err := s.fetchBodies(ctx, p, hdrs)
+		connected += n
+		if err != nil {
+			return err
+		}
+		ahead = last
+	}
+	tip := s.chain.Tip()
+	s.log.Info("sync finished", "peer", p, "blocks", connected, "height", tip.Height(), "hash", tip.Hash.Short(),
+		"seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// heavierHeaders fetches p's headers after our locator (ahead first, if
+// set) and checks them as one run from the fork point: linked, header
+// sanity, context at the targets the chain's rules give them
+// (chain.HeaderChain). It asks for more, from the run's end, until the
+// run's work beats our tip's, and returns the run then. It returns nil if
+// p's headers end without beating our tip but we meanwhile have the work
+// p claimed; errWorkLie if they end below that claim; errNoProgress past
+// maxSyncHeaders.
+func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protocol.Status, ahead chain.Hash) ([]chain.Header, error) {
+	base, err := s.chain.Locator()
+	if err != nil {
+		return nil, fmt.Errorf("locator: %w", err)
+	}
+	withFirst := func(h chain.Hash) []chain.Hash {
+		return append([]chain.Hash{h}, base[:min(len(base), protocol.MaxLocatorLen-1)]...)
+	}
+	loc := base
+	if !ahead.IsZero() {
+		loc = withFirst(ahead)
+	}
+	var run *chain.HeaderChain
+	var hdrs []chain.Header
+	for {
+		batch, err := retryLimited(ctx, func() ([]chain.Header, error) {
+			return s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
+		})
+		if err != nil {
+			return nil, err
+		}
+		if run == nil && len(batch) > 0 {
+			if run, err = s.chain.NewHeaderChain(batch[0].PrevHash); err != nil {
+				return nil, fmt.Errorf("fork point: %w", err)
+			}
+		}
+		if run != nil {
+			if err := run.Extend(batch); err != nil {
+				return nil, fmt.Errorf("headers: %w", err)
+			}
+		}
+		hdrs = append(hdrs, batch...)
+		tip := s.chain.Tip()
+		switch {
+		case run != nil && run.Work().Cmp(tip.Work) > 0:
+			return hdrs, nil
+		case len(batch) < protocol.MaxHeadersPerResponse:
+			// The answer ended at p's tip, and p's branch does not beat
+			// ours.
+			if tip.Work.Cmp(claimed.Work) >= 0 {
+				return nil, nil
+			}
+			shown := tip.Work // no headers: p's tip is a block we hold
+			if run != nil {
+				shown = run.Work()
+			}
+			return nil, fmt.Errorf("%w: claimed %s at height %d; its %d headers end with %s, our tip has %s",
+				errWorkLie, claimed.Work, claimed.Height, len(hdrs), shown, tip.Work)
+		case len(hdrs) >= maxSyncHeaders:
+			return nil, fmt.Errorf("%w: %d headers without beating our tip", errNoProgress, len(hdrs))
+		}
+		loc = withFirst(run.Last())
+	}
+}
+
+// fetchBodies downloads the blocks of hdrs we do not store, in batches of
+// blocksPerRequest, and hands each batch to the chain as requested
+// blocks. A batch that comes short, or fails, ends the download.
+func (s *Syncer) fetchBodies(ctx context.Context, p peer.ID, hdrs []chain.Header) (int, error) {
+	var want []chain.Hash
+	for i := range hdrs {
+		if h := hdrs[i].Hash(); !s.chain.Stored(h) {
+			want = append(want, h)
+		}
+	}
+	connected := 0
+	for len(want) > 0 {
+		batch := want[:min(blocksPerRequest, len(want))]
+		want = want[len(batch):]
+		blocks, err := retryLimited(ctx, func() ([]*chain.Block, error) { return s.getBlocks(ctx, p, batch) })
+		if len(blocks) > 0 {
+			n, perr := s.chain.ProcessBlocks(ctx, blocks)
+			connected += n
+			if perr != nil {
+				return connected, fmt.Errorf("block %d of batch: %w", n, perr)
+			}
+		}
+		if err != nil {
+			return connected, err
+		}
+		if len(blocks) < len(batch) {
+			return connected, fmt.Errorf("%w: asked for %d blocks, got %d", errNoProgress, len(batch), len(blocks))
+		}
+	}
+	return connected, nil
+}

@@ -1,0 +1,370 @@
+package p2p
+
+import (
+	"context"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// The syncer's loop (protocol.md §17.5, §17.10): one goroutine owns the
+// peer table and every due time in it. Nothing it does blocks: status
+// exchanges and the download run on goroutines of their own and report
+// back on channels.
+
+// syncPeer is what the loop knows of a connected peer.
+type syncPeer struct {
+	status  *protocol.Status // the latest it told us; nil before, or once spent
+	asking  bool             // a status exchange with it is under way
+	askedAt time.Time        // when the last one started
+	// again: a RequestSync came while an exchange was under way or less
+	// than requestSyncGap after one started; the answer may predate the
+	// block that made us ask, so we ask again requestSyncGap after.
+	again bool
+	due   time.Time // the next exchange: the refresh, or an again
+	// A download from the peer that stalled or made no progress puts it
+	// aside until coolUntil, unless it reports a tip other than coolTip:
+	// a fresh status with the same claim must not win it the next turn.
+	coolUntil time.Time
+	coolTip   chain.Hash
+	waiters   []chan struct{} // SyncNow calls waiting for this exchange
+}
+
+// statusEvent is a status a peer told us (st), or the end of an exchange
+// we started (done).
+type statusEvent struct {
+	p    peer.ID
+	st   *protocol.Status
+	done bool
+}
+
+// download is the download under way.
+type download struct {
+	p         peer.ID
+	st        *protocol.Status
+	cancel    context.CancelFunc
+	preempted bool // cancelled for a peer that claims more
+}
+
+// downloadResult is how a download ended.
+type downloadResult struct {
+	p   peer.ID
+	st  *protocol.Status
+	err error
+}
+
+// loop is the state run owns.
+type loop struct {
+	peers map[peer.ID]*syncPeer
+	dl    *download
+	// tried holds the peers that had their turn in this pass: each gets
+	// one, so a peer that keeps sending fresh claims it never honours
+	// cannot keep the turn from the rest. A pass ends when no peer is
+	// left to try; then tried empties.
+	tried     map[peer.ID]bool
+	passStart chain.Hash      // our tip when the pass began
+	waiters   []chan struct{} // SyncNow calls waiting for the pass to end
+}
+
+func (s *Syncer) run() {
+	defer s.wg.Done()
+	l := &loop{peers: make(map[peer.ID]*syncPeer), tried: make(map[peer.ID]bool)}
+	defer func() {
+		if l.dl != nil {
+			l.dl.cancel()
+		}
+	}()
+	var conns <-chan any
+	if s.conns != nil {
+		// Closed here, as the loop stops reading: an emitter blocks on
+		// a subscriber whose buffer is full.
+		defer s.conns.Close()
+		conns = s.conns.Out()
+	}
+	for _, p := range s.host.Network().Peers() {
+		s.connectedPeer(l, p)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.step(l, timer)
+		select {
+		case <-s.ctx.Done():
+			return
+		case e, ok := <-conns:
+			if !ok {
+				conns = nil
+				continue
+			}
+			ev := e.(event.EvtPeerConnectednessChanged)
+			switch ev.Connectedness {
+			case network.Connected, network.Limited:
+				s.connectedPeer(l, ev.Peer)
+			default:
+				s.disconnectedPeer(l, ev.Peer)
+			}
+		case ev := <-s.statusC:
+			s.onStatus(l, ev)
+		case p := <-s.requestC:
+			s.onRequestSync(l, p)
+		case <-s.announceC:
+			s.exchangeAll(l, nil)
+		case done := <-s.syncNowC:
+			l.waiters = append(l.waiters, done)
+			s.exchangeAll(l, done)
+		case r := <-s.doneC:
+			s.downloadEnded(l, r)
+		case <-timer.C:
+		}
+		s.table.Store(int64(len(l.peers)))
+	}
+}
+
+// step starts the exchanges that are due, starts or preempts a
+// download, ends the pass when nobody is left to try, and sets the timer
+// to the next due time.
+func (s *Syncer) step(l *loop, timer *time.Timer) {
+	now := time.Now()
+	for p, sp := range l.peers {
+		if !sp.asking && !now.Before(sp.due) {
+			s.startExchange(l, p, sp, nil)
+		}
+	}
+	s.maybeDownload(l, now)
+	next := now.Add(time.Hour)
+	ours := s.chain.Tip().Work
+	for _, sp := range l.peers {
+		if !sp.asking && sp.due.Before(next) {
+			next = sp.due
+		}
+		// A cooled peer still ahead of us is worth a look when its
+		// cool-down ends, even before its next status.
+		if sp.status != nil && sp.status.Work.Cmp(ours) > 0 && now.Before(sp.coolUntil) && sp.coolUntil.Before(next) {
+			next = sp.coolUntil
+		}
+	}
+	if !timer.Stop() {
+		select {
+		case <-timer.C:
+		default:
+		}
+	}
+	timer.Reset(max(time.Until(next), time.Millisecond))
+}
+
+func (s *Syncer) connectedPeer(l *loop, p peer.ID) {
+	if _, ok := l.peers[p]; ok {
+		return
+	}
+	if s.bans.Banned(p) {
+		s.log.Info("refusing banned peer", "peer", p)
+		_ = s.host.Network().ClosePeer(p)
+		return
+	}
+	if !s.connected(p) {
+		return // the event is older than a disconnect
+	}
+	l.peers[p] = &syncPeer{} // due now: the exchange every new peer gets
+}
+
+func (s *Syncer) disconnectedPeer(l *loop, p peer.ID) {
+	if s.connected(p) {
+		return // another connection remains
+	}
+	delete(l.peers, p) // with the SyncNow calls that waited for it
+	if l.dl != nil && l.dl.p == p {
+		l.dl.cancel() // it cannot deliver any more
+	}
+}
+
+// startExchange runs a status exchange with p on a goroutine of its own;
+// waiter, if set, is a SyncNow call that waits for it.
+func (s *Syncer) startExchange(l *loop, p peer.ID, sp *syncPeer, waiter chan struct{}) {
+	if waiter != nil {
+		sp.waiters = append(sp.waiters, waiter)
+	}
+	if sp.asking {
+		// The answer under way may predate what made us ask.
+		sp.again = true
+		return
+	}
+	now := time.Now()
+	sp.asking, sp.askedAt, sp.due = true, now, now.Add(s.statusInterval)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.exchangeStatus(s.ctx, p); err != nil {
+			s.log.Debug("status exchange failed", "peer", p, "reason", err)
+		}
+		send(s.ctx, s.ctx, s.statusC, statusEvent{p: p, done: true})
+	}()
+}
+
+// exchangeAll exchanges status with every peer now: after the tip moved,
+// on Announce, and for SyncNow (waiter).
+func (s *Syncer) exchangeAll(l *loop, waiter chan struct{}) {
+	for p, sp := range l.peers {
+		s.startExchange(l, p, sp, waiter)
+	}
+}
+
+func (s *Syncer) onStatus(l *loop, ev statusEvent) {
+	sp := l.peers[ev.p]
+	if sp == nil {
+		return // hung up since, or never connected: keep nothing
+	}
+	if ev.st != nil {
+		sp.status = ev.st
+		return
+	}
+	sp.asking = false
+	if sp.again {
+		sp.again = false
+		sp.due = earlier(sp.due, sp.askedAt.Add(requestSyncGap))
+	}
+	// A SyncNow call is released at the end of the pass, once none of
+	// its exchanges is left (endPass).
+	sp.waiters = nil
+}
+
+func (s *Syncer) onRequestSync(l *loop, p peer.ID) {
+	sp := l.peers[p]
+	if sp == nil {
+		return // hung up since: nobody to ask, and no reason to dial it
+	}
+	switch since := time.Since(sp.askedAt); {
+	case sp.asking:
+		sp.again = true
+	case since < requestSyncGap:
+		// An answer from a moment ago: ask again once the gap has
+		// passed; what p told us may already be enough meanwhile.
+		sp.due = earlier(sp.due, sp.askedAt.Add(requestSyncGap))
+	default:
+		s.startExchange(l, p, sp, nil)
+	}
+}
+
+// best returns the connected peer with the most work above ours, leaving
+// out those tried in this pass, cooling down, or banned.
+func (s *Syncer) best(l *loop, now time.Time) (peer.ID, *protocol.Status) {
+	ours := s.chain.Tip().Work
+	var bp peer.ID
+	var bs *protocol.Status
+	for p, sp := range l.peers {
+		st := sp.status
+		if st == nil || st.Work.Cmp(ours) <= 0 || l.tried[p] || s.bans.Banned(p) {
+			continue
+		}
+		if now.Before(sp.coolUntil) && st.Tip == sp.coolTip {
+			continue
+		}
+		if bs == nil || st.Work.Cmp(bs.Work) > 0 {
+			bp, bs = p, st
+		}
+	}
+	return bp, bs
+}
+
+// maybeDownload starts a download from the best peer, or, while one
+// runs, preempts it for a peer that claims more work than the one
+// downloading (the blocks stored so far stay); with nobody left to try it
+// ends the pass.
+func (s *Syncer) maybeDownload(l *loop, now time.Time) {
+	p, st := s.best(l, now)
+	if l.dl != nil {
+		if st != nil && !l.dl.preempted && st.Work.Cmp(l.dl.st.Work) > 0 {
+			s.log.Info("sync preempted by a peer with more work", "peer", l.dl.p, "better", p)
+			l.dl.preempted = true
+			l.dl.cancel()
+		}
+		return
+	}
+	if st == nil {
+		s.endPass(l)
+		return
+	}
+	if len(l.tried) == 0 {
+		l.passStart = s.chain.Tip().Hash
+	}
+	l.tried[p] = true
+	ctx, cancel := context.WithCancel(s.ctx)
+	l.dl = &download{p: p, st: st, cancel: cancel}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		err := s.syncFrom(ctx, p, st)
+		send(s.ctx, s.ctx, s.doneC, downloadResult{p: p, st: st, err: err})
+	}()
+}
+
+func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
+	preempted := l.dl != nil && l.dl.preempted
+	l.dl = nil
+	err := r.err
+	switch {
+	case err == nil:
+	case preempted && !isFault(err):
+		// Its turn ends, not its claim: the status stays.
+		return
+	case isFault(err):
+		s.punish(r.p, err)
+	default:
+		s.log.Info("sync stopped", "peer", r.p, "reason", err)
+		if sp := l.peers[r.p]; sp != nil {
+			sp.coolUntil, sp.coolTip = time.Now().Add(cooldown), r.st.Tip
+		}
+	}
+	// Whatever happened, what p told us is spent: a new status or gossip
+	// from it brings it back. A newer status that arrived during the
+	// download stays.
+	if sp := l.peers[r.p]; sp != nil && sp.status == r.st {
+		sp.status = nil
+	}
+}
+
+// endPass ends a pass: the tried peers may have a turn again, peers
+// behind us hear of a tip that moved now rather than at their next
+// refresh, and SyncNow calls whose exchanges are all done return.
+func (s *Syncer) endPass(l *loop) {
+	if len(l.tried) > 0 {
+		clear(l.tried)
+		if s.chain.Tip().Hash != l.passStart {
+			s.exchangeAll(l, nil)
+		}
+	}
+	kept := l.waiters[:0]
+	for _, w := range l.waiters {
+		if s.waiting(l, w) {
+			kept = append(kept, w)
+			continue
+		}
+		close(w)
+	}
+	l.waiters = kept
+}
+
+// waiting reports whether an exchange SyncNow call w waits for is under
+// way.
+func (s *Syncer) waiting(l *loop, w chan struct{}) bool {
+	for _, sp := range l.peers {
+		for _, x := range sp.waiters {
+			if x == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

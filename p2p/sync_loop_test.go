@@ -1,0 +1,122 @@
+package p2p_test
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// serveHeaders answers GetHeaders from c, as an honest server would.
+func serveHeaders(c *testChain) func(io.Writer, protocol.GetHeaders) {
+	return func(w io.Writer, req protocol.GetHeaders) {
+		hdrs, err := c.HeadersAfter(req.Locator, req.Stop, req.Max)
+		if err != nil {
+			return
+		}
+		_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse(hdrs))
+	}
+}
+
+// serveStatus answers a status request with c's real status.
+func serveStatus(c *testChain) func(io.Writer) {
+	return func(w io.Writer) {
+		tip := c.Tip()
+		st := protocol.Status{Genesis: c.Params().NetworkID(), Tip: tip.Hash, Height: tip.Height(), Work: tip.Work}
+		_ = protocol.NewWriter(w).WriteResponse(protocol.StatusResponse(st))
+	}
+}
+
+// trickle answers GetBlocks from c with the first block at once and each
+// next one gap after the last: no per-message deadline is ever missed.
+func trickle(c *testChain, gap time.Duration) func(io.Writer, []chain.Hash) {
+	return func(w io.Writer, hashes []chain.Hash) {
+		pw := protocol.NewWriter(w)
+		for i, h := range hashes {
+			if i > 0 {
+				select {
+				case <-w.(countingWriter).done:
+					return
+				case <-time.After(gap):
+				}
+			}
+			b, err := c.Block(h)
+			if err != nil || pw.WriteResponse(protocol.BlockResponse(b)) != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestSyncTricklerBesideHonestPeer (issue 12, item 2): a peer claims
+// enormous work, shows the headers of a short branch of its own (heavier
+// than our genesis) and answers GetBlocks with one block at once and the
+// rest one at a time, each a while after the last: it breaks no
+// per-message deadline. Beside it an honest peer has 100 blocks. The
+// node syncs to the honest tip while the trickler is connected, and the
+// trickler's download fails (cut by the batch's delivery bound, or its
+// headers shown to lie): it does not hold the only download.
+func TestSyncTricklerBesideHonestPeer(t *testing.T) {
+	events := &syncEvents{}
+	node := &syncNode{h: newHost(t), c: newTestChain(t)}
+	node.s = p2p.NewSyncer(context.Background(), node.h, node.c, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
+		p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
+	t.Cleanup(node.s.Close)
+	honest := newSyncNode(t)
+	mineBlocks(t, honest.c, newWallet("honest").addr, 100)
+
+	cheap := newTestChain(t)
+	mineBlocks(t, cheap, newWallet("trickler").addr, 5)
+	net := node.c.Params().NetworkID()
+	trickler := &hostileSyncPeer{
+		headers: serveHeaders(cheap),
+		blocks:  trickle(cheap, 2*protocol.ResponseLatency),
+	}
+	trickler.start(t, net)
+	connect(t, node.h, trickler.h)
+	connect(t, node.h, honest.h)
+	eventually(t, 60*time.Second, "the node on the honest tip", func() bool { return node.c.Tip().Hash == honest.c.Tip().Hash })
+	ev, ok := events.failed(trickler.h)
+	if !ok {
+		t.Fatal("no failed download from the trickler: it was never tried, or it won")
+	}
+	t.Logf("the trickler's download: %v", ev.Err)
+}
+
+// TestSyncBetterPeerDuringDownload (issue 12, item 8): a download from a
+// peer that stalls on its blocks (with a request timeout of an hour, it
+// would hold the download all test long) does not stop the status
+// refresh, and a peer that meanwhile comes to claim more work is acted
+// on at once: the download is preempted and the node syncs from it.
+func TestSyncBetterPeerDuringDownload(t *testing.T) {
+	events := &syncEvents{}
+	fast := p2p.WithStatusInterval(200 * time.Millisecond)
+	node := &syncNode{h: newHost(t), c: newTestChain(t)}
+	node.s = p2p.NewSyncer(context.Background(), node.h, node.c, p2p.NewGater(), p2p.WithRequestTimeout(time.Hour),
+		p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)), fast)
+	t.Cleanup(node.s.Close)
+
+	slowChain := newTestChain(t)
+	mineBlocks(t, slowChain, newWallet("slow").addr, 30)
+	var blocksAsked atomic.Bool
+	slow := &hostileSyncPeer{status: serveStatus(slowChain), headers: serveHeaders(slowChain),
+		blocks: func(w io.Writer, _ []chain.Hash) { blocksAsked.Store(true); stall(w) }}
+	slow.start(t, node.c.Params().NetworkID())
+	better := newSyncNode(t, fast)
+	mineBlocks(t, better.c, newWallet("better").addr, 10)
+
+	connect(t, node.h, slow.h)
+	eventually(t, 10*time.Second, "a download from the stalling peer under way", func() bool {
+		return node.s.Stats().Syncing && blocksAsked.Load()
+	})
+	connect(t, node.h, better.h)
+	// Behind the stalling peer at first; ahead of it after this, which
+	// only a status exchanged during the download can tell the node.
+	mineBlocks(t, better.c, newWallet("better").addr, 40)
+	eventually(t, 30*time.Second, "the node on the better peer's tip", func() bool { return node.c.Tip().Hash == better.c.Tip().Hash })
+}

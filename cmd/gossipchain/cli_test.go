@@ -199,3 +199,49 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("completing node --data: %q, want --data-dir", stdout.String())
 	}
 }
+
+// TestLogFile: --log-file takes the node's log off stderr and rotates it
+// at --log-max-size, keeping --log-max-backups old files.
+func TestLogFile(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "node.log")
+	var stderr bytes.Buffer
+	o, err := parseNodeFlagsEnv([]string{"--log-file", name, "--log-max-size", "1", "--log-max-backups", "1"}, testEnv(), &bytes.Buffer{}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Repeat("x", 1000)
+	for i := range 3000 { // about 3 MB: two rotations
+		o.Logger.Info("filler", "i", i, "pad", line)
+	}
+	if err := o.LogFile.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("log on stderr with --log-file: %.200s", stderr.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "node*.log"))
+	if len(files) != 2 {
+		t.Errorf("files %q, want node.log and one rotated backup", files)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-file", filepath.Join(dir, "new", "sub", "x.log")}, ""},
+		{[]string{"--log-file", filepath.Join(dir, "node.log", "x.log")}, "--log-file"},
+		{[]string{"--log-max-size", "0"}, "--log-max-size"},
+		{[]string{"--log-max-backups", "-1"}, "--log-max-backups"},
+	} {
+		_, err := parseNodeFlagsEnv(tt.args, testEnv(), &bytes.Buffer{}, &bytes.Buffer{})
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%v: %v, want the directory made", tt.args, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.As(err, new(usageError)) {
+			t.Errorf("%v: %v, want a usage error saying %s", tt.args, err, tt.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 	"github.com/urfave/cli/v3"
+	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
@@ -23,8 +24,8 @@ import (
 const nodeDescription = `
 Runs a node: opens (or creates) the data directory, joins the network's
 peers and keeps the chain in step with theirs, mining with --mine. It
-logs one line per event to stderr and stops cleanly on SIGINT (Ctrl-C)
-or SIGTERM.
+logs one line per event to stderr (or to --log-file) and stops cleanly
+on SIGINT (Ctrl-C) or SIGTERM.
 
 Several nodes on one machine each need their own --data-dir and --listen.`
 
@@ -40,6 +41,9 @@ type nodeOptions struct {
 	APIOrigins []string
 	// Pprof is the loopback host:port of net/http/pprof; empty for none.
 	Pprof string
+	// LogFile is the rotated --log-file the logger writes to, closed
+	// when the node stops; nil for stderr.
+	LogFile io.Closer
 }
 
 // parseNodeFlags turns the node command's arguments into nodeOptions,
@@ -88,6 +92,11 @@ func (a *app) nodeCommand(stderr io.Writer, do func(nodeOptions) error) *cli.Com
 				"Transfers the node signs without a fee pay this minimum. Signed networks only: the open network takes fee 0"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `format`: text for a terminal, json for one JSON object per line"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "least `level` logged: debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-file",
+			Usage: "`file` to write the log to instead of stderr, for a node run without a supervisor that keeps its output; " +
+				"it is rotated when it reaches --log-max-size, the old ones kept beside it with a timestamp in their name"},
+		&cli.IntFlag{Name: "log-max-size", Value: 100, Usage: "`megabytes` a --log-file reaches before it is rotated"},
+		&cli.IntFlag{Name: "log-max-backups", Value: 10, Usage: "rotated --log-file `files` kept; older ones are deleted (0 keeps them all)"},
 		&cli.StringFlag{Name: "host", Aliases: []string{"H"}, Value: "127.0.0.1",
 			Usage: "`address` the HTTP API listens on; anything but loopback needs --api-token"},
 		&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Value: 5000, Usage: "TCP `port` of the HTTP API, as the classic teaching chain's app"},
@@ -128,7 +137,11 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 		return nodeOptions{}, usageError{fmt.Errorf("--min-relay-fee %d: want at most %d", minRelayFee, uint64(chain.MaxAmount))}
 	}
 	minFee := chain.FeeRate(minRelayFee)
-	log, err := newLogger(stderr, cmd.String("log-format"), cmd.String("log-level"))
+	logOut, logFile, err := logWriter(cmd, stderr)
+	if err != nil {
+		return nodeOptions{}, usageError{err}
+	}
+	log, err := newLogger(logOut, cmd.String("log-format"), cmd.String("log-level"))
 	if err != nil {
 		return nodeOptions{}, usageError{err}
 	}
@@ -162,7 +175,7 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 		hosts = append([]string{apiHost}, hosts...) // -H node.lan: that name is the API's own
 	}
 	return nodeOptions{APIAddr: net.JoinHostPort(apiHost, strconv.Itoa(apiPort)), APIToken: apiToken,
-		APIHosts: hosts, APIOrigins: cmd.StringSlice("api-cors-origin"), Pprof: pprofAddr,
+		APIHosts: hosts, APIOrigins: cmd.StringSlice("api-cors-origin"), Pprof: pprofAddr, LogFile: logFile,
 		Config: node.Config{
 			Params:       p,
 			DataDir:      dir,
@@ -175,6 +188,33 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 			MinRelayFee:  &minFee,
 			Logger:       log,
 		}}, nil
+}
+
+// logWriter is stderr, or the rotating --log-file. The file is opened
+// here, so a path the node cannot write to fails at start, as a usage
+// error, rather than losing every line silently.
+func logWriter(cmd *cli.Command, stderr io.Writer) (io.Writer, io.Closer, error) {
+	name := cmd.String("log-file")
+	size, backups := cmd.Int("log-max-size"), cmd.Int("log-max-backups")
+	switch {
+	case size < 1:
+		return nil, nil, fmt.Errorf("--log-max-size %d: want at least 1 (megabytes)", size)
+	case backups < 0:
+		return nil, nil, fmt.Errorf("--log-max-backups %d: want 0 or more", backups)
+	case name == "":
+		return stderr, nil, nil
+	}
+	// lumberjack makes the directory too, but only at the first line.
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return nil, nil, fmt.Errorf("--log-file: %w", err)
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--log-file: %w", err)
+	}
+	f.Close()
+	l := &lumberjack.Logger{Filename: name, MaxSize: size, MaxBackups: backups}
+	return l, l, nil
 }
 
 // isLoopback reports whether host names only this machine.

@@ -48,6 +48,22 @@ func main() {
 // and network stopped, peer memory written, store closed. A second
 // signal during shutdown kills the process the default way.
 func runNode(cfg nodeOptions) error {
+	err := serveNode(cfg)
+	if cfg.LogFile == nil {
+		return err
+	}
+	cfg.LogFile.Close()
+	// The log went to a file: whoever started the node still learns on
+	// stderr why it failed.
+	var logged loggedError
+	if errors.As(err, &logged) {
+		return logged.err
+	}
+	return err
+}
+
+// serveNode is runNode with the log open.
+func serveNode(cfg nodeOptions) error {
 	// Libraries that print with the standard log package (mDNS's
 	// zeroconf does) go through the node's handler too, so that
 	// --log-format json stays one JSON object per line.

@@ -167,6 +167,9 @@ func onUsageError(_ context.Context, cmd *cli.Command, err error, _ bool) error 
 		}
 	}
 	name := cmd.FullName()
+	if cmd.Root() == cmd { // main names the program already
+		return usageError{fmt.Errorf("%w (see %s --help)", messageError{msg, err}, name)}
+	}
 	return usageError{fmt.Errorf("%s: %w (see %s --help)", strings.TrimPrefix(name, "gossipchain "), messageError{msg, err}, name)}
 }
 

@@ -157,7 +157,12 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	err := runWith([]string{"node", "--config", filepath.Join(t.TempDir(), "none.toml")}, testEnv(), &bytes.Buffer{}, &bytes.Buffer{})
+	// --config belongs to each command, not to gossipchain itself.
+	err := runWith([]string{"--config", "x.toml", "node"}, testEnv(), &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil || err.Error() != "flag provided but not defined: --config (see gossipchain --help)" || !errors.As(err, new(usageError)) {
+		t.Errorf("gossipchain --config x.toml node: %v", err)
+	}
+	err = runWith([]string{"node", "--config", filepath.Join(t.TempDir(), "none.toml")}, testEnv(), &bytes.Buffer{}, &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "none.toml") || !errors.As(err, new(usageError)) {
 		t.Errorf("missing config file: %v", err)
 	}

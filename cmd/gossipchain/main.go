@@ -4,8 +4,10 @@
 //	gossipchain wallet new|address|balance  a wallet key file and its balance
 //	gossipchain send --to A --amount N      sign a transfer here, submit it to a node
 //	gossipchain status|peers|chain          ask a node about itself
+//	gossipchain version                     print the build's version
 //
-// The commands other than node are clients of a node's HTTP API.
+// The commands other than node are clients of a node's HTTP API. Every
+// flag can also come from GOSSIPCHAIN_<FLAG> or a --config TOML file.
 //
 // Run "gossipchain <command> --help" for a command's flags.
 package main
@@ -13,7 +15,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,86 +44,26 @@ func main() {
 	}
 }
 
-const usage = `usage: gossipchain <command> [flags]
-
-commands:
-  node              run a node: keep the chain in the data directory, mine with --mine
-  wallet new        create a wallet key file (never overwrites one)
-  wallet address    print the address of a wallet key file
-  wallet balance    ask a node for the wallet's balance and nonce
-  send              sign a transfer with the wallet here and submit it to a node
-  status            ask a node for its peer ID, addresses, network, height and tip
-  peers             list the peers a node is connected to
-  chain             list a node's blocks, one line each
-  testnet           run a network of nodes in this process under load and faults, and report
-
-All commands but node and testnet talk to a node's HTTP API, given by --api URL
-(default $GOSSIPCHAIN_API if set, else http://127.0.0.1:5000).
-
-Run "gossipchain <command> --help" for the flags of a command.
-`
-
-// usageError is a mistake on the command line (exit status 2), as
-// opposed to a node that failed while running (exit status 1).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// loggedError is an error the node's logger has already reported, in
-// the format the operator chose; main does not print it again.
-type loggedError struct{ err error }
-
-func (e loggedError) Error() string { return e.err.Error() }
-func (e loggedError) Unwrap() error { return e.err }
-
-// run is the whole command: args without the program name, help on
-// stdout, logs and errors on stderr.
-func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return usageError{errors.New("no command")}
-	}
-	switch args[0] {
-	case "node":
-		return runNode(args[1:], stdout, stderr)
-	case "testnet":
-		return runTestnet(args[1:], stdout, stderr)
-	case "wallet", "send", "status", "peers", "chain":
-		return runClient(args[0], args[1:], os.Getenv, stdout)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return usageError{fmt.Errorf("unknown command %q", args[0])}
-}
-
-// runClient runs a command that talks to a node's API. Ctrl-C cancels
-// the request in flight.
-func runClient(cmd string, args []string, getenv func(string) string, stdout io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	switch cmd {
-	case "wallet":
-		return runWallet(ctx, args, getenv, stdout)
-	case "send":
-		return runSend(ctx, args, getenv, stdout)
-	}
-	return runQuery(ctx, cmd, args, getenv, stdout)
-}
-
 // runNode runs a node until SIGINT or SIGTERM, then shuts it down: miner
 // and network stopped, peer memory written, store closed. A second
 // signal during shutdown kills the process the default way.
-func runNode(args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseNodeFlags(args, stdout, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+func runNode(cfg nodeOptions) error {
+	err := serveNode(cfg)
+	if cfg.LogFile == nil {
 		return err
 	}
+	cfg.LogFile.Close()
+	// The log went to a file: whoever started the node still learns on
+	// stderr why it failed.
+	var logged loggedError
+	if errors.As(err, &logged) {
+		return logged.err
+	}
+	return err
+}
+
+// serveNode is runNode with the log open.
+func serveNode(cfg nodeOptions) error {
 	// Libraries that print with the standard log package (mDNS's
 	// zeroconf does) go through the node's handler too, so that
 	// --log-format json stays one JSON object per line.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -13,19 +11,12 @@ import (
 )
 
 // runQuery runs the read-only commands: status, peers and chain.
-func runQuery(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout io.Writer) error {
-	o, err := parseQueryFlags(cmd, args, getenv, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+func runQuery(ctx context.Context, o queryOptions, stdout io.Writer) error {
 	c, err := api.NewClient(o.API)
 	if err != nil {
 		return err
 	}
-	switch cmd {
+	switch o.Command {
 	case "status":
 		if o.JSON {
 			return printRawOf(ctx, stdout, c, "/status")

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -18,14 +17,7 @@ import (
 var errWrongNetwork = errors.New("node is on another network")
 
 // runSend runs "gossipchain send": sign here, submit to the node.
-func runSend(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	o, err := parseSendFlags(args, getenv, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+func runSend(ctx context.Context, o sendOptions, stdout io.Writer) error {
 	key, err := loadWallet(o.Wallet)
 	if err != nil {
 		return err

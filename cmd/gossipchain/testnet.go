@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,12 +16,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/urfave/cli/v3"
+
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/node/testnet"
 )
 
-const testnetUsage = `usage: gossipchain testnet [flags]
-
+const testnetDescription = `
 Runs a gossipchain network of --nodes full nodes inside this process and
 measures it: each node a real libp2p host on 127.0.0.1 (mDNS off) with
 its own store in a temporary directory, on the regtest network, joined
@@ -33,10 +33,7 @@ the middle third; then it stops the load, mines until the mempools are
 empty and prints a report: blocks, reorgs, transactions submitted,
 refused, included, pending and lost, the time to converge, block
 propagation percentiles and peak memory. Ctrl-C ends the load early and
-still reports.
-
-flags:
-`
+still reports.`
 
 type testnetOptions struct {
 	nodes         int
@@ -51,32 +48,46 @@ type testnetOptions struct {
 
 var testnetFaults = []string{"none", "partition", "restart"}
 
+// parseTestnetFlags parses the arguments after "testnet"; --help
+// returns flag.ErrHelp.
 func parseTestnetFlags(args []string, stdout io.Writer) (testnetOptions, error) {
-	fs := flag.NewFlagSet("gossipchain testnet", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	var o testnetOptions
-	fs.IntVar(&o.nodes, "nodes", 20, "`number` of nodes")
-	fs.DurationVar(&o.duration, "duration", time.Minute, "how long the load runs (a Go `duration`: 30s, 2m)")
-	fs.Float64Var(&o.txRate, "tx-rate", 100, "transfers submitted per second, across all nodes (`rate`)")
-	fs.DurationVar(&o.blockInterval, "block-interval", time.Second, "time between blocks, each mined on a random node (`duration`)")
-	fs.StringVar(&o.fault, "fault", "none", "`fault` in the middle third of the run: "+strings.Join(testnetFaults, ", ")+
-		" (partition cuts the network in two halves that both mine, then heals it; restart stops one node and starts it again on its data directory)")
-	seed := fs.String("seed", "", "`number` seeding the topology, the load and the faults (default random, printed in the report)")
-	fs.BoolVar(&o.verbose, "verbose", false, "print the nodes' own log lines (info level) on stderr")
-	fs.IntVar(&o.senders, "senders", 0, "`number` of funded wallets that sign the transfers, each a client of one node "+
-		"(0: the nodes' own wallets send; each sender may have 64 transfers pending, which caps what 0 can offer)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, testnetUsage)
-			printFlags(stdout, fs)
-			return o, err
-		}
-		return o, usageError{fmt.Errorf("testnet: %w (see gossipchain testnet --help)", gnuFlagError{err})}
+	err := newApp(os.Getenv, stdout, io.Discard, actions{testnet: func(got testnetOptions) error {
+		o = got
+		return nil
+	}}).run(append([]string{"testnet"}, args...))
+	return o, err
+}
+
+func (a *app) testnetCommand(do func(testnetOptions) error) *cli.Command {
+	flags := []cli.Flag{
+		&cli.IntFlag{Name: "nodes", Value: 20, Usage: "`number` of nodes"},
+		&cli.DurationFlag{Name: "duration", Value: time.Minute, Usage: "how long the load runs (a Go `duration`: 30s, 2m)"},
+		&cli.Float64Flag{Name: "tx-rate", Value: 100, Usage: "transfers submitted per second, across all nodes (`rate`)"},
+		&cli.DurationFlag{Name: "block-interval", Value: time.Second, Usage: "time between blocks, each mined on a random node (`duration`)"},
+		&cli.StringFlag{Name: "fault", Value: "none", Usage: "`fault` in the middle third of the run: " + strings.Join(testnetFaults, ", ") +
+			" (partition cuts the network in two halves that both mine, then heals it; restart stops one node and starts it again on its data directory)"},
+		&cli.StringFlag{Name: "seed", Usage: "`number` seeding the topology, the load and the faults (default random, printed in the report)"},
+		&cli.BoolFlag{Name: "verbose", Usage: "print the nodes' own log lines (info level) on stderr"},
+		&cli.IntFlag{Name: "senders", Usage: "`number` of funded wallets that sign the transfers, each a client of one node " +
+			"(0: the nodes' own wallets send; each sender may have 64 transfers pending, which caps what 0 can offer)"},
 	}
+	return a.command("testnet", "gossipchain testnet [flags]",
+		"run a network of nodes in this process under load and faults, and report", testnetDescription, flags,
+		func(_ context.Context, cmd *cli.Command) error {
+			o, err := resolveTestnet(cmd)
+			if err != nil {
+				return err
+			}
+			return do(o)
+		})
+}
+
+func resolveTestnet(cmd *cli.Command) (testnetOptions, error) {
+	o := testnetOptions{nodes: cmd.Int("nodes"), duration: cmd.Duration("duration"), txRate: cmd.Float64("tx-rate"),
+		blockInterval: cmd.Duration("block-interval"), fault: cmd.String("fault"), verbose: cmd.Bool("verbose"),
+		senders: cmd.Int("senders")}
 	switch {
-	case fs.NArg() > 0:
-		return o, usageError{fmt.Errorf("testnet: unexpected arguments %q (see gossipchain testnet --help)", fs.Args())}
 	case o.nodes < 2 || o.nodes > 500:
 		return o, usageError{fmt.Errorf("--nodes %d: want 2 to 500", o.nodes)}
 	case o.duration <= 0:
@@ -90,26 +101,20 @@ func parseTestnetFlags(args []string, stdout io.Writer) (testnetOptions, error) 
 	case !slices.Contains(testnetFaults, o.fault):
 		return o, usageError{fmt.Errorf("--fault %q: want one of %s", o.fault, strings.Join(testnetFaults, ", "))}
 	}
-	if *seed == "" {
+	seed := cmd.String("seed")
+	if seed == "" {
 		o.seed = rand.Uint64()
 	} else {
-		v, err := strconv.ParseUint(*seed, 10, 64)
+		v, err := strconv.ParseUint(seed, 10, 64)
 		if err != nil {
-			return o, usageError{fmt.Errorf("--seed %q: want a non-negative integer", *seed)}
+			return o, usageError{fmt.Errorf("--seed %q: want a non-negative integer", seed)}
 		}
 		o.seed = v
 	}
 	return o, nil
 }
 
-func runTestnet(args []string, stdout, stderr io.Writer) error {
-	o, err := parseTestnetFlags(args, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+func runTestnet(o testnetOptions, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := newRunner(ctx, stderr, o.verbose)

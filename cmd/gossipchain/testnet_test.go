@@ -81,7 +81,7 @@ func TestTestnetCommand(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			err := runTestnet(append([]string{"--nodes", "4", "--duration", "3s", "--tx-rate", "30", "--block-interval", "300ms"}, tt.args...),
+			err := run(append([]string{"testnet", "--nodes", "4", "--duration", "3s", "--tx-rate", "30", "--block-interval", "300ms"}, tt.args...),
 				&out, &errOut)
 			t.Logf("report:\n%s", out.String())
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,14 +15,7 @@ import (
 )
 
 // runWallet runs "gossipchain wallet <command>".
-func runWallet(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	o, err := parseWalletFlags(args, getenv, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+func runWallet(ctx context.Context, o walletOptions, stdout io.Writer) error {
 	switch o.Command {
 	case "new":
 		key, err := node.CreateKey(o.Wallet)

@@ -107,11 +107,17 @@ type SyncStats struct {
 	Served uint64
 	// Syncing is true while a download runs.
 	Syncing bool
+	// Heard is how many connected peers have told us their status;
+	// Ahead how many of them claim more work than our tip and are not
+	// set aside (cooling down after failing to deliver, or banned), so
+	// that a node can tell it is in step with its peers (/readyz).
+	Heard, Ahead int
 }
 
 type syncCounters struct {
 	started, finished, failed, blocks, served atomic.Uint64
 	syncing                                   atomic.Bool
+	heard, ahead                              atomic.Int64
 }
 
 // Stats returns the syncer's counters.
@@ -120,5 +126,6 @@ func (s *Syncer) Stats() SyncStats {
 	return SyncStats{
 		Started: c.started.Load(), Finished: c.finished.Load(), Failed: c.failed.Load(),
 		Blocks: c.blocks.Load(), Served: c.served.Load(), Syncing: c.syncing.Load(),
+		Heard: int(c.heard.Load()), Ahead: int(c.ahead.Load()),
 	}
 }

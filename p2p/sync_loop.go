@@ -33,6 +33,7 @@ type syncPeer struct {
 	coolUntil time.Time
 	coolTip   chain.Hash
 	waiters   []chan struct{} // SyncNow calls waiting for this exchange
+	heard     bool            // it has told us its status at least once
 }
 
 // statusEvent is a status a peer told us (st), or the end of an exchange
@@ -122,7 +123,29 @@ func (s *Syncer) run() {
 		case <-timer.C:
 		}
 		s.table.Store(int64(len(l.peers)))
+		s.countPeers(l)
 	}
+}
+
+// countPeers publishes how many peers told us their status and how many
+// of those are ahead of us and worth syncing from (SyncStats).
+func (s *Syncer) countPeers(l *loop) {
+	ours := s.chain.Tip().Work
+	now := time.Now()
+	var heard, ahead int64
+	for p, sp := range l.peers {
+		if !sp.heard {
+			continue
+		}
+		heard++
+		st := sp.status
+		if st == nil || st.Work.Cmp(ours) <= 0 || s.bans.Banned(p) || (now.Before(sp.coolUntil) && st.Tip == sp.coolTip) {
+			continue
+		}
+		ahead++
+	}
+	s.stats.heard.Store(heard)
+	s.stats.ahead.Store(ahead)
 }
 
 // step starts the exchanges that are due, starts or preempts a
@@ -219,7 +242,7 @@ func (s *Syncer) onStatus(l *loop, ev statusEvent) {
 		return // hung up since, or never connected: keep nothing
 	}
 	if ev.st != nil {
-		sp.status = ev.st
+		sp.status, sp.heard = ev.st, true
 		return
 	}
 	sp.asking = false

@@ -40,6 +40,8 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 )
@@ -110,13 +112,13 @@ func buildSyncChain(n, txsPerBlock int) (*benchBlocks, error) {
 	if err != nil {
 		return nil, err
 	}
-	senders := make([]*wallet, syncSenders)
+	senders := make([]*testwallet.Wallet, syncSenders)
 	for i := range senders {
-		senders[i] = newWallet(fmt.Sprintf("bench sender %d", i))
+		senders[i] = testwallet.New(fmt.Sprintf("bench sender %d", i))
 	}
 	recipients := make([]string, syncRecipients)
 	for i := range recipients {
-		recipients[i] = newWallet(fmt.Sprintf("bench recipient %d", i)).addr
+		recipients[i] = testwallet.New(fmt.Sprintf("bench recipient %d", i)).Addr
 	}
 	balance := make([]uint64, syncSenders)
 	nonce := make([]uint64, syncSenders)
@@ -130,12 +132,12 @@ func buildSyncChain(n, txsPerBlock int) (*benchBlocks, error) {
 			if balance[i] == 0 {
 				continue
 			}
-			txs = append(txs, senders[i].tx(p, recipients[rng.IntN(syncRecipients)], 1, 0, nonce[i]))
+			txs = append(txs, senders[i].Tx(p, recipients[rng.IntN(syncRecipients)], 1, 0, nonce[i]))
 			balance[i]--
 			nonce[i]++
 		}
 		cb := h % syncSenders
-		blk, err := c.Mine(ctx, txs, senders[cb].addr, 1, nil)
+		blk, err := c.Mine(ctx, txs, senders[cb].Addr, 1, nil)
 		if err != nil {
 			return nil, fmt.Errorf("mine %d: %w", h, err)
 		}
@@ -453,7 +455,7 @@ func (n *gossipNet) connect(b *testing.B, topic string) {
 	}
 	dlo := pubsub.DefaultGossipSubParams().Dlo
 	start := time.Now()
-	eventually(b, 60*time.Second, "every node grafts min(Dlo, its peers) peers", func() bool {
+	testutil.Eventually(b, 60*time.Second, "every node grafts min(Dlo, its peers) peers", func() bool {
 		for i, m := range n.tracer {
 			if meshSize(m, topic) < min(dlo, n.degree[i]) {
 				return false
@@ -518,10 +520,10 @@ func BenchmarkGossipPropagation20(b *testing.B) {
 // the clock), as their own gossip would have brought them.
 func benchGossipBlocks(b *testing.B, txs int, warm bool) {
 	p := chain.RegTest()
-	funder, miner := newWallet("bench funder"), newWallet("bench miner")
-	senders := make([]*wallet, txs)
+	funder, miner := testwallet.New("bench funder"), testwallet.New("bench miner")
+	senders := make([]*testwallet.Wallet, txs)
 	for i := range senders {
-		senders[i] = newWallet(fmt.Sprintf("bench gossip sender %d", i))
+		senders[i] = testwallet.New(fmt.Sprintf("bench gossip sender %d", i))
 	}
 	prefix := fundingBlocks(b, funder, senders, 2)
 
@@ -553,9 +555,9 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool) {
 			pub := published % gossipNodes
 			list := make(txList, txs)
 			for i, s := range senders {
-				list[i] = s.tx(p, senders[(i+1)%txs].addr, 1, 0, k)
+				list[i] = s.Tx(p, senders[(i+1)%txs].Addr, 1, 0, k)
 			}
-			blk, err := chains[pub].Mine(ctx, list, miner.addr, 1, nil)
+			blk, err := chains[pub].Mine(ctx, list, miner.Addr, 1, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -617,7 +619,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool) {
 
 // fundingBlocks builds, on a scratch chain, blocks that pay funder enough
 // coinbases and then one block in which funder pays each sender amount.
-func fundingBlocks(b *testing.B, funder *wallet, senders []*wallet, amount uint64) []*chain.Block {
+func fundingBlocks(b *testing.B, funder *testwallet.Wallet, senders []*testwallet.Wallet, amount uint64) []*chain.Block {
 	b.Helper()
 	c, closeC := openBenchChain(b, b.TempDir(), true)
 	defer closeC()
@@ -625,7 +627,7 @@ func fundingBlocks(b *testing.B, funder *wallet, senders []*wallet, amount uint6
 	ctx := context.Background()
 	var out []*chain.Block
 	mine := func(txs txList) {
-		blk, err := c.Mine(ctx, txs, funder.addr, 1, nil)
+		blk, err := c.Mine(ctx, txs, funder.Addr, 1, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -643,7 +645,7 @@ func fundingBlocks(b *testing.B, funder *wallet, senders []*wallet, amount uint6
 	}
 	txs := make(txList, len(senders))
 	for i, s := range senders {
-		txs[i] = funder.tx(p, s.addr, amount, 0, uint64(i))
+		txs[i] = funder.Tx(p, s.Addr, amount, 0, uint64(i))
 	}
 	mine(txs)
 	return out

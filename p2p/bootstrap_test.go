@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/libp2p/go-libp2p/core/network"
 )
 
@@ -84,13 +85,13 @@ func TestBootstrapReconnects(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	cfg.Bootstrap = bootAddrs
 	h := startHost(t, cfg)
-	waitFor(t, 10*time.Second, "first bootstrap connection", func() bool {
+	testutil.Eventually(t, 10*time.Second, "first bootstrap connection", func() bool {
 		return connected(h, bootID)() && h.PeerSource(bootID) == SourceBootstrap
 	})
 	// Both sides: a connection the bootstrap node has not finished
 	// accepting is not closed by its Close, and h would only notice at
 	// the QUIC idle timeout.
-	waitFor(t, 10*time.Second, "the bootstrap node to see h", connected(boot, h.ID()))
+	testutil.Eventually(t, 10*time.Second, "the bootstrap node to see h", connected(boot, h.ID()))
 
 	// Restart the bootstrap node on the very same addresses.
 	var listen []string
@@ -100,7 +101,7 @@ func TestBootstrapReconnects(t *testing.T) {
 	if err := boot.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the disconnect", func() bool { return !connected(h, bootID)() })
+	testutil.Eventually(t, 10*time.Second, "the disconnect", func() bool { return !connected(h, bootID)() })
 
 	// Without its peer memory the bootstrap node will not dial h itself:
 	// the reconnect below must be h's bootstrap dialer's doing.
@@ -113,7 +114,7 @@ func TestBootstrapReconnects(t *testing.T) {
 	if boot2.ID() != bootID {
 		t.Fatalf("restarted bootstrap node has ID %s, want %s", boot2.ID(), bootID)
 	}
-	waitFor(t, 20*time.Second, "the bootstrap dialer to reconnect", connected(h, bootID))
+	testutil.Eventually(t, 20*time.Second, "the bootstrap dialer to reconnect", connected(h, bootID))
 	if got := h.PeerSource(bootID); got != SourceBootstrap {
 		t.Errorf("source after reconnect = %q, want %q", got, SourceBootstrap)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
 )
@@ -23,7 +24,7 @@ func TestMDNSSmallerIDDials(t *testing.T) {
 		a, b = b, a
 	}
 	loopbackNotifee(a).HandlePeerFound(addrInfo(b))
-	waitFor(t, 5*time.Second, "the smaller ID to dial", connected(a, b.ID()))
+	testutil.Eventually(t, 5*time.Second, "the smaller ID to dial", connected(a, b.ID()))
 	if got := a.PeerSource(b.ID()); got != SourceMDNS {
 		t.Errorf("source = %q, want %q", got, SourceMDNS)
 	}
@@ -45,7 +46,7 @@ func TestMDNSLargerIDWaits(t *testing.T) {
 	a.cfg.mdnsYieldWait = yield
 	start := time.Now()
 	loopbackNotifee(a).HandlePeerFound(addrInfo(b))
-	waitFor(t, 5*time.Second, "the fallback dial", connected(a, b.ID()))
+	testutil.Eventually(t, 5*time.Second, "the fallback dial", connected(a, b.ID()))
 	if took := time.Since(start); took < yield/2 {
 		t.Errorf("larger ID dialled after %v, before its yield of at least %v", took, yield/2)
 	}
@@ -68,7 +69,7 @@ func TestMDNSBacksOffAndGivesUp(t *testing.T) {
 	b.Close()
 	a.cfg.mdnsYieldWait = time.Millisecond
 	loopbackNotifee(a).HandlePeerFound(ai)
-	waitFor(t, 20*time.Second, "the dial loop to give up", func() bool {
+	testutil.Eventually(t, 20*time.Second, "the dial loop to give up", func() bool {
 		a.dialer.mu.Lock()
 		defer a.dialer.mu.Unlock()
 		_, ok := a.dialer.keepers[ai.ID]

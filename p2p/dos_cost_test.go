@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 )
 
@@ -25,9 +27,9 @@ func TestDoSCostTrickler(t *testing.T) {
 	node.s = p2p.NewSyncer(context.Background(), node.h, node.c, p2p.NewGater(), p2p.WithSyncNotify(events.add))
 	t.Cleanup(node.s.Close)
 	honest := newSyncNode(t)
-	mineBlocks(t, honest.c, newWallet("honest").addr, 100)
+	mineBlocks(t, honest.c, testwallet.New("honest").Addr, 100)
 	cheap := newTestChain(t)
-	mineBlocks(t, cheap, newWallet("trickler").addr, 5)
+	mineBlocks(t, cheap, testwallet.New("trickler").Addr, 5)
 	trickler := &hostileSyncPeer{
 		headers: serveHeaders(cheap),
 		blocks:  trickle(cheap, 12*time.Second),
@@ -36,7 +38,7 @@ func TestDoSCostTrickler(t *testing.T) {
 	start := time.Now()
 	connect(t, node.h, trickler.h)
 	connect(t, node.h, honest.h)
-	eventually(t, 120*time.Second, "the node on the honest tip", func() bool { return node.c.Tip().Hash == honest.c.Tip().Hash })
+	testutil.Eventually(t, 120*time.Second, "the node on the honest tip", func() bool { return node.c.Tip().Hash == honest.c.Tip().Hash })
 	stale := time.Since(start)
 	ev, _ := events.failed(trickler.h)
 	t.Logf("stale for %.2f s; the trickler wrote %d bytes; its download ended after %.2f s: %v",

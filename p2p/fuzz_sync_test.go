@@ -16,6 +16,7 @@ import (
 	"github.com/multiformats/go-varint"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 	"github.com/gossipchain/gossipchain/protocol/pb"
@@ -41,7 +42,7 @@ func FuzzSyncHandler(f *testing.F) {
 	server := &syncNode{h: newHost(f), c: newTestChain(f)}
 	server.s = p2p.NewSyncer(context.Background(), server.h, server.c, p2p.NewGater())
 	f.Cleanup(server.s.Close)
-	blocks := mineBlocks(f, server.c, newWallet("miner").addr, 5)
+	blocks := mineBlocks(f, server.c, testwallet.New("miner").Addr, 5)
 	net := server.c.Params().NetworkID()
 	proto := lpprotocol.ID(protocol.SyncProtocol(net))
 

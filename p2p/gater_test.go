@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/gossipchain/gossipchain/internal/testutil"
 )
 
 // TestHostBlockUnblock: a blocked peer is disconnected and refused both
@@ -16,10 +18,10 @@ func TestHostBlockUnblock(t *testing.T) {
 		cfg.Bootstrap = append(cfg.Bootstrap, ma.String())
 	}
 	b := startHost(t, cfg)
-	waitFor(t, 10*time.Second, "bootstrap connection", connected(b, a.ID()))
+	testutil.Eventually(t, 10*time.Second, "bootstrap connection", connected(b, a.ID()))
 
 	a.Block(b.ID())
-	waitFor(t, 10*time.Second, "the blocked peer disconnected", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the blocked peer disconnected", func() bool {
 		return !connected(a, b.ID())() && !connected(b, a.ID())()
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -31,7 +33,7 @@ func TestHostBlockUnblock(t *testing.T) {
 	if connected(a, b.ID())() {
 		t.Fatal("the blocked peer dialled in")
 	}
-	waitFor(t, 10*time.Second, "the refused dial closed", func() bool { return !connected(b, a.ID())() })
+	testutil.Eventually(t, 10*time.Second, "the refused dial closed", func() bool { return !connected(b, a.ID())() })
 	if err := a.Dial(ctx, addrInfo(b), SourceRegister); err == nil {
 		t.Fatal("dialled a blocked peer")
 	}
@@ -39,7 +41,7 @@ func TestHostBlockUnblock(t *testing.T) {
 	a.Unblock(b.ID())
 	// No dial from the test: b's bootstrap loop, backing off 50-500 ms
 	// here, must find a on its own.
-	waitFor(t, 10*time.Second, "the bootstrap loop to reconnect", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the bootstrap loop to reconnect", func() bool {
 		return connected(a, b.ID())() && connected(b, a.ID())()
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 )
@@ -54,7 +56,7 @@ func startGossipNode(t *testing.T, h host.Host, c *testChain, sync p2p.SyncTrigg
 func waitMesh(t *testing.T, a, b *gossipNode) {
 	t.Helper()
 	net := a.c.Params().NetworkID()
-	eventually(t, 10*time.Second, "mesh between neighbours", func() bool {
+	testutil.Eventually(t, 10*time.Second, "mesh between neighbours", func() bool {
 		return a.mesh.inMesh(protocol.TxTopic(net), b.h.ID()) && a.mesh.inMesh(protocol.BlockTopic(net), b.h.ID())
 	})
 }
@@ -96,7 +98,7 @@ func publisher(t *testing.T, evil host.Host, honest *gossipNode) *pubsub.Topic {
 	}
 	t.Cleanup(sub.Cancel)
 	connect(t, evil, honest.h)
-	eventually(t, 10*time.Second, "attacker sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	testutil.Eventually(t, 10*time.Second, "attacker sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
 	return topic
 }
 
@@ -106,24 +108,24 @@ func publisher(t *testing.T, evil host.Host, honest *gossipNode) *pubsub.Topic {
 func TestGossipBlocksAndTxs(t *testing.T) {
 	a, b, c := newGossipNode(t), newGossipNode(t), newGossipNode(t)
 	line(t, a, b, c)
-	alice := newWallet("alice")
+	alice := testwallet.New("alice")
 	ctx := context.Background()
 
-	blk := a.c.mine(t, alice.addr)
+	blk := a.c.mine(t, alice.Addr)
 	if err := a.g.PublishBlock(ctx, blk); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "block reaches the far end", func() bool { return c.c.Tip().Hash == blk.Hash() })
+	testutil.Eventually(t, 10*time.Second, "block reaches the far end", func() bool { return c.c.Tip().Hash == blk.Hash() })
 
 	// Alice got the coinbase: her transfer travels the same way.
-	tx := alice.tx(a.c.Params(), newWallet("bob").addr, 10, 1, 0)
+	tx := alice.Tx(a.c.Params(), testwallet.New("bob").Addr, 10, 1, 0)
 	if err := a.c.AddTx(tx); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.g.PublishTx(ctx, tx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "transaction reaches the far end's mempool", func() bool { return c.c.mp.Has(tx.ID()) })
+	testutil.Eventually(t, 10*time.Second, "transaction reaches the far end's mempool", func() bool { return c.c.mp.Has(tx.ID()) })
 }
 
 // TestGossipInvalidBlockRejected: a peer that gossips a block with a bad
@@ -136,7 +138,7 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 	// The attacker runs plain GossipSub with no validators.
 	evil, topic := attacker(t, honest)
 
-	bad, err := honest.c.NewTemplate(nil, newWallet("evil").addr)
+	bad, err := honest.c.NewTemplate(nil, testwallet.New("evil").Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 	if err := topic.Publish(context.Background(), bad.Encode()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "attacker's score drops below zero at the honest node", func() bool {
+	testutil.Eventually(t, 10*time.Second, "attacker's score drops below zero at the honest node", func() bool {
 		select {
 		case s := <-honest.scores:
 			return s[evil.ID()] < 0
@@ -159,11 +161,11 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 	})
 	// A valid block published after the bad one reaches the far node,
 	// so the bad one had its chance to travel and did not.
-	good := honest.c.mine(t, newWallet("miner").addr)
+	good := honest.c.mine(t, testwallet.New("miner").Addr)
 	if err := honest.g.PublishBlock(context.Background(), good); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "valid block reaches the far node", func() bool { return far.c.Tip().Hash == good.Hash() })
+	testutil.Eventually(t, 10*time.Second, "valid block reaches the far node", func() bool { return far.c.Tip().Hash == good.Hash() })
 	if far.mesh.saw(bad.Encode()) {
 		t.Fatal("the honest node forwarded the invalid block")
 	}
@@ -181,14 +183,14 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
 	honest, far := newGossipNode(t), newGossipNode(t)
 	line(t, honest, far)
-	miner := newWallet("miner").addr
+	miner := testwallet.New("miner").Addr
 	for range 2 {
 		b := honest.c.mine(t, miner)
 		if err := honest.g.PublishBlock(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "both at height 2", func() bool { return far.c.Tip().Hash == honest.c.Tip().Hash })
+	testutil.Eventually(t, 10*time.Second, "both at height 2", func() bool { return far.c.Tip().Hash == honest.c.Tip().Hash })
 
 	p := honest.c.Params()
 	g := p.Genesis()
@@ -206,7 +208,7 @@ func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
 	if err := topic.Publish(context.Background(), side.Encode()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "honest node judges the side block", func() bool { return honest.mesh.saw(side.Encode()) })
+	testutil.Eventually(t, 10*time.Second, "honest node judges the side block", func() bool { return honest.mesh.saw(side.Encode()) })
 	if honest.c.Stored(side.Hash()) {
 		t.Fatal("a gossiped block whose branch cannot win was stored")
 	}
@@ -215,7 +217,7 @@ func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
 	if err := honest.g.PublishBlock(context.Background(), next); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the next valid block reaches the far node", func() bool { return far.c.Tip().Hash == next.Hash() })
+	testutil.Eventually(t, 10*time.Second, "the next valid block reaches the far node", func() bool { return far.c.Tip().Hash == next.Hash() })
 	if far.mesh.saw(side.Encode()) {
 		t.Fatal("the honest node forwarded a side-branch block whose transactions it never checked")
 	}
@@ -235,7 +237,7 @@ func TestGossipOrphansAnnounced(t *testing.T) {
 	b := startGossipNode(t, h, bc, bs)
 	c := newSyncNode(t, slow)
 	connect(t, c.h, b.h)
-	eventually(t, 10*time.Second, "status exchanged between b and c", func() bool {
+	testutil.Eventually(t, 10*time.Second, "status exchanged between b and c", func() bool {
 		return bs.Stats().Served > 0 || c.s.Stats().Served > 0
 	})
 
@@ -243,7 +245,7 @@ func TestGossipOrphansAnnounced(t *testing.T) {
 	// publisher that also speaks sync (at genesis), so b's request for
 	// the missing parent finds a gossipchain peer and keeps it.
 	src := newTestChain(t)
-	miner := newWallet("miner").addr
+	miner := testwallet.New("miner").Addr
 	b1, b2 := src.mine(t, miner), src.mine(t, miner)
 	evil := newHost(t)
 	es := p2p.NewSyncer(context.Background(), evil, newTestChain(t), p2p.NewGater(), slow)
@@ -253,10 +255,10 @@ func TestGossipOrphansAnnounced(t *testing.T) {
 	if err := topic.Publish(context.Background(), b2.Encode()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "b2 waits for its parent", func() bool { return b.c.OrphanRoot(b2.Hash()) == b1.Hash() })
+	testutil.Eventually(t, 10*time.Second, "b2 waits for its parent", func() bool { return b.c.OrphanRoot(b2.Hash()) == b1.Hash() })
 	if err := topic.Publish(context.Background(), b1.Encode()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "b2 connects after its parent", func() bool { return b.c.Tip().Hash == b2.Hash() })
-	eventually(t, 30*time.Second, "b's new tip announced to c", func() bool { return c.c.Tip().Hash == b2.Hash() })
+	testutil.Eventually(t, 10*time.Second, "b2 connects after its parent", func() bool { return b.c.Tip().Hash == b2.Hash() })
+	testutil.Eventually(t, 30*time.Second, "b's new tip announced to c", func() bool { return c.c.Tip().Hash == b2.Hash() })
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -45,18 +46,6 @@ func startHost(t testing.TB, cfg HostConfig) *Host {
 		t.Fatalf("Start: %v", err)
 	}
 	return h
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func connected(a *Host, b peer.ID) func() bool {
@@ -150,8 +139,8 @@ func TestHostConnectRecordsSource(t *testing.T) {
 	if err := a.Dial(t.Context(), addrInfo(b), SourceRegister); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	waitFor(t, 5*time.Second, "b to see a", connected(b, a.ID()))
-	waitFor(t, 5*time.Second, "both sides to record a source", func() bool {
+	testutil.Eventually(t, 5*time.Second, "b to see a", connected(b, a.ID()))
+	testutil.Eventually(t, 5*time.Second, "both sides to record a source", func() bool {
 		return a.PeerSource(b.ID()) != "" && b.PeerSource(a.ID()) != ""
 	})
 	if got := a.PeerSource(b.ID()); got != SourceRegister {
@@ -165,7 +154,7 @@ func TestHostConnectRecordsSource(t *testing.T) {
 	}
 
 	b.Close()
-	waitFor(t, 5*time.Second, "a to forget b", func() bool { return a.PeerSource(b.ID()) == "" })
+	testutil.Eventually(t, 5*time.Second, "a to forget b", func() bool { return a.PeerSource(b.ID()) == "" })
 }
 
 func TestHostConnManagerLimits(t *testing.T) {
@@ -209,7 +198,7 @@ func TestHostConnManagerLimits(t *testing.T) {
 		cfg.ConnLow, cfg.ConnHigh, cfg.ConnGrace = 1, 2, time.Nanosecond
 		cfg.Bootstrap = bootAddrs
 		h := startHost(t, cfg)
-		waitFor(t, 5*time.Second, "bootstrap connection", connected(h, boot.ID()))
+		testutil.Eventually(t, 5*time.Second, "bootstrap connection", connected(h, boot.ID()))
 		for range 3 {
 			o := startHost(t, testConfig(t, ""))
 			if err := h.Dial(t.Context(), addrInfo(o), SourceRegister); err != nil {
@@ -219,7 +208,7 @@ func TestHostConnManagerLimits(t *testing.T) {
 		h.Host.ConnManager().TrimOpenConns(t.Context())
 		// Unprotected peers go down to the low water mark; the protected
 		// bootstrap peer does not count and stays.
-		waitFor(t, 5*time.Second, "trim to low water plus the bootstrap peer", func() bool {
+		testutil.Eventually(t, 5*time.Second, "trim to low water plus the bootstrap peer", func() bool {
 			return len(h.Network().Peers()) == cfg.ConnLow+1
 		})
 		if !connected(h, boot.ID())() {
@@ -271,7 +260,7 @@ func TestHostStartContextStopsDiscovery(t *testing.T) {
 		defer h.dialer.mu.Unlock()
 		return len(h.dialer.keepers)
 	}
-	waitFor(t, 5*time.Second, "the bootstrap loop to start", func() bool { return keepers() == 1 })
+	testutil.Eventually(t, 5*time.Second, "the bootstrap loop to start", func() bool { return keepers() == 1 })
 	cancel()
-	waitFor(t, 5*time.Second, "the bootstrap loop to stop", func() bool { return keepers() == 0 })
+	testutil.Eventually(t, 5*time.Second, "the bootstrap loop to stop", func() bool { return keepers() == 0 })
 }

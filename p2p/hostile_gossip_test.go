@@ -11,6 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 )
@@ -53,7 +55,7 @@ func newEvilPeer(t *testing.T, honest *gossipNode) *evilPeer {
 		*dst = topic
 	}
 	connect(t, e.h, honest.h)
-	eventually(t, 10*time.Second, "attacker and honest node see each other on both topics", func() bool {
+	testutil.Eventually(t, 10*time.Second, "attacker and honest node see each other on both topics", func() bool {
 		return len(e.tx.ListPeers()) > 0 && len(e.block.ListPeers()) > 0 &&
 			honest.listsOn(protocol.TxTopic(net), e.h.ID()) && honest.listsOn(protocol.BlockTopic(net), e.h.ID())
 	})
@@ -167,18 +169,18 @@ func TestGossipHostilePeer(t *testing.T) {
 	honest, far := newGossipNode(t), newGossipNode(t)
 	line(t, honest, far)
 	p := honest.c.Params()
-	alice, bob := newWallet("alice"), newWallet("bob")
+	alice, bob := testwallet.New("alice"), testwallet.New("bob")
 	ctx := context.Background()
 	// Alice has funds, so her transactions fail only for what is broken.
-	b1 := honest.c.mine(t, alice.addr)
+	b1 := honest.c.mine(t, alice.Addr)
 	if err := honest.g.PublishBlock(ctx, b1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the far node at height 1", func() bool { return far.c.Tip().Hash == b1.Hash() })
+	testutil.Eventually(t, 10*time.Second, "the far node at height 1", func() bool { return far.c.Tip().Hash == b1.Hash() })
 
 	brokenSig := func(network chain.Hash) *chain.Transaction {
-		tx := alice.tx(p, bob.addr, 10, 1, 0)
-		tx.Sign(network, alice.key)
+		tx := alice.Tx(p, bob.Addr, 10, 1, 0)
+		tx.Sign(network, alice.Key)
 		if network == p.NetworkID() {
 			tx.Signature[0] ^= 1
 		}
@@ -192,7 +194,7 @@ func TestGossipHostilePeer(t *testing.T) {
 		dropped bool            // by the router, before any validator
 	}{
 		{name: "block with bad proof of work", why: chain.ErrHighHash, data: func() []byte {
-			b, err := honest.c.NewTemplate(nil, alice.addr)
+			b, err := honest.c.NewTemplate(nil, alice.Addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -202,10 +204,10 @@ func TestGossipHostilePeer(t *testing.T) {
 			return b.Encode()
 		}},
 		{name: "block with a badly signed transaction", why: chain.ErrBadSignature, data: func() []byte {
-			return buildBlock(t, p, &honest.c.Tip().Header, alice.addr, brokenSig(p.NetworkID())).Encode()
+			return buildBlock(t, p, &honest.c.Tip().Header, alice.Addr, brokenSig(p.NetworkID())).Encode()
 		}},
 		{name: "block with a bad merkle root", why: chain.ErrBadMerkleRoot, data: func() []byte {
-			b := buildBlock(t, p, &honest.c.Tip().Header, alice.addr, alice.tx(p, bob.addr, 10, 1, 0))
+			b := buildBlock(t, p, &honest.c.Tip().Header, alice.Addr, alice.Tx(p, bob.Addr, 10, 1, 0))
 			b.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(b.Transactions[:1])) // the coinbase's alone
 			hdr, err := chain.Solve(ctx, b.Header, 1, nil)
 			if err != nil {
@@ -217,7 +219,7 @@ func TestGossipHostilePeer(t *testing.T) {
 		{name: "block of garbage bytes", why: chain.ErrTooManyTxs, // the count varint, read from garbage
 			data: func() []byte { return garbage(1, 500) }},
 		{name: "block payload over the block size limit", why: chain.ErrBlockTooBig, data: func() []byte {
-			b := buildBlock(t, p, &honest.c.Tip().Header, alice.addr).Encode()
+			b := buildBlock(t, p, &honest.c.Tip().Header, alice.Addr).Encode()
 			return append(b, make([]byte, chain.MaxBlockSize)...) // under the 1 MiB frame limit
 		}},
 		{name: "frame over the gossip message limit", dropped: true, data: func() []byte {
@@ -229,10 +231,10 @@ func TestGossipHostilePeer(t *testing.T) {
 			return brokenSig(chain.DevNet().NetworkID()).Encode()
 		}},
 		{name: "transaction with trailing bytes", tx: true, why: chain.ErrMalformed, data: func() []byte {
-			return append(alice.tx(p, bob.addr, 10, 1, 0).Encode(), 0)
+			return append(alice.Tx(p, bob.Addr, 10, 1, 0).Encode(), 0)
 		}},
 		{name: "coinbase as a transaction", tx: true, why: chain.ErrMultipleCoinbases, data: func() []byte {
-			return (&chain.Transaction{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: bob.addr, Amount: p.Reward, Nonce: 9}).Encode()
+			return (&chain.Transaction{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: bob.Addr, Amount: p.Reward, Nonce: 9}).Encode()
 		}},
 	}
 	barrierNonce := uint64(0)
@@ -256,17 +258,17 @@ func TestGossipHostilePeer(t *testing.T) {
 				// GossipSub resets the stream of an RPC over its limit
 				// without reading it; the attacker's router sees its
 				// stream fail and loses the honest node as a peer.
-				eventually(t, 10*time.Second, "the honest router resets the attacker's stream", func() bool {
+				testutil.Eventually(t, 10*time.Second, "the honest router resets the attacker's stream", func() bool {
 					return len(topic.ListPeers()) == 0
 				})
 				if got := topicStats(honest.g.Stats(), tc.tx); got.In != before.In {
 					t.Fatalf("an oversized frame reached the validator: %+v", got)
 				}
 			} else {
-				eventually(t, 10*time.Second, "the honest node rejects it", func() bool {
+				testutil.Eventually(t, 10*time.Second, "the honest node rejects it", func() bool {
 					return topicStats(honest.g.Stats(), tc.tx).Rejected == before.Rejected+1
 				})
-				eventually(t, 10*time.Second, "the attacker's score drops below zero", func() bool {
+				testutil.Eventually(t, 10*time.Second, "the attacker's score drops below zero", func() bool {
 					return honest.freshScore(t, evil.h.ID()) < 0
 				})
 			}
@@ -276,7 +278,7 @@ func TestGossipHostilePeer(t *testing.T) {
 			// A valid transaction the honest node sends afterwards reaches
 			// the far node on the same stream: the invalid message, had it
 			// been forwarded, would be there too.
-			barrier := alice.tx(p, bob.addr, 1, 1, barrierNonce)
+			barrier := alice.Tx(p, bob.Addr, 1, 1, barrierNonce)
 			barrierNonce++
 			if err := honest.c.AddTx(barrier); err != nil {
 				t.Fatal(err)
@@ -284,7 +286,7 @@ func TestGossipHostilePeer(t *testing.T) {
 			if err := honest.g.PublishTx(ctx, barrier); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 10*time.Second, "a valid transaction reaches the far node", func() bool { return far.c.mp.Has(barrier.ID()) })
+			testutil.Eventually(t, 10*time.Second, "a valid transaction reaches the far node", func() bool { return far.c.mp.Has(barrier.ID()) })
 			if far.mesh.saw(data) {
 				t.Fatal("the invalid message reached the far node")
 			}
@@ -305,42 +307,42 @@ func TestGossipTxReplay(t *testing.T) {
 	honest, far := newGossipNode(t), newGossipNode(t)
 	line(t, honest, far)
 	p := honest.c.Params()
-	alice, bob := newWallet("alice"), newWallet("bob")
-	honest.c.mine(t, alice.addr)
+	alice, bob := testwallet.New("alice"), testwallet.New("bob")
+	honest.c.mine(t, alice.Addr)
 	peer := newEvilPeer(t, honest)
 	tx := func() p2p.TopicStats { return honest.g.Stats().Tx }
 
-	pending := alice.tx(p, bob.addr, 10, 1, 0)
+	pending := alice.Tx(p, bob.Addr, 10, 1, 0)
 	if err := honest.c.AddTx(pending); err != nil {
 		t.Fatal(err)
 	}
 	before := tx()
 	peer.publish(t, peer.tx, pending.Encode())
-	eventually(t, 10*time.Second, "the pending transaction is ignored", func() bool { return tx().Ignored == before.Ignored+1 })
+	testutil.Eventually(t, 10*time.Second, "the pending transaction is ignored", func() bool { return tx().Ignored == before.Ignored+1 })
 
 	// The same bytes again: dropped by the seen cache (message ids are
 	// content hashes), never validated.
 	peer.publish(t, peer.tx, pending.Encode())
 
 	// A mined transaction, relayed again: its nonce is spent.
-	mined := alice.tx(p, bob.addr, 10, 1, 1)
+	mined := alice.Tx(p, bob.Addr, 10, 1, 1)
 	if err := honest.c.AddTx(mined); err != nil {
 		t.Fatal(err)
 	}
-	blk := honest.c.mine(t, alice.addr)
+	blk := honest.c.mine(t, alice.Addr)
 	if len(blk.Transactions) != 3 {
 		t.Fatalf("mined %d transactions, want the coinbase and two", len(blk.Transactions))
 	}
 	peer.publish(t, peer.tx, mined.Encode())
-	eventually(t, 10*time.Second, "the mined transaction is ignored", func() bool { return tx().Ignored == before.Ignored+2 })
+	testutil.Eventually(t, 10*time.Second, "the mined transaction is ignored", func() bool { return tx().Ignored == before.Ignored+2 })
 	if honest.c.mp.Has(mined.ID()) || honest.c.mp.Len() != 0 {
 		t.Fatalf("mempool after the replays: %d transactions", honest.c.mp.Len())
 	}
 
 	// One garbage message: the first and only penalty.
 	peer.publish(t, peer.tx, garbage(4, 100))
-	eventually(t, 10*time.Second, "garbage rejected", func() bool { return tx().Rejected == before.Rejected+1 })
-	eventually(t, 10*time.Second, "the penalty shows in the score", func() bool { return honest.freshScore(t, peer.h.ID()) < 0 })
+	testutil.Eventually(t, 10*time.Second, "garbage rejected", func() bool { return tx().Rejected == before.Rejected+1 })
+	testutil.Eventually(t, 10*time.Second, "the penalty shows in the score", func() bool { return honest.freshScore(t, peer.h.ID()) < 0 })
 	// n invalid messages cost 100·n²: one is -100, two would be -400.
 	if s := honest.freshScore(t, peer.h.ID()); s < -200 {
 		t.Fatalf("score %.1f: a replay was penalised", s)
@@ -368,10 +370,10 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 	line(t, honest, far)
 	p := honest.c.Params()
 	ctx := context.Background()
-	alice, bob, carol, miner := newWallet("alice"), newWallet("bob"), newWallet("carol"), newWallet("miner").addr
+	alice, bob, carol, miner := testwallet.New("alice"), testwallet.New("bob"), testwallet.New("carol"), testwallet.New("miner").Addr
 
-	b1 := honest.c.mine(t, alice.addr)
-	toBob := alice.tx(p, bob.addr, 10, 1, 0)
+	b1 := honest.c.mine(t, alice.Addr)
+	toBob := alice.Tx(p, bob.Addr, 10, 1, 0)
 	if err := honest.c.AddTx(toBob); err != nil {
 		t.Fatal(err)
 	}
@@ -381,14 +383,14 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "the far node at height 2", func() bool { return far.c.Tip().Hash == b2.Hash() })
-	toCarol := alice.tx(p, carol.addr, 10, 1, 0)
+	testutil.Eventually(t, 10*time.Second, "the far node at height 2", func() bool { return far.c.Tip().Hash == b2.Hash() })
+	toCarol := alice.Tx(p, carol.Addr, 10, 1, 0)
 
 	evil := newEvilPeer(t, honest)
 	stats := func() p2p.GossipStats { return honest.g.Stats() }
 	before := stats()
 	evil.publish(t, evil.tx, toCarol.Encode())
-	eventually(t, 10*time.Second, "the double spend is ignored as a transaction", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the double spend is ignored as a transaction", func() bool {
 		return stats().Tx.Ignored == before.Tx.Ignored+1
 	})
 	if honest.c.mp.Has(toCarol.ID()) {
@@ -396,10 +398,10 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 	}
 	onTip := buildBlock(t, p, &b2.Header, miner, toCarol)
 	evil.publish(t, evil.block, onTip.Encode())
-	eventually(t, 10*time.Second, "a block with the double spend is rejected", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a block with the double spend is rejected", func() bool {
 		return stats().Block.Rejected == before.Block.Rejected+1
 	})
-	eventually(t, 10*time.Second, "its sender is penalised", func() bool { return honest.freshScore(t, evil.h.ID()) < 0 })
+	testutil.Eventually(t, 10*time.Second, "its sender is penalised", func() bool { return honest.freshScore(t, evil.h.ID()) < 0 })
 	if honest.c.Tip().Hash != b2.Hash() {
 		t.Fatal("the tip moved")
 	}
@@ -411,14 +413,14 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 	// f2 alone only ties the tip, so gossip would not store it (9.5):
 	// the fork comes tip first, and f2 is judged with f3 waiting on it.
 	forker.publish(t, forker.block, f3.Encode())
-	eventually(t, 10*time.Second, "the fork's tip waits for its parent", func() bool { return honest.c.OrphanRoot(f3.Hash()) == f2.Hash() })
+	testutil.Eventually(t, 10*time.Second, "the fork's tip waits for its parent", func() bool { return honest.c.OrphanRoot(f3.Hash()) == f2.Hash() })
 	forker.publish(t, forker.block, f2.Encode())
-	eventually(t, 10*time.Second, "the node reorganises onto the heavier fork", func() bool { return honest.c.Tip().Hash == f3.Hash() })
+	testutil.Eventually(t, 10*time.Second, "the node reorganises onto the heavier fork", func() bool { return honest.c.Tip().Hash == f3.Hash() })
 	for _, w := range []struct {
-		who  *wallet
+		who  *testwallet.Wallet
 		want int64
 	}{{bob, 0}, {carol, 10}} {
-		if a, err := honest.c.Account(w.who.addr); err != nil || a.Balance != w.want {
+		if a, err := honest.c.Account(w.who.Addr); err != nil || a.Balance != w.want {
 			t.Fatalf("balance after the reorg: %+v, %v; want %d", a, err, w.want)
 		}
 	}
@@ -427,7 +429,7 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 	}
 	ignored := stats().Tx.Ignored
 	forker.publish(t, forker.tx, toBob.Encode())
-	eventually(t, 10*time.Second, "Bob's payment relayed again is ignored", func() bool { return stats().Tx.Ignored == ignored+1 })
+	testutil.Eventually(t, 10*time.Second, "Bob's payment relayed again is ignored", func() bool { return stats().Tx.Ignored == ignored+1 })
 	if honest.c.mp.Has(toBob.ID()) {
 		t.Fatal("Bob's payment entered the mempool after the reorg")
 	}
@@ -461,14 +463,14 @@ func TestGossipSignedMessageDropped(t *testing.T) {
 	}
 	t.Cleanup(sub.Cancel)
 	connect(t, signer, honest.h)
-	eventually(t, 10*time.Second, "the signer sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	testutil.Eventually(t, 10*time.Second, "the signer sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
 
-	b1 := newTestChain(t).mine(t, newWallet("miner").addr)
+	b1 := newTestChain(t).mine(t, testwallet.New("miner").Addr)
 	data := b1.Encode()
 	if err := topic.Publish(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "GossipSub drops the signed message", func() bool {
+	testutil.Eventually(t, 10*time.Second, "GossipSub drops the signed message", func() bool {
 		r := honest.mesh.rejectReason(data)
 		return r == pubsub.RejectUnexpectedSignature || r == pubsub.RejectUnexpectedAuthInfo
 	})

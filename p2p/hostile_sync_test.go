@@ -16,6 +16,8 @@ import (
 	"github.com/multiformats/go-varint"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 )
@@ -151,7 +153,7 @@ func (e *syncEvents) failed(h host.Host) (p2p.SyncEvent, bool) {
 // receive window, and the node then syncs to an honest peer's tip.
 func TestSyncHostilePeer(t *testing.T) {
 	honest := newSyncNode(t)
-	mineBlocks(t, honest.c, newWallet("miner").addr, 20)
+	mineBlocks(t, honest.c, testwallet.New("miner").Addr, 20)
 	net := honest.c.Params().NetworkID()
 	realHeaders := func(w io.Writer, req protocol.GetHeaders) {
 		hdrs, err := honest.c.HeadersAfter(req.Locator, req.Stop, req.Max)
@@ -273,13 +275,13 @@ func TestSyncHostilePeer(t *testing.T) {
 			evil.start(t, net)
 
 			connect(t, b.h, evil.h)
-			eventually(t, 10*time.Second, "the misbehaviour is tried on the node", func() bool { return evil.tricks.Load() > 0 })
+			testutil.Eventually(t, 10*time.Second, "the misbehaviour is tried on the node", func() bool { return evil.tricks.Load() > 0 })
 			if tc.fault {
-				eventually(t, 10*time.Second, "the peer is disconnected", func() bool {
+				testutil.Eventually(t, 10*time.Second, "the peer is disconnected", func() bool {
 					return b.h.Network().Connectedness(evil.h.ID()) != network.Connected
 				})
 			} else {
-				eventually(t, 10*time.Second, "the download from the peer fails", func() bool {
+				testutil.Eventually(t, 10*time.Second, "the download from the peer fails", func() bool {
 					_, ok := events.failed(evil.h)
 					return ok
 				})
@@ -297,7 +299,7 @@ func TestSyncHostilePeer(t *testing.T) {
 			}
 
 			connect(t, b.h, honest.h)
-			eventually(t, 20*time.Second, "the node syncs from the honest peer", func() bool { return b.c.Tip().Hash == honest.c.Tip().Hash })
+			testutil.Eventually(t, 20*time.Second, "the node syncs from the honest peer", func() bool { return b.c.Tip().Hash == honest.c.Tip().Hash })
 			if tc.fault && b.h.Network().Connectedness(evil.h.ID()) == network.Connected {
 				t.Fatal("the peer that broke the protocol is connected again")
 			}
@@ -327,12 +329,12 @@ func TestSyncGoneGossiperLeavesNoState(t *testing.T) {
 		if err := gone.Close(); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "the peer is gone", func() bool {
+		testutil.Eventually(t, 10*time.Second, "the peer is gone", func() bool {
 			return n.h.Network().Connectedness(gone.ID()) != network.Connected
 		})
 		n.s.RequestSync(gone.ID())
 	}
 	// The status exchanges RequestSync starts fail at once: wait until
 	// every peer's entry is gone, or time out with the leak.
-	eventually(t, 10*time.Second, "no state left for peers that are gone", func() bool { return n.s.PeerEntries() == 0 })
+	testutil.Eventually(t, 10*time.Second, "no state left for peers that are gone", func() bool { return n.s.PeerEntries() == 0 })
 }

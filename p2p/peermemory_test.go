@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -29,7 +30,7 @@ func TestMemoryReconnectsAfterRestart(t *testing.T) {
 	if err := a1.Dial(t.Context(), addrInfo(b), SourceRegister); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "b to see a", connected(b, a1.ID()))
+	testutil.Eventually(t, 5*time.Second, "b to see a", connected(b, a1.ID()))
 	if err := a1.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestMemoryReconnectsAfterRestart(t *testing.T) {
 	if a2.ID() != a1.ID() {
 		t.Fatal("identity changed across restart")
 	}
-	waitFor(t, 10*time.Second, "a to redial b from memory", connected(a2, b.ID()))
+	testutil.Eventually(t, 10*time.Second, "a to redial b from memory", connected(a2, b.ID()))
 	if got := a2.PeerSource(b.ID()); got != SourceRemembered {
 		t.Errorf("source = %q, want %q", got, SourceRemembered)
 	}
@@ -61,7 +62,7 @@ func TestMemoryWritesOnDebounce(t *testing.T) {
 	if err := a.Dial(t.Context(), addrInfo(b), SourceRegister); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "peers.json to name b", func() bool {
+	testutil.Eventually(t, 5*time.Second, "peers.json to name b", func() bool {
 		raw, err := os.ReadFile(filepath.Join(dir, PeersFile))
 		if err != nil {
 			return false
@@ -314,7 +315,7 @@ func TestMemoryEclipseByInbound(t *testing.T) {
 		if err := evil.Connect(t.Context(), peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 5*time.Second, "the node to log the attacker", func() bool { return a.PeerSource(evil.ID()) == SourceInbound })
+		testutil.Eventually(t, 5*time.Second, "the node to log the attacker", func() bool { return a.PeerSource(evil.ID()) == SourceInbound })
 		if err := evil.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,8 @@ import (
 	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 	"github.com/gossipchain/gossipchain/protocol/pb"
@@ -149,7 +151,7 @@ func TestServeFloodChargedByCost(t *testing.T) {
 				t.Fatal("the case would meet the per-request limit first")
 			}
 			tc2 := newTestChain(t)
-			mined := mineBlocks(t, tc2, newWallet("miner").addr, blocks)
+			mined := mineBlocks(t, tc2, testwallet.New("miner").Addr, blocks)
 			hashes := make([]chain.Hash, len(mined))
 			for i, b := range mined {
 				hashes[i] = b.Hash()
@@ -172,7 +174,7 @@ func TestServeFloodChargedByCost(t *testing.T) {
 			if err := f.h.Network().ClosePeer(server.ID()); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, 10*time.Second, "the server sees the flooder leave", func() bool {
+			testutil.Eventually(t, 10*time.Second, "the server sees the flooder leave", func() bool {
 				return server.Network().Connectedness(f.h.ID()) != network.Connected
 			})
 			connect(t, f.h, server)
@@ -200,7 +202,7 @@ func TestServeFloodChargedByCost(t *testing.T) {
 //	go test ./p2p -run '^$' -bench HeaderFloodCost -benchtime 200x
 func BenchmarkHeaderFloodCost(b *testing.B) {
 	c := newTestChain(b)
-	mineBlocks(b, c, newWallet("miner").addr, protocol.MaxHeadersPerResponse)
+	mineBlocks(b, c, testwallet.New("miner").Addr, protocol.MaxHeadersPerResponse)
 	req := protocol.GetHeaders{Locator: []chain.Hash{c.Params().NetworkID()}, Max: protocol.MaxHeadersPerResponse}
 	b.Run("server", func(b *testing.B) {
 		w := protocol.NewWriter(io.Discard)

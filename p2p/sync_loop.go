@@ -360,6 +360,13 @@ func (s *Syncer) endPass(l *loop) {
 		if s.chain.Tip().Hash != l.passStart {
 			s.exchangeAll(l, nil)
 		}
+		// A peer that had its turn but told us of more work during it
+		// (it mined on while we downloaded) starts the next pass at once:
+		// SyncNow calls wait for that one too, or they would return
+		// short of a tip the node already knows of.
+		if p, _ := s.best(l, time.Now()); p != "" {
+			return
+		}
 	}
 	kept := l.waiters[:0]
 	for _, w := range l.waiters {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 )
@@ -68,10 +70,10 @@ func TestSyncTricklerBesideHonestPeer(t *testing.T) {
 		p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
 	t.Cleanup(node.s.Close)
 	honest := newSyncNode(t)
-	mineBlocks(t, honest.c, newWallet("honest").addr, 100)
+	mineBlocks(t, honest.c, testwallet.New("honest").Addr, 100)
 
 	cheap := newTestChain(t)
-	mineBlocks(t, cheap, newWallet("trickler").addr, 5)
+	mineBlocks(t, cheap, testwallet.New("trickler").Addr, 5)
 	net := node.c.Params().NetworkID()
 	trickler := &hostileSyncPeer{
 		headers: serveHeaders(cheap),
@@ -80,7 +82,7 @@ func TestSyncTricklerBesideHonestPeer(t *testing.T) {
 	trickler.start(t, net)
 	connect(t, node.h, trickler.h)
 	connect(t, node.h, honest.h)
-	eventually(t, 60*time.Second, "the node on the honest tip", func() bool { return node.c.Tip().Hash == honest.c.Tip().Hash })
+	testutil.Eventually(t, 60*time.Second, "the node on the honest tip", func() bool { return node.c.Tip().Hash == honest.c.Tip().Hash })
 	ev, ok := events.failed(trickler.h)
 	if !ok {
 		t.Fatal("no failed download from the trickler: it was never tried, or it won")
@@ -102,21 +104,21 @@ func TestSyncBetterPeerDuringDownload(t *testing.T) {
 	t.Cleanup(node.s.Close)
 
 	slowChain := newTestChain(t)
-	mineBlocks(t, slowChain, newWallet("slow").addr, 30)
+	mineBlocks(t, slowChain, testwallet.New("slow").Addr, 30)
 	var blocksAsked atomic.Bool
 	slow := &hostileSyncPeer{status: serveStatus(slowChain), headers: serveHeaders(slowChain),
 		blocks: func(w io.Writer, _ []chain.Hash) { blocksAsked.Store(true); stall(w) }}
 	slow.start(t, node.c.Params().NetworkID())
 	better := newSyncNode(t, fast)
-	mineBlocks(t, better.c, newWallet("better").addr, 10)
+	mineBlocks(t, better.c, testwallet.New("better").Addr, 10)
 
 	connect(t, node.h, slow.h)
-	eventually(t, 10*time.Second, "a download from the stalling peer under way", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a download from the stalling peer under way", func() bool {
 		return node.s.Stats().Syncing && blocksAsked.Load()
 	})
 	connect(t, node.h, better.h)
 	// Behind the stalling peer at first; ahead of it after this, which
 	// only a status exchanged during the download can tell the node.
-	mineBlocks(t, better.c, newWallet("better").addr, 40)
-	eventually(t, 30*time.Second, "the node on the better peer's tip", func() bool { return node.c.Tip().Hash == better.c.Tip().Hash })
+	mineBlocks(t, better.c, testwallet.New("better").Addr, 40)
+	testutil.Eventually(t, 30*time.Second, "the node on the better peer's tip", func() bool { return node.c.Tip().Hash == better.c.Tip().Hash })
 }

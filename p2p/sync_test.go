@@ -14,6 +14,8 @@ import (
 	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 )
@@ -47,10 +49,10 @@ func mineBlocks(t testing.TB, c *testChain, miner string, n int) []*chain.Block 
 // 1,000 blocks ahead downloads them all and ends on the same tip.
 func TestSyncLateJoiner(t *testing.T) {
 	a, b := newSyncNode(t), newSyncNode(t)
-	mineBlocks(t, a.c, newWallet("miner").addr, 1000)
+	mineBlocks(t, a.c, testwallet.New("miner").Addr, 1000)
 	connect(t, b.h, a.h)
-	eventually(t, 60*time.Second, "late joiner reaches the tip", func() bool { return b.c.Tip().Hash == a.c.Tip().Hash })
-	if got, err := b.c.Account(newWallet("miner").addr); err != nil || got.Balance != 1000*int64(b.c.Params().Reward) {
+	testutil.Eventually(t, 60*time.Second, "late joiner reaches the tip", func() bool { return b.c.Tip().Hash == a.c.Tip().Hash })
+	if got, err := b.c.Account(testwallet.New("miner").Addr); err != nil || got.Balance != 1000*int64(b.c.Params().Reward) {
 		t.Fatalf("synced ledger: %+v, %v", got, err)
 	}
 }
@@ -59,10 +61,10 @@ func TestSyncLateJoiner(t *testing.T) {
 // less work reorganises onto the other's branch.
 func TestSyncHeavierBranch(t *testing.T) {
 	a, b := newSyncNode(t), newSyncNode(t)
-	mineBlocks(t, a.c, newWallet("a").addr, 10)
-	mineBlocks(t, b.c, newWallet("b").addr, 12)
+	mineBlocks(t, a.c, testwallet.New("a").Addr, 10)
+	mineBlocks(t, b.c, testwallet.New("b").Addr, 12)
 	connect(t, a.h, b.h)
-	eventually(t, 30*time.Second, "the lighter node moves to the heavier branch", func() bool { return a.c.Tip().Hash == b.c.Tip().Hash })
+	testutil.Eventually(t, 30*time.Second, "the lighter node moves to the heavier branch", func() bool { return a.c.Tip().Hash == b.c.Tip().Hash })
 	if b.c.Tip().Height() != 12 {
 		t.Fatalf("the heavier node moved: height %d", b.c.Tip().Height())
 	}
@@ -73,7 +75,7 @@ func TestSyncHeavierBranch(t *testing.T) {
 // refused, and the node syncs from an honest peer instead.
 func TestSyncLiarIsDroppedAndAnotherPeerUsed(t *testing.T) {
 	b, honest := newSyncNode(t), newSyncNode(t)
-	mineBlocks(t, honest.c, newWallet("miner").addr, 50)
+	mineBlocks(t, honest.c, testwallet.New("miner").Addr, 50)
 
 	liar := newHost(t)
 	net := b.c.Params().NetworkID()
@@ -92,16 +94,16 @@ func TestSyncLiarIsDroppedAndAnotherPeerUsed(t *testing.T) {
 		st.Write([]byte{0x05, 0xff, 0xff, 0xff, 0xff, 0xff}) // a message that is not a Response
 	})
 	connect(t, b.h, liar)
-	eventually(t, 30*time.Second, "liar disconnected", func() bool {
+	testutil.Eventually(t, 30*time.Second, "liar disconnected", func() bool {
 		return b.h.Network().Connectedness(liar.ID()) != network.Connected
 	})
 	connect(t, b.h, honest.h)
-	eventually(t, 30*time.Second, "synced from the honest peer", func() bool { return b.c.Tip().Hash == honest.c.Tip().Hash })
+	testutil.Eventually(t, 30*time.Second, "synced from the honest peer", func() bool { return b.c.Tip().Hash == honest.c.Tip().Hash })
 	// The liar is refused when it comes back.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = liar.Connect(ctx, b.h.Peerstore().PeerInfo(b.h.ID()))
-	eventually(t, 10*time.Second, "banned liar stays disconnected", func() bool {
+	testutil.Eventually(t, 10*time.Second, "banned liar stays disconnected", func() bool {
 		return b.h.Network().Connectedness(liar.ID()) != network.Connected
 	})
 }
@@ -111,7 +113,7 @@ func TestSyncLiarIsDroppedAndAnotherPeerUsed(t *testing.T) {
 func TestSyncNow(t *testing.T) {
 	a, b := newSyncNode(t), newSyncNode(t)
 	connect(t, a.h, b.h)
-	mineBlocks(t, b.c, newWallet("b").addr, 5)
+	mineBlocks(t, b.c, testwallet.New("b").Addr, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// The automatic sync may get there first; either way a's tip is b's
@@ -145,18 +147,18 @@ func TestBannedPeerIsNotRedialled(t *testing.T) {
 	if err := h.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "bootstrap connects", func() bool {
+	testutil.Eventually(t, 10*time.Second, "bootstrap connects", func() bool {
 		return h.Network().Connectedness(target.ID()) == network.Connected
 	})
 	h.Ban(target.ID(), time.Hour)
-	eventually(t, 10*time.Second, "ban disconnects", func() bool {
+	testutil.Eventually(t, 10*time.Second, "ban disconnects", func() bool {
 		return h.Network().Connectedness(target.ID()) != network.Connected
 	})
 	// The target dials back; the gate refuses it too.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := target.Connect(ctx, peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}); err == nil {
-		eventually(t, 5*time.Second, "inbound from a banned peer closed", func() bool {
+		testutil.Eventually(t, 5*time.Second, "inbound from a banned peer closed", func() bool {
 			return h.Network().Connectedness(target.ID()) != network.Connected
 		})
 	}
@@ -176,10 +178,10 @@ func TestBannedPeerIsNotRedialled(t *testing.T) {
 // the fork point again; the syncer must go on from the last stored header.
 func TestSyncDeepFork(t *testing.T) {
 	a, b := newSyncNode(t), newSyncNode(t)
-	mineBlocks(t, a.c, newWallet("a").addr, 2100)
-	mineBlocks(t, b.c, newWallet("b").addr, 2050)
+	mineBlocks(t, a.c, testwallet.New("a").Addr, 2100)
+	mineBlocks(t, b.c, testwallet.New("b").Addr, 2050)
 	connect(t, b.h, a.h)
-	eventually(t, 120*time.Second, "the lighter node reorganises onto the deep heavier branch", func() bool {
+	testutil.Eventually(t, 120*time.Second, "the lighter node reorganises onto the deep heavier branch", func() bool {
 		return b.c.Tip().Hash == a.c.Tip().Hash
 	})
 }
@@ -227,7 +229,7 @@ func TestSyncSilentLiarDoesNotStall(t *testing.T) {
 	b.s = p2p.NewSyncer(context.Background(), b.h, b.c, p2p.NewGater(), p2p.WithRequestTimeout(500*time.Millisecond))
 	t.Cleanup(b.s.Close)
 	honest := newSyncNode(t)
-	mineBlocks(t, honest.c, newWallet("miner").addr, 20)
+	mineBlocks(t, honest.c, testwallet.New("miner").Addr, 20)
 
 	liar := newHost(t)
 	net := b.c.Params().NetworkID()
@@ -269,7 +271,7 @@ func TestSyncSilentLiarDoesNotStall(t *testing.T) {
 			cancel()
 		}
 	}()
-	eventually(t, 30*time.Second, "synced from the honest peer despite the liar", func() bool {
+	testutil.Eventually(t, 30*time.Second, "synced from the honest peer despite the liar", func() bool {
 		return b.c.Tip().Hash == honest.c.Tip().Hash
 	})
 }
@@ -282,7 +284,7 @@ func TestSyncForeignPeerDropped(t *testing.T) {
 	n := newSyncNode(t)
 	plain := newHost(t)
 	connect(t, plain, n.h)
-	eventually(t, 10*time.Second, "the plain host disconnected", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the plain host disconnected", func() bool {
 		return n.h.Network().Connectedness(plain.ID()) != network.Connected
 	})
 }
@@ -302,10 +304,10 @@ func TestRequestSyncTooSoonAsksAgain(t *testing.T) {
 	a, b := slow(), slow()
 	connect(t, a.h, b.h)
 	// Both have asked each other once (at genesis, nothing to do).
-	eventually(t, 10*time.Second, "status exchanged", func() bool {
+	testutil.Eventually(t, 10*time.Second, "status exchanged", func() bool {
 		return a.s.Stats().Served > 0 && b.s.Stats().Served > 0
 	})
-	mineBlocks(t, b.c, newWallet("b").addr, 1)
+	mineBlocks(t, b.c, testwallet.New("b").Addr, 1)
 	a.s.RequestSync(b.h.ID()) // as gossip would, for b's block ahead of a
-	eventually(t, 10*time.Second, "a on b's tip", func() bool { return a.c.Tip().Hash == b.c.Tip().Hash })
+	testutil.Eventually(t, 10*time.Second, "a on b's tip", func() bool { return a.c.Tip().Hash == b.c.Tip().Hash })
 }

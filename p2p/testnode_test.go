@@ -2,7 +2,6 @@ package p2p_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"log/slog"
 	"strings"
@@ -201,35 +200,6 @@ func fastGossip() pubsub.Option {
 	p.HeartbeatInterval = 50 * time.Millisecond
 	p.HeartbeatInitialDelay = 10 * time.Millisecond
 	return pubsub.WithGossipSubParams(p)
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-type wallet struct {
-	key  ed25519.PrivateKey
-	addr string
-}
-
-func newWallet(seed string) *wallet {
-	s := sha256.Sum256([]byte(seed))
-	k := ed25519.NewKeyFromSeed(s[:])
-	return &wallet{key: k, addr: chain.AddressFromPublicKey(k.Public().(ed25519.PublicKey))}
-}
-
-func (w *wallet) tx(p *chain.Params, to string, amount, fee, nonce uint64) *chain.Transaction {
-	tx := &chain.Transaction{Version: chain.TxVersion, Sender: w.addr, Recipient: to, Amount: amount, Fee: fee, Nonce: nonce}
-	tx.Sign(p.NetworkID(), w.key)
-	return tx
 }
 
 // testLogger writes through t.Log, so a failing test shows its node's log.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 )
 
@@ -18,8 +20,8 @@ import (
 func junkTransfers(p *chain.Params, n int) []*chain.Transaction {
 	out := make([]*chain.Transaction, n)
 	for i := range out {
-		w := newWallet(fmt.Sprintf("junk %d", i))
-		out[i] = w.tx(p, w.addr, 1, 0, 0)
+		w := testwallet.New(fmt.Sprintf("junk %d", i))
+		out[i] = w.Tx(p, w.Addr, 1, 0, 0)
 	}
 	return out
 }
@@ -30,7 +32,7 @@ func junkTransfers(p *chain.Params, n int) []*chain.Transaction {
 func TestGossipLowWorkSiblingFlood(t *testing.T) {
 	honest := newGossipNode(t)
 	p := honest.c.Params()
-	mineBlocks(t, honest.c, newWallet("miner").addr, 4)
+	mineBlocks(t, honest.c, testwallet.New("miner").Addr, 4)
 	evil := newEvilPeer(t, honest)
 	body := junkTransfers(p, 200)
 	genesis := p.Genesis().Header
@@ -44,7 +46,7 @@ func TestGossipLowWorkSiblingFlood(t *testing.T) {
 	}
 	// Each Reject costs 100·n² points, so after a few the router
 	// graylists the flooder and drops the rest of its flood unread.
-	eventually(t, 10*time.Second, "the flooder's score falls below zero", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the flooder's score falls below zero", func() bool {
 		return honest.freshScore(t, evil.h.ID()) < 0
 	})
 	after := honest.g.Stats().Block
@@ -65,13 +67,13 @@ func TestGossipLowWorkSiblingFlood(t *testing.T) {
 func TestGossipEqualWorkRaceNotPenalised(t *testing.T) {
 	a, b := newGossipNode(t), newGossipNode(t)
 	line(t, a, b)
-	shared := a.c.mine(t, newWallet("a").addr)
+	shared := a.c.mine(t, testwallet.New("a").Addr)
 	if err := a.g.PublishBlock(context.Background(), shared); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "b has the shared block", func() bool { return b.c.Tip().Hash == shared.Hash() })
+	testutil.Eventually(t, 10*time.Second, "b has the shared block", func() bool { return b.c.Tip().Hash == shared.Hash() })
 	before := [2]p2p.TopicStats{a.g.Stats().Block, b.g.Stats().Block}
-	x, y := a.c.mine(t, newWallet("a").addr), b.c.mine(t, newWallet("b").addr)
+	x, y := a.c.mine(t, testwallet.New("a").Addr), b.c.mine(t, testwallet.New("b").Addr)
 	for _, pub := range []struct {
 		n *gossipNode
 		b *chain.Block
@@ -80,7 +82,7 @@ func TestGossipEqualWorkRaceNotPenalised(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "each judged the rival block", func() bool {
+	testutil.Eventually(t, 10*time.Second, "each judged the rival block", func() bool {
 		return a.g.Stats().Block.Ignored > before[0].Ignored && b.g.Stats().Block.Ignored > before[1].Ignored
 	})
 	for i, n := range []*gossipNode{a, b} {
@@ -113,14 +115,14 @@ func TestHeavierSideBranchWinsBySync(t *testing.T) {
 	}
 	node, _ := full()
 	miner, _ := full()
-	mineBlocks(t, node.c, newWallet("node").addr, 3)
-	mineBlocks(t, miner.c, newWallet("miner").addr, 3)
+	mineBlocks(t, node.c, testwallet.New("node").Addr, 3)
+	mineBlocks(t, miner.c, testwallet.New("miner").Addr, 3)
 	line(t, node, miner)
-	next := miner.c.mine(t, newWallet("miner").addr)
+	next := miner.c.mine(t, testwallet.New("miner").Addr)
 	if err := miner.g.PublishBlock(context.Background(), next); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the node reorganises onto the heavier branch", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the node reorganises onto the heavier branch", func() bool {
 		return node.c.Tip().Hash == next.Hash()
 	})
 }

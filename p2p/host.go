@@ -195,6 +195,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 	}
 	gater := NewGater()
 	opts := []libp2p.Option{
+		libp2p.UserAgent(UserAgent()),
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.ConnectionGater(gater),
 		// No SO_REUSEPORT: with it a second node given the same --listen

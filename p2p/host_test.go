@@ -149,6 +149,14 @@ func TestHostConnectRecordsSource(t *testing.T) {
 	if got := b.PeerSource(a.ID()); got != SourceInbound {
 		t.Errorf("b.PeerSource(a) = %q, want %q", got, SourceInbound)
 	}
+	// Identify tells each side what the other runs, with a version.
+	testutil.Eventually(t, 5*time.Second, "a's agent version at b", func() bool {
+		v, err := b.Peerstore().Get(a.ID(), "AgentVersion")
+		return err == nil && v == UserAgent()
+	})
+	if ua := UserAgent(); !strings.HasPrefix(ua, "gossipchain/") || strings.HasSuffix(ua, "/") || strings.HasSuffix(ua, "@") {
+		t.Errorf("user agent %q: want gossipchain/<version>", ua)
+	}
 	if err := a.Dial(t.Context(), addrInfo(a), SourceRegister); err == nil {
 		t.Error("Connect to self: no error")
 	}

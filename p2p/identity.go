@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
@@ -79,4 +80,17 @@ func createNodeKey(path string) (crypto.PrivKey, error) {
 		return nil, fmt.Errorf("create node key: %w", err)
 	}
 	return key, nil
+}
+
+// UserAgent is what identify tells peers this node runs:
+// "gossipchain/<version>", the module version of the binary ("devel" for
+// a build from a work tree). go-libp2p's own default is the main module's
+// path and version, which for a work-tree build ends in an empty version
+// ("github.com/gossipchain/gossipchain@").
+func UserAgent() string {
+	v := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return "gossipchain/" + v
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -253,8 +254,9 @@ func TestExplorerBrowserOpenNetwork(t *testing.T) {
 		Markup        int
 		Sender        string
 	}
+	// The page's own svg elements are the charts, each the plot of a figure.chart.
 	p.evalInto(ctx, fmt.Sprintf(`({Pwned: 'pwned' in window, Imgs: document.images.length, Scripts: document.scripts.length,
-		Markup: document.querySelectorAll('main svg, main b, main img, main script').length,
+		Markup: document.querySelectorAll('main :not(figure.chart) > svg, main b, main img, main script').length,
 		Sender: document.querySelector('#mempool-body tr[data-id=%s] td:nth-child(2)').title})`,
 		js(evil.ID().String())), &got)
 	if got.Pwned || got.Imgs != 0 || got.Scripts != 1 || got.Markup != 0 || got.Sender != evil.Sender {
@@ -268,6 +270,151 @@ func TestExplorerBrowserOpenNetwork(t *testing.T) {
 	p.waitFor(ctx, "open send", `$('result').classList.contains('ok') && document.querySelectorAll('#mempool-body tr[data-id]').length === 3`)
 	// Finding a transaction id asks for a block by that hash first.
 	p.checkProblems(t, "404 (Not Found) "+srv.URL+"/block/"+evil2.ID().String())
+}
+
+// TestExplorerCharts: the page charts the last 100 blocks (interval,
+// difficulty, transactions) from the same /chain answer as the table,
+// and the hash rate and mempool from its /status samples; a new block
+// moves the window. Counts and values are read from the SVG in the DOM.
+func TestExplorerCharts(t *testing.T) {
+	bin := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n, srv := explorerServer(t, ctx, chain.RegTest())
+	to := testwallet.Random(t).Addr
+	// More blocks than are charted, so the window starts past genesis;
+	// the later ones with a few transactions each, so the counts differ
+	// from block to block.
+	const mined = 105
+	for i := 1; i <= mined; i++ {
+		if i > 70 {
+			for range i % 5 {
+				if _, err := n.Send(ctx, to, 1, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if _, err := n.MineOne(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	b := startBrowser(t, ctx, bin)
+	p := b.newPage(ctx, 1280, 900)
+	p.navigate(ctx, srv.URL+"/")
+	p.eval(ctx, `window.pts = (id) => [...document.querySelectorAll('#chart-' + id + ' svg .pt')]
+		.map((c) => [Number(c.dataset.x), Number(c.dataset.y)])`)
+	p.waitFor(ctx, "charts", `pts('txs').length === 100 && pts('mempool').length >= 1 && $('st-height').textContent === '105'`)
+	checkCharts(ctx, t, p, srv.URL, mined)
+
+	// A block mined behind the page's back: its event moves the window
+	// on by one, and the status samples grow.
+	var before int
+	p.evalInto(ctx, `pts('mempool').length`, &before)
+	if _, err := n.Send(ctx, to, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.MineOne(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(ctx, "charts after a block", fmt.Sprintf(`pts('txs').at(-1)[0] === %d && pts('interval').at(-1)[0] === %d
+		&& pts('difficulty').at(-1)[0] === %d && pts('mempool').length > %d`, mined+1, mined+1, mined+1, before))
+	checkCharts(ctx, t, p, srv.URL, mined+1)
+	p.checkProblems(t)
+	shot := p.screenshot(ctx, t, "explorer-charts.png", 1280, 900)
+	saveScreenshot(t, "explorer-charts.png", shot)
+
+	// The narrow layout: one chart a row, each drawn to its own width.
+	p.resize(ctx, 390, 844)
+	p.waitFor(ctx, "narrow charts", `getComputedStyle(document.querySelector('.charts')).gridTemplateColumns.split(' ').length === 1
+		&& [...document.querySelectorAll('svg.plot')].every((s) => s.viewBox.baseVal.width === s.clientWidth
+			&& s.getBoundingClientRect().right <= document.documentElement.clientWidth)`)
+	var narrow int
+	p.evalInto(ctx, `pts('txs').length`, &narrow)
+	if narrow != 100 {
+		t.Errorf("narrow layout: %d points in the transactions chart, want 100", narrow)
+	}
+	p.checkProblems(t)
+}
+
+// checkCharts compares the page's block charts with the API's last 100
+// blocks up to height tip, and checks each chart has axis labels and
+// shows its latest value.
+func checkCharts(ctx context.Context, t *testing.T, p *page, url string, tip int) {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/chain?from=%d&limit=100", url, tip-99))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct {
+		Chain []struct {
+			Index        int
+			Timestamp    float64
+			Difficulty   float64
+			Transactions []json.RawMessage
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if err != nil || len(page.Chain) != 100 || page.Chain[99].Index != tip {
+		t.Fatalf("GET /chain: %v, %d blocks", err, len(page.Chain))
+	}
+	var want struct{ Interval, Difficulty, Txs [][2]float64 }
+	for i, b := range page.Chain {
+		x := float64(b.Index)
+		want.Difficulty = append(want.Difficulty, [2]float64{x, b.Difficulty})
+		want.Txs = append(want.Txs, [2]float64{x, float64(len(b.Transactions))})
+		if i > 0 {
+			want.Interval = append(want.Interval, [2]float64{x, max(0, b.Timestamp-page.Chain[i-1].Timestamp)})
+		}
+	}
+	var got struct {
+		Interval, Difficulty, Txs [][2]float64
+		Labels                    map[string][]string
+		Latest                    map[string]string
+	}
+	p.evalInto(ctx, `({Interval: pts('interval'), Difficulty: pts('difficulty'), Txs: pts('txs'),
+		Labels: Object.fromEntries(['interval', 'difficulty', 'txs', 'hashrate', 'mempool'].map((id) =>
+			[id, [...document.querySelectorAll('#chart-' + id + ' svg text')].map((e) => e.textContent)])),
+		Latest: Object.fromEntries(['interval', 'difficulty', 'txs', 'hashrate', 'mempool'].map((id) =>
+			[id, $('chart-' + id + '-latest').textContent]))})`, &got)
+	same := func(name string, got, want [][2]float64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Errorf("%s chart: %d points, want %d", name, len(got), len(want))
+			return
+		}
+		for i := range want {
+			if got[i][0] != want[i][0] || math.Abs(got[i][1]-want[i][1]) > 1e-6 {
+				t.Errorf("%s chart: point %d is %v, want %v", name, i, got[i], want[i])
+				return
+			}
+		}
+	}
+	same("interval", got.Interval, want.Interval)
+	same("difficulty", got.Difficulty, want.Difficulty)
+	same("transactions", got.Txs, want.Txs)
+	first, last := fmt.Sprintf("#%d", tip-99), fmt.Sprintf("#%d", tip)
+	for id, labels := range got.Labels {
+		// Two or three y labels (0, half, top, the half left out when
+		// it is no whole count or rounds like another), the first x
+		// and the last.
+		if len(labels) < 3 {
+			t.Errorf("%s chart labels %q: want y and x axis labels", id, labels)
+		}
+		if id == "difficulty" || id == "txs" {
+			if !slices.Contains(labels, last) || !slices.Contains(labels, first) {
+				t.Errorf("%s chart labels %q: want %s and %s", id, labels, first, last)
+			}
+		}
+		if got.Latest[id] == "" || got.Latest[id] == "–" {
+			t.Errorf("%s chart: no latest value (%q)", id, got.Latest[id])
+		}
+	}
+	if !strings.HasSuffix(got.Labels["interval"][0], "s") || !strings.HasSuffix(got.Latest["hashrate"], "H/s") ||
+		got.Latest["txs"] != fmt.Sprintf("%d tx", len(page.Chain[99].Transactions)) {
+		t.Errorf("chart units: interval labels %q, latest %q", got.Labels["interval"], got.Latest)
+	}
 }
 
 // js quotes s as a JavaScript string literal.

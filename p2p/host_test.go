@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,33 +58,11 @@ func addrInfo(h *Host) peer.AddrInfo {
 // testLogger writes to t.Log until the test ends; libp2p goroutines that
 // outlive Close cannot make the test panic by logging late.
 func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	n := hostSeq.Add(1)
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("host", n)
+	return testutil.Logger(t).With("host", hostSeq.Add(1))
 }
 
 // hostSeq tells the hosts of one test apart in its log.
 var hostSeq atomic.Int64
-
-type testWriter struct {
-	t    testing.TB
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
 
 func TestHostFullAddrs(t *testing.T) {
 	h := startHost(t, testConfig(t, t.TempDir()))

@@ -28,6 +28,7 @@ import (
 	"github.com/libp2p/go-libp2p/gologshim"
 
 	"github.com/gossipchain/gossipchain/api"
+	"github.com/gossipchain/gossipchain/internal/logutil"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -70,7 +71,7 @@ func serveNode(cfg nodeOptions) error {
 	slog.SetDefault(cfg.Logger)
 	// go-libp2p's own loggers too, at their usual threshold (errors) or,
 	// at --log-level debug, from warnings on.
-	gologshim.SetDefaultHandler(minLevel{cfg.Logger.Handler(), libp2pLevel(cfg.Logger)})
+	gologshim.SetDefaultHandler(logutil.MinLevel(cfg.Logger.Handler(), libp2pLevel(cfg.Logger)))
 	n, err := node.New(cfg.Config)
 	if err != nil {
 		cfg.Logger.Error("node failed", "reason", err)
@@ -190,23 +191,6 @@ func shortPeer(_ []string, a slog.Attr) slog.Attr {
 		return a
 	}
 	return slog.String(a.Key, id[:2]+"*"+id[len(id)-6:])
-}
-
-// minLevel passes on the records of at least a level.
-type minLevel struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
-	return minLevel{h.Handler.WithAttrs(as), h.min}
-}
-func (h minLevel) WithGroup(name string) slog.Handler {
-	return minLevel{h.Handler.WithGroup(name), h.min}
 }
 
 // libp2pLevel is the threshold for go-libp2p's records: it logs at Info

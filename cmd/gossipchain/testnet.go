@@ -117,35 +117,46 @@ func resolveTestnet(cmd *cli.Command) (testnetOptions, error) {
 func runTestnet(o testnetOptions, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := newRunner(ctx, stderr, o.verbose)
-	if err != nil {
-		return err
-	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rep := &testnetReport{opts: o, refusals: map[string]int{}}
-	err = r.run(func() { driveTestnet(r, o, rep) })
+	err := driveTestnet(ctx, log, o, rep)
 	if rep.done {
 		rep.print(stdout)
 	}
 	return err
 }
 
-// driveTestnet runs the network and the load and fills rep; a Fatal
+// driveTestnet runs the network and the load and fills rep; an error
 // ends it early, and then no report is printed, only the error.
-func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
+func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *testnetReport) error {
 	start := time.Now()
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelInfo
+	opts := []testnet.Option{testnet.WithSeed(o.seed), testnet.WithLogger(log)}
+	if !o.verbose {
+		// The nodes' own lines only with --verbose; the Net's notes always.
+		opts = append(opts, testnet.WithNodeLogger(slog.New(slog.DiscardHandler)))
 	}
-	nt := testnet.New(r, o.nodes, testnet.WithSeed(o.seed), testnet.WithLogLevel(level))
+	nt, err := testnet.New(ctx, o.nodes, opts...)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// A node that fails to close does not spoil the report.
+		if err := nt.Close(); err != nil {
+			log.Error(err.Error())
+		}
+	}()
 	w := newWatcher()
 	for i := range o.nodes {
-		w.watch(r.ctx, nt.Node(i))
+		w.watch(ctx, nt.Node(i))
 	}
 	// Every node's wallet gets a block reward to send from.
 	for i := range o.nodes {
-		nt.Mine(i, 1)
-		nt.WaitConverged(time.Minute)
+		if _, err := nt.Mine(ctx, i, 1); err != nil {
+			return err
+		}
+		if _, err := nt.WaitConverged(ctx, time.Minute); err != nil {
+			return err
+		}
 	}
 	var senders []*sender
 	wallets := make([]*testnet.Wallet, o.nodes) // recipients: one per node
@@ -153,18 +164,20 @@ func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
 		wallets[i] = testnet.NewWallet(fmt.Sprintf("recipient %d", i))
 	}
 	if o.senders > 0 {
-		senders = fundSenders(r, nt, o)
+		if senders, err = fundSenders(ctx, log, nt, o); err != nil {
+			return err
+		}
 	}
 	rep.setup = time.Since(start)
-	r.log.Info("network up", "nodes", o.nodes, "links", len(nt.Links()), "seconds", rep.setup.Seconds())
+	log.Info("network up", "nodes", o.nodes, "links", len(nt.Links()), "seconds", rep.setup.Seconds())
 
 	rng := rand.New(rand.NewPCG(o.seed, 0x10ad))
 	var rngMu sync.Mutex
 	pick := func(n int) int { rngMu.Lock(); defer rngMu.Unlock(); return rng.IntN(n) }
-	loadCtx, stopLoad := context.WithTimeout(r.ctx, o.duration)
+	loadCtx, stopLoad := context.WithTimeout(ctx, o.duration)
 	var wg sync.WaitGroup
-	// Also when a fault's Fatal unwinds past the wait below: the load
-	// must be over before the runner closes the nodes under it.
+	// Also when a fault's error returns before the wait below: the load
+	// must be over before Close stops the nodes under it.
 	defer func() {
 		stopLoad()
 		wg.Wait()
@@ -224,25 +237,33 @@ func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
 			}
 		})
 	}
-	runFault(loadCtx, r, nt, o, pick, w)
+	if err := runFault(loadCtx, ctx, log, nt, o, pick, w); err != nil {
+		return err
+	}
 	<-loadCtx.Done()
 	wg.Wait()
-	r.log.Info("load stopped", "submitted", rep.submitted, "refused", rep.refused)
+	log.Info("load stopped", "submitted", rep.submitted, "refused", rep.refused)
 
 	// Drain: mine until no running node holds a transaction, each block
 	// on a node that holds some. After a partition the transactions of a
 	// side are in that side's mempools only (gossip does not replay a
 	// mempool to a new peer), so mining on one fixed node would not do.
 	drainStart := time.Now()
-	for round := 0; round < 200 && r.ctx.Err() == nil; round++ {
-		nt.WaitConverged(2 * time.Minute)
+	for round := 0; round < 200 && ctx.Err() == nil; round++ {
+		if _, err := nt.WaitConverged(ctx, 2*time.Minute); err != nil {
+			return err
+		}
 		i, ok := withPending(nt)
 		if !ok {
 			break
 		}
-		nt.Mine(i, 1)
+		if _, err := nt.Mine(ctx, i, 1); err != nil {
+			return err
+		}
 	}
-	nt.WaitConverged(2 * time.Minute)
+	if _, err := nt.WaitConverged(ctx, 2*time.Minute); err != nil {
+		return err
+	}
 	rep.converge = time.Since(drainStart)
 	tipNode := nt.Node(0)
 	rep.height = tipNode.Chain().Tip().Height()
@@ -254,7 +275,7 @@ func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
 			rep.pending++
 		default:
 			rep.lost++
-			r.log.Warn("transaction lost", "id", id.Short(), "submitted_to", submittedTo[id])
+			log.Warn("transaction lost", "id", id.Short(), "submitted_to", submittedTo[id])
 		}
 	}
 	audit, err := testnet.AuditChain(tipNode.Chain())
@@ -272,12 +293,15 @@ func driveTestnet(r *runner, o testnetOptions, rep *testnetReport) {
 	rep.blocks, rep.reorgs, rep.propagation = w.results()
 	rep.peakRSS = peakRSS()
 	rep.done = true
+	return nil
 }
 
-// runFault injects the fault in the middle third of the load.
-func runFault(loadCtx context.Context, r *runner, nt *testnet.Net, o testnetOptions, pick func(int) int, w *watcher) {
+// runFault injects the fault in the middle third of the load: its
+// waits end with loadCtx, the Net's operations only with ctx, so a fault
+// begun is undone however the load ends.
+func runFault(loadCtx, ctx context.Context, log *slog.Logger, nt *testnet.Net, o testnetOptions, pick func(int) int, w *watcher) error {
 	if o.fault == "none" {
-		return
+		return nil
 	}
 	wait := func(d time.Duration) bool {
 		select {
@@ -288,7 +312,7 @@ func runFault(loadCtx context.Context, r *runner, nt *testnet.Net, o testnetOpti
 		}
 	}
 	if !wait(o.duration / 3) {
-		return
+		return nil
 	}
 	switch o.fault {
 	case "partition":
@@ -301,20 +325,29 @@ func runFault(loadCtx context.Context, r *runner, nt *testnet.Net, o testnetOpti
 				b = append(b, i)
 			}
 		}
-		r.log.Info("fault: partition", "sides", fmt.Sprintf("%d/%d", len(a), len(b)))
-		nt.Partition(a, b)
+		log.Info("fault: partition", "sides", fmt.Sprintf("%d/%d", len(a), len(b)))
+		if err := nt.Partition(ctx, a, b); err != nil {
+			return err
+		}
 		wait(o.duration / 3)
-		nt.Heal()
-		r.log.Info("fault: healed")
+		if err := nt.Heal(ctx); err != nil {
+			return err
+		}
+		log.Info("fault: healed")
 	case "restart":
 		i := 1 + pick(o.nodes-1)
-		r.log.Info("fault: stop", "node", i)
-		nt.Stop(i)
+		log.Info("fault: stop", "node", i)
+		if err := nt.Stop(ctx, i); err != nil {
+			return err
+		}
 		wait(o.duration / 3)
-		nt.Restart(i)
-		w.watch(r.ctx, nt.Node(i))
-		r.log.Info("fault: restarted", "node", i)
+		if err := nt.Restart(ctx, i); err != nil {
+			return err
+		}
+		w.watch(ctx, nt.Node(i))
+		log.Info("fault: restarted", "node", i)
 	}
+	return nil
 }
 
 func refusalKind(err error) string {
@@ -390,7 +423,7 @@ func (s *sender) send(ctx context.Context, nt *testnet.Net, to string) (*chain.T
 // fundSenders makes o.senders wallets, each a client of node i mod N,
 // and funds them from node 0's block rewards with enough for the whole
 // run (one coin a transfer, plus the minimum fee).
-func fundSenders(r *runner, nt *testnet.Net, o testnetOptions) []*sender {
+func fundSenders(ctx context.Context, log *slog.Logger, nt *testnet.Net, o testnetOptions) ([]*sender, error) {
 	p := nt.Params()
 	unsigned := &chain.Transaction{Version: chain.TxVersion, Sender: testnet.NewWallet("size").Addr,
 		Recipient: testnet.NewWallet("size").Addr, Amount: 1}
@@ -398,26 +431,37 @@ func fundSenders(r *runner, nt *testnet.Net, o testnetOptions) []*sender {
 	per := (uint64(o.txRate*o.duration.Seconds())/uint64(o.senders) + 16) * perTx
 	need := per * uint64(o.senders)
 	blocks := int(need/p.Reward) + 1
-	r.log.Info("funding senders", "senders", o.senders, "coins_each", per, "blocks", blocks)
-	nt.Mine(0, blocks)
-	nt.WaitConverged(2 * time.Minute)
+	log.Info("funding senders", "senders", o.senders, "coins_each", per, "blocks", blocks)
+	if _, err := nt.Mine(ctx, 0, blocks); err != nil {
+		return nil, err
+	}
+	if _, err := nt.WaitConverged(ctx, 2*time.Minute); err != nil {
+		return nil, err
+	}
 	out := make([]*sender, o.senders)
 	n0 := nt.Node(0)
 	for i := range out {
 		out[i] = &sender{w: testnet.NewWallet(fmt.Sprintf("sender %d", i)), node: i % o.nodes, p: p}
-		if _, err := n0.Send(r.ctx, out[i].w.Addr, per, 0); err != nil {
+		if _, err := n0.Send(ctx, out[i].w.Addr, per, 0); err != nil {
 			if !errors.Is(err, chain.ErrSenderLimit) {
-				r.Fatalf("testnet: fund sender %d: %v", i, err)
+				return nil, fmt.Errorf("testnet: fund sender %d: %w", i, err)
 			}
-			nt.Mine(0, 1) // node 0's own pending cap: mine, then go on
-			if _, err := n0.Send(r.ctx, out[i].w.Addr, per, 0); err != nil {
-				r.Fatalf("testnet: fund sender %d: %v", i, err)
+			// Node 0's own pending cap: mine, then go on.
+			if _, err := nt.Mine(ctx, 0, 1); err != nil {
+				return nil, err
+			}
+			if _, err := n0.Send(ctx, out[i].w.Addr, per, 0); err != nil {
+				return nil, fmt.Errorf("testnet: fund sender %d: %w", i, err)
 			}
 		}
 	}
 	for nt.Node(0).Mempool().Len() > 0 {
-		nt.Mine(0, 1)
+		if _, err := nt.Mine(ctx, 0, 1); err != nil {
+			return nil, err
+		}
 	}
-	nt.WaitConverged(2 * time.Minute)
-	return out
+	if _, err := nt.WaitConverged(ctx, 2*time.Minute); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -28,7 +28,7 @@ func TestCatchUp2000(t *testing.T) {
 		blocks = 20_000
 	}
 	// Info logs would be two lines per block per node.
-	nt := testnet.New(t, 4, testnet.WithLogLevel(slog.LevelWarn))
+	nt := newNet(t, 4, testnet.WithLogLevel(slog.LevelWarn))
 	const late = 3
 	mineRound(nt, []int{0, 1}, 5)
 	id, had := nt.PeerID(late), nt.Node(late).Chain().Tip()

@@ -1,8 +1,17 @@
 // Package testnet runs a gossipchain network inside one test process, to
 // prove that it keeps working and loses nothing under faults, and to
 // measure it. It is test-support code: tests, benchmarks and the
-// `gossipchain testnet` command (which drives a Net through TB and adds
-// load) import it; the node itself never does.
+// `gossipchain testnet` command (which adds load) import it; the node
+// itself never does.
+//
+// Its operations take a context and return errors, as any library's do,
+// so the command drives a Net directly and a test wraps the calls in a
+// helper that fails the test on error. New starts the nodes; Close
+// stops them and removes their directories, and may be called again.
+// The Net's notes (links added, nodes stopped) and the nodes' own logs
+// go to the slog.Logger of WithLogger. Errors a driver may branch on are
+// typed: ErrStopped, ErrRunning, ErrClosed, ErrPartitioned,
+// ErrNotPartitioned, and *WaitError for a wait that ran out of time.
 //
 // A Net owns N full nodes (node.New + Start): each a real libp2p host on
 // 127.0.0.1 TCP (mDNS always off: it multicasts on every interface), a
@@ -25,11 +34,12 @@
 //
 // The Net keeps each group of running nodes connected: where a stop or a
 // cut would leave a group in pieces it adds a link (an AddPeer, as an
-// operator's /register-node), and says so in the test log.
+// operator's /register-node), and says so in its log.
 //
 // What it leaves out: separate processes (a kill -9 needs one; the cmd
 // tests run the binary), mDNS (only inside network namespaces; see
 // node/netns_e2e_test.go) and load generation (the testnet command's,
 // in cmd/gossipchain/testnet.go). A Net is driven from one
-// goroutine, the test's; its nodes may be used from any.
+// goroutine; its nodes, and Node, Nodes and Running, may be used from
+// any.
 package testnet

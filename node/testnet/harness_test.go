@@ -1,7 +1,10 @@
 package testnet_test
 
 import (
+	"context"
+	"errors"
 	"net"
+	"os"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -14,7 +17,7 @@ import (
 // its side although its bootstrap peer is on the other, and joins the
 // heavier chain after the heal.
 func TestRestartInPartition(t *testing.T) {
-	nt := testnet.New(t, 5, testnet.WithTopology(testnet.Line()))
+	nt := newNet(t, 5, testnet.WithTopology(testnet.Line()))
 	mineRound(nt, []int{0}, 1)
 	nt.Partition([]int{0, 1, 2}, []int{3, 4})
 	nt.Stop(3) // n3 bootstraps from n2, across the cut
@@ -38,7 +41,7 @@ func TestRestartInPartition(t *testing.T) {
 // listens on another and dials the links of the peers that knew the old
 // one, so the node still catches up and takes part.
 func TestRestartOnNewPort(t *testing.T) {
-	nt := testnet.New(t, 4, testnet.WithTopology(testnet.Star()))
+	nt := newNet(t, 4, testnet.WithTopology(testnet.Star()))
 	old := nt.Addr(0)
 	nt.Stop(0) // the hub: the Net links the others up while it is away
 	port, err := old.ValueForProtocol(multiaddr.P_TCP)
@@ -63,5 +66,51 @@ func TestRestartOnNewPort(t *testing.T) {
 	}
 }
 
-var _ testnet.TB = (*testing.T)(nil)
-var _ testnet.TB = (*testing.B)(nil)
+// TestErrors: the operations a driver can get wrong return errors it can
+// tell apart, and Close stops the nodes, removes their directories and
+// may be called again.
+func TestErrors(t *testing.T) {
+	ctx := t.Context()
+	nt, err := testnet.New(ctx, 2, testnet.WithTopology(testnet.Line()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nt.Close()
+	if err := nt.Heal(ctx); !errors.Is(err, testnet.ErrNotPartitioned) {
+		t.Errorf("Heal unpartitioned: %v, want ErrNotPartitioned", err)
+	}
+	if err := nt.Restart(ctx, 1); !errors.Is(err, testnet.ErrRunning) {
+		t.Errorf("Restart of a running node: %v, want ErrRunning", err)
+	}
+	if err := nt.Stop(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nt.Mine(ctx, 1, 1); !errors.Is(err, testnet.ErrStopped) {
+		t.Errorf("Mine on a stopped node: %v, want ErrStopped", err)
+	}
+	if _, err := nt.WaitConverged(ctx, stepTimeout, 0, 1); !errors.Is(err, testnet.ErrStopped) {
+		t.Errorf("WaitConverged with a stopped node: %v, want ErrStopped", err)
+	}
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	var we *testnet.WaitError
+	if _, err := nt.Wait(short, stepTimeout, "nothing", func() bool { return false }); !errors.As(err, &we) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait on an ended context: %v, want a *WaitError wrapping context.Canceled", err)
+	}
+	dir := nt.Dir(0)
+	if err := nt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nt.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if nt.Node(0) != nil || len(nt.Running()) != 0 {
+		t.Error("nodes running after Close")
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("data directory after Close: %v", err)
+	}
+	if err := nt.Restart(ctx, 1); !errors.Is(err, testnet.ErrClosed) {
+		t.Errorf("Restart after Close: %v, want ErrClosed", err)
+	}
+}

@@ -1,5 +1,18 @@
 package testnet
 
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrPartitioned is Partition's error when the Net is partitioned
+// already, and ErrNotPartitioned Heal's when it is not.
+var (
+	ErrPartitioned    = errors.New("testnet: already partitioned; Heal first")
+	ErrNotPartitioned = errors.New("testnet: not partitioned")
+)
+
 // Partition cuts the network into groups of node indexes: nodes named in
 // no group form one more group together. Every connection between groups
 // is closed and refused by both hosts' gaters (p2p.Host.Block), so no
@@ -9,10 +22,9 @@ package testnet
 // a link. It returns once no connection crosses the cut and the
 // GossipSub meshes join up each side (see WaitMesh), so what a test
 // publishes next reaches its whole side.
-func (nt *Net) Partition(groups ...[]int) {
-	nt.t.Helper()
+func (nt *Net) Partition(ctx context.Context, groups ...[]int) error {
 	if nt.group != nil {
-		nt.t.Fatal("testnet: already partitioned; Heal first")
+		return ErrPartitioned
 	}
 	group := make([]int, len(nt.members))
 	for i := range group {
@@ -22,7 +34,7 @@ func (nt *Net) Partition(groups ...[]int) {
 	for g, members := range groups {
 		for _, i := range members {
 			if i < 0 || i >= len(nt.members) || named[i] {
-				nt.t.Fatalf("testnet: partition %v: node %d out of range or named twice", groups, i)
+				return fmt.Errorf("testnet: partition %v: node %d out of range or named twice", groups, i)
 			}
 			named[i] = true
 			group[i] = g
@@ -32,7 +44,7 @@ func (nt *Net) Partition(groups ...[]int) {
 	for _, i := range nt.Running() {
 		nt.blockAcross(i)
 	}
-	nt.Wait(setupTimeout, "no connection across the cut", func() bool {
+	_, err := nt.Wait(ctx, setupTimeout, "no connection across the cut", func() bool {
 		for _, i := range nt.Running() {
 			for j := range nt.members {
 				if !nt.sameSide(i, j) && nt.connected(i, j) {
@@ -42,13 +54,19 @@ func (nt *Net) Partition(groups ...[]int) {
 		}
 		return true
 	})
+	if err != nil {
+		return err
+	}
 	all := make([]int, len(nt.members))
 	for i := range all {
 		all[i] = i
 	}
-	nt.t.Logf("testnet: partitioned into %v", nt.sidesOf(all))
-	nt.rewire()
-	nt.WaitMesh(setupTimeout)
+	nt.log.Info("partitioned", "sides", fmt.Sprint(nt.sidesOf(all)))
+	if err := nt.rewire(ctx); err != nil {
+		return err
+	}
+	_, err = nt.WaitMesh(ctx, setupTimeout)
+	return err
 }
 
 // Heal lifts the partition: every host unblocks every other, and every
@@ -57,10 +75,9 @@ func (nt *Net) Partition(groups ...[]int) {
 // time to converge can be measured from there: the chains have not
 // necessarily converged (WaitConverged) nor the meshes formed across the
 // old cut (WaitMesh).
-func (nt *Net) Heal() {
-	nt.t.Helper()
+func (nt *Net) Heal(ctx context.Context) error {
 	if nt.group == nil {
-		nt.t.Fatal("testnet: not partitioned")
+		return ErrNotPartitioned
 	}
 	for _, i := range nt.Running() {
 		h := nt.Node(i).Host()
@@ -71,8 +88,11 @@ func (nt *Net) Heal() {
 		}
 	}
 	nt.group = nil
-	nt.rewire()
-	nt.t.Logf("testnet: healed")
+	if err := nt.rewire(ctx); err != nil {
+		return err
+	}
+	nt.log.Info("healed")
+	return nil
 }
 
 // blockAcross makes running node i refuse every node on another side.

@@ -27,7 +27,7 @@ const healBound = 5 * time.Second
 // independent replay of the final chain finds every balance and nonce
 // as the nodes' ledgers have them, and no transaction twice.
 func TestPartitionTen(t *testing.T) {
-	nt := testnet.New(t, 10)
+	nt := newNet(t, 10)
 	p := nt.Params()
 	ctx := t.Context()
 	win, lose := []int{0, 1, 2, 3, 4, 5}, []int{6, 7, 8, 9}

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/logutil"
 	"github.com/gossipchain/gossipchain/node"
 	"github.com/gossipchain/gossipchain/p2p"
 )
@@ -35,6 +37,8 @@ type config struct {
 	seed     uint64
 	seeded   bool
 	logLevel slog.Level
+	log      *slog.Logger
+	nodeLog  *slog.Logger
 }
 
 // WithTopology sets how nodes bootstrap from each other (default
@@ -45,42 +49,49 @@ func WithTopology(t Topology) Option { return func(c *config) { c.topology = t }
 // they are random, and the seed is logged so a failure can be replayed.
 func WithSeed(seed uint64) Option { return func(c *config) { c.seed, c.seeded = seed, true } }
 
-// WithLogLevel sets the level of the nodes' logs, which go to the test
-// log (default Info).
+// WithLogLevel sets the level of the nodes' logs (default Info); the
+// Net's own notes are at Info whatever it is.
 func WithLogLevel(l slog.Level) Option { return func(c *config) { c.logLevel = l } }
 
-// TB is what a Net needs of its driver: a *testing.T or *testing.B, or
-// the testnet command's runner. Fatal and Fatalf must not return (the
-// testing package ends the goroutine; the runner panics and recovers at
-// its top), and Context must end before the Cleanup functions run.
-type TB interface {
-	Helper()
-	Fatal(args ...any)
-	Fatalf(format string, args ...any)
-	Errorf(format string, args ...any)
-	Log(args ...any)
-	Logf(format string, args ...any)
-	TempDir() string
-	Cleanup(func())
-	Context() context.Context
-}
+// WithLogger sets where the Net's notes and the nodes' logs go, each
+// node's lines with a "node" attribute (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithNodeLogger sends the nodes' logs to l rather than to the Net's
+// logger, so a driver can show the Net's notes without the nodes' lines.
+func WithNodeLogger(l *slog.Logger) Option { return func(c *config) { c.nodeLog = l } }
+
+// The errors a driver may branch on, where every other error is a
+// failure: ErrStopped is wrapped by an operation's on a node that is
+// stopped or does not exist, ErrRunning by Restart's on a running node,
+// ErrClosed by those naming a node of a closed Net.
+var (
+	ErrStopped = errors.New("node stopped")
+	ErrRunning = errors.New("node running")
+	ErrClosed  = errors.New("testnet closed")
+)
 
 // Net is a network of in-process nodes; see the package comment. New
-// starts it and the test's cleanup closes it.
+// starts it and Close stops it and removes its data directories.
 //
 // mu guards the members' running state (node, mesh), which Node reads
-// from any goroutine; everything else is touched by the test's goroutine
-// only.
+// from any goroutine; everything else is touched by the driving
+// goroutine only.
 type Net struct {
-	t     TB
 	cfg   config
+	log   *slog.Logger
 	rng   *rand.Rand
-	log   *logWriter
+	base  string // holds every node's data directory
 	links []link
 	// group is each node's side of the partition, nil when there is none.
 	group []int
+	// life is what the nodes run under: a step's context ends with the
+	// step, the nodes only with Close.
+	life   context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
+	closed  bool
 	members []*member
 }
 
@@ -100,47 +111,60 @@ type member struct {
 
 // New starts n nodes, joins them by bootstrap as the topology says, and
 // waits until every node is connected to its bootstrap peers and the
-// GossipSub meshes join all nodes up, so what a test publishes first
-// reaches everyone. It fails the test if any of that fails.
-func New(t TB, n int, opts ...Option) *Net {
-	t.Helper()
-	cfg := config{params: chain.RegTest(), topology: Random(2), logLevel: slog.LevelInfo}
+// GossipSub meshes join all nodes up, so what is published first
+// reaches everyone. The nodes run until Close, or until ctx ends; ctx
+// also bounds the setup. On error nothing is left running.
+func New(ctx context.Context, n int, opts ...Option) (*Net, error) {
+	cfg := config{params: chain.RegTest(), topology: Random(2), logLevel: slog.LevelInfo,
+		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if !cfg.seeded {
 		cfg.seed = rand.Uint64()
 	}
-	if n < 1 {
-		t.Fatalf("testnet: %d nodes", n)
+	if cfg.nodeLog == nil {
+		cfg.nodeLog = cfg.log
 	}
-	nt := &Net{t: t, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, 0x7e57)), log: &logWriter{t: t}}
+	if n < 1 {
+		return nil, fmt.Errorf("testnet: %d nodes", n)
+	}
+	base, err := os.MkdirTemp("", "gossipchain-testnet-")
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	nt := &Net{cfg: cfg, log: cfg.log, rng: rand.New(rand.NewPCG(cfg.seed, 0x7e57)), base: base}
+	nt.life, nt.cancel = context.WithCancel(ctx)
 	boots := cfg.topology.boots(n, nt.rng)
+	fail := func(err error) (*Net, error) { return nil, errors.Join(err, nt.Close()) }
 	for i := range n {
-		// Every directory first: TempDir's removal is a cleanup too,
-		// and it must run after close, so it is registered before it.
-		m := &member{name: fmt.Sprintf("n%d", i), dir: t.TempDir()}
+		m := &member{name: fmt.Sprintf("n%d", i), dir: filepath.Join(base, fmt.Sprintf("n%d", i))}
+		if err := os.Mkdir(m.dir, 0o700); err != nil {
+			return fail(fmt.Errorf("testnet: %w", err))
+		}
 		for _, b := range boots[i] {
 			if b < 0 || b >= i || slices.Contains(m.boot, b) {
-				t.Fatalf("testnet: topology %s: node %d bootstraps from %d", cfg.topology, i, b)
+				return fail(fmt.Errorf("testnet: topology %s: node %d bootstraps from %d", cfg.topology, i, b))
 			}
 			m.boot = append(m.boot, b)
 			nt.links = append(nt.links, link{from: i, to: b})
 		}
 		nt.members = append(nt.members, m)
 	}
-	t.Cleanup(nt.log.stop) // last: nodes may log while closing
-	t.Cleanup(nt.close)
-	t.Logf("testnet: %d nodes, topology %s, seed %d", n, cfg.topology, cfg.seed)
+	nt.log.Info("testnet up", "nodes", n, "topology", cfg.topology.String(), "seed", cfg.seed)
 
 	for i := range n {
 		if err := nt.start(i, 0); err != nil {
-			t.Fatalf("testnet: %v", err)
+			return fail(fmt.Errorf("testnet: %w", err))
 		}
 	}
-	nt.rewire()
-	nt.WaitMesh(setupTimeout)
-	return nt
+	if err := nt.rewire(ctx); err != nil {
+		return fail(err)
+	}
+	if _, err := nt.WaitMesh(ctx, setupTimeout); err != nil {
+		return fail(err)
+	}
+	return nt, nil
 }
 
 // Params returns the network's parameters.
@@ -211,40 +235,47 @@ func (nt *Net) Links() [][2]int {
 }
 
 // Mine mines k blocks on node i, each on its tip at the time, and
-// returns them. A block that lost the race to one arriving meanwhile is
-// mined again.
-func (nt *Net) Mine(i, k int) []*chain.Block {
-	nt.t.Helper()
-	n := nt.running(i)
+// returns those it mined, all k unless it fails. A block that lost the
+// race to one arriving meanwhile is mined again.
+func (nt *Net) Mine(ctx context.Context, i, k int) ([]*chain.Block, error) {
+	n, err := nt.running(i)
+	if err != nil {
+		return nil, fmt.Errorf("testnet: mine: %w", err)
+	}
 	out := make([]*chain.Block, 0, k)
 	for len(out) < k {
-		b, err := n.MineOne(nt.t.Context())
+		b, err := n.MineOne(ctx)
 		if errors.Is(err, chain.ErrStaleTip) {
 			continue
 		}
 		if err != nil {
-			nt.t.Fatalf("testnet: mine on n%d: %v", i, err)
+			return out, fmt.Errorf("testnet: mine on n%d: %w", i, err)
 		}
 		out = append(out, b)
 	}
-	return out
+	return out, nil
 }
 
 // Stop closes node i cleanly. Its peers keep trying to reach it, and the
 // Net adds links if the others fell apart without it. It returns once
 // the meshes join up the remaining nodes (WaitMesh).
-func (nt *Net) Stop(i int) {
-	nt.t.Helper()
-	n := nt.running(i)
+func (nt *Net) Stop(ctx context.Context, i int) error {
+	n, err := nt.running(i)
+	if err != nil {
+		return fmt.Errorf("testnet: stop: %w", err)
+	}
 	nt.mu.Lock()
 	nt.members[i].node, nt.members[i].mesh = nil, nil
 	nt.mu.Unlock()
 	if err := n.Close(); err != nil {
-		nt.t.Fatalf("testnet: stop n%d: %v", i, err)
+		return fmt.Errorf("testnet: stop n%d: %w", i, err)
 	}
-	nt.t.Logf("testnet: n%d stopped at height %d", i, n.Chain().Tip().Height())
-	nt.rewire()
-	nt.WaitMesh(setupTimeout)
+	nt.log.Info("node stopped", "node", i, "height", n.Chain().Tip().Height())
+	if err := nt.rewire(ctx); err != nil {
+		return err
+	}
+	_, err = nt.WaitMesh(ctx, setupTimeout)
+	return err
 }
 
 // Restart opens node i again on its data directory, so with the same
@@ -254,36 +285,52 @@ func (nt *Net) Stop(i int) {
 // up (WaitConverged) nor for it to join the meshes (WaitMesh), so the
 // time to catch up can be measured from there. In a partition, the node
 // stays on its side.
-func (nt *Net) Restart(i int) {
-	nt.t.Helper()
+func (nt *Net) Restart(ctx context.Context, i int) error {
+	if err := nt.usable(i); err != nil {
+		return fmt.Errorf("testnet: restart: %w", err)
+	}
 	m := nt.members[i]
 	if nt.Node(i) != nil {
-		nt.t.Fatalf("testnet: restart n%d: it is running", i)
+		return fmt.Errorf("testnet: restart n%d: %w", i, ErrRunning)
 	}
 	if err := nt.start(i, m.port); err != nil {
-		nt.t.Logf("testnet: n%d cannot listen on port %d again, taking a new one: %v", i, m.port, err)
+		nt.log.Info("node cannot listen on its port again, taking a new one", "node", i, "port", m.port, "err", err)
 		if err := nt.start(i, 0); err != nil {
-			nt.t.Fatalf("testnet: restart: %v", err)
+			return fmt.Errorf("testnet: restart: %w", err)
 		}
 	}
 	if nt.group != nil {
 		nt.blockAcross(i)
 	}
-	nt.t.Logf("testnet: n%d restarted at height %d", i, nt.Node(i).Chain().Tip().Height())
-	nt.rewire()
+	nt.log.Info("node restarted", "node", i, "height", nt.Node(i).Chain().Tip().Height())
+	return nt.rewire(ctx)
 }
 
-// running returns node i or fails the test if it is stopped.
-func (nt *Net) running(i int) *node.Node {
-	nt.t.Helper()
+// usable checks that node i exists and the Net is open.
+func (nt *Net) usable(i int) error {
+	nt.mu.Lock()
+	closed := nt.closed
+	nt.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if i < 0 || i >= len(nt.members) {
-		nt.t.Fatalf("testnet: no node %d of %d", i, len(nt.members))
+		return fmt.Errorf("no node %d of %d: %w", i, len(nt.members), ErrStopped)
+	}
+	return nil
+}
+
+// running returns node i, or an error wrapping ErrStopped if it is not
+// running.
+func (nt *Net) running(i int) (*node.Node, error) {
+	if err := nt.usable(i); err != nil {
+		return nil, err
 	}
 	n := nt.Node(i)
 	if n == nil {
-		nt.t.Fatalf("testnet: n%d is stopped", i)
+		return nil, fmt.Errorf("n%d: %w", i, ErrStopped)
 	}
-	return n
+	return n, nil
 }
 
 // start opens and starts node i listening on port (0: any).
@@ -303,14 +350,14 @@ func (nt *Net) start(i, port int) error {
 		Bootstrap:     boot,
 		MDNS:          false,
 		MinerThreads:  1,
-		Logger:        nt.log.logger(m.name, nt.cfg.logLevel),
+		Logger:        nodeLogger(nt.cfg.nodeLog, m.name, nt.cfg.logLevel),
 		GossipOptions: []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh))},
 	})
 	if err != nil {
 		return fmt.Errorf("open n%d: %w", i, err)
 	}
-	// The node lives until Stop or the test's end, not a step's deadline.
-	if err := n.Start(nt.t.Context()); err != nil {
+	// The node lives until Stop or Close, not a step's deadline.
+	if err := n.Start(nt.life); err != nil {
 		return errors.Join(fmt.Errorf("start n%d: %w", i, err), n.Close())
 	}
 	addr, p, err := tcpAddr(n.Host())
@@ -345,10 +392,8 @@ func (nt *Net) sameSide(a, b int) bool { return nt.group == nil || nt.group[a] =
 // rewire keeps every side of the network connected and every kept link
 // up: it adds a link between the pieces of a side that fell apart (by a
 // stop or a cut), then dials every link between running nodes on the
-// same side that is down, and waits for them. It fails the test if a
-// dial fails.
-func (nt *Net) rewire() {
-	nt.t.Helper()
+// same side that is down, and waits for them.
+func (nt *Net) rewire(ctx context.Context) error {
 	for _, side := range nt.sidesOf(nt.Running()) {
 		comps := components(side, nt.links)
 		for k := 1; k < len(comps); k++ {
@@ -360,11 +405,11 @@ func (nt *Net) rewire() {
 			}
 			l := link{from: comps[k][nt.rng.IntN(len(comps[k]))], to: before[nt.rng.IntN(len(before))]}
 			nt.links = append(nt.links, l)
-			nt.t.Logf("testnet: link n%d → n%d added to keep %v connected", l.from, l.to, side)
+			nt.log.Info("link added to keep a side connected", "from", l.from, "to", l.to, "side", fmt.Sprint(side))
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(nt.t.Context(), setupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(nt.links))
@@ -393,8 +438,9 @@ func (nt *Net) rewire() {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		nt.t.Fatalf("testnet: %v", err)
+		return fmt.Errorf("testnet: %w", err)
 	}
+	return nil
 }
 
 // connected reports whether node a has a connection to node b.
@@ -403,47 +449,44 @@ func (nt *Net) connected(a, b int) bool {
 	return n != nil && n.Host().Network().Connectedness(nt.members[b].id) == network.Connected
 }
 
-// close closes every running node at once, at the test's end.
-func (nt *Net) close() {
+// Close stops every running node at once and removes the data
+// directories. It may be called more than once; later calls do nothing.
+func (nt *Net) Close() error {
 	var wg sync.WaitGroup
 	nt.mu.Lock()
-	for _, m := range nt.members {
+	if nt.closed {
+		nt.mu.Unlock()
+		return nil
+	}
+	nt.closed = true
+	// As at a test's end: the nodes' loops see their context end first,
+	// then Close waits for them.
+	nt.cancel()
+	errs := make([]error, len(nt.members))
+	for k, m := range nt.members {
 		if n := m.node; n != nil {
 			m.node, m.mesh = nil, nil
 			wg.Go(func() {
 				if err := n.Close(); err != nil {
-					nt.t.Errorf("testnet: close %s: %v", m.name, err)
+					errs[k] = fmt.Errorf("close %s: %w", m.name, err)
 				}
 			})
 		}
 	}
 	nt.mu.Unlock()
 	wg.Wait()
-}
-
-// logWriter sends the nodes' logs to the test log until the test ends;
-// a line logged after that would make the testing package panic.
-type logWriter struct {
-	t    TB
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *logWriter) logger(name string, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("node", name)
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
+	if err := os.RemoveAll(nt.base); err != nil {
+		errs = append(errs, err)
 	}
-	return len(p), nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("testnet: %w", err)
+	}
+	return nil
 }
 
-func (w *logWriter) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.done = true
+// nodeLogger is the logger of the node called name: log, tagged with
+// the name, and no lower than level, which may be above the Net's own
+// notes.
+func nodeLogger(log *slog.Logger, name string, level slog.Level) *slog.Logger {
+	return slog.New(logutil.MinLevel(log.Handler(), level)).With("node", name)
 }

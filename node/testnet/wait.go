@@ -39,17 +39,31 @@ func (nt *Net) Await(ctx context.Context, cond func() bool) error {
 	}
 }
 
-// Wait is Await with a timeout that fails the test, what saying what was
-// awaited. It returns how long the wait took.
-func (nt *Net) Wait(timeout time.Duration, what string, cond func() bool) time.Duration {
-	nt.t.Helper()
+// WaitError is the error of a wait that timed out: what was awaited,
+// for how long, and every node's tip then.
+type WaitError struct {
+	What  string
+	After time.Duration
+	Tips  string
+	Err   error // the context's cause: context.DeadlineExceeded on timeout
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("testnet: %s: no result after %s (%v); tips:%s", e.What, e.After.Round(time.Millisecond), e.Err, e.Tips)
+}
+
+func (e *WaitError) Unwrap() error { return e.Err }
+
+// Wait is Await with a timeout, saying what was awaited in its error, a
+// *WaitError. It returns how long the wait took.
+func (nt *Net) Wait(ctx context.Context, timeout time.Duration, what string, cond func() bool) (time.Duration, error) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeoutCause(nt.t.Context(), timeout, fmt.Errorf("%s: no result after %s", what, timeout))
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := nt.Await(ctx, cond); err != nil {
-		nt.t.Fatalf("testnet: %v", err)
+		return time.Since(start), &WaitError{What: what, After: time.Since(start), Tips: nt.Tips(), Err: err}
 	}
-	return time.Since(start)
+	return time.Since(start), nil
 }
 
 // Converged reports whether the given nodes (all running nodes when none
@@ -75,19 +89,15 @@ func (nt *Net) Converged(nodes ...int) bool {
 
 // WaitConverged waits until the given nodes (all running nodes when none
 // are given) share one tip, and returns how long that took. On timeout
-// it fails the test with every node's height and tip.
-func (nt *Net) WaitConverged(timeout time.Duration, nodes ...int) time.Duration {
-	nt.t.Helper()
+// its *WaitError has every node's height and tip.
+func (nt *Net) WaitConverged(ctx context.Context, timeout time.Duration, nodes ...int) (time.Duration, error) {
 	for _, i := range nodes {
-		nt.running(i) // a stopped node would never agree: fail now
+		// A stopped node would never agree: fail now.
+		if _, err := nt.running(i); err != nil {
+			return 0, fmt.Errorf("testnet: converge: %w", err)
+		}
 	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(nt.t.Context(), timeout)
-	defer cancel()
-	if err := nt.Await(ctx, func() bool { return nt.Converged(nodes...) }); err != nil {
-		nt.t.Fatalf("testnet: no common tip after %s: %s", timeout, nt.Tips())
-	}
-	return time.Since(start)
+	return nt.Wait(ctx, timeout, "a common tip", func() bool { return nt.Converged(nodes...) })
 }
 
 // Tips describes every node's tip, for failure messages.
@@ -106,9 +116,8 @@ func (nt *Net) Tips() string {
 
 // WaitTxIncluded waits until the main chain of every running node holds
 // every transaction in ids.
-func (nt *Net) WaitTxIncluded(timeout time.Duration, ids ...chain.Hash) time.Duration {
-	nt.t.Helper()
-	return nt.Wait(timeout, fmt.Sprintf("%d transactions on every main chain", len(ids)), func() bool {
+func (nt *Net) WaitTxIncluded(ctx context.Context, timeout time.Duration, ids ...chain.Hash) (time.Duration, error) {
+	return nt.Wait(ctx, timeout, fmt.Sprintf("%d transactions on every main chain", len(ids)), func() bool {
 		for _, n := range nt.Nodes() {
 			for _, id := range ids {
 				if _, err := n.Chain().TxLocation(id); err != nil {
@@ -122,12 +131,11 @@ func (nt *Net) WaitTxIncluded(timeout time.Duration, ids ...chain.Hash) time.Dur
 
 // WaitInMempool waits until the mempool of each given node (all running
 // nodes when none are given) holds every transaction in ids.
-func (nt *Net) WaitInMempool(timeout time.Duration, ids []chain.Hash, nodes ...int) time.Duration {
-	nt.t.Helper()
+func (nt *Net) WaitInMempool(ctx context.Context, timeout time.Duration, ids []chain.Hash, nodes ...int) (time.Duration, error) {
 	if len(nodes) == 0 {
 		nodes = nt.Running()
 	}
-	return nt.Wait(timeout, fmt.Sprintf("%d transactions in the mempools of %v", len(ids), nodes), func() bool {
+	return nt.Wait(ctx, timeout, fmt.Sprintf("%d transactions in the mempools of %v", len(ids), nodes), func() bool {
 		for _, i := range nodes {
 			n := nt.Node(i)
 			if n == nil {
@@ -147,11 +155,10 @@ func (nt *Net) WaitInMempool(timeout time.Duration, ids []chain.Hash, nodes ...i
 // up the running nodes of each side of the network: a message published
 // then reaches every node of its side. Meshes form at GossipSub's
 // heartbeat, up to a second after a connection.
-func (nt *Net) WaitMesh(timeout time.Duration) time.Duration {
-	nt.t.Helper()
+func (nt *Net) WaitMesh(ctx context.Context, timeout time.Duration) (time.Duration, error) {
 	id := nt.cfg.params.NetworkID()
 	topics := []string{protocol.TxTopic(id), protocol.BlockTopic(id)}
-	return nt.Wait(timeout, "GossipSub meshes joining every node", func() bool {
+	return nt.Wait(ctx, timeout, "GossipSub meshes joining every node", func() bool {
 		for _, topic := range topics {
 			if !nt.meshJoined(topic) {
 				return false

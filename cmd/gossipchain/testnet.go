@@ -245,12 +245,14 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	log.Info("load stopped", "submitted", rep.submitted, "refused", rep.refused)
 
 	// Drain: mine until no running node holds a transaction, each block
-	// on a node that holds some. After a partition the transactions of a
+	// on a node that holds some. Each wait for a common tip mines on
+	// while nodes sit on tied tips (ConvergeMining), as a real network
+	// would: a tie between blocks of equal work lasts until the next. After a partition the transactions of a
 	// side are in that side's mempools only (gossip does not replay a
 	// mempool to a new peer), so mining on one fixed node would not do.
 	drainStart := time.Now()
 	for round := 0; round < 200 && ctx.Err() == nil; round++ {
-		if _, err := nt.WaitConverged(ctx, 2*time.Minute); err != nil {
+		if _, _, err := nt.ConvergeMining(ctx, 2*time.Minute); err != nil {
 			return err
 		}
 		i, ok := withPending(nt)
@@ -261,7 +263,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 			return err
 		}
 	}
-	if _, err := nt.WaitConverged(ctx, 2*time.Minute); err != nil {
+	if _, _, err := nt.ConvergeMining(ctx, 2*time.Minute); err != nil {
 		return err
 	}
 	rep.converge = time.Since(drainStart)
@@ -435,7 +437,7 @@ func fundSenders(ctx context.Context, log *slog.Logger, nt *testnet.Net, o testn
 	if _, err := nt.Mine(ctx, 0, blocks); err != nil {
 		return nil, err
 	}
-	if _, err := nt.WaitConverged(ctx, 2*time.Minute); err != nil {
+	if _, _, err := nt.ConvergeMining(ctx, 2*time.Minute); err != nil {
 		return nil, err
 	}
 	out := make([]*sender, o.senders)
@@ -460,7 +462,7 @@ func fundSenders(ctx context.Context, log *slog.Logger, nt *testnet.Net, o testn
 			return nil, err
 		}
 	}
-	if _, err := nt.WaitConverged(ctx, 2*time.Minute); err != nil {
+	if _, _, err := nt.ConvergeMining(ctx, 2*time.Minute); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -28,6 +28,9 @@
 //   - WaitConverged and the other waits recheck at every tip change of a
 //     running node (and on a short poll for what tips do not show, such
 //     as mempools) until their deadline: never a fixed sleep;
+//   - ConvergeMining waits for one tip as a real network reaches it: it
+//     mines a block whenever the nodes sit on tied tips of equal work,
+//     which proof of work keeps until the next block;
 //   - Audit recomputes balances and nonces from a node's main chain with
 //     code of its own, so a test can check that nothing was lost or
 //     applied twice without trusting the ledger it is testing.

@@ -100,6 +100,70 @@ func (nt *Net) WaitConverged(ctx context.Context, timeout time.Duration, nodes .
 	return nt.Wait(ctx, timeout, "a common tip", func() bool { return nt.Converged(nodes...) })
 }
 
+// tieWait is how long ConvergeMining lets running nodes sit on
+// different tips of equal work before it mines a block to break the tie:
+// long enough for blocks in flight to arrive, short next to a test's
+// patience.
+const tieWait = 3 * time.Second
+
+// ConvergeMining is WaitConverged for all running nodes, but mining as a
+// real network would. Proof of work keeps a tie between two branches of
+// equal work until the next block: nodes that saw different siblings
+// first each keep theirs, and a network that stopped mining never agrees.
+// Whenever the running nodes have sat on different tips of one work for
+// tieWait, it mines a block on the first running node, whose branch then
+// has more work and wins everywhere by gossip and sync. It returns how
+// long it took and how many blocks it mined.
+func (nt *Net) ConvergeMining(ctx context.Context, timeout time.Duration) (time.Duration, int, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	mined := 0
+	for {
+		wctx, wcancel := context.WithTimeout(ctx, tieWait)
+		err := nt.Await(wctx, func() bool { return nt.Converged() })
+		wcancel()
+		if err == nil {
+			return time.Since(start), mined, nil
+		}
+		if ctx.Err() != nil {
+			return time.Since(start), mined, &WaitError{What: "a common tip, mining to break ties", After: time.Since(start),
+				Tips: nt.Tips(), Err: context.Cause(ctx)}
+		}
+		running := nt.Running()
+		if len(running) == 0 || !nt.tied(running) {
+			continue // still syncing toward the heaviest: wait on
+		}
+		if _, err := nt.Mine(ctx, running[0], 1); err != nil {
+			return time.Since(start), mined, fmt.Errorf("testnet: break a tie: %w", err)
+		}
+		mined++
+	}
+}
+
+// tied reports whether the given nodes sit on more than one tip, all of
+// the same work: a tie only a new block breaks.
+func (nt *Net) tied(nodes []int) bool {
+	var first *chain.BlockMeta
+	tips := 0
+	for _, i := range nodes {
+		n := nt.Node(i)
+		if n == nil {
+			return false
+		}
+		t := n.Chain().Tip()
+		switch {
+		case first == nil:
+			first, tips = t, 1
+		case t.Work.Cmp(first.Work) != 0:
+			return false
+		case t.Hash != first.Hash:
+			tips++
+		}
+	}
+	return tips > 1
+}
+
 // Tips describes every node's tip, for failure messages.
 func (nt *Net) Tips() string {
 	s := ""

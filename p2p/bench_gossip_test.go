@@ -1,0 +1,397 @@
+package p2p_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// Gossip benchmark shape.
+const (
+	gossipNodes       = 20
+	gossipDegree      = 6   // average connections per node
+	gossipBlocksPerOp = 100 // published blocks per benchmark iteration
+	gossipPause       = 10 * time.Millisecond
+	gossipTimeout     = 30 * time.Second // for one block to reach every node
+)
+
+// lightTracer is meshTracer without the SHA-256 and map insert of every
+// message, which would sit on the delivery path being measured: only the
+// graft and prune events are kept.
+type lightTracer struct{ *meshTracer }
+
+func (lightTracer) ValidateMessage(*pubsub.Message)       {}
+func (lightTracer) DuplicateMessage(*pubsub.Message)      {}
+func (lightTracer) RejectMessage(*pubsub.Message, string) {}
+
+// meshSize is the number of peers m's node has in its mesh for topic.
+func meshSize(m *meshTracer, topic string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.grafts[topic])
+}
+
+// randomTopology returns the edges of a connected random graph on n
+// nodes with about degree edges per node: a ring over a random
+// permutation, then random extra edges.
+func randomTopology(n, degree int, rng *rand.Rand) [][2]int {
+	type edge = [2]int
+	have := make(map[edge]bool)
+	var edges []edge
+	add := func(a, b int) {
+		if a == b {
+			return
+		}
+		e := edge{min(a, b), max(a, b)}
+		if !have[e] {
+			have[e] = true
+			edges = append(edges, e)
+		}
+	}
+	perm := rng.Perm(n)
+	for i := range perm {
+		add(perm[i], perm[(i+1)%n])
+	}
+	for len(edges) < n*degree/2 {
+		add(rng.IntN(n), rng.IntN(n))
+	}
+	return edges
+}
+
+// gossipNet is gossipNodes hosts connected at random, each with a mesh
+// tracer, and what each one subscribes on.
+type gossipNet struct {
+	hosts  []*p2p.Host
+	tracer []*meshTracer
+	degree []int
+}
+
+// newGossipNet starts the hosts; join attaches each host's GossipSub
+// (with the tracer option it is given); then connect wires the topology
+// and waits, for every node, until it has grafted min(Dlo, its peers)
+// peers on topic.
+func newGossipNet(b *testing.B) *gossipNet {
+	b.Helper()
+	n := &gossipNet{}
+	for range gossipNodes {
+		h := newNodeHost(b)
+		b.Cleanup(func() { h.Close() })
+		n.hosts = append(n.hosts, h)
+		n.tracer = append(n.tracer, newMeshTracer())
+	}
+	return n
+}
+
+func (n *gossipNet) connect(b *testing.B, topic string) {
+	b.Helper()
+	n.degree = make([]int, len(n.hosts))
+	for _, e := range randomTopology(len(n.hosts), gossipDegree, rand.New(rand.NewPCG(7, 11))) {
+		dial(b, n.hosts[e[0]], n.hosts[e[1]])
+		n.degree[e[0]]++
+		n.degree[e[1]]++
+	}
+	dlo := pubsub.DefaultGossipSubParams().Dlo
+	start := time.Now()
+	testutil.Eventually(b, 60*time.Second, "every node grafts min(Dlo, its peers) peers", func() bool {
+		for i, m := range n.tracer {
+			if meshSize(m, topic) < min(dlo, n.degree[i]) {
+				return false
+			}
+		}
+		return true
+	})
+	b.Logf("mesh formed %v after connecting %d nodes", time.Since(start).Round(time.Millisecond), len(n.hosts))
+}
+
+// latencies collects delivery latencies and reports their percentiles.
+type latencies []time.Duration
+
+func (l latencies) report(b *testing.B) {
+	if len(l) == 0 {
+		return
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	at := func(q float64) float64 {
+		i := int(q*float64(len(s))+0.5) - 1
+		return float64(s[max(0, min(i, len(s)-1))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(at(0.50), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
+	b.ReportMetric(at(1.00), "p100-ms")
+	b.ReportMetric(float64(len(s)), "deliveries")
+}
+
+// BenchmarkGossipPropagation20: 20 node hosts on loopback in a random
+// connected topology of about six peers each, GossipSub with its default
+// parameters (heartbeat 1 s), timed after every node's mesh formed. Each
+// block is mined and processed by a publisher (rotating), then published;
+// the latency of each of the 19 others is from the publish to its tip
+// being the block, so it includes every hop's validation (signatures
+// included) and store commit (NoSync). Blocks do not overlap: the next is
+// mined once all 19 have the last, after a pause. The timer runs only
+// from each publish to the last delivery.
+//
+// block=… carries blocks of about 1 KiB (4 transfers) and 100 KiB (454
+// transfers); raw=… carries bare payloads of the same sizes through
+// GossipSub with no validator: the limit, in the same run.
+func BenchmarkGossipPropagation20(b *testing.B) {
+	if testing.Short() {
+		b.Skip("slow: 20 hosts and hundreds of gossiped blocks")
+	}
+	// The normal case: every node has the block's transactions from
+	// their own gossip, so their signatures are in its cache.
+	b.Run("block=1KiB", func(b *testing.B) { benchGossipBlocks(b, 4, true) })
+	b.Run("block=100KiB", func(b *testing.B) { benchGossipBlocks(b, 454, true) })
+	// Cold: transactions nobody has seen, every hop verifies them.
+	b.Run("block=1KiB-cold", func(b *testing.B) { benchGossipBlocks(b, 4, false) })
+	b.Run("block=100KiB-cold", func(b *testing.B) { benchGossipBlocks(b, 454, false) })
+	b.Run("raw=1KiB", func(b *testing.B) { benchGossipRaw(b, 1<<10) })
+	b.Run("raw=100KiB", func(b *testing.B) { benchGossipRaw(b, 100<<10) })
+}
+
+// benchGossipBlocks gossips blocks of a coinbase and txs transfers. txs
+// senders are funded first; each block has every sender pay 1 to the
+// next, so balances never run out. With warm, every node admits the
+// block's transactions to its mempool before the block is published (off
+// the clock), as their own gossip would have brought them.
+func benchGossipBlocks(b *testing.B, txs int, warm bool) {
+	p := chain.RegTest()
+	funder, miner := testwallet.New("bench funder"), testwallet.New("bench miner")
+	senders := make([]*testwallet.Wallet, txs)
+	for i := range senders {
+		senders[i] = testwallet.New(fmt.Sprintf("bench gossip sender %d", i))
+	}
+	prefix := fundingBlocks(b, funder, senders, 2)
+
+	net := newGossipNet(b)
+	chains := make([]*testChain, gossipNodes)
+	gossips := make([]*p2p.Gossip, gossipNodes)
+	for i, h := range net.hosts {
+		c, closeC := openBenchChain(b, b.TempDir(), true)
+		b.Cleanup(closeC)
+		processAll(b, c, prefix, len(prefix))
+		g, err := p2p.NewGossip(context.Background(), h.Host, c, nopSync{},
+			p2p.WithPubSubOptions(pubsub.WithRawTracer(lightTracer{net.tracer[i]})))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { g.Close() })
+		chains[i], gossips[i] = c, g
+	}
+	net.connect(b, protocol.BlockTopic(p.NetworkID()))
+
+	var lat latencies
+	var blockBytes int64
+	published := 0
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		for range gossipBlocksPerOp {
+			k := uint64(published) // every sender's nonce: one transfer per block
+			pub := published % gossipNodes
+			list := make(txList, txs)
+			for i, s := range senders {
+				list[i] = s.Tx(p, senders[(i+1)%txs].Addr, 1, 0, k)
+			}
+			blk, err := chains[pub].Mine(ctx, list, miner.Addr, 1, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(blk.Transactions) != 1+txs {
+				b.Fatalf("block took %d of %d transfers", len(blk.Transactions)-1, txs)
+			}
+			if warm {
+				for _, c := range chains {
+					for _, tx := range blk.Transactions[1:] {
+						if err := c.AddTx(tx); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			}
+			if _, err := chains[pub].ProcessBlock(ctx, blk); err != nil {
+				b.Fatal(err)
+			}
+			blockBytes += int64(blk.EncodedSize())
+			want := blk.Hash()
+
+			arrived := make([]time.Time, gossipNodes)
+			errs := make([]error, gossipNodes)
+			wctx, cancel := context.WithTimeout(ctx, gossipTimeout)
+			var wg sync.WaitGroup
+			for i, c := range chains {
+				if i == pub {
+					continue
+				}
+				ch := c.TipChanged()
+				wg.Go(func() { arrived[i], errs[i] = waitTip(wctx, c, ch, want) })
+			}
+
+			b.StartTimer()
+			start := time.Now()
+			if err := gossips[pub].PublishBlock(ctx, blk); err != nil {
+				b.Fatal(err)
+			}
+			wg.Wait()
+			b.StopTimer()
+			cancel()
+			for i := range chains {
+				if i == pub {
+					continue
+				}
+				if errs[i] != nil {
+					b.Fatalf("block %d from node %d never reached node %d: %v", published, pub, i, errs[i])
+				}
+				lat = append(lat, arrived[i].Sub(start))
+			}
+			published++
+			time.Sleep(gossipPause)
+		}
+		b.StartTimer()
+	}
+	lat.report(b)
+	b.ReportMetric(float64(blockBytes)/float64(published), "B/block")
+}
+
+// fundingBlocks builds, on a scratch chain, blocks that pay funder enough
+// coinbases and then one block in which funder pays each sender amount.
+func fundingBlocks(b *testing.B, funder *testwallet.Wallet, senders []*testwallet.Wallet, amount uint64) []*chain.Block {
+	b.Helper()
+	c, closeC := openBenchChain(b, b.TempDir(), true)
+	defer closeC()
+	p := c.Params()
+	ctx := context.Background()
+	var out []*chain.Block
+	mine := func(txs txList) {
+		blk, err := c.Mine(ctx, txs, funder.Addr, 1, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(blk.Transactions) != 1+len(txs) {
+			b.Fatalf("funding block took %d of %d transfers", len(blk.Transactions)-1, len(txs))
+		}
+		if _, err := c.Chain.ProcessBlock(ctx, blk); err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, blk)
+	}
+	need := uint64(len(senders)) * amount
+	for range need/p.Reward + 1 {
+		mine(nil)
+	}
+	txs := make(txList, len(senders))
+	for i, s := range senders {
+		txs[i] = funder.Tx(p, s.Addr, amount, 0, uint64(i))
+	}
+	mine(txs)
+	return out
+}
+
+// benchGossipRaw gossips bare payloads of size bytes over plain GossipSub
+// with its default parameters, the node's message policy (unsigned,
+// content ids), flood publishing and the node's message size limit, no
+// validator and no scoring: the limit for the block runs.
+func benchGossipRaw(b *testing.B, size int) {
+	const topicName = "/gossipchain-bench/raw/1"
+	net := newGossipNet(b)
+	type arrival struct {
+		seq uint64
+		at  time.Time
+	}
+	topics := make([]*pubsub.Topic, gossipNodes)
+	arrivals := make([]chan arrival, gossipNodes)
+	ctx, cancel := context.WithCancel(context.Background())
+	var readers sync.WaitGroup
+	b.Cleanup(func() { cancel(); readers.Wait() })
+	for i, h := range net.hosts {
+		// The node's own policy (unsigned, content ids), so raw and
+		// block differ only in what the node's validators do.
+		ps, err := pubsub.NewGossipSub(ctx, h.Host, append(unsignedGossip(),
+			pubsub.WithFloodPublish(true),
+			pubsub.WithMaxMessageSize(protocol.MaxGossipMessageSize),
+			pubsub.WithRawTracer(lightTracer{net.tracer[i]}))...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t, err := ps.Join(topicName)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sub, err := t.Subscribe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		topics[i], arrivals[i] = t, make(chan arrival, 16)
+		self := h.ID()
+		readers.Go(func() {
+			defer sub.Cancel()
+			for {
+				m, err := sub.Next(ctx)
+				if err != nil {
+					return
+				}
+				at := time.Now()
+				if m.ReceivedFrom == self {
+					continue
+				}
+				arrivals[i] <- arrival{binary.BigEndian.Uint64(m.Data), at}
+			}
+		})
+	}
+	net.connect(b, topicName)
+
+	payload := make([]byte, size)
+	rand.NewChaCha8([32]byte{2}).Read(payload)
+	var lat latencies
+	seq := uint64(0)
+	for b.Loop() {
+		b.StopTimer()
+		for range gossipBlocksPerOp {
+			pub := int(seq % gossipNodes)
+			msg := bytes.Clone(payload) // pubsub keeps it in its message cache
+			binary.BigEndian.PutUint64(msg, seq)
+			b.StartTimer()
+			start := time.Now()
+			if err := topics[pub].Publish(ctx, msg); err != nil {
+				b.Fatal(err)
+			}
+			deadline := time.NewTimer(gossipTimeout)
+			for i := range arrivals {
+				if i == pub {
+					continue
+				}
+				select {
+				case a := <-arrivals[i]:
+					if a.seq != seq {
+						b.Fatalf("node %d got message %d, want %d", i, a.seq, seq)
+					}
+					lat = append(lat, a.at.Sub(start))
+				case <-deadline.C:
+					b.Fatalf("message %d from node %d never reached node %d", seq, pub, i)
+				}
+			}
+			deadline.Stop()
+			b.StopTimer()
+			seq++
+			time.Sleep(gossipPause)
+		}
+		b.StartTimer()
+	}
+	lat.report(b)
+	b.ReportMetric(float64(size), "B/block")
+}

@@ -234,6 +234,16 @@ func (s *server) crossSite(r *http.Request) string {
 			return "a page of another origin (Referer " + clip(u.Scheme+"://"+u.Host) + ")"
 		}
 	}
+	// A GET from a browser too old to send Sec-Fetch-Site carries no
+	// Origin either, and a page can suppress its Referer: an <img> on
+	// /mine would look like curl. Every browser's User-Agent starts with
+	// Mozilla/ and programs' do not (curl, Python, Go), so a browser's
+	// state-changing GET must carry Fetch Metadata; POST, which such
+	// browsers send with Origin, and the explorer's requests are
+	// unaffected.
+	if r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Site") == "" && strings.HasPrefix(r.UserAgent(), "Mozilla/") {
+		return "a browser that does not say where the request came from (no Sec-Fetch-Site): use POST, or a current browser"
+	}
 	return ""
 }
 

@@ -82,6 +82,7 @@ func TestWebSafety(t *testing.T) {
 		pass      outcome = iota // reaches the handler
 		forbidden                // 403 on every route
 		csrf                     // 403 on routes that change state, reads pass
+		csrfGet                  // 403 on GET routes that change state
 		media                    // 415 on POST
 	)
 	for _, c := range []struct {
@@ -107,6 +108,10 @@ func TestWebSafety(t *testing.T) {
 		{name: "other origin, old browser", headers: map[string]string{"Origin": "http://evil.example"}, want: csrf},
 		{name: "opaque origin (sandboxed page)", headers: map[string]string{"Origin": "null"}, want: csrf},
 		{name: "other origin by Referer only", headers: map[string]string{"Referer": "http://evil.example/page"}, want: csrf},
+		// A browser without Fetch Metadata on a page that suppresses its
+		// Referer: an <img> on /mine carries nothing but a User-Agent.
+		{name: "old browser, no Referer", headers: map[string]string{"User-Agent": "Mozilla/5.0 (Macintosh) Version/15.6 Safari/605.1.15"}, want: csrfGet},
+		{name: "current browser, address bar", headers: map[string]string{"User-Agent": "Mozilla/5.0 Chrome/130", "Sec-Fetch-Site": "none"}, want: pass},
 		{name: "DNS rebinding: foreign Host", host: "evil.example:" + port, headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://evil.example:" + port}, want: forbidden},
 		{name: "foreign Host, program", host: "evil.example", want: forbidden},
 		{name: "loopback name, other port", host: "127.0.0.1:1", want: forbidden},
@@ -137,7 +142,12 @@ func TestWebSafety(t *testing.T) {
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				want := c.want
-				if want == csrf && !r.changes || want == media && r.method != http.MethodPost {
+				switch {
+				case want == csrf && !r.changes, want == media && r.method != http.MethodPost:
+					want = pass
+				case want == csrfGet && r.changes && r.method == http.MethodGet:
+					want = csrf
+				case want == csrfGet:
 					want = pass
 				}
 				switch want {

@@ -300,7 +300,11 @@ func (s *Syncer) best(l *loop, now time.Time) (peer.ID, *protocol.Status) {
 func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 	p, st := s.best(l, now)
 	if l.dl != nil {
-		if st != nil && !l.dl.preempted && st.Work.Cmp(l.dl.st.Work) > 0 {
+		// A peer cooling down after failing to deliver does not preempt,
+		// whatever tip it now claims: one that answers each turn with a
+		// fresh claim and nothing else would cut every honest download
+		// short, and keep SyncNow waiting, for ever.
+		if sp := l.peers[p]; st != nil && !l.dl.preempted && st.Work.Cmp(l.dl.st.Work) > 0 && sp != nil && !now.Before(sp.coolUntil) {
 			s.log.Info("sync preempted by a peer with more work", "peer", l.dl.p, "better", p)
 			l.dl.preempted = true
 			l.dl.cancel()

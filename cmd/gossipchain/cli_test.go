@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/internal/testutil"
 )
 
 // writeConfig writes a config file and returns its path.
@@ -225,9 +228,15 @@ func TestLogFile(t *testing.T) {
 	if stderr.Len() > 0 {
 		t.Errorf("log on stderr with --log-file: %.200s", stderr.String())
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "node*.log"))
-	if len(files) != 2 {
-		t.Errorf("files %q, want node.log and one rotated backup", files)
+	// lumberjack deletes backups past --log-max-backups on a goroutine
+	// of its own, which Close does not wait for.
+	var files []string
+	testutil.Eventually(t, 10*time.Second, "node.log and one rotated backup", func() bool {
+		files, _ = filepath.Glob(filepath.Join(dir, "node*.log"))
+		return len(files) == 2
+	})
+	if !slices.Contains(files, name) {
+		t.Errorf("files %q, want node.log among them", files)
 	}
 	for _, tt := range []struct {
 		args []string

@@ -84,7 +84,14 @@ func attacker(t *testing.T, honest *gossipNode) (host.Host, *pubsub.Topic) {
 // publisher is attacker on a host of the caller's.
 func publisher(t *testing.T, evil host.Host, honest *gossipNode) *pubsub.Topic {
 	t.Helper()
-	ps, err := pubsub.NewGossipSub(context.Background(), evil, append(unsignedGossip(), fastGossip(), pubsub.WithFloodPublish(true))...)
+	return joinBlockTopic(t, evil, honest, unsignedGossip()...)
+}
+
+// joinBlockTopic starts GossipSub on h with opts, joins honest's block
+// topic, connects and waits until h sees honest on it.
+func joinBlockTopic(t *testing.T, h host.Host, honest *gossipNode, opts ...pubsub.Option) *pubsub.Topic {
+	t.Helper()
+	ps, err := pubsub.NewGossipSub(context.Background(), h, append(opts, fastGossip(), pubsub.WithFloodPublish(true))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +104,8 @@ func publisher(t *testing.T, evil host.Host, honest *gossipNode) *pubsub.Topic {
 		t.Fatal(err)
 	}
 	t.Cleanup(sub.Cancel)
-	connect(t, evil, honest.h)
-	testutil.Eventually(t, 10*time.Second, "attacker sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	connect(t, h, honest.h)
+	testutil.Eventually(t, 10*time.Second, "the publisher sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
 	return topic
 }
 

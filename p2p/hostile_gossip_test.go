@@ -448,22 +448,7 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 // forwarded.
 func TestGossipSignedMessageDropped(t *testing.T) {
 	honest := newGossipNode(t)
-	signer := newHost(t)
-	ps, err := pubsub.NewGossipSub(context.Background(), signer, fastGossip(), pubsub.WithFloodPublish(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	topic, err := ps.Join(protocol.BlockTopic(honest.c.Params().NetworkID()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := topic.Subscribe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sub.Cancel)
-	connect(t, signer, honest.h)
-	testutil.Eventually(t, 10*time.Second, "the signer sees the honest node on the topic", func() bool { return len(topic.ListPeers()) > 0 })
+	topic := joinBlockTopic(t, newHost(t), honest) // GossipSub's default: StrictSign
 
 	b1 := newTestChain(t).mine(t, testwallet.New("miner").Addr)
 	data := b1.Encode()

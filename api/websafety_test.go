@@ -169,7 +169,7 @@ func TestWebSafety(t *testing.T) {
 				}
 				acao := resp.Header.Get("Access-Control-Allow-Origin")
 				if want == forbidden {
-					if strings.Contains(string(body), "--api-allow-host") != true {
+					if !strings.Contains(string(body), "--api-allow-host") {
 						t.Errorf("%s %s: the refusal does not name --api-allow-host: %s", r.method, r.path, body)
 					}
 				} else if c.cors != (acao != "") {

@@ -32,7 +32,7 @@ const syncService = "gossipchain.sync"
 // exchanges and the download run on goroutines of their own and report
 // back on channels, so status keeps flowing while a download runs, and a
 // better peer met meanwhile is acted on. The serving side's per-peer
-// allowances (limits, serve_limits.go) lock themselves; mu guards closed.
+// allowances (limits, serve_limits.go) lock themselves.
 type Syncer struct {
 	host  host.Host
 	chain Chain
@@ -45,9 +45,7 @@ type Syncer struct {
 	// statusInterval is how often every peer's status is refreshed.
 	statusInterval time.Duration
 
-	mu     sync.Mutex
-	closed bool         // set under mu by Close
-	table  atomic.Int64 // entries in the loop's table, for PeerEntries
+	table atomic.Int64 // entries in the loop's table, for PeerEntries
 	// limits is what each peer may still ask of the server, kept across
 	// its reconnects (serve_limits.go).
 	limits *limitTable
@@ -145,9 +143,6 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, bans Bans, opts ...Syn
 // Close stops the syncer and waits for its goroutines.
 func (s *Syncer) Close() {
 	s.host.RemoveStreamHandler(s.proto)
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/binary"
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -57,8 +58,21 @@ const (
 	MaxGossipMessageSize = 1 << 20
 
 	// MaxBlockMessageSize bounds the payload of the block topic: one
-	// canonical block encoding.
-	MaxBlockMessageSize = chain.MaxBlockSize
+	// compact block (compact.go). The largest sends every transaction of
+	// a maximal block whole: the block's bytes, plus the nonce, an empty
+	// short-id list and a one-byte index difference per transaction,
+	// under 4.2 KB; 8 KiB covers them.
+	MaxBlockMessageSize = chain.MaxBlockSize + 8<<10
+
+	// MaxBlockTxnRequestSize bounds a request for a compact block's
+	// missing transactions (blocktxn.go): the block hash, a count and at
+	// most chain.MaxBlockTxs-1 index differences of at most 2 bytes each,
+	// about 8.2 KB.
+	MaxBlockTxnRequestSize = 9 << 10
+
+	// MaxBlockTxnResponseSize bounds the answer: the block hash, a count
+	// and transactions that fit in one block.
+	MaxBlockTxnResponseSize = chain.HashSize + binary.MaxVarintLen16 + chain.MaxBlockSize
 
 	// MaxTxMessageSize bounds the payload of the transaction topic: one
 	// canonical transaction encoding.
@@ -94,6 +108,14 @@ const (
 	// makes a maximal block due within ResponseTimeout(MaxMessageSize),
 	// about 13 s, and 128 such blocks within 28 minutes.
 	MinTransferRate = 64 << 10
+
+	// BlockTxnTimeout bounds, on the client, a request for a compact
+	// block's missing transactions, from opening the stream to the last
+	// byte of the answer. The peer that sent the compact block holds the
+	// transactions in memory or in one stored block: a round trip and a
+	// read. It is short because the block validator waits on it; past it
+	// the block is fetched whole (protocol.md §16.6).
+	BlockTxnTimeout = 3 * time.Second
 )
 
 // ResponseTimeout returns how long to wait for one response message of up

@@ -481,6 +481,21 @@ func (m *Mempool) Has(id Hash) bool {
 	return m.holds(id)
 }
 
+// Range calls f with the id and transaction of every pending one (not
+// the queued ones), in no order, until f returns false. The pool is
+// locked meanwhile: f must not call back into it. A compact block's
+// receiver matches short ids this way without copying the pool or
+// hashing a transaction again.
+func (m *Mempool) Range(f func(id Hash, tx *Transaction) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, e := range m.byID {
+		if !f(id, e.tx) {
+			return
+		}
+	}
+}
+
 // Len returns the number of pending transactions (not the queued ones).
 func (m *Mempool) Len() int {
 	m.mu.Lock()

@@ -40,3 +40,6 @@ func (a chainAdapter) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int
 	return k, err
 }
 func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx, OriginGossip) }
+func (a chainAdapter) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) {
+	a.n.mempool.Range(f)
+}

@@ -12,6 +12,7 @@ import (
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
@@ -34,6 +35,12 @@ type Gossip struct {
 	sync SyncTrigger
 
 	txStats, blockStats topicCounters
+	compactStats        compactCounters
+
+	// blockTxnProto is the blocktxn protocol id; limits is what each peer
+	// may ask of its server (blocktxn.go).
+	blockTxnProto lpprotocol.ID
+	limits        *limitTable
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -65,7 +72,13 @@ type SyncTrigger interface {
 	// Announce tells every peer our status soon: a block brought others
 	// along to the main chain (orphans that waited for it, or a branch it
 	// made the heaviest), and gossip forwards only the block itself.
+	// Their answers tell us in turn of any peer with more work, so it is
+	// also how a compact block that could be neither rebuilt nor fetched
+	// from its sender reaches us from another peer.
 	Announce()
+	// FetchBlock asks p for one block by hash with the sync protocol's
+	// GetBlocks: a compact block that cannot be rebuilt is fetched whole.
+	FetchBlock(ctx context.Context, p peer.ID, h chain.Hash) (*chain.Block, error)
 }
 
 // msgID names a message by the SHA-256 of its bytes, so the same block or
@@ -104,7 +117,8 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 		// a block published before the mesh forms would otherwise be lost.
 		pubsub.WithFloodPublish(true),
 	}
-	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log}
+	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log,
+		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable()}
 	psOpts = append(psOpts, pubsub.WithRawTracer(&sendCounter{topics: map[string]*topicCounters{
 		txName: &g.txStats, blockName: &g.blockStats,
 	}}))
@@ -118,6 +132,7 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 		g.cancel()
 		return nil, err
 	}
+	h.SetStreamHandler(g.blockTxnProto, g.handleBlockTxn)
 	g.wg.Add(2)
 	go g.drain(ctx, g.txSub)
 	go g.drain(ctx, g.blockSub)
@@ -166,9 +181,11 @@ func (g *Gossip) drain(ctx context.Context, sub *pubsub.Subscription) {
 // PubSub exposes the router, for peer scores and topic peers.
 func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 
-// PublishBlock sends a block this node has already validated.
+// PublishBlock sends a block this node has already connected, as a
+// compact block (compact.go): peers that lack some of its transactions
+// ask us for them, from the store.
 func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
-	if err := g.blockTopic.Publish(ctx, b.Encode()); err != nil {
+	if err := g.blockTopic.Publish(ctx, compactBlock(b)); err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}
 	g.blockStats.published.Add(1)
@@ -208,13 +225,14 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 	}
 }
 
-// checkBlock decodes and processes a gossiped block; see blockVerdict.
-// It also tells the syncer what the block revealed: a tip that moved past
-// the block itself, or a parent we lack.
+// checkBlock decodes a gossiped compact block, assembles its block
+// (compact.go) and processes it; see blockVerdict. It also tells the
+// syncer what the block revealed: a tip that moved past the block itself,
+// a parent we lack, or a block we could not get from its sender.
 func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
 	// Work before bytes (protocol.md §9.5): the header alone says whether
-	// the block's branch can win, before the body is decoded. A header
-	// that does not decode is left to DecodeBlock, which says why.
+	// the block's branch can win, before the rest is decoded. A header
+	// that does not decode is left to DecodeCompactBlock, which says why.
 	if len(data) >= chain.HeaderSize {
 		if hdr, err := chain.DecodeHeader(data[:chain.HeaderSize]); err == nil {
 			if err := g.chain.PrecheckHeader(&hdr); err != nil {
@@ -222,17 +240,34 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 			}
 		}
 	}
-	b, err := chain.DecodeBlock(data)
+	c, err := protocol.DecodeCompactBlock(data)
 	if err != nil {
 		err = undecodable{err}
 		return blockVerdict(err, false), err
 	}
-	h := b.Hash()
+	h := c.Header.Hash()
+	if g.chain.Stored(h) {
+		// Another publication of a block we have (its own nonce, so its
+		// own message id): nothing to rebuild or ask for.
+		return pubsub.ValidationIgnore, nil
+	}
+	b, faithful, err := g.assemble(ctx, from, c)
+	if err != nil {
+		if errors.As(err, new(errUnavailable)) {
+			// Peers that connected it say so in their status, and the
+			// syncer fetches it from them.
+			g.sync.Announce()
+		}
+		return blockVerdict(err, false), err
+	}
 	r, err := g.chain.ProcessBlock(ctx, b)
 	if r.Connected > 1 {
 		// Gossip forwards b, not the blocks it brought along: peers
 		// learn of those from our status, and sync.
 		g.sync.Announce()
+	}
+	if err == nil && !faithful {
+		err = errUnfaithful
 	}
 	res := blockVerdict(err, r.Joined)
 	switch {
@@ -290,6 +325,7 @@ func (g *Gossip) logVerdict(topic string, from peer.ID, res pubsub.ValidationRes
 
 // Close leaves the topics and stops the readers.
 func (g *Gossip) Close() error {
+	g.host.RemoveStreamHandler(g.blockTxnProto)
 	g.cancel()
 	g.txSub.Cancel()
 	g.blockSub.Cancel()

@@ -155,7 +155,7 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 		}
 		bad.Header.Nonce++
 	}
-	if err := topic.Publish(context.Background(), bad.Encode()); err != nil {
+	if err := topic.Publish(context.Background(), wire(bad)); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "attacker's score drops below zero at the honest node", func() bool {
@@ -173,10 +173,10 @@ func TestGossipInvalidBlockRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "valid block reaches the far node", func() bool { return far.c.Tip().Hash == good.Hash() })
-	if far.mesh.saw(bad.Encode()) {
+	if far.mesh.saw(wire(bad)) {
 		t.Fatal("the honest node forwarded the invalid block")
 	}
-	if !honest.mesh.saw(bad.Encode()) || honest.c.Tip().Hash != good.Hash() {
+	if !honest.mesh.saw(wire(bad)) || honest.c.Tip().Hash != good.Hash() {
 		t.Fatal("the honest node never saw the invalid block, or it moved the tip")
 	}
 }
@@ -212,10 +212,10 @@ func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
 	side.Header = hdr
 
 	_, topic := attacker(t, honest)
-	if err := topic.Publish(context.Background(), side.Encode()); err != nil {
+	if err := topic.Publish(context.Background(), wire(side)); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 10*time.Second, "honest node judges the side block", func() bool { return honest.mesh.saw(side.Encode()) })
+	testutil.Eventually(t, 10*time.Second, "honest node judges the side block", func() bool { return honest.mesh.saw(wire(side)) })
 	if honest.c.Stored(side.Hash()) {
 		t.Fatal("a gossiped block whose branch cannot win was stored")
 	}
@@ -225,7 +225,7 @@ func TestGossipSideBranchBlockNotForwarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "the next valid block reaches the far node", func() bool { return far.c.Tip().Hash == next.Hash() })
-	if far.mesh.saw(side.Encode()) {
+	if far.mesh.saw(wire(side)) {
 		t.Fatal("the honest node forwarded a side-branch block whose transactions it never checked")
 	}
 }
@@ -259,11 +259,11 @@ func TestGossipOrphansAnnounced(t *testing.T) {
 	t.Cleanup(es.Close)
 	topic := publisher(t, evil, b)
 
-	if err := topic.Publish(context.Background(), b2.Encode()); err != nil {
+	if err := topic.Publish(context.Background(), wire(b2)); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "b2 waits for its parent", func() bool { return b.c.OrphanRoot(b2.Hash()) == b1.Hash() })
-	if err := topic.Publish(context.Background(), b1.Encode()); err != nil {
+	if err := topic.Publish(context.Background(), wire(b1)); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "b2 connects after its parent", func() bool { return b.c.Tip().Hash == b2.Hash() })

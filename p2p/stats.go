@@ -26,6 +26,7 @@ type TopicStats struct {
 // GossipStats is a snapshot of the gossip counters.
 type GossipStats struct {
 	Tx, Block TopicStats
+	Compact   CompactStats
 }
 
 type topicCounters struct {
@@ -53,7 +54,7 @@ func (c *topicCounters) verdict(res pubsub.ValidationResult) {
 
 // Stats returns the gossip counters.
 func (g *Gossip) Stats() GossipStats {
-	return GossipStats{Tx: g.txStats.snapshot(), Block: g.blockStats.snapshot()}
+	return GossipStats{Tx: g.txStats.snapshot(), Block: g.blockStats.snapshot(), Compact: g.compactStats.snapshot()}
 }
 
 // NopRawTracer implements pubsub.RawTracer doing nothing: a tracer

@@ -3,6 +3,7 @@ package p2p_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
 	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // testChain is the node's side of p2p.Chain in miniature: a real chain on
@@ -72,6 +74,8 @@ func (c *testChain) Stored(h chain.Hash) bool {
 
 func (c *testChain) AddTx(tx *chain.Transaction) error { return c.mp.Add(tx, c.Chain) }
 
+func (c *testChain) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) { c.mp.Range(f) }
+
 // mine mines one regtest block on the tip and processes it.
 func (c *testChain) mine(t testing.TB, miner string) *chain.Block {
 	t.Helper()
@@ -85,12 +89,22 @@ func (c *testChain) mine(t testing.TB, miner string) *chain.Block {
 	return b
 }
 
+// wire is b as a peer gossips it on the block topic: a compact block,
+// here with every transaction sent whole so that the receiver needs
+// nothing from the sender (nonce 0, so the bytes are the same each time).
+func wire(b *chain.Block) []byte {
+	return protocol.NewCompactBlock(b, 0, func(int) bool { return true }).Encode()
+}
+
 // nopSync is a p2p.SyncTrigger for gossip tests that run without a
 // syncer.
 type nopSync struct{}
 
 func (nopSync) Announce()           {}
 func (nopSync) RequestSync(peer.ID) {}
+func (nopSync) FetchBlock(context.Context, peer.ID, chain.Hash) (*chain.Block, error) {
+	return nil, errors.New("no syncer")
+}
 
 // newHost starts a libp2p host on loopback TCP with libp2p's defaults.
 func newHost(t testing.TB) host.Host {

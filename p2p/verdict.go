@@ -48,8 +48,21 @@ func (e undecodable) Unwrap() error { return e.err }
 //     (issue 12): reject, so flooding them costs the sender its score.
 //   - any other rule code: the sender relayed an invalid block; reject.
 //   - no rule code: our own fault (store I/O, shutdown); ignore.
+//
+// And for what a compact block's assembly (compact.go) ends in:
+//
+//   - the block could not be had from the sender (no answer, nothing
+//     sent, no whole block either): it may be slow or out of allowance;
+//     ignore.
+//   - the sender's answer does not decode, or holds transactions other
+//     than the short ids name, or the block fetched whole does not match
+//     the compact block (even if the block is valid): reject.
 func blockVerdict(err error, joined bool) pubsub.ValidationResult {
-	if errors.As(err, new(undecodable)) {
+	if errors.As(err, new(errUnavailable)) {
+		return pubsub.ValidationIgnore
+	}
+	if errors.As(err, new(undecodable)) || errors.Is(err, protocol.ErrBadMessage) ||
+		errors.Is(err, errWrongTxs) || errors.Is(err, errUnfaithful) {
 		return pubsub.ValidationReject
 	}
 	switch code := chain.CodeOf(err); {

@@ -42,7 +42,7 @@ func TestGossipLowWorkSiblingFlood(t *testing.T) {
 	}
 	before := honest.g.Stats().Block
 	for _, b := range flood {
-		evil.publish(t, evil.block, b.Encode())
+		evil.publish(t, evil.block, wire(b))
 	}
 	// Each Reject costs 100·n² points, so after a few the router
 	// graylists the flooder and drops the rest of its flood unread.

@@ -20,12 +20,19 @@ func NetTag(network chain.Hash) string { return hex.EncodeToString(network[:8]) 
 // versions never share a topic.
 func TxTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/tx/2" }
 
-// BlockTopic is the GossipSub topic of blocks (version 2, as TxTopic).
-func BlockTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/block/2" }
+// BlockTopic is the GossipSub topic of blocks. Version 3: the payload is
+// a compact block (compact.go), where version 2 carried the whole block.
+func BlockTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/block/3" }
 
 // SyncProtocol is the stream protocol id of chain sync.
 func SyncProtocol(network chain.Hash) string {
 	return "/gossipchain/" + NetTag(network) + "/sync/1.0.0"
+}
+
+// BlockTxnProtocol is the stream protocol id on which a node asks the
+// peer that gossiped it a compact block for the transactions it lacks.
+func BlockTxnProtocol(network chain.Hash) string {
+	return "/gossipchain/" + NetTag(network) + "/blocktxn/1.0.0"
 }
 
 // MDNSService is the mDNS service name nodes of one network advertise.

@@ -11,10 +11,11 @@ import (
 // topic, a protocol or an mDNS service.
 func TestNamesPerNetwork(t *testing.T) {
 	names := map[string]func(chain.Hash) string{
-		"TxTopic":      TxTopic,
-		"BlockTopic":   BlockTopic,
-		"SyncProtocol": SyncProtocol,
-		"MDNSService":  MDNSService,
+		"TxTopic":          TxTopic,
+		"BlockTopic":       BlockTopic,
+		"SyncProtocol":     SyncProtocol,
+		"BlockTxnProtocol": BlockTxnProtocol,
+		"MDNSService":      MDNSService,
 	}
 	a, b := hashOf("network a"), hashOf("network b")
 	if NetTag(a) == NetTag(b) {
@@ -35,6 +36,12 @@ func TestNamesPerNetwork(t *testing.T) {
 	}
 	if got, want := TxTopic(a), "/gossipchain/"+NetTag(a)+"/tx/2"; got != want {
 		t.Errorf("TxTopic = %q, want %q (docs/protocol.md)", got, want)
+	}
+	if got, want := BlockTopic(a), "/gossipchain/"+NetTag(a)+"/block/3"; got != want {
+		t.Errorf("BlockTopic = %q, want %q (docs/protocol.md)", got, want)
+	}
+	if got, want := BlockTxnProtocol(a), "/gossipchain/"+NetTag(a)+"/blocktxn/1.0.0"; got != want {
+		t.Errorf("BlockTxnProtocol = %q, want %q (docs/protocol.md)", got, want)
 	}
 	if got, want := SyncProtocol(a), "/gossipchain/"+NetTag(a)+"/sync/1.0.0"; got != want {
 		t.Errorf("SyncProtocol = %q, want %q (docs/protocol.md)", got, want)

@@ -1,0 +1,137 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// The blocktxn protocol (protocol.md §16.7): the peer that gossiped us a
+// compact block is asked for the transactions we could not find in our
+// mempool. Every node serves it for the blocks it has stored: a node
+// publishes or forwards a compact block only once it has connected the
+// block, so whoever sent one can answer for it.
+
+// blockTxnService names the blocktxn streams to the resource manager.
+const blockTxnService = "gossipchain.blocktxn"
+
+// errNotServed: the peer closed the stream without an answer (it lacks
+// the block, or our allowance with it ran out).
+var errNotServed = errors.New("peer sent no answer")
+
+// errWrongTxs: an answer whose transactions are not those the compact
+// block's short ids name. Only the peer that sent both can be wrong.
+var errWrongTxs = errors.New("transactions do not match the compact block's short ids")
+
+// handleBlockTxn serves one request: read it within its deadline, charge
+// the peer's allowance, answer from the stored block, close. A request
+// we cannot or will not answer (unknown block, index past its end, over
+// the allowance) is closed without an answer: the client then fetches
+// the block whole from someone. A malformed request resets the stream.
+func (g *Gossip) handleBlockTxn(st network.Stream) {
+	defer st.Close()
+	p := st.Conn().RemotePeer()
+	if err := st.Scope().SetService(blockTxnService); err != nil {
+		_ = st.Reset()
+		return
+	}
+	if err := st.Scope().ReserveMemory(protocol.MaxBlockTxnRequestSize, network.ReservationPriorityAlways); err != nil {
+		_ = st.Reset()
+		return
+	}
+	defer st.Scope().ReleaseMemory(protocol.MaxBlockTxnRequestSize)
+	now := g.limits.now
+	lim := g.limits.peer(p)
+	if !lim.requests.AllowN(now(), 1) {
+		_ = st.Reset()
+		return
+	}
+	_ = st.SetReadDeadline(time.Now().Add(protocol.RequestReadTimeout))
+	data, err := protocol.ReadToEnd(st, protocol.MaxBlockTxnRequestSize)
+	if err != nil {
+		g.log.Debug("blocktxn request unread", "peer", p, "reason", err)
+		_ = st.Reset()
+		return
+	}
+	req, err := protocol.DecodeBlockTxnRequest(data)
+	if err != nil {
+		g.log.Debug("blocktxn request refused", "peer", p, "reason", err)
+		_ = st.Reset()
+		return
+	}
+	// One store read of a block per request, as a GetBlocks hash.
+	if !lim.blocks.AllowN(now(), 1) {
+		return
+	}
+	b, err := g.chain.Block(req.Block)
+	if err != nil {
+		return
+	}
+	resp := &protocol.BlockTxnResponse{Block: req.Block, Txs: make([]*chain.Transaction, 0, len(req.Indexes))}
+	for _, i := range req.Indexes {
+		if i >= len(b.Transactions) {
+			return
+		}
+		resp.Txs = append(resp.Txs, b.Transactions[i])
+	}
+	out := resp.Encode()
+	if !lim.bytes.AllowN(now(), len(out)) {
+		return
+	}
+	_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(len(out))))
+	if _, err := st.Write(out); err != nil {
+		_ = st.Reset()
+		return
+	}
+	g.compactStats.served.Add(1)
+}
+
+// requestTxns asks p, within protocol.BlockTxnTimeout, for the
+// transactions of block h at the given indexes and returns them in that
+// order. Whether they are the right ones is the caller's to check.
+func (g *Gossip) requestTxns(ctx context.Context, p peer.ID, h chain.Hash, indexes []int) ([]*chain.Transaction, error) {
+	ctx, cancel := context.WithTimeout(ctx, protocol.BlockTxnTimeout)
+	defer cancel()
+	st, err := g.host.NewStream(ctx, p, g.blockTxnProto)
+	if err != nil {
+		return nil, fmt.Errorf("open blocktxn stream: %w", err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = st.SetDeadline(dl)
+	}
+	req := &protocol.BlockTxnRequest{Block: h, Indexes: indexes}
+	if _, err := st.Write(req.Encode()); err != nil {
+		_ = st.Reset()
+		return nil, fmt.Errorf("write blocktxn request: %w", err)
+	}
+	if err := st.CloseWrite(); err != nil {
+		_ = st.Reset()
+		return nil, fmt.Errorf("close write: %w", err)
+	}
+	data, err := protocol.ReadToEnd(st, protocol.MaxBlockTxnResponseSize)
+	if err != nil {
+		_ = st.Reset()
+		if ctx.Err() != nil {
+			err = errors.Join(err, ctx.Err())
+		}
+		return nil, fmt.Errorf("read blocktxn answer: %w", err)
+	}
+	if len(data) == 0 {
+		return nil, errNotServed
+	}
+	resp, err := protocol.DecodeBlockTxnResponse(data, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Txs, nil
+}

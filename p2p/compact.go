@@ -1,0 +1,209 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// Compact block relay (protocol.md §16.6). A node gossips its blocks as
+// compact blocks; a receiver rebuilds the block from the compact block's
+// prefilled transactions and its own mempool, asks the peer that sent it
+// for the transactions still missing (blocktxn.go), and fetches the block
+// whole with the sync protocol when that fails or the rebuilt block's
+// merkle root is wrong (a short-id collision). Only then does the block
+// go through intake like any gossiped block, and only a block that
+// joined the main chain, described faithfully by the compact block, is
+// forwarded.
+//
+// GossipSub forwards the message its validator accepted, byte for byte:
+// the compact block, not the block. That is what we want: every node
+// that forwards it has connected the block, so it can answer for the
+// transactions its peers lack, and the bytes on each link are the
+// compact block's, not the block's.
+
+// CompactStats counts what rebuilding compact blocks took.
+type CompactStats struct {
+	// Rebuilt: blocks rebuilt from the mempool and the prefilled
+	// transactions alone. Requested: blocks for which the sender was
+	// asked for missing transactions, and TxsRequested how many. Fetched:
+	// blocks fetched whole (no answer, a wrong merkle root).
+	Rebuilt, Requested, TxsRequested, Fetched uint64
+	// Served counts blocktxn requests this node answered.
+	Served uint64
+}
+
+type compactCounters struct {
+	rebuilt, requested, txsRequested, fetched, served atomic.Uint64
+}
+
+func (c *compactCounters) snapshot() CompactStats {
+	return CompactStats{Rebuilt: c.rebuilt.Load(), Requested: c.requested.Load(),
+		TxsRequested: c.txsRequested.Load(), Fetched: c.fetched.Load(), Served: c.served.Load()}
+}
+
+// compactBlock encodes b for the block topic: the coinbase sent whole,
+// every other transaction as a short id, as Bitcoin Core sends its
+// compact blocks. The transactions of a block normally went through the
+// transaction topic before it, so peers have them; one that missed some
+// asks. The nonce is random so each publication has keys of its own.
+func compactBlock(b *chain.Block) []byte {
+	return protocol.NewCompactBlock(b, rand.Uint64(), nil).Encode()
+}
+
+// rebuild is a compact block being filled in.
+type rebuild struct {
+	c      *protocol.CompactBlock
+	k0, k1 uint64
+	txs    []*chain.Transaction // by index in the block; nil while missing
+	short  []int                // index in c.ShortIDs of each index; -1 if prefilled
+	// fromPool counts the places filled from our mempool: the only ones
+	// a short-id collision can have put a wrong transaction in.
+	fromPool int
+}
+
+// newRebuild places c's prefilled transactions and fills the other
+// places from the mempool by short id. A short id that two transactions
+// of the block share, or that two mempool transactions match, is left
+// missing: asking the sender is cheaper than guessing.
+func (g *Gossip) newRebuild(c *protocol.CompactBlock) *rebuild {
+	n := c.TxCount()
+	r := &rebuild{c: c, txs: make([]*chain.Transaction, n), short: make([]int, n)}
+	r.k0, r.k1 = protocol.ShortIDKeys(&c.Header, c.Nonce)
+	at := make(map[uint64]int, len(c.ShortIDs)) // short id → index; -1 if ambiguous
+	pi, si := 0, 0
+	for i := range n {
+		if pi < len(c.Prefilled) && c.Prefilled[pi].Index == i {
+			r.txs[i], r.short[i] = c.Prefilled[pi].Tx, -1
+			pi++
+			continue
+		}
+		s := c.ShortIDs[si]
+		if _, dup := at[s]; dup {
+			at[s] = -1
+		} else {
+			at[s] = i
+		}
+		r.short[i] = si
+		si++
+	}
+	if len(at) == 0 {
+		return r
+	}
+	g.chain.RangeMempool(func(id chain.Hash, tx *chain.Transaction) bool {
+		s := protocol.ShortID(r.k0, r.k1, id)
+		i, ok := at[s]
+		if !ok || i < 0 {
+			return true
+		}
+		if r.txs[i] != nil {
+			r.txs[i], at[s] = nil, -1 // two candidates: ask
+			return true
+		}
+		r.txs[i] = tx
+		return true
+	})
+	for i, tx := range r.txs {
+		if tx != nil && r.short[i] >= 0 {
+			r.fromPool++
+		}
+	}
+	return r
+}
+
+// missing lists the indexes still without a transaction.
+func (r *rebuild) missing() []int {
+	var out []int
+	for i, tx := range r.txs {
+		if tx == nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// fill places the sender's answer for the missing indexes, each checked
+// against its short id.
+func (r *rebuild) fill(indexes []int, txs []*chain.Transaction) error {
+	for k, i := range indexes {
+		if protocol.ShortID(r.k0, r.k1, txs[k].ID()) != r.c.ShortIDs[r.short[i]] {
+			return fmt.Errorf("%w: transaction %d", errWrongTxs, i)
+		}
+		r.txs[i] = txs[k]
+	}
+	return nil
+}
+
+// block is the rebuilt block if its merkle root is the header's; false
+// after a collision put a wrong transaction in some place.
+func (r *rebuild) block() (*chain.Block, bool) {
+	b := &chain.Block{Header: r.c.Header, Transactions: r.txs}
+	return b, chain.MerkleRoot(chain.TxIDs(r.txs)) == r.c.Header.MerkleRoot
+}
+
+// assemble turns a compact block from peer from into the block it
+// describes. faithful reports whether the compact block describes it
+// exactly; it is false only for a block fetched whole that the compact
+// block does not match. A wrong answer from the sender is an error that
+// costs it (errWrongTxs, protocol.ErrBadMessage); so is a block it cannot
+// deliver, which another peer will (the caller asks every peer's status).
+func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.CompactBlock) (b *chain.Block, faithful bool, err error) {
+	h := c.Header.Hash()
+	r := g.newRebuild(c)
+	missing := r.missing()
+	if len(missing) == 0 {
+		g.compactStats.rebuilt.Add(1)
+	} else {
+		g.compactStats.requested.Add(1)
+		g.compactStats.txsRequested.Add(uint64(len(missing)))
+		txs, err := g.requestTxns(ctx, from, h, missing)
+		switch {
+		case err == nil:
+			if err := r.fill(missing, txs); err != nil {
+				return nil, false, err
+			}
+		case errors.Is(err, protocol.ErrBadMessage):
+			return nil, false, err
+		default:
+			g.log.Debug("missing transactions not served", "peer", from, "hash", h.Short(), "reason", err)
+			return g.fetchWhole(ctx, from, c)
+		}
+	}
+	// Without a transaction of ours in it, a wrong merkle root is the
+	// sender's: intake refuses the block (chain.ErrBadMerkleRoot).
+	if b, ok := r.block(); ok || r.fromPool == 0 {
+		return b, true, nil
+	}
+	g.log.Info("compact block rebuilt with a wrong merkle root, fetching it whole", "peer", from, "hash", h.Short())
+	return g.fetchWhole(ctx, from, c)
+}
+
+// fetchWhole fetches c's block from from with the sync protocol.
+func (g *Gossip) fetchWhole(ctx context.Context, from peer.ID, c *protocol.CompactBlock) (*chain.Block, bool, error) {
+	g.compactStats.fetched.Add(1)
+	b, err := g.sync.FetchBlock(ctx, from, c.Header.Hash())
+	if err != nil {
+		return nil, false, errUnavailable{err}
+	}
+	return b, c.Matches(b), nil
+}
+
+// errUnavailable: the block could not be had from the peer that
+// announced it, which proves nothing against the peer (it may be slow,
+// or out of allowance); another peer's status will bring it.
+type errUnavailable struct{ err error }
+
+func (e errUnavailable) Error() string { return "block unavailable: " + e.err.Error() }
+func (e errUnavailable) Unwrap() error { return e.err }
+
+// errUnfaithful: a compact block whose block, fetched whole, does not
+// match it. The block may be valid; the message is not, so it is not
+// forwarded and its sender pays.
+var errUnfaithful = errors.New("compact block does not describe its block")

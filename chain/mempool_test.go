@@ -435,3 +435,45 @@ func TestMempoolMinedOnOpenNetwork(t *testing.T) {
 	}
 	mpMustAdd(t, m, mpState{}, mpOpenTx("Alice", "Bob", 5, 0, 1))
 }
+
+// Range visits every pending transaction once, under its id, stops when
+// told to, and skips the queued ones (a compact block is rebuilt from
+// pending transactions only).
+func TestMempoolRange(t *testing.T) {
+	p := chain.RegTest()
+	alice := newMPKey(1)
+	state := mpState{alice.addr: {Balance: 100}}
+	m := chain.NewMempool(p)
+	want := make(map[chain.Hash]bool)
+	for nonce := range uint64(3) {
+		tx := alice.tx(p, newMPKey(2).addr, 1, 1, nonce)
+		if err := m.Add(tx, state); err != nil {
+			t.Fatal(err)
+		}
+		want[tx.ID()] = true
+	}
+	if err := m.Add(alice.tx(p, newMPKey(2).addr, 1, 1, 5), state); !errors.Is(err, chain.ErrTxQueued) {
+		t.Fatalf("a nonce ahead: %v, want queued", err)
+	}
+	got := make(map[chain.Hash]bool)
+	m.Range(func(id chain.Hash, tx *chain.Transaction) bool {
+		if id != tx.ID() || got[id] {
+			t.Fatalf("visited %s as %s, or twice", tx.ID().Short(), id.Short())
+		}
+		got[id] = true
+		return true
+	})
+	if len(got) != len(want) {
+		t.Fatalf("visited %d, want the %d pending", len(got), len(want))
+	}
+	for id := range want {
+		if !got[id] {
+			t.Fatalf("missed %s", id.Short())
+		}
+	}
+	n := 0
+	m.Range(func(chain.Hash, *chain.Transaction) bool { n++; return false })
+	if n != 1 {
+		t.Fatalf("visited %d after the first said stop", n)
+	}
+}

@@ -8,10 +8,12 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil"
@@ -32,11 +34,21 @@ const (
 // lightTracer is meshTracer without the SHA-256 and map insert of every
 // message, which would sit on the delivery path being measured: only the
 // graft and prune events are kept.
-type lightTracer struct{ *meshTracer }
+// It also sums the payload bytes of every message its node sends, for the
+// bytes each block costs on the wire.
+type lightTracer struct {
+	*meshTracer
+	sent *atomic.Int64
+}
 
 func (lightTracer) ValidateMessage(*pubsub.Message)       {}
 func (lightTracer) DuplicateMessage(*pubsub.Message)      {}
 func (lightTracer) RejectMessage(*pubsub.Message, string) {}
+func (l lightTracer) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
+	for _, m := range rpc.GetPublish() {
+		l.sent.Add(int64(len(m.GetData())))
+	}
+}
 
 // meshSize is the number of peers m's node has in its mesh for topic.
 func meshSize(m *meshTracer, topic string) int {
@@ -78,6 +90,8 @@ type gossipNet struct {
 	hosts  []*p2p.Host
 	tracer []*meshTracer
 	degree []int
+	// sent is the payload bytes of every gossip message any node sent.
+	sent atomic.Int64
 }
 
 // newGossipNet starts the hosts; join attaches each host's GossipSub
@@ -186,7 +200,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool) {
 		b.Cleanup(closeC)
 		processAll(b, c, prefix, len(prefix))
 		g, err := p2p.NewGossip(context.Background(), h.Host, c, nopSync{},
-			p2p.WithPubSubOptions(pubsub.WithRawTracer(lightTracer{net.tracer[i]})))
+			p2p.WithPubSubOptions(pubsub.WithRawTracer(lightTracer{net.tracer[i], &net.sent})))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -198,6 +212,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool) {
 	var lat latencies
 	var blockBytes int64
 	published := 0
+	net.sent.Store(0) // the mesh's forming is not the blocks' cost
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
@@ -266,6 +281,19 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool) {
 	}
 	lat.report(b)
 	b.ReportMetric(float64(blockBytes)/float64(published), "B/block")
+	reportWire(b, net, published)
+	var asked uint64
+	for _, g := range gossips {
+		asked += g.Stats().Compact.TxsRequested
+	}
+	b.ReportMetric(float64(asked)/float64(published*(gossipNodes-1)), "txs-asked/block/node")
+}
+
+// reportWire reports the gossip payload bytes sent per block and node
+// (each node sends a block to every mesh peer that has not sent it to
+// it first, so this is several times the message).
+func reportWire(b *testing.B, net *gossipNet, published int) {
+	b.ReportMetric(float64(net.sent.Load())/float64(published*gossipNodes), "wire-B/block/node")
 }
 
 // fundingBlocks builds, on a scratch chain, blocks that pay funder enough
@@ -324,7 +352,7 @@ func benchGossipRaw(b *testing.B, size int) {
 		ps, err := pubsub.NewGossipSub(ctx, h.Host, append(unsignedGossip(),
 			pubsub.WithFloodPublish(true),
 			pubsub.WithMaxMessageSize(protocol.MaxGossipMessageSize),
-			pubsub.WithRawTracer(lightTracer{net.tracer[i]}))...)
+			pubsub.WithRawTracer(lightTracer{net.tracer[i], &net.sent}))...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -357,6 +385,7 @@ func benchGossipRaw(b *testing.B, size int) {
 
 	payload := make([]byte, size)
 	rand.NewChaCha8([32]byte{2}).Read(payload)
+	net.sent.Store(0)
 	var lat latencies
 	seq := uint64(0)
 	for b.Loop() {
@@ -394,4 +423,5 @@ func benchGossipRaw(b *testing.B, size int) {
 	}
 	lat.report(b)
 	b.ReportMetric(float64(size), "B/block")
+	reportWire(b, net, int(seq))
 }

@@ -20,6 +20,10 @@
 //     at the connection gate and consulted by the syncer.
 //   - Gossip (gossip.go, score.go): the tx and block topics, their
 //     validators and the peer-score parameters.
+//   - Compact block relay (compact.go, blocktxn.go, fetch_block.go):
+//     rebuilding a gossiped compact block from the mempool, asking its
+//     sender for the missing transactions and serving such requests, and
+//     fetching a block whole through the syncer when neither works.
 //   - Sync: the syncer and its API (sync.go), its loop and peer table
 //     (sync_loop.go), requests and the status exchange (sync_client.go),
 //     the headers-first download (sync_download.go), and serving headers
@@ -57,7 +61,9 @@
 //   - Gossip: two drains read the subscriptions; Close cancels and waits.
 //     Validators run on GossipSub's own goroutines, at most
 //     blockValidators blocks at once, and call into Chain and the
-//     SyncTrigger from there.
+//     SyncTrigger from there; a block validator also waits there on its
+//     blocktxn request and whole-block fetch, each with a deadline. The
+//     blocktxn server runs on libp2p's stream goroutines.
 //   - Syncer: one loop (run, sync_loop.go) owns the peer table and every
 //     due time in it (status refresh, re-asks, cool-downs), as
 //     GossipSub's router owns its own. Connectedness events (from the

@@ -20,9 +20,9 @@ const (
 	// ShortIDSize is the length of a short transaction id on the wire:
 	// the low 48 bits of a SipHash-2-4, as BIP152. With m transactions in
 	// a mempool and n in a block, a false match is expected about once in
-	// 2^48 / (m·n) blocks: once in 14,000 years of 5-second blocks at
-	// m = 5,000 and n = 4,096. A match is never trusted alone: the merkle
-	// root decides (protocol.md §16.6).
+	// 2^48 / (m·n) blocks: once in 14 million (two years of 5-second
+	// blocks) at m = 5,000 and n = 4,096. It costs one whole-block fetch,
+	// never a wrong verdict: the merkle root decides (protocol.md §16.6.3).
 	ShortIDSize = 6
 
 	// shortIDMask keeps the 48 bits a short id has.

@@ -330,3 +330,73 @@ func mustBlock(t *testing.T, c *testChain, h chain.Hash) *chain.Block {
 	}
 	return b
 }
+
+// askBlockTxn sends raw request bytes to n's blocktxn server and returns
+// what it answers before closing, or the read error.
+func askBlockTxn(t *testing.T, from host.Host, n *compactNode, req []byte) ([]byte, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := from.NewStream(ctx, n.h.ID(), lpprotocol.ID(protocol.BlockTxnProtocol(n.c.Params().NetworkID())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := s.Write(req); err != nil {
+		return nil, err
+	}
+	if err := s.CloseWrite(); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(s)
+}
+
+// TestBlockTxnServer: the server answers a valid request from the stored
+// block, in the order asked; it closes without an answer for a block it
+// lacks or an index past the block's end, and resets a malformed or
+// oversized request.
+func TestBlockTxnServer(t *testing.T) {
+	n := newCompactNode(t, false, nil)
+	p, alice := n.c.Params(), testwallet.New("alice")
+	n.c.mine(t, alice.Addr)
+	transfers(t, p, alice, 5, n.c)
+	blk := n.c.mine(t, testwallet.New("miner").Addr)
+	client := newHost(t)
+	connect(t, client, n.h)
+
+	req := &protocol.BlockTxnRequest{Block: blk.Hash(), Indexes: []int{1, 4, 5}}
+	data, err := askBlockTxn(t, client, n, req.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := protocol.DecodeBlockTxnResponse(data, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, i := range req.Indexes {
+		if resp.Txs[k].ID() != blk.Transactions[i].ID() {
+			t.Fatalf("answer %d is not transaction %d", k, i)
+		}
+	}
+	for name, r := range map[string]*protocol.BlockTxnRequest{
+		"unknown block":      {Block: chain.Hash{1}, Indexes: []int{1}},
+		"index past the end": {Block: blk.Hash(), Indexes: []int{1, 6}},
+	} {
+		if data, err := askBlockTxn(t, client, n, r.Encode()); err != nil || len(data) != 0 {
+			t.Errorf("%s: answered %d bytes, %v; want a clean close without an answer", name, len(data), err)
+		}
+	}
+	h := blk.Hash()
+	for name, raw := range map[string][]byte{
+		"malformed": append(h[:], 0),
+		"oversized": make([]byte, protocol.MaxBlockTxnRequestSize+1),
+	} {
+		if data, err := askBlockTxn(t, client, n, raw); err == nil || len(data) != 0 {
+			t.Errorf("%s: answered %d bytes, %v; want the stream reset", name, len(data), err)
+		}
+	}
+	if got := n.g.Stats().Compact.Served; got != 1 {
+		t.Fatalf("served %d, want 1", got)
+	}
+}

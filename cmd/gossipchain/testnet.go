@@ -169,6 +169,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		}
 	}
 	rep.setup = time.Since(start)
+	before := sumWork(nt)
 	log.Info("network up", "nodes", o.nodes, "links", len(nt.Links()), "seconds", rep.setup.Seconds())
 
 	rng := rand.New(rand.NewPCG(o.seed, 0x10ad))
@@ -267,6 +268,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		return err
 	}
 	rep.converge = time.Since(drainStart)
+	rep.work = sumWork(nt).minus(before)
 	tipNode := nt.Node(0)
 	rep.height = tipNode.Chain().Tip().Height()
 	for _, id := range submittedIDs {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/node"
+	"github.com/gossipchain/gossipchain/node/testnet"
 )
 
 // testnetReport is what driveTestnet measured.
@@ -30,6 +31,38 @@ type testnetReport struct {
 	peakRSS            uint64          // bytes, 0 if unknown
 	audit              string
 	done               bool // the run got to the end
+	// work is what the running nodes did from the end of setup to the
+	// end of the drain, summed over them.
+	work nodeWork
+}
+
+// nodeWork sums the counters of the work per transfer: signature
+// verifications and cache hits, and how gossiped compact blocks were
+// assembled.
+type nodeWork struct {
+	verifies, hits                        uint64
+	rebuilt, requested, txsAsked, fetched uint64
+}
+
+// sumWork adds up the counters of the running nodes.
+func sumWork(nt *testnet.Net) nodeWork {
+	var w nodeWork
+	for _, i := range nt.Running() {
+		st := nt.Node(i).Stats()
+		w.verifies += st.Sigs.Verifies
+		w.hits += st.Sigs.Hits
+		c := st.Gossip.Compact
+		w.rebuilt += c.Rebuilt
+		w.requested += c.Requested
+		w.txsAsked += c.TxsRequested
+		w.fetched += c.Fetched
+	}
+	return w
+}
+
+func (w nodeWork) minus(o nodeWork) nodeWork {
+	return nodeWork{w.verifies - o.verifies, w.hits - o.hits, w.rebuilt - o.rebuilt,
+		w.requested - o.requested, w.txsAsked - o.txsAsked, w.fetched - o.fetched}
 }
 
 // watcher reads every node's events: when each block was mined, when it
@@ -141,6 +174,13 @@ func (rep *testnetReport) print(w io.Writer) {
 			float64(rep.peakRSS)/(1<<20), float64(rep.peakRSS)/(1<<20)/float64(o.nodes))
 	}
 	fmt.Fprintf(w, "  Go heap now      %.0f MiB\n", heapMiB())
+	if rep.included > 0 {
+		k := rep.work
+		fmt.Fprintf(w, "  signatures       %d verified, %d cache hits: %.2f verifications per included transfer per node\n",
+			k.verifies, k.hits, float64(k.verifies)/float64(rep.included)/float64(o.nodes))
+		fmt.Fprintf(w, "  compact blocks   %d rebuilt from the mempool, %d with %d transactions asked of the sender, %d fetched whole\n",
+			k.rebuilt, k.requested, k.txsAsked, k.fetched)
+	}
 	fmt.Fprintf(w, "  audit            %s\n", rep.audit)
 }
 

@@ -96,7 +96,7 @@ func TestTestnetCommand(t *testing.T) {
 			if submitted == 0 || m[2] != m[1] || m[3] != "0" || m[4] != "0" {
 				t.Errorf("transactions: %s submitted, %s included, %s pending, %s lost: want all included\n%s", m[1], m[2], m[3], m[4], errOut.String())
 			}
-			for _, want := range []string{"every node's ledger matches", "propagation", "peak memory"} {
+			for _, want := range []string{"every node's ledger matches", "propagation", "peak memory", "verifications per included transfer", "compact blocks"} {
 				if !strings.Contains(report, want) {
 					t.Errorf("report lacks %q", want)
 				}

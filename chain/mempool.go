@@ -481,16 +481,23 @@ func (m *Mempool) Has(id Hash) bool {
 	return m.holds(id)
 }
 
-// Range calls f with the id and transaction of every pending one (not
-// the queued ones), in no order, until f returns false. The pool is
-// locked meanwhile: f must not call back into it. A compact block's
-// receiver matches short ids this way without copying the pool or
-// hashing a transaction again.
+// Range calls f with the id and transaction of every transaction the
+// pool holds, pending or queued, in no order, until f returns false. The
+// pool is locked meanwhile: f must not call back into it. A compact
+// block's receiver matches short ids this way without copying the pool
+// or hashing a transaction again. Queued ones count: a block may carry a
+// transaction together with the earlier nonce it waited for, which is
+// common when a sender's transfers arrive out of order.
 func (m *Mempool) Range(f func(id Hash, tx *Transaction) bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for id, e := range m.byID {
 		if !f(id, e.tx) {
+			return
+		}
+	}
+	for id, q := range m.queue.byID {
+		if !f(id, q.tx) {
 			return
 		}
 	}

@@ -49,9 +49,9 @@ type Chain interface {
 	ProcessBlocks(ctx context.Context, blocks []*chain.Block) (int, error)
 	// AddTx offers a transaction to the mempool.
 	AddTx(tx *chain.Transaction) error
-	// RangeMempool calls f with each pending transaction of the mempool
-	// and its id until f returns false (see chain.Mempool.Range): what a
-	// compact block is rebuilt from.
+	// RangeMempool calls f with each transaction of the mempool, pending
+	// or queued, and its id until f returns false (see
+	// chain.Mempool.Range): what a compact block is rebuilt from.
 	RangeMempool(f func(id chain.Hash, tx *chain.Transaction) bool)
 }
 

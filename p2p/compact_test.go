@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -398,5 +399,26 @@ func TestBlockTxnServer(t *testing.T) {
 	}
 	if got := n.g.Stats().Compact.Served; got != 1 {
 		t.Fatalf("served %d, want 1", got)
+	}
+}
+
+// TestCompactQueuedUsed: transactions the receiver holds in its queue,
+// waiting for an earlier nonce it never got, fill their places too; it
+// asks the sender only for the one it lacks.
+func TestCompactQueuedUsed(t *testing.T) {
+	a, b := newCompactNode(t, false, nil), newCompactNode(t, false, nil)
+	p, alice := a.c.Params(), testwallet.New("alice")
+	fundAll(t, alice, a, b)
+	link(t, a, b)
+	txs := transfers(t, p, alice, 4, a.c)
+	for _, tx := range txs[1:] {
+		if err := b.c.AddTx(tx); !errors.Is(err, chain.ErrTxQueued) {
+			t.Fatalf("nonce %d without nonce 0: %v, want queued", tx.Nonce, err)
+		}
+	}
+	blk := publishMined(t, a)
+	waitTipIs(t, b.c, blk, "b connects the block")
+	if got := b.g.Stats().Compact; got.Requested != 1 || got.TxsRequested != 1 || got.Fetched != 0 {
+		t.Fatalf("b: %+v; want one request for the one transaction it lacked", got)
 	}
 }

@@ -422,3 +422,26 @@ func TestCompactQueuedUsed(t *testing.T) {
 		t.Fatalf("b: %+v; want one request for the one transaction it lacked", got)
 	}
 }
+
+// TestCompactSenderWithoutBlock: the peer that gossiped a compact block
+// can give neither its transactions nor the block (it answers both
+// requests with nothing). The receiver ignores the message, asks every
+// peer for its status, and downloads the block from the peer that has
+// it.
+func TestCompactSenderWithoutBlock(t *testing.T) {
+	a, b, e := newCompactNode(t, true, nil), newCompactNode(t, true, nil), newCompactNode(t, true, nil)
+	p, alice := a.c.Params(), testwallet.New("alice")
+	fundAll(t, alice, a, b, e)
+	link(t, a, b)
+	link(t, e, b)
+	transfers(t, p, alice, 3, a.c)
+	blk := a.c.mine(t, testwallet.New("miner").Addr) // a does not gossip it
+	// e gossips it without having stored it.
+	if err := e.g.PublishBlock(context.Background(), blk); err != nil {
+		t.Fatal(err)
+	}
+	waitTipIs(t, b.c, blk, "b downloads the block from a")
+	if got := b.g.Stats(); got.Compact.Requested != 1 || got.Compact.Fetched != 1 || got.Block.Ignored != 1 || got.Block.Rejected != 0 {
+		t.Fatalf("b: %+v; want one request, one failed fetch and the message ignored", got)
+	}
+}

@@ -293,7 +293,30 @@ func (c *Chain) ProcessChecked(ctx context.Context, cb *CheckedBlock) (*Change, 
 // were processed with the failure's error. A duplicate block is skipped,
 // not a failure.
 func (c *Chain) ProcessBlocks(ctx context.Context, blocks []*Block) (*Change, int, error) {
-	return c.process(ctx, blocks, checkSanityParallel(c.p, blocks, c.sigs), true)
+	return c.ProcessCheckedBlocks(ctx, c.CheckBlocks(blocks))
+}
+
+// CheckedBlocks is a sync batch whose context-free checks (signatures
+// included) have run.
+type CheckedBlocks struct {
+	blocks []*Block
+	sanity []*sanityResult
+}
+
+// Blocks returns the batch.
+func (cb *CheckedBlocks) Blocks() []*Block { return cb.blocks }
+
+// CheckBlocks runs ProcessBlocks' checks that take no lock, on every
+// core and through the signature cache, so a syncer checks the next batch
+// while the chain commits the one before it. Every outcome is
+// ProcessCheckedBlocks' to report, in pipeline order.
+func (c *Chain) CheckBlocks(blocks []*Block) *CheckedBlocks {
+	return &CheckedBlocks{blocks: blocks, sanity: checkSanityParallel(c.p, blocks, c.sigs)}
+}
+
+// ProcessCheckedBlocks is ProcessBlocks for a batch CheckBlocks checked.
+func (c *Chain) ProcessCheckedBlocks(ctx context.Context, cb *CheckedBlocks) (*Change, int, error) {
+	return c.process(ctx, cb.blocks, cb.sanity, true)
 }
 
 // process runs blocks through the pipeline under the lock; sanity holds

@@ -55,10 +55,15 @@ func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.Block
 	return p2p.ResultOf(ch, b.Hash()), err
 }
 
+// ProcessBlocks checks and processes a batch, as the syncer does.
 func (c *testChain) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
+	return c.ProcessCheckedBlocks(ctx, c.CheckBlocks(bs))
+}
+
+func (c *testChain) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch, n, err := c.Chain.ProcessBlocks(ctx, bs)
+	ch, n, err := c.Chain.ProcessCheckedBlocks(ctx, cb)
 	if ch != nil {
 		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
 	}

@@ -314,6 +314,20 @@ func (c *Chain) CheckBlocks(blocks []*Block) *CheckedBlocks {
 	return &CheckedBlocks{blocks: blocks, sanity: checkSanityParallel(c.p, blocks, c.sigs)}
 }
 
+// JoinChecked returns the checked batches as one, in order: consecutive
+// batches of a download committed in one store transaction.
+func JoinChecked(cbs ...*CheckedBlocks) *CheckedBlocks {
+	if len(cbs) == 1 {
+		return cbs[0]
+	}
+	out := &CheckedBlocks{}
+	for _, cb := range cbs {
+		out.blocks = append(out.blocks, cb.blocks...)
+		out.sanity = append(out.sanity, cb.sanity...)
+	}
+	return out
+}
+
 // ProcessCheckedBlocks is ProcessBlocks for a batch CheckBlocks checked.
 func (c *Chain) ProcessCheckedBlocks(ctx context.Context, cb *CheckedBlocks) (*Change, int, error) {
 	return c.process(ctx, cb.blocks, cb.sanity, true)

@@ -134,7 +134,8 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 	conns := make(chan connectResult, 1)
 
 	inflight := make(map[peer.ID]bool)
-	checking, connecting := 0, false
+	checking := 0
+	connecting := 0         // batches from next in the commit under way
 	next, connected := 0, 0 // the first batch not connected yet
 	for {
 		// Give every idle peer the first batch of the window nobody
@@ -155,9 +156,17 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				results <- fetchResult{p: q, i: i, blocks: blocks, err: err}
 			})
 		}
-		if !connecting && next < len(batches) && batches[next].checked != nil {
-			connecting = true
-			cb := batches[next].checked
+		if connecting == 0 && next < len(batches) && batches[next].checked != nil {
+			// Every checked batch from next on goes into one commit:
+			// the store's fsync, not the CPU, sets how many commits a
+			// second there can be, so a slow commit makes the next one
+			// larger instead of the download slower.
+			var ready []*chain.CheckedBlocks
+			for i := next; i < len(batches) && batches[i].checked != nil; i++ {
+				ready = append(ready, batches[i].checked)
+			}
+			connecting = len(ready)
+			cb := chain.JoinChecked(ready...)
 			wg.Go(func() {
 				n, err := s.chain.ProcessCheckedBlocks(ctx, cb)
 				conns <- connectResult{n: n, err: err}
@@ -166,7 +175,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 		if next == len(batches) {
 			return connected, nil
 		}
-		if len(fp.live) == 0 && len(inflight) == 0 && checking == 0 && !connecting {
+		if len(fp.live) == 0 && len(inflight) == 0 && checking == 0 && connecting == 0 {
 			if b := batches[next]; b.checked == nil && len(b.blocks) > 0 {
 				// Nobody will bring the rest: what came connects.
 				b.hashes = b.hashes[:len(b.blocks)]
@@ -203,17 +212,26 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			checking--
 			batches[c.i].checked = c.cb
 		case c := <-conns:
-			connecting = false
-			b := batches[next]
 			connected += c.n
 			if c.err != nil {
-				if isFault(c.err) && c.n < len(b.from) && b.from[c.n] != fp.leader {
-					s.punish(b.from[c.n], c.err) // it sent the block; the leader's headers named it
+				// Find who sent the block that failed.
+				k := c.n
+				for _, b := range batches[next : next+connecting] {
+					if k < len(b.from) {
+						if isFault(c.err) && b.from[k] != fp.leader {
+							s.punish(b.from[k], c.err) // it sent the block; the leader's headers named it
+						}
+						break
+					}
+					k -= len(b.from)
 				}
-				return connected, fmt.Errorf("block %d of batch: %w", c.n, c.err)
+				return connected, fmt.Errorf("block %d of the commit: %w", c.n, c.err)
 			}
-			b.blocks, b.checked = nil, nil // connected: let them go
-			next++
+			for _, b := range batches[next : next+connecting] {
+				b.blocks, b.checked = nil, nil // connected: let them go
+			}
+			next += connecting
+			connecting = 0
 		}
 	}
 }

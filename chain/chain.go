@@ -42,6 +42,9 @@ type Chain struct {
 	invalid  *hashRing
 	tipWaitC chan struct{} // closed and replaced on every tip change
 	failure  storeFailure  // sticky once a commit failed
+	// side holds the stored blocks off the main chain, for pruning
+	// (prune.go).
+	side map[Hash]sideBlock
 }
 
 // Option configures a Chain.
@@ -116,6 +119,9 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		return nil, err
 	}
 	c.tip.Store(tip)
+	if err := c.loadSide(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -371,6 +377,14 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 	ch, err := c.publishTip(root, oldTip)
 	if err != nil {
 		return nil, done, err
+	}
+	if err := c.noteSide(root.b, ch); err != nil {
+		return ch, done, err
+	}
+	if ch != nil {
+		if err := c.pruneSide(); err != nil {
+			return ch, done, err
+		}
 	}
 	return ch, done, failure
 }

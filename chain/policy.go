@@ -51,6 +51,13 @@ const defaultSigCache = 1 << 16
 // is stored.
 const workGateSlack = 1
 
+// sideBranchPruneDepth: a side-branch block whose cumulative work is
+// more than this many blocks' work (at the tip's target) below the tip's
+// is deleted (prune.go, protocol.md §9.6). A hundred blocks is deeper
+// than any honest reorganisation, and a branch that does come back from
+// there is found again by headers first and its bodies fetched anew.
+const sideBranchPruneDepth = 100
+
 // Orphan pool and invalid-block memory (WithOrphanLimits): blocks whose
 // parent has not arrived wait here, bounded so a peer sending unconnectable
 // blocks costs at most 32 MiB; the hashes of blocks found invalid are

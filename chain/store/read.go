@@ -189,3 +189,39 @@ func (v txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
 	}
 	return out, nil
 }
+
+// SideMetas returns the metas of the stored blocks that are not on the
+// main chain: one read transaction, one walk of the block index. The
+// chain calls it once, when it opens, to know which bodies side-branch
+// pruning may concern (protocol.md §9.6).
+func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
+	var out []*chain.BlockMeta
+	err := s.view(func(tx *bolt.Tx) error {
+		metas, err := getBucket(tx, bucketMetas)
+		if err != nil {
+			return err
+		}
+		main, err := getBucket(tx, bucketMain)
+		if err != nil {
+			return err
+		}
+		return metas.ForEach(func(k, v []byte) error {
+			h, err := decodeHash(k)
+			if err != nil {
+				return fmt.Errorf("meta key: %w", err)
+			}
+			m, err := decodeMeta(h, v)
+			if err != nil {
+				return fmt.Errorf("meta %s: %w", h.Short(), err)
+			}
+			if !bytes.Equal(main.Get(heightKey(m.Height())), h[:]) {
+				out = append(out, m)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("side metas: %w", err)
+	}
+	return out, nil
+}

@@ -149,16 +149,25 @@ func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 // (4,000) and 16 ms; in one view it takes 3–5 ms (docs/benchmarks.md).
 func (s *Store) View(fn func(chain.StoreView) error) error {
 	return s.view(func(tx *bolt.Tx) error {
-		metas, err := getBucket(tx, bucketMetas)
+		v, err := openView(tx)
 		if err != nil {
 			return err
 		}
-		main, err := getBucket(tx, bucketMain)
-		if err != nil {
-			return err
-		}
-		return fn(txView{metas: metas, main: main})
+		return fn(v)
 	})
+}
+
+// openView opens the buckets of a txView.
+func openView(tx *bolt.Tx) (txView, error) {
+	metas, err := getBucket(tx, bucketMetas)
+	if err != nil {
+		return txView{}, err
+	}
+	main, err := getBucket(tx, bucketMain)
+	if err != nil {
+		return txView{}, err
+	}
+	return txView{metas: metas, main: main}, nil
 }
 
 // txView is chain.StoreView inside one read transaction, its buckets
@@ -197,15 +206,11 @@ func (v txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
 func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
 	var out []*chain.BlockMeta
 	err := s.view(func(tx *bolt.Tx) error {
-		metas, err := getBucket(tx, bucketMetas)
+		tv, err := openView(tx)
 		if err != nil {
 			return err
 		}
-		main, err := getBucket(tx, bucketMain)
-		if err != nil {
-			return err
-		}
-		return metas.ForEach(func(k, v []byte) error {
+		return tv.metas.ForEach(func(k, v []byte) error {
 			h, err := decodeHash(k)
 			if err != nil {
 				return fmt.Errorf("meta key: %w", err)
@@ -214,7 +219,7 @@ func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
 			if err != nil {
 				return fmt.Errorf("meta %s: %w", h.Short(), err)
 			}
-			if !bytes.Equal(main.Get(heightKey(m.Height())), h[:]) {
+			if !bytes.Equal(tv.main.Get(heightKey(m.Height())), h[:]) {
 				out = append(out, m)
 			}
 			return nil

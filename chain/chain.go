@@ -45,6 +45,8 @@ type Chain struct {
 	// side holds the stored blocks off the main chain, for pruning
 	// (prune.go).
 	side map[Hash]sideBlock
+	// headers keeps runs of main-chain headers for HeadersAfter.
+	headers *headerCache
 }
 
 // Option configures a Chain.
@@ -101,6 +103,7 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		orphans:  newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
 		invalid:  newHashRing(cfg.maxInvalid),
 		tipWaitC: make(chan struct{}),
+		headers:  newHeaderCache(),
 		failure:  storeFailure{done: make(chan struct{})},
 	}
 	g, err := st.MainHash(0)

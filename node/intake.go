@@ -148,6 +148,12 @@ func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time
 	if tx.IsCoinbase() {
 		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
 	}
+	// The fee first: it reads only the transaction, so a flood of
+	// transactions this node would refuse anyway (zero fees on a signed
+	// network, fees no block can carry) costs no signature check.
+	if err := in.mempool.CheckFee(tx); err != nil {
+		return err
+	}
 	if err := in.chain.CheckTxSanity(tx); err != nil {
 		return err
 	}

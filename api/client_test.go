@@ -160,8 +160,9 @@ func TestClientSubmitTx(t *testing.T) {
 			remoteErr(t, err, http.StatusConflict, "")
 		}
 	}
-	// Signed for another network: the node refuses it as invalid.
-	wrong := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Nonce: 2}
+	// Signed for another network, with a fee this node takes (the fee is
+	// checked first): the node refuses it as invalid.
+	wrong := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: to, Amount: 1, Fee: 1, Nonce: 2}
 	wrong.Sign(chain.DevNet().NetworkID(), key)
 	_, err := f.c.SubmitTx(ctx, wrong)
 	remoteErr(t, err, http.StatusBadRequest, "signature")

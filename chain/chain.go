@@ -42,6 +42,11 @@ type Chain struct {
 	invalid  *hashRing
 	tipWaitC chan struct{} // closed and replaced on every tip change
 	failure  storeFailure  // sticky once a commit failed
+	// side holds the stored blocks off the main chain, for pruning
+	// (prune.go).
+	side map[Hash]sideBlock
+	// headers keeps runs of main-chain headers for HeadersAfter.
+	headers *headerCache
 }
 
 // Option configures a Chain.
@@ -98,6 +103,7 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		orphans:  newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
 		invalid:  newHashRing(cfg.maxInvalid),
 		tipWaitC: make(chan struct{}),
+		headers:  newHeaderCache(),
 		failure:  storeFailure{done: make(chan struct{})},
 	}
 	g, err := st.MainHash(0)
@@ -116,6 +122,9 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		return nil, err
 	}
 	c.tip.Store(tip)
+	if err := c.loadSide(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -293,7 +302,44 @@ func (c *Chain) ProcessChecked(ctx context.Context, cb *CheckedBlock) (*Change, 
 // were processed with the failure's error. A duplicate block is skipped,
 // not a failure.
 func (c *Chain) ProcessBlocks(ctx context.Context, blocks []*Block) (*Change, int, error) {
-	return c.process(ctx, blocks, checkSanityParallel(c.p, blocks, c.sigs), true)
+	return c.ProcessCheckedBlocks(ctx, c.CheckBlocks(blocks))
+}
+
+// CheckedBlocks is a sync batch whose context-free checks (signatures
+// included) have run.
+type CheckedBlocks struct {
+	blocks []*Block
+	sanity []*sanityResult
+}
+
+// Blocks returns the batch.
+func (cb *CheckedBlocks) Blocks() []*Block { return cb.blocks }
+
+// CheckBlocks runs ProcessBlocks' checks that take no lock, on every
+// core and through the signature cache, so a syncer checks the next batch
+// while the chain commits the one before it. Every outcome is
+// ProcessCheckedBlocks' to report, in pipeline order.
+func (c *Chain) CheckBlocks(blocks []*Block) *CheckedBlocks {
+	return &CheckedBlocks{blocks: blocks, sanity: checkSanityParallel(c.p, blocks, c.sigs)}
+}
+
+// JoinChecked returns the checked batches as one, in order: consecutive
+// batches of a download committed in one store transaction.
+func JoinChecked(cbs ...*CheckedBlocks) *CheckedBlocks {
+	if len(cbs) == 1 {
+		return cbs[0]
+	}
+	out := &CheckedBlocks{}
+	for _, cb := range cbs {
+		out.blocks = append(out.blocks, cb.blocks...)
+		out.sanity = append(out.sanity, cb.sanity...)
+	}
+	return out
+}
+
+// ProcessCheckedBlocks is ProcessBlocks for a batch CheckBlocks checked.
+func (c *Chain) ProcessCheckedBlocks(ctx context.Context, cb *CheckedBlocks) (*Change, int, error) {
+	return c.process(ctx, cb.blocks, cb.sanity, true)
 }
 
 // process runs blocks through the pipeline under the lock; sanity holds
@@ -334,6 +380,14 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 	ch, err := c.publishTip(root, oldTip)
 	if err != nil {
 		return nil, done, err
+	}
+	if err := c.noteSide(root.b, ch); err != nil {
+		return ch, done, err
+	}
+	if ch != nil {
+		if err := c.pruneSide(); err != nil {
+			return ch, done, err
+		}
 	}
 	return ch, done, failure
 }

@@ -3,6 +3,7 @@ package chain
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // MaxLocatorLen bounds a block locator: ten recent hashes, then one per
@@ -73,11 +74,30 @@ func (c *Chain) HeadersAfter(locator []Hash, stop Hash, max int) ([]Header, erro
 		if err != nil || !found {
 			return err
 		}
-		hashes, err := v.MainHashes(start+1, max)
+		out = make([]Header, 0, min(max, headerChunkLen))
+		// Whole runs from the cache while they reach (headercache.go).
+		from := start + 1
+		for len(out) < max {
+			h := from + uint64(len(out))
+			ch, err := c.headers.chunk(v, h/headerChunkLen)
+			if err != nil {
+				return err
+			}
+			if ch == nil {
+				break
+			}
+			i := int(h % headerChunkLen)
+			j := min(headerChunkLen, i+max-len(out))
+			if k := slices.Index(ch.hashes[i:j], stop); k >= 0 {
+				out = append(out, ch.headers[i:i+k+1]...)
+				return nil
+			}
+			out = append(out, ch.headers[i:j]...)
+		}
+		hashes, err := v.MainHashes(from+uint64(len(out)), max-len(out))
 		if err != nil {
 			return err
 		}
-		out = make([]Header, 0, len(hashes))
 		for _, h := range hashes {
 			m, err := v.Meta(h)
 			if err != nil {

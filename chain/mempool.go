@@ -303,7 +303,7 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool, admit
 	if m.Has(id) {
 		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
 	}
-	if err := m.checkFee(tx); err != nil {
+	if err := m.CheckFee(tx); err != nil {
 		return err
 	}
 	at, err := m.admissionTime(id, admitted)

@@ -82,13 +82,16 @@ func SignedSize(p *Params, tx *Transaction) int {
 // coinbase pays the reward plus the fees and at most MaxAmount.
 func MaxFee(p *Params) uint64 { return MaxAmount - p.Reward }
 
-// checkFee refuses a fee no block could carry and, on signed networks, a
+// CheckFee refuses a fee no block could carry and, on signed networks, a
 // fee below the minimum relay fee. It reads only tx and the pool's fixed
 // configuration, so Add runs it before verifying the signature: a
 // transaction that could never be admitted costs no verification. Amounts
 // out of range are left to CheckTxSanity, whose ErrBadAmount is a broken
 // rule that gossip holds against the peer, not a policy refusal.
-func (m *Mempool) checkFee(tx *Transaction) error {
+//
+// A caller that verifies the signature itself before AddVerified calls it
+// first too.
+func (m *Mempool) CheckFee(tx *Transaction) error {
 	if tx.Amount > MaxAmount || tx.Fee > MaxAmount-tx.Amount {
 		return nil
 	}

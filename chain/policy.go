@@ -51,6 +51,25 @@ const defaultSigCache = 1 << 16
 // is stored.
 const workGateSlack = 1
 
+// sideBranchPruneDepth: a side-branch block whose cumulative work is
+// more than this many blocks' work (at the tip's target) below the tip's
+// is deleted (prune.go, protocol.md §9.6). A hundred blocks is deeper
+// than any honest reorganisation, and a branch that does come back from
+// there is found again by headers first and its bodies fetched anew.
+const sideBranchPruneDepth = 100
+
+// headerChunkLen and headerCacheChunks size the cache of main-chain
+// headers HeadersAfter answers from (headercache.go): runs of 2,000, a
+// maximal GetHeaders answer, 64 of them (128,000 headers, about 13 MB
+// with their hashes). A flood of GetHeaders over a stretch the cache
+// holds costs a locator lookup and a copy per request; one that ranges
+// over more runs than the cache holds costs what every request cost
+// before it, and the peer's header allowance still bounds it.
+const (
+	headerChunkLen    = 2000
+	headerCacheChunks = 64
+)
+
 // Orphan pool and invalid-block memory (WithOrphanLimits): blocks whose
 // parent has not arrived wait here, bounded so a peer sending unconnectable
 // blocks costs at most 32 MiB; the hashes of blocks found invalid are

@@ -33,6 +33,9 @@ type Store interface {
 	// its return, and must not call Apply: a writer may wait for the
 	// view's transaction to end. View returns fn's error.
 	View(fn func(StoreView) error) error
+	// SideMetas returns the metas of every stored block that is not on
+	// the main chain.
+	SideMetas() ([]*BlockMeta, error)
 	// Apply commits a batch.
 	Apply(*Batch) error
 	// Close releases the store.

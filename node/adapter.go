@@ -35,9 +35,11 @@ func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.Blo
 	ch, _, err := a.n.processBlocks(ctx, []*chain.Block{b}, false, OriginGossip)
 	return p2p.ResultOf(ch, b.Hash()), err
 }
-func (a chainAdapter) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
-	_, k, err := a.n.processBlocks(ctx, bs, true, OriginSync)
-	return k, err
+func (a chainAdapter) CheckBlocks(bs []*chain.Block) *chain.CheckedBlocks {
+	return a.n.chain.CheckBlocks(bs)
+}
+func (a chainAdapter) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
+	return a.n.intake.processChecked(ctx, cb)
 }
 func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx, OriginGossip) }
 func (a chainAdapter) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) {

@@ -50,9 +50,15 @@ type intake struct {
 // as its last connected block.
 func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string) (*chain.Change, int, error) {
 	ch, k, err := in.processLocked(ctx, bs, batch)
-	if ch == nil {
-		return ch, k, err
+	if ch != nil {
+		in.publishChange(ch, batch, origin)
 	}
+	return ch, k, err
+}
+
+// publishChange publishes the events of a chain change; a batch (sync)
+// is published as its last connected block.
+func (in *intake) publishChange(ch *chain.Change, batch bool, origin string) {
 	if ch.Reorg() {
 		in.events.publish(EventReorg, ReorgEventData{OldTip: ch.OldTip.Hash.String(), NewTip: ch.NewTip.Hash.String(),
 			Height: ch.NewTip.Height(), Depth: len(ch.Disconnected)})
@@ -64,7 +70,6 @@ func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bo
 	for _, b := range connected {
 		in.events.publish(EventBlock, blockEvent(b, origin, len(ch.Connected)))
 	}
-	return ch, k, err
 }
 
 func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
@@ -77,7 +82,12 @@ func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
 
 func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bool) (*chain.Change, int, error) {
 	var checked *chain.CheckedBlock
-	if !batch {
+	var checkedBatch *chain.CheckedBlocks
+	if batch {
+		// A sync batch's signatures before mu too, so a batch being
+		// checked does not hold up transactions.
+		checkedBatch = in.chain.CheckBlocks(bs)
+	} else {
 		// The work gate and the signatures before mu, as for a
 		// transaction: a gossiped block that cannot win waits for
 		// nobody, and one being checked holds nobody up.
@@ -86,13 +96,29 @@ func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bo
 			return nil, 0, err
 		}
 	}
+	return in.processCheckedLocked(ctx, checked, checkedBatch)
+}
+
+// processChecked is processBlocks for a sync batch whose context-free
+// checks ran already (chain.Chain.CheckBlocks).
+func (in *intake) processChecked(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
+	ch, k, err := in.processCheckedLocked(ctx, nil, cb)
+	if ch != nil {
+		in.publishChange(ch, true, OriginSync)
+	}
+	return k, err
+}
+
+// processCheckedLocked processes one checked block, or a checked batch,
+// under mu.
+func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.CheckedBlock, batch *chain.CheckedBlocks) (*chain.Change, int, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var ch *chain.Change
 	var k int
 	var err error
-	if batch {
-		ch, k, err = in.chain.ProcessBlocks(ctx, bs)
+	if batch != nil {
+		ch, k, err = in.chain.ProcessCheckedBlocks(ctx, batch)
 	} else {
 		ch, err = in.chain.ProcessChecked(ctx, checked)
 		if err == nil {
@@ -121,6 +147,12 @@ func (in *intake) addTx(tx *chain.Transaction, origin string) error {
 func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time.Time) error {
 	if tx.IsCoinbase() {
 		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
+	}
+	// The fee first: it reads only the transaction, so a flood of
+	// transactions this node would refuse anyway (zero fees on a signed
+	// network, fees no block can carry) costs no signature check.
+	if err := in.mempool.CheckFee(tx); err != nil {
+		return err
 	}
 	if err := in.chain.CheckTxSanity(tx); err != nil {
 		return err

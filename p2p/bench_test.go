@@ -60,28 +60,33 @@ type benchBlocks struct {
 	txs    int            // signed transfers among them
 }
 
-var (
-	syncFixtureOnce sync.Once
-	syncFixture     *benchBlocks
-	syncFixtureErr  error
-)
+// fixture is a chain built once per process, on first use.
+type fixture struct {
+	once sync.Once
+	fx   *benchBlocks
+	err  error
+}
 
-// loadSyncFixture builds the 10,000-block chain on the first call.
-func loadSyncFixture(b *testing.B) *benchBlocks {
+var syncFixture, coinbaseFixture fixture
+
+func (f *fixture) load(b *testing.B, txsPerBlock int) *benchBlocks {
 	b.Helper()
-	syncFixtureOnce.Do(func() {
+	f.once.Do(func() {
 		start := time.Now()
-		syncFixture, syncFixtureErr = buildSyncChain(syncBlocks, syncTxsPerBlock)
-		if syncFixtureErr == nil {
+		f.fx, f.err = buildSyncChain(syncBlocks, txsPerBlock)
+		if f.err == nil {
 			b.Logf("fixture: %d blocks, %d transfers, %d bytes, built in %v",
-				len(syncFixture.blocks), syncFixture.txs, syncFixture.bytes, time.Since(start).Round(time.Millisecond))
+				len(f.fx.blocks), f.fx.txs, f.fx.bytes, time.Since(start).Round(time.Millisecond))
 		}
 	})
-	if syncFixtureErr != nil {
-		b.Fatal(syncFixtureErr)
+	if f.err != nil {
+		b.Fatal(f.err)
 	}
-	return syncFixture
+	return f.fx
 }
+
+// loadSyncFixture builds the 10,000-block chain on the first call.
+func loadSyncFixture(b *testing.B) *benchBlocks { return syncFixture.load(b, syncTxsPerBlock) }
 
 // txList is a chain.TxSource that offers a fixed list.
 type txList []*chain.Transaction
@@ -229,7 +234,9 @@ func waitTip(ctx context.Context, c *testChain, ch <-chan struct{}, want chain.H
 // blocks ahead and syncs to its tip, timed from the dial to the tip
 // (net/…). Each iteration is a fresh node, host and store; the serving
 // node is the same throughout. The store of the syncing node commits with
-// fsync (store=fsync, as a node runs) or without (store=nosync).
+// fsync (store=fsync, as a node runs) or without (store=nosync). Both run
+// in this process, on the same cores. transfers/s is the figure to hold
+// against chain's BenchmarkVerify1000Parallel of the same run.
 //
 // local/… is the chain's side alone for reference: the same blocks from
 // memory into a fresh store, in sync's batches, no network.
@@ -237,9 +244,20 @@ func BenchmarkSync10k(b *testing.B) {
 	if testing.Short() {
 		b.Skip("slow: builds and syncs a 10,000-block chain")
 	}
-	fx := loadSyncFixture(b)
-	want := fx.blocks[len(fx.blocks)-1].Hash()
+	benchSync(b, loadSyncFixture(b))
+}
 
+// BenchmarkSyncCoinbaseOnly is BenchmarkSync10k over 10,000 blocks that
+// hold only their coinbase: what sync costs besides signatures.
+func BenchmarkSyncCoinbaseOnly(b *testing.B) {
+	if testing.Short() {
+		b.Skip("slow: builds and syncs a 10,000-block chain")
+	}
+	benchSync(b, coinbaseFixture.load(b, 0))
+}
+
+func benchSync(b *testing.B, fx *benchBlocks) {
+	want := fx.blocks[len(fx.blocks)-1].Hash()
 	ac, closeA := openBenchChain(b, b.TempDir(), true)
 	defer closeA()
 	processAll(b, ac, fx.blocks, 1000)
@@ -247,6 +265,13 @@ func BenchmarkSync10k(b *testing.B) {
 	defer ah.Close()
 	as := p2p.NewSyncer(context.Background(), ah.Host, ac, p2p.NewGater())
 	defer as.Close()
+	report := func(b *testing.B) {
+		secs := b.Elapsed().Seconds()
+		b.ReportMetric(float64(len(fx.blocks))*float64(b.N)/secs, "blocks/s")
+		if fx.txs > 0 {
+			b.ReportMetric(float64(fx.txs)*float64(b.N)/secs, "transfers/s")
+		}
+	}
 
 	for _, noSync := range []bool{true, false} {
 		b.Run("net/"+storeName(noSync), func(b *testing.B) {
@@ -273,7 +298,7 @@ func BenchmarkSync10k(b *testing.B) {
 				}
 				b.StartTimer()
 			}
-			b.ReportMetric(float64(len(fx.blocks))*float64(b.N)/b.Elapsed().Seconds(), "blocks/s")
+			report(b)
 		})
 	}
 	for _, noSync := range []bool{true, false} {
@@ -288,7 +313,7 @@ func BenchmarkSync10k(b *testing.B) {
 				closeB()
 				b.StartTimer()
 			}
-			b.ReportMetric(float64(len(fx.blocks))*float64(b.N)/b.Elapsed().Seconds(), "blocks/s")
+			report(b)
 		})
 	}
 }

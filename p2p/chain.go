@@ -42,11 +42,16 @@ type Chain interface {
 	// not forward it. A duplicate is an error (chain.ErrDuplicateBlock),
 	// so gossip can ignore it.
 	ProcessBlock(ctx context.Context, b *chain.Block) (BlockResult, error)
-	// ProcessBlocks validates and connects blocks in order (see
-	// chain.Chain.ProcessBlocks): blocks the syncer requested after their
-	// branch's headers proved more work than the tip, stored whatever
-	// their own work. The node updates its mempool after.
-	ProcessBlocks(ctx context.Context, blocks []*chain.Block) (int, error)
+	// CheckBlocks runs the context-free checks of a batch the syncer
+	// requested, signatures included, on every core and without the
+	// chain's lock (see chain.Chain.CheckBlocks): the syncer checks one
+	// batch while the one before it connects.
+	CheckBlocks(blocks []*chain.Block) *chain.CheckedBlocks
+	// ProcessCheckedBlocks validates and connects a checked batch in
+	// order (see chain.Chain.ProcessBlocks): blocks the syncer requested
+	// after their branch's headers proved more work than the tip, stored
+	// whatever their own work. The node updates its mempool after.
+	ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error)
 	// AddTx offers a transaction to the mempool.
 	AddTx(tx *chain.Transaction) error
 	// RangeMempool calls f with each transaction of the mempool, pending

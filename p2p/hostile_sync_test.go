@@ -107,6 +107,25 @@ func (l *hostileSyncPeer) start(t *testing.T, net chain.Hash) {
 	})
 }
 
+// changedBodies answers GetBlocks with c's blocks, each with its
+// coinbase amount changed: the header asked for over a body it does not
+// commit to.
+func changedBodies(c *testChain) func(io.Writer, []chain.Hash) {
+	return func(w io.Writer, hashes []chain.Hash) {
+		pw := protocol.NewWriter(w)
+		for _, h := range hashes {
+			b, err := c.Block(h)
+			if err != nil {
+				return
+			}
+			b.Transactions[0].Amount--
+			if pw.WriteResponse(protocol.BlockResponse(b)) != nil {
+				return
+			}
+		}
+	}
+}
+
 // stall holds a stream, sending nothing, until the test ends.
 func stall(w io.Writer) { <-w.(countingWriter).done }
 
@@ -202,22 +221,10 @@ func TestSyncHostilePeer(t *testing.T) {
 				_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse([]chain.Header{h}))
 			}}},
 		{name: "blocks with their bodies changed", fault: true, peer: hostileSyncPeer{headers: realHeaders,
-			blocks: func(w io.Writer, hashes []chain.Hash) {
-				// The header asked for, over a body it does not commit to:
-				// the node must refuse the body and still take the block
-				// from an honest peer.
-				pw := protocol.NewWriter(w)
-				for _, h := range hashes {
-					b, err := honest.c.Block(h)
-					if err != nil {
-						return
-					}
-					b.Transactions[0].Amount--
-					if pw.WriteResponse(protocol.BlockResponse(b)) != nil {
-						return
-					}
-				}
-			}}},
+			// The header asked for, over a body it does not commit to:
+			// the node must refuse the body and still take the block
+			// from an honest peer.
+			blocks: changedBodies(honest.c)}},
 		// (b) enormous claims it cannot deliver
 		// An empty answer is the end of the peer's chain, at a block we
 		// hold: a claim its headers disprove, so a lie (17.9).

@@ -216,6 +216,16 @@ const (
 	// large enough to keep a link busy, small enough that a batch of
 	// maximal blocks (32 MiB) is not much to lose to a bad peer.
 	blocksPerRequest = 64
+	// maxFetchPeers is how many peers one download fetches bodies from
+	// at once, one request each: the leader and three helpers keep a
+	// download going when one of them is slow, and more would only
+	// split a link that one peer already fills on a LAN.
+	maxFetchPeers = 4
+	// maxBatchesAhead bounds the batches a download holds past the one
+	// it connects next: fetched, being fetched, being checked or
+	// waiting to connect. Eight batches of 64 blocks keep every stage
+	// busy; in the worst case (maximal blocks) they hold 256 MiB.
+	maxBatchesAhead = 8
 	// rateLimitRetries and rateLimitPause bound how long a download waits
 	// out a peer's rate limit before giving up on it: 0.2 s, doubling,
 	// five times.

@@ -27,8 +27,8 @@ var errWorkLie = errors.New("peer claimed more work than its headers show")
 // syncFrom downloads from p until we have at least the work p claimed
 // (protocol.md §17.10): headers first, from the fork point, checked and
 // summed until they beat our tip; then their bodies in bounded batches,
-// each batch handed to the chain as it arrives.
-func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Status) (err error) {
+// fetched from p and the helpers at once (sync_fetch.go).
+func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Status, helpers []peer.ID, join <-chan peer.ID) (err error) {
 	start := time.Now()
 	startHeight := s.chain.Tip().Height()
 	s.log.Info("sync started", "peer", p, "height", startHeight, "peer_height", claimed.Height)
@@ -55,6 +55,7 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 	// headers again. Put first in the locator, it lets p continue from
 	// there (Bitcoin's getheaders does the same).
 	var ahead chain.Hash
+	fp := newFetchPeers(p, helpers, join)
 	for s.chain.Tip().Work.Cmp(claimed.Work) < 0 {
 		hdrs, err := s.heavierHeaders(ctx, p, claimed, ahead)
 		if err != nil {
@@ -67,7 +68,7 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 		if last == ahead {
 			return fmt.Errorf("%w: the same %d headers again at height %d", errNoProgress, len(hdrs), s.chain.Tip().Height())
 		}
-		n, err := s.fetchBodies(ctx, p, hdrs)
+		n, err := s.fetchBodies(ctx, fp, hdrs)
 		connected += n
 		if err != nil {
 			return err
@@ -141,36 +142,4 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 		}
 		loc = withFirst(run.Last())
 	}
-}
-
-// fetchBodies downloads the blocks of hdrs we do not store, in batches of
-// blocksPerRequest, and hands each batch to the chain as requested
-// blocks. A batch that comes short, or fails, ends the download.
-func (s *Syncer) fetchBodies(ctx context.Context, p peer.ID, hdrs []chain.Header) (int, error) {
-	var want []chain.Hash
-	for i := range hdrs {
-		if h := hdrs[i].Hash(); !s.chain.Stored(h) {
-			want = append(want, h)
-		}
-	}
-	connected := 0
-	for len(want) > 0 {
-		batch := want[:min(blocksPerRequest, len(want))]
-		want = want[len(batch):]
-		blocks, err := retryLimited(ctx, func() ([]*chain.Block, error) { return s.getBlocks(ctx, p, batch) })
-		if len(blocks) > 0 {
-			n, perr := s.chain.ProcessBlocks(ctx, blocks)
-			connected += n
-			if perr != nil {
-				return connected, fmt.Errorf("block %d of batch: %w", n, perr)
-			}
-		}
-		if err != nil {
-			return connected, err
-		}
-		if len(blocks) < len(batch) {
-			return connected, fmt.Errorf("%w: asked for %d blocks, got %d", errNoProgress, len(batch), len(blocks))
-		}
-	}
-	return connected, nil
 }

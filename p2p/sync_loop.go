@@ -2,6 +2,8 @@ package p2p
 
 import (
 	"context"
+	"math/big"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/event"
@@ -33,7 +35,11 @@ type syncPeer struct {
 	coolUntil time.Time
 	coolTip   chain.Hash
 	waiters   []chan struct{} // SyncNow calls waiting for this exchange
-	heard     bool            // it has told us its status at least once
+	// later: SyncNow calls that came while an exchange was under way.
+	// Its answer may predate the call, so they wait for the next one
+	// (the again exchange), not for this one.
+	later []chan struct{}
+	heard bool // it has told us its status at least once
 }
 
 // statusEvent is a status a peer told us (st), or the end of an exchange
@@ -50,6 +56,9 @@ type download struct {
 	st        *protocol.Status
 	cancel    context.CancelFunc
 	preempted bool // cancelled for a peer that claims more
+	// join offers the download peers that claim more work than our tip
+	// after it started, to fetch bodies from (sync_fetch.go).
+	join chan peer.ID
 }
 
 // downloadResult is how a download ended.
@@ -208,13 +217,16 @@ func (s *Syncer) disconnectedPeer(l *loop, p peer.ID) {
 // startExchange runs a status exchange with p on a goroutine of its own;
 // waiter, if set, is a SyncNow call that waits for it.
 func (s *Syncer) startExchange(l *loop, p peer.ID, sp *syncPeer, waiter chan struct{}) {
-	if waiter != nil {
-		sp.waiters = append(sp.waiters, waiter)
-	}
 	if sp.asking {
 		// The answer under way may predate what made us ask.
 		sp.again = true
+		if waiter != nil {
+			sp.later = append(sp.later, waiter)
+		}
 		return
+	}
+	if waiter != nil {
+		sp.waiters = append(sp.waiters, waiter)
 	}
 	now := time.Now()
 	sp.asking, sp.askedAt, sp.due = true, now, now.Add(s.statusInterval)
@@ -243,6 +255,12 @@ func (s *Syncer) onStatus(l *loop, ev statusEvent) {
 	}
 	if ev.st != nil {
 		sp.status, sp.heard = ev.st, true
+		if dl := l.dl; dl != nil && ev.p != dl.p && s.canHelp(ev.p, sp, s.chain.Tip().Work, time.Now()) {
+			select {
+			case dl.join <- ev.p:
+			default: // the download has enough on offer
+			}
+		}
 		return
 	}
 	sp.asking = false
@@ -251,8 +269,9 @@ func (s *Syncer) onStatus(l *loop, ev statusEvent) {
 		sp.due = earlier(sp.due, sp.askedAt.Add(requestSyncGap))
 	}
 	// A SyncNow call is released at the end of the pass, once none of
-	// its exchanges is left (endPass).
-	sp.waiters = nil
+	// its exchanges is left (endPass); one that came during this
+	// exchange waits for the next.
+	sp.waiters, sp.later = sp.later, nil
 }
 
 func (s *Syncer) onRequestSync(l *loop, p peer.ID) {
@@ -293,6 +312,29 @@ func (s *Syncer) best(l *loop, now time.Time) (peer.ID, *protocol.Status) {
 	return bp, bs
 }
 
+// helpers returns the peers besides leader that bodies may also come
+// from: those that claim more work than ours, are not banned and not
+// cooling down, the most work first, at most maxFetchPeers-1. A helper
+// on another branch lacks the blocks, answers short and leaves the
+// download at the cost of one request.
+func (s *Syncer) helpers(l *loop, leader peer.ID, now time.Time) []peer.ID {
+	ours := s.chain.Tip().Work
+	var out []peer.ID
+	for p, sp := range l.peers {
+		if p != leader && s.canHelp(p, sp, ours, now) {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b peer.ID) int { return l.peers[b].status.Work.Cmp(l.peers[a].status.Work) })
+	return out[:min(len(out), maxFetchPeers-1)]
+}
+
+// canHelp reports whether p may have the blocks of a download: it
+// claims more work than ours, and is neither banned nor cooling down.
+func (s *Syncer) canHelp(p peer.ID, sp *syncPeer, ours *big.Int, now time.Time) bool {
+	return sp.status != nil && sp.status.Work.Cmp(ours) > 0 && !s.bans.Banned(p) && !now.Before(sp.coolUntil)
+}
+
 // maybeDownload starts a download from the best peer, or, while one
 // runs, preempts it for a peer that claims more work than the one
 // downloading (the blocks stored so far stay); with nobody left to try it
@@ -320,12 +362,13 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 	}
 	l.tried[p] = true
 	ctx, cancel := context.WithCancel(s.ctx)
-	l.dl = &download{p: p, st: st, cancel: cancel}
+	l.dl = &download{p: p, st: st, cancel: cancel, join: make(chan peer.ID, maxFetchPeers)}
+	helpers, join := s.helpers(l, p, now), l.dl.join
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		err := s.syncFrom(ctx, p, st)
+		err := s.syncFrom(ctx, p, st, helpers, join)
 		send(s.ctx, s.ctx, s.doneC, downloadResult{p: p, st: st, err: err})
 	}()
 }
@@ -387,10 +430,8 @@ func (s *Syncer) endPass(l *loop) {
 // way.
 func (s *Syncer) waiting(l *loop, w chan struct{}) bool {
 	for _, sp := range l.peers {
-		for _, x := range sp.waiters {
-			if x == w {
-				return true
-			}
+		if slices.Contains(sp.waiters, w) || slices.Contains(sp.later, w) {
+			return true
 		}
 	}
 	return false

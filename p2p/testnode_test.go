@@ -32,17 +32,25 @@ type testChain struct {
 
 func newTestChain(t testing.TB) *testChain {
 	t.Helper()
+	return newTestChainFor(t, chain.RegTest())
+}
+
+// newTestChainFor is newTestChain on network p, its mempool built with
+// opts besides the shared signature cache.
+func newTestChainFor(t testing.TB, p *chain.Params, opts ...chain.MempoolOption) *testChain {
+	t.Helper()
 	st, err := store.OpenDir(t.TempDir(), store.WithNoSync(true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	c, err := chain.New(chain.RegTest(), st)
+	c, err := chain.New(p, st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The mempool shares the chain's signature cache, as the node's does.
-	return &testChain{Chain: c, mp: chain.NewMempool(c.Params(), chain.WithMempoolSigCache(c.SigCache()))}
+	opts = append(opts, chain.WithMempoolSigCache(c.SigCache()))
+	return &testChain{Chain: c, mp: chain.NewMempool(c.Params(), opts...)}
 }
 
 var _ p2p.Chain = (*testChain)(nil)
@@ -57,10 +65,15 @@ func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.Block
 	return p2p.ResultOf(ch, b.Hash()), err
 }
 
+// ProcessBlocks checks and processes a batch, as the syncer does.
 func (c *testChain) ProcessBlocks(ctx context.Context, bs []*chain.Block) (int, error) {
+	return c.ProcessCheckedBlocks(ctx, c.CheckBlocks(bs))
+}
+
+func (c *testChain) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch, n, err := c.Chain.ProcessBlocks(ctx, bs)
+	ch, n, err := c.Chain.ProcessCheckedBlocks(ctx, cb)
 	if ch != nil {
 		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
 	}
@@ -136,11 +149,27 @@ type meshTracer struct {
 	// rejected holds why GossipSub dropped a message, by SHA-256.
 	rejected map[[32]byte]string
 	events   chan struct{}
+	// received counts the messages each peer's RPCs carried, whether
+	// validated or dropped unread (a graylisted peer's).
+	received map[peer.ID]int
 }
 
 func newMeshTracer() *meshTracer {
 	return &meshTracer{grafts: make(map[string]map[peer.ID]bool), seen: make(map[[32]byte]bool),
-		rejected: make(map[[32]byte]string), events: make(chan struct{}, 1)}
+		rejected: make(map[[32]byte]string), events: make(chan struct{}, 1), received: make(map[peer.ID]int)}
+}
+
+func (m *meshTracer) RecvRPC(rpc *pubsub.RPC) {
+	m.mu.Lock()
+	m.received[rpc.From()] += len(rpc.GetPublish())
+	m.mu.Unlock()
+}
+
+// receivedFrom is how many messages p's RPCs carried.
+func (m *meshTracer) receivedFrom(p peer.ID) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.received[p]
 }
 
 func (m *meshTracer) saw(data []byte) bool {

@@ -149,16 +149,25 @@ func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 // (4,000) and 16 ms; in one view it takes 3–5 ms (docs/benchmarks.md).
 func (s *Store) View(fn func(chain.StoreView) error) error {
 	return s.view(func(tx *bolt.Tx) error {
-		metas, err := getBucket(tx, bucketMetas)
+		v, err := openView(tx)
 		if err != nil {
 			return err
 		}
-		main, err := getBucket(tx, bucketMain)
-		if err != nil {
-			return err
-		}
-		return fn(txView{metas: metas, main: main})
+		return fn(v)
 	})
+}
+
+// openView opens the buckets of a txView.
+func openView(tx *bolt.Tx) (txView, error) {
+	metas, err := getBucket(tx, bucketMetas)
+	if err != nil {
+		return txView{}, err
+	}
+	main, err := getBucket(tx, bucketMain)
+	if err != nil {
+		return txView{}, err
+	}
+	return txView{metas: metas, main: main}, nil
 }
 
 // txView is chain.StoreView inside one read transaction, its buckets
@@ -186,6 +195,38 @@ func (v txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
 			return nil, err
 		}
 		out = append(out, h)
+	}
+	return out, nil
+}
+
+// SideMetas returns the metas of the stored blocks that are not on the
+// main chain: one read transaction, one walk of the block index. The
+// chain calls it once, when it opens, to know which bodies side-branch
+// pruning may concern (protocol.md §9.6).
+func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
+	var out []*chain.BlockMeta
+	err := s.view(func(tx *bolt.Tx) error {
+		tv, err := openView(tx)
+		if err != nil {
+			return err
+		}
+		return tv.metas.ForEach(func(k, v []byte) error {
+			h, err := decodeHash(k)
+			if err != nil {
+				return fmt.Errorf("meta key: %w", err)
+			}
+			m, err := decodeMeta(h, v)
+			if err != nil {
+				return fmt.Errorf("meta %s: %w", h.Short(), err)
+			}
+			if !bytes.Equal(tv.main.Get(heightKey(m.Height())), h[:]) {
+				out = append(out, m)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("side metas: %w", err)
 	}
 	return out, nil
 }

@@ -1,0 +1,4 @@
+package chain
+
+// SideBranchPruneDepth is sideBranchPruneDepth, for the tests.
+const SideBranchPruneDepth = sideBranchPruneDepth

@@ -1,0 +1,271 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// The body download (protocol.md §17.10, rule 10): the headers of a
+// heavier branch give the hashes; their bodies come in batches from every
+// peer that may have them at once, one request in flight per peer, and
+// go through three stages that overlap: fetched, checked on every core
+// (signatures through the cache, no lock), connected in order. So the
+// next batches arrive and are verified while the chain commits the one
+// before them.
+
+// fetchPeers are the peers one download fetches bodies from: the leader,
+// whose headers proved the branch, and helpers that claimed more work
+// than our tip when it started. A peer whose request fails, or that
+// answers short (it lacks the blocks), leaves for the rest of the
+// download; its batch goes to another.
+type fetchPeers struct {
+	leader peer.ID
+	live   []peer.ID // the leader first while it stays
+	// leaderErr is why the leader left: what the download reports if
+	// nobody is left to fetch from.
+	leaderErr error
+	// join brings peers the loop heard claim more work than our tip
+	// after the download started; joined holds every peer that was in
+	// it, so one that left does not come back.
+	join   <-chan peer.ID
+	joined map[peer.ID]bool
+}
+
+func newFetchPeers(leader peer.ID, helpers []peer.ID, join <-chan peer.ID) *fetchPeers {
+	fp := &fetchPeers{leader: leader, join: join, joined: make(map[peer.ID]bool)}
+	fp.add(leader)
+	for _, p := range helpers {
+		fp.add(p)
+	}
+	return fp
+}
+
+// add lets p help, unless it was in this download before or the
+// download has maxFetchPeers.
+func (fp *fetchPeers) add(p peer.ID) {
+	if fp.joined[p] || len(fp.live) >= maxFetchPeers {
+		return
+	}
+	fp.joined[p] = true
+	fp.live = append(fp.live, p)
+}
+
+// drop takes p out of the download.
+func (fp *fetchPeers) drop(p peer.ID, err error) {
+	for i, q := range fp.live {
+		if q == p {
+			fp.live = append(fp.live[:i], fp.live[i+1:]...)
+			break
+		}
+	}
+	if p == fp.leader && fp.leaderErr == nil {
+		fp.leaderErr = err
+	}
+}
+
+// bodyBatch is one request's worth of a download.
+type bodyBatch struct {
+	hashes  []chain.Hash
+	blocks  []*chain.Block // delivered so far, in order
+	from    []peer.ID      // who delivered each
+	busy    bool           // a request for the rest is in flight
+	checked *chain.CheckedBlocks
+}
+
+func (b *bodyBatch) complete() bool { return len(b.blocks) == len(b.hashes) }
+
+type fetchResult struct {
+	p      peer.ID
+	i      int
+	blocks []*chain.Block
+	err    error
+}
+
+type checkResult struct {
+	i  int
+	cb *chain.CheckedBlocks
+}
+
+type connectResult struct {
+	n   int
+	err error
+}
+
+// fetchBodies downloads the blocks of hdrs we do not store from the
+// peers of fp and hands them to the chain in order. It returns how many
+// blocks connected, and an error if a block failed or nobody was left to
+// fetch from (the leader's error then, if it left with one).
+func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.Header) (int, error) {
+	var batches []*bodyBatch
+	var want []chain.Hash
+	flush := func() {
+		if len(want) > 0 {
+			batches = append(batches, &bodyBatch{hashes: want})
+			want = nil
+		}
+	}
+	for i := range hdrs {
+		if h := hdrs[i].Hash(); !s.chain.Stored(h) {
+			want = append(want, h)
+			if len(want) == blocksPerRequest {
+				flush()
+			}
+		}
+	}
+	flush()
+	if len(batches) == 0 {
+		return 0, nil
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: a request resets its stream, a check ends by itself
+	defer cancel()
+	// Buffered for every sender, so none blocks once we return: at most
+	// one request per peer, one check per batch of the window.
+	results := make(chan fetchResult, maxFetchPeers)
+	checks := make(chan checkResult, maxBatchesAhead)
+	conns := make(chan connectResult, 1)
+
+	inflight := make(map[peer.ID]bool)
+	checking := 0
+	connecting := 0         // batches from next in the commit under way
+	next, connected := 0, 0 // the first batch not connected yet
+	for {
+		// Give every idle peer the first batch of the window nobody
+		// fetches.
+		for _, q := range fp.live {
+			if inflight[q] {
+				continue
+			}
+			i := s.nextBatch(batches, next)
+			if i < 0 {
+				break
+			}
+			b := batches[i]
+			b.busy, inflight[q] = true, true
+			hashes := b.hashes[len(b.blocks):]
+			wg.Go(func() {
+				blocks, err := retryLimited(ctx, func() ([]*chain.Block, error) { return s.getBlocks(ctx, q, hashes) })
+				results <- fetchResult{p: q, i: i, blocks: blocks, err: err}
+			})
+		}
+		if connecting == 0 && next < len(batches) && batches[next].checked != nil {
+			// Every checked batch from next on goes into one commit:
+			// the store's fsync, not the CPU, sets how many commits a
+			// second there can be, so a slow commit makes the next one
+			// larger instead of the download slower.
+			var ready []*chain.CheckedBlocks
+			for i := next; i < len(batches) && batches[i].checked != nil; i++ {
+				ready = append(ready, batches[i].checked)
+			}
+			connecting = len(ready)
+			cb := chain.JoinChecked(ready...)
+			wg.Go(func() {
+				n, err := s.chain.ProcessCheckedBlocks(ctx, cb)
+				conns <- connectResult{n: n, err: err}
+			})
+		}
+		if next == len(batches) {
+			return connected, nil
+		}
+		if len(fp.live) == 0 && len(inflight) == 0 && checking == 0 && connecting == 0 {
+			if b := batches[next]; b.checked == nil && len(b.blocks) > 0 {
+				// Nobody will bring the rest: what came connects.
+				b.hashes = b.hashes[:len(b.blocks)]
+				checking++
+				wg.Go(func() { checks <- checkResult{i: next, cb: s.chain.CheckBlocks(b.blocks)} })
+				continue
+			}
+			if fp.leaderErr != nil {
+				return connected, fp.leaderErr
+			}
+			return connected, fmt.Errorf("%w: every peer left with %d of %d batches to fetch", errNoProgress, len(batches)-next, len(batches))
+		}
+		select {
+		case <-ctx.Done():
+			return connected, ctx.Err()
+		case q := <-fp.join:
+			fp.add(q)
+		case r := <-results:
+			delete(inflight, r.p)
+			b := batches[r.i]
+			b.busy = false
+			asked := len(b.hashes) - len(b.blocks)
+			for _, blk := range r.blocks {
+				b.blocks = append(b.blocks, blk)
+				b.from = append(b.from, r.p)
+			}
+			if b.complete() {
+				checking++
+				blocks, i := b.blocks, r.i
+				wg.Go(func() { checks <- checkResult{i: i, cb: s.chain.CheckBlocks(blocks)} })
+			}
+			s.fetchFailed(fp, r, len(r.blocks) < asked)
+		case c := <-checks:
+			checking--
+			batches[c.i].checked = c.cb
+		case c := <-conns:
+			connected += c.n
+			if c.err != nil {
+				// Find who sent the block that failed.
+				k := c.n
+				for _, b := range batches[next : next+connecting] {
+					if k < len(b.from) {
+						if isFault(c.err) && b.from[k] != fp.leader {
+							s.punish(b.from[k], c.err) // it sent the block; the leader's headers named it
+						}
+						break
+					}
+					k -= len(b.from)
+				}
+				return connected, fmt.Errorf("block %d of the commit: %w", c.n, c.err)
+			}
+			for _, b := range batches[next : next+connecting] {
+				b.blocks, b.checked = nil, nil // connected: let them go
+			}
+			next += connecting
+			connecting = 0
+		}
+	}
+}
+
+// nextBatch returns the first batch of the window from next that is
+// neither fetched nor being fetched, or -1.
+func (s *Syncer) nextBatch(batches []*bodyBatch, next int) int {
+	for i := next; i < min(len(batches), next+maxBatchesAhead); i++ {
+		if b := batches[i]; !b.busy && !b.complete() {
+			return i
+		}
+	}
+	return -1
+}
+
+// fetchFailed takes a peer whose request failed, or came short, out of
+// the download: a fault costs it its ban, anything else only its place
+// in this download.
+func (s *Syncer) fetchFailed(fp *fetchPeers, r fetchResult, short bool) {
+	err := r.err
+	switch {
+	case err == nil && !short:
+		return
+	case err == nil:
+		err = fmt.Errorf("%w: answered %d blocks, fewer than asked", errNoProgress, len(r.blocks))
+	case errors.Is(err, context.Canceled):
+		return // the download ends anyway
+	}
+	if isFault(err) {
+		// The leader too, at once: helpers may finish the download, and
+		// a download that ends well punishes nobody.
+		s.punish(r.p, err)
+	} else {
+		s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", err)
+	}
+	fp.drop(r.p, err)
+}

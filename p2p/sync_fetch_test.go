@@ -1,0 +1,246 @@
+package p2p_test
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// servingChain counts the blocks a sync server reads to answer GetBlocks
+// and tells onServe of each.
+type servingChain struct {
+	*testChain
+	served  atomic.Int64
+	onServe func(chain.Hash)
+}
+
+func (c *servingChain) Block(h chain.Hash) (*chain.Block, error) {
+	c.served.Add(1)
+	if c.onServe != nil {
+		c.onServe(h)
+	}
+	return c.testChain.Block(h)
+}
+
+// gatedChain connects no batch before its gate opens: a test holds the
+// syncing node's first connect until what it expects of the download
+// (more batches fetched, several peers asked) has happened, and fails at
+// its deadline if that never does.
+type gatedChain struct {
+	*testChain
+	gate chan struct{}
+	once sync.Once
+}
+
+func newGatedChain(t *testing.T) *gatedChain {
+	return &gatedChain{testChain: newTestChain(t), gate: make(chan struct{})}
+}
+
+func (g *gatedChain) open() { g.once.Do(func() { close(g.gate) }) }
+
+func (g *gatedChain) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return g.testChain.ProcessCheckedBlocks(ctx, cb)
+}
+
+// copyChain returns a new chain holding src's blocks.
+func copyChain(t *testing.T, blocks []*chain.Block) *testChain {
+	t.Helper()
+	c := newTestChain(t)
+	processAll(t, c, blocks, 64)
+	return c
+}
+
+// TestSyncBodiesFromSeveralPeers: three peers hold the same 600 blocks; a
+// node at genesis connects to all three. No peer answers a GetBlocks
+// before every one of them has been asked for blocks, so the download
+// must ask all three at once; it then reaches their tip.
+func TestSyncBodiesFromSeveralPeers(t *testing.T) {
+	src := newTestChain(t)
+	blocks := mineBlocks(t, src, testwallet.New("miner").Addr, 600)
+	servers := make([]*servingChain, 3)
+	allAsked := make(chan struct{})
+	var once sync.Once
+	var asked atomic.Int64
+	for i := range servers {
+		var mine sync.Once
+		servers[i] = &servingChain{testChain: copyChain(t, blocks), onServe: func(chain.Hash) {
+			mine.Do(func() {
+				if asked.Add(1) == int64(len(servers)) {
+					once.Do(func() { close(allAsked) })
+				}
+			})
+			select {
+			case <-allAsked:
+			case <-time.After(30 * time.Second):
+				t.Errorf("a peer answered before every peer was asked: %d of %d were", asked.Load(), len(servers))
+				once.Do(func() { close(allAsked) })
+			}
+		}}
+	}
+	node := newSyncNode(t)
+	for _, sc := range servers {
+		sh := newHost(t)
+		ss := p2p.NewSyncer(context.Background(), sh, sc, p2p.NewGater(), p2p.WithSyncLogger(testLogger(t)))
+		t.Cleanup(ss.Close)
+		connect(t, node.h, sh)
+	}
+	testutil.Eventually(t, 60*time.Second, "the node on the peers' tip", func() bool { return node.c.Tip().Hash == src.Tip().Hash })
+	for i, sc := range servers {
+		t.Logf("peer %d served %d blocks", i, sc.served.Load())
+	}
+}
+
+// TestSyncFetchesAheadOfConnect: with one peer, the node's first batch
+// connects only once the peer has been asked for blocks of the second
+// batch: the next batch is fetched while one connects.
+func TestSyncFetchesAheadOfConnect(t *testing.T) {
+	src := newTestChain(t)
+	blocks := mineBlocks(t, src, testwallet.New("miner").Addr, 300)
+	second := make(map[chain.Hash]bool)
+	for _, b := range blocks[64:128] { // blocksPerRequest
+		second[b.Hash()] = true
+	}
+	node := newGatedChain(t)
+	server := &servingChain{testChain: src}
+	server.onServe = func(h chain.Hash) {
+		if second[h] {
+			node.open()
+		}
+	}
+	h, sh := newHost(t), newHost(t)
+	s := p2p.NewSyncer(context.Background(), h, node, p2p.NewGater(), p2p.WithSyncLogger(testLogger(t)))
+	t.Cleanup(s.Close)
+	ss := p2p.NewSyncer(context.Background(), sh, server, p2p.NewGater(), p2p.WithSyncLogger(testLogger(t)))
+	t.Cleanup(ss.Close)
+	connect(t, h, sh)
+	testutil.Eventually(t, 60*time.Second, "the node on the peer's tip", func() bool { return node.Tip().Hash == src.Tip().Hash })
+}
+
+// TestSyncBatchReassigned: of two peers that claim the same chain, one
+// fails its GetBlocks (never answers, or sends bodies its headers do not
+// commit to). The node's first batch connects only once that peer was
+// asked, so it was part of the download; its batch goes to the honest
+// peer and the node reaches the tip. A peer that stalled is only left;
+// one that sent false bodies is disconnected.
+func TestSyncBatchReassigned(t *testing.T) {
+	honest := newSyncNode(t)
+	mineBlocks(t, honest.c, testwallet.New("miner").Addr, 300)
+	net := honest.c.Params().NetworkID()
+	cases := []struct {
+		name   string
+		blocks func(w io.Writer, hashes []chain.Hash)
+		fault  bool
+	}{
+		{name: "never answers", blocks: func(w io.Writer, _ []chain.Hash) { stall(w) }},
+		{name: "bodies changed", fault: true, blocks: changedBodies(honest.c)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			events := &syncEvents{}
+			node := newGatedChain(t)
+			h := newHost(t)
+			s := p2p.NewSyncer(context.Background(), h, node, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
+				p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
+			t.Cleanup(s.Close)
+			evil := &hostileSyncPeer{
+				status:  serveStatus(honest.c),
+				headers: serveHeaders(honest.c),
+				blocks: func(w io.Writer, hashes []chain.Hash) {
+					node.open()
+					tc.blocks(w, hashes)
+				},
+			}
+			evil.start(t, net)
+			connect(t, h, evil.h)
+			connect(t, h, honest.h)
+			testutil.Eventually(t, 60*time.Second, "the node on the honest tip", func() bool { return node.Tip().Hash == honest.c.Tip().Hash })
+			connected := h.Network().Connectedness(evil.h.ID()) == network.Connected
+			if tc.fault == connected {
+				t.Errorf("the failing peer connected: %v; want %v", connected, !tc.fault)
+			}
+			if !tc.fault {
+				// The stalled batch went to the honest peer within the
+				// same download: none failed.
+				if ev, ok := events.failed(evil.h); ok {
+					t.Errorf("a download failed: %v", ev.Err)
+				}
+				if ev, ok := events.failed(honest.h); ok {
+					t.Errorf("a download failed: %v", ev.Err)
+				}
+			}
+		})
+	}
+}
+
+// TestSyncNowAfterExchangeUnderWay: a SyncNow call made while a status
+// exchange with a peer is under way waits for a fresh exchange with it,
+// since the answer under way may predate the call. The peer's first
+// answer says it has nothing; by the time of the call it has five blocks,
+// and SyncNow must return with them.
+func TestSyncNowAfterExchangeUnderWay(t *testing.T) {
+	node := newSyncNode(t, p2p.WithStatusInterval(time.Hour))
+	src := newTestChain(t)
+	genesis := src.Tip()
+	mineBlocks(t, src, testwallet.New("miner").Addr, 5)
+	net := src.Params().NetworkID()
+
+	release, first := make(chan struct{}), make(chan struct{})
+	var asked atomic.Int64
+	slow := &hostileSyncPeer{
+		status: func(w io.Writer) {
+			if asked.Add(1) == 1 {
+				close(first)
+				<-release
+				st := protocol.Status{Genesis: net, Tip: genesis.Hash, Height: 0, Work: genesis.Work}
+				_ = protocol.NewWriter(w).WriteResponse(protocol.StatusResponse(st))
+				return
+			}
+			serveStatus(src)(w)
+		},
+		headers: serveHeaders(src),
+		blocks:  trickle(src, 0),
+	}
+	slow.start(t, net)
+	// A second peer, at genesis, answers at once: its second status
+	// request shows that the loop took the SyncNow call.
+	var witnessAsked atomic.Int64
+	witness := &hostileSyncPeer{status: func(w io.Writer) {
+		witnessAsked.Add(1)
+		st := protocol.Status{Genesis: net, Tip: genesis.Hash, Height: 0, Work: genesis.Work}
+		_ = protocol.NewWriter(w).WriteResponse(protocol.StatusResponse(st))
+	}}
+	witness.start(t, net)
+	connect(t, node.h, witness.h)
+	testutil.Eventually(t, 10*time.Second, "the witness asked once", func() bool { return witnessAsked.Load() == 1 })
+	connect(t, node.h, slow.h)
+	select {
+	case <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no status exchange with the slow peer")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan bool, 1)
+	go func() { done <- node.s.SyncNow(ctx) }()
+	testutil.Eventually(t, 10*time.Second, "the loop took the call", func() bool { return witnessAsked.Load() >= 2 })
+	close(release)
+	if moved := <-done; !moved || node.c.Tip().Hash != src.Tip().Hash {
+		t.Fatalf("SyncNow returned with the tip at height %d (moved: %v), want the peer's %d", node.c.Tip().Height(), moved, src.Tip().Height())
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -61,6 +62,29 @@ type Peer struct {
 	Addrs  []string  `json:"addrs"`
 	Source string    `json:"source"` // mdns, bootstrap, register, remembered, inbound or outbound
 	Since  time.Time `json:"since"`
+	// Direction is "inbound" (the peer dialled us) or "outbound";
+	// Transport the connection's (tcp, quic-v1...); Relayed whether it
+	// goes through a circuit relay.
+	Direction string     `json:"direction"`
+	Transport string     `json:"transport"`
+	Relayed   bool       `json:"relayed"`
+	Gossip    PeerGossip `json:"gossip"`
+}
+
+// PeerGossip is one peer's gossip counters in GET /peers, both topics
+// together. Received messages reached the node's validator and ended as
+// accepted (forwarded on), rejected (invalid: the peer lost score) or
+// ignored; duplicates are copies of messages the node already had; sent
+// counts messages queued to the peer. Score is GossipSub's score of the
+// peer, null until GossipSub has reported one.
+type PeerGossip struct {
+	Received   uint64   `json:"received"`
+	Accepted   uint64   `json:"accepted"`
+	Rejected   uint64   `json:"rejected"`
+	Ignored    uint64   `json:"ignored"`
+	Duplicates uint64   `json:"duplicates"`
+	Sent       uint64   `json:"sent"`
+	Score      *float64 `json:"score"`
 }
 
 // Peers is GET /peers.
@@ -76,7 +100,18 @@ func peersOf(ps []node.PeerInfo) Peers {
 		if addrs == nil {
 			addrs = []string{}
 		}
-		out.Peers = append(out.Peers, Peer{ID: p.ID, Addr: p.Addr, Addrs: addrs, Source: p.Source, Since: p.Since})
+		dir := "outbound"
+		if p.Inbound {
+			dir = "inbound"
+		}
+		g := p.Gossip
+		pg := PeerGossip{Received: g.Received, Accepted: g.Accepted, Rejected: g.Rejected, Ignored: g.Ignored,
+			Duplicates: g.Duplicates, Sent: g.Sent}
+		if g.HasScore && !math.IsNaN(g.Score) && !math.IsInf(g.Score, 0) { // JSON has neither
+			pg.Score = &g.Score
+		}
+		out.Peers = append(out.Peers, Peer{ID: p.ID, Addr: p.Addr, Addrs: addrs, Source: p.Source, Since: p.Since,
+			Direction: dir, Transport: p.Transport, Relayed: p.Relayed, Gossip: pg})
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -34,6 +35,7 @@ type Gossip struct {
 	sync SyncTrigger
 
 	txStats, blockStats topicCounters
+	peers               *peerStats
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -45,6 +47,10 @@ type GossipOption func(*gossipConfig)
 type gossipConfig struct {
 	log    *slog.Logger
 	psOpts []pubsub.Option
+	// onScores, if set, is also handed GossipSub's scores at each
+	// inspection, every scorePeriod.
+	onScores    func(map[peer.ID]float64)
+	scorePeriod time.Duration
 }
 
 // WithGossipLogger sets the logger.
@@ -54,6 +60,14 @@ func WithGossipLogger(l *slog.Logger) GossipOption { return func(c *gossipConfig
 // fast heartbeat and tracers).
 func WithPubSubOptions(opts ...pubsub.Option) GossipOption {
 	return func(c *gossipConfig) { c.psOpts = append(c.psOpts, opts...) }
+}
+
+// WithScoreObserver hands f every map of peer scores GossipSub reports,
+// every period instead of scoreInspectPeriod: GossipSub takes one score
+// inspector, which Gossip keeps for PeerGossip, so tests watch scores
+// through this.
+func WithScoreObserver(f func(map[peer.ID]float64), period time.Duration) GossipOption {
+	return func(c *gossipConfig) { c.onScores, c.scorePeriod = f, period }
 }
 
 // SyncTrigger is what gossip needs of the syncer (*Syncer): a block can
@@ -80,7 +94,7 @@ func msgID(m *pubsubpb.Message) string {
 // NewGossip joins the network's topics on h and starts reading them; sync
 // is told of what gossiped blocks reveal (see SyncTrigger).
 func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts ...GossipOption) (*Gossip, error) {
-	cfg := gossipConfig{log: slog.New(slog.DiscardHandler)}
+	cfg := gossipConfig{log: slog.New(slog.DiscardHandler), scorePeriod: scoreInspectPeriod}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -104,10 +118,17 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 		// a block published before the mesh forms would otherwise be lost.
 		pubsub.WithFloodPublish(true),
 	}
-	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log}
-	psOpts = append(psOpts, pubsub.WithRawTracer(&sendCounter{topics: map[string]*topicCounters{
-		txName: &g.txStats, blockName: &g.blockStats,
-	}}))
+	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats()}
+	inspect := g.peers.setScores
+	if f := cfg.onScores; f != nil {
+		inspect = func(m map[peer.ID]float64) { g.peers.setScores(m); f(m) }
+	}
+	psOpts = append(psOpts,
+		pubsub.WithRawTracer(&peerTracer{topics: map[string]*topicCounters{
+			txName: &g.txStats, blockName: &g.blockStats,
+		}, peers: g.peers}),
+		// After WithPeerScore, as GossipSub requires.
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(inspect), cfg.scorePeriod))
 	ps, err := pubsub.NewGossipSub(ctx, h, append(psOpts, cfg.psOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start gossipsub: %w", err)
@@ -197,7 +218,7 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 			return pubsub.ValidationAccept
 		}
 		// Counted after recoverValidator has turned a panic into Ignore.
-		defer func() { stats.verdict(res) }()
+		defer func() { stats.verdict(res); g.peers.verdict(from, res) }()
 		defer g.recoverValidator(topic, from, &res)
 		var err error
 		res, err = check(ctx, from, m.Data)

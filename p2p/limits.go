@@ -138,6 +138,15 @@ const (
 	// suspicious on the internet (loopback is exempt: tests and local
 	// networks live there).
 	ipColocationThreshold = 3
+	// scoreInspectPeriod is how often GossipSub hands us every peer's
+	// score for PeerGossip: the explorer polls every few seconds, and
+	// each inspection computes every peer's score under GossipSub's lock.
+	scoreInspectPeriod = 2 * time.Second
+	// maxGossipPeerStats bounds the peers whose gossip counters are
+	// remembered (an LRU, peerstats.go): twice the connection manager's
+	// high water, so a peer that reconnects finds its counters unless
+	// many others were heard from meanwhile.
+	maxGossipPeerStats = 2 * DefaultConnHigh
 	// retainScore keeps a disconnected peer's score for an hour, so a
 	// penalised peer cannot reconnect to a clean slate.
 	retainScore = time.Hour

@@ -36,6 +36,7 @@ type Gossip struct {
 
 	txStats, blockStats topicCounters
 	peers               *peerStats
+	seen                seenLog
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -187,8 +188,10 @@ func (g *Gossip) drain(ctx context.Context, sub *pubsub.Subscription) {
 // PubSub exposes the router, for peer scores and topic peers.
 func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 
-// PublishBlock sends a block this node has already validated.
+// PublishBlock sends a block this node has already validated: one it
+// mined, which the propagation view records as first seen here.
 func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
+	g.seen.add(seenOf(b, g.host.ID(), time.Now()))
 	if err := g.blockTopic.Publish(ctx, b.Encode()); err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}
@@ -233,6 +236,7 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 // It also tells the syncer what the block revealed: a tip that moved past
 // the block itself, or a parent we lack.
 func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
+	arrived := time.Now()
 	// Work before bytes (protocol.md §9.5): the header alone says whether
 	// the block's branch can win, before the body is decoded. A header
 	// that does not decode is left to DecodeBlock, which says why.
@@ -258,6 +262,7 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 	res := blockVerdict(err, r.Joined)
 	switch {
 	case res == pubsub.ValidationAccept:
+		g.seen.add(seenOf(b, from, arrived))
 		g.log.Info("block received", "peer", from, "height", b.Header.Height, "hash", h.Short(), "txs", len(b.Transactions))
 		return res, nil
 	case err == nil:

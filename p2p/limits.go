@@ -147,6 +147,9 @@ const (
 	// high water, so a peer that reconnects finds its counters unless
 	// many others were heard from meanwhile.
 	maxGossipPeerStats = 2 * DefaultConnHigh
+	// maxSeenBlocks is how many recent blocks the propagation view
+	// remembers (propagation.go): the explorer's charts show 100.
+	maxSeenBlocks = 100
 	// retainScore keeps a disconnected peer's score for an hour, so a
 	// penalised peer cannot reconnect to a clean slate.
 	retainScore = time.Hour

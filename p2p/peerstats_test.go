@@ -9,6 +9,7 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil"
@@ -43,6 +44,16 @@ func TestPeerGossipCounters(t *testing.T) {
 		t.Errorf("a's counters of b: sent %d, want the block", got.Sent)
 	}
 	testutil.Eventually(t, 10*time.Second, "b forwarded the block to c", func() bool { return b.g.PeerGossip(c.h.ID()).Sent >= 1 })
+	// The propagation view: a saw it first (it mined it), c from b.
+	for _, tt := range []struct {
+		at   *gossipNode
+		from peer.ID
+	}{{a, a.h.ID()}, {b, a.h.ID()}, {c, b.h.ID()}} {
+		seen := tt.at.g.Seen()
+		if len(seen) != 1 || seen[0].Hash != blk.Hash() || seen[0].From != tt.from || seen[0].Height != 1 {
+			t.Errorf("%s saw %+v, want block 1 from %s", tt.at.h.ID(), seen, tt.from)
+		}
+	}
 
 	bad, err := b.c.NewTemplate(nil, testwallet.New("evil").Addr)
 	if err != nil {

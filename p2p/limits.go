@@ -1,6 +1,10 @@
 package p2p
 
-import "time"
+import (
+	"time"
+
+	"golang.org/x/time/rate"
+)
 
 // The policy limits of the network layer: timeouts, rate limits, batch
 // sizes, backoffs, ban and cool-down durations, bounded memories and
@@ -233,4 +237,24 @@ const (
 	// five times.
 	rateLimitRetries = 5
 	rateLimitPause   = 200 * time.Millisecond
+)
+
+// The network map (netmap.go, protocol.md §18).
+const (
+	// mapInterval is how often a node asks each peer for its map answer:
+	// the explorer redraws every few seconds, and an answer is at most
+	// protocol.MaxPeerListSize (16 KiB), so 96 peers cost 150 KiB every
+	// 10 s, both ways.
+	mapInterval = 10 * time.Second
+	// mapFirstRound is how soon after start the first round goes: after
+	// identify has told us which peers speak the protocol.
+	mapFirstRound = 2 * time.Second
+	// mapConcurrency bounds the requests of one round under way at once.
+	mapConcurrency = 8
+	// mapServeRate and mapServeBurst: what one peer may ask of our map
+	// server. An honest peer asks every mapInterval; five times that
+	// rate leaves room for a restart, and an answer costs a walk of our
+	// connections and a 16 KiB write at most.
+	mapServeRate  = rate.Limit(1.0 / 2) // answers per second
+	mapServeBurst = 5
 )

@@ -24,7 +24,13 @@ import (
 // (mDNS off) and serves its API.
 func startedServer(t *testing.T) (*node.Node, *httptest.Server) {
 	t.Helper()
-	n, err := node.New(node.Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	return serveNode(t, node.Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+}
+
+// serveNode starts a node of cfg and serves its API until the test ends.
+func serveNode(t *testing.T, cfg node.Config) (*node.Node, *httptest.Server) {
+	t.Helper()
+	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -216,3 +216,17 @@ func TestNetMapOff(t *testing.T) {
 		t.Fatal("a node without the map was banned")
 	}
 }
+
+// TestMapByDefault: on for the predefined networks, where seeing the
+// network is the point; off for any other name.
+func TestMapByDefault(t *testing.T) {
+	tests := []struct {
+		network string
+		want    bool
+	}{{"devnet", true}, {"open", true}, {"regtest", true}, {"mainnet", false}, {"", false}, {"Devnet", false}}
+	for _, tt := range tests {
+		if got := p2p.MapByDefault(tt.network); got != tt.want {
+			t.Errorf("MapByDefault(%q) = %v, want %v", tt.network, got, tt.want)
+		}
+	}
+}

@@ -31,6 +31,23 @@ func register(t *testing.T, from *httptest.Server, to *node.Node) {
 	}
 }
 
+// mineUntilGossiped mines on miner until at lists a block first seen
+// from the peer from: blocks mined before GossipSub's mesh forms may
+// reach a node by sync only.
+func mineUntilGossiped(t *testing.T, miner, at *httptest.Server, from string) {
+	t.Helper()
+	testutil.Eventually(t, 20*time.Second, "a block first seen from "+from, func() bool {
+		mine(t, miner)
+		_, out := do(t, at, http.MethodGet, "/propagation", "")
+		for _, blk := range out["blocks"].([]any) {
+			if blk.(map[string]any)["from"] == from {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // TestNetMapAndPropagation: on a line a–b–c, a's /netmap has b's answer,
 // which lists a and c with their tips; /propagation on c lists a's blocks
 // as first seen from b, with the reports of the other two nodes, so the
@@ -43,18 +60,7 @@ func TestNetMapAndPropagation(t *testing.T) {
 	register(t, aSrv, b)
 	register(t, bSrv, c)
 
-	// Blocks mined before GossipSub's mesh forms may reach b by sync
-	// only; mine until one reaches c by gossip from b.
-	testutil.Eventually(t, 20*time.Second, "a block of a's first seen by c from b", func() bool {
-		mine(t, aSrv)
-		_, out := do(t, cSrv, http.MethodGet, "/propagation", "")
-		for _, blk := range out["blocks"].([]any) {
-			if blk.(map[string]any)["from"] == b.Host().ID().String() {
-				return true
-			}
-		}
-		return false
-	})
+	mineUntilGossiped(t, aSrv, cSrv, b.Host().ID().String())
 	// b, in the middle, hears the first-seen times of both ends; c only
 	// of b.
 	for _, tt := range []struct {

@@ -1,0 +1,74 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestExplorerNetwork: on a line of three nodes a–b–c with the map on,
+// b's page draws its two peers with each connection's kind and gossip
+// counters, the map of all three coloured by tip, and the propagation of
+// a's blocks (first seen from a, lags reported by all three); a's page
+// draws c, which it is not connected to, from b's answer. Counts and
+// labels are read from the SVG and the table in the DOM.
+func TestExplorerNetwork(t *testing.T) {
+	bin := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a, aSrv := mapServer(t, true)
+	b, bSrv := mapServer(t, true)
+	c, cSrv := mapServer(t, true)
+	register(t, aSrv, b)
+	register(t, bSrv, c)
+	aID, bID, cID := a.Host().ID().String(), b.Host().ID().String(), c.Host().ID().String()
+	mineUntilGossiped(t, aSrv, cSrv, bID) // the whole line's mesh is up
+	for range 5 {                         // a few more, for the histogram
+		mine(t, aSrv)
+	}
+
+	br := startBrowser(t, ctx, bin)
+	p := br.newPage(ctx, 1280, 800)
+	p.navigate(ctx, bSrv.URL+"/")
+	p.eval(ctx, `window.edge = (id) => document.querySelector('#view-peers line.edge[data-peer="' + id + '"]')`)
+	// b dialled c and was dialled by a; both over TCP, neither relayed;
+	// a's blocks came from a, accepted, and b forwarded them to c.
+	p.waitFor(ctx, "b's peer graph", fmt.Sprintf(`edge(%s) && edge(%s)
+		&& edge(%s).dataset.direction === 'inbound' && edge(%s).dataset.direction === 'outbound'
+		&& edge(%s).dataset.transport === 'tcp' && edge(%s).dataset.relayed === '0'
+		&& Number(edge(%s).dataset.accepted) > 0 && Number(edge(%s).dataset.sent) > 0
+		&& edge(%s).dataset.score !== ''
+		&& document.querySelectorAll('#view-peers polygon.arrow').length === 2`,
+		js(aID), js(cID), js(aID), js(cID), js(aID), js(cID), js(aID), js(cID), js(aID)))
+	tip := b.Chain().Tip()
+	p.waitFor(ctx, "b's map: three nodes on one tip, two edges", fmt.Sprintf(`(() => {
+		const ns = [...document.querySelectorAll('#view-map circle.node')];
+		return ns.length === 3 && ns.every((n) => n.dataset.tip === %s && n.classList.contains('tip0'))
+			&& document.querySelectorAll('#view-map line.edge').length === 2
+			&& document.querySelectorAll('#map-legend .sw').length === 1;
+	})()`, js(tip.Hash.String())))
+	p.waitFor(ctx, "b's propagation: a's blocks with the lags of three nodes", fmt.Sprintf(`(() => {
+		const rows = [...document.querySelectorAll('#prop-body tr[data-from]')];
+		const bars = [...document.querySelectorAll('#chart-lag svg .pt.bar')].reduce((n, r) => n + Number(r.dataset.y), 0);
+		return rows.length >= 6 && rows.every((r) => r.dataset.from === %s)
+			&& document.getElementById('lag-name').textContent.startsWith('Lag') && bars >= 6
+			&& rows[0].querySelector('td').textContent === '#' + %d;
+	})()`, js(aID), tip.Height()))
+	p.eval(ctx, `document.getElementById('network-panel').scrollIntoView()`)
+	p.checkProblems(t)
+	saveScreenshot(t, "explorer-network.png", p.screenshot(ctx, t, "explorer-network.png", 1280, 800))
+
+	// a is connected to b only: c is on its map through b's answer,
+	// with the tip b last heard from it, and the edge b–c.
+	q := br.newPage(ctx, 1280, 800)
+	q.navigate(ctx, aSrv.URL+"/")
+	q.waitFor(ctx, "a's map with c from b's answer", fmt.Sprintf(`(() => {
+		const n = document.querySelector('#view-map circle.node[data-id="' + %s + '"]');
+		const e = [...document.querySelectorAll('#view-map line.edge')].map((l) => [l.dataset.a, l.dataset.b].sort().join(' '));
+		return n && !n.classList.contains('asked') && n.dataset.tip !== ''
+			&& e.includes([%s, %s].sort().join(' ')) && e.includes([%s, %s].sort().join(' '))
+			&& document.querySelectorAll('#view-peers line.edge').length === 1;
+	})()`, js(cID), js(aID), js(bID), js(bID), js(cID)))
+	q.checkProblems(t)
+}

@@ -23,8 +23,10 @@ func TestExplorerNetwork(t *testing.T) {
 	register(t, aSrv, b)
 	register(t, bSrv, c)
 	aID, bID, cID := a.Host().ID().String(), b.Host().ID().String(), c.Host().ID().String()
-	mineUntilGossiped(t, aSrv, cSrv, bID) // the whole line's mesh is up
-	for range 5 {                         // a few more, for the histogram
+	// Once a block reaches c from b, the whole line's mesh is up; a few
+	// more blocks fill the histogram.
+	mineUntilGossiped(t, aSrv, cSrv, bID)
+	for range 5 {
 		mine(t, aSrv)
 	}
 

@@ -32,7 +32,7 @@ func newGossipNode(t *testing.T) *gossipNode {
 
 // startGossipNode starts gossip on h for c, telling sync of what blocks
 // reveal.
-func startGossipNode(t *testing.T, h host.Host, c *testChain, sync p2p.SyncTrigger) *gossipNode {
+func startGossipNode(t testing.TB, h host.Host, c *testChain, sync p2p.SyncTrigger) *gossipNode {
 	t.Helper()
 	n := &gossipNode{h: h, c: c, mesh: newMeshTracer(), scores: make(chan map[peer.ID]float64, 1)}
 	inspect := func(m map[peer.ID]float64) {

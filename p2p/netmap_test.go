@@ -30,7 +30,7 @@ type mapNode struct {
 	gater *p2p.Gater
 }
 
-func newMapNode(t *testing.T) *mapNode {
+func newMapNode(t testing.TB) *mapNode {
 	t.Helper()
 	h, c, gater := newHost(t), newTestChain(t), p2p.NewGater()
 	// Statuses every 200 ms, so the tips b reports of its peers catch up

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
 )
 
 // TestExplorerNetwork: on a line of three nodes a–b–c with the map on,
@@ -73,4 +75,49 @@ func TestExplorerNetwork(t *testing.T) {
 			&& document.querySelectorAll('#view-peers line.edge').length === 1;
 	})()`, js(cID), js(aID), js(bID), js(bID), js(cID)))
 	q.checkProblems(t)
+}
+
+// TestExplorerMapForkAndMarkup: the map colours each tip apart, the
+// highest first, and draws what a map answer names as text only. The
+// page's fetch of /netmap is answered by the test (an answer no node
+// could give: the node checks peer IDs, but the page must not rely on it).
+func TestExplorerMapForkAndMarkup(t *testing.T) {
+	bin := findChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, srv := explorerServer(t, ctx, chain.RegTest())
+	const t1, t2 = "aaaa000000000000000000000000000000000000000000000000000000000001", "bbbb000000000000000000000000000000000000000000000000000000000002"
+	const evil = `<img src=x onerror="window.pwned=1">`
+	fake := fmt.Sprintf(`{"enabled": true,
+		"self": {"id": "SELF", "height": 6, "tip": %q, "peers": [{"id": "PEERB", "direction": "outbound", "transport": "tcp", "height": 5, "tip": %q}]},
+		"nodes": [{"id": "PEERB", "height": 5, "tip": %q, "peers": [
+			{"id": "SELF", "direction": "inbound", "transport": "tcp", "height": 6, "tip": %q},
+			{"id": "PEERC", "direction": "outbound", "transport": "quic-v1", "height": 5, "tip": %q},
+			{"id": %q, "direction": "inbound", "transport": "tcp", "height": 0, "tip": ""}]}]}`,
+		t1, t2, t2, t1, t2, evil)
+	br := startBrowser(t, ctx, bin)
+	p := br.newPage(ctx, 1280, 800)
+	p.call(ctx, "Page.addScriptToEvaluateOnNewDocument", map[string]any{"source": fmt.Sprintf(`(() => {
+		const real = window.fetch, body = %s;
+		window.fetch = (url, opts) => String(url).endsWith('/netmap')
+			? Promise.resolve(new Response(body, {status: 200, headers: {'Content-Type': 'application/json'}}))
+			: real(url, opts);
+	})()`, js(fake))}, nil)
+	p.navigate(ctx, srv.URL+"/")
+	p.waitFor(ctx, "the map of a fork", fmt.Sprintf(`(() => {
+		const cls = (id) => document.querySelector('#view-map circle.node[data-id="' + CSS.escape(id) + '"]').classList;
+		return document.querySelectorAll('#view-map circle.node').length === 4
+			&& cls('SELF').contains('tip0') && cls('PEERB').contains('tip1') && cls('PEERC').contains('tip1')
+			&& cls(%s).contains('tipx') && document.querySelectorAll('#view-map line.edge').length === 3
+			&& document.querySelectorAll('#map-legend .sw').length === 2;
+	})()`, js(evil)))
+	var got struct {
+		Pwned bool
+		Imgs  int
+	}
+	p.evalInto(ctx, `({Pwned: 'pwned' in window, Imgs: document.images.length})`, &got)
+	if got.Pwned || got.Imgs != 0 {
+		t.Errorf("markup in a map answer was not kept as text: %+v", got)
+	}
+	p.checkProblems(t)
 }

@@ -239,7 +239,7 @@ const (
 	rateLimitPause   = 200 * time.Millisecond
 )
 
-// The network map (netmap.go, protocol.md §18).
+// The network map (netmap.go, protocol.md §19).
 const (
 	// mapInterval is how often a node asks each peer for its map answer:
 	// the explorer redraws every few seconds, and an answer is at most

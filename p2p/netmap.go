@@ -22,7 +22,7 @@ import (
 const mapService = "gossipchain.netmap"
 
 // MapByDefault reports whether nodes of the named network answer and ask
-// map requests unless told otherwise (protocol.md §18.1): the predefined
+// map requests unless told otherwise (protocol.md §19.1): the predefined
 // networks are for learning and testing, where seeing the network is the
 // point; any other network keeps its nodes' connections to itself.
 func MapByDefault(network string) bool {
@@ -40,7 +40,7 @@ type MapAnswer struct {
 	List protocol.PeerList
 }
 
-// NetMap runs the network-map protocol (protocol.md §18): it answers
+// NetMap runs the network-map protocol (protocol.md §19): it answers
 // peers' map requests with this node's tip, connections and recently
 // seen blocks, and asks each connected peer that speaks it for the same
 // every interval. It keeps only the latest answer of each connected peer.
@@ -170,7 +170,7 @@ func (m *NetMap) round(ctx context.Context) {
 func (m *NetMap) Ask(ctx context.Context, p peer.ID) error { return m.ask(ctx, p) }
 
 // ask opens a map stream to p, reads its answer within PeerListTimeout
-// and keeps it. An answer that breaks a rule of §18.3 is the peer's fault
+// and keeps it. An answer that breaks a rule of §19.2 or §19.3 is the peer's fault
 // and costs it what a sync fault does: a ban.
 func (m *NetMap) ask(ctx context.Context, p peer.ID) error {
 	ctx, cancel := context.WithTimeout(ctx, protocol.PeerListTimeout)

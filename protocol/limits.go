@@ -106,7 +106,7 @@ func ResponseTimeout(size int) time.Duration {
 	return ResponseLatency + time.Duration(size)*time.Second/MinTransferRate
 }
 
-// The network-map protocol (netmap.go, docs/protocol.md §18). An answer
+// The network-map protocol (netmap.go, docs/protocol.md §19). An answer
 // is small and bounded whatever the answering node's peer count: it lists
 // a sample of its connections, not all of them.
 const (

@@ -10,10 +10,10 @@ import (
 	"github.com/gossipchain/gossipchain/protocol/pb"
 )
 
-// The network-map protocol (docs/protocol.md §18): a node asks a peer
+// The network-map protocol (docs/protocol.md §19): a node asks a peer
 // for its tip, its connections and when it first saw its recent blocks,
 // so the explorer can draw the network. PeerListFromPB checks every rule
-// of §18.3; anything it refuses is the sender's fault.
+// of §19.2 and §19.3; anything it refuses is the sender's fault.
 
 // PeerList is a node's answer to a map request.
 type PeerList struct {

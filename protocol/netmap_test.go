@@ -31,7 +31,7 @@ func longestPeerID(t testing.TB, i int) peer.ID {
 	return peer.ID(h)
 }
 
-// fullPeerList is a PeerList at every limit of §18.3.
+// fullPeerList is a PeerList at every limit of §19.2–19.3.
 func fullPeerList(t testing.TB) PeerList {
 	l := PeerList{Height: 1<<64 - 1, Tip: chain.Hash{1}}
 	for i := range MaxMapPeers {
@@ -66,7 +66,7 @@ func TestMaxPeerListFits(t *testing.T) {
 	}
 }
 
-// TestPeerListRules: every rule of §18.3 refuses what breaks it, as
+// TestPeerListRules: every rule of §19.2–19.3 refuses what breaks it, as
 // ErrBadMessage, the sender's fault.
 func TestPeerListRules(t *testing.T) {
 	sender, other := testPeerID(t), testPeerID(t)

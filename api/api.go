@@ -35,6 +35,10 @@ type Node interface {
 	WalletAddress() string
 	Status() node.Status
 	Peers() []node.PeerInfo
+	// NetMap is the network's shape as the node knows it; Propagation
+	// when it first saw its recent blocks.
+	NetMap() node.NetMap
+	Propagation() []node.BlockSeen
 	// AddPeer dials one peer at addrs and keeps it connected.
 	AddPeer(ctx context.Context, addrs []multiaddr.Multiaddr) (peer.ID, error)
 	Subscribe(size int) *node.Subscription
@@ -120,6 +124,8 @@ func New(n Node, opts ...Option) http.Handler {
 	s.route("/register-node", s.guard(s.registerNode), http.MethodPost)
 	s.route("/status", s.getStatus, http.MethodGet)
 	s.route("/peers", s.getPeers, http.MethodGet)
+	s.route("/netmap", s.getNetMap, http.MethodGet)
+	s.route("/propagation", s.getPropagation, http.MethodGet)
 	s.route("/events", s.events, http.MethodGet)
 	s.route("/healthz", s.healthz, http.MethodGet)
 	s.route("/readyz", s.readyz, http.MethodGet)

@@ -254,9 +254,10 @@ func TestExplorerBrowserOpenNetwork(t *testing.T) {
 		Markup        int
 		Sender        string
 	}
-	// The page's own svg elements are the charts, each the plot of a figure.chart.
+	// The page's own svg elements are the charts, each the plot of a
+	// figure.chart, and the network views, each the graph of a figure.netview.
 	p.evalInto(ctx, fmt.Sprintf(`({Pwned: 'pwned' in window, Imgs: document.images.length, Scripts: document.scripts.length,
-		Markup: document.querySelectorAll('main :not(figure.chart) > svg, main b, main img, main script').length,
+		Markup: document.querySelectorAll('main :not(figure.chart, figure.netview) > svg, main b, main img, main script').length,
 		Sender: document.querySelector('#mempool-body tr[data-id=%s] td:nth-child(2)').title})`,
 		js(evil.ID().String())), &got)
 	if got.Pwned || got.Imgs != 0 || got.Scripts != 1 || got.Markup != 0 || got.Sender != evil.Sender {

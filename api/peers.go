@@ -28,6 +28,18 @@ func (s *server) getPeers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// GET /netmap
+func (s *server) getNetMap(w http.ResponseWriter, r *http.Request) error {
+	s.writeJSON(w, r, http.StatusOK, netMapOf(s.n.NetMap()))
+	return nil
+}
+
+// GET /propagation
+func (s *server) getPropagation(w http.ResponseWriter, r *http.Request) error {
+	s.writeJSON(w, r, http.StatusOK, propagationOf(s.n.Propagation()))
+	return nil
+}
+
 // statusFetchTimeout bounds resolving an http:// address through the
 // other node's API.
 const statusFetchTimeout = 5 * time.Second

@@ -24,7 +24,13 @@ import (
 // (mDNS off) and serves its API.
 func startedServer(t *testing.T) (*node.Node, *httptest.Server) {
 	t.Helper()
-	n, err := node.New(node.Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	return serveNode(t, node.Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+}
+
+// serveNode starts a node of cfg and serves its API until the test ends.
+func serveNode(t *testing.T, cfg node.Config) (*node.Node, *httptest.Server) {
+	t.Helper()
+	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,17 +97,36 @@ func TestStatusAndPeers(t *testing.T) {
 		}
 		return out["count"] == 2.0 && len(peers) == 2
 	})
-	sources := map[string]string{}
+	sources, dirs := map[string]string{}, map[string]string{}
 	for _, p := range peers {
 		p := p.(map[string]any)
 		sources[p["id"].(string)] = p["source"].(string)
-		if p["addr"] == "" || p["since"] == "" {
-			t.Errorf("peer %v: want its address and since", p)
+		dirs[p["id"].(string)] = p["direction"].(string)
+		if p["addr"] == "" || p["since"] == "" || p["transport"] != "tcp" || p["relayed"] != false {
+			t.Errorf("peer %v: want its address, since, and a direct tcp connection", p)
+		}
+		g, ok := p["gossip"].(map[string]any)
+		for _, k := range []string{"received", "accepted", "rejected", "ignored", "duplicates", "sent"} {
+			if _, isNum := g[k].(float64); !ok || !isNum {
+				t.Errorf("peer %v: gossip.%s missing", p, k)
+			}
 		}
 	}
 	if sources[a.Host().ID().String()] != "register" || sources[c.Host().ID().String()] != "inbound" {
 		t.Errorf("b's peer sources %v: want a by register, c inbound", sources)
 	}
+	if dirs[a.Host().ID().String()] != "outbound" || dirs[c.Host().ID().String()] != "inbound" {
+		t.Errorf("b's peer directions %v: want a outbound (b dialled), c inbound", dirs)
+	}
+	testutil.Eventually(t, 10*time.Second, "b reports GossipSub's score of each peer", func() bool {
+		_, out := do(t, bSrv, http.MethodGet, "/peers", "")
+		for _, p := range out["peers"].([]any) {
+			if _, ok := p.(map[string]any)["gossip"].(map[string]any)["score"].(float64); !ok {
+				return false
+			}
+		}
+		return true
+	})
 	// Registered nodes sync: the block a mined reaches c through b.
 	testutil.Eventually(t, 20*time.Second, "c on a's tip", func() bool { return c.Chain().Tip().Hash == a.Chain().Tip().Hash })
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -61,6 +62,29 @@ type Peer struct {
 	Addrs  []string  `json:"addrs"`
 	Source string    `json:"source"` // mdns, bootstrap, register, remembered, inbound or outbound
 	Since  time.Time `json:"since"`
+	// Direction is "inbound" (the peer dialled us) or "outbound";
+	// Transport the connection's (tcp, quic-v1...); Relayed whether it
+	// goes through a circuit relay.
+	Direction string     `json:"direction"`
+	Transport string     `json:"transport"`
+	Relayed   bool       `json:"relayed"`
+	Gossip    PeerGossip `json:"gossip"`
+}
+
+// PeerGossip is one peer's gossip counters in GET /peers, both topics
+// together. Received messages reached the node's validator and ended as
+// accepted (forwarded on), rejected (invalid: the peer lost score) or
+// ignored; duplicates are copies of messages the node already had; sent
+// counts messages queued to the peer. Score is GossipSub's score of the
+// peer, null until GossipSub has reported one.
+type PeerGossip struct {
+	Received   uint64   `json:"received"`
+	Accepted   uint64   `json:"accepted"`
+	Rejected   uint64   `json:"rejected"`
+	Ignored    uint64   `json:"ignored"`
+	Duplicates uint64   `json:"duplicates"`
+	Sent       uint64   `json:"sent"`
+	Score      *float64 `json:"score"`
 }
 
 // Peers is GET /peers.
@@ -76,7 +100,106 @@ func peersOf(ps []node.PeerInfo) Peers {
 		if addrs == nil {
 			addrs = []string{}
 		}
-		out.Peers = append(out.Peers, Peer{ID: p.ID, Addr: p.Addr, Addrs: addrs, Source: p.Source, Since: p.Since})
+		g := p.Gossip
+		pg := PeerGossip{Received: g.Received, Accepted: g.Accepted, Rejected: g.Rejected, Ignored: g.Ignored,
+			Duplicates: g.Duplicates, Sent: g.Sent}
+		if g.HasScore && !math.IsNaN(g.Score) && !math.IsInf(g.Score, 0) { // JSON has neither
+			pg.Score = &g.Score
+		}
+		out.Peers = append(out.Peers, Peer{ID: p.ID, Addr: p.Addr, Addrs: addrs, Source: p.Source, Since: p.Since,
+			Direction: direction(p.Inbound), Transport: p.Transport, Relayed: p.Relayed, Gossip: pg})
+	}
+	return out
+}
+
+// NetMap is GET /netmap: this node and its connections (Self), and each
+// peer's latest answer to the network-map protocol (Nodes; empty when
+// Enabled is false, by --netmap or the network's default).
+type NetMap struct {
+	Enabled bool      `json:"enabled"`
+	Self    MapNode   `json:"self"`
+	Nodes   []MapNode `json:"nodes"`
+}
+
+// MapNode is one node of the map; Updated is when its answer was read.
+type MapNode struct {
+	ID      string    `json:"id"`
+	Height  uint64    `json:"height"`
+	Tip     string    `json:"tip"`
+	Updated time.Time `json:"updated"`
+	Peers   []MapEdge `json:"peers"`
+}
+
+// MapEdge is one connection of a map node, as that node sees it: the
+// peer's ID, "inbound" or "outbound", the transport, and the peer's tip
+// as that node last heard it (tip "" and height 0 if it has not).
+type MapEdge struct {
+	ID        string `json:"id"`
+	Direction string `json:"direction"`
+	Transport string `json:"transport"`
+	Height    uint64 `json:"height"`
+	Tip       string `json:"tip"`
+}
+
+func netMapOf(m node.NetMap) NetMap {
+	out := NetMap{Enabled: m.Enabled, Self: mapNodeOf(m.Self), Nodes: make([]MapNode, 0, len(m.Nodes))}
+	for _, n := range m.Nodes {
+		out.Nodes = append(out.Nodes, mapNodeOf(n))
+	}
+	return out
+}
+
+func mapNodeOf(n node.MapNode) MapNode {
+	out := MapNode{ID: n.ID, Height: n.Height, Tip: n.Tip, Updated: n.Updated, Peers: make([]MapEdge, 0, len(n.Peers))}
+	for _, e := range n.Peers {
+		out.Peers = append(out.Peers, MapEdge{ID: e.ID, Direction: direction(e.Inbound), Transport: e.Transport,
+			Height: e.Height, Tip: e.Tip})
+	}
+	return out
+}
+
+func direction(inbound bool) string {
+	if inbound {
+		return "inbound"
+	}
+	return "outbound"
+}
+
+// Propagation is GET /propagation: the recent blocks this node first saw
+// by gossip or mined, newest first.
+type Propagation struct {
+	Blocks []BlockSeen `json:"blocks"`
+	Count  int         `json:"count"`
+}
+
+// BlockSeen is one block of GET /propagation. FirstSeen is when this
+// node first saw it (its clock), From the peer it came from (this node's
+// own ID for a block it mined). DelayMS is FirstSeen minus the header's
+// timestamp, which the miner set when it began the block, so it includes
+// the solve and the two clocks' difference. LagMS is FirstSeen minus the
+// earliest first-seen time that this node and its peers' map answers
+// report for the block (Reports nodes, this one included), and SpreadMS
+// the latest minus the earliest: the network's own figures, free of the
+// solve time.
+type BlockSeen struct {
+	Height    uint64    `json:"height"`
+	Hash      string    `json:"hash"`
+	From      string    `json:"from"`
+	FirstSeen time.Time `json:"first_seen"`
+	Timestamp time.Time `json:"timestamp"`
+	DelayMS   int64     `json:"delay_ms"`
+	LagMS     int64     `json:"lag_ms"`
+	SpreadMS  int64     `json:"spread_ms"`
+	Reports   int       `json:"reports"`
+}
+
+func propagationOf(bs []node.BlockSeen) Propagation {
+	out := Propagation{Blocks: make([]BlockSeen, 0, len(bs)), Count: len(bs)}
+	for _, b := range bs {
+		out.Blocks = append(out.Blocks, BlockSeen{Height: b.Height, Hash: b.Hash, From: b.From,
+			FirstSeen: b.Seen, Timestamp: b.Timestamp,
+			DelayMS: b.Seen.Sub(b.Timestamp).Milliseconds(), LagMS: b.Seen.Sub(b.Earliest).Milliseconds(),
+			SpreadMS: b.Latest.Sub(b.Earliest).Milliseconds(), Reports: b.Reports})
 	}
 	return out
 }

@@ -101,6 +101,12 @@ type PeerInfo struct {
 	Addrs  []string
 	Source string // mdns, bootstrap, register, remembered, inbound or outbound
 	Since  time.Time
+	// Inbound, Transport and Relayed describe the connection (see
+	// p2p.PeerInfo); Gossip is what the peer sent us and we sent it.
+	Inbound   bool
+	Transport string
+	Relayed   bool
+	Gossip    p2p.PeerGossip
 }
 
 // Peers lists the connected peers, longest connected first.
@@ -110,7 +116,11 @@ func (n *Node) Peers() []PeerInfo {
 		return out
 	}
 	for _, p := range n.host.Peers() {
-		pi := PeerInfo{ID: p.ID.String(), Source: p.Source, Since: p.Since.UTC(), Addrs: []string{}}
+		pi := PeerInfo{ID: p.ID.String(), Source: p.Source, Since: p.Since.UTC(), Addrs: []string{},
+			Inbound: p.Inbound, Transport: p.Transport, Relayed: p.Relayed}
+		if n.gossip != nil {
+			pi.Gossip = n.gossip.PeerGossip(p.ID)
+		}
 		if p.Addr != nil {
 			pi.Addr = p.Addr.String()
 		}

@@ -46,6 +46,12 @@ type Config struct {
 	// an operator's choice too, and a Config that says nothing must not
 	// make the node free to spam.
 	MinRelayFee *chain.FeeRate
+	// NetMap turns the network-map protocol on or off (--netmap); nil
+	// means the network's default (p2p.MapByDefault): on for the
+	// predefined networks.
+	NetMap *bool
+	// NetMapOptions are added after the node's own when the map starts.
+	NetMapOptions []p2p.NetMapOption
 }
 
 // Node is one running gossipchain node: store, chain, mempool, wallet
@@ -83,6 +89,7 @@ type Node struct {
 	host   *p2p.Host
 	gossip *p2p.Gossip
 	syncer *p2p.Syncer
+	netmap *p2p.NetMap // nil when the map is off
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -183,13 +190,17 @@ func (n *Node) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, n.closeP2P())
 	}
+	if n.cfg.netMapOn() {
+		n.netmap = p2p.NewNetMap(ctx, h.Host, n.syncer, n.gossip,
+			append([]p2p.NetMapOption{p2p.WithMapLogger(n.log)}, n.cfg.NetMapOptions...)...)
+	}
 	if err := h.Start(ctx); err != nil {
 		return errors.Join(err, n.closeP2P())
 	}
 	n.relay.gossip = n.gossip
 	tip := n.chain.Tip()
 	n.log.Info("node started", "network", n.cfg.Params.Name, "peer_id", h.ID(), "height", tip.Height(),
-		"hash", tip.Hash.Short(), "data_dir", n.cfg.DataDir, "wallet", n.WalletAddress())
+		"hash", tip.Hash.Short(), "data_dir", n.cfg.DataDir, "wallet", n.WalletAddress(), "netmap", n.netmap != nil)
 	n.wg.Go(func() { n.watch.run(ctx, n.cancel) })
 	n.wg.Go(func() { n.miner.sampleRate(ctx) })
 	every := n.cfg.Rebroadcast
@@ -251,6 +262,9 @@ func (n *Node) addTx(tx *chain.Transaction, origin string) error { return n.inta
 
 func (n *Node) closeP2P() error {
 	var errs []error
+	if n.netmap != nil {
+		n.netmap.Close()
+	}
 	if n.gossip != nil {
 		errs = append(errs, n.gossip.Close())
 	}

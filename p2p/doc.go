@@ -30,6 +30,10 @@
 //     and blocks (sync_server.go). What each peer may ask of the
 //     server, charged by cost and kept across its reconnects, is
 //     serve_limits.go.
+//   - What the explorer shows of the network: per-peer gossip counters
+//     and scores (peerstats.go), when recent blocks were first seen and
+//     from whom (propagation.go), and the network-map protocol's server
+//     and client (netmap.go).
 //   - Judging peers (verdict.go): every rule that turns an outcome into
 //     a gossip verdict (accept, ignore, reject) or a sync fault (ban).
 //   - Its policy limits (limits.go): timeouts, rate limits, batch sizes,
@@ -78,4 +82,7 @@
 //     stream) and waits. Stream handlers (the server) run on libp2p's
 //     goroutines: Close removes the handler but does not wait for a
 //     request being served.
+//   - NetMap: one loop asks the peers each round, at most mapConcurrency
+//     at once on goroutines it waits for; Close cancels and waits. Its
+//     server runs on libp2p's stream goroutines.
 package p2p

@@ -37,4 +37,5 @@ const (
 	ServerHeaderBurst = serverHeaderBurst
 	ServerBlockRate   = serverBlockRate
 	ServerBlockBurst  = serverBlockBurst
+	MapServeBurst     = mapServeBurst
 )

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
@@ -36,6 +37,8 @@ type Gossip struct {
 
 	txStats, blockStats topicCounters
 	compactStats        compactCounters
+	peers               *peerStats
+	seen                seenLog
 
 	// blockTxnProto is the blocktxn protocol id; limits is what each peer
 	// may ask of its server (blocktxn.go).
@@ -52,6 +55,10 @@ type GossipOption func(*gossipConfig)
 type gossipConfig struct {
 	log    *slog.Logger
 	psOpts []pubsub.Option
+	// onScores, if set, is also handed GossipSub's scores at each
+	// inspection, every scorePeriod.
+	onScores    func(map[peer.ID]float64)
+	scorePeriod time.Duration
 }
 
 // WithGossipLogger sets the logger.
@@ -61,6 +68,14 @@ func WithGossipLogger(l *slog.Logger) GossipOption { return func(c *gossipConfig
 // fast heartbeat and tracers).
 func WithPubSubOptions(opts ...pubsub.Option) GossipOption {
 	return func(c *gossipConfig) { c.psOpts = append(c.psOpts, opts...) }
+}
+
+// WithScoreObserver hands f every map of peer scores GossipSub reports,
+// every period instead of scoreInspectPeriod: GossipSub takes one score
+// inspector, which Gossip keeps for PeerGossip, so tests watch scores
+// through this.
+func WithScoreObserver(f func(map[peer.ID]float64), period time.Duration) GossipOption {
+	return func(c *gossipConfig) { c.onScores, c.scorePeriod = f, period }
 }
 
 // SyncTrigger is what gossip needs of the syncer (*Syncer): a block can
@@ -93,7 +108,7 @@ func msgID(m *pubsubpb.Message) string {
 // NewGossip joins the network's topics on h and starts reading them; sync
 // is told of what gossiped blocks reveal (see SyncTrigger).
 func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts ...GossipOption) (*Gossip, error) {
-	cfg := gossipConfig{log: slog.New(slog.DiscardHandler)}
+	cfg := gossipConfig{log: slog.New(slog.DiscardHandler), scorePeriod: scoreInspectPeriod}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -117,11 +132,18 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 		// a block published before the mesh forms would otherwise be lost.
 		pubsub.WithFloodPublish(true),
 	}
-	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log,
+	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(),
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable()}
-	psOpts = append(psOpts, pubsub.WithRawTracer(&sendCounter{topics: map[string]*topicCounters{
-		txName: &g.txStats, blockName: &g.blockStats,
-	}}))
+	inspect := g.peers.setScores
+	if f := cfg.onScores; f != nil {
+		inspect = func(m map[peer.ID]float64) { g.peers.setScores(m); f(m) }
+	}
+	psOpts = append(psOpts,
+		pubsub.WithRawTracer(&peerTracer{topics: map[string]*topicCounters{
+			txName: &g.txStats, blockName: &g.blockStats,
+		}, peers: g.peers}),
+		// After WithPeerScore, as GossipSub requires.
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(inspect), cfg.scorePeriod))
 	ps, err := pubsub.NewGossipSub(ctx, h, append(psOpts, cfg.psOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start gossipsub: %w", err)
@@ -183,8 +205,10 @@ func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 
 // PublishBlock sends a block this node has already connected, as a
 // compact block (compact.go): peers that lack some of its transactions
-// ask us for them, from the store.
+// ask us for them, from the store. The propagation view records a block
+// published here (one this node mined) as first seen here.
 func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
+	g.seen.add(seenOf(b, g.host.ID(), time.Now()))
 	if err := g.blockTopic.Publish(ctx, compactBlock(b)); err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}
@@ -214,7 +238,7 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 			return pubsub.ValidationAccept
 		}
 		// Counted after recoverValidator has turned a panic into Ignore.
-		defer func() { stats.verdict(res) }()
+		defer func() { stats.verdict(res); g.peers.verdict(from, res) }()
 		defer g.recoverValidator(topic, from, &res)
 		var err error
 		res, err = check(ctx, from, m.Data)
@@ -230,6 +254,7 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 // syncer what the block revealed: a tip that moved past the block itself,
 // a parent we lack, or a block we could not get from its sender.
 func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
+	arrived := time.Now()
 	// Work before bytes (protocol.md §9.5): the header alone says whether
 	// the block's branch can win, before the rest is decoded. A header
 	// that does not decode is left to DecodeCompactBlock, which says why.
@@ -272,6 +297,7 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 	res := blockVerdict(err, r.Joined)
 	switch {
 	case res == pubsub.ValidationAccept:
+		g.seen.add(seenOf(b, from, arrived))
 		g.log.Info("block received", "peer", from, "height", b.Header.Height, "hash", h.Short(), "txs", len(b.Transactions))
 		return res, nil
 	case err == nil:

@@ -32,18 +32,18 @@ func newGossipNode(t *testing.T) *gossipNode {
 
 // startGossipNode starts gossip on h for c, telling sync of what blocks
 // reveal.
-func startGossipNode(t *testing.T, h host.Host, c *testChain, sync p2p.SyncTrigger) *gossipNode {
+func startGossipNode(t testing.TB, h host.Host, c *testChain, sync p2p.SyncTrigger) *gossipNode {
 	t.Helper()
 	n := &gossipNode{h: h, c: c, mesh: newMeshTracer(), scores: make(chan map[peer.ID]float64, 1)}
-	inspect := pubsub.PeerScoreInspectFn(func(m map[peer.ID]float64) {
+	inspect := func(m map[peer.ID]float64) {
 		select {
 		case <-n.scores:
 		default:
 		}
 		n.scores <- m
-	})
-	g, err := p2p.NewGossip(context.Background(), n.h, n.c, sync,
-		p2p.WithPubSubOptions(fastGossip(), pubsub.WithRawTracer(n.mesh), pubsub.WithPeerScoreInspect(inspect, 20*time.Millisecond)))
+	}
+	g, err := p2p.NewGossip(context.Background(), n.h, n.c, sync, p2p.WithScoreObserver(inspect, 20*time.Millisecond),
+		p2p.WithPubSubOptions(fastGossip(), pubsub.WithRawTracer(n.mesh)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -414,6 +414,13 @@ type PeerInfo struct {
 	Addrs  []multiaddr.Multiaddr // every address the peer announced (identify)
 	Source string
 	Since  time.Time
+	// The kind of the connection: Inbound if the peer dialled us,
+	// Transport the protocol it runs over (tcp, quic-v1, ...), Relayed
+	// if it goes through a circuit relay. With several connections to
+	// one peer these describe the first (the one a new stream takes).
+	Inbound   bool
+	Transport string
+	Relayed   bool
 }
 
 // Peers lists the connected peers, as the host logged them.
@@ -421,8 +428,34 @@ func (h *Host) Peers() []PeerInfo {
 	out := h.table.list()
 	for i := range out {
 		out[i].Addrs = usableAddrs(h.Peerstore().Addrs(out[i].ID))
+		if conns := h.Network().ConnsToPeer(out[i].ID); len(conns) > 0 {
+			c := conns[0]
+			out[i].Inbound = c.Stat().Direction == network.DirInbound
+			out[i].Transport, out[i].Relayed = connKind(c.RemoteMultiaddr())
+		}
 	}
 	return out
+}
+
+// connKind names the transport of a connection's remote address (the
+// outermost protocol after the IP or DNS part, "quic-v1" for QUIC) and
+// whether it is relayed.
+func connKind(a multiaddr.Multiaddr) (transport string, relayed bool) {
+	for _, c := range a {
+		switch code := c.Protocol().Code; code {
+		case multiaddr.P_CIRCUIT:
+			relayed = true
+		case multiaddr.P_TCP, multiaddr.P_UDP:
+			if transport == "" {
+				transport = c.Protocol().Name
+			}
+		case multiaddr.P_QUIC_V1, multiaddr.P_WEBTRANSPORT, multiaddr.P_WEBRTC_DIRECT, multiaddr.P_WS, multiaddr.P_WSS:
+			if !relayed {
+				transport = c.Protocol().Name
+			}
+		}
+	}
+	return transport, relayed
 }
 
 // AddPeer dials ai now and, once connected, keeps it connected for the

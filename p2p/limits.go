@@ -1,6 +1,10 @@
 package p2p
 
-import "time"
+import (
+	"time"
+
+	"golang.org/x/time/rate"
+)
 
 // The policy limits of the network layer: timeouts, rate limits, batch
 // sizes, backoffs, ban and cool-down durations, bounded memories and
@@ -138,6 +142,18 @@ const (
 	// suspicious on the internet (loopback is exempt: tests and local
 	// networks live there).
 	ipColocationThreshold = 3
+	// scoreInspectPeriod is how often GossipSub hands us every peer's
+	// score for PeerGossip: the explorer polls every few seconds, and
+	// each inspection computes every peer's score under GossipSub's lock.
+	scoreInspectPeriod = 2 * time.Second
+	// maxGossipPeerStats bounds the peers whose gossip counters are
+	// remembered (an LRU, peerstats.go): twice the connection manager's
+	// high water, so a peer that reconnects finds its counters unless
+	// many others were heard from meanwhile.
+	maxGossipPeerStats = 2 * DefaultConnHigh
+	// maxSeenBlocks is how many recent blocks the propagation view
+	// remembers (propagation.go): the explorer's charts show 100.
+	maxSeenBlocks = 100
 	// retainScore keeps a disconnected peer's score for an hour, so a
 	// penalised peer cannot reconnect to a clean slate.
 	retainScore = time.Hour
@@ -231,4 +247,24 @@ const (
 	// five times.
 	rateLimitRetries = 5
 	rateLimitPause   = 200 * time.Millisecond
+)
+
+// The network map (netmap.go, protocol.md §19).
+const (
+	// mapInterval is how often a node asks each peer for its map answer:
+	// the explorer redraws every few seconds, and an answer is at most
+	// protocol.MaxPeerListSize (16 KiB), so 96 peers cost 150 KiB every
+	// 10 s, both ways.
+	mapInterval = 10 * time.Second
+	// mapFirstRound is how soon after start the first round goes: after
+	// identify has told us which peers speak the protocol.
+	mapFirstRound = 2 * time.Second
+	// mapConcurrency bounds the requests of one round under way at once.
+	mapConcurrency = 8
+	// mapServeRate and mapServeBurst: what one peer may ask of our map
+	// server. An honest peer asks every mapInterval; five times that
+	// rate leaves room for a restart, and an answer costs a walk of our
+	// connections and a 16 KiB write at most.
+	mapServeRate  = rate.Limit(1.0 / 2) // answers per second
+	mapServeBurst = 5
 )

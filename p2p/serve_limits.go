@@ -27,6 +27,8 @@ import (
 // serveLimits is one peer's allowance.
 type serveLimits struct {
 	requests, headers, blocks, bytes *rate.Limiter
+	// netmap is the map protocol's (netmap.go): one token per answer.
+	netmap *rate.Limiter
 }
 
 func newServeLimits() *serveLimits {
@@ -35,6 +37,7 @@ func newServeLimits() *serveLimits {
 		headers:  rate.NewLimiter(serverHeaderRate, serverHeaderBurst),
 		blocks:   rate.NewLimiter(serverBlockRate, serverBlockBurst),
 		bytes:    rate.NewLimiter(serverByteRate, serverByteBurst),
+		netmap:   rate.NewLimiter(mapServeRate, mapServeBurst),
 	}
 }
 

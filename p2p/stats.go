@@ -29,18 +29,13 @@ type GossipStats struct {
 	Compact   CompactStats
 }
 
-type topicCounters struct {
-	in, accepted, rejected, ignored, published, sent atomic.Uint64
+// verdicts counts messages by the validator's verdict: in is every one,
+// and each also counts as exactly one of accepted, rejected or ignored.
+type verdicts struct {
+	in, accepted, rejected, ignored atomic.Uint64
 }
 
-func (c *topicCounters) snapshot() TopicStats {
-	return TopicStats{
-		In: c.in.Load(), Accepted: c.accepted.Load(), Rejected: c.rejected.Load(), Ignored: c.ignored.Load(),
-		Published: c.published.Load(), Sent: c.sent.Load(),
-	}
-}
-
-func (c *topicCounters) verdict(res pubsub.ValidationResult) {
+func (c *verdicts) verdict(res pubsub.ValidationResult) {
 	c.in.Add(1)
 	switch res {
 	case pubsub.ValidationAccept:
@@ -49,6 +44,18 @@ func (c *topicCounters) verdict(res pubsub.ValidationResult) {
 		c.rejected.Add(1)
 	default:
 		c.ignored.Add(1)
+	}
+}
+
+type topicCounters struct {
+	verdicts
+	published, sent atomic.Uint64
+}
+
+func (c *topicCounters) snapshot() TopicStats {
+	return TopicStats{
+		In: c.in.Load(), Accepted: c.accepted.Load(), Rejected: c.rejected.Load(), Ignored: c.ignored.Load(),
+		Published: c.published.Load(), Sent: c.sent.Load(),
 	}
 }
 
@@ -79,23 +86,6 @@ func (NopRawTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
 func (NopRawTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
 func (NopRawTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
 func (NopRawTracer) UndeliverableMessage(*pubsub.Message)                 {}
-
-// sendCounter is a pubsub.RawTracer that counts the messages queued to
-// peers, by topic. Only SendRPC does anything.
-type sendCounter struct {
-	NopRawTracer
-	topics map[string]*topicCounters // read-only after NewGossip
-}
-
-var _ pubsub.RawTracer = (*sendCounter)(nil)
-
-func (t *sendCounter) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
-	for _, m := range rpc.GetPublish() {
-		if c, ok := t.topics[m.GetTopic()]; ok {
-			c.sent.Add(1)
-		}
-	}
-}
 
 // SyncStats is a snapshot of the syncer's counters.
 type SyncStats struct {

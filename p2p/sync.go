@@ -52,6 +52,9 @@ type Syncer struct {
 
 	stats  syncCounters
 	notify func(SyncEvent)
+	// tips mirrors the loop's latest status of each peer for readers
+	// outside the loop (the network map).
+	tips peerTips
 
 	conns     event.Subscription
 	statusC   chan statusEvent
@@ -111,6 +114,7 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, bans Bans, opts ...Syn
 		proto:     lpprotocol.ID(protocol.SyncProtocol(c.Params().NetworkID())),
 		bans:      bans,
 		limits:    newLimitTable(),
+		tips:      peerTips{m: make(map[peer.ID]protocol.Status)},
 		statusC:   make(chan statusEvent),
 		requestC:  make(chan peer.ID),
 		announceC: make(chan struct{}, 1),
@@ -209,6 +213,35 @@ func (s *Syncer) connected(p peer.ID) bool {
 // setStatus hands a status p told us to the loop.
 func (s *Syncer) setStatus(p peer.ID, st *protocol.Status) {
 	send(s.ctx, s.ctx, s.statusC, statusEvent{p: p, st: st})
+}
+
+// peerTips is the latest status of each peer in the loop's table: the
+// loop writes it as statuses arrive and peers leave, so it holds no more
+// peers than the table. Safe for concurrent use.
+type peerTips struct {
+	mu sync.Mutex
+	m  map[peer.ID]protocol.Status
+}
+
+func (t *peerTips) set(p peer.ID, st protocol.Status) {
+	t.mu.Lock()
+	t.m[p] = st
+	t.mu.Unlock()
+}
+
+func (t *peerTips) drop(p peer.ID) {
+	t.mu.Lock()
+	delete(t.m, p)
+	t.mu.Unlock()
+}
+
+// PeerTip returns the tip p last told us, if it has told one since it
+// connected.
+func (s *Syncer) PeerTip(p peer.ID) (protocol.Status, bool) {
+	s.tips.mu.Lock()
+	defer s.tips.mu.Unlock()
+	st, ok := s.tips.m[p]
+	return st, ok
 }
 
 // punish disconnects a peer that broke the protocol or sent invalid data

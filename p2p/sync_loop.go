@@ -209,6 +209,7 @@ func (s *Syncer) disconnectedPeer(l *loop, p peer.ID) {
 		return // another connection remains
 	}
 	delete(l.peers, p) // with the SyncNow calls that waited for it
+	s.tips.drop(p)
 	if l.dl != nil && l.dl.p == p {
 		l.dl.cancel() // it cannot deliver any more
 	}
@@ -255,6 +256,7 @@ func (s *Syncer) onStatus(l *loop, ev statusEvent) {
 	}
 	if ev.st != nil {
 		sp.status, sp.heard = ev.st, true
+		s.tips.set(ev.p, *ev.st)
 		if dl := l.dl; dl != nil && ev.p != dl.p && s.canHelp(ev.p, sp, s.chain.Tip().Work, time.Now()) {
 			select {
 			case dl.join <- ev.p:

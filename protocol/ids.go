@@ -37,3 +37,9 @@ func BlockTxnProtocol(network chain.Hash) string {
 
 // MDNSService is the mDNS service name nodes of one network advertise.
 func MDNSService(network chain.Hash) string { return "gossipchain-" + NetTag(network) }
+
+// MapProtocol is the stream protocol id of the network map (a node's
+// peers and tip, for the explorer). Only nodes that answer it register it.
+func MapProtocol(network chain.Hash) string {
+	return "/gossipchain/" + NetTag(network) + "/netmap/1.0.0"
+}

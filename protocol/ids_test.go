@@ -15,6 +15,7 @@ func TestNamesPerNetwork(t *testing.T) {
 		"BlockTopic":       BlockTopic,
 		"SyncProtocol":     SyncProtocol,
 		"BlockTxnProtocol": BlockTxnProtocol,
+		"MapProtocol":      MapProtocol,
 		"MDNSService":      MDNSService,
 	}
 	a, b := hashOf("network a"), hashOf("network b")
@@ -45,6 +46,9 @@ func TestNamesPerNetwork(t *testing.T) {
 	}
 	if got, want := SyncProtocol(a), "/gossipchain/"+NetTag(a)+"/sync/1.0.0"; got != want {
 		t.Errorf("SyncProtocol = %q, want %q (docs/protocol.md)", got, want)
+	}
+	if got, want := MapProtocol(a), "/gossipchain/"+NetTag(a)+"/netmap/1.0.0"; got != want {
+		t.Errorf("MapProtocol = %q, want %q (docs/protocol.md §19.2)", got, want)
 	}
 	// An mDNS service name is a DNS label: at most 63 bytes.
 	if n := len(MDNSService(a)); n > 63 {

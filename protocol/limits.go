@@ -127,3 +127,28 @@ const (
 func ResponseTimeout(size int) time.Duration {
 	return ResponseLatency + time.Duration(size)*time.Second/MinTransferRate
 }
+
+// The network-map protocol (netmap.go, docs/protocol.md §19). An answer
+// is small and bounded whatever the answering node's peer count: it lists
+// a sample of its connections, not all of them.
+const (
+	// MaxMapPeers bounds the peers of one PeerList: more than a node's
+	// GossipSub mesh and sync peers together, and enough to draw a LAN.
+	MaxMapPeers = 64
+	// MaxMapSeen bounds the seen blocks of one PeerList: the last few
+	// minutes of devnet's blocks, what the propagation view compares.
+	MaxMapSeen = 32
+	// MaxPeerIDBytes bounds a binary peer ID. An ed25519 ID (identity
+	// multihash) is 38 bytes, a hashed one (RSA, secp256k1) 34.
+	MaxPeerIDBytes = 64
+	// MaxTransportLen bounds a transport name ("quic-v1" is 7).
+	MaxTransportLen = 16
+	// MaxPeerListSize bounds one PeerList, the length prefix excluded. A
+	// list at every other limit above encodes to 10,093 bytes
+	// (TestMaxPeerListFits); the rest is room for a later field.
+	MaxPeerListSize = 16 << 10
+	// PeerListTimeout bounds, on the client, opening a map stream and
+	// reading the answer, and on the server writing it. The answer needs
+	// no disk read.
+	PeerListTimeout = 10 * time.Second
+)

@@ -33,6 +33,7 @@ network = "regtest"
 port = 5002
 api-token = "from-file"
 mine = true
+netmap = false
 listen = ["/ip4/127.0.0.1/tcp/9401", "/ip4/127.0.0.1/udp/9401/quic-v1"]
 api = "http://127.0.0.1:16100"
 limit = 7
@@ -64,6 +65,12 @@ limit = 7
 		{"mine env false beats file", []string{"--config", cfg}, []string{"GOSSIPCHAIN_MINE", "false"},
 			func(o nodeOptions) any { return o.Mine }, false},
 		{"mine flag beats env", []string{"--mine"}, []string{"GOSSIPCHAIN_MINE", "false"}, func(o nodeOptions) any { return o.Mine }, true},
+		{"netmap default: the network's", nil, nil, func(o nodeOptions) any { return o.NetMap == nil }, true},
+		{"netmap file", []string{"--config", cfg}, nil, func(o nodeOptions) any { return *o.NetMap }, false},
+		{"netmap env beats file", []string{"--config", cfg}, []string{"GOSSIPCHAIN_NETMAP", "true"},
+			func(o nodeOptions) any { return *o.NetMap }, true},
+		{"netmap flag beats env", []string{"--netmap=false"}, []string{"GOSSIPCHAIN_NETMAP", "true"},
+			func(o nodeOptions) any { return *o.NetMap }, false},
 		{"listen file", []string{"--config", cfg}, nil, func(o nodeOptions) any { return strings.Join(o.Listen, " ") },
 			"/ip4/127.0.0.1/tcp/9401 /ip4/127.0.0.1/udp/9401/quic-v1"},
 		{"listen env", []string{"--config", cfg}, []string{"GOSSIPCHAIN_LISTEN", "/ip4/127.0.0.1/tcp/9402,/ip4/127.0.0.1/tcp/9403"},

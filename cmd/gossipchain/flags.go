@@ -83,6 +83,11 @@ func (a *app) nodeCommand(stderr io.Writer, do func(nodeOptions) error) *cli.Com
 				"multicasts its addresses on UDP port 5353 of every multicast-capable interface, whatever --listen says, " +
 				"and dials the nodes of the same network it hears of. Use --no-mdns with --bootstrap where " +
 				"multicast must not go."},
+		&cli.BoolFlag{Name: "netmap",
+			Usage: "answer peers' network-map requests (this node's tip, up to 64 of its connections by peer ID, " +
+				"and when it first saw its recent blocks; no addresses) and ask its peers for theirs, so the explorer " +
+				"draws the network. Default: on for the predefined networks (devnet, open, regtest), off for any other; " +
+				"--netmap=false keeps this node's connections to itself"},
 		&cli.BoolFlag{Name: "mine", Usage: "mine continuously on the best chain; blocks pay --miner-address"},
 		&cli.IntFlag{Name: "miner-threads", Value: 1, Usage: "`number` of goroutines searching for proof of work"},
 		&cli.StringFlag{Name: "miner-address", Usage: "`address` paid by mined blocks (default: this node's wallet)"},
@@ -170,6 +175,11 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 			return nodeOptions{}, usageError{fmt.Errorf("--pprof %q: the port must be 0 to 65535", pprofAddr)}
 		}
 	}
+	var netMap *bool // nil: the network's default
+	if cmd.IsSet("netmap") {
+		on := cmd.Bool("netmap")
+		netMap = &on
+	}
 	hosts := cmd.StringSlice("api-allow-host")
 	if net.ParseIP(apiHost) == nil {
 		hosts = append([]string{apiHost}, hosts...) // -H node.lan: that name is the API's own
@@ -186,6 +196,7 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 			MinerThreads: threads,
 			MinerAddress: cmd.String("miner-address"),
 			MinRelayFee:  &minFee,
+			NetMap:       netMap,
 			Logger:       log,
 		}}, nil
 }

@@ -25,6 +25,8 @@ type Config struct {
 	Listen    []string
 	Bootstrap []string
 	MDNS      bool
+	// DHT is the node's part in the network's DHT; zero is off.
+	DHT p2p.DHTMode
 	// Mine makes the node mine continuously on MinerThreads goroutines,
 	// paying MinerAddress (the wallet's address when empty).
 	Mine         bool
@@ -166,6 +168,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Listen:    n.cfg.Listen,
 		Bootstrap: n.cfg.Bootstrap,
 		MDNS:      n.cfg.MDNS,
+		DHT:       n.cfg.DHT,
 		NetworkID: n.cfg.Params.NetworkID(),
 		Logger:    n.log,
 		OnPeer:    n.onPeer,

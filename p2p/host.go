@@ -40,6 +40,7 @@ const (
 	SourceRemembered = "remembered"
 	SourceInbound    = "inbound"
 	SourceOutbound   = "outbound" // dialled by someone who gave no source
+	SourceDHT        = "dht"      // a record under the network's rendezvous key
 )
 
 // DefaultListenAddrs returns the listen addresses used when
@@ -65,8 +66,12 @@ type HostConfig struct {
 	Bootstrap []string
 	// MDNS turns on LAN discovery. It multicasts on every interface.
 	MDNS bool
-	// NetworkID is the genesis hash; it names the mDNS service.
+	// NetworkID is the genesis hash; it names the mDNS service and the
+	// DHT's protocols and rendezvous key.
 	NetworkID chain.Hash
+	// DHT is the node's part in the network's Kademlia DHT; zero is off.
+	// The bootstrap peers are its seeds, and the only ones.
+	DHT DHTMode
 	// Connection manager water marks and grace period; zero means default.
 	ConnLow, ConnHigh int
 	ConnGrace         time.Duration
@@ -149,6 +154,7 @@ type Host struct {
 
 	mu      sync.Mutex
 	mdns    interface{ Close() error } // nil unless started
+	dht     *dhtDiscovery              // nil when DHT is off; set before Start
 	started bool
 	closing bool
 }
@@ -260,6 +266,16 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		lh.Close()
 		return nil, err
 	}
+	if cfg.DHT != "" && cfg.DHT != DHTOff {
+		// Built here rather than in Start so its protocol handlers are
+		// registered before anyone connects.
+		if h.dht, err = newDHT(h); err != nil {
+			h.cancel()
+			h.wg.Wait()
+			lh.Close()
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -303,7 +319,7 @@ func (h *Host) Dial(ctx context.Context, ai peer.AddrInfo, source string) error 
 var errSelfDial = errors.New("dial to self")
 
 // PeerSource reports how a connected (or being dialled) peer came to be
-// connected: "mdns", "bootstrap", "register", "remembered", "inbound"
+// connected: "mdns", "dht", "bootstrap", "register", "remembered", "inbound"
 // (it dialled us) or "outbound" (dialled through the embedded host.Host
 // directly). It is "" for a peer that is neither.
 func (h *Host) PeerSource(p peer.ID) string { return h.table.source(p) }
@@ -342,6 +358,9 @@ func (h *Host) Start(ctx context.Context) error {
 	if h.memory != nil {
 		h.spawn(func() { h.memory.run(h.ctx, h.cfg.memoryDelay) })
 	}
+	if h.dht != nil {
+		h.spawn(func() { h.dht.run(runCtx) })
+	}
 	if h.cfg.MDNS {
 		if err := h.startMDNS(); err != nil {
 			return err
@@ -373,6 +392,9 @@ func (h *Host) Close() error {
 	var errs []error
 	if md != nil {
 		errs = append(errs, md.Close())
+	}
+	if h.dht != nil {
+		errs = append(errs, h.dht.close())
 	}
 	h.wg.Wait()
 	if h.memory != nil {

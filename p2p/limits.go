@@ -222,3 +222,27 @@ const (
 	rateLimitRetries = 5
 	rateLimitPause   = 200 * time.Millisecond
 )
+
+// DHT discovery (dht.go). A DHT record is anyone's to write, so what the
+// lookups can make a node dial is bounded: a few new peers per lookup,
+// and no more DHT peers being dialled at once than the connection
+// manager's low water mark would keep.
+const (
+	// dhtWaitPeers is how often discovery checks, before it starts, for
+	// a peer in the routing table to advertise to.
+	dhtWaitPeers = time.Second
+	// dhtFindMin and dhtFindMax bound the wait between lookups: soon
+	// after start, when a new node knows nobody, then doubling. A node
+	// that joins later looks us up itself.
+	dhtFindMin = 2 * time.Second
+	dhtFindMax = time.Minute
+	// dhtFindTimeout ends one lookup; dhtFindLimit caps its records.
+	dhtFindTimeout = 30 * time.Second
+	dhtFindLimit   = 64
+	// dhtNewPerRound caps the new dial loops one lookup starts;
+	// dhtMaxLoops the DHT's dial loops at once; dhtMaxFailures the
+	// failed dials before a DHT peer is given up (its record may be old).
+	dhtNewPerRound = 8
+	dhtMaxLoops    = DefaultConnLow / 2
+	dhtMaxFailures = 3
+)

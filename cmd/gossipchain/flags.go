@@ -83,6 +83,10 @@ func (a *app) nodeCommand(stderr io.Writer, do func(nodeOptions) error) *cli.Com
 				"multicasts its addresses on UDP port 5353 of every multicast-capable interface, whatever --listen says, " +
 				"and dials the nodes of the same network it hears of. Use --no-mdns with --bootstrap where " +
 				"multicast must not go."},
+		&cli.StringFlag{Name: "dht", Value: string(p2p.DHTAuto),
+			Usage: "`mode` in the network's own Kademlia DHT, through which nodes find each other beyond the LAN: " +
+				"auto (a client until AutoNAT finds this node reachable from outside, then a server), server (answer others' " +
+				"queries: for bootstrap nodes), client, or off. Its only seeds are the --bootstrap peers; it never joins the IPFS DHT"},
 		&cli.BoolFlag{Name: "mine", Usage: "mine continuously on the best chain; blocks pay --miner-address"},
 		&cli.IntFlag{Name: "miner-threads", Value: 1, Usage: "`number` of goroutines searching for proof of work"},
 		&cli.StringFlag{Name: "miner-address", Usage: "`address` paid by mined blocks (default: this node's wallet)"},
@@ -137,6 +141,10 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 		return nodeOptions{}, usageError{fmt.Errorf("--min-relay-fee %d: want at most %d", minRelayFee, uint64(chain.MaxAmount))}
 	}
 	minFee := chain.FeeRate(minRelayFee)
+	dhtMode, err := p2p.ParseDHTMode(cmd.String("dht"))
+	if err != nil {
+		return nodeOptions{}, usageError{fmt.Errorf("--dht: %w", err)}
+	}
 	logOut, logFile, err := logWriter(cmd, stderr)
 	if err != nil {
 		return nodeOptions{}, usageError{err}
@@ -182,6 +190,7 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 			Listen:       canonical(cmd.StringSlice("listen")),
 			Bootstrap:    canonical(cmd.StringSlice("bootstrap")),
 			MDNS:         !cmd.Bool("no-mdns"),
+			DHT:          dhtMode,
 			Mine:         cmd.Bool("mine"),
 			MinerThreads: threads,
 			MinerAddress: cmd.String("miner-address"),

@@ -55,6 +55,9 @@ func TestParseNodeFlags(t *testing.T) {
 				if len(cfg.Bootstrap) != 0 {
 					t.Errorf("bootstrap %q, want none", cfg.Bootstrap)
 				}
+				if cfg.DHT != p2p.DHTAuto {
+					t.Errorf("dht %q, want auto", cfg.DHT)
+				}
 				if cfg.Logger == nil {
 					t.Error("no logger")
 				}
@@ -173,6 +176,7 @@ func TestParseNodeFlags(t *testing.T) {
 		{name: "bootstrap not a multiaddr", args: []string{"--bootstrap", "localhost:9310"}, wantErr: "flag --bootstrap"},
 		{name: "bootstrap without peer id", args: []string{"--bootstrap", "/ip4/192.0.2.1/tcp/9310"}, wantErr: "ending in /p2p/<peer id>"},
 		{name: "bootstrap with a bad peer id", args: []string{"--bootstrap", "/ip4/192.0.2.1/tcp/9310/p2p/nope"}, wantErr: "flag --bootstrap"},
+		{name: "bad dht mode", args: []string{"--dht", "public"}, wantErr: "--dht"},
 		{name: "unknown network", args: []string{"--network", "mainnet"}, errIs: chain.ErrUnknownNetwork, wantErr: "--network"},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
@@ -223,7 +227,7 @@ func TestNodeHelp(t *testing.T) {
 		t.Fatalf("node --help: %v", err)
 	}
 	help := stdout.String()
-	for _, f := range []string{"network", "data-dir", "listen", "bootstrap", "no-mdns", "mine", "miner-threads",
+	for _, f := range []string{"network", "data-dir", "listen", "bootstrap", "no-mdns", "dht", "mine", "miner-threads",
 		"miner-address", "min-relay-fee", "log-format", "log-level", "host", "port", "api-token", "api-allow-host", "api-cors-origin", "pprof"} {
 		if !strings.Contains(help, "  --"+f) {
 			t.Errorf("help does not explain --%s", f)

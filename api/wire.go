@@ -37,6 +37,12 @@ type Status struct {
 	// up per transaction; 0 on the open network. A client that signs its
 	// own transfers pays at least chain.FeeRate(MinRelayFee).Fee(size).
 	MinRelayFee uint64 `json:"min_relay_fee"`
+	// Reachability is what AutoNAT last found of the node from outside:
+	// "public", "private" or "unknown".
+	Reachability string `json:"reachability"`
+	// Announced are the addresses the node tells peers and the DHT
+	// (announced, observed and relay addresses), without /p2p/<id>.
+	Announced []string `json:"announced"`
 }
 
 func statusOf(st node.Status) Status {
@@ -44,11 +50,15 @@ func statusOf(st node.Status) Status {
 	if addrs == nil {
 		addrs = []string{}
 	}
+	announced := st.Announced
+	if announced == nil {
+		announced = []string{}
+	}
 	return Status{
 		PeerID: st.PeerID, Addrs: addrs, Network: st.Network, NetworkID: st.NetworkID,
 		Height: st.Height, Tip: st.Tip, TotalWork: st.TotalWork, Peers: st.Peers,
 		Mempool: st.Mempool, Wallet: st.Wallet, Mining: st.Mining, HashRate: st.HashRate, Syncing: st.Syncing,
-		MinRelayFee: uint64(st.MinRelayFee),
+		MinRelayFee: uint64(st.MinRelayFee), Reachability: st.Reachability, Announced: announced,
 	}
 }
 
@@ -59,8 +69,11 @@ type Peer struct {
 	// peer announced.
 	Addr   string    `json:"addr"`
 	Addrs  []string  `json:"addrs"`
-	Source string    `json:"source"` // mdns, bootstrap, register, remembered, inbound or outbound
+	Source string    `json:"source"` // mdns, dht, bootstrap, register, remembered, inbound or outbound
 	Since  time.Time `json:"since"`
+	// Conn is "direct", or "relayed" through a circuit relay (limited in
+	// time and bytes: gossip and sync wait for a direct connection).
+	Conn string `json:"conn"`
 }
 
 // Peers is GET /peers.
@@ -76,7 +89,7 @@ func peersOf(ps []node.PeerInfo) Peers {
 		if addrs == nil {
 			addrs = []string{}
 		}
-		out.Peers = append(out.Peers, Peer{ID: p.ID, Addr: p.Addr, Addrs: addrs, Source: p.Source, Since: p.Since})
+		out.Peers = append(out.Peers, Peer{ID: p.ID, Addr: p.Addr, Addrs: addrs, Source: p.Source, Since: p.Since, Conn: p.Conn})
 	}
 	return out
 }

@@ -27,6 +27,10 @@ type Config struct {
 	MDNS      bool
 	// DHT is the node's part in the network's DHT; zero is off.
 	DHT p2p.DHTMode
+	// Announce, PortMap and Reachability: see p2p.HostConfig.
+	Announce     []string
+	PortMap      bool
+	Reachability string
 	// Mine makes the node mine continuously on MinerThreads goroutines,
 	// paying MinerAddress (the wallet's address when empty).
 	Mine         bool
@@ -164,15 +168,18 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 func (n *Node) Start(ctx context.Context) error {
 	ctx, n.cancel = context.WithCancel(ctx)
 	h, err := p2p.NewHost(ctx, p2p.HostConfig{
-		DataDir:   n.cfg.DataDir,
-		Listen:    n.cfg.Listen,
-		Bootstrap: n.cfg.Bootstrap,
-		MDNS:      n.cfg.MDNS,
-		DHT:       n.cfg.DHT,
-		NetworkID: n.cfg.Params.NetworkID(),
-		Logger:    n.log,
-		OnPeer:    n.onPeer,
-		Metrics:   n.metrics,
+		DataDir:      n.cfg.DataDir,
+		Listen:       n.cfg.Listen,
+		Bootstrap:    n.cfg.Bootstrap,
+		MDNS:         n.cfg.MDNS,
+		DHT:          n.cfg.DHT,
+		Announce:     n.cfg.Announce,
+		PortMap:      n.cfg.PortMap,
+		Reachability: n.cfg.Reachability,
+		NetworkID:    n.cfg.Params.NetworkID(),
+		Logger:       n.log,
+		OnPeer:       n.onPeer,
+		Metrics:      n.metrics,
 	})
 	if err != nil {
 		return err

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -72,6 +74,17 @@ type HostConfig struct {
 	// DHT is the node's part in the network's Kademlia DHT; zero is off.
 	// The bootstrap peers are its seeds, and the only ones.
 	DHT DHTMode
+	// Announce, if set, replaces the direct addresses the host tells
+	// peers (identify, the DHT) with these, as kubo's Addresses.Announce.
+	Announce []string
+	// PortMap asks the LAN's router for a port mapping by UPnP or
+	// NAT-PMP. Both multicast or broadcast on the LAN: off unless asked.
+	PortMap bool
+	// Reachability, "public" or "private", overrides what AutoNAT finds
+	// (kubo's Internal.ForceReachability): for a bootstrap node whose
+	// address is known to be public, which then serves as a relay and a
+	// DHT server from the start. Empty means AutoNAT decides.
+	Reachability string
 	// Connection manager water marks and grace period; zero means default.
 	ConnLow, ConnHigh int
 	ConnGrace         time.Duration
@@ -152,7 +165,9 @@ type Host struct {
 	table  *peerTable
 	dialer *dialer
 
-	mu      sync.Mutex
+	mu    sync.Mutex
+	reach atomic.Value // network.Reachability, from AutoNAT's events
+
 	mdns    interface{ Close() error } // nil unless started
 	dht     *dhtDiscovery              // nil when DHT is off; set before Start
 	started bool
@@ -199,25 +214,45 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		cm.Close()
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
+	if err := checkPortsFree(cfg.Listen); err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, err
+	}
+	// AutoRelay may ask for candidates as soon as libp2p.New returns.
+	var self atomic.Pointer[Host]
+	nat, err := natOptions(&cfg, func(ctx context.Context, num int) <-chan peer.AddrInfo {
+		if h := self.Load(); h != nil {
+			return h.relayCandidates(ctx, num)
+		}
+		ch := make(chan peer.AddrInfo)
+		close(ch)
+		return ch
+	})
+	if err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, err
+	}
 	gater := NewGater()
 	opts := []libp2p.Option{
 		libp2p.UserAgent(UserAgent()),
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.ConnectionGater(gater),
-		// No SO_REUSEPORT: with it a second node given the same --listen
-		// starts without error and the kernel splits incoming connections
-		// between the two; simultaneous dials across mDNS also fail with
-		// it.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		// SO_REUSEPORT on, go-libp2p's default: outgoing TCP leaves
+		// from the listening port, so a NAT maps it as it maps the
+		// listener and TCP hole punching can work. It was off because a
+		// second node given the same --listen then started without error
+		// (checkPortsFree refuses that now) and because simultaneous
+		// mDNS dials failed (the mDNS yield, discovery.go, avoids them).
+		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
-		// No relays: nodes talk directly, and a circuit address in
-		// FullAddrs would only confuse an operator.
-		libp2p.DisableRelay(),
 	}
+	opts = append(opts, nat...)
 	if cfg.Metrics != nil {
 		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
 	} else {
@@ -246,6 +281,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		table:     newPeerTable(),
 	}
 	h.dialer = newDialer(h, cfg.backoff)
+	self.Store(h)
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	if cfg.DataDir != "" {
 		// Loaded before the event loop starts, so peers connecting
@@ -287,6 +323,10 @@ func (h *Host) FullAddrs() []multiaddr.Multiaddr {
 	if err != nil {
 		addrs = h.Network().ListenAddresses()
 	}
+	// The relay transport "listens" on a bare /p2p-circuit: not an
+	// address anyone can dial. Relay addresses come from AutoRelay, in
+	// Addrs.
+	addrs = slices.DeleteFunc(addrs, isRelayed)
 	full, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: addrs})
 	if err != nil {
 		return nil
@@ -304,11 +344,20 @@ func (h *Host) Dial(ctx context.Context, ai peer.AddrInfo, source string) error 
 	if ai.ID == h.ID() {
 		return fmt.Errorf("connect %s: %w", ai.ID, errSelfDial)
 	}
-	if h.Network().Connectedness(ai.ID) == network.Connected {
+	if linked(h.Network().Connectedness(ai.ID)) {
 		return nil
 	}
 	h.table.dialStarted(ai.ID, source)
 	err := h.Host.Connect(network.WithForceDirectDial(ctx, source), ai)
+	if err != nil && slices.ContainsFunc(ai.Addrs, isRelayed) && ctx.Err() == nil {
+		// A peer behind a NAT may have no direct address that works:
+		// a relayed connection, limited, is what hole punching starts
+		// from. (A forced direct dial leaves circuit addresses out.)
+		err = errors.Join(err, h.Host.Connect(ctx, ai))
+		if linked(h.Network().Connectedness(ai.ID)) {
+			err = nil
+		}
+	}
 	h.table.dialEnded(ai.ID, source, err)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", ai.ID, err)
@@ -436,6 +485,7 @@ type PeerInfo struct {
 	Addrs  []multiaddr.Multiaddr // every address the peer announced (identify)
 	Source string
 	Since  time.Time
+	Conn   string // ConnDirect or ConnRelayed
 }
 
 // Peers lists the connected peers, as the host logged them.
@@ -461,6 +511,15 @@ func (h *Host) AddPeer(ctx context.Context, ai peer.AddrInfo, source string) err
 	h.connMgr.Protect(ai.ID, source)
 	h.dialer.keep(ai, source, keepPolicy{persistent: true})
 	return nil
+}
+
+// BootstrapIDs returns the peer IDs of the --bootstrap peers.
+func (h *Host) BootstrapIDs() []peer.ID {
+	out := make([]peer.ID, 0, len(h.bootstrap))
+	for _, ai := range h.bootstrap {
+		out = append(out, ai.ID)
+	}
+	return out
 }
 
 func firstAddr(ai peer.AddrInfo) multiaddr.Multiaddr {

@@ -246,3 +246,24 @@ const (
 	dhtMaxLoops    = DefaultConnLow / 2
 	dhtMaxFailures = 3
 )
+
+// NAT traversal (nat.go). The relay service runs only on nodes AutoNAT
+// finds public, and is sized for what it is for here: carrying a hole
+// punch's coordination and the first messages until two NATed peers
+// connect directly, not their traffic. At these limits a relay holds at
+// most relayMaxReservations × relayMaxCircuits circuits of
+// relayCircuitData each way: 32 × 4 × 2 × 64 KiB = 16 MiB relayed per
+// relayCircuitDuration at worst, plus go-libp2p's 2 KiB buffer per
+// circuit end.
+const (
+	relayCircuitDuration      = 2 * time.Minute
+	relayCircuitData          = 64 << 10
+	relayMaxReservations      = 32
+	relayMaxCircuits          = 4
+	relayMaxReservationsPerIP = 4
+	// autoRelays is how many relays a private node reserves a slot on;
+	// autoRelayBootDelay how long it waits for more than one candidate
+	// before it takes the one it has (go-libp2p's default is 3 minutes).
+	autoRelays         = 2
+	autoRelayBootDelay = 10 * time.Second
+)

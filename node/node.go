@@ -188,7 +188,13 @@ func (n *Node) Start(ctx context.Context) error {
 	adapter := chainAdapter{n}
 	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, h, append([]p2p.SyncOption{p2p.WithSyncLogger(n.log),
 		p2p.WithSyncNotify(n.onSync)}, n.cfg.SyncOptions...)...)
-	gossipOpts := append([]p2p.GossipOption{p2p.WithGossipLogger(n.log)}, n.cfg.GossipOptions...)
+	gossipOpts := []p2p.GossipOption{p2p.WithGossipLogger(n.log), p2p.WithTrustedPeers(h.BootstrapIDs())}
+	if n.cfg.DHT == p2p.DHTServer {
+		// A DHT server is what others bootstrap from: its mesh
+		// overflows first, and the peers it prunes learn of others.
+		gossipOpts = append(gossipOpts, p2p.WithPeerExchange())
+	}
+	gossipOpts = append(gossipOpts, n.cfg.GossipOptions...)
 	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, n.syncer, gossipOpts...)
 	if err != nil {
 		return errors.Join(err, n.closeP2P())

@@ -38,6 +38,12 @@ type Status struct {
 	// up per transaction; 0 on the open network. A client that signs its
 	// own transfers pays at least chain.FeeRate(MinRelayFee).Fee(size).
 	MinRelayFee uint64 `json:"min_relay_fee"`
+	// Reachability is what AutoNAT last found of the node from outside:
+	// "public", "private" or "unknown".
+	Reachability string `json:"reachability"`
+	// Announced are the addresses the node tells peers and the DHT
+	// (announced, observed and relay addresses), without /p2p/<id>.
+	Announced []string `json:"announced"`
 }
 
 func statusOf(st node.Status) Status {
@@ -45,11 +51,15 @@ func statusOf(st node.Status) Status {
 	if addrs == nil {
 		addrs = []string{}
 	}
+	announced := st.Announced
+	if announced == nil {
+		announced = []string{}
+	}
 	return Status{
 		PeerID: st.PeerID, Addrs: addrs, Network: st.Network, NetworkID: st.NetworkID,
 		Height: st.Height, Tip: st.Tip, TotalWork: st.TotalWork, Peers: st.Peers,
 		Mempool: st.Mempool, Wallet: st.Wallet, Mining: st.Mining, HashRate: st.HashRate, Syncing: st.Syncing,
-		MinRelayFee: uint64(st.MinRelayFee),
+		MinRelayFee: uint64(st.MinRelayFee), Reachability: st.Reachability, Announced: announced,
 	}
 }
 
@@ -60,15 +70,18 @@ type Peer struct {
 	// peer announced.
 	Addr   string    `json:"addr"`
 	Addrs  []string  `json:"addrs"`
-	Source string    `json:"source"` // mdns, bootstrap, register, remembered, inbound or outbound
+	Source string    `json:"source"` // mdns, dht, bootstrap, register, remembered, inbound or outbound
 	Since  time.Time `json:"since"`
 	// Direction is "inbound" (the peer dialled us) or "outbound";
 	// Transport the connection's (tcp, quic-v1...); Relayed whether it
 	// goes through a circuit relay.
-	Direction string     `json:"direction"`
-	Transport string     `json:"transport"`
-	Relayed   bool       `json:"relayed"`
-	Gossip    PeerGossip `json:"gossip"`
+	Direction string `json:"direction"`
+	Transport string `json:"transport"`
+	Relayed   bool   `json:"relayed"`
+	// Conn is "direct", or "relayed" through a circuit relay (limited in
+	// time and bytes: gossip and sync wait for a direct connection).
+	Conn   string     `json:"conn"`
+	Gossip PeerGossip `json:"gossip"`
 }
 
 // PeerGossip is one peer's gossip counters in GET /peers, both topics

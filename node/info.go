@@ -55,6 +55,12 @@ type Status struct {
 	Mining    bool
 	HashRate  float64 // hashes per second, over the last few seconds
 	Syncing   bool
+	// Reachability is what AutoNAT last found: public, private or
+	// unknown (also before Start).
+	Reachability string
+	// Announced are the addresses the node tells peers and the DHT:
+	// announced, observed and relay addresses, as identify sends them.
+	Announced []string
 	// MinRelayFee is the least fee per 1,000 bytes of a transaction's
 	// encoding the mempool takes (zero on the open network): a client
 	// signing a transfer pays MinRelayFee.Fee(size) at least.
@@ -76,8 +82,10 @@ func (n *Node) Status() Status {
 		Mining:    n.cfg.Mine,
 		HashRate:  n.miner.hashRate(),
 		Addrs:     []string{},
+		Announced: []string{},
 
-		MinRelayFee: n.mempool.MinRelayFee(),
+		Reachability: "unknown",
+		MinRelayFee:  n.mempool.MinRelayFee(),
 	}
 	if n.host != nil {
 		st.PeerID = n.host.ID().String()
@@ -85,6 +93,10 @@ func (n *Node) Status() Status {
 			st.Addrs = append(st.Addrs, a.String())
 		}
 		st.Peers = len(n.host.Network().Peers())
+		st.Reachability = n.host.Reachability()
+		for _, a := range n.host.Addrs() {
+			st.Announced = append(st.Announced, a.String())
+		}
 	}
 	if n.syncer != nil {
 		st.Syncing = n.syncer.Stats().Syncing
@@ -99,13 +111,14 @@ type PeerInfo struct {
 	// peer announced.
 	Addr   string
 	Addrs  []string
-	Source string // mdns, bootstrap, register, remembered, inbound or outbound
+	Source string // mdns, dht, bootstrap, register, remembered, inbound or outbound
 	Since  time.Time
 	// Inbound, Transport and Relayed describe the connection (see
 	// p2p.PeerInfo); Gossip is what the peer sent us and we sent it.
 	Inbound   bool
 	Transport string
 	Relayed   bool
+	Conn      string // direct, or relayed (through a circuit relay, limited)
 	Gossip    p2p.PeerGossip
 }
 
@@ -117,7 +130,7 @@ func (n *Node) Peers() []PeerInfo {
 	}
 	for _, p := range n.host.Peers() {
 		pi := PeerInfo{ID: p.ID.String(), Source: p.Source, Since: p.Since.UTC(), Addrs: []string{},
-			Inbound: p.Inbound, Transport: p.Transport, Relayed: p.Relayed}
+			Inbound: p.Inbound, Transport: p.Transport, Relayed: p.Relayed, Conn: p.Conn}
 		if n.gossip != nil {
 			pi.Gossip = n.gossip.PeerGossip(p.ID)
 		}

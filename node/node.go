@@ -25,6 +25,12 @@ type Config struct {
 	Listen    []string
 	Bootstrap []string
 	MDNS      bool
+	// DHT is the node's part in the network's DHT; zero is off.
+	DHT p2p.DHTMode
+	// Announce, PortMap and Reachability: see p2p.HostConfig.
+	Announce     []string
+	PortMap      bool
+	Reachability string
 	// Mine makes the node mine continuously on MinerThreads goroutines,
 	// paying MinerAddress (the wallet's address when empty).
 	Mine         bool
@@ -169,14 +175,18 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 func (n *Node) Start(ctx context.Context) error {
 	ctx, n.cancel = context.WithCancel(ctx)
 	h, err := p2p.NewHost(ctx, p2p.HostConfig{
-		DataDir:   n.cfg.DataDir,
-		Listen:    n.cfg.Listen,
-		Bootstrap: n.cfg.Bootstrap,
-		MDNS:      n.cfg.MDNS,
-		NetworkID: n.cfg.Params.NetworkID(),
-		Logger:    n.log,
-		OnPeer:    n.onPeer,
-		Metrics:   n.metrics,
+		DataDir:      n.cfg.DataDir,
+		Listen:       n.cfg.Listen,
+		Bootstrap:    n.cfg.Bootstrap,
+		MDNS:         n.cfg.MDNS,
+		DHT:          n.cfg.DHT,
+		Announce:     n.cfg.Announce,
+		PortMap:      n.cfg.PortMap,
+		Reachability: n.cfg.Reachability,
+		NetworkID:    n.cfg.Params.NetworkID(),
+		Logger:       n.log,
+		OnPeer:       n.onPeer,
+		Metrics:      n.metrics,
 	})
 	if err != nil {
 		return err
@@ -185,7 +195,13 @@ func (n *Node) Start(ctx context.Context) error {
 	adapter := chainAdapter{n}
 	n.syncer = p2p.NewSyncer(ctx, h.Host, adapter, h, append([]p2p.SyncOption{p2p.WithSyncLogger(n.log),
 		p2p.WithSyncNotify(n.onSync)}, n.cfg.SyncOptions...)...)
-	gossipOpts := append([]p2p.GossipOption{p2p.WithGossipLogger(n.log)}, n.cfg.GossipOptions...)
+	gossipOpts := []p2p.GossipOption{p2p.WithGossipLogger(n.log), p2p.WithTrustedPeers(h.BootstrapIDs())}
+	if n.cfg.DHT == p2p.DHTServer {
+		// A DHT server is what others bootstrap from: its mesh
+		// overflows first, and the peers it prunes learn of others.
+		gossipOpts = append(gossipOpts, p2p.WithPeerExchange())
+	}
+	gossipOpts = append(gossipOpts, n.cfg.GossipOptions...)
 	n.gossip, err = p2p.NewGossip(ctx, h.Host, adapter, n.syncer, gossipOpts...)
 	if err != nil {
 		return errors.Join(err, n.closeP2P())

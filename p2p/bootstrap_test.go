@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,6 +63,19 @@ func TestBootstrapParse(t *testing.T) {
 	}
 	if len(infos) != 1 || len(infos[0].Addrs) != 2 {
 		t.Errorf("two addresses of one peer = %v, want one AddrInfo with both", infos)
+	}
+	// A TCP address alone brings QUIC on the same IP and port with it.
+	infos, err = parseBootstrap([]string{"/ip4/127.0.0.1/tcp/9310/p2p/" + id, "/dns4/boot.example/tcp/9310/p2p/" + id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range infos[0].Addrs {
+		got = append(got, a.String())
+	}
+	want := []string{"/ip4/127.0.0.1/tcp/9310", "/dns4/boot.example/tcp/9310", "/ip4/127.0.0.1/udp/9310/quic-v1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("TCP bootstrap addresses = %v, want %v", got, want)
 	}
 	for _, bad := range []string{"/ip4/127.0.0.1/tcp/9310", "not a multiaddr", "/p2p/nonsense"} {
 		if _, err := parseBootstrap([]string{bad}); err == nil {

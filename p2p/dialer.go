@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/backoff"
 	"github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // dialer keeps peers connected. Every peer the host wants connected,
@@ -209,8 +209,11 @@ func (d *dialer) loop(ctx context.Context, ai peer.AddrInfo, source string, pol 
 	}
 }
 
+// isConnected reports whether p is connected, directly or through a
+// relay: a dial loop waits on a relayed connection as on a direct one,
+// while hole punching tries to make it direct.
 func (h *Host) isConnected(p peer.ID) bool {
-	return h.Network().Connectedness(p) == network.Connected
+	return linked(h.Network().Connectedness(p))
 }
 
 // sleep waits d or until ctx ends, reporting whether the full d passed.
@@ -244,5 +247,43 @@ func parseBootstrap(addrs []string) ([]peer.AddrInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap addresses: %w", err)
 	}
+	for i := range infos {
+		infos[i].Addrs = withQUIC(infos[i].Addrs)
+	}
 	return infos, nil
+}
+
+// withQUIC adds, for each TCP address of an IP with no UDP address
+// given, QUIC on the same IP and port: a node listens on both at one
+// port by default, QUIC shares its socket with outgoing dials (so NATs
+// map it as they map the listener), and an operator who copied the TCP
+// line would otherwise never try it. A peer that has no QUIC costs one
+// failed dial, which libp2p runs alongside the TCP one.
+func withQUIC(addrs []multiaddr.Multiaddr) []multiaddr.Multiaddr {
+	hasUDP := map[string]bool{}
+	for _, a := range addrs {
+		if ip, err := manet.ToIP(a); err == nil {
+			if _, err := a.ValueForProtocol(multiaddr.P_UDP); err == nil {
+				hasUDP[ip.String()] = true
+			}
+		}
+	}
+	out := addrs
+	for _, a := range addrs {
+		ip, err := manet.ToIP(a)
+		if err != nil || hasUDP[ip.String()] || len(a) != 2 {
+			continue // DNS names, circuits, /ws and the like are left as given
+		}
+		port, err := a.ValueForProtocol(multiaddr.P_TCP)
+		if err != nil {
+			continue
+		}
+		q, err := multiaddr.NewMultiaddr(fmt.Sprintf("%s/udp/%s/quic-v1", a[0].String(), port))
+		if err != nil {
+			continue
+		}
+		out = append(out, q)
+		hasUDP[ip.String()] = true
+	}
+	return out
 }

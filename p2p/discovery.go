@@ -204,7 +204,8 @@ func (h *Host) startMDNS() error {
 // disconnected" line, and the dial loops learn of disconnects without
 // polling.
 func (h *Host) startEventLoop() error {
-	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged), eventbus.BufSize(eventBuffer))
+	sub, err := h.EventBus().Subscribe([]any{new(event.EvtPeerConnectednessChanged), new(event.EvtLocalReachabilityChanged)},
+		eventbus.BufSize(eventBuffer))
 	if err != nil {
 		return fmt.Errorf("subscribe to connectedness events: %w", err)
 	}
@@ -218,12 +219,17 @@ func (h *Host) startEventLoop() error {
 				if !ok {
 					return
 				}
-				ev := e.(event.EvtPeerConnectednessChanged)
-				switch ev.Connectedness {
-				case network.Connected:
-					h.peerConnected(ev.Peer)
-				case network.NotConnected:
-					h.peerDisconnected(ev.Peer)
+				switch ev := e.(type) {
+				case event.EvtLocalReachabilityChanged:
+					h.reach.Store(ev.Reachability)
+					h.log.Info("reachability", "reachability", h.Reachability())
+				case event.EvtPeerConnectednessChanged:
+					switch ev.Connectedness {
+					case network.Connected, network.Limited:
+						h.peerConnected(ev.Peer)
+					case network.NotConnected:
+						h.peerDisconnected(ev.Peer)
+					}
 				}
 			}
 		}
@@ -240,15 +246,25 @@ func (h *Host) peerConnected(p peer.ID) {
 	}
 	var addr multiaddr.Multiaddr
 	dir := network.DirUnknown
-	if conns := h.Network().ConnsToPeer(p); len(conns) > 0 {
-		addr, dir = conns[0].RemoteMultiaddr(), conns[0].Stat().Direction
+	conns := h.Network().ConnsToPeer(p)
+	kind := connKind(conns)
+	for _, c := range conns {
+		// The direct connection's address when there is one.
+		if addr == nil || (kind == ConnDirect && !c.Stat().Limited) {
+			addr, dir = c.RemoteMultiaddr(), c.Stat().Direction
+		}
 	}
-	source, ok := h.table.connected(p, addr, dir, h.bootstrapIDs[p])
+	source, ok := h.table.connected(p, addr, dir, h.bootstrapIDs[p], kind)
 	if !ok {
+		// A relayed peer that has now a direct connection too: hole
+		// punching (DCUtR) or a direct dial worked.
+		if h.table.upgraded(p, addr, kind) {
+			h.log.Info("peer connection direct", "peer", p, "addr", addrString(addr), "source", h.table.source(p))
+		}
 		return
 	}
 
-	h.log.Info("peer connected", "peer", p, "addr", addrString(addr), "source", source)
+	h.log.Info("peer connected", "peer", p, "addr", addrString(addr), "source", source, "conn", kind)
 	if h.memory != nil {
 		h.memory.connected(p, addr, dir == network.DirOutbound)
 	}
@@ -268,7 +284,7 @@ func (h *Host) rememberConnected(p peer.ID) {
 func (h *Host) peerDisconnected(p peer.ID) {
 	// The event may be stale: the peer can have reconnected between the
 	// swarm emitting it and us reading it. The swarm's view wins.
-	if h.Network().Connectedness(p) == network.Connected {
+	if linked(h.Network().Connectedness(p)) {
 		return
 	}
 	st, ok := h.table.disconnected(p)

@@ -53,12 +53,34 @@ type Gossip struct {
 type GossipOption func(*gossipConfig)
 
 type gossipConfig struct {
-	log    *slog.Logger
-	psOpts []pubsub.Option
+	log     *slog.Logger
+	psOpts  []pubsub.Option
+	px      bool
+	trusted map[peer.ID]bool
 	// onScores, if set, is also handed GossipSub's scores at each
 	// inspection, every scorePeriod.
 	onScores    func(map[peer.ID]float64)
 	scorePeriod time.Duration
+}
+
+// WithPeerExchange makes the node send peer exchange (PX) with the PRUNEs
+// of its mesh: the pruned peer learns up to GossipSub's 16 others, each
+// with its signed peer record, and may dial them. For bootstrap and DHT
+// server nodes, which many peers dial and whose meshes overflow; it only
+// tells of peers that are connected to it already.
+func WithPeerExchange() GossipOption { return func(c *gossipConfig) { c.px = true } }
+
+// WithTrustedPeers names peers (the operator's bootstrap peers) whose
+// peer exchange is taken at once: they start with the score that
+// GossipSub requires of a PX sender (acceptPXThreshold), where others
+// must first earn it by delivering messages.
+func WithTrustedPeers(ids []peer.ID) GossipOption {
+	return func(c *gossipConfig) {
+		c.trusted = make(map[peer.ID]bool, len(ids))
+		for _, id := range ids {
+			c.trusted[id] = true
+		}
+	}
 }
 
 // WithGossipLogger sets the logger.
@@ -127,10 +149,17 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 		pubsub.WithNoAuthor(),
 		pubsub.WithMessageIdFn(msgID),
 		pubsub.WithMaxMessageSize(protocol.MaxGossipMessageSize),
-		pubsub.WithPeerScore(scoreParams(txName, blockName), scoreThresholds()),
+		pubsub.WithPeerScore(scoreParams(cfg.trusted, txName, blockName), scoreThresholds()),
 		// Our own blocks go to every peer on the topic, not only the mesh:
 		// a block published before the mesh forms would otherwise be lost.
 		pubsub.WithFloodPublish(true),
+	}
+	if cfg.px {
+		// Records received are checked by GossipSub itself: each must be
+		// a signed peer record (an envelope signed by the peer's key)
+		// whose peer ID is the one announced; a bad one is dropped. At
+		// most PrunePeers of a PRUNE's records are dialled.
+		psOpts = append(psOpts, pubsub.WithPeerExchange(true))
 	}
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(),
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable()}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -40,6 +42,7 @@ const (
 	SourceRemembered = "remembered"
 	SourceInbound    = "inbound"
 	SourceOutbound   = "outbound" // dialled by someone who gave no source
+	SourceDHT        = "dht"      // a record under the network's rendezvous key
 )
 
 // DefaultListenAddrs returns the listen addresses used when
@@ -65,8 +68,23 @@ type HostConfig struct {
 	Bootstrap []string
 	// MDNS turns on LAN discovery. It multicasts on every interface.
 	MDNS bool
-	// NetworkID is the genesis hash; it names the mDNS service.
+	// NetworkID is the genesis hash; it names the mDNS service and the
+	// DHT's protocols and rendezvous key.
 	NetworkID chain.Hash
+	// DHT is the node's part in the network's Kademlia DHT; zero is off.
+	// The bootstrap peers are its seeds, and the only ones.
+	DHT DHTMode
+	// Announce, if set, replaces the direct addresses the host tells
+	// peers (identify, the DHT) with these, as kubo's Addresses.Announce.
+	Announce []string
+	// PortMap asks the LAN's router for a port mapping by UPnP or
+	// NAT-PMP. Both multicast or broadcast on the LAN: off unless asked.
+	PortMap bool
+	// Reachability, "public" or "private", overrides what AutoNAT finds
+	// (kubo's Internal.ForceReachability): for a bootstrap node whose
+	// address is known to be public, which then serves as a relay and a
+	// DHT server from the start. Empty means AutoNAT decides.
+	Reachability string
 	// Connection manager water marks and grace period; zero means default.
 	ConnLow, ConnHigh int
 	ConnGrace         time.Duration
@@ -147,8 +165,11 @@ type Host struct {
 	table  *peerTable
 	dialer *dialer
 
-	mu      sync.Mutex
+	mu    sync.Mutex
+	reach atomic.Value // network.Reachability, from AutoNAT's events
+
 	mdns    interface{ Close() error } // nil unless started
+	dht     *dhtDiscovery              // nil when DHT is off; set before Start
 	started bool
 	closing bool
 }
@@ -193,25 +214,45 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		cm.Close()
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
+	if err := checkPortsFree(cfg.Listen); err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, err
+	}
+	// AutoRelay may ask for candidates as soon as libp2p.New returns.
+	var self atomic.Pointer[Host]
+	nat, err := natOptions(&cfg, func(ctx context.Context, num int) <-chan peer.AddrInfo {
+		if h := self.Load(); h != nil {
+			return h.relayCandidates(ctx, num)
+		}
+		ch := make(chan peer.AddrInfo)
+		close(ch)
+		return ch
+	})
+	if err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, err
+	}
 	gater := NewGater()
 	opts := []libp2p.Option{
 		libp2p.UserAgent(UserAgent()),
 		libp2p.ListenAddrStrings(cfg.Listen...),
 		libp2p.ConnectionGater(gater),
-		// No SO_REUSEPORT: with it a second node given the same --listen
-		// starts without error and the kernel splits incoming connections
-		// between the two; simultaneous dials across mDNS also fail with
-		// it.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		// SO_REUSEPORT on, go-libp2p's default: outgoing TCP leaves
+		// from the listening port, so a NAT maps it as it maps the
+		// listener and TCP hole punching can work. It was off because a
+		// second node given the same --listen then started without error
+		// (checkPortsFree refuses that now) and because simultaneous
+		// mDNS dials failed (the mDNS yield, discovery.go, avoids them).
+		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
-		// No relays: nodes talk directly, and a circuit address in
-		// FullAddrs would only confuse an operator.
-		libp2p.DisableRelay(),
 	}
+	opts = append(opts, nat...)
 	if cfg.Metrics != nil {
 		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
 	} else {
@@ -240,6 +281,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		table:     newPeerTable(),
 	}
 	h.dialer = newDialer(h, cfg.backoff)
+	self.Store(h)
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	if cfg.DataDir != "" {
 		// Loaded before the event loop starts, so peers connecting
@@ -260,6 +302,16 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		lh.Close()
 		return nil, err
 	}
+	if cfg.DHT != "" && cfg.DHT != DHTOff {
+		// Built here rather than in Start so its protocol handlers are
+		// registered before anyone connects.
+		if h.dht, err = newDHT(h); err != nil {
+			h.cancel()
+			h.wg.Wait()
+			lh.Close()
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -271,6 +323,10 @@ func (h *Host) FullAddrs() []multiaddr.Multiaddr {
 	if err != nil {
 		addrs = h.Network().ListenAddresses()
 	}
+	// The relay transport "listens" on a bare /p2p-circuit: not an
+	// address anyone can dial. Relay addresses come from AutoRelay, in
+	// Addrs.
+	addrs = slices.DeleteFunc(addrs, isRelayed)
 	full, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: addrs})
 	if err != nil {
 		return nil
@@ -288,11 +344,20 @@ func (h *Host) Dial(ctx context.Context, ai peer.AddrInfo, source string) error 
 	if ai.ID == h.ID() {
 		return fmt.Errorf("connect %s: %w", ai.ID, errSelfDial)
 	}
-	if h.Network().Connectedness(ai.ID) == network.Connected {
+	if linked(h.Network().Connectedness(ai.ID)) {
 		return nil
 	}
 	h.table.dialStarted(ai.ID, source)
 	err := h.Host.Connect(network.WithForceDirectDial(ctx, source), ai)
+	if err != nil && slices.ContainsFunc(ai.Addrs, isRelayed) && ctx.Err() == nil {
+		// A peer behind a NAT may have no direct address that works:
+		// a relayed connection, limited, is what hole punching starts
+		// from. (A forced direct dial leaves circuit addresses out.)
+		err = errors.Join(err, h.Host.Connect(ctx, ai))
+		if linked(h.Network().Connectedness(ai.ID)) {
+			err = nil
+		}
+	}
 	h.table.dialEnded(ai.ID, source, err)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", ai.ID, err)
@@ -303,7 +368,7 @@ func (h *Host) Dial(ctx context.Context, ai peer.AddrInfo, source string) error 
 var errSelfDial = errors.New("dial to self")
 
 // PeerSource reports how a connected (or being dialled) peer came to be
-// connected: "mdns", "bootstrap", "register", "remembered", "inbound"
+// connected: "mdns", "dht", "bootstrap", "register", "remembered", "inbound"
 // (it dialled us) or "outbound" (dialled through the embedded host.Host
 // directly). It is "" for a peer that is neither.
 func (h *Host) PeerSource(p peer.ID) string { return h.table.source(p) }
@@ -342,6 +407,9 @@ func (h *Host) Start(ctx context.Context) error {
 	if h.memory != nil {
 		h.spawn(func() { h.memory.run(h.ctx, h.cfg.memoryDelay) })
 	}
+	if h.dht != nil {
+		h.spawn(func() { h.dht.run(runCtx) })
+	}
 	if h.cfg.MDNS {
 		if err := h.startMDNS(); err != nil {
 			return err
@@ -373,6 +441,9 @@ func (h *Host) Close() error {
 	var errs []error
 	if md != nil {
 		errs = append(errs, md.Close())
+	}
+	if h.dht != nil {
+		errs = append(errs, h.dht.close())
 	}
 	h.wg.Wait()
 	if h.memory != nil {
@@ -417,10 +488,13 @@ type PeerInfo struct {
 	// The kind of the connection: Inbound if the peer dialled us,
 	// Transport the protocol it runs over (tcp, quic-v1, ...), Relayed
 	// if it goes through a circuit relay. With several connections to
-	// one peer these describe the first (the one a new stream takes).
+	// one peer these describe a direct one if there is one (the one a
+	// new stream takes). Conn says the same as Relayed in the words of
+	// the logs: ConnDirect or ConnRelayed.
 	Inbound   bool
 	Transport string
 	Relayed   bool
+	Conn      string
 }
 
 // Peers lists the connected peers, as the host logged them.
@@ -430,17 +504,24 @@ func (h *Host) Peers() []PeerInfo {
 		out[i].Addrs = usableAddrs(h.Peerstore().Addrs(out[i].ID))
 		if conns := h.Network().ConnsToPeer(out[i].ID); len(conns) > 0 {
 			c := conns[0]
+			for _, d := range conns {
+				if !d.Stat().Limited && !isRelayed(d.RemoteMultiaddr()) {
+					c = d
+					break
+				}
+			}
 			out[i].Inbound = c.Stat().Direction == network.DirInbound
-			out[i].Transport, out[i].Relayed = connKind(c.RemoteMultiaddr())
+			out[i].Transport, out[i].Relayed = connTransport(c.RemoteMultiaddr())
+			out[i].Conn = connKind(conns)
 		}
 	}
 	return out
 }
 
-// connKind names the transport of a connection's remote address (the
+// connTransport names the transport of a connection's remote address (the
 // outermost protocol after the IP or DNS part, "quic-v1" for QUIC) and
 // whether it is relayed.
-func connKind(a multiaddr.Multiaddr) (transport string, relayed bool) {
+func connTransport(a multiaddr.Multiaddr) (transport string, relayed bool) {
 	for _, c := range a {
 		switch code := c.Protocol().Code; code {
 		case multiaddr.P_CIRCUIT:
@@ -472,6 +553,15 @@ func (h *Host) AddPeer(ctx context.Context, ai peer.AddrInfo, source string) err
 	h.connMgr.Protect(ai.ID, source)
 	h.dialer.keep(ai, source, keepPolicy{persistent: true})
 	return nil
+}
+
+// BootstrapIDs returns the peer IDs of the --bootstrap peers.
+func (h *Host) BootstrapIDs() []peer.ID {
+	out := make([]peer.ID, 0, len(h.bootstrap))
+	for _, ai := range h.bootstrap {
+		out = append(out, ai.ID)
+	}
+	return out
 }
 
 func firstAddr(ai peer.AddrInfo) multiaddr.Multiaddr {

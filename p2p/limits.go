@@ -268,3 +268,48 @@ const (
 	mapServeRate  = rate.Limit(1.0 / 2) // answers per second
 	mapServeBurst = 5
 )
+
+// DHT discovery (dht.go). A DHT record is anyone's to write, so what the
+// lookups can make a node dial is bounded: a few new peers per lookup,
+// and no more DHT peers being dialled at once than the connection
+// manager's low water mark would keep.
+const (
+	// dhtWaitPeers is how often discovery checks, before it starts, for
+	// a peer in the routing table to advertise to.
+	dhtWaitPeers = time.Second
+	// dhtFindMin and dhtFindMax bound the wait between lookups: soon
+	// after start, when a new node knows nobody, then doubling. A node
+	// that joins later looks us up itself.
+	dhtFindMin = 2 * time.Second
+	dhtFindMax = time.Minute
+	// dhtFindTimeout ends one lookup; dhtFindLimit caps its records.
+	dhtFindTimeout = 30 * time.Second
+	dhtFindLimit   = 64
+	// dhtNewPerRound caps the new dial loops one lookup starts;
+	// dhtMaxLoops the DHT's dial loops at once; dhtMaxFailures the
+	// failed dials before a DHT peer is given up (its record may be old).
+	dhtNewPerRound = 8
+	dhtMaxLoops    = DefaultConnLow / 2
+	dhtMaxFailures = 3
+)
+
+// NAT traversal (nat.go). The relay service runs only on nodes AutoNAT
+// finds public, and is sized for what it is for here: carrying a hole
+// punch's coordination and the first messages until two NATed peers
+// connect directly, not their traffic. At these limits a relay holds at
+// most relayMaxReservations × relayMaxCircuits circuits of
+// relayCircuitData each way: 32 × 4 × 2 × 64 KiB = 16 MiB relayed per
+// relayCircuitDuration at worst, plus go-libp2p's 2 KiB buffer per
+// circuit end.
+const (
+	relayCircuitDuration      = 2 * time.Minute
+	relayCircuitData          = 64 << 10
+	relayMaxReservations      = 32
+	relayMaxCircuits          = 4
+	relayMaxReservationsPerIP = 4
+	// autoRelays is how many relays a private node reserves a slot on;
+	// autoRelayBootDelay how long it waits for more than one candidate
+	// before it takes the one it has (go-libp2p's default is 3 minutes).
+	autoRelays         = 2
+	autoRelayBootDelay = 10 * time.Second
+)

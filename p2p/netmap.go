@@ -256,7 +256,7 @@ func (m *NetMap) list() protocol.PeerList {
 			continue // gone since Peers
 		}
 		mp := protocol.MapPeer{ID: p, Inbound: conns[0].Stat().Direction == network.DirInbound}
-		if t, _ := connKind(conns[0].RemoteMultiaddr()); len(t) <= protocol.MaxTransportLen {
+		if t, _ := connTransport(conns[0].RemoteMultiaddr()); len(t) <= protocol.MaxTransportLen {
 			mp.Transport = t
 		}
 		if st, ok := m.syncer.PeerTip(p); ok {

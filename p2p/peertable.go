@@ -30,6 +30,7 @@ type connState struct {
 	source string
 	addr   multiaddr.Multiaddr
 	since  time.Time
+	kind   string // ConnDirect or ConnRelayed
 }
 
 func newPeerTable() *peerTable {
@@ -68,7 +69,7 @@ func (t *peerTable) dialEnded(p peer.ID, source string, err error) {
 // p was recorded already. A dial in flight names the source; otherwise a
 // bootstrap peer is "bootstrap" whichever side dialled, and the others
 // are "inbound" or "outbound" by the connection's direction.
-func (t *peerTable) connected(p peer.ID, addr multiaddr.Multiaddr, dir network.Direction, bootstrap bool) (string, bool) {
+func (t *peerTable) connected(p peer.ID, addr multiaddr.Multiaddr, dir network.Direction, bootstrap bool, kind string) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.peers[p]; ok {
@@ -87,8 +88,21 @@ func (t *peerTable) connected(p peer.ID, addr multiaddr.Multiaddr, dir network.D
 	default:
 		source = SourceOutbound
 	}
-	t.peers[p] = &connState{source: source, addr: addr, since: time.Now()}
+	t.peers[p] = &connState{source: source, addr: addr, since: time.Now(), kind: kind}
 	return source, true
+}
+
+// upgraded records that p, recorded as relayed, now has a direct
+// connection at addr. It reports whether that is news.
+func (t *peerTable) upgraded(p peer.ID, addr multiaddr.Multiaddr, kind string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, ok := t.peers[p]
+	if !ok || kind != ConnDirect || st.kind == ConnDirect {
+		return false
+	}
+	st.kind, st.addr = ConnDirect, addr
+	return true
 }
 
 // disconnected forgets p and wakes whoever waits for it to leave. It
@@ -111,7 +125,7 @@ func (t *peerTable) disconnected(p peer.ID) (*connState, bool) {
 func (t *peerTable) waiter(p peer.ID, net network.Network) chan struct{} {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if net.Connectedness(p) != network.Connected {
+	if !linked(net.Connectedness(p)) {
 		return nil
 	}
 	w, ok := t.waiters[p]
@@ -138,7 +152,7 @@ func (t *peerTable) list() []PeerInfo {
 	t.mu.Lock()
 	out := make([]PeerInfo, 0, len(t.peers))
 	for p, st := range t.peers {
-		out = append(out, PeerInfo{ID: p, Addr: st.addr, Source: st.source, Since: st.since})
+		out = append(out, PeerInfo{ID: p, Addr: st.addr, Source: st.source, Since: st.since, Conn: st.kind})
 	}
 	t.mu.Unlock()
 	slices.SortFunc(out, func(a, b PeerInfo) int { return a.Since.Compare(b.Since) })

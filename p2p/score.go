@@ -51,10 +51,19 @@ func topicScore() *pubsub.TopicScoreParams {
 	}
 }
 
-func scoreParams(topics ...string) *pubsub.PeerScoreParams {
+func scoreParams(trusted map[peer.ID]bool, topics ...string) *pubsub.PeerScoreParams {
 	p := &pubsub.PeerScoreParams{
-		Topics:           make(map[string]*pubsub.TopicScoreParams),
-		AppSpecificScore: func(peer.ID) float64 { return 0 },
+		Topics: make(map[string]*pubsub.TopicScoreParams),
+		// P5: the operator's bootstrap peers start trusted enough for
+		// their peer exchange to count (WithTrustedPeers); no one else
+		// gets anything for free.
+		AppSpecificScore: func(p peer.ID) float64 {
+			if trusted[p] {
+				return acceptPXThreshold
+			}
+			return 0
+		},
+		AppSpecificWeight: 1,
 		// P6: more than three peers behind one IP is suspicious on the
 		// internet; loopback is where tests and local networks live.
 		IPColocationFactorWeight:    -10,

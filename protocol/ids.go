@@ -43,3 +43,15 @@ func MDNSService(network chain.Hash) string { return "gossipchain-" + NetTag(net
 func MapProtocol(network chain.Hash) string {
 	return "/gossipchain/" + NetTag(network) + "/netmap/1.0.0"
 }
+
+// DHTPrefix is the protocol prefix of the network's Kademlia DHT:
+// go-libp2p-kad-dht appends "/kad/1.0.0". A prefix of our own makes each
+// gossipchain network a DHT of its own, apart from the IPFS one
+// ("/ipfs/kad/1.0.0") and from every other gossipchain network.
+func DHTPrefix(network chain.Hash) string { return "/gossipchain/" + NetTag(network) }
+
+// Rendezvous is the namespace nodes advertise themselves under in the
+// DHT and look each other up by. go-libp2p's routing discovery turns it
+// into a content id (the SHA-256 multihash of the string) and stores
+// provider records for it.
+func Rendezvous(network chain.Hash) string { return "gossipchain/" + NetTag(network) + "/peers/1" }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/p2p"
 )
 
 // writeConfig writes a config file and returns its path.
@@ -78,6 +80,14 @@ limit = 7
 		{"listen flag", []string{"--config", cfg, "--listen", "/ip4/127.0.0.1/tcp/9404"}, []string{"GOSSIPCHAIN_LISTEN", "/ip4/127.0.0.1/tcp/9402"},
 			func(o nodeOptions) any { return strings.Join(o.Listen, " ") }, "/ip4/127.0.0.1/tcp/9404"},
 		{"config from the environment", nil, []string{"GOSSIPCHAIN_CONFIG", cfg}, func(o nodeOptions) any { return o.Params.Name }, "regtest"},
+		{"dht default", nil, nil, func(o nodeOptions) any { return o.DHT }, p2p.DHTAuto},
+		{"dht env", nil, []string{"GOSSIPCHAIN_DHT", "server"}, func(o nodeOptions) any { return o.DHT }, p2p.DHTServer},
+		{"dht file", []string{"--config", writeConfig(t, `dht = "client"`)}, nil, func(o nodeOptions) any { return o.DHT }, p2p.DHTClient},
+		{"dht flag beats env", []string{"--dht", "off"}, []string{"GOSSIPCHAIN_DHT", "server"}, func(o nodeOptions) any { return o.DHT }, p2p.DHTOff},
+		{"public cidr env", nil, []string{"GOSSIPCHAIN_PUBLIC_CIDR", "100.64.0.0/10"}, func(o nodeOptions) any { return fmt.Sprint(o.PublicCIDRs) }, "[100.64.0.0/10]"},
+		{"announce file", []string{"--config", writeConfig(t, `announce = ["/ip4/198.51.100.7/tcp/9310"]`)}, nil,
+			func(o nodeOptions) any { return fmt.Sprint(o.Announce) }, "[/ip4/198.51.100.7/tcp/9310]"},
+		{"nat portmap env", nil, []string{"GOSSIPCHAIN_NAT_PORTMAP", "true"}, func(o nodeOptions) any { return o.PortMap }, true},
 		{"data dir env", nil, []string{"GOSSIPCHAIN_DATA_DIR", "/srv/chain"}, func(o nodeOptions) any { return o.DataDir }, "/srv/chain"},
 	}
 	for _, tt := range nodeCases {

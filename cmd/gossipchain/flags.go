@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,9 @@ type nodeOptions struct {
 	APIOrigins []string
 	// Pprof is the loopback host:port of net/http/pprof; empty for none.
 	Pprof string
+	// PublicCIDRs are the --public-cidr ranges, treated as public by the
+	// whole process before the node starts.
+	PublicCIDRs []netip.Prefix
 	// LogFile is the rotated --log-file the logger writes to, closed
 	// when the node stops; nil for stderr.
 	LogFile io.Closer
@@ -88,6 +92,24 @@ func (a *app) nodeCommand(stderr io.Writer, do func(nodeOptions) error) *cli.Com
 				"and when it first saw its recent blocks; no addresses) and ask its peers for theirs, so the explorer " +
 				"draws the network. Default: on for the predefined networks (devnet, open, regtest), off for any other; " +
 				"--netmap=false keeps this node's connections to itself"},
+		&cli.StringFlag{Name: "dht", Value: string(p2p.DHTAuto),
+			Usage: "`mode` in the network's own Kademlia DHT, through which nodes find each other beyond the LAN: " +
+				"auto (a client until AutoNAT finds this node reachable from outside, then a server), server (answer others' " +
+				"queries: for bootstrap nodes), client, or off. Its only seeds are the --bootstrap peers; it never joins the IPFS DHT"},
+		&cli.StringSliceFlag{Name: "announce", Validator: each(checkMultiaddr),
+			Usage: "`multiaddr` to tell peers and the DHT instead of the addresses the node finds itself, such as " +
+				"/ip4/203.0.113.7/tcp/9310 for a router that forwards port 9310 to this node; repeatable. " +
+				"Relay addresses are still added"},
+		&cli.BoolFlag{Name: "nat-portmap",
+			Usage: "ask the LAN's router to forward the listening ports, by UPnP or NAT-PMP; off by default: " +
+				"both multicast or broadcast on the LAN and open the node to the internet"},
+		&cli.StringFlag{Name: "reachability", Value: "auto",
+			Usage: "`reachability` from the internet: auto (AutoNAT finds out), public (for a bootstrap node on a known public address: " +
+				"it serves as a relay and a DHT server at once) or private"},
+		&cli.StringSliceFlag{Name: "public-cidr", Validator: each(checkCIDR),
+			Usage: "IP `range` (CIDR) to treat as public although go-libp2p counts it private or unroutable, " +
+				"such as 100.64.0.0/10 or 198.51.100.0/24, for AutoNAT, relays, the DHT and hole punching; repeatable. " +
+				"For labs and test networks only"},
 		&cli.BoolFlag{Name: "mine", Usage: "mine continuously on the best chain; blocks pay --miner-address"},
 		&cli.IntFlag{Name: "miner-threads", Value: 1, Usage: "`number` of goroutines searching for proof of work"},
 		&cli.StringFlag{Name: "miner-address", Usage: "`address` paid by mined blocks (default: this node's wallet)"},
@@ -142,6 +164,18 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 		return nodeOptions{}, usageError{fmt.Errorf("--min-relay-fee %d: want at most %d", minRelayFee, uint64(chain.MaxAmount))}
 	}
 	minFee := chain.FeeRate(minRelayFee)
+	reach := cmd.String("reachability")
+	switch reach {
+	case "auto":
+		reach = ""
+	case p2p.ReachPublic, p2p.ReachPrivate:
+	default:
+		return nodeOptions{}, usageError{fmt.Errorf("--reachability %q: want auto, public or private", reach)}
+	}
+	dhtMode, err := p2p.ParseDHTMode(cmd.String("dht"))
+	if err != nil {
+		return nodeOptions{}, usageError{fmt.Errorf("--dht: %w", err)}
+	}
 	logOut, logFile, err := logWriter(cmd, stderr)
 	if err != nil {
 		return nodeOptions{}, usageError{err}
@@ -184,7 +218,11 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 	if net.ParseIP(apiHost) == nil {
 		hosts = append([]string{apiHost}, hosts...) // -H node.lan: that name is the API's own
 	}
-	return nodeOptions{APIAddr: net.JoinHostPort(apiHost, strconv.Itoa(apiPort)), APIToken: apiToken,
+	var cidrs []netip.Prefix
+	for _, c := range cmd.StringSlice("public-cidr") {
+		cidrs = append(cidrs, netip.MustParsePrefix(c).Masked()) // checked as the flag was set
+	}
+	return nodeOptions{APIAddr: net.JoinHostPort(apiHost, strconv.Itoa(apiPort)), APIToken: apiToken, PublicCIDRs: cidrs,
 		APIHosts: hosts, APIOrigins: cmd.StringSlice("api-cors-origin"), Pprof: pprofAddr, LogFile: logFile,
 		Config: node.Config{
 			Params:       p,
@@ -192,6 +230,10 @@ func resolveNode(cmd *cli.Command, stderr io.Writer) (nodeOptions, error) {
 			Listen:       canonical(cmd.StringSlice("listen")),
 			Bootstrap:    canonical(cmd.StringSlice("bootstrap")),
 			MDNS:         !cmd.Bool("no-mdns"),
+			DHT:          dhtMode,
+			Announce:     canonical(cmd.StringSlice("announce")),
+			PortMap:      cmd.Bool("nat-portmap"),
+			Reachability: reach,
 			Mine:         cmd.Bool("mine"),
 			MinerThreads: threads,
 			MinerAddress: cmd.String("miner-address"),
@@ -281,6 +323,14 @@ func checkOrigin(s string) error {
 func checkMultiaddr(s string) error {
 	if _, err := multiaddr.NewMultiaddr(s); err != nil {
 		return fmt.Errorf("not a multiaddr: %w", err)
+	}
+	return nil
+}
+
+// checkCIDR accepts an IP range such as 100.64.0.0/10.
+func checkCIDR(s string) error {
+	if _, err := netip.ParsePrefix(s); err != nil {
+		return fmt.Errorf("want an IP range like 100.64.0.0/10: %w", err)
 	}
 	return nil
 }

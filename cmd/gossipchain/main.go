@@ -30,6 +30,7 @@ import (
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/internal/logutil"
 	"github.com/gossipchain/gossipchain/node"
+	"github.com/gossipchain/gossipchain/p2p"
 )
 
 func main() {
@@ -72,6 +73,11 @@ func serveNode(cfg nodeOptions) error {
 	// go-libp2p's own loggers too, at their usual threshold (errors) or,
 	// at --log-level debug, from warnings on.
 	gologshim.SetDefaultHandler(logutil.MinLevel(cfg.Logger.Handler(), libp2pLevel(cfg.Logger)))
+	if len(cfg.PublicCIDRs) > 0 {
+		// Process-wide, before any host exists (p2p.TreatAsPublic).
+		p2p.TreatAsPublic(cfg.PublicCIDRs)
+		cfg.Logger.Warn("addresses treated as public", "cidrs", fmt.Sprint(cfg.PublicCIDRs))
+	}
 	n, err := node.New(cfg.Config)
 	if err != nil {
 		cfg.Logger.Error("node failed", "reason", err)

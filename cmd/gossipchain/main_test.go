@@ -7,6 +7,7 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +55,9 @@ func TestParseNodeFlags(t *testing.T) {
 				}
 				if len(cfg.Bootstrap) != 0 {
 					t.Errorf("bootstrap %q, want none", cfg.Bootstrap)
+				}
+				if cfg.DHT != p2p.DHTAuto {
+					t.Errorf("dht %q, want auto", cfg.DHT)
 				}
 				if cfg.Logger == nil {
 					t.Error("no logger")
@@ -173,6 +177,37 @@ func TestParseNodeFlags(t *testing.T) {
 		{name: "bootstrap not a multiaddr", args: []string{"--bootstrap", "localhost:9310"}, wantErr: "flag --bootstrap"},
 		{name: "bootstrap without peer id", args: []string{"--bootstrap", "/ip4/192.0.2.1/tcp/9310"}, wantErr: "ending in /p2p/<peer id>"},
 		{name: "bootstrap with a bad peer id", args: []string{"--bootstrap", "/ip4/192.0.2.1/tcp/9310/p2p/nope"}, wantErr: "flag --bootstrap"},
+		{
+			name: "nat traversal",
+			args: []string{"--announce", "/ip4/198.51.100.7/tcp/9310", "--announce", "/ip4/198.51.100.7/udp/9310/quic-v1",
+				"--nat-portmap", "--public-cidr", "100.64.0.0/10", "--public-cidr", "198.51.100.9/24"},
+			checkOpts: func(t *testing.T, o nodeOptions) {
+				if want := []string{"/ip4/198.51.100.7/tcp/9310", "/ip4/198.51.100.7/udp/9310/quic-v1"}; !slices.Equal(o.Announce, want) {
+					t.Errorf("announce %q, want %q", o.Announce, want)
+				}
+				if !o.PortMap {
+					t.Error("--nat-portmap left port mapping off")
+				}
+				want := []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("198.51.100.0/24")}
+				if !slices.Equal(o.PublicCIDRs, want) {
+					t.Errorf("public cidrs %v, want %v", o.PublicCIDRs, want)
+				}
+			},
+		},
+		{name: "port mapping off by default", args: nil, checkOpts: func(t *testing.T, o nodeOptions) {
+			if o.PortMap || len(o.Announce) != 0 || len(o.PublicCIDRs) != 0 {
+				t.Errorf("port map %v, announce %q, public %v: want off, none, none", o.PortMap, o.Announce, o.PublicCIDRs)
+			}
+		}},
+		{name: "reachability public", args: []string{"--reachability", "public"}, checkOpts: func(t *testing.T, o nodeOptions) {
+			if o.Reachability != p2p.ReachPublic {
+				t.Errorf("reachability %q", o.Reachability)
+			}
+		}},
+		{name: "bad reachability", args: []string{"--reachability", "open"}, wantErr: "--reachability"},
+		{name: "bad public cidr", args: []string{"--public-cidr", "100.64.0.0"}, wantErr: "flag --public-cidr"},
+		{name: "bad announce", args: []string{"--announce", "198.51.100.7:9310"}, wantErr: "flag --announce"},
+		{name: "bad dht mode", args: []string{"--dht", "public"}, wantErr: "--dht"},
 		{name: "unknown network", args: []string{"--network", "mainnet"}, errIs: chain.ErrUnknownNetwork, wantErr: "--network"},
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
@@ -223,7 +258,7 @@ func TestNodeHelp(t *testing.T) {
 		t.Fatalf("node --help: %v", err)
 	}
 	help := stdout.String()
-	for _, f := range []string{"network", "data-dir", "listen", "bootstrap", "no-mdns", "mine", "miner-threads",
+	for _, f := range []string{"network", "data-dir", "listen", "bootstrap", "no-mdns", "dht", "announce", "nat-portmap", "reachability", "public-cidr", "mine", "miner-threads",
 		"miner-address", "min-relay-fee", "log-format", "log-level", "host", "port", "api-token", "api-allow-host", "api-cors-origin", "pprof"} {
 		if !strings.Contains(help, "  --"+f) {
 			t.Errorf("help does not explain --%s", f)

@@ -82,6 +82,15 @@ type HostConfig struct {
 	// must not block.
 	OnPeer func(PeerEvent)
 
+	// Libp2p, if set, builds the libp2p host in place of NewHost's own
+	// (TCP and QUIC, Noise, yamux, the resource manager, the connection
+	// manager and gater). The testnet's simulation hands in go-libp2p's
+	// mocknet hosts, whose links carry latency and bandwidth but have no
+	// transport, security or muxer, and no connection gater (the
+	// simulation unlinks peers to cut them apart). Listen is then
+	// ignored. A node run by an operator leaves it nil.
+	Libp2p Libp2pFunc
+
 	// Test knobs; zero means the production values.
 	backoff       backoffPolicy
 	memoryDelay   time.Duration // peers.json write debounce
@@ -153,6 +162,10 @@ type Host struct {
 	closing bool
 }
 
+// Libp2pFunc builds a libp2p host with the node's identity key (nil
+// when the host has no data directory: then any key will do).
+type Libp2pFunc func(key crypto.PrivKey) (host.Host, error)
+
 // NewHost builds the libp2p host: TCP and QUIC, Noise, yamux, identify, the
 // resource manager with libp2p's default scaled limits, and a connection
 // manager. It listens at once but dials nobody until Start. ctx is the
@@ -172,62 +185,16 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 			return nil, err
 		}
 	}
-	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
-	if err != nil {
-		return nil, fmt.Errorf("connection manager: %w", err)
-	}
-	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
-	var rmOpts []rcmgr.Option
-	if cfg.Metrics != nil {
-		rcmgr.MustRegisterWith(cfg.Metrics)
-		str, err := rcmgr.NewStatsTraceReporter()
-		if err != nil {
-			cm.Close()
-			return nil, fmt.Errorf("resource manager metrics: %w", err)
-		}
-		rmOpts = append(rmOpts, rcmgr.WithTraceReporter(str))
-	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()), rmOpts...)
-	if err != nil {
-		cm.Close()
-		return nil, fmt.Errorf("resource manager: %w", err)
-	}
 	gater := NewGater()
-	opts := []libp2p.Option{
-		libp2p.UserAgent(UserAgent()),
-		libp2p.ListenAddrStrings(cfg.Listen...),
-		libp2p.ConnectionGater(gater),
-		// No SO_REUSEPORT: with it a second node given the same --listen
-		// starts without error and the kernel splits incoming connections
-		// between the two; simultaneous dials across mDNS also fail with
-		// it.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(rm),
-		libp2p.ConnectionManager(cm),
-		// No relays: nodes talk directly, and a circuit address in
-		// FullAddrs would only confuse an operator.
-		libp2p.DisableRelay(),
-	}
-	if cfg.Metrics != nil {
-		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
+	var lh host.Host
+	var cm *connmgr.BasicConnMgr
+	if cfg.Libp2p != nil {
+		lh, cm, err = injectedLibp2p(cfg, key, gater)
 	} else {
-		// Without a registerer go-libp2p would use Prometheus's global
-		// one, which no /metrics of ours serves.
-		opts = append(opts, libp2p.DisableMetrics())
+		lh, cm, err = newLibp2p(cfg, key, gater)
 	}
-	if key != nil {
-		opts = append(opts, libp2p.Identity(key))
-	}
-	lh, err := libp2p.New(opts...)
 	if err != nil {
-		// libp2p.New closes what it was given only once it owns it.
-		cm.Close()
-		rm.Close()
-		return nil, fmt.Errorf("libp2p host: %w", err)
+		return nil, err
 	}
 
 	h := &Host{
@@ -379,6 +346,10 @@ func (h *Host) Close() error {
 		errs = append(errs, h.memory.flush())
 	}
 	errs = append(errs, h.Host.Close())
+	if h.cfg.Libp2p != nil {
+		// Not the injected host's: closing it is ours.
+		errs = append(errs, h.connMgr.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -446,4 +417,92 @@ func firstAddr(ai peer.AddrInfo) multiaddr.Multiaddr {
 		return nil
 	}
 	return ai.Addrs[0]
+}
+
+// newLibp2p builds the production libp2p host: TCP and QUIC, Noise,
+// yamux, identify, the resource manager with libp2p's default scaled
+// limits, the connection manager and gater.
+func newLibp2p(cfg HostConfig, key crypto.PrivKey, gater *Gater) (host.Host, *connmgr.BasicConnMgr, error) {
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connection manager: %w", err)
+	}
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	var rmOpts []rcmgr.Option
+	if cfg.Metrics != nil {
+		rcmgr.MustRegisterWith(cfg.Metrics)
+		str, err := rcmgr.NewStatsTraceReporter()
+		if err != nil {
+			cm.Close()
+			return nil, nil, fmt.Errorf("resource manager metrics: %w", err)
+		}
+		rmOpts = append(rmOpts, rcmgr.WithTraceReporter(str))
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()), rmOpts...)
+	if err != nil {
+		cm.Close()
+		return nil, nil, fmt.Errorf("resource manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.UserAgent(UserAgent()),
+		libp2p.ListenAddrStrings(cfg.Listen...),
+		libp2p.ConnectionGater(gater),
+		// No SO_REUSEPORT: with it a second node given the same --listen
+		// starts without error and the kernel splits incoming connections
+		// between the two; simultaneous dials across mDNS also fail with
+		// it.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		// No relays: nodes talk directly, and a circuit address in
+		// FullAddrs would only confuse an operator.
+		libp2p.DisableRelay(),
+	}
+	if cfg.Metrics != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
+	} else {
+		// Without a registerer go-libp2p would use Prometheus's global
+		// one, which no /metrics of ours serves.
+		opts = append(opts, libp2p.DisableMetrics())
+	}
+	if key != nil {
+		opts = append(opts, libp2p.Identity(key))
+	}
+	lh, err := libp2p.New(opts...)
+	if err != nil {
+		// libp2p.New closes what it was given only once it owns it.
+		cm.Close()
+		rm.Close()
+		return nil, nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	return lh, cm, nil
+}
+
+// injectedLibp2p builds the host with cfg.Libp2p. The connection
+// manager is not the host's (mocknet hosts have none that trims), but
+// Host keeps one for its protections, so the rest of the code is the
+// same on both paths; Close closes it.
+func injectedLibp2p(cfg HostConfig, key crypto.PrivKey, gater *Gater) (host.Host, *connmgr.BasicConnMgr, error) {
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connection manager: %w", err)
+	}
+	lh, err := cfg.Libp2p(key)
+	if err != nil {
+		cm.Close()
+		return nil, nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	// An injected host may take no gater (mocknet's cannot), so bans and
+	// blocks are enforced as a connection opens instead: one that slips
+	// through a dial begun before the block is closed at once.
+	lh.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		if gater.refuses(c.RemotePeer()) {
+			go c.Close()
+		}
+	}})
+	return lh, cm, nil
 }

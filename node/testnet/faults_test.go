@@ -23,10 +23,19 @@ import (
 // meshes that GossipSub's prune backoff may keep apart; the network
 // then reaches one tip with mining going on, and every transfer
 // accepted is on that chain or still pending, none lost.
-func TestFaultsCompose(t *testing.T) {
-	nt := newNet(t, 8, testnet.WithSeed(14))
+func TestFaultsCompose(t *testing.T) { faultsUnderLoad(t, 8, stepTimeout, testnet.WithSeed(14)) }
+
+// faultsUnderLoad is TestFaultsCompose at n nodes, the side of n/2 that
+// mines less losing; timeout bounds each wait.
+func faultsUnderLoad(t *testing.T, n int, timeout time.Duration, opts ...testnet.Option) {
+	nt := newNet(t, n, opts...)
 	ctx := t.Context()
-	mineRound(nt, []int{0, 1, 2, 3, 4, 5, 6, 7}, 8) // every wallet funded
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	funded := min(n, 8) // wallets that send; the others receive
+	mineRound(nt, all[:funded], funded)
 
 	var (
 		mu       sync.Mutex
@@ -36,7 +45,7 @@ func TestFaultsCompose(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for k := 0; load.Err() == nil; k++ {
-			from, to := nt.Node(k%8), nt.Node((k+3)%8)
+			from, to := nt.Node(k%funded), nt.Node((k*7+3)%n)
 			if from == nil || to == nil {
 				continue
 			}
@@ -54,22 +63,31 @@ func TestFaultsCompose(t *testing.T) {
 	})
 	defer func() { stopLoad(); wg.Wait() }()
 
-	a, b := []int{0, 1, 2, 3}, []int{4, 5, 6, 7}
+	a, b := all[:n/2], all[n/2:]
 	nt.Partition(a, b)
-	nt.Stop(5)
+	restarted := b[1]
+	if !nt.Simulated() {
+		nt.Stop(restarted)
+	}
 	mineRound(nt, a, 2)
-	mineRound(nt, []int{4, 6}, 1)
-	nt.Restart(5)
-	nt.WaitConverged(stepTimeout, nt.Side(5)...)
+	mineRound(nt, []int{b[0], b[2]}, 1)
+	if !nt.Simulated() {
+		nt.Restart(restarted)
+		if _, err := nt.Net.WaitConverged(ctx, timeout, nt.Side(restarted)...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	nt.Heal()
 	stopLoad()
 	wg.Wait()
 
-	if _, _, err := nt.ConvergeMining(ctx, stepTimeout); err != nil {
+	took, mined, err := nt.ConvergeMining(ctx, timeout)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%d nodes: one tip %s after the heal, %d blocks mined to break ties", n, took.Round(time.Millisecond), mined)
 	tip := nt.Node(0).Chain().Tip()
-	if want := uint64(8 + 2); tip.Height() < want {
+	if want := uint64(funded + 2); tip.Height() < want {
 		t.Fatalf("converged at height %d, want at least the heavier side's %d", tip.Height(), want)
 	}
 	mu.Lock()

@@ -57,7 +57,7 @@ func (nt *Net) Partition(ctx context.Context, groups ...[]int) error {
 	for _, i := range nt.Running() {
 		nt.blockAcross(i)
 	}
-	_, err := nt.Wait(ctx, setupTimeout, "no connection across the cut", func() bool {
+	_, err := nt.Wait(ctx, nt.stepTimeout(), "no connection across the cut", func() bool {
 		for _, i := range nt.Running() {
 			for j := range nt.members {
 				if !nt.sameSide(i, j) && nt.connected(i, j) {
@@ -78,7 +78,7 @@ func (nt *Net) Partition(ctx context.Context, groups ...[]int) error {
 	if err := nt.rewire(ctx); err != nil {
 		return err
 	}
-	_, err = nt.WaitGossipSettled(ctx, setupTimeout)
+	_, err = nt.WaitGossipSettled(ctx, nt.stepTimeout())
 	return err
 }
 

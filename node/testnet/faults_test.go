@@ -35,7 +35,19 @@ func faultsUnderLoad(t *testing.T, n int, timeout time.Duration, opts ...testnet
 		all[i] = i
 	}
 	funded := min(n, 8) // wallets that send; the others receive
-	mineRound(nt, all[:funded], funded)
+	// mineRound with this run's timeout: at 1,000 simulated nodes a
+	// block takes longer than stepTimeout to reach every node.
+	mine := func(nodes []int, k int) {
+		t.Helper()
+		for j := range k {
+			i := nodes[j%len(nodes)]
+			nt.Mine(i, 1)
+			if _, err := nt.Net.WaitConverged(ctx, timeout, nt.Side(i)...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mine(all[:funded], funded)
 
 	var (
 		mu       sync.Mutex
@@ -69,8 +81,8 @@ func faultsUnderLoad(t *testing.T, n int, timeout time.Duration, opts ...testnet
 	if !nt.Simulated() {
 		nt.Stop(restarted)
 	}
-	mineRound(nt, a, 2)
-	mineRound(nt, []int{b[0], b[2]}, 1)
+	mine(a, 2)
+	mine([]int{b[0], b[2]}, 1)
 	if !nt.Simulated() {
 		nt.Restart(restarted)
 		if _, err := nt.Net.WaitConverged(ctx, timeout, nt.Side(restarted)...); err != nil {

@@ -42,6 +42,13 @@ type Config struct {
 	GossipOptions []p2p.GossipOption
 	// SyncOptions are added after the node's own when the syncer starts.
 	SyncOptions []p2p.SyncOption
+	// Libp2p, if set, builds the node's libp2p host (p2p.HostConfig's
+	// Libp2p): the testnet's simulation puts its nodes on go-libp2p's
+	// mocknet. Nil for a real node.
+	Libp2p p2p.Libp2pFunc
+	// StoreOptions are passed to the store when it opens: the simulation
+	// runs its stores without fsync (store.WithNoSync) on tmpfs.
+	StoreOptions []store.Option
 	// Rebroadcast is how often the node gossips again the transactions
 	// submitted to it that are still unconfirmed; zero means every three
 	// minutes.
@@ -121,7 +128,7 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 	if cfg.Params.Signed && !chain.ValidAddress(minerAddr) {
 		return nil, fmt.Errorf("miner address %q is not a valid address", minerAddr)
 	}
-	st, err := store.OpenDir(cfg.DataDir)
+	st, err := store.OpenDir(cfg.DataDir, cfg.StoreOptions...)
 	if err != nil {
 		return nil, notWritable(cfg.DataDir, err)
 	}
@@ -187,6 +194,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Logger:       n.log,
 		OnPeer:       n.onPeer,
 		Metrics:      n.metrics,
+		Libp2p:       n.cfg.Libp2p,
 	})
 	if err != nil {
 		return err
@@ -238,6 +246,9 @@ func (n *Node) Mempool() *chain.Mempool { return n.mempool }
 
 // Host returns the libp2p host, nil before Start.
 func (n *Node) Host() *p2p.Host { return n.host }
+
+// Gossip returns the node's GossipSub topics, nil before Start.
+func (n *Node) Gossip() *p2p.Gossip { return n.gossip }
 
 // WalletAddress returns the address of the node's wallet key.
 func (n *Node) WalletAddress() string { return n.wallet.address }

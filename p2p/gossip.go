@@ -122,8 +122,13 @@ type SyncTrigger interface {
 // transaction relayed by many peers is one message to the seen cache. The
 // block hash alone would not do: a body swapped under a valid header
 // would share it and could shadow the honest block.
-func msgID(m *pubsubpb.Message) string {
-	sum := sha256.Sum256(m.Data)
+func msgID(m *pubsubpb.Message) string { return MessageID(m.Data) }
+
+// MessageID is the GossipSub message id of a message carrying data: the
+// testnet's tracer names a node's own publications by it, which
+// GossipSub's tracer reports only as they are sent.
+func MessageID(data []byte) string {
+	sum := sha256.Sum256(data)
 	return string(sum[:])
 }
 

@@ -100,6 +100,15 @@ type HostConfig struct {
 	// must not block.
 	OnPeer func(PeerEvent)
 
+	// Libp2p, if set, builds the libp2p host in place of NewHost's own
+	// (TCP and QUIC, Noise, yamux, the resource manager, the connection
+	// manager and gater). The testnet's simulation hands in go-libp2p's
+	// mocknet hosts, whose links carry latency and bandwidth but have no
+	// transport, security or muxer, and no connection gater (the
+	// simulation unlinks peers to cut them apart). Listen is then
+	// ignored. A node run by an operator leaves it nil.
+	Libp2p Libp2pFunc
+
 	// Test knobs; zero means the production values.
 	backoff       backoffPolicy
 	memoryDelay   time.Duration // peers.json write debounce
@@ -174,6 +183,10 @@ type Host struct {
 	closing bool
 }
 
+// Libp2pFunc builds a libp2p host with the node's identity key (nil
+// when the host has no data directory: then any key will do).
+type Libp2pFunc func(key crypto.PrivKey) (host.Host, error)
+
 // NewHost builds the libp2p host: TCP and QUIC, Noise, yamux, identify, the
 // resource manager with libp2p's default scaled limits, and a connection
 // manager. It listens at once but dials nobody until Start. ctx is the
@@ -193,82 +206,26 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 			return nil, err
 		}
 	}
-	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
-	if err != nil {
-		return nil, fmt.Errorf("connection manager: %w", err)
-	}
-	limits := rcmgr.DefaultLimits
-	libp2p.SetDefaultServiceLimits(&limits)
-	var rmOpts []rcmgr.Option
-	if cfg.Metrics != nil {
-		rcmgr.MustRegisterWith(cfg.Metrics)
-		str, err := rcmgr.NewStatsTraceReporter()
-		if err != nil {
-			cm.Close()
-			return nil, fmt.Errorf("resource manager metrics: %w", err)
-		}
-		rmOpts = append(rmOpts, rcmgr.WithTraceReporter(str))
-	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()), rmOpts...)
-	if err != nil {
-		cm.Close()
-		return nil, fmt.Errorf("resource manager: %w", err)
-	}
-	if err := checkPortsFree(cfg.Listen); err != nil {
-		cm.Close()
-		rm.Close()
-		return nil, err
-	}
 	// AutoRelay may ask for candidates as soon as libp2p.New returns.
 	var self atomic.Pointer[Host]
-	nat, err := natOptions(&cfg, func(ctx context.Context, num int) <-chan peer.AddrInfo {
+	relayPeers := func(ctx context.Context, num int) <-chan peer.AddrInfo {
 		if h := self.Load(); h != nil {
 			return h.relayCandidates(ctx, num)
 		}
 		ch := make(chan peer.AddrInfo)
 		close(ch)
 		return ch
-	})
-	if err != nil {
-		cm.Close()
-		rm.Close()
-		return nil, err
 	}
 	gater := NewGater()
-	opts := []libp2p.Option{
-		libp2p.UserAgent(UserAgent()),
-		libp2p.ListenAddrStrings(cfg.Listen...),
-		libp2p.ConnectionGater(gater),
-		// SO_REUSEPORT on, go-libp2p's default: outgoing TCP leaves
-		// from the listening port, so a NAT maps it as it maps the
-		// listener and TCP hole punching can work. It was off because a
-		// second node given the same --listen then started without error
-		// (checkPortsFree refuses that now) and because simultaneous
-		// mDNS dials failed (the mDNS yield, discovery.go, avoids them).
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(rm),
-		libp2p.ConnectionManager(cm),
-	}
-	opts = append(opts, nat...)
-	if cfg.Metrics != nil {
-		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
+	var lh host.Host
+	var cm *connmgr.BasicConnMgr
+	if cfg.Libp2p != nil {
+		lh, cm, err = injectedLibp2p(cfg, key, gater)
 	} else {
-		// Without a registerer go-libp2p would use Prometheus's global
-		// one, which no /metrics of ours serves.
-		opts = append(opts, libp2p.DisableMetrics())
+		lh, cm, err = newLibp2p(&cfg, key, gater, relayPeers)
 	}
-	if key != nil {
-		opts = append(opts, libp2p.Identity(key))
-	}
-	lh, err := libp2p.New(opts...)
 	if err != nil {
-		// libp2p.New closes what it was given only once it owns it.
-		cm.Close()
-		rm.Close()
-		return nil, fmt.Errorf("libp2p host: %w", err)
+		return nil, err
 	}
 
 	h := &Host{
@@ -450,6 +407,10 @@ func (h *Host) Close() error {
 		errs = append(errs, h.memory.flush())
 	}
 	errs = append(errs, h.Host.Close())
+	if h.cfg.Libp2p != nil {
+		// Not the injected host's: closing it is ours.
+		errs = append(errs, h.connMgr.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -569,4 +530,105 @@ func firstAddr(ai peer.AddrInfo) multiaddr.Multiaddr {
 		return nil
 	}
 	return ai.Addrs[0]
+}
+
+// newLibp2p builds the production libp2p host: TCP and QUIC, Noise,
+// yamux, identify, the resource manager with libp2p's default scaled
+// limits, the connection manager and gater, and NAT traversal (nat.go)
+// with relayPeers as AutoRelay's source of candidates.
+func newLibp2p(cfg *HostConfig, key crypto.PrivKey, gater *Gater,
+	relayPeers func(context.Context, int) <-chan peer.AddrInfo) (host.Host, *connmgr.BasicConnMgr, error) {
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connection manager: %w", err)
+	}
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	var rmOpts []rcmgr.Option
+	if cfg.Metrics != nil {
+		rcmgr.MustRegisterWith(cfg.Metrics)
+		str, err := rcmgr.NewStatsTraceReporter()
+		if err != nil {
+			cm.Close()
+			return nil, nil, fmt.Errorf("resource manager metrics: %w", err)
+		}
+		rmOpts = append(rmOpts, rcmgr.WithTraceReporter(str))
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()), rmOpts...)
+	if err != nil {
+		cm.Close()
+		return nil, nil, fmt.Errorf("resource manager: %w", err)
+	}
+	if err := checkPortsFree(cfg.Listen); err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, nil, err
+	}
+	nat, err := natOptions(cfg, relayPeers)
+	if err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, nil, err
+	}
+	opts := []libp2p.Option{
+		libp2p.UserAgent(UserAgent()),
+		libp2p.ListenAddrStrings(cfg.Listen...),
+		libp2p.ConnectionGater(gater),
+		// SO_REUSEPORT on, go-libp2p's default: outgoing TCP leaves
+		// from the listening port, so a NAT maps it as it maps the
+		// listener and TCP hole punching can work. It was off because a
+		// second node given the same --listen then started without error
+		// (checkPortsFree refuses that now) and because simultaneous
+		// mDNS dials failed (the mDNS yield, discovery.go, avoids them).
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+	}
+	opts = append(opts, nat...)
+	if cfg.Metrics != nil {
+		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Metrics))
+	} else {
+		// Without a registerer go-libp2p would use Prometheus's global
+		// one, which no /metrics of ours serves.
+		opts = append(opts, libp2p.DisableMetrics())
+	}
+	if key != nil {
+		opts = append(opts, libp2p.Identity(key))
+	}
+	lh, err := libp2p.New(opts...)
+	if err != nil {
+		// libp2p.New closes what it was given only once it owns it.
+		cm.Close()
+		rm.Close()
+		return nil, nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	return lh, cm, nil
+}
+
+// injectedLibp2p builds the host with cfg.Libp2p. The connection
+// manager is not the host's (mocknet hosts have none that trims), but
+// Host keeps one for its protections, so the rest of the code is the
+// same on both paths; Close closes it.
+func injectedLibp2p(cfg HostConfig, key crypto.PrivKey, gater *Gater) (host.Host, *connmgr.BasicConnMgr, error) {
+	cm, err := connmgr.NewConnManager(cfg.ConnLow, cfg.ConnHigh, connmgr.WithGracePeriod(cfg.ConnGrace))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connection manager: %w", err)
+	}
+	lh, err := cfg.Libp2p(key)
+	if err != nil {
+		cm.Close()
+		return nil, nil, fmt.Errorf("libp2p host: %w", err)
+	}
+	// An injected host may take no gater (mocknet's cannot), so bans and
+	// blocks are enforced as a connection opens instead: one that slips
+	// through a dial begun before the block is closed at once.
+	lh.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		if gater.refuses(c.RemotePeer()) {
+			go c.Close()
+		}
+	}})
+	return lh, cm, nil
 }

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"sync"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -15,12 +16,15 @@ import (
 // WithPubSubOptions(pubsub.WithRawTracer(t)).
 type MeshTracer struct {
 	NopRawTracer
-	mu   sync.Mutex
-	mesh map[string]map[peer.ID]bool // topic → grafted peers
+	mu     sync.Mutex
+	mesh   map[string]map[peer.ID]bool      // topic → grafted peers
+	pruned map[string]map[peer.ID]time.Time // topic → peer → when last pruned
 }
 
 // NewMeshTracer returns a tracer with empty meshes.
-func NewMeshTracer() *MeshTracer { return &MeshTracer{mesh: make(map[string]map[peer.ID]bool)} }
+func NewMeshTracer() *MeshTracer {
+	return &MeshTracer{mesh: make(map[string]map[peer.ID]bool), pruned: make(map[string]map[peer.ID]time.Time)}
+}
 
 var _ pubsub.RawTracer = (*MeshTracer)(nil)
 
@@ -37,6 +41,19 @@ func (m *MeshTracer) Prune(p peer.ID, topic string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.mesh[topic], p)
+	if m.pruned[topic] == nil {
+		m.pruned[topic] = make(map[peer.ID]time.Time)
+	}
+	m.pruned[topic][p] = time.Now()
+}
+
+// PrunedAt returns when p was last pruned from the mesh of topic, by
+// either side (zero if never): GossipSub will not graft it again for the
+// prune backoff.
+func (m *MeshTracer) PrunedAt(topic string, p peer.ID) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pruned[topic][p]
 }
 
 // OnClosedOutboundStream is how GossipSub v0.19 reports a peer gone:
@@ -54,4 +71,22 @@ func (m *MeshTracer) Has(topic string, p peer.ID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.mesh[topic][p]
+}
+
+// Size counts the peers in the mesh of topic.
+func (m *MeshTracer) Size(topic string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.mesh[topic])
+}
+
+// Peers lists the peers in the mesh of topic.
+func (m *MeshTracer) Peers(topic string) []peer.ID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]peer.ID, 0, len(m.mesh[topic]))
+	for p := range m.mesh[topic] {
+		out = append(out, p)
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +34,14 @@ the middle third; then it stops the load, mines until the mempools are
 empty and prints a report: blocks, reorgs, transactions submitted,
 refused, included, pending and lost, the time to converge, block
 propagation percentiles and peak memory. Ctrl-C ends the load early and
-still reports.`
+still reports.
+
+With --mocknet the nodes run on go-libp2p's in-process mocknet instead of
+TCP on loopback: the same nodes (chain, mempool, GossipSub, sync), each
+link with a latency drawn from --latency and --bandwidth each way, stores
+without fsync on tmpfs; up to 2,000 nodes. The report then adds GossipSub
+hops against log_D(N), duplicates, bytes and messages per block, the
+stale-block rate, CPU and memory per node.`
 
 type testnetOptions struct {
 	nodes         int
@@ -44,6 +52,11 @@ type testnetOptions struct {
 	seed          uint64
 	verbose       bool
 	senders       int
+	// The simulation (--mocknet): nodes on go-libp2p's mocknet, each
+	// link latency drawn from latency, bandwidth bytes a second each way.
+	mocknet   bool
+	latency   testnet.Latency
+	bandwidth float64
 }
 
 var testnetFaults = []string{"none", "partition", "restart"}
@@ -66,11 +79,16 @@ func (a *app) testnetCommand(do func(testnetOptions) error) *cli.Command {
 		&cli.Float64Flag{Name: "tx-rate", Value: 100, Usage: "transfers submitted per second, across all nodes (`rate`)"},
 		&cli.DurationFlag{Name: "block-interval", Value: time.Second, Usage: "time between blocks, each mined on a random node (`duration`)"},
 		&cli.StringFlag{Name: "fault", Value: "none", Usage: "`fault` in the middle third of the run: " + strings.Join(testnetFaults, ", ") +
-			" (partition cuts the network in two halves that both mine, then heals it; restart stops one node and starts it again on its data directory)"},
+			" or several joined by commas, which then overlap (partition cuts the network in two halves that both mine, then heals it; " +
+			"restart stops one node and starts it again on its data directory, inside the partition when both are given)"},
 		&cli.StringFlag{Name: "seed", Usage: "`number` seeding the topology, the load and the faults (default random, printed in the report)"},
 		&cli.BoolFlag{Name: "verbose", Usage: "print the nodes' own log lines (info level) on stderr"},
 		&cli.IntFlag{Name: "senders", Usage: "`number` of funded wallets that sign the transfers, each a client of one node " +
 			"(0: the nodes' own wallets send; each sender may have 64 transfers pending, which caps what 0 can offer)"},
+		&cli.BoolFlag{Name: "mocknet", Usage: "simulate: run the nodes on go-libp2p's mocknet with WAN latencies (see --latency) instead of TCP on loopback"},
+		&cli.StringFlag{Name: "latency", Value: "lognormal:20ms-200ms", Usage: "with --mocknet, each link's one-way latency: " +
+			"fixed:D, uniform:MIN-MAX or lognormal:MIN-MAX (MIN and MAX its 5th and 95th percentiles) (`distribution`)"},
+		&cli.Float64Flag{Name: "bandwidth", Value: 100, Usage: "with --mocknet, each link's bandwidth each way in `Mbit/s` (0: unlimited)"},
 	}
 	return a.command("testnet", "gossipchain testnet [flags]",
 		"run a network of nodes in this process under load and faults, and report", testnetDescription, flags,
@@ -86,10 +104,22 @@ func (a *app) testnetCommand(do func(testnetOptions) error) *cli.Command {
 func resolveTestnet(cmd *cli.Command) (testnetOptions, error) {
 	o := testnetOptions{nodes: cmd.Int("nodes"), duration: cmd.Duration("duration"), txRate: cmd.Float64("tx-rate"),
 		blockInterval: cmd.Duration("block-interval"), fault: cmd.String("fault"), verbose: cmd.Bool("verbose"),
-		senders: cmd.Int("senders")}
+		senders: cmd.Int("senders"), mocknet: cmd.Bool("mocknet"), bandwidth: cmd.Float64("bandwidth") * 1e6 / 8}
+	maxNodes := 500
+	if o.mocknet {
+		maxNodes = 2000
+	}
+	var err error
+	if o.latency, err = testnet.ParseLatency(cmd.String("latency")); err != nil {
+		return o, usageError{fmt.Errorf("--latency: %w", err)}
+	}
 	switch {
-	case o.nodes < 2 || o.nodes > 500:
-		return o, usageError{fmt.Errorf("--nodes %d: want 2 to 500", o.nodes)}
+	case o.nodes < 2 || o.nodes > maxNodes:
+		return o, usageError{fmt.Errorf("--nodes %d: want 2 to %d", o.nodes, maxNodes)}
+	case o.bandwidth < 0:
+		return o, usageError{fmt.Errorf("--bandwidth %g: want 0 or more", cmd.Float64("bandwidth"))}
+	case o.mocknet && strings.Contains(o.fault, "restart"):
+		return o, usageError{errors.New("--fault restart: not with --mocknet (a simulated node cannot restart)")}
 	case o.duration <= 0:
 		return o, usageError{fmt.Errorf("--duration %s: want more than 0", o.duration)}
 	case o.txRate < 0:
@@ -98,8 +128,12 @@ func resolveTestnet(cmd *cli.Command) (testnetOptions, error) {
 		return o, usageError{fmt.Errorf("--senders %d: want 0 to 100000", o.senders)}
 	case o.blockInterval <= 0:
 		return o, usageError{fmt.Errorf("--block-interval %s: want more than 0", o.blockInterval)}
-	case !slices.Contains(testnetFaults, o.fault):
-		return o, usageError{fmt.Errorf("--fault %q: want one of %s", o.fault, strings.Join(testnetFaults, ", "))}
+	}
+	for f := range strings.SplitSeq(o.fault, ",") {
+		if !slices.Contains(testnetFaults, f) || (f == "none" && o.fault != "none") {
+			return o, usageError{fmt.Errorf("--fault %q: want none, or one or more of %s joined by commas",
+				o.fault, strings.Join(testnetFaults[1:], ", "))}
+		}
 	}
 	seed := cmd.String("seed")
 	if seed == "" {
@@ -130,7 +164,12 @@ func runTestnet(o testnetOptions, stdout, stderr io.Writer) error {
 // ends it early, and then no report is printed, only the error.
 func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *testnetReport) error {
 	start := time.Now()
+	rep.rssBefore = currentRSS()
 	opts := []testnet.Option{testnet.WithSeed(o.seed), testnet.WithLogger(log)}
+	if o.mocknet {
+		// Degree about 8, so GossipSub fills its mesh of 6 (Dlo 5).
+		opts = append(opts, testnet.WithMocknet(o.latency, o.bandwidth), testnet.WithTopology(testnet.Random(4)))
+	}
 	if !o.verbose {
 		// The nodes' own lines only with --verbose; the Net's notes always.
 		opts = append(opts, testnet.WithNodeLogger(slog.New(slog.DiscardHandler)))
@@ -145,12 +184,20 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 			log.Error(err.Error())
 		}
 	}()
-	w := newWatcher()
+	// Memory per node: the nodes alone, before the harness's own event
+	// buffers, after a collection so that setup's garbage is not counted.
+	debug.FreeOSMemory()
+	rep.rssNodes = currentRSS()
+	w := newWatcher(o.nodes)
 	for i := range o.nodes {
 		w.watch(ctx, nt.Node(i))
 	}
-	// Every node's wallet gets a block reward to send from.
+	// Every node's wallet gets a block reward to send from, when the
+	// nodes' wallets are to send.
 	for i := range o.nodes {
+		if o.txRate == 0 || o.senders > 0 {
+			break
+		}
 		if _, err := nt.Mine(ctx, i, 1); err != nil {
 			return err
 		}
@@ -170,6 +217,8 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	}
 	rep.setup = time.Since(start)
 	before := sumWork(nt)
+	nt.ResetGossipStats()
+	cpuStart := cpuTime()
 	log.Info("network up", "nodes", o.nodes, "links", len(nt.Links()), "seconds", rep.setup.Seconds())
 
 	rng := rand.New(rand.NewPCG(o.seed, 0x10ad))
@@ -238,11 +287,12 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 			}
 		})
 	}
-	if err := runFault(loadCtx, ctx, log, nt, o, pick, w); err != nil {
+	if err := runFault(loadCtx, ctx, log, nt, o, pick, w, rep); err != nil {
 		return err
 	}
 	<-loadCtx.Done()
 	wg.Wait()
+	rep.loadCPU, rep.gossip = cpuTime()-cpuStart, nt.GossipFigures()
 	log.Info("load stopped", "submitted", rep.submitted, "refused", rep.refused)
 
 	// Drain: mine until no running node holds a transaction, each block
@@ -295,6 +345,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		rep.audit = "FAILED: " + err.Error()
 	}
 	rep.blocks, rep.reorgs, rep.propagation = w.results()
+	rep.stale = w.stale(tipNode.Chain())
 	rep.peakRSS = peakRSS()
 	rep.done = true
 	return nil
@@ -303,7 +354,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 // runFault injects the fault in the middle third of the load: its
 // waits end with loadCtx, the Net's operations only with ctx, so a fault
 // begun is undone however the load ends.
-func runFault(loadCtx, ctx context.Context, log *slog.Logger, nt *testnet.Net, o testnetOptions, pick func(int) int, w *watcher) error {
+func runFault(loadCtx, ctx context.Context, log *slog.Logger, nt *testnet.Net, o testnetOptions, pick func(int) int, w *watcher, rep *testnetReport) error {
 	if o.fault == "none" {
 		return nil
 	}
@@ -318,8 +369,9 @@ func runFault(loadCtx, ctx context.Context, log *slog.Logger, nt *testnet.Net, o
 	if !wait(o.duration / 3) {
 		return nil
 	}
-	switch o.fault {
-	case "partition":
+	faults := strings.Split(o.fault, ",")
+	partition, restart := slices.Contains(faults, "partition"), slices.Contains(faults, "restart")
+	if partition {
 		half := o.nodes / 2
 		var a, b []int
 		for i := range o.nodes {
@@ -333,23 +385,35 @@ func runFault(loadCtx, ctx context.Context, log *slog.Logger, nt *testnet.Net, o
 		if err := nt.Partition(ctx, a, b); err != nil {
 			return err
 		}
-		wait(o.duration / 3)
+	}
+	stopped := -1
+	if restart {
+		stopped = 1 + pick(o.nodes-1)
+		log.Info("fault: stop", "node", stopped)
+		if err := nt.Stop(ctx, stopped); err != nil {
+			return err
+		}
+	}
+	wait(o.duration / 3)
+	// Undone in the reverse order: the node restarts on its side of the
+	// cut, then the cut heals.
+	if restart {
+		if err := nt.Restart(ctx, stopped); err != nil {
+			return err
+		}
+		w.watch(ctx, nt.Node(stopped))
+		log.Info("fault: restarted", "node", stopped)
+	}
+	if partition {
 		if err := nt.Heal(ctx); err != nil {
 			return err
 		}
 		log.Info("fault: healed")
-	case "restart":
-		i := 1 + pick(o.nodes-1)
-		log.Info("fault: stop", "node", i)
-		if err := nt.Stop(ctx, i); err != nil {
-			return err
+		// One tip with mining going on: the load's blocks break ties.
+		healed := time.Now()
+		if err := nt.Await(loadCtx, func() bool { return nt.Converged() }); err == nil {
+			rep.healConverge = time.Since(healed)
 		}
-		wait(o.duration / 3)
-		if err := nt.Restart(ctx, i); err != nil {
-			return err
-		}
-		w.watch(ctx, nt.Node(i))
-		log.Info("fault: restarted", "node", i)
 	}
 	return nil
 }

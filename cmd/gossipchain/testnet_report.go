@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +32,12 @@ type testnetReport struct {
 	// work is what the running nodes did from the end of setup to the
 	// end of the drain, summed over them.
 	work nodeWork
+	// Figures of the whole network, for the simulation's growth table.
+	rssBefore, rssNodes uint64        // resident bytes before the nodes and once they are up
+	loadCPU             time.Duration // process CPU time (user + system) during the load
+	gossip              testnet.GossipFigures
+	stale               int           // blocks mined that ended off the main chain
+	healConverge        time.Duration // from the heal to one tip, 0 if not reached during the load
 }
 
 // nodeWork sums the counters of the work per transfer: signature
@@ -73,14 +77,18 @@ type watcher struct {
 	arrived map[string][]time.Time
 	reorgs  int
 	wg      sync.WaitGroup
+	// buffer is each node's event buffer: 16,384 at 20 nodes, less at
+	// 1,000, where that many would cost gigabytes.
+	buffer int
 }
 
-func newWatcher() *watcher {
-	return &watcher{mined: map[string]time.Time{}, arrived: map[string][]time.Time{}}
+func newWatcher(nodes int) *watcher {
+	return &watcher{mined: map[string]time.Time{}, arrived: map[string][]time.Time{},
+		buffer: min(1<<14, max(1<<10, (1<<22)/nodes))}
 }
 
 func (w *watcher) watch(ctx context.Context, n *node.Node) {
-	sub := n.Subscribe(1 << 14)
+	sub := n.Subscribe(w.buffer)
 	w.wg.Go(func() {
 		defer sub.Close()
 		for {
@@ -127,21 +135,7 @@ func (w *watcher) results() (blocks, reorgs int, delays []time.Duration) {
 }
 
 // peakRSS reads the process's peak resident set from /proc (Linux).
-func peakRSS() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
+func peakRSS() uint64 { return procStatus("VmHWM:") }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
@@ -181,6 +175,7 @@ func (rep *testnetReport) print(w io.Writer) {
 		fmt.Fprintf(w, "  compact blocks   %d rebuilt from the mempool, %d with %d transactions asked of the sender, %d fetched whole\n",
 			k.rebuilt, k.requested, k.txsAsked, k.fetched)
 	}
+	rep.printNetwork(w)
 	fmt.Fprintf(w, "  audit            %s\n", rep.audit)
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gossipchain/gossipchain/node/testnet"
 )
 
 func TestParseTestnetFlags(t *testing.T) {
@@ -27,6 +29,17 @@ func TestParseTestnetFlags(t *testing.T) {
 		{"zero duration", []string{"--duration", "0s"}, testnetOptions{}, "--duration"},
 		{"negative rate", []string{"--tx-rate", "-1"}, testnetOptions{}, "--tx-rate"},
 		{"unknown fault", []string{"--fault", "flood"}, testnetOptions{}, "--fault \"flood\""},
+		{"faults together", []string{"--fault", "partition,restart"},
+			testnetOptions{nodes: 20, duration: time.Minute, txRate: 100, blockInterval: time.Second, fault: "partition,restart"}, ""},
+		{"none with a fault", []string{"--fault", "none,restart"}, testnetOptions{}, "--fault \"none,restart\""},
+		{"mocknet", []string{"--mocknet", "--nodes", "1000", "--latency", "uniform:10ms-50ms", "--bandwidth", "8"},
+			testnetOptions{nodes: 1000, duration: time.Minute, txRate: 100, blockInterval: time.Second, fault: "none",
+				mocknet: true, latency: testnet.Latency{Kind: "uniform", Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}, bandwidth: 1e6}, ""},
+		{"1000 on loopback", []string{"--nodes", "1000"}, testnetOptions{}, "--nodes 1000: want 2 to 500"},
+		{"mocknet restart", []string{"--mocknet", "--fault", "restart"}, testnetOptions{}, "not with --mocknet"},
+		{"bad latency", []string{"--latency", "normal:1ms-2ms"}, testnetOptions{}, "--latency"},
+		{"latency range reversed", []string{"--latency", "uniform:200ms-20ms"}, testnetOptions{}, "--latency"},
+		{"negative bandwidth", []string{"--bandwidth", "-1"}, testnetOptions{}, "--bandwidth"},
 		{"bad seed", []string{"--seed", "x"}, testnetOptions{}, "--seed"},
 		{"unknown flag", []string{"--bogus"}, testnetOptions{}, "--bogus"},
 		{"argument", []string{"extra"}, testnetOptions{}, "unexpected arguments"},
@@ -47,6 +60,10 @@ func TestParseTestnetFlags(t *testing.T) {
 			if tt.want.seed == 0 {
 				got.seed = 0 // random unless given
 			}
+			if !tt.want.mocknet {
+				tt.want.latency = testnet.Latency{Kind: "lognormal", Min: 20 * time.Millisecond, Max: 200 * time.Millisecond}
+				tt.want.bandwidth = 100e6 / 8
+			}
 			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
@@ -56,7 +73,8 @@ func TestParseTestnetFlags(t *testing.T) {
 	if _, err := parseTestnetFlags([]string{"--help"}, &help); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, f := range []string{"--nodes", "--duration", "--tx-rate", "--block-interval", "--fault", "--seed", "--verbose", "--senders"} {
+	for _, f := range []string{"--nodes", "--duration", "--tx-rate", "--block-interval", "--fault", "--seed", "--verbose", "--senders",
+		"--mocknet", "--latency", "--bandwidth"} {
 		if !strings.Contains(help.String(), f) {
 			t.Errorf("help does not explain %s", f)
 		}
@@ -77,7 +95,11 @@ func TestTestnetCommand(t *testing.T) {
 		log  string
 	}{
 		{"restart", []string{"--fault", "restart", "--seed", "5"}, "fault: restarted"},
+		// The simulation, cut in two and healed under load.
+		{"mocknet partition", []string{"--mocknet", "--nodes", "8", "--fault", "partition", "--seed", "8"}, "fault: healed"},
 		{"senders", []string{"--senders", "16", "--seed", "6"}, "funding senders"},
+		// Issue 14: faults that overlap, under load.
+		{"partition and restart", []string{"--nodes", "6", "--fault", "partition,restart", "--seed", "7"}, "fault: healed"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -96,7 +118,7 @@ func TestTestnetCommand(t *testing.T) {
 			if submitted == 0 || m[2] != m[1] || m[3] != "0" || m[4] != "0" {
 				t.Errorf("transactions: %s submitted, %s included, %s pending, %s lost: want all included\n%s", m[1], m[2], m[3], m[4], errOut.String())
 			}
-			for _, want := range []string{"every node's ledger matches", "propagation", "peak memory", "verifications per included transfer", "compact blocks"} {
+			for _, want := range []string{"every node's ledger matches", "propagation", "peak memory", "verifications per included transfer", "compact blocks", "stale blocks", "gossip ", "per block"} {
 				if !strings.Contains(report, want) {
 					t.Errorf("report lacks %q", want)
 				}

@@ -23,6 +23,10 @@
 //   - Partition cuts every link between groups of nodes with the hosts'
 //     connection gaters (p2p.Host.Block), so nothing redials across the
 //     cut, and Heal lifts it and dials the cut links again;
+//   - a cut or a stop returns once gossip has settled on the links
+//     left (WaitGossipSettled), not once the meshes join every node,
+//     which GossipSub does not promise after prunes; a wait that runs
+//     out says what it saw in one line (Summary);
 //   - Stop closes a node cleanly and Restart opens it again on the same
 //     data directory, peer ID and, when free, listen port;
 //   - WaitConverged and the other waits recheck at every tip change of a
@@ -38,6 +42,13 @@
 // The Net keeps each group of running nodes connected: where a stop or a
 // cut would leave a group in pieces it adds a link (an AddPeer, as an
 // operator's /register-node), and says so in its log.
+//
+// WithMocknet runs the same nodes on go-libp2p's mocknet instead, for
+// networks of up to a few thousand in one process: links with a latency
+// drawn per link from a Latency and a bandwidth, stores without fsync on
+// tmpfs, no transport, security or muxer (sim.go). GossipFigures reads
+// what GossipSub's tracer saw of each block: hops, delays, duplicates,
+// bytes and messages.
 //
 // What it leaves out: separate processes (a kill -9 needs one; the cmd
 // tests run the binary), mDNS (only inside network namespaces; see

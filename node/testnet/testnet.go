@@ -15,18 +15,36 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	"github.com/multiformats/go-multiaddr"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
 	"github.com/gossipchain/gossipchain/internal/logutil"
 	"github.com/gossipchain/gossipchain/node"
 	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // setupTimeout bounds each of the Net's own steps: starting a node,
 // dialling its links, a mesh forming. On loopback each takes
 // milliseconds to a second; the margin is for -race on two cores.
 const setupTimeout = 30 * time.Second
+
+// setupPerNode is what each node adds to setupTimeout: at 1,000 nodes on
+// mocknet with WAN latencies, dialling the 4,000 links (each with its
+// identify exchange) and forming the meshes took 191 s on two cores
+// shared with other work, and ran past 130 s in another run.
+const setupPerNode = 250 * time.Millisecond
+
+// maxDials bounds the dials rewire runs at once, so that a setup of
+// 4,000 links does not start 4,000 identify exchanges together.
+const maxDials = 256
+
+// stepTimeout is setupTimeout for a Net of this size.
+func (nt *Net) stepTimeout() time.Duration {
+	return setupTimeout + time.Duration(len(nt.members))*setupPerNode
+}
 
 // Option configures a Net.
 type Option func(*config)
@@ -39,6 +57,10 @@ type config struct {
 	logLevel slog.Level
 	log      *slog.Logger
 	nodeLog  *slog.Logger
+	// The simulation's, set by WithMocknet.
+	mocknet   bool
+	latency   Latency
+	bandwidth float64
 }
 
 // WithTopology sets how nodes bootstrap from each other (default
@@ -69,6 +91,8 @@ var (
 	ErrStopped = errors.New("node stopped")
 	ErrRunning = errors.New("node running")
 	ErrClosed  = errors.New("testnet closed")
+	// ErrSimRestart is Restart's error in a simulation (WithMocknet).
+	ErrSimRestart = errors.New("a simulated node cannot restart")
 )
 
 // Net is a network of in-process nodes; see the package comment. New
@@ -85,6 +109,7 @@ type Net struct {
 	links []link
 	// group is each node's side of the partition, nil when there is none.
 	group []int
+	sim   *sim // nil unless WithMocknet
 	// life is what the nodes run under: a step's context ends with the
 	// step, the nodes only with Close.
 	life   context.Context
@@ -105,8 +130,9 @@ type member struct {
 	port int
 	addr multiaddr.Multiaddr // TCP listen address with /p2p/<id>
 
-	node *node.Node // nil while stopped
-	mesh *p2p.MeshTracer
+	node  *node.Node // nil while stopped
+	mesh  *p2p.MeshTracer
+	stats *gossipStats // kept across restarts
 }
 
 // New starts n nodes, joins them by bootstrap as the topology says, and
@@ -129,16 +155,24 @@ func New(ctx context.Context, n int, opts ...Option) (*Net, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("testnet: %d nodes", n)
 	}
-	base, err := os.MkdirTemp("", "gossipchain-testnet-")
+	dir := ""
+	if cfg.mocknet {
+		dir = simBase()
+	}
+	base, err := os.MkdirTemp(dir, "gossipchain-testnet-")
 	if err != nil {
 		return nil, fmt.Errorf("testnet: %w", err)
 	}
 	nt := &Net{cfg: cfg, log: cfg.log, rng: rand.New(rand.NewPCG(cfg.seed, 0x7e57)), base: base}
+	if cfg.mocknet {
+		nt.sim = &sim{mn: mocknet.New(), latency: cfg.latency, bandwidth: cfg.bandwidth, delay: map[link]time.Duration{}}
+	}
 	nt.life, nt.cancel = context.WithCancel(ctx)
 	boots := cfg.topology.boots(n, nt.rng)
 	fail := func(err error) (*Net, error) { return nil, errors.Join(err, nt.Close()) }
 	for i := range n {
-		m := &member{name: fmt.Sprintf("n%d", i), dir: filepath.Join(base, fmt.Sprintf("n%d", i))}
+		m := &member{name: fmt.Sprintf("n%d", i), dir: filepath.Join(base, fmt.Sprintf("n%d", i)),
+			stats: newGossipStats(protocol.BlockTopic(cfg.params.NetworkID()))}
 		if err := os.Mkdir(m.dir, 0o700); err != nil {
 			return fail(fmt.Errorf("testnet: %w", err))
 		}
@@ -151,7 +185,7 @@ func New(ctx context.Context, n int, opts ...Option) (*Net, error) {
 		}
 		nt.members = append(nt.members, m)
 	}
-	nt.log.Info("testnet up", "nodes", n, "topology", cfg.topology.String(), "seed", cfg.seed)
+	nt.log.Info("testnet up", "nodes", n, "topology", cfg.topology.String(), "seed", cfg.seed, "mocknet", cfg.mocknet)
 
 	for i := range n {
 		if err := nt.start(i, 0); err != nil {
@@ -161,7 +195,7 @@ func New(ctx context.Context, n int, opts ...Option) (*Net, error) {
 	if err := nt.rewire(ctx); err != nil {
 		return fail(err)
 	}
-	if _, err := nt.WaitMesh(ctx, setupTimeout); err != nil {
+	if _, err := nt.WaitMesh(ctx, nt.stepTimeout()); err != nil {
 		return fail(err)
 	}
 	return nt, nil
@@ -258,7 +292,8 @@ func (nt *Net) Mine(ctx context.Context, i, k int) ([]*chain.Block, error) {
 
 // Stop closes node i cleanly. Its peers keep trying to reach it, and the
 // Net adds links if the others fell apart without it. It returns once
-// the meshes join up the remaining nodes (WaitMesh).
+// those links are up and gossip has settled (WaitGossipSettled); as after a partition (see Partition), the meshes
+// are left to GossipSub's heartbeat and prune backoff, not waited on.
 func (nt *Net) Stop(ctx context.Context, i int) error {
 	n, err := nt.running(i)
 	if err != nil {
@@ -274,7 +309,7 @@ func (nt *Net) Stop(ctx context.Context, i int) error {
 	if err := nt.rewire(ctx); err != nil {
 		return err
 	}
-	_, err = nt.WaitMesh(ctx, setupTimeout)
+	_, err = nt.WaitGossipSettled(ctx, nt.stepTimeout())
 	return err
 }
 
@@ -292,6 +327,9 @@ func (nt *Net) Restart(ctx context.Context, i int) error {
 	m := nt.members[i]
 	if nt.Node(i) != nil {
 		return fmt.Errorf("testnet: restart n%d: %w", i, ErrRunning)
+	}
+	if nt.sim != nil {
+		return fmt.Errorf("testnet: restart n%d: %w", i, ErrSimRestart)
 	}
 	if err := nt.start(i, m.port); err != nil {
 		nt.log.Info("node cannot listen on its port again, taking a new one", "node", i, "port", m.port, "err", err)
@@ -343,7 +381,7 @@ func (nt *Net) start(i, port int) error {
 	mesh := p2p.NewMeshTracer()
 	// TCP on loopback, no mDNS, which would multicast on every interface
 	// of the machine, and the tracer that WaitMesh reads.
-	n, err := node.New(node.Config{
+	cfg := node.Config{
 		Params:        nt.cfg.params,
 		DataDir:       m.dir,
 		Listen:        []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)},
@@ -351,8 +389,14 @@ func (nt *Net) start(i, port int) error {
 		MDNS:          false,
 		MinerThreads:  1,
 		Logger:        nodeLogger(nt.cfg.nodeLog, m.name, nt.cfg.logLevel),
-		GossipOptions: []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh))},
-	})
+		GossipOptions: []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh), pubsub.WithRawTracer(m.stats))},
+	}
+	if nt.sim != nil {
+		// The store on tmpfs without fsync: a simulation's chains are
+		// thrown away, and 1,000 fsyncs a block would measure the disk.
+		cfg.Libp2p, cfg.StoreOptions = nt.sim.libp2p(i), []store.Option{store.WithNoSync(true)}
+	}
+	n, err := node.New(cfg)
 	if err != nil {
 		return fmt.Errorf("open n%d: %w", i, err)
 	}
@@ -409,18 +453,26 @@ func (nt *Net) rewire(ctx context.Context) error {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	ctx, cancel := context.WithTimeout(ctx, nt.stepTimeout())
 	defer cancel()
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxDials)
 	errs := make([]error, len(nt.links))
 	for k, l := range nt.links {
 		from, to := nt.Node(l.from), nt.Node(l.to)
 		if from == nil || to == nil || !nt.sameSide(l.from, l.to) {
 			continue
 		}
+		if nt.sim != nil {
+			if err := nt.simLink(l.from, l.to); err != nil {
+				return fmt.Errorf("testnet: %w", err)
+			}
+		}
 		ai := peer.AddrInfo{ID: to.Host().ID(), Addrs: to.Host().Addrs()}
 		boot := slices.Contains(nt.members[l.from].boot, l.to)
 		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			var err error
 			if boot {
 				// The bootstrap loop keeps this link; dial now rather
@@ -475,6 +527,9 @@ func (nt *Net) Close() error {
 	}
 	nt.mu.Unlock()
 	wg.Wait()
+	if nt.sim != nil {
+		errs = append(errs, nt.sim.mn.Close())
+	}
 	if err := os.RemoveAll(nt.base); err != nil {
 		errs = append(errs, err)
 	}

@@ -126,14 +126,14 @@ func benchClientSigned(b *testing.B, conns int, gossip bool) {
 		for i := range count {
 			w := g*walletsPerConn + i%walletsPerConn
 			tx := &chain.Transaction{Version: chain.TxVersion, Sender: addrs[w], Recipient: sink,
-				Amount: 1, Nonce: uint64(i / walletsPerConn)}
+				Amount: 1, Fee: 1, Nonce: uint64(i / walletsPerConn)}
 			tx.Sign(p.NetworkID(), wallets[w])
 			body, err := json.Marshal(tx)
 			if err != nil {
 				b.Fatal(err)
 			}
 			bodies[g][i] = body
-			perWallet[w]++
+			perWallet[w] += 2 // the amount and the minimum relay fee
 		}
 	}
 	fund(b, n, addrs, perWallet)

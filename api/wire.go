@@ -120,7 +120,7 @@ func peersOf(ps []node.PeerInfo) Peers {
 			pg.Score = &g.Score
 		}
 		out.Peers = append(out.Peers, Peer{ID: p.ID, Addr: p.Addr, Addrs: addrs, Source: p.Source, Since: p.Since,
-			Direction: direction(p.Inbound), Transport: p.Transport, Relayed: p.Relayed, Gossip: pg})
+			Direction: direction(p.Inbound), Transport: p.Transport, Relayed: p.Relayed, Conn: p.Conn, Gossip: pg})
 	}
 	return out
 }

@@ -68,11 +68,14 @@ func TestDHTProtocolPrefix(t *testing.T) {
 // TestDHTAdmitBounds: a lookup's records start dial loops only within
 // the bounds, and records without an address worth dialling start none.
 func TestDHTAdmitBounds(t *testing.T) {
-	h := startHost(t, dhtConfig(t, DHTClient))
+	cfg := dhtConfig(t, DHTClient)
+	// Every dial fails; a minute between attempts keeps each loop running
+	// while admit is counted, however slow the machine (the tests' usual
+	// 50 ms backoff let a loop give up mid-count under load).
+	cfg.backoff = backoffPolicy{min: time.Minute, max: time.Minute}
+	h := startHost(t, cfg)
 	d := h.dht
 	d.loopback = false // as on a real network
-	// Nothing listens on port 1: every dial fails, after backoffs long
-	// enough for the loops to still be running while admit is counted.
 	dead := multiaddr.StringCast("/ip4/10.255.255.1/tcp/1")
 	local := multiaddr.StringCast("/ip4/127.0.0.1/tcp/1")
 	if ok, err := d.admit(peer.AddrInfo{ID: newID(t), Addrs: []multiaddr.Multiaddr{local}}); ok || !errors.Is(err, errDHTNoAddrs) {

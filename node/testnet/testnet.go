@@ -41,6 +41,13 @@ const setupPerNode = 250 * time.Millisecond
 // 4,000 links does not start 4,000 identify exchanges together.
 const maxDials = 256
 
+// linkTries and linkRetry: how often and how far apart a link's dial is
+// tried before the step fails (see rewire).
+const (
+	linkTries = 5
+	linkRetry = 500 * time.Millisecond
+)
+
 // stepTimeout is setupTimeout for a Net of this size.
 func (nt *Net) stepTimeout() time.Duration {
 	return setupTimeout + time.Duration(len(nt.members))*setupPerNode
@@ -473,15 +480,27 @@ func (nt *Net) rewire(ctx context.Context) error {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			var err error
-			if boot {
-				// The bootstrap loop keeps this link; dial now rather
-				// than wait out its backoff.
-				err = from.Host().Dial(ctx, ai, p2p.SourceBootstrap)
-			} else {
+			dial := func() error {
+				if boot {
+					// The bootstrap loop keeps this link; dial now
+					// rather than wait out its backoff.
+					return from.Host().Dial(ctx, ai, p2p.SourceBootstrap)
+				}
 				// AddPeer, even when connected: a restarted node has
 				// lost the dial loop that keeps an added link.
-				err = from.Host().AddPeer(ctx, ai, p2p.SourceRegister)
+				return from.Host().AddPeer(ctx, ai, p2p.SourceRegister)
+			}
+			err := dial()
+			// A dial begun before the gater let the peer in (a bootstrap
+			// loop's, during a cut) may still be under way: libp2p joins
+			// ours to it and hands us its failure. Try again, a few
+			// times, for as long as ctx allows.
+			for try := 1; err != nil && try < linkTries && ctx.Err() == nil; try++ {
+				select {
+				case <-ctx.Done():
+				case <-time.After(linkRetry):
+					err = dial()
+				}
 			}
 			if err != nil {
 				errs[k] = fmt.Errorf("link n%d → n%d: %w", l.from, l.to, err)

@@ -17,6 +17,16 @@
 //     stopping at the first the server lacks.
 //   - any request → Error{code, message} when the server refuses.
 //
+// # Compact blocks and the blocktxn protocol
+//
+// The block topic carries compact blocks (compact.go, after BIP152): a
+// header, a nonce, 48-bit SipHash short ids of the transactions the
+// receiver should have, and the others whole, the coinbase always. A
+// receiver that lacks some asks the sender on the blocktxn protocol
+// (blocktxn.go): one request of indexes, one answer of transactions, each
+// delimited by the end of its side of the stream and bounded by
+// MaxBlockTxnRequestSize and MaxBlockTxnResponseSize.
+//
 // # Checks, in the order a message meets them
 //
 //  1. Framing (Reader): a length prefix over MaxRequestSize or

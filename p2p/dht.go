@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/discovery"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/peer"
 	drouting "github.com/libp2p/go-libp2p/p2p/discovery/routing"
 	dutil "github.com/libp2p/go-libp2p/p2p/discovery/util"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	"github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
@@ -117,13 +120,44 @@ func (d *dhtDiscovery) run(ctx context.Context) {
 		}
 	}
 	dutil.Advertise(ctx, d.disc, d.ns)
+	// When our own addresses change (a relay slot reserved, a NAT
+	// mapping observed), the other nodes', behind the same kind of NAT,
+	// are likely changing too: the lookups start over from dhtFindMin
+	// rather than wait out a long interval with records that are stale.
+	// However often the event comes, lookups are dhtFindMin apart at
+	// least.
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated), eventbus.BufSize(8))
+	if err != nil {
+		h.log.Warn("DHT discovery: no address events", "reason", err)
+	} else {
+		defer sub.Close()
+	}
+	var changed <-chan any
+	if sub != nil {
+		changed = sub.Out()
+	}
 	wait := dhtFindMin
 	for {
 		d.findOnce(ctx)
-		if !sleep(ctx, wait) {
-			return
+		next := time.NewTimer(wait)
+		due := time.Now().Add(wait)
+	waiting:
+		for {
+			select {
+			case <-ctx.Done():
+				next.Stop()
+				return
+			case <-next.C:
+				wait = min(2*wait, dhtFindMax)
+				break waiting
+			case <-changed:
+				if time.Until(due) > dhtFindMin {
+					next.Reset(dhtFindMin)
+					due = time.Now().Add(dhtFindMin)
+					wait = dhtFindMin
+				}
+			}
 		}
-		wait = min(2*wait, dhtFindMax)
 	}
 }
 

@@ -1,5 +1,6 @@
 // Package p2p owns a node's place in the network: the libp2p host and its
-// identity, peer discovery (mDNS and bootstrap peers), GossipSub topics and
+// identity, peer discovery (mDNS, bootstrap peers and the network's own
+// DHT), getting through NATs (AutoNAT, relays, hole punching), GossipSub topics and
 // their validators, and the chain-sync stream protocol with the syncer that
 // moves the node to the peers' most-work chain. It reaches the chain only
 // through the narrow interface it declares.
@@ -16,6 +17,13 @@
 //   - Keeping peers connected (dialer.go, discovery.go): one dial loop
 //     per wanted peer, with backoff; mDNS; bootstrap, added and
 //     remembered peers, the last kept in peers.json (peermemory.go).
+//   - Discovery beyond the LAN (dht.go): the network's Kademlia DHT,
+//     the rendezvous key advertised and looked up, and the bounds on
+//     what its records make the node dial.
+//   - NAT traversal (nat.go): the libp2p options of AutoNAT, the relay
+//     service and AutoRelay, hole punching, announced addresses and port
+//     mapping; connection kinds (direct or relayed); reachability; the
+//     process-wide list of ranges a lab declares public.
 //   - Bans and blocks (gater.go): the one store of refused peers, enforced
 //     at the connection gate and consulted by the syncer.
 //   - Gossip (gossip.go, score.go): the tx and block topics, their

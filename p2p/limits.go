@@ -278,8 +278,9 @@ const (
 	// a peer in the routing table to advertise to.
 	dhtWaitPeers = time.Second
 	// dhtFindMin and dhtFindMax bound the wait between lookups: soon
-	// after start, when a new node knows nobody, then doubling. A node
-	// that joins later looks us up itself.
+	// after start, when a new node knows nobody, then doubling, and
+	// dhtFindMin again after our own addresses change. A node that joins
+	// later looks us up itself.
 	dhtFindMin = 2 * time.Second
 	dhtFindMax = time.Minute
 	// dhtFindTimeout ends one lookup; dhtFindLimit caps its records.

@@ -473,17 +473,17 @@ func (nt *Net) rewire(ctx context.Context) error {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			var err error
-			if boot {
-				// The bootstrap loop keeps this link; dial now rather
-				// than wait out its backoff.
-				err = from.Host().Dial(ctx, ai, p2p.SourceBootstrap)
-			} else {
+			dial := func() error {
+				if boot {
+					// The bootstrap loop keeps this link; dial now rather
+					// than wait out its backoff.
+					return from.Host().Dial(ctx, ai, p2p.SourceBootstrap)
+				}
 				// AddPeer, even when connected: a restarted node has
 				// lost the dial loop that keeps an added link.
-				err = from.Host().AddPeer(ctx, ai, p2p.SourceRegister)
+				return from.Host().AddPeer(ctx, ai, p2p.SourceRegister)
 			}
-			if err != nil {
+			if err := retryDial(ctx, dial); err != nil {
 				errs[k] = fmt.Errorf("link n%d → n%d: %w", l.from, l.to, err)
 			}
 		})
@@ -493,6 +493,26 @@ func (nt *Net) rewire(ctx context.Context) error {
 		return fmt.Errorf("testnet: %w", err)
 	}
 	return nil
+}
+
+// retryDial runs dial until it succeeds or ctx ends, waiting a little
+// longer after each failure. One failed dial is no failure of the step:
+// at 100 nodes on two shared cores a Noise handshake timed out during
+// a heal (i/o timeout) while the next try would have gone through.
+func retryDial(ctx context.Context, dial func() error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := dial()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // connected reports whether node a has a connection to node b.

@@ -74,7 +74,7 @@ func (rep *testnetReport) printNetwork(w io.Writer) {
 			float64(rep.rssNodes-rep.rssBefore)/(1<<20)/float64(o.nodes), float64(rep.rssNodes-rep.rssBefore)/(1<<20), o.nodes)
 	}
 	if rep.healConverge > 0 {
-		fmt.Fprintf(w, "  after the heal   one tip in %.2f s, mining going on\n", rep.healConverge.Seconds())
+		fmt.Fprintf(w, "  after the heal   one tip %.2f s after the heal began, mining going on\n", rep.healConverge.Seconds())
 	}
 }
 

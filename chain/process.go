@@ -120,15 +120,42 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int) error {
 		hdr.Hash().Short(), hdr.Height, w, workGateSlack, tip.Work)
 }
 
-// PrecheckHeader runs the work gate (protocol.md §9.5) on the header of
-// an unrequested block, before its body is even decoded: gossip calls it
-// on the first HeaderSize bytes of a message, so a block that cannot win
-// costs one header hash and a few index reads. It returns the gate's
-// refusal (ErrNotHeavier, ErrLowWork) and nil otherwise, including when
-// the header cannot be judged alone (unknown parent) or fails another
-// check, which ProcessBlock then reports in pipeline order.
+// PrecheckHeader judges the header of an unrequested block before its
+// body is even decoded: gossip calls it on the first HeaderSize bytes of a
+// compact block, whose assembly may cost requests to the sender, so the
+// header must earn them. It returns the header's sanity or context
+// failure, ErrKnownInvalid for a block or parent that failed before, or
+// the work gate's refusal (protocol.md §9.5: ErrNotHeavier, ErrLowWork);
+// nil for a header that passes or is stored already, and for one whose
+// parent is unknown (an orphan: the caller asks for its parents rather
+// than spend anything on it).
 func (c *Chain) PrecheckHeader(hdr *Header) error {
-	_, err := c.precheck(hdr)
+	h := hdr.Hash()
+	if _, err := c.store.Meta(h); err == nil {
+		return nil
+	}
+	if err := CheckHeaderSanity(c.p, hdr); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	bad := c.invalid.has(h) || c.invalid.has(hdr.PrevHash)
+	c.mu.Unlock()
+	if bad {
+		return ruleError(ErrKnownInvalid, "block %s or its parent failed validation before", h.Short())
+	}
+	parent, err := c.store.Meta(hdr.PrevHash)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read parent of %s: %w", h.Short(), err)
+	case parent.Status&StatusInvalid != 0:
+		return ruleError(ErrKnownInvalid, "block %s: its parent failed validation before", h.Short())
+	}
+	if err := CheckHeaderContext(c.p, ancestry{c.store}, hdr, &parent.Header, c.now()); err != nil {
+		return err
+	}
+	_, err = c.precheck(hdr)
 	return err
 }
 

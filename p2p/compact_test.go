@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -443,5 +444,44 @@ func TestCompactSenderWithoutBlock(t *testing.T) {
 	waitTipIs(t, b.c, blk, "b downloads the block from a")
 	if got := b.g.Stats(); got.Compact.Requested != 1 || got.Compact.Fetched != 1 || got.Block.Ignored != 1 || got.Block.Rejected != 0 {
 		t.Fatalf("b: %+v; want one request, one failed fetch and the message ignored", got)
+	}
+}
+
+// TestCompactHeaderEarnsRequests: a compact block whose header is unsound
+// is rejected, and one whose parent is unknown ignored (sync asks for its
+// parents), before the node asks its sender for a single transaction: a
+// header that costs nothing to make must not make the node wait on the
+// sender.
+func TestCompactHeaderEarnsRequests(t *testing.T) {
+	honest := newGossipNode(t)
+	p := honest.c.Params()
+	alice := testwallet.New("alice")
+	honest.c.mine(t, alice.Addr)
+	var asked atomic.Int32
+	evil := evilPublisher(t, honest, func([]byte) []byte { asked.Add(1); return nil })
+	pay := alice.Tx(p, testwallet.New("bob").Addr, 1, 1, 0)
+
+	broken := buildBlock(t, p, &honest.c.Tip().Header, testwallet.New("miner").Addr, pay)
+	for chain.CheckHeaderSanity(p, &broken.Header) == nil {
+		broken.Header.Nonce++ // a hash above the target: no proof of work
+	}
+	fakeParent := honest.c.Tip().Header
+	fakeParent.Nonce++ // a header nobody has
+	orphan := buildBlock(t, p, &fakeParent, testwallet.New("miner").Addr, pay)
+
+	before := honest.g.Stats().Block
+	evil.publish(t, evil.block, protocol.NewCompactBlock(broken, 1, nil).Encode())
+	testutil.Eventually(t, 10*time.Second, "the unsound header is rejected", func() bool {
+		return honest.g.Stats().Block.Rejected == before.Rejected+1
+	})
+	evil.publish(t, evil.block, protocol.NewCompactBlock(orphan, 2, nil).Encode())
+	testutil.Eventually(t, 10*time.Second, "the orphan is ignored", func() bool {
+		return honest.g.Stats().Block.Ignored == before.Ignored+1
+	})
+	if n := asked.Load(); n != 0 {
+		t.Fatalf("the node asked the sender %d times for transactions of blocks it could not judge", n)
+	}
+	if s := honest.freshScore(t, evil.h.ID()); s >= 0 {
+		t.Fatalf("score %.1f after an unsound header, want below zero", s)
 	}
 }

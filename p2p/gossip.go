@@ -290,8 +290,10 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
 	arrived := time.Now()
 	// Work before bytes (protocol.md §9.5): the header alone says whether
-	// the block's branch can win, before the rest is decoded. A header
-	// that does not decode is left to DecodeCompactBlock, which says why.
+	// the block is sound and its branch can win, before the rest is
+	// decoded, and before assembling it may cost requests to the sender.
+	// A header that does not decode is left to DecodeCompactBlock, which
+	// says why.
 	if len(data) >= chain.HeaderSize {
 		if hdr, err := chain.DecodeHeader(data[:chain.HeaderSize]); err == nil {
 			if err := g.chain.PrecheckHeader(&hdr); err != nil {
@@ -308,6 +310,14 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 	if g.chain.Stored(h) {
 		// Another publication of a block we have (its own nonce, so its
 		// own message id): nothing to rebuild or ask for.
+		return pubsub.ValidationIgnore, nil
+	}
+	if !g.chain.Stored(c.Header.PrevHash) {
+		// An orphan: its header's context and work cannot be judged, so
+		// it earns no requests. The sender connected it, so it has the
+		// parents: sync asks it for them, and for this block.
+		g.log.Info("block received ahead of its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
+		g.sync.RequestSync(from)
 		return pubsub.ValidationIgnore, nil
 	}
 	b, faithful, err := g.assemble(ctx, from, c)

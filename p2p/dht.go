@@ -86,7 +86,12 @@ type dhtDiscovery struct {
 // bootstrap peers as its only seeds: it never learns of the IPFS DHT's
 // peers, and it speaks only to peers that run our protocol prefix.
 func newDHT(h *Host) (*dhtDiscovery, error) {
+	providers, err := newProviderStore(protocol.Rendezvous(h.cfg.NetworkID))
+	if err != nil {
+		return nil, err
+	}
 	opts := []dht.Option{
+		dht.ProviderDatastore(providers),
 		dht.Mode(h.cfg.DHT.kadMode()),
 		dht.ProtocolPrefix(protocolids.ID(protocol.DHTPrefix(h.cfg.NetworkID))),
 		dht.BootstrapPeers(h.bootstrap...),

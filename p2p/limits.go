@@ -289,6 +289,10 @@ const (
 	// dhtNewPerRound caps the new dial loops one lookup starts;
 	// dhtMaxLoops the DHT's dial loops at once; dhtMaxFailures the
 	// failed dials before a DHT peer is given up (its record may be old).
+	// maxProviders caps the provider records a DHT server keeps for the
+	// rendezvous key (dhtstore.go): one per node that announces itself,
+	// far more than a network's connection manager keeps in touch with.
+	maxProviders   = 4096
 	dhtNewPerRound = 8
 	dhtMaxLoops    = DefaultConnLow / 2
 	dhtMaxFailures = 3

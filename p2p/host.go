@@ -238,7 +238,6 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		table:     newPeerTable(),
 	}
 	h.dialer = newDialer(h, cfg.backoff)
-	self.Store(h)
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	if cfg.DataDir != "" {
 		// Loaded before the event loop starts, so peers connecting
@@ -254,6 +253,9 @@ func NewHost(ctx context.Context, cfg HostConfig) (*Host, error) {
 		// operator named.
 		cm.Protect(ai.ID, SourceBootstrap)
 	}
+	// Only now that h is whole may AutoRelay read it (relayCandidates
+	// reads bootstrapIDs).
+	self.Store(h)
 	if err := h.startEventLoop(); err != nil {
 		h.cancel()
 		lh.Close()

@@ -64,9 +64,13 @@ func sumWork(nt *testnet.Net) nodeWork {
 	return w
 }
 
+// minus is w's counters less o's. A node restarted in between (--fault
+// restart) counts again from zero, so a counter can end below where it
+// began: that one reads 0 rather than wrapping around.
 func (w nodeWork) minus(o nodeWork) nodeWork {
-	return nodeWork{w.verifies - o.verifies, w.hits - o.hits, w.rebuilt - o.rebuilt,
-		w.requested - o.requested, w.txsAsked - o.txsAsked, w.fetched - o.fetched}
+	sub := func(a, b uint64) uint64 { return a - min(a, b) }
+	return nodeWork{sub(w.verifies, o.verifies), sub(w.hits, o.hits), sub(w.rebuilt, o.rebuilt),
+		sub(w.requested, o.requested), sub(w.txsAsked, o.txsAsked), sub(w.fetched, o.fetched)}
 }
 
 // watcher reads every node's events: when each block was mined, when it

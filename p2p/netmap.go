@@ -180,6 +180,11 @@ func (m *NetMap) ask(ctx context.Context, p peer.ID) error {
 		return err
 	}
 	defer st.Close()
+	// The deadline below is the transport's; a stream without one (an
+	// in-process mocknet stream, a cut link) is reset when ctx ends, so
+	// Close never waits on a round.
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
 	if err := reserve(st, protocol.MaxPeerListSize); err != nil {
 		_ = st.Reset()
 		return err

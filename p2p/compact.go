@@ -154,13 +154,16 @@ func (r *rebuild) block() (*chain.Block, bool) {
 // block does not match. A wrong answer from the sender is an error that
 // costs it (errWrongTxs, protocol.ErrBadMessage); so is a block it cannot
 // deliver, which another peer will (the caller asks every peer's status).
-func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.CompactBlock) (b *chain.Block, faithful bool, err error) {
+func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.CompactBlock, mayAsk bool) (b *chain.Block, faithful bool, err error) {
 	h := c.Header.Hash()
 	r := g.newRebuild(c)
 	missing := r.missing()
 	if len(missing) == 0 {
 		g.compactStats.rebuilt.Add(1)
 	} else {
+		if !mayAsk {
+			return nil, false, errNotAsked
+		}
 		g.compactStats.requested.Add(1)
 		g.compactStats.txsRequested.Add(uint64(len(missing)))
 		txs, err := g.requestTxns(ctx, from, h, missing)
@@ -181,6 +184,9 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 	if b, ok := r.block(); ok || r.fromPool == 0 {
 		return b, true, nil
 	}
+	if !mayAsk {
+		return nil, false, errNotAsked
+	}
 	g.log.Info("compact block rebuilt with a wrong merkle root, fetching it whole", "peer", from, "hash", h.Short())
 	return g.fetchWhole(ctx, from, c)
 }
@@ -194,6 +200,11 @@ func (g *Gossip) fetchWhole(ctx context.Context, from peer.ID, c *protocol.Compa
 	}
 	return b, c.Matches(b), nil
 }
+
+// errNotAsked: the block could not be rebuilt from what this node holds,
+// and its header has not earned a request to its sender (an orphan's
+// cannot be judged: protocol.md 16.6.5).
+var errNotAsked = errors.New("compact block not rebuilt, and its header earns no request")
 
 // errUnavailable: the block could not be had from the peer that
 // announced it, which proves nothing against the peer (it may be slow,

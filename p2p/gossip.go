@@ -312,15 +312,16 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 		// own message id): nothing to rebuild or ask for.
 		return pubsub.ValidationIgnore, nil
 	}
-	if !g.chain.Stored(c.Header.PrevHash) {
-		// An orphan: its header's context and work cannot be judged, so
-		// it earns no requests. The sender connected it, so it has the
-		// parents: sync asks it for them, and for this block.
+	// An orphan's header cannot be judged (context, work), so it earns no
+	// request: it is rebuilt from what this node holds, or else left to
+	// sync, which asks the sender (it connected the block, so it has the
+	// parents) for them and for this block.
+	b, faithful, err := g.assemble(ctx, from, c, g.chain.Stored(c.Header.PrevHash))
+	if errors.Is(err, errNotAsked) {
 		g.log.Info("block received ahead of its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
 		g.sync.RequestSync(from)
 		return pubsub.ValidationIgnore, nil
 	}
-	b, faithful, err := g.assemble(ctx, from, c)
 	if err != nil {
 		if errors.As(err, new(errUnavailable)) {
 			// Peers that connected it say so in their status, and the

@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -390,12 +391,16 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 		t.Fatal(err)
 	}
 	b2 := honest.c.mine(t, miner)
+	// One at a time: b2 arriving first would be an orphan whose payment
+	// the far node lacks, and an orphan earns no request to its sender
+	// (protocol.md 16.6.5); it is sync's, and this pair runs no syncer.
 	for _, b := range []*chain.Block{b1, b2} {
 		if err := honest.g.PublishBlock(ctx, b); err != nil {
 			t.Fatal(err)
 		}
+		testutil.Eventually(t, 10*time.Second, fmt.Sprintf("the far node at height %d", b.Header.Height),
+			func() bool { return far.c.Tip().Hash == b.Hash() })
 	}
-	testutil.Eventually(t, 10*time.Second, "the far node at height 2", func() bool { return far.c.Tip().Hash == b2.Hash() })
 	toCarol := alice.Tx(p, carol.Addr, 10, 1, 0)
 
 	evil := newEvilPeer(t, honest)

@@ -275,7 +275,7 @@ type CheckedBlock struct {
 // (ErrNotHeavier, ErrLowWork); every other outcome is ProcessChecked's to
 // report, in pipeline order.
 func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) {
-	checkBody, err := c.precheck(&b.Header)
+	checkBody, _, err := c.precheck(&b.Header)
 	if err != nil {
 		return nil, err
 	}

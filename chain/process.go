@@ -130,70 +130,55 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int) error {
 // parent is unknown (an orphan: the caller asks for its parents rather
 // than spend anything on it).
 func (c *Chain) PrecheckHeader(hdr *Header) error {
-	h := hdr.Hash()
-	if _, err := c.store.Meta(h); err == nil {
-		return nil
+	_, failed, gate := c.precheck(hdr)
+	if failed != nil {
+		return failed
 	}
-	if err := CheckHeaderSanity(c.p, hdr); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	bad := c.invalid.has(h) || c.invalid.has(hdr.PrevHash)
-	c.mu.Unlock()
-	if bad {
-		return ruleError(ErrKnownInvalid, "block %s or its parent failed validation before", h.Short())
-	}
-	parent, err := c.store.Meta(hdr.PrevHash)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("read parent of %s: %w", h.Short(), err)
-	case parent.Status&StatusInvalid != 0:
-		return ruleError(ErrKnownInvalid, "block %s: its parent failed validation before", h.Short())
-	}
-	if err := CheckHeaderContext(c.p, ancestry{c.store}, hdr, &parent.Header, c.now()); err != nil {
-		return err
-	}
-	_, err = c.precheck(hdr)
-	return err
+	return gate
 }
 
 // precheck runs, before the chain's lock is taken, the checks of an
 // unrequested block that need no body: header sanity, context against a
 // stored parent, and the work gate against the published tip. It returns
-// the gate's refusal, and whether the body is worth checking before the
-// lock (checkBody): not when a cheaper check fails, which the locked pass
-// then reports in pipeline order without reading the body.
-func (c *Chain) precheck(hdr *Header) (checkBody bool, err error) {
+// whether the body is worth checking before the lock (checkBody: not when
+// a cheaper check fails), the cheaper check's failure if one failed (a
+// locked pass reports it again, in pipeline order), and the gate's
+// refusal.
+func (c *Chain) precheck(hdr *Header) (checkBody bool, failed, gate error) {
 	h := hdr.Hash()
 	if _, err := c.store.Meta(h); err == nil {
-		return false, nil
+		return false, nil, nil
 	}
-	if CheckHeaderSanity(c.p, hdr) != nil {
-		return false, nil
+	if err := CheckHeaderSanity(c.p, hdr); err != nil {
+		return false, err, nil
 	}
 	c.mu.Lock()
-	known := c.invalid.has(h) || c.orphans.has(h) || c.invalid.has(hdr.PrevHash)
+	invalid := c.invalid.has(h) || c.invalid.has(hdr.PrevHash)
+	waiting := c.orphans.has(h)
 	above := c.orphans.workAbove(h)
 	c.mu.Unlock()
-	if known {
-		return false, nil
+	if invalid {
+		return false, ruleError(ErrKnownInvalid, "block %s or its parent failed validation before", h.Short()), nil
+	}
+	if waiting {
+		return false, nil, nil
 	}
 	parent, err := c.store.Meta(hdr.PrevHash)
-	if errors.Is(err, ErrNotFound) {
-		return true, nil // an orphan: the pool takes only checked bodies
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return true, nil, nil // an orphan: the pool takes only checked bodies
+	case err != nil:
+		return false, fmt.Errorf("read parent of %s: %w", h.Short(), err), nil
+	case parent.Status&StatusInvalid != 0:
+		return false, ruleError(ErrKnownInvalid, "block %s: its parent failed validation before", h.Short()), nil
 	}
-	if err != nil || parent.Status&StatusInvalid != 0 {
-		return false, nil
-	}
-	if CheckHeaderContext(c.p, ancestry{c.store}, hdr, &parent.Header, c.now()) != nil {
-		return false, nil
+	if err := CheckHeaderContext(c.p, ancestry{c.store}, hdr, &parent.Header, c.now()); err != nil {
+		return false, err, nil
 	}
 	if err := workGate(c.tip.Load(), parent, hdr, above); err != nil {
-		return false, err
+		return false, nil, err
 	}
-	return true, nil
+	return true, nil, nil
 }
 
 // checkKnown refuses blocks already stored, waiting as orphans, or known to

@@ -27,20 +27,27 @@ type gossipStats struct {
 	at        map[string]time.Time // message id → when it was first delivered here
 	published map[string]time.Time // message id → when this node first sent it, not having received it
 	dups      map[string]int       // message id → copies after the first
+	sent      map[string]int       // message id → copies this node sent, each to one peer
 	recvBytes int64
 	sentBytes int64
-	sentMsgs  int64 // block messages sent, each copy to each peer
+	// known holds every block message id this node received or sent,
+	// and survives reset: a node forwarding, or answering an IWANT for,
+	// a block it got before the count began has not published it. (The
+	// 5-node testnet's funding blocks, still in flight when the load
+	// began, were counted as hundreds of publications without it.)
+	known map[string]struct{}
 }
 
 func newGossipStats(topic string) *gossipStats {
-	s := &gossipStats{topic: topic}
+	s := &gossipStats{topic: topic, known: map[string]struct{}{}}
 	s.clear()
 	return s
 }
 
 func (s *gossipStats) clear() {
-	s.first, s.at, s.published, s.dups = map[string]peer.ID{}, map[string]time.Time{}, map[string]time.Time{}, map[string]int{}
-	s.recvBytes, s.sentBytes, s.sentMsgs = 0, 0, 0
+	s.first, s.at, s.published = map[string]peer.ID{}, map[string]time.Time{}, map[string]time.Time{}
+	s.dups, s.sent = map[string]int{}, map[string]int{}
+	s.recvBytes, s.sentBytes = 0, 0
 }
 
 var _ pubsub.RawTracer = (*gossipStats)(nil)
@@ -54,6 +61,7 @@ func (s *gossipStats) DeliverMessage(msg *pubsub.Message) {
 	if _, ok := s.first[msg.ID]; !ok {
 		s.first[msg.ID], s.at[msg.ID] = msg.ReceivedFrom, time.Now()
 	}
+	s.known[msg.ID] = struct{}{}
 }
 
 func (s *gossipStats) DuplicateMessage(msg *pubsub.Message) {
@@ -86,14 +94,13 @@ func (s *gossipStats) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
-		_, got := s.first[id]
-		_, sent := s.published[id]
-		if !got && !sent {
+		if _, ok := s.known[id]; !ok {
 			s.published[id] = now
+			s.known[id] = struct{}{}
 		}
+		s.sent[id]++
 	}
 	s.sentBytes += size
-	s.sentMsgs += int64(len(ids))
 }
 
 func (s *gossipStats) reset() {
@@ -142,6 +149,7 @@ func (nt *Net) GossipFigures() GossipFigures {
 	at := make([]map[string]time.Time, n)
 	published := map[string]time.Time{}
 	publisher := map[string]int{}
+	dupsOf, sentOf := map[string]int{}, map[string]int{}
 	var f GossipFigures
 	var dups, in, out, sent int64
 	for i, m := range nt.members {
@@ -151,13 +159,21 @@ func (nt *Net) GossipFigures() GossipFigures {
 		for id, t := range s.published {
 			published[id], publisher[id] = t, i
 		}
-		for _, d := range s.dups {
-			dups += int64(d)
+		for id, d := range s.dups {
+			dupsOf[id] += d
 		}
-		in, out, sent = in+s.recvBytes, out+s.sentBytes, sent+s.sentMsgs
+		for id, k := range s.sent {
+			sentOf[id] += k
+		}
+		in, out = in+s.recvBytes, out+s.sentBytes
 		s.mu.Unlock()
 	}
 	nt.mu.Unlock()
+	// Copies of blocks published before the count began are not this
+	// count's.
+	for id := range published {
+		dups, sent = dups+int64(dupsOf[id]), sent+int64(sentOf[id])
+	}
 	f.Blocks = len(published)
 
 	// A node's hop is one more than that of the peer it first heard the

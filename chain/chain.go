@@ -22,10 +22,14 @@ var ErrWrongNetwork = errors.New("store belongs to another network")
 // depth, parks blocks with unknown parents in a bounded orphan pool and
 // remembers blocks that proved invalid.
 //
-// Writes (ProcessBlock, ProcessBlocks) are serialised by mu, which guards
-// the orphan pool and the invalid set. Reads go to the store, which holds
+// Writes (ProcessBlock, ProcessBlocks) are serialised by mu; the orphan
+// pool and the invalid set change only under it, and have locks of their
+// own for the readers that do not take it (a header's precheck). Reads go to the store, which holds
 // only committed state, and the tip is an atomic pointer, so neither waits
-// for a long reorg.
+// for a long reorg. Block and Meta (and the header checks that read them)
+// also see the blocks of the write under way once it has validated them
+// (pending), so a block forwarded before its commit can be served and
+// built on.
 type Chain struct {
 	p     *Params
 	store Store
@@ -33,6 +37,11 @@ type Chain struct {
 	now   func() time.Time
 
 	tip atomic.Pointer[BlockMeta]
+	// pending is the overlay of the write under way from the moment its
+	// blocks are validated until its store commit ends, nil otherwise.
+	// Nothing writes to it once it is set: reads from any goroutine see
+	// it, then the store.
+	pending atomic.Pointer[overlay]
 	// sigs remembers verified signatures, shared with the mempool the
 	// node builds on this chain (WithSigCache).
 	sigs *SigCache
@@ -177,11 +186,23 @@ func (c *Chain) TipChanged() <-chan struct{} {
 	return c.tipWaitC
 }
 
-// Meta returns the index entry of a stored block.
-func (c *Chain) Meta(h Hash) (*BlockMeta, error) { return c.store.Meta(h) }
+// Meta returns the index entry of a stored block, or of one validated
+// and being committed.
+func (c *Chain) Meta(h Hash) (*BlockMeta, error) { return c.reader().Meta(h) }
 
-// Block returns a stored block, on the main chain or not.
-func (c *Chain) Block(h Hash) (*Block, error) { return c.store.Block(h) }
+// Block returns a stored block, on the main chain or not, or one
+// validated and being committed: a node that forwarded a block before its
+// commit ended must answer for it.
+func (c *Chain) Block(h Hash) (*Block, error) { return c.reader().Block(h) }
+
+// reader is the committed state seen through the write under way, if
+// its blocks are validated (see pending).
+func (c *Chain) reader() stateReader {
+	if o := c.pending.Load(); o != nil {
+		return o
+	}
+	return c.store
+}
 
 // BlockAt returns the main-chain block at height.
 func (c *Chain) BlockAt(height uint64) (*Block, error) {
@@ -203,19 +224,15 @@ func (c *Chain) TxLocation(id Hash) (Hash, error) { return c.store.TxLocation(id
 
 // HasBlock reports whether the block is stored or waiting as an orphan.
 func (c *Chain) HasBlock(h Hash) bool {
-	if _, err := c.store.Meta(h); err == nil {
+	if _, err := c.Meta(h); err == nil {
 		return true
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.orphans.has(h)
 }
 
 // OrphanRoot returns the first missing ancestor of an orphan: the block to
 // ask peers for. For a block that is not an orphan it returns h.
 func (c *Chain) OrphanRoot(h Hash) Hash {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.orphans.root(h)
 }
 
@@ -289,7 +306,20 @@ func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) {
 
 // ProcessChecked is ProcessBlock for a block CheckBlock has checked.
 func (c *Chain) ProcessChecked(ctx context.Context, cb *CheckedBlock) (*Change, error) {
-	ch, _, err := c.process(ctx, []*Block{cb.b}, []*sanityResult{cb.sanity}, false)
+	return c.ProcessCheckedValidated(ctx, cb, nil)
+}
+
+// ProcessCheckedValidated is ProcessChecked that also calls validated,
+// under the chain's lock, with the change the block makes once it is
+// fully validated and connected in memory, before the store commit: the
+// moment gossip may forward it (protocol.md §16.8). From then until the
+// commit ends, Block and Meta return it and a block building on it waits
+// for the lock rather than being taken for an orphan. validated is not
+// called for a block that fails or leaves the tip where it was; if the
+// commit then fails, ProcessCheckedValidated returns the store failure
+// as ProcessChecked does. validated must not call the chain's writes.
+func (c *Chain) ProcessCheckedValidated(ctx context.Context, cb *CheckedBlock, validated func(*Change)) (*Change, error) {
+	ch, _, err := c.process(ctx, []*Block{cb.b}, []*sanityResult{cb.sanity}, false, validated)
 	return ch, err
 }
 
@@ -339,14 +369,16 @@ func JoinChecked(cbs ...*CheckedBlocks) *CheckedBlocks {
 
 // ProcessCheckedBlocks is ProcessBlocks for a batch CheckBlocks checked.
 func (c *Chain) ProcessCheckedBlocks(ctx context.Context, cb *CheckedBlocks) (*Change, int, error) {
-	return c.process(ctx, cb.blocks, cb.sanity, true)
+	return c.process(ctx, cb.blocks, cb.sanity, true, nil)
 }
 
 // process runs blocks through the pipeline under the lock; sanity holds
 // the body checks done before it (nil entries are done under it).
 // requested marks a sync batch: duplicates are skipped and the work gate
-// does not apply.
-func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityResult, requested bool) (*Change, int, error) {
+// does not apply. validated, if not nil, is called before the commit
+// (see ProcessCheckedValidated).
+func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityResult, requested bool,
+	validated func(*Change)) (*Change, int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failure.err != nil {
@@ -371,16 +403,27 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 	if root.empty() {
 		return nil, done, failure
 	}
-	if err := c.store.Apply(root.b); err != nil {
+	// The change is described from the overlay, which holds every block
+	// it moves, so it is known before the commit.
+	ch, err := c.describe(root, oldTip)
+	if err != nil {
+		return nil, done, err
+	}
+	// root is read-only from here on: readers may see it until the
+	// commit ends.
+	c.pending.Store(root)
+	if validated != nil && ch != nil && failure == nil {
+		validated(ch)
+	}
+	err = c.store.Apply(root.b)
+	c.pending.Store(nil)
+	if err != nil {
 		// Nothing of the batch is visible: the tip stays where it was.
 		// Whether the file holds the batch is unknown until it is
 		// reopened, so no later write may build on either guess.
 		return nil, 0, fmt.Errorf("commit: %w", c.failLocked(err))
 	}
-	ch, err := c.publishTip(root, oldTip)
-	if err != nil {
-		return nil, done, err
-	}
+	c.publishTip(ch)
 	if err := c.noteSide(root.b, ch); err != nil {
 		return ch, done, err
 	}
@@ -422,34 +465,36 @@ func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityRe
 	return out
 }
 
-// publishTip makes the committed tip visible and describes the change. r
-// is the committed overlay, so the blocks it just wrote are read from
-// memory.
-func (c *Chain) publishTip(r stateReader, oldTip *BlockMeta) (*Change, error) {
-	tipHash, err := c.store.Tip()
-	if err != nil {
-		return nil, fmt.Errorf("read tip: %w", err)
-	}
-	if tipHash == oldTip.Hash {
+// describe returns the change the overlay r makes to the main chain
+// whose tip is oldTip: nil if it leaves the tip where it is. The blocks
+// it moves are read from r, in memory.
+func (c *Chain) describe(r *overlay, oldTip *BlockMeta) (*Change, error) {
+	if r.b.Tip.IsZero() || r.b.Tip == oldTip.Hash {
 		return nil, nil
 	}
-	newTip, err := c.store.Meta(tipHash)
+	newTip, err := r.Meta(r.b.Tip)
 	if err != nil {
 		return nil, fmt.Errorf("read tip meta: %w", err)
 	}
-	c.tip.Store(newTip)
-	close(c.tipWaitC)
-	c.tipWaitC = make(chan struct{})
 	disc, conn, err := branchDiff(r, oldTip, newTip)
 	if err != nil {
 		return nil, fmt.Errorf("describe tip change: %w", err)
 	}
-	ch := &Change{OldTip: oldTip, NewTip: newTip, Disconnected: disc, Connected: conn}
-	if ch.Reorg() {
-		c.log.Debug("reorg", "old_tip", oldTip.Hash.Short(), "new_tip", newTip.Hash.Short(),
-			"height", newTip.Height(), "depth", len(disc))
+	return &Change{OldTip: oldTip, NewTip: newTip, Disconnected: disc, Connected: conn}, nil
+}
+
+// publishTip makes the tip of a committed change visible.
+func (c *Chain) publishTip(ch *Change) {
+	if ch == nil {
+		return
 	}
-	return ch, nil
+	c.tip.Store(ch.NewTip)
+	close(c.tipWaitC)
+	c.tipWaitC = make(chan struct{})
+	if ch.Reorg() {
+		c.log.Debug("reorg", "old_tip", ch.OldTip.Hash.Short(), "new_tip", ch.NewTip.Hash.Short(),
+			"height", ch.NewTip.Height(), "depth", len(ch.Disconnected))
+	}
 }
 
 // addWork returns parent's cumulative work plus the work of bits.

@@ -1,13 +1,20 @@
 package chain
 
-import "math/big"
+import (
+	"math/big"
+	"sync"
+)
 
 // orphanPool holds blocks whose parent is not known yet, bounded by count
 // and total encoded size; when full, the oldest block leaves first. Blocks
 // enter only after their sanity checks, so filling the pool costs a peer
 // real proof of work, and a block taken out of the pool is not checked
-// again: its sanity held when it entered. The chain's mutex guards it.
+// again: its sanity held when it entered. It has a mutex of its own, so
+// that a header's precheck reads it without waiting for the chain's lock,
+// which a store commit holds; changes happen under the chain's lock too,
+// so a change that takes several calls is seen whole by the chain.
 type orphanPool struct {
+	mu                 sync.Mutex
 	maxCount, maxBytes int
 	bytes              int
 	byHash             map[Hash]*orphan
@@ -32,10 +39,18 @@ func newOrphanPool(maxCount, maxBytes int) *orphanPool {
 	}
 }
 
-func (p *orphanPool) has(h Hash) bool { _, ok := p.byHash[h]; return ok }
+func (p *orphanPool) has(h Hash) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hasLocked(h)
+}
+
+func (p *orphanPool) hasLocked(h Hash) bool { _, ok := p.byHash[h]; return ok }
 
 func (p *orphanPool) add(b *Block, h Hash, requested bool) {
-	if p.has(h) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hasLocked(h) {
 		return
 	}
 	size := b.EncodedSize()
@@ -55,7 +70,7 @@ func (p *orphanPool) evictOldest() {
 	for len(p.order) > 0 {
 		h := p.order[0]
 		p.order = p.order[1:]
-		if p.has(h) {
+		if p.hasLocked(h) {
 			p.remove(h)
 			return
 		}
@@ -86,7 +101,7 @@ func (p *orphanPool) remove(h Hash) {
 	if len(p.order) > 2*len(p.byHash)+64 {
 		live := p.order[:0]
 		for _, x := range p.order {
-			if p.has(x) {
+			if p.hasLocked(x) {
 				live = append(live, x)
 			}
 		}
@@ -96,6 +111,8 @@ func (p *orphanPool) remove(h Hash) {
 
 // takeChildren removes and returns the orphans whose parent is h.
 func (p *orphanPool) takeChildren(h Hash) []*orphan {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	hs := p.byParent[h]
 	if len(hs) == 0 {
 		return nil
@@ -113,13 +130,19 @@ func (p *orphanPool) takeChildren(h Hash) []*orphan {
 // connect. The pool holds at most maxCount blocks, so the walk is
 // bounded.
 func (p *orphanPool) workAbove(h Hash) *big.Int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.workAboveLocked(h)
+}
+
+func (p *orphanPool) workAboveLocked(h Hash) *big.Int {
 	best := new(big.Int)
 	for _, c := range p.byParent[h] {
 		o := p.byHash[c]
 		if o == nil {
 			continue
 		}
-		w := p.workAbove(c)
+		w := p.workAboveLocked(c)
 		w.Add(w, WorkForBits(o.b.Header.Bits))
 		if w.Cmp(best) > 0 {
 			best = w
@@ -131,6 +154,8 @@ func (p *orphanPool) workAbove(h Hash) *big.Int {
 // root follows parent links through the pool and returns the first hash
 // that is not in it: the missing ancestor.
 func (p *orphanPool) root(h Hash) Hash {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i := 0; i <= len(p.byHash); i++ {
 		o, ok := p.byHash[h]
 		if !ok {
@@ -142,7 +167,9 @@ func (p *orphanPool) root(h Hash) Hash {
 }
 
 // hashRing is a set of at most n hashes that forgets the oldest first.
+// Its mutex is its own, as the orphan pool's is.
 type hashRing struct {
+	mu   sync.Mutex
 	set  map[Hash]struct{}
 	ring []Hash
 	next int
@@ -152,10 +179,17 @@ func newHashRing(n int) *hashRing {
 	return &hashRing{set: make(map[Hash]struct{}, n), ring: make([]Hash, 0, n)}
 }
 
-func (r *hashRing) has(h Hash) bool { _, ok := r.set[h]; return ok }
+func (r *hashRing) has(h Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.set[h]
+	return ok
+}
 
 func (r *hashRing) add(h Hash) {
-	if r.has(h) || cap(r.ring) == 0 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.set[h]; ok || cap(r.ring) == 0 {
 		return
 	}
 	if len(r.ring) < cap(r.ring) {

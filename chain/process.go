@@ -146,24 +146,29 @@ func (c *Chain) PrecheckHeader(hdr *Header) error {
 // refusal.
 func (c *Chain) precheck(hdr *Header) (checkBody bool, failed, gate error) {
 	h := hdr.Hash()
-	if _, err := c.store.Meta(h); err == nil {
+	// A block validated and being committed counts as stored, and may
+	// be the parent: its child may come before the commit ends. Each read
+	// takes the chain's reader afresh: a block is in the pending write or
+	// in the store from its validation on.
+	if _, err := c.Meta(h); err == nil {
 		return false, nil, nil
 	}
 	if err := CheckHeaderSanity(c.p, hdr); err != nil {
 		return false, err, nil
 	}
-	c.mu.Lock()
+	// Not under the chain's lock, which a commit holds: a block built on
+	// one being committed is checked meanwhile, and sees its parent in
+	// the pending write (reader).
 	invalid := c.invalid.has(h) || c.invalid.has(hdr.PrevHash)
 	waiting := c.orphans.has(h)
 	above := c.orphans.workAbove(h)
-	c.mu.Unlock()
 	if invalid {
 		return false, ruleError(ErrKnownInvalid, "block %s or its parent failed validation before", h.Short()), nil
 	}
 	if waiting {
 		return false, nil, nil
 	}
-	parent, err := c.store.Meta(hdr.PrevHash)
+	parent, err := c.Meta(hdr.PrevHash)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return true, nil, nil // an orphan: the pool takes only checked bodies
@@ -172,7 +177,7 @@ func (c *Chain) precheck(hdr *Header) (checkBody bool, failed, gate error) {
 	case parent.Status&StatusInvalid != 0:
 		return false, ruleError(ErrKnownInvalid, "block %s: its parent failed validation before", h.Short()), nil
 	}
-	if err := CheckHeaderContext(c.p, ancestry{c.store}, hdr, &parent.Header, c.now()); err != nil {
+	if err := CheckHeaderContext(c.p, ancestry{c.reader()}, hdr, &parent.Header, c.now()); err != nil {
 		return false, err, nil
 	}
 	if err := workGate(c.tip.Load(), parent, hdr, above); err != nil {

@@ -32,8 +32,7 @@ func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) (
 	return a.n.chain.HeadersAfter(loc, stop, max)
 }
 func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
-	ch, _, err := a.n.processBlocks(ctx, []*chain.Block{b}, false, OriginGossip)
-	return p2p.ResultOf(ch, b.Hash()), err
+	return a.n.intake.processGossiped(ctx, b)
 }
 func (a chainAdapter) CheckBlocks(bs []*chain.Block) *chain.CheckedBlocks {
 	return a.n.chain.CheckBlocks(bs)

@@ -42,6 +42,7 @@ func TestAdapterReportsOrphansConnected(t *testing.T) {
 	if err != nil || !r.Joined || r.Connected != 2 || r.Tip == nil || r.Tip.Hash != b2.Hash() {
 		t.Fatalf("b1: %+v, %v; want b1 joined, two blocks connected, tip b2", r, err)
 	}
+	b.intake.wait() // gossip was answered before the commit ended
 	if b.Chain().Tip().Hash != b2.Hash() {
 		t.Fatal("b2 did not connect after its parent")
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/p2p"
 )
 
 // Origins of blocks and transactions, as events report them.
@@ -43,18 +44,40 @@ type intake struct {
 
 	mu      sync.Mutex
 	closing bool // set by close under mu: addTx refuses from then on
+
+	// early counts the gossiped blocks still being committed after
+	// gossip was told they are valid (processGossiped); the node waits
+	// for them before closing the store.
+	early sync.WaitGroup
 }
 
 // processBlocks hands blocks to the chain, brings the mempool along and,
 // after unlocking, publishes what changed. A batch (sync) is published
 // as its last connected block.
 func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string) (*chain.Change, int, error) {
-	ch, k, err := in.processLocked(ctx, bs, batch)
+	ch, k, err := in.processLocked(ctx, bs, batch, nil)
 	if ch != nil {
 		in.publishChange(ch, batch, origin)
 	}
 	return ch, k, err
 }
+
+// processGossiped is processBlocks for one gossiped block, returning as
+// soon as the chain has validated it (p2p.ProcessEarly), so gossip
+// forwards it while its store commit, the mempool update and the events
+// finish on a goroutine of their own.
+func (in *intake) processGossiped(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
+	return p2p.ProcessEarly(&in.early, b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
+		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, false, validated)
+		if ch != nil {
+			in.publishChange(ch, false, OriginGossip)
+		}
+		return ch, err
+	})
+}
+
+// wait waits for the commits of gossiped blocks already forwarded.
+func (in *intake) wait() { in.early.Wait() }
 
 // publishChange publishes the events of a chain change; a batch (sync)
 // is published as its last connected block.
@@ -80,7 +103,7 @@ func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
 	return d
 }
 
-func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bool) (*chain.Change, int, error) {
+func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bool, validated func(*chain.Change)) (*chain.Change, int, error) {
 	var checked *chain.CheckedBlock
 	var checkedBatch *chain.CheckedBlocks
 	if batch {
@@ -96,13 +119,13 @@ func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bo
 			return nil, 0, err
 		}
 	}
-	return in.processCheckedLocked(ctx, checked, checkedBatch)
+	return in.processCheckedLocked(ctx, checked, checkedBatch, validated)
 }
 
 // processChecked is processBlocks for a sync batch whose context-free
 // checks ran already (chain.Chain.CheckBlocks).
 func (in *intake) processChecked(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
-	ch, k, err := in.processCheckedLocked(ctx, nil, cb)
+	ch, k, err := in.processCheckedLocked(ctx, nil, cb, nil)
 	if ch != nil {
 		in.publishChange(ch, true, OriginSync)
 	}
@@ -110,8 +133,10 @@ func (in *intake) processChecked(ctx context.Context, cb *chain.CheckedBlocks) (
 }
 
 // processCheckedLocked processes one checked block, or a checked batch,
-// under mu.
-func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.CheckedBlock, batch *chain.CheckedBlocks) (*chain.Change, int, error) {
+// under mu; validated is the single block's (see
+// chain.Chain.ProcessCheckedValidated).
+func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.CheckedBlock, batch *chain.CheckedBlocks,
+	validated func(*chain.Change)) (*chain.Change, int, error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	var ch *chain.Change
@@ -120,7 +145,7 @@ func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.Check
 	if batch != nil {
 		ch, k, err = in.chain.ProcessCheckedBlocks(ctx, batch)
 	} else {
-		ch, err = in.chain.ProcessChecked(ctx, checked)
+		ch, err = in.chain.ProcessCheckedValidated(ctx, checked, validated)
 		if err == nil {
 			k = 1
 		}

@@ -280,11 +280,7 @@ func (n *Node) SyncNow(ctx context.Context) bool {
 	return n.syncer.SyncNow(ctx)
 }
 
-// processBlocks and addTx are the p2p adapter's way in (see adapter.go).
-func (n *Node) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string) (*chain.Change, int, error) {
-	return n.intake.processBlocks(ctx, bs, batch, origin)
-}
-
+// addTx is the p2p adapter's way in for transactions (see adapter.go).
 func (n *Node) addTx(tx *chain.Transaction, origin string) error { return n.intake.addTx(tx, origin) }
 
 func (n *Node) closeP2P() error {
@@ -315,6 +311,9 @@ func (n *Node) Close() error {
 	}
 	n.wg.Wait()
 	errs := []error{n.closeP2P()}
+	// Gossip is closed: no block comes in any more, and those it
+	// forwarded before their commit ended finish theirs.
+	n.intake.wait()
 	select {
 	case <-n.watch.failed:
 		// The store could not write: the data directory is full or

@@ -239,7 +239,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool) {
 					}
 				}
 			}
-			if _, err := chains[pub].ProcessBlock(ctx, blk); err != nil {
+			if _, err := chains[pub].processNow(ctx, blk); err != nil {
 				b.Fatal(err)
 			}
 			blockBytes += int64(blk.EncodedSize())

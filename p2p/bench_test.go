@@ -169,7 +169,8 @@ func openBenchChain(tb testing.TB, dir string, noSync bool) (c *testChain, close
 		st.Close()
 		tb.Fatal(err)
 	}
-	return &testChain{Chain: ch, mp: chain.NewMempool(ch.Params(), chain.WithMempoolSigCache(ch.SigCache()))}, func() { st.Close() }
+	tc := &testChain{Chain: ch, mp: chain.NewMempool(ch.Params(), chain.WithMempoolSigCache(ch.SigCache()))}
+	return tc, func() { tc.early.Wait(); st.Close() }
 }
 
 // processAll hands blocks to c in batches of batch, as sync does.

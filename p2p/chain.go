@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"sync"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -40,7 +41,10 @@ type Chain interface {
 	// (chain.ErrNotHeavier, chain.ErrLowWork). A block that is stored but
 	// did not join the main chain has not met the ledger, so gossip does
 	// not forward it. A duplicate is an error (chain.ErrDuplicateBlock),
-	// so gossip can ignore it.
+	// so gossip can ignore it. It may return as soon as the block is
+	// fully validated and its change to the main chain known, before the
+	// block is stored (ProcessEarly): Block and Stored report it from then
+	// on, and a block building on it is processed after it.
 	ProcessBlock(ctx context.Context, b *chain.Block) (BlockResult, error)
 	// CheckBlocks runs the context-free checks of a batch the syncer
 	// requested, signatures included, on every core and without the
@@ -81,4 +85,28 @@ func ResultOf(ch *chain.Change, h chain.Hash) BlockResult {
 		return BlockResult{}
 	}
 	return BlockResult{Connected: len(ch.Connected), Tip: ch.NewTip, Joined: ch.Joined(h)}
+}
+
+// ProcessEarly runs process on a goroutine of its own (counted by wg) and
+// returns the result for the block with hash h as soon as process calls
+// validated (chain.Chain.ProcessCheckedValidated: the block is fully
+// validated and its change known, the store commit not yet done) or
+// returns, whichever comes first. The commit and whatever follows it go
+// on after ProcessEarly returns, so gossip forwards a block one store
+// commit sooner on every hop; a commit that fails after that takes the
+// node down its store-failure path as any failed commit does. It is how
+// both the node and the tests implement Chain.ProcessBlock.
+func ProcessEarly(wg *sync.WaitGroup, h chain.Hash, process func(validated func(*chain.Change)) (*chain.Change, error)) (BlockResult, error) {
+	type result struct {
+		ch  *chain.Change
+		err error
+	}
+	done := make(chan result, 1)
+	wg.Go(func() {
+		var once sync.Once
+		ch, err := process(func(ch *chain.Change) { once.Do(func() { done <- result{ch, nil} }) })
+		once.Do(func() { done <- result{ch, err} })
+	})
+	r := <-done
+	return ResultOf(r.ch, h), r.err
 }

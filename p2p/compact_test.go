@@ -35,7 +35,13 @@ type compactNode struct {
 // (a test's wrapper of c).
 func newCompactNode(t *testing.T, withSync bool, view func(*testChain) p2p.Chain) *compactNode {
 	t.Helper()
-	n := &compactNode{h: newHost(t), c: newTestChain(t), mesh: newMeshTracer()}
+	return newCompactNodeOn(t, newTestChain(t), withSync, view)
+}
+
+// newCompactNodeOn is newCompactNode on the chain c.
+func newCompactNodeOn(t *testing.T, c *testChain, withSync bool, view func(*testChain) p2p.Chain) *compactNode {
+	t.Helper()
+	n := &compactNode{h: newHost(t), c: c, mesh: newMeshTracer()}
 	var pc p2p.Chain = n.c
 	if view != nil {
 		pc = view(n.c)
@@ -74,7 +80,7 @@ func fundAll(t *testing.T, alice *testwallet.Wallet, src *compactNode, others ..
 	t.Helper()
 	b := src.c.mine(t, alice.Addr)
 	for _, n := range others {
-		if _, err := n.c.ProcessBlock(context.Background(), b); err != nil {
+		if _, err := n.c.processNow(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -270,7 +276,7 @@ func TestCompactHostileAnswers(t *testing.T) {
 	p := honest.c.Params()
 	alice := testwallet.New("alice")
 	honest.c.mine(t, alice.Addr)
-	if _, err := far.c.ProcessBlock(context.Background(), mustBlock(t, honest.c, honest.c.Tip().Hash)); err != nil {
+	if _, err := far.c.processNow(context.Background(), mustBlock(t, honest.c, honest.c.Tip().Hash)); err != nil {
 		t.Fatal(err)
 	}
 	payments := make([]*chain.Transaction, 3)

@@ -28,6 +28,9 @@ type testChain struct {
 	*chain.Chain
 	mp *chain.Mempool
 	mu sync.Mutex
+	// early counts the gossiped blocks still committing after
+	// ProcessBlock returned.
+	early sync.WaitGroup
 }
 
 func newTestChain(t testing.TB) *testChain {
@@ -43,26 +46,54 @@ func newTestChainFor(t testing.TB, p *chain.Params, opts ...chain.MempoolOption)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	return newTestChainOn(t, p, st, opts...)
+}
+
+// newTestChainOn is newTestChainFor on st (a test's wrapper of a real
+// store), which it closes at the test's end.
+func newTestChainOn(t testing.TB, p *chain.Params, st chain.Store, opts ...chain.MempoolOption) *testChain {
+	t.Helper()
 	c, err := chain.New(p, st)
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
 	// The mempool shares the chain's signature cache, as the node's does.
 	opts = append(opts, chain.WithMempoolSigCache(c.SigCache()))
-	return &testChain{Chain: c, mp: chain.NewMempool(c.Params(), opts...)}
+	tc := &testChain{Chain: c, mp: chain.NewMempool(c.Params(), opts...)}
+	t.Cleanup(func() { tc.early.Wait(); st.Close() })
+	return tc
 }
 
 var _ p2p.Chain = (*testChain)(nil)
 
+// ProcessBlock returns once b is validated, as the node's does (see
+// p2p.ProcessEarly); the commit and the mempool update finish after.
 func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
+	return p2p.ProcessEarly(&c.early, b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
+		return c.process(ctx, b, validated)
+	})
+}
+
+// processNow processes b to the end, commit included: for a test's own
+// blocks, which it builds on at once.
+func (c *testChain) processNow(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
+	ch, err := c.process(ctx, b, nil)
+	return p2p.ResultOf(ch, b.Hash()), err
+}
+
+func (c *testChain) process(ctx context.Context, b *chain.Block, validated func(*chain.Change)) (*chain.Change, error) {
+	cb, err := c.CheckBlock(b)
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch, err := c.Chain.ProcessBlock(ctx, b)
+	ch, err := c.ProcessCheckedValidated(ctx, cb, validated)
 	if ch != nil {
 		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
 	}
-	return p2p.ResultOf(ch, b.Hash()), err
+	return ch, err
 }
 
 // ProcessBlocks checks and processes a batch, as the syncer does.
@@ -96,7 +127,7 @@ func (c *testChain) mine(t testing.TB, miner string) *chain.Block {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ProcessBlock(context.Background(), b); err != nil {
+	if _, err := c.processNow(context.Background(), b); err != nil {
 		t.Fatal(err)
 	}
 	return b

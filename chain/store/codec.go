@@ -11,55 +11,95 @@ import (
 // Record encodings. Every decoder checks lengths before it reads or
 // allocates and reports ErrCorrupt; no input makes it panic.
 
-// Meta record layout: header | work | status | size | tx count.
+// Record sizes and limits.
 const (
-	metaOffWork    = chain.HeaderSize       // 32 bytes, big-endian
-	metaOffStatus  = metaOffWork + workSize // 1 byte
-	metaOffSize    = metaOffStatus + 1      // uint32
-	metaOffTxCount = metaOffSize + 4        // uint32
-	metaSize       = metaOffTxCount + 4     // 137
-	workSize       = 32                     // 256 bits: more than any chain can hold
-	accountSize    = 16                     // balance int64 | nonce uint64
-	heightKeySize  = 8                      // uint64
-	undoHeaderSize = 4                      // entry count uint32
-	undoMinEntry   = 1 + 1 + accountSize    // length byte, a 1-byte address, account
-	maxUndoEntries = 2 * chain.MaxBlockTxs  // each tx touches a sender and a recipient
-	maxAddressLen  = chain.MaxNameLen       // longest sender or recipient
+	workSize       = 32                    // 256 bits: more than any chain can hold
+	indexFixed     = heightKeySize + 1     // height | status, then the work
+	maxIndexSize   = indexFixed + workSize // the work's bytes are at most 32
+	accountSize    = 16                    // balance int64 | nonce uint64
+	heightKeySize  = 8                     // uint64
+	blockKeySize   = heightKeySize + chain.HashSize
+	undoHeaderSize = 4                     // entry count uint32
+	undoMinEntry   = 1 + 1 + accountSize   // length byte, a 1-byte address, account
+	maxUndoEntries = 2 * chain.MaxBlockTxs // each tx touches a sender and a recipient
+	maxAddressLen  = chain.MaxNameLen      // longest sender or recipient
 	maxUndoSize    = undoHeaderSize + maxUndoEntries*(1+maxAddressLen+accountSize)
 )
 
-// encodeMeta returns the 137-byte record of m.
-func encodeMeta(m *chain.BlockMeta) ([]byte, error) {
+// indexRecord is what the metas bucket keeps of a block under its hash:
+// where its records are filed (its height) and what validation found.
+// The header, size and transaction count come from the block record.
+type indexRecord struct {
+	height uint64
+	status chain.Status
+	work   []byte // big-endian, no leading zeros
+}
+
+// encodeIndex returns the metas record of m: height | status | work, the
+// work big-endian without leading zeros (0 to 32 bytes).
+func encodeIndex(m *chain.BlockMeta) ([]byte, error) {
 	if m.Work == nil || m.Work.Sign() < 0 || m.Work.BitLen() > 8*workSize {
 		return nil, fmt.Errorf("%w: meta %s: work %v is not a %d-bit unsigned number", ErrBadBatch, m.Hash.Short(), m.Work, 8*workSize)
 	}
-	b := make([]byte, metaSize)
-	hdr := m.Header.Encode()
-	copy(b, hdr[:])
-	m.Work.FillBytes(b[metaOffWork:metaOffStatus])
-	b[metaOffStatus] = byte(m.Status)
-	binary.BigEndian.PutUint32(b[metaOffSize:], m.Size)
-	binary.BigEndian.PutUint32(b[metaOffTxCount:], m.TxCount)
+	b := make([]byte, 0, indexFixed+(m.Work.BitLen()+7)/8)
+	b = binary.BigEndian.AppendUint64(b, m.Height())
+	b = append(b, byte(m.Status))
+	b = b[:cap(b)]
+	m.Work.FillBytes(b[indexFixed:])
 	return b, nil
 }
 
-// decodeMeta reads a meta record stored under hash.
-func decodeMeta(hash chain.Hash, b []byte) (*chain.BlockMeta, error) {
-	if len(b) != metaSize {
-		return nil, fmt.Errorf("%w: meta record is %d bytes, want %d", ErrCorrupt, len(b), metaSize)
+// decodeIndex reads a metas record.
+func decodeIndex(b []byte) (indexRecord, error) {
+	if len(b) < indexFixed || len(b) > maxIndexSize {
+		return indexRecord{}, fmt.Errorf("%w: meta record is %d bytes, want %d to %d", ErrCorrupt, len(b), indexFixed, maxIndexSize)
 	}
-	hdr, err := chain.DecodeHeader(b[:chain.HeaderSize])
+	if len(b) > indexFixed && b[indexFixed] == 0 {
+		// One work, one encoding: Apply never writes a leading zero.
+		return indexRecord{}, fmt.Errorf("%w: meta record's work has a leading zero", ErrCorrupt)
+	}
+	return indexRecord{
+		height: binary.BigEndian.Uint64(b),
+		status: chain.Status(b[heightKeySize]),
+		work:   b[indexFixed:],
+	}, nil
+}
+
+// metaOf builds the meta of the block hash from its index record and its
+// block record (the canonical encoding: header, transaction count varint,
+// transactions). Only the header and the count are read; nothing of rec or
+// blk is kept.
+func metaOf(hash chain.Hash, rec indexRecord, blk []byte) (*chain.BlockMeta, error) {
+	if len(blk) < chain.HeaderSize+1 || len(blk) > chain.MaxBlockSize {
+		return nil, fmt.Errorf("%w: block record is %d bytes, want %d to %d", ErrCorrupt, len(blk), chain.HeaderSize+1, chain.MaxBlockSize)
+	}
+	hdr, err := chain.DecodeHeader(blk[:chain.HeaderSize])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if hdr.Height != rec.height {
+		return nil, fmt.Errorf("%w: block record at height %d holds a header of height %d", ErrCorrupt, rec.height, hdr.Height)
+	}
+	n, vl := binary.Uvarint(blk[chain.HeaderSize:])
+	if vl <= 0 || n > chain.MaxBlockTxs {
+		return nil, fmt.Errorf("%w: block record's transaction count does not decode", ErrCorrupt)
 	}
 	return &chain.BlockMeta{
 		Hash:    hash,
 		Header:  hdr,
-		Work:    new(big.Int).SetBytes(b[metaOffWork:metaOffStatus]),
-		Status:  chain.Status(b[metaOffStatus]),
-		Size:    binary.BigEndian.Uint32(b[metaOffSize:]),
-		TxCount: binary.BigEndian.Uint32(b[metaOffTxCount:]),
+		Work:    new(big.Int).SetBytes(rec.work),
+		Status:  rec.status,
+		Size:    uint32(len(blk)),
+		TxCount: uint32(n),
 	}, nil
+}
+
+// blockKey is where a block's record and undo record are filed: height
+// first, so that a growing chain appends to the end of those buckets
+// instead of writing into random pages, then the hash, which keeps the
+// blocks of one height apart.
+func blockKey(height uint64, h chain.Hash) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, blockKeySize), height), h[:]...)
 }
 
 // encodeUndo returns the record of u: the entry count, then each entry's

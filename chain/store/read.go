@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -9,10 +10,12 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 )
 
-// Each read is one read transaction (see get) that copies the value out;
-// decoding runs after the transaction has ended. View is the exception: many
-// reads in one transaction, each decoded inside it (the decoders copy what
-// they keep), for the requests that make hundreds of reads.
+// Each read is one read transaction. A record found in one read (tip,
+// main, account) is copied out and decoded after it ends (see get); one
+// that needs two (a meta, a block, an undo record through the block's
+// height, a transaction through the main index) runs through a txView
+// and is decoded inside, the decoders copying what they keep. View is many
+// reads in one transaction, for the requests that make hundreds of reads.
 
 // Tip returns the hash of the main chain's last block, or
 // chain.ErrNotFound in a store no batch has set a tip in.
@@ -33,37 +36,38 @@ func (s *Store) Tip() (chain.Hash, error) {
 
 // Meta returns the index entry of a stored block.
 func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
-	v, err := s.get(bucketMetas, h[:])
-	return metaRecord(h, v, err)
-}
-
-// metaRecord decodes the meta record v read under h (err is the read's).
-func metaRecord(h chain.Hash, v []byte, err error) (*chain.BlockMeta, error) {
-	if err != nil {
-		return nil, fmt.Errorf("meta %s: %w", h.Short(), err)
-	}
-	if v == nil {
-		return nil, fmt.Errorf("meta %s: %w", h.Short(), chain.ErrNotFound)
-	}
-	m, err := decodeMeta(h, v)
-	if err != nil {
-		return nil, fmt.Errorf("meta %s: %w", h.Short(), err)
-	}
-	return m, nil
+	var m *chain.BlockMeta
+	err := s.view(func(tx *bolt.Tx) error {
+		v, err := openView(tx)
+		if err != nil {
+			return err
+		}
+		m, err = v.Meta(h)
+		return err
+	})
+	return m, err
 }
 
 // Block returns a stored block.
 func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
-	v, err := s.get(bucketBlocks, h[:])
+	var blk *chain.Block
+	err := s.view(func(tx *bolt.Tx) error {
+		v, err := openView(tx)
+		if err != nil {
+			return err
+		}
+		_, rec, err := v.blockRecord(h)
+		if err != nil {
+			return err
+		}
+		// DecodeBlock copies what it keeps out of bbolt's memory.
+		if blk, err = chain.DecodeBlock(rec); err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", h.Short(), err)
-	}
-	if v == nil {
-		return nil, fmt.Errorf("block %s: %w", h.Short(), chain.ErrNotFound)
-	}
-	blk, err := chain.DecodeBlock(v)
-	if err != nil {
-		return nil, fmt.Errorf("block %s: %w: %w", h.Short(), ErrCorrupt, err)
 	}
 	return blk, nil
 }
@@ -113,14 +117,23 @@ func (s *Store) Account(addr string) (chain.Account, error) {
 
 // Undo returns the undo record of a block.
 func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
-	v, err := s.get(bucketUndo, h[:])
-	if err != nil {
-		return nil, fmt.Errorf("undo %s: %w", h.Short(), err)
-	}
-	if v == nil {
-		return nil, fmt.Errorf("undo %s: %w", h.Short(), chain.ErrNotFound)
-	}
-	u, err := decodeUndo(v)
+	var u *chain.Undo
+	err := s.view(func(tx *bolt.Tx) error {
+		v, err := openView(tx)
+		if err != nil {
+			return err
+		}
+		rec, err := v.index(h)
+		if err != nil {
+			return err
+		}
+		b := v.undo.Get(blockKey(rec.height, h))
+		if b == nil {
+			return chain.ErrNotFound
+		}
+		u, err = decodeUndo(b) // it copies what it keeps
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("undo %s: %w", h.Short(), err)
 	}
@@ -130,14 +143,26 @@ func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 // TxLocation returns the hash of the main-chain block holding the
 // transaction with id txid.
 func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
-	v, err := s.get(bucketTxIndex, txid[:])
-	if err != nil {
-		return chain.Hash{}, fmt.Errorf("tx %s: %w", txid.Short(), err)
-	}
-	if v == nil {
-		return chain.Hash{}, fmt.Errorf("tx %s: %w", txid.Short(), chain.ErrNotFound)
-	}
-	h, err := decodeHash(v)
+	var h chain.Hash
+	err := s.view(func(tx *bolt.Tx) error {
+		v, err := openView(tx)
+		if err != nil {
+			return err
+		}
+		b := v.txindex.Get(txid[:])
+		if b == nil {
+			return chain.ErrNotFound
+		}
+		if len(b) != heightKeySize {
+			return fmt.Errorf("%w: tx index record is %d bytes, want %d", ErrCorrupt, len(b), heightKeySize)
+		}
+		height := binary.BigEndian.Uint64(b)
+		if h, err = decodeHash(v.main.Get(b)); err != nil {
+			// Apply indexes transactions of main-chain blocks only.
+			return fmt.Errorf("%w: indexed at height %d, which has no main-chain block", ErrCorrupt, height)
+		}
+		return nil
+	})
 	if err != nil {
 		return chain.Hash{}, fmt.Errorf("tx %s: %w", txid.Short(), err)
 	}
@@ -159,23 +184,60 @@ func (s *Store) View(fn func(chain.StoreView) error) error {
 
 // openView opens the buckets of a txView.
 func openView(tx *bolt.Tx) (txView, error) {
-	metas, err := getBucket(tx, bucketMetas)
-	if err != nil {
-		return txView{}, err
+	var v txView
+	for _, o := range []struct {
+		name string
+		to   **bolt.Bucket
+	}{
+		{bucketMetas, &v.metas}, {bucketMain, &v.main}, {bucketBlocks, &v.blocks},
+		{bucketUndo, &v.undo}, {bucketTxIndex, &v.txindex},
+	} {
+		b, err := getBucket(tx, o.name)
+		if err != nil {
+			return txView{}, err
+		}
+		*o.to = b
 	}
-	main, err := getBucket(tx, bucketMain)
-	if err != nil {
-		return txView{}, err
-	}
-	return txView{metas: metas, main: main}, nil
+	return v, nil
 }
 
 // txView is chain.StoreView inside one read transaction, its buckets
-// opened once: opening a bucket costs as much as the read itself.
-type txView struct{ metas, main *bolt.Bucket }
+// opened once: opening a bucket costs as much as the read itself. The
+// store's single reads use it too, each in a transaction of its own.
+type txView struct{ metas, main, blocks, undo, txindex *bolt.Bucket }
+
+// index returns the metas record of h, or chain.ErrNotFound.
+func (v txView) index(h chain.Hash) (indexRecord, error) {
+	b := v.metas.Get(h[:])
+	if b == nil {
+		return indexRecord{}, chain.ErrNotFound
+	}
+	return decodeIndex(b)
+}
+
+// blockRecord returns the index record of h and its block record, which
+// is bbolt's memory: valid only inside the transaction.
+func (v txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
+	rec, err := v.index(h)
+	if err != nil {
+		return rec, nil, err
+	}
+	b := v.blocks.Get(blockKey(rec.height, h))
+	if b == nil {
+		return rec, nil, fmt.Errorf("%w: meta without its block record", ErrCorrupt)
+	}
+	return rec, b, nil
+}
 
 func (v txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
-	return metaRecord(h, v.metas.Get(h[:]), nil)
+	rec, b, err := v.blockRecord(h)
+	if err == nil {
+		var m *chain.BlockMeta
+		if m, err = metaOf(h, rec, b); err == nil {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("meta %s: %w", h.Short(), err)
 }
 
 func (v txView) MainHash(height uint64) (chain.Hash, error) {
@@ -215,13 +277,18 @@ func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
 			if err != nil {
 				return fmt.Errorf("meta key: %w", err)
 			}
-			m, err := decodeMeta(h, v)
+			rec, err := decodeIndex(v)
 			if err != nil {
 				return fmt.Errorf("meta %s: %w", h.Short(), err)
 			}
-			if !bytes.Equal(tv.main.Get(heightKey(m.Height())), h[:]) {
-				out = append(out, m)
+			if bytes.Equal(tv.main.Get(heightKey(rec.height)), h[:]) {
+				return nil
 			}
+			m, err := tv.Meta(h)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
 			return nil
 		})
 	})

@@ -107,6 +107,15 @@ func TestBadBatch(t *testing.T) {
 				u.Entries = append(u.Entries, chain.UndoEntry{Address: "a"})
 			}
 		}},
+		{"block without its meta", func(b *chain.Batch, blk *chain.Block) { delete(b.Metas, blk.Hash()) }},
+		{"meta without its block, not stored", func(b *chain.Batch, blk *chain.Block) { delete(b.Blocks, blk.Hash()) }},
+		{"block deleted without its meta", func(b *chain.Batch, _ *chain.Block) { b.Blocks[chain.Hash{3}] = nil }},
+		{"meta deleted without its block", func(b *chain.Batch, _ *chain.Block) { b.Metas[chain.Hash{3}] = nil }},
+		{"meta size not the block's", func(b *chain.Batch, blk *chain.Block) { b.Metas[blk.Hash()].Size++ }},
+		{"meta tx count not the block's", func(b *chain.Batch, blk *chain.Block) { b.Metas[blk.Hash()].TxCount-- }},
+		{"undo of a block not stored", func(b *chain.Batch, _ *chain.Block) { b.Undos[chain.Hash{4}] = &chain.Undo{} }},
+		{"tx indexed to a block not stored", func(b *chain.Batch, _ *chain.Block) { b.TxIndex[chain.Hash{5}] = chain.Hash{4} }},
+		{"tx indexed to a block off the main chain", func(b *chain.Batch, blk *chain.Block) { delete(b.Main, blk.Header.Height) }},
 		{"account without address", func(b *chain.Batch, _ *chain.Block) { b.Accounts[""] = chain.Account{Balance: 1} }},
 		{"account address too long", func(b *chain.Batch, _ *chain.Block) {
 			b.Accounts[strings.Repeat("a", chain.MaxNameLen+1)] = chain.Account{Balance: 1}
@@ -272,5 +281,41 @@ func TestOpenDirCreates(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("file mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestMetaAlone: a meta put without its block changes the status of the
+// stored block and keeps its body; deleting the pair with its undo record
+// (found through the pair's height before the pair goes) leaves none.
+func TestMetaAlone(t *testing.T) {
+	st, _ := openTemp(t)
+	b := chain.NewBatch()
+	blk := newGen(4, 4).connect(b, 2)
+	h := blk.Hash()
+	mustApply(t, st, b)
+
+	m := *b.Metas[h]
+	m.Status = chain.StatusInvalid
+	upd := chain.NewBatch()
+	upd.Metas[h] = &m
+	mustApply(t, st, upd)
+	if got, err := st.Meta(h); err != nil || got.Status != chain.StatusInvalid || got.Header != blk.Header {
+		t.Fatalf("Meta after a status update = %+v, %v; want status %d, the same header", got, err, chain.StatusInvalid)
+	}
+	if got, err := st.Block(h); err != nil || got.Hash() != h {
+		t.Fatalf("Block after a status update = %v, %v", got, err)
+	}
+
+	del := chain.NewBatch()
+	del.Blocks[h], del.Metas[h], del.Undos[h] = nil, nil, nil
+	mustApply(t, st, del)
+	for name, err := range map[string]error{
+		"Meta":  func() error { _, err := st.Meta(h); return err }(),
+		"Block": func() error { _, err := st.Block(h); return err }(),
+		"Undo":  func() error { _, err := st.Undo(h); return err }(),
+	} {
+		if !errors.Is(err, chain.ErrNotFound) {
+			t.Errorf("%s after the pair was deleted: %v, want chain.ErrNotFound", name, err)
+		}
 	}
 }

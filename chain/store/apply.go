@@ -16,7 +16,7 @@ type write struct {
 }
 
 // appendFill is the fill percent of the buckets whose keys grow with the
-// chain (blocks, undo, main). bbolt splits a page at half full by default,
+// chain (blocks, main). bbolt splits a page at half full by default,
 // which suits random keys; new keys of these buckets land at the end, so a
 // page filled to the brim is never written into again, and half-full
 // pages would double their size on disk.
@@ -62,7 +62,7 @@ func batchEmpty(b *chain.Batch) bool {
 
 // buckets are the store's buckets opened in one transaction.
 type buckets struct {
-	blocks, metas, main, undo, accounts, txindex, meta *bolt.Bucket
+	blocks, metas, main, accounts, txindex, meta *bolt.Bucket
 }
 
 func openBuckets(tx *bolt.Tx) (*buckets, error) {
@@ -71,7 +71,7 @@ func openBuckets(tx *bolt.Tx) (*buckets, error) {
 		name string
 		to   **bolt.Bucket
 	}{
-		{bucketBlocks, &bk.blocks}, {bucketMetas, &bk.metas}, {bucketMain, &bk.main}, {bucketUndo, &bk.undo},
+		{bucketBlocks, &bk.blocks}, {bucketMetas, &bk.metas}, {bucketMain, &bk.main},
 		{bucketAccounts, &bk.accounts}, {bucketTxIndex, &bk.txindex}, {bucketMeta, &bk.meta},
 	} {
 		b, err := getBucket(tx, o.name)
@@ -83,12 +83,15 @@ func openBuckets(tx *bolt.Tx) (*buckets, error) {
 	return &bk, nil
 }
 
-// plan is a batch encoded into writes per bucket. The writes to blocks,
-// undo and txindex whose key or value needs a height the batch does not
-// carry are filled in by resolve, inside the transaction.
+// plan is a batch encoded into writes per bucket. The writes to blocks
+// and txindex, whose keys or values need a height the batch may not carry
+// or a block record's stored part, are filled in by resolve, inside the
+// transaction.
 type plan struct {
-	blocks, metas, main, undo, accounts, txindex, meta []write
-	undos                                              map[chain.Hash][]byte // encoded, nil for a deletion
+	blocks, metas, main, accounts, txindex, meta []write
+	// newBlocks are the encodings of the blocks put, undos the undo
+	// records put (nil for a deletion), by block hash.
+	newBlocks, undos map[chain.Hash][]byte
 }
 
 // encodeBatch turns b into writes, refusing records the store cannot hold.
@@ -96,7 +99,7 @@ type plan struct {
 // block's): they are put together, or deleted together; a meta alone
 // updates the status of a block already stored.
 func encodeBatch(b *chain.Batch) (*plan, error) {
-	p := &plan{undos: make(map[chain.Hash][]byte, len(b.Undos))}
+	p := &plan{newBlocks: make(map[chain.Hash][]byte, len(b.Blocks)), undos: make(map[chain.Hash][]byte, len(b.Undos))}
 	for h, blk := range b.Blocks {
 		m, ok := b.Metas[h]
 		if !ok || (m == nil) != (blk == nil) {
@@ -116,7 +119,7 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 			return nil, fmt.Errorf("%w: meta of %s says %d bytes and %d transactions, the block has %d and %d",
 				ErrBadBatch, h.Short(), m.Size, m.TxCount, len(enc), len(blk.Transactions))
 		}
-		p.blocks = append(p.blocks, write{key: blockKey(blk.Header.Height, h), val: enc})
+		p.newBlocks[h] = enc
 	}
 	for h, m := range b.Metas {
 		if m == nil {
@@ -164,10 +167,12 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 	return p, nil
 }
 
-// resolve adds the writes that need a block's height from the store: the
-// deletion of a block pair, undo records and the transaction index. It
-// reads before anything is written, so a block deleted by this batch is
-// still found.
+// resolve adds the writes that need a block's height or its stored
+// record: blocks put (with their undo record, from the batch or kept from
+// the store), block pairs deleted (with their undo record), undo records
+// put or deleted alone (the block record rewritten), and the transaction
+// index. It reads before anything is written, so a block deleted by this
+// batch is still found.
 func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 	heightOf := func(h chain.Hash) (uint64, bool, error) {
 		if m := b.Metas[h]; m != nil {
@@ -197,18 +202,47 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		p.metas = append(p.metas, write{key: hashKey(h)})
 		p.blocks = append(p.blocks, write{key: blockKey(height, h)})
 	}
-	for h, enc := range p.undos {
+	for h, enc := range p.newBlocks {
+		key := blockKey(b.Metas[h].Height(), h)
+		undo, ok := p.undos[h]
+		if !ok {
+			// A block stored again keeps the undo record it has.
+			if old := bk.blocks.Get(key); old != nil {
+				var err error
+				if _, undo, err = splitBlockRecord(old); err != nil {
+					return fmt.Errorf("block %s: %w", h.Short(), err)
+				}
+			}
+		}
+		p.blocks = append(p.blocks, write{key: key, val: appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo)})
+	}
+	for h, undo := range p.undos {
+		if _, ok := b.Blocks[h]; ok {
+			continue // written or deleted with its block above
+		}
 		height, ok, err := heightOf(h)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			if enc == nil {
+			if undo == nil {
 				continue
 			}
 			return fmt.Errorf("%w: undo of block %s, which the store does not hold", ErrBadBatch, h.Short())
 		}
-		p.undo = append(p.undo, write{key: blockKey(height, h), val: enc})
+		key := blockKey(height, h)
+		old := bk.blocks.Get(key)
+		if old == nil {
+			return fmt.Errorf("block %s: %w: meta without its block record", h.Short(), ErrCorrupt)
+		}
+		enc, had, err := splitBlockRecord(old)
+		if err != nil {
+			return fmt.Errorf("block %s: %w", h.Short(), err)
+		}
+		if undo == nil && had == nil {
+			continue
+		}
+		p.blocks = append(p.blocks, write{key: key, val: appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo)})
 	}
 	// A block holds many transactions: its height and main-chain check
 	// are worked out once.
@@ -247,14 +281,14 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 // random, and sorted keys make the commit deterministic and walk each
 // B+tree once from left to right.
 func (p *plan) commit(bk *buckets) error {
-	bk.blocks.FillPercent, bk.undo.FillPercent, bk.main.FillPercent = appendFill, appendFill, appendFill
+	bk.blocks.FillPercent, bk.main.FillPercent = appendFill, appendFill
 	for _, o := range []struct {
 		name string
 		b    *bolt.Bucket
 		ws   []write
 	}{
 		{bucketBlocks, bk.blocks, p.blocks}, {bucketMetas, bk.metas, p.metas}, {bucketMain, bk.main, p.main},
-		{bucketUndo, bk.undo, p.undo}, {bucketAccounts, bk.accounts, p.accounts},
+		{bucketAccounts, bk.accounts, p.accounts},
 		{bucketTxIndex, bk.txindex, p.txindex}, {bucketMeta, bk.meta, p.meta},
 	} {
 		slices.SortFunc(o.ws, func(a, b write) int { return bytes.Compare(a.key, b.key) })

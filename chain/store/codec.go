@@ -94,8 +94,29 @@ func metaOf(hash chain.Hash, rec indexRecord, blk []byte) (*chain.BlockMeta, err
 	}, nil
 }
 
-// blockKey is where a block's record and undo record are filed: height
-// first, so that a growing chain appends to the end of those buckets
+// appendBlockRecord appends the blocks record of a block: the length of
+// its encoding as a uvarint, the encoding, then its undo record, if it has
+// one (a connected block); nothing follows a block without one.
+func appendBlockRecord(dst, blk, undo []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(blk)))
+	return append(append(dst, blk...), undo...)
+}
+
+// splitBlockRecord returns the block encoding and the undo record (nil
+// when there is none) of a blocks record, as slices of b.
+func splitBlockRecord(b []byte) (blk, undo []byte, err error) {
+	n, vl := binary.Uvarint(b)
+	if vl <= 0 || n > uint64(len(b)-vl) || n > chain.MaxBlockSize {
+		return nil, nil, fmt.Errorf("%w: block record of %d bytes does not hold the block it claims", ErrCorrupt, len(b))
+	}
+	blk, undo = b[vl:vl+int(n)], b[vl+int(n):]
+	if len(undo) == 0 {
+		undo = nil
+	}
+	return blk, undo, nil
+}
+
+// blockKey is where a block's record is filed: height first, so that a growing chain appends to the end of those buckets
 // instead of writing into random pages, then the hash, which keeps the
 // blocks of one height apart.
 func blockKey(height uint64, h chain.Hash) []byte {

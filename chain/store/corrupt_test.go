@@ -47,8 +47,9 @@ func put(bucket string, key, val []byte) func(tx *bolt.Tx) error {
 
 // newFileWithBlock creates a store at a temporary path holding one block
 // on the main chain, with its undo record and tx index, and closes it. It
-// returns the path, the block's hash and height, and its coinbase's id.
-func newFileWithBlock(t *testing.T) (path string, h chain.Hash, height uint64, txid chain.Hash) {
+// returns the path, the block's hash, height and encoding, and its
+// coinbase's id.
+func newFileWithBlock(t *testing.T) (path string, h chain.Hash, height uint64, enc []byte, txid chain.Hash) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), FileName)
 	s, err := Open(path, WithNoSync(true))
@@ -71,7 +72,7 @@ func newFileWithBlock(t *testing.T) (path string, h chain.Hash, height uint64, t
 	if err := s.Apply(b); err != nil {
 		t.Fatal(err)
 	}
-	return path, h, 5, txid
+	return path, h, 5, blk.Encode(), txid
 }
 
 // TestCorruptRecord writes garbage under each kind of key with bbolt
@@ -93,8 +94,10 @@ func TestCorruptRecord(t *testing.T) {
 		return func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucket)).Delete(key) }
 	}
 
-	path, h, height, txid := newFileWithBlock(t)
+	path, h, height, enc, txid := newFileWithBlock(t)
 	bk := blockKey(height, h)
+	rec := func(blk []byte) []byte { return appendBlockRecord(nil, blk, nil) }
+	withUndo := func(undo []byte) []byte { return appendBlockRecord(nil, enc, undo) }
 	block := func(s *Store) error { _, err := s.Block(h); return err }
 	meta := func(s *Store) error { _, err := s.Meta(h); return err }
 	undoRead := func(s *Store) error { _, err := s.Undo(h); return err }
@@ -103,14 +106,18 @@ func TestCorruptRecord(t *testing.T) {
 		tamper func(tx *bolt.Tx) error
 		read   func(s *Store) error
 	}{
-		{"block garbage", put(bucketBlocks, bk, []byte("garbage")), block},
-		{"block truncated", put(bucketBlocks, bk, goodBlock[:len(goodBlock)-3]), block},
-		{"block trailing bytes", put(bucketBlocks, bk, append(bytes.Clone(goodBlock), 0)), block},
-		{"block huge tx count", put(bucketBlocks, bk, append(bytes.Clone(goodBlock[:chain.HeaderSize]), 0xff, 0xff, 0xff, 0xff, 0x0f)), block},
+		{"block record garbage", put(bucketBlocks, bk, []byte("garbage")), block},
+		{"block record's length past its end", put(bucketBlocks, bk, rec(goodBlock)[:len(goodBlock)]), block},
+		{"block record's length too long", put(bucketBlocks, bk, append(binary.AppendUvarint(nil, chain.MaxBlockSize+1), make([]byte, chain.MaxBlockSize+1)...)), block},
+		{"block record empty", put(bucketBlocks, bk, []byte{}), block},
+		{"block garbage", put(bucketBlocks, bk, rec([]byte("garbage"))), block},
+		{"block truncated", put(bucketBlocks, bk, rec(goodBlock[:len(goodBlock)-3])), block},
+		{"block huge tx count", put(bucketBlocks, bk, rec(append(bytes.Clone(goodBlock[:chain.HeaderSize]), 0xff, 0xff, 0xff, 0xff, 0x0f))), block},
 		{"block record missing", del(bucketBlocks, bk), block},
 		{"meta of a block record missing", del(bucketBlocks, bk), meta},
-		{"meta of a block record too short", put(bucketBlocks, bk, goodBlock[:chain.HeaderSize]), meta},
-		{"meta of a header at another height", put(bucketBlocks, bk, (&chain.Block{Header: chain.Header{Height: 6}}).Encode()), meta},
+		{"meta of a block record too short", put(bucketBlocks, bk, rec(goodBlock[:chain.HeaderSize])), meta},
+		{"meta of a header at another height", put(bucketBlocks, bk, rec((&chain.Block{Header: chain.Header{Height: 6}}).Encode())), meta},
+		{"undo of a block record missing", del(bucketBlocks, bk), undoRead},
 		{"meta short", put(bucketMetas, h[:], index(height)[:indexFixed-1]), meta},
 		{"meta long", put(bucketMetas, h[:], index(height, make([]byte, workSize+1)...)), meta},
 		{"meta work with a leading zero", put(bucketMetas, h[:], index(height, 0, 1)), meta},
@@ -120,13 +127,13 @@ func TestCorruptRecord(t *testing.T) {
 		{"txindex height off the main chain", put(bucketTxIndex, txid[:], heightKey(height+1)), func(s *Store) error { _, err := s.TxLocation(txid); return err }},
 		{"tip short", put(bucketMeta, []byte(keyTip), []byte{1, 2, 3}), func(s *Store) error { _, err := s.Tip(); return err }},
 		{"account short", put(bucketAccounts, []byte("a"), make([]byte, accountSize-1)), func(s *Store) error { _, err := s.Account("a"); return err }},
-		{"undo empty", put(bucketUndo, bk, []byte{0}), undoRead},
-		{"undo count beyond limit", put(bucketUndo, bk, undo(0xffffffff)), undoRead},
-		{"undo count beyond bytes", put(bucketUndo, bk, undo(3, entry(1, "a")...)), undoRead},
-		{"undo empty address", put(bucketUndo, bk, undo(1, entry(0, "")...)), undoRead},
-		{"undo address too long", put(bucketUndo, bk, undo(1, entry(chain.MaxNameLen+1, string(make([]byte, chain.MaxNameLen+1)))...)), undoRead},
-		{"undo address past end", put(bucketUndo, bk, undo(1, 40, 'a', 'b')), undoRead},
-		{"undo trailing bytes", put(bucketUndo, bk, undo(1, append(entry(1, "a"), 9)...)), undoRead},
+		{"undo empty", put(bucketBlocks, bk, withUndo([]byte{0})), undoRead},
+		{"undo count beyond limit", put(bucketBlocks, bk, withUndo(undo(0xffffffff))), undoRead},
+		{"undo count beyond bytes", put(bucketBlocks, bk, withUndo(undo(3, entry(1, "a")...))), undoRead},
+		{"undo empty address", put(bucketBlocks, bk, withUndo(undo(1, entry(0, "")...))), undoRead},
+		{"undo address too long", put(bucketBlocks, bk, withUndo(undo(1, entry(chain.MaxNameLen+1, string(make([]byte, chain.MaxNameLen+1)))...))), undoRead},
+		{"undo address past end", put(bucketBlocks, bk, withUndo(undo(1, 40, 'a', 'b'))), undoRead},
+		{"undo trailing bytes", put(bucketBlocks, bk, withUndo(undo(1, append(entry(1, "a"), 9)...))), undoRead},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +170,7 @@ func TestSchema(t *testing.T) {
 		{"older version", put(bucketMeta, []byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion-1)), ErrSchema},
 		{"version zero", put(bucketMeta, []byte(keyVersion), make([]byte, 4)), ErrSchema},
 		{"version garbled", put(bucketMeta, []byte(keyVersion), []byte{1}), ErrCorrupt},
-		{"bucket missing", func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte(bucketUndo)) }, ErrCorrupt},
+		{"bucket missing", func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte(bucketTxIndex)) }, ErrCorrupt},
 		{"not a gossipchain store", func(tx *bolt.Tx) error {
 			if err := tx.DeleteBucket([]byte(bucketMeta)); err != nil {
 				return err

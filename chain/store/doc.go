@@ -13,30 +13,36 @@
 //	bucket    key                         value
 //	metas     block hash (32)             height uint64 | status (1) | cumulative work,
 //	                                      big-endian without leading zeros (0..32)
-//	blocks    height uint64 | hash (40)   canonical block encoding (chain.Block.Encode)
-//	undo      height uint64 | hash (40)   entry count uint32 | per entry: address length (1),
-//	                                      address, balance int64, nonce uint64
+//	blocks    height uint64 | hash (40)   block length uvarint | canonical block encoding
+//	                                      (chain.Block.Encode) | undo record, if any
 //	main      height uint64 (8)           block hash (32) of the main chain at that height
 //	accounts  address (1..128 bytes)      balance int64 | nonce uint64  = 16 bytes
 //	txindex   transaction id (32)         height uint64 of the main-chain block holding it
 //	meta      "tip"                       hash (32) of the main chain's last block
 //	          "version"                   schema version uint32
 //
-// All integers are big-endian; balances are two's complement. A block's
-// meta (chain.BlockMeta) is its metas record joined with its block record:
-// the header, the size and the transaction count are read from the block's
-// encoding, so nothing is kept twice. A block and its meta are put and
-// deleted together; a meta alone changes the status of a stored block.
-// Undo records and transaction index entries name their block through its
-// height, which the metas record or the batch gives.
+// An undo record is the entry count uint32, then per entry the address
+// length (1), the address, the balance int64 and the nonce uint64; a
+// block that is not connected has none, and nothing follows its encoding.
 //
-// Why the keys are heights: blocks, undo records and main-index entries
-// are written as the chain grows, so keyed by height they append to the
-// end of their B+trees, whose pages are filled to the brim
-// (appendFill) and never written again, instead of landing in random
-// pages half full. Version 1 filed blocks and undo records under their
-// hash, kept the header in the meta and the full work, and took about
-// 1,000 bytes of pages per coinbase-only block against about 650 now, and
+// All integers are big-endian except the length, a uvarint as in the
+// block encoding; balances are two's complement. A block's meta
+// (chain.BlockMeta) is its metas record joined with its block record: the
+// header, the size and the transaction count are read from the block's
+// encoding, so nothing is kept twice. A block and its meta are put and
+// deleted together, with the undo record; a meta alone changes the status
+// of a stored block, and an undo record alone (connecting or disconnecting
+// a stored block) rewrites its block record. Transaction index entries
+// name their block through its height, and Apply refuses one whose block
+// is not the main chain's at that height once the batch is in.
+//
+// Why the keys are heights: blocks and main-index entries are written as
+// the chain grows, so keyed by height they append to the end of their
+// B+trees, whose pages are filled to the brim (appendFill) and never
+// written again, instead of landing in random pages half full. Version 1
+// filed blocks and undo records under their hash in two buckets, kept the
+// header in the meta and the work in 32 bytes, and took about 1,000
+// bytes of pages per coinbase-only block against about 600 now, with
 // more pages written per commit (docs/benchmarks.md).
 //
 // The meta bucket's version is checked on every open, and a file with

@@ -127,11 +127,18 @@ func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 		if err != nil {
 			return err
 		}
-		b := v.undo.Get(blockKey(rec.height, h))
+		b := v.blocks.Get(blockKey(rec.height, h))
 		if b == nil {
+			return fmt.Errorf("%w: meta without its block record", ErrCorrupt)
+		}
+		_, undo, err := splitBlockRecord(b)
+		if err != nil {
+			return err
+		}
+		if undo == nil {
 			return chain.ErrNotFound
 		}
-		u, err = decodeUndo(b) // it copies what it keeps
+		u, err = decodeUndo(undo) // it copies what it keeps
 		return err
 	})
 	if err != nil {
@@ -190,7 +197,7 @@ func openView(tx *bolt.Tx) (txView, error) {
 		to   **bolt.Bucket
 	}{
 		{bucketMetas, &v.metas}, {bucketMain, &v.main}, {bucketBlocks, &v.blocks},
-		{bucketUndo, &v.undo}, {bucketTxIndex, &v.txindex},
+		{bucketTxIndex, &v.txindex},
 	} {
 		b, err := getBucket(tx, o.name)
 		if err != nil {
@@ -204,7 +211,7 @@ func openView(tx *bolt.Tx) (txView, error) {
 // txView is chain.StoreView inside one read transaction, its buckets
 // opened once: opening a bucket costs as much as the read itself. The
 // store's single reads use it too, each in a transaction of its own.
-type txView struct{ metas, main, blocks, undo, txindex *bolt.Bucket }
+type txView struct{ metas, main, blocks, txindex *bolt.Bucket }
 
 // index returns the metas record of h, or chain.ErrNotFound.
 func (v txView) index(h chain.Hash) (indexRecord, error) {
@@ -215,8 +222,8 @@ func (v txView) index(h chain.Hash) (indexRecord, error) {
 	return decodeIndex(b)
 }
 
-// blockRecord returns the index record of h and its block record, which
-// is bbolt's memory: valid only inside the transaction.
+// blockRecord returns the index record of h and its block's encoding,
+// which is bbolt's memory: valid only inside the transaction.
 func (v txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
 	rec, err := v.index(h)
 	if err != nil {
@@ -226,7 +233,8 @@ func (v txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
 	if b == nil {
 		return rec, nil, fmt.Errorf("%w: meta without its block record", ErrCorrupt)
 	}
-	return rec, b, nil
+	blk, _, err := splitBlockRecord(b)
+	return rec, blk, err
 }
 
 func (v txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {

@@ -33,7 +33,6 @@ const (
 	bucketBlocks   = "blocks"
 	bucketMetas    = "metas"
 	bucketMain     = "main"
-	bucketUndo     = "undo"
 	bucketAccounts = "accounts"
 	bucketTxIndex  = "txindex"
 	bucketMeta     = "meta"
@@ -45,7 +44,7 @@ const (
 // allBuckets lists every bucket; Open creates them in a new file and
 // requires them in an existing one.
 func allBuckets() []string {
-	return []string{bucketBlocks, bucketMetas, bucketMain, bucketUndo, bucketAccounts, bucketTxIndex, bucketMeta}
+	return []string{bucketBlocks, bucketMetas, bucketMain, bucketAccounts, bucketTxIndex, bucketMeta}
 }
 
 // Errors of the store. Not-found conditions are chain.ErrNotFound.

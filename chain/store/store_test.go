@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -285,7 +286,8 @@ func TestOpenDirCreates(t *testing.T) {
 }
 
 // TestMetaAlone: a meta put without its block changes the status of the
-// stored block and keeps its body; deleting the pair with its undo record
+// stored block and keeps its body, so does an undo record put or deleted
+// alone; deleting the pair with its undo record
 // (found through the pair's height before the pair goes) leaves none.
 func TestMetaAlone(t *testing.T) {
 	st, _ := openTemp(t)
@@ -304,6 +306,21 @@ func TestMetaAlone(t *testing.T) {
 	}
 	if got, err := st.Block(h); err != nil || got.Hash() != h {
 		t.Fatalf("Block after a status update = %v, %v", got, err)
+	}
+
+	// An undo record put and deleted alone rewrites the block's record
+	// and keeps the block.
+	for _, u := range []*chain.Undo{{Entries: []chain.UndoEntry{{Address: "gc01", Prev: chain.Account{Balance: 7}}}}, nil} {
+		ub := chain.NewBatch()
+		ub.Undos[h] = u
+		mustApply(t, st, ub)
+		got, err := st.Undo(h)
+		if u == nil && !errors.Is(err, chain.ErrNotFound) || u != nil && (err != nil || !reflect.DeepEqual(got, u)) {
+			t.Errorf("Undo after putting %+v alone = %+v, %v", u, got, err)
+		}
+		if got, err := st.Block(h); err != nil || got.Hash() != h {
+			t.Errorf("Block after an undo record alone = %v, %v", got, err)
+		}
 	}
 
 	del := chain.NewBatch()

@@ -159,7 +159,7 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 		if !a.IsZero() {
 			val = appendAccount(make([]byte, 0, accountSize), a)
 		}
-		p.accounts = append(p.accounts, write{key: []byte(addr), val: val})
+		p.accounts = append(p.accounts, write{key: accountKey(addr), val: val})
 	}
 	if !b.Tip.IsZero() {
 		p.meta = append(p.meta, write{key: []byte(keyTip), val: hashKey(b.Tip)})

@@ -2,8 +2,10 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -124,7 +126,7 @@ func blockKey(height uint64, h chain.Hash) []byte {
 }
 
 // encodeUndo returns the record of u: the entry count, then each entry's
-// address (length byte first) and previous account.
+// address (appendAddress) and previous account.
 func encodeUndo(u *chain.Undo) ([]byte, error) {
 	if len(u.Entries) > maxUndoEntries {
 		return nil, fmt.Errorf("%w: undo has %d entries, limit %d", ErrBadBatch, len(u.Entries), maxUndoEntries)
@@ -139,8 +141,7 @@ func encodeUndo(u *chain.Undo) ([]byte, error) {
 	b := make([]byte, 0, n)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(u.Entries)))
 	for _, e := range u.Entries {
-		b = append(b, byte(len(e.Address)))
-		b = append(b, e.Address...)
+		b = appendAddress(b, e.Address)
 		b = appendAccount(b, e.Prev)
 	}
 	return b, nil
@@ -162,24 +163,92 @@ func decodeUndo(b []byte) (*chain.Undo, error) {
 		u.Entries = make([]chain.UndoEntry, 0, n)
 	}
 	for i := range n {
-		if len(rest) < 1 {
+		addr, l, err := readAddress(rest)
+		if err != nil {
+			return nil, fmt.Errorf("undo entry %d: %w", i, err)
+		}
+		if len(rest) < l+accountSize {
 			return nil, fmt.Errorf("%w: undo entry %d truncated", ErrCorrupt, i)
 		}
-		l := int(rest[0])
-		if l == 0 || l > maxAddressLen || len(rest) < 1+l+accountSize {
-			return nil, fmt.Errorf("%w: undo entry %d: address length %d in %d bytes", ErrCorrupt, i, l, len(rest))
-		}
-		acct, err := decodeAccount(rest[1+l : 1+l+accountSize])
+		acct, err := decodeAccount(rest[l : l+accountSize])
 		if err != nil {
 			return nil, err
 		}
-		u.Entries = append(u.Entries, chain.UndoEntry{Address: string(rest[1 : 1+l]), Prev: acct})
-		rest = rest[1+l+accountSize:]
+		u.Entries = append(u.Entries, chain.UndoEntry{Address: addr, Prev: acct})
+		rest = rest[l+accountSize:]
 	}
 	if len(rest) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes after undo entries", ErrCorrupt, len(rest))
 	}
 	return u, nil
+}
+
+// Addresses in undo records take one of two forms. A gc address (the
+// prefix and 48 lowercase hex digits, 50 bytes) is the tag compactTag and
+// the 24 bytes the digits spell: 25 bytes, half the size, and a signed
+// network's undo records hold nothing else. Any other name is its length
+// (1 to maxAddressLen, always below compactTag) and its bytes. Each
+// address has one form: a gc address written long is corrupt.
+const (
+	compactTag     = 0xff
+	compactAddrLen = (chain.AddressLen - len(chain.AddressPrefix)) / 2
+)
+
+// compactAddress returns the bytes a gc address spells, or false for any
+// other name (uppercase hex included: it would not come back the same).
+func compactAddress(addr string) ([]byte, bool) {
+	if len(addr) != chain.AddressLen || !strings.HasPrefix(addr, chain.AddressPrefix) {
+		return nil, false
+	}
+	digits := addr[len(chain.AddressPrefix):]
+	for i := range len(digits) {
+		if c := digits[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return nil, false
+		}
+	}
+	raw, err := hex.DecodeString(digits)
+	return raw, err == nil
+}
+
+// appendAddress appends addr in its undo-record form.
+func appendAddress(b []byte, addr string) []byte {
+	if raw, ok := compactAddress(addr); ok {
+		return append(append(b, compactTag), raw...)
+	}
+	return append(append(b, byte(len(addr))), addr...)
+}
+
+// readAddress reads an address in its undo-record form at the start of b
+// and returns it and the bytes it took.
+func readAddress(b []byte) (string, int, error) {
+	if len(b) < 1 {
+		return "", 0, fmt.Errorf("%w: address truncated", ErrCorrupt)
+	}
+	if b[0] == compactTag {
+		if len(b) < 1+compactAddrLen {
+			return "", 0, fmt.Errorf("%w: compact address truncated", ErrCorrupt)
+		}
+		return chain.AddressPrefix + hex.EncodeToString(b[1:1+compactAddrLen]), 1 + compactAddrLen, nil
+	}
+	l := int(b[0])
+	if l == 0 || l > maxAddressLen || len(b) < 1+l {
+		return "", 0, fmt.Errorf("%w: address length %d in %d bytes", ErrCorrupt, l, len(b))
+	}
+	addr := string(b[1 : 1+l])
+	if _, ok := compactAddress(addr); ok {
+		return "", 0, fmt.Errorf("%w: gc address written long", ErrCorrupt)
+	}
+	return addr, 1 + l, nil
+}
+
+// accountKey is the accounts bucket's key of addr: a gc address as the
+// tag and its 24 bytes (25 bytes), any other name as a zero byte and its
+// bytes. The leading byte keeps the two forms apart.
+func accountKey(addr string) []byte {
+	if raw, ok := compactAddress(addr); ok {
+		return append([]byte{compactTag}, raw...)
+	}
+	return append([]byte{0}, addr...)
 }
 
 func appendAccount(b []byte, a chain.Account) []byte {

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -126,13 +127,15 @@ func TestCorruptRecord(t *testing.T) {
 		{"txindex long record", put(bucketTxIndex, txid[:], make([]byte, heightKeySize+1)), func(s *Store) error { _, err := s.TxLocation(txid); return err }},
 		{"txindex height off the main chain", put(bucketTxIndex, txid[:], heightKey(height+1)), func(s *Store) error { _, err := s.TxLocation(txid); return err }},
 		{"tip short", put(bucketMeta, []byte(keyTip), []byte{1, 2, 3}), func(s *Store) error { _, err := s.Tip(); return err }},
-		{"account short", put(bucketAccounts, []byte("a"), make([]byte, accountSize-1)), func(s *Store) error { _, err := s.Account("a"); return err }},
+		{"account short", put(bucketAccounts, accountKey("a"), make([]byte, accountSize-1)), func(s *Store) error { _, err := s.Account("a"); return err }},
 		{"undo empty", put(bucketBlocks, bk, withUndo([]byte{0})), undoRead},
 		{"undo count beyond limit", put(bucketBlocks, bk, withUndo(undo(0xffffffff))), undoRead},
 		{"undo count beyond bytes", put(bucketBlocks, bk, withUndo(undo(3, entry(1, "a")...))), undoRead},
 		{"undo empty address", put(bucketBlocks, bk, withUndo(undo(1, entry(0, "")...))), undoRead},
 		{"undo address too long", put(bucketBlocks, bk, withUndo(undo(1, entry(chain.MaxNameLen+1, string(make([]byte, chain.MaxNameLen+1)))...))), undoRead},
 		{"undo address past end", put(bucketBlocks, bk, withUndo(undo(1, 40, 'a', 'b'))), undoRead},
+		{"undo compact address truncated", put(bucketBlocks, bk, withUndo(undo(1, append([]byte{compactTag}, make([]byte, compactAddrLen-1+accountSize)...)...))), undoRead},
+		{"undo gc address written long", put(bucketBlocks, bk, withUndo(undo(1, entry(byte(chain.AddressLen), chain.AddressPrefix+strings.Repeat("ab", compactAddrLen))...))), undoRead},
 		{"undo trailing bytes", put(bucketBlocks, bk, withUndo(undo(1, append(entry(1, "a"), 9)...))), undoRead},
 	}
 	for _, tt := range tests {
@@ -253,6 +256,7 @@ func FuzzDecodeUndo(f *testing.F) {
 	enc, err := encodeUndo(&chain.Undo{Entries: []chain.UndoEntry{
 		{Address: "gc0123", Prev: chain.Account{Balance: -5, Nonce: 2}},
 		{Address: "x", Prev: chain.Account{Balance: 1 << 40}},
+		{Address: chain.AddressPrefix + strings.Repeat("0f", compactAddrLen), Prev: chain.Account{Nonce: 3}},
 	}})
 	if err != nil {
 		f.Fatal(err)

@@ -16,14 +16,20 @@
 //	blocks    height uint64 | hash (40)   block length uvarint | canonical block encoding
 //	                                      (chain.Block.Encode) | undo record, if any
 //	main      height uint64 (8)           block hash (32) of the main chain at that height
-//	accounts  address (1..128 bytes)      balance int64 | nonce uint64  = 16 bytes
+//	accounts  address (see below)         balance int64 | nonce uint64  = 16 bytes
 //	txindex   transaction id (32)         height uint64 of the main-chain block holding it
 //	meta      "tip"                       hash (32) of the main chain's last block
 //	          "version"                   schema version uint32
 //
-// An undo record is the entry count uint32, then per entry the address
-// length (1), the address, the balance int64 and the nonce uint64; a
-// block that is not connected has none, and nothing follows its encoding.
+// An undo record is the entry count uint32, then per entry the address,
+// the balance int64 and the nonce uint64; a block that is not connected
+// has none, and nothing follows its encoding. An address in an undo
+// record is a gc address (the prefix and 48 lowercase hex digits) as the
+// byte 0xff and the 24 bytes the digits spell, any other name (the open
+// network's) as its length (1..128) and its bytes; an accounts key is the
+// same 0xff form for a gc address, any other name a zero byte and its
+// bytes. A gc address is half its size so, and on a signed network the
+// accounts and undo records hold nothing else.
 //
 // All integers are big-endian except the length, a uvarint as in the
 // block encoding; balances are two's complement. A block's meta

@@ -101,7 +101,7 @@ func (s *Store) Account(addr string) (chain.Account, error) {
 		// bbolt keys are never empty, so nothing can be stored here.
 		return chain.Account{}, nil
 	}
-	v, err := s.get(bucketAccounts, []byte(addr))
+	v, err := s.get(bucketAccounts, accountKey(addr))
 	if err != nil {
 		return chain.Account{}, fmt.Errorf("account %q: %w", addr, err)
 	}

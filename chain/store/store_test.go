@@ -336,3 +336,38 @@ func TestMetaAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressForms: every kind of name comes back as it went in, from the
+// accounts and from an undo record, whichever form the store files it in
+// (a gc address compact, anything else as it is).
+func TestAddressForms(t *testing.T) {
+	st, _ := openTemp(t)
+	g := newGen(5, 1)
+	gcAddr := g.addrs[0]
+	names := []string{
+		gcAddr,
+		strings.ToUpper(gcAddr[:2]) + gcAddr[2:],                                  // not the gc prefix
+		gcAddr[:2] + strings.ToUpper(gcAddr[2:]),                                  // uppercase digits
+		gcAddr[:len(gcAddr)-1],                                                    // one digit short
+		gcAddr + "0",                                                              // one digit long
+		gcAddr[:len(gcAddr)-1] + "g",                                              // not hex
+		"alice", "0", string([]byte{0xff}), strings.Repeat("z", chain.MaxNameLen), // open-network names
+	}
+	b := chain.NewBatch()
+	h := g.connect(b, 0).Hash()
+	u := &chain.Undo{}
+	for i, name := range names {
+		b.Accounts[name] = chain.Account{Balance: int64(i + 1), Nonce: uint64(i)}
+		u.Entries = append(u.Entries, chain.UndoEntry{Address: name, Prev: chain.Account{Balance: -int64(i)}})
+	}
+	b.Undos[h] = u
+	mustApply(t, st, b)
+	for i, name := range names {
+		if got, err := st.Account(name); err != nil || got != (chain.Account{Balance: int64(i + 1), Nonce: uint64(i)}) {
+			t.Errorf("Account(%q) = %+v, %v", name, got, err)
+		}
+	}
+	if got, err := st.Undo(h); err != nil || !reflect.DeepEqual(got, u) {
+		t.Errorf("Undo = %+v, %v; want %+v", got, err, u)
+	}
+}

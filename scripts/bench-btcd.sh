@@ -6,9 +6,10 @@
 #   a. coinbase-only sync from launch: a fresh node whose only peer holds
 #      BLOCKS blocks, wall time from its launch until it reaches that height;
 #   b. mining one block per API call: CALLS calls of gossipchain's POST /mine
-#      against btcd's JSON-RPC "generate 1", each sent by one curl process
-#      over one kept-alive connection (so neither side pays a process spawn
-#      per call), blocks per second;
+#      against btcd's JSON-RPC "generate 1", each round sent by one curl
+#      process over one kept-alive connection (so neither side pays a
+#      process spawn per call), in ROUNDS rounds where the systems take
+#      turns, every node running meanwhile; blocks per second;
 #   c. disk bytes per block: du of the mining node's data directory after
 #      BLOCKS blocks, minus du of the same directory after the node's first
 #      launch, both taken after a clean stop (btcd keeps index and UTXO
@@ -20,10 +21,14 @@
 # and with --nocfilters. Ratios are gossipchain ÷ btcd for speeds (above 1:
 # gossipchain faster) and for disk and memory (below 1: gossipchain smaller).
 #
-# Usage: scripts/bench-btcd.sh [-n BLOCKS] [-c CALLS] [-g GOSSIPCHAIN] [-v VARIANTS] [-k]
+# Usage: scripts/bench-btcd.sh [-n BLOCKS] [-c CALLS] [-r ROUNDS] [-g GOSSIPCHAIN] [-b BASE] [-v VARIANTS] [-k]
 #   -n BLOCKS       chain length for a, c, d (default 2000)
-#   -c CALLS        /mine and generate calls timed for b (default 500, at most BLOCKS)
+#   -c CALLS        one-block calls timed for b (default 500, at most BLOCKS)
+#   -r ROUNDS       rounds the timed calls are split into, the systems
+#                   taking turns (default 5)
 #   -g GOSSIPCHAIN  gossipchain binary to measure (default: built from this tree)
+#   -b BASE         a second gossipchain binary measured alongside (gc-base),
+#                   such as a build of the branch point
 #   -v VARIANTS     btcd variants, space-separated: nocfilters default (default both)
 #   -k              keep the work directory (data directories and logs)
 # Environment: BTCD_GOBIN, a directory already holding btcd and btcctl
@@ -39,20 +44,24 @@ set -euo pipefail
 BLOCKS=2000
 CALLS=500
 GC=""
+BASE=""
+ROUNDS=5
 VARIANTS="nocfilters default"
 KEEP=0
-while getopts "n:c:g:v:k" opt; do
+while getopts "n:c:r:g:b:v:k" opt; do
 	case $opt in
 	n) BLOCKS=$OPTARG ;;
 	c) CALLS=$OPTARG ;;
+	r) ROUNDS=$OPTARG ;;
 	g) GC=$OPTARG ;;
+	b) BASE=$OPTARG ;;
 	v) VARIANTS=$OPTARG ;;
 	k) KEEP=1 ;;
 	*) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 done
-if ((CALLS > BLOCKS)); then
-	echo "-c $CALLS: at most -n ($BLOCKS)" >&2
+if ((CALLS > BLOCKS || ROUNDS < 1 || CALLS < ROUNDS)); then
+	echo "want -r ROUNDS ≤ -c CALLS ≤ -n BLOCKS" >&2
 	exit 2
 fi
 
@@ -96,6 +105,7 @@ if [[ -z $GC ]]; then
 	GC=$BIN/gossipchain
 fi
 [[ -x $GC ]] || die "$GC is not an executable"
+[[ -z $BASE || -x $BASE ]] || die "$BASE is not an executable"
 
 # --- helpers --------------------------------------------------------------
 now() { date +%s.%N; }
@@ -147,65 +157,21 @@ du_alloc() { du -s -B1 "$1" | cut -f1; }
 du_apparent() { du -s -b "$1" | cut -f1; }
 
 # --- gossipchain ----------------------------------------------------------
-# gc_start NAME [FLAGS...]: starts a regtest node with data directory
-# $WORK/NAME; sets GC_PID and GC_API. It logs warnings only, as a node
+# gc_start BINARY NAME [FLAGS...]: starts a regtest node with data
+# directory $WORK/NAME; sets PID and API. It logs warnings only, as a node
 # logging every block would time its terminal too.
 gc_start() {
-	local name=$1
-	shift
-	GC_API=http://127.0.0.1:$(free_port)
-	"$GC" node --network regtest --no-mdns --dht off --listen /ip4/127.0.0.1/tcp/0 -p "${GC_API##*:}" \
+	local bin=$1 name=$2
+	shift 2
+	API=http://127.0.0.1:$(free_port)
+	"$bin" node --network regtest --no-mdns --dht off --listen /ip4/127.0.0.1/tcp/0 -p "${API##*:}" \
 		--data-dir "$WORK/$name" --log-level warn "$@" >"$WORK/$name.log" 2>&1 &
-	GC_PID=$!
-	PIDS+=("$GC_PID")
+	PID=$!
+	PIDS+=("$PID")
 }
 gc_ready() { curl -sf "$1/status" >/dev/null; }
 gc_height() { curl -sf "$1/status" | grep -o '"height":[0-9]*' | head -1 | cut -d: -f2; }
 gc_at() { [[ $(gc_height "$1") == "$2" ]]; }
-
-run_gossipchain() {
-	log "gossipchain: mining $BLOCKS blocks, $CALLS of them timed"
-	# The empty node's size: launched, ready, stopped.
-	gc_start gcA
-	poll_until 30 gc_ready "$GC_API" || die "gossipchain node A did not start: $(tail -5 "$WORK/gcA.log")"
-	stop "$GC_PID"
-	local empty_alloc empty_app
-	empty_alloc=$(du_alloc "$WORK/gcA")
-	empty_app=$(du_apparent "$WORK/gcA")
-
-	gc_start gcA
-	local pidA=$GC_PID api=$GC_API addr
-	poll_until 30 gc_ready "$api" || die "gossipchain node A did not start: $(tail -5 "$WORK/gcA.log")"
-	addr=$(curl -sf "$api/status" | grep -o '/ip4/127.0.0.1/tcp/[0-9]*/p2p/[A-Za-z0-9]*' | head -1)
-	[[ -n $addr ]] || die "gossipchain node A has no loopback address in /status"
-
-	# One curl, CALLS kept-alive requests; each answer is a line of JSON.
-	local t0 t1
-	t0=$(now)
-	curl -s -X POST --config <(for _ in $(seq "$CALLS"); do echo "url = \"$api/mine\""; done) >"$WORK/gc-mine.out"
-	t1=$(now)
-	local ok
-	ok=$(grep -o 'Successfully Mined' "$WORK/gc-mine.out" | wc -l)
-	((ok == CALLS)) || die "gossipchain: $ok of $CALLS /mine calls succeeded"
-	GC_MINE_RATE=$(calc "$CALLS / ($t1 - $t0)")
-	if ((BLOCKS > CALLS)); then
-		curl -s -X POST --config <(for _ in $(seq $((BLOCKS - CALLS))); do echo "url = \"$api/mine\""; done) >/dev/null
-	fi
-	gc_at "$api" "$BLOCKS" || die "gossipchain node A at height $(gc_height "$api"), want $BLOCKS"
-
-	log "gossipchain: syncing $BLOCKS blocks into a fresh node"
-	t0=$(now)
-	gc_start gcB --bootstrap "$addr"
-	local pidB=$GC_PID apiB=$GC_API
-	poll_until 600 gc_at "$apiB" "$BLOCKS" || die "gossipchain node B stuck at height $(gc_height "$apiB")"
-	t1=$(now)
-	GC_SYNC_S=$(fcalc "$t1 - $t0")
-	GC_HWM_A=$(hwm_bytes "$pidA")
-	GC_HWM_B=$(hwm_bytes "$pidB")
-	stop "$pidA" "$pidB"
-	GC_DISK_ALLOC=$(calc "($(du_alloc "$WORK/gcA") - $empty_alloc) / $BLOCKS")
-	GC_DISK_APP=$(calc "($(du_apparent "$WORK/gcA") - $empty_app) / $BLOCKS")
-}
 
 # --- btcd -----------------------------------------------------------------
 RPCUSER=bench
@@ -214,102 +180,182 @@ RPCPASS=bench-$RANDOM$RANDOM
 # pay nobody in particular, and btcd needs some address for generate.
 MINING_ADDR=mfWxJ45yp2SFn7UciZyNpvDKrzbhyfKrY8
 
-# btcd_start NAME VARIANT [FLAGS...]: sets BTCD_PID, BTCD_RPC, BTCD_P2P.
+# btcd_start VARIANT NAME [FLAGS...]: sets PID, API (the RPC URL) and P2P.
 btcd_start() {
-	local name=$1 variant=$2
+	local variant=$1 name=$2
 	shift 2
-	BTCD_P2P=$(free_port)
-	BTCD_RPC=$(free_port)
+	P2P=127.0.0.1:$(free_port)
+	API=http://127.0.0.1:$(free_port)
 	local extra=()
 	[[ $variant == nocfilters ]] && extra+=(--nocfilters)
 	"$BIN/btcd" --regtest --datadir "$WORK/$name" --logdir "$WORK/$name-logs" \
-		--listen "127.0.0.1:$BTCD_P2P" --rpclisten "127.0.0.1:$BTCD_RPC" --notls \
+		--listen "$P2P" --rpclisten "${API#http://}" --notls \
 		--rpcuser "$RPCUSER" --rpcpass "$RPCPASS" --nodnsseed --miningaddr "$MINING_ADDR" \
 		"${extra[@]}" "$@" >"$WORK/$name.out" 2>&1 &
-	BTCD_PID=$!
-	PIDS+=("$BTCD_PID")
+	PID=$!
+	PIDS+=("$PID")
 }
-# rpc PORT METHOD PARAMS: one JSON-RPC call; prints the answer.
+# rpc URL METHOD PARAMS: one JSON-RPC call; prints the answer.
 rpc() {
 	curl -sf -u "$RPCUSER:$RPCPASS" -H 'Content-Type: application/json' \
-		-d "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"$2\",\"params\":$3}" "http://127.0.0.1:$1/"
+		-d "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"$2\",\"params\":$3}" "$1/"
 }
 btcd_height() { rpc "$1" getblockcount '[]' | grep -o '"result":[0-9]*' | cut -d: -f2; }
 btcd_ready() { [[ -n $(btcd_height "$1") ]]; }
 btcd_at() { [[ $(btcd_height "$1") == "$2" ]]; }
 
-# run_btcd VARIANT: sets BT_* for the variant.
-run_btcd() {
-	local v=$1
-	log "btcd ($v): mining $BLOCKS blocks, $CALLS of them timed"
-	btcd_start "btA-$v" "$v"
-	poll_until 60 btcd_ready "$BTCD_RPC" || die "btcd A did not start: $(tail -5 "$WORK/btA-$v.out")"
-	stop "$BTCD_PID"
-	local empty_alloc empty_app
-	empty_alloc=$(du_alloc "$WORK/btA-$v")
-	empty_app=$(du_apparent "$WORK/btA-$v")
+# --- one system: a gossipchain binary or a btcd variant ---------------------
+# Systems are named gc (the binary measured), gc-base (-b) and btcd-VARIANT.
+declare -A A_PID A_API A_P2P B_PID EMPTY_ALLOC EMPTY_APP MINE_T SYNC_S HWM_A HWM_B DISK_ALLOC DISK_APP
+SYSTEMS=(gc)
+[[ -n $BASE ]] && SYSTEMS+=(gc-base)
+for v in $VARIANTS; do SYSTEMS+=("btcd-$v"); done
 
-	btcd_start "btA-$v" "$v"
-	local pidA=$BTCD_PID rpcA=$BTCD_RPC p2pA=$BTCD_P2P
-	poll_until 60 btcd_ready "$rpcA" || die "btcd A did not start: $(tail -5 "$WORK/btA-$v.out")"
+# start S NAME [FLAGS...]: starts a node of system S.
+start() {
+	local s=$1
+	shift
+	case $s in
+	gc) gc_start "$GC" "$@" ;;
+	gc-base) gc_start "$BASE" "$@" ;;
+	btcd-*) btcd_start "${s#btcd-}" "$@" ;;
+	esac
+}
+ready() { case $1 in gc*) gc_ready "$2" ;; *) btcd_ready "$2" ;; esac }
+at() { case $1 in gc*) gc_at "$2" "$3" ;; *) btcd_at "$2" "$3" ;; esac }
+height() { case $1 in gc*) gc_height "$2" ;; *) btcd_height "$2" ;; esac }
 
-	local body='{"jsonrpc":"1.0","id":1,"method":"generate","params":[1]}'
-	local t0 t1
-	t0=$(now)
-	curl -s -u "$RPCUSER:$RPCPASS" -H 'Content-Type: application/json' -d "$body" \
-		--config <(for _ in $(seq "$CALLS"); do echo "url = \"http://127.0.0.1:$rpcA/\""; done) >"$WORK/bt-mine-$v.out"
-	t1=$(now)
-	local ok
-	ok=$(grep -o '"error":null' "$WORK/bt-mine-$v.out" | wc -l)
-	((ok == CALLS)) || die "btcd: $ok of $CALLS generate calls succeeded"
-	BT_MINE_RATE[$v]=$(calc "$CALLS / ($t1 - $t0)")
-	if ((BLOCKS > CALLS)); then
-		rpc "$rpcA" generate "[$((BLOCKS - CALLS))]" >/dev/null
-	fi
-	btcd_at "$rpcA" "$BLOCKS" || die "btcd A at height $(btcd_height "$rpcA"), want $BLOCKS"
-
-	log "btcd ($v): syncing $BLOCKS blocks into a fresh node"
-	t0=$(now)
-	btcd_start "btB-$v" "$v" --connect "127.0.0.1:$p2pA"
-	local pidB=$BTCD_PID rpcB=$BTCD_RPC
-	poll_until 600 btcd_at "$rpcB" "$BLOCKS" || die "btcd B stuck at height $(btcd_height "$rpcB")"
-	t1=$(now)
-	BT_SYNC_S[$v]=$(fcalc "$t1 - $t0")
-	BT_HWM_A[$v]=$(hwm_bytes "$pidA")
-	BT_HWM_B[$v]=$(hwm_bytes "$pidB")
-	stop "$pidA" "$pidB"
-	BT_DISK_ALLOC[$v]=$(calc "($(du_alloc "$WORK/btA-$v") - $empty_alloc) / $BLOCKS")
-	BT_DISK_APP[$v]=$(calc "($(du_apparent "$WORK/btA-$v") - $empty_app) / $BLOCKS")
+# prepare S: the empty node's size (launched, ready, stopped), then node A
+# started again for good.
+prepare() {
+	local s=$1
+	start "$s" "$s-A"
+	poll_until 60 ready "$s" "$API" || die "$s node A did not start: $(tail -5 "$WORK/$s-A".*)"
+	stop "$PID"
+	EMPTY_ALLOC[$s]=$(du_alloc "$WORK/$s-A")
+	EMPTY_APP[$s]=$(du_apparent "$WORK/$s-A")
+	start "$s" "$s-A"
+	A_PID[$s]=$PID
+	A_API[$s]=$API
+	poll_until 60 ready "$s" "$API" || die "$s node A did not start: $(tail -5 "$WORK/$s-A".*)"
+	case $s in
+	gc*)
+		A_P2P[$s]=$(curl -sf "$API/status" | grep -o '/ip4/127.0.0.1/tcp/[0-9]*/p2p/[A-Za-z0-9]*' | head -1)
+		[[ -n ${A_P2P[$s]} ]] || die "$s node A has no loopback address in /status"
+		;;
+	*) A_P2P[$s]=$P2P ;;
+	esac
 }
 
-declare -A BT_MINE_RATE BT_DISK_ALLOC BT_DISK_APP BT_SYNC_S BT_HWM_A BT_HWM_B
-run_gossipchain
-for v in $VARIANTS; do
-	run_btcd "$v"
+# mine S N: N calls of one block each, by one curl over one kept-alive
+# connection; every answer must report a block. Prints the seconds taken.
+mine() {
+	local s=$1 n=$2 api=${A_API[$1]} t0 t1 ok
+	local out=$WORK/$s-mine.out
+	t0=$(now)
+	case $s in
+	gc*)
+		curl -s -X POST --config <(for _ in $(seq "$n"); do echo "url = \"$api/mine\""; done) >"$out"
+		ok=$(grep -o 'Successfully Mined' "$out" | wc -l)
+		;;
+	*)
+		curl -s -u "$RPCUSER:$RPCPASS" -H 'Content-Type: application/json' \
+			-d '{"jsonrpc":"1.0","id":1,"method":"generate","params":[1]}' \
+			--config <(for _ in $(seq "$n"); do echo "url = \"$api/\""; done) >"$out"
+		ok=$(grep -o '"error":null' "$out" | wc -l)
+		;;
+	esac
+	t1=$(now)
+	((ok == n)) || die "$s: $ok of $n one-block calls succeeded"
+	fcalc "$t1 - $t0"
+}
+
+# sync S: a fresh node B whose only peer is A; seconds from its launch
+# until it reaches height BLOCKS.
+sync_from_launch() {
+	local s=$1 t0 t1
+	t0=$(now)
+	case $s in
+	gc*) start "$s" "$s-B" --bootstrap "${A_P2P[$s]}" ;;
+	*) start "$s" "$s-B" --connect "${A_P2P[$s]}" ;;
+	esac
+	B_PID[$s]=$PID
+	poll_until 600 at "$s" "$API" "$BLOCKS" || die "$s node B stuck at height $(height "$s" "$API")"
+	t1=$(now)
+	SYNC_S[$s]=$(fcalc "$t1 - $t0")
+}
+
+# finish S: peak RSS of both nodes, a clean stop, disk per block.
+finish() {
+	local s=$1
+	HWM_A[$s]=$(hwm_bytes "${A_PID[$s]}")
+	HWM_B[$s]=$(hwm_bytes "${B_PID[$s]}")
+	stop "${A_PID[$s]}" "${B_PID[$s]}"
+	DISK_ALLOC[$s]=$(calc "($(du_alloc "$WORK/$s-A") - ${EMPTY_ALLOC[$s]}) / $BLOCKS")
+	DISK_APP[$s]=$(calc "($(du_apparent "$WORK/$s-A") - ${EMPTY_APP[$s]}) / $BLOCKS")
+}
+
+# --- the run ----------------------------------------------------------------
+for s in "${SYSTEMS[@]}"; do
+	log "$s: starting"
+	prepare "$s"
+	MINE_T[$s]=0
+done
+# The timed calls go in ROUNDS rounds, the systems taking turns, so that a
+# change in the machine's load (it is shared) falls on all of them alike.
+per=$((CALLS / ROUNDS))
+for r in $(seq "$ROUNDS"); do
+	for s in "${SYSTEMS[@]}"; do
+		log "mining round $r of $ROUNDS: $s, $per blocks"
+		MINE_T[$s]=$(fcalc "${MINE_T[$s]} + $(mine "$s" "$per")")
+	done
+done
+for s in "${SYSTEMS[@]}"; do
+	log "$s: mining up to $BLOCKS blocks"
+	case $s in
+	gc*) mine "$s" $((BLOCKS - per * ROUNDS)) >/dev/null ;;
+	*) rpc "${A_API[$s]}" generate "[$((BLOCKS - per * ROUNDS))]" >/dev/null ;;
+	esac
+	at "$s" "${A_API[$s]}" "$BLOCKS" || die "$s node A at height $(height "$s" "${A_API[$s]}"), want $BLOCKS"
+done
+for s in "${SYSTEMS[@]}"; do
+	log "$s: syncing $BLOCKS blocks into a fresh node"
+	sync_from_launch "$s"
+done
+for s in "${SYSTEMS[@]}"; do
+	finish "$s"
 done
 
-echo "blocks=$BLOCKS calls=$CALLS gossipchain=$GC $(uptime | sed 's/.*load/load/')"
-printf '%-28s %14s' "measure" "gossipchain"
-for v in $VARIANTS; do printf ' %16s %9s' "btcd $v" "ratio"; done
+# --- report -----------------------------------------------------------------
+echo "blocks=$BLOCKS calls=$((per * ROUNDS)) rounds=$ROUNDS dir=$WORK gc=$GC${BASE:+ gc-base=$BASE} $(uptime | sed 's/.*load/load/')"
+declare -A MINE_RATE
+for s in "${SYSTEMS[@]}"; do MINE_RATE[$s]=$(calc "$per * $ROUNDS / ${MINE_T[$s]}"); done
+printf '%-30s' measure
+for s in "${SYSTEMS[@]}"; do printf ' %16s' "$s"; done
 echo
-row() { # row LABEL GC_VALUE ARRAY RATIO_KIND(speed|time|size)
-	local label=$1 g=$2 kind=$4
-	local -n arr=$3
-	printf '%-28s %14s' "$label" "$g"
-	for v in $VARIANTS; do
-		local b=${arr[$v]} r
-		case $kind in
-		time) r=$(calc "$b / $g") ;; # speed ratio from times
-		*) r=$(calc "$g / $b") ;;
-		esac
-		printf ' %16s %9s' "$b" "$r"
-	done
+table() { # table LABEL ARRAY
+	local -n arr=$2
+	printf '%-30s' "$1"
+	for s in "${SYSTEMS[@]}"; do printf ' %16s' "${arr[$s]}"; done
 	echo
 }
-row "a. sync from launch (s)" "$GC_SYNC_S" BT_SYNC_S time
-row "b. blocks/s, 1 per call" "$GC_MINE_RATE" BT_MINE_RATE speed
-row "c. disk B/block (du -B1)" "$GC_DISK_ALLOC" BT_DISK_ALLOC size
-row "c. disk B/block (du -b)" "$GC_DISK_APP" BT_DISK_APP size
-row "d. peak RSS miner (B)" "$GC_HWM_A" BT_HWM_A size
-row "d. peak RSS synced (B)" "$GC_HWM_B" BT_HWM_B size
-echo "ratios: a and b are gossipchain's speed ÷ btcd's (≥ 1: as fast or faster); c and d gossipchain ÷ btcd (≤ 1: as small or smaller)"
+table "a. sync from launch (s)" SYNC_S
+table "b. blocks/s, one per call" MINE_RATE
+table "c. disk B/block (du -B1)" DISK_ALLOC
+table "c. disk B/block (du -b)" DISK_APP
+table "d. peak RSS, miner (B)" HWM_A
+table "d. peak RSS, synced (B)" HWM_B
+echo
+echo "ratios: a and b speed ÷ speed (≥ 1: as fast or faster); c and d size ÷ size (≤ 1: as small or smaller)"
+printf '%-30s %8s %8s %8s %8s %8s\n' "" "a" "b" "c" "d miner" "d synced"
+for g in "${SYSTEMS[@]}"; do
+	[[ $g == gc* ]] || continue
+	for b in "${SYSTEMS[@]}"; do
+		[[ $b == "$g" ]] && continue
+		[[ $g == gc-base && $b == gc ]] && continue
+		printf '%-30s %8s %8s %8s %8s %8s\n' "$g ÷ $b" \
+			"$(calc "${SYNC_S[$b]} / ${SYNC_S[$g]}")" "$(calc "${MINE_RATE[$g]} / ${MINE_RATE[$b]}")" \
+			"$(calc "${DISK_ALLOC[$g]} / ${DISK_ALLOC[$b]}")" \
+			"$(calc "${HWM_A[$g]} / ${HWM_A[$b]}")" "$(calc "${HWM_B[$g]} / ${HWM_B[$b]}")"
+	done
+done

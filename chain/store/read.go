@@ -38,11 +38,8 @@ func (s *Store) Tip() (chain.Hash, error) {
 func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 	var m *chain.BlockMeta
 	err := s.view(func(tx *bolt.Tx) error {
-		v, err := openView(tx)
-		if err != nil {
-			return err
-		}
-		m, err = v.Meta(h)
+		var err error
+		m, err = openView(tx).Meta(h)
 		return err
 	})
 	return m, err
@@ -52,10 +49,7 @@ func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
 	var blk *chain.Block
 	err := s.view(func(tx *bolt.Tx) error {
-		v, err := openView(tx)
-		if err != nil {
-			return err
-		}
+		v := openView(tx)
 		_, rec, err := v.blockRecord(h)
 		if err != nil {
 			return err
@@ -119,15 +113,15 @@ func (s *Store) Account(addr string) (chain.Account, error) {
 func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 	var u *chain.Undo
 	err := s.view(func(tx *bolt.Tx) error {
-		v, err := openView(tx)
-		if err != nil {
-			return err
-		}
+		v := openView(tx)
 		rec, err := v.index(h)
 		if err != nil {
 			return err
 		}
-		b := v.blocks.Get(blockKey(rec.height, h))
+		b, err := v.get(&v.blocks, bucketBlocks, blockKey(rec.height, h))
+		if err != nil {
+			return err
+		}
 		if b == nil {
 			return fmt.Errorf("%w: meta without its block record", ErrCorrupt)
 		}
@@ -152,11 +146,11 @@ func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 	var h chain.Hash
 	err := s.view(func(tx *bolt.Tx) error {
-		v, err := openView(tx)
+		v := openView(tx)
+		b, err := v.get(&v.txindex, bucketTxIndex, txid[:])
 		if err != nil {
 			return err
 		}
-		b := v.txindex.Get(txid[:])
 		if b == nil {
 			return chain.ErrNotFound
 		}
@@ -164,7 +158,11 @@ func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 			return fmt.Errorf("%w: tx index record is %d bytes, want %d", ErrCorrupt, len(b), heightKeySize)
 		}
 		height := binary.BigEndian.Uint64(b)
-		if h, err = decodeHash(v.main.Get(b)); err != nil {
+		mainRec, err := v.get(&v.main, bucketMain, b)
+		if err != nil {
+			return err
+		}
+		if h, err = decodeHash(mainRec); err != nil {
 			// Apply indexes transactions of main-chain blocks only.
 			return fmt.Errorf("%w: indexed at height %d, which has no main-chain block", ErrCorrupt, height)
 		}
@@ -181,41 +179,50 @@ func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 // (4,000) and 16 ms; in one view it takes 3–5 ms (docs/benchmarks.md).
 func (s *Store) View(fn func(chain.StoreView) error) error {
 	return s.view(func(tx *bolt.Tx) error {
-		v, err := openView(tx)
-		if err != nil {
-			return err
-		}
-		return fn(v)
+		return fn(openView(tx))
 	})
 }
 
-// openView opens the buckets of a txView.
-func openView(tx *bolt.Tx) (txView, error) {
-	var v txView
-	for _, o := range []struct {
-		name string
-		to   **bolt.Bucket
-	}{
-		{bucketMetas, &v.metas}, {bucketMain, &v.main}, {bucketBlocks, &v.blocks},
-		{bucketTxIndex, &v.txindex},
-	} {
-		b, err := getBucket(tx, o.name)
-		if err != nil {
-			return txView{}, err
-		}
-		*o.to = b
-	}
-	return v, nil
+// openView returns a txView on tx. It opens no bucket: each is opened on
+// first use, as opening one costs as much as a read, and a single read
+// (Meta, TxLocation) needs two of the four.
+func openView(tx *bolt.Tx) *txView { return &txView{tx: tx} }
+
+// txView is chain.StoreView inside one read transaction, each bucket
+// opened once. The store's single reads use it too, each in a
+// transaction of its own.
+type txView struct {
+	tx                           *bolt.Tx
+	metas, main, blocks, txindex *bolt.Bucket
 }
 
-// txView is chain.StoreView inside one read transaction, its buckets
-// opened once: opening a bucket costs as much as the read itself. The
-// store's single reads use it too, each in a transaction of its own.
-type txView struct{ metas, main, blocks, txindex *bolt.Bucket }
+// bucket returns the bucket name, opening it into *slot on first use.
+func (v *txView) bucket(slot **bolt.Bucket, name string) (*bolt.Bucket, error) {
+	if *slot == nil {
+		b, err := getBucket(v.tx, name)
+		if err != nil {
+			return nil, err
+		}
+		*slot = b
+	}
+	return *slot, nil
+}
+
+// get reads key from the bucket name through *slot; nil when absent.
+func (v *txView) get(slot **bolt.Bucket, name string, key []byte) ([]byte, error) {
+	b, err := v.bucket(slot, name)
+	if err != nil {
+		return nil, err
+	}
+	return b.Get(key), nil
+}
 
 // index returns the metas record of h, or chain.ErrNotFound.
-func (v txView) index(h chain.Hash) (indexRecord, error) {
-	b := v.metas.Get(h[:])
+func (v *txView) index(h chain.Hash) (indexRecord, error) {
+	b, err := v.get(&v.metas, bucketMetas, h[:])
+	if err != nil {
+		return indexRecord{}, err
+	}
 	if b == nil {
 		return indexRecord{}, chain.ErrNotFound
 	}
@@ -224,12 +231,15 @@ func (v txView) index(h chain.Hash) (indexRecord, error) {
 
 // blockRecord returns the index record of h and its block's encoding,
 // which is bbolt's memory: valid only inside the transaction.
-func (v txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
+func (v *txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
 	rec, err := v.index(h)
 	if err != nil {
 		return rec, nil, err
 	}
-	b := v.blocks.Get(blockKey(rec.height, h))
+	b, err := v.get(&v.blocks, bucketBlocks, blockKey(rec.height, h))
+	if err != nil {
+		return rec, nil, err
+	}
 	if b == nil {
 		return rec, nil, fmt.Errorf("%w: meta without its block record", ErrCorrupt)
 	}
@@ -237,7 +247,7 @@ func (v txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
 	return rec, blk, err
 }
 
-func (v txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
+func (v *txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 	rec, b, err := v.blockRecord(h)
 	if err == nil {
 		var m *chain.BlockMeta
@@ -248,13 +258,18 @@ func (v txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 	return nil, fmt.Errorf("meta %s: %w", h.Short(), err)
 }
 
-func (v txView) MainHash(height uint64) (chain.Hash, error) {
-	return mainRecord(height, v.main.Get(heightKey(height)), nil)
+func (v *txView) MainHash(height uint64) (chain.Hash, error) {
+	b, err := v.get(&v.main, bucketMain, heightKey(height))
+	return mainRecord(height, b, err)
 }
 
-func (v txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
+func (v *txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
+	main, err := v.bucket(&v.main, bucketMain)
+	if err != nil {
+		return nil, err
+	}
 	var out []chain.Hash
-	c := v.main.Cursor()
+	c := main.Cursor()
 	for k, rec := c.Seek(heightKey(from)); k != nil && len(out) < n; k, rec = c.Next() {
 		height := from + uint64(len(out))
 		if !bytes.Equal(k, heightKey(height)) {
@@ -276,11 +291,16 @@ func (v txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
 func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
 	var out []*chain.BlockMeta
 	err := s.view(func(tx *bolt.Tx) error {
-		tv, err := openView(tx)
+		tv := openView(tx)
+		metas, err := tv.bucket(&tv.metas, bucketMetas)
 		if err != nil {
 			return err
 		}
-		return tv.metas.ForEach(func(k, v []byte) error {
+		main, err := tv.bucket(&tv.main, bucketMain)
+		if err != nil {
+			return err
+		}
+		return metas.ForEach(func(k, v []byte) error {
 			h, err := decodeHash(k)
 			if err != nil {
 				return fmt.Errorf("meta key: %w", err)
@@ -289,7 +309,7 @@ func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
 			if err != nil {
 				return fmt.Errorf("meta %s: %w", h.Short(), err)
 			}
-			if bytes.Equal(tv.main.Get(heightKey(rec.height)), h[:]) {
+			if bytes.Equal(main.Get(heightKey(rec.height)), h[:]) {
 				return nil
 			}
 			m, err := tv.Meta(h)

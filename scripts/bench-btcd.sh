@@ -25,7 +25,8 @@
 #   -n BLOCKS       chain length for a, c, d (default 2000)
 #   -c CALLS        one-block calls timed for b (default 500, at most BLOCKS)
 #   -r ROUNDS       rounds the timed calls are split into, the systems
-#                   taking turns (default 5)
+#                   taking turns, each round starting with the next system
+#                   (default 5)
 #   -g GOSSIPCHAIN  gossipchain binary to measure (default: built from this tree)
 #   -b BASE         a second gossipchain binary measured alongside (gc-base),
 #                   such as a build of the branch point
@@ -303,10 +304,16 @@ for s in "${SYSTEMS[@]}"; do
 done
 # The timed calls go in ROUNDS rounds, the systems taking turns, so that a
 # change in the machine's load (it is shared) falls on all of them alike.
+# Each round starts with the next system: on ext4 an fsync also writes
+# out what other processes left dirty, so the system that follows btcd
+# (which writes without fsync) pays for btcd's writes; rotating spreads
+# that over all of them.
 per=$((CALLS / ROUNDS))
-for r in $(seq "$ROUNDS"); do
-	for s in "${SYSTEMS[@]}"; do
-		log "mining round $r of $ROUNDS: $s, $per blocks"
+n=${#SYSTEMS[@]}
+for r in $(seq 0 $((ROUNDS - 1))); do
+	for i in $(seq 0 $((n - 1))); do
+		s=${SYSTEMS[$(((r + i) % n))]}
+		log "mining round $((r + 1)) of $ROUNDS: $s, $per blocks"
 		MINE_T[$s]=$(fcalc "${MINE_T[$s]} + $(mine "$s" "$per")")
 	done
 done

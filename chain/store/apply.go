@@ -15,19 +15,22 @@ type write struct {
 	key, val []byte
 }
 
-// plan is a batch encoded into per-bucket writes, keys sorted.
-type plan struct {
-	buckets [][]write // indexed like allBuckets
-	names   []string
-}
+// appendFill is the fill percent of the buckets whose keys grow with the
+// chain (blocks, main). bbolt splits a page at half full by default,
+// which suits random keys; new keys of these buckets land at the end, so a
+// page filled to the brim is never written into again, and half-full
+// pages would double their size on disk.
+const appendFill = 1.0
 
 // Apply commits every write of b in one bbolt transaction: all of them or,
 // on error, none. When it returns nil the transaction is on disk (unless
 // the store was opened WithNoSync). A nil or empty batch writes nothing.
 //
-// Everything is encoded before the transaction begins, so a record the
-// store cannot hold (ErrBadBatch) fails the batch without touching the
-// file, and bbolt's single writer lock is held only for the puts.
+// Records are encoded before the transaction begins, and bbolt's single
+// writer lock is held only to find the heights of the blocks that the
+// batch's undo records, deletions and transaction index name without their
+// meta, and for the puts. A record the store cannot hold (ErrBadBatch)
+// fails the batch with the transaction rolled back: the file is untouched.
 func (s *Store) Apply(b *chain.Batch) error {
 	if b == nil || batchEmpty(b) {
 		return nil
@@ -37,26 +40,14 @@ func (s *Store) Apply(b *chain.Batch) error {
 		return fmt.Errorf("apply: %w", err)
 	}
 	err = boltErr(s.db.Update(func(tx *bolt.Tx) error {
-		for i, ws := range p.buckets {
-			if len(ws) == 0 {
-				continue
-			}
-			bk, err := getBucket(tx, p.names[i])
-			if err != nil {
-				return err
-			}
-			for _, w := range ws {
-				if w.val == nil {
-					err = bk.Delete(w.key)
-				} else {
-					err = bk.Put(w.key, w.val)
-				}
-				if err != nil {
-					return fmt.Errorf("bucket %s: %w", p.names[i], err)
-				}
-			}
+		bk, err := openBuckets(tx)
+		if err != nil {
+			return err
 		}
-		return nil
+		if err := p.resolve(b, bk); err != nil {
+			return err
+		}
+		return p.commit(bk)
 	}))
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
@@ -69,19 +60,53 @@ func batchEmpty(b *chain.Batch) bool {
 		len(b.Accounts) == 0 && len(b.TxIndex) == 0 && b.Tip.IsZero()
 }
 
-// encodeBatch turns b into writes, refusing records the store cannot hold.
-func encodeBatch(b *chain.Batch) (*plan, error) {
-	names := allBuckets()
-	p := &plan{buckets: make([][]write, len(names)), names: names}
-	add := func(bucket string, key, val []byte) {
-		i := slices.Index(names, bucket)
-		p.buckets[i] = append(p.buckets[i], write{key: key, val: val})
-	}
+// buckets are the store's buckets opened in one transaction.
+type buckets struct {
+	blocks, metas, main, accounts, txindex, meta *bolt.Bucket
+}
 
+func openBuckets(tx *bolt.Tx) (*buckets, error) {
+	var bk buckets
+	for _, o := range []struct {
+		name string
+		to   **bolt.Bucket
+	}{
+		{bucketBlocks, &bk.blocks}, {bucketMetas, &bk.metas}, {bucketMain, &bk.main},
+		{bucketAccounts, &bk.accounts}, {bucketTxIndex, &bk.txindex}, {bucketMeta, &bk.meta},
+	} {
+		b, err := getBucket(tx, o.name)
+		if err != nil {
+			return nil, err
+		}
+		*o.to = b
+	}
+	return &bk, nil
+}
+
+// plan is a batch encoded into writes per bucket. The writes to blocks
+// and txindex, whose keys or values need a height the batch may not carry
+// or a block record's stored part, are filled in by resolve, inside the
+// transaction.
+type plan struct {
+	blocks, metas, main, accounts, txindex, meta []write
+	// newBlocks are the encodings of the blocks put, undos the undo
+	// records put (nil for a deletion), by block hash.
+	newBlocks, undos map[chain.Hash][]byte
+}
+
+// encodeBatch turns b into writes, refusing records the store cannot hold.
+// A block and its meta are one record pair (the meta's header is the
+// block's): they are put together, or deleted together; a meta alone
+// updates the status of a block already stored.
+func encodeBatch(b *chain.Batch) (*plan, error) {
+	p := &plan{newBlocks: make(map[chain.Hash][]byte, len(b.Blocks)), undos: make(map[chain.Hash][]byte, len(b.Undos))}
 	for h, blk := range b.Blocks {
+		m, ok := b.Metas[h]
+		if !ok || (m == nil) != (blk == nil) {
+			return nil, fmt.Errorf("%w: block %s put or deleted without its meta", ErrBadBatch, h.Short())
+		}
 		if blk == nil {
-			add(bucketBlocks, hashKey(h), nil)
-			continue
+			continue // deleted with its meta, once resolve knows its height
 		}
 		if got := blk.Hash(); got != h {
 			return nil, fmt.Errorf("%w: block %s filed under %s", ErrBadBatch, got.Short(), h.Short())
@@ -90,35 +115,41 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 		if len(enc) > chain.MaxBlockSize {
 			return nil, fmt.Errorf("%w: block %s is %d bytes, limit %d", ErrBadBatch, h.Short(), len(enc), chain.MaxBlockSize)
 		}
-		add(bucketBlocks, hashKey(h), enc)
+		if int(m.Size) != len(enc) || int(m.TxCount) != len(blk.Transactions) {
+			return nil, fmt.Errorf("%w: meta of %s says %d bytes and %d transactions, the block has %d and %d",
+				ErrBadBatch, h.Short(), m.Size, m.TxCount, len(enc), len(blk.Transactions))
+		}
+		p.newBlocks[h] = enc
 	}
 	for h, m := range b.Metas {
 		if m == nil {
-			add(bucketMetas, hashKey(h), nil)
+			if _, ok := b.Blocks[h]; !ok {
+				return nil, fmt.Errorf("%w: meta %s deleted without its block", ErrBadBatch, h.Short())
+			}
 			continue
 		}
 		if m.Hash != h || m.Header.Hash() != h {
 			return nil, fmt.Errorf("%w: meta of %s (header %s) filed under %s", ErrBadBatch, m.Hash.Short(), m.Header.Hash().Short(), h.Short())
 		}
-		enc, err := encodeMeta(m)
+		enc, err := encodeIndex(m)
 		if err != nil {
 			return nil, err
 		}
-		add(bucketMetas, hashKey(h), enc)
+		p.metas = append(p.metas, write{key: hashKey(h), val: enc})
 	}
 	for h, u := range b.Undos {
 		if u == nil {
-			add(bucketUndo, hashKey(h), nil)
+			p.undos[h] = nil
 			continue
 		}
 		enc, err := encodeUndo(u)
 		if err != nil {
 			return nil, fmt.Errorf("undo %s: %w", h.Short(), err)
 		}
-		add(bucketUndo, hashKey(h), enc)
+		p.undos[h] = enc
 	}
 	for height, h := range b.Main {
-		add(bucketMain, heightKey(height), hashVal(h))
+		p.main = append(p.main, write{key: heightKey(height), val: hashVal(h)})
 	}
 	for addr, a := range b.Accounts {
 		if err := checkAddress(addr); err != nil {
@@ -128,21 +159,152 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 		if !a.IsZero() {
 			val = appendAccount(make([]byte, 0, accountSize), a)
 		}
-		add(bucketAccounts, []byte(addr), val)
-	}
-	for id, h := range b.TxIndex {
-		add(bucketTxIndex, hashKey(id), hashVal(h))
+		p.accounts = append(p.accounts, write{key: accountKey(addr), val: val})
 	}
 	if !b.Tip.IsZero() {
-		add(bucketMeta, []byte(keyTip), hashKey(b.Tip))
-	}
-
-	// Map order is random; sorted keys make the commit deterministic and
-	// walk each B+tree once from left to right.
-	for _, ws := range p.buckets {
-		slices.SortFunc(ws, func(a, b write) int { return bytes.Compare(a.key, b.key) })
+		p.meta = append(p.meta, write{key: []byte(keyTip), val: hashKey(b.Tip)})
 	}
 	return p, nil
+}
+
+// resolve adds the writes that need a block's height or its stored
+// record: blocks put (with their undo record, from the batch or kept from
+// the store), block pairs deleted (with their undo record), undo records
+// put or deleted alone (the block record rewritten), and the transaction
+// index. It reads before anything is written, so a block deleted by this
+// batch is still found.
+func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
+	heightOf := func(h chain.Hash) (uint64, bool, error) {
+		if m := b.Metas[h]; m != nil {
+			return m.Height(), true, nil
+		}
+		v := bk.metas.Get(h[:])
+		if v == nil {
+			return 0, false, nil
+		}
+		rec, err := decodeIndex(v)
+		if err != nil {
+			return 0, false, fmt.Errorf("meta %s: %w", h.Short(), err)
+		}
+		return rec.height, true, nil
+	}
+	for h, m := range b.Metas {
+		if m != nil {
+			if _, ok := b.Blocks[h]; !ok && bk.metas.Get(h[:]) == nil {
+				return fmt.Errorf("%w: meta %s of a block the store does not hold", ErrBadBatch, h.Short())
+			}
+			continue
+		}
+		height, ok, err := heightOf(h)
+		if err != nil || !ok {
+			continue // not stored: nothing to delete (a damaged record is kept for Check)
+		}
+		p.metas = append(p.metas, write{key: hashKey(h)})
+		p.blocks = append(p.blocks, write{key: blockKey(height, h)})
+	}
+	for h, enc := range p.newBlocks {
+		key := blockKey(b.Metas[h].Height(), h)
+		undo, ok := p.undos[h]
+		if !ok {
+			// A block stored again keeps the undo record it has.
+			if old := bk.blocks.Get(key); old != nil {
+				var err error
+				if _, undo, err = splitBlockRecord(old); err != nil {
+					return fmt.Errorf("block %s: %w", h.Short(), err)
+				}
+			}
+		}
+		p.blocks = append(p.blocks, write{key: key, val: appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo)})
+	}
+	for h, undo := range p.undos {
+		if _, ok := b.Blocks[h]; ok {
+			continue // written or deleted with its block above
+		}
+		height, ok, err := heightOf(h)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if undo == nil {
+				continue
+			}
+			return fmt.Errorf("%w: undo of block %s, which the store does not hold", ErrBadBatch, h.Short())
+		}
+		key := blockKey(height, h)
+		old := bk.blocks.Get(key)
+		if old == nil {
+			return fmt.Errorf("block %s: %w: meta without its block record", h.Short(), ErrCorrupt)
+		}
+		enc, had, err := splitBlockRecord(old)
+		if err != nil {
+			return fmt.Errorf("block %s: %w", h.Short(), err)
+		}
+		if undo == nil && had == nil {
+			continue
+		}
+		p.blocks = append(p.blocks, write{key: key, val: appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo)})
+	}
+	// A block holds many transactions: its height and main-chain check
+	// are worked out once.
+	onMain := make(map[chain.Hash][]byte)
+	for id, h := range b.TxIndex {
+		if h.IsZero() {
+			p.txindex = append(p.txindex, write{key: hashKey(id)})
+			continue
+		}
+		val, done := onMain[h]
+		if !done {
+			height, ok, err := heightOf(h)
+			if err != nil {
+				return err
+			}
+			main, inBatch := b.Main[height]
+			if ok && !inBatch {
+				main, _ = decodeHash(bk.main.Get(heightKey(height)))
+			}
+			if ok && main == h {
+				val = heightKey(height)
+			}
+			onMain[h] = val
+		}
+		if val == nil {
+			// The index keeps the height only, so the block must be the
+			// main chain's at that height once the batch is in.
+			return fmt.Errorf("%w: transaction %s indexed to %s, not a main-chain block", ErrBadBatch, id.Short(), h.Short())
+		}
+		p.txindex = append(p.txindex, write{key: hashKey(id), val: val})
+	}
+	return nil
+}
+
+// commit writes the plan, each bucket's keys in order: map order is
+// random, and sorted keys make the commit deterministic and walk each
+// B+tree once from left to right.
+func (p *plan) commit(bk *buckets) error {
+	bk.blocks.FillPercent, bk.main.FillPercent = appendFill, appendFill
+	for _, o := range []struct {
+		name string
+		b    *bolt.Bucket
+		ws   []write
+	}{
+		{bucketBlocks, bk.blocks, p.blocks}, {bucketMetas, bk.metas, p.metas}, {bucketMain, bk.main, p.main},
+		{bucketAccounts, bk.accounts, p.accounts},
+		{bucketTxIndex, bk.txindex, p.txindex}, {bucketMeta, bk.meta, p.meta},
+	} {
+		slices.SortFunc(o.ws, func(a, b write) int { return bytes.Compare(a.key, b.key) })
+		for _, w := range o.ws {
+			var err error
+			if w.val == nil {
+				err = o.b.Delete(w.key)
+			} else {
+				err = o.b.Put(w.key, w.val)
+			}
+			if err != nil {
+				return fmt.Errorf("bucket %s: %w", o.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 func hashKey(h chain.Hash) []byte { return bytes.Clone(h[:]) }

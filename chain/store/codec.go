@@ -2,8 +2,10 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -11,59 +13,120 @@ import (
 // Record encodings. Every decoder checks lengths before it reads or
 // allocates and reports ErrCorrupt; no input makes it panic.
 
-// Meta record layout: header | work | status | size | tx count.
+// Record sizes and limits.
 const (
-	metaOffWork    = chain.HeaderSize       // 32 bytes, big-endian
-	metaOffStatus  = metaOffWork + workSize // 1 byte
-	metaOffSize    = metaOffStatus + 1      // uint32
-	metaOffTxCount = metaOffSize + 4        // uint32
-	metaSize       = metaOffTxCount + 4     // 137
-	workSize       = 32                     // 256 bits: more than any chain can hold
-	accountSize    = 16                     // balance int64 | nonce uint64
-	heightKeySize  = 8                      // uint64
-	undoHeaderSize = 4                      // entry count uint32
-	undoMinEntry   = 1 + 1 + accountSize    // length byte, a 1-byte address, account
-	maxUndoEntries = 2 * chain.MaxBlockTxs  // each tx touches a sender and a recipient
-	maxAddressLen  = chain.MaxNameLen       // longest sender or recipient
+	workSize       = 32                    // 256 bits: more than any chain can hold
+	indexFixed     = heightKeySize + 1     // height | status, then the work
+	maxIndexSize   = indexFixed + workSize // the work's bytes are at most 32
+	accountSize    = 16                    // balance int64 | nonce uint64
+	heightKeySize  = 8                     // uint64
+	blockKeySize   = heightKeySize + chain.HashSize
+	undoHeaderSize = 4                     // entry count uint32
+	undoMinEntry   = 1 + 1 + accountSize   // length byte, a 1-byte address, account
+	maxUndoEntries = 2 * chain.MaxBlockTxs // each tx touches a sender and a recipient
+	maxAddressLen  = chain.MaxNameLen      // longest sender or recipient
 	maxUndoSize    = undoHeaderSize + maxUndoEntries*(1+maxAddressLen+accountSize)
 )
 
-// encodeMeta returns the 137-byte record of m.
-func encodeMeta(m *chain.BlockMeta) ([]byte, error) {
+// indexRecord is what the metas bucket keeps of a block under its hash:
+// where its records are filed (its height) and what validation found.
+// The header, size and transaction count come from the block record.
+type indexRecord struct {
+	height uint64
+	status chain.Status
+	work   []byte // big-endian, no leading zeros
+}
+
+// encodeIndex returns the metas record of m: height | status | work, the
+// work big-endian without leading zeros (0 to 32 bytes).
+func encodeIndex(m *chain.BlockMeta) ([]byte, error) {
 	if m.Work == nil || m.Work.Sign() < 0 || m.Work.BitLen() > 8*workSize {
 		return nil, fmt.Errorf("%w: meta %s: work %v is not a %d-bit unsigned number", ErrBadBatch, m.Hash.Short(), m.Work, 8*workSize)
 	}
-	b := make([]byte, metaSize)
-	hdr := m.Header.Encode()
-	copy(b, hdr[:])
-	m.Work.FillBytes(b[metaOffWork:metaOffStatus])
-	b[metaOffStatus] = byte(m.Status)
-	binary.BigEndian.PutUint32(b[metaOffSize:], m.Size)
-	binary.BigEndian.PutUint32(b[metaOffTxCount:], m.TxCount)
+	b := make([]byte, 0, indexFixed+(m.Work.BitLen()+7)/8)
+	b = binary.BigEndian.AppendUint64(b, m.Height())
+	b = append(b, byte(m.Status))
+	b = b[:cap(b)]
+	m.Work.FillBytes(b[indexFixed:])
 	return b, nil
 }
 
-// decodeMeta reads a meta record stored under hash.
-func decodeMeta(hash chain.Hash, b []byte) (*chain.BlockMeta, error) {
-	if len(b) != metaSize {
-		return nil, fmt.Errorf("%w: meta record is %d bytes, want %d", ErrCorrupt, len(b), metaSize)
+// decodeIndex reads a metas record.
+func decodeIndex(b []byte) (indexRecord, error) {
+	if len(b) < indexFixed || len(b) > maxIndexSize {
+		return indexRecord{}, fmt.Errorf("%w: meta record is %d bytes, want %d to %d", ErrCorrupt, len(b), indexFixed, maxIndexSize)
 	}
-	hdr, err := chain.DecodeHeader(b[:chain.HeaderSize])
+	if len(b) > indexFixed && b[indexFixed] == 0 {
+		// One work, one encoding: Apply never writes a leading zero.
+		return indexRecord{}, fmt.Errorf("%w: meta record's work has a leading zero", ErrCorrupt)
+	}
+	return indexRecord{
+		height: binary.BigEndian.Uint64(b),
+		status: chain.Status(b[heightKeySize]),
+		work:   b[indexFixed:],
+	}, nil
+}
+
+// metaOf builds the meta of the block hash from its index record and its
+// block record (the canonical encoding: header, transaction count varint,
+// transactions). Only the header and the count are read; nothing of rec or
+// blk is kept.
+func metaOf(hash chain.Hash, rec indexRecord, blk []byte) (*chain.BlockMeta, error) {
+	if len(blk) < chain.HeaderSize+1 || len(blk) > chain.MaxBlockSize {
+		return nil, fmt.Errorf("%w: block record is %d bytes, want %d to %d", ErrCorrupt, len(blk), chain.HeaderSize+1, chain.MaxBlockSize)
+	}
+	hdr, err := chain.DecodeHeader(blk[:chain.HeaderSize])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if hdr.Height != rec.height {
+		return nil, fmt.Errorf("%w: block record at height %d holds a header of height %d", ErrCorrupt, rec.height, hdr.Height)
+	}
+	n, vl := binary.Uvarint(blk[chain.HeaderSize:])
+	if vl <= 0 || n > chain.MaxBlockTxs {
+		return nil, fmt.Errorf("%w: block record's transaction count does not decode", ErrCorrupt)
 	}
 	return &chain.BlockMeta{
 		Hash:    hash,
 		Header:  hdr,
-		Work:    new(big.Int).SetBytes(b[metaOffWork:metaOffStatus]),
-		Status:  chain.Status(b[metaOffStatus]),
-		Size:    binary.BigEndian.Uint32(b[metaOffSize:]),
-		TxCount: binary.BigEndian.Uint32(b[metaOffTxCount:]),
+		Work:    new(big.Int).SetBytes(rec.work),
+		Status:  rec.status,
+		Size:    uint32(len(blk)),
+		TxCount: uint32(n),
 	}, nil
 }
 
+// appendBlockRecord appends the blocks record of a block: the length of
+// its encoding as a uvarint, the encoding, then its undo record, if it has
+// one (a connected block); nothing follows a block without one.
+func appendBlockRecord(dst, blk, undo []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(blk)))
+	return append(append(dst, blk...), undo...)
+}
+
+// splitBlockRecord returns the block encoding and the undo record (nil
+// when there is none) of a blocks record, as slices of b.
+func splitBlockRecord(b []byte) (blk, undo []byte, err error) {
+	n, vl := binary.Uvarint(b)
+	if vl <= 0 || n > uint64(len(b)-vl) || n > chain.MaxBlockSize {
+		return nil, nil, fmt.Errorf("%w: block record of %d bytes does not hold the block it claims", ErrCorrupt, len(b))
+	}
+	blk, undo = b[vl:vl+int(n)], b[vl+int(n):]
+	if len(undo) == 0 {
+		undo = nil
+	}
+	return blk, undo, nil
+}
+
+// blockKey is where a block's record is filed: height first, so that a growing chain appends to the end of those buckets
+// instead of writing into random pages, then the hash, which keeps the
+// blocks of one height apart.
+func blockKey(height uint64, h chain.Hash) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, blockKeySize), height), h[:]...)
+}
+
 // encodeUndo returns the record of u: the entry count, then each entry's
-// address (length byte first) and previous account.
+// address (appendAddress) and previous account.
 func encodeUndo(u *chain.Undo) ([]byte, error) {
 	if len(u.Entries) > maxUndoEntries {
 		return nil, fmt.Errorf("%w: undo has %d entries, limit %d", ErrBadBatch, len(u.Entries), maxUndoEntries)
@@ -78,8 +141,7 @@ func encodeUndo(u *chain.Undo) ([]byte, error) {
 	b := make([]byte, 0, n)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(u.Entries)))
 	for _, e := range u.Entries {
-		b = append(b, byte(len(e.Address)))
-		b = append(b, e.Address...)
+		b = appendAddress(b, e.Address)
 		b = appendAccount(b, e.Prev)
 	}
 	return b, nil
@@ -101,24 +163,92 @@ func decodeUndo(b []byte) (*chain.Undo, error) {
 		u.Entries = make([]chain.UndoEntry, 0, n)
 	}
 	for i := range n {
-		if len(rest) < 1 {
+		addr, l, err := readAddress(rest)
+		if err != nil {
+			return nil, fmt.Errorf("undo entry %d: %w", i, err)
+		}
+		if len(rest) < l+accountSize {
 			return nil, fmt.Errorf("%w: undo entry %d truncated", ErrCorrupt, i)
 		}
-		l := int(rest[0])
-		if l == 0 || l > maxAddressLen || len(rest) < 1+l+accountSize {
-			return nil, fmt.Errorf("%w: undo entry %d: address length %d in %d bytes", ErrCorrupt, i, l, len(rest))
-		}
-		acct, err := decodeAccount(rest[1+l : 1+l+accountSize])
+		acct, err := decodeAccount(rest[l : l+accountSize])
 		if err != nil {
 			return nil, err
 		}
-		u.Entries = append(u.Entries, chain.UndoEntry{Address: string(rest[1 : 1+l]), Prev: acct})
-		rest = rest[1+l+accountSize:]
+		u.Entries = append(u.Entries, chain.UndoEntry{Address: addr, Prev: acct})
+		rest = rest[l+accountSize:]
 	}
 	if len(rest) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes after undo entries", ErrCorrupt, len(rest))
 	}
 	return u, nil
+}
+
+// Addresses in undo records take one of two forms. A gc address (the
+// prefix and 48 lowercase hex digits, 50 bytes) is the tag compactTag and
+// the 24 bytes the digits spell: 25 bytes, half the size, and a signed
+// network's undo records hold nothing else. Any other name is its length
+// (1 to maxAddressLen, always below compactTag) and its bytes. Each
+// address has one form: a gc address written long is corrupt.
+const (
+	compactTag     = 0xff
+	compactAddrLen = (chain.AddressLen - len(chain.AddressPrefix)) / 2
+)
+
+// compactAddress returns the bytes a gc address spells, or false for any
+// other name (uppercase hex included: it would not come back the same).
+func compactAddress(addr string) ([]byte, bool) {
+	if len(addr) != chain.AddressLen || !strings.HasPrefix(addr, chain.AddressPrefix) {
+		return nil, false
+	}
+	digits := addr[len(chain.AddressPrefix):]
+	for i := range len(digits) {
+		if c := digits[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return nil, false
+		}
+	}
+	raw, err := hex.DecodeString(digits)
+	return raw, err == nil
+}
+
+// appendAddress appends addr in its undo-record form.
+func appendAddress(b []byte, addr string) []byte {
+	if raw, ok := compactAddress(addr); ok {
+		return append(append(b, compactTag), raw...)
+	}
+	return append(append(b, byte(len(addr))), addr...)
+}
+
+// readAddress reads an address in its undo-record form at the start of b
+// and returns it and the bytes it took.
+func readAddress(b []byte) (string, int, error) {
+	if len(b) < 1 {
+		return "", 0, fmt.Errorf("%w: address truncated", ErrCorrupt)
+	}
+	if b[0] == compactTag {
+		if len(b) < 1+compactAddrLen {
+			return "", 0, fmt.Errorf("%w: compact address truncated", ErrCorrupt)
+		}
+		return chain.AddressPrefix + hex.EncodeToString(b[1:1+compactAddrLen]), 1 + compactAddrLen, nil
+	}
+	l := int(b[0])
+	if l == 0 || l > maxAddressLen || len(b) < 1+l {
+		return "", 0, fmt.Errorf("%w: address length %d in %d bytes", ErrCorrupt, l, len(b))
+	}
+	addr := string(b[1 : 1+l])
+	if _, ok := compactAddress(addr); ok {
+		return "", 0, fmt.Errorf("%w: gc address written long", ErrCorrupt)
+	}
+	return addr, 1 + l, nil
+}
+
+// accountKey is the accounts bucket's key of addr: a gc address as the
+// tag and its 24 bytes (25 bytes), any other name as a zero byte and its
+// bytes. The leading byte keeps the two forms apart.
+func accountKey(addr string) []byte {
+	if raw, ok := compactAddress(addr); ok {
+		return append([]byte{compactTag}, raw...)
+	}
+	return append([]byte{0}, addr...)
 }
 
 func appendAccount(b []byte, a chain.Account) []byte {

@@ -27,59 +27,9 @@ func recordKinds() []recordKind {
 		}
 	}
 	return []recordKind{
-		{
-			name: "blocks",
-			has: func(t *testing.T, st *store.Store, b *chain.Batch) {
-				for h, want := range b.Blocks {
-					got, err := st.Block(h)
-					if err != nil || !reflect.DeepEqual(got, want) {
-						t.Errorf("Block(%s) = %+v, %v; want %+v", h.Short(), got, err, want)
-					}
-				}
-			},
-			del: func(from, into *chain.Batch) {
-				for h := range from.Blocks {
-					into.Blocks[h] = nil
-				}
-			},
-			gone: func(t *testing.T, st *store.Store, b *chain.Batch) {
-				for h := range b.Blocks {
-					_, err := st.Block(h)
-					notFound(t, "Block "+h.Short(), err)
-				}
-			},
-		},
-		{
-			name: "metas",
-			has: func(t *testing.T, st *store.Store, b *chain.Batch) {
-				for h, want := range b.Metas {
-					got, err := st.Meta(h)
-					if err != nil {
-						t.Errorf("Meta(%s): %v", h.Short(), err)
-						continue
-					}
-					if got.Work.Cmp(want.Work) != 0 {
-						t.Errorf("Meta(%s).Work = %v, want %v", h.Short(), got.Work, want.Work)
-					}
-					g, w := *got, *want
-					g.Work, w.Work = nil, nil
-					if g != w {
-						t.Errorf("Meta(%s) = %+v, want %+v", h.Short(), g, w)
-					}
-				}
-			},
-			del: func(from, into *chain.Batch) {
-				for h := range from.Metas {
-					into.Metas[h] = nil
-				}
-			},
-			gone: func(t *testing.T, st *store.Store, b *chain.Batch) {
-				for h := range b.Metas {
-					_, err := st.Meta(h)
-					notFound(t, "Meta "+h.Short(), err)
-				}
-			},
-		},
+		// In the order TestRoundTrip deletes them: an undo record and a
+		// transaction's index entry are found through the block's meta
+		// and the main index, so those go after them.
 		{
 			name: "undo",
 			has: func(t *testing.T, st *store.Store, b *chain.Batch) {
@@ -99,6 +49,27 @@ func recordKinds() []recordKind {
 				for h := range b.Undos {
 					_, err := st.Undo(h)
 					notFound(t, "Undo "+h.Short(), err)
+				}
+			},
+		},
+		{
+			name: "txindex",
+			has: func(t *testing.T, st *store.Store, b *chain.Batch) {
+				for id, want := range b.TxIndex {
+					if got, err := st.TxLocation(id); err != nil || got != want {
+						t.Errorf("TxLocation(%s) = %s, %v; want %s", id.Short(), got.Short(), err, want.Short())
+					}
+				}
+			},
+			del: func(from, into *chain.Batch) {
+				for id := range from.TxIndex {
+					into.TxIndex[id] = chain.ZeroHash
+				}
+			},
+			gone: func(t *testing.T, st *store.Store, b *chain.Batch) {
+				for id := range b.TxIndex {
+					_, err := st.TxLocation(id)
+					notFound(t, "TxLocation "+id.Short(), err)
 				}
 			},
 		},
@@ -146,23 +117,42 @@ func recordKinds() []recordKind {
 			},
 		},
 		{
-			name: "txindex",
+			// A block and its meta are one pair: put and deleted together.
+			name: "blocks",
 			has: func(t *testing.T, st *store.Store, b *chain.Batch) {
-				for id, want := range b.TxIndex {
-					if got, err := st.TxLocation(id); err != nil || got != want {
-						t.Errorf("TxLocation(%s) = %s, %v; want %s", id.Short(), got.Short(), err, want.Short())
+				for h, want := range b.Blocks {
+					got, err := st.Block(h)
+					if err != nil || !reflect.DeepEqual(got, want) {
+						t.Errorf("Block(%s) = %+v, %v; want %+v", h.Short(), got, err, want)
+					}
+				}
+				for h, want := range b.Metas {
+					got, err := st.Meta(h)
+					if err != nil {
+						t.Errorf("Meta(%s): %v", h.Short(), err)
+						continue
+					}
+					if got.Work.Cmp(want.Work) != 0 {
+						t.Errorf("Meta(%s).Work = %v, want %v", h.Short(), got.Work, want.Work)
+					}
+					g, w := *got, *want
+					g.Work, w.Work = nil, nil
+					if g != w {
+						t.Errorf("Meta(%s) = %+v, want %+v", h.Short(), g, w)
 					}
 				}
 			},
 			del: func(from, into *chain.Batch) {
-				for id := range from.TxIndex {
-					into.TxIndex[id] = chain.ZeroHash
+				for h := range from.Blocks {
+					into.Blocks[h], into.Metas[h] = nil, nil
 				}
 			},
 			gone: func(t *testing.T, st *store.Store, b *chain.Batch) {
-				for id := range b.TxIndex {
-					_, err := st.TxLocation(id)
-					notFound(t, "TxLocation "+id.Short(), err)
+				for h := range b.Blocks {
+					_, err := st.Block(h)
+					notFound(t, "Block "+h.Short(), err)
+					_, err = st.Meta(h)
+					notFound(t, "Meta "+h.Short(), err)
 				}
 			},
 		},

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -9,10 +10,12 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 )
 
-// Each read is one read transaction (see get) that copies the value out;
-// decoding runs after the transaction has ended. View is the exception: many
-// reads in one transaction, each decoded inside it (the decoders copy what
-// they keep), for the requests that make hundreds of reads.
+// Each read is one read transaction. A record found in one read (tip,
+// main, account) is copied out and decoded after it ends (see get); one
+// that needs two (a meta, a block, an undo record through the block's
+// height, a transaction through the main index) runs through a txView
+// and is decoded inside, the decoders copying what they keep. View is many
+// reads in one transaction, for the requests that make hundreds of reads.
 
 // Tip returns the hash of the main chain's last block, or
 // chain.ErrNotFound in a store no batch has set a tip in.
@@ -33,37 +36,32 @@ func (s *Store) Tip() (chain.Hash, error) {
 
 // Meta returns the index entry of a stored block.
 func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
-	v, err := s.get(bucketMetas, h[:])
-	return metaRecord(h, v, err)
-}
-
-// metaRecord decodes the meta record v read under h (err is the read's).
-func metaRecord(h chain.Hash, v []byte, err error) (*chain.BlockMeta, error) {
-	if err != nil {
-		return nil, fmt.Errorf("meta %s: %w", h.Short(), err)
-	}
-	if v == nil {
-		return nil, fmt.Errorf("meta %s: %w", h.Short(), chain.ErrNotFound)
-	}
-	m, err := decodeMeta(h, v)
-	if err != nil {
-		return nil, fmt.Errorf("meta %s: %w", h.Short(), err)
-	}
-	return m, nil
+	var m *chain.BlockMeta
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		m, err = openView(tx).Meta(h)
+		return err
+	})
+	return m, err
 }
 
 // Block returns a stored block.
 func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
-	v, err := s.get(bucketBlocks, h[:])
+	var blk *chain.Block
+	err := s.view(func(tx *bolt.Tx) error {
+		v := openView(tx)
+		_, rec, err := v.blockRecord(h)
+		if err != nil {
+			return err
+		}
+		// DecodeBlock copies what it keeps out of bbolt's memory.
+		if blk, err = chain.DecodeBlock(rec); err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("block %s: %w", h.Short(), err)
-	}
-	if v == nil {
-		return nil, fmt.Errorf("block %s: %w", h.Short(), chain.ErrNotFound)
-	}
-	blk, err := chain.DecodeBlock(v)
-	if err != nil {
-		return nil, fmt.Errorf("block %s: %w: %w", h.Short(), ErrCorrupt, err)
 	}
 	return blk, nil
 }
@@ -97,7 +95,7 @@ func (s *Store) Account(addr string) (chain.Account, error) {
 		// bbolt keys are never empty, so nothing can be stored here.
 		return chain.Account{}, nil
 	}
-	v, err := s.get(bucketAccounts, []byte(addr))
+	v, err := s.get(bucketAccounts, accountKey(addr))
 	if err != nil {
 		return chain.Account{}, fmt.Errorf("account %q: %w", addr, err)
 	}
@@ -113,14 +111,30 @@ func (s *Store) Account(addr string) (chain.Account, error) {
 
 // Undo returns the undo record of a block.
 func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
-	v, err := s.get(bucketUndo, h[:])
-	if err != nil {
-		return nil, fmt.Errorf("undo %s: %w", h.Short(), err)
-	}
-	if v == nil {
-		return nil, fmt.Errorf("undo %s: %w", h.Short(), chain.ErrNotFound)
-	}
-	u, err := decodeUndo(v)
+	var u *chain.Undo
+	err := s.view(func(tx *bolt.Tx) error {
+		v := openView(tx)
+		rec, err := v.index(h)
+		if err != nil {
+			return err
+		}
+		b, err := v.get(&v.blocks, bucketBlocks, blockKey(rec.height, h))
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return fmt.Errorf("%w: meta without its block record", ErrCorrupt)
+		}
+		_, undo, err := splitBlockRecord(b)
+		if err != nil {
+			return err
+		}
+		if undo == nil {
+			return chain.ErrNotFound
+		}
+		u, err = decodeUndo(undo) // it copies what it keeps
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("undo %s: %w", h.Short(), err)
 	}
@@ -130,14 +144,30 @@ func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 // TxLocation returns the hash of the main-chain block holding the
 // transaction with id txid.
 func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
-	v, err := s.get(bucketTxIndex, txid[:])
-	if err != nil {
-		return chain.Hash{}, fmt.Errorf("tx %s: %w", txid.Short(), err)
-	}
-	if v == nil {
-		return chain.Hash{}, fmt.Errorf("tx %s: %w", txid.Short(), chain.ErrNotFound)
-	}
-	h, err := decodeHash(v)
+	var h chain.Hash
+	err := s.view(func(tx *bolt.Tx) error {
+		v := openView(tx)
+		b, err := v.get(&v.txindex, bucketTxIndex, txid[:])
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return chain.ErrNotFound
+		}
+		if len(b) != heightKeySize {
+			return fmt.Errorf("%w: tx index record is %d bytes, want %d", ErrCorrupt, len(b), heightKeySize)
+		}
+		height := binary.BigEndian.Uint64(b)
+		mainRec, err := v.get(&v.main, bucketMain, b)
+		if err != nil {
+			return err
+		}
+		if h, err = decodeHash(mainRec); err != nil {
+			// Apply indexes transactions of main-chain blocks only.
+			return fmt.Errorf("%w: indexed at height %d, which has no main-chain block", ErrCorrupt, height)
+		}
+		return nil
+	})
 	if err != nil {
 		return chain.Hash{}, fmt.Errorf("tx %s: %w", txid.Short(), err)
 	}
@@ -149,42 +179,97 @@ func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 // (4,000) and 16 ms; in one view it takes 3–5 ms (docs/benchmarks.md).
 func (s *Store) View(fn func(chain.StoreView) error) error {
 	return s.view(func(tx *bolt.Tx) error {
-		v, err := openView(tx)
-		if err != nil {
-			return err
-		}
-		return fn(v)
+		return fn(openView(tx))
 	})
 }
 
-// openView opens the buckets of a txView.
-func openView(tx *bolt.Tx) (txView, error) {
-	metas, err := getBucket(tx, bucketMetas)
-	if err != nil {
-		return txView{}, err
+// openView returns a txView on tx. It opens no bucket: each is opened on
+// first use, as opening one costs as much as a read, and a single read
+// (Meta, TxLocation) needs two of the four.
+func openView(tx *bolt.Tx) *txView { return &txView{tx: tx} }
+
+// txView is chain.StoreView inside one read transaction, each bucket
+// opened once. The store's single reads use it too, each in a
+// transaction of its own.
+type txView struct {
+	tx                           *bolt.Tx
+	metas, main, blocks, txindex *bolt.Bucket
+}
+
+// bucket returns the bucket name, opening it into *slot on first use.
+func (v *txView) bucket(slot **bolt.Bucket, name string) (*bolt.Bucket, error) {
+	if *slot == nil {
+		b, err := getBucket(v.tx, name)
+		if err != nil {
+			return nil, err
+		}
+		*slot = b
 	}
-	main, err := getBucket(tx, bucketMain)
+	return *slot, nil
+}
+
+// get reads key from the bucket name through *slot; nil when absent.
+func (v *txView) get(slot **bolt.Bucket, name string, key []byte) ([]byte, error) {
+	b, err := v.bucket(slot, name)
 	if err != nil {
-		return txView{}, err
+		return nil, err
 	}
-	return txView{metas: metas, main: main}, nil
+	return b.Get(key), nil
 }
 
-// txView is chain.StoreView inside one read transaction, its buckets
-// opened once: opening a bucket costs as much as the read itself.
-type txView struct{ metas, main *bolt.Bucket }
-
-func (v txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
-	return metaRecord(h, v.metas.Get(h[:]), nil)
+// index returns the metas record of h, or chain.ErrNotFound.
+func (v *txView) index(h chain.Hash) (indexRecord, error) {
+	b, err := v.get(&v.metas, bucketMetas, h[:])
+	if err != nil {
+		return indexRecord{}, err
+	}
+	if b == nil {
+		return indexRecord{}, chain.ErrNotFound
+	}
+	return decodeIndex(b)
 }
 
-func (v txView) MainHash(height uint64) (chain.Hash, error) {
-	return mainRecord(height, v.main.Get(heightKey(height)), nil)
+// blockRecord returns the index record of h and its block's encoding,
+// which is bbolt's memory: valid only inside the transaction.
+func (v *txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
+	rec, err := v.index(h)
+	if err != nil {
+		return rec, nil, err
+	}
+	b, err := v.get(&v.blocks, bucketBlocks, blockKey(rec.height, h))
+	if err != nil {
+		return rec, nil, err
+	}
+	if b == nil {
+		return rec, nil, fmt.Errorf("%w: meta without its block record", ErrCorrupt)
+	}
+	blk, _, err := splitBlockRecord(b)
+	return rec, blk, err
 }
 
-func (v txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
+func (v *txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
+	rec, b, err := v.blockRecord(h)
+	if err == nil {
+		var m *chain.BlockMeta
+		if m, err = metaOf(h, rec, b); err == nil {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("meta %s: %w", h.Short(), err)
+}
+
+func (v *txView) MainHash(height uint64) (chain.Hash, error) {
+	b, err := v.get(&v.main, bucketMain, heightKey(height))
+	return mainRecord(height, b, err)
+}
+
+func (v *txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
+	main, err := v.bucket(&v.main, bucketMain)
+	if err != nil {
+		return nil, err
+	}
 	var out []chain.Hash
-	c := v.main.Cursor()
+	c := main.Cursor()
 	for k, rec := c.Seek(heightKey(from)); k != nil && len(out) < n; k, rec = c.Next() {
 		height := from + uint64(len(out))
 		if !bytes.Equal(k, heightKey(height)) {
@@ -206,22 +291,32 @@ func (v txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
 func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
 	var out []*chain.BlockMeta
 	err := s.view(func(tx *bolt.Tx) error {
-		tv, err := openView(tx)
+		tv := openView(tx)
+		metas, err := tv.bucket(&tv.metas, bucketMetas)
 		if err != nil {
 			return err
 		}
-		return tv.metas.ForEach(func(k, v []byte) error {
+		main, err := tv.bucket(&tv.main, bucketMain)
+		if err != nil {
+			return err
+		}
+		return metas.ForEach(func(k, v []byte) error {
 			h, err := decodeHash(k)
 			if err != nil {
 				return fmt.Errorf("meta key: %w", err)
 			}
-			m, err := decodeMeta(h, v)
+			rec, err := decodeIndex(v)
 			if err != nil {
 				return fmt.Errorf("meta %s: %w", h.Short(), err)
 			}
-			if !bytes.Equal(tv.main.Get(heightKey(m.Height())), h[:]) {
-				out = append(out, m)
+			if bytes.Equal(main.Get(heightKey(rec.height)), h[:]) {
+				return nil
 			}
+			m, err := tv.Meta(h)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
 			return nil
 		})
 	})

@@ -16,8 +16,10 @@ import (
 )
 
 // SchemaVersion is the version of the storage format this code reads and
-// writes. Bump it on any change to a bucket or an encoding.
-const SchemaVersion uint32 = 1
+// writes. Bump it on any change to a bucket or an encoding. Version 1
+// filed blocks and undo records under their hash and kept the header in
+// the meta; version 2 files them under height and hash (doc.go).
+const SchemaVersion uint32 = 2
 
 // FileName is the store's file inside a data directory (see OpenDir).
 const FileName = "chain.db"
@@ -31,7 +33,6 @@ const (
 	bucketBlocks   = "blocks"
 	bucketMetas    = "metas"
 	bucketMain     = "main"
-	bucketUndo     = "undo"
 	bucketAccounts = "accounts"
 	bucketTxIndex  = "txindex"
 	bucketMeta     = "meta"
@@ -43,7 +44,7 @@ const (
 // allBuckets lists every bucket; Open creates them in a new file and
 // requires them in an existing one.
 func allBuckets() []string {
-	return []string{bucketBlocks, bucketMetas, bucketMain, bucketUndo, bucketAccounts, bucketTxIndex, bucketMeta}
+	return []string{bucketBlocks, bucketMetas, bucketMain, bucketAccounts, bucketTxIndex, bucketMeta}
 }
 
 // Errors of the store. Not-found conditions are chain.ErrNotFound.
@@ -134,7 +135,8 @@ func prepare(db *bolt.DB) error {
 			return fmt.Errorf("%w: schema version is %d bytes, want 4", ErrCorrupt, len(v))
 		}
 		if got := binary.BigEndian.Uint32(v); got != SchemaVersion {
-			return fmt.Errorf("%w: file has version %d, this build reads version %d", ErrSchema, got, SchemaVersion)
+			return fmt.Errorf("%w: file has version %d, this build reads version %d only; "+
+				"move the file aside and start again: the node downloads the chain from its peers (docs/operator.md)", ErrSchema, got, SchemaVersion)
 		}
 		for _, name := range allBuckets() {
 			if tx.Bucket([]byte(name)) == nil {

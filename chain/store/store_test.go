@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -107,6 +108,15 @@ func TestBadBatch(t *testing.T) {
 				u.Entries = append(u.Entries, chain.UndoEntry{Address: "a"})
 			}
 		}},
+		{"block without its meta", func(b *chain.Batch, blk *chain.Block) { delete(b.Metas, blk.Hash()) }},
+		{"meta without its block, not stored", func(b *chain.Batch, blk *chain.Block) { delete(b.Blocks, blk.Hash()) }},
+		{"block deleted without its meta", func(b *chain.Batch, _ *chain.Block) { b.Blocks[chain.Hash{3}] = nil }},
+		{"meta deleted without its block", func(b *chain.Batch, _ *chain.Block) { b.Metas[chain.Hash{3}] = nil }},
+		{"meta size not the block's", func(b *chain.Batch, blk *chain.Block) { b.Metas[blk.Hash()].Size++ }},
+		{"meta tx count not the block's", func(b *chain.Batch, blk *chain.Block) { b.Metas[blk.Hash()].TxCount-- }},
+		{"undo of a block not stored", func(b *chain.Batch, _ *chain.Block) { b.Undos[chain.Hash{4}] = &chain.Undo{} }},
+		{"tx indexed to a block not stored", func(b *chain.Batch, _ *chain.Block) { b.TxIndex[chain.Hash{5}] = chain.Hash{4} }},
+		{"tx indexed to a block off the main chain", func(b *chain.Batch, blk *chain.Block) { delete(b.Main, blk.Header.Height) }},
 		{"account without address", func(b *chain.Batch, _ *chain.Block) { b.Accounts[""] = chain.Account{Balance: 1} }},
 		{"account address too long", func(b *chain.Batch, _ *chain.Block) {
 			b.Accounts[strings.Repeat("a", chain.MaxNameLen+1)] = chain.Account{Balance: 1}
@@ -272,5 +282,92 @@ func TestOpenDirCreates(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("file mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestMetaAlone: a meta put without its block changes the status of the
+// stored block and keeps its body, so does an undo record put or deleted
+// alone; deleting the pair with its undo record
+// (found through the pair's height before the pair goes) leaves none.
+func TestMetaAlone(t *testing.T) {
+	st, _ := openTemp(t)
+	b := chain.NewBatch()
+	blk := newGen(4, 4).connect(b, 2)
+	h := blk.Hash()
+	mustApply(t, st, b)
+
+	m := *b.Metas[h]
+	m.Status = chain.StatusInvalid
+	upd := chain.NewBatch()
+	upd.Metas[h] = &m
+	mustApply(t, st, upd)
+	if got, err := st.Meta(h); err != nil || got.Status != chain.StatusInvalid || got.Header != blk.Header {
+		t.Fatalf("Meta after a status update = %+v, %v; want status %d, the same header", got, err, chain.StatusInvalid)
+	}
+	if got, err := st.Block(h); err != nil || got.Hash() != h {
+		t.Fatalf("Block after a status update = %v, %v", got, err)
+	}
+
+	// An undo record put and deleted alone rewrites the block's record
+	// and keeps the block.
+	for _, u := range []*chain.Undo{{Entries: []chain.UndoEntry{{Address: "gc01", Prev: chain.Account{Balance: 7}}}}, nil} {
+		ub := chain.NewBatch()
+		ub.Undos[h] = u
+		mustApply(t, st, ub)
+		got, err := st.Undo(h)
+		if u == nil && !errors.Is(err, chain.ErrNotFound) || u != nil && (err != nil || !reflect.DeepEqual(got, u)) {
+			t.Errorf("Undo after putting %+v alone = %+v, %v", u, got, err)
+		}
+		if got, err := st.Block(h); err != nil || got.Hash() != h {
+			t.Errorf("Block after an undo record alone = %v, %v", got, err)
+		}
+	}
+
+	del := chain.NewBatch()
+	del.Blocks[h], del.Metas[h], del.Undos[h] = nil, nil, nil
+	mustApply(t, st, del)
+	for name, err := range map[string]error{
+		"Meta":  func() error { _, err := st.Meta(h); return err }(),
+		"Block": func() error { _, err := st.Block(h); return err }(),
+		"Undo":  func() error { _, err := st.Undo(h); return err }(),
+	} {
+		if !errors.Is(err, chain.ErrNotFound) {
+			t.Errorf("%s after the pair was deleted: %v, want chain.ErrNotFound", name, err)
+		}
+	}
+}
+
+// TestAddressForms: every kind of name comes back as it went in, from the
+// accounts and from an undo record, whichever form the store files it in
+// (a gc address compact, anything else as it is).
+func TestAddressForms(t *testing.T) {
+	st, _ := openTemp(t)
+	g := newGen(5, 1)
+	gcAddr := g.addrs[0]
+	names := []string{
+		gcAddr,
+		strings.ToUpper(gcAddr[:2]) + gcAddr[2:],                                  // not the gc prefix
+		gcAddr[:2] + strings.ToUpper(gcAddr[2:]),                                  // uppercase digits
+		gcAddr[:len(gcAddr)-1],                                                    // one digit short
+		gcAddr + "0",                                                              // one digit long
+		gcAddr[:len(gcAddr)-1] + "g",                                              // not hex
+		"alice", "0", string([]byte{0xff}), strings.Repeat("z", chain.MaxNameLen), // open-network names
+	}
+	b := chain.NewBatch()
+	h := g.connect(b, 0).Hash()
+	u := &chain.Undo{}
+	for i, name := range names {
+		b.Accounts[name] = chain.Account{Balance: int64(i + 1), Nonce: uint64(i)}
+		u.Entries = append(u.Entries, chain.UndoEntry{Address: name, Prev: chain.Account{Balance: -int64(i)}})
+	}
+	b.Undos[h] = u
+	mustApply(t, st, b)
+	for i, name := range names {
+		if got, err := st.Account(name); err != nil || got != (chain.Account{Balance: int64(i + 1), Nonce: uint64(i)}) {
+			t.Errorf("Account(%q) = %+v, %v", name, got, err)
+		}
+	}
+	if got, err := st.Undo(h); err != nil || !reflect.DeepEqual(got, u) {
+		t.Errorf("Undo = %+v, %v; want %+v", got, err, u)
 	}
 }

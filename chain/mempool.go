@@ -165,6 +165,9 @@ type poolEntry struct {
 	child   *poolEntry
 	// taken is the Select pass that last took this entry.
 	taken uint64
+	// local: submitted to this node by its own client (AddLocal), which
+	// trusts the node to keep it; evicted only when nothing else is.
+	local bool
 }
 
 // MempoolOption configures a Mempool.
@@ -283,19 +286,35 @@ func (m *Mempool) reset() {
 // ErrFeeUnminable a fee no node could ever mine; a failure to read state
 // is returned wrapped, and is this node's fault.
 func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
-	return m.add(tx, state, false, time.Time{})
+	return m.add(tx, state, false, false, time.Time{})
 }
 
 // AddVerified is Add for a transaction that has already passed
 // CheckTxSanity on this network: the caller checked it before taking a
 // lock of its own, so the signature is not verified twice under it.
 func (m *Mempool) AddVerified(tx *Transaction, state AccountReader) error {
-	return m.add(tx, state, true, time.Time{})
+	return m.add(tx, state, true, false, time.Time{})
+}
+
+// AddLocal is AddVerified for a transaction submitted to this node by its
+// own client (the HTTP API, the node's wallet) rather than relayed by a
+// peer. The pool then keeps it before any peer's transaction: eviction,
+// when a newcomer or a reorganisation's returned transactions need room,
+// takes transactions from peers first, and a local one only when no
+// peer's is left to evict; a peer's transaction never evicts a local one.
+// A peer's transaction evicted here is still kept by the node it was
+// submitted to, which relays and mines it: so a full pool loses nothing
+// the network accepted, where evicting the newest, whichever node took
+// it, could drop the same transaction from every pool at once. Go
+// Ethereum's transaction pool treats its local transactions the same way.
+// The queue does not distinguish them.
+func (m *Mempool) AddLocal(tx *Transaction, state AccountReader) error {
+	return m.add(tx, state, true, true, time.Time{})
 }
 
 // add is Add; admitted is when the transaction was first admitted, zero
 // for now.
-func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool, admitted time.Time) error {
+func (m *Mempool) add(tx *Transaction, state AccountReader, verified, local bool, admitted time.Time) error {
 	if tx.IsCoinbase() {
 		return ruleError(ErrMultipleCoinbases, "a coinbase cannot enter the mempool; only a block's first transaction may be one")
 	}
@@ -329,7 +348,7 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified bool, admit
 	if n := len(m.bySender[tx.Sender]); n >= m.maxPerSender {
 		return fmt.Errorf("%w: %s has %d", ErrSenderLimit, tx.Sender, n)
 	}
-	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), at: at, heapIdx: -1}
+	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), at: at, heapIdx: -1, local: local}
 	var v *StateView
 	if m.p.Signed {
 		if v, err = m.senderView(tx.Sender, state); err != nil {

@@ -10,14 +10,15 @@ import (
 
 // makeRoom evicts what it must for e to fit, or changes nothing and
 // returns ErrMempoolFull. Only transactions paying strictly less than e
-// are evicted, lowest fee first, newest first among equal fees. e's own
-// sender is spared (its last pending transaction is the one e follows),
-// and so are e's parents. m.mu is held.
+// are evicted, peers' before local ones (AddLocal), lowest fee first,
+// newest first among equal fees; a peer's transaction never evicts a
+// local one. e's own sender is spared (its last pending transaction is
+// the one e follows), and so are e's parents. m.mu is held.
 func (m *Mempool) makeRoom(e *poolEntry) error {
 	var victims, spared []*poolEntry
 	for m.fullFor(e) {
 		v := m.evictable.min()
-		if v == nil || v.tx.Fee >= e.tx.Fee {
+		if v == nil || v.tx.Fee >= e.tx.Fee || (v.local && !e.local) {
 			break
 		}
 		if m.p.Signed && (v.tx.Sender == e.tx.Sender || slices.Contains(e.parents, v)) {

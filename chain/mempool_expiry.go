@@ -28,7 +28,7 @@ func WithPendingTTL(d time.Duration) MempoolOption {
 // with ErrTxExpired. An admission time after now (a clock set back) counts
 // as now.
 func (m *Mempool) AddVerifiedSince(tx *Transaction, state AccountReader, admitted time.Time) error {
-	return m.add(tx, state, true, admitted)
+	return m.add(tx, state, true, false, admitted)
 }
 
 // AdmittedAt returns when the pool first admitted a transaction, pending

@@ -36,8 +36,9 @@ import (
 // The returned transactions keep their places in the arrival order, and
 // those from disconnected come before all others (oldest block first, in
 // block order), since they were sent earlier. If the returned ones take the
-// pool over its limits, the lowest-fee evictable transactions go as in
-// Add.
+// pool over its limits, the evictable transactions go as in Add: peers'
+// before local ones (AddLocal), then the lowest fee. A returned
+// transaction counts as a peer's: the block, not this node, had kept it.
 //
 // A transaction whose check fails for a reason other than a rule (the
 // state could not be read) is kept, with its sender's later ones: a store

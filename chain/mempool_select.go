@@ -134,14 +134,18 @@ func (h *selectHeap) Pop() any {
 	return it
 }
 
-// evictHeap is a min-heap of evictable entries: the lowest fee first, the
-// latest arrival first on a tie, so among equal fees the newcomer goes
-// before what waited longer. Each entry keeps its index, so an entry that
-// stops being evictable leaves the heap in O(log n).
+// evictHeap is a min-heap of evictable entries: transactions from peers
+// before local ones (see AddLocal), then the lowest fee first, the latest
+// arrival first on a tie, so among equal fees the newcomer goes before
+// what waited longer. Each entry keeps its index, so an entry that stops
+// being evictable leaves the heap in O(log n).
 type evictHeap []*poolEntry
 
 func (h evictHeap) Len() int { return len(h) }
 func (h evictHeap) Less(i, j int) bool {
+	if h[i].local != h[j].local {
+		return h[j].local
+	}
 	if h[i].tx.Fee != h[j].tx.Fee {
 		return h[i].tx.Fee < h[j].tx.Fee
 	}

@@ -184,7 +184,13 @@ func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time
 	}
 	in.mu.Lock()
 	err := ErrClosed
-	if !in.closing {
+	switch {
+	case in.closing:
+	case origin == OriginAPI:
+		// This node's own client trusts it to keep the transaction: a
+		// full pool evicts peers' transactions before it (AddLocal).
+		err = in.mempool.AddLocal(tx, in.chain)
+	default:
 		err = in.mempool.AddVerifiedSince(tx, in.chain, admitted)
 	}
 	in.mu.Unlock()

@@ -29,8 +29,11 @@ measures it: each node a real libp2p host on 127.0.0.1 (mDNS off) with
 its own store in a temporary directory, on the regtest network, joined
 by bootstrap addresses in a random graph. For --duration it mines a
 block every --block-interval on a random node and has random nodes send
---tx-rate transfers a second to one another, with --fault injected in
-the middle third; then it stops the load, mines until the mempools are
+--tx-rate transfers a second to one another (from --senders client
+wallets instead, if given, whose transfers are signed before the load
+starts, as a real network's senders sign on their own machines), on 16
+goroutines, with --fault injected in the middle third; then it stops
+the load, mines until the mempools are
 empty and prints a report: blocks, reorgs, transactions submitted,
 refused, included, pending and lost, the time to converge, block
 propagation percentiles and peak memory. Ctrl-C ends the load early and
@@ -83,8 +86,8 @@ func (a *app) testnetCommand(do func(testnetOptions) error) *cli.Command {
 			"restart stops one node and starts it again on its data directory, inside the partition when both are given)"},
 		&cli.StringFlag{Name: "seed", Usage: "`number` seeding the topology, the load and the faults (default random, printed in the report)"},
 		&cli.BoolFlag{Name: "verbose", Usage: "print the nodes' own log lines (info level) on stderr"},
-		&cli.IntFlag{Name: "senders", Usage: "`number` of funded wallets that sign the transfers, each a client of one node " +
-			"(0: the nodes' own wallets send; each sender may have 64 transfers pending, which caps what 0 can offer)"},
+		&cli.IntFlag{Name: "senders", Usage: "`number` of funded wallets that send the transfers in turn, each a client of one node, " +
+			"their transfers signed before the load starts (0: the nodes' own wallets sign and send; each sender may have 64 transfers pending, which caps what 0 can offer)"},
 		&cli.BoolFlag{Name: "mocknet", Usage: "simulate: run the nodes on go-libp2p's mocknet with WAN latencies (see --latency) instead of TCP on loopback"},
 		&cli.StringFlag{Name: "latency", Value: "lognormal:20ms-200ms", Usage: "with --mocknet, each link's one-way latency: " +
 			"fixed:D, uniform:MIN-MAX or lognormal:MIN-MAX (MIN and MAX its 5th and 95th percentiles) (`distribution`)"},
@@ -128,6 +131,9 @@ func resolveTestnet(cmd *cli.Command) (testnetOptions, error) {
 		return o, usageError{fmt.Errorf("--senders %d: want 0 to 100000", o.senders)}
 	case o.blockInterval <= 0:
 		return o, usageError{fmt.Errorf("--block-interval %s: want more than 0", o.blockInterval)}
+	case o.senders > 0 && o.txRate*o.duration.Seconds() > maxPresigned:
+		return o, usageError{fmt.Errorf("--senders with --tx-rate %g for %s: the senders sign %d transfers ahead at most",
+			o.txRate, o.duration, maxPresigned)}
 	}
 	for f := range strings.SplitSeq(o.fault, ",") {
 		if !slices.Contains(testnetFaults, f) || (f == "none" && o.fault != "none") {
@@ -211,7 +217,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		wallets[i] = testnet.NewWallet(fmt.Sprintf("recipient %d", i))
 	}
 	if o.senders > 0 {
-		if senders, err = fundSenders(ctx, log, nt, o); err != nil {
+		if senders, err = fundSenders(ctx, log, nt, o, wallets); err != nil {
 			return err
 		}
 	}
@@ -232,9 +238,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		stopLoad()
 		wg.Wait()
 	}()
-	var mu sync.Mutex // guards the tx counts below and submittedIDs
-	var submittedIDs []chain.Hash
-	submittedTo := map[chain.Hash]int{}
+	ld := &load{nt: nt, rep: rep, submittedTo: map[chain.Hash]int{}}
 	wg.Go(func() { // blocks
 		t := time.NewTicker(o.blockInterval)
 		defer t.Stop()
@@ -250,42 +254,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		}
 	})
 	if o.txRate > 0 {
-		wg.Go(func() { // transfers, caught up every 10 ms to rate × elapsed
-			t := time.NewTicker(10 * time.Millisecond)
-			defer t.Stop()
-			begin, sent := time.Now(), 0
-			for {
-				select {
-				case <-loadCtx.Done():
-					return
-				case <-t.C:
-				}
-				for due := int(o.txRate * time.Since(begin).Seconds()); sent < due && loadCtx.Err() == nil; sent++ {
-					from, to := pick(o.nodes), pick(o.nodes)
-					var tx *chain.Transaction
-					var err error
-					if len(senders) > 0 {
-						tx, from, err = senders[pick(len(senders))].send(loadCtx, nt, wallets[to].Addr)
-					} else {
-						n, dst := nt.Node(from), nt.Node(to)
-						if n == nil || dst == nil {
-							continue
-						}
-						tx, err = n.Send(loadCtx, dst.WalletAddress(), 1, 0)
-					}
-					mu.Lock()
-					if err != nil {
-						rep.refused++
-						rep.refusals[refusalKind(err)]++
-					} else {
-						rep.submitted++
-						submittedIDs = append(submittedIDs, tx.ID())
-						submittedTo[tx.ID()] = from
-					}
-					mu.Unlock()
-				}
-			}
-		})
+		wg.Go(func() { ld.run(loadCtx, o, senders, pick) })
 	}
 	if err := runFault(loadCtx, ctx, log, nt, o, pick, w, rep); err != nil {
 		return err
@@ -321,7 +290,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	rep.work = sumWork(nt).minus(before)
 	tipNode := nt.Node(0)
 	rep.height = tipNode.Chain().Tip().Height()
-	for _, id := range submittedIDs {
+	for _, id := range ld.ids {
 		switch {
 		case onMainChain(tipNode.Chain(), id):
 			rep.included++
@@ -329,7 +298,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 			rep.pending++
 		default:
 			rep.lost++
-			log.Warn("transaction lost", "id", id.Short(), "submitted_to", submittedTo[id])
+			log.Warn("transaction lost", "id", id.Short(), "submitted_to", ld.submittedTo[id])
 		}
 	}
 	audit, err := testnet.AuditChain(tipNode.Chain())
@@ -457,81 +426,4 @@ func inSomeMempool(nt *testnet.Net, id chain.Hash) bool {
 		}
 	}
 	return false
-}
-
-// sender is a funded wallet that is a client of one node: it signs its
-// transfers with nonces in order and submits them to that node, as a
-// user's wallet would.
-type sender struct {
-	w    *testnet.Wallet
-	node int
-	p    *chain.Params
-
-	mu    sync.Mutex
-	nonce uint64
-}
-
-func (s *sender) send(ctx context.Context, nt *testnet.Net, to string) (*chain.Transaction, int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := nt.Node(s.node)
-	if n == nil {
-		return nil, s.node, errors.New("node stopped")
-	}
-	// One coin, and the node's minimum fee for a transfer's size, as a
-	// wallet reading the node's /status would pay.
-	unsigned := &chain.Transaction{Version: chain.TxVersion, Sender: s.w.Addr, Recipient: to, Amount: 1}
-	tx := s.w.Transfer(s.p, to, 1, n.Mempool().MinFee(chain.SignedSize(s.p, unsigned)), s.nonce)
-	err := n.SubmitTx(ctx, tx)
-	if err == nil || errors.Is(err, chain.ErrTxQueued) {
-		s.nonce++
-		return tx, s.node, nil
-	}
-	return nil, s.node, err
-}
-
-// fundSenders makes o.senders wallets, each a client of node i mod N,
-// and funds them from node 0's block rewards with enough for the whole
-// run (one coin a transfer, plus the minimum fee).
-func fundSenders(ctx context.Context, log *slog.Logger, nt *testnet.Net, o testnetOptions) ([]*sender, error) {
-	p := nt.Params()
-	unsigned := &chain.Transaction{Version: chain.TxVersion, Sender: testnet.NewWallet("size").Addr,
-		Recipient: testnet.NewWallet("size").Addr, Amount: 1}
-	perTx := 1 + nt.Node(0).Mempool().MinFee(chain.SignedSize(p, unsigned))
-	per := (uint64(o.txRate*o.duration.Seconds())/uint64(o.senders) + 16) * perTx
-	need := per * uint64(o.senders)
-	blocks := int(need/p.Reward) + 1
-	log.Info("funding senders", "senders", o.senders, "coins_each", per, "blocks", blocks)
-	if _, err := nt.Mine(ctx, 0, blocks); err != nil {
-		return nil, err
-	}
-	if _, _, err := nt.ConvergeMining(ctx, 2*time.Minute); err != nil {
-		return nil, err
-	}
-	out := make([]*sender, o.senders)
-	n0 := nt.Node(0)
-	for i := range out {
-		out[i] = &sender{w: testnet.NewWallet(fmt.Sprintf("sender %d", i)), node: i % o.nodes, p: p}
-		if _, err := n0.Send(ctx, out[i].w.Addr, per, 0); err != nil {
-			if !errors.Is(err, chain.ErrSenderLimit) {
-				return nil, fmt.Errorf("testnet: fund sender %d: %w", i, err)
-			}
-			// Node 0's own pending cap: mine, then go on.
-			if _, err := nt.Mine(ctx, 0, 1); err != nil {
-				return nil, err
-			}
-			if _, err := n0.Send(ctx, out[i].w.Addr, per, 0); err != nil {
-				return nil, fmt.Errorf("testnet: fund sender %d: %w", i, err)
-			}
-		}
-	}
-	for nt.Node(0).Mempool().Len() > 0 {
-		if _, err := nt.Mine(ctx, 0, 1); err != nil {
-			return nil, err
-		}
-	}
-	if _, _, err := nt.ConvergeMining(ctx, 2*time.Minute); err != nil {
-		return nil, err
-	}
-	return out, nil
 }

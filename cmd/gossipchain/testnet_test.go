@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/node/testnet"
 )
 
@@ -127,5 +129,37 @@ func TestTestnetCommand(t *testing.T) {
 				t.Errorf("no %q in the log:\n%s", tt.log, errOut.String())
 			}
 		})
+	}
+}
+
+// TestPresign: each sender's transfers are signed ahead in nonce order,
+// valid for the network, the same for the same seed.
+func TestPresign(t *testing.T) {
+	p := chain.RegTest()
+	recipients := []*testnet.Wallet{testnet.NewWallet("r0"), testnet.NewWallet("r1")}
+	mk := func() []*sender {
+		out := make([]*sender, 3)
+		for i := range out {
+			out[i] = &sender{w: testnet.NewWallet(fmt.Sprint("s", i)), txs: make([]*chain.Transaction, 0, 5)}
+		}
+		presign(p, out, recipients, 2, 9)
+		return out
+	}
+	a, b := mk(), mk()
+	for i, s := range a {
+		if len(s.txs) != 5 {
+			t.Fatalf("sender %d: %d transfers signed, want 5", i, len(s.txs))
+		}
+		for n, tx := range s.txs {
+			if tx.Nonce != uint64(n) || tx.Sender != s.w.Addr || tx.Fee != 2 || tx.Amount != 1 {
+				t.Fatalf("sender %d transfer %d: %+v", i, n, tx)
+			}
+			if err := chain.CheckTxSanity(p, tx); err != nil {
+				t.Fatalf("sender %d transfer %d: %v", i, n, err)
+			}
+			if tx.ID() != b[i].txs[n].ID() {
+				t.Fatalf("sender %d transfer %d differs between two runs of the same seed", i, n)
+			}
+		}
 	}
 }

@@ -1,0 +1,86 @@
+package chain_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// TestMempoolReorgOverLimitKeepsLocal is the loss that 5-node testnet
+// runs at full load showed: a reorganisation returned a block's
+// transactions to full pools, each pool evicted its newest transactions,
+// and a transaction its node had answered 201 for, refused by the other
+// full pools, was evicted there too and existed nowhere. Peers'
+// transactions go first now.
+func TestMempoolReorgOverLimitKeepsLocal(t *testing.T) {
+	p := chain.RegTest()
+	alice, bob, carol := newMPKey(1), newMPKey(2), newMPKey(3)
+	sink := newMPKey(9).addr
+	base := mpState{alice.addr: {Balance: 100}, bob.addr: {Balance: 100}, carol.addr: {Balance: 100}}
+	a0 := alice.tx(p, sink, 1, 1, 0)
+	blk := mpBlock(p, 1, sink, a0)
+	tip := mpConnect(t, p, base, blk)
+
+	c0 := carol.tx(p, sink, 1, 1, 0) // from a peer
+	b0, b1 := bob.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 1)
+	names := map[*chain.Transaction]string{a0: "a0", c0: "c0", b0: "b0", b1: "b1"}
+
+	for _, c := range []struct {
+		name  string
+		local bool
+		want  []*chain.Transaction
+	}{
+		// Equal fees: the newest chain end goes, bob's b1.
+		{"all from peers", false, []*chain.Transaction{a0, c0, b0}},
+		// bob's are local: carol's c0, a peer's, goes instead.
+		{"bob's local", true, []*chain.Transaction{a0, b0, b1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := chain.NewMempool(p, chain.WithMaxTxs(3))
+			mpMustAdd(t, m, tip, c0)
+			for _, tx := range []*chain.Transaction{b0, b1} {
+				add := m.AddVerified
+				if c.local {
+					add = m.AddLocal
+				}
+				if err := add(tx, tip); err != nil {
+					t.Fatalf("add %s: %v", names[tx], err)
+				}
+			}
+			// The block is abandoned: a0 comes back, four for three places.
+			m.Reorg([]*chain.Block{blk}, nil, base)
+			mpSame(t, "Txs", m.Txs(), c.want, names)
+		})
+	}
+}
+
+// TestMempoolFullKeepsLocal: a peer's transaction never evicts a local
+// one, whatever its fee; a local one evicts as any transaction does.
+func TestMempoolFullKeepsLocal(t *testing.T) {
+	p := chain.RegTest()
+	alice, bob, carol, dave := newMPKey(1), newMPKey(2), newMPKey(3), newMPKey(4)
+	sink := newMPKey(9).addr
+	state := mpState{alice.addr: {Balance: 100}, bob.addr: {Balance: 100}, carol.addr: {Balance: 100}, dave.addr: {Balance: 100}}
+	la, lb := alice.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 0)
+
+	m := chain.NewMempool(p, chain.WithMaxTxs(2))
+	for _, tx := range []*chain.Transaction{la, lb} {
+		if err := m.AddLocal(tx, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Add(carol.tx(p, sink, 1, 50, 0), state); !errors.Is(err, chain.ErrMempoolFull) {
+		t.Fatalf("a peer's fee-50 transaction into a pool of local fee-1 ones: %v, want ErrMempoolFull", err)
+	}
+	if !m.Has(la.ID()) || !m.Has(lb.ID()) {
+		t.Fatal("a local transaction was evicted for a peer's")
+	}
+	ld := dave.tx(p, sink, 1, 50, 0)
+	if err := m.AddLocal(ld, state); err != nil {
+		t.Fatalf("a local fee-50 transaction: %v, want it to evict a local fee-1 one", err)
+	}
+	if m.Len() != 2 || !m.Has(ld.ID()) || m.Has(lb.ID()) {
+		t.Fatalf("after the local fee-50 one: Len %d, has it %v, has bob's (newest fee-1) %v", m.Len(), m.Has(ld.ID()), m.Has(lb.ID()))
+	}
+}

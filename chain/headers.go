@@ -53,9 +53,26 @@ func (hc *HeaderChain) Work() *big.Int { return hc.work }
 // chain remembers it (or its parent) as invalid.
 func (hc *HeaderChain) Extend(hdrs []Header) error {
 	now := hc.c.now()
+	// The invalid set is read under the chain's lock once for the whole
+	// answer, not once a header: a syncer extends its run while the
+	// chain commits the blocks before it, and each wait for the lock
+	// would be a wait for a commit.
+	hashes := make([]Hash, len(hdrs))
+	for i := range hdrs {
+		hashes[i] = hdrs[i].Hash()
+	}
+	bad := -1
+	hc.c.mu.Lock()
+	for i := range hdrs {
+		if hc.c.invalid.has(hashes[i]) || hc.c.invalid.has(hdrs[i].PrevHash) {
+			bad = i
+			break
+		}
+	}
+	hc.c.mu.Unlock()
 	for i := range hdrs {
 		h := hdrs[i]
-		hash := h.Hash()
+		hash := hashes[i]
 		if h.PrevHash != hc.lastHash {
 			return fmt.Errorf("%w: header %s at height %d follows %s, not %s", ErrDoesNotLink,
 				hash.Short(), h.Height, h.PrevHash.Short(), hc.lastHash.Short())
@@ -63,10 +80,7 @@ func (hc *HeaderChain) Extend(hdrs []Header) error {
 		if err := CheckHeaderSanity(hc.c.p, &h); err != nil {
 			return err
 		}
-		hc.c.mu.Lock()
-		bad := hc.c.invalid.has(hash) || hc.c.invalid.has(h.PrevHash)
-		hc.c.mu.Unlock()
-		if bad {
+		if i == bad {
 			return ruleError(ErrKnownInvalid, "header %s failed validation before", hash.Short())
 		}
 		if err := CheckHeaderContext(hc.c.p, hc, &h, &hc.last, now); err != nil {
@@ -77,6 +91,22 @@ func (hc *HeaderChain) Extend(hdrs []Header) error {
 		hc.work.Add(hc.work, WorkForBits(h.Bits))
 	}
 	return nil
+}
+
+// ForgetStored drops the run's headers at and below the tip when the tip
+// is on the run: those blocks are stored, and Ancestor reads them from
+// the store. A syncer that keeps extending one run while its bodies
+// connect so holds only the headers it has not connected yet.
+func (hc *HeaderChain) ForgetStored() {
+	tip := hc.c.Tip()
+	if _, on := hc.byHash[tip.Hash]; !on {
+		return
+	}
+	for h, hdr := range hc.byHash {
+		if hdr.Height <= tip.Header.Height {
+			delete(hc.byHash, h)
+		}
+	}
 }
 
 // Ancestor serves the retarget and median-time rules: the run's own

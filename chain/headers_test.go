@@ -21,13 +21,7 @@ func TestHeaderChain(t *testing.T) {
 	other := newHarness(t, nil)
 	other.miner = testwallet.New("other miner")
 	branch := other.extend(g, 4)
-	headers := func() []chain.Header {
-		out := make([]chain.Header, len(branch))
-		for i, b := range branch {
-			out[i] = b.Header
-		}
-		return out
-	}
+	headers := func() []chain.Header { return headersOf(branch) }
 	tests := []struct {
 		name   string
 		mutate func(hs []chain.Header) []chain.Header
@@ -89,4 +83,60 @@ func TestHeaderChainContext(t *testing.T) {
 	if err := run.Extend([]chain.Header{b.Header}); !errors.Is(err, chain.ErrUnexpectedTarget) {
 		t.Fatalf("got %v, want ErrUnexpectedTarget", err)
 	}
+}
+
+// TestHeaderChainForgetStored: a run extended while its blocks connect
+// drops the headers the tip has passed, only when the tip is on the run,
+// and still checks the headers after them against their ancestors, now
+// read from the store.
+func TestHeaderChainForgetStored(t *testing.T) {
+	other := newHarness(t, nil)
+	other.miner = testwallet.New("other miner")
+	branch := other.extend(other.tipHash(), 8)
+	headers := headersOf
+	tests := []struct {
+		name    string
+		connect []*chain.Block // processed into the chain before ForgetStored
+		held    int            // headers the run holds after it
+	}{
+		{name: "tip on the run", connect: branch[:4], held: 0},
+		{name: "tip at the run's start", connect: nil, held: 4},
+		{name: "tip halfway", connect: branch[:2], held: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			run, err := h.c.NewHeaderChain(h.tipHash())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := run.Extend(headers(branch[:4])); err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range tt.connect {
+				if _, err := h.sync(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run.ForgetStored()
+			if run.Len() != tt.held {
+				t.Fatalf("run holds %d headers, want %d", run.Len(), tt.held)
+			}
+			if err := run.Extend(headers(branch[4:])); err != nil {
+				t.Fatalf("the rest of the run: %v", err)
+			}
+			if run.Last() != branch[7].Hash() {
+				t.Fatalf("run ends at %s, want %s", run.Last().Short(), branch[7].Hash().Short())
+			}
+		})
+	}
+}
+
+// headersOf returns the headers of bs.
+func headersOf(bs []*chain.Block) []chain.Header {
+	out := make([]chain.Header, len(bs))
+	for i, b := range bs {
+		out[i] = b.Header
+	}
+	return out
 }

@@ -273,10 +273,20 @@ func benchSync(b *testing.B, fx *benchBlocks) {
 			b.ReportMetric(float64(fx.txs)*float64(b.N)/secs, "transfers/s")
 		}
 	}
+	// cpu is the process's CPU time within the timed part of net/…: both
+	// nodes, every goroutine. Per block it is what the sync costs
+	// whatever else shares the machine; cpu/wall says how much of the two
+	// cores the sync kept busy.
+	var cpu time.Duration
+	reportCPU := func(b *testing.B) {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(len(fx.blocks)*b.N), "cpu-µs/block")
+		b.ReportMetric(cpu.Seconds()/b.Elapsed().Seconds(), "cpu/wall")
+	}
 
 	for _, noSync := range []bool{true, false} {
 		b.Run("net/"+storeName(noSync), func(b *testing.B) {
 			b.SetBytes(fx.bytes)
+			cpu = 0
 			for b.Loop() {
 				b.StopTimer()
 				bc, closeB := openBenchChain(b, b.TempDir(), noSync)
@@ -284,12 +294,14 @@ func benchSync(b *testing.B, fx *benchBlocks) {
 				bs := p2p.NewSyncer(context.Background(), bh.Host, bc, p2p.NewGater())
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				changed := bc.TipChanged()
+				cpu0 := processCPU()
 				b.StartTimer()
 
 				dial(b, bh, ah)
 				_, err := waitTip(ctx, bc, changed, want)
 
 				b.StopTimer()
+				cpu += processCPU() - cpu0
 				cancel()
 				bs.Close()
 				bh.Close()
@@ -300,6 +312,7 @@ func benchSync(b *testing.B, fx *benchBlocks) {
 				b.StartTimer()
 			}
 			report(b)
+			reportCPU(b)
 		})
 	}
 	for _, noSync := range []bool{true, false} {

@@ -237,11 +237,20 @@ const (
 	// download going when one of them is slow, and more would only
 	// split a link that one peer already fills on a LAN.
 	maxFetchPeers = 4
-	// maxBatchesAhead bounds the batches a download holds past the one
-	// it connects next: fetched, being fetched, being checked or
-	// waiting to connect. Eight batches of 64 blocks keep every stage
-	// busy; in the worst case (maximal blocks) they hold 256 MiB.
-	maxBatchesAhead = 8
+	// maxBatchesAhead bounds the batches a download holds from the one
+	// it connects next: fetched, being fetched, being checked, waiting
+	// to connect or in the commit under way. Sixteen batches of 64
+	// blocks let the next eight be fetched and checked while a commit
+	// of eight runs (with eight in all, a commit of five left room for
+	// three, and the stages took turns instead of overlapping);
+	// maxBytesAhead bounds what they hold.
+	maxBatchesAhead = 16
+	// maxBytesAhead bounds the bytes of blocks a download holds before
+	// it asks for more than the batch it connects next: 64 MiB, plus at
+	// most one batch per fetching peer under way (4 × 32 MiB of maximal
+	// blocks), 192 MiB in all where eight batches of maximal blocks
+	// held 256 MiB before.
+	maxBytesAhead = 64 << 20
 	// rateLimitRetries and rateLimitPause bound how long a download waits
 	// out a peer's rate limit before giving up on it: 0.2 s, doubling,
 	// five times.

@@ -57,18 +57,21 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 	var ahead chain.Hash
 	fp := newFetchPeers(p, helpers, join)
 	for s.chain.Tip().Work.Cmp(claimed.Work) < 0 {
-		hdrs, err := s.heavierHeaders(ctx, p, claimed, ahead)
+		run, hdrs, err := s.heavierHeaders(ctx, p, claimed, ahead)
 		if err != nil {
 			return err
 		}
 		if hdrs == nil {
 			break // gossip got us there meanwhile
 		}
-		last := hdrs[len(hdrs)-1].Hash()
-		if last == ahead {
+		if hdrs[len(hdrs)-1].Hash() == ahead {
 			return fmt.Errorf("%w: the same %d headers again at height %d", errNoProgress, len(hdrs), s.chain.Tip().Height())
 		}
-		n, err := s.fetchBodies(ctx, fp, hdrs)
+		hctx, stopHeaders := context.WithCancel(ctx)
+		more, done := s.moreHeaders(hctx, p, claimed, run)
+		n, last, err := s.fetchBodies(ctx, fp, hdrs, more)
+		stopHeaders()
+		<-done
 		connected += n
 		if err != nil {
 			return err
@@ -89,10 +92,10 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 // p's headers end without beating our tip but we meanwhile have the work
 // p claimed; errWorkLie if they end below that claim; errNoProgress past
 // maxSyncHeaders.
-func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protocol.Status, ahead chain.Hash) ([]chain.Header, error) {
+func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protocol.Status, ahead chain.Hash) (*chain.HeaderChain, []chain.Header, error) {
 	base, err := s.chain.Locator()
 	if err != nil {
-		return nil, fmt.Errorf("locator: %w", err)
+		return nil, nil, fmt.Errorf("locator: %w", err)
 	}
 	withFirst := func(h chain.Hash) []chain.Hash {
 		return append([]chain.Hash{h}, base[:min(len(base), protocol.MaxLocatorLen-1)]...)
@@ -108,38 +111,84 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			return s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if run == nil && len(batch) > 0 {
 			if run, err = s.chain.NewHeaderChain(batch[0].PrevHash); err != nil {
-				return nil, fmt.Errorf("fork point: %w", err)
+				return nil, nil, fmt.Errorf("fork point: %w", err)
 			}
 		}
 		if run != nil {
 			if err := run.Extend(batch); err != nil {
-				return nil, fmt.Errorf("headers: %w", err)
+				return nil, nil, fmt.Errorf("headers: %w", err)
 			}
 		}
 		hdrs = append(hdrs, batch...)
 		tip := s.chain.Tip()
 		switch {
 		case run != nil && run.Work().Cmp(tip.Work) > 0:
-			return hdrs, nil
+			return run, hdrs, nil
 		case len(batch) < protocol.MaxHeadersPerResponse:
 			// The answer ended at p's tip, and p's branch does not beat
 			// ours.
 			if tip.Work.Cmp(claimed.Work) >= 0 {
-				return nil, nil
+				return nil, nil, nil
 			}
 			shown := tip.Work // no headers: p's tip is a block we hold
 			if run != nil {
 				shown = run.Work()
 			}
-			return nil, fmt.Errorf("%w: claimed %s at height %d; its %d headers end with %s, our tip has %s",
+			return nil, nil, fmt.Errorf("%w: claimed %s at height %d; its %d headers end with %s, our tip has %s",
 				errWorkLie, claimed.Work, claimed.Height, len(hdrs), shown, tip.Work)
 		case len(hdrs) >= maxSyncHeaders:
-			return nil, fmt.Errorf("%w: %d headers without beating our tip", errNoProgress, len(hdrs))
+			return nil, nil, fmt.Errorf("%w: %d headers without beating our tip", errNoProgress, len(hdrs))
 		}
 		loc = withFirst(run.Last())
 	}
+}
+
+// moreHeaders asks p, on a goroutine of its own, for the headers after
+// run's last while the bodies before them download, and hands each
+// answer that extends run to the download: without it the download
+// drains at the end of every 2,000 headers, its window empty while the
+// next headers come. It stops at the first answer shorter than asked (p's
+// tip), once run has the work p claimed, or at any failure, which it
+// leaves to the next heavierHeaders to judge: the headers it would have
+// brought are asked again from the last one the download took. At most
+// one answer waits for the download, so run grows by no more than that
+// past what the download holds. done closes when the goroutine ended.
+func (s *Syncer) moreHeaders(ctx context.Context, p peer.ID, claimed *protocol.Status, run *chain.HeaderChain) (more <-chan []chain.Header, done <-chan struct{}) {
+	out, end := make(chan []chain.Header), make(chan struct{})
+	go func() {
+		defer close(end)
+		defer close(out)
+		base, err := s.chain.Locator()
+		if err != nil {
+			return
+		}
+		for run.Work().Cmp(claimed.Work) < 0 {
+			loc := append([]chain.Hash{run.Last()}, base[:min(len(base), protocol.MaxLocatorLen-1)]...)
+			batch, err := retryLimited(ctx, func() ([]chain.Header, error) {
+				return s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
+			})
+			if err != nil || len(batch) == 0 {
+				s.log.Debug("headers ahead of the download stopped", "peer", p, "reason", err)
+				return
+			}
+			run.ForgetStored()
+			if err := run.Extend(batch); err != nil {
+				s.log.Debug("headers ahead of the download stopped", "peer", p, "reason", err)
+				return
+			}
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return
+			}
+			if len(batch) < protocol.MaxHeadersPerResponse {
+				return
+			}
+		}
+	}()
+	return out, end
 }

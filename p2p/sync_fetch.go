@@ -74,6 +74,7 @@ type bodyBatch struct {
 	hashes  []chain.Hash
 	blocks  []*chain.Block // delivered so far, in order
 	from    []peer.ID      // who delivered each
+	bytes   int            // the encoded size of blocks
 	busy    bool           // a request for the rest is in flight
 	checked *chain.CheckedBlocks
 }
@@ -97,30 +98,36 @@ type connectResult struct {
 	err error
 }
 
-// fetchBodies downloads the blocks of hdrs we do not store from the
-// peers of fp and hands them to the chain in order. It returns how many
-// blocks connected, and an error if a block failed or nobody was left to
-// fetch from (the leader's error then, if it left with one).
-func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.Header) (int, error) {
+// fetchBodies downloads the blocks of hdrs, and of the headers that
+// come on more (until it closes; nil for none), that we do not store
+// from the peers of fp and hands them to the chain in order. It returns
+// how many blocks connected and the hash of the last header it took, and
+// an error if a block failed or nobody was left to fetch from (the
+// leader's error then, if it left with one).
+func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.Header, more <-chan []chain.Header) (int, chain.Hash, error) {
 	var batches []*bodyBatch
-	var want []chain.Hash
-	flush := func() {
-		if len(want) > 0 {
-			batches = append(batches, &bodyBatch{hashes: want})
-			want = nil
-		}
-	}
-	for i := range hdrs {
-		if h := hdrs[i].Hash(); !s.chain.Stored(h) {
+	var last chain.Hash
+	take := func(hdrs []chain.Header) {
+		var want []chain.Hash
+		for i := range hdrs {
+			h := hdrs[i].Hash()
+			last = h
+			if s.chain.Stored(h) {
+				continue
+			}
 			want = append(want, h)
 			if len(want) == blocksPerRequest {
-				flush()
+				batches = append(batches, &bodyBatch{hashes: want})
+				want = nil
 			}
 		}
+		if len(want) > 0 {
+			batches = append(batches, &bodyBatch{hashes: want})
+		}
 	}
-	flush()
-	if len(batches) == 0 {
-		return 0, nil
+	take(hdrs)
+	if len(batches) == 0 && more == nil {
+		return 0, last, nil
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -134,6 +141,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 	conns := make(chan connectResult, 1)
 
 	inflight := make(map[peer.ID]bool)
+	held := 0 // bytes delivered and not connected yet
 	checking := 0
 	connecting := 0         // batches from next in the commit under way
 	next, connected := 0, 0 // the first batch not connected yet
@@ -144,7 +152,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			if inflight[q] {
 				continue
 			}
-			i := s.nextBatch(batches, next)
+			i := s.nextBatch(batches, next, held)
 			if i < 0 {
 				break
 			}
@@ -172,10 +180,13 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				conns <- connectResult{n: n, err: err}
 			})
 		}
-		if next == len(batches) {
-			return connected, nil
+		if next == len(batches) && more == nil {
+			return connected, last, nil
 		}
 		if len(fp.live) == 0 && len(inflight) == 0 && checking == 0 && connecting == 0 {
+			if next == len(batches) {
+				return connected, last, nil // the headers still to come are the next download's
+			}
 			if b := batches[next]; b.checked == nil && len(b.blocks) > 0 {
 				// Nobody will bring the rest: what came connects.
 				b.hashes = b.hashes[:len(b.blocks)]
@@ -184,15 +195,21 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				continue
 			}
 			if fp.leaderErr != nil {
-				return connected, fp.leaderErr
+				return connected, last, fp.leaderErr
 			}
-			return connected, fmt.Errorf("%w: every peer left with %d of %d batches to fetch", errNoProgress, len(batches)-next, len(batches))
+			return connected, last, fmt.Errorf("%w: every peer left with %d of %d batches to fetch", errNoProgress, len(batches)-next, len(batches))
 		}
 		select {
 		case <-ctx.Done():
-			return connected, ctx.Err()
+			return connected, last, ctx.Err()
 		case q := <-fp.join:
 			fp.add(q)
+		case hs, ok := <-more:
+			if !ok {
+				more = nil
+				continue
+			}
+			take(hs)
 		case r := <-results:
 			delete(inflight, r.p)
 			b := batches[r.i]
@@ -201,6 +218,8 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			for _, blk := range r.blocks {
 				b.blocks = append(b.blocks, blk)
 				b.from = append(b.from, r.p)
+				b.bytes += blk.EncodedSize()
+				held += blk.EncodedSize()
 			}
 			if b.complete() {
 				checking++
@@ -225,10 +244,11 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 					}
 					k -= len(b.from)
 				}
-				return connected, fmt.Errorf("block %d of the commit: %w", c.n, c.err)
+				return connected, last, fmt.Errorf("block %d of the commit: %w", c.n, c.err)
 			}
 			for _, b := range batches[next : next+connecting] {
-				b.blocks, b.checked = nil, nil // connected: let them go
+				held -= b.bytes
+				b.blocks, b.checked, b.bytes = nil, nil, 0 // connected: let them go
 			}
 			next += connecting
 			connecting = 0
@@ -237,9 +257,14 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 }
 
 // nextBatch returns the first batch of the window from next that is
-// neither fetched nor being fetched, or -1.
-func (s *Syncer) nextBatch(batches []*bodyBatch, next int) int {
+// neither fetched nor being fetched, or -1. Past maxBytesAhead of
+// blocks held only the batch connected next may still be fetched: the
+// download cannot go on without it.
+func (s *Syncer) nextBatch(batches []*bodyBatch, next, held int) int {
 	for i := next; i < min(len(batches), next+maxBatchesAhead); i++ {
+		if i > next && held >= maxBytesAhead {
+			return -1
+		}
 		if b := batches[i]; !b.busy && !b.complete() {
 			return i
 		}

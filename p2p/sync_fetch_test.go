@@ -123,6 +123,13 @@ func TestSyncFetchesAheadOfConnect(t *testing.T) {
 			node.open()
 		}
 	}
+	syncFromServer(t, node, server, src)
+}
+
+// syncFromServer runs a syncer on node and one on server, each on a host
+// of its own, connects them and waits until node reaches src's tip.
+func syncFromServer(t *testing.T, node, server p2p.Chain, src *testChain) {
+	t.Helper()
 	h, sh := newHost(t), newHost(t)
 	s := p2p.NewSyncer(context.Background(), h, node, p2p.NewGater(), p2p.WithSyncLogger(testLogger(t)))
 	t.Cleanup(s.Close)
@@ -243,4 +250,34 @@ func TestSyncNowAfterExchangeUnderWay(t *testing.T) {
 	if moved := <-done; !moved || node.c.Tip().Hash != src.Tip().Hash {
 		t.Fatalf("SyncNow returned with the tip at height %d (moved: %v), want the peer's %d", node.c.Tip().Height(), moved, src.Tip().Height())
 	}
+}
+
+// headerWatchingChain tells onHeaders of the locator of every GetHeaders
+// it answers.
+type headerWatchingChain struct {
+	*testChain
+	onHeaders func(locator []chain.Hash)
+}
+
+func (c *headerWatchingChain) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error) {
+	c.onHeaders(loc)
+	return c.testChain.HeadersAfter(loc, stop, max)
+}
+
+// TestSyncHeadersAheadOfBodies: a peer is more than one headers answer
+// (2,000) ahead. The node must ask for the headers after the first
+// 2,000 while their bodies are still downloading: its first batch
+// connects only once that request reached the peer, so a syncer that
+// waits for the bodies before asking never gets there.
+func TestSyncHeadersAheadOfBodies(t *testing.T) {
+	src := newTestChain(t)
+	blocks := mineBlocks(t, src, testwallet.New("miner").Addr, protocol.MaxHeadersPerResponse+100)
+	node := newGatedChain(t)
+	endOfFirst := blocks[protocol.MaxHeadersPerResponse-1].Hash()
+	server := &headerWatchingChain{testChain: src, onHeaders: func(loc []chain.Hash) {
+		if len(loc) > 0 && loc[0] == endOfFirst {
+			node.open()
+		}
+	}}
+	syncFromServer(t, node, server, src)
 }

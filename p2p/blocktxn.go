@@ -47,8 +47,13 @@ func (g *Gossip) handleBlockTxn(st network.Stream) {
 		return
 	}
 	defer st.Scope().ReleaseMemory(protocol.MaxBlockTxnRequestSize)
-	now := g.limits.now
-	lim := g.limits.peer(p)
+	limits, ok := g.serveAllowance(p)
+	if !ok {
+		_ = st.Reset()
+		return
+	}
+	now := limits.now
+	lim := limits.peer(p)
 	if !lim.requests.AllowN(now(), 1) {
 		_ = st.Reset()
 		return
@@ -91,6 +96,19 @@ func (g *Gossip) handleBlockTxn(st network.Stream) {
 		return
 	}
 	g.compactStats.served.Add(1)
+}
+
+// serveAllowance returns the table p's requests are charged to, and
+// false for a peer the syncer has banned. Gossip's server shares the
+// syncer's per-peer allowances and bans (protocol.md §16.7): a peer that
+// spent its allowance on GetBlocks must not read the same store again
+// through blocktxn, and a peer banned for invalid data is refused here
+// too. A Gossip built beside no Syncer (tests) keeps a table of its own.
+func (g *Gossip) serveAllowance(p peer.ID) (*limitTable, bool) {
+	if s, ok := g.sync.(*Syncer); ok {
+		return s.serveLimits(), !s.bans.Banned(p)
+	}
+	return g.limits, true
 }
 
 // requestTxns asks p, within protocol.BlockTxnTimeout, for the

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"net"
 	"sync"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // Gater is the host's connection gater and the node's one store of
@@ -25,15 +27,71 @@ import (
 // Bans and blocks are kept apart: a ban is a verdict on a peer's conduct
 // and ends by itself; a block is the operator's (or a test's) decision
 // and lasts until it is undone. Lifting one never lifts the other.
+//
+// A ban also counts against the IP addresses the peer was connected
+// from (protocol.md §14.4): an IP from which maxBansPerIP peers are
+// banned at once is refused at accept, before the handshake, so a fresh
+// identity from the same IP costs us a TCP accept, not a handshake and
+// the messages it takes to be banned again.
 type Gater struct {
 	mu      sync.Mutex
 	banned  map[peer.ID]time.Time
 	blocked map[peer.ID]struct{}
+	// ipBans holds, for each IP a banned peer was connected from, the
+	// end of each such ban (at most maxBansPerIP, the latest).
+	ipBans map[string][]time.Time
 }
 
 // NewGater returns a gater that refuses no one yet.
 func NewGater() *Gater {
-	return &Gater{banned: make(map[peer.ID]time.Time), blocked: make(map[peer.ID]struct{})}
+	return &Gater{banned: make(map[peer.ID]time.Time), blocked: make(map[peer.ID]struct{}),
+		ipBans: make(map[string][]time.Time)}
+}
+
+// banIPs counts a ban lasting until until against each of ips.
+func (g *Gater) banIPs(ips []net.IP, until time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	if len(g.ipBans) >= maxBannedIPs {
+		for ip, ends := range g.ipBans {
+			if live(ends, now) == 0 {
+				delete(g.ipBans, ip)
+			}
+		}
+	}
+	for _, ip := range ips {
+		key := ip.String()
+		ends, ok := g.ipBans[key]
+		if !ok && len(g.ipBans) >= maxBannedIPs {
+			continue // full of live entries: the peer's own ban still holds
+		}
+		ends = append(ends, until)
+		if len(ends) > maxBansPerIP {
+			ends = ends[len(ends)-maxBansPerIP:]
+		}
+		g.ipBans[key] = ends
+	}
+}
+
+// live counts the ban ends in ends that are after now.
+func live(ends []time.Time, now time.Time) int {
+	n := 0
+	for _, e := range ends {
+		if e.After(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// refusesIP reports whether maxBansPerIP peers connected from ip are
+// banned now.
+func (g *Gater) refusesIP(ip net.IP) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ends, ok := g.ipBans[ip.String()]
+	return ok && live(ends, time.Now()) >= maxBansPerIP
 }
 
 func (g *Gater) block(p peer.ID, on bool) {
@@ -87,7 +145,12 @@ func (g *Gater) InterceptPeerDial(p peer.ID) bool { return !g.refuses(p) }
 
 func (g *Gater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
 
-func (g *Gater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+// InterceptAccept refuses an inbound connection from an IP too many of
+// whose peers are banned (see Gater), before any handshake.
+func (g *Gater) InterceptAccept(addrs network.ConnMultiaddrs) bool {
+	ip, err := manet.ToIP(addrs.RemoteMultiaddr())
+	return err != nil || !g.refusesIP(ip)
+}
 
 func (g *Gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
 	return !g.refuses(p)
@@ -104,7 +167,14 @@ func (g *Gater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReaso
 // for a peer that sent invalid data (gossip leaves such peers to GossipSub's
 // scoring).
 func (h *Host) Ban(p peer.ID, d time.Duration) {
+	var ips []net.IP
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if ip, err := manet.ToIP(c.RemoteMultiaddr()); err == nil {
+			ips = append(ips, ip)
+		}
+	}
 	h.gater.Ban(p, d)
+	h.gater.banIPs(ips, time.Now().Add(d))
 	_ = h.Network().ClosePeer(p)
 }
 

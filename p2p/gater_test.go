@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -74,3 +75,39 @@ func TestHostBlockKeepsBan(t *testing.T) {
 		t.Fatalf("neither banned nor blocked, dial: %v", err)
 	}
 }
+
+// TestBansCountPerIP: once maxBansPerIP peers connected from one IP are
+// banned, a fresh identity from that IP is refused at accept; one ban
+// fewer, and it is let in.
+func TestBansCountPerIP(t *testing.T) {
+	a := startHost(t, testConfig(t, t.TempDir()))
+	dialIn := func() (*Host, error) {
+		b := startHost(t, testConfig(t, t.TempDir()))
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if err := b.Dial(ctx, addrInfo(a), SourceRegister); err != nil {
+			return b, err
+		}
+		// The dialler may see the handshake finish before a's gate
+		// closes the connection (see TestHostBlockUnblock): ask a.
+		testutil.Eventually(t, 5*time.Second, "a settles on the connection", func() bool {
+			return connected(a, b.ID())() || !connected(b, a.ID())()
+		})
+		if !connected(a, b.ID())() {
+			return b, errRefused
+		}
+		return b, nil
+	}
+	for i := range maxBansPerIP {
+		b, err := dialIn()
+		if err != nil {
+			t.Fatalf("identity %d, with %d of its IP's peers banned, was refused: %v", i, i, err)
+		}
+		a.Ban(b.ID(), time.Hour)
+	}
+	if _, err := dialIn(); err == nil {
+		t.Fatalf("a fresh identity was let in from an IP with %d peers banned", maxBansPerIP)
+	}
+}
+
+var errRefused = errors.New("refused")

@@ -168,9 +168,9 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	}
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(),
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable()}
-	inspect := g.peers.setScores
+	inspect := g.onScores
 	if f := cfg.onScores; f != nil {
-		inspect = func(m map[peer.ID]float64) { g.peers.setScores(m); f(m) }
+		inspect = func(m map[peer.ID]float64) { g.onScores(m); f(m) }
 	}
 	psOpts = append(psOpts,
 		pubsub.WithRawTracer(&peerTracer{topics: map[string]*topicCounters{

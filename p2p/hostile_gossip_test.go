@@ -36,7 +36,13 @@ type evilPeer struct {
 // can send frames over our limit.
 func newEvilPeer(t *testing.T, honest *gossipNode) *evilPeer {
 	t.Helper()
-	e := &evilPeer{h: newHost(t)}
+	return newEvilPeerOn(t, newHost(t), honest)
+}
+
+// newEvilPeerOn is newEvilPeer on a host of the caller's.
+func newEvilPeerOn(t *testing.T, h host.Host, honest *gossipNode) *evilPeer {
+	t.Helper()
+	e := &evilPeer{h: h}
 	ps, err := pubsub.NewGossipSub(context.Background(), e.h, append(unsignedGossip(), fastGossip(), pubsub.WithFloodPublish(true),
 		pubsub.WithMaxMessageSize(4<<20))...)
 	if err != nil {

@@ -168,6 +168,24 @@ const (
 	// up on it or back off to their cap, short enough that a peer banned
 	// for a bug of ours, or of an older version, comes back by itself.
 	banTime = 10 * time.Minute
+	// graylistBanTime is how long a peer whose GossipSub score fell
+	// below graylistThreshold is refused at the gate (graylist.go): its
+	// messages were already dropped unread, but each still cost us its
+	// decryption and decoding, and the connection its keep-alive. The
+	// score itself is retained for retainScore, so a peer that comes
+	// back before it has decayed is banned again at the next inspection.
+	graylistBanTime = banTime
+	// maxBansPerIP: an IP from which this many peers are banned at once
+	// is refused at accept, before the handshake (gater.go), for as long
+	// as that many of the bans last. A fresh identity costs an attacker
+	// a key and a handshake, and costs us the same handshake: without
+	// the bound each identity buys another round of messages. Four
+	// spares a NAT shared with a misbehaving peer or two.
+	maxBansPerIP = 4
+	// maxBannedIPs bounds the IPs whose bans are counted: far more than
+	// the connection manager keeps; when full of live entries, a new IP
+	// is not counted (its peers' own bans still hold).
+	maxBannedIPs = 4096
 	// What a peer may ask of the sync server (serve_limits.go): four
 	// token buckets per peer, each request charged by what it makes us
 	// do.

@@ -45,7 +45,16 @@ type flooder struct {
 
 func newFlooder(t *testing.T, server *p2p.Syncer, c *testChain) *flooder {
 	f := &flooder{h: newHost(t), proto: lpprotocol.ID(protocol.SyncProtocol(c.Params().NetworkID()))}
-	f.h.SetStreamHandler(f.proto, func(st network.Stream) {
+	answerStatus(f.h, c)
+	return f
+}
+
+// answerStatus makes h answer sync status requests with c's status, so
+// that a syncer keeps it as a peer of its network.
+func answerStatus(h interface {
+	SetStreamHandler(lpprotocol.ID, network.StreamHandler)
+}, c *testChain) {
+	h.SetStreamHandler(lpprotocol.ID(protocol.SyncProtocol(c.Params().NetworkID())), func(st network.Stream) {
 		defer st.Close()
 		if _, err := protocol.NewReader(st).ReadRequest(); err != nil {
 			_ = st.Reset()
@@ -55,7 +64,6 @@ func newFlooder(t *testing.T, server *p2p.Syncer, c *testChain) *flooder {
 		_ = protocol.NewWriter(st).WriteResponse(protocol.StatusResponse(protocol.Status{
 			Genesis: c.Params().NetworkID(), Tip: tip.Hash, Height: tip.Height(), Work: tip.Work}))
 	})
-	return f
 }
 
 // ask sends req n times, one stream each, and counts the answers served

@@ -1,0 +1,92 @@
+package p2p_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// newServingNode starts a compact node beside a syncer whose bans are
+// gater, as the node wires them, and returns both.
+func newServingNode(t *testing.T, gater *p2p.Gater) (*compactNode, *p2p.Syncer) {
+	t.Helper()
+	n := &compactNode{h: newHost(t), c: newTestChain(t), mesh: newMeshTracer()}
+	s := p2p.NewSyncer(context.Background(), n.h, n.c, gater, p2p.WithStatusInterval(time.Hour),
+		p2p.WithSyncLogger(testLogger(t)))
+	t.Cleanup(s.Close)
+	g, err := p2p.NewGossip(context.Background(), n.h, n.c, s,
+		p2p.WithPubSubOptions(fastGossip(), pubsub.WithRawTracer(n.mesh)), p2p.WithGossipLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	n.g = g
+	return n, s
+}
+
+// TestBlockTxnServerSharesSyncAllowance: the blocktxn server charges a
+// peer's requests to the same allowance as the sync server (protocol.md
+// §16.7): a peer that spent its block reads on GetBlocks is not served a
+// block's transactions, and is again once the allowance refills. A peer
+// the syncer banned gets no answer at all. Counts decide, on a stopped
+// rate-limit clock.
+func TestBlockTxnServerSharesSyncAllowance(t *testing.T) {
+	gater := p2p.NewGater()
+	n, s := newServingNode(t, gater)
+	advance := s.FreezeServeClock()
+	p, alice := n.c.Params(), testwallet.New("alice")
+	mined := mineBlocks(t, n.c, alice.Addr, 100)
+	transfers(t, p, alice, 3, n.c)
+	blk := n.c.mine(t, testwallet.New("miner").Addr)
+	hashes := make([]chain.Hash, len(mined))
+	for i, b := range mined {
+		hashes[i] = b.Hash()
+	}
+	f := newFlooder(t, s, n.c)
+	connect(t, f.h, n.h)
+	req := (&protocol.BlockTxnRequest{Block: blk.Hash(), Indexes: []int{1}}).Encode()
+	answered := func() bool {
+		t.Helper()
+		data, err := askBlockTxn(t, f.h, n, req)
+		return err == nil && len(data) > 0
+	}
+	if !answered() {
+		t.Fatal("a fresh peer's request was not answered")
+	}
+
+	// Spend every block read left on GetBlocks: the burst, less the one
+	// the blocktxn answer took.
+	left := p2p.ServerBlockBurst - 1
+	for left > 0 {
+		k := min(left, len(hashes))
+		if served, _ := f.ask(t, n.h, protocol.GetBlocksRequest(hashes[:k]), 1); served != 1 {
+			t.Fatalf("GetBlocks of %d refused with %d reads left", k, left)
+		}
+		left -= k
+	}
+	if served, refused := f.ask(t, n.h, protocol.GetBlocksRequest(hashes[:1]), 1); served != 0 || refused != 1 {
+		t.Fatalf("GetBlocks past the allowance: %d served, %d refused; want 0 and 1", served, refused)
+	}
+	if answered() {
+		t.Fatal("blocktxn answered a peer whose sync allowance is spent")
+	}
+	advance(time.Second)
+	if !answered() {
+		t.Fatal("blocktxn did not answer once the allowance refilled")
+	}
+
+	gater.Ban(f.h.ID(), time.Hour)
+	if answered() {
+		t.Fatal("blocktxn answered a banned peer")
+	}
+	if got := n.g.Stats().Compact.Served; got != 2 {
+		t.Fatalf("served %d blocktxn answers, want 2", got)
+	}
+}

@@ -95,8 +95,11 @@
 // leaves the ledger consistent, whether the tip has a meta or the main index
 // has gaps: that is package chain, which builds every batch. The store
 // checks only what it needs to keep its own format sound: that blocks and
-// metas are filed under their own hash, and that every record fits its
-// encoding. It does not cache; the chain keeps what it wants in memory.
+// metas are filed under their own hash and come in pairs, that an undo
+// record or an index entry names a block it can file it under (its
+// height), that an indexed block is the main chain's at its height, and
+// that every record fits its encoding. It does not cache; the chain keeps
+// what it wants in memory.
 //
 // # Errors
 //

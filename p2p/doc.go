@@ -84,7 +84,10 @@
 //     status exchange runs on a goroutine of its own and reports back,
 //     and so does the one download at a time (sync_download.go), so
 //     status keeps flowing while a download runs and a peer that comes to
-//     claim more work preempts it. SyncNow waits on a channel the loop
+//     claim more work preempts it. Within a download, the headers asked
+//     for ahead of its bodies come from one goroutine (moreHeaders,
+//     sync_download.go) that the download cancels and waits for before
+//     it returns. SyncNow waits on a channel the loop
 //     closes at the end of the pass. All are counted by the syncer's
 //     WaitGroup; Close cancels them (a cancelled request resets its
 //     stream) and waits. Stream handlers (the server) run on libp2p's

@@ -199,12 +199,20 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			}
 			return connected, last, fmt.Errorf("%w: every peer left with %d of %d batches to fetch", errNoProgress, len(batches)-next, len(batches))
 		}
+		// The next headers are taken only once the batches left fit in
+		// the window: the download, and the run behind it, hold a
+		// window and one answer of headers ahead, however long the
+		// chain.
+		moreNow := more
+		if len(batches)-next > maxBatchesAhead {
+			moreNow = nil
+		}
 		select {
 		case <-ctx.Done():
 			return connected, last, ctx.Err()
 		case q := <-fp.join:
 			fp.add(q)
-		case hs, ok := <-more:
+		case hs, ok := <-moreNow:
 			if !ok {
 				more = nil
 				continue

@@ -130,13 +130,26 @@ func TestSyncFetchesAheadOfConnect(t *testing.T) {
 // of its own, connects them and waits until node reaches src's tip.
 func syncFromServer(t *testing.T, node, server p2p.Chain, src *testChain) {
 	t.Helper()
+	startSync(t, node, server)
+	waitSynced(t, node, src)
+}
+
+// startSync runs a syncer on node and one on server, each on a host of
+// its own, and connects them.
+func startSync(t *testing.T, node, server p2p.Chain) {
+	t.Helper()
 	h, sh := newHost(t), newHost(t)
 	s := p2p.NewSyncer(context.Background(), h, node, p2p.NewGater(), p2p.WithSyncLogger(testLogger(t)))
 	t.Cleanup(s.Close)
 	ss := p2p.NewSyncer(context.Background(), sh, server, p2p.NewGater(), p2p.WithSyncLogger(testLogger(t)))
 	t.Cleanup(ss.Close)
 	connect(t, h, sh)
-	testutil.Eventually(t, 60*time.Second, "the node on the peer's tip", func() bool { return node.Tip().Hash == src.Tip().Hash })
+}
+
+// waitSynced waits until node reaches src's tip.
+func waitSynced(t *testing.T, node p2p.Chain, src *testChain) {
+	t.Helper()
+	testutil.Eventually(t, 120*time.Second, "the node on the peer's tip", func() bool { return node.Tip().Hash == src.Tip().Hash })
 }
 
 // TestSyncBatchReassigned: of two peers that claim the same chain, one
@@ -264,20 +277,57 @@ func (c *headerWatchingChain) HeadersAfter(loc []chain.Hash, stop chain.Hash, ma
 	return c.testChain.HeadersAfter(loc, stop, max)
 }
 
-// TestSyncHeadersAheadOfBodies: a peer is more than one headers answer
-// (2,000) ahead. The node must ask for the headers after the first
-// 2,000 while their bodies are still downloading: its first batch
-// connects only once that request reached the peer, so a syncer that
-// waits for the bodies before asking never gets there.
-func TestSyncHeadersAheadOfBodies(t *testing.T) {
+// TestSyncHeadersAhead: a peer is more than two headers answers (2,000
+// each) ahead, and the node's first commit is held.
+//
+//   - beside the bodies: the node must ask for the headers after the
+//     first 2,000 while their bodies are still downloading: the first
+//     commit goes ahead only once that request reached the peer, so a
+//     syncer that waits for the bodies before asking never gets there.
+//   - bounded: the download takes the next headers only once what is
+//     left of it fits in its window, so with the first commit held the
+//     peer is asked for the first 2,000 headers and the 2,000 after
+//     them (the answer waiting ahead), never a third time; once the
+//     commit goes ahead, the node reaches the tip.
+func TestSyncHeadersAhead(t *testing.T) {
 	src := newTestChain(t)
-	blocks := mineBlocks(t, src, testwallet.New("miner").Addr, protocol.MaxHeadersPerResponse+100)
-	node := newGatedChain(t)
-	endOfFirst := blocks[protocol.MaxHeadersPerResponse-1].Hash()
-	server := &headerWatchingChain{testChain: src, onHeaders: func(loc []chain.Hash) {
-		if len(loc) > 0 && loc[0] == endOfFirst {
-			node.open()
+	blocks := mineBlocks(t, src, testwallet.New("miner").Addr, 2*protocol.MaxHeadersPerResponse+100)
+	t.Run("beside the bodies", func(t *testing.T) {
+		node := newGatedChain(t)
+		endOfFirst := blocks[protocol.MaxHeadersPerResponse-1].Hash()
+		server := &headerWatchingChain{testChain: src, onHeaders: func(loc []chain.Hash) {
+			if len(loc) > 0 && loc[0] == endOfFirst {
+				node.open()
+			}
+		}}
+		syncFromServer(t, node, server, src)
+	})
+	t.Run("bounded", func(t *testing.T) {
+		node := newGatedChain(t)
+		var asked atomic.Int64
+		served := &servingChain{testChain: src}
+		server := &bothWatching{
+			headerWatchingChain: &headerWatchingChain{testChain: src, onHeaders: func([]chain.Hash) { asked.Add(1) }},
+			served:              served,
 		}
-	}}
-	syncFromServer(t, node, server, src)
+		const window = 16 * 64 // maxBatchesAhead × blocksPerRequest
+		startSync(t, node, server)
+		testutil.Eventually(t, 120*time.Second, "the window fetched and the headers after the first asked for", func() bool {
+			return served.served.Load() == window && asked.Load() >= 2
+		})
+		if n := asked.Load(); n != 2 {
+			t.Errorf("asked for headers %d times with the first commit held, want 2", n)
+		}
+		node.open()
+		waitSynced(t, node, src)
+	})
 }
+
+// bothWatching is a server chain that counts headers requests and
+// block reads.
+type bothWatching struct {
+	*headerWatchingChain
+	served *servingChain
+}
+
+func (c *bothWatching) Block(h chain.Hash) (*chain.Block, error) { return c.served.Block(h) }

@@ -156,10 +156,14 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 	checks := make(chan checkResult, maxBatchesAhead)
 	conns := make(chan connectResult, 1)
 
-	// inflight holds each request's cancel; overtaken the peers whose
-	// request was cancelled because another delivered their batch.
+	// inflight holds each request's cancel. A request whose batch
+	// another peer completed is cancelled: overtaken holds the peers
+	// whose own request was so (they leave the download), overtook
+	// is true for a peer asked for a batch someone else held (rule 7),
+	// false once that request was cancelled (it stays in the download).
 	inflight := make(map[peer.ID]context.CancelFunc)
 	overtaken := make(map[peer.ID]bool)
+	overtook := make(map[peer.ID]bool)
 	checking := 0
 	connecting := 0         // batches from next in the commit under way
 	next, connected := 0, 0 // the first batch not connected yet
@@ -177,6 +181,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				if i = stalledBatch(batches, next); i < 0 {
 					continue
 				}
+				overtook[q] = true
 			}
 			b := batches[i]
 			off := len(b.blocks)
@@ -230,6 +235,11 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			delete(inflight, r.p)
 			b := batches[r.i]
 			b.release(r.p)
+			second, wasSecond := overtook[r.p]
+			delete(overtook, r.p)
+			if wasSecond && !second {
+				continue // asked again, beaten by the peer it was to overtake
+			}
 			if overtaken[r.p] {
 				delete(overtaken, r.p)
 				s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", errStalled)
@@ -251,7 +261,11 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				blocks, i := b.blocks, r.i
 				wg.Go(func() { checks <- checkResult{i: i, cb: s.chain.CheckBlocks(blocks)} })
 				for _, q := range b.holders {
-					overtaken[q] = true
+					if overtook[q] {
+						overtook[q] = false
+					} else {
+						overtaken[q] = true
+					}
 					inflight[q]()
 				}
 			}

@@ -168,9 +168,9 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	}
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(),
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable()}
-	inspect := g.onScores
+	inspect := g.peers.setScores
 	if f := cfg.onScores; f != nil {
-		inspect = func(m map[peer.ID]float64) { g.onScores(m); f(m) }
+		inspect = func(m map[peer.ID]float64) { g.peers.setScores(m); f(m) }
 	}
 	psOpts = append(psOpts,
 		pubsub.WithRawTracer(&peerTracer{topics: map[string]*topicCounters{
@@ -272,7 +272,7 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 			return pubsub.ValidationAccept
 		}
 		// Counted after recoverValidator has turned a panic into Ignore.
-		defer func() { stats.verdict(res); g.peers.verdict(from, res) }()
+		defer func() { stats.verdict(res); g.judged(topic, from, res) }()
 		defer g.recoverValidator(topic, from, &res)
 		var err error
 		res, err = check(ctx, from, m.Data)

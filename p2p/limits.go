@@ -168,12 +168,11 @@ const (
 	// up on it or back off to their cap, short enough that a peer banned
 	// for a bug of ours, or of an older version, comes back by itself.
 	banTime = 10 * time.Minute
-	// graylistBanTime is how long a peer whose GossipSub score fell
-	// below graylistThreshold is refused at the gate (graylist.go): its
-	// messages were already dropped unread, but each still cost us its
-	// decryption and decoding, and the connection its keep-alive. The
-	// score itself is retained for retainScore, so a peer that comes
-	// back before it has decayed is banned again at the next inspection.
+	// graylistBanTime is how long a peer whose rejected transactions
+	// alone would graylist it is refused at the gate (graylist.go): a
+	// graylisted peer's messages are dropped unread, but each still costs
+	// its decryption and decoding while the peer stays connected. As
+	// long as a sync ban, for the same reasons.
 	graylistBanTime = banTime
 	// maxBansPerIP: an IP from which this many peers are banned at once
 	// is refused at accept, before the handshake (gater.go), for as long

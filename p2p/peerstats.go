@@ -31,6 +31,8 @@ type PeerGossip struct {
 type peerCounters struct {
 	verdicts
 	duplicates, sent atomic.Uint64
+	// rejects decides a ban for never-valid transactions (graylist.go).
+	rejects rejectCounter
 }
 
 // peerStats is Gossip's table of per-peer counters and the scores

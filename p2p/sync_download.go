@@ -27,8 +27,8 @@ var errWorkLie = errors.New("peer claimed more work than its headers show")
 // syncFrom downloads from p until we have at least the work p claimed
 // (protocol.md §17.10): headers first, from the fork point, checked and
 // summed until they beat our tip; then their bodies in bounded batches,
-// fetched from p and the helpers at once (sync_fetch.go).
-func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Status, helpers []peer.ID, join <-chan peer.ID) (err error) {
+// fetched from the peers of fp at once (sync_fetch.go).
+func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Status, fp *fetchPeers) (err error) {
 	start := time.Now()
 	startHeight := s.chain.Tip().Height()
 	s.log.Info("sync started", "peer", p, "height", startHeight, "peer_height", claimed.Height)
@@ -55,7 +55,6 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 	// headers again. Put first in the locator, it lets p continue from
 	// there (Bitcoin's getheaders does the same).
 	var ahead chain.Hash
-	fp := newFetchPeers(p, helpers, join)
 	for s.chain.Tip().Work.Cmp(claimed.Work) < 0 {
 		run, hdrs, err := s.heavierHeaders(ctx, p, claimed, ahead)
 		if err != nil {

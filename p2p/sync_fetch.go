@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,6 +36,12 @@ type fetchPeers struct {
 	// it, so one that left does not come back.
 	join   <-chan peer.ID
 	joined map[peer.ID]bool
+	// stalled holds the peers that left because a request of theirs
+	// failed without a fault (deadline, reset) or was overtaken (rule
+	// 7): the syncer cools them down when the download ends, so the next
+	// download does not hand them a batch at once. A peer that answered
+	// short only lacks the blocks (another branch) and is not among them.
+	stalled []peer.ID
 }
 
 func newFetchPeers(leader peer.ID, helpers []peer.ID, join <-chan peer.ID) *fetchPeers {
@@ -69,14 +76,29 @@ func (fp *fetchPeers) drop(p peer.ID, err error) {
 	}
 }
 
+// errStalled: a peer's request was still under way when another peer,
+// asked for the same batch because the window could not move without
+// it, had delivered the whole batch.
+var errStalled = fmt.Errorf("%w: held a batch the window waited for, which another peer delivered first", errNoProgress)
+
 // bodyBatch is one request's worth of a download.
 type bodyBatch struct {
-	hashes  []chain.Hash
-	blocks  []*chain.Block // delivered so far, in order
-	from    []peer.ID      // who delivered each
-	bytes   int            // the encoded size of blocks
-	busy    bool           // a request for the rest is in flight
+	hashes []chain.Hash
+	blocks []*chain.Block // delivered so far, in order
+	from   []peer.ID      // who delivered each
+	bytes  int            // the encoded size of blocks
+	// holders are the peers with a request for the rest in flight: one,
+	// or two once the batch is asked again (rule 7).
+	holders []peer.ID
 	checked *chain.CheckedBlocks
+}
+
+func (b *bodyBatch) busy() bool { return len(b.holders) > 0 }
+
+func (b *bodyBatch) release(p peer.ID) {
+	if i := slices.Index(b.holders, p); i >= 0 {
+		b.holders = slices.Delete(b.holders, i, i+1)
+	}
 }
 
 func (b *bodyBatch) complete() bool { return len(b.blocks) == len(b.hashes) }
@@ -84,6 +106,7 @@ func (b *bodyBatch) complete() bool { return len(b.blocks) == len(b.hashes) }
 type fetchResult struct {
 	p      peer.ID
 	i      int
+	off    int // the batch's first hash asked for
 	blocks []*chain.Block
 	err    error
 }
@@ -140,8 +163,15 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 	checks := make(chan checkResult, maxBatchesAhead)
 	conns := make(chan connectResult, 1)
 
-	inflight := make(map[peer.ID]bool)
 	held := 0 // bytes delivered and not connected yet
+	// inflight holds each request's cancel. A request whose batch
+	// another peer completed is cancelled: overtaken holds the peers
+	// whose own request was so (they leave the download), overtook
+	// is true for a peer asked for a batch someone else held (rule 7),
+	// false once that request was cancelled (it stays in the download).
+	inflight := make(map[peer.ID]context.CancelFunc)
+	overtaken := make(map[peer.ID]bool)
+	overtook := make(map[peer.ID]bool)
 	checking := 0
 	connecting := 0         // batches from next in the commit under way
 	next, connected := 0, 0 // the first batch not connected yet
@@ -149,19 +179,27 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 		// Give every idle peer the first batch of the window nobody
 		// fetches.
 		for _, q := range fp.live {
-			if inflight[q] {
+			if inflight[q] != nil {
 				continue
 			}
 			i := s.nextBatch(batches, next, held)
 			if i < 0 {
-				break
+				// Nothing left to fetch in the window: ask for the
+				// batch it waits on again if another peer holds it.
+				if i = stalledBatch(batches, next); i < 0 {
+					continue
+				}
+				overtook[q] = true
 			}
 			b := batches[i]
-			b.busy, inflight[q] = true, true
-			hashes := b.hashes[len(b.blocks):]
+			off := len(b.blocks)
+			hashes := b.hashes[off:]
+			rctx, rcancel := context.WithCancel(ctx)
+			b.holders, inflight[q] = append(b.holders, q), rcancel
 			wg.Go(func() {
-				blocks, err := retryLimited(ctx, func() ([]*chain.Block, error) { return s.getBlocks(ctx, q, hashes) })
-				results <- fetchResult{p: q, i: i, blocks: blocks, err: err}
+				defer rcancel()
+				blocks, err := retryLimited(rctx, func() ([]*chain.Block, error) { return s.getBlocks(rctx, q, hashes) })
+				results <- fetchResult{p: q, i: i, off: off, blocks: blocks, err: err}
 			})
 		}
 		if connecting == 0 && next < len(batches) && batches[next].checked != nil {
@@ -221,18 +259,42 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 		case r := <-results:
 			delete(inflight, r.p)
 			b := batches[r.i]
-			b.busy = false
-			asked := len(b.hashes) - len(b.blocks)
-			for _, blk := range r.blocks {
-				b.blocks = append(b.blocks, blk)
-				b.from = append(b.from, r.p)
-				b.bytes += blk.EncodedSize()
-				held += blk.EncodedSize()
+			b.release(r.p)
+			second, wasSecond := overtook[r.p]
+			delete(overtook, r.p)
+			if wasSecond && !second {
+				continue // asked again, beaten by the peer it was to overtake
+			}
+			if overtaken[r.p] {
+				delete(overtaken, r.p)
+				s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", errStalled)
+				fp.drop(r.p, errStalled)
+				fp.stalled = append(fp.stalled, r.p)
+				continue
+			}
+			asked := len(b.hashes) - r.off
+			// Two requests for one batch may have started at different
+			// blocks: keep what extends the batch.
+			if skip := len(b.blocks) - r.off; skip >= 0 && skip < len(r.blocks) {
+				for _, blk := range r.blocks[skip:] {
+					b.blocks = append(b.blocks, blk)
+					b.from = append(b.from, r.p)
+					b.bytes += blk.EncodedSize()
+					held += blk.EncodedSize()
+				}
 			}
 			if b.complete() {
 				checking++
 				blocks, i := b.blocks, r.i
 				wg.Go(func() { checks <- checkResult{i: i, cb: s.chain.CheckBlocks(blocks)} })
+				for _, q := range b.holders {
+					if overtook[q] {
+						overtook[q] = false
+					} else {
+						overtaken[q] = true
+					}
+					inflight[q]()
+				}
 			}
 			s.fetchFailed(fp, r, len(r.blocks) < asked)
 		case c := <-checks:
@@ -273,7 +335,20 @@ func (s *Syncer) nextBatch(batches []*bodyBatch, next, held int) int {
 		if i > next && held >= maxBytesAhead {
 			return -1
 		}
-		if b := batches[i]; !b.busy && !b.complete() {
+		if b := batches[i]; !b.busy() && !b.complete() {
+			return i
+		}
+	}
+	return -1
+}
+
+// stalledBatch returns the first batch of the window that one peer is
+// fetching and none other has been asked for, or -1: with nothing else
+// left to fetch, an idle peer is asked for it too, since the window
+// cannot move past it while it is missing.
+func stalledBatch(batches []*bodyBatch, next int) int {
+	for i := next; i < min(len(batches), next+maxBatchesAhead); i++ {
+		if b := batches[i]; len(b.holders) == 1 && !b.complete() {
 			return i
 		}
 	}
@@ -298,6 +373,9 @@ func (s *Syncer) fetchFailed(fp *fetchPeers, r fetchResult, short bool) {
 		// a download that ends well punishes nobody.
 		s.punish(r.p, err)
 	} else {
+		if !short {
+			fp.stalled = append(fp.stalled, r.p)
+		}
 		s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", err)
 	}
 	fp.drop(r.p, err)

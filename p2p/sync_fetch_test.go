@@ -331,3 +331,32 @@ type bothWatching struct {
 }
 
 func (c *bothWatching) Block(h chain.Hash) (*chain.Block, error) { return c.served.Block(h) }
+
+// TestSyncStalledBatchReRequested: of two peers that claim the same
+// chain, one never answers a GetBlocks, and the node's request deadline
+// is an hour. Once the honest peer has fetched the rest of the window,
+// the batch the staller holds (which keeps the window from moving) is
+// asked of the honest peer too, and the node reaches the tip long before
+// the staller's deadline; the staller is asked for blocks once, and
+// leaves the download rather than being given the next batch.
+func TestSyncStalledBatchReRequested(t *testing.T) {
+	honest := newSyncNode(t)
+	mineBlocks(t, honest.c, testwallet.New("miner").Addr, 1200)
+	node := newSyncNode(t, p2p.WithRequestTimeout(time.Hour))
+	var asked atomic.Int64
+	staller := &hostileSyncPeer{
+		status:  serveStatus(honest.c),
+		headers: serveHeaders(honest.c),
+		blocks: func(w io.Writer, _ []chain.Hash) {
+			asked.Add(1)
+			stall(w)
+		},
+	}
+	staller.start(t, honest.c.Params().NetworkID())
+	connect(t, node.h, staller.h)
+	connect(t, node.h, honest.h)
+	testutil.Eventually(t, 60*time.Second, "the node on the honest tip", func() bool { return node.c.Tip().Hash == honest.c.Tip().Hash })
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("the staller was asked for blocks %d times, want once", n)
+	}
+}

@@ -59,6 +59,9 @@ type download struct {
 	// join offers the download peers that claim more work than our tip
 	// after it started, to fetch bodies from (sync_fetch.go).
 	join chan peer.ID
+	// tips holds the tip each helper claimed when it was offered to the
+	// download: one that leaves is cooled down for that tip only.
+	tips map[peer.ID]chain.Hash
 }
 
 // downloadResult is how a download ended.
@@ -66,6 +69,9 @@ type downloadResult struct {
 	p   peer.ID
 	st  *protocol.Status
 	err error
+	// stalled are the helpers that failed or stalled their part of the
+	// download without a fault (sync_fetch.go): each is cooled down.
+	stalled []peer.ID
 }
 
 // loop is the state run owns.
@@ -260,6 +266,9 @@ func (s *Syncer) onStatus(l *loop, ev statusEvent) {
 		if dl := l.dl; dl != nil && ev.p != dl.p && s.canHelp(ev.p, sp, s.chain.Tip().Work, time.Now()) {
 			select {
 			case dl.join <- ev.p:
+				if _, ok := dl.tips[ev.p]; !ok {
+					dl.tips[ev.p] = ev.st.Tip
+				}
 			default: // the download has enough on offer
 			}
 		}
@@ -332,9 +341,11 @@ func (s *Syncer) helpers(l *loop, leader peer.ID, now time.Time) []peer.ID {
 }
 
 // canHelp reports whether p may have the blocks of a download: it
-// claims more work than ours, and is neither banned nor cooling down.
+// claims more work than ours, and is neither banned nor cooling down
+// for the tip it claims.
 func (s *Syncer) canHelp(p peer.ID, sp *syncPeer, ours *big.Int, now time.Time) bool {
-	return sp.status != nil && sp.status.Work.Cmp(ours) > 0 && !s.bans.Banned(p) && !now.Before(sp.coolUntil)
+	return sp.status != nil && sp.status.Work.Cmp(ours) > 0 && !s.bans.Banned(p) &&
+		!(now.Before(sp.coolUntil) && sp.status.Tip == sp.coolTip)
 }
 
 // maybeDownload starts a download from the best peer, or, while one
@@ -364,19 +375,33 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 	}
 	l.tried[p] = true
 	ctx, cancel := context.WithCancel(s.ctx)
-	l.dl = &download{p: p, st: st, cancel: cancel, join: make(chan peer.ID, maxFetchPeers)}
-	helpers, join := s.helpers(l, p, now), l.dl.join
+	l.dl = &download{p: p, st: st, cancel: cancel, join: make(chan peer.ID, maxFetchPeers), tips: make(map[peer.ID]chain.Hash)}
+	helpers := s.helpers(l, p, now)
+	for _, q := range helpers {
+		l.dl.tips[q] = l.peers[q].status.Tip
+	}
+	fp := newFetchPeers(p, helpers, l.dl.join)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		err := s.syncFrom(ctx, p, st, helpers, join)
-		send(s.ctx, s.ctx, s.doneC, downloadResult{p: p, st: st, err: err})
+		err := s.syncFrom(ctx, p, st, fp)
+		send(s.ctx, s.ctx, s.doneC, downloadResult{p: p, st: st, err: err, stalled: fp.stalled})
 	}()
 }
 
 func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	preempted := l.dl != nil && l.dl.preempted
+	// A helper that failed or stalled its part is passed over for a
+	// while, as the leader is below, while it claims the tip it had
+	// then: it is not handed a batch of the next download at once.
+	if l.dl != nil {
+		for _, q := range r.stalled {
+			if sp, tip := l.peers[q], l.dl.tips[q]; sp != nil && q != r.p && !tip.IsZero() {
+				sp.coolUntil, sp.coolTip = time.Now().Add(cooldown), tip
+			}
+		}
+	}
 	l.dl = nil
 	err := r.err
 	switch {

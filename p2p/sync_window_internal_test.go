@@ -3,6 +3,8 @@ package p2p
 import (
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/gossipchain/gossipchain/chain"
 )
 
@@ -12,7 +14,7 @@ import (
 func TestNextBatch(t *testing.T) {
 	full := func() *bodyBatch { return &bodyBatch{hashes: make([]chain.Hash, 1), blocks: make([]*chain.Block, 1)} }
 	empty := func() *bodyBatch { return &bodyBatch{hashes: make([]chain.Hash, 1)} }
-	busy := func() *bodyBatch { return &bodyBatch{hashes: make([]chain.Hash, 1), busy: true} }
+	busy := func() *bodyBatch { return &bodyBatch{hashes: make([]chain.Hash, 1), holders: []peer.ID{"p"}} }
 	window := func(head *bodyBatch) []*bodyBatch {
 		bs := []*bodyBatch{head}
 		for range maxBatchesAhead + 4 {

@@ -307,7 +307,8 @@ func (m *Mempool) AddVerified(tx *Transaction, state AccountReader) error {
 // the network accepted, where evicting the newest, whichever node took
 // it, could drop the same transaction from every pool at once. Go
 // Ethereum's transaction pool treats its local transactions the same way.
-// The queue does not distinguish them.
+// A local transaction held in the queue stays local when promoted; the
+// queue's own bounds do not distinguish them.
 func (m *Mempool) AddLocal(tx *Transaction, state AccountReader) error {
 	return m.add(tx, state, true, true, time.Time{})
 }

@@ -17,10 +17,9 @@ func TestMempoolReorgOverLimitKeepsLocal(t *testing.T) {
 	p := chain.RegTest()
 	alice, bob, carol := newMPKey(1), newMPKey(2), newMPKey(3)
 	sink := newMPKey(9).addr
-	base := mpState{alice.addr: {Balance: 100}, bob.addr: {Balance: 100}, carol.addr: {Balance: 100}}
+	base := mpFunded(alice, bob, carol)
 	a0 := alice.tx(p, sink, 1, 1, 0)
-	blk := mpBlock(p, 1, sink, a0)
-	tip := mpConnect(t, p, base, blk)
+	blk, tip := mpOneBlock(t, p, base, a0)
 
 	c0 := carol.tx(p, sink, 1, 1, 0) // from a peer
 	b0, b1 := bob.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 1)
@@ -29,25 +28,34 @@ func TestMempoolReorgOverLimitKeepsLocal(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		local bool
-		want  []*chain.Transaction
+		// b1First: b1 waits in the queue until b0 comes, then is
+		// promoted; local still.
+		b1First bool
+		want    []*chain.Transaction
 	}{
 		// Equal fees: the newest chain end goes, bob's b1.
-		{"all from peers", false, []*chain.Transaction{a0, c0, b0}},
+		{"all from peers", false, false, []*chain.Transaction{a0, c0, b0}},
 		// bob's are local: carol's c0, a peer's, goes instead.
-		{"bob's local", true, []*chain.Transaction{a0, b0, b1}},
+		{"bob's local", true, false, []*chain.Transaction{a0, b0, b1}},
+		{"bob's local, b1 queued first", true, true, []*chain.Transaction{a0, b0, b1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := chain.NewMempool(p, chain.WithMaxTxs(3))
 			mpMustAdd(t, m, tip, c0)
-			for _, tx := range []*chain.Transaction{b0, b1} {
+			order := []*chain.Transaction{b0, b1}
+			if c.b1First {
+				order = []*chain.Transaction{b1, b0}
+			}
+			for _, tx := range order {
 				add := m.AddVerified
 				if c.local {
 					add = m.AddLocal
 				}
-				if err := add(tx, tip); err != nil {
+				if err := add(tx, tip); err != nil && !(c.b1First && tx == b1 && errors.Is(err, chain.ErrTxQueued)) {
 					t.Fatalf("add %s: %v", names[tx], err)
 				}
 			}
+			mpSame(t, "Txs before", m.Txs(), []*chain.Transaction{c0, b0, b1}, names)
 			// The block is abandoned: a0 comes back, four for three places.
 			m.Reorg([]*chain.Block{blk}, nil, base)
 			mpSame(t, "Txs", m.Txs(), c.want, names)
@@ -61,7 +69,7 @@ func TestMempoolFullKeepsLocal(t *testing.T) {
 	p := chain.RegTest()
 	alice, bob, carol, dave := newMPKey(1), newMPKey(2), newMPKey(3), newMPKey(4)
 	sink := newMPKey(9).addr
-	state := mpState{alice.addr: {Balance: 100}, bob.addr: {Balance: 100}, carol.addr: {Balance: 100}, dave.addr: {Balance: 100}}
+	state := mpFunded(alice, bob, carol, dave)
 	la, lb := alice.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 0)
 
 	m := chain.NewMempool(p, chain.WithMaxTxs(2))
@@ -83,4 +91,20 @@ func TestMempoolFullKeepsLocal(t *testing.T) {
 	if m.Len() != 2 || !m.Has(ld.ID()) || m.Has(lb.ID()) {
 		t.Fatalf("after the local fee-50 one: Len %d, has it %v, has bob's (newest fee-1) %v", m.Len(), m.Has(ld.ID()), m.Has(lb.ID()))
 	}
+}
+
+// mpFunded is a ledger where each key holds 100 coins.
+func mpFunded(keys ...mpKey) mpState {
+	s := mpState{}
+	for _, k := range keys {
+		s[k.addr] = chain.Account{Balance: 100}
+	}
+	return s
+}
+
+// mpOneBlock is block 1 holding txs on base, and the ledger after it.
+func mpOneBlock(t testing.TB, p *chain.Params, base chain.AccountReader, txs ...*chain.Transaction) (*chain.Block, chain.AccountReader) {
+	t.Helper()
+	blk := mpBlock(p, 1, newMPKey(9).addr, txs...)
+	return blk, mpConnect(t, p, base, blk)
 }

@@ -63,6 +63,9 @@ type queuedTx struct {
 	size int
 	at   time.Time // when it was admitted (queued), for the TTLs
 	seq  uint64    // queue order, for eviction without ties
+	// local: submitted by this node's client (AddLocal); it stays local
+	// when promoted.
+	local bool
 }
 
 // txQueue is the queue's indexes; Mempool.mu guards it.
@@ -161,7 +164,7 @@ func (m *Mempool) hold(e *poolEntry, want uint64, spendable int64) error {
 	for len(m.queue.byID)+1 > c.maxTxs || m.queue.bytes+e.size > c.maxBytes {
 		m.queue.drop(m.queue.victim())
 	}
-	m.queue.add(&queuedTx{tx: tx, id: e.id, size: e.size, at: e.at, seq: m.queue.nextSeq})
+	m.queue.add(&queuedTx{tx: tx, id: e.id, size: e.size, at: e.at, seq: m.queue.nextSeq, local: e.local})
 	m.queue.nextSeq++
 	return fmt.Errorf("%w: %w", ErrTxQueued, ruleError(ErrBadNonce,
 		"nonce %d leaves a gap, expected %d (sender %s); held until the gap fills", tx.Nonce, want, tx.Sender))
@@ -215,7 +218,7 @@ func (m *Mempool) promote(addr string, v *StateView) (viewOK bool) {
 			m.queue.drop(t)
 			continue
 		}
-		e := &poolEntry{tx: t.tx, id: t.id, size: t.size, at: t.at, heapIdx: -1, parents: parents}
+		e := &poolEntry{tx: t.tx, id: t.id, size: t.size, at: t.at, heapIdx: -1, parents: parents, local: t.local}
 		if m.checkFeeRoom(t.tx) != nil || m.makeRoom(e) != nil {
 			// The pool is full of better-paying transactions: t stays
 			// queued for a later try (it was accepted, perhaps with a

@@ -26,7 +26,10 @@ func (s *Syncer) request(ctx context.Context, p peer.ID, req *pb.Request, deadli
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("open sync stream: %w", err)
 	}
-	stop = context.AfterFunc(ctx, func() { _ = st.Reset() })
+	// The callback gets its own copy: the error returns below set the
+	// named result st to nil, and a cancel racing them would reset nil.
+	opened := st
+	stop = context.AfterFunc(ctx, func() { _ = opened.Reset() })
 	_ = st.SetDeadline(time.Now().Add(deadline))
 	if err := protocol.NewWriter(st).WriteRequest(req); err != nil {
 		stop()

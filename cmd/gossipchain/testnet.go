@@ -55,6 +55,7 @@ type testnetOptions struct {
 	seed          uint64
 	verbose       bool
 	senders       int
+	cpuProfile    string // file for a CPU profile of the load window; empty for none
 	// The simulation (--mocknet): nodes on go-libp2p's mocknet, each
 	// link latency drawn from latency, bandwidth bytes a second each way.
 	mocknet   bool
@@ -88,6 +89,7 @@ func (a *app) testnetCommand(do func(testnetOptions) error) *cli.Command {
 		&cli.BoolFlag{Name: "verbose", Usage: "print the nodes' own log lines (info level) on stderr"},
 		&cli.IntFlag{Name: "senders", Usage: "`number` of funded wallets that send the transfers in turn, each a client of one node, " +
 			"their transfers signed before the load starts (0: the nodes' own wallets sign and send; each sender may have 64 transfers pending, which caps what 0 can offer)"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the load window (not setup, not the drain) to `file`, for go tool pprof"},
 		&cli.BoolFlag{Name: "mocknet", Usage: "simulate: run the nodes on go-libp2p's mocknet with WAN latencies (see --latency) instead of TCP on loopback"},
 		&cli.StringFlag{Name: "latency", Value: "lognormal:20ms-200ms", Usage: "with --mocknet, each link's one-way latency: " +
 			"fixed:D, uniform:MIN-MAX or lognormal:MIN-MAX (MIN and MAX its 5th and 95th percentiles) (`distribution`)"},
@@ -107,7 +109,8 @@ func (a *app) testnetCommand(do func(testnetOptions) error) *cli.Command {
 func resolveTestnet(cmd *cli.Command) (testnetOptions, error) {
 	o := testnetOptions{nodes: cmd.Int("nodes"), duration: cmd.Duration("duration"), txRate: cmd.Float64("tx-rate"),
 		blockInterval: cmd.Duration("block-interval"), fault: cmd.String("fault"), verbose: cmd.Bool("verbose"),
-		senders: cmd.Int("senders"), mocknet: cmd.Bool("mocknet"), bandwidth: cmd.Float64("bandwidth") * 1e6 / 8}
+		senders: cmd.Int("senders"), mocknet: cmd.Bool("mocknet"), bandwidth: cmd.Float64("bandwidth") * 1e6 / 8,
+		cpuProfile: cmd.String("cpuprofile")}
 	maxNodes := 500
 	if o.mocknet {
 		maxNodes = 2000
@@ -224,6 +227,11 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	rep.setup = time.Since(start)
 	before := sumWork(nt)
 	nt.ResetGossipStats()
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile() // an error return; the normal path stops it with the load
 	cpuStart := cpuTime()
 	log.Info("network up", "nodes", o.nodes, "links", len(nt.Links()), "seconds", rep.setup.Seconds())
 
@@ -262,6 +270,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	<-loadCtx.Done()
 	wg.Wait()
 	rep.loadCPU, rep.gossip = cpuTime()-cpuStart, nt.GossipFigures()
+	stopProfile()
 	log.Info("load stopped", "submitted", rep.submitted, "refused", rep.refused)
 
 	// Drain: mine until no running node holds a transaction, each block

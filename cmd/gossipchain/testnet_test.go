@@ -75,7 +75,7 @@ func TestParseTestnetFlags(t *testing.T) {
 	if _, err := parseTestnetFlags([]string{"--help"}, &help); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, f := range []string{"--nodes", "--duration", "--tx-rate", "--block-interval", "--fault", "--seed", "--verbose", "--senders",
+	for _, f := range []string{"--nodes", "--duration", "--tx-rate", "--block-interval", "--fault", "--seed", "--verbose", "--senders", "--cpuprofile",
 		"--mocknet", "--latency", "--bandwidth"} {
 		if !strings.Contains(help.String(), f) {
 			t.Errorf("help does not explain %s", f)

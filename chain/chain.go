@@ -195,6 +195,14 @@ func (c *Chain) Meta(h Hash) (*BlockMeta, error) { return c.reader().Meta(h) }
 // commit ended must answer for it.
 func (c *Chain) Block(h Hash) (*Block, error) { return c.reader().Block(h) }
 
+// Committed reports whether a block is in the store: unlike Meta, not
+// one still being committed. The syncer asks this, since the tip it
+// weighs peers' claims against moves only with a commit.
+func (c *Chain) Committed(h Hash) bool {
+	_, err := c.store.Meta(h)
+	return err == nil
+}
+
 // reader is the committed state seen through the write under way, if
 // its blocks are validated (see pending).
 func (c *Chain) reader() stateReader {

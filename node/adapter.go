@@ -15,9 +15,10 @@ type chainAdapter struct{ n *Node }
 
 var _ p2p.Chain = chainAdapter{}
 
-func (a chainAdapter) Params() *chain.Params { return a.n.chain.Params() }
-func (a chainAdapter) Tip() *chain.BlockMeta { return a.n.chain.Tip() }
-func (a chainAdapter) Stored(h chain.Hash) bool {
+func (a chainAdapter) Params() *chain.Params    { return a.n.chain.Params() }
+func (a chainAdapter) Tip() *chain.BlockMeta    { return a.n.chain.Tip() }
+func (a chainAdapter) Stored(h chain.Hash) bool { return a.n.chain.Committed(h) }
+func (a chainAdapter) Validated(h chain.Hash) bool {
 	_, err := a.n.chain.Meta(h)
 	return err == nil
 }

@@ -19,6 +19,11 @@ type Chain interface {
 	// and not merely waiting in the orphan pool for its parent (the syncer
 	// must fetch those again, or their parents would never come).
 	Stored(chain.Hash) bool
+	// Validated reports whether a block is stored or validated and being
+	// committed (chain.Chain.Meta): gossip judges a block's parent in
+	// either state alike (protocol.md §16.8). Stored stays the committed
+	// state only, which the syncer weighs against the tip.
+	Validated(chain.Hash) bool
 	// OrphanRoot is the missing ancestor of a block waiting for its parent.
 	OrphanRoot(chain.Hash) chain.Hash
 	// Locator describes the main chain for a peer (see chain.Chain.Locator).

@@ -307,7 +307,7 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 		return blockVerdict(err, false), err
 	}
 	h := c.Header.Hash()
-	if g.chain.Stored(h) {
+	if g.chain.Validated(h) {
 		// Another publication of a block we have (its own nonce, so its
 		// own message id): nothing to rebuild or ask for.
 		return pubsub.ValidationIgnore, nil
@@ -316,7 +316,7 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 	// request: it is rebuilt from what this node holds, or else left to
 	// sync, which asks the sender (it connected the block, so it has the
 	// parents) for them and for this block.
-	b, faithful, err := g.assemble(ctx, from, c, g.chain.Stored(c.Header.PrevHash))
+	b, faithful, err := g.assemble(ctx, from, c, g.chain.Validated(c.Header.PrevHash))
 	if errors.Is(err, errNotAsked) {
 		g.log.Info("block received ahead of its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
 		g.sync.RequestSync(from)

@@ -111,7 +111,9 @@ func (c *testChain) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedB
 	return n, err
 }
 
-func (c *testChain) Stored(h chain.Hash) bool {
+func (c *testChain) Stored(h chain.Hash) bool { return c.Committed(h) }
+
+func (c *testChain) Validated(h chain.Hash) bool {
 	_, err := c.Meta(h)
 	return err == nil
 }

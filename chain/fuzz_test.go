@@ -60,6 +60,7 @@ func FuzzDecodeHeader(f *testing.F) {
 func FuzzDecodeTransaction(f *testing.F) {
 	fuzzSeedBinary(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		PeekFee(data) // any input: no panic, no read past the end
 		tx, used, err := DecodeTransaction(data)
 		if err != nil {
 			fuzzCheckCode(t, err, ErrMalformed)
@@ -73,6 +74,9 @@ func FuzzDecodeTransaction(f *testing.F) {
 		}
 		if tx.EncodedSize() != used {
 			t.Fatalf("EncodedSize %d, used %d", tx.EncodedSize(), used)
+		}
+		if fee, ok := PeekFee(data); !ok || fee != tx.Fee {
+			t.Fatalf("PeekFee %d, %v; the decoder read fee %d", fee, ok, tx.Fee)
 		}
 	})
 }

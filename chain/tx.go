@@ -133,6 +133,28 @@ func DecodeTransaction(b []byte) (*Transaction, int, error) {
 	return tx, r.off, nil
 }
 
+// PeekFee reads the fee of the transaction encoded at the front of b
+// without decoding it: its offset follows from the two name lengths
+// (protocol.md §3.2). So a node refuses a fee below its minimum for the
+// price of three reads, before the message is decoded. ok is false when b
+// runs short of the fee or a name length is past its limit;
+// DecodeTransaction then says why. Where DecodeTransaction succeeds,
+// PeekFee reads the same fee.
+func PeekFee(b []byte) (fee uint64, ok bool) {
+	if len(b) < 2 || int(b[1]) > MaxNameLen {
+		return 0, false
+	}
+	r := 2 + int(b[1]) // the recipient's length byte
+	if len(b) <= r || int(b[r]) > MaxNameLen {
+		return 0, false
+	}
+	off := r + 1 + int(b[r]) + 8 // past the recipient and the amount
+	if len(b) < off+8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(b[off:]), true
+}
+
 // reader decodes big-endian fields and length-prefixed strings, keeping the
 // first error so a decoder checks once at the end.
 type reader struct {

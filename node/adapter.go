@@ -13,7 +13,10 @@ import (
 // parents) is p2p's to decide.
 type chainAdapter struct{ n *Node }
 
-var _ p2p.Chain = chainAdapter{}
+var (
+	_ p2p.Chain    = chainAdapter{}
+	_ p2p.FeeFloor = chainAdapter{}
+)
 
 func (a chainAdapter) Params() *chain.Params    { return a.n.chain.Params() }
 func (a chainAdapter) Tip() *chain.BlockMeta    { return a.n.chain.Tip() }
@@ -42,6 +45,10 @@ func (a chainAdapter) ProcessCheckedBlocks(ctx context.Context, cb *chain.Checke
 	return a.n.intake.processChecked(ctx, cb)
 }
 func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx, OriginGossip) }
+
+// MinFee makes the adapter a p2p.FeeFloor: gossip refuses a fee below the
+// mempool's minimum before decoding the transaction.
+func (a chainAdapter) MinFee(size int) uint64 { return a.n.mempool.MinFee(size) }
 func (a chainAdapter) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) {
 	a.n.mempool.Range(f)
 }

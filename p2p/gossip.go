@@ -360,6 +360,9 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 // checkTx decodes a gossiped transaction and offers it to the mempool;
 // see txVerdict.
 func (g *Gossip) checkTx(_ context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
+	if err := g.feeBelowFloor(data); err != nil {
+		return pubsub.ValidationIgnore, err
+	}
 	tx, n, err := chain.DecodeTransaction(data)
 	if err == nil && n != len(data) {
 		err = fmt.Errorf("%w: %d bytes after the transaction", chain.ErrMalformed, len(data)-n)

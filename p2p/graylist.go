@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -8,6 +9,8 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gossipchain/gossipchain/chain"
 )
 
 // A peer that keeps sending transactions that are never valid is banned
@@ -69,4 +72,29 @@ func (g *Gossip) judged(topic string, from peer.ID, res pubsub.ValidationResult)
 	}
 	g.log.Info("peer dropped", "peer", from, "reason", "rejected transactions past the graylist threshold")
 	s.bans.Ban(from, graylistBanTime)
+}
+
+// FeeFloor is what a Chain may also offer gossip: the least fee its
+// mempool takes for a transaction of size encoded bytes
+// (chain.Mempool.MinFee; zero on the open network).
+type FeeFloor interface {
+	MinFee(size int) uint64
+}
+
+// feeBelowFloor refuses a gossiped transaction whose fee, read before
+// anything is decoded (chain.PeekFee), is below the chain's floor for the
+// message's size: local policy, so the verdict is Ignore (protocol.md
+// §16.4), and zero-fee bloat costs three reads a message instead of a
+// decode and an admission. A message this lets through is decoded and
+// judged in full, so a malformed one is still rejected.
+func (g *Gossip) feeBelowFloor(data []byte) error {
+	f, ok := g.chain.(FeeFloor)
+	if !ok {
+		return nil
+	}
+	fee, ok := chain.PeekFee(data)
+	if min := f.MinFee(len(data)); ok && fee < min {
+		return fmt.Errorf("%w: fee %d, this node asks at least %d for %d bytes", chain.ErrFeeTooLow, fee, min, len(data))
+	}
+	return nil
 }

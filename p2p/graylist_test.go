@@ -10,6 +10,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 )
 
@@ -70,5 +71,29 @@ func TestGraylistedPeerRefused(t *testing.T) {
 		testutil.Eventually(t, 5*time.Second, "the banned attacker's connection closed", func() bool {
 			return vh.Network().Connectedness(eh.ID()) != network.Connected
 		})
+	}
+}
+
+// TestGossipFeeReadBeforeDecode: on a signed network with a minimum relay
+// fee, a gossiped zero-fee transfer is ignored on its fee alone, read
+// before the message is decoded: one cut short after its fee, which the
+// decoder would refuse (a Reject), is ignored too. A full fee with the
+// same cut is decoded, and rejected.
+func TestGossipFeeReadBeforeDecode(t *testing.T) {
+	p := chain.RegTest()
+	victim := startGossipNode(t, newHost(t), newTestChainFor(t, p, chain.WithMinRelayFee(chain.DefaultMinRelayFee)), nopSync{})
+	evil := newEvilPeer(t, victim)
+	m := testwallet.New("mallory")
+	cut := func(fee uint64) []byte {
+		tx := m.Tx(p, m.Addr, 1, fee, 0)
+		enc := tx.Encode()
+		return enc[:3+len(tx.Sender)+len(tx.Recipient)+16] // through the fee
+	}
+	evil.publish(t, evil.tx, cut(0))
+	testutil.Eventually(t, 10*time.Second, "the zero-fee message judged", func() bool { return victim.g.Stats().Tx.Ignored == 1 })
+	evil.publish(t, evil.tx, cut(5))
+	testutil.Eventually(t, 10*time.Second, "the full-fee message judged", func() bool { return victim.g.Stats().Tx.Rejected == 1 })
+	if s := victim.g.Stats().Tx; s.Ignored != 1 || s.Rejected != 1 {
+		t.Fatalf("ignored %d, rejected %d; want 1 and 1", s.Ignored, s.Rejected)
 	}
 }

@@ -289,3 +289,6 @@ func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
 }
+
+// MinFee makes the test chain a p2p.FeeFloor, as the node's adapter is.
+func (c *testChain) MinFee(size int) uint64 { return c.mp.MinFee(size) }

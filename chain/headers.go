@@ -53,23 +53,20 @@ func (hc *HeaderChain) Work() *big.Int { return hc.work }
 // chain remembers it (or its parent) as invalid.
 func (hc *HeaderChain) Extend(hdrs []Header) error {
 	now := hc.c.now()
-	// The invalid set is read under the chain's lock once for the whole
-	// answer, not once a header: a syncer extends its run while the
-	// chain commits the blocks before it, and each wait for the lock
-	// would be a wait for a commit.
+	// The invalid set has a lock of its own, not the chain's: a syncer
+	// extends its run while the chain commits the blocks before it, and
+	// a wait for the chain's lock would be a wait for a commit.
 	hashes := make([]Hash, len(hdrs))
 	for i := range hdrs {
 		hashes[i] = hdrs[i].Hash()
 	}
 	bad := -1
-	hc.c.mu.Lock()
 	for i := range hdrs {
 		if hc.c.invalid.has(hashes[i]) || hc.c.invalid.has(hdrs[i].PrevHash) {
 			bad = i
 			break
 		}
 	}
-	hc.c.mu.Unlock()
 	for i := range hdrs {
 		h := hdrs[i]
 		hash := hashes[i]

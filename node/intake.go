@@ -66,8 +66,21 @@ func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bo
 // soon as the chain has validated it (p2p.ProcessEarly), so gossip
 // forwards it while its store commit, the mempool update and the events
 // finish on a goroutine of their own.
+//
+// The commit is counted in early under mu, where close sets closing: a
+// validator still running when the node closes either counts before
+// wait begins or is refused, never adds to early while wait waits.
 func (in *intake) processGossiped(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
-	return p2p.ProcessEarly(&in.early, b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
+	in.mu.Lock()
+	if in.closing {
+		in.mu.Unlock()
+		return p2p.BlockResult{}, ErrClosed
+	}
+	in.early.Add(1)
+	in.mu.Unlock()
+	var own sync.WaitGroup // ProcessEarly's; early is the one waited for
+	return p2p.ProcessEarly(&own, b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
+		defer in.early.Done()
 		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, false, validated)
 		if ch != nil {
 			in.publishChange(ch, false, OriginGossip)

@@ -38,18 +38,23 @@ type Gater struct {
 	banned  map[peer.ID]time.Time
 	blocked map[peer.ID]struct{}
 	// ipBans holds, for each IP a banned peer was connected from, the
-	// end of each such ban (at most maxBansPerIP, the latest).
-	ipBans map[string][]time.Time
+	// end of each such peer's latest ban (at most maxBansPerIP peers,
+	// the latest): one identity counts once however often it is banned.
+	ipBans map[string]map[peer.ID]time.Time
+	// ipExempt tells the IPs whose bans are not counted: loopback, where
+	// a local reverse proxy, a Tor daemon or a local test network puts
+	// every inbound peer behind one address.
+	ipExempt func(net.IP) bool
 }
 
 // NewGater returns a gater that refuses no one yet.
 func NewGater() *Gater {
 	return &Gater{banned: make(map[peer.ID]time.Time), blocked: make(map[peer.ID]struct{}),
-		ipBans: make(map[string][]time.Time)}
+		ipBans: make(map[string]map[peer.ID]time.Time), ipExempt: net.IP.IsLoopback}
 }
 
-// banIPs counts a ban lasting until until against each of ips.
-func (g *Gater) banIPs(ips []net.IP, until time.Time) {
+// banIPs counts p's ban, lasting until until, against each of ips.
+func (g *Gater) banIPs(p peer.ID, ips []net.IP, until time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := time.Now()
@@ -61,21 +66,33 @@ func (g *Gater) banIPs(ips []net.IP, until time.Time) {
 		}
 	}
 	for _, ip := range ips {
+		if g.ipExempt != nil && g.ipExempt(ip) {
+			continue
+		}
 		key := ip.String()
 		ends, ok := g.ipBans[key]
-		if !ok && len(g.ipBans) >= maxBannedIPs {
-			continue // full of live entries: the peer's own ban still holds
+		if !ok {
+			if len(g.ipBans) >= maxBannedIPs {
+				continue // full of live entries: the peer's own ban still holds
+			}
+			ends = make(map[peer.ID]time.Time)
+			g.ipBans[key] = ends
 		}
-		ends = append(ends, until)
-		if len(ends) > maxBansPerIP {
-			ends = ends[len(ends)-maxBansPerIP:]
+		ends[p] = until
+		for len(ends) > maxBansPerIP { // keep the latest: drop the first to end
+			var first peer.ID
+			for q, e := range ends {
+				if first == "" || e.Before(ends[first]) {
+					first = q
+				}
+			}
+			delete(ends, first)
 		}
-		g.ipBans[key] = ends
 	}
 }
 
 // live counts the ban ends in ends that are after now.
-func live(ends []time.Time, now time.Time) int {
+func live(ends map[peer.ID]time.Time, now time.Time) int {
 	n := 0
 	for _, e := range ends {
 		if e.After(now) {
@@ -169,12 +186,17 @@ func (g *Gater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReaso
 func (h *Host) Ban(p peer.ID, d time.Duration) {
 	var ips []net.IP
 	for _, c := range h.Network().ConnsToPeer(p) {
+		// A relayed connection's address is the relay's: the relay did
+		// nothing, and its other clients must not pay for this peer.
+		if c.Stat().Limited || isRelayed(c.RemoteMultiaddr()) {
+			continue
+		}
 		if ip, err := manet.ToIP(c.RemoteMultiaddr()); err == nil {
 			ips = append(ips, ip)
 		}
 	}
 	h.gater.Ban(p, d)
-	h.gater.banIPs(ips, time.Now().Add(d))
+	h.gater.banIPs(p, ips, time.Now().Add(d))
 	_ = h.Network().ClosePeer(p)
 }
 

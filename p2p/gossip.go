@@ -331,10 +331,14 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 		return blockVerdict(err, false), err
 	}
 	r, err := g.chain.ProcessBlock(ctx, b)
-	if r.Connected > 1 {
+	if r.Connected > 1 && r.Tip != nil {
 		// Gossip forwards b, not the blocks it brought along: peers
-		// learn of those from our status, and sync.
-		g.sync.Announce()
+		// learn of those from our status, and sync. The status carries
+		// the committed tip, and ProcessBlock returns once b is
+		// validated, its commit possibly under way (§16.8): announce
+		// once the new tip is stored.
+		tip := r.Tip.Hash
+		go announceWhenStored(g.chain, g.sync, tip)
 	}
 	if err == nil && !faithful {
 		err = errUnfaithful
@@ -415,4 +419,18 @@ func closeTopic(t *pubsub.Topic) error {
 		return err
 	}
 	return nil
+}
+
+// announceWhenStored announces our status once tip is stored, polling
+// while its commit runs; past announceWait it gives up (a commit that
+// long failed, or the tip moved on and the periodic refresh carries it).
+func announceWhenStored(c Chain, sync SyncTrigger, tip chain.Hash) {
+	deadline := time.Now().Add(announceWait)
+	for !c.Stored(tip) {
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(announcePoll)
+	}
+	sync.Announce()
 }

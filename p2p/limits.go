@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // The policy limits of the network layer: timeouts, rate limits, batch
@@ -268,6 +270,17 @@ const (
 	// blocks), 192 MiB in all where eight batches of maximal blocks
 	// held 256 MiB before.
 	maxBytesAhead = 64 << 20
+	// stallGrace is how long one peer alone may fetch the batch the
+	// window waits on before an idle peer is asked for it too
+	// (protocol.md §17.10.1 rule 7): the fixed part of a response's
+	// deadline, so a request that is merely under way is not raced.
+	stallGrace = protocol.ResponseLatency
+	// announcePoll and announceWait: how often gossip looks whether the
+	// tip a gossiped block brought is stored before announcing it, and
+	// for how long (a commit takes milliseconds, one of a large block
+	// with fsync a few tens).
+	announcePoll = 5 * time.Millisecond
+	announceWait = 10 * time.Second
 	// rateLimitRetries and rateLimitPause bound how long a download waits
 	// out a peer's rate limit before giving up on it: 0.2 s, doubling,
 	// five times.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -90,6 +91,7 @@ type bodyBatch struct {
 	// holders are the peers with a request for the rest in flight: one,
 	// or two once the batch is asked again (rule 7).
 	holders []peer.ID
+	asked   time.Time // when the request of its one holder began
 	checked *chain.CheckedBlocks
 }
 
@@ -172,6 +174,8 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 	inflight := make(map[peer.ID]context.CancelFunc)
 	overtaken := make(map[peer.ID]bool)
 	overtook := make(map[peer.ID]bool)
+	stallTick := time.NewTicker(stallGrace / 4)
+	defer stallTick.Stop()
 	checking := 0
 	connecting := 0         // batches from next in the commit under way
 	next, connected := 0, 0 // the first batch not connected yet
@@ -186,7 +190,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			if i < 0 {
 				// Nothing left to fetch in the window: ask for the
 				// batch it waits on again if another peer holds it.
-				if i = stalledBatch(batches, next); i < 0 {
+				if i = stalledBatch(batches, next, time.Now()); i < 0 {
 					continue
 				}
 				overtook[q] = true
@@ -195,6 +199,9 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			off := len(b.blocks)
 			hashes := b.hashes[off:]
 			rctx, rcancel := context.WithCancel(ctx)
+			if len(b.holders) == 0 {
+				b.asked = time.Now()
+			}
 			b.holders, inflight[q] = append(b.holders, q), rcancel
 			wg.Go(func() {
 				defer rcancel()
@@ -248,6 +255,9 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 		select {
 		case <-ctx.Done():
 			return connected, last, ctx.Err()
+		case <-stallTick.C:
+			// Nothing came: look again for a batch stalled past its
+			// grace (rule 7).
 		case q := <-fp.join:
 			fp.add(q)
 		case hs, ok := <-moreNow:
@@ -342,15 +352,18 @@ func (s *Syncer) nextBatch(batches []*bodyBatch, next, held int) int {
 	return -1
 }
 
-// stalledBatch returns the first batch of the window that one peer is
-// fetching and none other has been asked for, or -1: with nothing else
-// left to fetch, an idle peer is asked for it too, since the window
-// cannot move past it while it is missing.
-func stalledBatch(batches []*bodyBatch, next int) int {
-	for i := next; i < min(len(batches), next+maxBatchesAhead); i++ {
-		if b := batches[i]; len(b.holders) == 1 && !b.complete() {
-			return i
-		}
+// stalledBatch returns next, the batch the window waits on, if one
+// peer alone has been fetching it for stallGrace or longer, or -1: with
+// nothing else to fetch in the window (or the bytes held at their bound),
+// an idle peer is asked for it too. Only that batch, and only after the
+// grace: a request that began a moment ago is not a stall, and asking
+// a later batch twice would not move the window.
+func stalledBatch(batches []*bodyBatch, next int, now time.Time) int {
+	if next >= len(batches) {
+		return -1
+	}
+	if b := batches[next]; len(b.holders) == 1 && !b.complete() && now.Sub(b.asked) >= stallGrace {
+		return next
 	}
 	return -1
 }

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -50,6 +51,37 @@ func TestNextBatch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := s.nextBatch(tt.batches, tt.next, tt.held); got != tt.want {
 				t.Fatalf("nextBatch = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStalledBatch: only the batch the window waits on is asked of a
+// second peer, and only once its one request is stallGrace old; a
+// later batch held by one peer (the bytes bound reached) is not.
+func TestStalledBatch(t *testing.T) {
+	now := time.Now()
+	held := func(age time.Duration, holders ...peer.ID) *bodyBatch {
+		return &bodyBatch{hashes: make([]chain.Hash, 1), holders: holders, asked: now.Add(-age)}
+	}
+	done := &bodyBatch{hashes: make([]chain.Hash, 1), blocks: make([]*chain.Block, 1)}
+	tests := []struct {
+		name    string
+		batches []*bodyBatch
+		next    int
+		want    int
+	}{
+		{name: "next held past its grace", batches: []*bodyBatch{held(stallGrace, "p")}, want: 0},
+		{name: "next just asked", batches: []*bodyBatch{held(stallGrace/2, "p")}, want: -1},
+		{name: "next asked twice already", batches: []*bodyBatch{held(stallGrace, "p", "q")}, want: -1},
+		{name: "a later batch held, next complete", batches: []*bodyBatch{done, held(stallGrace, "p")}, want: -1},
+		{name: "later batch when next is the one", batches: []*bodyBatch{done, held(stallGrace, "p")}, next: 1, want: 1},
+		{name: "past the end", batches: []*bodyBatch{done}, next: 1, want: -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := stalledBatch(tt.batches, tt.next, now); got != tt.want {
+				t.Fatalf("stalledBatch = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -12,7 +12,9 @@ import (
 // returns ErrMempoolFull. Only transactions paying strictly less than e
 // are evicted, peers' before local ones (AddLocal), lowest fee first,
 // newest first among equal fees; a peer's transaction never evicts a
-// local one. e's own sender is spared (its last pending transaction is
+// local one. It stops at the first in that order that pays e's fee or
+// more, so a local e reaches cheaper local transactions only once no
+// peer's is evictable (protocol.md §11.2.1). e's own sender is spared (its last pending transaction is
 // the one e follows), and so are e's parents. m.mu is held.
 func (m *Mempool) makeRoom(e *poolEntry) error {
 	var victims, spared []*poolEntry

@@ -306,8 +306,7 @@ func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) {
 	}
 	cb := &CheckedBlock{b: b}
 	if checkBody {
-		_, err := checkBlockSanity(c.p, b, c.sigs)
-		cb.sanity = &sanityResult{err: err}
+		cb.sanity = newSanity(c.p, b, c.sigs)
 	}
 	return cb, nil
 }
@@ -444,8 +443,19 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 }
 
 // sanityResult is the outcome of CheckBlockSanity on one block, computed
-// ahead of processing; nil means not computed.
-type sanityResult struct{ err error }
+// ahead of processing; nil means not computed. ids are the block's
+// transaction ids when it passed, hashed for its merkle root: connect
+// takes them rather than hash every transaction again.
+type sanityResult struct {
+	err error
+	ids []Hash
+}
+
+// newSanity runs CheckBlockSanity on b.
+func newSanity(p *Params, b *Block, sigs *SigCache) *sanityResult {
+	ids, err := checkBlockSanity(p, b, sigs)
+	return &sanityResult{err: err, ids: ids}
+}
 
 // checkSanityParallel runs the context-free checks of a batch on every
 // core before the chain's lock is taken: a sync batch of small blocks has
@@ -455,8 +465,7 @@ type sanityResult struct{ err error }
 func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityResult {
 	out := make([]*sanityResult, len(blocks))
 	if len(blocks) == 1 {
-		_, err := checkBlockSanity(p, blocks[0], sigs)
-		out[0] = &sanityResult{err: err}
+		out[0] = newSanity(p, blocks[0], sigs)
 		return out
 	}
 	var next atomic.Int64
@@ -464,8 +473,7 @@ func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityRe
 	for range min(runtime.GOMAXPROCS(0), len(blocks)) {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < len(blocks); i = int(next.Add(1)) - 1 {
-				_, err := checkBlockSanity(p, blocks[i], sigs)
-				out[i] = &sanityResult{err: err}
+				out[i] = newSanity(p, blocks[i], sigs)
 			}
 		})
 	}

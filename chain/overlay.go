@@ -23,6 +23,30 @@ type stateReader interface {
 type overlay struct {
 	base stateReader
 	b    *Batch
+	// ids holds the transaction ids of blocks checked in this pass
+	// (sanity hashed them for the merkle root), so connecting them
+	// does not hash every transaction again. Not written to the store.
+	ids map[Hash][]Hash
+}
+
+// noteIDs remembers the transaction ids of block h; nil is ignored.
+func (o *overlay) noteIDs(h Hash, ids []Hash) {
+	if ids == nil {
+		return
+	}
+	if o.ids == nil {
+		o.ids = make(map[Hash][]Hash)
+	}
+	o.ids[h] = ids
+}
+
+// txIDs returns the transaction ids of b, whose hash is h: those sanity
+// computed in this pass, else hashed now.
+func (o *overlay) txIDs(h Hash, b *Block) []Hash {
+	if ids, ok := o.ids[h]; ok && len(ids) == len(b.Transactions) {
+		return ids
+	}
+	return TxIDs(b.Transactions)
 }
 
 func newOverlay(base stateReader) *overlay { return &overlay{base: base, b: NewBatch()} }

@@ -31,7 +31,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 	if errors.Is(err, ErrNotFound) {
 		// The pool takes only blocks whose body holds, so filling it
 		// costs real proof of work and a valid body each.
-		if err := c.checkBody(b, h, sanity); err != nil {
+		if _, err := c.checkBody(b, h, sanity); err != nil {
 			return err
 		}
 		c.orphans.add(b, h, requested)
@@ -59,9 +59,11 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 			return err
 		}
 	}
-	if err := c.checkBody(b, h, sanity); err != nil {
+	ids, err := c.checkBody(b, h, sanity)
+	if err != nil {
 		return err
 	}
+	root.noteIDs(h, ids)
 	meta := &BlockMeta{
 		Hash:    h,
 		Header:  b.Header,
@@ -81,18 +83,17 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 // checkBody returns the block's sanity outcome, computing it unless
 // sanity holds it, and remembers a hash whose body the header commits to
 // as invalid.
-func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) error {
+func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) ([]Hash, error) {
 	if sanity == nil {
-		_, err := checkBlockSanity(c.p, b, c.sigs)
-		sanity = &sanityResult{err: err}
+		sanity = newSanity(c.p, b, c.sigs)
 	}
 	if err := sanity.err; err != nil {
 		if bodyCommitted(err) {
 			c.invalid.add(h)
 		}
-		return err
+		return nil, err
 	}
-	return nil
+	return sanity.ids, nil
 }
 
 // workGate is the work-before-bytes rule (protocol.md §9.5) for a block
@@ -294,7 +295,7 @@ func (c *Chain) connect(o *overlay, b *Block, meta *BlockMeta) error {
 	if err := v.ConnectBlock(b); err != nil {
 		return err
 	}
-	ids := TxIDs(b.Transactions)
+	ids := o.txIDs(meta.Hash, b)
 	if !c.p.Signed {
 		// Without nonces, nothing else stops a transaction from being
 		// mined twice: refuse ids the main chain already holds.

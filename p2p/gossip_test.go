@@ -122,7 +122,13 @@ func TestGossipBlocksAndTxs(t *testing.T) {
 	if err := a.g.PublishBlock(ctx, blk); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 10*time.Second, "block reaches the far end", func() bool { return c.c.Tip().Hash == blk.Hash() })
+	// Every node's tip, the middle one's too: a node forwards a block
+	// before its own commit ends (protocol.md §16.8), so the far end
+	// can hold the block while the middle node's state, against which
+	// its validator judges Alice's transfer, has not caught up yet.
+	testutil.Eventually(t, 10*time.Second, "block committed on every node", func() bool {
+		return b.c.Tip().Hash == blk.Hash() && c.c.Tip().Hash == blk.Hash()
+	})
 
 	// Alice got the coinbase: her transfer travels the same way.
 	tx := alice.Tx(a.c.Params(), testwallet.New("bob").Addr, 10, 1, 0)

@@ -78,8 +78,7 @@ func (in *intake) processGossiped(ctx context.Context, b *chain.Block) (p2p.Bloc
 	}
 	in.early.Add(1)
 	in.mu.Unlock()
-	var own sync.WaitGroup // ProcessEarly's; early is the one waited for
-	return p2p.ProcessEarly(&own, b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
+	return p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
 		defer in.early.Done()
 		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, false, validated)
 		if ch != nil {

@@ -92,26 +92,27 @@ func ResultOf(ch *chain.Change, h chain.Hash) BlockResult {
 	return BlockResult{Connected: len(ch.Connected), Tip: ch.NewTip, Joined: ch.Joined(h)}
 }
 
-// ProcessEarly runs process on a goroutine of its own (counted by wg) and
-// returns the result for the block with hash h as soon as process calls
+// ProcessEarly runs process on a goroutine of its own and returns the result for the block with hash h as soon as process calls
 // validated (chain.Chain.ProcessCheckedValidated: the block is fully
 // validated and its change known, the store commit not yet done) or
 // returns, whichever comes first. The commit and whatever follows it go
 // on after ProcessEarly returns, so gossip forwards a block one store
 // commit sooner on every hop; a commit that fails after that takes the
 // node down its store-failure path as any failed commit does. It is how
-// both the node and the tests implement Chain.ProcessBlock.
-func ProcessEarly(wg *sync.WaitGroup, h chain.Hash, process func(validated func(*chain.Change)) (*chain.Change, error)) (BlockResult, error) {
+// both the node and the tests implement Chain.ProcessBlock. The caller
+// counts the work that outlives the call, inside process, if it must
+// wait for it (the node does so under the lock its close takes).
+func ProcessEarly(h chain.Hash, process func(validated func(*chain.Change)) (*chain.Change, error)) (BlockResult, error) {
 	type result struct {
 		ch  *chain.Change
 		err error
 	}
 	done := make(chan result, 1)
-	wg.Go(func() {
+	go func() {
 		var once sync.Once
 		ch, err := process(func(ch *chain.Change) { once.Do(func() { done <- result{ch, nil} }) })
 		once.Do(func() { done <- result{ch, err} })
-	})
+	}()
 	r := <-done
 	return ResultOf(r.ch, h), r.err
 }

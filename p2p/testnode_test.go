@@ -70,7 +70,9 @@ var _ p2p.Chain = (*testChain)(nil)
 // ProcessBlock returns once b is validated, as the node's does (see
 // p2p.ProcessEarly); the commit and the mempool update finish after.
 func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
-	return p2p.ProcessEarly(&c.early, b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
+	c.early.Add(1)
+	return p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
+		defer c.early.Done()
 		return c.process(ctx, b, validated)
 	})
 }

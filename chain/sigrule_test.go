@@ -183,7 +183,7 @@ func sigCases() []sigCase {
 // caseTx returns a transfer from c's key signed by c's rule, with a nonce
 // chosen so that k is not a multiple of 8 (which would make "torsion in
 // A" pass Go's check too).
-func caseTx(t *testing.T, p *chain.Params, c sigCase) (*chain.Transaction, []byte) {
+func caseTx(t testing.TB, p *chain.Params, c sigCase) (*chain.Transaction, []byte) {
 	t.Helper()
 	pub := c.key()
 	to := testwallet.New("edge recipient").Addr
@@ -200,7 +200,7 @@ func caseTx(t *testing.T, p *chain.Params, c sigCase) (*chain.Transaction, []byt
 
 // blockWith returns a solved regtest block at height 1 whose
 // transactions are valid transfers with tx at index at.
-func blockWith(t *testing.T, p *chain.Params, n, at int, tx *chain.Transaction) *chain.Block {
+func blockWith(t testing.TB, p *chain.Params, n, at int, tx *chain.Transaction) *chain.Block {
 	t.Helper()
 	to := testwallet.New("edge recipient").Addr
 	txs := []*chain.Transaction{{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: to, Amount: p.Reward, Nonce: 1}}
@@ -434,4 +434,43 @@ func TestSyncBatchSignatureRule(t *testing.T) {
 	if got := h.balance(edTx.Recipient); got != 2 {
 		t.Fatalf("recipient balance %d, want 2 (both transfers of the first block)", got)
 	}
+}
+
+// FuzzSignatureVerdicts checks, on any key and signature bytes, that
+// ed25519consensus alone and in a batch, transaction sanity and block
+// sanity (which batches) give one verdict, and that nothing panics. The
+// seeds are the edge cases.
+func FuzzSignatureVerdicts(f *testing.F) {
+	p := chain.RegTest()
+	for _, c := range sigCases() {
+		tx, _ := caseTx(f, p, c)
+		f.Add(tx.PublicKey, tx.Signature, tx.Nonce)
+	}
+	f.Fuzz(func(t *testing.T, pub, sig []byte, nonce uint64) {
+		if len(pub) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
+			return
+		}
+		tx := &chain.Transaction{Version: chain.TxVersion, Sender: chain.AddressFromPublicKey(pub),
+			Recipient: testwallet.New("edge recipient").Addr, Amount: 1, Nonce: nonce, PublicKey: pub, Signature: sig}
+		msg := tx.SigningBytes(p.NetworkID())
+		single := ed25519consensus.Verify(pub, msg, sig)
+		w := testwallet.New("fuzz batch")
+		v := ed25519consensus.NewBatchVerifier()
+		v.Add(w.Key.Public().(ed25519.PublicKey), msg, ed25519.Sign(w.Key, msg))
+		v.Add(pub, msg, sig)
+		if batch := v.Verify(); batch != single {
+			t.Fatalf("single %v, batch %v", single, batch)
+		}
+		txErr := chain.CheckTxSanity(p, tx)
+		if errors.Is(txErr, chain.ErrSmallOrderKey) {
+			return
+		}
+		if (txErr == nil) != single {
+			t.Fatalf("ZIP-215 says %v, transaction sanity %v", single, txErr)
+		}
+		_, blkErr := chain.CheckBlockSanity(p, blockWith(t, p, 3, 2, tx))
+		if (blkErr == nil) != single {
+			t.Fatalf("ZIP-215 says %v, block sanity %v", single, blkErr)
+		}
+	})
 }

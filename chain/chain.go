@@ -458,26 +458,43 @@ func newSanity(p *Params, b *Block, sigs *SigCache) *sanityResult {
 }
 
 // checkSanityParallel runs the context-free checks of a batch on every
-// core before the chain's lock is taken: a sync batch of small blocks has
-// too few signatures per block to spread one block's checks, but many
-// blocks. A single block is checked on its own, its signatures in
-// parallel if it has many.
+// core before the chain's lock is taken. A sync batch of small blocks has
+// too few signatures per block to spread or batch one block's, so the
+// signatures of the whole batch are verified together (verifyJobs): in
+// batches, on every core. A single block is checked on its own, its
+// signatures in parallel if it has many.
 func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityResult {
 	out := make([]*sanityResult, len(blocks))
 	if len(blocks) == 1 {
 		out[0] = newSanity(p, blocks[0], sigs)
 		return out
 	}
+	checks := make([]*blockCheck, len(blocks))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(blocks)) {
 		wg.Go(func() {
 			for i := int(next.Add(1)) - 1; i < len(blocks); i = int(next.Add(1)) - 1 {
-				out[i] = newSanity(p, blocks[i], sigs)
+				checks[i] = prepareBlockSanity(p, blocks[i], sigs)
 			}
 		})
 	}
 	wg.Wait()
+	n := 0
+	for _, bc := range checks {
+		n += len(bc.jobs)
+	}
+	jobs := make([]sigJob, 0, n)
+	for _, bc := range checks {
+		jobs = append(jobs, bc.jobs...)
+	}
+	sigs.verifyJobs(p, jobs)
+	for i, bc := range checks {
+		// Each block's jobs become its part of the verified slice.
+		bc.jobs, jobs = jobs[:len(bc.jobs)], jobs[len(bc.jobs):]
+		ids, err := bc.result()
+		out[i] = &sanityResult{err: err, ids: ids}
+	}
 	return out
 }
 

@@ -36,8 +36,8 @@ const (
 // to A and a transfer of 10 (fee 1) from A to B. Its nonce meets the
 // devnet target, so the block passes CheckBlockSanity.
 const (
-	goldenTimestamp = genesisTime + 5123 // 2026-12-04 00:00:05.123 UTC
-	goldenNonce     = 54799
+	goldenTimestamp = genesisTime + 5123 // 2026-12-05 00:00:05.123 UTC
+	goldenNonce     = 415725
 )
 
 // goldenSeed returns a fixed ed25519 seed: 32 consecutive byte values

@@ -123,12 +123,14 @@ func (p *Params) NetworkID() Hash { return p.id }
 // PowLimitBits is PowLimit in compact form.
 func (p *Params) PowLimitBits() uint32 { return BigToCompact(p.PowLimit) }
 
-// genesisTime is 2026-12-04 00:00:00 UTC, shared by the predefined networks.
-// It moved from 2026-11-24 when the small-order key rule and the future
-// drift bound (FutureDriftDivisor) took effect: chains started under the
-// older rules have other genesis hashes, hence other network ids, and never
-// meet these, so every rule holds from height 0 with no activation height.
-const genesisTime = 1796342400000
+// genesisTime is 2026-12-05 00:00:00 UTC, shared by the predefined networks.
+// It moved from 2026-11-24 to 2026-12-04 when the small-order key rule and
+// the future drift bound (FutureDriftDivisor) took effect, and to
+// 2026-12-05 when signatures became ZIP-215-valid (so that batch and single
+// verification agree): chains started under older rules have other
+// genesis hashes, hence other network ids, and never meet these, so every
+// rule holds from height 0 with no activation height.
+const genesisTime = 1796428800000
 
 // DevNet is the default network: signed transfers, a block every 5 s, and a
 // starting target a fresh node meets in about a million hashes (a tenth of
@@ -179,9 +181,9 @@ func RegTest() *Params {
 // Nonces that make each predefined genesis meet its PowLimit; pinned by
 // TestGoldenGenesisMeetsPowLimit.
 const (
-	devnetGenesisNonce  = 773432
-	openGenesisNonce    = 134633
-	regtestGenesisNonce = 2
+	devnetGenesisNonce  = 977658
+	openGenesisNonce    = 157588
+	regtestGenesisNonce = 5
 )
 
 // NetworkNames lists the predefined networks.

@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"crypto/ed25519"
 	"sync"
 	"sync/atomic"
 )
@@ -55,7 +54,7 @@ func (c *SigCache) Stats() SigStats {
 // not nil, is tx's id.
 func (c *SigCache) verify(p *Params, tx *Transaction, known *Hash) bool {
 	if c == nil {
-		return ed25519.Verify(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
+		return verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
 	}
 	var id Hash
 	if known != nil {
@@ -63,15 +62,11 @@ func (c *SigCache) verify(p *Params, tx *Transaction, known *Hash) bool {
 	} else {
 		id = tx.ID()
 	}
-	c.mu.Lock()
-	ok := c.ids.has(id)
-	c.mu.Unlock()
-	if ok {
-		c.hits.Add(1)
+	if c.cached(id) {
 		return true
 	}
 	c.verifies.Add(1)
-	if !ed25519.Verify(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature) {
+	if !verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature) {
 		return false
 	}
 	c.add(id)

@@ -28,6 +28,23 @@ func CheckTxSanity(p *Params, tx *Transaction) error { return checkTxSanity(p, t
 // first (nil: always verified). id, if not nil, is tx's id, already
 // computed by the caller.
 func checkTxSanity(p *Params, tx *Transaction, sigs *SigCache, id *Hash) error {
+	if err := checkTxShape(p, tx); err != nil {
+		return err
+	}
+	if p.Signed && !sigs.verify(p, tx, id) {
+		return badSignature(tx)
+	}
+	return nil
+}
+
+// badSignature is the error of a signature that does not verify.
+func badSignature(tx *Transaction) error {
+	return ruleError(ErrBadSignature, "signature does not verify for %s", tx.Sender)
+}
+
+// checkTxShape runs every rule of transaction sanity but the signature
+// verification itself, which callers do one at a time or in batches.
+func checkTxShape(p *Params, tx *Transaction) error {
 	if tx.Version != TxVersion {
 		return ruleError(ErrBadTxVersion, "version %d, want %d", tx.Version, TxVersion)
 	}
@@ -63,9 +80,6 @@ func checkTxSanity(p *Params, tx *Transaction, sigs *SigCache, id *Hash) error {
 	}
 	if len(tx.Signature) != ed25519.SignatureSize {
 		return ruleError(ErrBadSignature, "signature is %d bytes, want %d", len(tx.Signature), ed25519.SignatureSize)
-	}
-	if !sigs.verify(p, tx, id) {
-		return ruleError(ErrBadSignature, "signature does not verify for %s", tx.Sender)
 	}
 	return nil
 }
@@ -144,81 +158,117 @@ func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) { return checkBlockSa
 // checkBlockSanity is CheckBlockSanity with signatures looked up in sigs
 // first (nil: always verified).
 func checkBlockSanity(p *Params, b *Block, sigs *SigCache) ([]Hash, error) {
+	bc := prepareBlockSanity(p, b, sigs)
+	sigs.verifyJobs(p, bc.jobs)
+	return bc.result()
+}
+
+// blockCheck is a block's sanity check with its signatures still to
+// verify, so that those of many blocks can be verified in one batch.
+type blockCheck struct {
+	ids []Hash
+	// err is the first failure other than a signature's; it is reported
+	// unless a signature of an earlier transaction fails.
+	err error
+	// jobs are the signatures of the transactions before err's that the
+	// cache does not hold, in block order.
+	jobs []sigJob
+}
+
+// result is the check's outcome once its jobs are verified: the failure
+// of the lowest transaction index, as a check one transaction at a time
+// would report it.
+func (bc *blockCheck) result() ([]Hash, error) {
+	for i := range bc.jobs {
+		if !bc.jobs[i].ok {
+			return nil, badSignature(bc.jobs[i].tx)
+		}
+	}
+	if bc.err != nil {
+		return nil, bc.err
+	}
+	return bc.ids, nil
+}
+
+// prepareBlockSanity runs every check of block sanity but the signature
+// verifications, which it leaves in the result's jobs.
+func prepareBlockSanity(p *Params, b *Block, sigs *SigCache) *blockCheck {
+	fail := func(err error) *blockCheck { return &blockCheck{err: err} }
 	if n := len(b.Transactions); n == 0 {
-		return nil, ruleError(ErrNoTransactions, "block has no coinbase")
+		return fail(ruleError(ErrNoTransactions, "block has no coinbase"))
 	} else if n > MaxBlockTxs {
-		return nil, ruleError(ErrTooManyTxs, "%d transactions, limit %d", n, MaxBlockTxs)
+		return fail(ruleError(ErrTooManyTxs, "%d transactions, limit %d", n, MaxBlockTxs))
 	}
 	if size := b.EncodedSize(); size > MaxBlockSize {
-		return nil, ruleError(ErrBlockTooBig, "block is %d bytes, limit %d", size, MaxBlockSize)
+		return fail(ruleError(ErrBlockTooBig, "block is %d bytes, limit %d", size, MaxBlockSize))
 	}
 	if err := CheckHeaderSanity(p, &b.Header); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	ids := TxIDs(b.Transactions)
 	if root := MerkleRoot(ids); root != b.Header.MerkleRoot {
-		return nil, ruleError(ErrBadMerkleRoot, "merkle root %s, header says %s", root.Short(), b.Header.MerkleRoot.Short())
+		return fail(ruleError(ErrBadMerkleRoot, "merkle root %s, header says %s", root.Short(), b.Header.MerkleRoot.Short()))
 	}
 	seen := make(map[Hash]struct{}, len(ids))
 	for i, id := range ids {
 		if _, dup := seen[id]; dup {
-			return nil, ruleError(ErrDuplicateTx, "transaction %d (%s) repeats an earlier one", i, id.Short())
+			return fail(ruleError(ErrDuplicateTx, "transaction %d (%s) repeats an earlier one", i, id.Short()))
 		}
 		seen[id] = struct{}{}
 	}
 	if err := checkCoinbase(p, b.Transactions[0], b.Header.Height); err != nil {
-		return nil, err
+		return fail(err)
 	}
-	if err := checkTxsParallel(p, b.Transactions[1:], ids[1:], sigs); err != nil {
-		return nil, err
-	}
-	return ids, nil
+	jobs, err := checkShapes(p, b.Transactions, ids, sigs)
+	return &blockCheck{ids: ids, err: err, jobs: jobs}
 }
 
-// parallelMin is the number of transactions below which checking them on
-// one goroutine is faster than starting more.
+// parallelMin is the number of transactions (or signatures) below which
+// checking them on one goroutine is faster than starting more.
 const parallelMin = 32
 
-// checkTxsParallel runs CheckTxSanity on every transaction, spread over
-// the available cores, and returns the error of the lowest index so the
-// result does not depend on scheduling.
-func checkTxsParallel(p *Params, txs []*Transaction, ids []Hash, sigs *SigCache) error {
-	workers := runtime.GOMAXPROCS(0)
-	if len(txs) < parallelMin || workers == 1 {
-		for i, tx := range txs {
-			if err := checkTxSanity(p, tx, sigs, &ids[i]); err != nil {
-				return err
+// checkShapes runs checkTxShape on every transaction but the coinbase,
+// spread over the cores when there are many, and returns the first
+// failure (lowest index, whatever the scheduling) with the signatures
+// still to verify: those of the transactions before it that the cache
+// does not hold, in block order.
+func checkShapes(p *Params, txs []*Transaction, ids []Hash, sigs *SigCache) ([]sigJob, error) {
+	scan := func(lo, hi int) (jobs []sigJob, err error) {
+		for i := lo; i < hi; i++ {
+			if err := checkTxShape(p, txs[i]); err != nil {
+				return jobs, err
+			}
+			if p.Signed && !sigs.cached(ids[i]) {
+				jobs = append(jobs, sigJob{tx: txs[i], id: ids[i]})
 			}
 		}
-		return nil
+		return jobs, nil
 	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(txs)-1 < parallelMin || workers == 1 {
+		return scan(1, len(txs))
+	}
+	jobs := make([][]sigJob, workers)
 	errs := make([]error, workers)
-	chunk := (len(txs) + workers - 1) / workers
+	chunk := (len(txs) - 1 + workers - 1) / workers
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo := w * chunk
+	for w := range workers {
+		lo := 1 + w*chunk
 		hi := min(lo+chunk, len(txs))
 		if lo >= hi {
 			break
 		}
-		wg.Add(1)
-		go func(w, lo, hi int) {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				if err := checkTxSanity(p, txs[i], sigs, &ids[i]); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w, lo, hi)
+		wg.Go(func() { jobs[w], errs[w] = scan(lo, hi) })
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
+	var all []sigJob
+	for w := range workers {
+		all = append(all, jobs[w]...)
+		if errs[w] != nil {
+			return all, errs[w]
 		}
 	}
-	return nil
+	return all, nil
 }
 
 // CheckHeaderContext checks a header against its parent: height, the

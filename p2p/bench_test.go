@@ -38,6 +38,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 )
@@ -294,14 +295,14 @@ func benchSync(b *testing.B, fx *benchBlocks) {
 				bs := p2p.NewSyncer(context.Background(), bh.Host, bc, p2p.NewGater())
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				changed := bc.TipChanged()
-				cpu0 := processCPU()
+				cpu0 := testutil.ProcessCPU()
 				b.StartTimer()
 
 				dial(b, bh, ah)
 				_, err := waitTip(ctx, bc, changed, want)
 
 				b.StopTimer()
-				cpu += processCPU() - cpu0
+				cpu += testutil.ProcessCPU() - cpu0
 				cancel()
 				bs.Close()
 				bh.Close()

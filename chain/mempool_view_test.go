@@ -109,3 +109,35 @@ func TestMempoolPendingCreditsStillCount(t *testing.T) {
 		})
 	}
 }
+
+// TestMempoolReorgReadsEachAccountOnce: rebuilding the pool after a tip
+// change reads each sender and recipient from the state once, however
+// many transactions name it.
+func TestMempoolReorgReadsEachAccountOnce(t *testing.T) {
+	p := chain.RegTest()
+	senders := []mpKey{newMPKey(1), newMPKey(2), newMPKey(3)}
+	recipients := []string{newMPKey(4).addr, newMPKey(5).addr}
+	base := mpState{}
+	for _, s := range senders {
+		base[s.addr] = chain.Account{Balance: 1_000_000}
+	}
+	m := chain.NewMempool(p)
+	for nonce := range 20 {
+		for i, s := range senders {
+			mpMustAdd(t, m, base, s.tx(p, recipients[(nonce+i)%len(recipients)], 1, 1, uint64(nonce)))
+		}
+	}
+	st := &mpCountingState{mpState: base, reads: map[string]int{}}
+	m.Reorg(nil, nil, st)
+	if got := m.Len(); got != 60 {
+		t.Fatalf("pool holds %d after the reorg, want 60", got)
+	}
+	for addr, n := range st.reads {
+		if n > 1 {
+			t.Errorf("%s read %d times, want once", addr, n)
+		}
+	}
+	if len(st.reads) != len(senders)+len(recipients) {
+		t.Errorf("read %d accounts, want %d", len(st.reads), len(senders)+len(recipients))
+	}
+}

@@ -3,6 +3,8 @@ package chain
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 )
 
 // Credits: a pending transaction of another sender that pays a sender
@@ -13,8 +15,16 @@ import (
 // its pending transactions applied: the account it shows is the one addr's
 // next transaction meets. Claimed credits go first because the pending
 // transactions were admitted on them. m.mu is held.
+//
+// The pending transactions are applied with the ledger's ApplyTx, but their
+// recipients are not read while they are: each would be a store read (a
+// bbolt read transaction), up to the per-sender cap of them at every
+// admission, and the view's caller only ever reads a few accounts. What
+// they were paid is kept and added when the view first reads a recipient,
+// with the same overflow check a credit makes.
 func (m *Mempool) senderView(addr string, state AccountReader) (*StateView, error) {
-	v := NewStateView(m.p, state)
+	r := &pendingReader{base: state, sender: addr}
+	v := NewStateView(m.p, r)
 	if _, err := v.Account(addr); err != nil {
 		return nil, fmt.Errorf("mempool: read sender %s: %w", addr, err)
 	}
@@ -23,7 +33,12 @@ func (m *Mempool) senderView(addr string, state AccountReader) (*StateView, erro
 			return nil, fmt.Errorf("mempool: credits of %s do not apply to this state: %v", addr, err)
 		}
 	}
-	for _, e := range m.bySender[addr] {
+	pending := m.bySender[addr]
+	if len(pending) == 0 {
+		return v, nil
+	}
+	r.replaying = true
+	for _, e := range pending {
 		if err := v.ApplyTx(e.tx); err != nil {
 			// The pool no longer matches state: the tip moved and Reorg
 			// has not run yet. That is not the sender's fault, so the
@@ -32,7 +47,60 @@ func (m *Mempool) senderView(addr string, state AccountReader) (*StateView, erro
 				e.id.Short(), addr, err)
 		}
 	}
+	r.replaying = false
+	// The recipients' entries hold only what the pending transactions
+	// paid them: move that to the reader, which adds it to the state's
+	// account when the view reads one.
+	for a, acct := range v.accounts {
+		if a == addr {
+			continue
+		}
+		if r.credits == nil {
+			r.credits = make(map[string]int64)
+		}
+		r.credits[a] = acct.Balance
+		delete(v.accounts, a)
+	}
+	v.undo = slices.DeleteFunc(v.undo, func(u UndoEntry) bool { return u.Address != addr })
 	return v, nil
+}
+
+// pendingReader is the state under a sender's view: while the sender's
+// pending transactions are replayed every other account reads as empty,
+// and afterwards as the state's account plus what those transactions
+// paid it. It reads each account of the state once: a StateView keeps
+// only the accounts it wrote, and reads the sender's several times.
+type pendingReader struct {
+	base      AccountReader
+	sender    string
+	replaying bool
+	credits   map[string]int64 // by recipient, what the sender's pending transactions paid
+	read      map[string]Account
+}
+
+// Account implements AccountReader.
+func (r *pendingReader) Account(addr string) (Account, error) {
+	if r.replaying && addr != r.sender {
+		return Account{}, nil
+	}
+	a, ok := r.read[addr]
+	if !ok {
+		var err error
+		if a, err = r.base.Account(addr); err != nil {
+			return a, err
+		}
+		if r.read == nil {
+			r.read = make(map[string]Account, 2)
+		}
+		r.read[addr] = a
+	}
+	if c := r.credits[addr]; c > 0 {
+		if a.Balance > math.MaxInt64-c {
+			return Account{}, ruleError(ErrBalanceOverflow, "recipient %s balance %d cannot take the %d its pending credits add", addr, a.Balance, c)
+		}
+		a.Balance += c
+	}
+	return a, nil
 }
 
 // admit applies tx, whose nonce is its sender's next in v, to v with the

@@ -71,6 +71,11 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 		}
 	}
 
+	// Rebuilding the pool reads each sender several times and each
+	// recipient once per transaction paying it, every read a store read
+	// transaction on a node: thousands at every block under load. The
+	// state does not change during the call, so read each account once.
+	state = &onceReader{base: state, read: make(map[string]Account)}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	stay := make([]*poolEntry, 0, len(m.byID))
@@ -226,4 +231,23 @@ func (m *Mempool) keep(w *senderWork) {
 		m.insert(e)
 	}
 	w.q = nil
+}
+
+// onceReader reads each account of base once and answers again from
+// memory; a failed read is not kept, so the next one tries again.
+type onceReader struct {
+	base AccountReader
+	read map[string]Account
+}
+
+// Account implements AccountReader.
+func (r *onceReader) Account(addr string) (Account, error) {
+	if a, ok := r.read[addr]; ok {
+		return a, nil
+	}
+	a, err := r.base.Account(addr)
+	if err == nil {
+		r.read[addr] = a
+	}
+	return a, err
 }

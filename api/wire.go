@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -246,6 +248,27 @@ type Submitted struct {
 	// the transaction to be mined.
 	BlockIndex  uint64             `json:"block_index"`
 	Transaction *chain.Transaction `json:"transaction"`
+}
+
+// appendJSON appends what encoding/json writes for sub, by hand: the
+// answer to every create-transaction, where reflection and re-checking
+// the transaction's own JSON were a tenth of the request's CPU.
+func (sub *Submitted) appendJSON(dst []byte) ([]byte, error) {
+	msg, err := json.Marshal(sub.Message)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, `{"message":`...)
+	dst = append(dst, msg...)
+	dst = append(dst, `,"block_index":`...)
+	dst = strconv.AppendUint(dst, sub.BlockIndex, 10)
+	dst = append(dst, `,"transaction":`...)
+	if sub.Transaction == nil {
+		dst = append(dst, "null"...)
+	} else if dst, err = sub.Transaction.AppendJSON(dst); err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
 }
 
 // Mined is the answer to /mine.

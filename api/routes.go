@@ -137,7 +137,7 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 		if errors.Is(err, chain.ErrTxQueued) {
 			// Valid, but after a nonce the node has not seen: held, not
 			// yet in a block's reach. 202, not the classic 201.
-			s.writeSubmitted(w, r, http.StatusAccepted, Submitted{
+			s.writeAppended(w, r, http.StatusAccepted, &Submitted{
 				Message:     "Transaction is queued until the sender's earlier nonces arrive",
 				BlockIndex:  s.n.Chain().Tip().Height() + 1,
 				Transaction: out,
@@ -148,26 +148,12 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 	}
-	s.writeSubmitted(w, r, http.StatusCreated, Submitted{
+	s.writeAppended(w, r, http.StatusCreated, &Submitted{
 		Message:     "Transaction has been submitted successfully",
 		BlockIndex:  s.n.Chain().Tip().Height() + 1,
 		Transaction: out,
 	})
 	return nil
-}
-
-// writeSubmitted writes sub as writeJSON would, without reflection.
-func (s *server) writeSubmitted(w http.ResponseWriter, r *http.Request, code int, sub Submitted) {
-	out, err := sub.appendJSON(make([]byte, 0, 640))
-	if err != nil {
-		s.writeJSON(w, r, code, sub) // which says what failed
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	if _, err := w.Write(append(out, '\n')); err != nil {
-		s.log.Warn("api write", "path", r.URL.Path, "reason", err)
-	}
 }
 
 // badBody says why a create-transaction body is not a JSON object.
@@ -214,7 +200,7 @@ func (s *server) mine(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, Mined{Message: "Successfully Mined the new Block", BlockData: b})
+	s.writeAppended(w, r, http.StatusOK, &Mined{Message: "Successfully Mined the new Block", BlockData: b})
 	return nil
 }
 

@@ -9,33 +9,48 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 )
 
-// TestSubmittedAppendJSON: the hand-written answer is what encoding/json's
-// Encoder writes for it, newline aside.
-func TestSubmittedAppendJSON(t *testing.T) {
+// sameAsEncoder fails unless v's hand-written answer is what
+// encoding/json's Encoder writes for it, newline aside.
+func sameAsEncoder(t *testing.T, v appender) {
+	t.Helper()
+	var want bytes.Buffer
+	if err := json.NewEncoder(&want).Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.appendJSON([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := append(got[1:], '\n'); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("appendJSON wrote\n%s\nencoding/json\n%s", got, want.Bytes())
+	}
+}
+
+// TestAppendJSON: the answers to create-transaction and /mine, written
+// by hand, are what encoding/json wrote.
+func TestAppendJSON(t *testing.T) {
 	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
 	signed := &chain.Transaction{Version: chain.TxVersion, Sender: chain.AddressFromPublicKey(key.Public().(ed25519.PublicKey)),
 		Recipient: "gc00", Amount: 3, Fee: 1, Nonce: 9}
 	signed.Sign(chain.RegTest().NetworkID(), key)
-	for _, sub := range []Submitted{
-		{Message: "Transaction has been submitted successfully", BlockIndex: 7, Transaction: signed},
-		{Message: "Transaction is queued until the sender's earlier nonces arrive", BlockIndex: 1<<64 - 1, Transaction: signed},
-		{Message: "<html> & \"quotes\"", Transaction: &chain.Transaction{Sender: "<a>&\u2028", Recipient: "é\\", Amount: 1}},
-		{Message: "no transaction"},
+	odd := &chain.Transaction{Sender: "<a>&\u2028", Recipient: "é\\", Amount: 1}
+	block := &chain.Block{Header: chain.RegTest().Genesis().Header, Transactions: []*chain.Transaction{signed, odd}}
+	for _, v := range []appender{
+		&Submitted{Message: "Transaction has been submitted successfully", BlockIndex: 7, Transaction: signed},
+		&Submitted{Message: "Transaction is queued until the sender's earlier nonces arrive", BlockIndex: 1<<64 - 1, Transaction: signed},
+		&Submitted{Message: "<html> & \"quotes\"", Transaction: odd},
+		&Submitted{Message: "no transaction"},
+		&Mined{Message: "Successfully Mined the new Block", BlockData: block},
+		&Mined{Message: "genesis", BlockData: chain.RegTest().Genesis()},
+		&Mined{},
 	} {
-		var want bytes.Buffer
-		if err := json.NewEncoder(&want).Encode(sub); err != nil {
-			t.Fatal(err)
-		}
-		got, err := sub.appendJSON([]byte("x"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := append(got[1:], '\n'); !bytes.Equal(got, want.Bytes()) {
-			t.Fatalf("appendJSON wrote\n%s\nencoding/json\n%s", got, want.Bytes())
-		}
+		sameAsEncoder(t, v)
 	}
-	if _, err := (&Submitted{Transaction: &chain.Transaction{Sender: "\xff"}}).appendJSON(nil); err == nil {
-		t.Fatal("a sender that is not UTF-8 was encoded")
+	bad := &chain.Transaction{Sender: "\xff"}
+	for _, v := range []appender{&Submitted{Transaction: bad}, &Mined{BlockData: &chain.Block{Transactions: []*chain.Transaction{bad}}}} {
+		if _, err := v.appendJSON(nil); err == nil {
+			t.Fatalf("%T with a sender that is not UTF-8 was encoded", v)
+		}
 	}
 }
 

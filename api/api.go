@@ -217,6 +217,20 @@ func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, code int, v a
 	}
 }
 
+// writeAppended writes v as writeJSON would, without reflection.
+func (s *server) writeAppended(w http.ResponseWriter, r *http.Request, code int, v appender) {
+	out, err := v.appendJSON(make([]byte, 0, 1024))
+	if err != nil {
+		s.writeJSON(w, r, code, v) // which says what failed
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if _, err := w.Write(append(out, '\n')); err != nil {
+		s.log.Warn("api write", "path", r.URL.Path, "reason", err)
+	}
+}
+
 // writeError writes err as {"error": "..."} with the status of its code.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)

@@ -47,6 +47,9 @@ const (
 	// the node wallet has this many pending (the cap is 64).
 	nodeSignedBackoff = 56
 	nodeSignedMineAt  = 32
+	// maxNoMiner bounds a run without the miner: every transaction stays
+	// in the pool (10,000), at most 9,000 ÷ 256 wallets = 36 a sender.
+	maxNoMiner = 9000
 )
 
 // BenchmarkCreateTransaction measures sustained POST /create-transaction
@@ -60,6 +63,10 @@ const (
 //     libp2p host on loopback, no peers), so each accepted transaction is
 //     also published by GossipSub, which signs the message with the host
 //     key and checks that signature again before sending.
+//   - client-signed-nominer/conns=8: client-signed without the miner,
+//     so no block is built or committed while it runs: the request
+//     alone. At most maxNoMiner requests (-test.benchtime 9000x), since
+//     the pool must hold them all.
 //   - node-signed: {"recipient", "amount"} with no sender, the node signs
 //     from its wallet (one sign and one verify per request). Its nonce is
 //     chosen from the wallet's pending count, so concurrent requests race
@@ -77,11 +84,17 @@ const (
 func BenchmarkCreateTransaction(b *testing.B) {
 	for _, conns := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("client-signed/conns=%d", conns), func(b *testing.B) {
-			benchClientSigned(b, conns, false)
+			benchClientSigned(b, conns, false, true)
 		})
 	}
 	b.Run("client-signed-gossip/conns=8", func(b *testing.B) {
-		benchClientSigned(b, 8, true)
+		benchClientSigned(b, 8, true, true)
+	})
+	b.Run("client-signed-nominer/conns=8", func(b *testing.B) {
+		if b.N > maxNoMiner {
+			b.Skipf("%d requests would not fit the pool without a miner; run with -test.benchtime %dx", b.N, maxNoMiner)
+		}
+		benchClientSigned(b, 8, false, false)
 	})
 	b.Run("node-signed/conns=1", benchNodeSigned)
 }
@@ -89,8 +102,8 @@ func BenchmarkCreateTransaction(b *testing.B) {
 // benchClientSigned posts from conns connections. With gossip the node
 // is started on a loopback port (no peers, no mDNS), so every accepted
 // transaction is also published on the transaction topic, as a running
-// node does.
-func benchClientSigned(b *testing.B, conns int, gossip bool) {
+// node does. Without mine no block is mined while it runs.
+func benchClientSigned(b *testing.B, conns int, gossip, mine bool) {
 	p := chain.RegTest()
 	var n *node.Node
 	if gossip {
@@ -140,7 +153,11 @@ func benchClientSigned(b *testing.B, conns int, gossip bool) {
 
 	srv := httptest.NewServer(api.New(n, api.WithContext(context.Background())))
 	defer srv.Close()
-	m := startMiner(n, func() bool { return n.Mempool().Len() >= mineAt }, mineEvery)
+	full, every := func() bool { return n.Mempool().Len() >= mineAt }, mineEvery
+	if !mine {
+		full, every = func() bool { return false }, 0
+	}
+	m := startMiner(n, full, every)
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime(b)
 	lat := post(b, srv.URL, bodies, nil)

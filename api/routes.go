@@ -12,16 +12,61 @@ import (
 	"unicode/utf8"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/strictjson"
 )
 
 // txRequest is the body of POST /create-transaction as far as this
 // handler looks at it: which members are present. The members' values
-// are decoded by chain.Transaction.UnmarshalJSON, which is strict.
-type txRequest map[string]json.RawMessage
+// are decoded by chain.Transaction.UnmarshalJSON, which is strict. Each
+// field holds the last text given for its member (nil: absent), as
+// encoding/json's map of members would.
+type txRequest struct {
+	empty                               bool
+	sender, nonce, publicKey, signature json.RawMessage
+}
 
-func (m txRequest) has(name string) bool {
-	v, ok := m[name]
-	return ok && !bytes.Equal(bytes.TrimSpace(v), []byte("null"))
+func (m *txRequest) set(name string, value []byte) {
+	m.empty = false
+	switch name {
+	case "sender":
+		m.sender = value
+	case "nonce":
+		m.nonce = value
+	case "public_key":
+		m.publicKey = value
+	case "signature":
+		m.signature = value
+	}
+}
+
+// has reports whether a member is present and not null.
+func has(v json.RawMessage) bool {
+	return v != nil && !bytes.Equal(bytes.TrimSpace(v), []byte("null"))
+}
+
+// decodeTxRequest reads which members body has: in one pass when it is a
+// plain JSON object (strictjson.Members), otherwise through encoding/json,
+// whose error says what is wrong with it.
+func decodeTxRequest(body []byte) (txRequest, error) {
+	m := txRequest{empty: true}
+	if strictjson.Members(body, m.set) {
+		return m, nil
+	}
+	return txRequestByMap(body)
+}
+
+// txRequestByMap reads body's members through encoding/json's map of
+// them.
+func txRequestByMap(body []byte) (txRequest, error) {
+	m := txRequest{empty: true}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(body, &all); err != nil || all == nil {
+		return m, badBody(err)
+	}
+	for name, v := range all {
+		m.set(name, v)
+	}
+	return m, nil
 }
 
 // POST /create-transaction {sender, recipient, amount[, fee, nonce,
@@ -41,16 +86,16 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err // *http.MaxBytesError, or the client went away
 	}
-	var members txRequest
-	if err := json.Unmarshal(body, &members); err != nil || members == nil {
-		return badBody(err)
+	members, err := decodeTxRequest(body)
+	if err != nil {
+		return err
 	}
 	wallet := s.n.WalletAddress()
-	if !members.has("sender") {
-		if _, ok := members["sender"]; ok {
+	if !has(members.sender) {
+		if members.sender != nil {
 			return errorf(EINVALID, "sender must be a string, not null")
 		}
-		body = withSender(body, wallet, len(members) == 0)
+		body = withSender(body, wallet, members.empty)
 	}
 	var tx chain.Transaction
 	if err := tx.UnmarshalJSON(body); err != nil {
@@ -60,23 +105,26 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 	ctx := r.Context()
 	var out *chain.Transaction
 	switch {
-	case p.Signed && tx.Sender == wallet && !members.has("signature"):
-		if members.has("nonce") || members.has("public_key") {
+	case p.Signed && tx.Sender == wallet && !has(members.signature):
+		if has(members.nonce) || has(members.publicKey) {
 			return errorf(EINVALID, "the node signs transfers from its wallet %s: leave out nonce and public_key, or sign the transaction yourself", wallet)
 		}
 		if out, err = s.n.Send(ctx, tx.Recipient, tx.Amount, tx.Fee); err != nil {
 			return err
 		}
 	case p.Signed:
-		for _, name := range []string{"public_key", "signature", "nonce"} {
-			if !members.has(name) {
+		for _, m := range []struct {
+			name  string
+			value json.RawMessage
+		}{{"public_key", members.publicKey}, {"signature", members.signature}, {"nonce", members.nonce}} {
+			if !has(m.value) {
 				return errorf(EINVALID, "%s is missing: a transfer from %s must be signed by its sender (only the node's wallet %s may leave out public_key, signature and nonce)",
-					name, tx.Sender, wallet)
+					m.name, tx.Sender, wallet)
 			}
 		}
 		out = &tx
 	default:
-		if !members.has("nonce") {
+		if !has(members.nonce) {
 			var b [8]byte
 			rand.Read(b[:])
 			// 53 bits, so JavaScript clients read the nonce exactly.
@@ -89,7 +137,7 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 		if errors.Is(err, chain.ErrTxQueued) {
 			// Valid, but after a nonce the node has not seen: held, not
 			// yet in a block's reach. 202, not the classic 201.
-			s.writeJSON(w, r, http.StatusAccepted, Submitted{
+			s.writeAppended(w, r, http.StatusAccepted, &Submitted{
 				Message:     "Transaction is queued until the sender's earlier nonces arrive",
 				BlockIndex:  s.n.Chain().Tip().Height() + 1,
 				Transaction: out,
@@ -100,7 +148,7 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 	}
-	s.writeJSON(w, r, http.StatusCreated, Submitted{
+	s.writeAppended(w, r, http.StatusCreated, &Submitted{
 		Message:     "Transaction has been submitted successfully",
 		BlockIndex:  s.n.Chain().Tip().Height() + 1,
 		Transaction: out,
@@ -152,7 +200,7 @@ func (s *server) mine(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, r, http.StatusOK, Mined{Message: "Successfully Mined the new Block", BlockData: b})
+	s.writeAppended(w, r, http.StatusOK, &Mined{Message: "Successfully Mined the new Block", BlockData: b})
 	return nil
 }
 

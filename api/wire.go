@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -246,6 +248,49 @@ type Submitted struct {
 	// the transaction to be mined.
 	BlockIndex  uint64             `json:"block_index"`
 	Transaction *chain.Transaction `json:"transaction"`
+}
+
+// appender is an answer that writes its own JSON, byte for byte what
+// encoding/json writes for it: the answers to create-transaction and
+// /mine, where reflection and re-checking the transaction's or block's
+// own JSON were a tenth of a request's CPU.
+type appender interface {
+	appendJSON(dst []byte) ([]byte, error)
+}
+
+// appendAnswer appends {"message": msg, then the members in middle, then
+// the last member's value: what value appends, or null when it is nil}.
+func appendAnswer(dst []byte, msg string, middle []byte, value func([]byte) ([]byte, error)) ([]byte, error) {
+	q, err := json.Marshal(msg)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, `{"message":`...)
+	dst = append(append(dst, q...), middle...)
+	if value == nil {
+		dst = append(dst, "null"...)
+	} else if dst, err = value(dst); err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
+}
+
+func (sub *Submitted) appendJSON(dst []byte) ([]byte, error) {
+	var buf [64]byte
+	middle := strconv.AppendUint(append(buf[:0], `,"block_index":`...), sub.BlockIndex, 10)
+	var value func([]byte) ([]byte, error)
+	if sub.Transaction != nil {
+		value = sub.Transaction.AppendJSON
+	}
+	return appendAnswer(dst, sub.Message, append(middle, `,"transaction":`...), value)
+}
+
+func (m *Mined) appendJSON(dst []byte) ([]byte, error) {
+	var value func([]byte) ([]byte, error)
+	if m.BlockData != nil {
+		value = m.BlockData.AppendJSON
+	}
+	return appendAnswer(dst, m.Message, []byte(`,"block_data":`), value)
 }
 
 // Mined is the answer to /mine.

@@ -48,19 +48,6 @@ import (
 // except a block over MaxBlockTxs (ErrTooManyTxs) or MaxBlockSize
 // (ErrBlockTooBig), and names the field at fault.
 
-// txJSON is the wire shape of a transaction, in output order.
-type txJSON struct {
-	ID        Hash   `json:"id"`
-	Sender    string `json:"sender"`
-	Recipient string `json:"recipient"`
-	Amount    uint64 `json:"amount"`
-	Fee       uint64 `json:"fee"`
-	Nonce     uint64 `json:"nonce"`
-	Version   uint8  `json:"version"`
-	PublicKey string `json:"public_key,omitempty"`
-	Signature string `json:"signature,omitempty"`
-}
-
 // txMembers holds the raw text of each member of a posted transaction;
 // nil means absent.
 type txMembers struct {
@@ -95,24 +82,62 @@ func (m *txMembers) field(name string) *json.RawMessage {
 // A sender or recipient that is not UTF-8 (possible only in a transaction
 // that fails CheckTxSanity) is refused: JSON cannot carry it, and replacing
 // bytes would show an id that does not match the names shown.
-func (tx *Transaction) MarshalJSON() ([]byte, error) {
+func (tx *Transaction) MarshalJSON() ([]byte, error) { return tx.AppendJSON(nil) }
+
+// AppendJSON appends the transaction's JSON, the bytes MarshalJSON
+// returns (encoding/json's own form of them, HTML characters escaped), to
+// dst. It writes the members by hand: encoding a struct by reflection and
+// then having the caller's encoder check and copy the text again cost an
+// HTTP answer more than the rest of its encoding.
+func (tx *Transaction) AppendJSON(dst []byte) ([]byte, error) {
 	if !utf8.ValidString(tx.Sender) {
-		return nil, jsonMalformed("sender is not valid UTF-8")
+		return dst, jsonMalformed("sender is not valid UTF-8")
 	}
 	if !utf8.ValidString(tx.Recipient) {
-		return nil, jsonMalformed("recipient is not valid UTF-8")
+		return dst, jsonMalformed("recipient is not valid UTF-8")
 	}
-	return json.Marshal(txJSON{
-		ID:        tx.ID(),
-		Sender:    tx.Sender,
-		Recipient: tx.Recipient,
-		Amount:    tx.Amount,
-		Fee:       tx.Fee,
-		Nonce:     tx.Nonce,
-		Version:   tx.Version,
-		PublicKey: hex.EncodeToString(tx.PublicKey),
-		Signature: hex.EncodeToString(tx.Signature),
-	})
+	id := tx.ID()
+	dst = append(dst, `{"id":"`...)
+	dst = hex.AppendEncode(dst, id[:])
+	dst = append(dst, `","sender":`...)
+	dst = jsonAppendString(dst, tx.Sender)
+	dst = append(dst, `,"recipient":`...)
+	dst = jsonAppendString(dst, tx.Recipient)
+	dst = append(dst, `,"amount":`...)
+	dst = strconv.AppendUint(dst, tx.Amount, 10)
+	dst = append(dst, `,"fee":`...)
+	dst = strconv.AppendUint(dst, tx.Fee, 10)
+	dst = append(dst, `,"nonce":`...)
+	dst = strconv.AppendUint(dst, tx.Nonce, 10)
+	dst = append(dst, `,"version":`...)
+	dst = strconv.AppendUint(dst, uint64(tx.Version), 10)
+	if len(tx.PublicKey) > 0 {
+		dst = append(dst, `,"public_key":"`...)
+		dst = hex.AppendEncode(dst, tx.PublicKey)
+		dst = append(dst, '"')
+	}
+	if len(tx.Signature) > 0 {
+		dst = append(dst, `,"signature":"`...)
+		dst = hex.AppendEncode(dst, tx.Signature)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}'), nil
+}
+
+// jsonAppendString appends s as a JSON string the way encoding/json
+// writes it: a name of printable ASCII that needs no escape (every
+// address) is copied; anything else goes through encoding/json.
+func jsonAppendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			q, _ := json.Marshal(s) // a string: cannot fail
+			return append(dst, q...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // UnmarshalJSON decodes a transaction. sender, recipient and amount are

@@ -74,7 +74,30 @@ func Shorten(s string) string {
 // Object reads data as exactly one JSON object and hands the raw text of
 // each member to the slot that field returns for its name; field returns
 // nil for a name the caller does not take. Every refusal is an *Error.
+// The slots alias data.
 func Object(data []byte, field func(name string) *json.RawMessage) error {
+	var refused error
+	if Members(data, func(name string, value []byte) {
+		if refused != nil {
+			return
+		}
+		switch slot := field(name); {
+		case slot == nil:
+			refused = &Error{Kind: UnknownField, Field: name}
+		case *slot != nil:
+			refused = &Error{Kind: RepeatedField, Field: name}
+		default:
+			*slot = value
+		}
+	}) {
+		return refused
+	}
+	return objectSlow(data, field)
+}
+
+// objectSlow is Object by encoding/json's tokenizer, for the documents
+// Members declines: its errors say what is wrong with them.
+func objectSlow(data []byte, field func(name string) *json.RawMessage) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('{') {

@@ -436,16 +436,25 @@ func closeTopic(t *pubsub.Topic) error {
 	return nil
 }
 
-// announceWhenStored announces our status once tip is stored, polling
-// while its commit runs; past announceWait it gives up (a commit that
-// long failed, or the tip moved on and the periodic refresh carries it).
+// announceWhenStored announces our status once tip is stored, waking at
+// each change of the committed tip (a commit's end) rather than polling;
+// past announceWait it gives up (a commit that long failed, or the tip
+// moved on and the periodic refresh carries it).
 func announceWhenStored(c Chain, sync SyncTrigger, tip chain.Hash) {
-	deadline := time.Now().Add(announceWait)
-	for !c.Stored(tip) {
-		if time.Now().After(deadline) {
+	timeout := time.NewTimer(announceWait)
+	defer timeout.Stop()
+	for {
+		// Taken before the check, so a commit that ends in between
+		// still wakes us.
+		changed := c.TipChanged()
+		if c.Stored(tip) {
+			sync.Announce()
 			return
 		}
-		time.Sleep(announcePoll)
+		select {
+		case <-changed:
+		case <-timeout.C:
+			return
+		}
 	}
-	sync.Announce()
 }

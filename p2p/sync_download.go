@@ -129,7 +129,14 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			return run, hdrs, nil
 		case len(batch) < protocol.MaxHeadersPerResponse:
 			// The answer ended at p's tip, and p's branch does not beat
-			// ours.
+			// ours. Our locator may name a block validated but still
+			// being committed (gossip forwards before the commit,
+			// protocol.md §16.8), so p sent nothing after it while our
+			// tip has yet to move to it: let that commit end before the
+			// claim is called a lie.
+			if tip.Work.Cmp(claimed.Work) < 0 {
+				tip = s.tipAfterCommit(ctx, tip)
+			}
 			if tip.Work.Cmp(claimed.Work) >= 0 {
 				return nil, nil, nil
 			}
@@ -144,6 +151,23 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 		}
 		loc = withFirst(run.Last())
 	}
+}
+
+// tipAfterCommit returns the tip once a commit under way when it was
+// tip has ended, waiting at most commitWait for the next tip change.
+func (s *Syncer) tipAfterCommit(ctx context.Context, tip *chain.BlockMeta) *chain.BlockMeta {
+	changed := s.chain.TipChanged()
+	if now := s.chain.Tip(); now != tip {
+		return now
+	}
+	t := time.NewTimer(commitWait)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return s.chain.Tip()
 }
 
 // moreHeaders asks p, on a goroutine of its own, for the headers after

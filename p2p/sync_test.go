@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,4 +311,58 @@ func TestRequestSyncTooSoonAsksAgain(t *testing.T) {
 	mineBlocks(t, b.c, testwallet.New("b").Addr, 1)
 	a.s.RequestSync(b.h.ID()) // as gossip would, for b's block ahead of a
 	testutil.Eventually(t, 10*time.Second, "a on b's tip", func() bool { return a.c.Tip().Hash == b.c.Tip().Hash })
+}
+
+// committingChain reports a stale tip, as a chain does while the commit
+// of a block it validated (and names in its locator) is under way, until
+// someone waits for the tip to change: then the commit ends.
+type committingChain struct {
+	*testChain
+	stale     *chain.BlockMeta
+	committed atomic.Bool
+}
+
+func (c *committingChain) Tip() *chain.BlockMeta {
+	if c.committed.Load() {
+		return c.testChain.Tip()
+	}
+	return c.stale
+}
+
+func (c *committingChain) TipChanged() <-chan struct{} {
+	c.committed.Store(true)
+	done := make(chan struct{})
+	close(done)
+	return done
+}
+
+// TestSyncClaimMetByCommitUnderWay: a peer whose status claims the block
+// we are still committing answers our locator, which names that block,
+// with no headers. That is not a lie (its claim is met once the commit
+// ends), so the peer is not banned.
+func TestSyncClaimMetByCommitUnderWay(t *testing.T) {
+	a := newSyncNode(t)
+	blocks := mineBlocks(t, a.c, testwallet.New("miner").Addr, 5)
+	bc := newTestChain(t)
+	for _, b := range blocks {
+		if _, err := bc.ProcessBlock(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale, err := bc.Meta(blocks[3].Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &committingChain{testChain: bc, stale: stale}
+	h, gate := newHost(t), p2p.NewGater()
+	s := p2p.NewSyncer(context.Background(), h, c, gate, p2p.WithSyncLogger(testLogger(t)))
+	t.Cleanup(s.Close)
+	connect(t, h, a.h)
+	testutil.Eventually(t, 20*time.Second, "the download from the peer ended", func() bool {
+		st := s.Stats()
+		return st.Started > 0 && !st.Syncing
+	})
+	if gate.Banned(a.h.ID()) {
+		t.Fatal("the peer was banned for a claim the commit under way meets")
+	}
 }

@@ -16,6 +16,12 @@ import (
 // node with a lower minimum may take the transaction.
 var ErrFeeTooLow = errors.New("fee below the minimum relay fee")
 
+// ErrFeeBelowFloor is returned, together with ErrFeeTooLow, for a fee
+// below the network's floor (Params.RelayFeeFloor) as well as the pool's
+// minimum: no node of the network relays it, so unlike ErrFeeTooLow alone
+// it is a fault of whoever relayed it (protocol.md §11.7 rule 5).
+var ErrFeeBelowFloor = errors.New("fee below the network's floor")
+
 // ErrFeeUnminable is returned by Mempool.Add for a transaction whose fee
 // no block can carry: a block's coinbase pays the reward plus its fees
 // and may pay at most MaxAmount, so a fee above MaxAmount minus the
@@ -48,8 +54,9 @@ func (r FeeRate) Fee(size int) uint64 {
 
 // WithMinRelayFee sets the least fee rate the pool takes on signed
 // networks (default 0: any fee; the node passes its --min-relay-fee,
-// DefaultMinRelayFee unless told otherwise). The open network ignores it:
-// its fees are not backed by balances, so a minimum would stop no one.
+// DefaultMinRelayFee unless told otherwise, and never less than the
+// network's Params.RelayFeeFloor). The open network ignores it: its fees
+// are not backed by balances, so a minimum would stop no one.
 func WithMinRelayFee(r FeeRate) MempoolOption { return func(c *mempoolConfig) { c.minRelayFee = r } }
 
 // MinRelayFee returns the fee rate the pool asks: zero on the open
@@ -101,6 +108,10 @@ func (m *Mempool) CheckFee(tx *Transaction) error {
 	}
 	size := tx.EncodedSize()
 	if min := m.MinFee(size); tx.Fee < min {
+		if floor := m.p.RelayFeeFloor.Fee(size); tx.Fee < floor {
+			return fmt.Errorf("%w: %w: fee %d, the network asks at least %d for %d bytes (%d per %d bytes)",
+				ErrFeeTooLow, ErrFeeBelowFloor, tx.Fee, floor, size, m.p.RelayFeeFloor, FeeRateBytes)
+		}
 		return fmt.Errorf("%w: fee %d, this node asks at least %d for %d bytes (%d per %d bytes)",
 			ErrFeeTooLow, tx.Fee, min, size, m.MinRelayFee(), FeeRateBytes)
 	}

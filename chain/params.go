@@ -44,6 +44,14 @@ type Params struct {
 	GenesisTime int64
 	// GenesisNonce makes the genesis hash meet PowLimit.
 	GenesisNonce uint64
+	// RelayFeeFloor is the network's minimum relay fee (protocol.md §11.7
+	// rule 5): a transaction paying less for its size is worthless on
+	// every node of the network, so a peer that relays one breaks the
+	// relay rules and pays for it, where a fee merely below one node's
+	// own higher minimum is that node's policy. Zero on unsigned
+	// networks, whose fees are not backed by balances. Not consensus: a
+	// block may still carry a transaction below it.
+	RelayFeeFloor FeeRate
 
 	genesis *Block
 	id      Hash
@@ -65,6 +73,8 @@ func NewParams(p Params) *Params {
 		panic("chain: Reward must be 1 to MaxAmount")
 	case p.MaxFutureDrift < 0 || !p.NoRetarget && p.MaxFutureDrift > p.retargetWindow()/FutureDriftDivisor:
 		panic("chain: MaxFutureDrift must be 0 to RetargetInterval*TargetSpacing/FutureDriftDivisor")
+	case !p.Signed && p.RelayFeeFloor != 0:
+		panic("chain: an unsigned network has no RelayFeeFloor")
 	}
 	p.genesis = p.buildGenesis()
 	p.id = p.genesis.Hash()
@@ -152,6 +162,7 @@ func DevNet() *Params {
 		MaxFutureDrift:    interval * spacing / FutureDriftDivisor, // 10 s
 		GenesisTime:       genesisTime,
 		GenesisNonce:      devnetGenesisNonce,
+		RelayFeeFloor:     NetworkMinRelayFee,
 	})
 }
 
@@ -162,6 +173,7 @@ func OpenNet() *Params {
 	p := *DevNet()
 	p.Name = "open"
 	p.Signed = false
+	p.RelayFeeFloor = 0 // the classic client sends no fee
 	p.GenesisNonce = openGenesisNonce
 	return NewParams(p)
 }

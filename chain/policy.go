@@ -91,7 +91,19 @@ const (
 // an honest transfer pays 2% of one block's reward. The open network has
 // no minimum: its fees are not backed by balances, so a minimum would
 // cost an attacker nothing, and the classic client sends no fee.
-const DefaultMinRelayFee FeeRate = 1
+const DefaultMinRelayFee FeeRate = NetworkMinRelayFee
+
+// NetworkMinRelayFee is the signed networks' floor under every node's
+// minimum relay fee (Params.RelayFeeFloor, protocol.md §11.7 rule 5):
+// one coin per 1,000 bytes, the default minimum itself. A node may ask
+// more (--min-relay-fee), never less. A fee below a node's own minimum is
+// that node's policy, and a peer whose operator asks less relays such
+// transactions in good faith, so they cost their sender nothing; a fee
+// below the floor is refused by every node alike, so relaying one is a
+// fault that costs the peer its connection like any never-valid
+// transaction, and zero-fee bloat stops at the first few messages of
+// each identity instead of being read as long as it is sent.
+const NetworkMinRelayFee FeeRate = 1
 
 // defaultPendingTTL is how long a transaction may stay pending
 // (WithPendingTTL), counted from when this node first admitted it, across

@@ -18,9 +18,10 @@ var (
 	_ p2p.FeeFloor = chainAdapter{}
 )
 
-func (a chainAdapter) Params() *chain.Params    { return a.n.chain.Params() }
-func (a chainAdapter) Tip() *chain.BlockMeta    { return a.n.chain.Tip() }
-func (a chainAdapter) Stored(h chain.Hash) bool { return a.n.chain.Committed(h) }
+func (a chainAdapter) Params() *chain.Params       { return a.n.chain.Params() }
+func (a chainAdapter) Tip() *chain.BlockMeta       { return a.n.chain.Tip() }
+func (a chainAdapter) Stored(h chain.Hash) bool    { return a.n.chain.Committed(h) }
+func (a chainAdapter) TipChanged() <-chan struct{} { return a.n.chain.TipChanged() }
 func (a chainAdapter) Validated(h chain.Hash) bool {
 	_, err := a.n.chain.Meta(h)
 	return err == nil

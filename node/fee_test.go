@@ -13,17 +13,20 @@ import (
 // TestSendPicksFee: the node's own transfer without a fee pays the
 // mempool's minimum for its size, is admitted and mined, and the
 // recipient gets exactly the amount; a zero-fee transfer signed elsewhere
-// is refused with ErrFeeTooLow. With --min-relay-fee 0 the node's
-// transfer stays free.
+// is refused with ErrFeeTooLow and ErrFeeBelowFloor. --min-relay-fee 0
+// is raised to the network's floor: the node's transfer pays it, and the
+// free transfer is refused the same.
 func TestSendPicksFee(t *testing.T) {
 	zero := chain.FeeRate(0)
 	tests := []struct {
 		name    string
 		min     *chain.FeeRate
 		wantFee uint64
+		// wantRate is what /status reports.
+		wantRate chain.FeeRate
 	}{
-		{"default minimum", nil, chain.DefaultMinRelayFee.Fee(225)},
-		{"no minimum", &zero, 0},
+		{"default minimum", nil, chain.DefaultMinRelayFee.Fee(225), chain.DefaultMinRelayFee},
+		{"below the network's floor", &zero, chain.RegTest().RelayFeeFloor.Fee(225), chain.RegTest().RelayFeeFloor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,8 +49,8 @@ func TestSendPicksFee(t *testing.T) {
 			if tx.Fee != tc.wantFee || tx.Fee != n.Mempool().MinFee(tx.EncodedSize()) {
 				t.Fatalf("fee %d, want %d, the minimum for %d bytes", tx.Fee, tc.wantFee, tx.EncodedSize())
 			}
-			if got := n.Status().MinRelayFee; tc.min == nil && got != chain.DefaultMinRelayFee {
-				t.Fatalf("Status().MinRelayFee = %d, want the default %d", got, chain.DefaultMinRelayFee)
+			if got := n.Status().MinRelayFee; got != tc.wantRate {
+				t.Fatalf("Status().MinRelayFee = %d, want %d", got, tc.wantRate)
 			}
 			mine(t, n, 1)
 			if loc, err := n.Chain().TxLocation(tx.ID()); err != nil || loc != n.Chain().Tip().Hash {
@@ -60,11 +63,8 @@ func TestSendPicksFee(t *testing.T) {
 			free := &chain.Transaction{Version: chain.TxVersion, Sender: to, Recipient: n.WalletAddress(), Amount: 1}
 			free.Sign(n.Chain().Params().NetworkID(), key)
 			err = n.SubmitTx(context.Background(), free)
-			if tc.wantFee > 0 && !errors.Is(err, chain.ErrFeeTooLow) {
-				t.Fatalf("zero-fee transfer from a client: %v, want ErrFeeTooLow", err)
-			}
-			if tc.wantFee == 0 && err != nil {
-				t.Fatalf("zero-fee transfer with no minimum: %v", err)
+			if !errors.Is(err, chain.ErrFeeTooLow) || !errors.Is(err, chain.ErrFeeBelowFloor) {
+				t.Fatalf("zero-fee transfer from a client: %v, want ErrFeeTooLow and ErrFeeBelowFloor", err)
 			}
 		})
 	}

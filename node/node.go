@@ -55,9 +55,9 @@ type Config struct {
 	Rebroadcast time.Duration
 	// MinRelayFee is the least fee per 1,000 bytes the mempool takes on
 	// signed networks (--min-relay-fee); nil means
-	// chain.DefaultMinRelayFee. A pointer, since zero (take any fee) is
-	// an operator's choice too, and a Config that says nothing must not
-	// make the node free to spam.
+	// chain.DefaultMinRelayFee. A value below the network's floor
+	// (Params.RelayFeeFloor) is raised to it, with a warning. A pointer,
+	// since a Config that says nothing must not be read as zero.
 	MinRelayFee *chain.FeeRate
 	// NetMap turns the network-map protocol on or off (--netmap); nil
 	// means the network's default (p2p.MapByDefault): on for the
@@ -144,6 +144,14 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 	minFee := chain.DefaultMinRelayFee
 	if cfg.MinRelayFee != nil {
 		minFee = *cfg.MinRelayFee
+	}
+	if floor := cfg.Params.RelayFeeFloor; minFee < floor {
+		// An operator may only raise the floor: below it, the node would
+		// relay what every peer refuses as a fault and be banned for it
+		// (protocol.md §11.7 rule 5). Clamped rather than refused, so a
+		// configuration written before the floor still starts.
+		log.Warn("min relay fee below the network's floor: the floor applies", "min_relay_fee", minFee, "floor", floor)
+		minFee = floor
 	}
 	pool := chain.NewMempool(cfg.Params, chain.WithMinRelayFee(minFee), chain.WithMempoolSigCache(c.SigCache()), chain.WithMinedCheck(func(id chain.Hash) bool {
 		_, err := c.TxLocation(id)

@@ -24,6 +24,10 @@ type Chain interface {
 	// either state alike (protocol.md §16.8). Stored stays the committed
 	// state only, which the syncer weighs against the tip.
 	Validated(chain.Hash) bool
+	// TipChanged returns a channel closed at the next change of the
+	// committed tip (chain.Chain.TipChanged): gossip waits on it for a
+	// commit under way to end before it announces the new tip.
+	TipChanged() <-chan struct{}
 	// OrphanRoot is the missing ancestor of a block waiting for its parent.
 	OrphanRoot(chain.Hash) chain.Hash
 	// Locator describes the main chain for a peer (see chain.Chain.Locator).

@@ -54,6 +54,13 @@ var dosCases = map[string]dosCase{
 			m := testwallet.New("mallory")
 			return m.Tx(chain.RegTest(), m.Addr, 1, 0, uint64(i))
 		}},
+	// Fees at the network's floor, below a victim that asks five times
+	// it: local policy, never a fault, so never banned.
+	"floorfee": {params: chain.RegTest, opts: []chain.MempoolOption{chain.WithMinRelayFee(5 * chain.DefaultMinRelayFee)},
+		tx: func(i int) *chain.Transaction {
+			m := testwallet.New("mallory")
+			return m.Tx(chain.RegTest(), m.Addr, 1, 1, uint64(i))
+		}},
 }
 
 // cpuTime is this process's user and system CPU time so far.
@@ -151,6 +158,8 @@ func TestDoSAttacker(t *testing.T) {
 	}
 	n, _ := strconv.Atoi(os.Getenv("GOSSIPCHAIN_DOS_N"))
 	ids, _ := strconv.Atoi(os.Getenv("GOSSIPCHAIN_DOS_IDS"))
+	// For a sustained attack: fresh identities until this long has passed.
+	for_, _ := time.ParseDuration(os.Getenv("GOSSIPCHAIN_DOS_FOR"))
 	c := newTestChainFor(t, tc.params())
 	in := bufio.NewScanner(os.Stdin)
 	a, err := newDosAttacker(t, c, *victim)
@@ -171,14 +180,14 @@ func TestDoSAttacker(t *testing.T) {
 		k := a.flood(msgs[r.Sent:])
 		r.Sent += k
 		r.SentPerIdentity = append(r.SentPerIdentity, k)
-		if r.Sent == n {
+		if r.Sent == n || for_ > 0 && time.Since(start) > for_ {
 			break
 		}
 		if r.FirstDisconnectAfterMs == 0 {
 			r.FirstDisconnectAfterMs = time.Since(start).Milliseconds()
 		}
 		a.close()
-		for a = nil; a == nil && r.Identities+r.Refused < ids; {
+		for a = nil; a == nil && (r.Identities+r.Refused < ids || for_ > 0 && time.Since(start) < for_); {
 			if a, err = newDosAttacker(t, c, *victim); err != nil {
 				r.Refused++
 				r.ConnectFailures = append(r.ConnectFailures, err.Error())
@@ -191,6 +200,9 @@ func TestDoSAttacker(t *testing.T) {
 		_ = a.st.CloseWrite()
 	}
 	r.CPU, r.Wall = cpuTime()-cpu0, time.Since(start)
+	if len(r.ConnectFailures) > 3 { // the rest are alike
+		r.ConnectFailures = r.ConnectFailures[:3]
+	}
 	out, _ := json.Marshal(r)
 	fmt.Println("DOS DONE " + string(out))
 	in.Scan() // END: the victim has measured; our teardown is not the attack's
@@ -208,13 +220,22 @@ func TestDoSCostProcesses(t *testing.T) {
 	}
 	const idleWindow = 3 * time.Second
 	for _, run := range []struct {
-		mode   string
-		n, ids int
+		name, mode string
+		n, ids     int
+		// sustained: the attacker comes back with fresh identities for
+		// this long, and the victim counts bans against loopback as
+		// against a remote IP (protocol.md §14.4 rule 2).
+		sustained time.Duration
 	}{
-		{"feejam", 20000, 8},
-		{"zerofee", 2000, 1},
+		{"feejam", "feejam", 20000, 8, 0},
+		{"zerofee", "zerofee", 2000, 8, 0},
+		{"floorfee", "floorfee", 2000, 8, 0},
+		{"sustained", "feejam", 400000, 0, 20 * time.Second},
 	} {
-		t.Run(run.mode, func(t *testing.T) {
+		t.Run(run.name, func(t *testing.T) {
+			if f := os.Getenv("GOSSIPCHAIN_DOS_ONLY"); f != "" && !strings.Contains(","+f+",", ","+run.name+",") {
+				t.Skip("not in GOSSIPCHAIN_DOS_ONLY")
+			}
 			tc := dosCases[run.mode]
 			c := newTestChainFor(t, tc.params(), tc.opts...)
 			vh, err := p2p.NewHost(context.Background(), p2p.HostConfig{
@@ -223,21 +244,27 @@ func TestDoSCostProcesses(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { vh.Close() })
+			if run.sustained > 0 {
+				vh.CountLoopbackBans()
+			}
 			if err := vh.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			s := p2p.NewSyncer(context.Background(), vh.Host, c, vh)
+			bl := newBanLog(vh)
+			s := p2p.NewSyncer(context.Background(), vh.Host, c, bl)
 			t.Cleanup(s.Close)
-			g, err := p2p.NewGossip(context.Background(), vh.Host, c, s)
+			g, err := p2p.NewGossip(context.Background(), vh.Host, c, s, p2p.WithPubSubOptions(pubsub.WithRawTracer(bl)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { g.Close() })
+			bl.g = g
 
 			cmd := exec.Command(os.Args[0], "-test.run", "^TestDoSAttacker$")
 			cmd.Env = append(os.Environ(), "GOSSIPCHAIN_DOS_ATTACKER="+run.mode,
 				"GOSSIPCHAIN_DOS_VICTIM="+vh.Addrs()[0].String()+"/p2p/"+vh.ID().String(),
-				"GOSSIPCHAIN_DOS_N="+strconv.Itoa(run.n), "GOSSIPCHAIN_DOS_IDS="+strconv.Itoa(run.ids))
+				"GOSSIPCHAIN_DOS_N="+strconv.Itoa(run.n), "GOSSIPCHAIN_DOS_IDS="+strconv.Itoa(run.ids),
+				"GOSSIPCHAIN_DOS_FOR="+run.sustained.String())
 			stdin, err1 := cmd.StdinPipe()
 			stdout, err2 := cmd.StdoutPipe()
 			cmd.Stderr = os.Stderr
@@ -286,8 +313,13 @@ func TestDoSCostProcesses(t *testing.T) {
 			victimNet := net(cpu, idleCPU, idleWall, wall)
 			attackerNet := net(r.CPU, r.IdleCPU, r.IdleWall, r.Wall)
 			st := g.Stats().Tx
-			t.Logf("attacker: %d built (%v), %d written over %d identities (per identity %v), %d refused at connect; CPU %v in %v (idle %v in %v), net %v",
-				r.Built, r.Sign, r.Sent, r.Identities, r.SentPerIdentity, r.Refused, r.CPU, r.Wall, r.IdleCPU, r.IdleWall, attackerNet)
+			perID := fmt.Sprint(r.SentPerIdentity)
+			if len(r.SentPerIdentity) > 10 {
+				perID = fmt.Sprintf("%v ... (%d)", r.SentPerIdentity[:10], len(r.SentPerIdentity))
+			}
+			t.Logf("attacker: %d built (%v), %d written over %d identities (per identity %s), %d refused at connect; CPU %v in %v (idle %v in %v), net %v",
+				r.Built, r.Sign, r.Sent, r.Identities, perID, r.Refused, r.CPU, r.Wall, r.IdleCPU, r.IdleWall, attackerNet)
+			t.Log(bl.summary())
 			t.Logf("victim: %d validated (%d rejected, %d ignored, %d accepted); CPU %v in %v (idle %v in %v), net %v; mempool %d; attacker refused at connect: %v",
 				st.In, st.Rejected, st.Ignored, st.Accepted, cpu, wall, idleCPU, idleWall, victimNet, c.mp.Len(), r.ConnectFailures)
 			t.Logf("RATIO %s: victim %v / attacker %v = %.2f%% (raw CPU %.2f%%)", run.mode, victimNet, attackerNet,

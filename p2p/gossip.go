@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -29,11 +30,17 @@ type Gossip struct {
 	chain Chain
 	log   *slog.Logger
 	ps    *pubsub.PubSub
+	// floor is the network's minimum relay fee (checkFee).
+	floor chain.FeeRate
 
 	txTopic, blockTopic *pubsub.Topic
 	txSub, blockSub     *pubsub.Subscription
 
 	sync SyncTrigger
+	// bans is the syncer's ban store (nil beside no Syncer): gossip bans
+	// through it (graylist.go) and drops banned peers' messages unread.
+	bans       Bans
+	fromBanned atomic.Uint64
 
 	txStats, blockStats topicCounters
 	compactStats        compactCounters
@@ -166,8 +173,11 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 		// most PrunePeers of a PRUNE's records are dialled.
 		psOpts = append(psOpts, pubsub.WithPeerExchange(true))
 	}
-	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(),
+	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(), floor: c.Params().RelayFeeFloor,
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable()}
+	if s, ok := sync.(*Syncer); ok {
+		g.bans = s.bans
+	}
 	inspect := g.peers.setScores
 	if f := cfg.onScores; f != nil {
 		inspect = func(m map[peer.ID]float64) { g.peers.setScores(m); f(m) }
@@ -177,7 +187,8 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 			txName: &g.txStats, blockName: &g.blockStats,
 		}, peers: g.peers}),
 		// After WithPeerScore, as GossipSub requires.
-		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(inspect), cfg.scorePeriod))
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(inspect), cfg.scorePeriod),
+		pubsub.WithAppSpecificRpcInspector(g.inspectRPC))
 	ps, err := pubsub.NewGossipSub(ctx, h, append(psOpts, cfg.psOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("start gossipsub: %w", err)
@@ -270,6 +281,10 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 	return func(ctx context.Context, from peer.ID, m *pubsub.Message) (res pubsub.ValidationResult) {
 		if from == g.host.ID() {
 			return pubsub.ValidationAccept
+		}
+		if g.dropBanned(from) {
+			// Read before the ban: not judged, not counted as validated.
+			return pubsub.ValidationIgnore
 		}
 		// Counted after recoverValidator has turned a panic into Ignore.
 		defer func() { stats.verdict(res); g.judged(topic, from, res) }()
@@ -364,8 +379,8 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 // checkTx decodes a gossiped transaction and offers it to the mempool;
 // see txVerdict.
 func (g *Gossip) checkTx(_ context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
-	if err := g.feeBelowFloor(data); err != nil {
-		return pubsub.ValidationIgnore, err
+	if err := g.checkFee(data); err != nil {
+		return txVerdict(err), err
 	}
 	tx, n, err := chain.DecodeTransaction(data)
 	if err == nil && n != len(data) {
@@ -421,16 +436,25 @@ func closeTopic(t *pubsub.Topic) error {
 	return nil
 }
 
-// announceWhenStored announces our status once tip is stored, polling
-// while its commit runs; past announceWait it gives up (a commit that
-// long failed, or the tip moved on and the periodic refresh carries it).
+// announceWhenStored announces our status once tip is stored, waking at
+// each change of the committed tip (a commit's end) rather than polling;
+// past announceWait it gives up (a commit that long failed, or the tip
+// moved on and the periodic refresh carries it).
 func announceWhenStored(c Chain, sync SyncTrigger, tip chain.Hash) {
-	deadline := time.Now().Add(announceWait)
-	for !c.Stored(tip) {
-		if time.Now().After(deadline) {
+	timeout := time.NewTimer(announceWait)
+	defer timeout.Stop()
+	for {
+		// Taken before the check, so a commit that ends in between
+		// still wakes us.
+		changed := c.TipChanged()
+		if c.Stored(tip) {
+			sync.Announce()
 			return
 		}
-		time.Sleep(announcePoll)
+		select {
+		case <-changed:
+		case <-timeout.C:
+			return
+		}
 	}
-	sync.Announce()
 }

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -66,12 +67,40 @@ func (g *Gossip) judged(topic string, from peer.ID, res pubsub.ValidationResult)
 	if topic != "tx" || res != pubsub.ValidationReject || !graylistedBy(g.peers.of(from).rejects.add(time.Now())) {
 		return
 	}
-	s, ok := g.sync.(*Syncer)
-	if !ok || g.host.Network().Connectedness(from) != network.Connected || s.bans.Banned(from) {
+	if g.bans == nil || g.host.Network().Connectedness(from) != network.Connected || g.bans.Banned(from) {
 		return
 	}
 	g.log.Info("peer dropped", "peer", from, "reason", "rejected transactions past the graylist threshold")
-	s.bans.Ban(from, graylistBanTime)
+	g.bans.Ban(from, graylistBanTime)
+}
+
+// errBannedPeer drops an RPC of a banned peer (see dropBanned).
+var errBannedPeer = errors.New("peer banned")
+
+// dropBanned reports whether from is banned, counting it if so: its RPC
+// or message is then dropped before anything is done with it. A ban
+// closes the peer's connections at once (Host.Ban), but what GossipSub
+// already read from them still waits in its queues: up to 32 RPCs for
+// the event loop, 32 messages for validation, and validations already
+// started. Dropped at the event loop (the RPC inspector, before
+// subscriptions, control messages and the seen cache) or at the
+// validator's door, none of it costs a decode, a hash or an admission.
+// A Gossip beside no Syncer has no bans to consult.
+func (g *Gossip) dropBanned(from peer.ID) bool {
+	if g.bans == nil || !g.bans.Banned(from) {
+		return false
+	}
+	g.fromBanned.Add(1)
+	return true
+}
+
+// inspectRPC is GossipSub's application RPC inspector: it drops a banned
+// peer's RPCs.
+func (g *Gossip) inspectRPC(from peer.ID, _ *pubsub.RPC) error {
+	if g.dropBanned(from) {
+		return errBannedPeer
+	}
+	return nil
 }
 
 // FeeFloor is what a Chain may also offer gossip: the least fee its
@@ -81,20 +110,28 @@ type FeeFloor interface {
 	MinFee(size int) uint64
 }
 
-// feeBelowFloor refuses a gossiped transaction whose fee, read before
-// anything is decoded (chain.PeekFee), is below the chain's floor for the
-// message's size: local policy, so the verdict is Ignore (protocol.md
-// §16.4), and zero-fee bloat costs three reads a message instead of a
-// decode and an admission. A message this lets through is decoded and
-// judged in full, so a malformed one is still rejected.
-func (g *Gossip) feeBelowFloor(data []byte) error {
-	f, ok := g.chain.(FeeFloor)
+// checkFee judges a gossiped transaction by its fee, read before anything
+// is decoded (chain.PeekFee), so a flood of low fees costs three reads a
+// message instead of a decode and an admission. Below the network's floor
+// (chain.Params.RelayFeeFloor) the transaction is worthless on every node,
+// and relaying it a fault: the error wraps chain.ErrFeeBelowFloor, which
+// txVerdict rejects (protocol.md §11.7 rule 5). Below only the chain's own
+// higher minimum it is local policy: chain.ErrFeeTooLow alone, Ignore
+// (§16.4). A message this lets through is decoded and judged in full, so
+// a malformed one is still rejected.
+func (g *Gossip) checkFee(data []byte) error {
+	fee, ok := chain.PeekFee(data)
 	if !ok {
 		return nil
 	}
-	fee, ok := chain.PeekFee(data)
-	if min := f.MinFee(len(data)); ok && fee < min {
-		return fmt.Errorf("%w: fee %d, this node asks at least %d for %d bytes", chain.ErrFeeTooLow, fee, min, len(data))
+	if floor := g.floor.Fee(len(data)); fee < floor {
+		return fmt.Errorf("%w: %w: fee %d, the network asks at least %d for %d bytes",
+			chain.ErrFeeTooLow, chain.ErrFeeBelowFloor, fee, floor, len(data))
+	}
+	if f, ok := g.chain.(FeeFloor); ok {
+		if min := f.MinFee(len(data)); fee < min {
+			return fmt.Errorf("%w: fee %d, this node asks at least %d for %d bytes", chain.ErrFeeTooLow, fee, min, len(data))
+		}
 	}
 	return nil
 }

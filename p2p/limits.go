@@ -275,11 +275,14 @@ const (
 	// (protocol.md §17.10.1 rule 7): the fixed part of a response's
 	// deadline, so a request that is merely under way is not raced.
 	stallGrace = protocol.ResponseLatency
-	// announcePoll and announceWait: how often gossip looks whether the
-	// tip a gossiped block brought is stored before announcing it, and
-	// for how long (a commit takes milliseconds, one of a large block
-	// with fsync a few tens).
-	announcePoll = 5 * time.Millisecond
+	// commitWait: how long the syncer waits for a commit under way
+	// before it takes headers that end below a peer's claim for a lie
+	// (a commit takes milliseconds, one of a large block with fsync a
+	// few tens); a liar is banned that much later.
+	commitWait = time.Second
+	// announceWait: how long gossip waits for the tip a gossiped block
+	// brought to be stored before announcing it (a commit takes
+	// milliseconds, one of a large block with fsync a few tens).
 	announceWait = 10 * time.Second
 	// rateLimitRetries and rateLimitPause bound how long a download waits
 	// out a peer's rate limit before giving up on it: 0.2 s, doubling,

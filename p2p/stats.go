@@ -27,6 +27,10 @@ type TopicStats struct {
 type GossipStats struct {
 	Tx, Block TopicStats
 	Compact   CompactStats
+	// FromBanned counts the RPCs and messages of banned peers dropped
+	// unread: what GossipSub had read from them before their ban, not
+	// counted in Tx or Block.
+	FromBanned uint64
 }
 
 // verdicts counts messages by the validator's verdict: in is every one,
@@ -61,7 +65,8 @@ func (c *topicCounters) snapshot() TopicStats {
 
 // Stats returns the gossip counters.
 func (g *Gossip) Stats() GossipStats {
-	return GossipStats{Tx: g.txStats.snapshot(), Block: g.blockStats.snapshot(), Compact: g.compactStats.snapshot()}
+	return GossipStats{Tx: g.txStats.snapshot(), Block: g.blockStats.snapshot(), Compact: g.compactStats.snapshot(),
+		FromBanned: g.fromBanned.Load()}
 }
 
 // NopRawTracer implements pubsub.RawTracer doing nothing: a tracer

@@ -132,7 +132,12 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			// ours. Not a lie if we hold the tip p claimed: gossip brought
 			// it while we asked, and it may still be committing (our
 			// locator already names it, our tip not yet: §16.8), so the
-			// tip's work alone cannot tell.
+			// tip's work alone cannot tell. Nor, once a commit under way
+			// ends, if our tip then has the work p claimed (p moved to a
+			// branch of ours since its status).
+			if tip.Work.Cmp(claimed.Work) < 0 && !s.chain.Validated(claimed.Tip) {
+				tip = s.tipAfterCommit(ctx, tip)
+			}
 			if tip.Work.Cmp(claimed.Work) >= 0 || s.chain.Validated(claimed.Tip) {
 				return nil, nil, nil
 			}
@@ -147,6 +152,23 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 		}
 		loc = withFirst(run.Last())
 	}
+}
+
+// tipAfterCommit returns the tip once a commit under way when it was
+// tip has ended, waiting at most commitWait for the next tip change.
+func (s *Syncer) tipAfterCommit(ctx context.Context, tip *chain.BlockMeta) *chain.BlockMeta {
+	changed := s.chain.TipChanged()
+	if now := s.chain.Tip(); now != tip {
+		return now
+	}
+	t := time.NewTimer(commitWait)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return s.chain.Tip()
 }
 
 // moreHeaders asks p, on a goroutine of its own, for the headers after

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -371,5 +372,67 @@ func TestSyncClaimedTipHeldIsNoLie(t *testing.T) {
 	}
 	if h.Network().Connectedness(a.h.ID()) != network.Connected {
 		t.Fatal("the peer was disconnected")
+	}
+}
+
+// committingChain reports a stale tip, as a chain does while the commit
+// of a block it validated (and names in its locator) is under way, until
+// someone waits for the tip to change: then the commit ends.
+type committingChain struct {
+	*testChain
+	stale     *chain.BlockMeta
+	committed atomic.Bool
+}
+
+func (c *committingChain) Tip() *chain.BlockMeta {
+	if c.committed.Load() {
+		return c.testChain.Tip()
+	}
+	return c.stale
+}
+
+// Validated does not know the block either until the commit ends, so
+// the syncer's wait for the commit, not its look at the claimed tip,
+// must save the peer.
+func (c *committingChain) Validated(h chain.Hash) bool {
+	return c.committed.Load() && c.testChain.Validated(h)
+}
+
+func (c *committingChain) TipChanged() <-chan struct{} {
+	c.committed.Store(true)
+	done := make(chan struct{})
+	close(done)
+	return done
+}
+
+// TestSyncClaimMetByCommitUnderWay: a peer whose status claims the block
+// we are still committing answers our locator, which names that block,
+// with no headers. That is not a lie (its claim is met once the commit
+// ends), so the peer is not banned, even where the claimed tip is not
+// known to be held (the peer moved to our branch since its status).
+func TestSyncClaimMetByCommitUnderWay(t *testing.T) {
+	a := newSyncNode(t)
+	blocks := mineBlocks(t, a.c, testwallet.New("miner").Addr, 5)
+	bc := newTestChain(t)
+	for _, b := range blocks {
+		if _, err := bc.ProcessBlock(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale, err := bc.Meta(blocks[3].Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &committingChain{testChain: bc, stale: stale}
+	h, gate := newHost(t), p2p.NewGater()
+	s := p2p.NewSyncer(context.Background(), h, c, gate, p2p.WithSyncLogger(testLogger(t)))
+	t.Cleanup(s.Close)
+	connect(t, h, a.h)
+	testutil.Eventually(t, 20*time.Second, "the download from the peer ended", func() bool {
+		st := s.Stats()
+		return st.Started > 0 && !st.Syncing
+	})
+	if gate.Banned(a.h.ID()) {
+		t.Fatal("the peer was banned for a claim the commit under way meets")
 	}
 }

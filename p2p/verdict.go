@@ -97,11 +97,13 @@ func txVerdict(err error) pubsub.ValidationResult {
 		return pubsub.ValidationAccept
 	case errors.Is(err, chain.ErrTxQueued), errors.Is(err, chain.ErrTxInPool):
 		return pubsub.ValidationIgnore
-	case errors.Is(err, chain.ErrFeeUnminable):
-		// Not a rule code, but no block on any node can ever carry it
-		// (reward + fee overflows the coinbase): as worthless as an
-		// invalid transaction, so it costs the sender score. A fee below
-		// our minimum relay fee stays Ignore: that is local policy.
+	case errors.Is(err, chain.ErrFeeUnminable), errors.Is(err, chain.ErrFeeBelowFloor):
+		// Not rule codes, but no block on any node can ever carry the
+		// first (reward + fee overflows the coinbase), and no node of the
+		// network relays the second (below the network's floor, §11.7
+		// rule 5): as worthless as an invalid transaction, so it costs
+		// the sender score. A fee below only our own higher minimum
+		// relay fee stays Ignore: that is local policy.
 		return pubsub.ValidationReject
 	case code == 0, code.Transient(), code.DependsOnState():
 		return pubsub.ValidationIgnore

@@ -35,6 +35,7 @@ func TestTxVerdict(t *testing.T) {
 		{"coinbase", chain.ErrMultipleCoinbases, pubsub.ValidationReject},
 		{"fee no block can carry", fmt.Errorf("%w: fee 9007199254740990", chain.ErrFeeUnminable), pubsub.ValidationReject},
 		{"fee below our minimum", fmt.Errorf("%w: 0 < 1", chain.ErrFeeTooLow), pubsub.ValidationIgnore},
+		{"fee below the network's floor", fmt.Errorf("%w: %w: 0 < 1", chain.ErrFeeTooLow, chain.ErrFeeBelowFloor), pubsub.ValidationReject},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

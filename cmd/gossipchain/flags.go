@@ -116,7 +116,8 @@ func (a *app) nodeCommand(stderr io.Writer, do func(nodeOptions) error) *cli.Com
 		&cli.Uint64Flag{Name: "min-relay-fee", Value: uint64(chain.DefaultMinRelayFee),
 			Usage: "least fee the mempool takes, in `coins` per 1,000 bytes of a transaction's encoding, rounded up per transaction " +
 				"(a signed transfer is 225 bytes: at 1 it pays at least 1 coin); lower fees are refused (HTTP 400, not relayed). " +
-				"Transfers the node signs without a fee pay this minimum. Signed networks only: the open network takes fee 0"},
+				"Transfers the node signs without a fee pay this minimum. It may raise the network's floor (1 on devnet and regtest), not lower it: " +
+				"a lower value is raised to the floor, with a warning. Signed networks only: the open network takes fee 0"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `format`: text for a terminal, json for one JSON object per line"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "least `level` logged: debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-file",

@@ -194,26 +194,45 @@ const (
 	compactAddrLen = (chain.AddressLen - len(chain.AddressPrefix)) / 2
 )
 
-// compactAddress returns the bytes a gc address spells, or false for any
-// other name (uppercase hex included: it would not come back the same).
-func compactAddress(addr string) ([]byte, bool) {
+// appendCompact appends the bytes a gc address spells, or returns false
+// for any other name (uppercase hex included: it would not come back the
+// same). It decodes in place: encoding a block's accounts calls it
+// thousands of times a commit.
+func appendCompact(b []byte, addr string) ([]byte, bool) {
 	if len(addr) != chain.AddressLen || !strings.HasPrefix(addr, chain.AddressPrefix) {
-		return nil, false
+		return b, false
 	}
 	digits := addr[len(chain.AddressPrefix):]
 	for i := range len(digits) {
 		if c := digits[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return nil, false
+			return b, false
 		}
 	}
-	raw, err := hex.DecodeString(digits)
-	return raw, err == nil
+	for i := 0; i+1 < len(digits); i += 2 {
+		b = append(b, unhex(digits[i])<<4|unhex(digits[i+1]))
+	}
+	return b, true
+}
+
+// unhex is the value of a lowercase hex digit appendCompact has checked.
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
+
+// isCompact reports whether addr is a gc address in its canonical form.
+func isCompact(addr string) bool {
+	var buf [compactAddrLen]byte
+	_, ok := appendCompact(buf[:0], addr)
+	return ok
 }
 
 // appendAddress appends addr in its undo-record form.
 func appendAddress(b []byte, addr string) []byte {
-	if raw, ok := compactAddress(addr); ok {
-		return append(append(b, compactTag), raw...)
+	if out, ok := appendCompact(append(b, compactTag), addr); ok {
+		return out
 	}
 	return append(append(b, byte(len(addr))), addr...)
 }
@@ -235,7 +254,7 @@ func readAddress(b []byte) (string, int, error) {
 		return "", 0, fmt.Errorf("%w: address length %d in %d bytes", ErrCorrupt, l, len(b))
 	}
 	addr := string(b[1 : 1+l])
-	if _, ok := compactAddress(addr); ok {
+	if isCompact(addr) {
 		return "", 0, fmt.Errorf("%w: gc address written long", ErrCorrupt)
 	}
 	return addr, 1 + l, nil
@@ -245,10 +264,15 @@ func readAddress(b []byte) (string, int, error) {
 // tag and its 24 bytes (25 bytes), any other name as a zero byte and its
 // bytes. The leading byte keeps the two forms apart.
 func accountKey(addr string) []byte {
-	if raw, ok := compactAddress(addr); ok {
-		return append([]byte{compactTag}, raw...)
+	return appendAccountKey(make([]byte, 0, 1+max(compactAddrLen, len(addr))), addr)
+}
+
+// appendAccountKey appends the accounts key of addr to b.
+func appendAccountKey(b []byte, addr string) []byte {
+	if out, ok := appendCompact(append(b, compactTag), addr); ok {
+		return out
 	}
-	return append([]byte{0}, addr...)
+	return append(append(b, 0), addr...)
 }
 
 func appendAccount(b []byte, a chain.Account) []byte {

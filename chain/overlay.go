@@ -192,17 +192,28 @@ func (o *overlay) TxLocation(id Hash) (Hash, error) {
 	return o.base.TxLocation(id)
 }
 
-// merge moves every write of child into o. child must be built on o.
+// merge moves every write of child into o. child must be built on o, and
+// is not used after: a map o has nothing in yet is taken whole, not
+// copied (a block's thousands of accounts and index entries).
 func (o *overlay) merge(child *overlay) {
-	maps.Copy(o.b.Blocks, child.b.Blocks)
-	maps.Copy(o.b.Metas, child.b.Metas)
-	maps.Copy(o.b.Undos, child.b.Undos)
-	maps.Copy(o.b.Main, child.b.Main)
-	maps.Copy(o.b.Accounts, child.b.Accounts)
-	maps.Copy(o.b.TxIndex, child.b.TxIndex)
+	mergeInto(&o.b.Blocks, child.b.Blocks)
+	mergeInto(&o.b.Metas, child.b.Metas)
+	mergeInto(&o.b.Undos, child.b.Undos)
+	mergeInto(&o.b.Main, child.b.Main)
+	mergeInto(&o.b.Accounts, child.b.Accounts)
+	mergeInto(&o.b.TxIndex, child.b.TxIndex)
 	if !child.b.Tip.IsZero() {
 		o.b.Tip = child.b.Tip
 	}
+}
+
+// mergeInto copies src into *dst, or makes src *dst if *dst is empty.
+func mergeInto[K comparable, V any](dst *map[K]V, src map[K]V) {
+	if len(*dst) == 0 {
+		*dst = src
+		return
+	}
+	maps.Copy(*dst, src)
 }
 
 // empty reports whether the overlay holds no writes.

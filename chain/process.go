@@ -3,7 +3,6 @@ package chain
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math/big"
 )
 
@@ -310,9 +309,12 @@ func (c *Chain) connect(o *overlay, b *Block, meta *BlockMeta) error {
 			}
 		}
 	}
-	maps.Copy(o.b.Accounts, v.Changes())
+	mergeInto(&o.b.Accounts, v.Changes()) // the view is dropped
 	o.b.Undos[meta.Hash] = v.Undo()
 	o.b.Main[meta.Height()] = meta.Hash
+	if len(o.b.TxIndex) == 0 {
+		o.b.TxIndex = make(map[Hash]Hash, len(ids))
+	}
 	for _, id := range ids {
 		o.b.TxIndex[id] = meta.Hash
 	}

@@ -196,31 +196,37 @@ const (
 
 // appendCompact appends the bytes a gc address spells, or returns false
 // for any other name (uppercase hex included: it would not come back the
-// same). It decodes in place: encoding a block's accounts calls it
-// thousands of times a commit.
+// same). It checks and decodes in one pass, in place: a commit calls it
+// for every address a block touches, twice.
 func appendCompact(b []byte, addr string) ([]byte, bool) {
 	if len(addr) != chain.AddressLen || !strings.HasPrefix(addr, chain.AddressPrefix) {
 		return b, false
 	}
 	digits := addr[len(chain.AddressPrefix):]
-	for i := range len(digits) {
-		if c := digits[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return b, false
-		}
-	}
+	n := len(b)
 	for i := 0; i+1 < len(digits); i += 2 {
-		b = append(b, unhex(digits[i])<<4|unhex(digits[i+1]))
+		hi, lo := hexValue[digits[i]], hexValue[digits[i+1]]
+		if hi|lo > 0xf {
+			return b[:n], false
+		}
+		b = append(b, hi<<4|lo)
 	}
 	return b, true
 }
 
-// unhex is the value of a lowercase hex digit appendCompact has checked.
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
+// hexValue maps a lowercase hex digit to its value, anything else to 0xff.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return c - 'a' + 10
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
 
 // isCompact reports whether addr is a gc address in its canonical form.
 func isCompact(addr string) bool {

@@ -200,8 +200,10 @@ func openView(tx *bolt.Tx) *txView { return &txView{tx: tx} }
 type txView struct {
 	tx                                     *bolt.Tx
 	metas, main, blocks, txindex, accounts *bolt.Bucket
-	// key is reused by Account: a block's connect reads thousands.
+	// key and cur are reused by Account: a block's connect reads
+	// thousands, and a Get costs bbolt a cursor of its own each.
 	key []byte
+	cur *bolt.Cursor
 }
 
 // bucket returns the bucket name, opening it into *slot on first use.
@@ -275,10 +277,20 @@ func (v *txView) Account(addr string) (chain.Account, error) {
 	if addr == "" {
 		return chain.Account{}, nil
 	}
+	if v.cur == nil {
+		b, err := v.bucket(&v.accounts, bucketAccounts)
+		if err != nil {
+			return accountRecord(addr, nil, err)
+		}
+		v.cur = b.Cursor()
+	}
 	v.key = appendAccountKey(v.key[:0], addr)
+	k, rec := v.cur.Seek(v.key)
+	if !bytes.Equal(k, v.key) {
+		rec = nil // Seek lands on the next key when addr has none
+	}
 	// decodeAccount copies the record out of bbolt's memory.
-	b, err := v.get(&v.accounts, bucketAccounts, v.key)
-	return accountRecord(addr, b, err)
+	return accountRecord(addr, rec, nil)
 }
 
 func (v *txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {

@@ -89,8 +89,8 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 // (chain.HeaderChain). It asks for more, from the run's end, until the
 // run's work beats our tip's, and returns the run then. It returns nil if
 // p's headers end without beating our tip but we meanwhile have the work
-// p claimed; errWorkLie if they end below that claim; errNoProgress past
-// maxSyncHeaders.
+// p claimed or hold the block it claimed; errWorkLie if they end below
+// that claim; errNoProgress past maxSyncHeaders.
 func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protocol.Status, ahead chain.Hash) (*chain.HeaderChain, []chain.Header, error) {
 	base, err := s.chain.Locator()
 	if err != nil {
@@ -129,8 +129,11 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			return run, hdrs, nil
 		case len(batch) < protocol.MaxHeadersPerResponse:
 			// The answer ended at p's tip, and p's branch does not beat
-			// ours.
-			if tip.Work.Cmp(claimed.Work) >= 0 {
+			// ours. Not a lie if we hold the tip p claimed: gossip brought
+			// it while we asked, and it may still be committing (our
+			// locator already names it, our tip not yet: §16.8), so the
+			// tip's work alone cannot tell.
+			if tip.Work.Cmp(claimed.Work) >= 0 || s.chain.Validated(claimed.Tip) {
 				return nil, nil, nil
 			}
 			shown := tip.Work // no headers: p's tip is a block we hold

@@ -311,3 +311,65 @@ func TestRequestSyncTooSoonAsksAgain(t *testing.T) {
 	a.s.RequestSync(b.h.ID()) // as gossip would, for b's block ahead of a
 	testutil.Eventually(t, 10*time.Second, "a on b's tip", func() bool { return a.c.Tip().Hash == b.c.Tip().Hash })
 }
+
+// laggingTip is a chain whose tip lags the blocks it holds, as a node's
+// does between validating a gossiped block and the end of its commit
+// (protocol.md §16.8): its locator already names the block, its tip not.
+type laggingTip struct {
+	*testChain
+	tip *chain.BlockMeta
+}
+
+func (c laggingTip) Tip() *chain.BlockMeta { return c.tip }
+
+// TestSyncClaimedTipHeldIsNoLie: a peer whose claimed tip we hold, but
+// which is not yet our tip, answers our locator with no headers. That is
+// no lie (gossip brought the block while we asked) and the peer is kept.
+// It was banned as a liar when the block came during the download
+// (TestKillMiningNode, about one run in three under load).
+func TestSyncClaimedTipHeldIsNoLie(t *testing.T) {
+	a := newSyncNode(t)
+	blocks := mineBlocks(t, a.c, testwallet.New("miner").Addr, 5)
+	bc := newTestChain(t)
+	for _, b := range blocks {
+		if _, err := bc.processNow(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parent, err := bc.Meta(blocks[len(blocks)-2].Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan p2p.SyncEvent, 16)
+	bans := p2p.NewGater()
+	h := newHost(t)
+	s := p2p.NewSyncer(context.Background(), h, laggingTip{bc, parent}, bans, p2p.WithSyncLogger(testLogger(t)),
+		p2p.WithSyncNotify(func(ev p2p.SyncEvent) {
+			select {
+			case events <- ev:
+			default:
+			}
+		}))
+	t.Cleanup(s.Close)
+	connect(t, h, a.h)
+	timeout := time.After(30 * time.Second)
+	for ended := false; !ended; {
+		select {
+		case ev := <-events:
+			switch ev.State {
+			case p2p.SyncFailed:
+				t.Fatalf("download from the peer failed: %v", ev.Err)
+			case p2p.SyncFinished:
+				ended = true
+			}
+		case <-timeout:
+			t.Fatal("no download from the peer ended within 30 s")
+		}
+	}
+	if bans.Banned(a.h.ID()) {
+		t.Fatal("the peer was banned")
+	}
+	if h.Network().Connectedness(a.h.ID()) != network.Connected {
+		t.Fatal("the peer was disconnected")
+	}
+}

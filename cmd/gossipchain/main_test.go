@@ -390,8 +390,16 @@ type proc struct {
 	partial []byte
 	lines   []*logLine
 	notJSON []string
+	tail    [tailLines]string // the last raw lines, a ring, for a failed test's output
+	nlines  int
 	changed chan struct{} // gets a token when a line arrives
 }
+
+// tailLines is how many of a process's last lines a failed test prints
+// (only of the processes still running when it failed: those whose
+// state the failure is about), so that a rare failure in CI can be read
+// from its output alone.
+const tailLines = 40
 
 func startProc(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
@@ -407,14 +415,19 @@ func startProc(t *testing.T, bin string, args ...string) *proc {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
+		running := true
 		select {
 		case <-p.done:
+			running = false
 		default:
 			p.cmd.Process.Kill()
 			<-p.done
 		}
 		if t.Failed() {
 			t.Logf("%s %s: %d log lines; not JSON: %q", p.name, strings.Join(args, " "), len(p.lines), p.notJSON)
+			if running {
+				t.Logf("its last lines:\n%s", p.lastLines())
+			}
 		}
 	})
 	return p
@@ -431,6 +444,8 @@ func (p *proc) Write(b []byte) (int, error) {
 			break
 		}
 		line := p.partial[:i]
+		p.tail[p.nlines%tailLines] = string(line)
+		p.nlines++
 		l := new(logLine)
 		if err := json.Unmarshal(line, l); err != nil {
 			p.notJSON = append(p.notJSON, string(line))
@@ -444,6 +459,18 @@ func (p *proc) Write(b []byte) (int, error) {
 	default:
 	}
 	return len(b), nil
+}
+
+// lastLines returns the process's last lines, oldest first.
+func (p *proc) lastLines() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	for i := max(0, p.nlines-tailLines); i < p.nlines; i++ {
+		b.WriteString(p.tail[i%tailLines])
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // waitFor returns the first line that matches, failing the test after d.

@@ -37,13 +37,20 @@ func (b *Block) EncodedSize() int {
 // transaction count as an unsigned varint (LEB128, as encoding/binary), then
 // each transaction's canonical encoding.
 func (b *Block) Encode() []byte {
-	out := make([]byte, HeaderSize, b.EncodedSize())
-	b.Header.encodeTo(out)
-	out = binary.AppendUvarint(out, uint64(len(b.Transactions)))
+	return b.AppendEncode(make([]byte, 0, b.EncodedSize()))
+}
+
+// AppendEncode appends the canonical block encoding to dst: the store
+// writes it straight into its record instead of copying an Encode.
+func (b *Block) AppendEncode(dst []byte) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, HeaderSize)...)
+	b.Header.encodeTo(dst[n:])
+	dst = binary.AppendUvarint(dst, uint64(len(b.Transactions)))
 	for _, tx := range b.Transactions {
-		out = tx.AppendEncode(out)
+		dst = tx.AppendEncode(dst)
 	}
-	return out
+	return dst
 }
 
 // DecodeBlock reads a canonical block; b must hold exactly one. The size

@@ -393,6 +393,17 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 	}
 	oldTip := c.tip.Load()
 	root := newOverlay(c.store)
+	if requested && len(blocks) > 1 {
+		// A sync batch's headers proved its work: read the accounts of
+		// all its blocks in one view rather than one view a block.
+		var addrs []string
+		for _, b := range blocks {
+			addrs = append(addrs, blockAddresses(b)...)
+		}
+		if err := root.readAhead(addrs); err != nil {
+			return nil, 0, err
+		}
+	}
 	done := 0
 	var failure error
 	for i, b := range blocks {

@@ -94,6 +94,12 @@ func (v *StateView) credit(addr string, amount uint64) error {
 // must pay exactly the reward plus the block's fees, then every
 // transaction is applied in order. The caller drops the view on error.
 func (v *StateView) ConnectBlock(b *Block) error {
+	if len(v.accounts) == 0 {
+		// Sized once for every address the block may touch, rather than
+		// grown through a dozen rehashes.
+		v.accounts = make(map[string]Account, 2*len(b.Transactions))
+		v.undo = make([]UndoEntry, 0, 2*len(b.Transactions))
+	}
 	cb := b.Transactions[0]
 	var fees uint64
 	for _, tx := range b.Transactions[1:] {

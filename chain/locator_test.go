@@ -81,10 +81,16 @@ func TestLocatorAndHeadersAfter(t *testing.T) {
 }
 
 // readCountingStore counts the store's read transactions: each direct
-// read is one, and so is a whole View.
+// read is one, and so is a whole View; accounts counts the accounts read
+// one by one (not in reads), views the Views.
 type readCountingStore struct {
 	chain.Store
-	reads int
+	reads, accounts, views int
+}
+
+func (s *readCountingStore) Account(addr string) (chain.Account, error) {
+	s.accounts++
+	return s.Store.Account(addr)
 }
 
 func (s *readCountingStore) Meta(h chain.Hash) (*chain.BlockMeta, error) {
@@ -99,7 +105,25 @@ func (s *readCountingStore) MainHash(height uint64) (chain.Hash, error) {
 
 func (s *readCountingStore) View(fn func(chain.StoreView) error) error {
 	s.reads++
+	s.views++
 	return s.Store.View(fn)
+}
+
+// openCounting opens a chain on the store in dir through a
+// readCountingStore; the test's cleanup closes the store.
+func openCounting(t *testing.T, p *chain.Params, dir string) (*chain.Chain, *readCountingStore) {
+	t.Helper()
+	st, err := store.OpenDir(dir, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cs := &readCountingStore{Store: st}
+	c, err := chain.New(p, cs, chain.WithClock(func() time.Time { return testNow }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cs
 }
 
 // TestHeadersAfterOneRead: answering a peer's GetHeaders, and building
@@ -110,16 +134,7 @@ func TestHeadersAfterOneRead(t *testing.T) {
 	h := newHarness(t, nil)
 	blocks := h.extend(h.tipHash(), 300)
 	h.close()
-	st, err := store.OpenDir(h.dir, store.WithNoSync(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cs := &readCountingStore{Store: st}
-	c, err := chain.New(h.p, cs, chain.WithClock(func() time.Time { return testNow }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cs := openCounting(t, h.p, h.dir)
 	unknown := make([]chain.Hash, chain.MaxLocatorLen-1)
 	for i := range unknown {
 		unknown[i][0] = byte(i + 1)

@@ -27,6 +27,75 @@ type overlay struct {
 	// (sanity hashed them for the merkle root), so connecting them
 	// does not hash every transaction again. Not written to the store.
 	ids map[Hash][]Hash
+	// read holds accounts read ahead from the base (readAhead) by an
+	// overlay on the store: committed state, which cannot change while
+	// the chain's lock is held and the overlay lives. Not written.
+	read map[string]Account
+}
+
+// storeViewer is the part of a Store that reads many records in one
+// read transaction.
+type storeViewer interface {
+	View(fn func(StoreView) error) error
+}
+
+// readAhead reads every address of addrs that no overlay from o down
+// holds in one store view, so that connecting a block costs one read
+// transaction instead of one per address it touches.
+func (o *overlay) readAhead(addrs []string) error {
+	bottom := o
+	for {
+		next, ok := bottom.base.(*overlay)
+		if !ok {
+			break
+		}
+		bottom = next
+	}
+	sv, ok := bottom.base.(storeViewer)
+	if !ok {
+		return nil
+	}
+	var missing []string
+	for _, a := range addrs {
+		if !o.holds(a) {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if bottom.read == nil {
+		bottom.read = make(map[string]Account, len(missing))
+	}
+	err := sv.View(func(v StoreView) error {
+		for _, a := range missing {
+			acc, err := v.Account(a)
+			if err != nil {
+				return err
+			}
+			bottom.read[a] = acc
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read accounts: %w", err)
+	}
+	return nil
+}
+
+// holds reports whether o or an overlay below it answers for addr
+// without reading the store.
+func (o *overlay) holds(addr string) bool {
+	for r := o; r != nil; {
+		if _, ok := r.b.Accounts[addr]; ok {
+			return true
+		}
+		if _, ok := r.read[addr]; ok {
+			return true
+		}
+		r, _ = r.base.(*overlay)
+	}
+	return false
 }
 
 // noteIDs remembers the transaction ids of block h; nil is ignored.
@@ -41,10 +110,15 @@ func (o *overlay) noteIDs(h Hash, ids []Hash) {
 }
 
 // txIDs returns the transaction ids of b, whose hash is h: those sanity
-// computed in this pass, else hashed now.
+// computed in this pass, else hashed now. The ids are noted in the
+// process's root overlay and a block connects in a child of it (the
+// reorg's), so the enclosing overlays are asked too.
 func (o *overlay) txIDs(h Hash, b *Block) []Hash {
-	if ids, ok := o.ids[h]; ok && len(ids) == len(b.Transactions) {
-		return ids
+	for r := o; r != nil; {
+		if ids, ok := r.ids[h]; ok && len(ids) == len(b.Transactions) {
+			return ids
+		}
+		r, _ = r.base.(*overlay)
 	}
 	return TxIDs(b.Transactions)
 }
@@ -92,6 +166,9 @@ func (o *overlay) Account(addr string) (Account, error) {
 	if a, ok := o.b.Accounts[addr]; ok {
 		return a, nil
 	}
+	if a, ok := o.read[addr]; ok {
+		return a, nil
+	}
 	return o.base.Account(addr)
 }
 
@@ -115,17 +192,28 @@ func (o *overlay) TxLocation(id Hash) (Hash, error) {
 	return o.base.TxLocation(id)
 }
 
-// merge moves every write of child into o. child must be built on o.
+// merge moves every write of child into o. child must be built on o, and
+// is not used after: a map o has nothing in yet is taken whole, not
+// copied (a block's thousands of accounts and index entries).
 func (o *overlay) merge(child *overlay) {
-	maps.Copy(o.b.Blocks, child.b.Blocks)
-	maps.Copy(o.b.Metas, child.b.Metas)
-	maps.Copy(o.b.Undos, child.b.Undos)
-	maps.Copy(o.b.Main, child.b.Main)
-	maps.Copy(o.b.Accounts, child.b.Accounts)
-	maps.Copy(o.b.TxIndex, child.b.TxIndex)
+	mergeInto(&o.b.Blocks, child.b.Blocks)
+	mergeInto(&o.b.Metas, child.b.Metas)
+	mergeInto(&o.b.Undos, child.b.Undos)
+	mergeInto(&o.b.Main, child.b.Main)
+	mergeInto(&o.b.Accounts, child.b.Accounts)
+	mergeInto(&o.b.TxIndex, child.b.TxIndex)
 	if !child.b.Tip.IsZero() {
 		o.b.Tip = child.b.Tip
 	}
+}
+
+// mergeInto copies src into *dst, or makes src *dst if *dst is empty.
+func mergeInto[K comparable, V any](dst *map[K]V, src map[K]V) {
+	if len(*dst) == 0 {
+		*dst = src
+		return
+	}
+	maps.Copy(*dst, src)
 }
 
 // empty reports whether the overlay holds no writes.

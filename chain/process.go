@@ -3,7 +3,6 @@ package chain
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math/big"
 )
 
@@ -291,6 +290,9 @@ func (c *Chain) reorgTo(o *overlay, tip, target *BlockMeta) (bad *BlockMeta, err
 // connect applies a block's transactions to the ledger in o and puts it
 // on the main chain.
 func (c *Chain) connect(o *overlay, b *Block, meta *BlockMeta) error {
+	if err := o.readAhead(blockAddresses(b)); err != nil {
+		return err
+	}
 	v := NewStateView(c.p, o)
 	if err := v.ConnectBlock(b); err != nil {
 		return err
@@ -307,9 +309,12 @@ func (c *Chain) connect(o *overlay, b *Block, meta *BlockMeta) error {
 			}
 		}
 	}
-	maps.Copy(o.b.Accounts, v.Changes())
+	mergeInto(&o.b.Accounts, v.Changes()) // the view is dropped
 	o.b.Undos[meta.Hash] = v.Undo()
 	o.b.Main[meta.Height()] = meta.Hash
+	if len(o.b.TxIndex) == 0 {
+		o.b.TxIndex = make(map[Hash]Hash, len(ids))
+	}
 	for _, id := range ids {
 		o.b.TxIndex[id] = meta.Hash
 	}
@@ -319,6 +324,19 @@ func (c *Chain) connect(o *overlay, b *Block, meta *BlockMeta) error {
 		o.b.Metas[meta.Hash] = &m
 	}
 	return nil
+}
+
+// blockAddresses returns every address b's transactions touch, the
+// coinbase's recipient first, repeats included.
+func blockAddresses(b *Block) []string {
+	out := make([]string, 0, 2*len(b.Transactions))
+	for i, tx := range b.Transactions {
+		if i > 0 {
+			out = append(out, tx.Sender)
+		}
+		out = append(out, tx.Recipient)
+	}
+	return out
 }
 
 // disconnect takes the tip block off the main chain in o, restoring the

@@ -29,9 +29,10 @@ type Store interface {
 	// every read through it sees the same state, whatever Apply commits
 	// meanwhile, and the whole view costs the store one read transaction
 	// instead of one per read. The chain uses it where one request makes
-	// many reads (HeadersAfter, Locator). fn must not keep the view past
-	// its return, and must not call Apply: a writer may wait for the
-	// view's transaction to end. View returns fn's error.
+	// many reads (HeadersAfter, Locator, the accounts a block touches).
+	// fn must not keep the view past its return, and must not call
+	// Apply: a writer may wait for the view's transaction to end. View
+	// returns fn's error.
 	View(fn func(StoreView) error) error
 	// SideMetas returns the metas of every stored block that is not on
 	// the main chain.
@@ -42,10 +43,13 @@ type Store interface {
 	Close() error
 }
 
-// StoreView is the part of the store a View reads: the block index and the
-// main chain, as Store's methods of the same names.
+// StoreView is the part of the store a View reads: the block index, the
+// main chain and the accounts, as Store's methods of the same names.
 type StoreView interface {
 	Meta(Hash) (*BlockMeta, error)
+	// Account is Store.Account: connecting a block reads every address it
+	// touches in one view instead of a read transaction each.
+	Account(addr string) (Account, error)
 	MainHash(height uint64) (Hash, error)
 	// MainHashes returns the main-chain hashes at heights from, from+1, …:
 	// n of them, or fewer where the main chain ends. It is one walk of the

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -89,9 +90,17 @@ func openBuckets(tx *bolt.Tx) (*buckets, error) {
 // transaction.
 type plan struct {
 	blocks, metas, main, accounts, txindex, meta []write
-	// newBlocks are the encodings of the blocks put, undos the undo
-	// records put (nil for a deletion), by block hash.
-	newBlocks, undos map[chain.Hash][]byte
+	// newBlocks are the blocks put, each with the length of its
+	// encoding: resolve encodes it straight into its record. undos are
+	// the undo records put (nil for a deletion), by block hash.
+	newBlocks map[chain.Hash]newBlock
+	undos     map[chain.Hash][]byte
+}
+
+// newBlock is a block to put and the length of its encoding.
+type newBlock struct {
+	b    *chain.Block
+	size int
 }
 
 // encodeBatch turns b into writes, refusing records the store cannot hold.
@@ -99,7 +108,7 @@ type plan struct {
 // block's): they are put together, or deleted together; a meta alone
 // updates the status of a block already stored.
 func encodeBatch(b *chain.Batch) (*plan, error) {
-	p := &plan{newBlocks: make(map[chain.Hash][]byte, len(b.Blocks)), undos: make(map[chain.Hash][]byte, len(b.Undos))}
+	p := &plan{newBlocks: make(map[chain.Hash]newBlock, len(b.Blocks)), undos: make(map[chain.Hash][]byte, len(b.Undos))}
 	for h, blk := range b.Blocks {
 		m, ok := b.Metas[h]
 		if !ok || (m == nil) != (blk == nil) {
@@ -111,15 +120,15 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 		if got := blk.Hash(); got != h {
 			return nil, fmt.Errorf("%w: block %s filed under %s", ErrBadBatch, got.Short(), h.Short())
 		}
-		enc := blk.Encode()
-		if len(enc) > chain.MaxBlockSize {
-			return nil, fmt.Errorf("%w: block %s is %d bytes, limit %d", ErrBadBatch, h.Short(), len(enc), chain.MaxBlockSize)
+		size := blk.EncodedSize()
+		if size > chain.MaxBlockSize {
+			return nil, fmt.Errorf("%w: block %s is %d bytes, limit %d", ErrBadBatch, h.Short(), size, chain.MaxBlockSize)
 		}
-		if int(m.Size) != len(enc) || int(m.TxCount) != len(blk.Transactions) {
+		if int(m.Size) != size || int(m.TxCount) != len(blk.Transactions) {
 			return nil, fmt.Errorf("%w: meta of %s says %d bytes and %d transactions, the block has %d and %d",
-				ErrBadBatch, h.Short(), m.Size, m.TxCount, len(enc), len(blk.Transactions))
+				ErrBadBatch, h.Short(), m.Size, m.TxCount, size, len(blk.Transactions))
 		}
-		p.newBlocks[h] = enc
+		p.newBlocks[h] = newBlock{b: blk, size: size}
 	}
 	for h, m := range b.Metas {
 		if m == nil {
@@ -202,7 +211,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		p.metas = append(p.metas, write{key: hashKey(h)})
 		p.blocks = append(p.blocks, write{key: blockKey(height, h)})
 	}
-	for h, enc := range p.newBlocks {
+	for h, nb := range p.newBlocks {
 		key := blockKey(b.Metas[h].Height(), h)
 		undo, ok := p.undos[h]
 		if !ok {
@@ -214,7 +223,9 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 				}
 			}
 		}
-		p.blocks = append(p.blocks, write{key: key, val: appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo)})
+		rec := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen32+nb.size+len(undo)), uint64(nb.size))
+		rec = append(nb.b.AppendEncode(rec), undo...)
+		p.blocks = append(p.blocks, write{key: key, val: rec})
 	}
 	for h, undo := range p.undos {
 		if _, ok := b.Blocks[h]; ok {

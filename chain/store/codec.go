@@ -194,26 +194,51 @@ const (
 	compactAddrLen = (chain.AddressLen - len(chain.AddressPrefix)) / 2
 )
 
-// compactAddress returns the bytes a gc address spells, or false for any
-// other name (uppercase hex included: it would not come back the same).
-func compactAddress(addr string) ([]byte, bool) {
+// appendCompact appends the bytes a gc address spells, or returns false
+// for any other name (uppercase hex included: it would not come back the
+// same). It checks and decodes in one pass, in place: a commit calls it
+// for every address a block touches, twice.
+func appendCompact(b []byte, addr string) ([]byte, bool) {
 	if len(addr) != chain.AddressLen || !strings.HasPrefix(addr, chain.AddressPrefix) {
-		return nil, false
+		return b, false
 	}
 	digits := addr[len(chain.AddressPrefix):]
-	for i := range len(digits) {
-		if c := digits[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return nil, false
+	n := len(b)
+	for i := 0; i+1 < len(digits); i += 2 {
+		hi, lo := hexValue[digits[i]], hexValue[digits[i+1]]
+		if hi|lo > 0xf {
+			return b[:n], false
 		}
+		b = append(b, hi<<4|lo)
 	}
-	raw, err := hex.DecodeString(digits)
-	return raw, err == nil
+	return b, true
+}
+
+// hexValue maps a lowercase hex digit to its value, anything else to 0xff.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
+
+// isCompact reports whether addr is a gc address in its canonical form.
+func isCompact(addr string) bool {
+	var buf [compactAddrLen]byte
+	_, ok := appendCompact(buf[:0], addr)
+	return ok
 }
 
 // appendAddress appends addr in its undo-record form.
 func appendAddress(b []byte, addr string) []byte {
-	if raw, ok := compactAddress(addr); ok {
-		return append(append(b, compactTag), raw...)
+	if out, ok := appendCompact(append(b, compactTag), addr); ok {
+		return out
 	}
 	return append(append(b, byte(len(addr))), addr...)
 }
@@ -235,7 +260,7 @@ func readAddress(b []byte) (string, int, error) {
 		return "", 0, fmt.Errorf("%w: address length %d in %d bytes", ErrCorrupt, l, len(b))
 	}
 	addr := string(b[1 : 1+l])
-	if _, ok := compactAddress(addr); ok {
+	if isCompact(addr) {
 		return "", 0, fmt.Errorf("%w: gc address written long", ErrCorrupt)
 	}
 	return addr, 1 + l, nil
@@ -245,10 +270,15 @@ func readAddress(b []byte) (string, int, error) {
 // tag and its 24 bytes (25 bytes), any other name as a zero byte and its
 // bytes. The leading byte keeps the two forms apart.
 func accountKey(addr string) []byte {
-	if raw, ok := compactAddress(addr); ok {
-		return append([]byte{compactTag}, raw...)
+	return appendAccountKey(make([]byte, 0, 1+max(compactAddrLen, len(addr))), addr)
+}
+
+// appendAccountKey appends the accounts key of addr to b.
+func appendAccountKey(b []byte, addr string) []byte {
+	if out, ok := appendCompact(append(b, compactTag), addr); ok {
+		return out
 	}
-	return append([]byte{0}, addr...)
+	return append(append(b, 0), addr...)
 }
 
 func appendAccount(b []byte, a chain.Account) []byte {

@@ -70,10 +70,11 @@
 // Zero-valued batch entries are deletions (see chain.Batch).
 //
 // Each read runs in its own read-only transaction and sees only committed
-// batches; View runs many reads of the block index and main chain in one,
-// all of them seeing the same state (a request that reads thousands of
-// records pays for one transaction, and a reorg committed meanwhile does
-// not show through half-way). Values are copied out of bbolt's memory map before the
+// batches; View runs many reads of the block index, the main chain and
+// the accounts in one, all of them seeing the same state (a request that
+// reads thousands of records, or a block connecting that touches
+// thousands of accounts, pays for one transaction, and a reorg committed
+// meanwhile does not show through half-way). Values are copied out of bbolt's memory map before the
 // transaction ends, so what a read returns is the caller's. Reads may run
 // from any goroutine, concurrently with Apply; bbolt serialises writers.
 //

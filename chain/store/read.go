@@ -96,6 +96,12 @@ func (s *Store) Account(addr string) (chain.Account, error) {
 		return chain.Account{}, nil
 	}
 	v, err := s.get(bucketAccounts, accountKey(addr))
+	return accountRecord(addr, v, err)
+}
+
+// accountRecord decodes the accounts record v read for addr (err is the
+// read's).
+func accountRecord(addr string, v []byte, err error) (chain.Account, error) {
 	if err != nil {
 		return chain.Account{}, fmt.Errorf("account %q: %w", addr, err)
 	}
@@ -192,8 +198,12 @@ func openView(tx *bolt.Tx) *txView { return &txView{tx: tx} }
 // opened once. The store's single reads use it too, each in a
 // transaction of its own.
 type txView struct {
-	tx                           *bolt.Tx
-	metas, main, blocks, txindex *bolt.Bucket
+	tx                                     *bolt.Tx
+	metas, main, blocks, txindex, accounts *bolt.Bucket
+	// key and cur are reused by Account: a block's connect reads
+	// thousands, and a Get costs bbolt a cursor of its own each.
+	key []byte
+	cur *bolt.Cursor
 }
 
 // bucket returns the bucket name, opening it into *slot on first use.
@@ -261,6 +271,26 @@ func (v *txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 func (v *txView) MainHash(height uint64) (chain.Hash, error) {
 	b, err := v.get(&v.main, bucketMain, heightKey(height))
 	return mainRecord(height, b, err)
+}
+
+func (v *txView) Account(addr string) (chain.Account, error) {
+	if addr == "" {
+		return chain.Account{}, nil
+	}
+	if v.cur == nil {
+		b, err := v.bucket(&v.accounts, bucketAccounts)
+		if err != nil {
+			return accountRecord(addr, nil, err)
+		}
+		v.cur = b.Cursor()
+	}
+	v.key = appendAccountKey(v.key[:0], addr)
+	k, rec := v.cur.Seek(v.key)
+	if !bytes.Equal(k, v.key) {
+		rec = nil // Seek lands on the next key when addr has none
+	}
+	// decodeAccount copies the record out of bbolt's memory.
+	return accountRecord(addr, rec, nil)
 }
 
 func (v *txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {

@@ -96,8 +96,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 		timeout = time.Nanosecond
 	}
 	db, err := bolt.Open(path, fileMode, &bolt.Options{
-		Timeout: timeout,
-		NoSync:  cfg.noSync,
+		Timeout:         timeout,
+		NoSync:          cfg.noSync,
+		InitialMmapSize: initialMmapSize,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (lock timeout %s)", path, ErrLocked, cfg.lockTimeout)

@@ -370,4 +370,21 @@ func TestAddressForms(t *testing.T) {
 	if got, err := st.Undo(h); err != nil || !reflect.DeepEqual(got, u) {
 		t.Errorf("Undo = %+v, %v; want %+v", got, err, u)
 	}
+	// A view reads them all in one transaction, reusing one key buffer
+	// whatever the form: each must still find its own record.
+	err := st.View(func(v chain.StoreView) error {
+		for i, name := range append(names, "never seen", "") {
+			want := chain.Account{}
+			if i < len(names) {
+				want = chain.Account{Balance: int64(i + 1), Nonce: uint64(i)}
+			}
+			if got, err := v.Account(name); err != nil || got != want {
+				t.Errorf("view: Account(%q) = %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -3,8 +3,10 @@ package store_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
 )
 
 // TestView reads the main index and metas through one view: the same
@@ -78,3 +80,35 @@ func TestView(t *testing.T) {
 }
 
 var errStop = errors.New("stop")
+
+// TestApplyDuringView: a commit that grows a store still small does not
+// wait for an open read transaction. bbolt remaps the file when a commit
+// outgrows the map, and a remap waits for every reader; the store maps
+// enough from the start (initialMmapSize) that a new store never remaps,
+// so a commit in the middle of a view of the chain's (a block's
+// accounts, a peer's headers) goes through. Before the initial map, this
+// Apply waited for the view and the view for the Apply.
+func TestApplyDuringView(t *testing.T) {
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(3, 50)
+	first := chain.NewBatch()
+	g.connect(first, 0)
+	mustApply(t, st, first)
+	big := chain.NewBatch()
+	for range 40 {
+		g.connect(big, 200) // several MB of pages: many times the file so far
+	}
+	err := st.View(func(v chain.StoreView) error {
+		done := make(chan error, 1)
+		go func() { done <- st.Apply(big) }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(time.Minute):
+			return errors.New("the commit waited for the open view")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

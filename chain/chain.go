@@ -46,11 +46,13 @@ type Chain struct {
 	// node builds on this chain (WithSigCache).
 	sigs *SigCache
 
-	mu       sync.Mutex
-	orphans  *orphanPool
-	invalid  *hashRing
-	tipWaitC chan struct{} // closed and replaced on every tip change
-	failure  storeFailure  // sticky once a commit failed
+	mu      sync.Mutex
+	orphans *orphanPool
+	invalid *hashRing
+	// tipWait is closed and replaced on every tip change, after the tip
+	// itself: atomic, so a waiter never waits for the lock a commit holds.
+	tipWait atomic.Pointer[chan struct{}]
+	failure storeFailure // sticky once a commit failed
 	// side holds the stored blocks off the main chain, for pruning
 	// (prune.go).
 	side map[Hash]sideBlock
@@ -104,17 +106,18 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		cfg.sigs = NewSigCache(defaultSigCache)
 	}
 	c := &Chain{
-		sigs:     cfg.sigs,
-		p:        p,
-		store:    st,
-		log:      cfg.log,
-		now:      cfg.now,
-		orphans:  newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
-		invalid:  newHashRing(cfg.maxInvalid),
-		tipWaitC: make(chan struct{}),
-		headers:  newHeaderCache(),
-		failure:  storeFailure{done: make(chan struct{})},
+		sigs:    cfg.sigs,
+		p:       p,
+		store:   st,
+		log:     cfg.log,
+		now:     cfg.now,
+		orphans: newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
+		invalid: newHashRing(cfg.maxInvalid),
+		headers: newHeaderCache(),
+		failure: storeFailure{done: make(chan struct{})},
 	}
+	first := make(chan struct{})
+	c.tipWait.Store(&first)
 	g, err := st.MainHash(0)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -180,11 +183,7 @@ func (c *Chain) Params() *Params { return c.p }
 func (c *Chain) Tip() *BlockMeta { return c.tip.Load() }
 
 // TipChanged returns a channel that is closed at the next tip change.
-func (c *Chain) TipChanged() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.tipWaitC
-}
+func (c *Chain) TipChanged() <-chan struct{} { return *c.tipWait.Load() }
 
 // Meta returns the index entry of a stored block, or of one validated
 // and being committed.
@@ -533,8 +532,8 @@ func (c *Chain) publishTip(ch *Change) {
 		return
 	}
 	c.tip.Store(ch.NewTip)
-	close(c.tipWaitC)
-	c.tipWaitC = make(chan struct{})
+	next := make(chan struct{})
+	close(*c.tipWait.Swap(&next))
 	if ch.Reorg() {
 		c.log.Debug("reorg", "old_tip", ch.OldTip.Hash.Short(), "new_tip", ch.NewTip.Hash.Short(),
 			"height", ch.NewTip.Height(), "depth", len(ch.Disconnected))

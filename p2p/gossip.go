@@ -282,8 +282,14 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 		if from == g.host.ID() {
 			return pubsub.ValidationAccept
 		}
-		if g.dropBanned(from) {
+		if topic == "tx" && g.dropBanned(from) {
 			// Read before the ban: not judged, not counted as validated.
+			// GossipSub marked its id seen before asking us, so honest
+			// copies of it are dropped as duplicates for the seen cache's
+			// time: a transaction this node then misses comes back with
+			// its block (compact relay asks for it) or its rebroadcast. A
+			// block is still judged: a banned peer sending it first must
+			// not keep it from this node (blocks are few and work-gated).
 			return pubsub.ValidationIgnore
 		}
 		// Counted after recoverValidator has turned a panic into Ignore.

@@ -378,6 +378,25 @@ func (c *Chain) ProcessCheckedBlocks(ctx context.Context, cb *CheckedBlocks) (*C
 	return c.process(ctx, cb.blocks, cb.sanity, true, nil)
 }
 
+// readAheadBlocks is how many blocks of a sync batch have their accounts
+// read in one store view: one view for many blocks, but not for a whole
+// batch at once, whose later blocks a failure may never reach.
+const readAheadBlocks = 64
+
+// batchAddresses returns the addresses of the first readAheadBlocks
+// blocks, up to the first whose sanity check failed before the lock (it
+// and those after it will not connect).
+func batchAddresses(blocks []*Block, sanity []*sanityResult) []string {
+	var addrs []string
+	for i, b := range blocks[:min(len(blocks), readAheadBlocks)] {
+		if sanity[i] != nil && sanity[i].err != nil {
+			break
+		}
+		addrs = append(addrs, blockAddresses(b)...)
+	}
+	return addrs
+}
+
 // process runs blocks through the pipeline under the lock; sanity holds
 // the body checks done before it (nil entries are done under it).
 // requested marks a sync batch: duplicates are skipped and the work gate
@@ -392,23 +411,18 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 	}
 	oldTip := c.tip.Load()
 	root := newOverlay(c.store)
-	if requested && len(blocks) > 1 {
-		// A sync batch's headers proved its work: read the accounts of
-		// all its blocks in one view rather than one view a block.
-		var addrs []string
-		for _, b := range blocks {
-			addrs = append(addrs, blockAddresses(b)...)
-		}
-		if err := root.readAhead(addrs); err != nil {
-			return nil, 0, err
-		}
-	}
 	done := 0
 	var failure error
 	for i, b := range blocks {
 		if err := ctx.Err(); err != nil {
 			failure = err
 			break
+		}
+		if requested && len(blocks) > 1 && i%readAheadBlocks == 0 {
+			if err := root.readAhead(batchAddresses(blocks[i:], sanity[i:])); err != nil {
+				failure = err
+				break
+			}
 		}
 		err := c.processOne(root, b, sanity[i], requested)
 		if err != nil && !(requested && errors.Is(err, ErrDuplicateBlock)) {

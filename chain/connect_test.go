@@ -14,16 +14,20 @@ import (
 
 // TestConnectReadsAccountsInOneView: connecting a block, or a sync
 // batch of blocks, reads the accounts it touches in one store view, not
-// one read transaction per address, and the ledger comes out the same.
+// one read transaction per address, and the ledger comes out the same. A
+// batch whose first block failed its checks before the lock reads none:
+// the blocks after it will not connect.
 func TestConnectReadsAccountsInOneView(t *testing.T) {
 	tests := []struct {
 		name      string
 		blocks    int // each of perBlock transfers from senders of its own
 		perBlock  int
 		requested bool
+		badFirst  bool // the batch's first block fails its sanity check
 	}{
-		{"a gossiped block", 1, 40, false},
-		{"a sync batch of three blocks", 3, 15, true},
+		{"a gossiped block", 1, 40, false, false},
+		{"a sync batch of three blocks", 3, 15, true, false},
+		{"a sync batch whose first block is bad", 3, 15, true, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,10 +68,22 @@ func TestConnectReadsAccountsInOneView(t *testing.T) {
 				blocks = append(blocks, b)
 				parent = b.Hash()
 			}
+			if tc.badFirst {
+				blocks[0].Transactions[1].Amount++ // the merkle root no longer matches
+			}
 			c, cs := openCounting(t, h.p, snap)
 			cs.accounts, cs.views = 0, 0
 			var ch *chain.Change
 			var err error
+			if tc.badFirst {
+				if ch, _, err = c.ProcessBlocks(context.Background(), blocks); err == nil || ch != nil {
+					t.Fatalf("a batch starting with a bad block: change %v, error %v", ch, err)
+				}
+				if cs.accounts != 0 || cs.views != 0 {
+					t.Errorf("read %d accounts one by one and took %d views for blocks that cannot connect", cs.accounts, cs.views)
+				}
+				return
+			}
 			if tc.requested {
 				ch, _, err = c.ProcessBlocks(context.Background(), blocks)
 			} else {

@@ -56,7 +56,12 @@ func (o *overlay) readAhead(addrs []string) error {
 		return nil
 	}
 	var missing []string
+	seen := make(map[string]struct{}, len(addrs))
 	for _, a := range addrs {
+		if _, dup := seen[a]; dup {
+			continue // a coinbase recipient or a busy wallet, read once
+		}
+		seen[a] = struct{}{}
 		if !o.holds(a) {
 			missing = append(missing, a)
 		}

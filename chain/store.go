@@ -48,7 +48,8 @@ type Store interface {
 type StoreView interface {
 	Meta(Hash) (*BlockMeta, error)
 	// Account is Store.Account: connecting a block reads every address it
-	// touches in one view instead of a read transaction each.
+	// touches in one view instead of a read transaction each. A view's
+	// reads reuse one cursor: a view is for one goroutine.
 	Account(addr string) (Account, error)
 	MainHash(height uint64) (Hash, error)
 	// MainHashes returns the main-chain hashes at heights from, from+1, …:

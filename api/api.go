@@ -202,6 +202,12 @@ func (s *server) route(path string, h handlerFunc, methods ...string) {
 		defer cancel()
 		stop := context.AfterFunc(s.ctx, cancel)
 		defer stop()
+		if s.ctx.Err() != nil {
+			// AfterFunc cancels on a goroutine of its own even when the
+			// node's context has already ended: a request that came after
+			// must not start work before that goroutine runs.
+			cancel()
+		}
 		if err := h(w, r.WithContext(ctx)); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -135,10 +135,11 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			// tip's work alone cannot tell. Nor, once a commit under way
 			// ends, if our tip then has the work p claimed (p moved to a
 			// branch of ours since its status).
-			if tip.Work.Cmp(claimed.Work) < 0 && !s.chain.Validated(claimed.Tip) {
+			held := s.chain.Validated(claimed.Tip)
+			if !held && tip.Work.Cmp(claimed.Work) < 0 {
 				tip = s.tipAfterCommit(ctx, tip)
 			}
-			if tip.Work.Cmp(claimed.Work) >= 0 || s.chain.Validated(claimed.Tip) {
+			if held || tip.Work.Cmp(claimed.Work) >= 0 {
 				return nil, nil, nil
 			}
 			shown := tip.Work // no headers: p's tip is a block we hold

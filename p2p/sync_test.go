@@ -313,6 +313,26 @@ func TestRequestSyncTooSoonAsksAgain(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "a on b's tip", func() bool { return a.c.Tip().Hash == b.c.Tip().Hash })
 }
 
+// peerWithHeldBlocks returns a peer five blocks ahead of genesis, a chain
+// that holds the same five blocks, and the meta of the fourth: the tip
+// such a chain reports while the fifth is still committing.
+func peerWithHeldBlocks(t *testing.T) (*syncNode, *testChain, *chain.BlockMeta) {
+	t.Helper()
+	a := newSyncNode(t)
+	blocks := mineBlocks(t, a.c, testwallet.New("miner").Addr, 5)
+	bc := newTestChain(t)
+	for _, b := range blocks {
+		if _, err := bc.processNow(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fourth, err := bc.Meta(blocks[3].Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, bc, fourth
+}
+
 // laggingTip is a chain whose tip lags the blocks it holds, as a node's
 // does between validating a gossiped block and the end of its commit
 // (protocol.md §16.8): its locator already names the block, its tip not.
@@ -329,18 +349,7 @@ func (c laggingTip) Tip() *chain.BlockMeta { return c.tip }
 // It was banned as a liar when the block came during the download
 // (TestKillMiningNode, about one run in three under load).
 func TestSyncClaimedTipHeldIsNoLie(t *testing.T) {
-	a := newSyncNode(t)
-	blocks := mineBlocks(t, a.c, testwallet.New("miner").Addr, 5)
-	bc := newTestChain(t)
-	for _, b := range blocks {
-		if _, err := bc.processNow(context.Background(), b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	parent, err := bc.Meta(blocks[len(blocks)-2].Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, bc, parent := peerWithHeldBlocks(t)
 	events := make(chan p2p.SyncEvent, 16)
 	bans := p2p.NewGater()
 	h := newHost(t)
@@ -411,18 +420,7 @@ func (c *committingChain) TipChanged() <-chan struct{} {
 // ends), so the peer is not banned, even where the claimed tip is not
 // known to be held (the peer moved to our branch since its status).
 func TestSyncClaimMetByCommitUnderWay(t *testing.T) {
-	a := newSyncNode(t)
-	blocks := mineBlocks(t, a.c, testwallet.New("miner").Addr, 5)
-	bc := newTestChain(t)
-	for _, b := range blocks {
-		if _, err := bc.ProcessBlock(context.Background(), b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stale, err := bc.Meta(blocks[3].Hash())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, bc, stale := peerWithHeldBlocks(t)
 	c := &committingChain{testChain: bc, stale: stale}
 	h, gate := newHost(t), p2p.NewGater()
 	s := p2p.NewSyncer(context.Background(), h, c, gate, p2p.WithSyncLogger(testLogger(t)))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -494,16 +493,7 @@ func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityRe
 		return out
 	}
 	checks := make([]*blockCheck, len(blocks))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(blocks)) {
-		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < len(blocks); i = int(next.Add(1)) - 1 {
-				checks[i] = prepareBlockSanity(p, blocks[i], sigs)
-			}
-		})
-	}
-	wg.Wait()
+	onEveryCore(len(blocks), func(i int) { checks[i] = prepareBlockSanity(p, blocks[i], sigs) })
 	n := 0
 	for _, bc := range checks {
 		n += len(bc.jobs)

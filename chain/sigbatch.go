@@ -55,16 +55,7 @@ func (c *SigCache) verifyJobs(p *Params, jobs []sigJob) {
 	} else {
 		size := min(batchMax, (n+workers-1)/workers)
 		chunks := (n + size - 1) / size
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range min(workers, chunks) {
-			wg.Go(func() {
-				for k := int(next.Add(1)) - 1; k < chunks; k = int(next.Add(1)) - 1 {
-					verifyChunk(p, jobs[k*size:min((k+1)*size, n)])
-				}
-			})
-		}
-		wg.Wait()
+		onEveryCore(chunks, func(k int) { verifyChunk(p, jobs[k*size:min((k+1)*size, n)]) })
 	}
 	if c == nil {
 		return
@@ -111,4 +102,20 @@ func (c *SigCache) cached(id Hash) bool {
 		c.hits.Add(1)
 	}
 	return ok
+}
+
+// onEveryCore calls f(0) … f(n-1), each once, on up to GOMAXPROCS
+// goroutines that take the next index as they finish one, so uneven items
+// keep every core busy. It returns when all calls have.
+func onEveryCore(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -74,9 +74,22 @@ const (
 	// and transactions that fit in one block.
 	MaxBlockTxnResponseSize = chain.HashSize + binary.MaxVarintLen16 + chain.MaxBlockSize
 
-	// MaxTxMessageSize bounds the payload of the transaction topic: one
-	// canonical transaction encoding.
+	// MaxTxMessageSize bounds one transaction of the transaction topic's
+	// batches: one canonical transaction encoding.
 	MaxTxMessageSize = chain.MaxTxSize
+
+	// MaxTxBatchTxs bounds the transactions of one message of the
+	// transaction topic (txbatch.go). Enough that a node admitting a few
+	// thousand transactions a second sends a few dozen messages, not
+	// thousands; few enough that a hostile batch costs a validator at
+	// most 256 signature checks (about 12 ms on one core), as 256
+	// single-transaction messages did.
+	MaxTxBatchTxs = 256
+
+	// MaxTxBatchSize bounds the payload of one message of the transaction
+	// topic: 256 ordinary transfers (about 200 bytes each) fit; fewer
+	// transactions of the largest size. Far inside MaxGossipMessageSize.
+	MaxTxBatchSize = 64 << 10
 )
 
 // Stream deadlines. A peer that misses one has its stream reset; the

@@ -1,0 +1,72 @@
+package chain_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+)
+
+// TestCheckTxsSanity: a gossiped batch's transactions are judged each as
+// CheckTxSanity would, their signatures verified once and kept: a second
+// check of the same batch verifies nothing, a forged signature or a bad
+// shape fails only its own transaction, and a shape failure costs no
+// verification.
+func TestCheckTxsSanity(t *testing.T) {
+	h := newHarness(t, nil)
+	w := testwallet.New("batch sender")
+	to := testwallet.New("batch recipient").Addr
+	var good []*chain.Transaction
+	for i := range 40 { // past parallelMin, so the batch runs on every core
+		good = append(good, w.Tx(h.p, to, 1, 0, uint64(i)))
+	}
+	forged := w.Tx(h.p, to, 2, 0, 100)
+	forged.Signature[0] ^= 1
+	shape := w.Tx(h.p, to, 3, 0, 101)
+	shape.Version++
+	mixed := []*chain.Transaction{good[0], forged, good[1], shape, w.Tx(h.p, to, 4, 0, 102)}
+
+	tests := []struct {
+		name     string
+		txs      []*chain.Transaction
+		want     []error // per transaction: nil or the rule error
+		verifies uint64  // added by this check
+		hits     uint64
+	}{
+		{"all new", good, make([]error, len(good)), 40, 0},
+		{"all cached", good, make([]error, len(good)), 0, 40},
+		{"mixed", mixed, []error{nil, chain.ErrBadSignature, nil, chain.ErrBadTxVersion, nil}, 2, 2},
+		{"mixed again: only the forged one again", mixed,
+			[]error{nil, chain.ErrBadSignature, nil, chain.ErrBadTxVersion, nil}, 1, 3},
+	}
+	sc := h.c.SigCache()
+	for _, tc := range tests {
+		before := sc.Stats()
+		errs := h.c.CheckTxsSanity(tc.txs)
+		if len(errs) != len(tc.txs) {
+			t.Fatalf("%s: %d verdicts for %d transactions", tc.name, len(errs), len(tc.txs))
+		}
+		for i, err := range errs {
+			if (tc.want[i] == nil) != (err == nil) || (err != nil && !errors.Is(err, tc.want[i])) {
+				t.Errorf("%s: transaction %d: %v, want %v", tc.name, i, err, tc.want[i])
+			}
+			if err == nil {
+				if single := h.c.CheckTxSanity(tc.txs[i]); single != nil {
+					t.Errorf("%s: transaction %d passed the batch but not alone: %v", tc.name, i, single)
+				}
+			}
+		}
+		after := sc.Stats()
+		// The single checks above are all hits; count them out.
+		passed := uint64(0)
+		for _, err := range errs {
+			if err == nil {
+				passed++
+			}
+		}
+		if v, hits := after.Verifies-before.Verifies, after.Hits-before.Hits-passed; v != tc.verifies || hits != tc.hits {
+			t.Errorf("%s: %d verifies and %d hits, want %d and %d", tc.name, v, hits, tc.verifies, tc.hits)
+		}
+	}
+}

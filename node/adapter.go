@@ -45,7 +45,9 @@ func (a chainAdapter) CheckBlocks(bs []*chain.Block) *chain.CheckedBlocks {
 func (a chainAdapter) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
 	return a.n.intake.processChecked(ctx, cb)
 }
-func (a chainAdapter) AddTx(tx *chain.Transaction) error { return a.n.addTx(tx, OriginGossip) }
+func (a chainAdapter) AddTxs(txs []*chain.Transaction) []error {
+	return a.n.intake.addTxs(txs, OriginGossip)
+}
 
 // MinFee makes the adapter a p2p.FeeFloor: gossip refuses a fee below the
 // mempool's minimum before decoding the transaction.

@@ -207,10 +207,57 @@ func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time
 	}
 	in.mu.Unlock()
 	if err == nil {
-		in.events.publish(EventTx, TxEventData{ID: tx.ID().String(), Sender: tx.Sender, Recipient: tx.Recipient,
-			Amount: tx.Amount, Fee: tx.Fee, Origin: origin})
+		in.txEvent(tx, origin)
 	}
 	return err
+}
+
+func (in *intake) txEvent(tx *chain.Transaction, origin string) {
+	in.events.publish(EventTx, TxEventData{ID: tx.ID().String(), Sender: tx.Sender, Recipient: tx.Recipient,
+		Amount: tx.Amount, Fee: tx.Fee, Origin: origin})
+}
+
+// addTxs is addTx for the transactions of a gossiped batch (protocol.md
+// §16.3), in order: the fees and every rule but the signatures first,
+// then the signatures of all that passed verified together through the
+// cache (chain.Chain.CheckTxsSanity), all before mu; then the
+// admissions, under one hold of it. errs[i] is what addTx would have
+// returned for transaction i.
+func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
+	errs := make([]error, len(txs))
+	check := make([]*chain.Transaction, 0, len(txs))
+	at := make([]int, 0, len(txs))
+	for i, tx := range txs {
+		switch {
+		case tx.IsCoinbase():
+			errs[i] = in.mempool.Add(tx, in.chain) // refused at once, with its own error
+		default:
+			if errs[i] = in.mempool.CheckFee(tx); errs[i] == nil {
+				check = append(check, tx)
+				at = append(at, i)
+			}
+		}
+	}
+	for k, err := range in.chain.CheckTxsSanity(check) {
+		errs[at[k]] = err
+	}
+	in.mu.Lock()
+	for k, i := range at {
+		switch {
+		case errs[i] != nil:
+		case in.closing:
+			errs[i] = ErrClosed
+		default:
+			errs[i] = in.mempool.AddVerifiedSince(check[k], in.chain, time.Time{})
+		}
+	}
+	in.mu.Unlock()
+	for i, err := range errs {
+		if err == nil {
+			in.txEvent(txs[i], origin)
+		}
+	}
+	return errs
 }
 
 // submit offers a transaction submitted to this node to the mempool and,

@@ -288,9 +288,6 @@ func (n *Node) SyncNow(ctx context.Context) bool {
 	return n.syncer.SyncNow(ctx)
 }
 
-// addTx is the p2p adapter's way in for transactions (see adapter.go).
-func (n *Node) addTx(tx *chain.Transaction, origin string) error { return n.intake.addTx(tx, origin) }
-
 func (n *Node) closeP2P() error {
 	var errs []error
 	if n.netmap != nil {

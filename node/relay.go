@@ -98,8 +98,8 @@ func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
 	}
 }
 
-// publishTx gossips a transaction submitted to the node, and remembers it
-// for rebroadcast.
+// publishTx gossips a transaction submitted to the node, in its next
+// batch (p2p.Gossip.PublishTx), and remembers it for rebroadcast.
 func (r *relay) publishTx(ctx context.Context, tx *chain.Transaction) {
 	r.own.add(tx.ID(), time.Now())
 	if r.gossip == nil {
@@ -127,10 +127,8 @@ func (r *relay) rebroadcastLoop(ctx context.Context, every time.Duration) {
 			return
 		case now := <-t.C:
 			txs := r.own.due(r.mempool, now.Add(-every))
-			for _, tx := range txs {
-				if err := r.gossip.PublishTx(ctx, tx); err != nil && ctx.Err() == nil {
-					r.log.Warn("rebroadcast tx", "id", tx.ID().Short(), "reason", err)
-				}
+			if err := r.gossip.PublishTxs(ctx, txs); err != nil && ctx.Err() == nil {
+				r.log.Warn("rebroadcast txs", "txs", len(txs), "reason", err)
 			}
 			if len(txs) > 0 {
 				r.log.Debug("rebroadcast", "txs", len(txs))

@@ -72,7 +72,7 @@ func TestGossipBannedPeerDroppedUnread(t *testing.T) {
 	const queued = 40
 	msgs := make([][]byte, 1+queued)
 	for i := range msgs {
-		msgs[i] = feeJamTx(i).Encode()
+		msgs[i] = txsMsg(feeJamTx(i))
 	}
 	if a.flood(msgs[:1]) != 1 {
 		t.Fatal("the first message was not written")

@@ -65,8 +65,11 @@ type Chain interface {
 	// after their branch's headers proved more work than the tip, stored
 	// whatever their own work. The node updates its mempool after.
 	ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error)
-	// AddTx offers a transaction to the mempool.
-	AddTx(tx *chain.Transaction) error
+	// AddTxs offers a gossiped batch's transactions to the mempool, in
+	// order, their signatures verified together through the signature
+	// cache (chain.Chain.CheckTxsSanity); errs[i] is transaction i's
+	// outcome, nil when the mempool admitted it now.
+	AddTxs(txs []*chain.Transaction) (errs []error)
 	// RangeMempool calls f with each transaction of the mempool, pending
 	// or queued, and its id until f returns false (see
 	// chain.Mempool.Range): what a compact block is rebuilt from.

@@ -173,7 +173,7 @@ func TestDoSAttacker(t *testing.T) {
 	cpu0, start := cpuTime(), time.Now()
 	msgs := make([][]byte, n)
 	for i := range msgs {
-		msgs[i] = tc.tx(i).Encode()
+		msgs[i] = txsMsg(tc.tx(i))
 	}
 	r.Sign = time.Since(start)
 	for a != nil {

@@ -20,6 +20,9 @@ import (
 	"github.com/gossipchain/gossipchain/protocol"
 )
 
+// errGossipClosed is the error of publishing after Close began.
+var errGossipClosed = errors.New("gossip closed")
+
 // Gossip runs GossipSub on the tx and block topics of one network. Its
 // validators decide every message: a block is processed by the chain and a
 // transaction offered to the mempool before either is forwarded, so
@@ -52,6 +55,11 @@ type Gossip struct {
 	blockTxnProto lpprotocol.ID
 	limits        *limitTable
 
+	// txOut queues the transactions for the node's next batch
+	// (txbatch.go); stopped is closed when Close begins.
+	txOut   chan *chain.Transaction
+	stopped <-chan struct{}
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -68,6 +76,9 @@ type gossipConfig struct {
 	// inspection, every scorePeriod.
 	onScores    func(map[peer.ID]float64)
 	scorePeriod time.Duration
+	// txWindow is how long the node's own transactions wait for a
+	// batch (txbatch.go).
+	txWindow time.Duration
 }
 
 // WithPeerExchange makes the node send peer exchange (PX) with the PRUNEs
@@ -142,7 +153,7 @@ func MessageID(data []byte) string {
 // NewGossip joins the network's topics on h and starts reading them; sync
 // is told of what gossiped blocks reveal (see SyncTrigger).
 func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts ...GossipOption) (*Gossip, error) {
-	cfg := gossipConfig{log: slog.New(slog.DiscardHandler), scorePeriod: scoreInspectPeriod}
+	cfg := gossipConfig{log: slog.New(slog.DiscardHandler), scorePeriod: scoreInspectPeriod, txWindow: defaultTxBatchWindow}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -174,7 +185,8 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 		psOpts = append(psOpts, pubsub.WithPeerExchange(true))
 	}
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(), floor: c.Params().RelayFeeFloor,
-		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable()}
+		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable(),
+		txOut: make(chan *chain.Transaction, txOutQueue)}
 	if s, ok := sync.(*Syncer); ok {
 		g.bans = s.bans
 	}
@@ -195,14 +207,16 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	}
 	g.ps = ps
 	ctx, g.cancel = context.WithCancel(ctx)
+	g.stopped = ctx.Done()
 	if err := g.join(txName, blockName); err != nil {
 		g.cancel()
 		return nil, err
 	}
 	h.SetStreamHandler(g.blockTxnProto, g.handleBlockTxn)
-	g.wg.Add(2)
+	g.wg.Add(3)
 	go g.drain(ctx, g.txSub)
 	go g.drain(ctx, g.blockSub)
+	go g.batchTxs(ctx, cfg.txWindow)
 	return g, nil
 }
 
@@ -258,15 +272,6 @@ func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}
 	g.blockStats.published.Add(1)
-	return nil
-}
-
-// PublishTx sends a transaction the mempool has accepted.
-func (g *Gossip) PublishTx(ctx context.Context, tx *chain.Transaction) error {
-	if err := g.txTopic.Publish(ctx, tx.Encode()); err != nil {
-		return fmt.Errorf("publish tx: %w", err)
-	}
-	g.txStats.published.Add(1)
 	return nil
 }
 
@@ -378,28 +383,6 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 			"missing", g.chain.OrphanRoot(h).Short())
 		g.sync.RequestSync(from)
 		return res, nil
-	}
-	return res, err
-}
-
-// checkTx decodes a gossiped transaction and offers it to the mempool;
-// see txVerdict.
-func (g *Gossip) checkTx(_ context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
-	if err := g.checkFee(data); err != nil {
-		return txVerdict(err), err
-	}
-	tx, n, err := chain.DecodeTransaction(data)
-	if err == nil && n != len(data) {
-		err = fmt.Errorf("%w: %d bytes after the transaction", chain.ErrMalformed, len(data)-n)
-	}
-	if err != nil {
-		err = undecodable{err}
-		return txVerdict(err), err
-	}
-	err = g.chain.AddTx(tx)
-	res := txVerdict(err)
-	if res == pubsub.ValidationAccept {
-		g.log.Info("tx received", "peer", from, "id", tx.ID().Short(), "from", tx.Sender, "to", tx.Recipient, "amount", tx.Amount)
 	}
 	return res, err
 }

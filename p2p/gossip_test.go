@@ -31,8 +31,8 @@ func newGossipNode(t *testing.T) *gossipNode {
 }
 
 // startGossipNode starts gossip on h for c, telling sync of what blocks
-// reveal.
-func startGossipNode(t testing.TB, h host.Host, c *testChain, sync p2p.SyncTrigger) *gossipNode {
+// reveal, with opts after the tests' own.
+func startGossipNode(t testing.TB, h host.Host, c *testChain, sync p2p.SyncTrigger, opts ...p2p.GossipOption) *gossipNode {
 	t.Helper()
 	n := &gossipNode{h: h, c: c, mesh: newMeshTracer(), scores: make(chan map[peer.ID]float64, 1)}
 	inspect := func(m map[peer.ID]float64) {
@@ -42,8 +42,9 @@ func startGossipNode(t testing.TB, h host.Host, c *testChain, sync p2p.SyncTrigg
 		}
 		n.scores <- m
 	}
-	g, err := p2p.NewGossip(context.Background(), n.h, n.c, sync, p2p.WithScoreObserver(inspect, 20*time.Millisecond),
-		p2p.WithPubSubOptions(fastGossip(), pubsub.WithRawTracer(n.mesh)))
+	g, err := p2p.NewGossip(context.Background(), n.h, n.c, sync, append([]p2p.GossipOption{
+		p2p.WithScoreObserver(inspect, 20*time.Millisecond),
+		p2p.WithPubSubOptions(fastGossip(), pubsub.WithRawTracer(n.mesh))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

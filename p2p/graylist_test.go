@@ -41,7 +41,7 @@ func TestGraylistedPeerRefused(t *testing.T) {
 			return true
 		}
 		if vh.Network().Connectedness(eh.ID()) == network.Connected {
-			evil.publish(t, evil.tx, feeJamTx(sent).Encode())
+			evil.publish(t, evil.tx, txsMsg(feeJamTx(sent)))
 			sent++
 		}
 		return false
@@ -126,7 +126,7 @@ func TestGossipFeeFloors(t *testing.T) {
 					return true
 				}
 				if sent < flood && vh.Network().Connectedness(eh.ID()) == network.Connected {
-					evil.publish(t, evil.tx, m.Tx(p, m.Addr, 1, tc.fee, uint64(sent)).Encode())
+					evil.publish(t, evil.tx, txsMsg(m.Tx(p, m.Addr, 1, tc.fee, uint64(sent))))
 					sent++
 				}
 				st := victim.g.Stats().Tx
@@ -170,11 +170,11 @@ func TestGossipFeeReadBeforeDecode(t *testing.T) {
 		enc := tx.Encode()
 		return enc[:3+len(tx.Sender)+len(tx.Recipient)+16] // through the fee
 	}
-	evil.publish(t, evil.tx, cut(p.RelayFeeFloor.Fee(225)))
+	evil.publish(t, evil.tx, txMsg(cut(p.RelayFeeFloor.Fee(225))))
 	testutil.Eventually(t, 10*time.Second, "the message at the floor judged", func() bool { return victim.g.Stats().Tx.Ignored == 1 })
-	evil.publish(t, evil.tx, cut(0))
+	evil.publish(t, evil.tx, txMsg(cut(0)))
 	testutil.Eventually(t, 10*time.Second, "the zero-fee message judged", func() bool { return victim.g.Stats().Tx.Rejected == 1 })
-	evil.publish(t, evil.tx, cut(25))
+	evil.publish(t, evil.tx, txMsg(cut(25)))
 	testutil.Eventually(t, 10*time.Second, "the full-fee message judged", func() bool { return victim.g.Stats().Tx.Rejected == 2 })
 	if s := victim.g.Stats().Tx; s.Ignored != 1 || s.Rejected != 2 {
 		t.Fatalf("ignored %d, rejected %d; want 1 and 2", s.Ignored, s.Rejected)

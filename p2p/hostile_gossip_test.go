@@ -134,20 +134,35 @@ func buildBlock(t *testing.T, p *chain.Params, parent *chain.Header, miner strin
 	return b
 }
 
+// brokenTxRule is brokenRule for one transaction of a batch.
+func brokenTxRule(p *chain.Params, data []byte) chain.ErrorCode {
+	t, n, err := chain.DecodeTransaction(data)
+	switch {
+	case err != nil:
+		return chain.CodeOf(err)
+	case n != len(data):
+		return chain.ErrMalformed
+	case t.IsCoinbase():
+		return chain.ErrMultipleCoinbases
+	}
+	return chain.CodeOf(chain.CheckTxSanity(p, t))
+}
+
 // brokenRule returns the rule a gossiped payload breaks on its own (the
-// checks a validator runs before the ledger), 0 for none.
+// checks a validator runs before the ledger), 0 for none; a transaction
+// batch whose framing does not read is malformed.
 func brokenRule(p *chain.Params, tx bool, data []byte) chain.ErrorCode {
 	if tx {
-		t, n, err := chain.DecodeTransaction(data)
-		switch {
-		case err != nil:
-			return chain.CodeOf(err)
-		case n != len(data):
+		raws, err := protocol.SplitTxBatch(data)
+		if err != nil {
 			return chain.ErrMalformed
-		case t.IsCoinbase():
-			return chain.ErrMultipleCoinbases
 		}
-		return chain.CodeOf(chain.CheckTxSanity(p, t))
+		for _, raw := range raws {
+			if code := brokenTxRule(p, raw); code != 0 {
+				return code
+			}
+		}
+		return 0
 	}
 	// Blocks travel as compact blocks; these send every transaction
 	// whole. One that does not decode is malformed, whatever the code.
@@ -245,15 +260,29 @@ func TestGossipHostilePeer(t *testing.T) {
 			return garbage(2, protocol.MaxGossipMessageSize+1)
 		}},
 		{name: "transaction of garbage bytes", tx: true, why: chain.ErrMalformed, data: func() []byte { return garbage(3, 120) }},
-		{name: "transaction with a broken signature", tx: true, why: chain.ErrBadSignature, data: func() []byte { return brokenSig(p.NetworkID()).Encode() }},
+		{name: "transaction with a broken signature", tx: true, why: chain.ErrBadSignature, data: func() []byte { return txsMsg(brokenSig(p.NetworkID())) }},
 		{name: "transaction signed for another network", tx: true, why: chain.ErrBadSignature, data: func() []byte {
-			return brokenSig(chain.DevNet().NetworkID()).Encode()
+			return txsMsg(brokenSig(chain.DevNet().NetworkID()))
 		}},
 		{name: "transaction with trailing bytes", tx: true, why: chain.ErrMalformed, data: func() []byte {
-			return append(alice.Tx(p, bob.Addr, 10, 1, 0).Encode(), 0)
+			return txMsg(append(alice.Tx(p, bob.Addr, 10, 1, 0).Encode(), 0))
+		}},
+		{name: "transaction batch past the count bound", tx: true, why: chain.ErrMalformed, data: func() []byte {
+			raws := make([][]byte, protocol.MaxTxBatchTxs+1)
+			for i := range raws {
+				raws[i] = alice.Tx(p, bob.Addr, 10, 1, uint64(i)).Encode()
+			}
+			return txMsg(raws...)
+		}},
+		{name: "transaction batch past the byte bound", tx: true, why: chain.ErrMalformed, data: func() []byte {
+			raws := make([][]byte, protocol.MaxTxBatchSize/chain.MaxTxSize+1)
+			for i := range raws {
+				raws[i] = make([]byte, chain.MaxTxSize)
+			}
+			return txMsg(raws...)
 		}},
 		{name: "coinbase as a transaction", tx: true, why: chain.ErrMultipleCoinbases, data: func() []byte {
-			return (&chain.Transaction{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: bob.Addr, Amount: p.Reward, Nonce: 9}).Encode()
+			return txsMsg(&chain.Transaction{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: bob.Addr, Amount: p.Reward, Nonce: 9})
 		}},
 	}
 	barrierNonce := uint64(0)
@@ -336,12 +365,12 @@ func TestGossipTxReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := tx()
-	peer.publish(t, peer.tx, pending.Encode())
+	peer.publish(t, peer.tx, txsMsg(pending))
 	testutil.Eventually(t, 10*time.Second, "the pending transaction is ignored", func() bool { return tx().Ignored == before.Ignored+1 })
 
 	// The same bytes again: dropped by the seen cache (message ids are
 	// content hashes), never validated.
-	peer.publish(t, peer.tx, pending.Encode())
+	peer.publish(t, peer.tx, txsMsg(pending))
 
 	// A mined transaction, relayed again: its nonce is spent.
 	mined := alice.Tx(p, bob.Addr, 10, 1, 1)
@@ -352,7 +381,7 @@ func TestGossipTxReplay(t *testing.T) {
 	if len(blk.Transactions) != 3 {
 		t.Fatalf("mined %d transactions, want the coinbase and two", len(blk.Transactions))
 	}
-	peer.publish(t, peer.tx, mined.Encode())
+	peer.publish(t, peer.tx, txsMsg(mined))
 	testutil.Eventually(t, 10*time.Second, "the mined transaction is ignored", func() bool { return tx().Ignored == before.Ignored+2 })
 	if honest.c.mp.Has(mined.ID()) || honest.c.mp.Len() != 0 {
 		t.Fatalf("mempool after the replays: %d transactions", honest.c.mp.Len())
@@ -370,7 +399,7 @@ func TestGossipTxReplay(t *testing.T) {
 		t.Fatalf("validated %d messages, want 3 (the repeated bytes must stop at the seen cache)", got.In-before.In)
 	}
 	for _, m := range []*chain.Transaction{pending, mined} {
-		if far.mesh.saw(m.Encode()) {
+		if far.mesh.saw(txsMsg(m)) {
 			t.Fatal("an ignored replay was forwarded")
 		}
 	}
@@ -412,7 +441,7 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 	evil := newEvilPeer(t, honest)
 	stats := func() p2p.GossipStats { return honest.g.Stats() }
 	before := stats()
-	evil.publish(t, evil.tx, toCarol.Encode())
+	evil.publish(t, evil.tx, txsMsg(toCarol))
 	testutil.Eventually(t, 10*time.Second, "the double spend is ignored as a transaction", func() bool {
 		return stats().Tx.Ignored == before.Tx.Ignored+1
 	})
@@ -451,7 +480,7 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 		t.Fatal("the payment to Bob came back to the mempool though its nonce is spent on the new chain")
 	}
 	ignored := stats().Tx.Ignored
-	forker.publish(t, forker.tx, toBob.Encode())
+	forker.publish(t, forker.tx, txsMsg(toBob))
 	testutil.Eventually(t, 10*time.Second, "Bob's payment relayed again is ignored", func() bool { return stats().Tx.Ignored == ignored+1 })
 	if honest.c.mp.Has(toBob.ID()) {
 		t.Fatal("Bob's payment entered the mempool after the reorg")
@@ -459,7 +488,7 @@ func TestGossipDoubleSpendAcrossFork(t *testing.T) {
 	if honest.freshScore(t, forker.h.ID()) < 0 {
 		t.Fatal("the peer that relayed a valid fork was penalised")
 	}
-	if far.mesh.saw(wire(onTip)) || far.mesh.saw(toCarol.Encode()) || far.c.Tip().Hash == onTip.Hash() {
+	if far.mesh.saw(wire(onTip)) || far.mesh.saw(txsMsg(toCarol)) || far.c.Tip().Hash == onTip.Hash() {
 		t.Fatal("a double spend reached the far node")
 	}
 }

@@ -115,6 +115,22 @@ const (
 	blockValidators = 4
 )
 
+// Transaction batches (txbatch.go, protocol.md §16.3).
+const (
+	// defaultTxBatchWindow is how long the node collects the
+	// transactions it admitted from its own API, wallet or rebroadcast
+	// before it publishes them as one message: the most a transaction
+	// waits for company. Chosen by measurement (docs/benchmarks.md,
+	// "Transactions gossiped in batches"): at the five-node load of issue
+	// 13 it puts tens of transactions in a message, against the block
+	// interval's seconds it is no delay worth counting.
+	defaultTxBatchWindow = 20 * time.Millisecond
+	// txOutQueue bounds the transactions waiting for the batcher: a
+	// submitter past it waits (PublishTx blocks) rather than the queue
+	// growing without bound.
+	txOutQueue = 4096
+)
+
 // Peer scoring (score.go), after the GossipSub v1.1 spec's guidance.
 const (
 	// scoreDecayInterval is how often counters decay; the decays below

@@ -122,6 +122,18 @@ func (c *testChain) Validated(h chain.Hash) bool {
 
 func (c *testChain) AddTx(tx *chain.Transaction) error { return c.mp.Add(tx, c.Chain) }
 
+// AddTxs admits a gossiped batch as the node does: the signatures
+// together through the chain's cache, then each admission.
+func (c *testChain) AddTxs(txs []*chain.Transaction) []error {
+	errs := c.CheckTxsSanity(txs)
+	for i, tx := range txs {
+		if errs[i] == nil {
+			errs[i] = c.mp.AddVerified(tx, c.Chain)
+		}
+	}
+	return errs
+}
+
 func (c *testChain) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) { c.mp.Range(f) }
 
 // mine mines one regtest block on the tip and processes it.
@@ -294,3 +306,22 @@ func (w tWriter) Write(b []byte) (int, error) {
 
 // MinFee makes the test chain a p2p.FeeFloor, as the node's adapter is.
 func (c *testChain) MinFee(size int) uint64 { return c.mp.MinFee(size) }
+
+// txMsg frames raws, each taken for a transaction's encoding, as one
+// message of the tx topic (a batch).
+func txMsg(raws ...[]byte) []byte {
+	var b protocol.TxBatch
+	for _, r := range raws {
+		b.Add(r)
+	}
+	return b.Take()
+}
+
+// txsMsg is txs as one batch.
+func txsMsg(txs ...*chain.Transaction) []byte {
+	raws := make([][]byte, len(txs))
+	for i, tx := range txs {
+		raws[i] = tx.Encode()
+	}
+	return txMsg(raws...)
+}

@@ -111,6 +111,36 @@ func txVerdict(err error) pubsub.ValidationResult {
 	return pubsub.ValidationReject
 }
 
+// txBatchVerdict is the verdict on a gossiped batch from the outcomes
+// of its transactions (nil: admitted now), each judged as txVerdict
+// judges one (protocol.md §16.3):
+//
+//   - any transaction rejected: reject the batch; the sender relayed
+//     something invalid, whatever else it carried.
+//   - every transaction admitted now: accept, and forward the batch,
+//     which then carries only what this node admitted.
+//   - otherwise (some already known or included, queued, or refused by
+//     local policy): ignore; the sender did nothing wrong, and the
+//     caller sends what it admitted in its own batch.
+//
+// err is the first rejected transaction's error, or else the first
+// ignored one's.
+func txBatchVerdict(errs []error) (pubsub.ValidationResult, error) {
+	res := pubsub.ValidationAccept
+	var first error
+	for _, err := range errs {
+		switch txVerdict(err) {
+		case pubsub.ValidationReject:
+			return pubsub.ValidationReject, err
+		case pubsub.ValidationIgnore:
+			if first == nil {
+				res, first = pubsub.ValidationIgnore, err
+			}
+		}
+	}
+	return res, first
+}
+
 // isFault reports whether a sync error proves the peer wrong: a malformed
 // or unrequested message, an invalid header or block, or headers that end
 // below the work the peer claimed (errWorkLie). The syncer bans such a

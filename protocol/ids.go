@@ -15,10 +15,11 @@ import (
 // NetTag returns the short network name used inside ids and topics.
 func NetTag(network chain.Hash) string { return hex.EncodeToString(network[:8]) }
 
-// TxTopic is the GossipSub topic of transactions. Version 2: messages
-// carry no GossipSub signature (version 1 did), so nodes of the two
-// versions never share a topic.
-func TxTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/tx/2" }
+// TxTopic is the GossipSub topic of transactions. Version 3: a message
+// is a batch of transactions (txbatch.go), where version 2 carried one;
+// version 2 dropped GossipSub's signature, which version 1 carried.
+// Nodes of different versions never share a topic.
+func TxTopic(network chain.Hash) string { return "/gossipchain/" + NetTag(network) + "/tx/3" }
 
 // BlockTopic is the GossipSub topic of blocks. Version 3: the payload is
 // a compact block (compact.go), where version 2 carried the whole block.

@@ -35,7 +35,7 @@ func TestNamesPerNetwork(t *testing.T) {
 			seen[name] = fname + " of " + net.Short()
 		}
 	}
-	if got, want := TxTopic(a), "/gossipchain/"+NetTag(a)+"/tx/2"; got != want {
+	if got, want := TxTopic(a), "/gossipchain/"+NetTag(a)+"/tx/3"; got != want {
 		t.Errorf("TxTopic = %q, want %q (docs/protocol.md)", got, want)
 	}
 	if got, want := BlockTopic(a), "/gossipchain/"+NetTag(a)+"/block/3"; got != want {

@@ -1,0 +1,191 @@
+package p2p_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+	"github.com/gossipchain/gossipchain/p2p"
+	"github.com/gossipchain/gossipchain/protocol"
+)
+
+// fundedLine starts nodes in a line (window: each node's batch window),
+// mines a block paying each of payees at the first and waits until every
+// node has them, so their transfers are valid everywhere.
+func fundedLine(t *testing.T, n int, window time.Duration, payees ...*testwallet.Wallet) []*gossipNode {
+	t.Helper()
+	nodes := make([]*gossipNode, n)
+	for i := range nodes {
+		nodes[i] = startGossipNode(t, newHost(t), newTestChain(t), nopSync{}, p2p.WithTxBatchWindow(window))
+	}
+	line(t, nodes...)
+	for _, w := range payees {
+		blk := nodes[0].c.mine(t, w.Addr)
+		if err := nodes[0].g.PublishBlock(context.Background(), blk); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the funding block committed on every node", func() bool {
+			for _, x := range nodes {
+				if x.c.Tip().Hash != blk.Hash() {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	return nodes
+}
+
+// walletTransfers returns n transfers of w's from nonce first on.
+func walletTransfers(p *chain.Params, w *testwallet.Wallet, first, n int) []*chain.Transaction {
+	to := testwallet.New("bob").Addr
+	txs := make([]*chain.Transaction, n)
+	for i := range txs {
+		txs[i] = w.Tx(p, to, 1, 1, uint64(first+i))
+	}
+	return txs
+}
+
+// holdsAll reports whether n's mempool holds every one of txs.
+func holdsAll(n *gossipNode, txs []*chain.Transaction) bool {
+	for _, tx := range txs {
+		if !n.c.mp.Has(tx.ID()) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestTxBatchPropagates: a full batch formed by the first node of a line
+// of four from its own transactions leaves as one message (the window is
+// an hour: only the count bound sends it), crosses the line, and every
+// node admits all its transactions, verifying each signature once.
+func TestTxBatchPropagates(t *testing.T) {
+	// The per-sender cap keeps a sender's pending transactions few, so
+	// several senders fill a batch.
+	const perSender = 16
+	var senders []*testwallet.Wallet
+	for i := range protocol.MaxTxBatchTxs / perSender {
+		senders = append(senders, testwallet.New("sender "+string(rune('a'+i))))
+	}
+	nodes := fundedLine(t, 4, time.Hour, senders...)
+	a := nodes[0]
+	p := a.c.Params()
+	var txs []*chain.Transaction
+	for _, w := range senders {
+		txs = append(txs, walletTransfers(p, w, 0, perSender)...)
+	}
+	if len(txs) != protocol.MaxTxBatchTxs {
+		t.Fatalf("%d transfers, want a full batch of %d", len(txs), protocol.MaxTxBatchTxs)
+	}
+	before := make([]chain.SigStats, len(nodes))
+	published := a.g.Stats().Tx.Published
+	for i, x := range nodes {
+		before[i] = x.c.SigCache().Stats()
+	}
+	for _, tx := range txs {
+		if err := a.c.AddTx(tx); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.g.PublishTx(context.Background(), tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, x := range nodes[1:] {
+		testutil.Eventually(t, 20*time.Second, "every transfer admitted along the line", func() bool { return holdsAll(x, txs) })
+	}
+	if got := a.g.Stats().Tx.Published - published; got != 1 {
+		t.Fatalf("published %d messages for a full batch, want 1", got)
+	}
+	for i, x := range nodes {
+		want := uint64(len(txs))
+		if got := x.c.SigCache().Stats().Verifies - before[i].Verifies; got != want {
+			t.Errorf("node %d verified %d signatures for %d transfers", i, got, want)
+		}
+		if i > 0 {
+			if s := x.g.Stats().Tx; s.Rejected != 0 || s.Ignored != 0 {
+				t.Errorf("node %d: %+v, want every batch accepted", i, s)
+			}
+		}
+	}
+}
+
+// TestTxBatchInvalidRejected: a batch with one forged signature among
+// valid transfers is rejected by its first receiver, which penalises the
+// sender and forwards nothing of the batch; the valid transfers it
+// admitted still reach the far node, in the receiver's own batch.
+func TestTxBatchInvalidRejected(t *testing.T) {
+	alice := testwallet.New("alice")
+	nodes := fundedLine(t, 2, time.Millisecond, alice)
+	honest, far := nodes[0], nodes[1]
+	p := honest.c.Params()
+	evil := newEvilPeer(t, honest)
+	good := walletTransfers(p, alice, 0, 3)
+	forged := alice.Tx(p, testwallet.New("carol").Addr, 5, 1, 3)
+	forged.Signature[0] ^= 1
+	msg := txsMsg(good[0], good[1], forged, good[2])
+	before := honest.g.Stats().Tx
+	evil.publish(t, evil.tx, msg)
+	testutil.Eventually(t, 10*time.Second, "the batch rejected", func() bool { return honest.g.Stats().Tx.Rejected == before.Rejected+1 })
+	testutil.Eventually(t, 10*time.Second, "the sender penalised", func() bool { return honest.freshScore(t, evil.h.ID()) < 0 })
+	testutil.Eventually(t, 10*time.Second, "the valid transfers reach the far node", func() bool { return holdsAll(far, good) })
+	if far.mesh.saw(msg) {
+		t.Fatal("the rejected batch was forwarded")
+	}
+	if honest.c.mp.Has(forged.ID()) || far.c.mp.Has(forged.ID()) {
+		t.Fatal("the forged transfer was admitted")
+	}
+}
+
+// TestTxBatchPolicyRefused: a batch holding one transfer that the middle
+// node of a line refuses by its own policy (a fee below its minimum,
+// above the network's floor) is not forwarded by it, and costs its
+// sender nothing; the transfers it admitted reach the far node in its
+// own batch. The far node takes the cheap transfer, but has no path to
+// it: a node forwards only what it admitted.
+func TestTxBatchPolicyRefused(t *testing.T) {
+	p := chain.RegTest()
+	a := startGossipNode(t, newHost(t), newTestChainFor(t, p), nopSync{}, p2p.WithTxBatchWindow(time.Millisecond))
+	picky := startGossipNode(t, newHost(t), newTestChainFor(t, p, chain.WithMinRelayFee(50*chain.NetworkMinRelayFee)),
+		nopSync{}, p2p.WithTxBatchWindow(time.Millisecond))
+	far := startGossipNode(t, newHost(t), newTestChainFor(t, p), nopSync{}, p2p.WithTxBatchWindow(time.Millisecond))
+	line(t, a, picky, far)
+	alice := testwallet.New("alice")
+	blk := a.c.mine(t, alice.Addr)
+	if err := a.g.PublishBlock(context.Background(), blk); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the funding block on every node", func() bool {
+		return picky.c.Tip().Hash == blk.Hash() && far.c.Tip().Hash == blk.Hash()
+	})
+	bob := testwallet.New("bob").Addr
+	rich := picky.c.mp.MinFee(300)
+	good := []*chain.Transaction{alice.Tx(p, bob, 1, rich, 0), alice.Tx(p, bob, 1, rich, 1)}
+	cheap := testwallet.New("dave").Tx(p, bob, 1, p.RelayFeeFloor.Fee(300), 0) // unfunded too: never admitted anywhere
+	batch := []*chain.Transaction{good[0], cheap, good[1]}
+	for _, tx := range batch {
+		if tx != cheap {
+			if err := a.c.AddTx(tx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	msg := txsMsg(batch...)
+	if err := a.g.PublishTxs(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the middle node ignores the batch", func() bool { return picky.g.Stats().Tx.Ignored == 1 })
+	testutil.Eventually(t, 10*time.Second, "the admitted transfers reach the far node", func() bool { return holdsAll(far, good) })
+	if far.mesh.saw(msg) {
+		t.Fatal("the batch was forwarded by a node that refused part of it")
+	}
+	if s := picky.g.Stats().Tx; s.Rejected != 0 {
+		t.Fatalf("a local policy refusal rejected the batch: %+v", s)
+	}
+	if picky.freshScore(t, a.h.ID()) < 0 {
+		t.Fatal("the sender lost score for a local policy refusal")
+	}
+}

@@ -129,6 +129,9 @@ func txBatchVerdict(errs []error) (pubsub.ValidationResult, error) {
 	res := pubsub.ValidationAccept
 	var first error
 	for _, err := range errs {
+		if err == nil {
+			continue // admitted: the common case, and no allocation
+		}
 		switch txVerdict(err) {
 		case pubsub.ValidationReject:
 			return pubsub.ValidationReject, err

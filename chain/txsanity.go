@@ -1,7 +1,7 @@
 package chain
 
 // CheckTxsSanity is CheckTxSanity for many transactions at once, as a
-// gossiped batch brings them (protocol.md §16.3): every rule but the
+// gossiped batch brings them (protocol.md §16.9): every rule but the
 // signature is checked first, then the signatures the cache does not
 // hold are verified together (verifyJobs: batches of up to batchMax, on
 // every core when there are many) and added to it. errs[i] is

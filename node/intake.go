@@ -218,7 +218,7 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 }
 
 // addTxs is addTx for the transactions of a gossiped batch (protocol.md
-// §16.3), in order: the fees and every rule but the signatures first,
+// §16.9), in order: the fees and every rule but the signatures first,
 // then the signatures of all that passed verified together through the
 // cache (chain.Chain.CheckTxsSanity), all before mu; then the
 // admissions, under one hold of it. errs[i] is what addTx would have

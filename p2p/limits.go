@@ -115,7 +115,7 @@ const (
 	blockValidators = 4
 )
 
-// Transaction batches (txbatch.go, protocol.md §16.3).
+// Transaction batches (txbatch.go, protocol.md §16.9).
 const (
 	// defaultTxBatchWindow is how long the node collects the
 	// transactions it admitted from its own API, wallet or rebroadcast

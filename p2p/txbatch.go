@@ -12,7 +12,7 @@ import (
 	"github.com/gossipchain/gossipchain/protocol"
 )
 
-// Transactions travel in batches (protocol.md §16.3): a node collects
+// Transactions travel in batches (protocol.md §16.9): a node collects
 // what it admitted from its own API, wallet and rebroadcast for a short
 // window (defaultTxBatchWindow) or until a batch is full, and publishes
 // them as one GossipSub message, whose per-message costs (in a mesh of
@@ -111,7 +111,7 @@ func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 	}
 }
 
-// checkTx judges a gossiped batch (protocol.md §16.3): the framing, then
+// checkTx judges a gossiped batch (protocol.md §16.9): the framing, then
 // every transaction's fee before any is decoded, then every decoding
 // before any is admitted; any fault there rejects the batch at once and
 // admits nothing. The rest are offered to the mempool together (their

@@ -113,7 +113,7 @@ func txVerdict(err error) pubsub.ValidationResult {
 
 // txBatchVerdict is the verdict on a gossiped batch from the outcomes
 // of its transactions (nil: admitted now), each judged as txVerdict
-// judges one (protocol.md §16.3):
+// judges one (protocol.md §16.9):
 //
 //   - any transaction rejected: reject the batch; the sender relayed
 //     something invalid, whatever else it carried.

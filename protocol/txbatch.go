@@ -6,7 +6,7 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 )
 
-// The transaction topic carries batches (protocol.md §16.3): one message
+// The transaction topic carries batches (protocol.md §16.9): one message
 // holds up to MaxTxBatchTxs transactions, so GossipSub's cost per
 // message (an RPC, a frame on each connection, a message id, a seen-cache
 // entry, and in a mesh of d peers about d² sends) is paid once per batch

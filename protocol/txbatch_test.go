@@ -24,7 +24,7 @@ func batchTxs(t testing.TB, n int) [][]byte {
 }
 
 // frame is a batch's wire form written by hand: count, then each length
-// and its bytes, as protocol.md §16.3 says.
+// and its bytes, as protocol.md §16.9 says.
 func frame(count uint64, raws ...[]byte) []byte {
 	out := binary.AppendUvarint(nil, count)
 	for _, r := range raws {

@@ -19,7 +19,7 @@ cats = [
  ("blocks: connect, commit, mempool update", r"ProcessEarly|processCheckedLocked|processBlocks|chain\.\(\*Chain\)\.Process|store\.\(\*Store\)\.Apply|Mempool\)\.Reorg|intake\)\.processGossiped"),
  ("blocks: sync (GetBlocks, status)", r"p2p\.\(\*Syncer\)|p2p\.\(\*syncer\)|sync_|fetchBodies|fetchBlock|FetchBlock"),
  ("admission: mempool add", r"chain\.\(\*Mempool\)\.add"),
- ("admission: sanity without signature, fee, intake", r"chain\.checkTxSanity|intake\)\.addTxSince|Mempool\)\.CheckFee"),
+ ("admission: sanity without signature, fee, intake", r"chain\.checkTxSanity|intake\)\.addTxSince|Mempool\)\.CheckFee|intake\)\.addTxs|Chain\)\.CheckTxsSanity"),
  ("relay publish (own transactions)", r"relay\)\.publishTx|Gossip\)\.PublishTx|Topic\)\.Publish"),
  ("generator (load)", r"main\.\(\*load\)|main\.\(\*sender\)"),
  ("gossip: tx validator rest (decode, log)", r"Gossip\)\.checkTx|Gossip\)\.validator"),

@@ -95,6 +95,8 @@ type plan struct {
 	// the undo records put (nil for a deletion), by block hash.
 	newBlocks map[chain.Hash]newBlock
 	undos     map[chain.Hash][]byte
+	// mem holds the small keys and values.
+	mem *arena
 }
 
 // newBlock is a block to put and the length of its encoding.
@@ -108,7 +110,16 @@ type newBlock struct {
 // block's): they are put together, or deleted together; a meta alone
 // updates the status of a block already stored.
 func encodeBatch(b *chain.Batch) (*plan, error) {
-	p := &plan{newBlocks: make(map[chain.Hash]newBlock, len(b.Blocks)), undos: make(map[chain.Hash][]byte, len(b.Undos))}
+	p := &plan{
+		newBlocks: make(map[chain.Hash]newBlock, len(b.Blocks)),
+		undos:     make(map[chain.Hash][]byte, len(b.Undos)),
+		metas:     make([]write, 0, len(b.Metas)),
+		main:      make([]write, 0, len(b.Main)),
+		accounts:  make([]write, 0, len(b.Accounts)),
+		txindex:   make([]write, 0, len(b.TxIndex)),
+		mem: newArena(len(b.Metas)*(chain.HashSize+maxIndexSize) + len(b.Main)*(heightKeySize+chain.HashSize) +
+			len(b.Accounts)*(1+compactAddrLen+accountSize) + len(b.TxIndex)*chain.HashSize + chain.HashSize),
+	}
 	for h, blk := range b.Blocks {
 		m, ok := b.Metas[h]
 		if !ok || (m == nil) != (blk == nil) {
@@ -140,11 +151,14 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 		if m.Hash != h || m.Header.Hash() != h {
 			return nil, fmt.Errorf("%w: meta of %s (header %s) filed under %s", ErrBadBatch, m.Hash.Short(), m.Header.Hash().Short(), h.Short())
 		}
-		enc, err := encodeIndex(m)
+		at := p.mem.mark(maxIndexSize)
+		enc, err := appendIndex(p.mem.buf, m)
 		if err != nil {
 			return nil, err
 		}
-		p.metas = append(p.metas, write{key: hashKey(h), val: enc})
+		p.mem.buf = enc
+		val := p.mem.cut(at)
+		p.metas = append(p.metas, write{key: p.hashKey(h), val: val})
 	}
 	for h, u := range b.Undos {
 		if u == nil {
@@ -158,20 +172,24 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 		p.undos[h] = enc
 	}
 	for height, h := range b.Main {
-		p.main = append(p.main, write{key: heightKey(height), val: hashVal(h)})
+		p.main = append(p.main, write{key: p.heightKey(height), val: p.hashVal(h)})
 	}
 	for addr, a := range b.Accounts {
 		if err := checkAddress(addr); err != nil {
 			return nil, fmt.Errorf("account %q: %w", addr, err)
 		}
-		var val []byte
+		at := p.mem.mark(1 + len(addr))
+		p.mem.buf = appendAccountKey(p.mem.buf, addr)
+		w := write{key: p.mem.cut(at)}
 		if !a.IsZero() {
-			val = appendAccount(make([]byte, 0, accountSize), a)
+			at = p.mem.mark(accountSize)
+			p.mem.buf = appendAccount(p.mem.buf, a)
+			w.val = p.mem.cut(at)
 		}
-		p.accounts = append(p.accounts, write{key: accountKey(addr), val: val})
+		p.accounts = append(p.accounts, w)
 	}
 	if !b.Tip.IsZero() {
-		p.meta = append(p.meta, write{key: []byte(keyTip), val: hashKey(b.Tip)})
+		p.meta = append(p.meta, write{key: []byte(keyTip), val: p.hashKey(b.Tip)})
 	}
 	return p, nil
 }
@@ -208,7 +226,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		if err != nil || !ok {
 			continue // not stored: nothing to delete (a damaged record is kept for Check)
 		}
-		p.metas = append(p.metas, write{key: hashKey(h)})
+		p.metas = append(p.metas, write{key: p.hashKey(h)})
 		p.blocks = append(p.blocks, write{key: blockKey(height, h)})
 	}
 	for h, nb := range p.newBlocks {
@@ -260,7 +278,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 	onMain := make(map[chain.Hash][]byte)
 	for id, h := range b.TxIndex {
 		if h.IsZero() {
-			p.txindex = append(p.txindex, write{key: hashKey(id)})
+			p.txindex = append(p.txindex, write{key: p.hashKey(id)})
 			continue
 		}
 		val, done := onMain[h]
@@ -274,7 +292,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 				main, _ = decodeHash(bk.main.Get(heightKey(height)))
 			}
 			if ok && main == h {
-				val = heightKey(height)
+				val = p.heightKey(height)
 			}
 			onMain[h] = val
 		}
@@ -283,7 +301,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 			// main chain's at that height once the batch is in.
 			return fmt.Errorf("%w: transaction %s indexed to %s, not a main-chain block", ErrBadBatch, id.Short(), h.Short())
 		}
-		p.txindex = append(p.txindex, write{key: hashKey(id), val: val})
+		p.txindex = append(p.txindex, write{key: p.hashKey(id), val: val})
 	}
 	return nil
 }
@@ -318,12 +336,24 @@ func (p *plan) commit(bk *buckets) error {
 	return nil
 }
 
-func hashKey(h chain.Hash) []byte { return bytes.Clone(h[:]) }
+// hashKey returns h as a key or value in the plan's arena.
+func (p *plan) hashKey(h chain.Hash) []byte {
+	at := p.mem.mark(chain.HashSize)
+	p.mem.buf = append(p.mem.buf, h[:]...)
+	return p.mem.cut(at)
+}
+
+// heightKey returns the key of a height in the plan's arena.
+func (p *plan) heightKey(height uint64) []byte {
+	at := p.mem.mark(heightKeySize)
+	p.mem.buf = binary.BigEndian.AppendUint64(p.mem.buf, height)
+	return p.mem.cut(at)
+}
 
 // hashVal is the value of a hash-valued entry: nil, a delete, for ZeroHash.
-func hashVal(h chain.Hash) []byte {
+func (p *plan) hashVal(h chain.Hash) []byte {
 	if h.IsZero() {
 		return nil
 	}
-	return hashKey(h)
+	return p.hashKey(h)
 }

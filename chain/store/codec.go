@@ -40,15 +40,20 @@ type indexRecord struct {
 // encodeIndex returns the metas record of m: height | status | work, the
 // work big-endian without leading zeros (0 to 32 bytes).
 func encodeIndex(m *chain.BlockMeta) ([]byte, error) {
+	return appendIndex(nil, m)
+}
+
+// appendIndex appends the metas record of m to dst (encodeIndex).
+func appendIndex(dst []byte, m *chain.BlockMeta) ([]byte, error) {
 	if m.Work == nil || m.Work.Sign() < 0 || m.Work.BitLen() > 8*workSize {
 		return nil, fmt.Errorf("%w: meta %s: work %v is not a %d-bit unsigned number", ErrBadBatch, m.Hash.Short(), m.Work, 8*workSize)
 	}
-	b := make([]byte, 0, indexFixed+(m.Work.BitLen()+7)/8)
-	b = binary.BigEndian.AppendUint64(b, m.Height())
-	b = append(b, byte(m.Status))
-	b = b[:cap(b)]
-	m.Work.FillBytes(b[indexFixed:])
-	return b, nil
+	dst = binary.BigEndian.AppendUint64(dst, m.Height())
+	dst = append(dst, byte(m.Status))
+	n := len(dst)
+	dst = append(dst, make([]byte, (m.Work.BitLen()+7)/8)...)
+	m.Work.FillBytes(dst[n:])
+	return dst, nil
 }
 
 // decodeIndex reads a metas record.

@@ -34,6 +34,7 @@ import (
 )
 
 func main() {
+	setGCDefault(os.Getenv)
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.As(err, new(loggedError)) {
 			fmt.Fprintln(os.Stderr, "gossipchain:", err)

@@ -120,7 +120,7 @@ func TestSigQueueGathers(t *testing.T) {
 			t.Errorf("check %d: %v", i+1, err)
 		}
 	}
-	if s := h.c.Stats(); s.Verifies != n+1 || s.Batches != 1 {
+	if s := h.c.Stats(); s.Verifies != n+1 || s.Batches != 1 || s.Batched != n {
 		t.Fatalf("stats %+v, want %d verifies in one batch and one alone", s, n+1)
 	}
 }
@@ -173,28 +173,28 @@ func TestSigQueueBound(t *testing.T) {
 	}
 }
 
-// TestSigQueueSecondWorker: a second worker starts when more than a full
-// batch waits for the first, and not before.
+// TestSigQueueSecondWorker: a second worker starts when more than
+// gatherMin checks wait for the first, and not before.
 func TestSigQueueSecondWorker(t *testing.T) {
 	p := RegTest()
 	h := newHeldQueue(sigQueueMax, 2)
 	var results []<-chan error
 	results = append(results, h.start(context.Background(), p, queueTx(p, 0, false)))
 	<-h.sizes
-	for i := 1; i <= batchMax; i++ {
+	for i := 1; i <= gatherMin; i++ {
 		results = append(results, h.start(context.Background(), p, queueTx(p, i, false)))
 	}
-	testutil.Eventually(t, 10*time.Second, "a full batch queued", func() bool { return h.queued() == batchMax })
+	testutil.Eventually(t, 10*time.Second, "gatherMin checks queued", func() bool { return h.queued() == gatherMin })
 	select {
 	case n := <-h.sizes:
-		t.Fatalf("a second worker took %d checks with only one batch waiting", n)
+		t.Fatalf("a second worker took %d checks with only gatherMin waiting", n)
 	default:
 	}
-	results = append(results, h.start(context.Background(), p, queueTx(p, batchMax+1, false)))
+	results = append(results, h.start(context.Background(), p, queueTx(p, gatherMin+1, false)))
 	select {
 	case n := <-h.sizes:
-		if n != batchMax {
-			t.Fatalf("the second worker took %d, want %d", n, batchMax)
+		if n != gatherMin+1 {
+			t.Fatalf("the second worker took %d, want all %d waiting", n, gatherMin+1)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no second worker with more than a batch waiting")

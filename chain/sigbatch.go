@@ -67,6 +67,7 @@ func (c *SigCache) verifyJobs(p *Params, jobs []sigJob) {
 func (c *SigCache) countBatches(n, chunks int) {
 	if c != nil && n > 1 {
 		c.batches.Add(uint64(chunks))
+		c.batched.Add(uint64(n))
 	}
 }
 

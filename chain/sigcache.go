@@ -30,7 +30,7 @@ type SigCache struct {
 	// q gathers the misses of concurrent single checks into batches.
 	q *sigQueue
 
-	verifies, hits, batches, full atomic.Uint64
+	verifies, hits, batches, batched, full atomic.Uint64
 }
 
 // NewSigCache returns a cache of at most size entries.
@@ -45,8 +45,8 @@ type SigStats struct {
 	// Verifies counts ed25519 verifications done, one per signature
 	// whether alone or in a batch; Hits the signatures found already
 	// verified; Batches the batch verifications (of two signatures or
-	// more) among them.
-	Verifies, Hits, Batches uint64
+	// more) among them, and Batched the signatures they verified.
+	Verifies, Hits, Batches, Batched uint64
 	// QueueFull counts the single checks that found the queue of
 	// admissions' checks full and waited for room: verification not
 	// keeping up with admissions.
@@ -58,7 +58,7 @@ func (c *SigCache) Stats() SigStats {
 	if c == nil {
 		return SigStats{}
 	}
-	return SigStats{Verifies: c.verifies.Load(), Hits: c.hits.Load(), Batches: c.batches.Load(), QueueFull: c.full.Load()}
+	return SigStats{Verifies: c.verifies.Load(), Hits: c.hits.Load(), Batches: c.batches.Load(), Batched: c.batched.Load(), QueueFull: c.full.Load()}
 }
 
 // verify reports whether tx's signature is valid on network p, from the

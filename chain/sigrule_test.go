@@ -438,9 +438,9 @@ func TestSyncBatchSignatureRule(t *testing.T) {
 }
 
 // FuzzSignatureVerdicts checks, on any key and signature bytes, that
-// ed25519consensus alone and in a batch, transaction sanity and block
-// sanity (which batches) give one verdict, and that nothing panics. The
-// seeds are the edge cases.
+// ed25519consensus alone and in a batch, transaction sanity, block
+// sanity (which batches) and a batch of the admission queue give one
+// verdict, and that nothing panics. The seeds are the edge cases.
 func FuzzSignatureVerdicts(f *testing.F) {
 	p := chain.RegTest()
 	for _, c := range sigCases() {
@@ -472,6 +472,12 @@ func FuzzSignatureVerdicts(f *testing.F) {
 		_, blkErr := chain.CheckBlockSanity(p, blockWith(t, p, 3, 2, tx))
 		if (blkErr == nil) != single {
 			t.Fatalf("ZIP-215 says %v, block sanity %v", single, blkErr)
+		}
+		// Between valid transfers in one batch of the admission queue.
+		good := w.Tx(p, tx.Recipient, 1, 0, nonce)
+		got := chain.VerifyInOneBatch(chain.NewSigCache(4), p, []*chain.Transaction{good, tx, good})
+		if !got[0] || got[1] != single || !got[2] {
+			t.Fatalf("ZIP-215 says %v, the queue's batch %v", single, got)
 		}
 	})
 }

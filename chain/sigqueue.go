@@ -18,14 +18,14 @@ func (c *Chain) CheckTxSanityContext(ctx context.Context, tx *Transaction) error
 // sigQueue gathers the signature checks of concurrent admissions (the
 // HTTP API's requests, the tx topic's validators, which GossipSub runs
 // concurrently) so that those arriving together are verified as one
-// batch, at about half the CPU of checking them one by one
-// (BenchmarkVerifyBatch). Prysm gathers its gossip signature checks the
+// batch, at less CPU than checking them one by one (BenchmarkVerifyBatch:
+// 1.2–1.4× less at 4, 1.9× at 64). Prysm gathers its gossip signature checks the
 // same way.
 //
 // Nothing waits for a timer. A caller that finds no worker verifying
-// becomes the worker itself: it takes what is queued now (its own check
-// at least), verifies it as one batch, and repeats until its own verdict
-// is in. So a lone check is verified at once, on its caller's goroutine,
+// becomes the worker itself: it yields the processor once, takes what
+// is queued then (its own check at least), verifies it as one batch, and
+// repeats until its own verdict is in. So a lone check is verified at once, on its caller's goroutine,
 // and checks that arrive while a batch is being verified wait for the
 // next one, which takes them all. Another caller becomes a worker too,
 // up to GOMAXPROCS, only when more than gatherMin checks per worker are
@@ -126,7 +126,7 @@ func (q *sigQueue) lead(ctx context.Context, own *sigWait) error {
 		runtime.Gosched()
 		q.mu.Lock()
 		if own.taken {
-			// Verified in the last batch, or taken by another worker.
+			// Taken by another worker: its verdict is on its way.
 			q.leave()
 			q.mu.Unlock()
 			return nil
@@ -140,6 +140,12 @@ func (q *sigQueue) lead(ctx context.Context, own *sigWait) error {
 		batch := q.take()
 		q.mu.Unlock()
 		q.run(batch)
+		if slices.Contains(batch, own) {
+			q.mu.Lock()
+			q.leave()
+			q.mu.Unlock()
+			return nil
+		}
 	}
 }
 

@@ -51,6 +51,8 @@ var (
 	descEventSubs = desc("event_subscribers", "Open event streams.")
 	descVerifies  = desc("signature_verifications_total", "ed25519 signature verifications done.")
 	descSigHits   = desc("signature_cache_hits_total", "Signatures found already verified (mempool admission, then the block).")
+	descSigBatch  = desc("signature_batches_total", "Batch verifications (two signatures or more) among the verifications.")
+	descSigFull   = desc("signature_queue_full_total", "Admissions that found the queue of signature checks full and waited.")
 	descCompact   = desc("compact_blocks_total", "Gossiped compact blocks assembled, by how: rebuilt from the mempool, missing transactions requested from the sender, or fetched whole.", "result")
 	descCmpTxs    = desc("compact_txs_requested_total", "Transactions asked of compact blocks' senders.")
 	descBlockTxn  = desc("blocktxn_served_total", "Requests for a compact block's missing transactions answered for peers.")
@@ -61,7 +63,7 @@ type nodeCollector struct{ n Node }
 
 func (nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descHeight, descWork, descMempool, descQueued, descGossipIn, descGossipPub,
-		descGossipOut, descSync, descSyncBlk, descSyncSrv, descSyncing, descHashes, descHashRate, descMining, descEventSubs, descVerifies, descSigHits,
+		descGossipOut, descSync, descSyncBlk, descSyncSrv, descSyncing, descHashes, descHashRate, descMining, descEventSubs, descVerifies, descSigHits, descSigBatch, descSigFull,
 		descCompact, descCmpTxs, descBlockTxn} {
 		ch <- d
 	}
@@ -105,6 +107,8 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descEventSubs, float64(st.Subscribers))
 	counter(descVerifies, st.Sigs.Verifies)
 	counter(descSigHits, st.Sigs.Hits)
+	counter(descSigBatch, st.Sigs.Batches)
+	counter(descSigFull, st.Sigs.QueueFull)
 	counter(descCompact, st.Gossip.Compact.Rebuilt, "rebuilt")
 	counter(descCompact, st.Gossip.Compact.Requested, "requested")
 	counter(descCompact, st.Gossip.Compact.Fetched, "fetched")

@@ -52,11 +52,28 @@ func (c *SigCache) verifyJobs(p *Params, jobs []sigJob) {
 	workers := runtime.GOMAXPROCS(0)
 	if n < parallelMin || workers == 1 {
 		verifyChunk(p, jobs)
+		c.countBatches(n, 1)
 	} else {
 		size := min(batchMax, (n+workers-1)/workers)
 		chunks := (n + size - 1) / size
 		onEveryCore(chunks, func(k int) { verifyChunk(p, jobs[k*size:min((k+1)*size, n)]) })
+		c.countBatches(n, chunks)
 	}
+	c.keep(jobs)
+}
+
+// countBatches counts the batch verifications of n signatures in chunks:
+// none when a single signature was checked alone.
+func (c *SigCache) countBatches(n, chunks int) {
+	if c != nil && n > 1 {
+		c.batches.Add(uint64(chunks))
+		c.batched.Add(uint64(n))
+	}
+}
+
+// keep adds the jobs whose signature verified to the cache (nil: none is
+// kept).
+func (c *SigCache) keep(jobs []sigJob) {
 	if c == nil {
 		return
 	}

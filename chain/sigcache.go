@@ -1,6 +1,8 @@
 package chain
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -25,20 +27,30 @@ import (
 type SigCache struct {
 	mu  sync.Mutex
 	ids *hashRing
+	// q gathers the misses of concurrent single checks into batches.
+	q *sigQueue
 
-	verifies, hits atomic.Uint64
+	verifies, hits, batches, batched, full atomic.Uint64
 }
 
 // NewSigCache returns a cache of at most size entries.
 func NewSigCache(size int) *SigCache {
-	return &SigCache{ids: newHashRing(size)}
+	c := &SigCache{ids: newHashRing(size)}
+	c.q = newSigQueue(c, sigQueueMax)
+	return c
 }
 
 // SigStats are a SigCache's counters.
 type SigStats struct {
-	// Verifies counts ed25519 verifications done; Hits the signatures
-	// found already verified.
-	Verifies, Hits uint64
+	// Verifies counts ed25519 verifications done, one per signature
+	// whether alone or in a batch; Hits the signatures found already
+	// verified; Batches the batch verifications (of two signatures or
+	// more) among them, and Batched the signatures they verified.
+	Verifies, Hits, Batches, Batched uint64
+	// QueueFull counts the single checks that found the queue of
+	// admissions' checks full and waited for room: verification not
+	// keeping up with admissions.
+	QueueFull uint64
 }
 
 // Stats returns the counters.
@@ -46,15 +58,17 @@ func (c *SigCache) Stats() SigStats {
 	if c == nil {
 		return SigStats{}
 	}
-	return SigStats{Verifies: c.verifies.Load(), Hits: c.hits.Load()}
+	return SigStats{Verifies: c.verifies.Load(), Hits: c.hits.Load(), Batches: c.batches.Load(), Batched: c.batched.Load(), QueueFull: c.full.Load()}
 }
 
 // verify reports whether tx's signature is valid on network p, from the
-// cache when its id is there. A nil cache verifies every time. known, if
-// not nil, is tx's id.
-func (c *SigCache) verify(p *Params, tx *Transaction, known *Hash) bool {
+// cache when its id is there, else verified in a batch with the checks
+// concurrent with it (sigQueue). A nil cache verifies every time, alone.
+// known, if not nil, is tx's id. The error is ctx's, if it ended before
+// the verdict.
+func (c *SigCache) verify(ctx context.Context, p *Params, tx *Transaction, known *Hash) (bool, error) {
 	if c == nil {
-		return verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
+		return verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature), nil
 	}
 	var id Hash
 	if known != nil {
@@ -63,18 +77,11 @@ func (c *SigCache) verify(p *Params, tx *Transaction, known *Hash) bool {
 		id = tx.ID()
 	}
 	if c.cached(id) {
-		return true
+		return true, nil
 	}
-	c.verifies.Add(1)
-	if !verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature) {
-		return false
+	ok, err := c.q.check(ctx, p, tx, id)
+	if err != nil {
+		return false, fmt.Errorf("verifying the signature of %s: %w", tx.Sender, err)
 	}
-	c.add(id)
-	return true
-}
-
-func (c *SigCache) add(id Hash) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ids.add(id)
+	return ok, nil
 }

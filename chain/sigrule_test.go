@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/edwards25519"
@@ -437,9 +438,9 @@ func TestSyncBatchSignatureRule(t *testing.T) {
 }
 
 // FuzzSignatureVerdicts checks, on any key and signature bytes, that
-// ed25519consensus alone and in a batch, transaction sanity and block
-// sanity (which batches) give one verdict, and that nothing panics. The
-// seeds are the edge cases.
+// ed25519consensus alone and in a batch, transaction sanity, block
+// sanity (which batches) and a batch of the admission queue give one
+// verdict, and that nothing panics. The seeds are the edge cases.
 func FuzzSignatureVerdicts(f *testing.F) {
 	p := chain.RegTest()
 	for _, c := range sigCases() {
@@ -472,5 +473,60 @@ func FuzzSignatureVerdicts(f *testing.F) {
 		if (blkErr == nil) != single {
 			t.Fatalf("ZIP-215 says %v, block sanity %v", single, blkErr)
 		}
+		// Between valid transfers in one batch of the admission queue.
+		good := w.Tx(p, tx.Recipient, 1, 0, nonce)
+		got := chain.VerifyInOneBatch(chain.NewSigCache(4), p, []*chain.Transaction{good, tx, good})
+		if !got[0] || got[1] != single || !got[2] {
+			t.Fatalf("ZIP-215 says %v, the queue's batch %v", single, got)
+		}
 	})
+}
+
+// TestSigQueueVerdicts puts every edge case, valid and forged transfers
+// between them, into one batch of the admission queue: each gets the
+// verdict ed25519consensus.Verify gives it alone, whatever else failed
+// the batch; then the same mix through concurrent CheckTxSanityContext
+// calls gets the chain's verdicts (small-order keys refused before any
+// verification).
+func TestSigQueueVerdicts(t *testing.T) {
+	p := chain.RegTest()
+	to := testwallet.New("edge recipient").Addr
+	var txs []*chain.Transaction
+	var want []bool
+	var wantErr []error
+	for i, c := range sigCases() {
+		tx, msg := caseTx(t, p, c)
+		txs = append(txs, tx, testwallet.New(fmt.Sprintf("between %d", i)).Tx(p, to, 1, 0, 0))
+		want = append(want, ed25519consensus.Verify(tx.PublicKey, msg, tx.Signature), true)
+		wantErr = append(wantErr, c.chain, nil)
+	}
+	names := func(i int) string {
+		if i%2 == 1 {
+			return "a valid transfer"
+		}
+		return sigCases()[i/2].name
+	}
+	sc := chain.NewSigCache(100)
+	got := chain.VerifyInOneBatch(sc, p, txs)
+	for i := range txs {
+		if got[i] != want[i] {
+			t.Errorf("%s in one batch: %v, want %v", names(i), got[i], want[i])
+		}
+	}
+	if s := sc.Stats(); s.Batches != 1 || s.Verifies != uint64(len(txs)) {
+		t.Errorf("stats %+v, want %d verifies in one batch", s, len(txs))
+	}
+
+	h := newHarness(t, p)
+	errs := make([]error, len(txs))
+	var wg sync.WaitGroup
+	for i, tx := range txs {
+		wg.Go(func() { errs[i] = h.c.CheckTxSanityContext(context.Background(), tx) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if w := wantErr[i]; w == nil && err != nil || w != nil && !errors.Is(err, w) {
+			t.Errorf("%s through the chain: %v, want %v", names(i), err, w)
+		}
+	}
 }

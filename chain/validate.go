@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"context"
 	"crypto/ed25519"
 	"runtime"
 	"sync"
@@ -24,14 +25,28 @@ import (
 // not of small order), address and signature.
 func CheckTxSanity(p *Params, tx *Transaction) error { return checkTxSanity(p, tx, nil, nil) }
 
-// checkTxSanity is CheckTxSanity with the signature looked up in sigs
-// first (nil: always verified). id, if not nil, is tx's id, already
-// computed by the caller.
+// checkTxSanity is checkTxSanityContext for a caller with no deadline.
 func checkTxSanity(p *Params, tx *Transaction, sigs *SigCache, id *Hash) error {
+	return checkTxSanityContext(context.Background(), p, tx, sigs, id)
+}
+
+// checkTxSanityContext is CheckTxSanity with the signature looked up in
+// sigs first and verified in a batch with concurrent checks (nil: always
+// verified, alone). id, if not nil, is tx's id, already computed by the
+// caller. An error that is not a *RuleError is ctx's: the transaction
+// was not judged.
+func checkTxSanityContext(ctx context.Context, p *Params, tx *Transaction, sigs *SigCache, id *Hash) error {
 	if err := checkTxShape(p, tx); err != nil {
 		return err
 	}
-	if p.Signed && !sigs.verify(p, tx, id) {
+	if !p.Signed {
+		return nil
+	}
+	ok, err := sigs.verify(ctx, p, tx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return badSignature(tx)
 	}
 	return nil

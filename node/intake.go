@@ -182,6 +182,13 @@ func (in *intake) addTx(tx *chain.Transaction, origin string) error {
 // addTxSince is addTx for a transaction this node first admitted at
 // admitted (mempool.dat), zero for now: it keeps that time for expiry.
 func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time.Time) error {
+	return in.admit(context.Background(), tx, origin, admitted)
+}
+
+// admit is addTxSince for a caller that can give up waiting for the
+// signature check (chain.CheckTxSanityContext), which concurrent
+// admissions share in batches.
+func (in *intake) admit(ctx context.Context, tx *chain.Transaction, origin string, admitted time.Time) error {
 	if tx.IsCoinbase() {
 		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
 	}
@@ -191,7 +198,7 @@ func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time
 	if err := in.mempool.CheckFee(tx); err != nil {
 		return err
 	}
-	if err := in.chain.CheckTxSanity(tx); err != nil {
+	if err := in.chain.CheckTxSanityContext(ctx, tx); err != nil {
 		return err
 	}
 	in.mu.Lock()
@@ -269,7 +276,7 @@ func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
 // node's own, so the first rebroadcast after its earlier nonces arrive
 // sends it.
 func (in *intake) submit(ctx context.Context, tx *chain.Transaction) error {
-	if err := in.addTx(tx, OriginAPI); err != nil {
+	if err := in.admit(ctx, tx, OriginAPI, time.Time{}); err != nil {
 		if errors.Is(err, chain.ErrTxQueued) {
 			in.relay.hold(tx.ID())
 		}

@@ -70,3 +70,58 @@ func TestCheckTxsSanity(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckTxsSanityStopsAtBadRound: a batch's signatures are verified in
+// rounds of 8, 16, 32, … and a round with a forged signature is the last,
+// so a forged signature at index k costs at most 8 + 2k verifications
+// (protocol.md §16.9): the signatures before it and in its round are
+// judged, the rest left unchecked and not admitted.
+func TestCheckTxsSanityStopsAtBadRound(t *testing.T) {
+	h := newHarness(t, nil)
+	to := testwallet.New("round recipient").Addr
+	const n = 256
+	tests := []struct {
+		name     string
+		bad      int    // index of the forged signature, -1 for none
+		verifies uint64 // the end of the round that holds it
+	}{
+		{"none", -1, n},
+		{"first", 0, 8},
+		{"end of the first round", 7, 8},
+		{"start of the second round", 8, 24},
+		{"middle", 100, 120},
+		{"last", n - 1, n},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := testwallet.New("round sender " + tc.name)
+			txs := make([]*chain.Transaction, n)
+			for i := range txs {
+				txs[i] = w.Tx(h.p, to, 1, 0, uint64(i))
+			}
+			if tc.bad >= 0 {
+				txs[tc.bad].Signature[0] ^= 1
+			}
+			before := h.c.SigCache().Stats().Verifies
+			errs := h.c.CheckTxsSanity(txs)
+			if v := h.c.SigCache().Stats().Verifies - before; v != tc.verifies {
+				t.Errorf("%d verifications, want %d", v, tc.verifies)
+			}
+			if tc.bad >= 0 && tc.verifies > uint64(8+2*tc.bad) {
+				t.Errorf("%d verifications for a forgery at %d: past 8 + 2k", tc.verifies, tc.bad)
+			}
+			for i, err := range errs {
+				var want error
+				switch {
+				case i == tc.bad:
+					want = chain.ErrBadSignature
+				case uint64(i) >= tc.verifies:
+					want = chain.ErrUnchecked
+				}
+				if (want == nil) != (err == nil) || (err != nil && !errors.Is(err, want)) {
+					t.Errorf("transaction %d: %v, want %v", i, err, want)
+				}
+			}
+		})
+	}
+}

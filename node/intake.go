@@ -173,8 +173,8 @@ func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.Check
 }
 
 // addTx offers tx to the mempool. The signature is checked before
-// taking mu, so gossip validators verify in parallel and never wait
-// behind a block being connected just to check a signature.
+// taking mu, so admissions verify in parallel and never wait behind a
+// block being connected just to check a signature.
 func (in *intake) addTx(tx *chain.Transaction, origin string) error {
 	return in.addTxSince(tx, origin, time.Time{})
 }

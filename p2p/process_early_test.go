@@ -16,9 +16,10 @@ import (
 // runnable, until the commit gives the processor up, and every hop
 // forwards one commit late whenever the cores are busy.
 //
-// The race detector randomises the scheduler (it takes a yielded
-// goroutine back first one time in 61), so the order is counted over
-// many rounds: without the yield the commit comes first in every one.
+// For fairness the scheduler looks at its global queue, where a
+// yielding goroutine goes, before its own one time in 61, and the race
+// detector shuffles its queues, so the order is counted over many
+// rounds: without the yield the commit comes first in every one.
 func TestProcessEarlyForwardsBeforeCommit(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const rounds = 200

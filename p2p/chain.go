@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -117,7 +118,16 @@ func ProcessEarly(h chain.Hash, process func(validated func(*chain.Change)) (*ch
 	done := make(chan result, 1)
 	go func() {
 		var once sync.Once
-		ch, err := process(func(ch *chain.Change) { once.Do(func() { done <- result{ch, nil} }) })
+		ch, err := process(func(ch *chain.Change) {
+			once.Do(func() { done <- result{ch, nil} })
+			// The send made the waiting validator runnable on this
+			// goroutine's processor, where it would wait until the
+			// commit that follows gives the processor up (a system call
+			// or preemption, milliseconds later), unless the other
+			// processor is idle to steal it: yield, so the block is
+			// forwarded before the commit takes the CPU.
+			runtime.Gosched()
+		})
 		once.Do(func() { done <- result{ch, err} })
 	}()
 	r := <-done

@@ -15,9 +15,9 @@ func (c *Chain) CheckTxSanityContext(ctx context.Context, tx *Transaction) error
 	return checkTxSanityContext(ctx, c.p, tx, c.sigs, nil)
 }
 
-// sigQueue gathers the signature checks of concurrent admissions (the
-// HTTP API's requests, the tx topic's validators, which GossipSub runs
-// concurrently) so that those arriving together are verified as one
+// sigQueue gathers the signature checks of concurrent single admissions
+// (the HTTP API's requests, the node's wallet; a gossiped batch verifies
+// its own signatures together through CheckTxsSanity) so that those arriving together are verified as one
 // batch, at less CPU than checking them one by one (BenchmarkVerifyBatch:
 // 1.2–1.4× less at 4, 1.9× at 64). Prysm gathers its gossip signature checks the
 // same way.

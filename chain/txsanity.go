@@ -12,57 +12,71 @@ var ErrUnchecked = errors.New("signature not checked: an earlier signature of th
 const firstRound = 8
 
 // CheckTxsSanity is CheckTxSanity for many transactions at once, as a
-// gossiped batch brings them (protocol.md §16.9): every rule but the
-// signature is checked first, then the signatures the cache does not
-// hold are verified together (verifyJobs: batches of up to batchMax, on
-// every core when there are many) and added to it. errs[i] is
-// transaction i's verdict, nil when it passed, the error CheckTxSanity
-// would give otherwise. A transaction that fails another rule costs no
-// verification; one whose signature the cache holds costs a lookup.
+// gossiped batch brings them (protocol.md §16.9.2). errs[i] is
+// transaction i's verdict: nil when it passed, the error CheckTxSanity
+// would give when it failed, ErrUnchecked when it comes after the first
+// that failed.
 //
-// The signatures are verified in order, in rounds of firstRound, then
-// twice as many each round, and a round with a bad signature is the
-// last: what follows it gets ErrUnchecked. Forged signatures cost their
-// sender nothing, so without the rounds one bad signature at the end of
-// a full batch would cost the receiver all of the batch's verifications
-// for the price of one message; with them, what a receiver verifies is
-// at most firstRound plus twice the valid signatures before the bad one,
-// each of which its sender had to make (protocol.md §16.9).
+// The first transaction that fails, its shape or its signature, ends the
+// check: a batch holding it is rejected whatever follows, so nothing
+// after it is worth a verification. Shapes come first, up to the first
+// failure; then the signatures the cache does not hold, each distinct one
+// once (a repeat in the batch shares its first copy's verdict), in batch
+// order, in rounds of firstRound, then twice as many each round, the
+// round with a bad signature being the last. Forged signatures cost
+// their sender nothing, so without the rounds one at the end of a full
+// batch would cost the receiver the whole batch's verifications for the
+// price of one message; with them, what enters verification is at most
+// firstRound plus twice the distinct valid signatures before the forgery,
+// each of which its sender had to make.
 func (c *Chain) CheckTxsSanity(txs []*Transaction) []error {
 	errs := make([]error, len(txs))
+	stop := len(txs) // the first transaction that failed
+	first := make(map[Hash]int, len(txs))
+	copyOf := make([]int, len(txs)) // a repeat's first copy, -1 for none
 	var jobs []sigJob
 	var at []int
 	for i, tx := range txs {
+		copyOf[i] = -1
 		if err := checkTxShape(c.p, tx); err != nil {
-			errs[i] = err
-			continue
+			errs[i], stop = err, i
+			break
 		}
 		if !c.p.Signed {
 			continue
 		}
-		if id := tx.ID(); !c.sigs.cached(id) {
+		id := tx.ID()
+		if j, ok := first[id]; ok {
+			copyOf[i] = j
+			continue
+		}
+		first[id] = i
+		if !c.sigs.cached(id) {
 			jobs = append(jobs, sigJob{tx: tx, id: id})
 			at = append(at, i)
 		}
 	}
-	checked := 0
-	for size := firstRound; checked < len(jobs); size *= 2 {
+	for checked, size := 0, firstRound; checked < len(jobs); size *= 2 {
 		end := min(checked+size, len(jobs))
 		c.sigs.verifyJobs(c.p, jobs[checked:end])
-		bad := false
+		forged := false
 		for k := checked; k < end; k++ {
-			if !jobs[k].ok {
-				errs[at[k]] = badSignature(jobs[k].tx)
-				bad = true
+			if !jobs[k].ok && at[k] < stop {
+				errs[at[k]], stop, forged = badSignature(jobs[k].tx), at[k], true
 			}
 		}
 		checked = end
-		if bad {
+		if forged {
 			break
 		}
 	}
-	for k := checked; k < len(jobs); k++ {
-		errs[at[k]] = ErrUnchecked
+	for i := range txs {
+		switch {
+		case i > stop:
+			errs[i] = ErrUnchecked
+		case copyOf[i] >= 0:
+			errs[i] = errs[copyOf[i]]
+		}
 	}
 	return errs
 }

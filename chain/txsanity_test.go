@@ -26,6 +26,7 @@ func TestCheckTxsSanity(t *testing.T) {
 	shape := w.Tx(h.p, to, 3, 0, 101)
 	shape.Version++
 	mixed := []*chain.Transaction{good[0], forged, good[1], shape, w.Tx(h.p, to, 4, 0, 102)}
+	dup := w.Tx(h.p, to, 5, 0, 103)
 
 	tests := []struct {
 		name     string
@@ -36,9 +37,15 @@ func TestCheckTxsSanity(t *testing.T) {
 	}{
 		{"all new", good, make([]error, len(good)), 40, 0},
 		{"all cached", good, make([]error, len(good)), 0, 40},
-		{"mixed", mixed, []error{nil, chain.ErrBadSignature, nil, chain.ErrBadTxVersion, nil}, 2, 2},
+		// The bad shape ends the shapes at index 3; the forgery at 1 ends
+		// the check: what follows it is unchecked.
+		{"mixed", mixed, []error{nil, chain.ErrBadSignature, chain.ErrUnchecked, chain.ErrUnchecked, chain.ErrUnchecked}, 1, 2},
 		{"mixed again: only the forged one again", mixed,
-			[]error{nil, chain.ErrBadSignature, nil, chain.ErrBadTxVersion, nil}, 1, 3},
+			[]error{nil, chain.ErrBadSignature, chain.ErrUnchecked, chain.ErrUnchecked, chain.ErrUnchecked}, 1, 2},
+		{"a bad shape first: nothing verified", []*chain.Transaction{shape, forged, good[0]},
+			[]error{chain.ErrBadTxVersion, chain.ErrUnchecked, chain.ErrUnchecked}, 0, 0},
+		{"repeats: one verification, one verdict", []*chain.Transaction{dup, dup, dup, dup},
+			make([]error, 4), 1, 0},
 	}
 	sc := h.c.SigCache()
 	for _, tc := range tests {
@@ -115,7 +122,7 @@ func TestCheckTxsSanityStopsAtBadRound(t *testing.T) {
 				switch {
 				case i == tc.bad:
 					want = chain.ErrBadSignature
-				case uint64(i) >= tc.verifies:
+				case tc.bad >= 0 && i > tc.bad:
 					want = chain.ErrUnchecked
 				}
 				if (want == nil) != (err == nil) || (err != nil && !errors.Is(err, want)) {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -43,7 +44,7 @@ type intake struct {
 	log     *slog.Logger
 
 	mu      sync.Mutex
-	closing bool // set by close under mu: addTx refuses from then on
+	closing bool // set by close under mu: admissions refuse from then on
 
 	// early counts the gossiped blocks still being committed after
 	// gossip was told they are valid (processGossiped); the node waits
@@ -172,15 +173,11 @@ func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.Check
 	return ch, k, err
 }
 
-// addTx offers tx to the mempool. The signature is checked before
-// taking mu, so admissions verify in parallel and never wait behind a
-// block being connected just to check a signature.
-func (in *intake) addTx(tx *chain.Transaction, origin string) error {
-	return in.addTxSince(tx, origin, time.Time{})
-}
-
-// addTxSince is addTx for a transaction this node first admitted at
-// admitted (mempool.dat), zero for now: it keeps that time for expiry.
+// addTxSince offers tx, which this node first admitted at admitted
+// (mempool.dat), to the mempool, keeping that time for expiry. The
+// signature is checked before taking mu, so admissions verify in
+// parallel and never wait behind a block being connected just to check
+// a signature.
 func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time.Time) error {
 	return in.admit(context.Background(), tx, origin, admitted)
 }
@@ -224,29 +221,44 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 		Amount: tx.Amount, Fee: tx.Fee, Origin: origin})
 }
 
-// addTxs is addTx for the transactions of a gossiped batch (protocol.md
+// addTxs is addTxSince for the transactions of a gossiped batch (protocol.md
 // §16.9), in order: the fees and every rule but the signatures first,
 // then the signatures of all that passed verified together through the
 // cache (chain.Chain.CheckTxsSanity), all before mu; then the
-// admissions, under one hold of it. errs[i] is what addTx would have
+// admissions, under one hold of it. errs[i] is what addTxSince would have
 // returned for transaction i.
 func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
 	errs := make([]error, len(txs))
 	check := make([]*chain.Transaction, 0, len(txs))
 	at := make([]int, 0, len(txs))
+	stop := len(txs)
 	for i, tx := range txs {
 		switch {
 		case tx.IsCoinbase():
 			errs[i] = in.mempool.Add(tx, in.chain) // refused at once, with its own error
+		case in.mempool.Has(tx.ID()):
+			// Known already: its signature is not verified again, even
+			// if the cache has let go of it.
+			errs[i] = fmt.Errorf("%w: %s", chain.ErrTxInPool, tx.ID().Short())
 		default:
 			if errs[i] = in.mempool.CheckFee(tx); errs[i] == nil {
 				check = append(check, tx)
 				at = append(at, i)
 			}
 		}
+		if tx.IsCoinbase() || errors.Is(errs[i], chain.ErrFeeUnminable) {
+			// Never valid, so the batch is rejected: as with a bad
+			// shape or signature (CheckTxsSanity), nothing after it is
+			// worth a verification.
+			stop = i
+			break
+		}
 	}
 	for k, err := range in.chain.CheckTxsSanity(check) {
 		errs[at[k]] = err
+	}
+	for i := stop + 1; i < len(txs); i++ {
+		errs[i] = chain.ErrUnchecked
 	}
 	in.mu.Lock()
 	for k, i := range at {

@@ -165,17 +165,23 @@ func (g *Gossip) checkTx(ctx context.Context, from peer.ID, data []byte) (pubsub
 		g.log.Info("txs received", "peer", from, "txs", len(raws), "admitted", len(admitted), "first", admitted[0].ID().Short())
 	}
 	if res != pubsub.ValidationAccept {
-		g.relayAdmitted(ctx, admitted)
+		g.relayAdmitted(admitted)
 	}
 	return res, err
 }
 
 // relayAdmitted queues for the node's next batch the transactions it
-// admitted from a batch it does not forward.
-func (g *Gossip) relayAdmitted(ctx context.Context, txs []*chain.Transaction) {
+// admitted from a batch it does not forward. It never waits: it runs in
+// a GossipSub validator, and a validator blocked on a full queue holds
+// up the batches behind it. What does not fit is dropped and logged;
+// the transactions stay in the mempool, and a block template still finds
+// them.
+func (g *Gossip) relayAdmitted(txs []*chain.Transaction) {
 	for i, tx := range txs {
-		if err := g.PublishTx(ctx, tx); err != nil {
-			g.log.Warn("relay admitted txs", "dropped", len(txs)-i, "reason", err)
+		select {
+		case g.txOut <- tx:
+		default:
+			g.log.Warn("relay admitted txs: batch queue full", "dropped", len(txs)-i)
 			return
 		}
 	}

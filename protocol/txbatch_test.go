@@ -34,6 +34,15 @@ func frame(count uint64, raws ...[]byte) []byte {
 	return out
 }
 
+// repeat returns n copies of raw.
+func repeat(raw []byte, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = raw
+	}
+	return out
+}
+
 func TestSplitTxBatch(t *testing.T) {
 	txs := batchTxs(t, 3)
 	long := bytes.Repeat([]byte{1}, chain.MaxTxSize+1)
@@ -48,13 +57,17 @@ func TestSplitTxBatch(t *testing.T) {
 		{"zero count", frame(0), -1},
 		{"count above the transactions", frame(4, txs...), -1},
 		{"count below the transactions", frame(2, txs...), -1},
-		{"count past the bound", frame(MaxTxBatchTxs + 1), -1},
+		// Both within the byte bound and the count-against-bytes check,
+		// so only the count bound refuses it.
+		{"count past the bound", frame(MaxTxBatchTxs+1, repeat(txs[0], MaxTxBatchTxs+1)...), -1},
 		{"non-minimal count", append([]byte{0x83, 0x00}, frame(3, txs...)[1:]...), -1},
 		{"length past the message", append(frame(1, txs[0]), 0)[:len(frame(1, txs[0]))-1], -1},
 		{"length past a transaction's bound", frame(1, long), -1},
 		{"length below a transaction's minimum", frame(1, []byte{1, 2, 3}), -1},
 		{"trailing byte", append(frame(3, txs...), 0), -1},
-		{"message past the byte bound", append(frame(1, txs[0]), make([]byte, MaxTxBatchSize)...), -1},
+		// Well framed, every entry within a transaction's bounds, the
+		// count within its bound: only the byte bound refuses it.
+		{"message past the byte bound", frame(MaxTxBatchSize/(2+chain.MaxTxSize)+1, repeat(long[:chain.MaxTxSize], MaxTxBatchSize/(2+chain.MaxTxSize)+1)...), -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -193,6 +193,22 @@ func (c *Chain) Meta(h Hash) (*BlockMeta, error) { return c.reader().Meta(h) }
 // commit ended must answer for it.
 func (c *Chain) Block(h Hash) (*Block, error) { return c.reader().Block(h) }
 
+// BlockBytes returns a block's canonical encoding (Block.Encode), as
+// Block finds it: a block of the write under way is encoded from memory,
+// a stored one read as the store keeps it, without decoding it and
+// encoding it again.
+func (c *Chain) BlockBytes(h Hash) ([]byte, error) {
+	if o := c.pending.Load(); o != nil {
+		if b, ok, err := o.pendingBlock(h); ok {
+			if err != nil {
+				return nil, err
+			}
+			return b.Encode(), nil
+		}
+	}
+	return c.store.BlockBytes(h)
+}
+
 // Committed reports whether a block is in the store: unlike Meta, not
 // one still being committed. The syncer asks this, since the tip it
 // weighs peers' claims against moves only with a commit.

@@ -148,13 +148,25 @@ func (o *overlay) Meta(h Hash) (*BlockMeta, error) {
 }
 
 func (o *overlay) Block(h Hash) (*Block, error) {
-	if b, ok := o.b.Blocks[h]; ok {
-		if b == nil {
-			return nil, fmt.Errorf("block %s: %w", h.Short(), ErrNotFound)
-		}
-		return b, nil
+	if b, ok, err := o.pendingBlock(h); ok {
+		return b, err
 	}
 	return o.base.Block(h)
+}
+
+// pendingBlock returns the block h as this overlay or one it is built on
+// holds it (ok), or ok false if none of them writes or deletes it: it is
+// then the store's to read.
+func (o *overlay) pendingBlock(h Hash) (b *Block, ok bool, err error) {
+	for ; o != nil; o, _ = o.base.(*overlay) {
+		if b, ok := o.b.Blocks[h]; ok {
+			if b == nil {
+				return nil, true, fmt.Errorf("block %s: %w", h.Short(), ErrNotFound)
+			}
+			return b, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 func (o *overlay) MainHash(height uint64) (Hash, error) {

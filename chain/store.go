@@ -16,6 +16,9 @@ type Store interface {
 	Meta(Hash) (*BlockMeta, error)
 	// Block returns a stored block.
 	Block(Hash) (*Block, error)
+	// BlockBytes returns a stored block's canonical encoding
+	// (Block.Encode) without decoding it: what the sync server sends.
+	BlockBytes(Hash) ([]byte, error)
 	// MainHash returns the hash of the main-chain block at height.
 	MainHash(height uint64) (Hash, error)
 	// Account returns the state of an address at the tip. An address that

@@ -1,6 +1,7 @@
 package chain_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"syscall"
@@ -16,6 +17,7 @@ type validatedSeen struct {
 	calls          int
 	change         *chain.Change
 	block, meta    bool // the chain's Block and Meta returned the block
+	encoded        bool // BlockBytes returned its encoding (what sync serves)
 	stored         bool // the store itself had it
 	tip            chain.Hash
 	childHasParent bool // HasBlock of the block
@@ -76,6 +78,8 @@ func TestProcessCheckedValidated(t *testing.T) {
 				_, merr := c.Meta(bh)
 				_, serr := h.st.Meta(bh)
 				seen.block, seen.meta, seen.stored = berr == nil, merr == nil, serr == nil
+				enc, eerr := c.BlockBytes(bh)
+				seen.encoded = eerr == nil && bytes.Equal(enc, b.Encode())
 				seen.tip = c.Tip().Hash
 				seen.childHasParent = c.HasBlock(bh)
 				// PrecheckHeader takes the chain's lock for the orphan
@@ -94,8 +98,8 @@ func TestProcessCheckedValidated(t *testing.T) {
 			if !seen.change.Joined(bh) || seen.change.OldTip.Hash != old.Hash || seen.change.NewTip.Hash != bh {
 				t.Errorf("validated got change %+v, want %s joined on %s", seen.change, bh.Short(), old.Hash.Short())
 			}
-			if !seen.block || !seen.meta || !seen.childHasParent {
-				t.Errorf("during validated: Block %v, Meta %v, HasBlock %v; want the block readable", seen.block, seen.meta, seen.childHasParent)
+			if !seen.block || !seen.meta || !seen.encoded || !seen.childHasParent {
+				t.Errorf("during validated: Block %v, Meta %v, BlockBytes %v, HasBlock %v; want the block readable", seen.block, seen.meta, seen.encoded, seen.childHasParent)
 			}
 			if seen.stored || seen.tip != old.Hash {
 				t.Errorf("during validated: stored %v, tip %s; want neither committed yet", seen.stored, seen.tip.Short())
@@ -107,6 +111,9 @@ func TestProcessCheckedValidated(t *testing.T) {
 				if _, err := c.Block(bh); !errors.Is(err, chain.ErrNotFound) {
 					t.Errorf("Block after a failed commit: %v, want ErrNotFound", err)
 				}
+				if _, err := c.BlockBytes(bh); !errors.Is(err, chain.ErrNotFound) {
+					t.Errorf("BlockBytes after a failed commit: %v, want ErrNotFound", err)
+				}
 				return
 			}
 			if c.Tip().Hash != bh || ch == nil || ch.NewTip.Hash != bh {
@@ -114,6 +121,9 @@ func TestProcessCheckedValidated(t *testing.T) {
 			}
 			if _, err := h.st.Meta(bh); err != nil {
 				t.Errorf("store after the commit: %v", err)
+			}
+			if enc, err := c.BlockBytes(bh); err != nil || !bytes.Equal(enc, b.Encode()) {
+				t.Errorf("BlockBytes after the commit: %d bytes, %v; want the block's encoding", len(enc), err)
 			}
 			if err := <-childPrecheck; err != nil {
 				t.Errorf("a child's header checked during the commit: %v, want it to pass", err)

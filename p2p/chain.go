@@ -41,6 +41,10 @@ type Chain interface {
 	HeadersAfter(locator []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error)
 	// Block returns a stored block.
 	Block(chain.Hash) (*chain.Block, error)
+	// BlockBytes returns a stored block's canonical encoding
+	// (chain.Block.Encode) without decoding it (chain.Chain.BlockBytes):
+	// the sync server sends it as it is, and the client checks it all.
+	BlockBytes(chain.Hash) ([]byte, error)
 	// PrecheckHeader runs the work gate on the header of an unrequested
 	// block before its body is decoded (see chain.Chain.PrecheckHeader).
 	PrecheckHeader(h *chain.Header) error

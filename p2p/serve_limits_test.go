@@ -30,9 +30,9 @@ func (c *workCountingChain) HeadersAfter(loc []chain.Hash, stop chain.Hash, max 
 	return c.testChain.HeadersAfter(loc, stop, max)
 }
 
-func (c *workCountingChain) Block(h chain.Hash) (*chain.Block, error) {
+func (c *workCountingChain) BlockBytes(h chain.Hash) ([]byte, error) {
 	c.blockReads.Add(1)
-	return c.testChain.Block(h)
+	return c.testChain.BlockBytes(h)
 }
 
 // flooder is a peer that sends one kind of request as fast as it is

@@ -25,12 +25,12 @@ type servingChain struct {
 	onServe func(chain.Hash)
 }
 
-func (c *servingChain) Block(h chain.Hash) (*chain.Block, error) {
+func (c *servingChain) BlockBytes(h chain.Hash) ([]byte, error) {
 	c.served.Add(1)
 	if c.onServe != nil {
 		c.onServe(h)
 	}
-	return c.testChain.Block(h)
+	return c.testChain.BlockBytes(h)
 }
 
 // gatedChain connects no batch before its gate opens: a test holds the
@@ -330,7 +330,7 @@ type bothWatching struct {
 	served *servingChain
 }
 
-func (c *bothWatching) Block(h chain.Hash) (*chain.Block, error) { return c.served.Block(h) }
+func (c *bothWatching) BlockBytes(h chain.Hash) ([]byte, error) { return c.served.BlockBytes(h) }
 
 // TestSyncStalledBatchReRequested: of two peers that claim the same
 // chain, one never answers a GetBlocks, and the node's request deadline

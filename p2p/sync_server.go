@@ -126,25 +126,38 @@ func (s *Syncer) serve(p peer.ID, req *pb.Request, lim *serveLimits, write func(
 			return errRateLimited
 		}
 		s.stats.served.Add(1)
-		// One block in memory at a time, straight from the store; the
-		// answer stops at the first block we do not have, or whose
-		// bytes the peer's allowance no longer covers.
+		// One block in memory at a time, its bytes straight from the
+		// store, not decoded and encoded again: the client checks every
+		// block it is sent. The answer stops at the first block we do not
+		// have (or whose record is damaged), or whose bytes the peer's
+		// allowance no longer covers.
 		for _, h := range hashes {
-			b, err := s.chain.Block(h)
+			enc, err := s.chain.BlockBytes(h)
 			if err != nil {
+				if !errors.Is(err, chain.ErrNotFound) {
+					s.log.Warn("stored block not served", "hash", h.Short(), "reason", err)
+				}
 				return nil
 			}
-			size := b.EncodedSize()
-			if !lim.bytes.AllowN(now(), size) {
+			if len(enc) > chain.MaxBlockSize {
+				return nil // no block is this large: not ours to send
+			}
+			if !lim.bytes.AllowN(now(), len(enc)) {
 				return nil
 			}
-			if err := write(protocol.BlockResponse(b), size); err != nil {
+			if err := write(rawBlockResponse(enc), len(enc)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	return errors.New("unknown request") // ReadRequest refuses bodiless requests
+}
+
+// rawBlockResponse is protocol.BlockResponse for a block already encoded
+// (chain.Block.Encode): the same message, byte for byte.
+func rawBlockResponse(enc []byte) *pb.Response {
+	return &pb.Response{Body: &pb.Response_Block{Block: &pb.Block{Block: enc}}}
 }
 
 // status describes our chain.

@@ -66,6 +66,38 @@ func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
 	return blk, nil
 }
 
+// BlockBytes returns a stored block's canonical encoding (chain.Block.Encode)
+// as the store keeps it, copied out of bbolt's memory and not decoded: the
+// sync server sends it as it is. Only the header is read, and a record
+// whose header does not hash to h (misfiled, or damaged where the hash
+// would show it) is ErrCorrupt; damage further in is left for the
+// receiver, which checks every block it is sent (merkle root, signatures).
+func (s *Store) BlockBytes(h chain.Hash) ([]byte, error) {
+	var out []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		_, rec, err := openView(tx).blockRecord(h)
+		if err != nil {
+			return err
+		}
+		if len(rec) < chain.HeaderSize+1 {
+			return fmt.Errorf("%w: block record is %d bytes, shorter than a header and a count", ErrCorrupt, len(rec))
+		}
+		hdr, err := chain.DecodeHeader(rec[:chain.HeaderSize])
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if got := hdr.Hash(); got != h {
+			return fmt.Errorf("%w: block record holds block %s", ErrCorrupt, got.Short())
+		}
+		out = append([]byte(nil), rec...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("block %s: %w", h.Short(), err)
+	}
+	return out, nil
+}
+
 // MainHash returns the hash of the main-chain block at height.
 func (s *Store) MainHash(height uint64) (chain.Hash, error) {
 	v, err := s.get(bucketMain, heightKey(height))

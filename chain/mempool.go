@@ -148,6 +148,8 @@ type Mempool struct {
 	selectPass uint64
 	// queue holds the transactions waiting for an earlier nonce.
 	queue txQueue
+	// minedLocal: this node's own transactions that left in a block.
+	minedLocal minedLocal
 }
 
 // poolEntry is one pending transaction with what the pool computed once.

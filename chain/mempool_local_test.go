@@ -14,12 +14,8 @@ import (
 // full pools, was evicted there too and existed nowhere. Peers'
 // transactions go first now.
 func TestMempoolReorgOverLimitKeepsLocal(t *testing.T) {
-	p := chain.RegTest()
-	alice, bob, carol := newMPKey(1), newMPKey(2), newMPKey(3)
-	sink := newMPKey(9).addr
-	base := mpFunded(alice, bob, carol)
-	a0 := alice.tx(p, sink, 1, 1, 0)
-	blk, tip := mpOneBlock(t, p, base, a0)
+	f := newMPStale(t)
+	p, bob, carol, sink, base, a0, blk, tip := f.p, f.bob, f.carol, f.sink, f.base, f.a0, f.blk, f.tip
 
 	c0 := carol.tx(p, sink, 1, 1, 0) // from a peer
 	b0, b1 := bob.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 1)
@@ -57,6 +53,47 @@ func TestMempoolReorgOverLimitKeepsLocal(t *testing.T) {
 			}
 			mpSame(t, "Txs before", m.Txs(), []*chain.Transaction{c0, b0, b1}, names)
 			// The block is abandoned: a0 comes back, four for three places.
+			m.Reorg([]*chain.Block{blk}, nil, base)
+			mpSame(t, "Txs", m.Txs(), c.want, names)
+		})
+	}
+}
+
+// TestMempoolReorgReturnsOwnAsLocal is the loss the 5-node testnet at
+// 250 ms blocks showed once its load kept every sender busy: a node's
+// own transaction left its pool in a block, the block went stale, and
+// the transaction came back as a peer's into pools full of their own
+// clients' transactions, so every node evicted it. The node whose client
+// submitted it keeps it now, before its peers' transactions.
+func TestMempoolReorgReturnsOwnAsLocal(t *testing.T) {
+	f := newMPStale(t)
+	p, bob, carol, sink, base, a0, blk, tip := f.p, f.bob, f.carol, f.sink, f.base, f.a0, f.blk, f.tip
+	// Peers' transactions pay more: a0, a peer's, is the cheapest.
+	c0 := carol.tx(p, sink, 1, 2, 0)
+	b0, b1 := bob.tx(p, sink, 1, 2, 0), bob.tx(p, sink, 1, 2, 1)
+	names := map[*chain.Transaction]string{a0: "a0", c0: "c0", b0: "b0", b1: "b1"}
+
+	for _, c := range []struct {
+		name  string
+		local bool
+		want  []*chain.Transaction
+	}{
+		{"a0 a peer's", false, []*chain.Transaction{c0, b0, b1}},
+		// a0 was this node's own: a peer's goes instead (the newest chain end).
+		{"a0 this node's own", true, []*chain.Transaction{c0, b0, a0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := chain.NewMempool(p, chain.WithMaxTxs(3))
+			add := m.AddVerified
+			if c.local {
+				add = m.AddLocal
+			}
+			if err := add(a0, base); err != nil {
+				t.Fatalf("add a0: %v", err)
+			}
+			m.Reorg(nil, []*chain.Block{blk}, tip) // a0 leaves in the block
+			mpMustAdd(t, m, tip, c0, b0, b1)
+			// The block goes stale: a0 comes back, four for three places.
 			m.Reorg([]*chain.Block{blk}, nil, base)
 			mpSame(t, "Txs", m.Txs(), c.want, names)
 		})
@@ -107,4 +144,26 @@ func mpOneBlock(t testing.TB, p *chain.Params, base chain.AccountReader, txs ...
 	t.Helper()
 	blk := mpBlock(p, 1, newMPKey(9).addr, txs...)
 	return blk, mpConnect(t, p, base, blk)
+}
+
+// mpStale is a block 1 holding alice's a0 on a ledger funding alice, bob
+// and carol, for the tests of a block that goes stale.
+type mpStale struct {
+	p          *chain.Params
+	bob, carol mpKey
+	sink       string
+	base       mpState
+	a0         *chain.Transaction
+	blk        *chain.Block
+	tip        chain.AccountReader
+}
+
+func newMPStale(t testing.TB) mpStale {
+	t.Helper()
+	f := mpStale{p: chain.RegTest(), bob: newMPKey(2), carol: newMPKey(3), sink: newMPKey(9).addr}
+	alice := newMPKey(1)
+	f.base = mpFunded(alice, f.bob, f.carol)
+	f.a0 = alice.tx(f.p, f.sink, 1, 1, 0)
+	f.blk, f.tip = mpOneBlock(t, f.p, f.base, f.a0)
+	return f
 }

@@ -38,7 +38,10 @@ import (
 // block order), since they were sent earlier. If the returned ones take the
 // pool over its limits, the evictable transactions go as in Add: peers'
 // before local ones (AddLocal), then the lowest fee. A returned
-// transaction counts as a peer's: the block, not this node, had kept it.
+// transaction counts as a peer's, unless it was this node's own (local)
+// when its block took it out of the pool (minedLocal): then it is local
+// again, so the node whose client submitted it keeps it before its
+// peers' transactions, as it did before the block.
 //
 // A transaction whose check fails for a reason other than a rule (the
 // state could not be read) is kept, with its sender's later ones: a store
@@ -78,11 +81,18 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 	state = &onceReader{base: state, read: make(map[string]Account)}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, e := range back {
+		old, held := m.byID[e.id]
+		e.local = m.minedLocal.take(e.id) || held && old.local
+	}
 	stay := make([]*poolEntry, 0, len(m.byID))
 	for id, e := range m.byID {
 		_, inBlock := included[id]
 		_, returned := seen[id]
-		if !inBlock && !returned {
+		switch {
+		case inBlock && e.local:
+			m.minedLocal.remember(id, m.maxTxs)
+		case !inBlock && !returned:
 			stay = append(stay, e)
 		}
 	}

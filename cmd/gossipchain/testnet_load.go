@@ -20,12 +20,28 @@ import (
 // transfers signed before the load starts, as a real network's senders
 // sign on their own machines: the measured window is the nodes' work.
 
-// loadWorkers is how many goroutines submit transfers at once. One
-// submitting synchronously could not offer more than one admission
-// at a time, and waited out every block connect behind the node's
-// intake lock; a few per core keep the nodes busy without a queue of
-// goroutines of their own.
+// loadWorkers is how many goroutines submit the nodes' own wallets'
+// transfers at once (the load without --senders). One submitting
+// synchronously could not offer more than one admission at a time, and
+// waited out every block connect behind the node's intake lock; a few
+// per core keep the nodes busy without a queue of goroutines of their
+// own.
 const loadWorkers = 16
+
+// maxSenderWorkers bounds the goroutines of a --senders load, one per
+// sender (loadWorkersFor).
+const maxSenderWorkers = 4096
+
+// loadWorkersFor is how many submissions the load keeps in flight: with
+// --senders, one per sender, as that many wallets would each wait for
+// their own node's answer and no other's. A fixed pool made the load a
+// closed loop: while a node connects a block under its intake lock
+// (store commit included), every worker waiting on that node stops
+// offering to all the others, so the load, not the nodes, set the rate
+// (docs/benchmarks.md, "The load's submitters").
+func loadWorkersFor(senders int) int {
+	return min(max(senders, loadWorkers), maxSenderWorkers)
+}
 
 // maxPresigned bounds what --senders signs ahead (tx-rate × duration, a
 // few hundred bytes each): a million transfers is about 400 MiB.
@@ -187,23 +203,35 @@ type load struct {
 	nt  *testnet.Net
 	rep *testnetReport
 
+	// submit offers one transfer; nil means offer. Tests replace it to
+	// watch how many submissions the load keeps in flight.
+	submit func(context.Context, transfer)
+
 	mu          sync.Mutex // guards rep's transaction counts and what follows
 	ids         []chain.Hash
 	submittedTo map[chain.Hash]int
 }
 
 // run offers o.txRate transfers a second until ctx ends, caught up
-// every 10 ms to rate × elapsed, on loadWorkers goroutines. Senders take
-// turns, so each gets its share of the load; pick draws the nodes of
-// the nodes' own wallets.
+// every 10 ms to rate × elapsed, on loadWorkersFor goroutines. Senders
+// take turns, so each gets its share of the load; pick draws the nodes
+// of the nodes' own wallets.
 func (l *load) run(ctx context.Context, o testnetOptions, senders []*sender, pick func(int) int) {
-	jobs := make(chan transfer, loadWorkers)
+	submit := l.submit
+	if submit == nil {
+		submit = l.offer
+	}
+	workers := loadWorkers
+	if len(senders) > 0 {
+		workers = loadWorkersFor(len(senders))
+	}
+	jobs := make(chan transfer, workers)
 	var wg sync.WaitGroup
-	for range loadWorkers {
+	for range workers {
 		wg.Go(func() {
 			for t := range jobs {
 				if ctx.Err() == nil {
-					l.offer(ctx, t)
+					submit(ctx, t)
 				}
 			}
 		})

@@ -29,8 +29,7 @@ func (c *Chain) CheckTxSanityContext(ctx context.Context, tx *Transaction) error
 // and checks that arrive while a batch is being verified wait for the
 // next one, which takes them all. Another caller becomes a worker too,
 // up to GOMAXPROCS, only when more than gatherMin checks per worker are
-// waiting: below that, one worker keeps up and the other cores run what
-// the admissions do besides verifying, which is what lets checks gather.
+// waiting.
 // A worker whose own verdict is in hands what is still queued to a new
 // goroutine rather than serving others' checks before returning.
 //
@@ -62,10 +61,13 @@ type sigWait struct {
 }
 
 // gatherMin is the checks waiting per worker past which another caller
-// becomes a worker: a batch of 16 already gets most of batching's gain
-// (BenchmarkVerifyBatch: about 1.8× at 16 against 1.9× at 64), so more
-// waiting is better spent on another core.
-const gatherMin = 16
+// becomes a worker. One: a core left idle while checks wait costs more
+// than batching saves. At 16, eight HTTP connections kept the second
+// core a fifth idle and took 8,194–9,649 requests a second against
+// 9,245–11,441 at 1, alternating on a quiet machine (docs/benchmarks.md,
+// "The second verifying worker"); batches still gather, 2.1 signatures a
+// call against 2.4.
+const gatherMin = 1
 
 // sigQueueMax bounds the checks waiting at once: 16 batches, so the
 // workers always have a full batch to take when admissions are many,

@@ -12,7 +12,8 @@ var ErrUnchecked = errors.New("signature not checked: an earlier signature of th
 const firstRound = 8
 
 // CheckTxsSanity is CheckTxSanity for many transactions at once, as a
-// gossiped batch brings them (protocol.md §16.9.2). errs[i] is
+// gossiped batch brings them (protocol.md §16.9.2); ids[i] is txs[i]'s
+// id, which the caller has computed already (TxIDs). errs[i] is
 // transaction i's verdict: nil when it passed, the error CheckTxSanity
 // would give when it failed, ErrUnchecked when it comes after the first
 // that failed.
@@ -29,7 +30,7 @@ const firstRound = 8
 // price of one message; with them, what enters verification is at most
 // firstRound plus twice the distinct valid signatures before the forgery,
 // each of which its sender had to make.
-func (c *Chain) CheckTxsSanity(txs []*Transaction) []error {
+func (c *Chain) CheckTxsSanity(txs []*Transaction, ids []Hash) []error {
 	errs := make([]error, len(txs))
 	stop := len(txs) // the first transaction that failed
 	first := make(map[Hash]int, len(txs))
@@ -45,7 +46,7 @@ func (c *Chain) CheckTxsSanity(txs []*Transaction) []error {
 		if !c.p.Signed {
 			continue
 		}
-		id := tx.ID()
+		id := ids[i]
 		if j, ok := first[id]; ok {
 			copyOf[i] = j
 			continue

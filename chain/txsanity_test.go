@@ -50,7 +50,7 @@ func TestCheckTxsSanity(t *testing.T) {
 	sc := h.c.SigCache()
 	for _, tc := range tests {
 		before := sc.Stats()
-		errs := h.c.CheckTxsSanity(tc.txs)
+		errs := h.c.CheckTxsSanity(tc.txs, chain.TxIDs(tc.txs))
 		if len(errs) != len(tc.txs) {
 			t.Fatalf("%s: %d verdicts for %d transactions", tc.name, len(errs), len(tc.txs))
 		}
@@ -110,7 +110,7 @@ func TestCheckTxsSanityStopsAtBadRound(t *testing.T) {
 				txs[tc.bad].Signature[0] ^= 1
 			}
 			before := h.c.SigCache().Stats().Verifies
-			errs := h.c.CheckTxsSanity(txs)
+			errs := h.c.CheckTxsSanity(txs, chain.TxIDs(txs))
 			if v := h.c.SigCache().Stats().Verifies - before; v != tc.verifies {
 				t.Errorf("%d verifications, want %d", v, tc.verifies)
 			}

@@ -230,31 +230,36 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
 	errs := make([]error, len(txs))
 	check := make([]*chain.Transaction, 0, len(txs))
+	ids := make([]chain.Hash, 0, len(txs))
 	at := make([]int, 0, len(txs))
 	stop := len(txs)
 	for i, tx := range txs {
+		id := tx.ID()
 		switch {
 		case tx.IsCoinbase():
 			errs[i] = in.mempool.Add(tx, in.chain) // refused at once, with its own error
-		case in.mempool.Has(tx.ID()):
+		case in.mempool.Has(id):
 			// Known already: its signature is not verified again, even
 			// if the cache has let go of it.
-			errs[i] = fmt.Errorf("%w: %s", chain.ErrTxInPool, tx.ID().Short())
+			errs[i] = fmt.Errorf("%w: %s", chain.ErrTxInPool, id.Short())
 		default:
 			if errs[i] = in.mempool.CheckFee(tx); errs[i] == nil {
 				check = append(check, tx)
+				ids = append(ids, id)
 				at = append(at, i)
 			}
 		}
-		if tx.IsCoinbase() || errors.Is(errs[i], chain.ErrFeeUnminable) {
-			// Never valid, so the batch is rejected: as with a bad
-			// shape or signature (CheckTxsSanity), nothing after it is
-			// worth a verification.
+		if tx.IsCoinbase() || errors.Is(errs[i], chain.ErrFeeUnminable) || errors.Is(errs[i], chain.ErrFeeBelowFloor) {
+			// Never valid on this network, so the batch is rejected
+			// (as gossip's verdict holds these fee errors against the
+			// sender): as with a bad shape or signature
+			// (CheckTxsSanity), nothing after it is worth a
+			// verification.
 			stop = i
 			break
 		}
 	}
-	for k, err := range in.chain.CheckTxsSanity(check) {
+	for k, err := range in.chain.CheckTxsSanity(check, ids) {
 		errs[at[k]] = err
 	}
 	for i := stop + 1; i < len(txs); i++ {

@@ -89,7 +89,9 @@ var ErrSenderLimit = errors.New("too many pending transactions from this sender"
 // rule, so the pool only refuses what it already holds, and queues nothing.
 //
 // The pool is bounded by count and encoded bytes. When full, a new
-// transaction may evict the lowest-fee evictable transaction.
+// transaction may evict the lowest-fee evictable transaction of a peer;
+// this node's own (AddLocal) are never evicted, so one that does not fit
+// is refused at entry (mempool_evict.go).
 //
 // # Fees and expiry
 //
@@ -138,6 +140,8 @@ type Mempool struct {
 	// their fees.
 	bytes int
 	fees  feeSum
+	// locals counts the local entries of byID.
+	locals int
 	// nextExpiry is when the oldest pending transaction expires, as of
 	// the last scan; no scan is needed before it.
 	nextExpiry time.Time
@@ -242,6 +246,7 @@ func (m *Mempool) reset() {
 	m.byRecipient = make(map[string][]*poolEntry)
 	m.evictable = m.evictable[:0]
 	m.bytes = 0
+	m.locals = 0
 	m.fees = feeSum{}
 }
 
@@ -300,17 +305,19 @@ func (m *Mempool) AddVerified(tx *Transaction, state AccountReader) error {
 
 // AddLocal is AddVerified for a transaction submitted to this node by its
 // own client (the HTTP API, the node's wallet) rather than relayed by a
-// peer. The pool then keeps it before any peer's transaction: eviction,
-// when a newcomer or a reorganisation's returned transactions need room,
-// takes transactions from peers first, and a local one only when no
-// peer's is left to evict; a peer's transaction never evicts a local one.
+// peer. The pool then keeps it until a block takes it or a conflicting
+// one makes it invalid: eviction, when a newcomer or a reorganisation's
+// returned transactions need room, takes only peers' transactions, never
+// a local one, whatever the newcomer pays. What does not fit beside the
+// local transactions is refused here (ErrMempoolFull), so the client
+// learns it now instead of after its transfer was dropped.
 // A peer's transaction evicted here is still kept by the node it was
 // submitted to, which relays and mines it: so a full pool loses nothing
 // the network accepted, where evicting the newest, whichever node took
-// it, could drop the same transaction from every pool at once. Go
-// Ethereum's transaction pool treats its local transactions the same way.
-// A local transaction held in the queue stays local when promoted; the
-// queue's own bounds do not distinguish them.
+// it, could drop the same transaction from every pool at once.
+// A local transaction held in the queue stays local when promoted, and
+// the queue's bounds give up only peers' transactions to make room: a
+// newcomer that would need a local one's place is refused.
 func (m *Mempool) AddLocal(tx *Transaction, state AccountReader) error {
 	return m.add(tx, state, true, true, time.Time{})
 }
@@ -400,6 +407,9 @@ func (m *Mempool) insert(e *poolEntry) {
 	m.bySender[e.tx.Sender] = q
 	m.byID[e.id] = e
 	m.bytes += e.size
+	if e.local {
+		m.locals++
+	}
 	m.fees.add(e.tx.Fee)
 	if due := e.at.Add(m.pendingTTL); due.Before(m.nextExpiry) {
 		m.nextExpiry = due
@@ -432,6 +442,9 @@ func (m *Mempool) remove(e *poolEntry) {
 	m.evictable.remove(e)
 	delete(m.byID, e.id)
 	m.bytes -= e.size
+	if e.local {
+		m.locals--
+	}
 	m.fees.sub(e.tx.Fee)
 	q := m.bySender[e.tx.Sender]
 	i := slices.Index(q, e)

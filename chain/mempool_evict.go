@@ -9,18 +9,21 @@ import (
 // the cheapest evictable ones or is refused (see Mempool).
 
 // makeRoom evicts what it must for e to fit, or changes nothing and
-// returns ErrMempoolFull. Only transactions paying strictly less than e
-// are evicted, peers' before local ones (AddLocal), lowest fee first,
-// newest first among equal fees; a peer's transaction never evicts a
-// local one. It stops at the first in that order that pays e's fee or
-// more, so a local e reaches cheaper local transactions only once no
-// peer's is evictable (protocol.md §11.2.1). e's own sender is spared (its last pending transaction is
-// the one e follows), and so are e's parents. m.mu is held.
+// returns ErrMempoolFull. Only peers' transactions paying strictly less
+// than e are evicted, lowest fee first, newest first among equal fees. A
+// local transaction (AddLocal) is never evicted, not even for a
+// better-paying local one: the node answered its client that it took
+// it, and it is the one node sure to keep it, so what does not fit
+// beside it is refused at entry instead, where the client can still
+// act on the refusal (protocol.md §11.2.1). The heap holds peers'
+// entries before local ones, so the first local one ends the search.
+// e's own sender is spared (its last pending transaction is the one e
+// follows), and so are e's parents. m.mu is held.
 func (m *Mempool) makeRoom(e *poolEntry) error {
 	var victims, spared []*poolEntry
 	for m.fullFor(e) {
 		v := m.evictable.min()
-		if v == nil || v.tx.Fee >= e.tx.Fee || (v.local && !e.local) {
+		if v == nil || v.local || v.tx.Fee >= e.tx.Fee {
 			break
 		}
 		if m.p.Signed && (v.tx.Sender == e.tx.Sender || slices.Contains(e.parents, v)) {
@@ -46,10 +49,26 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 		m.pushIfEvictable(v)
 	}
 	if full {
-		return fmt.Errorf("%w: %d transactions, %d bytes; fee %d does not beat the cheapest evictable",
-			ErrMempoolFull, len(m.byID), m.bytes, e.tx.Fee)
+		return fmt.Errorf("%w: %d transactions (%d this node's own), %d bytes; fee %d does not beat the cheapest peer's",
+			ErrMempoolFull, len(m.byID), m.locals, m.bytes, e.tx.Fee)
 	}
 	return nil
+}
+
+// shrink evicts peers' transactions, cheapest first, until the pool is
+// within its limits or only local ones are left to evict. A
+// reorganisation can return more than fits; the pool then stays over
+// its limits by local transactions, refusing newcomers (fullFor) until
+// blocks take enough out, rather than drop a transaction its node
+// answered for. m.mu is held.
+func (m *Mempool) shrink() {
+	for len(m.byID) > m.maxTxs || m.bytes > m.maxBytes {
+		v := m.evictable.min()
+		if v == nil || v.local {
+			return
+		}
+		m.remove(v)
+	}
 }
 
 // fullFor reports whether adding e would break a limit. m.mu is held.

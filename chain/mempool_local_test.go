@@ -100,33 +100,112 @@ func TestMempoolReorgReturnsOwnAsLocal(t *testing.T) {
 	}
 }
 
-// TestMempoolFullKeepsLocal: a peer's transaction never evicts a local
-// one, whatever its fee; a local one evicts as any transaction does.
-func TestMempoolFullKeepsLocal(t *testing.T) {
-	p := chain.RegTest()
-	alice, bob, carol, dave := newMPKey(1), newMPKey(2), newMPKey(3), newMPKey(4)
-	sink := newMPKey(9).addr
+// TestMempoolKeepsLocal is the rule that ends the loss of the 5-node
+// testnet offered more than it carries (docs/benchmarks.md, "None lost
+// when the five nodes are offered more than they carry"): a transaction
+// the node answered its client for (AddLocal) leaves only in a block,
+// whatever pays more and whatever a reorganisation returns; what does
+// not fit beside it is refused at entry. Peers' transactions stay
+// evictable by anything paying more.
+func TestMempoolKeepsLocal(t *testing.T) {
+	f := newMPStale(t)
+	p, alice, bob, carol, dave, sink := f.p, newMPKey(1), f.bob, f.carol, newMPKey(4), f.sink
 	state := mpFunded(alice, bob, carol, dave)
-	la, lb := alice.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 0)
-
-	m := chain.NewMempool(p, chain.WithMaxTxs(2))
-	for _, tx := range []*chain.Transaction{la, lb} {
-		if err := m.AddLocal(tx, state); err != nil {
-			t.Fatal(err)
+	local := func(m *chain.Mempool, s chain.AccountReader, txs ...*chain.Transaction) error {
+		for _, tx := range txs {
+			if err := m.AddLocal(tx, s); err != nil && !errors.Is(err, chain.ErrTxQueued) {
+				return err
+			}
 		}
+		return nil
 	}
-	if err := m.Add(carol.tx(p, sink, 1, 50, 0), state); !errors.Is(err, chain.ErrMempoolFull) {
-		t.Fatalf("a peer's fee-50 transaction into a pool of local fee-1 ones: %v, want ErrMempoolFull", err)
+	peer := func(m *chain.Mempool, s chain.AccountReader, txs ...*chain.Transaction) error {
+		for _, tx := range txs {
+			if err := m.Add(tx, s); err != nil && !errors.Is(err, chain.ErrTxQueued) {
+				return err
+			}
+		}
+		return nil
 	}
-	if !m.Has(la.ID()) || !m.Has(lb.ID()) {
-		t.Fatal("a local transaction was evicted for a peer's")
-	}
-	ld := dave.tx(p, sink, 1, 50, 0)
-	if err := m.AddLocal(ld, state); err != nil {
-		t.Fatalf("a local fee-50 transaction: %v, want it to evict a local fee-1 one", err)
-	}
-	if m.Len() != 2 || !m.Has(ld.ID()) || m.Has(lb.ID()) {
-		t.Fatalf("after the local fee-50 one: Len %d, has it %v, has bob's (newest fee-1) %v", m.Len(), m.Has(ld.ID()), m.Has(lb.ID()))
+	la, lb := alice.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 0)
+	pc1, pc50 := carol.tx(p, sink, 1, 1, 0), carol.tx(p, sink, 1, 50, 0)
+	ld1, ld2, ld50 := dave.tx(p, sink, 1, 1, 0), dave.tx(p, sink, 1, 2, 0), dave.tx(p, sink, 1, 50, 0)
+	// Nonce 1 of each, with nonce 0 nowhere: they wait in the queue.
+	qa, qb, qc := alice.tx(p, sink, 1, 1, 1), bob.tx(p, sink, 1, 1, 1), carol.tx(p, sink, 1, 1, 1)
+	b0, b1, c0 := bob.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 1), carol.tx(p, sink, 1, 1, 0)
+
+	for _, c := range []struct {
+		name  string
+		opts  []chain.MempoolOption
+		setup func(*chain.Mempool) error
+		act   func(*chain.Mempool) error
+		want  error // of act
+		keep  []*chain.Transaction
+		gone  []*chain.Transaction
+		len   int // pending after act
+	}{
+		{"a peer's never evicts a local one", nil,
+			func(m *chain.Mempool) error { return local(m, state, la, lb) },
+			func(m *chain.Mempool) error { return peer(m, state, pc50) },
+			chain.ErrMempoolFull, []*chain.Transaction{la, lb}, []*chain.Transaction{pc50}, 2},
+		{"a local one never evicts a local one, whatever it pays", nil,
+			func(m *chain.Mempool) error { return local(m, state, la, lb) },
+			func(m *chain.Mempool) error { return local(m, state, ld50) },
+			chain.ErrMempoolFull, []*chain.Transaction{la, lb}, []*chain.Transaction{ld50}, 2},
+		{"a local one evicts a peer's paying less", nil,
+			func(m *chain.Mempool) error { return errors.Join(local(m, state, la), peer(m, state, pc1)) },
+			func(m *chain.Mempool) error { return local(m, state, ld2) },
+			nil, []*chain.Transaction{la, ld2}, []*chain.Transaction{pc1}, 2},
+		{"a peer's evicts a peer's paying less", nil,
+			func(m *chain.Mempool) error { return errors.Join(local(m, state, la), peer(m, state, pc1)) },
+			func(m *chain.Mempool) error { return peer(m, state, ld2) },
+			nil, []*chain.Transaction{la, ld2}, []*chain.Transaction{pc1}, 2},
+		{"a local one does not evict a peer's paying as much", nil,
+			func(m *chain.Mempool) error { return errors.Join(local(m, state, la), peer(m, state, pc1)) },
+			func(m *chain.Mempool) error { return local(m, state, ld1) },
+			chain.ErrMempoolFull, []*chain.Transaction{la, pc1}, []*chain.Transaction{ld1}, 2},
+		{"a reorganisation keeps its node's own over the limit", nil,
+			func(m *chain.Mempool) error {
+				err := local(m, f.base, f.a0)
+				m.Reorg(nil, []*chain.Block{f.blk}, f.tip) // a0 leaves in the block
+				return errors.Join(err, local(m, f.tip, b0, c0))
+			},
+			func(m *chain.Mempool) error {
+				m.Reorg([]*chain.Block{f.blk}, nil, f.base) // a0 comes back: three for two places
+				return local(m, f.base, b1)                 // and the pool refuses more
+			},
+			chain.ErrMempoolFull, []*chain.Transaction{f.a0, b0, c0}, []*chain.Transaction{b1}, 3},
+		{"the queue refuses rather than drop a local one", []chain.MempoolOption{chain.WithMaxQueued(2)},
+			func(m *chain.Mempool) error { return local(m, state, qa, qb) },
+			func(m *chain.Mempool) error { return peer(m, state, qc) },
+			chain.ErrMempoolFull, []*chain.Transaction{qa, qb}, []*chain.Transaction{qc}, 0},
+		{"the queue drops a peer's for a local one", []chain.MempoolOption{chain.WithMaxQueued(2)},
+			func(m *chain.Mempool) error { return errors.Join(peer(m, state, qa), local(m, state, qb)) },
+			func(m *chain.Mempool) error { return local(m, state, qc) },
+			nil, []*chain.Transaction{qb, qc}, []*chain.Transaction{qa}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := chain.NewMempool(p, append([]chain.MempoolOption{chain.WithMaxTxs(2)}, c.opts...)...)
+			if err := c.setup(m); err != nil {
+				t.Fatalf("setup: %v", err)
+			}
+			if err := c.act(m); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			for _, tx := range c.keep {
+				if !m.Has(tx.ID()) {
+					t.Errorf("%s nonce %d fee %d was dropped", tx.Sender, tx.Nonce, tx.Fee)
+				}
+			}
+			for _, tx := range c.gone {
+				if m.Has(tx.ID()) {
+					t.Errorf("%s nonce %d fee %d is held", tx.Sender, tx.Nonce, tx.Fee)
+				}
+			}
+			if m.Len() != c.len {
+				t.Errorf("Len %d, want %d", m.Len(), c.len)
+			}
+		})
 	}
 }
 

@@ -118,11 +118,13 @@ func (q *txQueue) drop(t *queuedTx) {
 // has lasted longest is the likeliest to be a lost transaction rather
 // than one still in flight (gossip reorders by milliseconds). Taking the
 // oldest also means a flood of new queued transactions cannot pin the
-// queue: each newcomer pushes out what has waited longest.
+// queue: each newcomer pushes out what has waited longest. A local
+// transaction is never the victim (its node answered its client for
+// it); nil when every sender's farthest is local.
 func (q *txQueue) victim() *queuedTx {
 	var v *queuedTx
 	for _, s := range q.bySender {
-		if far := s[len(s)-1]; v == nil || far.seq < v.seq {
+		if far := s[len(s)-1]; !far.local && (v == nil || far.seq < v.seq) {
 			v = far
 		}
 	}
@@ -153,16 +155,29 @@ func (m *Mempool) hold(e *poolEntry, want uint64, spendable int64) error {
 	if i, found := slices.BinarySearchFunc(s, tx.Nonce, queuedNonceOrder); found {
 		return ruleError(ErrBadNonce, "nonce %d of %s is already queued by %s", tx.Nonce, tx.Sender, s[i].id.Short())
 	}
+	var victims []*queuedTx
 	if len(s) >= c.perSender {
-		// Keep the nearest nonces: they are promoted first.
+		// Keep the nearest nonces: they are promoted first. A local
+		// one stays whatever its nonce.
 		far := s[len(s)-1]
-		if tx.Nonce > far.tx.Nonce {
+		if tx.Nonce > far.tx.Nonce || far.local {
 			return fmt.Errorf("%w: %s has %d queued", ErrSenderLimit, tx.Sender, len(s))
 		}
 		m.queue.drop(far)
+		victims = append(victims, far)
 	}
 	for len(m.queue.byID)+1 > c.maxTxs || m.queue.bytes+e.size > c.maxBytes {
-		m.queue.drop(m.queue.victim())
+		v := m.queue.victim()
+		if v == nil {
+			// Only this node's own are left to give up: refuse e
+			// instead, and put back what was dropped for it.
+			for _, v := range victims {
+				m.queue.add(v)
+			}
+			return fmt.Errorf("%w: the queue's %d transactions are this node's own", ErrMempoolFull, len(m.queue.byID))
+		}
+		m.queue.drop(v)
+		victims = append(victims, v)
 	}
 	m.queue.add(&queuedTx{tx: tx, id: e.id, size: e.size, at: e.at, seq: m.queue.nextSeq, local: e.local})
 	m.queue.nextSeq++

@@ -36,8 +36,10 @@ import (
 // The returned transactions keep their places in the arrival order, and
 // those from disconnected come before all others (oldest block first, in
 // block order), since they were sent earlier. If the returned ones take the
-// pool over its limits, the evictable transactions go as in Add: peers'
-// before local ones (AddLocal), then the lowest fee. A returned
+// pool over its limits, peers' evictable transactions go as in Add,
+// lowest fee first; local ones (AddLocal) never do, so the pool may stay
+// over its limits by local transactions until blocks take them (Add
+// refuses newcomers meanwhile). A returned
 // transaction counts as a peer's, unless it was this node's own (local)
 // when its block took it out of the pool (minedLocal): then it is local
 // again, so the node whose client submitted it keeps it before its
@@ -116,9 +118,7 @@ func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
 	} else {
 		m.revalidate(all, state)
 	}
-	for (len(m.byID) > m.maxTxs || m.bytes > m.maxBytes) && m.evictable.Len() > 0 {
-		m.remove(m.evictable.min())
-	}
+	m.shrink()
 	m.expirePending(true)
 	if m.p.Signed {
 		m.recheckQueued(state)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -238,12 +240,23 @@ func (s *server) writeAppended(w http.ResponseWriter, r *http.Request, code int,
 }
 
 // writeError writes err as {"error": "..."} with the status of its code.
+// A refusal that room in the pool would lift (a full pool, the sender's
+// pending limit) says when to try again: a block frees room, so after
+// one target block spacing (Retry-After, in whole seconds, at least 1).
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toError(err)
 	if e.Code == EINTERNAL {
 		s.log.Error("api", "path", r.URL.Path, "reason", err)
 	}
+	if errors.Is(err, chain.ErrMempoolFull) || errors.Is(err, chain.ErrSenderLimit) {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(s.n.Chain().Params().TargetSpacing)))
+	}
 	s.writeJSON(w, r, status(e.Code), map[string]string{"error": e.Message})
+}
+
+// retryAfter is d in whole seconds, rounded up, at least 1.
+func retryAfter(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // drainBody reads and discards a body the route does not use, so an

@@ -37,6 +37,16 @@ const (
 // sends: not JSON, over the size bound, or inconsistent with the request.
 var ErrBadAnswer = errors.New("not a gossipchain node's answer")
 
+// ErrTryLater matches (errors.Is) a RemoteError that refused for now
+// what may be accepted later: 503 (the node's mempool is full, of its
+// own clients' transactions among others; the tip moved; it is
+// stopping) or 429 (the sender has too many pending). Nothing was kept:
+// offer the same transaction again after RemoteError.RetryAfter.
+var ErrTryLater = errors.New("refused for now, try again later")
+
+// maxRetryAfter bounds the wait a node's Retry-After may ask for.
+const maxRetryAfter = time.Hour
+
 // RemoteError is an answer with a status other than 2xx: the node's
 // {"error": "..."} message and the HTTP status. Callers read it with
 // errors.As.
@@ -46,10 +56,18 @@ type RemoteError struct {
 	StatusCode int
 	Status     string // "409 Conflict"
 	Message    string // the node's "error" member, or the start of a non-JSON body
+	// RetryAfter is the node's Retry-After in seconds (at most an
+	// hour), zero when it sent none or one that is not a number.
+	RetryAfter time.Duration
 }
 
 func (e *RemoteError) Error() string {
 	return fmt.Sprintf("%s %s: %s: %s", e.Method, e.Path, e.Status, e.Message)
+}
+
+// Is makes a 503 or 429 match ErrTryLater.
+func (e *RemoteError) Is(target error) bool {
+	return target == ErrTryLater && (e.StatusCode == http.StatusServiceUnavailable || e.StatusCode == http.StatusTooManyRequests)
 }
 
 // Client talks to one node's HTTP API. It is safe for concurrent use:
@@ -289,6 +307,11 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // (a proxy's page, say) is shown by its start.
 func remoteError(method, path string, resp *http.Response, body []byte) *RemoteError {
 	e := &RemoteError{Method: method, Path: path, StatusCode: resp.StatusCode, Status: resp.Status}
+	// Only the delay-seconds form: a node sends nothing else, and a
+	// date would trust the two clocks to agree.
+	if s, err := strconv.ParseUint(resp.Header.Get("Retry-After"), 10, 32); err == nil {
+		e.RetryAfter = min(time.Duration(s)*time.Second, maxRetryAfter)
+	}
 	var msg struct {
 		Error string `json:"error"`
 	}

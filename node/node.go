@@ -65,6 +65,9 @@ type Config struct {
 	NetMap *bool
 	// NetMapOptions are added after the node's own when the map starts.
 	NetMapOptions []p2p.NetMapOption
+	// MempoolOptions are added after the node's own when the mempool is
+	// made: tests give nodes small pools to fill them.
+	MempoolOptions []chain.MempoolOption
 }
 
 // Node is one running gossipchain node: store, chain, mempool, wallet
@@ -153,10 +156,10 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 		log.Warn("min relay fee below the network's floor: the floor applies", "min_relay_fee", minFee, "floor", floor)
 		minFee = floor
 	}
-	pool := chain.NewMempool(cfg.Params, chain.WithMinRelayFee(minFee), chain.WithMempoolSigCache(c.SigCache()), chain.WithMinedCheck(func(id chain.Hash) bool {
+	pool := chain.NewMempool(cfg.Params, append([]chain.MempoolOption{chain.WithMinRelayFee(minFee), chain.WithMempoolSigCache(c.SigCache()), chain.WithMinedCheck(func(id chain.Hash) bool {
 		_, err := c.TxLocation(id)
 		return err == nil
-	}))
+	})}, cfg.MempoolOptions...)...)
 	events := newEvents()
 	rel := &relay{mempool: pool, log: log}
 	in := &intake{params: cfg.Params, chain: c, mempool: pool, events: events, relay: rel, log: log}

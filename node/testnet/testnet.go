@@ -57,6 +57,7 @@ type config struct {
 	logLevel slog.Level
 	log      *slog.Logger
 	nodeLog  *slog.Logger
+	mempool  []chain.MempoolOption
 	// The simulation's, set by WithMocknet.
 	mocknet   bool
 	latency   Latency
@@ -78,6 +79,12 @@ func WithLogLevel(l slog.Level) Option { return func(c *config) { c.logLevel = l
 // WithLogger sets where the Net's notes and the nodes' logs go, each
 // node's lines with a "node" attribute (default: nowhere).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
+
+// WithMempoolOptions configures every node's mempool after its own
+// options: small pools, to test what a full one does.
+func WithMempoolOptions(opts ...chain.MempoolOption) Option {
+	return func(c *config) { c.mempool = append(c.mempool, opts...) }
+}
 
 // WithNodeLogger sends the nodes' logs to l rather than to the Net's
 // logger, so a driver can show the Net's notes without the nodes' lines.
@@ -382,14 +389,15 @@ func (nt *Net) start(i, port int) error {
 	// TCP on loopback, no mDNS, which would multicast on every interface
 	// of the machine, and the tracer that WaitMesh reads.
 	cfg := node.Config{
-		Params:        nt.cfg.params,
-		DataDir:       m.dir,
-		Listen:        []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)},
-		Bootstrap:     boot,
-		MDNS:          false,
-		MinerThreads:  1,
-		Logger:        nodeLogger(nt.cfg.nodeLog, m.name, nt.cfg.logLevel),
-		GossipOptions: []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh), pubsub.WithRawTracer(m.stats))},
+		Params:         nt.cfg.params,
+		DataDir:        m.dir,
+		Listen:         []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)},
+		Bootstrap:      boot,
+		MDNS:           false,
+		MinerThreads:   1,
+		Logger:         nodeLogger(nt.cfg.nodeLog, m.name, nt.cfg.logLevel),
+		GossipOptions:  []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithRawTracer(mesh), pubsub.WithRawTracer(m.stats))},
+		MempoolOptions: nt.cfg.mempool,
 	}
 	if nt.sim != nil {
 		// The store on tmpfs without fsync: a simulation's chains are

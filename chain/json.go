@@ -100,9 +100,9 @@ func (tx *Transaction) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"id":"`...)
 	dst = hex.AppendEncode(dst, id[:])
 	dst = append(dst, `","sender":`...)
-	dst = jsonAppendString(dst, tx.Sender)
+	dst = AppendJSONString(dst, tx.Sender)
 	dst = append(dst, `,"recipient":`...)
-	dst = jsonAppendString(dst, tx.Recipient)
+	dst = AppendJSONString(dst, tx.Recipient)
 	dst = append(dst, `,"amount":`...)
 	dst = strconv.AppendUint(dst, tx.Amount, 10)
 	dst = append(dst, `,"fee":`...)
@@ -124,10 +124,11 @@ func (tx *Transaction) AppendJSON(dst []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// jsonAppendString appends s as a JSON string the way encoding/json
-// writes it: a name of printable ASCII that needs no escape (every
-// address) is copied; anything else goes through encoding/json.
-func jsonAppendString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string the way encoding/json
+// writes it: text of printable ASCII that needs no escape (every address,
+// every message of the API's answers) is copied; anything else goes
+// through encoding/json.
+func AppendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':

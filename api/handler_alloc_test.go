@@ -11,6 +11,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
@@ -107,9 +108,11 @@ func TestTxHandlerAllocs(t *testing.T) {
 func BenchmarkTxHandler(b *testing.B) {
 	hr := newHandlerRequest(b)
 	b.ReportAllocs()
+	cpu0 := testutil.ProcessCPU()
 	for b.Loop() {
 		if code := hr.serve(); code != http.StatusCreated {
 			b.Fatalf("status %d", code)
 		}
 	}
+	b.ReportMetric(float64((testutil.ProcessCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

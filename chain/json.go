@@ -148,6 +148,32 @@ func AppendJSONString(dst []byte, s string) []byte {
 // request body of null is not a transaction. On error tx is unchanged.
 func (tx *Transaction) UnmarshalJSON(data []byte) error {
 	var m txMembers
+	return tx.decodeJSON(data, &m)
+}
+
+// UnmarshalJSONMembers is UnmarshalJSON that, when it succeeds, also
+// hands each member the object has to member, by name and raw text (which
+// aliases data), so a caller that must know which members were given
+// (the API's create-transaction) does not read the body a second time.
+func (tx *Transaction) UnmarshalJSONMembers(data []byte, member func(name string, value []byte)) error {
+	var m txMembers
+	if err := tx.decodeJSON(data, &m); err != nil {
+		return err
+	}
+	for _, f := range [...]struct {
+		name  string
+		value json.RawMessage
+	}{{"id", m.id}, {"sender", m.sender}, {"recipient", m.recipient}, {"amount", m.amount}, {"fee", m.fee},
+		{"nonce", m.nonce}, {"version", m.version}, {"public_key", m.publicKey}, {"signature", m.signature}} {
+		if f.value != nil {
+			member(f.name, f.value)
+		}
+	}
+	return nil
+}
+
+// decodeJSON is UnmarshalJSON, reading the members into m.
+func (tx *Transaction) decodeJSON(data []byte, m *txMembers) error {
 	if err := jsonObject(data, "transaction", m.field); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -216,25 +217,54 @@ func (s *server) route(path string, h handlerFunc, methods ...string) {
 	})
 }
 
+// Header values every answer shares. Assigned to the header map rather
+// than Set, which allocates a slice per value and request; nothing
+// appends to them in place (net/http copies the header when it writes it,
+// and Header.Add on a full slice copies it first).
+var (
+	headerJSON     = []string{"application/json"}
+	headerNoSniff  = []string{"nosniff"}
+	headerSameOrig = []string{"same-origin"}
+)
+
 // writeJSON writes v with status code.
 func (s *server) writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = headerJSON
 	w.WriteHeader(code)
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		s.log.Warn("api write", "path", r.URL.Path, "reason", err)
 	}
 }
 
+// answerBufs holds the buffers create-transaction's answers are appended
+// in: about 600 bytes each, one per request in flight.
+var answerBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledAnswer: a larger buffer (a mined block's answer) is left to
+// the collector rather than kept for answers a hundredth its size.
+const maxPooledAnswer = 4 << 10
+
 // writeAppended writes v as writeJSON would, without reflection.
 func (s *server) writeAppended(w http.ResponseWriter, r *http.Request, code int, v appender) {
-	out, err := v.appendJSON(make([]byte, 0, 1024))
+	buf := answerBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledAnswer {
+			answerBufs.Put(buf)
+		}
+	}()
+	out, err := v.appendJSON((*buf)[:0])
+	*buf = out
 	if err != nil {
 		s.writeJSON(w, r, code, v) // which says what failed
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = headerJSON
 	w.WriteHeader(code)
-	if _, err := w.Write(append(out, '\n')); err != nil {
+	// The ResponseWriter copies what it is given before Write returns,
+	// so the buffer goes back to the pool after.
+	out = append(out, '\n')
+	*buf = out
+	if _, err := w.Write(out); err != nil {
 		s.log.Warn("api write", "path", r.URL.Path, "reason", err)
 	}
 }

@@ -86,20 +86,10 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err // *http.MaxBytesError, or the client went away
 	}
-	members, err := decodeTxRequest(body)
+	wallet := s.n.WalletAddress()
+	tx, members, err := readTx(body, wallet)
 	if err != nil {
 		return err
-	}
-	wallet := s.n.WalletAddress()
-	if !has(members.sender) {
-		if members.sender != nil {
-			return errorf(EINVALID, "sender must be a string, not null")
-		}
-		body = withSender(body, wallet, members.empty)
-	}
-	var tx chain.Transaction
-	if err := tx.UnmarshalJSON(body); err != nil {
-		return errorf(EINVALID, "%v", err)
 	}
 	p := s.n.Chain().Params()
 	ctx := r.Context()
@@ -154,6 +144,40 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 		Transaction: out,
 	})
 	return nil
+}
+
+// readTx decodes a create-transaction body: the transaction, the node's
+// wallet its sender when the body names none, and which members the body
+// gave. A transaction that decodes as it is (it names its sender, as every
+// client-signed one does) is read in one pass; any other body takes
+// readTxTwice, whose errors and defaults the classic clients know.
+func readTx(body []byte, wallet string) (chain.Transaction, txRequest, error) {
+	var tx chain.Transaction
+	members := txRequest{empty: true}
+	if tx.UnmarshalJSONMembers(body, members.set) == nil {
+		return tx, members, nil
+	}
+	return readTxTwice(body, wallet)
+}
+
+// readTxTwice is readTx in two passes: which members the body has, then
+// the transaction, with the wallet as sender when the body names none.
+func readTxTwice(body []byte, wallet string) (chain.Transaction, txRequest, error) {
+	var tx chain.Transaction
+	members, err := decodeTxRequest(body)
+	if err != nil {
+		return tx, members, err
+	}
+	if !has(members.sender) {
+		if members.sender != nil {
+			return tx, members, errorf(EINVALID, "sender must be a string, not null")
+		}
+		body = withSender(body, wallet, members.empty)
+	}
+	if err := tx.UnmarshalJSON(body); err != nil {
+		return tx, members, errorf(EINVALID, "%v", err)
+	}
+	return tx, members, nil
 }
 
 // badBody says why a create-transaction body is not a JSON object.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -261,16 +260,15 @@ type appender interface {
 // appendAnswer appends {"message": msg, then the members in middle, then
 // the last member's value: what value appends, or null when it is nil}.
 func appendAnswer(dst []byte, msg string, middle []byte, value func([]byte) ([]byte, error)) ([]byte, error) {
-	q, err := json.Marshal(msg)
-	if err != nil {
-		return dst, err
-	}
 	dst = append(dst, `{"message":`...)
-	dst = append(append(dst, q...), middle...)
+	dst = append(chain.AppendJSONString(dst, msg), middle...)
 	if value == nil {
 		dst = append(dst, "null"...)
-	} else if dst, err = value(dst); err != nil {
-		return dst, err
+	} else {
+		var err error
+		if dst, err = value(dst); err != nil {
+			return dst, err
+		}
 	}
 	return append(dst, '}'), nil
 }

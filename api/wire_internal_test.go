@@ -63,12 +63,17 @@ func sameRequest(t *testing.T, body []byte) {
 	switch {
 	case (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error():
 		t.Fatalf("%q: got error %v, encoding/json %v", body, gerr, werr)
-	case got.empty != want.empty || !bytes.Equal(got.sender, want.sender) || !bytes.Equal(got.nonce, want.nonce) ||
-		!bytes.Equal(got.publicKey, want.publicKey) || !bytes.Equal(got.signature, want.signature) ||
-		(got.sender == nil) != (want.sender == nil) || (got.nonce == nil) != (want.nonce == nil) ||
-		(got.publicKey == nil) != (want.publicKey == nil) || (got.signature == nil) != (want.signature == nil):
+	case !sameMembers(got, want):
 		t.Fatalf("%q: got %+v, encoding/json %+v", body, got, want)
 	}
+}
+
+// sameMembers reports whether a and b hold the same members, each
+// present or absent alike.
+func sameMembers(a, b txRequest) bool {
+	same := func(x, y json.RawMessage) bool { return bytes.Equal(x, y) && (x == nil) == (y == nil) }
+	return a.empty == b.empty && same(a.sender, b.sender) && same(a.nonce, b.nonce) &&
+		same(a.publicKey, b.publicKey) && same(a.signature, b.signature)
 }
 
 var txRequestSeeds = []string{
@@ -85,4 +90,45 @@ func FuzzDecodeTxRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(sameRequest)
+}
+
+// sameTx fails unless readTx, which reads a body that decodes as it is
+// in one pass, gives what readTxTwice gives for body: the same
+// transaction and members, or the same error.
+func sameTx(t *testing.T, body []byte) {
+	t.Helper()
+	const wallet = "gc0000000000000000000000000000000000000000000000"
+	got, gm, gerr := readTx(body, wallet)
+	want, wm, werr := readTxTwice(body, wallet)
+	switch {
+	case (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error():
+		t.Fatalf("%q: got error %v, in two passes %v", body, gerr, werr)
+	case gerr != nil:
+	case !bytes.Equal(got.Encode(), want.Encode()):
+		t.Fatalf("%q: got %+v, in two passes %+v", body, got, want)
+	case !sameMembers(gm, wm):
+		t.Fatalf("%q: got members %+v, in two passes %+v", body, gm, wm)
+	}
+}
+
+// FuzzReadTx: the one-pass read of a create-transaction body agrees with
+// the two-pass one on any body (its seeds run as a test in every go test).
+func FuzzReadTx(f *testing.F) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	signed := &chain.Transaction{Version: chain.TxVersion, Sender: chain.AddressFromPublicKey(key.Public().(ed25519.PublicKey)),
+		Recipient: "gc00", Amount: 3, Fee: 1, Nonce: 9}
+	signed.Sign(chain.RegTest().NetworkID(), key)
+	posted, err := signed.MarshalJSON()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(posted)
+	for _, s := range append(txRequestSeeds,
+		`{"recipient":"b","amount":1}`, `{"sender":"a","recipient":"b","amount":1,"signature":""}`,
+		`{"sender":"a","recipient":"b","amount":1,"nonce":null,"public_key":null}`,
+		`{"sender":"a","recipient":"b","amount":1,"extra":1}`, `{"sender":"\u0061","recipient":"b","amount":1}`,
+	) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(sameTx)
 }

@@ -31,12 +31,15 @@ func (h Hash) Short() string { return hex.EncodeToString(h[:6]) }
 func (h Hash) IsZero() bool { return h == ZeroHash }
 
 // ParseHash reads 64 hex digits (either case).
-func ParseHash(s string) (Hash, error) {
+func ParseHash(s string) (Hash, error) { return parseHash([]byte(s)) }
+
+// parseHash is ParseHash of text as bytes.
+func parseHash(b []byte) (Hash, error) {
 	var h Hash
-	if len(s) != 2*HashSize {
-		return h, fmt.Errorf("%w: got %d characters", ErrBadHash, len(s))
+	if len(b) != 2*HashSize {
+		return h, fmt.Errorf("%w: got %d characters", ErrBadHash, len(b))
 	}
-	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+	if _, err := hex.Decode(h[:], b); err != nil {
 		return h, fmt.Errorf("%w: %w", ErrBadHash, err)
 	}
 	return h, nil

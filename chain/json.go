@@ -100,9 +100,9 @@ func (tx *Transaction) AppendJSON(dst []byte) ([]byte, error) {
 	dst = append(dst, `{"id":"`...)
 	dst = hex.AppendEncode(dst, id[:])
 	dst = append(dst, `","sender":`...)
-	dst = jsonAppendString(dst, tx.Sender)
+	dst = AppendJSONString(dst, tx.Sender)
 	dst = append(dst, `,"recipient":`...)
-	dst = jsonAppendString(dst, tx.Recipient)
+	dst = AppendJSONString(dst, tx.Recipient)
 	dst = append(dst, `,"amount":`...)
 	dst = strconv.AppendUint(dst, tx.Amount, 10)
 	dst = append(dst, `,"fee":`...)
@@ -124,10 +124,11 @@ func (tx *Transaction) AppendJSON(dst []byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// jsonAppendString appends s as a JSON string the way encoding/json
-// writes it: a name of printable ASCII that needs no escape (every
-// address) is copied; anything else goes through encoding/json.
-func jsonAppendString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string the way encoding/json
+// writes it: text of printable ASCII that needs no escape (every address,
+// every message of the API's answers) is copied; anything else goes
+// through encoding/json.
+func AppendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
@@ -147,6 +148,32 @@ func jsonAppendString(dst []byte, s string) []byte {
 // request body of null is not a transaction. On error tx is unchanged.
 func (tx *Transaction) UnmarshalJSON(data []byte) error {
 	var m txMembers
+	return tx.decodeJSON(data, &m)
+}
+
+// UnmarshalJSONMembers is UnmarshalJSON that, when it succeeds, also
+// hands each member the object has to member, by name and raw text (which
+// aliases data), so a caller that must know which members were given
+// (the API's create-transaction) does not read the body a second time.
+func (tx *Transaction) UnmarshalJSONMembers(data []byte, member func(name string, value []byte)) error {
+	var m txMembers
+	if err := tx.decodeJSON(data, &m); err != nil {
+		return err
+	}
+	for _, f := range [...]struct {
+		name  string
+		value json.RawMessage
+	}{{"id", m.id}, {"sender", m.sender}, {"recipient", m.recipient}, {"amount", m.amount}, {"fee", m.fee},
+		{"nonce", m.nonce}, {"version", m.version}, {"public_key", m.publicKey}, {"signature", m.signature}} {
+		if f.value != nil {
+			member(f.name, f.value)
+		}
+	}
+	return nil
+}
+
+// decodeJSON is UnmarshalJSON, reading the members into m.
+func (tx *Transaction) decodeJSON(data []byte, m *txMembers) error {
 	if err := jsonObject(data, "transaction", m.field); err != nil {
 		return err
 	}

@@ -17,7 +17,11 @@ import (
 // An entry is the transaction's id: SHA-256 of its whole encoding,
 // public key and signature included. A hit therefore proves that these
 // exact bytes verified; a transaction that differs in any byte has
-// another id. The network id is not in the key: a cache belongs to one
+// another id. Every path that verifies a signature checks the
+// transaction's shape first (checkTxShape: names, amounts, key, address),
+// which depends on nothing but the bytes and the network, so a hit
+// proves the shape too, and block sanity does not check a hit's shape
+// again. The network id is not in the key: a cache belongs to one
 // Chain (one network), and the signing bytes of each verification carried
 // that network's id.
 //

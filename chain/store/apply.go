@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -320,8 +321,7 @@ func (p *plan) commit(bk *buckets) error {
 		{bucketAccounts, bk.accounts, p.accounts},
 		{bucketTxIndex, bk.txindex, p.txindex}, {bucketMeta, bk.meta, p.meta},
 	} {
-		slices.SortFunc(o.ws, func(a, b write) int { return bytes.Compare(a.key, b.key) })
-		for _, w := range o.ws {
+		for _, w := range sortWrites(o.ws) {
 			var err error
 			if w.val == nil {
 				err = o.b.Delete(w.key)
@@ -356,4 +356,40 @@ func (p *plan) hashVal(h chain.Hash) []byte {
 		return nil
 	}
 	return p.hashKey(h)
+}
+
+// sortKey is a write's place in a sort: its key's first eight bytes as a
+// number, zero-padded, and its index.
+type sortKey struct {
+	pfx uint64
+	i   int
+}
+
+// sortWrites returns ws sorted by key. The accounts and transaction index
+// keys of a batch are hashes in random order, thousands of them for a
+// large block, and comparing them as byte slices was a tenth of a
+// connect's CPU; their first eight bytes as a number order all but the
+// ties, which the whole keys then break (zero padding keeps the order
+// of a key shorter than eight bytes).
+func sortWrites(ws []write) []write {
+	if slices.IsSortedFunc(ws, func(a, b write) int { return bytes.Compare(a.key, b.key) }) {
+		return ws // blocks and main append in order
+	}
+	keys := make([]sortKey, len(ws))
+	for i, w := range ws {
+		var pfx [8]byte
+		copy(pfx[:], w.key)
+		keys[i] = sortKey{pfx: binary.BigEndian.Uint64(pfx[:]), i: i}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		if c := cmp.Compare(a.pfx, b.pfx); c != 0 {
+			return c
+		}
+		return bytes.Compare(ws[a.i].key, ws[b.i].key)
+	})
+	out := make([]write, len(ws))
+	for j, k := range keys {
+		out[j] = ws[k.i]
+	}
+	return out
 }

@@ -32,6 +32,14 @@ func TestSortWrites(t *testing.T) {
 		{"ties in the first eight bytes", [][]byte{[]byte("abcdefgh-z"), []byte("abcdefgh-a"), []byte("abcdefgh"), []byte("abcdefg")}},
 		{"random hashes", random(3000, 32)},
 		{"random short", random(500, 3)},
+		{"more than the index holds", random(1<<16+5, 8)},
+		{"shared first six bytes", func() [][]byte {
+			var out [][]byte
+			for _, k := range random(300, 4) {
+				out = append(out, append([]byte("sixsix"), k...))
+			}
+			return out
+		}()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ws := make([]write, len(tc.keys))

@@ -54,12 +54,13 @@ type intake struct {
 	// its peers and the next miner wait for, used to wait for all of
 	// them. Admissions take txTurn first, so one at a time contends for
 	// mu, and while blocks counts a block waiting for mu or holding it,
-	// that one waits for noBlocks (closed when blocks drops to zero)
-	// before it does. turn guards blocks and noBlocks.
-	txTurn   sync.Mutex
-	turn     sync.Mutex
-	blocks   int
-	noBlocks chan struct{}
+	// that one waits for blockDone (closed as a block lets go of mu)
+	// before it does, and then no longer. turn guards blocks and
+	// blockDone.
+	txTurn    sync.Mutex
+	turn      sync.Mutex
+	blocks    int
+	blockDone chan struct{}
 
 	// early counts the gossiped blocks still being committed after
 	// gossip was told they are valid (processGossiped); the node waits
@@ -78,31 +79,33 @@ func (in *intake) lockBlock() {
 
 func (in *intake) unlockBlock() {
 	in.turn.Lock()
-	if in.blocks--; in.blocks == 0 && in.noBlocks != nil {
-		close(in.noBlocks)
-		in.noBlocks = nil
+	in.blocks--
+	if in.blockDone != nil {
+		close(in.blockDone)
+		in.blockDone = nil
 	}
 	in.turn.Unlock()
 	in.mu.Unlock()
 }
 
-// lockTx takes mu for one admission of a caller holding txTurn, once no
-// block waits for it.
+// lockTx takes mu for one admission of a caller holding txTurn: at once
+// if no block waits for it, else after one block has let go of it, in
+// line with any block then waiting. Blocks connected back to back (a
+// sync) must not keep an admission out for their whole run.
 func (in *intake) lockTx() {
-	for {
-		in.turn.Lock()
-		if in.blocks == 0 {
-			in.turn.Unlock()
-			in.mu.Lock()
-			return
-		}
-		if in.noBlocks == nil {
-			in.noBlocks = make(chan struct{})
-		}
-		wait := in.noBlocks
+	in.turn.Lock()
+	if in.blocks == 0 {
 		in.turn.Unlock()
-		<-wait
+		in.mu.Lock()
+		return
 	}
+	if in.blockDone == nil {
+		in.blockDone = make(chan struct{})
+	}
+	wait := in.blockDone
+	in.turn.Unlock()
+	<-wait
+	in.mu.Lock()
 }
 
 // processBlocks hands blocks to the chain, brings the mempool along and,

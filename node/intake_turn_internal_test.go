@@ -151,3 +151,79 @@ func TestBlockConnectsWithinABatch(t *testing.T) {
 		t.Fatalf("the first transfer after the block was not admitted: %v", errs[unfunded])
 	}
 }
+
+// TestAdmissionNotStarvedByBlocks: blocks that keep intake busy back to
+// back (a sync's batches) let a waiting admission in after the first of
+// them, not only once none waits.
+func TestAdmissionNotStarvedByBlocks(t *testing.T) {
+	n, err := New(Config{Params: chain.RegTest(), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() }) // after the holds' releases: cleanups run last first
+	in, p := n.intake, n.chain.Params()
+	tx := testwallet.New("carol").Tx(p, testwallet.New("bob").Addr, 1, n.mempool.MinFee(300), 0)
+
+	// hold runs a block's hold of intake on a goroutine of its own, from
+	// when it gets intake (held closed) until release is called.
+	var wg sync.WaitGroup
+	hold := func() (<-chan struct{}, func()) {
+		h, done := make(chan struct{}), make(chan struct{})
+		wg.Go(func() {
+			in.lockBlock()
+			close(h)
+			<-done
+			in.unlockBlock()
+		})
+		var once sync.Once
+		release := func() { once.Do(func() { close(done) }) }
+		t.Cleanup(release) // so that a failed test does not hang in Close
+		return h, release
+	}
+	held, first := hold()
+	<-held
+	admitted := make(chan error, 1)
+	wg.Go(func() { admitted <- in.admit(context.Background(), tx, OriginAPI, time.Time{}) })
+	testutil.Eventually(t, 10*time.Second, "the admission waiting for the block", func() bool {
+		return waitingOnChan("node.(*intake).lockTx(") == 1
+	})
+	_, second := hold()
+	testutil.Eventually(t, 10*time.Second, "the second block waiting", func() bool {
+		return waitingOnLock("node.(*intake).lockBlock(") == 1
+	})
+	first()
+	// Woken by the first block, the admission takes mu next or right
+	// after the second block, whichever gets it first.
+	testutil.Eventually(t, 10*time.Second, "the admission through, or waiting on mu", func() bool {
+		return len(admitted) == 1 || waitingOnLock("node.(*intake).lockTx(") == 1
+	})
+	_, third := hold()
+	testutil.Eventually(t, 10*time.Second, "the third block waiting", func() bool {
+		return waitingOnLock("node.(*intake).lockBlock(") == 1
+	})
+	second()
+	select {
+	case err := <-admitted:
+		if chain.CodeOf(err) != chain.ErrInsufficientFunds {
+			t.Errorf("admission: %v, want the unfunded sender refused", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the admission still waits while a third block waits for intake")
+	}
+	third()
+	wg.Wait()
+}
+
+// waitingOnChan counts the goroutines blocked receiving from a channel
+// whose stack holds frame.
+func waitingOnChan(frame string) int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	count := 0
+	for _, g := range bytes.Split(buf[:n], []byte("\n\n")) {
+		if bytes.Contains(g, []byte("[chan receive")) && bytes.Contains(g, []byte(frame)) {
+			count++
+		}
+	}
+	return count
+}

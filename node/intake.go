@@ -32,9 +32,10 @@ var ErrClosed = errors.New("node is shutting down")
 // Concurrency: intake owns mu, which serialises every change of the chain
 // with the mempool update that follows it, so the mempool sees tip changes
 // in order; that is why every block and transaction goes through intake.
-// Its methods are safe from any goroutine. Signatures are checked before
-// mu is taken and events are published after it is released, so neither
-// waits behind a block being connected.
+// A block takes mu before any admission that does not hold it yet
+// (lockBlock, lockTx). Its methods are safe from any goroutine.
+// Signatures are checked before mu is taken and events are published
+// after it is released, so neither waits behind a block being connected.
 type intake struct {
 	params  *chain.Params
 	chain   *chain.Chain
@@ -46,10 +47,65 @@ type intake struct {
 	mu      sync.Mutex
 	closing bool // set by close under mu: admissions refuse from then on
 
+	// A block waits for mu behind at most one admission, not behind
+	// every admission queued before it: sync.Mutex serves long waiters
+	// in order of arrival, and the 400 submitters of a loaded testnet
+	// queue on it during each block's commit, so the next block, which
+	// its peers and the next miner wait for, used to wait for all of
+	// them. Admissions take txTurn first, so one at a time contends for
+	// mu, and while blocks counts a block waiting for mu or holding it,
+	// that one waits for blockDone (closed as a block lets go of mu)
+	// before it does, and then no longer. turn guards blocks and
+	// blockDone.
+	txTurn    sync.Mutex
+	turn      sync.Mutex
+	blocks    int
+	blockDone chan struct{}
+
 	// early counts the gossiped blocks still being committed after
 	// gossip was told they are valid (processGossiped); the node waits
 	// for them before closing the store.
 	early sync.WaitGroup
+}
+
+// lockBlock takes mu for a change of the chain, before any admission
+// not yet holding it.
+func (in *intake) lockBlock() {
+	in.turn.Lock()
+	in.blocks++
+	in.turn.Unlock()
+	in.mu.Lock()
+}
+
+func (in *intake) unlockBlock() {
+	in.turn.Lock()
+	in.blocks--
+	if in.blockDone != nil {
+		close(in.blockDone)
+		in.blockDone = nil
+	}
+	in.turn.Unlock()
+	in.mu.Unlock()
+}
+
+// lockTx takes mu for one admission of a caller holding txTurn: at once
+// if no block waits for it, else after one block has let go of it, in
+// line with any block then waiting. Blocks connected back to back (a
+// sync) must not keep an admission out for their whole run.
+func (in *intake) lockTx() {
+	in.turn.Lock()
+	if in.blocks == 0 {
+		in.turn.Unlock()
+		in.mu.Lock()
+		return
+	}
+	if in.blockDone == nil {
+		in.blockDone = make(chan struct{})
+	}
+	wait := in.blockDone
+	in.turn.Unlock()
+	<-wait
+	in.mu.Lock()
 }
 
 // processBlocks hands blocks to the chain, brings the mempool along and,
@@ -72,13 +128,13 @@ func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bo
 // validator still running when the node closes either counts before
 // wait begins or is refused, never adds to early while wait waits.
 func (in *intake) processGossiped(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
-	in.mu.Lock()
+	in.lockBlock()
 	if in.closing {
-		in.mu.Unlock()
+		in.unlockBlock()
 		return p2p.BlockResult{}, ErrClosed
 	}
 	in.early.Add(1)
-	in.mu.Unlock()
+	in.unlockBlock()
 	return p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
 		defer in.early.Done()
 		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, false, validated)
@@ -150,8 +206,8 @@ func (in *intake) processChecked(ctx context.Context, cb *chain.CheckedBlocks) (
 // chain.Chain.ProcessCheckedValidated).
 func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.CheckedBlock, batch *chain.CheckedBlocks,
 	validated func(*chain.Change)) (*chain.Change, int, error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
+	in.lockBlock()
+	defer in.unlockBlock()
 	var ch *chain.Change
 	var k int
 	var err error
@@ -198,7 +254,8 @@ func (in *intake) admit(ctx context.Context, tx *chain.Transaction, origin strin
 	if err := in.chain.CheckTxSanityContext(ctx, tx); err != nil {
 		return err
 	}
-	in.mu.Lock()
+	in.txTurn.Lock()
+	in.lockTx()
 	err := ErrClosed
 	switch {
 	case in.closing:
@@ -210,6 +267,7 @@ func (in *intake) admit(ctx context.Context, tx *chain.Transaction, origin strin
 		err = in.mempool.AddVerifiedSince(tx, in.chain, admitted)
 	}
 	in.mu.Unlock()
+	in.txTurn.Unlock()
 	if err == nil {
 		in.txEvent(tx, origin)
 	}
@@ -225,8 +283,13 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 // §16.9), in order: the fees and every rule but the signatures first,
 // then the signatures of all that passed verified together through the
 // cache (chain.Chain.CheckTxsSanity), all before mu; then the
-// admissions, under one hold of it. errs[i] is what addTxSince would have
-// returned for transaction i.
+// admissions in order, each under mu (lockTx), so that a block waiting
+// for intake connects between two of them rather than after the whole
+// batch; txTurn keeps other admissions out meanwhile. That is safe: each
+// admission reads the tip and changes the pool under mu, as a single
+// transaction's does, so those after the block are judged on the new
+// tip, like transactions that arrived after it. errs[i] is what
+// addTxSince would have returned for transaction i.
 func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
 	errs := make([]error, len(txs))
 	check := make([]*chain.Transaction, 0, len(txs))
@@ -265,17 +328,20 @@ func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
 	for i := stop + 1; i < len(txs); i++ {
 		errs[i] = chain.ErrUnchecked
 	}
-	in.mu.Lock()
+	in.txTurn.Lock()
 	for k, i := range at {
-		switch {
-		case errs[i] != nil:
-		case in.closing:
+		if errs[i] != nil {
+			continue
+		}
+		in.lockTx()
+		if in.closing {
 			errs[i] = ErrClosed
-		default:
+		} else {
 			errs[i] = in.mempool.AddVerifiedSince(check[k], in.chain, time.Time{})
 		}
+		in.mu.Unlock()
 	}
-	in.mu.Unlock()
+	in.txTurn.Unlock()
 	for i, err := range errs {
 		if err == nil {
 			in.txEvent(txs[i], origin)
@@ -307,7 +373,9 @@ func (in *intake) submit(ctx context.Context, tx *chain.Transaction) error {
 // nonce after its pending transactions. Both are read under mu, so no
 // block connects between the two reads.
 func (in *intake) nextNonce(addr string) (uint64, error) {
-	in.mu.Lock()
+	in.txTurn.Lock()
+	defer in.txTurn.Unlock()
+	in.lockTx()
 	defer in.mu.Unlock()
 	if in.closing {
 		return 0, ErrClosed
@@ -322,7 +390,7 @@ func (in *intake) nextNonce(addr string) (uint64, error) {
 // close makes intake refuse transactions from now on, so none is
 // accepted and then lost when the node writes mempool.dat.
 func (in *intake) close() {
-	in.mu.Lock()
+	in.lockBlock()
 	in.closing = true
-	in.mu.Unlock()
+	in.unlockBlock()
 }

@@ -49,13 +49,23 @@ func (c *compactCounters) snapshot() CompactStats {
 		TxsRequested: c.txsRequested.Load(), Fetched: c.fetched.Load(), Served: c.served.Load()}
 }
 
-// compactBlock encodes b for the block topic: the coinbase sent whole,
-// every other transaction as a short id, as Bitcoin Core sends its
-// compact blocks. The transactions of a block normally went through the
-// transaction topic before it, so peers have them; one that missed some
-// asks. The nonce is random so each publication has keys of its own.
-func compactBlock(b *chain.Block) []byte {
-	return protocol.NewCompactBlock(b, rand.Uint64(), nil).Encode()
+// compactBlock encodes b for the block topic: the coinbase and the
+// transactions of unsent (those this node had not gossiped before the
+// block) sent whole, every other transaction as a short id, as Bitcoin
+// Core sends its compact blocks. The transactions of a block normally
+// went through the transaction topic before it, so peers have them; one
+// that missed some asks. The nonce is random so each publication has
+// keys of its own.
+func compactBlock(b *chain.Block, unsent []*chain.Transaction) []byte {
+	var prefill func(int) bool
+	if len(unsent) > 0 {
+		ids := make(map[chain.Hash]bool, len(unsent))
+		for _, tx := range unsent {
+			ids[tx.ID()] = true
+		}
+		prefill = func(i int) bool { return ids[b.Transactions[i].ID()] }
+	}
+	return protocol.NewCompactBlock(b, rand.Uint64(), prefill).Encode()
 }
 
 // rebuild is a compact block being filled in.

@@ -59,6 +59,9 @@ type Gossip struct {
 	// (txbatch.go); stopped is closed when Close begins.
 	txOut   chan *chain.Transaction
 	stopped <-chan struct{}
+	// txFlush asks the batcher to publish what it holds now, before a
+	// block of ours (PublishBlock), and answers with what it published.
+	txFlush chan chan []*chain.Transaction
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -186,7 +189,7 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	}
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(), floor: c.Params().RelayFeeFloor,
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable(),
-		txOut: make(chan *chain.Transaction, txOutQueue)}
+		txOut: make(chan *chain.Transaction, txOutQueue), txFlush: make(chan chan []*chain.Transaction)}
 	if s, ok := sync.(*Syncer); ok {
 		g.bans = s.bans
 	}
@@ -266,9 +269,19 @@ func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 // compact block (compact.go): peers that lack some of its transactions
 // ask us for them, from the store. The propagation view records a block
 // published here (one this node mined) as first seen here.
+//
+// The node's own transactions still waiting for their batch (a block
+// mined within the batch window takes them from the mempool) cannot be
+// in any peer's mempool: the batch is published first, and the block's
+// transactions among them go in the compact block whole, so that no
+// peer waits a round trip to ask for them (protocol.md §16.6.4).
 func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
 	g.seen.add(seenOf(b, g.host.ID(), time.Now()))
-	if err := g.blockTopic.Publish(ctx, compactBlock(b)); err != nil {
+	unsent, err := g.flushTxs(ctx)
+	if err != nil {
+		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
+	}
+	if err := g.blockTopic.Publish(ctx, compactBlock(b, unsent)); err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}
 	g.blockStats.published.Add(1)

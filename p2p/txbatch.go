@@ -73,10 +73,13 @@ func (g *Gossip) publishBatch(ctx context.Context, b *protocol.TxBatch) error {
 
 // batchTxs forms the node's batches from PublishTx's queue: the first
 // transaction of a batch starts the window, and the batch leaves when
-// the window ends or the next transaction would not fit.
+// the window ends or the next transaction would not fit. A flush
+// (flushTxs) sends at once what is queued and the open batch.
 func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 	defer g.wg.Done()
 	var b protocol.TxBatch
+	var open []*chain.Transaction // b's transactions, for a flush's answer
+	var flushed []*chain.Transaction
 	timer := time.NewTimer(window)
 	timer.Stop()
 	defer timer.Stop()
@@ -84,8 +87,27 @@ func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 	send := func() {
 		timer.Stop()
 		due = nil
+		if flushed != nil {
+			flushed = append(flushed, open...)
+		}
+		open = open[:0]
 		if err := g.publishBatch(ctx, &b); err != nil && ctx.Err() == nil {
 			g.log.Warn("publish tx batch", "reason", err)
+		}
+	}
+	add := func(tx *chain.Transaction) {
+		enc := tx.Encode()
+		if !b.Fits(enc) {
+			send()
+		}
+		b.Add(enc)
+		open = append(open, tx)
+		switch {
+		case b.Full():
+			send()
+		case due == nil:
+			timer.Reset(window)
+			due = timer.C
 		}
 	}
 	for {
@@ -95,19 +117,42 @@ func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 		case <-due:
 			send()
 		case tx := <-g.txOut:
-			enc := tx.Encode()
-			if !b.Fits(enc) {
+			add(tx)
+		case reply := <-g.txFlush:
+			// What was queued before the flush was asked for goes too
+			// (no more: submitters keep queueing meanwhile).
+			flushed = make([]*chain.Transaction, 0, len(open)+len(g.txOut))
+			for range len(g.txOut) {
+				add(<-g.txOut)
+			}
+			if b.Len() > 0 {
 				send()
 			}
-			b.Add(enc)
-			switch {
-			case b.Full():
-				send()
-			case due == nil:
-				timer.Reset(window)
-				due = timer.C
-			}
+			reply <- flushed // buffered: the batcher never waits here
+			flushed = nil
 		}
+	}
+}
+
+// flushTxs has the batcher publish at once the transactions queued for
+// the node's batches and its open batch, and returns them: the ones its
+// peers cannot have yet.
+func (g *Gossip) flushTxs(ctx context.Context) ([]*chain.Transaction, error) {
+	reply := make(chan []*chain.Transaction, 1)
+	select {
+	case g.txFlush <- reply:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("flush txs: %w", ctx.Err())
+	case <-g.stopped:
+		return nil, fmt.Errorf("flush txs: %w", errGossipClosed)
+	}
+	select {
+	case txs := <-reply:
+		return txs, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("flush txs: %w", ctx.Err())
+	case <-g.stopped:
+		return nil, fmt.Errorf("flush txs: %w", errGossipClosed)
 	}
 }
 

@@ -194,3 +194,42 @@ func TestTxBatchPolicyRefused(t *testing.T) {
 		t.Fatal("the sender lost score for a local policy refusal")
 	}
 }
+
+// TestMinedBlockFlushesItsBatch: a block mined within the batch window
+// (here an hour long, so nothing but the block sends the batch) takes
+// transactions no peer has seen. Publishing it sends the open batch
+// first, and the block carries those transactions whole: the peer
+// rebuilds it without asking its sender for any, and takes the batch's
+// transaction that the block left out.
+func TestMinedBlockFlushesItsBatch(t *testing.T) {
+	alice := testwallet.New("alice")
+	nodes := fundedLine(t, 2, time.Hour, alice)
+	a, b := nodes[0], nodes[1]
+	txs := walletTransfers(a.c.Params(), alice, 0, 4)
+	offer := func(txs ...*chain.Transaction) {
+		t.Helper()
+		for _, tx := range txs {
+			if err := a.c.AddTx(tx); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.g.PublishTx(context.Background(), tx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	offer(txs[:3]...)
+	blk := a.c.mine(t, alice.Addr)
+	if len(blk.Transactions) != 4 {
+		t.Fatalf("the block holds %d transactions, want the coinbase and 3", len(blk.Transactions))
+	}
+	offer(txs[3])
+	before := b.g.Stats().Compact
+	if err := a.g.PublishBlock(context.Background(), blk); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the block on the peer", func() bool { return b.c.Tip().Hash == blk.Hash() })
+	if got := b.g.Stats().Compact; got.Requested != before.Requested || got.Rebuilt != before.Rebuilt+1 {
+		t.Fatalf("compact blocks %+v, then %+v: want one rebuilt, none asked", before, got)
+	}
+	testutil.Eventually(t, 10*time.Second, "the batch's transfer the block left out on the peer", func() bool { return holdsAll(b, txs[3:]) })
+}

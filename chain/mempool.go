@@ -140,8 +140,9 @@ type Mempool struct {
 	// their fees.
 	bytes int
 	fees  feeSum
-	// locals counts the local entries of byID.
-	locals int
+	// locals counts the local entries of byID, localBytes their size.
+	locals     int
+	localBytes int
 	// nextExpiry is when the oldest pending transaction expires, as of
 	// the last scan; no scan is needed before it.
 	nextExpiry time.Time
@@ -246,7 +247,7 @@ func (m *Mempool) reset() {
 	m.byRecipient = make(map[string][]*poolEntry)
 	m.evictable = m.evictable[:0]
 	m.bytes = 0
-	m.locals = 0
+	m.locals, m.localBytes = 0, 0
 	m.fees = feeSum{}
 }
 
@@ -329,7 +330,7 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified, local bool
 		return ruleError(ErrMultipleCoinbases, "a coinbase cannot enter the mempool; only a block's first transaction may be one")
 	}
 	id := tx.ID()
-	if m.Has(id) {
+	if !local && m.Has(id) { // a local one may adopt a peer's copy, under the lock
 		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
 	}
 	if err := m.CheckFee(tx); err != nil {
@@ -350,7 +351,7 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified, local bool
 	defer m.mu.Unlock()
 	m.expirePending(false)
 	if m.holds(id) {
-		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
+		return m.alreadyHeld(id, local)
 	}
 	if !m.p.Signed && m.mined != nil && m.mined(id) {
 		return fmt.Errorf("%w: %s", ErrTxMined, id.Short())
@@ -384,6 +385,9 @@ func (m *Mempool) add(tx *Transaction, state AccountReader, verified, local bool
 	if err := m.checkFeeRoom(tx); err != nil {
 		return err
 	}
+	if err := m.localRoom(e); err != nil {
+		return err
+	}
 	if err := m.makeRoom(e); err != nil {
 		return err
 	}
@@ -409,6 +413,7 @@ func (m *Mempool) insert(e *poolEntry) {
 	m.bytes += e.size
 	if e.local {
 		m.locals++
+		m.localBytes += e.size
 	}
 	m.fees.add(e.tx.Fee)
 	if due := e.at.Add(m.pendingTTL); due.Before(m.nextExpiry) {
@@ -444,6 +449,7 @@ func (m *Mempool) remove(e *poolEntry) {
 	m.bytes -= e.size
 	if e.local {
 		m.locals--
+		m.localBytes -= e.size
 	}
 	m.fees.sub(e.tx.Fee)
 	q := m.bySender[e.tx.Sender]

@@ -31,6 +31,13 @@ func (m *Mempool) AddVerifiedSince(tx *Transaction, state AccountReader, admitte
 	return m.add(tx, state, true, false, admitted)
 }
 
+// AddLocalSince is AddVerifiedSince for one of the node's own
+// transactions (AddLocal), as a restart reads them back from the file
+// the pool was saved to: they stay the node's own across the restart.
+func (m *Mempool) AddLocalSince(tx *Transaction, state AccountReader, admitted time.Time) error {
+	return m.add(tx, state, true, true, admitted)
+}
+
 // AdmittedAt returns when the pool first admitted a transaction, pending
 // or queued.
 func (m *Mempool) AdmittedAt(id Hash) (time.Time, bool) {

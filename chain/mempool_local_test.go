@@ -2,6 +2,7 @@ package chain_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -175,14 +176,46 @@ func TestMempoolKeepsLocal(t *testing.T) {
 				return local(m, f.base, b1)                 // and the pool refuses more
 			},
 			chain.ErrMempoolFull, []*chain.Transaction{f.a0, b0, c0}, []*chain.Transaction{b1}, 3},
-		{"the queue refuses rather than drop a local one", []chain.MempoolOption{chain.WithMaxQueued(2)},
-			func(m *chain.Mempool) error { return local(m, state, qa, qb) },
+		{"the queue drops a peer's, not a local one, for a peer's", []chain.MempoolOption{chain.WithMaxQueued(2)},
+			func(m *chain.Mempool) error { return errors.Join(local(m, state, qa), peer(m, state, qb)) },
 			func(m *chain.Mempool) error { return peer(m, state, qc) },
-			chain.ErrMempoolFull, []*chain.Transaction{qa, qb}, []*chain.Transaction{qc}, 0},
+			nil, []*chain.Transaction{qa, qc}, []*chain.Transaction{qb}, 0},
 		{"the queue drops a peer's for a local one", []chain.MempoolOption{chain.WithMaxQueued(2)},
-			func(m *chain.Mempool) error { return errors.Join(peer(m, state, qa), local(m, state, qb)) },
+			func(m *chain.Mempool) error { return errors.Join(peer(m, state, qa), peer(m, state, qb)) },
 			func(m *chain.Mempool) error { return local(m, state, qc) },
 			nil, []*chain.Transaction{qb, qc}, []*chain.Transaction{qa}, 0},
+		{"the node's own take at most half the queue", []chain.MempoolOption{chain.WithMaxQueued(2)},
+			func(m *chain.Mempool) error { return local(m, state, qa) },
+			func(m *chain.Mempool) error { return local(m, state, qb) },
+			chain.ErrMempoolFull, []*chain.Transaction{qa}, []*chain.Transaction{qb}, 0},
+		{"the node's own take at most three quarters of the pool", []chain.MempoolOption{chain.WithMaxTxs(4)},
+			func(m *chain.Mempool) error { return local(m, state, la, lb, ld1) },
+			func(m *chain.Mempool) error { return local(m, state, pc1) },
+			chain.ErrMempoolFull, []*chain.Transaction{la, lb, ld1}, []*chain.Transaction{pc1}, 3},
+		{"a peer's finds the quarter left", []chain.MempoolOption{chain.WithMaxTxs(4)},
+			func(m *chain.Mempool) error { return local(m, state, la, lb, ld1) },
+			func(m *chain.Mempool) error { return peer(m, state, pc1) },
+			nil, []*chain.Transaction{la, lb, ld1, pc1}, nil, 4},
+		{"a peer's copy the client submits becomes the node's own", nil,
+			func(m *chain.Mempool) error { return peer(m, state, pc1, la) },
+			func(m *chain.Mempool) error {
+				if err := m.AddLocal(la, state); !errors.Is(err, chain.ErrTxInPool) {
+					return fmt.Errorf("AddLocal of a held copy: %w", err)
+				}
+				// Without the adoption la, the newest at the same fee,
+				// would go.
+				return peer(m, state, ld50)
+			},
+			nil, []*chain.Transaction{la, ld50}, []*chain.Transaction{pc1}, 2},
+		{"a queued peer's copy the client submits becomes the node's own", []chain.MempoolOption{chain.WithMaxQueued(2)},
+			func(m *chain.Mempool) error { return peer(m, state, qa, qb) },
+			func(m *chain.Mempool) error {
+				if err := m.AddLocal(qa, state); !errors.Is(err, chain.ErrTxInPool) {
+					return fmt.Errorf("AddLocal of a held copy: %w", err)
+				}
+				return peer(m, state, qc) // the oldest peer's was qa; now qb goes
+			},
+			nil, []*chain.Transaction{qa, qc}, []*chain.Transaction{qb}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := chain.NewMempool(p, append([]chain.MempoolOption{chain.WithMaxTxs(2)}, c.opts...)...)

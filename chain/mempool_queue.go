@@ -73,6 +73,7 @@ type txQueue struct {
 	bySender map[string][]*queuedTx // nonce order, no empty slices
 	byID     map[Hash]*queuedTx
 	bytes    int
+	locals   int // how many are local
 	nextSeq  uint64
 }
 
@@ -95,6 +96,9 @@ func (q *txQueue) add(t *queuedTx) {
 	q.bySender[t.tx.Sender] = slices.Insert(s, i, t)
 	q.byID[t.id] = t
 	q.bytes += t.size
+	if t.local {
+		q.locals++
+	}
 }
 
 func (q *txQueue) drop(t *queuedTx) {
@@ -109,6 +113,9 @@ func (q *txQueue) drop(t *queuedTx) {
 	}
 	delete(q.byID, t.id)
 	q.bytes -= t.size
+	if t.local {
+		q.locals--
+	}
 }
 
 // victim is what the queue gives up when full: the farthest-ahead
@@ -151,6 +158,10 @@ func (m *Mempool) hold(e *poolEntry, want uint64, spendable int64) error {
 		return fmt.Errorf("%w: %d bytes do not fit the %d-byte queue", ErrMempoolFull, e.size, c.maxBytes)
 	}
 	m.expireQueued()
+	if e.local && m.queue.locals+1 > queueLocalShare(c.maxTxs) {
+		return fmt.Errorf("%w: this node's own %d queued transactions fill their share of the queue's %d places",
+			ErrMempoolFull, m.queue.locals, c.maxTxs)
+	}
 	s := m.queue.bySender[tx.Sender]
 	if i, found := slices.BinarySearchFunc(s, tx.Nonce, queuedNonceOrder); found {
 		return ruleError(ErrBadNonce, "nonce %d of %s is already queued by %s", tx.Nonce, tx.Sender, s[i].id.Short())

@@ -127,7 +127,7 @@ func (f *poolFile) load() (int, error) {
 			return taken, fmt.Errorf("%w: damaged after %d transactions", errMempoolFile, taken)
 		}
 		rest = rest[n:]
-		if err := f.intake.addTxSince(e.tx, OriginRestored, e.admitted); err != nil && !errors.Is(err, chain.ErrTxQueued) {
+		if err := f.intake.restoreTx(e.tx, e.admitted, e.own); err != nil && !errors.Is(err, chain.ErrTxQueued) {
 			continue
 		}
 		taken++

@@ -53,6 +53,11 @@ func TestMempoolSurvivesRestart(t *testing.T) {
 		if !n.Mempool().Has(id) {
 			t.Fatalf("transaction %s not restored", id.Short())
 		}
+		// Still the node's own: a full pool must not evict it after
+		// the restart either.
+		if !n.Mempool().IsLocal(id) {
+			t.Fatalf("transaction %s restored as a peer's", id.Short())
+		}
 	}
 	// Mined while... the node mines them itself, stops, and the file it
 	// writes is empty: nothing comes back.

@@ -32,8 +32,8 @@ var ErrClosed = errors.New("node is shutting down")
 // Concurrency: intake owns mu, which serialises every change of the chain
 // with the mempool update that follows it, so the mempool sees tip changes
 // in order; that is why every block and transaction goes through intake.
-// A block takes mu before any admission that does not hold it yet
-// (lockBlock, lockTx). Its methods are safe from any goroutine.
+// A block takes mu behind at most one admission, the one already past
+// lockTx's check (lockBlock, lockTx). Its methods are safe from any goroutine.
 // Signatures are checked before mu is taken and events are published
 // after it is released, so neither waits behind a block being connected.
 type intake struct {
@@ -68,8 +68,8 @@ type intake struct {
 	early sync.WaitGroup
 }
 
-// lockBlock takes mu for a change of the chain, before any admission
-// not yet holding it.
+// lockBlock takes mu for a change of the chain, behind at most the one
+// admission already past lockTx's check.
 func (in *intake) lockBlock() {
 	in.turn.Lock()
 	in.blocks++
@@ -90,14 +90,14 @@ func (in *intake) unlockBlock() {
 
 // lockTx takes mu for one admission of a caller holding txTurn: at once
 // if no block waits for it, else after one block has let go of it, in
-// line with any block then waiting. Blocks connected back to back (a
+// line with any block then waiting; waited says which. Blocks connected back to back (a
 // sync) must not keep an admission out for their whole run.
-func (in *intake) lockTx() {
+func (in *intake) lockTx() (waited bool) {
 	in.turn.Lock()
 	if in.blocks == 0 {
 		in.turn.Unlock()
 		in.mu.Lock()
-		return
+		return false
 	}
 	if in.blockDone == nil {
 		in.blockDone = make(chan struct{})
@@ -106,6 +106,7 @@ func (in *intake) lockTx() {
 	in.turn.Unlock()
 	<-wait
 	in.mu.Lock()
+	return true
 }
 
 // processBlocks hands blocks to the chain, brings the mempool along and,
@@ -229,19 +230,27 @@ func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.Check
 	return ch, k, err
 }
 
-// addTxSince offers tx, which this node first admitted at admitted
-// (mempool.dat), to the mempool, keeping that time for expiry. The
-// signature is checked before taking mu, so admissions verify in
-// parallel and never wait behind a block being connected just to check
-// a signature.
-func (in *intake) addTxSince(tx *chain.Transaction, origin string, admitted time.Time) error {
-	return in.admit(context.Background(), tx, origin, admitted)
+// restoreTx offers tx, which this node first admitted at admitted
+// (mempool.dat), to the mempool, keeping that time for expiry; own says
+// the node's client had submitted it, so it is kept as the node's own
+// again (chain.Mempool.AddLocalSince). The signature is checked before
+// taking mu, so admissions verify in parallel and never wait behind a
+// block being connected just to check a signature.
+func (in *intake) restoreTx(tx *chain.Transaction, admitted time.Time, own bool) error {
+	return in.admitAs(context.Background(), tx, OriginRestored, admitted, own)
 }
 
-// admit is addTxSince for a caller that can give up waiting for the
-// signature check (chain.CheckTxSanityContext), which concurrent
-// admissions share in batches.
+// admit offers tx to the mempool, as the node's own when it comes from
+// the API; ctx bounds the wait for the signature check
+// (chain.Chain.CheckTxSanityContext), which concurrent admissions share
+// in batches.
 func (in *intake) admit(ctx context.Context, tx *chain.Transaction, origin string, admitted time.Time) error {
+	return in.admitAs(ctx, tx, origin, admitted, origin == OriginAPI)
+}
+
+// admitAs is admit; local says the transaction is the node's own
+// (chain.Mempool.AddLocal).
+func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, origin string, admitted time.Time, local bool) error {
 	if tx.IsCoinbase() {
 		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
 	}
@@ -259,10 +268,10 @@ func (in *intake) admit(ctx context.Context, tx *chain.Transaction, origin strin
 	err := ErrClosed
 	switch {
 	case in.closing:
-	case origin == OriginAPI:
+	case local:
 		// This node's own client trusts it to keep the transaction: a
-		// full pool evicts peers' transactions before it (AddLocal).
-		err = in.mempool.AddLocal(tx, in.chain)
+		// full pool refuses newcomers rather than evict it (AddLocal).
+		err = in.mempool.AddLocalSince(tx, in.chain, admitted)
 	default:
 		err = in.mempool.AddVerifiedSince(tx, in.chain, admitted)
 	}
@@ -279,7 +288,7 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 		Amount: tx.Amount, Fee: tx.Fee, Origin: origin})
 }
 
-// addTxs is addTxSince for the transactions of a gossiped batch (protocol.md
+// addTxs is admit for the transactions of a gossiped batch (protocol.md
 // §16.9), in order: the fees and every rule but the signatures first,
 // then the signatures of all that passed verified together through the
 // cache (chain.Chain.CheckTxsSanity), all before mu; then the
@@ -289,7 +298,7 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 // admission reads the tip and changes the pool under mu, as a single
 // transaction's does, so those after the block are judged on the new
 // tip, like transactions that arrived after it. errs[i] is what
-// addTxSince would have returned for transaction i.
+// admit would have returned for transaction i.
 func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
 	errs := make([]error, len(txs))
 	check := make([]*chain.Transaction, 0, len(txs))
@@ -328,22 +337,31 @@ func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
 	for i := stop + 1; i < len(txs); i++ {
 		errs[i] = chain.ErrUnchecked
 	}
+	// A batch steps aside for one block at most: behind a run of blocks
+	// it would otherwise hold txTurn, and keep every other admission
+	// out, for the whole run.
 	in.txTurn.Lock()
+	defer in.txTurn.Unlock()
+	yielded := false
 	for k, i := range at {
 		if errs[i] != nil {
 			continue
 		}
-		in.lockTx()
+		if yielded {
+			in.mu.Lock()
+		} else {
+			yielded = in.lockTx()
+		}
 		if in.closing {
 			errs[i] = ErrClosed
 		} else {
 			errs[i] = in.mempool.AddVerifiedSince(check[k], in.chain, time.Time{})
 		}
 		in.mu.Unlock()
-	}
-	in.txTurn.Unlock()
-	for i, err := range errs {
-		if err == nil {
+		if errs[i] == nil {
+			// Now, not after the batch: a block connected between two
+			// admissions must not be announced before a transaction it
+			// took.
 			in.txEvent(txs[i], origin)
 		}
 	}

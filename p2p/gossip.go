@@ -277,6 +277,9 @@ func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 // peer waits a round trip to ask for them (protocol.md §16.6.4).
 func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
 	g.seen.add(seenOf(b, g.host.ID(), time.Now()))
+	// Not the caller's ctx: a block already connected must be
+	// published even if the client that mined it (POST /mine) has gone.
+	ctx = context.WithoutCancel(ctx)
 	unsent, err := g.flushTxs(ctx)
 	if err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)

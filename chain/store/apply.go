@@ -368,14 +368,15 @@ const sortIndexBits = 16
 // instead, its key's first six bytes (zero-padded, which keeps the order
 // of shorter keys) above its index, and numbers sort with no function
 // call; writes whose keys share those six bytes come out in index order
-// and are then put in key order.
+// and are then put in key order, stably, so that of two writes of one
+// key the later still lands last.
 func sortWrites(ws []write) []write {
 	byKey := func(a, b write) int { return bytes.Compare(a.key, b.key) }
 	if slices.IsSortedFunc(ws, byKey) {
 		return ws // blocks and main append in order
 	}
 	if len(ws) > 1<<sortIndexBits {
-		slices.SortFunc(ws, byKey)
+		slices.SortStableFunc(ws, byKey)
 		return ws
 	}
 	keys := make([]uint64, len(ws))
@@ -395,7 +396,7 @@ func sortWrites(ws []write) []write {
 			hi++
 		}
 		if hi-lo > 1 {
-			slices.SortFunc(out[lo:hi], byKey)
+			slices.SortStableFunc(out[lo:hi], byKey)
 		}
 		lo = hi
 	}

@@ -39,3 +39,7 @@ const (
 	ServerBlockBurst  = serverBlockBurst
 	MapServeBurst     = mapServeBurst
 )
+
+// CompactBlockOf is the compact block the node publishes for a block of
+// its own whose unsent transactions are unsent.
+var CompactBlockOf = compactBlock

@@ -59,9 +59,9 @@ type Gossip struct {
 	// (txbatch.go); stopped is closed when Close begins.
 	txOut   chan *chain.Transaction
 	stopped <-chan struct{}
-	// txFlush asks the batcher to publish what it holds now, before a
-	// block of ours (PublishBlock), and answers with what it published.
-	txFlush chan chan []*chain.Transaction
+	// txTake asks the batcher for a block of ours' transactions it has
+	// not published yet (PublishBlock, takeTxs).
+	txTake chan takeReq
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -189,7 +189,7 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	}
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(), floor: c.Params().RelayFeeFloor,
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable(),
-		txOut: make(chan *chain.Transaction, txOutQueue), txFlush: make(chan chan []*chain.Transaction)}
+		txOut: make(chan *chain.Transaction, txOutQueue), txTake: make(chan takeReq)}
 	if s, ok := sync.(*Syncer); ok {
 		g.bans = s.bans
 	}
@@ -272,15 +272,16 @@ func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 //
 // The node's own transactions still waiting for their batch (a block
 // mined within the batch window takes them from the mempool) cannot be
-// in any peer's mempool: the batch is published first, and the block's
-// transactions among them go in the compact block whole, so that no
-// peer waits a round trip to ask for them (protocol.md §16.6.4).
+// in any peer's mempool: the block's transactions among them leave the
+// batch and go in the compact block whole, so that no peer waits a round
+// trip to ask for them, and the block waits for no batch (protocol.md
+// §16.6.4).
 func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
 	g.seen.add(seenOf(b, g.host.ID(), time.Now()))
 	// Not the caller's ctx: a block already connected must be
 	// published even if the client that mined it (POST /mine) has gone.
 	ctx = context.WithoutCancel(ctx)
-	unsent, err := g.flushTxs(ctx)
+	unsent, err := g.takeTxs(ctx, b)
 	if err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}

@@ -73,13 +73,13 @@ func (g *Gossip) publishBatch(ctx context.Context, b *protocol.TxBatch) error {
 
 // batchTxs forms the node's batches from PublishTx's queue: the first
 // transaction of a batch starts the window, and the batch leaves when
-// the window ends or the next transaction would not fit. A flush
-// (flushTxs) sends at once what is queued and the open batch.
+// the window ends or the next transaction would not fit. A block of the
+// node's own takes out of the open batch and the queue the transactions
+// it includes (takeTxs), which it carries whole instead.
 func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 	defer g.wg.Done()
 	var b protocol.TxBatch
-	var open []*chain.Transaction // b's transactions, for a flush's answer
-	var flushed []*chain.Transaction
+	var open []*chain.Transaction // b's transactions, for a take
 	timer := time.NewTimer(window)
 	timer.Stop()
 	defer timer.Stop()
@@ -87,9 +87,6 @@ func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 	send := func() {
 		timer.Stop()
 		due = nil
-		if flushed != nil {
-			flushed = append(flushed, open...)
-		}
 		open = open[:0]
 		if err := g.publishBatch(ctx, &b); err != nil && ctx.Err() == nil {
 			g.log.Warn("publish tx batch", "reason", err)
@@ -115,44 +112,74 @@ func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-due:
-			send()
-		case tx := <-g.txOut:
-			add(tx)
-		case reply := <-g.txFlush:
-			// What was queued before the flush was asked for goes too
-			// (no more: submitters keep queueing meanwhile).
-			flushed = make([]*chain.Transaction, 0, len(open)+len(g.txOut))
-			for range len(g.txOut) {
-				add(<-g.txOut)
-			}
 			if b.Len() > 0 {
 				send()
 			}
-			reply <- flushed // buffered: the batcher never waits here
-			flushed = nil
+			due = nil
+		case tx := <-g.txOut:
+			add(tx)
+		case req := <-g.txTake:
+			// The open batch is formed again without the block's
+			// transactions, its window still running; what was queued
+			// before the take was asked for is sorted the same way (no
+			// more: submitters keep queueing meanwhile).
+			var taken []*chain.Transaction
+			keep := open
+			open, b = nil, protocol.TxBatch{}
+			for _, tx := range keep {
+				if req.ids[tx.ID()] {
+					taken = append(taken, tx)
+				} else {
+					add(tx)
+				}
+			}
+			for range len(g.txOut) {
+				if tx := <-g.txOut; req.ids[tx.ID()] {
+					taken = append(taken, tx)
+				} else {
+					add(tx)
+				}
+			}
+			req.reply <- taken // buffered: the batcher never waits here
 		}
 	}
 }
 
-// flushTxs has the batcher publish at once the transactions queued for
-// the node's batches and its open batch, and returns them: the ones its
-// peers cannot have yet.
-func (g *Gossip) flushTxs(ctx context.Context) ([]*chain.Transaction, error) {
-	reply := make(chan []*chain.Transaction, 1)
-	select {
-	case g.txFlush <- reply:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("flush txs: %w", ctx.Err())
-	case <-g.stopped:
-		return nil, fmt.Errorf("flush txs: %w", errGossipClosed)
+// takeReq asks the batcher for the transactions among ids it has not
+// published yet.
+type takeReq struct {
+	ids   map[chain.Hash]bool
+	reply chan []*chain.Transaction
+}
+
+// takeTxs takes out of the node's open batch and its queue the
+// transactions of b, a block of the node's own, and returns them: the
+// ones its peers cannot have yet, which the compact block carries whole.
+// They are not published in a batch as well, which would send them
+// twice and have peers judge a batch whose transactions the block may
+// already have taken.
+func (g *Gossip) takeTxs(ctx context.Context, b *chain.Block) ([]*chain.Transaction, error) {
+	if len(b.Transactions) < 2 {
+		return nil, nil
+	}
+	req := takeReq{ids: make(map[chain.Hash]bool, len(b.Transactions)-1), reply: make(chan []*chain.Transaction, 1)}
+	for _, tx := range b.Transactions[1:] {
+		req.ids[tx.ID()] = true
 	}
 	select {
-	case txs := <-reply:
+	case g.txTake <- req:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("take txs: %w", ctx.Err())
+	case <-g.stopped:
+		return nil, fmt.Errorf("take txs: %w", errGossipClosed)
+	}
+	select {
+	case txs := <-req.reply:
 		return txs, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("flush txs: %w", ctx.Err())
+		return nil, fmt.Errorf("take txs: %w", ctx.Err())
 	case <-g.stopped:
-		return nil, fmt.Errorf("flush txs: %w", errGossipClosed)
+		return nil, fmt.Errorf("take txs: %w", errGossipClosed)
 	}
 }
 

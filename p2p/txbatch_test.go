@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -195,13 +196,13 @@ func TestTxBatchPolicyRefused(t *testing.T) {
 	}
 }
 
-// TestMinedBlockFlushesItsBatch: a block mined within the batch window
-// (here an hour long, so nothing but the block sends the batch) takes
-// transactions no peer has seen. Publishing it sends the open batch
-// first, and the block carries those transactions whole: the peer
-// rebuilds it without asking its sender for any, and takes the batch's
-// transaction that the block left out.
-func TestMinedBlockFlushesItsBatch(t *testing.T) {
+// TestMinedBlockCarriesUnsentTxs: a block mined within the batch window
+// (here an hour long, so nothing but the block could send the batch)
+// takes transactions no peer has seen. The block carries those whole
+// and takes them out of the batch: the peer rebuilds it without asking
+// its sender for any, and the batch's transaction that the block left
+// out still waits for its window.
+func TestMinedBlockCarriesUnsentTxs(t *testing.T) {
 	alice := testwallet.New("alice")
 	nodes := fundedLine(t, 2, time.Hour, alice)
 	a, b := nodes[0], nodes[1]
@@ -231,5 +232,48 @@ func TestMinedBlockFlushesItsBatch(t *testing.T) {
 	if got := b.g.Stats().Compact; got.Requested != before.Requested || got.Rebuilt != before.Rebuilt+1 {
 		t.Fatalf("compact blocks %+v, then %+v: want one rebuilt, none asked", before, got)
 	}
-	testutil.Eventually(t, 10*time.Second, "the batch's transfer the block left out on the peer", func() bool { return holdsAll(b, txs[3:]) })
+	if holdsAll(b, txs[3:]) {
+		t.Fatal("the transfer the block left out reached the peer before its batch's window ended")
+	}
+}
+
+// TestCompactBlockPrefill: a block of the node's own carries whole the
+// coinbase and exactly the transactions its peers cannot have yet.
+func TestCompactBlockPrefill(t *testing.T) {
+	alice := testwallet.New("alice")
+	nodes := fundedLine(t, 1, time.Hour, alice)
+	a := nodes[0]
+	txs := walletTransfers(a.c.Params(), alice, 0, 4)
+	for _, tx := range txs {
+		if err := a.c.AddTx(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blk := a.c.mine(t, alice.Addr)
+	if len(blk.Transactions) != 5 {
+		t.Fatalf("the block holds %d transactions, want the coinbase and 4", len(blk.Transactions))
+	}
+	for _, c := range []struct {
+		name   string
+		unsent []*chain.Transaction
+		want   []int
+	}{
+		{"none unsent", nil, []int{0}},
+		{"two unsent", []*chain.Transaction{blk.Transactions[3], blk.Transactions[1]}, []int{0, 1, 3}},
+		{"all unsent", blk.Transactions[1:], []int{0, 1, 2, 3, 4}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cb, err := protocol.DecodeCompactBlock(p2p.CompactBlockOf(blk, c.unsent))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			for _, p := range cb.Prefilled {
+				got = append(got, p.Index)
+			}
+			if !slices.Equal(got, c.want) || cb.TxCount() != len(blk.Transactions) {
+				t.Fatalf("prefilled %v of %d, want %v of %d", got, cb.TxCount(), c.want, len(blk.Transactions))
+			}
+		})
+	}
 }

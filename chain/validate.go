@@ -59,6 +59,10 @@ func badSignature(tx *Transaction) error {
 
 // checkTxShape runs every rule of transaction sanity but the signature
 // verification itself, which callers do one at a time or in batches.
+// Its rules may depend on the transaction's bytes and the network's
+// parameters only, never on a height or a tip: a signature cache hit
+// stands for this check too (SigCache), wherever the transaction was
+// first checked.
 func checkTxShape(p *Params, tx *Transaction) error {
 	if tx.Version != TxVersion {
 		return ruleError(ErrBadTxVersion, "version %d, want %d", tx.Version, TxVersion)

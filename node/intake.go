@@ -33,7 +33,8 @@ var ErrClosed = errors.New("node is shutting down")
 // with the mempool update that follows it, so the mempool sees tip changes
 // in order; that is why every block and transaction goes through intake.
 // A block takes mu behind at most one admission, the one already past
-// lockTx's check (lockBlock, lockTx). Its methods are safe from any goroutine.
+// lockTx's check (lockBlock, lockTx). Its methods are safe from any
+// goroutine.
 // Signatures are checked before mu is taken and events are published
 // after it is released, so neither waits behind a block being connected.
 type intake struct {
@@ -90,8 +91,9 @@ func (in *intake) unlockBlock() {
 
 // lockTx takes mu for one admission of a caller holding txTurn: at once
 // if no block waits for it, else after one block has let go of it, in
-// line with any block then waiting; waited says which. Blocks connected back to back (a
-// sync) must not keep an admission out for their whole run.
+// line with any block then waiting; waited says which. Blocks connected
+// back to back (a sync) must not keep an admission out for their whole
+// run.
 func (in *intake) lockTx() (waited bool) {
 	in.turn.Lock()
 	if in.blocks == 0 {
@@ -292,9 +294,10 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 // §16.9), in order: the fees and every rule but the signatures first,
 // then the signatures of all that passed verified together through the
 // cache (chain.Chain.CheckTxsSanity), all before mu; then the
-// admissions in order, each under mu (lockTx), so that a block waiting
-// for intake connects between two of them rather than after the whole
-// batch; txTurn keeps other admissions out meanwhile. That is safe: each
+// admissions in order, each under mu, so that a block waiting for intake
+// connects between two of them rather than after the whole batch (one
+// block at most: lockTx once); txTurn keeps other admissions out
+// meanwhile. That is safe: each
 // admission reads the tip and changes the pool under mu, as a single
 // transaction's does, so those after the block are judged on the new
 // tip, like transactions that arrived after it. errs[i] is what

@@ -145,19 +145,13 @@ func (s *Syncer) serve(p peer.ID, req *pb.Request, lim *serveLimits, write func(
 			if !lim.bytes.AllowN(now(), len(enc)) {
 				return nil
 			}
-			if err := write(rawBlockResponse(enc), len(enc)); err != nil {
+			if err := write(protocol.EncodedBlockResponse(enc), len(enc)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	return errors.New("unknown request") // ReadRequest refuses bodiless requests
-}
-
-// rawBlockResponse is protocol.BlockResponse for a block already encoded
-// (chain.Block.Encode): the same message, byte for byte.
-func rawBlockResponse(enc []byte) *pb.Response {
-	return &pb.Response{Body: &pb.Response_Block{Block: &pb.Block{Block: enc}}}
 }
 
 // status describes our chain.

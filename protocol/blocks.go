@@ -47,6 +47,3 @@ func BlockFromPB(m *pb.Block) (*chain.Block, error) {
 	}
 	return b, nil
 }
-
-// BlockToPB encodes a block.
-func BlockToPB(b *chain.Block) *pb.Block { return &pb.Block{Block: b.Encode()} }

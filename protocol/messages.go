@@ -37,8 +37,13 @@ func HeadersResponse(headers []chain.Header) *pb.Response {
 }
 
 // BlockResponse is one message of the answer to GetBlocks.
-func BlockResponse(b *chain.Block) *pb.Response {
-	return &pb.Response{Body: &pb.Response_Block{Block: BlockToPB(b)}}
+func BlockResponse(b *chain.Block) *pb.Response { return EncodedBlockResponse(b.Encode()) }
+
+// EncodedBlockResponse is BlockResponse for a block already encoded
+// (chain.Block.Encode), as a store keeps it: the same message, byte for
+// byte, without decoding and encoding the block again.
+func EncodedBlockResponse(enc []byte) *pb.Response {
+	return &pb.Response{Body: &pb.Response_Block{Block: &pb.Block{Block: enc}}}
 }
 
 // ErrorResponse refuses a request; see ErrorToPB.

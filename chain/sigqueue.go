@@ -17,10 +17,10 @@ func (c *Chain) CheckTxSanityContext(ctx context.Context, tx *Transaction) error
 
 // sigQueue gathers the signature checks of concurrent single admissions
 // (the HTTP API's requests, the node's wallet; a gossiped batch verifies
-// its own signatures together through CheckTxsSanity) so that those arriving together are verified as one
-// batch, at less CPU than checking them one by one (BenchmarkVerifyBatch:
-// 1.2–1.4× less at 4, 1.9× at 64). Prysm gathers its gossip signature checks the
-// same way.
+// its own signatures together through CheckTxsSanity) so that those
+// arriving together are verified as one batch, at less CPU than checking
+// them one by one (BenchmarkVerifyBatch: 1.2–1.4× less at 4, 1.9× at
+// 64). Prysm gathers its gossip signature checks the same way.
 //
 // Nothing waits for a timer. A caller that finds no worker verifying
 // becomes the worker itself: it yields the processor once, takes what

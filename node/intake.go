@@ -34,9 +34,9 @@ var ErrClosed = errors.New("node is shutting down")
 // in order; that is why every block and transaction goes through intake.
 // A block takes mu behind at most one admission, the one already past
 // lockTx's check (lockBlock, lockTx). Its methods are safe from any
-// goroutine.
-// Signatures are checked before mu is taken and events are published
-// after it is released, so neither waits behind a block being connected.
+// goroutine. Signatures are checked before mu is taken and events are
+// published after it is released, so neither waits behind a block being
+// connected.
 type intake struct {
 	params  *chain.Params
 	chain   *chain.Chain
@@ -297,11 +297,10 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 // admissions in order, each under mu, so that a block waiting for intake
 // connects between two of them rather than after the whole batch (one
 // block at most: lockTx once); txTurn keeps other admissions out
-// meanwhile. That is safe: each
-// admission reads the tip and changes the pool under mu, as a single
-// transaction's does, so those after the block are judged on the new
-// tip, like transactions that arrived after it. errs[i] is what
-// admit would have returned for transaction i.
+// meanwhile. That is safe: each admission reads the tip and changes the
+// pool under mu, as a single transaction's does, so those after the
+// block are judged on the new tip, like transactions that arrived after
+// it. errs[i] is what admit would have returned for transaction i.
 func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
 	errs := make([]error, len(txs))
 	check := make([]*chain.Transaction, 0, len(txs))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -36,17 +37,22 @@ type CompactStats struct {
 	// asked for missing transactions, and TxsRequested how many. Fetched:
 	// blocks fetched whole (no answer, a wrong merkle root).
 	Rebuilt, Requested, TxsRequested, Fetched uint64
+	// TxsRecent counts the transactions placed in rebuilt blocks from
+	// the batches lately received rather than the mempool (recenttxs.go):
+	// each one a transaction not asked of the sender.
+	TxsRecent uint64
 	// Served counts blocktxn requests this node answered.
 	Served uint64
 }
 
 type compactCounters struct {
-	rebuilt, requested, txsRequested, fetched, served atomic.Uint64
+	rebuilt, requested, txsRequested, fetched, served, txsRecent atomic.Uint64
 }
 
 func (c *compactCounters) snapshot() CompactStats {
 	return CompactStats{Rebuilt: c.rebuilt.Load(), Requested: c.requested.Load(),
-		TxsRequested: c.txsRequested.Load(), Fetched: c.fetched.Load(), Served: c.served.Load()}
+		TxsRequested: c.txsRequested.Load(), Fetched: c.fetched.Load(), Served: c.served.Load(),
+		TxsRecent: c.txsRecent.Load()}
 }
 
 // compactBlock encodes b for the block topic: the coinbase and the
@@ -74,15 +80,19 @@ type rebuild struct {
 	k0, k1 uint64
 	txs    []*chain.Transaction // by index in the block; nil while missing
 	short  []int                // index in c.ShortIDs of each index; -1 if prefilled
-	// fromPool counts the places filled from our mempool: the only ones
-	// a short-id collision can have put a wrong transaction in.
-	fromPool int
+	// fromPool counts the places filled from our mempool or the recent
+	// batches: the only ones a short-id collision can have put a wrong
+	// transaction in; fromRecent those of them from the recent batches.
+	fromPool, fromRecent int
 }
 
 // newRebuild places c's prefilled transactions and fills the other
-// places from the mempool by short id. A short id that two transactions
-// of the block share, or that two mempool transactions match, is left
-// missing: asking the sender is cheaper than guessing.
+// places by short id from the mempool and, for places still empty, from
+// the batches lately received (recentTxs): those a full pool refused and
+// those still waiting for their admission. A short id that two
+// transactions of the block share, or that two different transactions
+// held here match, is left missing: asking the sender is cheaper than
+// guessing.
 func (g *Gossip) newRebuild(c *protocol.CompactBlock) *rebuild {
 	n := c.TxCount()
 	r := &rebuild{c: c, txs: make([]*chain.Transaction, n), short: make([]int, n)}
@@ -107,22 +117,36 @@ func (g *Gossip) newRebuild(c *protocol.CompactBlock) *rebuild {
 	if len(at) == 0 {
 		return r
 	}
-	g.chain.RangeMempool(func(id chain.Hash, tx *chain.Transaction) bool {
+	// ids[i] is the id of the candidate in place i: the same transaction
+	// met again (in the pool and among the recent batches) is no rival.
+	ids := make([]chain.Hash, n)
+	var recent map[int]bool // places filled from the recent batches
+	place := func(id chain.Hash, tx *chain.Transaction) bool {
 		s := protocol.ShortID(r.k0, r.k1, id)
 		i, ok := at[s]
-		if !ok || i < 0 {
-			return true
-		}
-		if r.txs[i] != nil {
+		switch {
+		case !ok || i < 0:
+		case r.txs[i] == nil:
+			r.txs[i], ids[i] = tx, id
+			if recent != nil {
+				recent[i] = true
+			}
+		case ids[i] != id:
 			r.txs[i], at[s] = nil, -1 // two candidates: ask
-			return true
 		}
-		r.txs[i] = tx
 		return true
-	})
+	}
+	g.chain.RangeMempool(place)
+	if slices.Contains(r.txs, nil) {
+		recent = make(map[int]bool)
+		g.recent.rangeTxs(place)
+	}
 	for i, tx := range r.txs {
 		if tx != nil && r.short[i] >= 0 {
 			r.fromPool++
+			if recent[i] {
+				r.fromRecent++
+			}
 		}
 	}
 	return r
@@ -167,6 +191,7 @@ func (r *rebuild) block() (*chain.Block, bool) {
 func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.CompactBlock, mayAsk bool) (b *chain.Block, faithful bool, err error) {
 	h := c.Header.Hash()
 	r := g.newRebuild(c)
+	g.compactStats.txsRecent.Add(uint64(r.fromRecent))
 	missing := r.missing()
 	if len(missing) == 0 {
 		g.compactStats.rebuilt.Add(1)

@@ -47,8 +47,11 @@ type Gossip struct {
 
 	txStats, blockStats topicCounters
 	compactStats        compactCounters
-	peers               *peerStats
-	seen                seenLog
+	// recent: the transactions of gossiped batches lately decoded, which
+	// compact blocks are rebuilt from beside the mempool (recenttxs.go).
+	recent *recentTxs
+	peers  *peerStats
+	seen   seenLog
 
 	// blockTxnProto is the blocktxn protocol id; limits is what each peer
 	// may ask of its server (blocktxn.go).
@@ -189,7 +192,7 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	}
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(), floor: c.Params().RelayFeeFloor,
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable(),
-		txOut: make(chan *chain.Transaction, txOutQueue), txTake: make(chan takeReq)}
+		txOut: make(chan *chain.Transaction, txOutQueue), txTake: make(chan takeReq), recent: newRecentTxs()}
 	if s, ok := sync.(*Syncer); ok {
 		g.bans = s.bans
 	}

@@ -224,6 +224,10 @@ func (g *Gossip) checkTx(ctx context.Context, from peer.ID, data []byte) (pubsub
 		txs = append(txs, tx)
 		at = append(at, i)
 	}
+	// Before the mempool has judged them: a compact block arriving while
+	// they wait for their admission, or after a full pool refused them,
+	// is rebuilt without asking its sender for them.
+	g.recent.add(txs, chain.TxIDs(txs))
 	var admitted []*chain.Transaction
 	for k, err := range g.chain.AddTxs(txs) {
 		if err != nil {

@@ -46,6 +46,9 @@ type testnetReport struct {
 type nodeWork struct {
 	verifies, hits                        uint64
 	rebuilt, requested, txsAsked, fetched uint64
+	// txsRecent: transactions placed from recently received batches
+	// (p2p.CompactStats.TxsRecent), not asked for.
+	txsRecent uint64
 }
 
 // sumWork adds up the counters of the running nodes.
@@ -60,6 +63,7 @@ func sumWork(nt *testnet.Net) nodeWork {
 		w.requested += c.Requested
 		w.txsAsked += c.TxsRequested
 		w.fetched += c.Fetched
+		w.txsRecent += c.TxsRecent
 	}
 	return w
 }
@@ -70,7 +74,7 @@ func sumWork(nt *testnet.Net) nodeWork {
 func (w nodeWork) minus(o nodeWork) nodeWork {
 	sub := func(a, b uint64) uint64 { return a - min(a, b) }
 	return nodeWork{sub(w.verifies, o.verifies), sub(w.hits, o.hits), sub(w.rebuilt, o.rebuilt),
-		sub(w.requested, o.requested), sub(w.txsAsked, o.txsAsked), sub(w.fetched, o.fetched)}
+		sub(w.requested, o.requested), sub(w.txsAsked, o.txsAsked), sub(w.fetched, o.fetched), sub(w.txsRecent, o.txsRecent)}
 }
 
 // watcher reads every node's events: when each block was mined, when it
@@ -176,8 +180,9 @@ func (rep *testnetReport) print(w io.Writer) {
 		k := rep.work
 		fmt.Fprintf(w, "  signatures       %d verified, %d cache hits: %.2f verifications per included transfer per node\n",
 			k.verifies, k.hits, float64(k.verifies)/float64(rep.included)/float64(o.nodes))
-		fmt.Fprintf(w, "  compact blocks   %d rebuilt from the mempool, %d with %d transactions asked of the sender, %d fetched whole\n",
-			k.rebuilt, k.requested, k.txsAsked, k.fetched)
+		fmt.Fprintf(w, "  compact blocks   %d rebuilt from the mempool, %d with %d transactions asked of the sender, %d fetched whole;"+
+			" %d transactions taken from batches received but not in the mempool\n",
+			k.rebuilt, k.requested, k.txsAsked, k.fetched, k.txsRecent)
 	}
 	rep.printNetwork(w)
 	fmt.Fprintf(w, "  audit            %s\n", rep.audit)

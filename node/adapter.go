@@ -46,8 +46,8 @@ func (a chainAdapter) CheckBlocks(bs []*chain.Block) *chain.CheckedBlocks {
 func (a chainAdapter) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
 	return a.n.intake.processChecked(ctx, cb)
 }
-func (a chainAdapter) AddTxs(txs []*chain.Transaction) []error {
-	return a.n.intake.addTxs(txs, OriginGossip)
+func (a chainAdapter) AddTxs(txs []*chain.Transaction, ids []chain.Hash) []error {
+	return a.n.intake.addTxs(txs, ids, OriginGossip)
 }
 
 // MinFee makes the adapter a p2p.FeeFloor: gossip refuses a fee below the

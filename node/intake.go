@@ -300,15 +300,16 @@ func (in *intake) txEvent(tx *chain.Transaction, origin string) {
 // meanwhile. That is safe: each admission reads the tip and changes the
 // pool under mu, as a single transaction's does, so those after the
 // block are judged on the new tip, like transactions that arrived after
-// it. errs[i] is what admit would have returned for transaction i.
-func (in *intake) addTxs(txs []*chain.Transaction, origin string) []error {
+// it. errs[i] is what admit would have returned for transaction i, whose
+// id is txIDs[i].
+func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin string) []error {
 	errs := make([]error, len(txs))
 	check := make([]*chain.Transaction, 0, len(txs))
 	ids := make([]chain.Hash, 0, len(txs))
 	at := make([]int, 0, len(txs))
 	stop := len(txs)
 	for i, tx := range txs {
-		id := tx.ID()
+		id := txIDs[i]
 		switch {
 		case tx.IsCoinbase():
 			errs[i] = in.mempool.Add(tx, in.chain) // refused at once, with its own error

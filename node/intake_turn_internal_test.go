@@ -123,7 +123,7 @@ func TestBlockConnectsWithinABatch(t *testing.T) {
 	var errs []error
 	var wg sync.WaitGroup
 	in.mu.Lock() // a block being connected
-	wg.Go(func() { errs = in.addTxs(txs, OriginGossip) })
+	wg.Go(func() { errs = in.addTxs(txs, chain.TxIDs(txs), OriginGossip) })
 	testutil.Eventually(t, 10*time.Second, "the batch waiting on intake", func() bool {
 		return waitingOnLock("node.(*intake).addTxs(") == 1
 	})

@@ -73,8 +73,9 @@ type Chain interface {
 	// AddTxs offers a gossiped batch's transactions to the mempool, in
 	// order, their signatures verified together through the signature
 	// cache (chain.Chain.CheckTxsSanity); errs[i] is transaction i's
-	// outcome, nil when the mempool admitted it now.
-	AddTxs(txs []*chain.Transaction) (errs []error)
+	// outcome, nil when the mempool admitted it now. ids[i] is
+	// transaction i's id, which gossip computed already.
+	AddTxs(txs []*chain.Transaction, ids []chain.Hash) (errs []error)
 	// RangeMempool calls f with each transaction of the mempool, pending
 	// or queued, and its id until f returns false (see
 	// chain.Mempool.Range): what a compact block is rebuilt from.

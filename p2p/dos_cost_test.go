@@ -55,9 +55,9 @@ type timedChain struct {
 	calls, nanos atomic.Int64
 }
 
-func (c *timedChain) AddTxs(txs []*chain.Transaction) []error {
+func (c *timedChain) AddTxs(txs []*chain.Transaction, ids []chain.Hash) []error {
 	start := time.Now()
-	errs := c.testChain.AddTxs(txs)
+	errs := c.testChain.AddTxs(txs, ids)
 	c.nanos.Add(int64(time.Since(start)))
 	c.calls.Add(int64(len(txs)))
 	return errs

@@ -21,13 +21,13 @@ type heldAdds struct {
 	release chan struct{}
 }
 
-func (c *heldAdds) AddTxs(txs []*chain.Transaction) []error {
+func (c *heldAdds) AddTxs(txs []*chain.Transaction, ids []chain.Hash) []error {
 	select {
 	case c.entered <- struct{}{}:
 	default:
 	}
 	<-c.release
-	return c.testChain.AddTxs(txs)
+	return c.testChain.AddTxs(txs, ids)
 }
 
 // TestCompactFromRecentBatches: a block carries ten transfers that the

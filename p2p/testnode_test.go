@@ -124,8 +124,8 @@ func (c *testChain) AddTx(tx *chain.Transaction) error { return c.mp.Add(tx, c.C
 
 // AddTxs admits a gossiped batch as the node does: the signatures
 // together through the chain's cache, then each admission.
-func (c *testChain) AddTxs(txs []*chain.Transaction) []error {
-	errs := c.CheckTxsSanity(txs, chain.TxIDs(txs))
+func (c *testChain) AddTxs(txs []*chain.Transaction, ids []chain.Hash) []error {
+	errs := c.CheckTxsSanity(txs, ids)
 	for i, tx := range txs {
 		if errs[i] == nil {
 			errs[i] = c.mp.AddVerified(tx, c.Chain)

@@ -227,9 +227,10 @@ func (g *Gossip) checkTx(ctx context.Context, from peer.ID, data []byte) (pubsub
 	// Before the mempool has judged them: a compact block arriving while
 	// they wait for their admission, or after a full pool refused them,
 	// is rebuilt without asking its sender for them.
-	g.recent.add(txs, chain.TxIDs(txs))
+	ids := chain.TxIDs(txs)
+	g.recent.add(txs, ids)
 	var admitted []*chain.Transaction
-	for k, err := range g.chain.AddTxs(txs) {
+	for k, err := range g.chain.AddTxs(txs, ids) {
 		if err != nil {
 			errs[at[k]] = fmt.Errorf("transaction %d: %w", at[k], err)
 		} else {

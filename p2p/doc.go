@@ -28,8 +28,9 @@
 //     at the connection gate and consulted by the syncer.
 //   - Gossip (gossip.go, score.go): the tx and block topics, their
 //     validators and the peer-score parameters.
-//   - Compact block relay (compact.go, blocktxn.go, fetch_block.go):
-//     rebuilding a gossiped compact block from the mempool, asking its
+//   - Compact block relay (compact.go, recenttxs.go, blocktxn.go,
+//     fetch_block.go): rebuilding a gossiped compact block from the
+//     mempool and the batches lately received, asking its
 //     sender for the missing transactions and serving such requests, and
 //     fetching a block whole through the syncer when neither works.
 //   - Sync: the syncer and its API (sync.go), its loop and peer table

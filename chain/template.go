@@ -18,7 +18,7 @@ type TxSource interface {
 // time if the clock is behind it.
 func (c *Chain) NewTemplate(src TxSource, minerAddr string) (*Block, error) {
 	tip := c.Tip()
-	anc := ancestry{c.store}
+	anc := c.ancestry(c.store)
 	bits, err := NextBits(c.p, anc, &tip.Header)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,8 @@ const ancestorCacheSize = 64
 // from ten store reads each (a read transaction and a block record
 // decoded every time), about a tenth of the CPU of one /mine
 // (docs/benchmarks.md). Consecutive blocks share all but one of those
-// parents.
+// parents, and that one is the block connected last, whose header
+// processOne adds.
 //
 // A header is named by its hash, so an entry is never stale: whatever
 // happens to the block (a reorganisation, pruning, a commit that fails),

@@ -8,9 +8,9 @@ import (
 // TestMinedBlockReadsFewParents: mining a block and connecting it checks
 // the median time past of its parent three times (the template, the
 // precheck, the connect), each over the ten blocks before it. Their
-// headers are the previous block's but one, so a run of blocks mined one
-// after another reads about one parent's meta from the store for that
-// per block, not thirty (docs/benchmarks.md, "One block per API call").
+// headers are the previous block's but one, and that one was connected
+// last, so a run of blocks mined one after another reads none of them
+// from the store, not thirty (docs/benchmarks.md, "One block per API call").
 func TestMinedBlockReadsFewParents(t *testing.T) {
 	h := newHarness(t, nil)
 	h.extend(h.tipHash(), 30)
@@ -32,10 +32,10 @@ func TestMinedBlockReadsFewParents(t *testing.T) {
 		}
 	}
 	perBlock := float64(cs.reads-before) / blocks
-	// Thirty of them were the walks' (41 a block without the cache); what
-	// is left (12) is the parent's and the block's own metas read by the
-	// precheck, the duplicate checks and the connect, and the walks' one
-	// new parent.
+	// Thirty of them were the walks' (41 a block without the cache, 12
+	// with it before a connected block's header went in); what is left
+	// (11) is the parent's and the block's own metas that the precheck,
+	// the duplicate checks and the connect read.
 	const most = 15
 	t.Logf("%.1f store reads a mined block", perBlock)
 	if perBlock > most {

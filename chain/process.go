@@ -49,6 +49,8 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 		}
 		return err
 	}
+	// Its children's walks start by reading it (ancestry.go).
+	c.ancestors.add(h, &b.Header)
 	if !requested {
 		tip, err := tipMeta(root)
 		if err != nil {

@@ -23,8 +23,10 @@ const ancestorCacheSize = 64
 // happens to the block (a reorganisation, pruning, a commit that fails),
 // the header of that hash is the same bytes, and the walk reaches it only
 // from a child that names it. So the cache needs no invalidation, only a
-// bound. Entries come from the chain's own store and validated overlays,
-// never straight from a peer.
+// bound. Entries are read from the chain's store or overlays, or are a
+// block's own header once it passed its context checks (processOne,
+// proof of work included): a peer cannot fill the cache with headers
+// that cost nothing.
 //
 // Concurrency: safe from any goroutine (the template and the precheck run
 // outside the chain's lock).

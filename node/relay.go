@@ -90,10 +90,18 @@ type relay struct {
 	// publish gossips a mined block: gossip.PublishBlock, or a test's.
 	publish func(context.Context, *chain.Block) error
 	// blocksMu guards lastBlock, closed when the last mined block handed
-	// to publishBlock has been published (nil before the first).
+	// to publishBlock has been published (nil before the first), and
+	// unsent, which holds a token per mined block not yet published.
 	blocksMu  sync.Mutex
 	lastBlock chan struct{}
+	unsent    chan struct{}
 }
+
+// maxUnsentBlocks bounds the mined blocks waiting to be published: past
+// it publishBlock waits, as it always did before publishing moved off
+// the caller, so a GossipSub that falls behind slows the miner rather
+// than piling up blocks (up to 16 of 512 KiB) in memory.
+const maxUnsentBlocks = 16
 
 // publishBlock gossips a block the node mined and committed, on a
 // goroutine of its own: the caller (POST /mine) answers once the block
@@ -114,10 +122,18 @@ func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
 	ctx = context.WithoutCancel(ctx)
 	done := make(chan struct{})
 	r.blocksMu.Lock()
+	if r.unsent == nil {
+		r.unsent = make(chan struct{}, maxUnsentBlocks)
+	}
+	unsent := r.unsent
+	r.blocksMu.Unlock()
+	unsent <- struct{}{}
+	r.blocksMu.Lock()
 	prev := r.lastBlock
 	r.lastBlock = done
 	r.blocksMu.Unlock()
 	go func() {
+		defer func() { <-unsent }()
 		defer close(done)
 		if prev != nil {
 			<-prev

@@ -107,15 +107,7 @@ func benchClientSigned(b *testing.B, conns int, gossip, mine bool) {
 	p := chain.RegTest()
 	var n *node.Node
 	if gossip {
-		var err error
-		n, err = node.New(node.Config{Params: p, DataDir: b.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { n.Close() })
-		if err := n.Start(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		n = startedNode(b, p)
 	} else {
 		n = newNode(b, p)
 	}

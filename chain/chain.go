@@ -57,6 +57,9 @@ type Chain struct {
 	side map[Hash]sideBlock
 	// headers keeps runs of main-chain headers for HeadersAfter.
 	headers *headerCache
+	// ancestors keeps the headers the median-time and retarget rules
+	// read (ancestry.go).
+	ancestors *ancestorCache
 }
 
 // Option configures a Chain.
@@ -105,15 +108,16 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		cfg.sigs = NewSigCache(defaultSigCache)
 	}
 	c := &Chain{
-		sigs:    cfg.sigs,
-		p:       p,
-		store:   st,
-		log:     cfg.log,
-		now:     cfg.now,
-		orphans: newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
-		invalid: newHashRing(cfg.maxInvalid),
-		headers: newHeaderCache(),
-		failure: storeFailure{done: make(chan struct{})},
+		sigs:      cfg.sigs,
+		p:         p,
+		store:     st,
+		log:       cfg.log,
+		now:       cfg.now,
+		orphans:   newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
+		invalid:   newHashRing(cfg.maxInvalid),
+		headers:   newHeaderCache(),
+		ancestors: newAncestorCache(),
+		failure:   storeFailure{done: make(chan struct{})},
 	}
 	first := make(chan struct{})
 	c.tipWait.Store(&first)

@@ -238,21 +238,3 @@ func (o *overlay) empty() bool {
 	b := o.b
 	return len(b.Blocks)+len(b.Metas)+len(b.Undos)+len(b.Main)+len(b.Accounts)+len(b.TxIndex) == 0 && b.Tip.IsZero()
 }
-
-// ancestry answers HeaderSource queries by walking parent links in r.
-type ancestry struct{ r stateReader }
-
-func (a ancestry) Ancestor(tip *Header, height uint64) (*Header, error) {
-	if height > tip.Height {
-		return nil, fmt.Errorf("ancestor at %d of a block at %d", height, tip.Height)
-	}
-	h := tip
-	for h.Height > height {
-		m, err := a.r.Meta(h.PrevHash)
-		if err != nil {
-			return nil, fmt.Errorf("ancestor of %d: %w", h.Height, err)
-		}
-		h = &m.Header
-	}
-	return h, nil
-}

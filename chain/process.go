@@ -43,12 +43,14 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 		c.invalid.add(h)
 		return ruleError(ErrKnownInvalid, "block %s has invalid parent %s", h.Short(), parent.Hash.Short())
 	}
-	if err := CheckHeaderContext(c.p, ancestry{root}, &b.Header, &parent.Header, c.now()); err != nil {
+	if err := CheckHeaderContext(c.p, c.ancestry(root), &b.Header, &parent.Header, c.now()); err != nil {
 		if code := CodeOf(err); code != 0 && !code.Transient() {
 			c.invalid.add(h)
 		}
 		return err
 	}
+	// Its children's walks start by reading it (ancestry.go).
+	c.ancestors.add(h, &b.Header)
 	if !requested {
 		tip, err := tipMeta(root)
 		if err != nil {
@@ -177,7 +179,7 @@ func (c *Chain) precheck(hdr *Header) (checkBody bool, failed, gate error) {
 	case parent.Status&StatusInvalid != 0:
 		return false, ruleError(ErrKnownInvalid, "block %s: its parent failed validation before", h.Short()), nil
 	}
-	if err := CheckHeaderContext(c.p, ancestry{c.reader()}, hdr, &parent.Header, c.now()); err != nil {
+	if err := CheckHeaderContext(c.p, c.ancestry(c.reader()), hdr, &parent.Header, c.now()); err != nil {
 		return false, err, nil
 	}
 	if err := workGate(c.tip.Load(), parent, hdr, above); err != nil {

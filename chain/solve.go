@@ -94,6 +94,34 @@ func Solve(ctx context.Context, h Header, workers int, hashes *atomic.Uint64) (H
 	return h, fmt.Errorf("solve block %d: %w", h.Height, ctx.Err())
 }
 
+// quickTries is how many nonces Mine tries on its own goroutine before
+// it starts Solve's: a few microseconds of hashing. At a target as easy
+// as regtest's (one hash in two meets it) the first try nearly always
+// wins, and starting the workers and the watchers cost more than the
+// hashes: about a fortieth of one /mine (docs/benchmarks.md).
+const quickTries = 64
+
+// solveQuick tries the nonces h.Nonce to h.Nonce+tries-1 on the calling
+// goroutine and reports whether one made h's hash meet its target,
+// returning h with that nonce, or else with the first nonce not tried.
+// Bits that do not encode a positive target find nothing here: Solve
+// refuses them.
+func solveQuick(h Header, tries uint64, hashes *atomic.Uint64) (Header, bool) {
+	target, neg, over := CompactToBig(h.Bits)
+	if neg || over || target.Sign() <= 0 {
+		return h, false
+	}
+	tb := TargetBytes(target)
+	buf := h.Encode()
+	next := h.Nonce
+	tried, ok := searchRange(&buf, newMidstate(&buf), &tb, &next, 1, tries)
+	if hashes != nil {
+		hashes.Add(tried)
+	}
+	h.Nonce = next // the winner, or the first nonce not tried
+	return h, ok
+}
+
 // midstate is SHA-256's state after the first 64 bytes of a header: one
 // compression block that no nonce changes (the nonce is in the last 32
 // bytes). Restoring it and hashing only the second block halves the work

@@ -18,7 +18,7 @@ type TxSource interface {
 // time if the clock is behind it.
 func (c *Chain) NewTemplate(src TxSource, minerAddr string) (*Block, error) {
 	tip := c.Tip()
-	anc := ancestry{c.store}
+	anc := c.ancestry(c.store)
 	bits, err := NextBits(c.p, anc, &tip.Header)
 	if err != nil {
 		return nil, err
@@ -84,6 +84,15 @@ func (c *Chain) Mine(ctx context.Context, src TxSource, minerAddr string, worker
 	if b.Header.PrevHash != c.Tip().Hash {
 		return nil, ErrStaleTip
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("mine block %d: %w", b.Header.Height, err)
+	}
+	// Found, or else the search goes on from the first nonce not tried.
+	h, ok := solveQuick(b.Header, quickTries, hashes)
+	b.Header = h
+	if ok {
+		return b, nil
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
@@ -93,13 +102,13 @@ func (c *Chain) Mine(ctx context.Context, src TxSource, minerAddr string, worker
 		case <-ctx.Done():
 		}
 	}()
-	h, err := Solve(ctx, b.Header, workers, hashes)
+	solved, err := Solve(ctx, b.Header, workers, hashes)
 	if err != nil {
 		if cause := context.Cause(ctx); cause == ErrStaleTip {
 			return nil, ErrStaleTip
 		}
 		return nil, err
 	}
-	b.Header = h
+	b.Header = solved
 	return b, nil
 }

@@ -216,14 +216,4 @@ func TestAdmissionNotStarvedByBlocks(t *testing.T) {
 
 // waitingOnChan counts the goroutines blocked receiving from a channel
 // whose stack holds frame.
-func waitingOnChan(frame string) int {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	count := 0
-	for _, g := range bytes.Split(buf[:n], []byte("\n\n")) {
-		if bytes.Contains(g, []byte("[chan receive")) && bytes.Contains(g, []byte(frame)) {
-			count++
-		}
-	}
-	return count
-}
+func waitingOnChan(frame string) int { return blockedIn("[chan receive", frame) }

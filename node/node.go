@@ -318,6 +318,9 @@ func (n *Node) Close() error {
 		n.cancel()
 	}
 	n.wg.Wait()
+	// The miner's last blocks are committed: they go out before gossip
+	// closes.
+	n.relay.waitBlocks()
 	errs := []error{n.closeP2P()}
 	// Gossip is closed: no block comes in any more, and those it
 	// forwarded before their commit ended finish theirs.

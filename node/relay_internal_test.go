@@ -1,0 +1,83 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+)
+
+// TestPublishBlockDoesNotWait: the miner's caller (POST /mine) gets its
+// answer without waiting for GossipSub to take the block, up to
+// maxUnsentBlocks blocks not yet published, past which it waits; the
+// blocks still go out in the order they were mined; waitBlocks, which
+// Close runs before closing gossip, waits for all of them.
+func TestPublishBlockDoesNotWait(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var published []uint64
+	r := &relay{log: testutil.Logger(t), publish: func(_ context.Context, b *chain.Block) error {
+		<-release // GossipSub busy: nothing goes out until released
+		mu.Lock()
+		defer mu.Unlock()
+		published = append(published, b.Header.Height)
+		return nil
+	}}
+	ctx, cancel := context.WithCancel(t.Context())
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		for h := range uint64(maxUnsentBlocks) {
+			r.publishBlock(ctx, &chain.Block{Header: chain.Header{Height: h + 1}})
+		}
+		cancel() // the request ends: its blocks are published all the same
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("publishBlock waited for the publish")
+	}
+	// One more than the bound waits for room, however long GossipSub
+	// takes: unsent blocks do not pile up.
+	go r.publishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: maxUnsentBlocks + 1}})
+	testutil.Eventually(t, 10*time.Second, "a block past the bound waiting", func() bool {
+		return waitingOnSend("node.(*relay).publishBlock") == 1
+	})
+	close(release)
+	testutil.Eventually(t, 10*time.Second, "the last block handed over", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(published) == maxUnsentBlocks+1
+	})
+	r.waitBlocks()
+	mu.Lock()
+	defer mu.Unlock()
+	for i, h := range published {
+		if h != uint64(i+1) {
+			t.Fatalf("published %v, want 1 to %d in order", published, maxUnsentBlocks+1)
+		}
+	}
+}
+
+// waitingOnSend counts the goroutines blocked sending on a channel
+// whose stack holds frame.
+func waitingOnSend(frame string) int { return blockedIn("[chan send", frame) }
+
+// blockedIn counts the goroutines in state (as runtime.Stack prints it,
+// "[chan receive" say) whose stack holds frame.
+func blockedIn(state, frame string) int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	count := 0
+	for _, g := range bytes.Split(buf[:n], []byte("\n\n")) {
+		if bytes.Contains(g, []byte(state)) && bytes.Contains(g, []byte(frame)) {
+			count++
+		}
+	}
+	return count
+}

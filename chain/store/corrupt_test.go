@@ -96,7 +96,7 @@ func TestCorruptRecord(t *testing.T) {
 	}
 
 	path, h, height, enc, txid := newFileWithBlock(t)
-	bk := blockKey(height, h)
+	bk := chunkKey(nil, height, h, 0)
 	rec := func(blk []byte) []byte { return appendBlockRecord(nil, blk, nil) }
 	withUndo := func(undo []byte) []byte { return appendBlockRecord(nil, enc, undo) }
 	block := func(s *Store) error { _, err := s.Block(h); return err }
@@ -235,7 +235,7 @@ func FuzzDecodeMeta(f *testing.F) {
 			}
 			return
 		}
-		m, err := metaOf(chain.Hash{}, rec, blk)
+		m, err := metaOf(chain.Hash{}, rec, blk, len(blk))
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v is not ErrCorrupt", err)

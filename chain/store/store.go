@@ -18,8 +18,9 @@ import (
 // SchemaVersion is the version of the storage format this code reads and
 // writes. Bump it on any change to a bucket or an encoding. Version 1
 // filed blocks and undo records under their hash and kept the header in
-// the meta; version 2 files them under height and hash (doc.go).
-const SchemaVersion uint32 = 2
+// the meta; version 2 files them under height and hash (doc.go); version
+// 3 splits each block record into chunks (chunks.go).
+const SchemaVersion uint32 = 3
 
 // FileName is the store's file inside a data directory (see OpenDir).
 const FileName = "chain.db"

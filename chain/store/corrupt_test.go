@@ -170,7 +170,7 @@ func TestSchema(t *testing.T) {
 		want   error
 	}{
 		{"newer version", put(bucketMeta, []byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion+1)), ErrSchema},
-		{"older version", put(bucketMeta, []byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion-1)), ErrSchema},
+		{"version 1", put(bucketMeta, []byte(keyVersion), binary.BigEndian.AppendUint32(nil, 1)), ErrSchema},
 		{"version zero", put(bucketMeta, []byte(keyVersion), make([]byte, 4)), ErrSchema},
 		{"version garbled", put(bucketMeta, []byte(keyVersion), []byte{1}), ErrCorrupt},
 		{"bucket missing", func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte(bucketTxIndex)) }, ErrCorrupt},

@@ -73,9 +73,14 @@
 //
 // The meta bucket's version is checked on every open, and a file with
 // another version, or a bbolt file that is not a gossipchain store, is
-// refused with ErrSchema rather than read wrongly. There is no migration:
-// a new schema version means a new file, which the node fills again from
-// its peers (docs/operator.md says how).
+// refused with ErrSchema rather than read wrongly, with one exception: a
+// version-2 file is converted in place on Open (migrate.go), each block
+// record cut into its chunks, the bytes unchanged, in transactions of up
+// to 32 MiB of records, resumed by the next Open if cut short (the meta
+// bucket's "migrating" key marks it, and the version is 3 from the first
+// transaction on, so a version-2 build refuses a half-converted file).
+// Version 1 files are refused: the node fills a new file from its peers
+// (docs/operator.md says how).
 //
 // # Guarantees
 //
@@ -101,7 +106,8 @@
 // Opening is O(1) in the length of the chain: bbolt maps the file and
 // loads its list of free pages (about one large batch's worth), then the
 // store checks the schema version and the buckets. Nothing else is read;
-// nothing is replayed or scanned.
+// nothing is replayed or scanned. The one exception is the first Open of
+// a version-2 file, which rewrites every block record once.
 //
 // A file is opened by one process at a time (an exclusive flock). A second
 // Open of the same file fails with ErrLocked after the lock timeout

@@ -23,6 +23,12 @@ type procSample struct {
 	minflt int64 // minor page faults (a first touch of a page)
 	majflt int64 // page faults that read the disk
 	nvcsw  int64 // voluntary context switches: a thread blocked
+	// writes and written are the process's write system calls and the
+	// bytes handed to them (/proc/self/io syscw and wchar): the store's
+	// commit writes each dirty bbolt node with a pwrite of its own, and
+	// on this machine a call costs more than the bytes it copies. Zero
+	// where the kernel keeps no such file.
+	writes, written int64
 	// gcCPU is the runtime's estimate of its collector's CPU (marking,
 	// assists and pauses); gcs counts completed collections.
 	gcCPU time.Duration
@@ -61,6 +67,31 @@ func (s *procSample) readUsage(tb testing.TB) {
 	}
 	s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	s.minflt, s.majflt, s.nvcsw = ru.Minflt, ru.Majflt, ru.Nvcsw
+	s.readIO()
+}
+
+// readIO reads the write calls and bytes written from /proc/self/io.
+func (s *procSample) readIO() {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "syscw":
+			s.writes = n
+		case "wchar":
+			s.written = n
+		}
+	}
 }
 
 // readSched reads the collector's counters and the threads' run-queue
@@ -104,6 +135,8 @@ func (c *procCost) add(tb testing.TB, from procSample) {
 	c.sum.nvcsw += to.nvcsw - from.nvcsw
 	c.sum.gcCPU += to.gcCPU - from.gcCPU
 	c.sum.gcs += to.gcs - from.gcs
+	c.sum.writes += to.writes - from.writes
+	c.sum.written += to.written - from.written
 }
 
 // report gives the counters per iteration beside ns/op.
@@ -116,4 +149,6 @@ func (c *procCost) report(b *testing.B) {
 	b.ReportMetric(float64(c.sum.nvcsw)/n, "vcsw/op")
 	b.ReportMetric(float64(c.sum.gcCPU.Microseconds())/n, "gc-cpu-us/op")
 	b.ReportMetric(float64(c.sum.gcs)/n, "gcs/op")
+	b.ReportMetric(float64(c.sum.writes)/n, "write-calls/op")
+	b.ReportMetric(float64(c.sum.written)/n, "written-B/op")
 }

@@ -227,23 +227,24 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 			continue // not stored: nothing to delete (a damaged record is kept for Check)
 		}
 		p.metas = append(p.metas, write{key: p.hashKey(h)})
-		p.blocks = append(p.blocks, write{key: blockKey(height, h)})
+		p.deleteRecord(bk.blocks, height, h)
 	}
 	for h, nb := range p.newBlocks {
-		key := blockKey(b.Metas[h].Height(), h)
+		height := b.Metas[h].Height()
+		old, oldChunks, err := readRecord(bk.blocks, height, h, false)
+		if err != nil {
+			return fmt.Errorf("block %s: %w", h.Short(), err)
+		}
 		undo, ok := p.undos[h]
-		if !ok {
+		if !ok && old != nil {
 			// A block stored again keeps the undo record it has.
-			if old := bk.blocks.Get(key); old != nil {
-				var err error
-				if _, undo, err = splitBlockRecord(old); err != nil {
-					return fmt.Errorf("block %s: %w", h.Short(), err)
-				}
+			if _, undo, err = splitBlockRecord(old); err != nil {
+				return fmt.Errorf("block %s: %w", h.Short(), err)
 			}
 		}
 		rec := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen32+nb.size+len(undo)), uint64(nb.size))
 		rec = append(nb.b.AppendEncode(rec), undo...)
-		p.blocks = append(p.blocks, write{key: key, val: rec})
+		p.putRecord(height, h, rec, oldChunks)
 	}
 	for h, undo := range p.undos {
 		if _, ok := b.Blocks[h]; ok {
@@ -259,8 +260,10 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 			}
 			return fmt.Errorf("%w: undo of block %s, which the store does not hold", ErrBadBatch, h.Short())
 		}
-		key := blockKey(height, h)
-		old := bk.blocks.Get(key)
+		old, oldChunks, err := readRecord(bk.blocks, height, h, false)
+		if err != nil {
+			return fmt.Errorf("block %s: %w", h.Short(), err)
+		}
 		if old == nil {
 			return fmt.Errorf("block %s: %w: meta without its block record", h.Short(), ErrCorrupt)
 		}
@@ -271,7 +274,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		if undo == nil && had == nil {
 			continue
 		}
-		p.blocks = append(p.blocks, write{key: key, val: appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo)})
+		p.putRecord(height, h, appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo), oldChunks)
 	}
 	// A block holds many transactions: its height and main-chain check
 	// are worked out once.

@@ -22,7 +22,9 @@ import (
 // what does not depend on the machine's load: disk-B/block, the file's
 // allocated bytes (holes not counted, as du) grown per timed block;
 // written-B/block, the bytes the process handed to write system calls
-// (bbolt's pages, /proc/self/io wchar); and cpu-µs/block, the process's
+// (bbolt's pages, /proc/self/io wchar); write-calls/block, those calls
+// (syscw: bbolt writes each dirty node with a pwrite of its own, and a
+// call costs more than its bytes here); and cpu-µs/block, the process's
 // user and system time.
 func BenchmarkApplyShapes(b *testing.B) {
 	shapes := []struct {
@@ -37,7 +39,7 @@ func BenchmarkApplyShapes(b *testing.B) {
 		for _, sync := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/sync=%v", sh.name, sync), func(b *testing.B) {
 				batches := newGen(sh.seedNo, sh.addrs).batches(int(sh.warm+sh.timed), 1, sh.txs)
-				var grown, written, cpu int64
+				var grown, written, calls, cpu int64
 				for b.Loop() {
 					b.StopTimer()
 					dir, err := os.MkdirTemp(b.TempDir(), "shape")
@@ -52,7 +54,7 @@ func BenchmarkApplyShapes(b *testing.B) {
 					for _, batch := range batches[:sh.warm] {
 						mustApply(b, st, batch)
 					}
-					before, w0, c0 := allocated(b, path), wchar(b), cpuMicros(b)
+					before, w0, s0, c0 := allocated(b, path), procIO(b, "wchar"), procIO(b, "syscw"), cpuMicros(b)
 					b.StartTimer()
 					for _, batch := range batches[sh.warm:] {
 						if err := st.Apply(batch); err != nil {
@@ -61,7 +63,8 @@ func BenchmarkApplyShapes(b *testing.B) {
 					}
 					b.StopTimer()
 					grown = allocated(b, path) - before
-					written += wchar(b) - w0
+					written += procIO(b, "wchar") - w0
+					calls += procIO(b, "syscw") - s0
 					cpu += cpuMicros(b) - c0
 					st.Close()
 					os.RemoveAll(dir)
@@ -72,6 +75,7 @@ func BenchmarkApplyShapes(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Microseconds())/blocks, "µs/block")
 				b.ReportMetric(float64(grown)/float64(sh.timed), "disk-B/block")
 				b.ReportMetric(float64(written)/blocks, "written-B/block")
+				b.ReportMetric(float64(calls)/blocks, "write-calls/block")
 				b.ReportMetric(float64(cpu)/blocks, "cpu-µs/block")
 			})
 		}
@@ -92,15 +96,16 @@ func allocated(tb testing.TB, path string) int64 {
 	return fi.Size()
 }
 
-// wchar returns the bytes this process has passed to write system calls.
-func wchar(tb testing.TB) int64 {
+// procIO returns a counter of /proc/self/io: wchar, the bytes this
+// process has passed to write system calls, or syscw, those calls.
+func procIO(tb testing.TB, name string) int64 {
 	tb.Helper()
 	raw, err := os.ReadFile("/proc/self/io")
 	if err != nil {
 		tb.Skipf("no /proc/self/io: %v", err)
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+		if v, ok := strings.CutPrefix(line, name+": "); ok {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				tb.Fatal(err)
@@ -108,7 +113,7 @@ func wchar(tb testing.TB) int64 {
 			return n
 		}
 	}
-	tb.Fatal("no wchar in /proc/self/io")
+	tb.Fatalf("no %s in /proc/self/io", name)
 	return 0
 }
 

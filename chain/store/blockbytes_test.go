@@ -34,7 +34,7 @@ func TestBlockBytes(t *testing.T) {
 			want := enc
 			if tt.damage != nil {
 				want = tt.damage(bytes.Clone(enc))
-				tamper(t, path, put(bucketBlocks, blockKey(height, h), appendBlockRecord(nil, want, nil)))
+				tamper(t, path, put(bucketBlocks, chunkKey(nil, height, h, 0), appendBlockRecord(nil, want, nil)))
 			}
 			s, err := Open(path)
 			if err != nil {

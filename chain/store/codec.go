@@ -72,13 +72,13 @@ func decodeIndex(b []byte) (indexRecord, error) {
 	}, nil
 }
 
-// metaOf builds the meta of the block hash from its index record and its
-// block record (the canonical encoding: header, transaction count varint,
-// transactions). Only the header and the count are read; nothing of rec or
-// blk is kept.
-func metaOf(hash chain.Hash, rec indexRecord, blk []byte) (*chain.BlockMeta, error) {
-	if len(blk) < chain.HeaderSize+1 || len(blk) > chain.MaxBlockSize {
-		return nil, fmt.Errorf("%w: block record is %d bytes, want %d to %d", ErrCorrupt, len(blk), chain.HeaderSize+1, chain.MaxBlockSize)
+// metaOf builds the meta of the block hash from its index record and the
+// start of its block's encoding (header, transaction count varint,
+// transactions), which is size bytes in all. Only the header and the count
+// are read; nothing of rec or blk is kept.
+func metaOf(hash chain.Hash, rec indexRecord, blk []byte, size int) (*chain.BlockMeta, error) {
+	if size < chain.HeaderSize+1 || size > chain.MaxBlockSize || len(blk) < chain.HeaderSize+1 {
+		return nil, fmt.Errorf("%w: block record is %d bytes, want %d to %d", ErrCorrupt, size, chain.HeaderSize+1, chain.MaxBlockSize)
 	}
 	hdr, err := chain.DecodeHeader(blk[:chain.HeaderSize])
 	if err != nil {
@@ -96,7 +96,7 @@ func metaOf(hash chain.Hash, rec indexRecord, blk []byte) (*chain.BlockMeta, err
 		Header:  hdr,
 		Work:    new(big.Int).SetBytes(rec.work),
 		Status:  rec.status,
-		Size:    uint32(len(blk)),
+		Size:    uint32(size),
 		TxCount: uint32(n),
 	}, nil
 }
@@ -123,11 +123,17 @@ func splitBlockRecord(b []byte) (blk, undo []byte, err error) {
 	return blk, undo, nil
 }
 
-// blockKey is where a block's record is filed: height first, so that a growing chain appends to the end of those buckets
-// instead of writing into random pages, then the hash, which keeps the
-// blocks of one height apart.
-func blockKey(height uint64, h chain.Hash) []byte {
-	return append(binary.BigEndian.AppendUint64(make([]byte, 0, blockKeySize), height), h[:]...)
+// recordHead returns the length of the block encoding a block record
+// holds and what of the encoding head, the record's first chunk, holds. A
+// head shorter than a chunk is the whole record, so it must hold the
+// whole encoding.
+func recordHead(head []byte) (size int, blk []byte, err error) {
+	n, vl := binary.Uvarint(head)
+	if vl <= 0 || n > chain.MaxBlockSize || (len(head) < recordChunk && n > uint64(len(head)-vl)) {
+		return 0, nil, fmt.Errorf("%w: block record of %d bytes does not hold the block it claims", ErrCorrupt, len(head))
+	}
+	blk = head[vl:]
+	return int(n), blk[:min(len(blk), int(n))], nil
 }
 
 // encodeUndo returns the record of u: the entry count, then each entry's

@@ -96,7 +96,7 @@ func TestCorruptRecord(t *testing.T) {
 	}
 
 	path, h, height, enc, txid := newFileWithBlock(t)
-	bk := blockKey(height, h)
+	bk := chunkKey(nil, height, h, 0)
 	rec := func(blk []byte) []byte { return appendBlockRecord(nil, blk, nil) }
 	withUndo := func(undo []byte) []byte { return appendBlockRecord(nil, enc, undo) }
 	block := func(s *Store) error { _, err := s.Block(h); return err }
@@ -170,7 +170,7 @@ func TestSchema(t *testing.T) {
 		want   error
 	}{
 		{"newer version", put(bucketMeta, []byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion+1)), ErrSchema},
-		{"older version", put(bucketMeta, []byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion-1)), ErrSchema},
+		{"version 1", put(bucketMeta, []byte(keyVersion), binary.BigEndian.AppendUint32(nil, 1)), ErrSchema},
 		{"version zero", put(bucketMeta, []byte(keyVersion), make([]byte, 4)), ErrSchema},
 		{"version garbled", put(bucketMeta, []byte(keyVersion), []byte{1}), ErrCorrupt},
 		{"bucket missing", func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte(bucketTxIndex)) }, ErrCorrupt},
@@ -235,7 +235,7 @@ func FuzzDecodeMeta(f *testing.F) {
 			}
 			return
 		}
-		m, err := metaOf(chain.Hash{}, rec, blk)
+		m, err := metaOf(chain.Hash{}, rec, blk, len(blk))
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v is not ErrCorrupt", err)

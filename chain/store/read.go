@@ -151,17 +151,9 @@ func accountRecord(addr string, v []byte, err error) (chain.Account, error) {
 func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 	var u *chain.Undo
 	err := s.view(func(tx *bolt.Tx) error {
-		v := openView(tx)
-		rec, err := v.index(h)
+		_, b, err := openView(tx).record(h, false)
 		if err != nil {
 			return err
-		}
-		b, err := v.get(&v.blocks, bucketBlocks, blockKey(rec.height, h))
-		if err != nil {
-			return err
-		}
-		if b == nil {
-			return fmt.Errorf("%w: meta without its block record", ErrCorrupt)
 		}
 		_, undo, err := splitBlockRecord(b)
 		if err != nil {
@@ -271,30 +263,48 @@ func (v *txView) index(h chain.Hash) (indexRecord, error) {
 	return decodeIndex(b)
 }
 
-// blockRecord returns the index record of h and its block's encoding,
-// which is bbolt's memory: valid only inside the transaction.
-func (v *txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
+// record returns the index record of h and its block record (or with
+// head, the record's first chunk only: enough for a meta). A record of
+// one chunk is bbolt's memory, valid only inside the transaction.
+func (v *txView) record(h chain.Hash, head bool) (indexRecord, []byte, error) {
 	rec, err := v.index(h)
 	if err != nil {
 		return rec, nil, err
 	}
-	b, err := v.get(&v.blocks, bucketBlocks, blockKey(rec.height, h))
+	b, err := v.bucket(&v.blocks, bucketBlocks)
 	if err != nil {
 		return rec, nil, err
 	}
-	if b == nil {
+	r, _, err := readRecord(b, rec.height, h, head)
+	if err != nil {
+		return rec, nil, err
+	}
+	if r == nil {
 		return rec, nil, fmt.Errorf("%w: meta without its block record", ErrCorrupt)
 	}
-	blk, _, err := splitBlockRecord(b)
+	return rec, r, nil
+}
+
+// blockRecord returns the index record of h and its block's encoding.
+func (v *txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
+	rec, r, err := v.record(h, false)
+	if err != nil {
+		return rec, nil, err
+	}
+	blk, _, err := splitBlockRecord(r)
 	return rec, blk, err
 }
 
 func (v *txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
-	rec, b, err := v.blockRecord(h)
+	rec, r, err := v.record(h, true)
 	if err == nil {
-		var m *chain.BlockMeta
-		if m, err = metaOf(h, rec, b); err == nil {
-			return m, nil
+		var size int
+		var head []byte
+		if size, head, err = recordHead(r); err == nil {
+			var m *chain.BlockMeta
+			if m, err = metaOf(h, rec, head, size); err == nil {
+				return m, nil
+			}
 		}
 	}
 	return nil, fmt.Errorf("meta %s: %w", h.Short(), err)

@@ -18,8 +18,10 @@ import (
 // SchemaVersion is the version of the storage format this code reads and
 // writes. Bump it on any change to a bucket or an encoding. Version 1
 // filed blocks and undo records under their hash and kept the header in
-// the meta; version 2 files them under height and hash (doc.go).
-const SchemaVersion uint32 = 2
+// the meta; version 2 files them under height and hash (doc.go); version
+// 3 splits each block record into chunks (chunks.go), and Open converts
+// a version-2 file to it (migrate.go).
+const SchemaVersion uint32 = 3
 
 // FileName is the store's file inside a data directory (see OpenDir).
 const FileName = "chain.db"
@@ -118,10 +120,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 }
 
 // prepare checks the schema of an existing store, or lays out a new one.
-// The check is a read transaction, so opening an existing store writes
-// nothing.
+// The check is a read transaction, so opening a store of this version
+// writes nothing; a version-2 store is converted first (migrate.go).
 func prepare(db *bolt.DB) error {
-	fresh := false
+	fresh, migrate := false, false
 	err := db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket([]byte(bucketMeta))
 		if meta == nil {
@@ -135,8 +137,10 @@ func prepare(db *bolt.DB) error {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: schema version is %d bytes, want 4", ErrCorrupt, len(v))
 		}
-		if got := binary.BigEndian.Uint32(v); got != SchemaVersion {
-			return fmt.Errorf("%w: file has version %d, this build reads version %d only; "+
+		got := binary.BigEndian.Uint32(v)
+		migrate = needsMigration(meta, got)
+		if got != SchemaVersion && !migrate {
+			return fmt.Errorf("%w: file has version %d, this build reads version %d and converts version 2 only; "+
 				"move the file aside and start again: the node downloads the chain from its peers (docs/operator.md)", ErrSchema, got, SchemaVersion)
 		}
 		for _, name := range allBuckets() {
@@ -146,8 +150,14 @@ func prepare(db *bolt.DB) error {
 		}
 		return nil
 	})
-	if err != nil || !fresh {
+	if err != nil {
 		return err
+	}
+	if migrate {
+		return migrateV2(db)
+	}
+	if !fresh {
+		return nil
 	}
 	return db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets() {

@@ -1,0 +1,88 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
+)
+
+// BenchmarkApplyParts says which part of a commit its cost comes from:
+// the same batches applied whole, without their transaction index,
+// without their accounts, and without either (blocks, metas, main index
+// and tip alone). bbolt writes every node a commit dirtied with a pwrite
+// of its own and reads every leaf it puts into into a node first, so
+// the write calls per commit, deterministic, are the measure; the CPU
+// is the process's, and as noisy as the machine.
+//
+// Two shapes, with fsync off (the disk's wait is not the CPU's):
+// connect-1000 is BenchmarkConnectAdmittedBlock1000's commit (a block of
+// 1,000 transfers from funded senders onto a young chain, its buckets
+// small enough that the block touches nearly every leaf); sync-64x4 is
+// a sync batch of 64 blocks of 4 transfers 9,600 blocks into a chain of
+// 1,000 recipients, as BenchmarkSync10k commits them in its second half.
+func BenchmarkApplyParts(b *testing.B) {
+	shapes := []struct {
+		name                 string
+		addrs, txs, perBatch int
+		warm, timed          int
+		seedNo               uint64
+	}{
+		{"connect-1000", 2_002, 1000, 1, 2, 1, 23},
+		{"sync-64x4", 1_020, 4, 64, 150, 5, 29},
+	}
+	parts := []struct {
+		name              string
+		txIndex, accounts bool
+	}{
+		{"whole", true, true},
+		{"no-txindex", false, true},
+		{"no-accounts", true, false},
+		{"neither", false, false},
+	}
+	for _, sh := range shapes {
+		batches := newGen(sh.seedNo, sh.addrs).batches((sh.warm+sh.timed)*sh.perBatch, sh.perBatch, sh.txs)
+		for _, pt := range parts {
+			b.Run(sh.name+"/"+pt.name, func(b *testing.B) {
+				timed := make([]*chain.Batch, 0, sh.timed)
+				for _, full := range batches[sh.warm:] {
+					cut := *full
+					if !pt.txIndex {
+						cut.TxIndex = nil
+					}
+					if !pt.accounts {
+						cut.Accounts = nil
+					}
+					timed = append(timed, &cut)
+				}
+				var calls, written, cpu int64
+				for b.Loop() {
+					b.StopTimer()
+					st, _ := openTemp(b, store.WithNoSync(true))
+					for _, batch := range batches[:sh.warm] {
+						mustApply(b, st, batch)
+					}
+					s0, w0, c0 := procIO(b, "syscw"), procIO(b, "wchar"), cpuMicros(b)
+					b.StartTimer()
+					for _, batch := range timed {
+						if err := st.Apply(batch); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StopTimer()
+					calls += procIO(b, "syscw") - s0
+					written += procIO(b, "wchar") - w0
+					cpu += cpuMicros(b) - c0
+					if err := st.Close(); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				commits := float64(sh.timed) * float64(b.N)
+				b.ReportMetric(float64(calls)/commits, "write-calls/commit")
+				b.ReportMetric(float64(written)/commits, "written-B/commit")
+				b.ReportMetric(float64(cpu)/commits, "cpu-µs/commit")
+			})
+		}
+	}
+}

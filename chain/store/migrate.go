@@ -1,0 +1,133 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Version 2 kept a block record whole under height | hash (40 bytes);
+// version 3 keeps it in chunks under height | hash | index (chunks.go).
+// Nothing else differs, so Open converts a version-2 file in place: each
+// record is deleted and put again as its chunks, the bytes unchanged.
+//
+// The first transaction sets the version to 3 and the migrating mark,
+// so a version-2 build refuses the file from then on (it would not find
+// the records already cut), and a conversion cut short by a crash or a
+// kill resumes at the next Open. Each later transaction converts records
+// worth up to migrateBudget bytes, so memory stays bounded whatever the
+// chain's length, and a record is either whole or in chunks, never both,
+// after any of them. The last one removes the mark. Nothing reads the
+// store before Open returns, so no reader sees it half converted.
+
+// keyMigrating, in the meta bucket, marks a store whose version-2 block
+// records are being cut into chunks. Its value is the version converted
+// from.
+const keyMigrating = "migrating"
+
+// migrateBudget is how many bytes of version-2 records one transaction
+// of the conversion takes: bounded memory and dirty pages per commit, and
+// few commits (a chain of coinbase-only blocks is about 600 bytes a
+// block).
+var migrateBudget = 32 << 20
+
+// needsMigration reports whether a store whose meta bucket is meta must
+// be converted before use: version 2, or version 3 with the mark left by
+// a conversion that did not finish.
+func needsMigration(meta *bolt.Bucket, version uint32) bool {
+	return version == 2 || (version == SchemaVersion && meta.Get([]byte(keyMigrating)) != nil)
+}
+
+// migrateV2 converts the version-2 block records of db into chunks.
+func migrateV2(db *bolt.DB) error {
+	err := db.Update(func(tx *bolt.Tx) error {
+		meta, err := getBucket(tx, bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put([]byte(keyMigrating), []byte{2}); err != nil {
+			return err
+		}
+		return meta.Put([]byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("migrate from version 2: %w", err)
+	}
+	var from []byte // the last record converted: the next batch starts after it
+	for done := false; !done; {
+		err := db.Update(func(tx *bolt.Tx) error {
+			var err error
+			from, done, err = migrateBatch(tx, from)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate from version 2: %w", err)
+		}
+	}
+	return nil
+}
+
+// migrateBatch converts the version-2 records after from (all of them
+// when from is nil), up to migrateBudget bytes, in tx. It returns the key
+// of the last one converted, and done once none is left, having removed
+// the migrating mark.
+func migrateBatch(tx *bolt.Tx, from []byte) (last []byte, done bool, err error) {
+	blocks, err := getBucket(tx, bucketBlocks)
+	if err != nil {
+		return nil, false, err
+	}
+	blocks.FillPercent = appendFill
+	type record struct{ key, val []byte }
+	var batch []record
+	size := 0
+	c := blocks.Cursor()
+	k, v := c.First()
+	if from != nil {
+		// Past from even if it is still there: a batch that left its
+		// records whole would otherwise be taken again for ever.
+		if k, v = c.Seek(from); bytes.Equal(k, from) {
+			k, v = c.Next()
+		}
+	}
+	// The cursor is read to the end of the batch before anything is
+	// written: bbolt's cursors do not survive a put or a delete. Chunk
+	// keys (42 bytes) are records already converted.
+	for ; k != nil; k, v = c.Next() {
+		if len(k) != blockKeySize {
+			continue
+		}
+		if len(batch) > 0 && size+len(v) > migrateBudget {
+			break
+		}
+		if len(v) == 0 || len(v) > maxRecordSize {
+			return nil, false, fmt.Errorf("%w: version-2 block record %x is %d bytes, want 1 to %d", ErrCorrupt, k, len(v), maxRecordSize)
+		}
+		batch = append(batch, record{key: bytes.Clone(k), val: bytes.Clone(v)})
+		size += len(v)
+	}
+	done = k == nil
+	for _, r := range batch {
+		if err := blocks.Delete(r.key); err != nil {
+			return nil, false, err
+		}
+		for i := range chunkCount(len(r.val)) {
+			key := append(bytes.Clone(r.key), byte(i>>8), byte(i))
+			if err := blocks.Put(key, r.val[i*recordChunk:min(len(r.val), (i+1)*recordChunk)]); err != nil {
+				return nil, false, err
+			}
+		}
+		last = r.key
+	}
+	if done {
+		meta, err := getBucket(tx, bucketMeta)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := meta.Delete([]byte(keyMigrating)); err != nil {
+			return nil, false, err
+		}
+	}
+	return last, done, nil
+}

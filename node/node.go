@@ -308,19 +308,29 @@ func (n *Node) closeP2P() error {
 	return errors.Join(errs...)
 }
 
+// closePublishWait bounds how long Close waits for the mined blocks still
+// to be published; a GossipSub that takes longer is stopped under them.
+const closePublishWait = 5 * time.Second
+
 // Close stops the miner and the network, writes the mempool to the data
 // directory (mempool.dat) and closes the store. Transactions offered once
 // Close has begun are refused with ErrClosed, so none is accepted and
 // then lost.
 func (n *Node) Close() error {
 	n.intake.close()
+	// The miner's committed blocks waiting to be published are handed to
+	// GossipSub while it still runs. When the node's context ended first
+	// (a signal), gossip has stopped with it and their publishes fail at
+	// once. Either way a block whose message has not left when the host
+	// closes reaches peers by sync, from this node's next start.
+	n.relay.waitBlocks(closePublishWait)
 	if n.cancel != nil {
 		n.cancel()
 	}
 	n.wg.Wait()
-	// The miner's last blocks are committed: they go out before gossip
-	// closes.
-	n.relay.waitBlocks()
+	// None outlives Close: with gossip's context ended, a publish still
+	// running ends at once.
+	n.relay.waitBlocks(closePublishWait)
 	errs := []error{n.closeP2P()}
 	// Gossip is closed: no block comes in any more, and those it
 	// forwarded before their commit ended finish theirs.

@@ -92,6 +92,9 @@ type relay struct {
 	// blocksMu guards lastBlock, closed when the last mined block handed
 	// to publishBlock has been published (nil before the first), and
 	// unsent, which holds a token per mined block not yet published.
+	// orderMu is held from a block's token to its place in the order, so
+	// that two callers waiting for a token keep the order they came in.
+	orderMu   sync.Mutex
 	blocksMu  sync.Mutex
 	lastBlock chan struct{}
 	unsent    chan struct{}
@@ -108,8 +111,12 @@ const maxUnsentBlocks = 16
 // is committed rather than after GossipSub's validation pipeline and
 // event loop have taken it, which cost a /mine as much as its template
 // and proof of work together (docs/benchmarks.md, "One block per API
-// call"). Blocks are published in the order given, each after the one
-// before, so a peer never gets a mined block ahead of its parent from us.
+// call"). Blocks are published in the order publishBlock is called, each
+// after the one before: sequential calls (one miner loop, or /mine calls
+// one after another) never send a peer a block ahead of its parent. Two
+// miners racing on the same tip may call in either order; the peer then
+// holds the child as an orphan until its parent arrives, as for any
+// block gossiped out of order.
 // The publish outlives the caller's context: the block is connected.
 func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
 	publish := r.publish
@@ -127,11 +134,13 @@ func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
 	}
 	unsent := r.unsent
 	r.blocksMu.Unlock()
+	r.orderMu.Lock()
 	unsent <- struct{}{}
 	r.blocksMu.Lock()
 	prev := r.lastBlock
 	r.lastBlock = done
 	r.blocksMu.Unlock()
+	r.orderMu.Unlock()
 	go func() {
 		defer func() { <-unsent }()
 		defer close(done)
@@ -145,13 +154,22 @@ func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
 }
 
 // waitBlocks waits until the mined blocks handed to publishBlock so far
-// are published; the node waits before it closes gossip.
-func (r *relay) waitBlocks() {
+// are published (or have failed to be), or until timeout has passed; it
+// reports whether they were.
+func (r *relay) waitBlocks(timeout time.Duration) bool {
 	r.blocksMu.Lock()
 	last := r.lastBlock
 	r.blocksMu.Unlock()
-	if last != nil {
-		<-last
+	if last == nil {
+		return true
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-last:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 

@@ -54,7 +54,9 @@ func TestPublishBlockDoesNotWait(t *testing.T) {
 		defer mu.Unlock()
 		return len(published) == maxUnsentBlocks+1
 	})
-	r.waitBlocks()
+	if !r.waitBlocks(10 * time.Second) {
+		t.Fatal("mined blocks not published")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for i, h := range published {

@@ -267,9 +267,8 @@ func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 
 // PublishBlock sends a block this node has already connected, as a
 // compact block (compact.go): peers that lack some of its transactions
-// ask us for them, from the store, or from memory while the block's
-// commit is under way (protocol.md §16.8). The propagation view records
-// a block published here (one this node mined) as first seen here.
+// ask us for them, from the store. The propagation view records a block
+// published here (one this node mined) as first seen here.
 //
 // The node's own transactions still waiting for their batch (a block
 // mined within the batch window takes them from the mempool) cannot be

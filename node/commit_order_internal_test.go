@@ -7,13 +7,10 @@ import (
 	"testing"
 	"time"
 
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
-
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
-	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // holdStore holds the first commit after hold is called until the test
@@ -125,70 +122,5 @@ func TestGossipedBlockCheckedDuringCommit(t *testing.T) {
 	n.intake.wait()
 	if tip := n.chain.Tip(); tip.Hash != b2.Hash() {
 		t.Fatalf("tip at height %d, want b2", tip.Height())
-	}
-}
-
-// TestMinedBlockPublishedBeforeCommit: a block the node mines reaches its
-// peer, over GossipSub on loopback, while the miner's own commit of it is
-// still held; the miner's MineOne returns once that commit ends. The
-// peer cannot have it by sync meanwhile: the miner's status carries its
-// committed tip, still the genesis block.
-func TestMinedBlockPublishedBeforeCommit(t *testing.T) {
-	p := chain.RegTest()
-	meshes := []*p2p.MeshTracer{p2p.NewMeshTracer(), p2p.NewMeshTracer()}
-	st := newHoldStore()
-	start := func(i int, boot []string, wrap func(chain.Store) chain.Store) *Node {
-		n, err := newNode(Config{Params: p, DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"},
-			Bootstrap: boot, Logger: testutil.Logger(t),
-			GossipOptions: []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithRawTracer(meshes[i]))}}, wrap)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.closeNode(n) })
-		return n
-	}
-	miner := start(0, nil, func(s chain.Store) chain.Store {
-		st.Store = s
-		return st
-	})
-	peer := start(1, []string{miner.Host().FullAddrs()[0].String()}, nil)
-	topic := protocol.BlockTopic(p.NetworkID())
-	testutil.Eventually(t, 30*time.Second, "miner and peer in each other's block mesh", func() bool {
-		return meshes[0].Has(topic, peer.Host().ID()) && meshes[1].Has(topic, miner.Host().ID())
-	})
-
-	st.hold()
-	type result struct {
-		b   *chain.Block
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		b, err := miner.MineOne(context.Background())
-		done <- result{b, err}
-	}()
-	st.waitHeld(t)
-	testutil.Eventually(t, 10*time.Second, "the peer has the block while the miner's commit is held", func() bool {
-		return peer.chain.Tip().Height() == 1
-	})
-	select {
-	case res := <-done:
-		t.Fatalf("MineOne returned (%v) before its commit ended", res.err)
-	default:
-	}
-	if miner.chain.Committed(peer.chain.Tip().Hash) {
-		t.Fatal("the miner's commit ended while it was held")
-	}
-	st.let()
-	res := <-done
-	if res.err != nil {
-		t.Fatal(res.err)
-	}
-	if res.b.Hash() != peer.chain.Tip().Hash || miner.chain.Tip().Hash != res.b.Hash() {
-		t.Fatalf("mined %s; miner's tip %s, peer's %s", res.b.Hash().Short(), miner.chain.Tip().Hash.Short(),
-			peer.chain.Tip().Hash.Short())
 	}
 }

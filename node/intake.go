@@ -116,8 +116,18 @@ func (in *intake) lockTx() (waited bool) {
 	return true
 }
 
-// processGossiped hands one gossiped block to the chain, brings the
-// mempool along and, after unlocking, publishes what changed, returning as
+// processBlocks hands blocks to the chain, brings the mempool along and,
+// after unlocking, publishes what changed. A batch (sync) is published
+// as its last connected block.
+func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string) (*chain.Change, int, error) {
+	ch, k, err := in.processLocked(ctx, bs, batch, nil)
+	if ch != nil {
+		in.publishChange(ch, batch, origin)
+	}
+	return ch, k, err
+}
+
+// processGossiped is processBlocks for one gossiped block, returning as
 // soon as the chain has validated it (p2p.ProcessEarly), so gossip
 // forwards it while its store commit, the mempool update and the events
 // finish on a goroutine of their own.
@@ -141,38 +151,6 @@ func (in *intake) processGossiped(ctx context.Context, b *chain.Block) (p2p.Bloc
 		}
 		return ch, err
 	})
-}
-
-// processMined is processGossiped for a block the node mined: publish is
-// called with the block's change once the chain has validated it and
-// before its store commit (p2p.ProcessEarly), as gossip forwards a
-// peer's block (protocol.md §16.8), so the node's peers do not wait for
-// its commit and mempool update; it returns once those have ended, the
-// commit's error included. publish is not called for a block that failed
-// before its commit or left the tip where it was.
-func (in *intake) processMined(ctx context.Context, b *chain.Block, publish func(*chain.Change)) (*chain.Change, error) {
-	var ch *chain.Change
-	var err error
-	done := make(chan struct{})
-	early := make(chan *chain.Change, 1)
-	p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
-		defer close(done)
-		ch, _, err = in.processLocked(ctx, []*chain.Block{b}, false, func(c *chain.Change) {
-			early <- c
-			validated(c)
-		})
-		if ch != nil {
-			in.publishChange(ch, false, OriginMined)
-		}
-		return ch, err
-	})
-	select {
-	case c := <-early:
-		publish(c)
-	default:
-	}
-	<-done
-	return ch, err
 }
 
 // wait waits for the commits of gossiped blocks already forwarded.

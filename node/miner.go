@@ -34,21 +34,13 @@ type miner struct {
 	rate atomic.Uint64
 }
 
-// mineOne mines one block on the tip, connects it and publishes it: the
-// publishing as soon as the block is validated, before its commit ends.
+// mineOne mines one block on the tip, connects it and publishes it.
 func (m *miner) mineOne(ctx context.Context) (*chain.Block, error) {
 	b, err := m.chain.Mine(ctx, m.mempool, m.address, m.threads, &m.hashes)
 	if err != nil {
 		return nil, err
 	}
-	// Published once validated, before its commit: a mined block's
-	// peers wait for its commit no more than a gossiped one's.
-	h := b.Hash()
-	ch, err := m.intake.processMined(ctx, b, func(ch *chain.Change) {
-		if ch.Joined(h) {
-			m.relay.publishBlock(ctx, b)
-		}
-	})
+	ch, _, err := m.intake.processBlocks(ctx, []*chain.Block{b}, false, OriginMined)
 	if code := chain.CodeOf(err); code == chain.ErrNotHeavier || code == chain.ErrLowWork {
 		// A rival came first while ours was solved and processed: ours
 		// cannot beat the tip, so it is not even stored (protocol.md
@@ -66,7 +58,8 @@ func (m *miner) mineOne(ctx context.Context) (*chain.Block, error) {
 		m.log.Info("block mined on a side branch", "height", b.Header.Height, "hash", b.Hash().Short(), "tip", m.chain.Tip().Hash.Short())
 		return b, nil
 	}
-	m.log.Info("block mined", "height", b.Header.Height, "hash", h.Short(), "txs", len(b.Transactions), "miner", m.address)
+	m.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(), "txs", len(b.Transactions), "miner", m.address)
+	m.relay.publishBlock(ctx, b)
 	return b, nil
 }
 

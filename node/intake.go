@@ -65,8 +65,13 @@ type intake struct {
 
 	// early counts the gossiped blocks still being committed after
 	// gossip was told they are valid (processGossiped); the node waits
-	// for them before closing the store.
-	early sync.WaitGroup
+	// for them before closing the store. earlyMu orders its Add against
+	// close, which sets refuse under it: not mu, which the block before
+	// holds for its whole commit and mempool update, and a gossiped
+	// block's checks (signatures, sanity) need not wait for those.
+	early   sync.WaitGroup
+	earlyMu sync.Mutex
+	refuse  bool
 }
 
 // lockBlock takes mu for a change of the chain, behind at most the one
@@ -127,17 +132,17 @@ func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bo
 // forwards it while its store commit, the mempool update and the events
 // finish on a goroutine of their own.
 //
-// The commit is counted in early under mu, where close sets closing: a
-// validator still running when the node closes either counts before
+// The commit is counted in early under earlyMu, where close sets refuse:
+// a validator still running when the node closes either counts before
 // wait begins or is refused, never adds to early while wait waits.
 func (in *intake) processGossiped(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
-	in.lockBlock()
-	if in.closing {
-		in.unlockBlock()
+	in.earlyMu.Lock()
+	if in.refuse {
+		in.earlyMu.Unlock()
 		return p2p.BlockResult{}, ErrClosed
 	}
 	in.early.Add(1)
-	in.unlockBlock()
+	in.earlyMu.Unlock()
 	return p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
 		defer in.early.Done()
 		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, false, validated)
@@ -414,4 +419,7 @@ func (in *intake) close() {
 	in.lockBlock()
 	in.closing = true
 	in.unlockBlock()
+	in.earlyMu.Lock()
+	in.refuse = true
+	in.earlyMu.Unlock()
 }

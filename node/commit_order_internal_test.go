@@ -1,0 +1,126 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+	"github.com/gossipchain/gossipchain/p2p"
+)
+
+// holdStore holds the first commit after hold is called until the test
+// releases it: a commit that takes long (a large block, a slow disk).
+type holdStore struct {
+	chain.Store
+	armed   atomic.Bool
+	held    chan struct{} // closed once the held commit has begun
+	release chan struct{}
+	once    sync.Once
+}
+
+func newHoldStore() *holdStore {
+	return &holdStore{held: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (s *holdStore) hold() { s.armed.Store(true) }
+
+func (s *holdStore) let() { s.once.Do(func() { close(s.release) }) }
+
+// closeNode lets the held commit go before it closes n, which waits for
+// it: a test that fails while a commit is held must not hang.
+func (s *holdStore) closeNode(n *Node) {
+	s.let()
+	n.Close()
+}
+
+func (s *holdStore) Apply(b *chain.Batch) error {
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.held)
+		<-s.release
+	}
+	return s.Store.Apply(b)
+}
+
+// waitHeld waits for the held commit to begin.
+func (s *holdStore) waitHeld(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no commit began within 10 s")
+	}
+}
+
+// TestGossipedBlockCheckedDuringCommit: a gossiped block's checks before
+// the chain's lock (its signatures here) run while the block before it is
+// still being committed, rather than after that commit and the mempool
+// update that follows it. The second block spends the first's coinbase,
+// in a transaction the node never saw, so checking it verifies one
+// signature.
+func TestGossipedBlockCheckedDuringCommit(t *testing.T) {
+	alice := testwallet.New("alice")
+	miner, err := New(Config{Params: chain.RegTest(), DataDir: t.TempDir(), MinerAddress: alice.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer miner.Close()
+	ctx := context.Background()
+	b1, err := miner.MineOne(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := miner.chain.Params()
+	if err := miner.SubmitTx(ctx, alice.Tx(p, testwallet.New("bob").Addr, 1, miner.mempool.MinFee(300), 0)); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := miner.MineOne(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b2.Transactions) != 2 {
+		t.Fatalf("b2 has %d transactions, want the coinbase and the transfer", len(b2.Transactions))
+	}
+
+	st := newHoldStore()
+	n, err := newNode(Config{Params: p, DataDir: t.TempDir()}, func(s chain.Store) chain.Store {
+		st.Store = s
+		return st
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.closeNode(n)
+	gossip := chainAdapter{n}
+	st.hold()
+	if r, err := gossip.ProcessBlock(ctx, b1); err != nil || !r.Joined {
+		t.Fatalf("b1: %+v, %v", r, err)
+	}
+	st.waitHeld(t)
+
+	verified := n.chain.SigCache().Stats().Verifies
+	type result struct {
+		r   p2p.BlockResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := gossip.ProcessBlock(ctx, b2)
+		done <- result{r, err}
+	}()
+	testutil.Eventually(t, 10*time.Second, "b2's signature checked while b1's commit is held", func() bool {
+		return n.chain.SigCache().Stats().Verifies > verified
+	})
+	st.let()
+	if res := <-done; res.err != nil || !res.r.Joined {
+		t.Fatalf("b2: %+v, %v", res.r, res.err)
+	}
+	n.intake.wait()
+	if tip := n.chain.Tip(); tip.Hash != b2.Hash() {
+		t.Fatalf("tip at height %d, want b2", tip.Height())
+	}
+}

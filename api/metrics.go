@@ -55,6 +55,7 @@ var (
 	descSigFull   = desc("signature_queue_full_total", "Admissions that found the queue of signature checks full and waited.")
 	descCompact   = desc("compact_blocks_total", "Gossiped compact blocks assembled, by how: rebuilt from the mempool, missing transactions requested from the sender, or fetched whole.", "result")
 	descCmpTxs    = desc("compact_txs_requested_total", "Transactions asked of compact blocks' senders.")
+	descCmpRecent = desc("compact_txs_recent_total", "Compact blocks' transactions found among the gossiped batches lately received rather than in the mempool.")
 	descBlockTxn  = desc("blocktxn_served_total", "Requests for a compact block's missing transactions answered for peers.")
 )
 
@@ -64,7 +65,7 @@ type nodeCollector struct{ n Node }
 func (nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPeers, descHeight, descWork, descMempool, descQueued, descGossipIn, descGossipPub,
 		descGossipOut, descSync, descSyncBlk, descSyncSrv, descSyncing, descHashes, descHashRate, descMining, descEventSubs, descVerifies, descSigHits, descSigBatch, descSigFull,
-		descCompact, descCmpTxs, descBlockTxn} {
+		descCompact, descCmpTxs, descCmpRecent, descBlockTxn} {
 		ch <- d
 	}
 }
@@ -113,6 +114,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCompact, st.Gossip.Compact.Requested, "requested")
 	counter(descCompact, st.Gossip.Compact.Fetched, "fetched")
 	counter(descCmpTxs, st.Gossip.Compact.TxsRequested)
+	counter(descCmpRecent, st.Gossip.Compact.TxsRecent)
 	counter(descBlockTxn, st.Gossip.Compact.Served)
 }
 

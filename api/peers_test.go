@@ -358,6 +358,10 @@ func TestMetrics(t *testing.T) {
 	n, srv := startedServer(t)
 	mine(t, srv)
 	mine(t, srv)
+	// A mined block is published after /mine answers (node/relay.go).
+	testutil.Eventually(t, 10*time.Second, "both mined blocks published", func() bool {
+		return n.Stats().Gossip.Block.Published == 2
+	})
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -375,6 +379,7 @@ func TestMetrics(t *testing.T) {
 		`gossipchain_gossip_published_total{topic="block"} 2` + "\n",
 		`gossipchain_gossip_received_total{result="rejected",topic="tx"} 0` + "\n",
 		`gossipchain_sync_downloads_total{result="started"} 0` + "\n",
+		"gossipchain_compact_txs_recent_total 0\n",
 		"gossipchain_miner_hashes_total ",
 		"gossipchain_miner_hash_rate ",
 		"go_goroutines ",

@@ -322,7 +322,9 @@ func (n *Node) Close() error {
 	// GossipSub while it still runs. When the node's context ended first
 	// (a signal), gossip has stopped with it and their publishes fail at
 	// once. Either way a block whose message has not left when the host
-	// closes reaches peers by sync, from this node's next start.
+	// closes reaches peers by sync, from this node's next start. The
+	// miner runs on meanwhile; what it mines is committed and waited for
+	// below.
 	n.relay.waitBlocks(closePublishWait)
 	if n.cancel != nil {
 		n.cancel()

@@ -93,7 +93,8 @@ type relay struct {
 	// to publishBlock has been published (nil before the first), and
 	// unsent, which holds a token per mined block not yet published.
 	// orderMu is held from a block's token to its place in the order, so
-	// that two callers waiting for a token keep the order they came in.
+	// that a block's place is that of its taking orderMu, not of whichever
+	// waiting caller the channel wakes first.
 	orderMu   sync.Mutex
 	blocksMu  sync.Mutex
 	lastBlock chan struct{}
@@ -113,10 +114,10 @@ const maxUnsentBlocks = 16
 // and proof of work together (docs/benchmarks.md, "One block per API
 // call"). Blocks are published in the order publishBlock is called, each
 // after the one before: sequential calls (one miner loop, or /mine calls
-// one after another) never send a peer a block ahead of its parent. Two
-// miners racing on the same tip may call in either order; the peer then
-// holds the child as an orphan until its parent arrives, as for any
-// block gossiped out of order.
+// one after another) never send a peer a block ahead of its parent.
+// Concurrent miners (the loop and /mine) may: one may publish a child of
+// the block the other mined before that block; the peer then gets the
+// parent by gossip or sync, as for any block gossiped out of order.
 // The publish outlives the caller's context: the block is connected.
 func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
 	publish := r.publish

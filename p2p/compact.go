@@ -55,23 +55,19 @@ func (c *compactCounters) snapshot() CompactStats {
 		TxsRecent: c.txsRecent.Load()}
 }
 
-// compactBlock encodes b for the block topic: the coinbase and the
-// transactions of unsent (those this node had not gossiped before the
-// block) sent whole, every other transaction as a short id, as Bitcoin
-// Core sends its compact blocks. The transactions of a block normally
-// went through the transaction topic before it, so peers have them; one
-// that missed some asks. The nonce is random so each publication has
-// keys of its own.
-func compactBlock(b *chain.Block, unsent []*chain.Transaction) []byte {
+// compactBlock encodes b, whose transactions' ids are ids, for the block
+// topic: the coinbase and the transactions whose ids are in unsent (those
+// this node had not gossiped before the block) sent whole, every other
+// transaction as a short id, as Bitcoin Core sends its compact blocks.
+// The transactions of a block normally went through the transaction
+// topic before it, so peers have them; one that missed some asks. The
+// nonce is random so each publication has keys of its own.
+func compactBlock(b *chain.Block, ids []chain.Hash, unsent map[chain.Hash]bool) []byte {
 	var prefill func(int) bool
 	if len(unsent) > 0 {
-		ids := make(map[chain.Hash]bool, len(unsent))
-		for _, tx := range unsent {
-			ids[tx.ID()] = true
-		}
-		prefill = func(i int) bool { return ids[b.Transactions[i].ID()] }
+		prefill = func(i int) bool { return unsent[ids[i]] }
 	}
-	return protocol.NewCompactBlock(b, rand.Uint64(), prefill).Encode()
+	return protocol.NewCompactBlockIDs(b, ids, rand.Uint64(), prefill).Encode()
 }
 
 // rebuild is a compact block being filled in.

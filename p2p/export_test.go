@@ -3,6 +3,8 @@ package p2p
 import (
 	"sync"
 	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
 )
 
 // PeerEntries is how many peers the syncer keeps state for, for tests
@@ -42,4 +44,10 @@ const (
 
 // CompactBlockOf is the compact block the node publishes for a block of
 // its own whose unsent transactions are unsent.
-var CompactBlockOf = compactBlock
+func CompactBlockOf(b *chain.Block, unsent []*chain.Transaction) []byte {
+	ids := make(map[chain.Hash]bool, len(unsent))
+	for _, tx := range unsent {
+		ids[tx.ID()] = true
+	}
+	return compactBlock(b, chain.TxIDs(b.Transactions), ids)
+}

@@ -284,11 +284,13 @@ func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
 	// Not the caller's ctx: a block already connected must be
 	// published even if the client that mined it (POST /mine) has gone.
 	ctx = context.WithoutCancel(ctx)
-	unsent, err := g.takeTxs(ctx, b)
+	// Hashed once, for the take and the short ids both.
+	ids := chain.TxIDs(b.Transactions)
+	unsent, err := g.takeTxs(ctx, ids[1:])
 	if err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}
-	if err := g.blockTopic.Publish(ctx, compactBlock(b, unsent)); err != nil {
+	if err := g.blockTopic.Publish(ctx, compactBlock(b, ids, unsent)); err != nil {
 		return fmt.Errorf("publish block %d: %w", b.Header.Height, err)
 	}
 	g.blockStats.published.Add(1)

@@ -123,22 +123,21 @@ func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 			// transactions, its window still running; what was queued
 			// before the take was asked for is sorted the same way (no
 			// more: submitters keep queueing meanwhile).
-			var taken []*chain.Transaction
+			taken := make(map[chain.Hash]bool)
 			keep := open
 			open, b = nil, protocol.TxBatch{}
-			for _, tx := range keep {
-				if req.ids[tx.ID()] {
-					taken = append(taken, tx)
+			takeOrKeep := func(tx *chain.Transaction) {
+				if id := tx.ID(); req.ids[id] {
+					taken[id] = true
 				} else {
 					add(tx)
 				}
 			}
+			for _, tx := range keep {
+				takeOrKeep(tx)
+			}
 			for range len(g.txOut) {
-				if tx := <-g.txOut; req.ids[tx.ID()] {
-					taken = append(taken, tx)
-				} else {
-					add(tx)
-				}
+				takeOrKeep(<-g.txOut)
 			}
 			req.reply <- taken // buffered: the batcher never waits here
 		}
@@ -146,25 +145,26 @@ func (g *Gossip) batchTxs(ctx context.Context, window time.Duration) {
 }
 
 // takeReq asks the batcher for the transactions among ids it has not
-// published yet.
+// published yet; it replies with the ids of those it took.
 type takeReq struct {
 	ids   map[chain.Hash]bool
-	reply chan []*chain.Transaction
+	reply chan map[chain.Hash]bool
 }
 
 // takeTxs takes out of the node's open batch and its queue the
-// transactions of b, a block of the node's own, and returns them: the
-// ones its peers cannot have yet, which the compact block carries whole.
-// They are not published in a batch as well, which would send them
-// twice and have peers judge a batch whose transactions the block may
-// already have taken.
-func (g *Gossip) takeTxs(ctx context.Context, b *chain.Block) ([]*chain.Transaction, error) {
-	if len(b.Transactions) < 2 {
+// transactions whose ids are ids, those of a block of the node's own
+// after its coinbase, and returns the ids it took: the transactions its
+// peers cannot have yet, which the compact block carries whole. They are
+// not published in a batch as well, which would send them twice and have
+// peers judge a batch whose transactions the block may already have
+// taken.
+func (g *Gossip) takeTxs(ctx context.Context, ids []chain.Hash) (map[chain.Hash]bool, error) {
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	req := takeReq{ids: make(map[chain.Hash]bool, len(b.Transactions)-1), reply: make(chan []*chain.Transaction, 1)}
-	for _, tx := range b.Transactions[1:] {
-		req.ids[tx.ID()] = true
+	req := takeReq{ids: make(map[chain.Hash]bool, len(ids)), reply: make(chan map[chain.Hash]bool, 1)}
+	for _, id := range ids {
+		req.ids[id] = true
 	}
 	select {
 	case g.txTake <- req:
@@ -174,8 +174,8 @@ func (g *Gossip) takeTxs(ctx context.Context, b *chain.Block) ([]*chain.Transact
 		return nil, fmt.Errorf("take txs: %w", errGossipClosed)
 	}
 	select {
-	case txs := <-req.reply:
-		return txs, nil
+	case taken := <-req.reply:
+		return taken, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("take txs: %w", ctx.Err())
 	case <-g.stopped:

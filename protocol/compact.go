@@ -79,6 +79,13 @@ func ShortID(k0, k1 uint64, id chain.Hash) uint64 {
 // coinbase and every transaction for which prefill(i) is true (prefill
 // may be nil).
 func NewCompactBlock(b *chain.Block, nonce uint64, prefill func(i int) bool) *CompactBlock {
+	return NewCompactBlockIDs(b, nil, nonce, prefill)
+}
+
+// NewCompactBlockIDs is NewCompactBlock for a caller that has the ids of
+// b's transactions already (ids[i] is b.Transactions[i]'s), so they are
+// not hashed again; with ids nil they are.
+func NewCompactBlockIDs(b *chain.Block, ids []chain.Hash, nonce uint64, prefill func(i int) bool) *CompactBlock {
 	c := &CompactBlock{Header: b.Header, Nonce: nonce}
 	k0, k1 := ShortIDKeys(&b.Header, nonce)
 	for i, tx := range b.Transactions {
@@ -86,7 +93,13 @@ func NewCompactBlock(b *chain.Block, nonce uint64, prefill func(i int) bool) *Co
 			c.Prefilled = append(c.Prefilled, PrefilledTx{Index: i, Tx: tx})
 			continue
 		}
-		c.ShortIDs = append(c.ShortIDs, ShortID(k0, k1, tx.ID()))
+		var id chain.Hash
+		if ids != nil {
+			id = ids[i]
+		} else {
+			id = tx.ID()
+		}
+		c.ShortIDs = append(c.ShortIDs, ShortID(k0, k1, id))
 	}
 	return c
 }

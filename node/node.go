@@ -108,6 +108,10 @@ type Node struct {
 	netmap *p2p.NetMap // nil when the map is off
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// stopMining and mining are the miner loop's own: it ends before
+	// the network does (Close).
+	stopMining context.CancelFunc
+	mining     sync.WaitGroup
 }
 
 // New opens the node's data directory: store, chain and wallet key.
@@ -244,7 +248,10 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.wg.Go(func() { n.relay.rebroadcastLoop(ctx, every) })
 	if n.cfg.Mine {
-		n.wg.Go(func() { n.miner.loop(ctx) })
+		// Close stops the miner before the network, so its own context.
+		mineCtx, stop := context.WithCancel(ctx)
+		n.stopMining = stop
+		n.mining.Go(func() { n.miner.loop(mineCtx) })
 	}
 	return nil
 }
@@ -318,13 +325,17 @@ const closePublishWait = 5 * time.Second
 // then lost.
 func (n *Node) Close() error {
 	n.intake.close()
-	// The miner's committed blocks waiting to be published are handed to
-	// GossipSub while it still runs. When the node's context ended first
-	// (a signal), gossip has stopped with it and their publishes fail at
-	// once. Either way a block whose message has not left when the host
-	// closes reaches peers by sync, from this node's next start. The
-	// miner runs on meanwhile; what it mines is committed and waited for
-	// below.
+	// The miner stops first, so that the last block it committed is
+	// among those handed to GossipSub while it still runs; a block
+	// whose message has not left when the host closes reaches peers by
+	// sync, from this node's next start. When the node's context ended
+	// before Close (an embedder's choice: the command starts the node on
+	// a context of its own), gossip has stopped with it and the
+	// publishes fail at once.
+	if n.stopMining != nil {
+		n.stopMining()
+	}
+	n.mining.Wait()
 	n.relay.waitBlocks(closePublishWait)
 	if n.cancel != nil {
 		n.cancel()

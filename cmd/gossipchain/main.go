@@ -121,7 +121,10 @@ func serve(ctx context.Context, n *node.Node, cfg nodeOptions) error {
 	if err != nil {
 		return fmt.Errorf("http api: %w", err)
 	}
-	if err := n.Start(ctx); err != nil {
+	// The node's lifetime is Close's, not the signal's: on a signal the
+	// API stops first, then Close stops the miner, hands its last blocks
+	// to GossipSub and only then the network.
+	if err := n.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return err
 	}

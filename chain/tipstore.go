@@ -67,6 +67,15 @@ func (t *tipStore) Meta(h Hash) (*BlockMeta, error) {
 	return t.Store.Meta(h)
 }
 
+// MainHash answers the tip's own height from memory: the committed tip
+// is the main chain's block there.
+func (t *tipStore) MainHash(height uint64) (Hash, error) {
+	if m, ok := t.known(); ok && m.Height() == height {
+		return m.Hash, nil
+	}
+	return t.Store.MainHash(height)
+}
+
 // Apply commits b and then knows the tip b leaves: b's new tip with the
 // meta b writes for it, or the same tip as before when b names none and
 // does not write its meta. Anything else (a tip whose meta b does not

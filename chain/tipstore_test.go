@@ -65,6 +65,13 @@ func TestTipInMemoryMatchesStore(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("tip in memory %+v, the store's %+v", got, want)
 			}
+			if mh, err := h.c.MainHash(want.Height()); err != nil || mh != stored {
+				t.Fatalf("main chain at the tip's height: %s, %v; want the tip %s", mh.Short(), err, stored.Short())
+			}
+			below, err := h.st.MainHash(want.Height() - 1)
+			if mh, err2 := h.c.MainHash(want.Height() - 1); mh != below || err2 != err {
+				t.Fatalf("main chain below the tip: %s, %v; the store's %s, %v", mh.Short(), err2, below.Short(), err)
+			}
 			m, err := h.c.Meta(stored)
 			if err != nil {
 				t.Fatal(err)

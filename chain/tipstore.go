@@ -6,19 +6,22 @@ import (
 )
 
 // tipStore is the chain's store with the committed tip's hash and meta
-// kept in memory. Connecting one block reads them about eight times
-// (the precheck's parent, the fork choice's tip twice, the reorg, the
-// change's description, each a Tip or Meta of the store: a read
-// transaction and a block record decoded every time), about a twentieth
-// of the CPU of one /mine (docs/benchmarks.md, "The committed tip read
-// from memory"), and the block mined next has the tip for its parent.
+// kept in memory. Connecting a block on the tip read them from the store
+// seven times (the precheck's parent, the fork choice's tip twice, the
+// fork point's main hash, the reorg's walk, the change's description),
+// and the tip's hash twice more: each a read transaction, and a meta a
+// block record's header decoded too. That was 7 of a mined block's 11
+// counted store reads, and with the Tip reads half of their CPU, about
+// 3 % of one /mine's (docs/benchmarks.md, "The committed tip read from
+// memory"); a block mined, gossiped or synced onto the tip has the tip
+// for its parent.
 //
 // The copy is written through, never filled by a read: Apply forgets it
 // before the commit and sets it from the batch after the commit
 // succeeded, so it only ever holds what the store holds (a read racing a
 // commit sees the old or the new tip, as a store read would). The chain
 // is the store's only writer while it is open. A failed commit leaves it
-// forgotten for good: the chain is failed then (storefail.go).
+// forgotten: the chain takes no write after one (storefail.go).
 //
 // Concurrency: safe from any goroutine; Apply calls are serialized.
 type tipStore struct {

@@ -107,10 +107,11 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 	if cfg.sigs == nil {
 		cfg.sigs = NewSigCache(defaultSigCache)
 	}
+	ts := newTipStore(st)
 	c := &Chain{
 		sigs:      cfg.sigs,
 		p:         p,
-		store:     st,
+		store:     ts,
 		log:       cfg.log,
 		now:       cfg.now,
 		orphans:   newOrphanPool(cfg.maxOrphans, cfg.maxOrphanSize),
@@ -137,6 +138,7 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		return nil, err
 	}
 	c.tip.Store(tip)
+	ts.set(tip) // nothing writes before New returns
 	if err := c.loadSide(); err != nil {
 		return nil, err
 	}

@@ -25,3 +25,7 @@ func VerifyInOneBatch(sc *SigCache, p *Params, txs []*Transaction) []bool {
 	}
 	return out
 }
+
+// KnownTip returns the committed tip's meta as the chain's store keeps it
+// in memory, if it does (tipstore.go).
+func KnownTip(c *Chain) (*BlockMeta, bool) { return c.store.(*tipStore).known() }

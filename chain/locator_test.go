@@ -111,7 +111,7 @@ func (s *readCountingStore) View(fn func(chain.StoreView) error) error {
 
 // openCounting opens a chain on the store in dir through a
 // readCountingStore; the test's cleanup closes the store.
-func openCounting(t *testing.T, p *chain.Params, dir string) (*chain.Chain, *readCountingStore) {
+func openCounting(t testing.TB, p *chain.Params, dir string) (*chain.Chain, *readCountingStore) {
 	t.Helper()
 	st, err := store.OpenDir(dir, store.WithNoSync(true))
 	if err != nil {

@@ -1,0 +1,86 @@
+package chain_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// TestTipInMemoryMatchesStore: after each kind of write the chain makes
+// (a block on the tip, synced or gossiped, a lighter side branch, a reorg
+// onto a heavier one, a block that fails to connect, a reopen), the tip
+// the chain answers from memory is the store's: the same hash and a meta
+// equal field by field. And it is answered from memory, and the meta
+// handed out is the caller's own.
+func TestTipInMemoryMatchesStore(t *testing.T) {
+	h := newHarness(t, nil)
+	base := h.extend(h.tipHash(), 3)
+	var side []*chain.Block
+	tests := []struct {
+		name string
+		step func(t *testing.T)
+	}{
+		{"a block on the tip", func(t *testing.T) { h.extend(h.tipHash(), 1) }},
+		{"a block gossiped", func(t *testing.T) {
+			if _, err := h.process(h.build(h.tipHash(), nil, nil)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a lighter side branch", func(t *testing.T) { side = h.extend(base[1].Hash(), 2) }},
+		{"a reorg onto the side branch", func(t *testing.T) {
+			old := h.tipHash()
+			h.extend(side[len(side)-1].Hash(), 6)
+			if h.tipHash() == old {
+				t.Fatal("no reorg")
+			}
+		}},
+		{"a block that fails to connect", func(t *testing.T) {
+			old := h.tipHash()
+			bad := h.build(old, nil, func(b *chain.Block) { b.Transactions[0].Amount += 1 })
+			if _, err := h.sync(bad); err == nil {
+				t.Fatal("a coinbase paying too much connected")
+			}
+			if h.tipHash() != old {
+				t.Fatal("the tip moved")
+			}
+		}},
+		{"a reopen", func(t *testing.T) { h.close(); h.open() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.step(t)
+			stored, err := h.st.Tip()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := h.st.Meta(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := chain.KnownTip(h.c)
+			if !ok {
+				t.Fatal("the tip is not known in memory")
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("tip in memory %+v, the store's %+v", got, want)
+			}
+			if mh, err := h.c.MainHash(want.Height()); err != nil || mh != stored {
+				t.Fatalf("main chain at the tip's height: %s, %v; want the tip %s", mh.Short(), err, stored.Short())
+			}
+			below, err := h.st.MainHash(want.Height() - 1)
+			if mh, err2 := h.c.MainHash(want.Height() - 1); mh != below || err2 != err {
+				t.Fatalf("main chain below the tip: %s, %v; the store's %s, %v", mh.Short(), err2, below.Short(), err)
+			}
+			m, err := h.c.Meta(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Work.SetInt64(0)
+			m.Status = chain.StatusInvalid
+			if again, _ := h.c.Meta(stored); !reflect.DeepEqual(again, want) {
+				t.Fatalf("a caller's change to its meta reached the chain's: %+v", again)
+			}
+		})
+	}
+}

@@ -60,6 +60,9 @@ type Chain struct {
 	// ancestors keeps the headers the median-time and retarget rules
 	// read (ancestry.go).
 	ancestors *ancestorCache
+	// accounts keeps recently read tip states for Account
+	// (accountcache.go); every commit goes through apply to keep it true.
+	accounts *accountCache
 }
 
 // Option configures a Chain.
@@ -118,6 +121,7 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		invalid:   newHashRing(cfg.maxInvalid),
 		headers:   newHeaderCache(),
 		ancestors: newAncestorCache(),
+		accounts:  newAccountCache(accountCacheMax),
 		failure:   storeFailure{done: make(chan struct{})},
 	}
 	first := make(chan struct{})
@@ -163,7 +167,7 @@ func (c *Chain) writeGenesis() error {
 		return fmt.Errorf("connect genesis: %w", err)
 	}
 	o.b.Tip = h
-	if err := c.store.Apply(o.b); err != nil {
+	if err := c.apply(o.b); err != nil {
 		return fmt.Errorf("write genesis: %w", err)
 	}
 	return nil
@@ -243,9 +247,6 @@ func (c *Chain) BlockAt(height uint64) (*Block, error) {
 
 // MainHash returns the hash of the main-chain block at height.
 func (c *Chain) MainHash(height uint64) (Hash, error) { return c.store.MainHash(height) }
-
-// Account returns an address's state at the tip.
-func (c *Chain) Account(addr string) (Account, error) { return c.store.Account(addr) }
 
 // TxLocation returns the main-chain block that holds transaction id.
 func (c *Chain) TxLocation(id Hash) (Hash, error) { return c.store.TxLocation(id) }
@@ -467,7 +468,7 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 	if validated != nil && ch != nil && failure == nil {
 		validated(ch)
 	}
-	err = c.store.Apply(root.b)
+	err = c.apply(root.b)
 	c.pending.Store(nil)
 	if err != nil {
 		// Nothing of the batch is visible: the tip stays where it was.

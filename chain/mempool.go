@@ -294,14 +294,14 @@ func (m *Mempool) reset() {
 // ErrFeeUnminable a fee no node could ever mine; a failure to read state
 // is returned wrapped, and is this node's fault.
 func (m *Mempool) Add(tx *Transaction, state AccountReader) error {
-	return m.add(tx, state, false, false, time.Time{})
+	return m.add(tx, tx.ID(), state, false, false, time.Time{})
 }
 
 // AddVerified is Add for a transaction that has already passed
 // CheckTxSanity on this network: the caller checked it before taking a
 // lock of its own, so the signature is not verified twice under it.
 func (m *Mempool) AddVerified(tx *Transaction, state AccountReader) error {
-	return m.add(tx, state, true, false, time.Time{})
+	return m.add(tx, tx.ID(), state, true, false, time.Time{})
 }
 
 // AddLocal is AddVerified for a transaction submitted to this node by its
@@ -320,16 +320,15 @@ func (m *Mempool) AddVerified(tx *Transaction, state AccountReader) error {
 // the queue's bounds give up only peers' transactions to make room: a
 // newcomer that would need a local one's place is refused.
 func (m *Mempool) AddLocal(tx *Transaction, state AccountReader) error {
-	return m.add(tx, state, true, true, time.Time{})
+	return m.add(tx, tx.ID(), state, true, true, time.Time{})
 }
 
-// add is Add; admitted is when the transaction was first admitted, zero
-// for now.
-func (m *Mempool) add(tx *Transaction, state AccountReader, verified, local bool, admitted time.Time) error {
+// add is Add; id is tx.ID(), admitted is when the transaction was first
+// admitted, zero for now.
+func (m *Mempool) add(tx *Transaction, id Hash, state AccountReader, verified, local bool, admitted time.Time) error {
 	if tx.IsCoinbase() {
 		return ruleError(ErrMultipleCoinbases, "a coinbase cannot enter the mempool; only a block's first transaction may be one")
 	}
-	id := tx.ID()
 	if !local && m.Has(id) { // a local one may adopt a peer's copy, under the lock
 		return fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
 	}

@@ -28,14 +28,21 @@ func WithPendingTTL(d time.Duration) MempoolOption {
 // with ErrTxExpired. An admission time after now (a clock set back) counts
 // as now.
 func (m *Mempool) AddVerifiedSince(tx *Transaction, state AccountReader, admitted time.Time) error {
-	return m.add(tx, state, true, false, admitted)
+	return m.add(tx, tx.ID(), state, true, false, admitted)
 }
 
 // AddLocalSince is AddVerifiedSince for one of the node's own
 // transactions (AddLocal), as a restart reads them back from the file
 // the pool was saved to: they stay the node's own across the restart.
 func (m *Mempool) AddLocalSince(tx *Transaction, state AccountReader, admitted time.Time) error {
-	return m.add(tx, state, true, true, admitted)
+	return m.add(tx, tx.ID(), state, true, true, admitted)
+}
+
+// AddIDSince is AddVerifiedSince, or AddLocalSince when local is set, for
+// a caller that has tx's id (tx.ID(), computed by the caller from tx as
+// it is), so it is not hashed again.
+func (m *Mempool) AddIDSince(tx *Transaction, id Hash, state AccountReader, admitted time.Time, local bool) error {
+	return m.add(tx, id, state, true, local, admitted)
 }
 
 // AdmittedAt returns when the pool first admitted a transaction, pending

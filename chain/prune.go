@@ -105,7 +105,7 @@ func (c *Chain) pruneSide() error {
 	if len(b.Metas) == 0 {
 		return nil
 	}
-	if err := c.store.Apply(b); err != nil {
+	if err := c.apply(b); err != nil {
 		return fmt.Errorf("prune side branches: %w", c.failLocked(err))
 	}
 	for h := range b.Metas {

@@ -15,6 +15,13 @@ func (c *Chain) CheckTxSanityContext(ctx context.Context, tx *Transaction) error
 	return checkTxSanityContext(ctx, c.p, tx, c.sigs, nil)
 }
 
+// CheckTxSanityIDContext is CheckTxSanityContext for a caller that has
+// tx's id (tx.ID(), computed by the caller from tx as it is), so the
+// signature cache's key is not hashed again.
+func (c *Chain) CheckTxSanityIDContext(ctx context.Context, tx *Transaction, id Hash) error {
+	return checkTxSanityContext(ctx, c.p, tx, c.sigs, &id)
+}
+
 // sigQueue gathers the signature checks of concurrent single admissions
 // (the HTTP API's requests, the node's wallet; a gossiped batch verifies
 // its own signatures together through CheckTxsSanity) so that those

@@ -244,7 +244,7 @@ func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.Check
 // taking mu, so admissions verify in parallel and never wait behind a
 // block being connected just to check a signature.
 func (in *intake) restoreTx(tx *chain.Transaction, admitted time.Time, own bool) error {
-	return in.admitAs(context.Background(), tx, OriginRestored, admitted, own)
+	return in.admitAs(context.Background(), tx, tx.ID(), OriginRestored, admitted, own)
 }
 
 // admit offers tx to the mempool, as the node's own when it comes from
@@ -252,12 +252,13 @@ func (in *intake) restoreTx(tx *chain.Transaction, admitted time.Time, own bool)
 // (chain.Chain.CheckTxSanityContext), which concurrent admissions share
 // in batches.
 func (in *intake) admit(ctx context.Context, tx *chain.Transaction, origin string, admitted time.Time) error {
-	return in.admitAs(ctx, tx, origin, admitted, origin == OriginAPI)
+	return in.admitAs(ctx, tx, tx.ID(), origin, admitted, origin == OriginAPI)
 }
 
-// admitAs is admit; local says the transaction is the node's own
-// (chain.Mempool.AddLocal).
-func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, origin string, admitted time.Time, local bool) error {
+// admitAs is admit; id is tx.ID(), hashed once for the signature cache,
+// the mempool, the event and the relay; local says the transaction is
+// the node's own (chain.Mempool.AddLocal).
+func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, id chain.Hash, origin string, admitted time.Time, local bool) error {
 	if tx.IsCoinbase() {
 		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
 	}
@@ -267,31 +268,28 @@ func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, origin str
 	if err := in.mempool.CheckFee(tx); err != nil {
 		return err
 	}
-	if err := in.chain.CheckTxSanityContext(ctx, tx); err != nil {
+	if err := in.chain.CheckTxSanityIDContext(ctx, tx, id); err != nil {
 		return err
 	}
 	in.txTurn.Lock()
 	in.lockTx()
 	err := ErrClosed
-	switch {
-	case in.closing:
-	case local:
-		// This node's own client trusts it to keep the transaction: a
-		// full pool refuses newcomers rather than evict it (AddLocal).
-		err = in.mempool.AddLocalSince(tx, in.chain, admitted)
-	default:
-		err = in.mempool.AddVerifiedSince(tx, in.chain, admitted)
+	if !in.closing {
+		// A local transaction is kept: this node's own client trusts it
+		// to, so a full pool refuses newcomers rather than evict it
+		// (AddLocal).
+		err = in.mempool.AddIDSince(tx, id, in.chain, admitted, local)
 	}
 	in.mu.Unlock()
 	in.txTurn.Unlock()
 	if err == nil {
-		in.txEvent(tx, origin)
+		in.txEvent(tx, id, origin)
 	}
 	return err
 }
 
-func (in *intake) txEvent(tx *chain.Transaction, origin string) {
-	in.events.publish(EventTx, TxEventData{ID: tx.ID().String(), Sender: tx.Sender, Recipient: tx.Recipient,
+func (in *intake) txEvent(tx *chain.Transaction, id chain.Hash, origin string) {
+	in.events.publish(EventTx, TxEventData{ID: id.String(), Sender: tx.Sender, Recipient: tx.Recipient,
 		Amount: tx.Amount, Fee: tx.Fee, Origin: origin})
 }
 
@@ -363,14 +361,14 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 		if in.closing {
 			errs[i] = ErrClosed
 		} else {
-			errs[i] = in.mempool.AddVerifiedSince(check[k], in.chain, time.Time{})
+			errs[i] = in.mempool.AddIDSince(check[k], ids[k], in.chain, time.Time{}, false)
 		}
 		in.mu.Unlock()
 		if errs[i] == nil {
 			// Now, not after the batch: a block connected between two
 			// admissions must not be announced before a transaction it
 			// took.
-			in.txEvent(txs[i], origin)
+			in.txEvent(txs[i], ids[k], origin)
 		}
 	}
 	return errs
@@ -385,13 +383,14 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 // node's own, so the first rebroadcast after its earlier nonces arrive
 // sends it.
 func (in *intake) submit(ctx context.Context, tx *chain.Transaction) error {
-	if err := in.admit(ctx, tx, OriginAPI, time.Time{}); err != nil {
+	id := tx.ID()
+	if err := in.admitAs(ctx, tx, id, OriginAPI, time.Time{}, true); err != nil {
 		if errors.Is(err, chain.ErrTxQueued) {
-			in.relay.hold(tx.ID())
+			in.relay.hold(id)
 		}
 		return err
 	}
-	in.relay.publishTx(ctx, tx)
+	in.relay.publishTx(ctx, tx, id)
 	return nil
 }
 

@@ -176,13 +176,13 @@ func (r *relay) waitBlocks(timeout time.Duration) bool {
 
 // publishTx gossips a transaction submitted to the node, in its next
 // batch (p2p.Gossip.PublishTx), and remembers it for rebroadcast.
-func (r *relay) publishTx(ctx context.Context, tx *chain.Transaction) {
-	r.own.add(tx.ID(), time.Now())
+func (r *relay) publishTx(ctx context.Context, tx *chain.Transaction, id chain.Hash) {
+	r.own.add(id, time.Now())
 	if r.gossip == nil {
 		return
 	}
 	if err := r.gossip.PublishTx(ctx, tx); err != nil {
-		r.log.Warn("publish tx", "id", tx.ID().Short(), "reason", err)
+		r.log.Warn("publish tx", "id", id.Short(), "reason", err)
 	}
 }
 

@@ -1,0 +1,123 @@
+package chain
+
+import "sync"
+
+// accountCache keeps the tip state of recently read addresses in memory,
+// for Chain.Account: the mempool reads a transfer's sender and recipient
+// at every admission, and the store answers each read with a read
+// transaction of its own (a bbolt view: about 2 µs and 1.6 KiB of
+// allocations), for accounts that a busy node reads over and over between
+// two blocks.
+//
+// It never answers with a state the store no longer holds. Every commit
+// goes through Chain.apply, which marks the cache busy before the store's
+// Apply and, once it returned, writes the batch's new account states over
+// the cached ones, counting a generation at both ends. While a commit is
+// under way the cache neither answers nor takes entries, so a reader
+// then reads the store itself; a reader that missed keeps what it read
+// from the store only if no commit began or ended since its miss (the
+// generation), since what it read may be the state the commit replaced
+// (TestAccountCacheRacingCommits). A commit that fails empties the
+// cache: what the store then holds is unknown.
+//
+// Connecting a block reads the store through the overlay, never through
+// this cache: it serves the mempool, the wallet and the API only.
+type accountCache struct {
+	mu      sync.Mutex
+	entries map[string]Account
+	max     int
+	busy    bool   // a commit is under way
+	gen     uint64 // counts the commits' beginnings and ends
+}
+
+// accountCacheMax bounds the cached addresses: 65,536 of about 100 bytes
+// each (the key, the Account, the map's share), some 6 MiB, more than the
+// senders and recipients a full mempool (10,000 transactions) names.
+const accountCacheMax = 1 << 16
+
+func newAccountCache(max int) *accountCache {
+	return &accountCache{entries: make(map[string]Account), max: max}
+}
+
+// get returns addr's cached state, and the generation a reader that
+// missed passes to put.
+func (c *accountCache) get(addr string) (a Account, ok bool, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy {
+		return Account{}, false, c.gen
+	}
+	a, ok = c.entries[addr]
+	return a, ok, c.gen
+}
+
+// put keeps a state read from the store after get returned gen, unless a
+// commit began since or is under way.
+func (c *accountCache) put(addr string, a Account, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy || c.gen != gen {
+		return
+	}
+	if len(c.entries) >= c.max {
+		// Full: drop an arbitrary entry (map order) rather than tracking
+		// recency on every hit; a dropped one is read again.
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[addr] = a
+}
+
+// begin marks a commit under way: from now until end, readers read the
+// store.
+func (c *accountCache) begin() {
+	c.mu.Lock()
+	c.busy = true
+	c.gen++
+	c.mu.Unlock()
+}
+
+// end closes the commit begun last: with its batch's account states if it
+// was committed, else (failed) by forgetting everything.
+func (c *accountCache) end(changed map[string]Account, committed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// A reader that missed while the commit was under way may have read
+	// the state before it: its generation must not match from now on.
+	c.gen++
+	c.busy = false
+	if !committed {
+		clear(c.entries)
+		return
+	}
+	for addr, a := range changed {
+		if _, ok := c.entries[addr]; ok {
+			c.entries[addr] = a
+		}
+	}
+}
+
+// apply commits b to the store, keeping the account cache in step with
+// it. Every store write of the chain goes through it.
+func (c *Chain) apply(b *Batch) error {
+	c.accounts.begin()
+	err := c.store.Apply(b)
+	c.accounts.end(b.Accounts, err == nil)
+	return err
+}
+
+// Account returns an address's state at the tip.
+func (c *Chain) Account(addr string) (Account, error) {
+	a, ok, gen := c.accounts.get(addr)
+	if ok {
+		return a, nil
+	}
+	a, err := c.store.Account(addr)
+	if err != nil {
+		return a, err
+	}
+	c.accounts.put(addr, a, gen)
+	return a, nil
+}

@@ -1,0 +1,147 @@
+package chain_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+)
+
+// accountReadStore counts the store's account reads, and fails Apply while
+// fail is set.
+type accountReadStore struct {
+	chain.Store
+	reads atomic.Int64
+	fail  atomic.Bool
+}
+
+func (s *accountReadStore) Account(addr string) (chain.Account, error) {
+	s.reads.Add(1)
+	return s.Store.Account(addr)
+}
+
+func (s *accountReadStore) Apply(b *chain.Batch) error {
+	if s.fail.Load() {
+		return syscall.EIO
+	}
+	return s.Store.Apply(b)
+}
+
+// TestAccountCache: Chain.Account answers a repeated read without the
+// store, and after every kind of commit (a block, a reorganisation that
+// takes a block's payment back, a failed commit) answers what the store
+// holds.
+func TestAccountCache(t *testing.T) {
+	other := testwallet.New("account cache other")
+	payOther := func(b *chain.Block) {
+		b.Transactions[0].Recipient = other.Addr
+		b.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(b.Transactions))
+	}
+	tests := []struct {
+		name string
+		// change commits something (or fails to) after both addresses
+		// were read once.
+		change func(t *testing.T, h *harness, c *chain.Chain, st *accountReadStore)
+	}{
+		{"a block paying the miner", func(t *testing.T, h *harness, c *chain.Chain, _ *accountReadStore) {
+			processOn(t, c, h.build(c.Tip().Hash, nil, nil))
+		}},
+		{"a reorganisation taking back a payment", func(t *testing.T, h *harness, c *chain.Chain, _ *accountReadStore) {
+			side := h.build(c.Tip().Header.PrevHash, nil, nil)
+			// Stored as a requested block, whatever its work, then a
+			// child makes its branch the heavier one.
+			if _, _, err := c.ProcessBlocks(context.Background(), []*chain.Block{side}); err != nil {
+				t.Fatal(err)
+			}
+			processOn(t, c, h.build(side.Hash(), nil, nil))
+		}},
+		{"a failed commit", func(t *testing.T, h *harness, c *chain.Chain, st *accountReadStore) {
+			st.fail.Store(true)
+			if _, err := c.ProcessBlock(context.Background(), h.build(c.Tip().Hash, nil, payOther)); err == nil {
+				t.Fatal("the commit did not fail")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			st := &accountReadStore{Store: h.st}
+			c, err := chain.New(h.p, st, chain.WithClock(func() time.Time { return testNow }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			processOn(t, c, h.build(c.Tip().Hash, nil, nil))
+			processOn(t, c, h.build(c.Tip().Hash, nil, payOther)) // the reorg takes this one back
+			for _, addr := range []string{h.miner.Addr, other.Addr} {
+				read(t, c, addr)
+			}
+			reads := st.reads.Load()
+			for _, addr := range []string{h.miner.Addr, other.Addr} {
+				read(t, c, addr)
+			}
+			if n := st.reads.Load() - reads; n != 0 {
+				t.Errorf("a second read of two accounts read the store %d times, want 0", n)
+			}
+			tt.change(t, h, c, st)
+			for _, addr := range []string{h.miner.Addr, other.Addr} {
+				want, err := h.st.Account(addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := read(t, c, addr); got != want {
+					t.Errorf("%s after the change: %+v, the store holds %+v", addr, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestAccountCacheRacingCommits: readers hammering Account while blocks
+// commit never leave a state in the cache that a commit replaced: once a
+// block is in, every read answers its state.
+func TestAccountCacheRacingCommits(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.c
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if _, err := c.Account(h.miner.Addr); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+	defer cancel()
+	for i := range 40 {
+		processOn(t, c, h.build(c.Tip().Hash, nil, nil))
+		want := int64(i+1) * int64(h.p.Reward)
+		if got := read(t, c, h.miner.Addr).Balance; got != want {
+			t.Fatalf("after block %d the miner has %d, want %d", i+1, got, want)
+		}
+	}
+}
+
+func processOn(t *testing.T, c *chain.Chain, b *chain.Block) {
+	t.Helper()
+	if _, err := c.ProcessBlock(context.Background(), b); err != nil {
+		t.Fatalf("process %s: %v", b.Hash().Short(), err)
+	}
+}
+
+func read(t *testing.T, c *chain.Chain, addr string) chain.Account {
+	t.Helper()
+	a, err := c.Account(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

@@ -172,12 +172,13 @@ func CheckHeaderSanity(p *Params, h *Header) error {
 
 // CheckBlockSanity runs every context-free check on a block and returns the
 // transaction ids, so callers need not hash them again.
-func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) { return checkBlockSanity(p, b, nil) }
+func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) { return checkBlockSanity(p, b, nil, nil) }
 
 // checkBlockSanity is CheckBlockSanity with signatures looked up in sigs
-// first (nil: always verified).
-func checkBlockSanity(p *Params, b *Block, sigs *SigCache) ([]Hash, error) {
-	bc := prepareBlockSanity(p, b, sigs)
+// first (nil: always verified), and the ids and merkle root taken from d
+// when it was computed from b's transactions (nil: hashed here).
+func checkBlockSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) ([]Hash, error) {
+	bc := prepareBlockSanity(p, b, sigs, d)
 	sigs.verifyJobs(p, bc.jobs)
 	return bc.result()
 }
@@ -210,8 +211,9 @@ func (bc *blockCheck) result() ([]Hash, error) {
 }
 
 // prepareBlockSanity runs every check of block sanity but the signature
-// verifications, which it leaves in the result's jobs.
-func prepareBlockSanity(p *Params, b *Block, sigs *SigCache) *blockCheck {
+// verifications, which it leaves in the result's jobs; d is
+// checkBlockSanity's.
+func prepareBlockSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) *blockCheck {
 	fail := func(err error) *blockCheck { return &blockCheck{err: err} }
 	if n := len(b.Transactions); n == 0 {
 		return fail(ruleError(ErrNoTransactions, "block has no coinbase"))
@@ -224,8 +226,8 @@ func prepareBlockSanity(p *Params, b *Block, sigs *SigCache) *blockCheck {
 	if err := CheckHeaderSanity(p, &b.Header); err != nil {
 		return fail(err)
 	}
-	ids := TxIDs(b.Transactions)
-	if root := MerkleRoot(ids); root != b.Header.MerkleRoot {
+	ids, root := d.idsAndRoot(b.Transactions)
+	if root != b.Header.MerkleRoot {
 		return fail(ruleError(ErrBadMerkleRoot, "merkle root %s, header says %s", root.Short(), b.Header.MerkleRoot.Short()))
 	}
 	seen := make(map[Hash]struct{}, len(ids))

@@ -249,18 +249,27 @@ func prepareBlockSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) *block
 const parallelMin = 32
 
 // checkShapes runs checkTxShape on every transaction but the coinbase,
-// spread over the cores when there are many, and returns the first
-// failure (lowest index, whatever the scheduling) with the signatures
-// still to verify: those of the transactions before it that the cache
-// does not hold, in block order.
+// spread over the cores when many are not in the cache, and returns the
+// first failure (lowest index, whatever the scheduling) with the
+// signatures still to verify: those of the transactions before it that
+// the cache does not hold, in block order.
 func checkShapes(p *Params, txs []*Transaction, ids []Hash, sigs *SigCache) ([]sigJob, error) {
+	// A hit is a transaction that passed its shape and its signature on
+	// this network (SigCache): hashing it was the check, and its
+	// addresses' checksums, a tenth of connecting a block of admitted
+	// transfers, are not computed again. The lookups come first, all at
+	// once, so a block whose transactions all hit (a relay hop's normal
+	// case) starts no goroutine.
+	var hit []bool // hit[i-1]: transaction i's
+	toCheck := len(txs) - 1
+	if p.Signed {
+		var hits int
+		hit, hits = sigs.cachedEach(ids[1:])
+		toCheck -= hits
+	}
 	scan := func(lo, hi int) (jobs []sigJob, err error) {
 		for i := lo; i < hi; i++ {
-			// A hit is a transaction that passed its shape and its
-			// signature on this network (SigCache): hashing it was the
-			// check, and its addresses' checksums, a tenth of connecting
-			// a block of admitted transfers, are not computed again.
-			if p.Signed && sigs.cached(ids[i]) {
+			if hit != nil && hit[i-1] {
 				continue
 			}
 			if err := checkTxShape(p, txs[i]); err != nil {
@@ -273,7 +282,7 @@ func checkShapes(p *Params, txs []*Transaction, ids []Hash, sigs *SigCache) ([]s
 		return jobs, nil
 	}
 	workers := runtime.GOMAXPROCS(0)
-	if len(txs)-1 < parallelMin || workers == 1 {
+	if toCheck < parallelMin || workers == 1 {
 		return scan(1, len(txs))
 	}
 	jobs := make([][]sigJob, workers)

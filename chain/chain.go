@@ -183,7 +183,9 @@ func (c *Chain) CheckTxSanity(tx *Transaction) error { return checkTxSanity(c.p,
 
 // CheckBlockSanity is the package's CheckBlockSanity through the chain's
 // signature cache.
-func (c *Chain) CheckBlockSanity(b *Block) ([]Hash, error) { return checkBlockSanity(c.p, b, c.sigs) }
+func (c *Chain) CheckBlockSanity(b *Block) ([]Hash, error) {
+	return checkBlockSanity(c.p, b, c.sigs, nil)
+}
 
 // Params returns the network parameters.
 func (c *Chain) Params() *Params { return c.p }
@@ -272,6 +274,20 @@ type Change struct {
 	OldTip, NewTip *BlockMeta
 	Disconnected   []*Block
 	Connected      []*Block
+	// ids are the transaction ids of connected blocks, by block hash, as
+	// the chain hashed them in this call to check the blocks (the
+	// process's overlay's, read-only once described): the mempool takes
+	// them rather than hash every transaction of the block once more.
+	ids map[Hash][]Hash
+}
+
+// connectedIDs returns the ids of b's transactions if the chain hashed
+// them in this change, else nil.
+func (ch *Change) connectedIDs(b *Block) []Hash {
+	if ids, ok := ch.ids[b.Hash()]; ok && len(ids) == len(b.Transactions) {
+		return ids
+	}
+	return nil
 }
 
 // Joined reports whether the block h joined the main chain in this change.
@@ -320,14 +336,21 @@ type CheckedBlock struct {
 // checks signatures before taking it. It returns the work gate's refusal
 // (ErrNotHeavier, ErrLowWork); every other outcome is ProcessChecked's to
 // report, in pipeline order.
-func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) {
+func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) { return c.CheckBlockDigest(b, nil) }
+
+// CheckBlockDigest is CheckBlock for a block whose transactions the
+// caller hashed already (DigestTxs, as a compact block's rebuild does to
+// check its merkle root): the body's check takes d's ids and root rather
+// than hash every transaction again. A digest not computed from b's
+// transactions, or nil, is not used.
+func (c *Chain) CheckBlockDigest(b *Block, d *TxDigest) (*CheckedBlock, error) {
 	checkBody, _, err := c.precheck(&b.Header)
 	if err != nil {
 		return nil, err
 	}
 	cb := &CheckedBlock{b: b}
 	if checkBody {
-		cb.sanity = newSanity(c.p, b, c.sigs)
+		cb.sanity = newSanity(c.p, b, c.sigs, d)
 	}
 	return cb, nil
 }
@@ -497,9 +520,9 @@ type sanityResult struct {
 	ids []Hash
 }
 
-// newSanity runs CheckBlockSanity on b.
-func newSanity(p *Params, b *Block, sigs *SigCache) *sanityResult {
-	ids, err := checkBlockSanity(p, b, sigs)
+// newSanity runs CheckBlockSanity on b, with d's hashes if they are b's.
+func newSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) *sanityResult {
+	ids, err := checkBlockSanity(p, b, sigs, d)
 	return &sanityResult{err: err, ids: ids}
 }
 
@@ -512,11 +535,11 @@ func newSanity(p *Params, b *Block, sigs *SigCache) *sanityResult {
 func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityResult {
 	out := make([]*sanityResult, len(blocks))
 	if len(blocks) == 1 {
-		out[0] = newSanity(p, blocks[0], sigs)
+		out[0] = newSanity(p, blocks[0], sigs, nil)
 		return out
 	}
 	checks := make([]*blockCheck, len(blocks))
-	onEveryCore(len(blocks), func(i int) { checks[i] = prepareBlockSanity(p, blocks[i], sigs) })
+	onEveryCore(len(blocks), func(i int) { checks[i] = prepareBlockSanity(p, blocks[i], sigs, nil) })
 	n := 0
 	for _, bc := range checks {
 		n += len(bc.jobs)
@@ -550,7 +573,7 @@ func (c *Chain) describe(r *overlay, oldTip *BlockMeta) (*Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("describe tip change: %w", err)
 	}
-	return &Change{OldTip: oldTip, NewTip: newTip, Disconnected: disc, Connected: conn}, nil
+	return &Change{OldTip: oldTip, NewTip: newTip, Disconnected: disc, Connected: conn, ids: r.ids}, nil
 }
 
 // publishTip makes the tip of a committed change visible.

@@ -29,3 +29,21 @@ func VerifyInOneBatch(sc *SigCache, p *Params, txs []*Transaction) []bool {
 // KnownTip returns the committed tip's meta as the chain's store keeps it
 // in memory, if it does (tipstore.go).
 func KnownTip(c *Chain) (*BlockMeta, bool) { return c.store.(*tipStore).known() }
+
+// ForgedDigest is a digest of txs that claims root as their merkle root,
+// which DigestTxs never makes: tests see whether the chain took a
+// digest's hashes or its own.
+func ForgedDigest(txs []*Transaction, root Hash) *TxDigest {
+	d := DigestTxs(txs)
+	d.root = root
+	return d
+}
+
+// ForgedChange is a change connecting b whose transaction ids, as the
+// chain claims to have hashed them, are ids.
+func ForgedChange(b *Block, ids []Hash) *Change {
+	return &Change{Connected: []*Block{b}, ids: map[Hash][]Hash{b.Hash(): ids}}
+}
+
+// ChangeIDs is the ids of b's transactions that ch hands the mempool.
+func ChangeIDs(ch *Change, b *Block) []Hash { return ch.connectedIDs(b) }

@@ -50,10 +50,36 @@ import (
 // hiccup must not lose transactions, and the template builder checks
 // every transaction again anyway.
 func (m *Mempool) Reorg(disconnected, connected []*Block, state AccountReader) {
-	included := make(map[Hash]struct{})
+	m.reorg(disconnected, connected, nil, state)
+}
+
+// ReorgChange is Reorg for a change the chain made, with the ids of the
+// connected blocks' transactions the chain hashed to check them
+// (Change.connectedIDs): the transactions of a gossiped block are hashed
+// once on its way through the node, not again here.
+func (m *Mempool) ReorgChange(ch *Change, state AccountReader) {
+	m.reorg(ch.Disconnected, ch.Connected, ch, state)
+}
+
+// reorg is Reorg, with the connected blocks' ids taken from ch where it
+// has them (ch may be nil).
+func (m *Mempool) reorg(disconnected, connected []*Block, ch *Change, state AccountReader) {
+	n := 0
 	for _, b := range connected {
-		for _, tx := range b.Transactions {
-			included[tx.ID()] = struct{}{}
+		n += len(b.Transactions)
+	}
+	included := make(map[Hash]struct{}, n)
+	for _, b := range connected {
+		var ids []Hash
+		if ch != nil {
+			ids = ch.connectedIDs(b)
+		}
+		for i, tx := range b.Transactions {
+			if ids != nil {
+				included[ids[i]] = struct{}{}
+			} else {
+				included[tx.ID()] = struct{}{}
+			}
 		}
 	}
 	var back []*poolEntry

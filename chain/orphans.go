@@ -186,6 +186,21 @@ func (r *hashRing) has(h Hash) bool {
 	return ok
 }
 
+// hasEach sets has[i] for each of hs the set holds, and returns how
+// many it does.
+func (r *hashRing) hasEach(hs []Hash, has []bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for i := range hs {
+		if _, ok := r.set[hs[i]]; ok {
+			has[i] = true
+			n++
+		}
+	}
+	return n
+}
+
 func (r *hashRing) add(h Hash) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -86,7 +86,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 // as invalid.
 func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) ([]Hash, error) {
 	if sanity == nil {
-		sanity = newSanity(c.p, b, c.sigs)
+		sanity = newSanity(c.p, b, c.sigs, nil)
 	}
 	if err := sanity.err; err != nil {
 		if bodyCommitted(err) {

@@ -121,6 +121,23 @@ func (c *SigCache) cached(id Hash) bool {
 	return ok
 }
 
+// cachedEach reports for each of ids whether it is in the cache, counting
+// the hits, and how many are: one lock for a whole block's lookups, where
+// a lock each made a block of cached transactions spend as long on the
+// locks as on the lookups, and its two checking goroutines contend for
+// them. A nil cache holds nothing.
+func (c *SigCache) cachedEach(ids []Hash) (hit []bool, hits int) {
+	hit = make([]bool, len(ids))
+	if c == nil {
+		return hit, 0
+	}
+	c.mu.Lock()
+	hits = c.ids.hasEach(ids, hit)
+	c.mu.Unlock()
+	c.hits.Add(uint64(hits))
+	return hit, hits
+}
+
 // onEveryCore calls f(0) … f(n-1), each once, on up to GOMAXPROCS
 // goroutines that take the next index as they finish one, so uneven items
 // keep every core busy. It returns when all calls have.

@@ -172,12 +172,13 @@ func CheckHeaderSanity(p *Params, h *Header) error {
 
 // CheckBlockSanity runs every context-free check on a block and returns the
 // transaction ids, so callers need not hash them again.
-func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) { return checkBlockSanity(p, b, nil) }
+func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) { return checkBlockSanity(p, b, nil, nil) }
 
 // checkBlockSanity is CheckBlockSanity with signatures looked up in sigs
-// first (nil: always verified).
-func checkBlockSanity(p *Params, b *Block, sigs *SigCache) ([]Hash, error) {
-	bc := prepareBlockSanity(p, b, sigs)
+// first (nil: always verified), and the ids and merkle root taken from d
+// when it was computed from b's transactions (nil: hashed here).
+func checkBlockSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) ([]Hash, error) {
+	bc := prepareBlockSanity(p, b, sigs, d)
 	sigs.verifyJobs(p, bc.jobs)
 	return bc.result()
 }
@@ -210,8 +211,9 @@ func (bc *blockCheck) result() ([]Hash, error) {
 }
 
 // prepareBlockSanity runs every check of block sanity but the signature
-// verifications, which it leaves in the result's jobs.
-func prepareBlockSanity(p *Params, b *Block, sigs *SigCache) *blockCheck {
+// verifications, which it leaves in the result's jobs; d is
+// checkBlockSanity's.
+func prepareBlockSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) *blockCheck {
 	fail := func(err error) *blockCheck { return &blockCheck{err: err} }
 	if n := len(b.Transactions); n == 0 {
 		return fail(ruleError(ErrNoTransactions, "block has no coinbase"))
@@ -224,8 +226,8 @@ func prepareBlockSanity(p *Params, b *Block, sigs *SigCache) *blockCheck {
 	if err := CheckHeaderSanity(p, &b.Header); err != nil {
 		return fail(err)
 	}
-	ids := TxIDs(b.Transactions)
-	if root := MerkleRoot(ids); root != b.Header.MerkleRoot {
+	ids, root := d.idsAndRoot(b.Transactions)
+	if root != b.Header.MerkleRoot {
 		return fail(ruleError(ErrBadMerkleRoot, "merkle root %s, header says %s", root.Short(), b.Header.MerkleRoot.Short()))
 	}
 	seen := make(map[Hash]struct{}, len(ids))
@@ -247,18 +249,27 @@ func prepareBlockSanity(p *Params, b *Block, sigs *SigCache) *blockCheck {
 const parallelMin = 32
 
 // checkShapes runs checkTxShape on every transaction but the coinbase,
-// spread over the cores when there are many, and returns the first
-// failure (lowest index, whatever the scheduling) with the signatures
-// still to verify: those of the transactions before it that the cache
-// does not hold, in block order.
+// spread over the cores when many are not in the cache, and returns the
+// first failure (lowest index, whatever the scheduling) with the
+// signatures still to verify: those of the transactions before it that
+// the cache does not hold, in block order.
 func checkShapes(p *Params, txs []*Transaction, ids []Hash, sigs *SigCache) ([]sigJob, error) {
+	// A hit is a transaction that passed its shape and its signature on
+	// this network (SigCache): hashing it was the check, and its
+	// addresses' checksums, a tenth of connecting a block of admitted
+	// transfers, are not computed again. The lookups come first, all at
+	// once, so a block whose transactions all hit (a relay hop's normal
+	// case) starts no goroutine.
+	var hit []bool // hit[i-1]: transaction i's
+	toCheck := len(txs) - 1
+	if p.Signed {
+		var hits int
+		hit, hits = sigs.cachedEach(ids[1:])
+		toCheck -= hits
+	}
 	scan := func(lo, hi int) (jobs []sigJob, err error) {
 		for i := lo; i < hi; i++ {
-			// A hit is a transaction that passed its shape and its
-			// signature on this network (SigCache): hashing it was the
-			// check, and its addresses' checksums, a tenth of connecting
-			// a block of admitted transfers, are not computed again.
-			if p.Signed && sigs.cached(ids[i]) {
+			if hit != nil && hit[i-1] {
 				continue
 			}
 			if err := checkTxShape(p, txs[i]); err != nil {
@@ -271,7 +282,7 @@ func checkShapes(p *Params, txs []*Transaction, ids []Hash, sigs *SigCache) ([]s
 		return jobs, nil
 	}
 	workers := runtime.GOMAXPROCS(0)
-	if len(txs)-1 < parallelMin || workers == 1 {
+	if toCheck < parallelMin || workers == 1 {
 		return scan(1, len(txs))
 	}
 	jobs := make([][]sigJob, workers)

@@ -37,8 +37,8 @@ func (a chainAdapter) NewHeaderChain(from chain.Hash) (*chain.HeaderChain, error
 func (a chainAdapter) HeadersAfter(loc []chain.Hash, stop chain.Hash, max int) ([]chain.Header, error) {
 	return a.n.chain.HeadersAfter(loc, stop, max)
 }
-func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
-	return a.n.intake.processGossiped(ctx, b)
+func (a chainAdapter) ProcessBlock(ctx context.Context, b *chain.Block, d *chain.TxDigest) (p2p.BlockResult, error) {
+	return a.n.intake.processGossiped(ctx, b, d)
 }
 func (a chainAdapter) CheckBlocks(bs []*chain.Block) *chain.CheckedBlocks {
 	return a.n.chain.CheckBlocks(bs)

@@ -34,11 +34,11 @@ func TestAdapterReportsOrphansConnected(t *testing.T) {
 	defer b.Close()
 
 	gossip := chainAdapter{b}
-	r, err := gossip.ProcessBlock(context.Background(), b2)
+	r, err := gossip.ProcessBlock(context.Background(), b2, nil)
 	if !errors.Is(err, chain.ErrUnknownParent) || r.Connected != 0 || r.Joined {
 		t.Fatalf("b2 before b1: %+v, %v, want an orphan", r, err)
 	}
-	r, err = gossip.ProcessBlock(context.Background(), b1)
+	r, err = gossip.ProcessBlock(context.Background(), b1, nil)
 	if err != nil || !r.Joined || r.Connected != 2 || r.Tip == nil || r.Tip.Hash != b2.Hash() {
 		t.Fatalf("b1: %+v, %v; want b1 joined, two blocks connected, tip b2", r, err)
 	}

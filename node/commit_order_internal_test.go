@@ -97,7 +97,7 @@ func TestGossipedBlockCheckedDuringCommit(t *testing.T) {
 	defer st.closeNode(n)
 	gossip := chainAdapter{n}
 	st.hold()
-	if r, err := gossip.ProcessBlock(ctx, b1); err != nil || !r.Joined {
+	if r, err := gossip.ProcessBlock(ctx, b1, nil); err != nil || !r.Joined {
 		t.Fatalf("b1: %+v, %v", r, err)
 	}
 	st.waitHeld(t)
@@ -109,7 +109,7 @@ func TestGossipedBlockCheckedDuringCommit(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		r, err := gossip.ProcessBlock(ctx, b2)
+		r, err := gossip.ProcessBlock(ctx, b2, nil)
 		done <- result{r, err}
 	}()
 	testutil.Eventually(t, 10*time.Second, "b2's signature checked while b1's commit is held", func() bool {

@@ -120,7 +120,7 @@ func (in *intake) lockTx() (waited bool) {
 // after unlocking, publishes what changed. A batch (sync) is published
 // as its last connected block.
 func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string) (*chain.Change, int, error) {
-	ch, k, err := in.processLocked(ctx, bs, batch, nil)
+	ch, k, err := in.processLocked(ctx, bs, nil, batch, nil)
 	if ch != nil {
 		in.publishChange(ch, batch, origin)
 	}
@@ -135,7 +135,7 @@ func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bo
 // The commit is counted in early under earlyMu, where close sets refuse:
 // a validator still running when the node closes either counts before
 // wait begins or is refused, never adds to early while wait waits.
-func (in *intake) processGossiped(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
+func (in *intake) processGossiped(ctx context.Context, b *chain.Block, d *chain.TxDigest) (p2p.BlockResult, error) {
 	in.earlyMu.Lock()
 	if in.refuse {
 		in.earlyMu.Unlock()
@@ -145,7 +145,7 @@ func (in *intake) processGossiped(ctx context.Context, b *chain.Block) (p2p.Bloc
 	in.earlyMu.Unlock()
 	return p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
 		defer in.early.Done()
-		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, false, validated)
+		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, d, false, validated)
 		if ch != nil {
 			in.publishChange(ch, false, OriginGossip)
 		}
@@ -180,7 +180,11 @@ func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
 	return d
 }
 
-func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bool, validated func(*chain.Change)) (*chain.Change, int, error) {
+// processLocked checks bs before taking mu and processes them under it;
+// d is the digest gossip computed of a single block's transactions
+// (chain.Chain.CheckBlockDigest), or nil.
+func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, d *chain.TxDigest, batch bool,
+	validated func(*chain.Change)) (*chain.Change, int, error) {
 	var checked *chain.CheckedBlock
 	var checkedBatch *chain.CheckedBlocks
 	if batch {
@@ -192,7 +196,7 @@ func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, batch bo
 		// transaction: a gossiped block that cannot win waits for
 		// nobody, and one being checked holds nobody up.
 		var err error
-		if checked, err = in.chain.CheckBlock(bs[0]); err != nil {
+		if checked, err = in.chain.CheckBlockDigest(bs[0], d); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -228,7 +232,7 @@ func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.Check
 		}
 	}
 	if ch != nil {
-		in.mempool.Reorg(ch.Disconnected, ch.Connected, in.chain)
+		in.mempool.ReorgChange(ch, in.chain)
 		if ch.Reorg() {
 			in.log.Info("reorg", "old_tip", ch.OldTip.Hash.Short(), "new_tip", ch.NewTip.Hash.Short(),
 				"height", ch.NewTip.Height(), "depth", len(ch.Disconnected))

@@ -58,8 +58,12 @@ type Chain interface {
 	// so gossip can ignore it. It may return as soon as the block is
 	// fully validated and its change to the main chain known, before the
 	// block is stored (ProcessEarly): Block and Stored report it from then
-	// on, and a block building on it is processed after it.
-	ProcessBlock(ctx context.Context, b *chain.Block) (BlockResult, error)
+	// on, and a block building on it is processed after it. d, if not
+	// nil, is the digest of b's transactions that gossip computed to
+	// check a rebuilt compact block (chain.DigestTxs), which the chain's
+	// check of b takes rather than hash them again
+	// (chain.Chain.CheckBlockDigest).
+	ProcessBlock(ctx context.Context, b *chain.Block, d *chain.TxDigest) (BlockResult, error)
 	// CheckBlocks runs the context-free checks of a batch the syncer
 	// requested, signatures included, on every core and without the
 	// chain's lock (see chain.Chain.CheckBlocks): the syncer checks one

@@ -171,20 +171,27 @@ func (r *rebuild) fill(indexes []int, txs []*chain.Transaction) error {
 	return nil
 }
 
-// block is the rebuilt block if its merkle root is the header's; false
-// after a collision put a wrong transaction in some place.
-func (r *rebuild) block() (*chain.Block, bool) {
+// block is the rebuilt block, with the digest of its transactions, if
+// its merkle root is the header's; false after a collision put a wrong
+// transaction in some place. The ids are hashed here from the
+// transactions placed, not taken from the mempool's or the batches'
+// (a wrong one would pass a collision for a match) nor from the sender;
+// the digest spares the chain's check of the block hashing them again.
+func (r *rebuild) block() (*chain.Block, *chain.TxDigest, bool) {
 	b := &chain.Block{Header: r.c.Header, Transactions: r.txs}
-	return b, chain.MerkleRoot(chain.TxIDs(r.txs)) == r.c.Header.MerkleRoot
+	d := chain.DigestTxs(r.txs)
+	return b, d, d.Root() == r.c.Header.MerkleRoot
 }
 
 // assemble turns a compact block from peer from into the block it
-// describes. faithful reports whether the compact block describes it
-// exactly; it is false only for a block fetched whole that the compact
-// block does not match. A wrong answer from the sender is an error that
-// costs it (errWrongTxs, protocol.ErrBadMessage); so is a block it cannot
-// deliver, which another peer will (the caller asks every peer's status).
-func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.CompactBlock, mayAsk bool) (b *chain.Block, faithful bool, err error) {
+// describes, with the digest of its transactions when it hashed them
+// (nil for a block fetched whole). faithful reports whether the compact
+// block describes it exactly; it is false only for a block fetched whole
+// that the compact block does not match. A wrong answer from the sender
+// is an error that costs it (errWrongTxs, protocol.ErrBadMessage); so is
+// a block it cannot deliver, which another peer will (the caller asks
+// every peer's status).
+func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.CompactBlock, mayAsk bool) (b *chain.Block, d *chain.TxDigest, faithful bool, err error) {
 	h := c.Header.Hash()
 	r := g.newRebuild(c)
 	g.compactStats.txsRecent.Add(uint64(r.fromRecent))
@@ -193,7 +200,7 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 		g.compactStats.rebuilt.Add(1)
 	} else {
 		if !mayAsk {
-			return nil, false, errNotAsked
+			return nil, nil, false, errNotAsked
 		}
 		g.compactStats.requested.Add(1)
 		g.compactStats.txsRequested.Add(uint64(len(missing)))
@@ -201,10 +208,10 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 		switch {
 		case err == nil:
 			if err := r.fill(missing, txs); err != nil {
-				return nil, false, err
+				return nil, nil, false, err
 			}
 		case errors.Is(err, protocol.ErrBadMessage):
-			return nil, false, err
+			return nil, nil, false, err
 		default:
 			g.log.Debug("missing transactions not served", "peer", from, "hash", h.Short(), "reason", err)
 			return g.fetchWhole(ctx, from, c)
@@ -212,24 +219,25 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 	}
 	// Without a transaction of ours in it, a wrong merkle root is the
 	// sender's: intake refuses the block (chain.ErrBadMerkleRoot).
-	if b, ok := r.block(); ok || r.fromPool == 0 {
-		return b, true, nil
+	if b, d, ok := r.block(); ok || r.fromPool == 0 {
+		return b, d, true, nil
 	}
 	if !mayAsk {
-		return nil, false, errNotAsked
+		return nil, nil, false, errNotAsked
 	}
 	g.log.Info("compact block rebuilt with a wrong merkle root, fetching it whole", "peer", from, "hash", h.Short())
 	return g.fetchWhole(ctx, from, c)
 }
 
-// fetchWhole fetches c's block from from with the sync protocol.
-func (g *Gossip) fetchWhole(ctx context.Context, from peer.ID, c *protocol.CompactBlock) (*chain.Block, bool, error) {
+// fetchWhole fetches c's block from from with the sync protocol. Its
+// transactions are hashed by the chain's check: no digest.
+func (g *Gossip) fetchWhole(ctx context.Context, from peer.ID, c *protocol.CompactBlock) (*chain.Block, *chain.TxDigest, bool, error) {
 	g.compactStats.fetched.Add(1)
 	b, err := g.sync.FetchBlock(ctx, from, c.Header.Hash())
 	if err != nil {
-		return nil, false, errUnavailable{err}
+		return nil, nil, false, errUnavailable{err}
 	}
-	return b, c.Matches(b), nil
+	return b, nil, c.Matches(b), nil
 }
 
 // errNotAsked: the block could not be rebuilt from what this node holds,

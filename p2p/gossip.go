@@ -364,7 +364,7 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 	// request: it is rebuilt from what this node holds, or else left to
 	// sync, which asks the sender (it connected the block, so it has the
 	// parents) for them and for this block.
-	b, faithful, err := g.assemble(ctx, from, c, g.chain.Validated(c.Header.PrevHash))
+	b, d, faithful, err := g.assemble(ctx, from, c, g.chain.Validated(c.Header.PrevHash))
 	if errors.Is(err, errNotAsked) {
 		g.log.Info("block received ahead of its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
 		g.sync.RequestSync(from)
@@ -378,7 +378,7 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 		}
 		return blockVerdict(err, false), err
 	}
-	r, err := g.chain.ProcessBlock(ctx, b)
+	r, err := g.chain.ProcessBlock(ctx, b, d)
 	if r.Connected > 1 && r.Tip != nil {
 		// Gossip forwards b, not the blocks it brought along: peers
 		// learn of those from our status, and sync. The status carries

@@ -69,23 +69,23 @@ var _ p2p.Chain = (*testChain)(nil)
 
 // ProcessBlock returns once b is validated, as the node's does (see
 // p2p.ProcessEarly); the commit and the mempool update finish after.
-func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
+func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block, d *chain.TxDigest) (p2p.BlockResult, error) {
 	c.early.Add(1)
 	return p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
 		defer c.early.Done()
-		return c.process(ctx, b, validated)
+		return c.process(ctx, b, d, validated)
 	})
 }
 
 // processNow processes b to the end, commit included: for a test's own
 // blocks, which it builds on at once.
 func (c *testChain) processNow(ctx context.Context, b *chain.Block) (p2p.BlockResult, error) {
-	ch, err := c.process(ctx, b, nil)
+	ch, err := c.process(ctx, b, nil, nil)
 	return p2p.ResultOf(ch, b.Hash()), err
 }
 
-func (c *testChain) process(ctx context.Context, b *chain.Block, validated func(*chain.Change)) (*chain.Change, error) {
-	cb, err := c.CheckBlock(b)
+func (c *testChain) process(ctx context.Context, b *chain.Block, d *chain.TxDigest, validated func(*chain.Change)) (*chain.Change, error) {
+	cb, err := c.CheckBlockDigest(b, d)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func (c *testChain) process(ctx context.Context, b *chain.Block, validated func(
 	defer c.mu.Unlock()
 	ch, err := c.ProcessCheckedValidated(ctx, cb, validated)
 	if ch != nil {
-		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
+		c.mp.ReorgChange(ch, c.Chain)
 	}
 	return ch, err
 }
@@ -108,7 +108,7 @@ func (c *testChain) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedB
 	defer c.mu.Unlock()
 	ch, n, err := c.Chain.ProcessCheckedBlocks(ctx, cb)
 	if ch != nil {
-		c.mp.Reorg(ch.Disconnected, ch.Connected, c.Chain)
+		c.mp.ReorgChange(ch, c.Chain)
 	}
 	return n, err
 }

@@ -22,7 +22,7 @@ import (
 // a sync batch of 64 blocks of 4 transfers 9,600 blocks into a chain of
 // 1,000 recipients, as BenchmarkSync10k commits them in its second half.
 // Each times as many commits as the store holds the transaction index
-// back for (17 blocks of 1,001 entries, 8 batches of 64 blocks) and then
+// back for (17 blocks of 1,001 entries, 32 batches of 64 blocks) and then
 // Close, which writes what is held back, so a commit's figure includes
 // its share of that write.
 func BenchmarkApplyParts(b *testing.B) {
@@ -33,7 +33,7 @@ func BenchmarkApplyParts(b *testing.B) {
 		seedNo               uint64
 	}{
 		{"connect-1000", 2_002, 1000, 1, 2, 17, 23},
-		{"sync-64x4", 1_020, 4, 64, 150, 8, 29},
+		{"sync-64x4", 1_020, 4, 64, 150, 32, 29},
 	}
 	parts := []struct {
 		name              string

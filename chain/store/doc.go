@@ -62,10 +62,12 @@
 // main entries) commits without its index entries, which Apply keeps in
 // memory once the commit succeeded. They are written, sorted, with the
 // mark moved to the batch's tip, in the transaction of the batch that
-// would take the held-back set to 16,384 entries or 2,048 blocks, of any
-// batch that may take a block off the main chain (before that batch's
-// own deletions, the entries of blocks it replaces dropped), and at
-// Close. So the mark is always the tip or a main-chain ancestor of it,
+// would take the held-back set to 2,048 blocks or to its entry bound (a
+// number each store draws at Open between 8,192 and 16,384, so that
+// nodes sharing a machine do not all write theirs on the same block), of
+// any batch that may take a block off the main chain (before that
+// batch's own deletions, the entries of blocks it replaces dropped), and
+// at Close. So the mark is always the tip or a main-chain ancestor of it,
 // the bucket holds exactly the main chain's transactions up to the mark,
 // and no entry on disk names a block off the main chain. The held-back
 // set is at most about 2.5 MB.

@@ -75,6 +75,8 @@ type Store struct {
 	// planning the index to updating pending.
 	applyMu sync.Mutex
 	pending pendingSet
+	// maxEntries bounds the pending set's entries (entryBound).
+	maxEntries int
 }
 
 var _ chain.Store = (*Store)(nil)
@@ -126,7 +128,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, maxEntries: entryBound()}, nil
 }
 
 // prepare checks the schema of an existing store, or lays out a new one.

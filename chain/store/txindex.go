@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,7 +33,8 @@ const keyIndexed = "indexed"
 const markSize = heightKeySize + chain.HashSize
 
 // Bounds of the pending set. The batch that would take it past either is
-// committed with the whole set: memory stays under about 2.5 MB (an entry
+// committed with the whole set (each store draws its entry bound from
+// the upper half of pendingMaxEntries, see entryBound): memory stays under about 2.5 MB (an entry
 // is an id, a block number and the map's overhead) and Open indexes at
 // most that many transactions and blocks again after a crash. In a sync
 // batch of 64 blocks of four transfers, 2,048 blocks rather than 512 took
@@ -41,6 +43,15 @@ var (
 	pendingMaxEntries = 16384
 	pendingMaxBlocks  = 2048
 )
+
+// entryBound draws a store's bound on held-back entries, uniformly from
+// the upper half of pendingMaxEntries. Nodes that connect the same blocks
+// would otherwise all write their sets on the same block; on one machine
+// running many nodes, those commits then took the cores at once and
+// were the slowest deliveries of a gossiped block (docs/benchmarks.md).
+func entryBound() int {
+	return pendingMaxEntries/2 + rand.IntN(pendingMaxEntries/2+1)
+}
 
 // reindexBudget is how many transactions one transaction of Open's
 // catch-up indexes before it commits with the mark moved, so a rebuild of
@@ -125,7 +136,7 @@ func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan) (indexPlan, erro
 		return indexPlan{}, err
 	}
 	entries, blocks := s.pending.size()
-	if extendsOnly(b, tip, tipHeight, hasTip) && entries+len(b.TxIndex) < pendingMaxEntries &&
+	if extendsOnly(b, tip, tipHeight, hasTip) && entries+len(b.TxIndex) < s.maxEntries &&
 		blocks+len(p.indexHeights) < pendingMaxBlocks {
 		ip := indexPlan{lazy: true, byBlock: make(map[chain.Hash][]chain.Hash, len(p.indexHeights)), heights: p.indexHeights}
 		for id, h := range b.TxIndex {

@@ -116,3 +116,20 @@ func FuzzDecodeMark(f *testing.F) {
 		}
 	})
 }
+
+// TestEntryBound: each store's bound lies in the upper half of
+// pendingMaxEntries, and stores do not all draw the same one (nodes
+// sharing a machine would flush on the same block).
+func TestEntryBound(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		n := entryBound()
+		if n < pendingMaxEntries/2 || n > pendingMaxEntries {
+			t.Fatalf("bound %d outside [%d, %d]", n, pendingMaxEntries/2, pendingMaxEntries)
+		}
+		seen[n] = true
+	}
+	if len(seen) < 100 {
+		t.Fatalf("200 draws gave %d distinct bounds", len(seen))
+	}
+}

@@ -135,7 +135,9 @@ func newNode(cfg Config, wrap func(chain.Store) chain.Store) (*Node, error) {
 	if cfg.Params.Signed && !chain.ValidAddress(minerAddr) {
 		return nil, fmt.Errorf("miner address %q is not a valid address", minerAddr)
 	}
-	st, err := store.OpenDir(cfg.DataDir, cfg.StoreOptions...)
+	// The store reports what Open repairs (its transaction index after a
+	// crash); the configuration's options come after and may override it.
+	st, err := store.OpenDir(cfg.DataDir, append([]store.Option{store.WithLogger(log)}, cfg.StoreOptions...)...)
 	if err != nil {
 		return nil, notWritable(cfg.DataDir, err)
 	}

@@ -27,6 +27,11 @@ const appendFill = 1.0
 // on error, none. When it returns nil the transaction is on disk (unless
 // the store was opened WithNoSync). A nil or empty batch writes nothing.
 //
+// The one exception is the transaction index of a batch that only extends
+// the main chain: it is held in memory and committed with a later batch
+// (txindex.go). TxLocation answers it from the moment Apply returns, and
+// Open rebuilds it from the block records if the process died first.
+//
 // Records are encoded before the transaction begins, and bbolt's single
 // writer lock is held only to find the heights of the blocks that the
 // batch's undo records, deletions and transaction index name without their
@@ -40,6 +45,11 @@ func (s *Store) Apply(b *chain.Batch) error {
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
+	// One Apply at a time from the plan to the pending set's update: a
+	// batch that writes the set must see every entry committed before it.
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	var ip indexPlan
 	err = boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
 		if err != nil {
@@ -48,10 +58,19 @@ func (s *Store) Apply(b *chain.Batch) error {
 		if err := p.resolve(b, bk); err != nil {
 			return err
 		}
+		if ip, err = s.planIndex(b, bk, p); err != nil {
+			return err
+		}
 		return p.commit(bk)
 	}))
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
+	}
+	// Only now: a reader that misses an entry here finds it on disk.
+	if ip.lazy {
+		s.pending.add(ip.byBlock, ip.heights)
+	} else {
+		s.pending.clear()
 	}
 	return nil
 }
@@ -95,6 +114,9 @@ type plan struct {
 	// the undo records put (nil for a deletion), by block hash.
 	newBlocks map[chain.Hash]newBlock
 	undos     map[chain.Hash][]byte
+	// indexHeights are the heights of the blocks the batch's index
+	// entries name, found by resolve.
+	indexHeights map[chain.Hash]uint64
 	// mem holds the small keys and values.
 	mem *arena
 }
@@ -201,20 +223,6 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 // index. It reads before anything is written, so a block deleted by this
 // batch is still found.
 func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
-	heightOf := func(h chain.Hash) (uint64, bool, error) {
-		if m := b.Metas[h]; m != nil {
-			return m.Height(), true, nil
-		}
-		v := bk.metas.Get(h[:])
-		if v == nil {
-			return 0, false, nil
-		}
-		rec, err := decodeIndex(v)
-		if err != nil {
-			return 0, false, fmt.Errorf("meta %s: %w", h.Short(), err)
-		}
-		return rec.height, true, nil
-	}
 	for h, m := range b.Metas {
 		if m != nil {
 			if _, ok := b.Blocks[h]; !ok && bk.metas.Get(h[:]) == nil {
@@ -222,7 +230,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 			}
 			continue
 		}
-		height, ok, err := heightOf(h)
+		height, ok, err := heightOf(b, bk, h)
 		if err != nil || !ok {
 			continue // not stored: nothing to delete (a damaged record is kept for Check)
 		}
@@ -250,7 +258,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		if _, ok := b.Blocks[h]; ok {
 			continue // written or deleted with its block above
 		}
-		height, ok, err := heightOf(h)
+		height, ok, err := heightOf(b, bk, h)
 		if err != nil {
 			return err
 		}
@@ -279,6 +287,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 	// A block holds many transactions: its height and main-chain check
 	// are worked out once.
 	onMain := make(map[chain.Hash][]byte)
+	p.indexHeights = make(map[chain.Hash]uint64)
 	for id, h := range b.TxIndex {
 		if h.IsZero() {
 			p.txindex = append(p.txindex, write{key: p.hashKey(id)})
@@ -286,7 +295,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		}
 		val, done := onMain[h]
 		if !done {
-			height, ok, err := heightOf(h)
+			height, ok, err := heightOf(b, bk, h)
 			if err != nil {
 				return err
 			}
@@ -296,6 +305,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 			}
 			if ok && main == h {
 				val = p.heightKey(height)
+				p.indexHeights[h] = height
 			}
 			onMain[h] = val
 		}
@@ -307,6 +317,22 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		p.txindex = append(p.txindex, write{key: p.hashKey(id), val: val})
 	}
 	return nil
+}
+
+// heightOf returns the height of block h: from its meta in b, or stored.
+func heightOf(b *chain.Batch, bk *buckets, h chain.Hash) (uint64, bool, error) {
+	if m := b.Metas[h]; m != nil {
+		return m.Height(), true, nil
+	}
+	v := bk.metas.Get(h[:])
+	if v == nil {
+		return 0, false, nil
+	}
+	rec, err := decodeIndex(v)
+	if err != nil {
+		return 0, false, fmt.Errorf("meta %s: %w", h.Short(), err)
+	}
+	return rec.height, true, nil
 }
 
 // commit writes the plan, each bucket's keys in order: map order is

@@ -8,7 +8,7 @@
 // all on disk or not at all.
 //
 // One bbolt file (FileName inside the node's data directory, see OpenDir)
-// holds these buckets (schema version 3):
+// holds these buckets (schema version 4):
 //
 //	bucket    key                         value
 //	metas     block hash (32)             height uint64 | status (1) | cumulative work,
@@ -20,6 +20,8 @@
 //	accounts  address (see below)         balance int64 | nonce uint64  = 16 bytes
 //	txindex   transaction id (32)         height uint64 of the main-chain block holding it
 //	meta      "tip"                       hash (32) of the main chain's last block
+//	          "indexed"                   height uint64 | hash (32): the main-chain block
+//	                                      up to which txindex is complete (the mark)
 //	          "version"                   schema version uint32
 //
 // A block record is cut into chunks of 8,126 bytes (recordChunk), the
@@ -52,6 +54,24 @@
 // name their block through its height, and Apply refuses one whose block
 // is not the main chain's at that height once the batch is in.
 //
+// The transaction index is committed lazily (txindex.go). Its keys are
+// hashes, so every entry dirties a leaf of its own: in a sync batch of
+// small blocks they were about 70% of the commit's write calls. A batch
+// that only extends the main chain (no index entry deleted, no main
+// entry at or below the stored tip's height, its tip the highest of its
+// main entries) commits without its index entries, which Apply keeps in
+// memory once the commit succeeded. They are written, sorted, with the
+// mark moved to the batch's tip, in the transaction of the batch that
+// would take the held-back set to 2,048 blocks or to its entry bound (a
+// number each store draws at Open between 8,192 and 16,384, so that
+// nodes sharing a machine do not all write theirs on the same block), of
+// any batch that may take a block off the main chain (before that
+// batch's own deletions, the entries of blocks it replaces dropped), and
+// at Close. So the mark is always the tip or a main-chain ancestor of it,
+// the bucket holds exactly the main chain's transactions up to the mark,
+// and no entry on disk names a block off the main chain. The held-back
+// set is at most about 2.5 MB.
+//
 // Why the keys are heights: blocks and main-index entries are written as
 // the chain grows, so keyed by height they append to the end of their
 // B+trees, whose pages are filled to the brim (appendFill) and never
@@ -73,12 +93,17 @@
 //
 // The meta bucket's version is checked on every open, and a file with
 // another version, or a bbolt file that is not a gossipchain store, is
-// refused with ErrSchema rather than read wrongly, with one exception: a
-// version-2 file is converted in place on Open (migrate.go), each block
-// record cut into its chunks, the bytes unchanged, in transactions of up
-// to 32 MiB of records, resumed by the next Open if cut short (the meta
-// bucket's "migrating" key marks it, and the version is 3 from the first
-// transaction on, so a version-2 build refuses a half-converted file).
+// refused with ErrSchema rather than read wrongly, with two exceptions,
+// converted in place on Open (migrate.go). A version-3 file differs only
+// by the mark: its index is complete, so its first transaction sets the
+// mark to the tip and the version to 4. A version-2 file gets the same
+// and has each block record cut into its chunks, the bytes unchanged, in
+// transactions of up to 32 MiB of records, resumed by the next Open if
+// cut short (the meta bucket's "migrating" key marks it). The version is
+// 4 from the first transaction on, so an older build refuses the file: a
+// version-2 build would not find the records already cut, and a
+// version-3 build would trust an index that may lag the tip and miss
+// lookups (on the unsigned network, accept a transaction already mined).
 // Version 1 files are refused: the node fills a new file from its peers
 // (docs/operator.md says how).
 //
@@ -92,7 +117,13 @@
 // an I/O error during the commit itself (a failed write or fsync of
 // bbolt's meta page): the file then holds the state before the batch or
 // after it, never a part of it, and which one is known after reopening.
-// Zero-valued batch entries are deletions (see chain.Batch).
+// Zero-valued batch entries are deletions (see chain.Batch). The index
+// entries Apply held back are the exception: a crash may lose them, and
+// the next Open writes them again from the block records (below), before
+// any read. TxLocation answers them from memory from the moment Apply
+// returns: it looks in the held-back set, then, if absent, opens its read
+// transaction; a batch that writes the set empties it only after its
+// commit, so an entry is always in one or the other.
 //
 // Each read runs in its own read-only transaction and sees only committed
 // batches; View runs many reads of the block index, the main chain and
@@ -105,9 +136,17 @@
 //
 // Opening is O(1) in the length of the chain: bbolt maps the file and
 // loads its list of free pages (about one large batch's worth), then the
-// store checks the schema version and the buckets. Nothing else is read;
-// nothing is replayed or scanned. The one exception is the first Open of
-// a version-2 file, which rewrites every block record once.
+// store checks the schema version, the buckets, and that the mark is the
+// tip. Nothing else is read; nothing is replayed or scanned. The
+// exceptions: the first Open of a version-2 file rewrites every block
+// record once; after a crash, Open indexes the main chain's blocks above
+// the mark (at most 2,048 blocks and about 16,384 transactions: it reads
+// each block record and hashes its transactions); and a mark that is
+// missing while the chain has a tip, does not decode or is not on the
+// main chain (which Apply never leaves) makes Open empty the index and
+// build it again from the whole main chain, in transactions of up to
+// 65,536 transactions that each move the mark, logging why
+// (WithLogger).
 //
 // A file is opened by one process at a time (an exclusive flock). A second
 // Open of the same file fails with ErrLocked after the lock timeout

@@ -12,15 +12,19 @@ import (
 // version 3 keeps it in chunks under height | hash | index (chunks.go).
 // Nothing else differs, so Open converts a version-2 file in place: each
 // record is deleted and put again as its chunks, the bytes unchanged.
+// Version 4 differs from version 3 only by the "indexed" mark (txindex.go):
+// a version-2 or -3 file's index is complete, so the mark is its tip.
 //
-// The first transaction sets the version to 3 and the migrating mark,
-// so a version-2 build refuses the file from then on (it would not find
-// the records already cut), and a conversion cut short by a crash or a
-// kill resumes at the next Open. Each later transaction converts records
-// worth up to migrateBudget bytes, so memory stays bounded whatever the
-// chain's length, and a record is either whole or in chunks, never both,
-// after any of them. The last one removes the mark. Nothing reads the
-// store before Open returns, so no reader sees it half converted.
+// The first transaction sets the version to 4, the index mark and, from
+// version 2, the migrating mark, so a version-2 or -3 build refuses the
+// file from then on (a version-2 build would not find the records already
+// cut, a version-3 one would trust an index that may lag), and a
+// conversion cut short by a crash or a kill resumes at the next Open.
+// Each later transaction converts records worth up to migrateBudget
+// bytes, so memory stays bounded whatever the chain's length, and a
+// record is either whole or in chunks, never both, after any of them.
+// The last one removes the migrating mark. Nothing reads the store before
+// Open returns, so no reader sees it half converted.
 
 // keyMigrating, in the meta bucket, marks a store whose version-2 block
 // records are being cut into chunks. Its value is the version converted
@@ -34,29 +38,48 @@ const keyMigrating = "migrating"
 var migrateBudget = 32 << 20
 
 // needsMigration reports whether a store whose meta bucket is meta must
-// be converted before use: version 2, or version 3 with the mark left by
-// a conversion that did not finish.
+// be converted before use: version 2 or 3, or version 4 with the mark
+// left by a conversion of block records that did not finish.
 func needsMigration(meta *bolt.Bucket, version uint32) bool {
-	return version == 2 || (version == SchemaVersion && meta.Get([]byte(keyMigrating)) != nil)
+	return version == 2 || version == 3 || (version == SchemaVersion && meta.Get([]byte(keyMigrating)) != nil)
 }
 
-// migrateV2 converts the version-2 block records of db into chunks.
-func migrateV2(db *bolt.DB) error {
+// migrateFrom converts db to SchemaVersion: the version and the index
+// mark first, then the version-2 block records into chunks (a version-3
+// file may still have some, if a conversion from version 2 was cut short).
+func migrateFrom(db *bolt.DB) error {
+	var cut bool
 	err := db.Update(func(tx *bolt.Tx) error {
-		meta, err := getBucket(tx, bucketMeta)
+		bk, err := openBuckets(tx)
 		if err != nil {
 			return err
 		}
-		if err := meta.Put([]byte(keyMigrating), []byte{2}); err != nil {
+		version := binary.BigEndian.Uint32(bk.meta.Get([]byte(keyVersion)))
+		if version == 2 {
+			if err := bk.meta.Put([]byte(keyMigrating), []byte{2}); err != nil {
+				return err
+			}
+		}
+		cut = bk.meta.Get([]byte(keyMigrating)) != nil
+		if version == SchemaVersion {
+			return nil
+		}
+		tip, height, ok, err := storedTip(bk)
+		if err != nil {
 			return err
 		}
-		return meta.Put([]byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion))
+		if ok {
+			if err := bk.meta.Put([]byte(keyIndexed), appendMark(nil, height, tip)); err != nil {
+				return err
+			}
+		}
+		return bk.meta.Put([]byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion))
 	})
 	if err != nil {
-		return fmt.Errorf("migrate from version 2: %w", err)
+		return fmt.Errorf("migrate to version %d: %w", SchemaVersion, err)
 	}
 	var from []byte // the last record converted: the next batch starts after it
-	for done := false; !done; {
+	for done := !cut; !done; {
 		err := db.Update(func(tx *bolt.Tx) error {
 			var err error
 			from, done, err = migrateBatch(tx, from)

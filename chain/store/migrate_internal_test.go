@@ -140,11 +140,29 @@ func dump(s *Store) (string, error) {
 // Compact (the build's file is 16 MB of mostly holes), and gzipped.
 const v2Fixture = "testdata/v2"
 
+// v3Fixture is the same chain written by a version-3 build (b7c3cda, the
+// same test), compacted and gzipped the same way. That build's answers
+// were byte for byte version 2's, so the fixture keeps no copy of them.
+const v3Fixture = "testdata/v3"
+
 // copyV2Fixture copies the version-2 fixture's file into a new directory
 // and returns its path and the answers the version-2 build gave.
 func copyV2Fixture(t *testing.T) (path, want string) {
 	t.Helper()
-	gz, err := os.Open(filepath.Join(v2Fixture, FileName+".gz"))
+	return copyFixture(t, v2Fixture)
+}
+
+// copyV3Fixture is copyV2Fixture for the version-3 fixture.
+func copyV3Fixture(t *testing.T) (path, want string) {
+	t.Helper()
+	return copyFixture(t, v3Fixture)
+}
+
+// copyFixture copies the fixture file of dir into a new directory and
+// returns its path and the answers of v2Fixture.
+func copyFixture(t *testing.T, dir string) (path, want string) {
+	t.Helper()
+	gz, err := os.Open(filepath.Join(dir, FileName+".gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,20 +186,18 @@ func copyV2Fixture(t *testing.T) (path, want string) {
 	return path, string(answers)
 }
 
-// CopyV2Fixture is copyV2Fixture for the external tests.
-var CopyV2Fixture = copyV2Fixture
+// CopyV2Fixture and CopyV3Fixture are for the external tests.
+var (
+	CopyV2Fixture = copyV2Fixture
+	CopyV3Fixture = copyV3Fixture
+)
 
 // layout returns the file's version, whether it carries the migrating
 // mark, and how many blocks entries are whole records (version 2's
 // 40-byte keys) and how many are chunks.
 func layout(t *testing.T, path string) (version uint32, mark bool, whole, chunks int) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	err = db.View(func(tx *bolt.Tx) error {
+	viewFile(t, path, func(tx *bolt.Tx) error {
 		meta := tx.Bucket([]byte(bucketMeta))
 		version = binary.BigEndian.Uint32(meta.Get([]byte(keyVersion)))
 		mark = meta.Get([]byte(keyMigrating)) != nil
@@ -197,10 +213,20 @@ func layout(t *testing.T, path string) (version uint32, mark bool, whole, chunks
 			return nil
 		})
 	})
+	return version, mark, whole, chunks
+}
+
+// viewFile runs fn in a read transaction of the closed store at path.
+func viewFile(t *testing.T, path string, fn func(*bolt.Tx) error) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return version, mark, whole, chunks
+	defer db.Close()
+	if err := db.View(fn); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestMigrateResumes: a conversion cut short after any of its

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"log/slog"
 	"math"
 	"time"
 )
@@ -29,11 +30,13 @@ const DefaultLockTimeout = time.Second
 type config struct {
 	noSync      bool
 	lockTimeout time.Duration
+	log         *slog.Logger
 }
 
 func defaultConfig() config {
 	return config{
 		lockTimeout: DefaultLockTimeout,
+		log:         slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -54,4 +57,14 @@ func WithNoSync(noSync bool) Option {
 // means one attempt and no wait. The default is DefaultLockTimeout.
 func WithLockTimeout(d time.Duration) Option {
 	return func(c *config) { c.lockTimeout = d }
+}
+
+// WithLogger sets where Open reports what it repairs (the transaction
+// index indexed again after a crash). The default discards it.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	}
 }

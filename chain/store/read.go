@@ -173,7 +173,15 @@ func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 
 // TxLocation returns the hash of the main-chain block holding the
 // transaction with id txid.
+//
+// It looks in the pending set first and opens its read transaction after:
+// Apply removes entries from the set only once the transaction that wrote
+// them to the bucket committed, so an entry is always in one or the other
+// for a reader that looks in this order.
 func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
+	if h, ok := s.pending.lookup(txid); ok {
+		return h, nil
+	}
 	var h chain.Hash
 	err := s.view(func(tx *bolt.Tx) error {
 		v := openView(tx)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,9 +20,10 @@ import (
 // writes. Bump it on any change to a bucket or an encoding. Version 1
 // filed blocks and undo records under their hash and kept the header in
 // the meta; version 2 files them under height and hash (doc.go); version
-// 3 splits each block record into chunks (chunks.go), and Open converts
-// a version-2 file to it (migrate.go).
-const SchemaVersion uint32 = 3
+// 3 splits each block record into chunks (chunks.go); version 4 commits
+// the transaction index lazily, complete up to the "indexed" mark
+// (txindex.go). Open converts version-2 and version-3 files (migrate.go).
+const SchemaVersion uint32 = 4
 
 // FileName is the store's file inside a data directory (see OpenDir).
 const FileName = "chain.db"
@@ -69,6 +71,12 @@ var (
 // writer, and serialises writers.
 type Store struct {
 	db *bolt.DB
+	// applyMu makes Apply and the flush at Close one at a time, from
+	// planning the index to updating pending.
+	applyMu sync.Mutex
+	pending pendingSet
+	// maxEntries bounds the pending set's entries (entryBound).
+	maxEntries int
 }
 
 var _ chain.Store = (*Store)(nil)
@@ -116,12 +124,17 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	if err := catchUp(db, cfg.log); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &Store{db: db, maxEntries: entryBound()}, nil
 }
 
 // prepare checks the schema of an existing store, or lays out a new one.
 // The check is a read transaction, so opening a store of this version
-// writes nothing; a version-2 store is converted first (migrate.go).
+// writes nothing here; a version-2 or -3 store is converted first
+// (migrate.go).
 func prepare(db *bolt.DB) error {
 	fresh, migrate := false, false
 	err := db.View(func(tx *bolt.Tx) error {
@@ -140,7 +153,7 @@ func prepare(db *bolt.DB) error {
 		got := binary.BigEndian.Uint32(v)
 		migrate = needsMigration(meta, got)
 		if got != SchemaVersion && !migrate {
-			return fmt.Errorf("%w: file has version %d, this build reads version %d and converts version 2 only; "+
+			return fmt.Errorf("%w: file has version %d, this build reads version %d and converts versions 2 and 3; "+
 				"move the file aside and start again: the node downloads the chain from its peers (docs/operator.md)", ErrSchema, got, SchemaVersion)
 		}
 		for _, name := range allBuckets() {
@@ -154,7 +167,7 @@ func prepare(db *bolt.DB) error {
 		return err
 	}
 	if migrate {
-		return migrateV2(db)
+		return migrateFrom(db)
 	}
 	if !fresh {
 		return nil
@@ -169,11 +182,19 @@ func prepare(db *bolt.DB) error {
 	})
 }
 
-// Close releases the file and its lock. Closing twice is harmless; any
-// other use after Close fails with ErrClosed.
+// Close commits the pending transaction index, then releases the file and
+// its lock. Closing twice is harmless; any other use after Close fails
+// with ErrClosed. If the flush fails the file is still closed, and the
+// next Open indexes the blocks again.
 func (s *Store) Close() error {
+	s.applyMu.Lock()
+	ferr := s.flush()
+	s.applyMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
+	}
+	if ferr != nil && !errors.Is(ferr, ErrClosed) {
+		return fmt.Errorf("close store: %w", ferr)
 	}
 	return nil
 }

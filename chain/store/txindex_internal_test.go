@@ -1,0 +1,135 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// PendingSize returns how many index entries and blocks s holds back.
+func PendingSize(s *Store) (entries, blocks int) { return s.pending.size() }
+
+// OnDisk returns the height the txindex bucket holds for id, if any.
+func OnDisk(t testing.TB, s *Store, id chain.Hash) (uint64, bool) {
+	t.Helper()
+	var height uint64
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte(bucketTxIndex)).Get(id[:]); len(v) == heightKeySize {
+			height, ok = binary.BigEndian.Uint64(v), true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return height, ok
+}
+
+// IndexMark returns the "indexed" mark of s, if it has one.
+func IndexMark(t testing.TB, s *Store) (uint64, chain.Hash, bool) {
+	t.Helper()
+	var height uint64
+	var h chain.Hash
+	var ok bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed))
+		if v == nil {
+			return nil
+		}
+		var err error
+		height, h, err = decodeMark(v)
+		ok = err == nil
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return height, h, ok
+}
+
+// CloseWithoutFlush closes s as a crash would leave it: the pending index
+// entries are lost.
+func CloseWithoutFlush(s *Store) error { return s.db.Close() }
+
+// SetPendingBounds sets the pending set's bounds for the rest of t.
+func SetPendingBounds(t testing.TB, entries, blocks int) {
+	e, b := pendingMaxEntries, pendingMaxBlocks
+	pendingMaxEntries, pendingMaxBlocks = entries, blocks
+	t.Cleanup(func() { pendingMaxEntries, pendingMaxBlocks = e, b })
+}
+
+// SetMark overwrites the "indexed" mark of the closed store at path; a
+// zero hash deletes it.
+func SetMark(t testing.TB, path string, height uint64, h chain.Hash) {
+	t.Helper()
+	var v []byte
+	if !h.IsZero() {
+		v = appendMark(nil, height, h)
+	}
+	SetMarkRaw(t, path, v)
+}
+
+// SetMarkRaw sets the "indexed" value of the closed store at path to v;
+// nil deletes it.
+func SetMarkRaw(t testing.TB, path string, v []byte) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte(bucketMeta))
+		if v == nil {
+			return meta.Delete([]byte(keyIndexed))
+		}
+		return meta.Put([]byte(keyIndexed), v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzDecodeMark: no value of the "indexed" key makes the decoder panic;
+// what it refuses is ErrCorrupt, and what it takes encodes back the same.
+func FuzzDecodeMark(f *testing.F) {
+	f.Add(appendMark(nil, 7, chain.Hash{1, 2, 3}))
+	f.Add(make([]byte, markSize-1))
+	f.Add(make([]byte, markSize+1))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		height, h, err := decodeMark(b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		if again := appendMark(nil, height, h); !bytes.Equal(again, b) {
+			t.Fatalf("re-encoding %x gave %x", b, again)
+		}
+	})
+}
+
+// TestEntryBound: each store's bound lies in the upper half of
+// pendingMaxEntries, and stores do not all draw the same one (nodes
+// sharing a machine would flush on the same block).
+func TestEntryBound(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		n := entryBound()
+		if n < pendingMaxEntries/2 || n > pendingMaxEntries {
+			t.Fatalf("bound %d outside [%d, %d]", n, pendingMaxEntries/2, pendingMaxEntries)
+		}
+		seen[n] = true
+	}
+	if len(seen) < 100 {
+		t.Fatalf("200 draws gave %d distinct bounds", len(seen))
+	}
+}

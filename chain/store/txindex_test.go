@@ -1,0 +1,280 @@
+package store_test
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
+)
+
+// connected is a block the test connected, with its transaction ids.
+type connected struct {
+	height uint64
+	hash   chain.Hash
+	ids    []chain.Hash
+}
+
+// connectN applies n batches of one block of nTx transfers each and
+// returns the blocks.
+func connectN(t testing.TB, st *store.Store, g *gen, n, nTx int) []connected {
+	t.Helper()
+	var out []connected
+	for range n {
+		b := chain.NewBatch()
+		blk := g.connect(b, nTx)
+		mustApply(t, st, b)
+		out = append(out, connected{height: blk.Header.Height, hash: blk.Hash(), ids: chain.TxIDs(blk.Transactions)})
+	}
+	return out
+}
+
+// checkLookups fails unless every id of blocks answers its block.
+func checkLookups(t testing.TB, st *store.Store, blocks []connected) {
+	t.Helper()
+	for _, c := range blocks {
+		for _, id := range c.ids {
+			if got, err := st.TxLocation(id); err != nil || got != c.hash {
+				t.Fatalf("TxLocation(%s) = %s, %v; want %s at height %d", id.Short(), got.Short(), err, c.hash.Short(), c.height)
+			}
+		}
+	}
+}
+
+// TestTxIndexPending: a batch that extends the main chain leaves its
+// index entries out of the bucket, and TxLocation answers them at once;
+// at the bound the batch that reaches it writes them all, with the mark
+// at its tip.
+func TestTxIndexPending(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(7, 16)
+	blocks := connectN(t, st, g, 3, 5)
+	checkLookups(t, st, blocks)
+	for _, c := range blocks {
+		if _, ok := store.OnDisk(t, st, c.ids[0]); ok {
+			t.Fatalf("block %d's index entries are on disk before the bound", c.height)
+		}
+	}
+	if e, b := store.PendingSize(st); e != 18 || b != 3 {
+		t.Fatalf("pending: %d entries of %d blocks, want 18 of 3", e, b)
+	}
+	if _, _, ok := store.IndexMark(t, st); ok {
+		t.Fatal("a mark before the first flush")
+	}
+
+	// The fourth block reaches the bound of four blocks.
+	blocks = append(blocks, connectN(t, st, g, 1, 5)...)
+	checkLookups(t, st, blocks)
+	for _, c := range blocks {
+		for _, id := range c.ids {
+			if h, ok := store.OnDisk(t, st, id); !ok || h != c.height {
+				t.Fatalf("after the bound, %s on disk at %d (%t), want %d", id.Short(), h, ok, c.height)
+			}
+		}
+	}
+	if e, b := store.PendingSize(st); e != 0 || b != 0 {
+		t.Fatalf("pending after the flush: %d entries of %d blocks", e, b)
+	}
+	last := blocks[len(blocks)-1]
+	if h, m, ok := store.IndexMark(t, st); !ok || h != last.height || m != last.hash {
+		t.Fatalf("mark %d %s (%t), want the tip %d %s", h, m.Short(), ok, last.height, last.hash.Short())
+	}
+}
+
+// TestTxIndexReorgFlushes: a batch that takes a block off the main chain
+// writes the pending set without that block's entries, and its own
+// deletions, so its ids are gone from lookups and from disk.
+func TestTxIndexReorgFlushes(t *testing.T) {
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(8, 16)
+	blocks := connectN(t, st, g, 4, 3)
+	gone := blocks[3]
+
+	b := chain.NewBatch()
+	b.Main[gone.height] = chain.ZeroHash
+	b.Undos[gone.hash] = nil
+	for _, id := range gone.ids {
+		b.TxIndex[id] = chain.ZeroHash
+	}
+	b.Tip = blocks[2].hash
+	mustApply(t, st, b)
+	// The replacement block at the same height, from the store's state.
+	g = newGen(9, 16)
+	if err := g.resume(st); err != nil {
+		t.Fatal(err)
+	}
+	blocks = append(blocks[:3], connectN(t, st, g, 1, 3)...)
+
+	for _, id := range gone.ids {
+		if _, err := st.TxLocation(id); !errors.Is(err, chain.ErrNotFound) {
+			t.Fatalf("TxLocation(%s) of the disconnected block = %v, want ErrNotFound", id.Short(), err)
+		}
+		if h, ok := store.OnDisk(t, st, id); ok {
+			t.Fatalf("disconnected block's %s still on disk at %d", id.Short(), h)
+		}
+	}
+	checkLookups(t, st, blocks)
+	for _, c := range blocks[:3] {
+		if _, ok := store.OnDisk(t, st, c.ids[0]); !ok {
+			t.Fatalf("block %d's entries not written by the reorg's flush", c.height)
+		}
+	}
+	if h, m, ok := store.IndexMark(t, st); !ok || h != 2 || m != blocks[2].hash {
+		t.Fatalf("mark %d %s (%t), want the reorg's tip at 2", h, m.Short(), ok)
+	}
+}
+
+// TestTxIndexCrash: a store closed without its flush, as a crash leaves
+// it, answers every lookup once reopened, whether the mark lags, is
+// missing or names a block off the main chain; a clean close leaves the
+// mark at the tip.
+func TestTxIndexCrash(t *testing.T) {
+	tests := []struct {
+		name string
+		mark func(t *testing.T, path string, blocks []connected)
+	}{
+		{"mark lags", func(*testing.T, string, []connected) {}},
+		{"mark missing", func(t *testing.T, path string, _ []connected) { store.SetMark(t, path, 0, chain.ZeroHash) }},
+		{"mark garbled", func(t *testing.T, path string, _ []connected) { store.SetMarkRaw(t, path, []byte{1, 2, 3}) }},
+		{"mark off the main chain", func(t *testing.T, path string, blocks []connected) {
+			store.SetMark(t, path, blocks[5].height, blocks[6].hash)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store.SetPendingBounds(t, 1000, 8)
+			st, path := openTemp(t, store.WithNoSync(true))
+			g := newGen(10, 16)
+			blocks := connectN(t, st, g, 12, 4) // a flush at the eighth, four pending
+			if e, _ := store.PendingSize(st); e != 4*5 {
+				t.Fatalf("pending before the crash: %d entries, want 20", e)
+			}
+			if err := store.CloseWithoutFlush(st); err != nil {
+				t.Fatal(err)
+			}
+			tt.mark(t, path, blocks)
+			st, err := store.Open(path, store.WithNoSync(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if e, _ := store.PendingSize(st); e != 0 {
+				t.Fatalf("pending after reopening: %d", e)
+			}
+			last := blocks[len(blocks)-1]
+			if h, m, ok := store.IndexMark(t, st); !ok || h != last.height || m != last.hash {
+				t.Fatalf("mark after reopening %d %s (%t), want the tip %d", h, m.Short(), ok, last.height)
+			}
+			for _, c := range blocks {
+				for _, id := range c.ids {
+					if h, ok := store.OnDisk(t, st, id); !ok || h != c.height {
+						t.Fatalf("after reopening, %s on disk at %d (%t), want %d", id.Short(), h, ok, c.height)
+					}
+				}
+			}
+			checkLookups(t, st, blocks)
+			if err := st.Check(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestTxIndexCloseFlushes: Close writes the pending set and the mark.
+func TestTxIndexCloseFlushes(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	blocks := connectN(t, st, newGen(11, 16), 3, 2)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(path, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	last := blocks[len(blocks)-1]
+	if h, m, ok := store.IndexMark(t, st); !ok || h != last.height || m != last.hash {
+		t.Fatalf("mark after a clean close %d %s (%t), want the tip %d", h, m.Short(), ok, last.height)
+	}
+	for _, c := range blocks {
+		if _, ok := store.OnDisk(t, st, c.ids[0]); !ok {
+			t.Fatalf("block %d's entries not on disk after Close", c.height)
+		}
+	}
+}
+
+// TestTxLocationRacesFlush: lookups of blocks whose Apply returned never
+// miss while later batches move entries from the pending set to disk.
+// Small bounds make every few batches a flush.
+func TestTxLocationRacesFlush(t *testing.T) {
+	store.SetPendingBounds(t, 40, 3)
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(12, 16)
+	const n = 300
+	var (
+		mu   sync.Mutex
+		done []connected
+		seen atomic.Int64
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for r := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := r; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				if len(done) == 0 {
+					mu.Unlock()
+					continue
+				}
+				c := done[len(done)-1-i%min(len(done), 8)] // the newest blocks: those a flush moves
+				mu.Unlock()
+				for _, id := range c.ids {
+					if got, err := st.TxLocation(id); err != nil || got != c.hash {
+						errs <- errors.Join(errors.New("lookup missed "+id.Short()), err)
+						return
+					}
+					seen.Add(1)
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(time.Minute)
+	for i := 0; i < n && time.Now().Before(deadline); i++ {
+		c := connectN(t, st, g, 1, 4)
+		mu.Lock()
+		done = append(done, c...)
+		mu.Unlock()
+		select {
+		case err := <-errs:
+			close(stop)
+			wg.Wait()
+			t.Fatal(err)
+		default:
+		}
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	mu.Lock()
+	if len(done) < n/10 {
+		t.Fatalf("only %d batches applied before the deadline", len(done))
+	}
+	mu.Unlock()
+	t.Logf("%d batches, %d lookups", len(done), seen.Load())
+}

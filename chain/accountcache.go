@@ -32,7 +32,9 @@ type accountCache struct {
 
 // accountCacheMax bounds the cached addresses: 65,536 of about 100 bytes
 // each (the key, the Account, the map's share), some 6 MiB, more than the
-// senders and recipients a full mempool (10,000 transactions) names.
+// senders and recipients a full mempool (10,000 transactions) names. On
+// the open network a name may be up to MaxNameLen bytes: about 12 MiB at
+// worst.
 const accountCacheMax = 1 << 16
 
 func newAccountCache(max int) *accountCache {
@@ -121,3 +123,8 @@ func (c *Chain) Account(addr string) (Account, error) {
 	c.accounts.put(addr, a, gen)
 	return a, nil
 }
+
+// StoredAccount reads addr's state at the tip from the store, past the
+// cache: for an audit of what the store holds, which the cache, filled
+// from the batches written, would not see.
+func (c *Chain) StoredAccount(addr string) (Account, error) { return c.store.Account(addr) }

@@ -40,7 +40,9 @@ func (m *Mempool) AddLocalSince(tx *Transaction, state AccountReader, admitted t
 
 // AddIDSince is AddVerifiedSince, or AddLocalSince when local is set, for
 // a caller that has tx's id (tx.ID(), computed by the caller from tx as
-// it is), so it is not hashed again.
+// it is), so it is not hashed again. The id is trusted: the pool is keyed
+// by it, so it must never come from a peer or from anything but tx's own
+// bytes.
 func (m *Mempool) AddIDSince(tx *Transaction, id Hash, state AccountReader, admitted time.Time, local bool) error {
 	return m.add(tx, id, state, true, local, admitted)
 }

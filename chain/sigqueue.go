@@ -17,7 +17,9 @@ func (c *Chain) CheckTxSanityContext(ctx context.Context, tx *Transaction) error
 
 // CheckTxSanityIDContext is CheckTxSanityContext for a caller that has
 // tx's id (tx.ID(), computed by the caller from tx as it is), so the
-// signature cache's key is not hashed again.
+// signature cache's key is not hashed again. The id is trusted: a wrong
+// one that the cache holds skips tx's signature check, so it must never
+// come from a peer or from anything but tx's own bytes.
 func (c *Chain) CheckTxSanityIDContext(ctx context.Context, tx *Transaction, id Hash) error {
 	return checkTxSanityContext(ctx, c.p, tx, c.sigs, &id)
 }

@@ -20,7 +20,9 @@ import (
 // before the commit and sets it from the batch after the commit
 // succeeded, so it only ever holds what the store holds (a read racing a
 // commit sees the old or the new tip, as a store read would). The chain
-// is the store's only writer while it is open. A failed commit leaves it
+// is the only writer of the store's tip, metas, main chain and accounts
+// while it is open (the store writes its transaction index on its own
+// schedule, which none of these depend on). A failed commit leaves it
 // forgotten: the chain takes no write after one (storefail.go).
 //
 // Concurrency: safe from any goroutine; Apply calls are serialized.

@@ -337,7 +337,14 @@ func (n *Node) Close() error {
 	if n.stopMining != nil {
 		n.stopMining()
 	}
-	n.mining.Wait()
+	// The miner may be waiting for room among the unsent blocks, which
+	// only a running gossip makes: its wait is bounded like theirs.
+	stopped := make(chan struct{})
+	go func() { n.mining.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(closePublishWait):
+	}
 	n.relay.waitBlocks(closePublishWait)
 	if n.cancel != nil {
 		n.cancel()

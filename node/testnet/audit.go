@@ -108,15 +108,15 @@ func (a *Audit) credit(addr string, amount uint64) {
 	a.Accounts[addr] = acct
 }
 
-// Check compares every account the audit computed with c's ledger. c
-// must be at the audited tip.
+// Check compares every account the audit computed with c's ledger as
+// its store holds it. c must be at the audited tip.
 func (a *Audit) Check(c *chain.Chain) error {
 	if tip := c.Tip().Hash; tip != a.Tip {
 		return fmt.Errorf("%w: chain at %s, audit at %s", ErrAudit, tip.Short(), a.Tip.Short())
 	}
 	var errs []error
 	for addr, want := range a.Accounts {
-		got, err := c.Account(addr)
+		got, err := c.StoredAccount(addr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("read %s: %w", addr, err))
 			continue

@@ -350,6 +350,9 @@ func (n *Node) Close() error {
 		n.cancel()
 	}
 	n.wg.Wait()
+	// A miner the bounded wait above left running ends with the
+	// context: none commits after the store closes.
+	n.mining.Wait()
 	// None outlives Close: with gossip's context ended, a publish still
 	// running ends at once.
 	n.relay.waitBlocks(closePublishWait)

@@ -123,7 +123,12 @@
 // any read. TxLocation answers them from memory from the moment Apply
 // returns: it looks in the held-back set, then, if absent, opens its read
 // transaction; a batch that writes the set empties it only after its
-// commit, so an entry is always in one or the other.
+// commit, so an entry Apply has returned is always in one or the other.
+// Only while Apply runs does a lookup race it: the held-back entries of a
+// batch just committed are found once Apply returns, and a reorg's batch
+// may let a lookup find the block it is taking off the main chain until
+// it returns. The chain reads the index under its own lock, after Apply
+// returned, so neither reaches it.
 //
 // Each read runs in its own read-only transaction and sees only committed
 // batches; View runs many reads of the block index, the main chain and

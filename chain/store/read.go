@@ -177,7 +177,8 @@ func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 // It looks in the pending set first and opens its read transaction after:
 // Apply removes entries from the set only once the transaction that wrote
 // them to the bucket committed, so an entry is always in one or the other
-// for a reader that looks in this order.
+// for a reader that looks in this order, once the Apply that made it has
+// returned (doc.go: the windows while Apply runs).
 func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 	if h, ok := s.pending.lookup(txid); ok {
 		return h, nil

@@ -75,6 +75,10 @@ type Store struct {
 	// planning the index to updating pending.
 	applyMu sync.Mutex
 	pending pendingSet
+	// failed is the error of a commit that failed once its writes were
+	// planned (under applyMu): from then on the store writes nothing,
+	// not even Close's flush, and the next Open repairs the index.
+	failed error
 	// maxEntries bounds the pending set's entries (entryBound).
 	maxEntries int
 }
@@ -188,11 +192,16 @@ func prepare(db *bolt.DB) error {
 // next Open indexes the blocks again.
 func (s *Store) Close() error {
 	s.applyMu.Lock()
-	ferr := s.flush()
+	var ferr error
+	if s.failed == nil {
+		ferr = s.flush()
+	}
 	s.applyMu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
+	// Lookups end with the file, whether or not the set was written.
+	s.pending.clear()
 	if ferr != nil && !errors.Is(ferr, ErrClosed) {
 		return fmt.Errorf("close store: %w", ferr)
 	}

@@ -53,6 +53,11 @@ func entryBound() int {
 	return pendingMaxEntries/2 + rand.IntN(pendingMaxEntries/2+1)
 }
 
+// commitFault, set by tests only, turns a commit that succeeded into one
+// that reports an error: what bbolt does when its meta page reached the
+// file but the sync after it failed.
+var commitFault func() error
+
 // reindexBudget is how many transactions one transaction of Open's
 // catch-up indexes before it commits with the mark moved, so a rebuild of
 // a long chain holds bounded memory and resumes where it stopped.

@@ -133,3 +133,13 @@ func TestEntryBound(t *testing.T) {
 		t.Fatalf("200 draws gave %d distinct bounds", len(seen))
 	}
 }
+
+// SetCommitFault makes each commit that succeeds report err instead, as
+// bbolt does when its meta page reached the file but the sync failed.
+func SetCommitFault(t testing.TB, err error) {
+	commitFault = func() error { return err }
+	t.Cleanup(func() { commitFault = nil })
+}
+
+// ClearCommitFault makes commits report what they did again.
+func ClearCommitFault() { commitFault = nil }

@@ -278,3 +278,41 @@ func TestTxLocationRacesFlush(t *testing.T) {
 	mu.Unlock()
 	t.Logf("%d batches, %d lookups", len(done), seen.Load())
 }
+
+// TestTxIndexAfterFailedCommit: a commit that reached the file but
+// reported an error (a failed sync) leaves the store refusing writes,
+// and Close does not write the held-back entries under a mark at the
+// tip the failed commit left, which would claim entries the set never
+// had: the next Open catches up from the old mark, and every block's
+// transactions are found.
+func TestTxIndexAfterFailedCommit(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(13, 16)
+	blocks := connectN(t, st, g, 3, 4)
+
+	store.SetCommitFault(t, errors.New("sync failed"))
+	b := chain.NewBatch()
+	blk := g.connect(b, 4)
+	if err := st.Apply(b); err == nil {
+		t.Fatal("the faulty commit reported no error")
+	}
+	store.ClearCommitFault()
+	blocks = append(blocks, connected{hash: blk.Hash(), height: blk.Header.Height, ids: chain.TxIDs(blk.Transactions)})
+	if err := st.Apply(chain.NewBatch()); err != nil {
+		t.Fatalf("an empty batch: %v", err)
+	}
+	next := chain.NewBatch()
+	g.connect(next, 1)
+	if err := st.Apply(next); err == nil {
+		t.Fatal("a write after the failed commit was taken")
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(path, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	checkLookups(t, st, blocks)
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -11,8 +12,9 @@ import (
 // (every page reachable once, none both used and free, keys in order) in
 // a read transaction, and returns what it found, joined, with what the
 // store's index mark promises: that it names a main-chain block at or
-// below the tip (index entries of the blocks above it are not on disk
-// yet, by design, so nothing is expected of them). It reads the whole
+// below the tip, and that no index entry on disk names a height above it
+// (the entries of the blocks above it are written later, by design). It
+// reads the whole
 // file: it is for tests and repair tools after a crash or a failed
 // write, not for every open.
 func (s *Store) Check() error {
@@ -43,7 +45,7 @@ func checkMark(tx *bolt.Tx) error {
 	}
 	v := bk.meta.Get([]byte(keyIndexed))
 	if v == nil {
-		return nil // no flush yet: Open indexes the whole main chain
+		return nil // damaged (the first batch writes one): Open rebuilds the index
 	}
 	height, mark, err := decodeMark(v)
 	if err != nil {
@@ -56,8 +58,21 @@ func checkMark(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	if !ok || tipHeight < height {
+	if !ok {
+		return fmt.Errorf("index mark at height %d without a tip", height)
+	}
+	if tipHeight < height {
 		return fmt.Errorf("index mark at height %d is above the tip", height)
 	}
-	return nil
+	// Entries above the mark would be a flush's that the mark does not
+	// cover: a reorg above it could leave them naming the wrong block.
+	return bk.txindex.ForEach(func(k, v []byte) error {
+		if len(v) != heightKeySize {
+			return fmt.Errorf("tx index record of %x is %d bytes, want %d", k, len(v), heightKeySize)
+		}
+		if h := binary.BigEndian.Uint64(v); h > height {
+			return fmt.Errorf("tx index entry %x names height %d, above the index mark at %d", k, h, height)
+		}
+		return nil
+	})
 }

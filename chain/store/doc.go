@@ -59,7 +59,8 @@
 // small blocks they were about 70% of the commit's write calls. A batch
 // that only extends the main chain (no index entry deleted, no main
 // entry at or below the stored tip's height, its tip the highest of its
-// main entries) commits without its index entries, which Apply keeps in
+// main entries, every block its index entries name above the stored tip)
+// and is not the store's first commits without its index entries, which Apply keeps in
 // memory once the commit succeeded. They are written, sorted, with the
 // mark moved to the batch's tip, in the transaction of the batch that
 // would take the held-back set to 2,048 blocks or to its entry bound (a
@@ -67,7 +68,10 @@
 // nodes sharing a machine do not all write theirs on the same block), of
 // any batch that may take a block off the main chain (before that
 // batch's own deletions, the entries of blocks it replaces dropped), and
-// at Close. So the mark is always the tip or a main-chain ancestor of it,
+// at Close; the first batch (genesis) is written with its mark, so a
+// store without a mark is a damaged one. After a commit that failed, the
+// store writes nothing more, Close's set included: the next Open catches
+// up. So the mark is always the tip or a main-chain ancestor of it,
 // the bucket holds exactly the main chain's transactions up to the mark,
 // and no entry on disk names a block off the main chain. The held-back
 // set is at most about 2.5 MB.

@@ -141,7 +141,10 @@ func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan) (indexPlan, erro
 		return indexPlan{}, err
 	}
 	entries, blocks := s.pending.size()
-	if extendsOnly(b, tip, tipHeight, hasTip) && entries+len(b.TxIndex) < s.maxEntries &&
+	// The first batch (genesis) is written with its mark, so a store
+	// without one is always a damaged or an old one.
+	if hasTip && extendsOnly(b, tip, tipHeight, hasTip) && aboveTip(p.indexHeights, tipHeight) &&
+		entries+len(b.TxIndex) < s.maxEntries &&
 		blocks+len(p.indexHeights) < pendingMaxBlocks {
 		ip := indexPlan{lazy: true, byBlock: make(map[chain.Hash][]chain.Hash, len(p.indexHeights)), heights: p.indexHeights}
 		for id, h := range b.TxIndex {
@@ -216,6 +219,18 @@ func extendsOnly(b *chain.Batch, tip chain.Hash, tipHeight uint64, hasTip bool) 
 		return b.Tip == topHash
 	}
 	return b.Tip.IsZero() || b.Tip == tip
+}
+
+// aboveTip reports whether every block the index entries name is above
+// the stored tip: catch-up after a crash starts above the mark, so an
+// entry held back for a block at or below it would be lost.
+func aboveTip(heights map[chain.Hash]uint64, tipHeight uint64) bool {
+	for _, h := range heights {
+		if h <= tipHeight {
+			return false
+		}
+	}
+	return true
 }
 
 // storedTip returns the committed tip and its height, if there is one.
@@ -314,7 +329,10 @@ func catchUp(db *bolt.DB, log *slog.Logger) error {
 		}
 		_, h, _, err := storedTip(bk)
 		if err != nil {
-			return err
+			// A damaged tip is for the reads to report (ErrCorrupt) and
+			// for Check and repair tools to see: Open does not refuse.
+			log.Warn("transaction index not caught up", "reason", err)
+			return nil
 		}
 		tipHeight = h
 		if rawMark == nil {

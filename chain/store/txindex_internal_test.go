@@ -143,3 +143,15 @@ func SetCommitFault(t testing.TB, err error) {
 
 // ClearCommitFault makes commits report what they did again.
 func ClearCommitFault() { commitFault = nil }
+
+// PutIndexEntry writes an index entry straight into the bucket, as a
+// flush the mark does not cover would have.
+func PutIndexEntry(t testing.TB, s *Store, id chain.Hash, height uint64) {
+	t.Helper()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketTxIndex)).Put(id[:], binary.BigEndian.AppendUint64(nil, height))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -52,6 +52,11 @@ func TestTxIndexPending(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 4)
 	st, _ := openTemp(t, store.WithNoSync(true))
 	g := newGen(7, 16)
+	// The first batch (genesis) is written with its mark.
+	first := connectN(t, st, g, 1, 5)[0]
+	if _, ok := store.OnDisk(t, st, first.ids[0]); !ok {
+		t.Fatal("the first block's index entries are not on disk")
+	}
 	blocks := connectN(t, st, g, 3, 5)
 	checkLookups(t, st, blocks)
 	for _, c := range blocks {
@@ -62,8 +67,8 @@ func TestTxIndexPending(t *testing.T) {
 	if e, b := store.PendingSize(st); e != 18 || b != 3 {
 		t.Fatalf("pending: %d entries of %d blocks, want 18 of 3", e, b)
 	}
-	if _, _, ok := store.IndexMark(t, st); ok {
-		t.Fatal("a mark before the first flush")
+	if h, m, ok := store.IndexMark(t, st); !ok || h != first.height || m != first.hash {
+		t.Fatalf("mark %d %s (%t) before the bound, want the first block %d", h, m.Short(), ok, first.height)
 	}
 
 	// The fourth block reaches the bound of four blocks.
@@ -149,7 +154,7 @@ func TestTxIndexCrash(t *testing.T) {
 			store.SetPendingBounds(t, 1000, 8)
 			st, path := openTemp(t, store.WithNoSync(true))
 			g := newGen(10, 16)
-			blocks := connectN(t, st, g, 12, 4) // a flush at the eighth, four pending
+			blocks := connectN(t, st, g, 13, 4) // the first written, a flush at the ninth, four pending
 			if e, _ := store.PendingSize(st); e != 4*5 {
 				t.Fatalf("pending before the crash: %d entries, want 20", e)
 			}
@@ -315,4 +320,35 @@ func TestTxIndexAfterFailedCommit(t *testing.T) {
 	}
 	defer st.Close()
 	checkLookups(t, st, blocks)
+}
+
+// TestCheckEntryAboveMark: Check reports an index entry on disk naming a
+// height above the mark, which no flush writes without moving the mark.
+func TestCheckEntryAboveMark(t *testing.T) {
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(17, 16)
+	blocks := connectN(t, st, g, 3, 2) // the first written with its mark, two held back
+	if err := st.Check(); err != nil {
+		t.Fatalf("a sound store: %v", err)
+	}
+	store.PutIndexEntry(t, st, chain.Hash{1}, blocks[2].height)
+	if err := st.Check(); !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("Check = %v, want ErrCorrupt for an entry above the mark", err)
+	}
+}
+
+// TestIndexOfOldBlockNotHeld: a batch indexing a transaction of a block
+// at or below the stored tip is written at once: catch-up after a crash
+// starts above the mark and would never write it again.
+func TestIndexOfOldBlockNotHeld(t *testing.T) {
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(19, 16)
+	blocks := connectN(t, st, g, 3, 2)
+	b := chain.NewBatch()
+	id := chain.Hash{7}
+	b.TxIndex[id] = blocks[1].hash
+	mustApply(t, st, b)
+	if h, ok := store.OnDisk(t, st, id); !ok || h != blocks[1].height {
+		t.Fatalf("the entry for block %d: on disk %t at %d", blocks[1].height, ok, h)
+	}
 }

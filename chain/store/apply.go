@@ -343,7 +343,12 @@ func heightOf(b *chain.Batch, bk *buckets, h chain.Hash) (uint64, bool, error) {
 	if m := b.Metas[h]; m != nil {
 		return m.Height(), true, nil
 	}
-	v := bk.metas.Get(h[:])
+	return storedHeight(bk.metas, h)
+}
+
+// storedHeight returns the height in the metas record of h, if stored.
+func storedHeight(metas *bolt.Bucket, h chain.Hash) (uint64, bool, error) {
+	v := metas.Get(h[:])
 	if v == nil {
 		return 0, false, nil
 	}

@@ -51,9 +51,6 @@ func checkMark(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	if got, err := decodeHash(bk.main.Get(heightKey(height))); err != nil || got != mark {
-		return fmt.Errorf("index mark %s at height %d is not the main chain's block", mark.Short(), height)
-	}
 	_, tipHeight, ok, err := storedTip(bk)
 	if err != nil {
 		return err
@@ -61,8 +58,8 @@ func checkMark(tx *bolt.Tx) error {
 	if !ok {
 		return fmt.Errorf("index mark at height %d without a tip", height)
 	}
-	if tipHeight < height {
-		return fmt.Errorf("index mark at height %d is above the tip", height)
+	if err := markOnMain(bk, height, mark, tipHeight); err != nil {
+		return err
 	}
 	// Entries above the mark would be a flush's that the mark does not
 	// cover: a reorg above it could leave them naming the wrong block.

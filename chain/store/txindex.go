@@ -243,24 +243,26 @@ func storedTip(bk *buckets) (chain.Hash, uint64, bool, error) {
 	if err != nil {
 		return chain.Hash{}, 0, false, fmt.Errorf("tip: %w", err)
 	}
-	height, err := metaHeight(bk.metas, tip)
+	height, ok, err := storedHeight(bk.metas, tip)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: block %s has no meta", ErrCorrupt, tip.Short())
+	}
 	if err != nil {
 		return chain.Hash{}, 0, false, fmt.Errorf("tip: %w", err)
 	}
 	return tip, height, true, nil
 }
 
-// metaHeight returns the height in the metas record of h.
-func metaHeight(metas *bolt.Bucket, h chain.Hash) (uint64, error) {
-	v := metas.Get(h[:])
-	if v == nil {
-		return 0, fmt.Errorf("%w: block %s has no meta", ErrCorrupt, h.Short())
+// markOnMain returns why the mark at height is not what Apply leaves (a
+// main-chain block at or below the tip at tipHeight), or nil.
+func markOnMain(bk *buckets, height uint64, mark chain.Hash, tipHeight uint64) error {
+	if got, err := decodeHash(bk.main.Get(heightKey(height))); err != nil || got != mark {
+		return fmt.Errorf("index mark %s at height %d is not the main chain's block", mark.Short(), height)
 	}
-	rec, err := decodeIndex(v)
-	if err != nil {
-		return 0, fmt.Errorf("meta %s: %w", h.Short(), err)
+	if height > tipHeight {
+		return fmt.Errorf("index mark at height %d is above the tip", height)
 	}
-	return rec.height, nil
+	return nil
 }
 
 func appendMark(dst []byte, height uint64, h chain.Hash) []byte {
@@ -344,8 +346,8 @@ func catchUp(db *bolt.DB, log *slog.Logger) error {
 			rebuild = err.Error()
 			return nil
 		}
-		if got, err := decodeHash(bk.main.Get(heightKey(mh))); err != nil || got != mark || mh > tipHeight {
-			rebuild = fmt.Sprintf("the index mark %s at height %d is not on the main chain", mark.Short(), mh)
+		if err := markOnMain(bk, mh, mark, tipHeight); err != nil {
+			rebuild = err.Error()
 			return nil
 		}
 		from = mh + 1

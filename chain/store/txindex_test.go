@@ -32,6 +32,21 @@ func connectN(t testing.TB, st *store.Store, g *gen, n, nTx int) []connected {
 	return out
 }
 
+// reopen closes st, failing on an error, and opens the store at path
+// again, closed when the test ends.
+func reopen(t testing.TB, st *store.Store, path string) *store.Store {
+	t.Helper()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(path, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // checkLookups fails unless every id of blocks answers its block.
 func checkLookups(t testing.TB, st *store.Store, blocks []connected) {
 	t.Helper()
@@ -193,14 +208,7 @@ func TestTxIndexCrash(t *testing.T) {
 func TestTxIndexCloseFlushes(t *testing.T) {
 	st, path := openTemp(t, store.WithNoSync(true))
 	blocks := connectN(t, st, newGen(11, 16), 3, 2)
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(path, store.WithNoSync(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st = reopen(t, st, path)
 	last := blocks[len(blocks)-1]
 	if h, m, ok := store.IndexMark(t, st); !ok || h != last.height || m != last.hash {
 		t.Fatalf("mark after a clean close %d %s (%t), want the tip %d", h, m.Short(), ok, last.height)
@@ -311,14 +319,7 @@ func TestTxIndexAfterFailedCommit(t *testing.T) {
 	if err := st.Apply(next); err == nil {
 		t.Fatal("a write after the failed commit was taken")
 	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(path, store.WithNoSync(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st = reopen(t, st, path)
 	checkLookups(t, st, blocks)
 }
 

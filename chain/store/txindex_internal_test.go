@@ -155,3 +155,39 @@ func PutIndexEntry(t testing.TB, s *Store, id chain.Hash, height uint64) {
 		t.Fatal(err)
 	}
 }
+
+// CatchUpOnce runs one transaction of Open's catch-up up to height tip
+// on the closed store at path, with a budget of budget transactions, and
+// leaves the store as a crash after it would: the mark moved part of the
+// way. It returns the mark's height after it.
+func CatchUpOnce(t testing.TB, path string, tip uint64, budget int) uint64 {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	old := reindexBudget
+	reindexBudget = budget
+	defer func() { reindexBudget = old }()
+	var next uint64
+	err = db.Update(func(tx *bolt.Tx) error {
+		height, _, err := decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
+		if err != nil {
+			return err
+		}
+		next, err = indexBlocks(tx, height+1, tip)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return next - 1
+}
+
+// SetReindexBudget sets the catch-up's budget for the rest of t.
+func SetReindexBudget(t testing.TB, n int) {
+	old := reindexBudget
+	reindexBudget = n
+	t.Cleanup(func() { reindexBudget = old })
+}

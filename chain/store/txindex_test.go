@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -351,5 +352,102 @@ func TestIndexOfOldBlockNotHeld(t *testing.T) {
 	mustApply(t, st, b)
 	if h, ok := store.OnDisk(t, st, id); !ok || h != blocks[1].height {
 		t.Fatalf("the entry for block %d: on disk %t at %d", blocks[1].height, ok, h)
+	}
+}
+
+// TestTxIndexReorgInOneBatch: one batch that takes a held-back block off
+// the main chain and connects another at its height writes the held-back
+// entries of the blocks that stay, none of the one that left, and the new
+// block's, with the mark at the new tip: whether the batch deletes the
+// leaving block's entries, as the chain's do, or leaves that to the store.
+func TestTxIndexReorgInOneBatch(t *testing.T) {
+	for _, deletes := range []bool{true, false} {
+		t.Run(fmt.Sprintf("deletes=%t", deletes), func(t *testing.T) {
+			st, path := openTemp(t, store.WithNoSync(true))
+			g := newGen(21, 16)
+			blocks := connectN(t, st, g, 4, 3) // the first written, three held back
+			gone, kept := blocks[3], blocks[:3]
+
+			// The replacement builds on the block before the one that leaves.
+			meta, err := st.Meta(kept[2].hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			alt := newGen(22, 16)
+			alt.started, alt.height, alt.prev, alt.work = true, meta.Height(), meta.Hash, meta.Work
+			b := chain.NewBatch()
+			b.Undos[gone.hash] = nil
+			if deletes {
+				for _, id := range gone.ids {
+					b.TxIndex[id] = chain.ZeroHash
+				}
+			}
+			repl := alt.connect(b, 3) // sets Main at gone's height, the tip and its entries
+			mustApply(t, st, b)
+			now := connected{height: repl.Header.Height, hash: repl.Hash(), ids: chain.TxIDs(repl.Transactions)}
+			stay := append(kept, now)
+
+			check := func(s *store.Store) {
+				t.Helper()
+				for _, id := range gone.ids {
+					if got, err := s.TxLocation(id); !errors.Is(err, chain.ErrNotFound) {
+						t.Fatalf("TxLocation(%s) of the block that left = %s, %v; want ErrNotFound", id.Short(), got.Short(), err)
+					}
+					if h, ok := store.OnDisk(t, s, id); ok {
+						t.Fatalf("the block that left has %s on disk at %d", id.Short(), h)
+					}
+				}
+				checkLookups(t, s, stay)
+				for _, c := range stay {
+					for _, id := range c.ids {
+						if h, ok := store.OnDisk(t, s, id); !ok || h != c.height {
+							t.Fatalf("%s of block %d on disk at %d (%t)", id.Short(), c.height, h, ok)
+						}
+					}
+				}
+				if h, m, ok := store.IndexMark(t, s); !ok || h != now.height || m != now.hash {
+					t.Fatalf("mark %d %s (%t), want the new tip %d %s", h, m.Short(), ok, now.height, now.hash.Short())
+				}
+			}
+			check(st)
+			check(reopen(t, st, path))
+		})
+	}
+}
+
+// TestTxIndexCatchUpResumes: a catch-up cut short after one of its
+// transactions (a crash while Open indexed) leaves the mark part of the
+// way, and the next Open, itself in several small transactions, indexes
+// the rest, each entry at its block's height.
+func TestTxIndexCatchUpResumes(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 100)
+	st, path := openTemp(t, store.WithNoSync(true))
+	blocks := connectN(t, st, newGen(23, 16), 13, 4) // the first written, twelve held back
+	if err := store.CloseWithoutFlush(st); err != nil {
+		t.Fatal(err)
+	}
+	tip := blocks[len(blocks)-1]
+	// A budget of 11 transactions stops after the third block of five.
+	if got, want := store.CatchUpOnce(t, path, tip.height, 11), blocks[3].height; got != want {
+		t.Fatalf("the first catch-up transaction moved the mark to %d, want %d", got, want)
+	}
+	store.SetReindexBudget(t, 7) // two blocks a transaction
+	st, err := store.Open(path, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if h, m, ok := store.IndexMark(t, st); !ok || h != tip.height || m != tip.hash {
+		t.Fatalf("mark after the resumed catch-up %d %s (%t), want the tip %d", h, m.Short(), ok, tip.height)
+	}
+	for _, c := range blocks {
+		for _, id := range c.ids {
+			if h, ok := store.OnDisk(t, st, id); !ok || h != c.height {
+				t.Fatalf("%s of block %d on disk at %d (%t)", id.Short(), c.height, h, ok)
+			}
+		}
+	}
+	if err := st.Check(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
@@ -402,6 +404,66 @@ func TestShutdownCancels(t *testing.T) {
 	}
 	if n.Chain().Tip().Height() != 0 {
 		t.Fatal("mined after shutdown")
+	}
+}
+
+// TestRequestsEndWithNode: served by api.Server (the node's context is
+// every connection's base) or by a plain http.Server (route ties each
+// request to it), a request's context ends with the node's: an open
+// event stream ends, and a /mine after the end is refused.
+func TestRequestsEndWithNode(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		serve func(h http.Handler) *http.Server
+	}{
+		{"api.Server", func(h http.Handler) *http.Server { return api.Server("", h) }},
+		{"http.Server", func(h http.Handler) *http.Server { return &http.Server{Handler: h} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t, chain.RegTest())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := tc.serve(api.New(n, api.WithContext(ctx)))
+			go srv.Serve(ln)
+			defer srv.Close()
+			url := "http://" + ln.Addr().String()
+
+			resp, err := http.Get(url + "/events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			first := make([]byte, len("retry:"))
+			if _, err := io.ReadFull(resp.Body, first); err != nil {
+				t.Fatalf("the stream's first bytes: %v", err)
+			}
+			ended := make(chan error, 1)
+			go func() {
+				_, err := io.Copy(io.Discard, resp.Body)
+				ended <- err
+			}()
+			cancel()
+			select {
+			case err := <-ended:
+				if err != nil {
+					t.Fatalf("the stream ended with %v, want its end", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the event stream outlived the node's context")
+			}
+			mined, err := http.Post(url+"/mine", "application/json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mined.Body.Close()
+			if mined.StatusCode != http.StatusServiceUnavailable || n.Chain().Tip().Height() != 0 {
+				t.Fatalf("mine after the node's end: %d, height %d", mined.StatusCode, n.Chain().Tip().Height())
+			}
+		})
 	}
 }
 

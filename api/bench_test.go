@@ -63,9 +63,18 @@ const (
 //     libp2p host on loopback, no peers), so each accepted transaction is
 //     also published by GossipSub, which signs the message with the host
 //     key and checks that signature again before sending.
-//   - client-signed-lean/conns=8: client-signed through a minimal HTTP/1.1
+//   - client-signed-lean/conns=N: client-signed through a minimal HTTP/1.1
 //     client (postLean) instead of Go's, whose transport is about a
 //     third of the process's CPU here: a figure nearer the node's own.
+//     Issue 13's figure is taken at conns=32, as a server is measured
+//     under enough concurrent connections to keep it busy (wrk -c; the
+//     bench-http.sh script uses 32 too): at 8, a connection waits a
+//     round trip between its requests and the two cores sit idle a
+//     sixth of the time, and the signature queue gathers only the
+//     checks of requests in flight (about 3 a batch at 8, 6 – 8 at 32;
+//     ed25519consensus's batch saves nothing at 2, a tenth at 3, a
+//     quarter at 4, 0.4 at 8, half at 64). 8 is kept for comparison
+//     across versions, 16 and 64 to show the curve.
 //   - client-signed-nominer/conns=8: client-signed without the miner,
 //     so no block is built or committed while it runs: the request
 //     alone. At most maxNoMiner requests (-test.benchtime 9000x), since
@@ -93,9 +102,11 @@ func BenchmarkCreateTransaction(b *testing.B) {
 	b.Run("client-signed-gossip/conns=8", func(b *testing.B) {
 		benchClientSigned(b, 8, true, true, false)
 	})
-	b.Run("client-signed-lean/conns=8", func(b *testing.B) {
-		benchClientSigned(b, 8, false, true, true)
-	})
+	for _, conns := range []int{8, 16, 32, 64} {
+		b.Run(fmt.Sprintf("client-signed-lean/conns=%d", conns), func(b *testing.B) {
+			benchClientSigned(b, conns, false, true, true)
+		})
+	}
 	b.Run("client-signed-nominer/conns=8", func(b *testing.B) {
 		if b.N > maxNoMiner {
 			b.Skipf("%d requests would not fit the pool without a miner; run with -test.benchtime %dx", b.N, maxNoMiner)

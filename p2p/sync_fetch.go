@@ -93,6 +93,7 @@ type bodyBatch struct {
 	holders []peer.ID
 	asked   time.Time // when the request of its one holder began
 	checked *chain.CheckedBlocks
+	failed  bool // a block of checked failed its checks
 }
 
 func (b *bodyBatch) busy() bool { return len(b.holders) > 0 }
@@ -307,7 +308,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			s.fetchFailed(fp, r, len(r.blocks) < asked)
 		case c := <-checks:
 			checking--
-			batches[c.i].checked = c.cb
+			batches[c.i].checked, batches[c.i].failed = c.cb, c.cb.Failed()
 		case c := <-conns:
 			connected += c.n
 			if c.err != nil {
@@ -346,12 +347,17 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 // commit's fixed pages and syncs are paid once for more blocks. It does
 // not wait for a batch nobody fetches (every peer left, or the bytes
 // bound holds it back), nor past a window with no room for another
-// request, so it never holds the download up.
+// request, so it never holds the download up; nor past a batch with a
+// block that failed its checks, at which the commit and the download
+// stop: its sender is judged at once, not after more batches' checks.
 func (s *Syncer) commitNow(batches []*bodyBatch, next, held int) int {
 	n, bytes := 0, 0
 	for i := next; i < len(batches) && batches[i].checked != nil; i++ {
 		n++
 		bytes += batches[i].bytes
+		if batches[i].failed {
+			return n
+		}
 	}
 	if n == 0 || n >= minCommitBatches || bytes >= minCommitBytes || next+n == len(batches) {
 		return n

@@ -108,6 +108,11 @@ func TestCommitNow(t *testing.T) {
 		return b
 	}
 	checking, fetching, unasked := fetchedBatch, fetchingBatch, unaskedBatch
+	failed := func() *bodyBatch {
+		b := checked(1)
+		b.failed = true
+		return b
+	}
 	run := func(n int, after ...*bodyBatch) []*bodyBatch {
 		var bs []*bodyBatch
 		for range n {
@@ -136,6 +141,7 @@ func TestCommitNow(t *testing.T) {
 		{name: "enough batches", batches: run(minCommitBatches, checking()), want: minCommitBatches},
 		{name: "more than enough", batches: run(minCommitBatches+3, fetching()), want: minCommitBatches + 3},
 		{name: "enough bytes", batches: []*bodyBatch{checked(minCommitBytes), checking()}, want: 1},
+		{name: "few, one failed its checks", batches: append(run(1), failed(), checked(1), fetching(), unasked()), want: 2},
 	}
 	var s Syncer
 	for _, tt := range tests {

@@ -386,16 +386,6 @@ func (c *Chain) ProcessBlocks(ctx context.Context, blocks []*Block) (*Change, in
 	return c.ProcessCheckedBlocks(ctx, c.CheckBlocks(blocks))
 }
 
-// CheckedBlocks is a sync batch whose context-free checks (signatures
-// included) have run.
-type CheckedBlocks struct {
-	blocks []*Block
-	sanity []*sanityResult
-}
-
-// Blocks returns the batch.
-func (cb *CheckedBlocks) Blocks() []*Block { return cb.blocks }
-
 // CheckBlocks runs ProcessBlocks' checks that take no lock, on every
 // core and through the signature cache, so a syncer checks the next batch
 // while the chain commits the one before it. Every outcome is

@@ -392,7 +392,8 @@ func (h *harness) on(parent *chain.Block, txs ...*chain.Transaction) *chain.Bloc
 // TestSyncBatchSignatureRule runs the rule through a sync batch, whose
 // signatures are verified together across its blocks: a transfer valid
 // only under ZIP-215 (torsion in R) connects, and a forged signature in
-// the batch's second block stops it there, naming the transfer.
+// the batch's second block stops it there, naming the transfer; the
+// batch's checks say it failed (CheckedBlocks.Failed) before it connects.
 func TestSyncBatchSignatureRule(t *testing.T) {
 	h := newHarness(t, nil)
 	p := h.p
@@ -425,6 +426,9 @@ func TestSyncBatchSignatureRule(t *testing.T) {
 	forged.Signature[5] ^= 1
 	b2 := h.on(b1, w.Tx(p, to, 1, 0, 1), forged)
 	b3 := h.on(b2, w.Tx(p, to, 1, 0, 3))
+	if h.c.CheckBlocks([]*chain.Block{b1}).Failed() || !h.c.CheckBlocks([]*chain.Block{b1, b2, b3}).Failed() {
+		t.Fatal("CheckBlocks: want the first block alone passed, the batch with the forged transfer failed")
+	}
 	_, done, err := h.c.ProcessBlocks(context.Background(), []*chain.Block{b1, b2, b3})
 	if !errors.Is(err, chain.ErrBadSignature) || done != 1 || !strings.Contains(err.Error(), w.Addr) {
 		t.Fatalf("sync batch: %d blocks done, %v; want 1 and ErrBadSignature", done, err)

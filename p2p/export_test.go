@@ -51,3 +51,7 @@ func CompactBlockOf(b *chain.Block, unsent []*chain.Transaction) []byte {
 	}
 	return compactBlock(b, chain.TxIDs(b.Transactions), ids)
 }
+
+// MinCommitBlocks is the fewest blocks a download commits at once while
+// more are on their way.
+const MinCommitBlocks = minCommitBatches * blocksPerRequest

@@ -280,6 +280,16 @@ const (
 	// three, and the stages took turns instead of overlapping);
 	// maxBytesAhead bounds what they hold.
 	maxBatchesAhead = 16
+	// minCommitBatches and minCommitBytes: a download's commit waits
+	// for this many checked batches in order (half the window, 512
+	// blocks), or this many bytes of them, while the batch after them
+	// is on its way (sync_fetch.go, commitNow); the other half is
+	// fetched and checked during the commit. A commit of one batch of
+	// small blocks paid two fdatasyncs and the commit's fixed pages for
+	// 64 blocks, and each left a core idle meanwhile (benchmarks.md, "A
+	// download's commits grouped").
+	minCommitBatches = 8
+	minCommitBytes   = 4 << 20
 	// maxBytesAhead bounds the bytes of blocks a download holds before
 	// it asks for more than the batch it connects next: 64 MiB, plus at
 	// most one batch per fetching peer under way (4 × 32 MiB of maximal

@@ -93,6 +93,7 @@ type bodyBatch struct {
 	holders []peer.ID
 	asked   time.Time // when the request of its one holder began
 	checked *chain.CheckedBlocks
+	failed  bool // a block of checked failed its checks
 }
 
 func (b *bodyBatch) busy() bool { return len(b.holders) > 0 }
@@ -209,21 +210,19 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				results <- fetchResult{p: q, i: i, off: off, blocks: blocks, err: err}
 			})
 		}
-		if connecting == 0 && next < len(batches) && batches[next].checked != nil {
-			// Every checked batch from next on goes into one commit:
-			// the store's fsync, not the CPU, sets how many commits a
-			// second there can be, so a slow commit makes the next one
-			// larger instead of the download slower.
-			var ready []*chain.CheckedBlocks
-			for i := next; i < len(batches) && batches[i].checked != nil; i++ {
-				ready = append(ready, batches[i].checked)
+		if connecting == 0 {
+			if n := s.commitNow(batches, next, held); n > 0 {
+				ready := make([]*chain.CheckedBlocks, n)
+				for i := range ready {
+					ready[i] = batches[next+i].checked
+				}
+				connecting = n
+				cb := chain.JoinChecked(ready...)
+				wg.Go(func() {
+					n, err := s.chain.ProcessCheckedBlocks(ctx, cb)
+					conns <- connectResult{n: n, err: err}
+				})
 			}
-			connecting = len(ready)
-			cb := chain.JoinChecked(ready...)
-			wg.Go(func() {
-				n, err := s.chain.ProcessCheckedBlocks(ctx, cb)
-				conns <- connectResult{n: n, err: err}
-			})
 		}
 		if next == len(batches) && more == nil {
 			return connected, last, nil
@@ -309,7 +308,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			s.fetchFailed(fp, r, len(r.blocks) < asked)
 		case c := <-checks:
 			checking--
-			batches[c.i].checked = c.cb
+			batches[c.i].checked, batches[c.i].failed = c.cb, c.cb.Failed()
 		case c := <-conns:
 			connected += c.n
 			if c.err != nil {
@@ -334,6 +333,42 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			connecting = 0
 		}
 	}
+}
+
+// commitNow returns how many checked batches from next go into a commit
+// now, or 0 to wait. Every checked batch from next on goes into one
+// commit: the store's fsync, not the CPU, sets how many commits a second
+// there can be, so a slow commit makes the next one larger instead of
+// the download slower. And a commit waits for minCommitBatches (or
+// minCommitBytes) while the batch after the checked ones is on its way:
+// each commit's fdatasyncs keep a core's share of the process (its P)
+// in the system call until the runtime takes it back, milliseconds in
+// which the checks of later batches wait for the other core, and the
+// commit's fixed pages and syncs are paid once for more blocks. It does
+// not wait for a batch nobody fetches (every peer left, or the bytes
+// bound holds it back), nor past a window with no room for another
+// request, so it never holds the download up; nor past a batch with a
+// block that failed its checks, at which the commit and the download
+// stop: its sender is judged at once, not after more batches' checks.
+func (s *Syncer) commitNow(batches []*bodyBatch, next, held int) int {
+	n, bytes := 0, 0
+	for i := next; i < len(batches) && batches[i].checked != nil; i++ {
+		n++
+		bytes += batches[i].bytes
+		if batches[i].failed {
+			return n
+		}
+	}
+	if n == 0 || n >= minCommitBatches || bytes >= minCommitBytes || next+n == len(batches) {
+		return n
+	}
+	switch b := batches[next+n]; {
+	case b.complete():
+		return 0 // being checked
+	case b.busy() && s.nextBatch(batches, next, held) >= 0:
+		return 0 // being fetched, and the window has room for more
+	}
+	return n
 }
 
 // nextBatch returns the first batch of the window from next that is

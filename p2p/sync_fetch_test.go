@@ -126,6 +126,46 @@ func TestSyncFetchesAheadOfConnect(t *testing.T) {
 	syncFromServer(t, node, server, src)
 }
 
+// commitCountingChain records how many blocks each commit of a
+// download held.
+type commitCountingChain struct {
+	*testChain
+	mu      sync.Mutex
+	commits []int
+}
+
+func (c *commitCountingChain) ProcessCheckedBlocks(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
+	n, err := c.testChain.ProcessCheckedBlocks(ctx, cb)
+	c.mu.Lock()
+	c.commits = append(c.commits, n)
+	c.mu.Unlock()
+	return n, err
+}
+
+// TestSyncCommitsInGroups: a node downloading ten batches from one peer
+// commits them in groups of at least p2p.MinCommitBlocks but for the
+// last: with one honest peer the batch after the checked ones is always
+// being fetched or checked, so no commit is cut short, and the last
+// takes what is left.
+func TestSyncCommitsInGroups(t *testing.T) {
+	src := newTestChain(t)
+	mineBlocks(t, src, testwallet.New("miner").Addr, 640)
+	node := &commitCountingChain{testChain: newTestChain(t)}
+	syncFromServer(t, node, src, src)
+	node.mu.Lock()
+	defer node.mu.Unlock()
+	total := 0
+	for i, n := range node.commits {
+		total += n
+		if i < len(node.commits)-1 && n < p2p.MinCommitBlocks {
+			t.Errorf("commit %d of %v held %d blocks, want at least %d", i, node.commits, n, p2p.MinCommitBlocks)
+		}
+	}
+	if total != 640 {
+		t.Errorf("commits %v hold %d blocks, want 640", node.commits, total)
+	}
+}
+
 // syncFromServer runs a syncer on node and one on server, each on a host
 // of its own, connects them and waits until node reaches src's tip.
 func syncFromServer(t *testing.T, node, server p2p.Chain, src *testChain) {

@@ -13,9 +13,7 @@ import (
 // is neither fetched nor being fetched; past maxBytesAhead held, only
 // the batch connected next, without which the download cannot go on.
 func TestNextBatch(t *testing.T) {
-	full := func() *bodyBatch { return &bodyBatch{hashes: make([]chain.Hash, 1), blocks: make([]*chain.Block, 1)} }
-	empty := func() *bodyBatch { return &bodyBatch{hashes: make([]chain.Hash, 1)} }
-	busy := func() *bodyBatch { return &bodyBatch{hashes: make([]chain.Hash, 1), holders: []peer.ID{"p"}} }
+	full, empty, busy := fetchedBatch, unaskedBatch, fetchingBatch
 	window := func(head *bodyBatch) []*bodyBatch {
 		bs := []*bodyBatch{head}
 		for range maxBatchesAhead + 4 {
@@ -23,13 +21,7 @@ func TestNextBatch(t *testing.T) {
 		}
 		return bs
 	}
-	tests := []struct {
-		name    string
-		batches []*bodyBatch
-		next    int
-		held    int
-		want    int
-	}{
+	tests := []windowCase{
 		{name: "head free", batches: window(empty()), want: 0},
 		{name: "head fetched", batches: window(full()), want: 1},
 		{name: "head being fetched", batches: window(busy()), want: 1},
@@ -54,6 +46,24 @@ func TestNextBatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// One-block batches of a window, in each state a download gives them.
+func fetchedBatch() *bodyBatch {
+	return &bodyBatch{hashes: make([]chain.Hash, 1), blocks: make([]*chain.Block, 1)}
+}
+func unaskedBatch() *bodyBatch { return &bodyBatch{hashes: make([]chain.Hash, 1)} }
+func fetchingBatch() *bodyBatch {
+	return &bodyBatch{hashes: make([]chain.Hash, 1), holders: []peer.ID{"p"}}
+}
+
+// windowCase is a case of a decision taken on a download's window.
+type windowCase struct {
+	name    string
+	batches []*bodyBatch
+	next    int
+	held    int
+	want    int
 }
 
 // TestStalledBatch: only the batch the window waits on is asked of a
@@ -82,6 +92,62 @@ func TestStalledBatch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := stalledBatch(tt.batches, tt.next, now); got != tt.want {
 				t.Fatalf("stalledBatch = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCommitNow: a commit takes every checked batch from next; with
+// fewer than minCommitBatches (and minCommitBytes) it waits only while
+// the batch after them is on its way: being checked, or being fetched
+// with room in the window for another request.
+func TestCommitNow(t *testing.T) {
+	checked := func(bytes int) *bodyBatch {
+		b := fetchedBatch()
+		b.bytes, b.checked = bytes, &chain.CheckedBlocks{}
+		return b
+	}
+	checking, fetching, unasked := fetchedBatch, fetchingBatch, unaskedBatch
+	failed := func() *bodyBatch {
+		b := checked(1)
+		b.failed = true
+		return b
+	}
+	run := func(n int, after ...*bodyBatch) []*bodyBatch {
+		var bs []*bodyBatch
+		for range n {
+			bs = append(bs, checked(1000))
+		}
+		return append(bs, after...)
+	}
+	// full is a window with no room for another request: the checked
+	// batches, then one being fetched, then ones fetched and checking.
+	full := func(n int) []*bodyBatch {
+		bs := run(n, fetching())
+		for len(bs) < maxBatchesAhead+1 {
+			bs = append(bs, checking())
+		}
+		return bs
+	}
+	tests := []windowCase{
+		{name: "nothing checked", batches: []*bodyBatch{checking(), checked(1)}, want: 0},
+		{name: "few, the next being checked", batches: run(2, checking(), unasked()), want: 0},
+		{name: "few, the next being fetched", batches: run(2, fetching(), unasked()), want: 0},
+		{name: "few, from next", batches: append([]*bodyBatch{unasked()}, run(2, fetching(), unasked())...), next: 1, want: 0},
+		{name: "few, the next fetched by nobody", batches: run(2, unasked()), want: 2},
+		{name: "few, the last known", batches: run(2), want: 2},
+		{name: "few, the window full", batches: full(2), want: 2},
+		{name: "few, the bytes bound reached", batches: run(2, fetching(), unasked()), held: maxBytesAhead, want: 2},
+		{name: "enough batches", batches: run(minCommitBatches, checking()), want: minCommitBatches},
+		{name: "more than enough", batches: run(minCommitBatches+3, fetching()), want: minCommitBatches + 3},
+		{name: "enough bytes", batches: []*bodyBatch{checked(minCommitBytes), checking()}, want: 1},
+		{name: "few, one failed its checks", batches: append(run(1), failed(), checked(1), fetching(), unasked()), want: 2},
+	}
+	var s Syncer
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := s.commitNow(tt.batches, tt.next, tt.held); got != tt.want {
+				t.Fatalf("commitNow = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -34,8 +34,10 @@ import (
 // spacing, and report the p99 of each round of 100 too
 // (p99-round-min-ms, p99-round-max-ms: the figure as 100 blocks gave
 // it), so a run shows its own spread. The cold cases, where every hop
-// verifies every signature, stay at 100 blocks to keep a 1x run short
-// (about two minutes for the six cases on a quiet machine).
+// verifies every signature, stay at 100 blocks to keep a 1x run short:
+// the six cases took 91 s on a quiet machine, about three minutes at
+// load average 5 – 10 (docs/benchmarks.md, "Block relay: a p99 over
+// more blocks").
 const (
 	gossipNodes       = 20
 	gossipDegree      = 6   // average connections per node

@@ -20,8 +20,11 @@ import "sync"
 // (TestAccountCacheRacingCommits). A commit that fails empties the
 // cache: what the store then holds is unknown.
 //
-// Connecting a block reads the store through the overlay, never through
-// this cache: it serves the mempool, the wallet and the API only.
+// Connecting a block reads it too (fill), under the chain's lock: every
+// commit holds that lock from begin to end, so a connect never finds the
+// cache busy, and what it holds then is the committed state the connect
+// builds on. A connect does not put what it read from the store: a sync
+// of many new addresses would push out the mempool's working set.
 type accountCache struct {
 	mu      sync.Mutex
 	entries map[string]Account
@@ -51,6 +54,28 @@ func (c *accountCache) get(addr string) (a Account, ok bool, gen uint64) {
 	}
 	a, ok = c.entries[addr]
 	return a, ok, c.gen
+}
+
+// fill moves into into the cached states of addrs and returns the
+// addresses it does not hold, all of them while a commit is under way.
+// The chain's connect calls it holding the chain's lock, under which no
+// commit runs (Chain.apply's callers all hold it), so there it always
+// answers with the committed state.
+func (c *accountCache) fill(addrs []string, into map[string]Account) (missing []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy {
+		return addrs
+	}
+	missing = addrs[:0:0]
+	for _, addr := range addrs {
+		if a, ok := c.entries[addr]; ok {
+			into[addr] = a
+		} else {
+			missing = append(missing, addr)
+		}
+	}
+	return missing
 }
 
 // put keeps a state read from the store after get returned gen, unless a

@@ -25,6 +25,22 @@ func (s *accountReadStore) Account(addr string) (chain.Account, error) {
 	return s.Store.Account(addr)
 }
 
+// View counts the view's account reads too: connecting a block reads
+// its accounts through one.
+func (s *accountReadStore) View(fn func(chain.StoreView) error) error {
+	return s.Store.View(func(v chain.StoreView) error { return fn(countedView{v, &s.reads}) })
+}
+
+type countedView struct {
+	chain.StoreView
+	reads *atomic.Int64
+}
+
+func (v countedView) Account(addr string) (chain.Account, error) {
+	v.reads.Add(1)
+	return v.StoreView.Account(addr)
+}
+
 func (s *accountReadStore) Apply(b *chain.Batch) error {
 	if s.fail.Load() {
 		return syscall.EIO
@@ -69,13 +85,7 @@ func TestAccountCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, nil)
-			st := &accountReadStore{Store: h.st}
-			c, err := chain.New(h.p, st, chain.WithClock(func() time.Time { return testNow }))
-			if err != nil {
-				t.Fatal(err)
-			}
-			processOn(t, c, h.build(c.Tip().Hash, nil, nil))
+			h, st, c := countedChain(t)
 			processOn(t, c, h.build(c.Tip().Hash, nil, payOther)) // the reorg takes this one back
 			for _, addr := range []string{h.miner.Addr, other.Addr} {
 				read(t, c, addr)
@@ -128,6 +138,92 @@ func TestAccountCacheRacingCommits(t *testing.T) {
 			t.Fatalf("after block %d the miner has %d, want %d", i+1, got, want)
 		}
 	}
+}
+
+// TestConnectReadsAccountCache: connecting a block takes the states the
+// account cache holds instead of reading the store, and they are the
+// committed ones: blocks that each spend from the same sender (its nonce
+// and balance read by every connect) connect one after another while
+// readers race the commits, and the chain then answers what the store
+// holds. A cache left stale by a commit would fail the next block's
+// nonce check.
+func TestConnectReadsAccountCache(t *testing.T) {
+	payee := testwallet.New("account cache payee")
+	tests := []struct {
+		name string
+		// cached lists the block's addresses read before it connects:
+		// the miner (coinbase recipient and sender) and the payee.
+		cached    func(h *harness) []string
+		wantReads int64 // the store's account reads while it connects
+	}{
+		{"every address cached", func(h *harness) []string { return []string{h.miner.Addr, payee.Addr} }, 0},
+		{"the payee not cached", func(h *harness) []string { return []string{h.miner.Addr} }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, st, c := countedChain(t)
+			for _, addr := range tt.cached(h) {
+				read(t, c, addr)
+			}
+			transfer := func() *chain.Block {
+				a, err := h.st.Account(h.miner.Addr) // past the cache
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h.build(c.Tip().Hash, []*chain.Transaction{h.miner.Tx(h.p, payee.Addr, 1, 0, a.Nonce)}, nil)
+			}
+			blk := transfer()
+			reads := st.reads.Load()
+			processOn(t, c, blk)
+			if n := st.reads.Load() - reads; n != tt.wantReads {
+				t.Errorf("connecting the block read %d accounts from the store, want %d", n, tt.wantReads)
+			}
+
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			for _, addr := range []string{h.miner.Addr, payee.Addr} {
+				wg.Go(func() {
+					for ctx.Err() == nil {
+						if _, err := c.Account(addr); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			defer wg.Wait()
+			defer cancel()
+			for i := range 30 {
+				blk := transfer()
+				if _, err := c.ProcessBlock(context.Background(), blk); err != nil {
+					t.Fatalf("block %d of 30: %v", i+1, err)
+				}
+				for _, addr := range []string{h.miner.Addr, payee.Addr} {
+					want, err := h.st.Account(addr)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := read(t, c, addr); got != want {
+						t.Fatalf("after block %d, %s: %+v, the store holds %+v", i+1, addr, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// countedChain is a harness and a chain on its store, counted, holding
+// one block that pays the harness's miner.
+func countedChain(t *testing.T) (*harness, *accountReadStore, *chain.Chain) {
+	t.Helper()
+	h := newHarness(t, nil)
+	st := &accountReadStore{Store: h.st}
+	c, err := chain.New(h.p, st, chain.WithClock(func() time.Time { return testNow }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	processOn(t, c, h.build(c.Tip().Hash, nil, nil))
+	return h, st, c
 }
 
 func processOn(t *testing.T, c *chain.Chain, b *chain.Block) {

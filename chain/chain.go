@@ -446,6 +446,7 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 	}
 	oldTip := c.tip.Load()
 	root := newOverlay(c.store)
+	root.accounts = c.accounts // the lock is held: no commit runs
 	done := 0
 	var failure error
 	for i, b := range blocks {

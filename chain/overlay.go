@@ -31,6 +31,10 @@ type overlay struct {
 	// overlay on the store: committed state, which cannot change while
 	// the chain's lock is held and the overlay lives. Not written.
 	read map[string]Account
+	// accounts, on an overlay on the store made under the chain's lock,
+	// is the chain's account cache: readAhead takes what it holds
+	// rather than read the store (see accountCache.fill).
+	accounts *accountCache
 }
 
 // storeViewer is the part of a Store that reads many records in one
@@ -40,7 +44,8 @@ type storeViewer interface {
 }
 
 // readAhead reads every address of addrs that no overlay from o down
-// holds in one store view, so that connecting a block costs one read
+// holds, from the account cache if the bottom overlay has it, the rest
+// in one store view, so that connecting a block costs at most one read
 // transaction instead of one per address it touches.
 func (o *overlay) readAhead(addrs []string) error {
 	bottom := o
@@ -71,6 +76,11 @@ func (o *overlay) readAhead(addrs []string) error {
 	}
 	if bottom.read == nil {
 		bottom.read = make(map[string]Account, len(missing))
+	}
+	if bottom.accounts != nil {
+		if missing = bottom.accounts.fill(missing, bottom.read); len(missing) == 0 {
+			return nil
+		}
 	}
 	err := sv.View(func(v StoreView) error {
 		for _, a := range missing {

@@ -159,7 +159,7 @@ func PutIndexEntry(t testing.TB, s *Store, id chain.Hash, height uint64) {
 // CatchUpOnce runs one transaction of Open's catch-up up to height tip
 // on the closed store at path, with a budget of budget transactions, and
 // leaves the store as a crash after it would: the mark moved part of the
-// way. It returns the mark's height after it.
+// way. It returns the height of the mark the file then holds.
 func CatchUpOnce(t testing.TB, path string, tip uint64, budget int) uint64 {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
@@ -170,19 +170,28 @@ func CatchUpOnce(t testing.TB, path string, tip uint64, budget int) uint64 {
 	old := reindexBudget
 	reindexBudget = budget
 	defer func() { reindexBudget = old }()
-	var next uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		height, _, err := decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
 		if err != nil {
 			return err
 		}
-		next, err = indexBlocks(tx, height+1, tip)
+		_, err = indexBlocks(tx, height+1, tip)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return next - 1
+	// The mark as the file now holds it, which is what a resume reads.
+	var mark uint64
+	err = db.View(func(tx *bolt.Tx) error {
+		var err error
+		mark, _, err = decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mark
 }
 
 // SetReindexBudget sets the catch-up's budget for the rest of t.

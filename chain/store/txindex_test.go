@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -432,11 +435,17 @@ func TestTxIndexCatchUpResumes(t *testing.T) {
 		t.Fatalf("the first catch-up transaction moved the mark to %d, want %d", got, want)
 	}
 	store.SetReindexBudget(t, 7) // two blocks a transaction
-	st, err := store.Open(path, store.WithNoSync(true))
+	var logged bytes.Buffer
+	st, err := store.Open(path, store.WithNoSync(true), store.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	// Resumed above the mark the first transaction left, not rebuilt.
+	if want := fmt.Sprintf("from=%d ", blocks[3].height+1); !strings.Contains(logged.String(), want) ||
+		strings.Contains(logged.String(), "rebuilding") {
+		t.Fatalf("Open's catch-up logged %q, want it to start %s and not rebuild", logged.String(), want)
+	}
 	if h, m, ok := store.IndexMark(t, st); !ok || h != tip.height || m != tip.hash {
 		t.Fatalf("mark after the resumed catch-up %d %s (%t), want the tip %d", h, m.Short(), ok, tip.height)
 	}

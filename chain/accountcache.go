@@ -56,11 +56,12 @@ func (c *accountCache) get(addr string) (a Account, ok bool, gen uint64) {
 	return a, ok, c.gen
 }
 
-// fill moves into into the cached states of addrs and returns the
+// fill puts the cached states of addrs into into and returns the
 // addresses it does not hold, all of them while a commit is under way.
 // The chain's connect calls it holding the chain's lock, under which no
-// commit runs (Chain.apply's callers all hold it), so there it always
-// answers with the committed state.
+// commit runs (every Chain.apply after New holds it; New's genesis
+// commit runs before the chain is shared), so there it always answers
+// with the committed state.
 func (c *accountCache) fill(addrs []string, into map[string]Account) (missing []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -63,6 +63,19 @@ func checkLookups(t testing.TB, st *store.Store, blocks []connected) {
 	}
 }
 
+// checkOnDisk fails unless the txindex bucket holds every id of blocks
+// at its block's height.
+func checkOnDisk(t testing.TB, st *store.Store, blocks []connected) {
+	t.Helper()
+	for _, c := range blocks {
+		for _, id := range c.ids {
+			if h, ok := store.OnDisk(t, st, id); !ok || h != c.height {
+				t.Fatalf("%s of block %d on disk at %d (%t), want at %d", id.Short(), c.height, h, ok, c.height)
+			}
+		}
+	}
+}
+
 // TestTxIndexPending: a batch that extends the main chain leaves its
 // index entries out of the bucket, and TxLocation answers them at once;
 // at the bound the batch that reaches it writes them all, with the mark
@@ -93,13 +106,7 @@ func TestTxIndexPending(t *testing.T) {
 	// The fourth block reaches the bound of four blocks.
 	blocks = append(blocks, connectN(t, st, g, 1, 5)...)
 	checkLookups(t, st, blocks)
-	for _, c := range blocks {
-		for _, id := range c.ids {
-			if h, ok := store.OnDisk(t, st, id); !ok || h != c.height {
-				t.Fatalf("after the bound, %s on disk at %d (%t), want %d", id.Short(), h, ok, c.height)
-			}
-		}
-	}
+	checkOnDisk(t, st, blocks)
 	if e, b := store.PendingSize(st); e != 0 || b != 0 {
 		t.Fatalf("pending after the flush: %d entries of %d blocks", e, b)
 	}
@@ -193,13 +200,7 @@ func TestTxIndexCrash(t *testing.T) {
 			if h, m, ok := store.IndexMark(t, st); !ok || h != last.height || m != last.hash {
 				t.Fatalf("mark after reopening %d %s (%t), want the tip %d", h, m.Short(), ok, last.height)
 			}
-			for _, c := range blocks {
-				for _, id := range c.ids {
-					if h, ok := store.OnDisk(t, st, id); !ok || h != c.height {
-						t.Fatalf("after reopening, %s on disk at %d (%t), want %d", id.Short(), h, ok, c.height)
-					}
-				}
-			}
+			checkOnDisk(t, st, blocks)
 			checkLookups(t, st, blocks)
 			if err := st.Check(); err != nil {
 				t.Fatal(err)
@@ -401,13 +402,7 @@ func TestTxIndexReorgInOneBatch(t *testing.T) {
 					}
 				}
 				checkLookups(t, s, stay)
-				for _, c := range stay {
-					for _, id := range c.ids {
-						if h, ok := store.OnDisk(t, s, id); !ok || h != c.height {
-							t.Fatalf("%s of block %d on disk at %d (%t)", id.Short(), c.height, h, ok)
-						}
-					}
-				}
+				checkOnDisk(t, s, stay)
 				if h, m, ok := store.IndexMark(t, s); !ok || h != now.height || m != now.hash {
 					t.Fatalf("mark %d %s (%t), want the new tip %d %s", h, m.Short(), ok, now.height, now.hash.Short())
 				}
@@ -449,13 +444,7 @@ func TestTxIndexCatchUpResumes(t *testing.T) {
 	if h, m, ok := store.IndexMark(t, st); !ok || h != tip.height || m != tip.hash {
 		t.Fatalf("mark after the resumed catch-up %d %s (%t), want the tip %d", h, m.Short(), ok, tip.height)
 	}
-	for _, c := range blocks {
-		for _, id := range c.ids {
-			if h, ok := store.OnDisk(t, st, id); !ok || h != c.height {
-				t.Fatalf("%s of block %d on disk at %d (%t)", id.Short(), c.height, h, ok)
-			}
-		}
-	}
+	checkOnDisk(t, st, blocks)
 	if err := st.Check(); err != nil {
 		t.Fatal(err)
 	}

@@ -19,18 +19,7 @@ import (
 // asks for at most 0.1 of verifying the block's signatures.
 func BenchmarkConnectAdmittedBlock1000(b *testing.B) {
 	h, blk := signedBlock(b, 1000)
-	var before []*chain.Block // the blocks blk connects to, genesis excluded
-	for height := uint64(1); height <= h.c.Tip().Height(); height++ {
-		hash, err := h.c.MainHash(height)
-		if err != nil {
-			b.Fatal(err)
-		}
-		pb, err := h.c.Block(hash)
-		if err != nil {
-			b.Fatal(err)
-		}
-		before = append(before, pb)
-	}
+	before := mainAboveGenesis(b, h.c)
 	for _, noSync := range []bool{true, false} {
 		name := map[bool]string{true: "store=nosync", false: "store=fsync"}[noSync]
 		b.Run(name, func(b *testing.B) {
@@ -74,6 +63,25 @@ func BenchmarkConnectAdmittedBlock1000(b *testing.B) {
 			b.ReportMetric(float64(closing.sum.writes)/n, "close-write-calls/op")
 		})
 	}
+}
+
+// mainAboveGenesis returns c's main chain after genesis, in order: the
+// blocks a block built on c's tip connects to on a fresh chain.
+func mainAboveGenesis(b *testing.B, c *chain.Chain) []*chain.Block {
+	b.Helper()
+	var blocks []*chain.Block
+	for height := uint64(1); height <= c.Tip().Height(); height++ {
+		hash, err := c.MainHash(height)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pb, err := c.Block(hash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		blocks = append(blocks, pb)
+	}
+	return blocks
 }
 
 // connectLabel marks the timed connect's CPU in a profile.

@@ -2,10 +2,7 @@ package chain_test
 
 import (
 	"context"
-	"slices"
 	"testing"
-
-	"github.com/gossipchain/gossipchain/chain"
 )
 
 // BenchmarkConnectCachedAccounts454 connects a block of 454 transfers
@@ -17,18 +14,7 @@ import (
 // connect reads its 456 accounts. The commit (no fsync) is included.
 func BenchmarkConnectCachedAccounts454(b *testing.B) {
 	h, blk := signedBlock(b, 454)
-	var before []*chain.Block // genesis excluded
-	for hash := h.tipHash(); ; {
-		pb, err := h.c.Block(hash)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if pb.Header.Height == 0 {
-			break
-		}
-		before, hash = append(before, pb), pb.Header.PrevHash
-	}
-	slices.Reverse(before)
+	before := mainAboveGenesis(b, h.c)
 	for _, cached := range []bool{false, true} {
 		name := map[bool]string{false: "accounts=store", true: "accounts=cached"}[cached]
 		b.Run(name, func(b *testing.B) {

@@ -304,10 +304,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 			}
 			if warm {
 				batch := blk.Transactions[1:]
-				ids := make([]chain.Hash, len(batch))
-				for i, tx := range batch {
-					ids[i] = tx.ID()
-				}
+				ids := chain.TxIDs(batch)
 				for _, c := range chains {
 					for i, err := range c.AddTxs(batch, ids) {
 						if err != nil {

@@ -29,7 +29,7 @@ func TestExplorerNetwork(t *testing.T) {
 	// more blocks fill the histogram.
 	mineUntilGossiped(t, aSrv, cSrv, bID)
 	for range 5 {
-		mine(t, aSrv)
+		mineSeen(t, aSrv, bSrv, aID)
 	}
 
 	br := startBrowser(t, ctx, bin)

@@ -48,6 +48,24 @@ func mineUntilGossiped(t *testing.T, miner, at *httptest.Server, from string) {
 	})
 }
 
+// mineSeen mines one block at miner and waits until at lists it as first
+// seen from from. Mined back to back, a block can reach a node while its
+// parent is still being checked there; that node then fetches it by sync,
+// and a block fetched so is not in its propagation list.
+func mineSeen(t *testing.T, miner, at *httptest.Server, from string) {
+	t.Helper()
+	height := mine(t, miner)["block_data"].(map[string]any)["index"]
+	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("block #%v first seen from %s", height, from), func() bool {
+		_, out := do(t, at, http.MethodGet, "/propagation", "")
+		for _, blk := range out["blocks"].([]any) {
+			if b := blk.(map[string]any); b["from"] == from && b["height"] == height {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // TestNetMapAndPropagation: on a line a–b–c, a's /netmap has b's answer,
 // which lists a and c with their tips; /propagation on c lists a's blocks
 // as first seen from b, with the reports of the other two nodes, so the

@@ -91,8 +91,8 @@ func checkTxShape(p *Params, tx *Transaction) error {
 	if len(tx.PublicKey) != ed25519.PublicKeySize {
 		return ruleError(ErrBadPublicKey, "public key is %d bytes, want %d", len(tx.PublicKey), ed25519.PublicKeySize)
 	}
-	if got := AddressFromPublicKey(tx.PublicKey); got != tx.Sender {
-		return ruleError(ErrBadPublicKey, "public key is of %s, not sender %s", got, tx.Sender)
+	if !isAddressOf(tx.PublicKey, tx.Sender) {
+		return ruleError(ErrBadPublicKey, "public key is of %s, not sender %s", AddressFromPublicKey(tx.PublicKey), tx.Sender)
 	}
 	if smallOrderKey(tx.PublicKey) {
 		return ruleError(ErrSmallOrderKey, "public key %x has small order: anyone can sign for %s", tx.PublicKey, tx.Sender)

@@ -293,8 +293,10 @@ func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, id chain.H
 }
 
 func (in *intake) txEvent(tx *chain.Transaction, id chain.Hash, origin string) {
-	in.events.publish(EventTx, TxEventData{ID: id.String(), Sender: tx.Sender, Recipient: tx.Recipient,
-		Amount: tx.Amount, Fee: tx.Fee, Origin: origin})
+	in.events.publishFunc(EventTx, func() any {
+		return TxEventData{ID: id.String(), Sender: tx.Sender, Recipient: tx.Recipient,
+			Amount: tx.Amount, Fee: tx.Fee, Origin: origin}
+	})
 }
 
 // addTxs is admit for the transactions of a gossiped batch (protocol.md

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gossipchain/gossipchain/api"
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
 	"github.com/gossipchain/gossipchain/node"
 )
 
@@ -24,10 +25,17 @@ import (
 //
 //   - http: POST /mine over one kept-alive loopback connection, one
 //     call after the other, as the script's curl sends them;
-//   - call: node.MineOne, the same work without the HTTP exchange.
+//   - call: node.MineOne, the same work without the HTTP exchange;
+//   - call/nosync: node.MineOne on a store without the per-block fsync
+//     (store.WithNoSync), which no node runs: the work of a block
+//     without the wait for the disk.
 //
-// It reports blocks/s and cpu-µs/block (the process's user and system
-// time, the client's included).
+// Read in one run, the three split a call's wall time: http − call is
+// the HTTP exchange, call − call/nosync the commit's two fdatasyncs
+// (and the kernel's work for them), call/nosync the CPU path (template,
+// proof of work, checks, connect, the commit's encoding and page
+// writes, the publish). It reports blocks/s and cpu-µs/block (the
+// process's user and system time, the client's included).
 //
 //	go test -c -o /tmp/api.test ./api && cd api &&
 //	/tmp/api.test -test.run '^$' -test.bench MineOne -test.benchtime 2000x
@@ -51,22 +59,30 @@ func BenchmarkMineOne(b *testing.B) {
 		mine() // the connection and the first commit's file growth
 		benchMine(b, n, mine)
 	})
-	b.Run("call", func(b *testing.B) {
-		n := startedNode(b, chain.RegTest())
-		mine := func() {
-			if _, err := n.MineOne(b.Context()); err != nil {
-				b.Fatal(err)
+	for _, c := range []struct {
+		name string
+		opts []store.Option
+	}{
+		{"call", nil},
+		{"call/nosync", []store.Option{store.WithNoSync(true)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			n := startedNode(b, chain.RegTest(), c.opts...)
+			mine := func() {
+				if _, err := n.MineOne(b.Context()); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		mine()
-		benchMine(b, n, mine)
-	})
+			mine()
+			benchMine(b, n, mine)
+		})
+	}
 }
 
 // startedNode is a node on p, started: a libp2p host on loopback with
-// no peers and no mDNS, its store in b.TempDir().
-func startedNode(b *testing.B, p *chain.Params) *node.Node {
-	n, err := node.New(node.Config{Params: p, DataDir: b.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+// no peers and no mDNS, its store in b.TempDir() opened with opts.
+func startedNode(b *testing.B, p *chain.Params, opts ...store.Option) *node.Node {
+	n, err := node.New(node.Config{Params: p, DataDir: b.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}, StoreOptions: opts})
 	if err != nil {
 		b.Fatal(err)
 	}

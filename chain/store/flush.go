@@ -22,7 +22,9 @@ import (
 
 // flushGate, set by tests only, runs in the flush's goroutine before it
 // writes: a test holds a flush there to look at the store meanwhile.
-var flushGate func()
+// flushWaiting, also for tests, runs when a caller starts waiting for
+// the flush: what lets a held one go.
+var flushGate, flushWaiting func()
 
 // startFlush detaches the pending set and writes it in the background
 // with the mark at height, tip. Called under applyMu with no flush in
@@ -99,6 +101,9 @@ func (s *Store) flushBusy() bool {
 func (s *Store) waitFlush() {
 	if s.flushDone == nil {
 		return
+	}
+	if flushWaiting != nil {
+		flushWaiting()
 	}
 	<-s.flushDone
 	if s.flushErr != nil && s.failed == nil {

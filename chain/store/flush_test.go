@@ -6,33 +6,10 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
 )
-
-// within runs fn in a goroutine and fails the test if it has not returned
-// within a minute: a deadline against a hang, not a timing.
-func within(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- fn() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatalf("%s did not return within a minute", what)
-	}
-}
-
-// applyWithin applies b, failing the test on an error or a hang.
-func applyWithin(t *testing.T, st *store.Store, b *chain.Batch) {
-	t.Helper()
-	within(t, "Apply", func() error { return st.Apply(b) })
-}
 
 // checkNotOnDisk fails if the txindex bucket holds an id of blocks.
 func checkNotOnDisk(t testing.TB, st *store.Store, blocks []connected) {
@@ -69,14 +46,9 @@ func TestFlushOffTheCommit(t *testing.T) {
 	checkMark(t, st, first)
 	checkLookups(t, st, flushed)
 
-	// Two more batches while the flush is held: neither waits for it.
-	var later []connected
-	for range 2 {
-		b := chain.NewBatch()
-		blk := g.connect(b, 5)
-		applyWithin(t, st, b)
-		later = append(later, connected{height: blk.Header.Height, hash: blk.Hash(), ids: chain.TxIDs(blk.Transactions)})
-	}
+	// Two more batches while the flush is held: neither waits for it
+	// (one that did would let it go and find its set written).
+	later := connectN(t, st, g, 2, 5)
 	if e, b := store.PendingSize(st); e != 36 || b != 6 {
 		t.Fatalf("held back while the flush waits: %d entries of %d blocks, want 36 of 6", e, b)
 	}
@@ -99,7 +71,7 @@ func TestFlushOffTheCommit(t *testing.T) {
 // its tip.
 func TestFlushHardCap(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 2)
-	release := store.HoldFlushes(t)
+	store.HoldFlushes(t)
 	st, _ := openTemp(t, store.WithNoSync(true))
 	g := newGen(32, 16)
 	blocks := connectN(t, st, g, 3, 2) // the first written, a flush held at the third
@@ -107,20 +79,9 @@ func TestFlushHardCap(t *testing.T) {
 	if e, b := store.PendingSize(st); e != 15 || b != 5 {
 		t.Fatalf("held back: %d entries of %d blocks, want 15 of 5", e, b)
 	}
-	b := chain.NewBatch()
-	blk := g.connect(b, 2) // the fourth block behind the flush: past the cap
-	blocks = append(blocks, connected{height: blk.Header.Height, hash: blk.Hash(), ids: chain.TxIDs(blk.Transactions)})
-	done := make(chan error, 1)
-	go func() { done <- st.Apply(b) }()
-	release()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("Apply at the cap did not return within a minute")
-	}
+	// The fourth block behind the flush is past the cap: its Apply
+	// waits for the flush (which lets the held one go).
+	blocks = append(blocks, connectN(t, st, g, 1, 2)...)
 	checkOnDisk(t, st, blocks)
 	checkMark(t, st, blocks[len(blocks)-1])
 	if e, b := store.PendingSize(st); e != 0 || b != 0 {
@@ -134,7 +95,7 @@ func TestFlushHardCap(t *testing.T) {
 // nor on disk, the others are, and the store goes on taking batches.
 func TestFlushReorgWaits(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 4)
-	release := store.HoldFlushes(t)
+	store.HoldFlushes(t)
 	st, path := openTemp(t, store.WithNoSync(true))
 	g := newGen(33, 16)
 	blocks := connectN(t, st, g, 6, 3) // the first written, a flush held at the fifth, the sixth held back
@@ -149,17 +110,7 @@ func TestFlushReorgWaits(t *testing.T) {
 		}
 	}
 	b.Tip = kept[3].hash
-	done := make(chan error, 1)
-	go func() { done <- st.Apply(b) }()
-	release()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the reorg's Apply did not return within a minute")
-	}
+	mustApply(t, st, b) // waits for the flush, which lets the held one go
 	check := func(s *store.Store, mark connected) {
 		t.Helper()
 		for _, c := range gone {
@@ -194,19 +145,11 @@ func TestFlushReorgWaits(t *testing.T) {
 // at the tip, every entry is on disk and Open indexed nothing again.
 func TestFlushCloseWaits(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 4)
-	release := store.HoldFlushes(t)
+	store.HoldFlushes(t)
 	st, path := openTemp(t, store.WithNoSync(true))
 	blocks := connectN(t, st, newGen(35, 16), 7, 3) // a flush held at the fifth, two held back
-	done := make(chan error, 1)
-	go func() { done <- st.Close() }()
-	release()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("Close did not return within a minute")
+	if err := st.Close(); err != nil {              // waits for the flush, which lets the held one go
+		t.Fatal(err)
 	}
 	var logged bytes.Buffer
 	st, err := store.Open(path, store.WithNoSync(true), store.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))

@@ -74,16 +74,16 @@ func CloseWithoutFlush(s *Store) error {
 }
 
 // HoldFlushes makes every background flush of the index started from
-// now wait before it writes, until release is called (at the latest
-// when t ends).
+// now wait before it writes, until something waits for it (an Apply, Close,
+// WaitFlush) or release is called (at the latest when t ends).
 func HoldFlushes(t testing.TB) (release func()) {
 	gate := make(chan struct{})
 	var once sync.Once
 	release = func() { once.Do(func() { close(gate) }) }
-	flushGate = func() { <-gate }
+	flushGate, flushWaiting = func() { <-gate }, release
 	t.Cleanup(func() {
 		release()
-		flushGate = nil
+		flushGate, flushWaiting = nil, nil
 	})
 	return release
 }

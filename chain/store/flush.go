@@ -10,9 +10,9 @@ import (
 
 // The pending set is written in a bbolt transaction of its own, after the
 // commit of the batch that took it to its bound, while Apply goes on: in
-// the batch's commit it was about a quarter of a relayed block's CPU
-// across the nodes, and it made that block's commit, which a node's tip
-// waits for, the slowest of the ~30 around it (docs/benchmarks.md). One
+// the batch's commit it was about a quarter of a relayed 100 KiB block's
+// CPU across the nodes, and it made the commit of one block in 18 to 36,
+// which the node's tip waits for, its slowest by far (docs/benchmarks.md). One
 // flush runs at a time; the batches committed meanwhile fill a new
 // generation, up to twice the bounds, after which Apply waits for the
 // flush and commits the set with its batch as before. The flush's mark is

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -28,9 +29,11 @@ const appendFill = 1.0
 // the store was opened WithNoSync). A nil or empty batch writes nothing.
 //
 // The one exception is the transaction index of a batch that only extends
-// the main chain: it is held in memory and committed with a later batch
-// (txindex.go). TxLocation answers it from the moment Apply returns, and
-// Open rebuilds it from the block records if the process died first.
+// the main chain: it is held in memory and committed later, in a flush of
+// its own in the background or with a batch that is not one of those
+// (txindex.go, flush.go). TxLocation answers it from the moment Apply
+// returns, and Open rebuilds it from the block records if the process
+// died first.
 //
 // Records are encoded before the transaction begins, and bbolt's single
 // writer lock is held only to find the heights of the blocks that the
@@ -49,12 +52,45 @@ func (s *Store) Apply(b *chain.Batch) error {
 	// batch that writes the set must see every entry committed before it.
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	busy := s.flushBusy()
 	if s.failed != nil {
 		return fmt.Errorf("apply: an earlier commit failed: %w", s.failed)
 	}
+	ip, err := s.commitBatch(b, p, busy)
+	if errors.Is(err, errFlushBusy) {
+		// The batch is to be written with the pending set, part of
+		// which a background flush is still writing: wait, then plan
+		// it again from its encoding (resolve changed p).
+		s.waitFlush()
+		if s.failed != nil {
+			return fmt.Errorf("apply: an earlier commit failed: %w", s.failed)
+		}
+		if p, err = encodeBatch(b); err != nil {
+			return fmt.Errorf("apply: %w", err)
+		}
+		ip, err = s.commitBatch(b, p, false)
+	}
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	// Only now: a reader that misses an entry here finds it on disk.
+	if !ip.lazy {
+		s.pending.clear()
+		return nil
+	}
+	s.pending.add(ip.byBlock, ip.heights)
+	entries, blocks := s.pending.size()
+	if (entries >= s.maxEntries || blocks >= pendingMaxBlocks) && !s.flushBusy() && s.failed == nil {
+		s.startFlush(ip.tipHeight, ip.tip)
+	}
+	return nil
+}
+
+// commitBatch runs the batch's bbolt transaction. Called under applyMu.
+func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, error) {
 	var ip indexPlan
 	planned := false
-	err = boltErr(s.db.Update(func(tx *bolt.Tx) error {
+	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
 		if err != nil {
 			return err
@@ -62,7 +98,7 @@ func (s *Store) Apply(b *chain.Batch) error {
 		if err := p.resolve(b, bk); err != nil {
 			return err
 		}
-		if ip, err = s.planIndex(b, bk, p); err != nil {
+		if ip, err = s.planIndex(b, bk, p, busy); err != nil {
 			return err
 		}
 		if err := p.commit(bk); err != nil {
@@ -74,24 +110,15 @@ func (s *Store) Apply(b *chain.Batch) error {
 	if err == nil && commitFault != nil {
 		err = commitFault()
 	}
-	if err != nil {
-		if planned {
-			// bbolt's commit failed after the writes were planned: its
-			// meta page may have reached the file and the map anyway, so
-			// what the file holds is unknown, and a flush on top of it
-			// (a later batch's or Close's) would move the mark over
-			// entries it never had. Open's catch-up settles it.
-			s.failed = err
-		}
-		return fmt.Errorf("apply: %w", err)
+	if err != nil && planned {
+		// bbolt's commit failed after the writes were planned: its
+		// meta page may have reached the file and the map anyway, so
+		// what the file holds is unknown, and a flush on top of it
+		// (a later batch's or Close's) would move the mark over
+		// entries it never had. Open's catch-up settles it.
+		s.failed = err
 	}
-	// Only now: a reader that misses an entry here finds it on disk.
-	if ip.lazy {
-		s.pending.add(ip.byBlock, ip.heights)
-	} else {
-		s.pending.clear()
-	}
-	return nil
+	return ip, err
 }
 
 func batchEmpty(b *chain.Batch) bool {

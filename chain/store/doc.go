@@ -61,20 +61,24 @@
 // entry at or below the stored tip's height, its tip the highest of its
 // main entries, every block its index entries name above the stored tip)
 // and is not the store's first commits without its index entries, which Apply keeps in
-// memory once the commit succeeded. They are written, sorted, with the
-// mark moved to the batch's tip, in the transaction of the batch that
-// would take the held-back set to 2,048 blocks or to its entry bound (a
-// number each store draws at Open between 8,192 and 16,384, so that
-// nodes sharing a machine do not all write theirs on the same block), of
-// any batch that may take a block off the main chain (before that
-// batch's own deletions, the entries of blocks it replaces dropped), and
-// at Close; the first batch (genesis) is written with its mark, so a
-// store without a mark is a damaged one. After a commit that failed, the
+// memory once the commit succeeded. Once the held-back set reaches 2,048
+// blocks or its entry bound (a number each store draws at Open between
+// 8,192 and 16,384, so that nodes sharing a machine do not all write
+// theirs on the same block), it is written, sorted, with the mark moved
+// to the tip after the batch that reached it, in a transaction of its own
+// in the background (flush.go), one at a time, while later batches are
+// held back in a new set. The whole set is written instead in the
+// transaction of any batch that may take a block off the main chain
+// (before that batch's own deletions, the entries of blocks it replaces
+// dropped), of a batch that would take the new set past twice the bounds,
+// and at Close; each of these first waits for a background flush. The
+// first batch (genesis) is written with its mark, so a store without a
+// mark is a damaged one. After a commit or a flush that failed, the
 // store writes nothing more, Close's set included: the next Open catches
 // up. So the mark is always the tip or a main-chain ancestor of it,
-// the bucket holds exactly the main chain's transactions up to the mark,
-// and no entry on disk names a block off the main chain. The held-back
-// set is at most about 2.5 MB.
+// the bucket holds exactly the main chain's transactions up to it, and no
+// entry on disk names a block off the main chain. The held-back
+// sets are at most about 5 MB together.
 //
 // Why the keys are heights: blocks and main-index entries are written as
 // the chain grows, so keyed by height they append to the end of their
@@ -149,7 +153,7 @@
 // tip. Nothing else is read; nothing is replayed or scanned. The
 // exceptions: the first Open of a version-2 file rewrites every block
 // record once; after a crash, Open indexes the main chain's blocks above
-// the mark (at most 2,048 blocks and about 16,384 transactions: it reads
+// the mark (at most 4,096 blocks and about 32,768 transactions: it reads
 // each block record and hashes its transactions); and a mark that is
 // missing while the chain has a tip, does not decode or is not on the
 // main chain (which Apply never leaves) makes Open empty the index and

@@ -72,13 +72,20 @@ var (
 type Store struct {
 	db *bolt.DB
 	// applyMu makes Apply and the flush at Close one at a time, from
-	// planning the index to updating pending.
+	// planning the index to updating pending, and starting or waiting
+	// for a background flush (flush.go).
 	applyMu sync.Mutex
 	pending pendingSet
 	// failed is the error of a commit that failed once its writes were
-	// planned (under applyMu): from then on the store writes nothing,
-	// not even Close's flush, and the next Open repairs the index.
+	// planned, or of a background flush (under applyMu): from then on
+	// the store writes nothing, not even Close's flush, and the next
+	// Open repairs the index.
 	failed error
+	// flushDone is closed when the background flush ends, nil when none
+	// was started since the last was collected (under applyMu);
+	// flushErr is its error, set before flushDone is closed.
+	flushDone chan struct{}
+	flushErr  error
 	// maxEntries bounds the pending set's entries (entryBound).
 	maxEntries int
 }
@@ -186,12 +193,14 @@ func prepare(db *bolt.DB) error {
 	})
 }
 
-// Close commits the pending transaction index, then releases the file and
-// its lock. Closing twice is harmless; any other use after Close fails
-// with ErrClosed. If the flush fails the file is still closed, and the
-// next Open indexes the blocks again.
+// Close waits for a background flush of the transaction index, commits
+// what is still pending, then releases the file and its lock. Closing
+// twice is harmless; any other use after Close fails with ErrClosed. If
+// a flush fails the file is still closed, and the next Open indexes the
+// blocks again.
 func (s *Store) Close() error {
 	s.applyMu.Lock()
+	s.waitFlush()
 	var ferr error
 	if s.failed == nil {
 		ferr = s.flush()

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -32,13 +33,15 @@ const keyIndexed = "indexed"
 // markSize is the length of the keyIndexed value.
 const markSize = heightKeySize + chain.HashSize
 
-// Bounds of the pending set. The batch that would take it past either is
-// committed with the whole set (each store draws its entry bound from
-// the upper half of pendingMaxEntries, see entryBound): memory stays under about 2.5 MB (an entry
-// is an id, a block number and the map's overhead) and Open indexes at
-// most that many transactions and blocks again after a crash. In a sync
-// batch of 64 blocks of four transfers, 2,048 blocks rather than 512 took
-// a commit from 247 write calls to 164 (docs/benchmarks.md).
+// Bounds of the pending set. The batch that reaches either starts a flush
+// of the set (each store draws its entry bound from the upper half of
+// pendingMaxEntries, see entryBound); while it runs, a new set may grow
+// to twice the bounds (flush.go). So memory stays under about 5 MB (an
+// entry is an id, a block number and the map's overhead) and Open
+// indexes at most twice that many transactions and blocks again after a
+// crash. In a sync batch of 64 blocks of four transfers, 2,048 blocks
+// rather than 512 took a commit from 247 write calls to 164
+// (docs/benchmarks.md).
 var (
 	pendingMaxEntries = 16384
 	pendingMaxBlocks  = 2048
@@ -64,11 +67,18 @@ var commitFault func() error
 var reindexBudget = 1 << 16
 
 // pendingSet is the index entries committed to the chain but not yet to
-// the txindex bucket. Readers take mu for reading; Apply changes the set
-// only after its transaction committed (see TxLocation for why that order
+// the txindex bucket: cur, which Apply adds to, and old, the generation a
+// background flush is writing (flush.go). Readers take mu for reading;
+// Apply changes the set only after its transaction committed, and the
+// flush drops old only after its own (see TxLocation for why that order
 // is enough).
 type pendingSet struct {
-	mu     sync.RWMutex
+	mu       sync.RWMutex
+	cur, old pendingGen
+}
+
+// pendingGen is one generation of held-back entries.
+type pendingGen struct {
 	ids    map[chain.Hash]int32 // transaction id -> index in blocks
 	blocks []pendingBlock
 }
@@ -79,22 +89,25 @@ type pendingBlock struct {
 	hash   chain.Hash
 }
 
-// lookup returns the block holding id if the set has it.
+// lookup returns the block holding id if the set has it. cur is asked
+// first: of two entries for one id, the later write wins on disk too.
 func (ps *pendingSet) lookup(id chain.Hash) (chain.Hash, bool) {
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
-	i, ok := ps.ids[id]
-	if !ok {
-		return chain.Hash{}, false
+	for _, g := range [2]*pendingGen{&ps.cur, &ps.old} {
+		if i, ok := g.ids[id]; ok {
+			return g.blocks[i].hash, true
+		}
 	}
-	return ps.blocks[i].hash, true
+	return chain.Hash{}, false
 }
 
-// size returns how many entries and blocks the set holds.
+// size returns how many entries and blocks cur holds: the bounds are
+// on what Apply adds while a flush runs.
 func (ps *pendingSet) size() (entries, blocks int) {
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
-	return len(ps.ids), len(ps.blocks)
+	return len(ps.cur.ids), len(ps.cur.blocks)
 }
 
 // add records a committed batch's index entries: ids by block, each block
@@ -102,23 +115,40 @@ func (ps *pendingSet) size() (entries, blocks int) {
 func (ps *pendingSet) add(byBlock map[chain.Hash][]chain.Hash, heights map[chain.Hash]uint64) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if ps.ids == nil {
-		ps.ids = make(map[chain.Hash]int32)
+	if ps.cur.ids == nil {
+		ps.cur.ids = make(map[chain.Hash]int32)
 	}
 	for h, ids := range byBlock {
-		i := int32(len(ps.blocks))
-		ps.blocks = append(ps.blocks, pendingBlock{height: heights[h], hash: h})
+		i := int32(len(ps.cur.blocks))
+		ps.cur.blocks = append(ps.cur.blocks, pendingBlock{height: heights[h], hash: h})
 		for _, id := range ids {
-			ps.ids[id] = i
+			ps.cur.ids[id] = i
 		}
 	}
+}
+
+// detach makes cur the generation a flush writes and starts an empty
+// one, returning the detached generation; old must be empty. Nothing
+// changes the detached maps afterwards, so the flush reads them unlocked.
+func (ps *pendingSet) detach() pendingGen {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.old, ps.cur = ps.cur, pendingGen{}
+	return ps.old
+}
+
+// dropOld forgets the generation a flush wrote, once it is on disk.
+func (ps *pendingSet) dropOld() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.old = pendingGen{}
 }
 
 // clear empties the set once its entries are on disk.
 func (ps *pendingSet) clear() {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	ps.ids, ps.blocks = nil, nil
+	ps.cur, ps.old = pendingGen{}, pendingGen{}
 }
 
 // indexPlan is what Apply does with a batch's index entries: hold them
@@ -127,15 +157,26 @@ type indexPlan struct {
 	lazy    bool
 	byBlock map[chain.Hash][]chain.Hash // lazy: the batch's ids by block
 	heights map[chain.Hash]uint64
+	// lazy: the tip once the batch is in, where a flush of the set
+	// after it puts the mark.
+	tipHeight uint64
+	tip       chain.Hash
 }
+
+// errFlushBusy: the batch must be committed with the pending set while a
+// background flush still writes the generation before it. Apply rolls
+// back, waits for the flush and plans again.
+var errFlushBusy = errors.New("tx index flush in flight")
 
 // planIndex decides, inside the batch's transaction and after resolve,
 // whether the batch only extends the main chain and the pending set stays
-// within its bounds. If so it takes the batch's index writes out of p and
-// returns them for the pending set. If not, it puts the pending set's
-// entries into p before the batch's own (a later write of a key wins) and
-// moves the mark to the batch's tip.
-func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan) (indexPlan, error) {
+// within its hard cap (twice its bounds: a flush in the background may
+// be slower than the batches behind it). If so it takes the batch's
+// index writes out of p and returns them for the pending set. If not, it
+// puts the pending set's entries into p before the batch's own (a later
+// write of a key wins) and moves the mark to the batch's tip; busy says
+// a background flush is in flight, whose generation that would leave out.
+func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan, busy bool) (indexPlan, error) {
 	tip, tipHeight, hasTip, err := storedTip(bk)
 	if err != nil {
 		return indexPlan{}, err
@@ -144,14 +185,28 @@ func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan) (indexPlan, erro
 	// The first batch (genesis) is written with its mark, so a store
 	// without one is always a damaged or an old one.
 	if hasTip && extendsOnly(b, tip, tipHeight, hasTip) && aboveTip(p.indexHeights, tipHeight) &&
-		entries+len(b.TxIndex) < s.maxEntries &&
-		blocks+len(p.indexHeights) < pendingMaxBlocks {
-		ip := indexPlan{lazy: true, byBlock: make(map[chain.Hash][]chain.Hash, len(p.indexHeights)), heights: p.indexHeights}
+		entries+len(b.TxIndex) < 2*s.maxEntries &&
+		blocks+len(p.indexHeights) < 2*pendingMaxBlocks {
+		ip := indexPlan{lazy: true, byBlock: make(map[chain.Hash][]chain.Hash, len(p.indexHeights)), heights: p.indexHeights,
+			tip: tip, tipHeight: tipHeight}
+		if !b.Tip.IsZero() && b.Tip != tip {
+			height, ok, err := heightOf(b, bk, b.Tip)
+			if err != nil {
+				return indexPlan{}, err
+			}
+			if !ok {
+				return indexPlan{}, fmt.Errorf("%w: tip %s has no meta", ErrBadBatch, b.Tip.Short())
+			}
+			ip.tip, ip.tipHeight = b.Tip, height
+		}
 		for id, h := range b.TxIndex {
 			ip.byBlock[h] = append(ip.byBlock[h], id)
 		}
 		p.txindex = p.txindex[:0]
 		return ip, nil
+	}
+	if busy {
+		return indexPlan{}, errFlushBusy
 	}
 	if err := s.flushInto(b, bk, p); err != nil {
 		return indexPlan{}, err
@@ -161,13 +216,14 @@ func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan) (indexPlan, erro
 
 // flushInto adds the pending set's writes and the mark to p. A pending
 // entry whose block this batch takes off the main chain is dropped: the
-// index must not name a block off the main chain.
+// index must not name a block off the main chain. It is called with no
+// background flush in flight, so all the set is in cur.
 func (s *Store) flushInto(b *chain.Batch, bk *buckets, p *plan) error {
 	s.pending.mu.RLock()
 	own := p.txindex
-	p.txindex = make([]write, 0, len(s.pending.ids)+len(own))
-	for id, i := range s.pending.ids {
-		blk := s.pending.blocks[i]
+	p.txindex = make([]write, 0, len(s.pending.cur.ids)+len(own))
+	for id, i := range s.pending.cur.ids {
+		blk := s.pending.cur.blocks[i]
 		if m, in := b.Main[blk.height]; in && m != blk.hash {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"sync"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -11,8 +12,20 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 )
 
-// PendingSize returns how many index entries and blocks s holds back.
-func PendingSize(s *Store) (entries, blocks int) { return s.pending.size() }
+// PendingSize returns how many index entries and blocks s holds back,
+// a generation being flushed included.
+func PendingSize(s *Store) (entries, blocks int) {
+	s.pending.mu.RLock()
+	defer s.pending.mu.RUnlock()
+	return len(s.pending.cur.ids) + len(s.pending.old.ids), len(s.pending.cur.blocks) + len(s.pending.old.blocks)
+}
+
+// WaitFlush waits for s's background flush of the index, if one runs.
+func WaitFlush(s *Store) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.waitFlush()
+}
 
 // OnDisk returns the height the txindex bucket holds for id, if any.
 func OnDisk(t testing.TB, s *Store, id chain.Hash) (uint64, bool) {
@@ -54,8 +67,30 @@ func IndexMark(t testing.TB, s *Store) (uint64, chain.Hash, bool) {
 }
 
 // CloseWithoutFlush closes s as a crash would leave it: the pending index
-// entries are lost.
-func CloseWithoutFlush(s *Store) error { return s.db.Close() }
+// entries are lost. A background flush already started ends first.
+func CloseWithoutFlush(s *Store) error {
+	WaitFlush(s)
+	return s.db.Close()
+}
+
+// HoldFlushes makes every background flush of the index started from
+// now wait before it writes, until something waits for it (an Apply, Close,
+// WaitFlush) or release is called (at the latest when t ends).
+func HoldFlushes(t testing.TB) (release func()) {
+	gate := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	flushGate, flushWaiting = func() { <-gate }, release
+	t.Cleanup(func() {
+		release()
+		flushGate, flushWaiting = nil, nil
+	})
+	return release
+}
+
+// Crash closes s's file as a crash leaves it, without waiting for a
+// background flush: one held by HoldFlushes then finds the file closed.
+func Crash(s *Store) error { return s.db.Close() }
 
 // SetPendingBounds sets the pending set's bounds for the rest of t.
 func SetPendingBounds(t testing.TB, entries, blocks int) {

@@ -103,8 +103,10 @@ func TestTxIndexPending(t *testing.T) {
 		t.Fatalf("mark %d %s (%t) before the bound, want the first block %d", h, m.Short(), ok, first.height)
 	}
 
-	// The fourth block reaches the bound of four blocks.
+	// The fourth block reaches the bound of four blocks, and its flush
+	// starts.
 	blocks = append(blocks, connectN(t, st, g, 1, 5)...)
+	store.WaitFlush(st)
 	checkLookups(t, st, blocks)
 	checkOnDisk(t, st, blocks)
 	if e, b := store.PendingSize(st); e != 0 || b != 0 {
@@ -181,6 +183,7 @@ func TestTxIndexCrash(t *testing.T) {
 			st, path := openTemp(t, store.WithNoSync(true))
 			g := newGen(10, 16)
 			blocks := connectN(t, st, g, 13, 4) // the first written, a flush at the ninth, four pending
+			store.WaitFlush(st)
 			if e, _ := store.PendingSize(st); e != 4*5 {
 				t.Fatalf("pending before the crash: %d entries, want 20", e)
 			}

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// The pending set is written in a bbolt transaction of its own, after the
+// commit of the batch that took it to its bound, while Apply goes on: in
+// the batch's commit it was about a quarter of a relayed 100 KiB block's
+// CPU across the nodes, and it made the commit of one block in 18 to 36,
+// which the node's tip waits for, its slowest by far (docs/benchmarks.md). One
+// flush runs at a time; the batches committed meanwhile fill a new
+// generation, up to twice the bounds, after which Apply waits for the
+// flush and commits the set with its batch as before. The flush's mark is
+// the tip after the batch that started it, which stays on the main chain
+// because a batch that may take a block off it (not lazy) waits for the
+// flush first.
+
+// flushGate, set by tests only, runs in the flush's goroutine before it
+// writes: a test holds a flush there to look at the store meanwhile.
+// flushWaiting, also for tests, runs when a caller starts waiting for
+// the flush: what lets a held one go.
+var flushGate, flushWaiting func()
+
+// startFlush detaches the pending set and writes it in the background
+// with the mark at height, tip. Called under applyMu with no flush in
+// flight.
+func (s *Store) startFlush(height uint64, tip chain.Hash) {
+	g := s.pending.detach()
+	done := make(chan struct{})
+	s.flushDone = done
+	gate := flushGate
+	go func() {
+		defer close(done)
+		if gate != nil {
+			gate()
+		}
+		if err := s.writeGen(g, height, tip); err != nil {
+			// The generation stays in the set, so lookups still find
+			// it; the store writes nothing more (waitFlush), and the
+			// next Open indexes its blocks again from their records.
+			s.flushErr = err
+			return
+		}
+		s.pending.dropOld()
+	}()
+}
+
+// writeGen commits g's entries, sorted, and the mark at height, tip.
+func (s *Store) writeGen(g pendingGen, height uint64, tip chain.Hash) error {
+	p := &plan{mem: newArena(len(g.ids)*chain.HashSize + len(g.blocks)*heightKeySize), txindex: make([]write, 0, len(g.ids))}
+	vals := make([][]byte, len(g.blocks))
+	for i, blk := range g.blocks {
+		vals[i] = p.heightKey(blk.height)
+	}
+	for id, i := range g.ids {
+		p.txindex = append(p.txindex, write{key: p.hashKey(id), val: vals[i]})
+	}
+	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height, tip)})
+	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
+		bk, err := openBuckets(tx)
+		if err != nil {
+			return err
+		}
+		// Apply waits for this flush before any batch that could take
+		// the mark's block off the main chain; this is the check that
+		// it did.
+		if err := markOnMain(bk, height, tip, height); err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return p.commit(bk)
+	}))
+	if err != nil {
+		return fmt.Errorf("flush tx index: %w", err)
+	}
+	return nil
+}
+
+// flushBusy reports whether a background flush is still running,
+// collecting the result of one that finished. Called under applyMu.
+func (s *Store) flushBusy() bool {
+	if s.flushDone == nil {
+		return false
+	}
+	select {
+	case <-s.flushDone:
+		s.waitFlush()
+		return false
+	default:
+		return true
+	}
+}
+
+// waitFlush waits for the background flush, if any, and makes its
+// failure the store's: like a failed commit, it leaves the store writing
+// nothing more. Called under applyMu.
+func (s *Store) waitFlush() {
+	if s.flushDone == nil {
+		return
+	}
+	if flushWaiting != nil {
+		flushWaiting()
+	}
+	<-s.flushDone
+	if s.flushErr != nil && s.failed == nil {
+		s.failed = s.flushErr
+	}
+	s.flushDone, s.flushErr = nil, nil
+}

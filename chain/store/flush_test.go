@@ -1,0 +1,192 @@
+package store_test
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
+)
+
+// checkNotOnDisk fails if the txindex bucket holds an id of blocks.
+func checkNotOnDisk(t testing.TB, st *store.Store, blocks []connected) {
+	t.Helper()
+	for _, c := range blocks {
+		for _, id := range c.ids {
+			if h, ok := store.OnDisk(t, st, id); ok {
+				t.Fatalf("%s of block %d on disk at %d before its flush wrote", id.Short(), c.height, h)
+			}
+		}
+	}
+}
+
+// checkMark fails unless the mark of st is block c.
+func checkMark(t testing.TB, st *store.Store, c connected) {
+	t.Helper()
+	if h, m, ok := store.IndexMark(t, st); !ok || h != c.height || m != c.hash {
+		t.Fatalf("mark %d %s (%t), want block %d %s", h, m.Short(), ok, c.height, c.hash.Short())
+	}
+}
+
+// TestFlushOffTheCommit: the batch that takes the held-back set to its
+// bound commits without it; the set is written afterwards in a flush of
+// its own, while later batches commit and are held back, and lookups
+// answer every block throughout.
+func TestFlushOffTheCommit(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	release := store.HoldFlushes(t)
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(31, 16)
+	first := connectN(t, st, g, 1, 5)[0]
+	flushed := connectN(t, st, g, 4, 5) // the fourth reaches the bound
+	checkNotOnDisk(t, st, flushed)
+	checkMark(t, st, first)
+	checkLookups(t, st, flushed)
+
+	// Two more batches while the flush is held: neither waits for it
+	// (one that did would let it go and find its set written).
+	later := connectN(t, st, g, 2, 5)
+	if e, b := store.PendingSize(st); e != 36 || b != 6 {
+		t.Fatalf("held back while the flush waits: %d entries of %d blocks, want 36 of 6", e, b)
+	}
+	checkLookups(t, st, append(flushed, later...))
+
+	release()
+	store.WaitFlush(st)
+	checkOnDisk(t, st, flushed)
+	checkNotOnDisk(t, st, later)
+	checkMark(t, st, flushed[3])
+	if e, b := store.PendingSize(st); e != 12 || b != 2 {
+		t.Fatalf("held back after the flush: %d entries of %d blocks, want 12 of 2", e, b)
+	}
+	checkLookups(t, st, append(flushed, later...))
+}
+
+// TestFlushHardCap: while a flush is held, the batches behind it are
+// held back up to twice the bounds; the batch that would pass that waits
+// for the flush and commits the rest of the set with itself, the mark at
+// its tip.
+func TestFlushHardCap(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 2)
+	store.HoldFlushes(t)
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(32, 16)
+	blocks := connectN(t, st, g, 3, 2) // the first written, a flush held at the third
+	blocks = append(blocks, connectN(t, st, g, 3, 2)...)
+	if e, b := store.PendingSize(st); e != 15 || b != 5 {
+		t.Fatalf("held back: %d entries of %d blocks, want 15 of 5", e, b)
+	}
+	// The fourth block behind the flush is past the cap: its Apply
+	// waits for the flush (which lets the held one go).
+	blocks = append(blocks, connectN(t, st, g, 1, 2)...)
+	checkOnDisk(t, st, blocks)
+	checkMark(t, st, blocks[len(blocks)-1])
+	if e, b := store.PendingSize(st); e != 0 || b != 0 {
+		t.Fatalf("held back after the batch at the cap: %d entries of %d blocks, want none", e, b)
+	}
+}
+
+// TestFlushReorgWaits: a batch that takes blocks off the main chain,
+// among them one the held flush is to write, waits for the flush, then
+// drops the entries of the blocks it disconnects: they are neither found
+// nor on disk, the others are, and the store goes on taking batches.
+func TestFlushReorgWaits(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	store.HoldFlushes(t)
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(33, 16)
+	blocks := connectN(t, st, g, 6, 3) // the first written, a flush held at the fifth, the sixth held back
+	kept, gone := blocks[:4], blocks[4:]
+
+	b := chain.NewBatch()
+	for _, c := range gone {
+		b.Main[c.height] = chain.ZeroHash
+		b.Undos[c.hash] = nil
+		for _, id := range c.ids {
+			b.TxIndex[id] = chain.ZeroHash
+		}
+	}
+	b.Tip = kept[3].hash
+	mustApply(t, st, b) // waits for the flush, which lets the held one go
+	check := func(s *store.Store, mark connected) {
+		t.Helper()
+		for _, c := range gone {
+			for _, id := range c.ids {
+				if _, err := s.TxLocation(id); !errors.Is(err, chain.ErrNotFound) {
+					t.Fatalf("TxLocation(%s) of a disconnected block = %v, want ErrNotFound", id.Short(), err)
+				}
+			}
+		}
+		checkNotOnDisk(t, s, gone)
+		checkOnDisk(t, s, kept)
+		checkLookups(t, s, kept)
+		checkMark(t, s, mark)
+	}
+	check(st, kept[3])
+	g = newGen(34, 16)
+	if err := g.resume(st); err != nil {
+		t.Fatal(err)
+	}
+	more := connectN(t, st, g, 2, 3)
+	checkLookups(t, st, more)
+	st = reopen(t, st, path)
+	check(st, more[1])
+	checkOnDisk(t, st, more)
+	if err := st.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFlushCloseWaits: Close waits for a flush in flight before it
+// writes the rest of the set and closes the file: reopened, the mark is
+// at the tip, every entry is on disk and Open indexed nothing again.
+func TestFlushCloseWaits(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	store.HoldFlushes(t)
+	st, path := openTemp(t, store.WithNoSync(true))
+	blocks := connectN(t, st, newGen(35, 16), 7, 3) // a flush held at the fifth, two held back
+	if err := st.Close(); err != nil {              // waits for the flush, which lets the held one go
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	st, err := store.Open(path, store.WithNoSync(true), store.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if strings.Contains(logged.String(), "index") {
+		t.Fatalf("Open after a clean Close indexed again: %q", logged.String())
+	}
+	checkMark(t, st, blocks[len(blocks)-1])
+	checkOnDisk(t, st, blocks)
+}
+
+// TestFlushCrash: a crash while a flush is in flight (the file closed
+// before the flush's transaction committed) leaves the mark where it
+// was; the next Open indexes the blocks above it again, and every lookup
+// answers.
+func TestFlushCrash(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	release := store.HoldFlushes(t)
+	st, path := openTemp(t, store.WithNoSync(true))
+	blocks := connectN(t, st, newGen(36, 16), 7, 3) // a flush held at the fifth, two held back
+	if err := store.Crash(st); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	store.WaitFlush(st) // it found the file closed
+	st, err := store.Open(path, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	checkMark(t, st, blocks[len(blocks)-1])
+	checkOnDisk(t, st, blocks)
+	checkLookups(t, st, blocks)
+	if err := st.Check(); err != nil {
+		t.Fatal(err)
+	}
+}

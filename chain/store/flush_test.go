@@ -66,26 +66,30 @@ func TestFlushOffTheCommit(t *testing.T) {
 }
 
 // TestFlushHardCap: while a flush is held, the batches behind it are
-// held back up to twice the bounds; the batch that would pass that waits
-// for the flush and commits the rest of the set with itself, the mark at
-// its tip.
+// held back until the set, the generation being flushed included, would
+// reach twice the bounds; the batch that would reach it waits for the
+// flush first, then is held back in a new set, which reaches the bound
+// and is flushed in turn.
 func TestFlushHardCap(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 2)
 	store.HoldFlushes(t)
 	st, _ := openTemp(t, store.WithNoSync(true))
 	g := newGen(32, 16)
-	blocks := connectN(t, st, g, 3, 2) // the first written, a flush held at the third
-	blocks = append(blocks, connectN(t, st, g, 3, 2)...)
-	if e, b := store.PendingSize(st); e != 15 || b != 5 {
-		t.Fatalf("held back: %d entries of %d blocks, want 15 of 5", e, b)
-	}
-	// The fourth block behind the flush is past the cap: its Apply
-	// waits for the flush (which lets the held one go).
+	blocks := connectN(t, st, g, 3, 2) // the first written, a flush of two held at the third
 	blocks = append(blocks, connectN(t, st, g, 1, 2)...)
+	if e, b := store.PendingSize(st); e != 9 || b != 3 {
+		t.Fatalf("held back: %d entries of %d blocks, want 9 of 3", e, b)
+	}
+	// The second block behind the flush would make four held back,
+	// twice the bound: its Apply waits for the flush (which lets the
+	// held one go), so the flush's blocks are on disk when it returns.
+	blocks = append(blocks, connectN(t, st, g, 1, 2)...)
+	checkOnDisk(t, st, blocks[:3])
+	store.WaitFlush(st)
 	checkOnDisk(t, st, blocks)
 	checkMark(t, st, blocks[len(blocks)-1])
 	if e, b := store.PendingSize(st); e != 0 || b != 0 {
-		t.Fatalf("held back after the batch at the cap: %d entries of %d blocks, want none", e, b)
+		t.Fatalf("held back after the last flush: %d entries of %d blocks, want none", e, b)
 	}
 }
 

@@ -102,12 +102,21 @@ func (ps *pendingSet) lookup(id chain.Hash) (chain.Hash, bool) {
 	return chain.Hash{}, false
 }
 
-// size returns how many entries and blocks cur holds: the bounds are
-// on what Apply adds while a flush runs.
+// size returns how many entries and blocks cur holds: reaching a bound
+// starts a flush of cur.
 func (ps *pendingSet) size() (entries, blocks int) {
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
 	return len(ps.cur.ids), len(ps.cur.blocks)
+}
+
+// total returns how many entries and blocks cur and old hold together:
+// the hard cap is on what memory and a crash's catch-up hold, the
+// generation being flushed included.
+func (ps *pendingSet) total() (entries, blocks int) {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	return len(ps.cur.ids) + len(ps.old.ids), len(ps.cur.blocks) + len(ps.old.blocks)
 }
 
 // add records a committed batch's index entries: ids by block, each block
@@ -181,7 +190,7 @@ func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan, busy bool) (inde
 	if err != nil {
 		return indexPlan{}, err
 	}
-	entries, blocks := s.pending.size()
+	entries, blocks := s.pending.total()
 	// The first batch (genesis) is written with its mark, so a store
 	// without one is always a damaged or an old one.
 	if hasTip && extendsOnly(b, tip, tipHeight, hasTip) && aboveTip(p.indexHeights, tipHeight) &&

@@ -14,11 +14,7 @@ import (
 
 // PendingSize returns how many index entries and blocks s holds back,
 // a generation being flushed included.
-func PendingSize(s *Store) (entries, blocks int) {
-	s.pending.mu.RLock()
-	defer s.pending.mu.RUnlock()
-	return len(s.pending.cur.ids) + len(s.pending.old.ids), len(s.pending.cur.blocks) + len(s.pending.old.blocks)
-}
+func PendingSize(s *Store) (entries, blocks int) { return s.pending.total() }
 
 // WaitFlush waits for s's background flush of the index, if one runs.
 func WaitFlush(s *Store) {

@@ -54,7 +54,7 @@ func (s *Store) Apply(b *chain.Batch) error {
 	defer s.applyMu.Unlock()
 	busy := s.flushBusy()
 	if s.failed != nil {
-		return fmt.Errorf("apply: an earlier commit failed: %w", s.failed)
+		return fmt.Errorf("apply: an earlier write failed: %w", s.failed)
 	}
 	ip, err := s.commitBatch(b, p, busy)
 	if errors.Is(err, errFlushBusy) {
@@ -63,7 +63,7 @@ func (s *Store) Apply(b *chain.Batch) error {
 		// it again from its encoding (resolve changed p).
 		s.waitFlush()
 		if s.failed != nil {
-			return fmt.Errorf("apply: an earlier commit failed: %w", s.failed)
+			return fmt.Errorf("apply: an earlier write failed: %w", s.failed)
 		}
 		if p, err = encodeBatch(b); err != nil {
 			return fmt.Errorf("apply: %w", err)

@@ -26,6 +26,10 @@ import (
 // the flush: what lets a held one go.
 var flushGate, flushWaiting func()
 
+// flushFault, set by tests only, turns a flush that committed into one
+// that reports an error, as commitFault does for a batch's commit.
+var flushFault func() error
+
 // startFlush detaches the pending set and writes it in the background
 // with the mark at height, tip. Called under applyMu with no flush in
 // flight.
@@ -39,11 +43,19 @@ func (s *Store) startFlush(height uint64, tip chain.Hash) {
 		if gate != nil {
 			gate()
 		}
-		if err := s.writeGen(g, height, tip); err != nil {
+		err := s.writeGen(g, height, tip)
+		if err == nil && flushFault != nil {
+			err = flushFault()
+		}
+		if err != nil {
 			// The generation stays in the set, so lookups still find
 			// it; the store writes nothing more (waitFlush), and the
 			// next Open indexes its blocks again from their records.
-			s.flushErr = err
+			// Logged now: it is reported to whichever Apply or Close
+			// collects it, which may be much later.
+			s.flushErr = fmt.Errorf("background flush of the transaction index up to height %d: %w", height, err)
+			s.log.Error("background flush of the transaction index failed; the store writes nothing more until it is reopened",
+				"mark", height, "err", err)
 			return
 		}
 		s.pending.dropOld()
@@ -97,17 +109,20 @@ func (s *Store) flushBusy() bool {
 
 // waitFlush waits for the background flush, if any, and makes its
 // failure the store's: like a failed commit, it leaves the store writing
-// nothing more. Called under applyMu.
-func (s *Store) waitFlush() {
+// nothing more. It returns that failure, for Close to report. Called
+// under applyMu.
+func (s *Store) waitFlush() error {
 	if s.flushDone == nil {
-		return
+		return nil
 	}
 	if flushWaiting != nil {
 		flushWaiting()
 	}
 	<-s.flushDone
-	if s.flushErr != nil && s.failed == nil {
-		s.failed = s.flushErr
+	err := s.flushErr
+	if err != nil && s.failed == nil {
+		s.failed = err
 	}
 	s.flushDone, s.flushErr = nil, nil
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -88,6 +89,8 @@ type Store struct {
 	flushErr  error
 	// maxEntries bounds the pending set's entries (entryBound).
 	maxEntries int
+	// log reports a background flush that failed (WithLogger).
+	log *slog.Logger
 }
 
 var _ chain.Store = (*Store)(nil)
@@ -139,7 +142,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, maxEntries: entryBound()}, nil
+	return &Store{db: db, maxEntries: entryBound(), log: cfg.log}, nil
 }
 
 // prepare checks the schema of an existing store, or lays out a new one.
@@ -196,12 +199,11 @@ func prepare(db *bolt.DB) error {
 // Close waits for a background flush of the transaction index, commits
 // what is still pending, then releases the file and its lock. Closing
 // twice is harmless; any other use after Close fails with ErrClosed. If
-// a flush fails the file is still closed, and the next Open indexes the
-// blocks again.
+// a flush fails, the background one or Close's own, Close reports it and
+// still closes the file, and the next Open indexes the blocks again.
 func (s *Store) Close() error {
 	s.applyMu.Lock()
-	s.waitFlush()
-	var ferr error
+	ferr := s.waitFlush()
 	if s.failed == nil {
 		ferr = s.flush()
 	}

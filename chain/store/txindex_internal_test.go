@@ -231,3 +231,32 @@ func SetReindexBudget(t testing.TB, n int) {
 	reindexBudget = n
 	t.Cleanup(func() { reindexBudget = old })
 }
+
+// SetFlushFault makes each background flush that commits report err
+// instead, for the rest of t.
+func SetFlushFault(t testing.TB, err error) {
+	flushFault = func() error { return err }
+	t.Cleanup(func() { flushFault = nil })
+}
+
+// FileMark returns the "indexed" mark the closed store file at path
+// holds, without Open's catch-up moving it.
+func FileMark(t testing.TB, path string) (uint64, chain.Hash) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var height uint64
+	var h chain.Hash
+	err = db.View(func(tx *bolt.Tx) error {
+		var err error
+		height, h, err = decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return height, h
+}

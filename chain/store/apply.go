@@ -44,6 +44,9 @@ func (s *Store) Apply(b *chain.Batch) error {
 	if b == nil || batchEmpty(b) {
 		return nil
 	}
+	if s.closed.Load() {
+		return fmt.Errorf("apply: %w", ErrClosed)
+	}
 	p, err := encodeBatch(b)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
@@ -52,6 +55,9 @@ func (s *Store) Apply(b *chain.Batch) error {
 	// batch that writes the set must see every entry committed before it.
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	if s.closed.Load() {
+		return fmt.Errorf("apply: %w", ErrClosed)
+	}
 	busy := s.flushBusy()
 	if s.failed != nil {
 		return fmt.Errorf("apply: an earlier write failed: %w", s.failed)

@@ -194,3 +194,32 @@ func TestFlushCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestApplyDuringClose: an Apply once Close has begun fails with
+// ErrClosed, even one that would reach the bound and start a flush in
+// the moment before Close closes the file: no flush outlives Close, and
+// reopened, the store holds what Close wrote, the mark at its tip.
+func TestApplyDuringClose(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(38, 16)
+	blocks := connectN(t, st, g, 4, 3) // the first written, three held back
+	var applied error
+	store.OnClose(t, func() {
+		b := chain.NewBatch()
+		g.connect(b, 3) // the fourth held back: the bound
+		applied = st.Apply(b)
+	})
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(applied, store.ErrClosed) {
+		t.Fatalf("Apply while Close closes the file = %v, want ErrClosed", applied)
+	}
+	checkFileMark(t, path, blocks[len(blocks)-1])
+	st = reopen(t, st, path)
+	checkOnDisk(t, st, blocks)
+	if tip, err := st.Tip(); err != nil || tip != blocks[len(blocks)-1].hash {
+		t.Fatalf("tip %s, %v; want the last block before Close %s", tip.Short(), err, blocks[len(blocks)-1].hash.Short())
+	}
+}

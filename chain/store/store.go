@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -91,6 +92,10 @@ type Store struct {
 	maxEntries int
 	// log reports a background flush that failed (WithLogger).
 	log *slog.Logger
+	// closed is set by Close, under applyMu: from then on Apply fails
+	// with ErrClosed. Apply reads it first without the lock too, to fail
+	// at once rather than after Close.
+	closed atomic.Bool
 }
 
 var _ chain.Store = (*Store)(nil)
@@ -198,16 +203,26 @@ func prepare(db *bolt.DB) error {
 
 // Close waits for a background flush of the transaction index, commits
 // what is still pending, then releases the file and its lock. Closing
-// twice is harmless; any other use after Close fails with ErrClosed. If
-// a flush fails, the background one or Close's own, Close reports it and
-// still closes the file, and the next Open indexes the blocks again.
+// twice is harmless; any other use after Close fails with ErrClosed, an
+// Apply from the moment Close began. If a flush fails, the background one
+// or Close's own, Close reports it and still closes the file, and the
+// next Open indexes the blocks again.
 func (s *Store) Close() error {
+	// applyMu is held until the file is closed, and closed set under it,
+	// so no Apply commits or starts a flush after Close waited for the
+	// last one.
 	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	if s.closed.Swap(true) {
+		return nil
+	}
 	ferr := s.waitFlush()
 	if s.failed == nil {
 		ferr = s.flush()
 	}
-	s.applyMu.Unlock()
+	if closeHook != nil {
+		closeHook()
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -218,6 +233,10 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// closeHook, set by tests only, runs in Close just before the file is
+// closed.
+var closeHook func()
 
 // Path returns the store file's path, or "" after Close.
 func (s *Store) Path() string { return s.db.Path() }

@@ -260,3 +260,10 @@ func FileMark(t testing.TB, path string) (uint64, chain.Hash) {
 	}
 	return height, h
 }
+
+// OnClose makes Close call fn just before it closes the file, for the
+// rest of t.
+func OnClose(t testing.TB, fn func()) {
+	closeHook = fn
+	t.Cleanup(func() { closeHook = nil })
+}

@@ -72,6 +72,10 @@ func (s *Store) writeGen(g pendingGen, height uint64, tip chain.Hash) error {
 	for id, i := range g.ids {
 		p.txindex = append(p.txindex, write{key: p.hashKey(id), val: vals[i]})
 	}
+	// Sorted here, before bbolt's writer lock is taken: the batches
+	// behind the flush wait for that lock, and commit then finds the
+	// keys in order.
+	p.txindex = sortWrites(p.txindex)
 	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height, tip)})
 	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)

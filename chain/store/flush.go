@@ -3,8 +3,6 @@ package store
 import (
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/gossipchain/gossipchain/chain"
 )
 
@@ -76,24 +74,15 @@ func (s *Store) writeGen(g pendingGen, height uint64, tip chain.Hash) error {
 	// behind the flush wait for that lock, and commit then finds the
 	// keys in order.
 	p.txindex = sortWrites(p.txindex)
-	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height, tip)})
-	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
-		bk, err := openBuckets(tx)
-		if err != nil {
-			return err
-		}
-		// Apply waits for this flush before any batch that could take
-		// the mark's block off the main chain; this is the check that
-		// it did.
+	p.setMark(height, tip)
+	// Apply waits for this flush before any batch that could take the
+	// mark's block off the main chain; this is the check that it did.
+	return s.commitIndex(p, func(bk *buckets) error {
 		if err := markOnMain(bk, height, tip, height); err != nil {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		return p.commit(bk)
-	}))
-	if err != nil {
-		return fmt.Errorf("flush tx index: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // flushBusy reports whether a background flush is still running,

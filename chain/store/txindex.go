@@ -199,12 +199,9 @@ func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan, busy bool) (inde
 		ip := indexPlan{lazy: true, byBlock: make(map[chain.Hash][]chain.Hash, len(p.indexHeights)), heights: p.indexHeights,
 			tip: tip, tipHeight: tipHeight}
 		if !b.Tip.IsZero() && b.Tip != tip {
-			height, ok, err := heightOf(b, bk, b.Tip)
+			height, err := tipHeightOf(b, bk, b.Tip)
 			if err != nil {
 				return indexPlan{}, err
-			}
-			if !ok {
-				return indexPlan{}, fmt.Errorf("%w: tip %s has no meta", ErrBadBatch, b.Tip.Short())
 			}
 			ip.tip, ip.tipHeight = b.Tip, height
 		}
@@ -248,15 +245,22 @@ func (s *Store) flushInto(b *chain.Batch, bk *buckets, p *plan) error {
 			return err
 		}
 	}
-	height, ok, err := heightOf(b, bk, tip)
+	height, err := tipHeightOf(b, bk, tip)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return fmt.Errorf("%w: tip %s has no meta", ErrBadBatch, tip.Short())
-	}
-	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height, tip)})
+	p.setMark(height, tip)
 	return nil
+}
+
+// tipHeightOf returns the height of tip, the batch's new tip or the
+// stored one, from the batch's metas or the stored ones.
+func tipHeightOf(b *chain.Batch, bk *buckets, tip chain.Hash) (uint64, error) {
+	height, ok, err := heightOf(b, bk, tip)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: tip %s has no meta", ErrBadBatch, tip.Short())
+	}
+	return height, err
 }
 
 // extendsOnly reports whether b only adds blocks on top of the stored tip:
@@ -330,6 +334,11 @@ func markOnMain(bk *buckets, height uint64, mark chain.Hash, tipHeight uint64) e
 	return nil
 }
 
+// setMark adds to p the write of the mark at height, h.
+func (p *plan) setMark(height uint64, h chain.Hash) {
+	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height, h)})
+}
+
 func appendMark(dst []byte, height uint64, h chain.Hash) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, height)
 	return append(dst, h[:]...)
@@ -352,12 +361,23 @@ func (s *Store) flush() error {
 		return nil
 	}
 	p := &plan{mem: newArena(0)}
+	if err := s.commitIndex(p, func(bk *buckets) error { return s.flushInto(chain.NewBatch(), bk, p) }); err != nil {
+		return err
+	}
+	s.pending.clear()
+	return nil
+}
+
+// commitIndex commits p, the pending set's writes and the mark that fill
+// adds to it in the transaction before the commit, in a transaction of
+// their own: Close's flush and the background one.
+func (s *Store) commitIndex(p *plan, fill func(*buckets) error) error {
 	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
 		if err != nil {
 			return err
 		}
-		if err := s.flushInto(chain.NewBatch(), bk, p); err != nil {
+		if err := fill(bk); err != nil {
 			return err
 		}
 		return p.commit(bk)
@@ -365,7 +385,6 @@ func (s *Store) flush() error {
 	if err != nil {
 		return fmt.Errorf("flush tx index: %w", err)
 	}
-	s.pending.clear()
 	return nil
 }
 
@@ -495,6 +514,6 @@ func indexBlocks(tx *bolt.Tx, from, to uint64) (uint64, error) {
 		}
 		n += len(blk.Transactions)
 	}
-	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height-1, last)})
+	p.setMark(height-1, last)
 	return height, p.commit(bk)
 }

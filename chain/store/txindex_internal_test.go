@@ -213,15 +213,7 @@ func CatchUpOnce(t testing.TB, path string, tip uint64, budget int) uint64 {
 		t.Fatal(err)
 	}
 	// The mark as the file now holds it, which is what a resume reads.
-	var mark uint64
-	err = db.View(func(tx *bolt.Tx) error {
-		var err error
-		mark, _, err = decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mark, _ := readMark(t, db)
 	return mark
 }
 
@@ -248,9 +240,15 @@ func FileMark(t testing.TB, path string) (uint64, chain.Hash) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	return readMark(t, db)
+}
+
+// readMark returns the mark db holds.
+func readMark(t testing.TB, db *bolt.DB) (uint64, chain.Hash) {
+	t.Helper()
 	var height uint64
 	var h chain.Hash
-	err = db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx *bolt.Tx) error {
 		var err error
 		height, h, err = decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
 		return err

@@ -19,10 +19,11 @@ import (
 // flush first.
 
 // flushGate, set by tests only, runs in the flush's goroutine before it
-// writes: a test holds a flush there to look at the store meanwhile.
+// writes, and flushCommitted after its commit, before the generation is
+// dropped: a test holds a flush there to look at the store meanwhile.
 // flushWaiting, also for tests, runs when a caller starts waiting for
 // the flush: what lets a held one go.
-var flushGate, flushWaiting func()
+var flushGate, flushCommitted, flushWaiting func()
 
 // flushFault, set by tests only, turns a flush that committed into one
 // that reports an error, as commitFault does for a batch's commit.
@@ -35,7 +36,7 @@ func (s *Store) startFlush(height uint64, tip chain.Hash) {
 	g := s.pending.detach()
 	done := make(chan struct{})
 	s.flushDone = done
-	gate := flushGate
+	gate, committed := flushGate, flushCommitted
 	go func() {
 		defer close(done)
 		if gate != nil {
@@ -55,6 +56,9 @@ func (s *Store) startFlush(height uint64, tip chain.Hash) {
 			s.log.Error("background flush of the transaction index failed; the store writes nothing more until it is reopened",
 				"mark", height, "err", err)
 			return
+		}
+		if committed != nil {
+			committed()
 		}
 		s.pending.dropOld()
 	}()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
@@ -168,10 +169,10 @@ func TestFlushCloseWaits(t *testing.T) {
 	checkOnDisk(t, st, blocks)
 }
 
-// TestFlushCrash: a crash while a flush is in flight (the file closed
-// before the flush's transaction committed) leaves the mark where it
-// was; the next Open indexes the blocks above it again, and every lookup
-// answers.
+// TestFlushCrash: a crash while a flush is in flight, before its
+// transaction (the file closed while the flush is held before it
+// writes), leaves the mark where it was; the next Open indexes the
+// blocks above it again, and every lookup answers.
 func TestFlushCrash(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 4)
 	release := store.HoldFlushes(t)
@@ -182,17 +183,38 @@ func TestFlushCrash(t *testing.T) {
 	}
 	release()
 	store.WaitFlush(st) // it found the file closed
-	st, err := store.Open(path, store.WithNoSync(true))
-	if err != nil {
+	checkFileMark(t, path, blocks[0])
+	reopenCaughtUp(t, path, blocks[0].height+1, blocks)
+}
+
+// TestFlushCrashCommitted: a crash after a flush committed but before it
+// forgot the generation it wrote, with later blocks held back in a new
+// one, leaves the mark at the flush's block, the tip after the batch
+// that started it; the next Open indexes only the blocks above it.
+func TestFlushCrashCommitted(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	reached, release := store.HoldCommittedFlushes(t)
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(39, 16)
+	blocks := connectN(t, st, g, 5, 3) // a flush at the fifth
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the flush did not commit in 30s")
+	}
+	blocks = append(blocks, connectN(t, st, g, 2, 3)...)
+	checkOnDisk(t, st, blocks[1:5])
+	checkNotOnDisk(t, st, blocks[5:])
+	if e, b := store.PendingSize(st); e != 6*4 || b != 6 {
+		t.Fatalf("held back: %d entries of %d blocks, want 24 of 6 (the flushed generation not yet dropped)", e, b)
+	}
+	if err := store.Crash(st); err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	checkMark(t, st, blocks[len(blocks)-1])
-	checkOnDisk(t, st, blocks)
-	checkLookups(t, st, blocks)
-	if err := st.Check(); err != nil {
-		t.Fatal(err)
-	}
+	release()
+	store.WaitFlush(st)
+	checkFileMark(t, path, blocks[4])
+	reopenCaughtUp(t, path, blocks[4].height+1, blocks)
 }
 
 // TestApplyDuringClose: an Apply once Close has begun fails with

@@ -73,15 +73,34 @@ func CloseWithoutFlush(s *Store) error {
 // now wait before it writes, until something waits for it (an Apply, Close,
 // WaitFlush) or release is called (at the latest when t ends).
 func HoldFlushes(t testing.TB) (release func()) {
-	gate := make(chan struct{})
+	_, release = holdFlushes(t, &flushGate)
+	return release
+}
+
+// HoldCommittedFlushes makes every background flush started from now
+// wait once it committed, before it forgets the generation it wrote, as
+// HoldFlushes does; reached receives when one is held there.
+func HoldCommittedFlushes(t testing.TB) (reached <-chan struct{}, release func()) {
+	return holdFlushes(t, &flushCommitted)
+}
+
+func holdFlushes(t testing.TB, at *func()) (<-chan struct{}, func()) {
+	gate, reached := make(chan struct{}), make(chan struct{}, 1)
 	var once sync.Once
-	release = func() { once.Do(func() { close(gate) }) }
-	flushGate, flushWaiting = func() { <-gate }, release
+	release := func() { once.Do(func() { close(gate) }) }
+	*at = func() {
+		select {
+		case reached <- struct{}{}:
+		default:
+		}
+		<-gate
+	}
+	flushWaiting = release
 	t.Cleanup(func() {
 		release()
-		flushGate, flushWaiting = nil, nil
+		*at, flushWaiting = nil, nil
 	})
-	return release
+	return reached, release
 }
 
 // Crash closes s's file as a crash leaves it, without waiting for a

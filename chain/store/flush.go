@@ -12,11 +12,15 @@ import (
 // CPU across the nodes, and it made the commit of one block in 18 to 36,
 // which the node's tip waits for, its slowest by far (docs/benchmarks.md). One
 // flush runs at a time; the batches committed meanwhile fill a new
-// generation, up to twice the bounds, after which Apply waits for the
-// flush and commits the set with its batch as before. The flush's mark is
-// the tip after the batch that started it, which stays on the main chain
-// because a batch that may take a block off it (not lazy) waits for the
-// flush first.
+// generation until the two together would reach twice the bounds: the
+// batch that would reach it waits for the flush, then is planned again
+// against what is left. The flush's mark is the tip after the batch that
+// started it, which stays on the main chain because a batch that may
+// take a block off it (not lazy) waits for the flush first. For the same
+// reason a flush already started may still commit after a batch's commit
+// failed (the store then starts no write): that batch only extended the
+// main chain, so the flush's mark and entries are true whether or not it
+// reached the file.
 
 // flushGate, set by tests only, runs in the flush's goroutine before it
 // writes, and flushCommitted after its commit, before the generation is

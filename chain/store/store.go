@@ -80,8 +80,9 @@ type Store struct {
 	pending pendingSet
 	// failed is the error of a commit that failed once its writes were
 	// planned, or of a background flush (under applyMu): from then on
-	// the store writes nothing, not even Close's flush, and the next
-	// Open repairs the index.
+	// the store starts no write, not even Close's flush (a background
+	// flush already started may still commit, flush.go says why that is
+	// safe), and the next Open repairs the index.
 	failed error
 	// flushDone is closed when the background flush ends, nil when none
 	// was started since the last was collected (under applyMu);

@@ -20,8 +20,10 @@ import (
 // commit's write calls (docs/benchmarks.md). A batch that only extends the
 // main chain therefore commits everything but its index entries, which
 // join an in-memory pending set once the commit succeeded; the set is
-// written in the transaction of a later batch, sorted, many entries to a
-// leaf. On disk the bucket is complete for the main chain up to the
+// written later, sorted, many entries to a leaf: in a transaction of its
+// own in the background once it reaches a bound (flush.go), or in the
+// transaction of a batch that may take a block off the main chain, or at
+// Close. On disk the bucket is complete for the main chain up to the
 // "indexed" mark (keyIndexed), an ancestor of the tip on the main chain;
 // the blocks above it are the pending set's, and Open indexes them again
 // from their block records if the process died before they were written.
@@ -36,12 +38,12 @@ const markSize = heightKeySize + chain.HashSize
 // Bounds of the pending set. The batch that reaches either starts a flush
 // of the set (each store draws its entry bound from the upper half of
 // pendingMaxEntries, see entryBound); while it runs, a new set may grow
-// to twice the bounds (flush.go). So memory stays under about 5 MB (an
-// entry is an id, a block number and the map's overhead) and Open
-// indexes at most twice that many transactions and blocks again after a
-// crash. In a sync batch of 64 blocks of four transfers, 2,048 blocks
-// rather than 512 took a commit from 247 write calls to 164
-// (docs/benchmarks.md).
+// until the two together would reach twice the bounds (flush.go). So
+// memory stays under about 5 MB (an entry is an id, a block number and
+// the map's overhead) and Open indexes at most twice the bounds'
+// transactions and blocks again after a crash. In a sync batch of 64
+// blocks of four transfers, 2,048 blocks rather than 512 took a commit
+// from 247 write calls to 164 (docs/benchmarks.md).
 var (
 	pendingMaxEntries = 16384
 	pendingMaxBlocks  = 2048
@@ -179,8 +181,9 @@ var errFlushBusy = errors.New("tx index flush in flight")
 
 // planIndex decides, inside the batch's transaction and after resolve,
 // whether the batch only extends the main chain and the pending set stays
-// within its hard cap (twice its bounds: a flush in the background may
-// be slower than the batches behind it). If so it takes the batch's
+// within its hard cap: twice its bounds, counting the generation a
+// background flush is writing, which may be slower than the batches
+// behind it. If so it takes the batch's
 // index writes out of p and returns them for the pending set. If not, it
 // puts the pending set's entries into p before the batch's own (a later
 // write of a key wins) and moves the mark to the batch's tip; busy says

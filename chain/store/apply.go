@@ -64,9 +64,10 @@ func (s *Store) Apply(b *chain.Batch) error {
 	}
 	ip, err := s.commitBatch(b, p, busy)
 	if errors.Is(err, errFlushBusy) {
-		// The batch is to be written with the pending set, part of
-		// which a background flush is still writing: wait, then plan
-		// it again from its encoding (resolve changed p).
+		// The batch is to be written with the pending set, or would
+		// take it to its hard cap, while a background flush is still
+		// writing part of it: wait, then plan it again from its
+		// encoding (resolve changed p).
 		_ = s.waitFlush() // its failure is s.failed now
 		if err := s.failedErr(); err != nil {
 			return err

@@ -44,6 +44,9 @@ func (s *Store) Apply(b *chain.Batch) error {
 	if b == nil || batchEmpty(b) {
 		return nil
 	}
+	if s.closed.Load() {
+		return fmt.Errorf("apply: %w", ErrClosed)
+	}
 	p, err := encodeBatch(b)
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
@@ -52,18 +55,22 @@ func (s *Store) Apply(b *chain.Batch) error {
 	// batch that writes the set must see every entry committed before it.
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	if s.closed.Load() {
+		return fmt.Errorf("apply: %w", ErrClosed)
+	}
 	busy := s.flushBusy()
-	if s.failed != nil {
-		return fmt.Errorf("apply: an earlier commit failed: %w", s.failed)
+	if err := s.failedErr(); err != nil {
+		return err
 	}
 	ip, err := s.commitBatch(b, p, busy)
 	if errors.Is(err, errFlushBusy) {
-		// The batch is to be written with the pending set, part of
-		// which a background flush is still writing: wait, then plan
-		// it again from its encoding (resolve changed p).
-		s.waitFlush()
-		if s.failed != nil {
-			return fmt.Errorf("apply: an earlier commit failed: %w", s.failed)
+		// The batch is to be written with the pending set, or would
+		// take it to its hard cap, while a background flush is still
+		// writing part of it: wait, then plan it again from its
+		// encoding (resolve changed p).
+		_ = s.waitFlush() // its failure is s.failed now
+		if err := s.failedErr(); err != nil {
+			return err
 		}
 		if p, err = encodeBatch(b); err != nil {
 			return fmt.Errorf("apply: %w", err)
@@ -82,6 +89,15 @@ func (s *Store) Apply(b *chain.Batch) error {
 	entries, blocks := s.pending.size()
 	if (entries >= s.maxEntries || blocks >= pendingMaxBlocks) && !s.flushBusy() && s.failed == nil {
 		s.startFlush(ip.tipHeight, ip.tip)
+	}
+	return nil
+}
+
+// failedErr is Apply's error once an earlier commit or flush failed.
+// Called under applyMu.
+func (s *Store) failedErr() error {
+	if s.failed != nil {
+		return fmt.Errorf("apply: an earlier write failed, the store writes nothing more until it is reopened: %w", s.failed)
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ const appliedPrefix = "applied "
 // crash to test and is not tested here.
 func TestCrashDurability(t *testing.T) {
 	if path := os.Getenv(crashChildEnv); path != "" {
-		crashChild(path)
+		crashChild(t, path)
 		return
 	}
 	path := filepath.Join(t.TempDir(), store.FileName)
@@ -205,8 +205,11 @@ func verifyStore(t *testing.T, path string, reported []uint64) uint64 {
 
 // crashChild applies batches of one to five blocks to the store at path,
 // printing the height of each batch's tip after Apply returns, until it is
-// killed (or a minute passes, should the parent be gone).
-func crashChild(path string) {
+// killed (or a minute passes, should the parent be gone). Its index
+// bounds are small, so that a flush starts every few batches and kills
+// land during background flushes and the commits that wait for one too.
+func crashChild(t *testing.T, path string) {
+	store.SetPendingBounds(t, 48, 8)
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		os.Exit(2)

@@ -67,18 +67,24 @@
 // theirs on the same block), it is written, sorted, with the mark moved
 // to the tip after the batch that reached it, in a transaction of its own
 // in the background (flush.go), one at a time, while later batches are
-// held back in a new set. The whole set is written instead in the
-// transaction of any batch that may take a block off the main chain
-// (before that batch's own deletions, the entries of blocks it replaces
-// dropped), of a batch that would take the new set past twice the bounds,
-// and at Close; each of these first waits for a background flush. The
-// first batch (genesis) is written with its mark, so a store without a
-// mark is a damaged one. After a commit or a flush that failed, the
-// store writes nothing more, Close's set included: the next Open catches
-// up. So the mark is always the tip or a main-chain ancestor of it,
-// the bucket holds exactly the main chain's transactions up to it, and no
-// entry on disk names a block off the main chain. The held-back
-// sets are at most about 5 MB together.
+// held back in a new set; a batch that would take the two sets together
+// to twice the bounds waits for the flush first. The whole set is written
+// instead in the transaction of any batch that may take a block off the
+// main chain (before that batch's own deletions, the entries of blocks it
+// replaces dropped), and at Close; each of these first waits for a
+// background flush. The first batch (genesis) is written with its mark,
+// so a store without a mark is a damaged one. After a commit or a flush
+// that failed, the store starts no write, Close's set included: the next
+// Open catches up. A background flush already started may still commit:
+// that is safe, because only a batch that extends the main chain commits
+// while a flush runs (any other waits for it), so the flush's mark, the
+// tip after the batch that started it, is at or below the tip before the
+// failed batch and on the main chain whether or not that batch reached
+// the file, and the flush checks so in its transaction. So the mark is
+// always the tip or a main-chain ancestor of it, the bucket holds exactly
+// the main chain's transactions up to it, and no entry on disk names a
+// block off the main chain. The held-back sets are at most about 5 MB
+// together.
 //
 // Why the keys are heights: blocks and main-index entries are written as
 // the chain grows, so keyed by height they append to the end of their
@@ -130,8 +136,10 @@
 // the next Open writes them again from the block records (below), before
 // any read. TxLocation answers them from memory from the moment Apply
 // returns: it looks in the held-back set, then, if absent, opens its read
-// transaction; a batch that writes the set empties it only after its
-// commit, so an entry Apply has returned is always in one or the other.
+// transaction; a batch that writes the set empties it, and a background
+// flush drops the generation it wrote (dropOld), only after the commit
+// that wrote them, so an entry Apply has returned is always in one or the
+// other.
 // Only while Apply runs does a lookup race it: the held-back entries of a
 // batch just committed are found once Apply returns, and a reorg's batch
 // may let a lookup find the block it is taking off the main chain until

@@ -3,8 +3,6 @@ package store
 import (
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/gossipchain/gossipchain/chain"
 )
 
@@ -14,17 +12,26 @@ import (
 // CPU across the nodes, and it made the commit of one block in 18 to 36,
 // which the node's tip waits for, its slowest by far (docs/benchmarks.md). One
 // flush runs at a time; the batches committed meanwhile fill a new
-// generation, up to twice the bounds, after which Apply waits for the
-// flush and commits the set with its batch as before. The flush's mark is
-// the tip after the batch that started it, which stays on the main chain
-// because a batch that may take a block off it (not lazy) waits for the
-// flush first.
+// generation until the two together would reach twice the bounds: the
+// batch that would reach it waits for the flush, then is planned again
+// against what is left. The flush's mark is the tip after the batch that
+// started it, which stays on the main chain because a batch that may
+// take a block off it (not lazy) waits for the flush first. For the same
+// reason a flush already started may still commit after a batch's commit
+// failed (the store then starts no write): that batch only extended the
+// main chain, so the flush's mark and entries are true whether or not it
+// reached the file.
 
 // flushGate, set by tests only, runs in the flush's goroutine before it
-// writes: a test holds a flush there to look at the store meanwhile.
+// writes, and flushCommitted after its commit, before the generation is
+// dropped: a test holds a flush there to look at the store meanwhile.
 // flushWaiting, also for tests, runs when a caller starts waiting for
 // the flush: what lets a held one go.
-var flushGate, flushWaiting func()
+var flushGate, flushCommitted, flushWaiting func()
+
+// flushFault, set by tests only, turns a flush that committed into one
+// that reports an error, as commitFault does for a batch's commit.
+var flushFault func() error
 
 // startFlush detaches the pending set and writes it in the background
 // with the mark at height, tip. Called under applyMu with no flush in
@@ -33,18 +40,29 @@ func (s *Store) startFlush(height uint64, tip chain.Hash) {
 	g := s.pending.detach()
 	done := make(chan struct{})
 	s.flushDone = done
-	gate := flushGate
+	gate, committed := flushGate, flushCommitted
 	go func() {
 		defer close(done)
 		if gate != nil {
 			gate()
 		}
-		if err := s.writeGen(g, height, tip); err != nil {
+		err := s.writeGen(g, height, tip)
+		if err == nil && flushFault != nil {
+			err = flushFault()
+		}
+		if err != nil {
 			// The generation stays in the set, so lookups still find
 			// it; the store writes nothing more (waitFlush), and the
 			// next Open indexes its blocks again from their records.
-			s.flushErr = err
+			// Logged now: it is reported to whichever Apply or Close
+			// collects it, which may be much later.
+			s.flushErr = fmt.Errorf("background flush of the transaction index up to height %d: %w", height, err)
+			s.log.Error("background flush of the transaction index failed; the store writes nothing more until it is reopened",
+				"mark", height, "err", err)
 			return
+		}
+		if committed != nil {
+			committed()
 		}
 		s.pending.dropOld()
 	}()
@@ -60,24 +78,19 @@ func (s *Store) writeGen(g pendingGen, height uint64, tip chain.Hash) error {
 	for id, i := range g.ids {
 		p.txindex = append(p.txindex, write{key: p.hashKey(id), val: vals[i]})
 	}
-	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height, tip)})
-	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
-		bk, err := openBuckets(tx)
-		if err != nil {
-			return err
-		}
-		// Apply waits for this flush before any batch that could take
-		// the mark's block off the main chain; this is the check that
-		// it did.
+	// Sorted here, before bbolt's writer lock is taken: the batches
+	// behind the flush wait for that lock, and commit then finds the
+	// keys in order.
+	p.txindex = sortWrites(p.txindex)
+	p.setMark(height, tip)
+	// Apply waits for this flush before any batch that could take the
+	// mark's block off the main chain; this is the check that it did.
+	return s.commitIndex(p, func(bk *buckets) error {
 		if err := markOnMain(bk, height, tip, height); err != nil {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		return p.commit(bk)
-	}))
-	if err != nil {
-		return fmt.Errorf("flush tx index: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // flushBusy reports whether a background flush is still running,
@@ -97,17 +110,20 @@ func (s *Store) flushBusy() bool {
 
 // waitFlush waits for the background flush, if any, and makes its
 // failure the store's: like a failed commit, it leaves the store writing
-// nothing more. Called under applyMu.
-func (s *Store) waitFlush() {
+// nothing more. It returns that failure, for Close to report. Called
+// under applyMu.
+func (s *Store) waitFlush() error {
 	if s.flushDone == nil {
-		return
+		return nil
 	}
 	if flushWaiting != nil {
 		flushWaiting()
 	}
 	<-s.flushDone
-	if s.flushErr != nil && s.failed == nil {
-		s.failed = s.flushErr
+	err := s.flushErr
+	if err != nil && s.failed == nil {
+		s.failed = err
 	}
 	s.flushDone, s.flushErr = nil, nil
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
@@ -66,26 +67,30 @@ func TestFlushOffTheCommit(t *testing.T) {
 }
 
 // TestFlushHardCap: while a flush is held, the batches behind it are
-// held back up to twice the bounds; the batch that would pass that waits
-// for the flush and commits the rest of the set with itself, the mark at
-// its tip.
+// held back until the set, the generation being flushed included, would
+// reach twice the bounds; the batch that would reach it waits for the
+// flush first, then is held back in a new set, which reaches the bound
+// and is flushed in turn.
 func TestFlushHardCap(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 2)
 	store.HoldFlushes(t)
 	st, _ := openTemp(t, store.WithNoSync(true))
 	g := newGen(32, 16)
-	blocks := connectN(t, st, g, 3, 2) // the first written, a flush held at the third
-	blocks = append(blocks, connectN(t, st, g, 3, 2)...)
-	if e, b := store.PendingSize(st); e != 15 || b != 5 {
-		t.Fatalf("held back: %d entries of %d blocks, want 15 of 5", e, b)
-	}
-	// The fourth block behind the flush is past the cap: its Apply
-	// waits for the flush (which lets the held one go).
+	blocks := connectN(t, st, g, 3, 2) // the first written, a flush of two held at the third
 	blocks = append(blocks, connectN(t, st, g, 1, 2)...)
+	if e, b := store.PendingSize(st); e != 9 || b != 3 {
+		t.Fatalf("held back: %d entries of %d blocks, want 9 of 3", e, b)
+	}
+	// The second block behind the flush would make four held back,
+	// twice the bound: its Apply waits for the flush (which lets the
+	// held one go), so the flush's blocks are on disk when it returns.
+	blocks = append(blocks, connectN(t, st, g, 1, 2)...)
+	checkOnDisk(t, st, blocks[:3])
+	store.WaitFlush(st)
 	checkOnDisk(t, st, blocks)
 	checkMark(t, st, blocks[len(blocks)-1])
 	if e, b := store.PendingSize(st); e != 0 || b != 0 {
-		t.Fatalf("held back after the batch at the cap: %d entries of %d blocks, want none", e, b)
+		t.Fatalf("held back after the last flush: %d entries of %d blocks, want none", e, b)
 	}
 }
 
@@ -164,10 +169,10 @@ func TestFlushCloseWaits(t *testing.T) {
 	checkOnDisk(t, st, blocks)
 }
 
-// TestFlushCrash: a crash while a flush is in flight (the file closed
-// before the flush's transaction committed) leaves the mark where it
-// was; the next Open indexes the blocks above it again, and every lookup
-// answers.
+// TestFlushCrash: a crash while a flush is in flight, before its
+// transaction (the file closed while the flush is held before it
+// writes), leaves the mark where it was; the next Open indexes the
+// blocks above it again, and every lookup answers.
 func TestFlushCrash(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 4)
 	release := store.HoldFlushes(t)
@@ -178,15 +183,65 @@ func TestFlushCrash(t *testing.T) {
 	}
 	release()
 	store.WaitFlush(st) // it found the file closed
-	st, err := store.Open(path, store.WithNoSync(true))
-	if err != nil {
+	checkFileMark(t, path, blocks[0])
+	reopenCaughtUp(t, path, blocks[0].height+1, blocks)
+}
+
+// TestFlushCrashCommitted: a crash after a flush committed but before it
+// forgot the generation it wrote, with later blocks held back in a new
+// one, leaves the mark at the flush's block, the tip after the batch
+// that started it; the next Open indexes only the blocks above it.
+func TestFlushCrashCommitted(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	reached, release := store.HoldCommittedFlushes(t)
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(39, 16)
+	blocks := connectN(t, st, g, 5, 3) // a flush at the fifth
+	select {
+	case <-reached:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the flush did not commit in 30s")
+	}
+	blocks = append(blocks, connectN(t, st, g, 2, 3)...)
+	checkOnDisk(t, st, blocks[1:5])
+	checkNotOnDisk(t, st, blocks[5:])
+	if e, b := store.PendingSize(st); e != 6*4 || b != 6 {
+		t.Fatalf("held back: %d entries of %d blocks, want 24 of 6 (the flushed generation not yet dropped)", e, b)
+	}
+	if err := store.Crash(st); err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	checkMark(t, st, blocks[len(blocks)-1])
-	checkOnDisk(t, st, blocks)
-	checkLookups(t, st, blocks)
-	if err := st.Check(); err != nil {
+	release()
+	store.WaitFlush(st)
+	checkFileMark(t, path, blocks[4])
+	reopenCaughtUp(t, path, blocks[4].height+1, blocks)
+}
+
+// TestApplyDuringClose: an Apply once Close has begun fails with
+// ErrClosed, even one that would reach the bound and start a flush in
+// the moment before Close closes the file: no flush outlives Close, and
+// reopened, the store holds what Close wrote, the mark at its tip.
+func TestApplyDuringClose(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(38, 16)
+	blocks := connectN(t, st, g, 4, 3) // the first written, three held back
+	var applied error
+	store.OnClose(t, func() {
+		b := chain.NewBatch()
+		g.connect(b, 3) // the fourth held back: the bound
+		applied = st.Apply(b)
+	})
+	if err := st.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if !errors.Is(applied, store.ErrClosed) {
+		t.Fatalf("Apply while Close closes the file = %v, want ErrClosed", applied)
+	}
+	checkFileMark(t, path, blocks[len(blocks)-1])
+	st = reopen(t, st, path)
+	checkOnDisk(t, st, blocks)
+	if tip, err := st.Tip(); err != nil || tip != blocks[len(blocks)-1].hash {
+		t.Fatalf("tip %s, %v; want the last block before Close %s", tip.Short(), err, blocks[len(blocks)-1].hash.Short())
 	}
 }

@@ -175,8 +175,9 @@ func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 // transaction with id txid.
 //
 // It looks in the pending set first and opens its read transaction after:
-// Apply removes entries from the set only once the transaction that wrote
-// them to the bucket committed, so an entry is always in one or the other
+// Apply, and the background flush (dropOld), remove entries from the set
+// only once the transaction that wrote them to the bucket committed, so
+// an entry is always in one or the other
 // for a reader that looks in this order, once the Apply that made it has
 // returned (doc.go: the windows while Apply runs).
 func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,8 +80,9 @@ type Store struct {
 	pending pendingSet
 	// failed is the error of a commit that failed once its writes were
 	// planned, or of a background flush (under applyMu): from then on
-	// the store writes nothing, not even Close's flush, and the next
-	// Open repairs the index.
+	// the store starts no write, not even Close's flush (a background
+	// flush already started may still commit, flush.go says why that is
+	// safe), and the next Open repairs the index.
 	failed error
 	// flushDone is closed when the background flush ends, nil when none
 	// was started since the last was collected (under applyMu);
@@ -88,6 +91,12 @@ type Store struct {
 	flushErr  error
 	// maxEntries bounds the pending set's entries (entryBound).
 	maxEntries int
+	// log reports a background flush that failed (WithLogger).
+	log *slog.Logger
+	// closed is set by Close, under applyMu: from then on Apply fails
+	// with ErrClosed. Apply reads it first without the lock too, to fail
+	// at once rather than after Close.
+	closed atomic.Bool
 }
 
 var _ chain.Store = (*Store)(nil)
@@ -139,7 +148,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, maxEntries: entryBound()}, nil
+	return &Store{db: db, maxEntries: entryBound(), log: cfg.log}, nil
 }
 
 // prepare checks the schema of an existing store, or lays out a new one.
@@ -195,17 +204,26 @@ func prepare(db *bolt.DB) error {
 
 // Close waits for a background flush of the transaction index, commits
 // what is still pending, then releases the file and its lock. Closing
-// twice is harmless; any other use after Close fails with ErrClosed. If
-// a flush fails the file is still closed, and the next Open indexes the
-// blocks again.
+// twice is harmless; any other use after Close fails with ErrClosed, an
+// Apply from the moment Close began. If a flush fails, the background one
+// or Close's own, Close reports it and still closes the file, and the
+// next Open indexes the blocks again.
 func (s *Store) Close() error {
+	// applyMu is held until the file is closed, and closed set under it,
+	// so no Apply commits or starts a flush after Close waited for the
+	// last one.
 	s.applyMu.Lock()
-	s.waitFlush()
-	var ferr error
+	defer s.applyMu.Unlock()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	ferr := s.waitFlush()
 	if s.failed == nil {
 		ferr = s.flush()
 	}
-	s.applyMu.Unlock()
+	if closeHook != nil {
+		closeHook()
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
@@ -216,6 +234,10 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// closeHook, set by tests only, runs in Close just before the file is
+// closed.
+var closeHook func()
 
 // Path returns the store file's path, or "" after Close.
 func (s *Store) Path() string { return s.db.Path() }

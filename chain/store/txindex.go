@@ -20,8 +20,10 @@ import (
 // commit's write calls (docs/benchmarks.md). A batch that only extends the
 // main chain therefore commits everything but its index entries, which
 // join an in-memory pending set once the commit succeeded; the set is
-// written in the transaction of a later batch, sorted, many entries to a
-// leaf. On disk the bucket is complete for the main chain up to the
+// written later, sorted, many entries to a leaf: in a transaction of its
+// own in the background once it reaches a bound (flush.go), or in the
+// transaction of a batch that may take a block off the main chain, or at
+// Close. On disk the bucket is complete for the main chain up to the
 // "indexed" mark (keyIndexed), an ancestor of the tip on the main chain;
 // the blocks above it are the pending set's, and Open indexes them again
 // from their block records if the process died before they were written.
@@ -36,12 +38,12 @@ const markSize = heightKeySize + chain.HashSize
 // Bounds of the pending set. The batch that reaches either starts a flush
 // of the set (each store draws its entry bound from the upper half of
 // pendingMaxEntries, see entryBound); while it runs, a new set may grow
-// to twice the bounds (flush.go). So memory stays under about 5 MB (an
-// entry is an id, a block number and the map's overhead) and Open
-// indexes at most twice that many transactions and blocks again after a
-// crash. In a sync batch of 64 blocks of four transfers, 2,048 blocks
-// rather than 512 took a commit from 247 write calls to 164
-// (docs/benchmarks.md).
+// until the two together would reach twice the bounds (flush.go). So
+// memory stays under about 5 MB (an entry is an id, a block number and
+// the map's overhead) and Open indexes at most twice the bounds'
+// transactions and blocks again after a crash. In a sync batch of 64
+// blocks of four transfers, 2,048 blocks rather than 512 took a commit
+// from 247 write calls to 164 (docs/benchmarks.md).
 var (
 	pendingMaxEntries = 16384
 	pendingMaxBlocks  = 2048
@@ -102,12 +104,21 @@ func (ps *pendingSet) lookup(id chain.Hash) (chain.Hash, bool) {
 	return chain.Hash{}, false
 }
 
-// size returns how many entries and blocks cur holds: the bounds are
-// on what Apply adds while a flush runs.
+// size returns how many entries and blocks cur holds: reaching a bound
+// starts a flush of cur.
 func (ps *pendingSet) size() (entries, blocks int) {
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
 	return len(ps.cur.ids), len(ps.cur.blocks)
+}
+
+// total returns how many entries and blocks cur and old hold together:
+// the hard cap is on what memory and a crash's catch-up hold, the
+// generation being flushed included.
+func (ps *pendingSet) total() (entries, blocks int) {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	return len(ps.cur.ids) + len(ps.old.ids), len(ps.cur.blocks) + len(ps.old.blocks)
 }
 
 // add records a committed batch's index entries: ids by block, each block
@@ -170,8 +181,9 @@ var errFlushBusy = errors.New("tx index flush in flight")
 
 // planIndex decides, inside the batch's transaction and after resolve,
 // whether the batch only extends the main chain and the pending set stays
-// within its hard cap (twice its bounds: a flush in the background may
-// be slower than the batches behind it). If so it takes the batch's
+// within its hard cap: twice its bounds, counting the generation a
+// background flush is writing, which may be slower than the batches
+// behind it. If so it takes the batch's
 // index writes out of p and returns them for the pending set. If not, it
 // puts the pending set's entries into p before the batch's own (a later
 // write of a key wins) and moves the mark to the batch's tip; busy says
@@ -181,7 +193,7 @@ func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan, busy bool) (inde
 	if err != nil {
 		return indexPlan{}, err
 	}
-	entries, blocks := s.pending.size()
+	entries, blocks := s.pending.total()
 	// The first batch (genesis) is written with its mark, so a store
 	// without one is always a damaged or an old one.
 	if hasTip && extendsOnly(b, tip, tipHeight, hasTip) && aboveTip(p.indexHeights, tipHeight) &&
@@ -190,12 +202,9 @@ func (s *Store) planIndex(b *chain.Batch, bk *buckets, p *plan, busy bool) (inde
 		ip := indexPlan{lazy: true, byBlock: make(map[chain.Hash][]chain.Hash, len(p.indexHeights)), heights: p.indexHeights,
 			tip: tip, tipHeight: tipHeight}
 		if !b.Tip.IsZero() && b.Tip != tip {
-			height, ok, err := heightOf(b, bk, b.Tip)
+			height, err := tipHeightOf(b, bk, b.Tip)
 			if err != nil {
 				return indexPlan{}, err
-			}
-			if !ok {
-				return indexPlan{}, fmt.Errorf("%w: tip %s has no meta", ErrBadBatch, b.Tip.Short())
 			}
 			ip.tip, ip.tipHeight = b.Tip, height
 		}
@@ -239,15 +248,22 @@ func (s *Store) flushInto(b *chain.Batch, bk *buckets, p *plan) error {
 			return err
 		}
 	}
-	height, ok, err := heightOf(b, bk, tip)
+	height, err := tipHeightOf(b, bk, tip)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return fmt.Errorf("%w: tip %s has no meta", ErrBadBatch, tip.Short())
-	}
-	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height, tip)})
+	p.setMark(height, tip)
 	return nil
+}
+
+// tipHeightOf returns the height of tip, the batch's new tip or the
+// stored one, from the batch's metas or the stored ones.
+func tipHeightOf(b *chain.Batch, bk *buckets, tip chain.Hash) (uint64, error) {
+	height, ok, err := heightOf(b, bk, tip)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: tip %s has no meta", ErrBadBatch, tip.Short())
+	}
+	return height, err
 }
 
 // extendsOnly reports whether b only adds blocks on top of the stored tip:
@@ -321,6 +337,11 @@ func markOnMain(bk *buckets, height uint64, mark chain.Hash, tipHeight uint64) e
 	return nil
 }
 
+// setMark adds to p the write of the mark at height, h.
+func (p *plan) setMark(height uint64, h chain.Hash) {
+	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height, h)})
+}
+
 func appendMark(dst []byte, height uint64, h chain.Hash) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, height)
 	return append(dst, h[:]...)
@@ -343,12 +364,23 @@ func (s *Store) flush() error {
 		return nil
 	}
 	p := &plan{mem: newArena(0)}
+	if err := s.commitIndex(p, func(bk *buckets) error { return s.flushInto(chain.NewBatch(), bk, p) }); err != nil {
+		return err
+	}
+	s.pending.clear()
+	return nil
+}
+
+// commitIndex commits p, the pending set's writes and the mark that fill
+// adds to it in the transaction before the commit, in a transaction of
+// their own: Close's flush and the background one.
+func (s *Store) commitIndex(p *plan, fill func(*buckets) error) error {
 	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
 		if err != nil {
 			return err
 		}
-		if err := s.flushInto(chain.NewBatch(), bk, p); err != nil {
+		if err := fill(bk); err != nil {
 			return err
 		}
 		return p.commit(bk)
@@ -356,7 +388,6 @@ func (s *Store) flush() error {
 	if err != nil {
 		return fmt.Errorf("flush tx index: %w", err)
 	}
-	s.pending.clear()
 	return nil
 }
 
@@ -486,6 +517,6 @@ func indexBlocks(tx *bolt.Tx, from, to uint64) (uint64, error) {
 		}
 		n += len(blk.Transactions)
 	}
-	p.meta = append(p.meta, write{key: []byte(keyIndexed), val: appendMark(nil, height-1, last)})
+	p.setMark(height-1, last)
 	return height, p.commit(bk)
 }

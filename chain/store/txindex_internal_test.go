@@ -14,11 +14,7 @@ import (
 
 // PendingSize returns how many index entries and blocks s holds back,
 // a generation being flushed included.
-func PendingSize(s *Store) (entries, blocks int) {
-	s.pending.mu.RLock()
-	defer s.pending.mu.RUnlock()
-	return len(s.pending.cur.ids) + len(s.pending.old.ids), len(s.pending.cur.blocks) + len(s.pending.old.blocks)
-}
+func PendingSize(s *Store) (entries, blocks int) { return s.pending.total() }
 
 // WaitFlush waits for s's background flush of the index, if one runs.
 func WaitFlush(s *Store) {
@@ -77,15 +73,34 @@ func CloseWithoutFlush(s *Store) error {
 // now wait before it writes, until something waits for it (an Apply, Close,
 // WaitFlush) or release is called (at the latest when t ends).
 func HoldFlushes(t testing.TB) (release func()) {
-	gate := make(chan struct{})
+	_, release = holdFlushes(t, &flushGate)
+	return release
+}
+
+// HoldCommittedFlushes makes every background flush started from now
+// wait once it committed, before it forgets the generation it wrote, as
+// HoldFlushes does; reached receives when one is held there.
+func HoldCommittedFlushes(t testing.TB) (reached <-chan struct{}, release func()) {
+	return holdFlushes(t, &flushCommitted)
+}
+
+func holdFlushes(t testing.TB, at *func()) (<-chan struct{}, func()) {
+	gate, reached := make(chan struct{}), make(chan struct{}, 1)
 	var once sync.Once
-	release = func() { once.Do(func() { close(gate) }) }
-	flushGate, flushWaiting = func() { <-gate }, release
+	release := func() { once.Do(func() { close(gate) }) }
+	*at = func() {
+		select {
+		case reached <- struct{}{}:
+		default:
+		}
+		<-gate
+	}
+	flushWaiting = release
 	t.Cleanup(func() {
 		release()
-		flushGate, flushWaiting = nil, nil
+		*at, flushWaiting = nil, nil
 	})
-	return release
+	return reached, release
 }
 
 // Crash closes s's file as a crash leaves it, without waiting for a
@@ -217,15 +232,7 @@ func CatchUpOnce(t testing.TB, path string, tip uint64, budget int) uint64 {
 		t.Fatal(err)
 	}
 	// The mark as the file now holds it, which is what a resume reads.
-	var mark uint64
-	err = db.View(func(tx *bolt.Tx) error {
-		var err error
-		mark, _, err = decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mark, _ := readMark(t, db)
 	return mark
 }
 
@@ -234,4 +241,46 @@ func SetReindexBudget(t testing.TB, n int) {
 	old := reindexBudget
 	reindexBudget = n
 	t.Cleanup(func() { reindexBudget = old })
+}
+
+// SetFlushFault makes each background flush that commits report err
+// instead, for the rest of t.
+func SetFlushFault(t testing.TB, err error) {
+	flushFault = func() error { return err }
+	t.Cleanup(func() { flushFault = nil })
+}
+
+// FileMark returns the "indexed" mark the closed store file at path
+// holds, without Open's catch-up moving it.
+func FileMark(t testing.TB, path string) (uint64, chain.Hash) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return readMark(t, db)
+}
+
+// readMark returns the mark db holds.
+func readMark(t testing.TB, db *bolt.DB) (uint64, chain.Hash) {
+	t.Helper()
+	var height uint64
+	var h chain.Hash
+	err := db.View(func(tx *bolt.Tx) error {
+		var err error
+		height, h, err = decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return height, h
+}
+
+// OnClose makes Close call fn just before it closes the file, for the
+// rest of t.
+func OnClose(t testing.TB, fn func()) {
+	closeHook = fn
+	t.Cleanup(func() { closeHook = nil })
 }

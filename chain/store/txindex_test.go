@@ -78,8 +78,8 @@ func checkOnDisk(t testing.TB, st *store.Store, blocks []connected) {
 
 // TestTxIndexPending: a batch that extends the main chain leaves its
 // index entries out of the bucket, and TxLocation answers them at once;
-// at the bound the batch that reaches it writes them all, with the mark
-// at its tip.
+// the batch that reaches the bound starts a flush that writes them all,
+// with the mark at its tip.
 func TestTxIndexPending(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 4)
 	st, _ := openTemp(t, store.WithNoSync(true))

@@ -129,7 +129,7 @@ func (e *Events) publish(kind string, data any) {
 // when someone subscribes: a transaction's event is published for every
 // admission, and its id spelled in hex and the data boxed cost three
 // allocations a request that a node without an event stream would throw
-// away.
+// away. data runs under e.mu, so it must not call back into e.
 func (e *Events) publishFunc(kind string, data func() any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -87,7 +87,10 @@ func (s *Store) Apply(b *chain.Batch) error {
 	}
 	s.pending.add(ip.byBlock, ip.heights)
 	entries, blocks := s.pending.size()
-	if (entries >= s.maxEntries || blocks >= pendingMaxBlocks) && !s.flushBusy() && s.failed == nil {
+	// A flush that ended since the top of this Apply is left for the
+	// next Apply or Close to collect: collected here, its failure would
+	// be reported by neither (this batch committed).
+	if (entries >= s.maxEntries || blocks >= pendingMaxBlocks) && s.flushDone == nil && s.failed == nil {
 		s.startFlush(ip.tipHeight, ip.tip)
 	}
 	return nil

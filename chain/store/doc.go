@@ -71,8 +71,9 @@
 // to twice the bounds waits for the flush first. The whole set is written
 // instead in the transaction of any batch that may take a block off the
 // main chain (before that batch's own deletions, the entries of blocks it
-// replaces dropped), and at Close; each of these first waits for a
-// background flush. The first batch (genesis) is written with its mark,
+// replaces dropped), in that of a batch that would take the set to twice
+// the bounds while no flush runs, and at Close; each of these first waits
+// for a background flush. The first batch (genesis) is written with its mark,
 // so a store without a mark is a damaged one. After a commit or a flush
 // that failed, the store starts no write, Close's set included: the next
 // Open catches up. A background flush already started may still commit:

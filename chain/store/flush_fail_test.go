@@ -64,7 +64,7 @@ func TestFlushFails(t *testing.T) {
 			flushed := blocks[4]
 			var err error
 			if collector == "Apply" {
-				store.WaitFlush(st)
+				store.AwaitFlushEnd(st)
 				b := chain.NewBatch()
 				g.connect(b, 3)
 				err = st.Apply(b)

@@ -220,7 +220,11 @@ func TestFlushCrashCommitted(t *testing.T) {
 // TestApplyDuringClose: an Apply once Close has begun fails with
 // ErrClosed, even one that would reach the bound and start a flush in
 // the moment before Close closes the file: no flush outlives Close, and
-// reopened, the store holds what Close wrote, the mark at its tip.
+// reopened, the store holds what Close wrote, the mark at its tip. The
+// Apply runs from Close's hook, on Close's goroutine, so it meets the
+// flag before applyMu (which Close holds): had Close set the flag only
+// after closing the file, the Apply would wait on applyMu for ever and
+// the test would not end.
 func TestApplyDuringClose(t *testing.T) {
 	store.SetPendingBounds(t, 1000, 4)
 	st, path := openTemp(t, store.WithNoSync(true))

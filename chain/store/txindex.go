@@ -22,8 +22,9 @@ import (
 // join an in-memory pending set once the commit succeeded; the set is
 // written later, sorted, many entries to a leaf: in a transaction of its
 // own in the background once it reaches a bound (flush.go), or in the
-// transaction of a batch that may take a block off the main chain, or at
-// Close. On disk the bucket is complete for the main chain up to the
+// transaction of a batch that may take a block off the main chain, or of
+// one that would take the set to twice its bounds while no flush runs, or
+// at Close. On disk the bucket is complete for the main chain up to the
 // "indexed" mark (keyIndexed), an ancestor of the tip on the main chain;
 // the blocks above it are the pending set's, and Open indexes them again
 // from their block records if the process died before they were written.

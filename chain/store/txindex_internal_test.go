@@ -23,6 +23,20 @@ func WaitFlush(s *Store) {
 	s.waitFlush()
 }
 
+// AwaitFlushEnd waits until the background flush, if any, has ended,
+// leaving its result for the store's next Apply or Close to collect.
+func AwaitFlushEnd(s *Store) {
+	s.applyMu.Lock()
+	done := s.flushDone
+	s.applyMu.Unlock()
+	if done != nil {
+		if flushWaiting != nil {
+			flushWaiting()
+		}
+		<-done
+	}
+}
+
 // OnDisk returns the height the txindex bucket holds for id, if any.
 func OnDisk(t testing.TB, s *Store, id chain.Hash) (uint64, bool) {
 	t.Helper()

@@ -57,10 +57,16 @@ func OnDisk(t testing.TB, s *Store, id chain.Hash) (uint64, bool) {
 // IndexMark returns the "indexed" mark of s, if it has one.
 func IndexMark(t testing.TB, s *Store) (uint64, chain.Hash, bool) {
 	t.Helper()
+	return markIn(t, s.db)
+}
+
+// markIn returns the "indexed" mark db holds, if it has one.
+func markIn(t testing.TB, db *bolt.DB) (uint64, chain.Hash, bool) {
+	t.Helper()
 	var height uint64
 	var h chain.Hash
 	var ok bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed))
 		if v == nil {
 			return nil
@@ -276,18 +282,12 @@ func FileMark(t testing.TB, path string) (uint64, chain.Hash) {
 	return readMark(t, db)
 }
 
-// readMark returns the mark db holds.
+// readMark returns the mark db holds; a file without one fails t.
 func readMark(t testing.TB, db *bolt.DB) (uint64, chain.Hash) {
 	t.Helper()
-	var height uint64
-	var h chain.Hash
-	err := db.View(func(tx *bolt.Tx) error {
-		var err error
-		height, h, err = decodeMark(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyIndexed)))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+	height, h, ok := markIn(t, db)
+	if !ok {
+		t.Fatal("the store file holds no indexed mark")
 	}
 	return height, h
 }

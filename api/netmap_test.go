@@ -38,14 +38,21 @@ func mineUntilGossiped(t *testing.T, miner, at *httptest.Server, from string) {
 	t.Helper()
 	testutil.Eventually(t, 20*time.Second, "a block first seen from "+from, func() bool {
 		mine(t, miner)
-		_, out := do(t, at, http.MethodGet, "/propagation", "")
-		for _, blk := range out["blocks"].([]any) {
-			if blk.(map[string]any)["from"] == from {
-				return true
-			}
-		}
-		return false
+		return listsBlock(t, at, func(b map[string]any) bool { return b["from"] == from })
 	})
+}
+
+// listsBlock reports whether at's /propagation lists a block that match
+// accepts.
+func listsBlock(t *testing.T, at *httptest.Server, match func(map[string]any) bool) bool {
+	t.Helper()
+	_, out := do(t, at, http.MethodGet, "/propagation", "")
+	for _, blk := range out["blocks"].([]any) {
+		if match(blk.(map[string]any)) {
+			return true
+		}
+	}
+	return false
 }
 
 // mineSeen mines one block at miner and waits until at lists it as first
@@ -56,13 +63,7 @@ func mineSeen(t *testing.T, miner, at *httptest.Server, from string) {
 	t.Helper()
 	height := mine(t, miner)["block_data"].(map[string]any)["index"]
 	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("block #%v first seen from %s", height, from), func() bool {
-		_, out := do(t, at, http.MethodGet, "/propagation", "")
-		for _, blk := range out["blocks"].([]any) {
-			if b := blk.(map[string]any); b["from"] == from && b["height"] == height {
-				return true
-			}
-		}
-		return false
+		return listsBlock(t, at, func(b map[string]any) bool { return b["from"] == from && b["height"] == height })
 	})
 }
 

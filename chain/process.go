@@ -139,6 +139,28 @@ func (c *Chain) PrecheckHeader(hdr *Header) error {
 	return gate
 }
 
+// PrecheckChild judges the header of an unrequested block whose parent is
+// not validated yet but is being validated here, from the parent's own
+// header (which passed PrecheckHeader): what PrecheckHeader would check of
+// hdr once the parent is validated, short of the work gate. The header's
+// sanity, a block known invalid, height, target and median time: the
+// parent's header stands in for its stored record, and its ancestors are
+// read from the chain. Gossip lets only a block whose header passes wait
+// for its parent's validation, so a header that waits costs its maker a
+// block's work at the branch's target.
+func (c *Chain) PrecheckChild(hdr, parent *Header) error {
+	if hdr.PrevHash != parent.Hash() {
+		return fmt.Errorf("header %s does not follow %s", hdr.Hash().Short(), parent.Hash().Short())
+	}
+	if err := CheckHeaderSanity(c.p, hdr); err != nil {
+		return err
+	}
+	if h := hdr.Hash(); c.invalid.has(h) {
+		return ruleError(ErrKnownInvalid, "block %s failed validation before", h.Short())
+	}
+	return CheckHeaderContext(c.p, c.ancestry(c.reader()), hdr, parent, c.now())
+}
+
 // precheck runs, before the chain's lock is taken, the checks of an
 // unrequested block that need no body: header sanity, context against a
 // stored parent, and the work gate against the published tip. It returns

@@ -31,6 +31,9 @@ func (a chainAdapter) Locator() ([]chain.Hash, error)           { return a.n.cha
 func (a chainAdapter) Block(h chain.Hash) (*chain.Block, error) { return a.n.chain.Block(h) }
 func (a chainAdapter) BlockBytes(h chain.Hash) ([]byte, error)  { return a.n.chain.BlockBytes(h) }
 func (a chainAdapter) PrecheckHeader(h *chain.Header) error     { return a.n.chain.PrecheckHeader(h) }
+func (a chainAdapter) PrecheckChild(h, parent *chain.Header) error {
+	return a.n.chain.PrecheckChild(h, parent)
+}
 func (a chainAdapter) NewHeaderChain(from chain.Hash) (*chain.HeaderChain, error) {
 	return a.n.chain.NewHeaderChain(from)
 }

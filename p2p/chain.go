@@ -48,6 +48,10 @@ type Chain interface {
 	// PrecheckHeader runs the work gate on the header of an unrequested
 	// block before its body is decoded (see chain.Chain.PrecheckHeader).
 	PrecheckHeader(h *chain.Header) error
+	// PrecheckChild judges the header of a block whose parent is being
+	// validated by gossip here, against the parent's header, before the
+	// block waits for that validation (see chain.Chain.PrecheckChild).
+	PrecheckChild(h, parent *chain.Header) error
 	// ProcessBlock validates one unrequested block and reports what it
 	// connected, even along with an error (orphans it freed may have
 	// connected before one of them failed). A block whose branch cannot

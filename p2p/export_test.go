@@ -55,3 +55,18 @@ func CompactBlockOf(b *chain.Block, unsent []*chain.Transaction) []byte {
 // MinCommitBlocks is the fewest blocks a download commits at once while
 // more are on their way.
 const MinCommitBlocks = minCommitBatches * blocksPerRequest
+
+// ParentWaits reports how many gossiped blocks wait for their parent's
+// validation now, and how many have waited in all.
+func (g *Gossip) ParentWaits() (now, total int) {
+	return int(g.inflight.waiting.Load()), int(g.inflight.waits.Load())
+}
+
+// WithParentWait sets how long a gossiped block waits for its parent's
+// validation, for tests of the bound.
+func WithParentWait(d time.Duration) GossipOption {
+	return func(c *gossipConfig) { c.parentWait = d }
+}
+
+// BlockValidators is how many blocks are validated at once.
+const BlockValidators = blockValidators

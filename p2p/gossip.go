@@ -52,6 +52,10 @@ type Gossip struct {
 	recent *recentTxs
 	peers  *peerStats
 	seen   seenLog
+	// inflight: the blocks in a validator here, which a child may wait
+	// for (inflight.go), at most parentWait.
+	inflight   inFlight
+	parentWait time.Duration
 
 	// blockTxnProto is the blocktxn protocol id; limits is what each peer
 	// may ask of its server (blocktxn.go).
@@ -85,6 +89,8 @@ type gossipConfig struct {
 	// txWindow is how long the node's own transactions wait for a
 	// batch (txbatch.go).
 	txWindow time.Duration
+	// parentWait bounds a block's wait for its parent's validation.
+	parentWait time.Duration
 }
 
 // WithPeerExchange makes the node send peer exchange (PX) with the PRUNEs
@@ -159,7 +165,8 @@ func MessageID(data []byte) string {
 // NewGossip joins the network's topics on h and starts reading them; sync
 // is told of what gossiped blocks reveal (see SyncTrigger).
 func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts ...GossipOption) (*Gossip, error) {
-	cfg := gossipConfig{log: slog.New(slog.DiscardHandler), scorePeriod: scoreInspectPeriod, txWindow: defaultTxBatchWindow}
+	cfg := gossipConfig{log: slog.New(slog.DiscardHandler), scorePeriod: scoreInspectPeriod, txWindow: defaultTxBatchWindow,
+		parentWait: parentWait}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -192,7 +199,8 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	}
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(), floor: c.Params().RelayFeeFloor,
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable(),
-		txOut: make(chan *chain.Transaction, txOutQueue), txTake: make(chan takeReq), recent: newRecentTxs()}
+		txOut: make(chan *chain.Transaction, txOutQueue), txTake: make(chan takeReq), recent: newRecentTxs(),
+		parentWait: cfg.parentWait}
 	if s, ok := sync.(*Syncer); ok {
 		g.bans = s.bans
 	}
@@ -332,9 +340,11 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 }
 
 // checkBlock decodes a gossiped compact block, assembles its block
-// (compact.go) and processes it; see blockVerdict. It also tells the
-// syncer what the block revealed: a tip that moved past the block itself,
-// a parent we lack, or a block we could not get from its sender.
+// (compact.go) and processes it; see blockVerdict. A block whose parent
+// is still in a validator here waits for it first (inflight.go). It also
+// tells the syncer what the block revealed: a tip that moved past the
+// block itself, a parent we lack, or a block we could not get from its
+// sender.
 func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
 	arrived := time.Now()
 	// Work before bytes (protocol.md §9.5): the header alone says whether
@@ -360,11 +370,33 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 		// own message id): nothing to rebuild or ask for.
 		return pubsub.ValidationIgnore, nil
 	}
+	parentOK := g.chain.Validated(c.Header.PrevHash)
+	if !parentOK {
+		// Its parent may be in a validator here still (inflight.go).
+		dup, err := g.awaitParent(ctx, from, h, &c.Header)
+		switch {
+		case err != nil:
+			return blockVerdict(err, false), err
+		case dup:
+			g.log.Debug("block already waiting for its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
+			return pubsub.ValidationIgnore, nil
+		}
+		if parentOK = g.chain.Validated(c.Header.PrevHash); parentOK {
+			// Now it can be judged in full (context, work gate), as a
+			// block is whose parent was validated when it came.
+			if err := g.chain.PrecheckHeader(&c.Header); err != nil {
+				return blockVerdict(err, false), err
+			}
+		}
+	}
+	if parentOK {
+		defer g.inflight.begin(h, &c.Header)()
+	}
 	// An orphan's header cannot be judged (context, work), so it earns no
 	// request: it is rebuilt from what this node holds, or else left to
 	// sync, which asks the sender (it connected the block, so it has the
 	// parents) for them and for this block.
-	b, d, faithful, err := g.assemble(ctx, from, c, g.chain.Validated(c.Header.PrevHash))
+	b, d, faithful, err := g.assemble(ctx, from, c, parentOK)
 	if errors.Is(err, errNotAsked) {
 		g.log.Info("block received ahead of its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
 		g.sync.RequestSync(from)

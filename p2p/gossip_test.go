@@ -34,6 +34,13 @@ func newGossipNode(t *testing.T) *gossipNode {
 // reveal, with opts after the tests' own.
 func startGossipNode(t testing.TB, h host.Host, c *testChain, sync p2p.SyncTrigger, opts ...p2p.GossipOption) *gossipNode {
 	t.Helper()
+	return startGossipNodeOn(t, h, c, c, sync, opts...)
+}
+
+// startGossipNodeOn is startGossipNode with view the chain gossip sees (a
+// test's wrapper of c).
+func startGossipNodeOn(t testing.TB, h host.Host, c *testChain, view p2p.Chain, sync p2p.SyncTrigger, opts ...p2p.GossipOption) *gossipNode {
+	t.Helper()
 	n := &gossipNode{h: h, c: c, mesh: newMeshTracer(), scores: make(chan map[peer.ID]float64, 1)}
 	inspect := func(m map[peer.ID]float64) {
 		select {
@@ -42,7 +49,7 @@ func startGossipNode(t testing.TB, h host.Host, c *testChain, sync p2p.SyncTrigg
 		}
 		n.scores <- m
 	}
-	g, err := p2p.NewGossip(context.Background(), n.h, n.c, sync, append([]p2p.GossipOption{
+	g, err := p2p.NewGossip(context.Background(), n.h, view, sync, append([]p2p.GossipOption{
 		p2p.WithScoreObserver(inspect, 20*time.Millisecond),
 		p2p.WithPubSubOptions(fastGossip(), pubsub.WithRawTracer(n.mesh))}, opts...)...)
 	if err != nil {

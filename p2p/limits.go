@@ -113,6 +113,13 @@ const (
 	// a decoded block of up to MaxBlockSize while it waits for the chain,
 	// which connects one block at a time anyway.
 	blockValidators = 4
+	// parentWait bounds how long a gossiped block waits for its parent's
+	// validation under way here (inflight.go). A parent normally ends
+	// within a missing-transaction request's BlockTxnTimeout (3 s) and a
+	// connect; past this it is being fetched whole, and the child is
+	// left to sync. Half the validator's timeout leaves the child's own
+	// assembly the other half, a request to its sender included.
+	parentWait = blockValidateTimeout / 2
 )
 
 // Transaction batches (txbatch.go, protocol.md §16.9).

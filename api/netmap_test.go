@@ -57,8 +57,10 @@ func listsBlock(t *testing.T, at *httptest.Server, match func(map[string]any) bo
 
 // mineSeen mines one block at miner and waits until at lists it as first
 // seen from from. Mined back to back, a block can reach a node while its
-// parent is still being checked there; that node then fetches it by sync,
-// and a block fetched so is not in its propagation list.
+// parent is still being checked there; it then waits for the parent
+// (p2p/inflight.go), except when both validations start within the same
+// instant, where the node fetches it by sync, and a block fetched so is
+// not in its propagation list.
 func mineSeen(t *testing.T, miner, at *httptest.Server, from string) {
 	t.Helper()
 	height := mine(t, miner)["block_data"].(map[string]any)["index"]

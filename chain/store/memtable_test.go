@@ -351,3 +351,48 @@ func disconnectTip(t *testing.T, g *gen, blocks []connected, st *store.Store) *c
 	b.Tip = below.hash
 	return b
 }
+
+// TestGroupCommitBounds: the memtable commits its batches in the Apply
+// that takes it to 64 blocks, and a batch that reaches the bound alone is
+// committed at once, after those pending, without a log record.
+func TestGroupCommitBounds(t *testing.T) {
+	tests := []struct {
+		name        string
+		perBatch    []int // blocks of each batch after genesis
+		wantPending []int // batches pending after each
+	}{
+		{"64 single blocks", append(slices.Repeat([]int{1}, 63), 1), append(seq(1, 63), 0)},
+		{"batches of 5 over the bound", slices.Repeat([]int{5}, 13), append(seq(1, 12), 0)},
+		{"a batch of 64 alone", []int{1, 64, 1}, []int{1, 0, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, path := openTemp(t, store.WithNoSync(true))
+			g := newGen(43, 8)
+			connectN(t, st, g, 1, 0)
+			for i, n := range tt.perBatch {
+				walBefore := fileSize(t, path+store.WALSuffix)
+				b := chain.NewBatch()
+				for range n {
+					g.connect(b, 0)
+				}
+				mustApply(t, st, b)
+				if got := store.PendingBatches(st); got != tt.wantPending[i] {
+					t.Fatalf("after batch %d of %d blocks: %d pending, want %d", i, n, got, tt.wantPending[i])
+				}
+				if n >= 64 && fileSize(t, path+store.WALSuffix) != walBefore {
+					t.Fatalf("a batch of %d blocks was written to the log", n)
+				}
+			}
+		})
+	}
+}
+
+// seq returns from, from+1, ..., to.
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i <= to; i++ {
+		out = append(out, i)
+	}
+	return out
+}

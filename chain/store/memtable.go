@@ -51,7 +51,8 @@ var (
 type memtable struct {
 	mu   sync.RWMutex
 	list []*chain.Batch
-	// blocks and bytes count the listed batches' blocks and the size
+	// blocks and bytes count the listed batches' blocks, a batch
+	// without one as one (so a run of them is bounded too), and the size
 	// of their encodings.
 	blocks, bytes int
 	// tip and tipHeight are the tip once the list is in; set while the
@@ -69,7 +70,7 @@ func (mt *memtable) add(b *chain.Batch, size int, tip chain.Hash, tipHeight uint
 	mt.mu.Lock()
 	defer mt.mu.Unlock()
 	mt.list = append(mt.list, b)
-	mt.blocks += len(b.Blocks)
+	mt.blocks += max(1, len(b.Blocks))
 	mt.bytes += size
 	mt.tip, mt.tipHeight = tip, tipHeight
 	return mt.blocks, mt.bytes

@@ -358,12 +358,13 @@ func disconnectTip(t *testing.T, g *gen, blocks []connected, st *store.Store) *c
 func TestGroupCommitBounds(t *testing.T) {
 	tests := []struct {
 		name        string
-		perBatch    []int // blocks of each batch after genesis
+		perBatch    []int // blocks of each batch after genesis; 0: an account only
 		wantPending []int // batches pending after each
 	}{
 		{"64 single blocks", append(slices.Repeat([]int{1}, 63), 1), append(seq(1, 63), 0)},
 		{"batches of 5 over the bound", slices.Repeat([]int{5}, 13), append(seq(1, 12), 0)},
 		{"a batch of 64 alone", []int{1, 64, 1}, []int{1, 0, 1}},
+		{"64 batches of accounts only", slices.Repeat([]int{0}, 64), append(seq(1, 63), 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,6 +376,9 @@ func TestGroupCommitBounds(t *testing.T) {
 				b := chain.NewBatch()
 				for range n {
 					g.connect(b, 0)
+				}
+				if n == 0 {
+					b.Accounts[g.addrs[0]] = chain.Account{Balance: int64(i)}
 				}
 				mustApply(t, st, b)
 				if got := store.PendingBatches(st); got != tt.wantPending[i] {

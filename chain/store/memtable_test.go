@@ -392,6 +392,35 @@ func TestGroupCommitBounds(t *testing.T) {
 	}
 }
 
+// TestGroupCommitBytes: the memtable also commits its batches once their
+// blocks' encodings reach its byte bound, and a batch whose blocks reach
+// it alone is not logged.
+func TestGroupCommitBytes(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(47, 8)
+	connectN(t, st, g, 1, 0)
+	probe := chain.NewBatch()
+	size := newGen(47, 8).connect(probe, 0).EncodedSize() // coinbase-only blocks: about the same size each
+	store.SetGroupBytes(t, 3*size)
+	for i, want := range []int{1, 2, 0} {
+		connectN(t, st, g, 1, 0)
+		if got := store.PendingBatches(st); got != want {
+			t.Fatalf("after block %d: %d pending, want %d", i, got, want)
+		}
+	}
+	// Four blocks: logged, their record would be longer than the three
+	// before it and grow the file.
+	walBefore := fileSize(t, path+store.WALSuffix)
+	b := chain.NewBatch()
+	for range 4 {
+		g.connect(b, 0)
+	}
+	mustApply(t, st, b)
+	if n := store.PendingBatches(st); n != 0 || fileSize(t, path+store.WALSuffix) != walBefore {
+		t.Fatalf("a batch reaching the byte bound alone: %d pending, log %d bytes (was %d)", n, fileSize(t, path+store.WALSuffix), walBefore)
+	}
+}
+
 // seq returns from, from+1, ..., to.
 func seq(from, to int) []int {
 	var out []int

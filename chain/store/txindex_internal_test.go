@@ -154,6 +154,14 @@ func SetGroupBound(t testing.TB, n int) {
 	t.Cleanup(func() { memMaxBlocks = old })
 }
 
+// SetGroupBytes makes the memtable commit its batches once their blocks'
+// encodings take n bytes, for the rest of t.
+func SetGroupBytes(t testing.TB, n int) {
+	old := memMaxBytes
+	memMaxBytes = n
+	t.Cleanup(func() { memMaxBytes = old })
+}
+
 // SetMark overwrites the "indexed" mark of the closed store at path; a
 // zero hash deletes it.
 func SetMark(t testing.TB, path string, height uint64, h chain.Hash) {

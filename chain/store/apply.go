@@ -24,16 +24,22 @@ type write struct {
 // pages would double their size on disk.
 const appendFill = 1.0
 
-// Apply commits every write of b in one bbolt transaction: all of them or,
-// on error, none. When it returns nil the transaction is on disk (unless
-// the store was opened WithNoSync). A nil or empty batch writes nothing.
+// Apply commits every write of b: all of them or, on error, none. When it
+// returns nil the batch is on disk (unless the store was opened
+// WithNoSync). A nil or empty batch writes nothing.
 //
-// The one exception is the transaction index of a batch that only extends
-// the main chain: it is held in memory and committed later, in a flush of
-// its own in the background or with a batch that is not one of those
-// (txindex.go, flush.go). TxLocation answers it from the moment Apply
-// returns, and Open rebuilds it from the block records if the process
-// died first.
+// A batch that only adds blocks on top of the tip (deferrable) is
+// appended to the write-ahead log, synced, and kept in the memtable,
+// where every read finds it; the memtable's batches are committed to
+// bbolt together, in one transaction, once they reach a bound, before any
+// other batch, and at Close (memtable.go). Any other batch is committed
+// in one bbolt transaction of its own.
+//
+// The transaction index of a batch that only extends the main chain is
+// held in memory and committed later, in a flush of its own in the
+// background or with a batch that is not one of those (txindex.go,
+// flush.go). TxLocation answers it from the moment Apply returns, and
+// Open rebuilds it from the block records if the process died first.
 //
 // Records are encoded before the transaction begins, and bbolt's single
 // writer lock is held only to find the heights of the blocks that the
@@ -58,6 +64,23 @@ func (s *Store) Apply(b *chain.Batch) error {
 	if s.closed.Load() {
 		return fmt.Errorf("apply: %w", ErrClosed)
 	}
+	_ = s.flushBusy() // collects a finished flush: its failure is s.failed
+	if err := s.failedErr(); err != nil {
+		return err
+	}
+	if done, err := s.tryDefer(b, p); done || err != nil {
+		return err
+	}
+	if err := s.commitPending(); err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	return s.commit(b, p)
+}
+
+// commit commits b, encoded as p, in a bbolt transaction of its own, and
+// adds its held-back index entries to the pending set. Called under
+// applyMu.
+func (s *Store) commit(b *chain.Batch, p *plan) error {
 	busy := s.flushBusy()
 	if err := s.failedErr(); err != nil {
 		return err

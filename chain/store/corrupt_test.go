@@ -58,22 +58,30 @@ func newFileWithBlock(t *testing.T) (path string, h chain.Hash, height uint64, e
 		t.Fatal(err)
 	}
 	defer s.Close()
-	blk := &chain.Block{Header: chain.Header{Version: chain.HeaderVersion, Height: 5}, Transactions: []*chain.Transaction{
-		{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: "x", Amount: 50},
-	}}
-	h, txid = blk.Hash(), blk.Transactions[0].ID()
-	b := chain.NewBatch()
-	b.Blocks[h] = blk
-	b.Metas[h] = &chain.BlockMeta{Hash: h, Header: blk.Header, Work: big.NewInt(6), Status: chain.StatusConnected,
-		Size: uint32(blk.EncodedSize()), TxCount: 1}
-	b.Undos[h] = &chain.Undo{Entries: []chain.UndoEntry{{Address: "x"}}}
-	b.Main[5] = h
-	b.TxIndex[txid] = h
-	b.Tip = h
+	b, h, txid := oneBlockBatch(5, "x")
 	if err := s.Apply(b); err != nil {
 		t.Fatal(err)
 	}
-	return path, h, 5, blk.Encode(), txid
+	return path, h, 5, b.Blocks[h].Encode(), txid
+}
+
+// oneBlockBatch returns the batch that puts a block of one coinbase to
+// addr on the main chain at height, with its undo record and tx index,
+// and the block's hash and its coinbase's id.
+func oneBlockBatch(height uint64, addr string) (b *chain.Batch, h, txid chain.Hash) {
+	blk := &chain.Block{Header: chain.Header{Version: chain.HeaderVersion, Height: height}, Transactions: []*chain.Transaction{
+		{Version: chain.TxVersion, Sender: chain.CoinbaseSender, Recipient: addr, Amount: 50},
+	}}
+	h, txid = blk.Hash(), blk.Transactions[0].ID()
+	b = chain.NewBatch()
+	b.Blocks[h] = blk
+	b.Metas[h] = &chain.BlockMeta{Hash: h, Header: blk.Header, Work: big.NewInt(6), Status: chain.StatusConnected,
+		Size: uint32(blk.EncodedSize()), TxCount: 1}
+	b.Undos[h] = &chain.Undo{Entries: []chain.UndoEntry{{Address: addr}}}
+	b.Main[height] = h
+	b.TxIndex[txid] = h
+	b.Tip = h
+	return b, h, txid
 }
 
 // TestCorruptRecord writes garbage under each kind of key with bbolt

@@ -210,6 +210,9 @@ func verifyStore(t *testing.T, path string, reported []uint64) uint64 {
 // land during background flushes and the commits that wait for one too.
 func crashChild(t *testing.T, path string) {
 	store.SetPendingBounds(t, 48, 8)
+	// Four batches in the memtable: kills land with batches only in
+	// the write-ahead log, and during group commits.
+	store.SetGroupBound(t, 4)
 	fail := func(err error) {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		os.Exit(2)

@@ -87,6 +87,24 @@
 // block off the main chain. The held-back sets are at most about 5 MB
 // together.
 //
+// Beside the bbolt file, its write-ahead log (the file's path and
+// WALSuffix, "chain.db-wal") holds the batches Apply deferred (wal.go,
+// memtable.go): a 20-byte header (magic, generation, CRC-32C), then one
+// record per batch (length, CRC-32C, generation, sequence number, the
+// batch in the encodings above: walcodec.go). A batch that only adds
+// blocks on top of the tip, each block with its meta, undo record, main
+// entry and index entries in the batch (deferrable), is not committed to
+// bbolt by its Apply: it is appended to the log and synced, and kept in
+// memory, the memtable, which every read consults before bbolt. The
+// memtable's batches are merged (a later write of a key over an earlier)
+// and committed in one bbolt transaction once they hold 64 blocks or 8
+// MiB of block encodings, before any batch that is not deferrable, and at
+// Close; then the log is reset: its header is rewritten with the next
+// generation and synced, and new records are written over the old from
+// its start. So a run of single-block batches costs one log write and
+// one fdatasync each instead of a bbolt commit of 10 to 230 pages and two
+// fdatasyncs, and bbolt writes the group's pages once.
+//
 // Why the keys are heights: blocks and main-index entries are written as
 // the chain grows, so keyed by height they append to the end of their
 // B+trees, whose pages are filled to the brim (appendFill) and never
@@ -124,14 +142,18 @@
 //
 // # Guarantees
 //
-// Apply writes a whole chain.Batch in one bbolt read-write transaction.
-// When it returns nil the transaction is committed and fsynced (fdatasync
-// on Linux): a crash at any later moment, of the process or of the machine,
-// leaves every write of the batch in place. When it returns an error the
+// Apply writes a whole chain.Batch in one bbolt read-write transaction,
+// or, deferred, as one record of the log. When it returns nil the
+// transaction is committed and fsynced (fdatasync on Linux), or the
+// record is written and fdatasynced: a crash at any later moment, of the
+// process or of the machine, leaves every write of the batch in place
+// (the next Open commits the log's records). When it returns an error the
 // batch is not applied. The one case where "not applied" is not certain is
 // an I/O error during the commit itself (a failed write or fsync of
-// bbolt's meta page): the file then holds the state before the batch or
-// after it, never a part of it, and which one is known after reopening.
+// bbolt's meta page, or of the log's record, or a group commit that
+// failed in the Apply that reached the bound): the store then holds the
+// state before the batch or after it, never a part of it, and which one
+// is known after reopening.
 // Zero-valued batch entries are deletions (see chain.Batch). The index
 // entries Apply held back are the exception: a crash may lose them, and
 // the next Open writes them again from the block records (below), before
@@ -147,8 +169,10 @@
 // it returns. The chain reads the index under its own lock, after Apply
 // returned, so neither reaches it.
 //
-// Each read runs in its own read-only transaction and sees only committed
-// batches; View runs many reads of the block index, the main chain and
+// Each read runs in its own read-only transaction, over the memtable's
+// batches as they were when it began (the memtable's lock makes the two
+// one instant: memtable.go says why that is enough), and sees every batch
+// Apply returned; View runs many reads of the block index, the main chain and
 // the accounts in one, all of them seeing the same state (a request that
 // reads thousands of records, or a block connecting that touches
 // thousands of accounts, pays for one transaction, and a reorg committed
@@ -159,11 +183,20 @@
 // Opening is O(1) in the length of the chain: bbolt maps the file and
 // loads its list of free pages (about one large batch's worth), then the
 // store checks the schema version, the buckets, and that the mark is the
-// tip. Nothing else is read; nothing is replayed or scanned. The
-// exceptions: the first Open of a version-2 file rewrites every block
+// tip, and reads the log. Nothing else is read or scanned. The
+// exceptions: after a crash, the log's records (fewer than 128 blocks
+// and 16 MiB of blocks: the batch that reaches a bound is in the log
+// with those before it) are decoded and committed in one transaction, up to the first record that
+// is short, fails its CRC or has another generation or sequence number
+// (the torn tail of a crash: it was never acknowledged), then the log is
+// reset; replaying records whose group commit had reached the file
+// before the crash writes the same values again. A log whose header does
+// not check makes Open fail with ErrCorrupt (docs/operator.md says what
+// to do). The first Open of a version-2 file rewrites every block
 // record once; after a crash, Open indexes the main chain's blocks above
-// the mark (at most 4,096 blocks and about 32,768 transactions: it reads
-// each block record and hashes its transactions); and a mark that is
+// the mark (at most 4,096 blocks and about 32,768 transactions, and the
+// blocks the log's records added: it reads each block record and hashes
+// its transactions); and a mark that is
 // missing while the chain has a tip, does not decode or is not on the
 // main chain (which Apply never leaves) makes Open empty the index and
 // build it again from the whole main chain, in transactions of up to
@@ -174,8 +207,8 @@
 // Open of the same file fails with ErrLocked after the lock timeout
 // (WithLockTimeout) instead of waiting forever.
 //
-// WithNoSync turns the fsync off, for tests and benchmarks only: a machine
-// crash may then lose or tear recent batches.
+// WithNoSync turns the fsync off, the log's too, for tests and benchmarks
+// only: a machine crash may then lose or tear recent batches.
 //
 // # What it does not do
 //
@@ -186,7 +219,8 @@
 // metas are filed under their own hash and come in pairs, that an undo
 // record or an index entry names a block it can file it under (its
 // height), that an indexed block is the main chain's at its height, and
-// that every record fits its encoding. It does not cache; the chain keeps
+// that every record fits its encoding. It does not cache, beyond the
+// deferred batches it holds until they are committed; the chain keeps
 // what it wants in memory.
 //
 // # Errors

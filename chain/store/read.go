@@ -4,30 +4,38 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
 
-// Each read is one read transaction. A record found in one read (tip,
-// main, account) is copied out and decoded after it ends (see get); one
-// that needs two (a meta, a block, an undo record through the block's
-// height, a transaction through the main index) runs through a txView
-// and is decoded inside, the decoders copying what they keep. View is many
-// reads in one transaction, for the requests that make hundreds of reads.
+// Each read is one read transaction, through a txView, which answers from
+// the memtable's pending batches first (memtable.go) and decodes bbolt's
+// records inside the transaction, the decoders copying what they keep.
+// View is many reads in one transaction, for the requests that make
+// hundreds of reads.
 
 // Tip returns the hash of the main chain's last block, or
 // chain.ErrNotFound in a store no batch has set a tip in.
 func (s *Store) Tip() (chain.Hash, error) {
-	v, err := s.get(bucketMeta, []byte(keyTip))
-	if err != nil {
-		return chain.Hash{}, fmt.Errorf("tip: %w", err)
-	}
-	if v == nil {
-		return chain.Hash{}, fmt.Errorf("tip: %w", chain.ErrNotFound)
-	}
-	h, err := decodeHash(v)
+	var h chain.Hash
+	err := s.read(func(v *txView) error {
+		if t, ok := v.pb.tip(); ok {
+			h = t
+			return nil
+		}
+		rec, err := v.get(&v.meta, bucketMeta, []byte(keyTip))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return chain.ErrNotFound
+		}
+		h, err = decodeHash(rec)
+		return err
+	})
 	if err != nil {
 		return chain.Hash{}, fmt.Errorf("tip: %w", err)
 	}
@@ -37,9 +45,9 @@ func (s *Store) Tip() (chain.Hash, error) {
 // Meta returns the index entry of a stored block.
 func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 	var m *chain.BlockMeta
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.read(func(v *txView) error {
 		var err error
-		m, err = openView(tx).Meta(h)
+		m, err = v.Meta(h)
 		return err
 	})
 	return m, err
@@ -48,8 +56,13 @@ func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 // Block returns a stored block.
 func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
 	var blk *chain.Block
-	err := s.view(func(tx *bolt.Tx) error {
-		v := openView(tx)
+	err := s.read(func(v *txView) error {
+		if b, ok := v.pb.block(h); ok {
+			// A copy of the caller's own, as a decoded record is.
+			var err error
+			blk, err = chain.DecodeBlock(b.Encode())
+			return err
+		}
 		_, rec, err := v.blockRecord(h)
 		if err != nil {
 			return err
@@ -74,8 +87,12 @@ func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
 // receiver, which checks every block it is sent (merkle root, signatures).
 func (s *Store) BlockBytes(h chain.Hash) ([]byte, error) {
 	var out []byte
-	err := s.view(func(tx *bolt.Tx) error {
-		_, rec, err := openView(tx).blockRecord(h)
+	err := s.read(func(v *txView) error {
+		if b, ok := v.pb.block(h); ok {
+			out = b.Encode()
+			return nil
+		}
+		_, rec, err := v.blockRecord(h)
 		if err != nil {
 			return err
 		}
@@ -100,8 +117,13 @@ func (s *Store) BlockBytes(h chain.Hash) ([]byte, error) {
 
 // MainHash returns the hash of the main-chain block at height.
 func (s *Store) MainHash(height uint64) (chain.Hash, error) {
-	v, err := s.get(bucketMain, heightKey(height))
-	return mainRecord(height, v, err)
+	var h chain.Hash
+	err := s.read(func(v *txView) error {
+		var err error
+		h, err = v.MainHash(height)
+		return err
+	})
+	return h, err
 }
 
 // mainRecord decodes the main-index record v read at height (err is the
@@ -123,12 +145,13 @@ func mainRecord(height uint64, v []byte, err error) (chain.Hash, error) {
 // Account returns the state of addr at the tip; an address the store does
 // not hold is the zero Account.
 func (s *Store) Account(addr string) (chain.Account, error) {
-	if addr == "" {
-		// bbolt keys are never empty, so nothing can be stored here.
-		return chain.Account{}, nil
-	}
-	v, err := s.get(bucketAccounts, accountKey(addr))
-	return accountRecord(addr, v, err)
+	var a chain.Account
+	err := s.read(func(v *txView) error {
+		var err error
+		a, err = v.Account(addr)
+		return err
+	})
+	return a, err
 }
 
 // accountRecord decodes the accounts record v read for addr (err is the
@@ -150,8 +173,13 @@ func accountRecord(addr string, v []byte, err error) (chain.Account, error) {
 // Undo returns the undo record of a block.
 func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 	var u *chain.Undo
-	err := s.view(func(tx *bolt.Tx) error {
-		_, b, err := openView(tx).record(h, false)
+	err := s.read(func(v *txView) error {
+		if pu, ok := v.pb.undo(h); ok {
+			// Deferred batches hold no deletion (deferrable).
+			u = &chain.Undo{Entries: slices.Clone(pu.Entries)}
+			return nil
+		}
+		_, b, err := v.record(h, false)
 		if err != nil {
 			return err
 		}
@@ -174,19 +202,26 @@ func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
 // TxLocation returns the hash of the main-chain block holding the
 // transaction with id txid.
 //
-// It looks in the pending set first and opens its read transaction after:
-// Apply, and the background flush (dropOld), remove entries from the set
-// only once the transaction that wrote them to the bucket committed, so
-// an entry is always in one or the other
+// It looks in the memtable's batches first, then in the pending set of
+// held-back index entries, and opens its read transaction after: a group
+// commit adds its entries to the pending set before it drops its batches
+// from the memtable, and Apply, and the background flush (dropOld),
+// remove entries from the set only once the transaction that wrote them
+// to the bucket committed, so an entry is always in one of the three
 // for a reader that looks in this order, once the Apply that made it has
 // returned (doc.go: the windows while Apply runs).
 func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
+	s.mem.mu.RLock()
+	h, ok := s.mem.snapshot().txLocation(txid)
+	s.mem.mu.RUnlock()
+	if ok {
+		return h, nil
+	}
 	if h, ok := s.pending.lookup(txid); ok {
 		return h, nil
 	}
-	var h chain.Hash
 	err := s.view(func(tx *bolt.Tx) error {
-		v := openView(tx)
+		v := openView(tx, nil)
 		b, err := v.get(&v.txindex, bucketTxIndex, txid[:])
 		if err != nil {
 			return err
@@ -218,22 +253,36 @@ func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 // Serving a GetHeaders of 2,000 headers took one transaction per read
 // (4,000) and 16 ms; in one view it takes 3–5 ms (docs/benchmarks.md).
 func (s *Store) View(fn func(chain.StoreView) error) error {
-	return s.view(func(tx *bolt.Tx) error {
-		return fn(openView(tx))
-	})
+	return s.read(func(v *txView) error { return fn(v) })
 }
 
-// openView returns a txView on tx. It opens no bucket: each is opened on
-// first use, as opening one costs as much as a read, and a single read
-// (Meta, TxLocation) needs two of the four.
-func openView(tx *bolt.Tx) *txView { return &txView{tx: tx} }
+// read runs fn on a txView of the memtable's pending batches and a read
+// transaction begun while the memtable's lock is held shared: memtable
+// says why that is one instant.
+func (s *Store) read(fn func(*txView) error) error {
+	s.mem.mu.RLock()
+	pb := s.mem.snapshot()
+	tx, err := s.db.Begin(false)
+	s.mem.mu.RUnlock()
+	if err != nil {
+		return boltErr(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(openView(tx, pb))
+}
+
+// openView returns a txView on tx over the pending batches pb. It opens
+// no bucket: each is opened on first use, as opening one costs as much as
+// a read, and a single read (Meta, TxLocation) needs two of the four.
+func openView(tx *bolt.Tx, pb pendingBatches) *txView { return &txView{tx: tx, pb: pb} }
 
 // txView is chain.StoreView inside one read transaction, each bucket
-// opened once. The store's single reads use it too, each in a
-// transaction of its own.
+// opened once, with the memtable's pending batches over it. The store's
+// single reads use it too, each in a transaction of its own.
 type txView struct {
-	tx                                     *bolt.Tx
-	metas, main, blocks, txindex, accounts *bolt.Bucket
+	tx                                           *bolt.Tx
+	pb                                           pendingBatches
+	metas, main, blocks, txindex, accounts, meta *bolt.Bucket
 	// key and cur are reused by Account: a block's connect reads
 	// thousands, and a Get costs bbolt a cursor of its own each.
 	key []byte
@@ -306,6 +355,9 @@ func (v *txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
 }
 
 func (v *txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
+	if m, ok := v.pb.meta(h); ok {
+		return copyMeta(m), nil
+	}
 	rec, r, err := v.record(h, true)
 	if err == nil {
 		var size int
@@ -321,13 +373,20 @@ func (v *txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 }
 
 func (v *txView) MainHash(height uint64) (chain.Hash, error) {
+	if h, ok := v.pb.main(height); ok {
+		return h, nil
+	}
 	b, err := v.get(&v.main, bucketMain, heightKey(height))
 	return mainRecord(height, b, err)
 }
 
 func (v *txView) Account(addr string) (chain.Account, error) {
 	if addr == "" {
+		// bbolt keys are never empty, so nothing can be stored here.
 		return chain.Account{}, nil
+	}
+	if a, ok := v.pb.account(addr); ok {
+		return a, nil
 	}
 	if v.cur == nil {
 		b, err := v.bucket(&v.accounts, bucketAccounts)
@@ -352,9 +411,20 @@ func (v *txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
 	}
 	var out []chain.Hash
 	c := main.Cursor()
-	for k, rec := c.Seek(heightKey(from)); k != nil && len(out) < n; k, rec = c.Next() {
+	k, rec := c.Seek(heightKey(from))
+	for len(out) < n {
 		height := from + uint64(len(out))
-		if !bytes.Equal(k, heightKey(height)) {
+		// The pending batches' entries are above the stored tip; the
+		// cursor walks what is below.
+		if h, ok := v.pb.main(height); ok {
+			out = append(out, h)
+			continue
+		}
+		key := heightKey(height)
+		for k != nil && bytes.Compare(k, key) < 0 {
+			k, rec = c.Next()
+		}
+		if !bytes.Equal(k, key) {
 			break // a gap: the main chain ends below it
 		}
 		h, err := mainRecord(height, rec, nil)
@@ -372,8 +442,7 @@ func (v *txView) MainHashes(from uint64, n int) ([]chain.Hash, error) {
 // pruning may concern (protocol.md §9.6).
 func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
 	var out []*chain.BlockMeta
-	err := s.view(func(tx *bolt.Tx) error {
-		tv := openView(tx)
+	err := s.read(func(tv *txView) error {
 		metas, err := tv.bucket(&tv.metas, bucketMetas)
 		if err != nil {
 			return err
@@ -392,6 +461,11 @@ func (s *Store) SideMetas() ([]*chain.BlockMeta, error) {
 				return fmt.Errorf("meta %s: %w", h.Short(), err)
 			}
 			if bytes.Equal(main.Get(heightKey(rec.height)), h[:]) {
+				return nil
+			}
+			// The pending batches add no side block (deferrable), but
+			// may put a stored one on the main chain.
+			if m, ok := tv.pb.main(rec.height); ok && m == h {
 				return nil
 			}
 			m, err := tv.Meta(h)

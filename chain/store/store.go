@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -93,6 +92,12 @@ type Store struct {
 	maxEntries int
 	// log reports a background flush that failed (WithLogger).
 	log *slog.Logger
+	// mem holds the deferred batches, wal keeps them durable (nil: the
+	// store defers nothing), recBuf is the buffer a record is encoded
+	// in (under applyMu).
+	mem    memtable
+	wal    *wal
+	recBuf []byte
 	// closed is set by Close, under applyMu: from then on Apply fails
 	// with ErrClosed. Apply reads it first without the lock too, to fail
 	// at once rather than after Close.
@@ -144,11 +149,26 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := catchUp(db, cfg.log); err != nil {
+	s := &Store{db: db, maxEntries: entryBound(), log: cfg.log}
+	// The log's batches are committed before catchUp, which then
+	// indexes their blocks' transactions with any others above the mark.
+	w, batches, err := openWAL(path+WALSuffix, cfg.noSync)
+	if err == nil {
+		s.wal = w
+		if err = s.replayWAL(batches); err != nil {
+			_ = w.close()
+		}
+	}
+	if err == nil {
+		if err = catchUp(db, cfg.log); err != nil {
+			_ = w.close()
+		}
+	}
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &Store{db: db, maxEntries: entryBound(), log: cfg.log}, nil
+	return s, nil
 }
 
 // prepare checks the schema of an existing store, or lays out a new one.
@@ -202,8 +222,9 @@ func prepare(db *bolt.DB) error {
 	})
 }
 
-// Close waits for a background flush of the transaction index, commits
-// what is still pending, then releases the file and its lock. Closing
+// Close commits the deferred batches, waits for a background flush of
+// the transaction index, commits what is still pending, then releases
+// the file and its lock. Closing
 // twice is harmless; any other use after Close fails with ErrClosed, an
 // Apply from the moment Close began. If a flush fails, the background one
 // or Close's own, Close reports it and still closes the file, and the
@@ -217,12 +238,24 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	var gerr error
+	if s.failed == nil {
+		gerr = s.commitPending()
+	}
 	ferr := s.waitFlush()
 	if s.failed == nil {
 		ferr = s.flush()
 	}
+	if ferr == nil {
+		ferr = gerr
+	}
 	if closeHook != nil {
 		closeHook()
+	}
+	if s.wal != nil {
+		if err := s.wal.close(); err != nil && ferr == nil {
+			ferr = err
+		}
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
@@ -245,23 +278,6 @@ func (s *Store) Path() string { return s.db.Path() }
 // view runs fn in a read transaction, mapping bbolt's closed-database error.
 func (s *Store) view(fn func(*bolt.Tx) error) error {
 	return boltErr(s.db.View(fn))
-}
-
-// get returns a copy of the value under key in bucket, or nil if there is
-// none. The copy outlives the transaction; bbolt's own slice does not.
-func (s *Store) get(bucket string, key []byte) ([]byte, error) {
-	var out []byte
-	err := s.view(func(tx *bolt.Tx) error {
-		b, err := getBucket(tx, bucket)
-		if err != nil {
-			return err
-		}
-		if v := b.Get(key); v != nil {
-			out = bytes.Clone(v)
-		}
-		return nil
-	})
-	return out, err
 }
 
 func getBucket(tx *bolt.Tx, name string) (*bolt.Bucket, error) {

@@ -232,28 +232,16 @@ func TestConcurrentReads(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				tip, err := st.Tip()
-				if err == nil {
-					_, err = st.Meta(tip)
-				}
-				if err == nil {
-					_, err = st.Block(tip)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
+		readUntil(&wg, done, errs, func() error {
+			tip, err := st.Tip()
+			if err == nil {
+				_, err = st.Meta(tip)
 			}
-		}()
+			if err == nil {
+				_, err = st.Block(tip)
+			}
+			return err
+		})
 	}
 	for _, b := range batches {
 		mustApply(t, st, b)
@@ -264,6 +252,26 @@ func TestConcurrentReads(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// readUntil runs read in a goroutine of wg, again and again until done
+// is closed or it fails, its failure sent to errs.
+func readUntil(wg *sync.WaitGroup, done <-chan struct{}, errs chan<- error, read func() error) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := read(); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
 }
 
 func TestOpenDirCreates(t *testing.T) {

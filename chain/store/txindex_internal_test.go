@@ -86,6 +86,9 @@ func markIn(t testing.TB, db *bolt.DB) (uint64, chain.Hash, bool) {
 // entries are lost. A background flush already started ends first.
 func CloseWithoutFlush(s *Store) error {
 	WaitFlush(s)
+	if s.wal != nil {
+		_ = s.wal.close() // its records stay, as after a crash
+	}
 	return s.db.Close()
 }
 
@@ -125,13 +128,38 @@ func holdFlushes(t testing.TB, at *func()) (<-chan struct{}, func()) {
 
 // Crash closes s's file as a crash leaves it, without waiting for a
 // background flush: one held by HoldFlushes then finds the file closed.
-func Crash(s *Store) error { return s.db.Close() }
+func Crash(s *Store) error {
+	if s.wal != nil {
+		_ = s.wal.close() // its records stay, as after a crash
+	}
+	return s.db.Close()
+}
 
 // SetPendingBounds sets the pending set's bounds for the rest of t.
+//
+// The tests of the held-back index count on each Apply committing its
+// batch to bbolt, so it also sets the memtable's bound to one block.
 func SetPendingBounds(t testing.TB, entries, blocks int) {
+	SetGroupBound(t, 1)
 	e, b := pendingMaxEntries, pendingMaxBlocks
 	pendingMaxEntries, pendingMaxBlocks = entries, blocks
 	t.Cleanup(func() { pendingMaxEntries, pendingMaxBlocks = e, b })
+}
+
+// SetGroupBound makes the memtable commit its batches once they hold n
+// blocks, for the rest of t.
+func SetGroupBound(t testing.TB, n int) {
+	old := memMaxBlocks
+	memMaxBlocks = n
+	t.Cleanup(func() { memMaxBlocks = old })
+}
+
+// SetGroupBytes makes the memtable commit its batches once their blocks'
+// encodings take n bytes, for the rest of t.
+func SetGroupBytes(t testing.TB, n int) {
+	old := memMaxBytes
+	memMaxBytes = n
+	t.Cleanup(func() { memMaxBytes = old })
 }
 
 // SetMark overwrites the "indexed" mark of the closed store at path; a

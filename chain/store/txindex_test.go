@@ -307,6 +307,7 @@ func TestTxLocationRacesFlush(t *testing.T) {
 // had: the next Open catches up from the old mark, and every block's
 // transactions are found.
 func TestTxIndexAfterFailedCommit(t *testing.T) {
+	store.SetGroupBound(t, 1)
 	st, path := openTemp(t, store.WithNoSync(true))
 	g := newGen(13, 16)
 	blocks := connectN(t, st, g, 3, 4)

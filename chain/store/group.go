@@ -1,0 +1,179 @@
+package store
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// tryDefer appends b to the log and the memtable if it is deferrable
+// against the tip as the memtable leaves it, and commits the memtable if
+// b takes it to a bound. It reports whether b was taken. Called under
+// applyMu.
+func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
+	if s.wal == nil {
+		return false, nil
+	}
+	tip, height, ok := s.mem.pendingTip()
+	if !ok {
+		var err error
+		if tip, height, ok, err = s.committedTip(); err != nil || !ok {
+			// An empty store's first batch, or a tip that does not
+			// read: the commit reports it.
+			return false, nil
+		}
+	}
+	if !deferrable(b, tip, height) {
+		return false, nil
+	}
+	size := 0
+	for _, nb := range p.newBlocks {
+		size += nb.size
+	}
+	if len(b.Blocks) >= memMaxBlocks || size >= memMaxBytes {
+		// A batch that reaches a bound alone would be committed at
+		// once: writing it to the log first is a second copy for
+		// nothing.
+		return false, nil
+	}
+	if !b.Tip.IsZero() && b.Tip != tip {
+		tip, height = b.Tip, b.Metas[b.Tip].Height() // deferrable: a block b puts
+	}
+	rec, err := encodeRecord(s.recBuf[:0], b, p)
+	if err != nil {
+		return true, fmt.Errorf("apply: %w", err)
+	}
+	s.recBuf = rec[:0]
+	if cap(s.recBuf) > memMaxBytes {
+		s.recBuf = nil
+	}
+	if err := s.wal.append(rec); err != nil {
+		// What reached the file is unknown: a later record after a
+		// torn one would be lost at Open, so nothing more is written.
+		s.failed = err
+		return true, fmt.Errorf("apply: %w", err)
+	}
+	blocks, bytes := s.mem.add(copyBatch(b), size, tip, height)
+	if blocks >= memMaxBlocks || bytes >= memMaxBytes {
+		// On failure b is in the log, and the next Open commits it:
+		// like a bbolt commit whose sync failed, it may be applied or
+		// not (doc.go), and the store writes nothing more.
+		if err := s.commitPending(); err != nil {
+			return true, fmt.Errorf("apply: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// committedTip returns bbolt's tip and its height, if it has one.
+func (s *Store) committedTip() (tip chain.Hash, height uint64, ok bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		bk, err := openBuckets(tx)
+		if err != nil {
+			return err
+		}
+		tip, height, ok, err = storedTip(bk)
+		return err
+	})
+	return tip, height, ok, err
+}
+
+// commitPending commits the memtable's batches, merged, in one bbolt
+// transaction, resets the log, and only then drops them from the
+// memtable. Any failure leaves the store writing nothing more: the
+// batches were acknowledged, and are in the log for the next Open. Called
+// under applyMu.
+func (s *Store) commitPending() error {
+	s.mem.mu.RLock()
+	list := s.mem.list
+	s.mem.mu.RUnlock()
+	if len(list) == 0 {
+		return nil
+	}
+	err := s.commitMerged(list)
+	if err == nil {
+		// Before any later commit: a log replayed over a file that
+		// moved on (a reorg's batch) would undo part of it.
+		err = s.wal.reset()
+	}
+	if err != nil {
+		if s.failed == nil {
+			s.failed = err
+		}
+		return fmt.Errorf("group commit of %d deferred batches: %w", len(list), err)
+	}
+	s.mem.clear() // applyMu: nothing was added since list was read
+	return nil
+}
+
+// commitMerged commits list merged into one batch through commit, which
+// holds back its index entries as for any batch that extends the chain.
+func (s *Store) commitMerged(list []*chain.Batch) error {
+	merged := mergeBatches(list)
+	p, err := encodeBatch(merged)
+	if err != nil {
+		return err
+	}
+	return s.commit(merged, p)
+}
+
+// replayWAL commits the batches the log held at Open, merged, in one
+// transaction, then resets the log. The batches are those since the last
+// reset, in order, and every write is a put of an absolute value, so
+// replaying batches whose group commit reached the file before the crash
+// (and the reset did not) leaves the same state. Their index entries are
+// left out and the mark is not moved: the held-back entries of blocks
+// below them may have died with the process, and catchUp, next, indexes
+// every main-chain block above the mark.
+func (s *Store) replayWAL(list []*chain.Batch) error {
+	if len(list) > 0 {
+		merged := mergeBatches(list)
+		clear(merged.TxIndex)
+		p, err := encodeBatch(merged)
+		if err == nil {
+			err = boltErr(s.db.Update(func(tx *bolt.Tx) error {
+				bk, err := openBuckets(tx)
+				if err != nil {
+					return err
+				}
+				if err := logContinues(bk, list); err != nil {
+					return err
+				}
+				if err := p.resolve(merged, bk); err != nil {
+					return err
+				}
+				return p.commit(bk)
+			}))
+		}
+		if err != nil {
+			return fmt.Errorf("write-ahead log: replay of %d batches: %w", len(list), err)
+		}
+		s.log.Info("committed the batches of the write-ahead log", "batches", len(list))
+	}
+	return s.wal.reset()
+}
+
+// logContinues checks that the log's lowest block has its parent in the
+// file: the log was written on top of this file's chain, not left behind
+// by a chain.db that was deleted or replaced, over which its blocks would
+// hang with no ancestors.
+func logContinues(bk *buckets, list []*chain.Batch) error {
+	var low *chain.Block
+	for _, b := range list {
+		for _, blk := range b.Blocks {
+			if low == nil || blk.Header.Height < low.Header.Height {
+				low = blk
+			}
+		}
+	}
+	if low == nil {
+		return nil
+	}
+	if _, ok, err := storedHeight(bk.metas, low.Header.PrevHash); err != nil || !ok {
+		return fmt.Errorf("%w: its first block %s (height %d) does not extend a block of the store file: "+
+			"the log belongs to another chain.db; move it aside (docs/operator.md)", ErrCorrupt, low.Hash().Short(), low.Header.Height)
+	}
+	return nil
+}

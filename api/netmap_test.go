@@ -57,10 +57,12 @@ func listsBlock(t *testing.T, at *httptest.Server, match func(map[string]any) bo
 
 // mineSeen mines one block at miner and waits until at lists it as first
 // seen from from. Mined back to back, a block can reach a node while its
-// parent is still being checked there; it then waits for the parent
-// (p2p/inflight.go), except when both validations start within the same
-// instant, where the node fetches it by sync, and a block fetched so is
-// not in its propagation list.
+// parent is still being checked there; it then usually waits for the
+// parent (p2p/inflight.go). It does not when both validations start
+// within the same instant, when a third block comes while the second
+// waits (one child per parent, and the second is not yet judged), or for
+// a rival child of the same parent: the node fetches such a block by
+// sync, and a block fetched so is not in its propagation list.
 func mineSeen(t *testing.T, miner, at *httptest.Server, from string) {
 	t.Helper()
 	height := mine(t, miner)["block_data"].(map[string]any)["index"]

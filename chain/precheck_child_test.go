@@ -11,8 +11,10 @@ import (
 // TestPrecheckChild: the header of a block whose parent is not validated
 // yet is judged against the parent's header as PrecheckHeader judges it
 // once the parent is: a sound child passes, and a wrong height, target,
-// time or proof of work fails with its rule's code. A header that does
-// not follow the parent is an error without a rule code.
+// time or proof of work fails with its rule's code, and a block that
+// failed validation before (its committed body) fails as known invalid.
+// A header that does not follow the parent is an error without a rule
+// code.
 func TestPrecheckChild(t *testing.T) {
 	h := newHarness(t, nil)
 	h.extend(h.tipHash(), 3)
@@ -28,6 +30,7 @@ func TestPrecheckChild(t *testing.T) {
 		{"median time", func(hd *chain.Header) { hd.Timestamp = h.p.Genesis().Header.Timestamp }, chain.ErrTimeTooOld},
 		{"future", func(hd *chain.Header) { hd.Timestamp = testNow.Add(h.p.MaxFutureDrift + time.Minute).UnixMilli() }, chain.ErrTimeTooNew},
 		{"no proof of work", nil, chain.ErrHighHash},
+		{"known invalid", nil, chain.ErrKnownInvalid},
 	}
 	children := make([]*chain.Block, len(tests))
 	for i, tt := range tests {
@@ -36,9 +39,21 @@ func TestPrecheckChild(t *testing.T) {
 			tt.mutate(&b.Header)
 			b = h.solve(b)
 		}
-		if tt.want == chain.ErrHighHash {
+		switch tt.want {
+		case chain.ErrHighHash:
 			for chain.CheckHeaderSanity(h.p, &b.Header) == nil {
 				b.Header.Nonce++
+			}
+		case chain.ErrKnownInvalid:
+			// Two coinbases, under a merkle root that commits to them:
+			// the chain, taking it for an orphan, marks it invalid.
+			cb := *b.Transactions[0]
+			cb.Nonce++
+			b.Transactions = append(b.Transactions, &cb)
+			b.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(b.Transactions))
+			b = h.solve(b)
+			if _, err := h.process(b); chain.CodeOf(err) != chain.ErrMultipleCoinbases {
+				t.Fatalf("a block with two coinbases: %v, want %v", err, chain.ErrMultipleCoinbases)
 			}
 		}
 		children[i] = b

@@ -75,8 +75,9 @@
 //     Validators run on GossipSub's own goroutines, at most
 //     blockValidators blocks at once, and call into Chain and the
 //     SyncTrigger from there; a block validator also waits there on its
-//     blocktxn request and whole-block fetch, each with a deadline. The
-//     blocktxn server runs on libp2p's stream goroutines.
+//     parent's validation by another validator (at most parentWait,
+//     inflight.go), its blocktxn request and whole-block fetch, each with
+//     a deadline. The blocktxn server runs on libp2p's stream goroutines.
 //   - Syncer: one loop (run, sync_loop.go) owns the peer table and every
 //     due time in it (status refresh, re-asks, cool-downs), as
 //     GossipSub's router owns its own. Connectedness events (from the

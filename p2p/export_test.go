@@ -57,9 +57,10 @@ func CompactBlockOf(b *chain.Block, unsent []*chain.Transaction) []byte {
 const MinCommitBlocks = minCommitBatches * blocksPerRequest
 
 // ParentWaits reports how many gossiped blocks wait for their parent's
-// validation now, and how many have waited in all.
-func (g *Gossip) ParentWaits() (now, total int) {
-	return int(g.inflight.waiting.Load()), int(g.inflight.waits.Load())
+// validation now, how many have waited in all, and how many of those gave
+// up at the bound (parentWait).
+func (g *Gossip) ParentWaits() (now, total, gaveUp int) {
+	return int(g.inflight.waiting.Load()), int(g.inflight.waits.Load()), int(g.inflight.gaveUp.Load())
 }
 
 // WithParentWait sets how long a gossiped block waits for its parent's

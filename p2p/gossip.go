@@ -52,8 +52,9 @@ type Gossip struct {
 	recent *recentTxs
 	peers  *peerStats
 	seen   seenLog
-	// inflight: the blocks in a validator here, which a child may wait
-	// for (inflight.go), at most parentWait.
+	// inflight: the judged blocks (their parent was validated) in a
+	// validator here, which a child may wait for (inflight.go), at most
+	// parentWait.
 	inflight   inFlight
 	parentWait time.Duration
 
@@ -373,24 +374,31 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 	parentOK := g.chain.Validated(c.Header.PrevHash)
 	if !parentOK {
 		// Its parent may be in a validator here still (inflight.go).
-		dup, err := g.awaitParent(ctx, from, h, &c.Header)
-		switch {
-		case err != nil:
+		waited, err := g.awaitParent(ctx, from, h, &c.Header)
+		if err != nil {
 			return blockVerdict(err, false), err
-		case dup:
-			g.log.Debug("block already waiting for its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
-			return pubsub.ValidationIgnore, nil
 		}
-		if parentOK = g.chain.Validated(c.Header.PrevHash); parentOK {
-			// Now it can be judged in full (context, work gate), as a
-			// block is whose parent was validated when it came.
+		if waited {
+			if g.chain.Validated(h) {
+				// Connected meanwhile: another copy of it, taken for an
+				// orphan, came in with its parent, or sync fetched it.
+				return pubsub.ValidationIgnore, nil
+			}
+			// Judged again as a block that came now: in full if the
+			// parent is validated (read first, so that a parent validated
+			// after the check is not taken for judged), ErrKnownInvalid
+			// if it failed, nothing for an orphan.
+			parentOK = g.chain.Validated(c.Header.PrevHash)
 			if err := g.chain.PrecheckHeader(&c.Header); err != nil {
 				return blockVerdict(err, false), err
 			}
 		}
 	}
 	if parentOK {
-		defer g.inflight.begin(h, &c.Header)()
+		// Its children wait until any copy of it is validated, or the
+		// last copy's validation ends (inflight.go).
+		end := g.inflight.begin(h, &c.Header)
+		defer func() { end(g.chain.Validated(h)) }()
 	}
 	// An orphan's header cannot be judged (context, work), so it earns no
 	// request: it is rebuilt from what this node holds, or else left to

@@ -32,30 +32,36 @@ import (
 //     one after its own wait, once its parent is validated. No chain of
 //     unjudged blocks waits on one real block.
 //   - Each such block lets one child wait, the first whose header passes
-//     PrecheckChild; any other child takes the orphan's path at once
-//     (copies of the waiting child are ignored: that child stands for
-//     them). So waiting blocks never outnumber the judged blocks being
-//     validated, and however many children a peer sends, at least half
-//     the validators stay free of waits. One per parent rather than a
-//     few: an honest chain has one child, and a fork's rival child is
-//     fetched by sync as before.
+//     PrecheckChild; any other child, another copy of the waiting one
+//     included, takes the orphan's path at once. No copy stands for
+//     another: two messages of one block can carry different bodies, and
+//     a peer whose copy waits must not shadow an honest copy. So waiting
+//     blocks never outnumber the judged blocks being validated, and
+//     however many children a peer sends, at least half the validators
+//     stay free of waits. One per parent rather than a few: an honest
+//     chain has one child, and a fork's rival child is fetched by sync
+//     as before.
 //   - A child waits only if its header passes against the parent's
 //     (height, target, median time: chain.Chain.PrecheckChild), so a
 //     child that takes the wait cost its maker a block's work at the
 //     branch's target; a header that fails is judged by that failure,
 //     as it would be once the parent is validated.
-//   - The wait ends with the parent's validation, at parentWait, or when
-//     the validator's own timeout ends ctx.
+//   - The wait ends once any copy of the parent is validated (a slow
+//     copy, a peer's, does not keep the child waiting after an honest
+//     one connected), when the last copy's validation ends, at
+//     parentWait, or when the validator's own timeout ends ctx.
 //
-// The table holds only blocks in a validator, at most blockValidators.
+// The table holds only judged blocks in a validator, at most
+// blockValidators records.
 
-// flight is a block being validated here.
+// flight is a block being validated here, in one or more copies.
 type flight struct {
 	hdr  chain.Header
-	done chan struct{} // closed when its validation ends
-	// child is the block that waits for it (the one wait it allows);
-	// waited reports whether one has.
-	child  chain.Hash
+	done chan struct{} // closed once the block is validated or no copy is left
+	once sync.Once
+	// copies counts the messages of the block in a validator; waited
+	// reports whether a child has taken the one wait.
+	copies int
 	waited bool
 }
 
@@ -64,30 +70,38 @@ type inFlight struct {
 	mu sync.Mutex
 	m  map[chain.Hash]*flight
 	// waiting counts the blocks waiting for a parent now, waits those
-	// that ever did.
+	// that ever did, gaveUp those whose wait ended at parentWait.
 	waiting atomic.Int64
 	waits   atomic.Uint64
+	gaveUp  atomic.Uint64
 }
 
-// begin records the block h, with header hdr, as being validated; the
-// caller calls end when its validation ends. A block already in flight
-// (another copy of it) keeps its record, and end does nothing.
-func (f *inFlight) begin(h chain.Hash, hdr *chain.Header) (end func()) {
+// begin records a copy of the block h, with header hdr, as being
+// validated; the caller calls end when that copy's validation ends,
+// saying whether the block is validated then.
+func (f *inFlight) begin(h chain.Hash, hdr *chain.Header) (end func(validated bool)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.m[h]; ok {
-		return func() {}
+	fl := f.m[h]
+	if fl == nil {
+		if f.m == nil {
+			f.m = make(map[chain.Hash]*flight)
+		}
+		fl = &flight{hdr: *hdr, done: make(chan struct{})}
+		f.m[h] = fl
 	}
-	if f.m == nil {
-		f.m = make(map[chain.Hash]*flight)
-	}
-	fl := &flight{hdr: *hdr, done: make(chan struct{})}
-	f.m[h] = fl
-	return func() {
+	fl.copies++
+	return func(validated bool) {
 		f.mu.Lock()
-		delete(f.m, h)
+		fl.copies--
+		last := fl.copies == 0
+		if last {
+			delete(f.m, h)
+		}
 		f.mu.Unlock()
-		close(fl.done)
+		if validated || last {
+			fl.once.Do(func() { close(fl.done) })
+		}
 	}
 }
 
@@ -99,25 +113,23 @@ func (f *inFlight) parent(h chain.Hash) *flight {
 	return f.m[h]
 }
 
-// claim takes fl's one wait for the child h. It reports false when fl's
-// wait is taken, and dup when it is taken by h itself.
-func (f *inFlight) claim(fl *flight, h chain.Hash) (ok, dup bool) {
+// claim takes fl's one wait; it reports false when the wait is taken.
+func (f *inFlight) claim(fl *flight) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl.waited {
-		return false, fl.child == h
+		return false
 	}
-	fl.waited, fl.child = true, h
-	return true, false
+	fl.waited = true
+	return true
 }
 
 // awaitParent waits, if it may, for the validation of the parent of the
 // block h, with header hdr, that is under way here. It returns the
-// failure of hdr against the parent's header (the block's verdict), and
-// dup when h is already waiting from another message, which the caller
-// ignores. Otherwise the caller goes on as usual; it checks again
-// whether the parent is validated.
-func (g *Gossip) awaitParent(ctx context.Context, from peer.ID, h chain.Hash, hdr *chain.Header) (dup bool, err error) {
+// failure of hdr against the parent's header (the block's verdict);
+// otherwise the caller goes on as usual, and, if the block waited,
+// judges it again as a block that came now.
+func (g *Gossip) awaitParent(ctx context.Context, from peer.ID, h chain.Hash, hdr *chain.Header) (waited bool, err error) {
 	fl := g.inflight.parent(hdr.PrevHash)
 	if fl == nil {
 		return false, nil
@@ -125,9 +137,8 @@ func (g *Gossip) awaitParent(ctx context.Context, from peer.ID, h chain.Hash, hd
 	if err := g.chain.PrecheckChild(hdr, &fl.hdr); err != nil {
 		return false, err
 	}
-	ok, dup := g.inflight.claim(fl, h)
-	if !ok {
-		return dup, nil
+	if !g.inflight.claim(fl) {
+		return false, nil
 	}
 	g.inflight.waits.Add(1)
 	g.inflight.waiting.Add(1)
@@ -137,9 +148,10 @@ func (g *Gossip) awaitParent(ctx context.Context, from peer.ID, h chain.Hash, hd
 	select {
 	case <-fl.done:
 	case <-bound.C:
+		g.inflight.gaveUp.Add(1)
 		g.log.Debug("block gave up waiting for its parent's validation", "peer", from, "height", hdr.Height,
 			"hash", h.Short(), "parent", hdr.PrevHash.Short())
 	case <-ctx.Done():
 	}
-	return false, nil
+	return true, nil
 }

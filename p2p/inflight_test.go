@@ -18,8 +18,9 @@ import (
 	"github.com/gossipchain/gossipchain/protocol"
 )
 
-// heldChain holds the processing of one block until released: a block
-// still connecting on this node while the next one arrives.
+// heldChain holds the first processing of one block until released: a
+// block still connecting on this node while the next one arrives. Another
+// copy of the block is processed at once.
 type heldChain struct {
 	*testChain
 	mu      sync.Mutex
@@ -43,9 +44,15 @@ func (c *heldChain) let() { c.once.Do(func() { close(c.release) }) }
 func (c *heldChain) ProcessBlock(ctx context.Context, b *chain.Block, d *chain.TxDigest) (p2p.BlockResult, error) {
 	c.mu.Lock()
 	held := b.Hash() == c.target
+	if held {
+		c.target = chain.Hash{}
+	}
 	c.mu.Unlock()
 	if held {
-		c.entered <- struct{}{}
+		select {
+		case c.entered <- struct{}{}:
+		case <-ctx.Done():
+		}
 		select {
 		case <-c.release:
 		case <-ctx.Done():
@@ -120,7 +127,7 @@ func TestGossipChildOfBlockInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 15*time.Second, "b deals with the child as far as it can while the parent connects", func() bool {
-		now, _ := b.g.ParentWaits()
+		now, _, _ := b.g.ParentWaits()
 		return now == 1 || b.g.Stats().Block.Ignored > 0
 	})
 	held.let()
@@ -143,23 +150,31 @@ func inFlightParent(t *testing.T, opts ...p2p.GossipOption) (*gossipNode, *heldC
 	t.Helper()
 	n, held := newHeldNode(t, nopSync{}, opts...)
 	evil := newEvilPeer(t, n)
+	return n, held, evil, sendHeld(t, n, held, evil)
+}
+
+// sendHeld has from send n a block on its tip, which n's chain holds.
+func sendHeld(t *testing.T, n *gossipNode, held *heldChain, from *evilPeer) *chain.Block {
+	t.Helper()
 	parent := buildBlock(t, n.c.Params(), &n.c.Tip().Header, testwallet.New("parent").Addr)
 	held.hold(parent.Hash())
-	evil.publish(t, evil.block, wire(parent))
+	from.publish(t, from.block, wire(parent))
 	held.waitEntered(t)
-	return n, held, evil, parent
+	return parent
 }
 
 // TestGossipChildrenOfBlockInFlightBounded: a peer sends children of a
 // block that is being validated. One whose header fails against the
 // parent's (its target) is rejected at once; of those whose headers
-// pass, the first waits, and every other (a copy of it, then twice as
-// many children as there are block validators, each lacking a
+// pass, the first waits, and every other (another copy of it, then twice
+// as many children as there are block validators, each lacking a
 // transaction so it cannot be rebuilt) is judged at once while the
-// parent is still held: waiting children do not take the validators. Once the parent connects, the wait ends and
-// the waiting child connects after it.
+// parent is still held: waiting children do not take the validators.
+// The copy, rebuilt, is kept aside as an orphan and connects with the
+// parent; the waiting message then finds its block connected and is
+// ignored.
 func TestGossipChildrenOfBlockInFlightBounded(t *testing.T) {
-	n, held, evil, parent := inFlightParent(t)
+	n, held, evil, parent := inFlightParent(t, p2p.WithParentWait(time.Minute))
 	p := n.c.Params()
 	before := n.g.Stats().Block
 
@@ -178,14 +193,13 @@ func TestGossipChildrenOfBlockInFlightBounded(t *testing.T) {
 	waiter := buildBlock(t, p, &parent.Header, testwallet.New("first").Addr)
 	evil.publish(t, evil.block, wire(waiter))
 	testutil.Eventually(t, 10*time.Second, "the first sound child waits for its parent", func() bool {
-		now, _ := n.g.ParentWaits()
+		now, _, _ := n.g.ParentWaits()
 		return now == 1
 	})
-	// Another message of the waiting child (its own nonce) is ignored:
-	// taken for an orphan, it would connect with the parent and leave the
-	// waiting message a duplicate, not forwarded.
+	// Another message of the waiting child (its own nonce) does not wait:
+	// it is an orphan, ignored and kept aside.
 	evil.publish(t, evil.block, protocol.NewCompactBlock(waiter, 1, nil).Encode())
-	testutil.Eventually(t, 10*time.Second, "the waiting child's copy is ignored", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the waiting child's copy is taken for an orphan", func() bool {
 		return n.g.Stats().Block.Ignored == before.Ignored+1
 	})
 	junk := junkTransfers(p, 1)
@@ -196,37 +210,101 @@ func TestGossipChildrenOfBlockInFlightBounded(t *testing.T) {
 			return n.g.Stats().Block.Ignored == before.Ignored+1+uint64(i)
 		})
 	}
-	if now, total := n.g.ParentWaits(); now != 1 || total != 1 || held.ended.Load() {
+	if now, total, _ := n.g.ParentWaits(); now != 1 || total != 1 || held.ended.Load() {
 		t.Fatalf("%d waiting, %d waited, parent held: %v; want the one child waiting on the held parent",
 			now, total, !held.ended.Load())
 	}
 
 	held.let()
-	waitTipIs(t, n.c, waiter, "the waiting child connects after its parent")
-	if now, _ := n.g.ParentWaits(); now != 0 {
-		t.Fatalf("%d still waiting", now)
-	}
-	if s := n.g.Stats().Block; s.Accepted != before.Accepted+2 {
-		t.Fatalf("verdicts %+v, before the children %+v; want the parent and the waiting child accepted", s, before)
+	waitTipIs(t, n.c, waiter, "the child's copy kept aside connects with its parent")
+	testutil.Eventually(t, 10*time.Second, "the waiting message finds its block connected", func() bool {
+		now, _, _ := n.g.ParentWaits()
+		return now == 0 && n.g.Stats().Block.Ignored == before.Ignored+2+2*p2p.BlockValidators
+	})
+	if s := n.g.Stats().Block; s.Accepted != before.Accepted+1 {
+		t.Fatalf("verdicts %+v, before the children %+v; want the parent accepted", s, before)
 	}
 }
 
 // TestGossipParentWaitBounded: a child waits for a parent whose
-// validation does not end at most the node's bound, then takes the
-// orphan's path (ignored, kept aside) while the parent is still held,
-// and connects once the parent does.
+// validation does not end at most the node's bound, gives up at the
+// bound, then takes the orphan's path (ignored, kept aside) while the
+// parent is still held, and connects once the parent does.
 func TestGossipParentWaitBounded(t *testing.T) {
 	n, held, evil, parent := inFlightParent(t, p2p.WithParentWait(100*time.Millisecond))
 	before := n.g.Stats().Block
 	child := buildBlock(t, n.c.Params(), &parent.Header, testwallet.New("child").Addr)
 	evil.publish(t, evil.block, wire(child))
-	testutil.Eventually(t, 10*time.Second, "the child waited, then was ignored", func() bool {
-		now, total := n.g.ParentWaits()
-		return total == 1 && now == 0 && n.g.Stats().Block.Ignored == before.Ignored+1
+	testutil.Eventually(t, 10*time.Second, "the child waited, gave up, then was ignored", func() bool {
+		now, total, gaveUp := n.g.ParentWaits()
+		return total == 1 && now == 0 && gaveUp == 1 && n.g.Stats().Block.Ignored == before.Ignored+1
 	})
 	if held.ended.Load() {
 		t.Fatal("the parent's validation ended before the child's wait: the bound was not what ended it")
 	}
 	held.let()
 	waitTipIs(t, n.c, child, "the child, kept aside, connects after its parent")
+}
+
+// TestGossipWaitingChildCopyNotShadowed: a peer x re-encodes the child of
+// a block in flight with a transaction the node lacks, so that its copy
+// can be rebuilt only by asking x, and sends it first: it waits. An
+// honest copy sent whole after it does not stand behind x's: it is kept
+// aside as an orphan and connects with its parent, and x's copy, its wait
+// over, finds the block connected and asks x for nothing.
+func TestGossipWaitingChildCopyNotShadowed(t *testing.T) {
+	n, held := newHeldNode(t, nopSync{}, p2p.WithParentWait(time.Minute))
+	p, alice := n.c.Params(), testwallet.New("alice")
+	n.c.mine(t, alice.Addr)
+	var asked atomic.Int32
+	x := evilPublisher(t, n, func([]byte) []byte { asked.Add(1); return nil })
+	honest := newEvilPeer(t, n)
+	parent := sendHeld(t, n, held, honest)
+	before := n.g.Stats().Block
+
+	child := buildBlock(t, p, &parent.Header, testwallet.New("miner").Addr, alice.Tx(p, testwallet.New("bob").Addr, 1, 1, 0))
+	x.publish(t, x.block, protocol.NewCompactBlock(child, 1, nil).Encode())
+	testutil.Eventually(t, 10*time.Second, "x's copy of the child waits for its parent", func() bool {
+		now, _, _ := n.g.ParentWaits()
+		return now == 1
+	})
+	honest.publish(t, honest.block, wire(child))
+	testutil.Eventually(t, 10*time.Second, "the honest copy is judged while the parent is held", func() bool {
+		return n.g.Stats().Block.Ignored == before.Ignored+1
+	})
+	held.let()
+	waitTipIs(t, n.c, child, "the honest copy, kept aside, connects with its parent")
+	testutil.Eventually(t, 10*time.Second, "x's copy ends its wait and is ignored", func() bool {
+		now, _, _ := n.g.ParentWaits()
+		return now == 0 && n.g.Stats().Block.Ignored == before.Ignored+2
+	})
+	if k := asked.Load(); k != 0 {
+		t.Fatalf("x was asked %d times for the transactions of a block already connected", k)
+	}
+}
+
+// TestGossipParentWaitEndsWithFastCopy: a child waits for a parent whose
+// first copy is held (a slow sender's); another copy of the parent is
+// validated at once, and the child's wait ends with it while the first
+// copy is still held.
+func TestGossipParentWaitEndsWithFastCopy(t *testing.T) {
+	n, held, evil, parent := inFlightParent(t, p2p.WithParentWait(time.Minute))
+	before := n.g.Stats().Block
+	child := buildBlock(t, n.c.Params(), &parent.Header, testwallet.New("child").Addr)
+	evil.publish(t, evil.block, wire(child))
+	testutil.Eventually(t, 10*time.Second, "the child waits for its parent", func() bool {
+		now, _, _ := n.g.ParentWaits()
+		return now == 1
+	})
+	evil.publish(t, evil.block, protocol.NewCompactBlock(parent, 1, nil).Encode())
+	waitTipIs(t, n.c, child, "the child connects once the fast copy of its parent is validated")
+	if held.ended.Load() {
+		t.Fatal("the slow copy of the parent was let go: its end, not the fast copy's, may have ended the wait")
+	}
+	if now, total, gaveUp := n.g.ParentWaits(); now != 0 || total != 1 || gaveUp != 0 {
+		t.Fatalf("%d waiting, %d waited, %d gave up; want one wait, ended by its parent", now, total, gaveUp)
+	}
+	if s := n.g.Stats().Block; s.Accepted != before.Accepted+2 {
+		t.Fatalf("verdicts %+v, before %+v; want the fast parent and the child accepted", s, before)
+	}
 }

@@ -93,11 +93,12 @@
 // record per batch (length, CRC-32C, generation, sequence number, the
 // batch in the encodings above: walcodec.go). A batch that only adds
 // blocks on top of the tip, each block with its meta, undo record, main
-// entry and index entries in the batch (deferrable), is not committed to
+// entry and index entries in the batch (deferrable), and whose blocks
+// take at most memDeferMax (16 KiB) encoded, is not committed to
 // bbolt by its Apply: it is appended to the log and synced, and kept in
 // memory, the memtable, which every read consults before bbolt. The
 // memtable's batches are merged (a later write of a key over an earlier)
-// and committed in one bbolt transaction once they hold 64 blocks or 8
+// and committed in one bbolt transaction once they hold 64 blocks or 1
 // MiB of block encodings, before any batch that is not deferrable, and at
 // Close; then the log is reset: its header is rewritten with the next
 // generation and synced, and new records are written over the old from

@@ -32,10 +32,11 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	for _, nb := range p.newBlocks {
 		size += nb.size
 	}
-	if len(b.Blocks) >= memMaxBlocks || size >= memMaxBytes {
+	if len(b.Blocks) >= memMaxBlocks || size >= memMaxBytes || size > memDeferMax {
 		// A batch that reaches a bound alone would be committed at
 		// once: writing it to the log first is a second copy for
-		// nothing.
+		// nothing. One of large blocks is committed on its own
+		// (memDeferMax says why).
 		return false, nil
 	}
 	if !b.Tip.IsZero() && b.Tip != tip {

@@ -21,14 +21,25 @@ import (
 
 // Bounds of the memtable. The batch that reaches either commits the
 // list. memMaxBlocks counts blocks, not batches: a sync batch holds up to
-// 64 blocks itself. 64 blocks: a sync batch is up to 64 blocks already, and a group
-// that large takes a coinbase-only block's commit from ~10 pages to about
-// one page per block. 8 MiB of encoded blocks: memory held and, after a
-// crash, what Open reads from the log and commits again, stay small next
-// to bbolt's map; eight full 1 MiB blocks commit together.
+// 64 blocks itself. 64 blocks: a sync batch is up to 64 blocks already,
+// and a group that large takes a coinbase-only block's commit from ~10
+// pages to about one page per block. 1 MiB of encoded blocks: what Open
+// reads from the log and commits again after a crash stays small.
+//
+// memDeferMax is the largest batch, in encoded blocks, that is deferred
+// at all: a larger one is committed at once, as before the memtable. The
+// group commit runs inline in the Apply that reaches a bound, and bbolt
+// inserts each key of a transaction into its in-memory node with a copy
+// of the node's tail, so a group of large blocks cost more than their
+// commits one by one, and stalled the Apply that paid for it: with 8 MiB
+// groups of 100 KiB blocks, GossipPropagation20's committed p99 went
+// from 59–62 ms to 470–660 ms, and with 1 MiB groups to 190 ms
+// (docs/benchmarks.md). Small blocks, one per call or relayed, are where
+// a bbolt commit's fixed cost (two fdatasyncs, ~10 pages) dominated.
 var (
 	memMaxBlocks = 64
-	memMaxBytes  = 8 << 20
+	memMaxBytes  = 1 << 20
+	memDeferMax  = 16 << 10
 )
 
 // memtable is the list of pending batches: each appended to the log and

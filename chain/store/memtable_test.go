@@ -421,6 +421,30 @@ func TestGroupCommitBytes(t *testing.T) {
 	}
 }
 
+// TestLargeBatchNotDeferred: a batch whose blocks take more than the
+// defer limit is committed at once, after the batches pending before it,
+// and never reaches the log; one within the limit waits in the memtable.
+func TestLargeBatchNotDeferred(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(53, 8)
+	connectN(t, st, g, 1, 0)
+	size := newGen(53, 8).connect(chain.NewBatch(), 0).EncodedSize()
+	store.SetDeferMax(t, 2*size)
+	connectN(t, st, g, 1, 0)
+	if n := store.PendingBatches(st); n != 1 {
+		t.Fatalf("a one-block batch within the limit: %d pending, want 1", n)
+	}
+	walBefore := fileSize(t, path+store.WALSuffix)
+	b := chain.NewBatch()
+	for range 3 {
+		g.connect(b, 0)
+	}
+	mustApply(t, st, b)
+	if n := store.PendingBatches(st); n != 0 || fileSize(t, path+store.WALSuffix) != walBefore {
+		t.Fatalf("a batch over the defer limit: %d pending, log %d bytes (was %d)", n, fileSize(t, path+store.WALSuffix), walBefore)
+	}
+}
+
 // seq returns from, from+1, ..., to.
 func seq(from, to int) []int {
 	var out []int

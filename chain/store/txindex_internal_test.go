@@ -162,6 +162,14 @@ func SetGroupBytes(t testing.TB, n int) {
 	t.Cleanup(func() { memMaxBytes = old })
 }
 
+// SetDeferMax makes the memtable take only batches whose blocks'
+// encodings take at most n bytes, for the rest of t.
+func SetDeferMax(t testing.TB, n int) {
+	old := memDeferMax
+	memDeferMax = n
+	t.Cleanup(func() { memDeferMax = old })
+}
+
 // SetMark overwrites the "indexed" mark of the closed store at path; a
 // zero hash deletes it.
 func SetMark(t testing.TB, path string, height uint64, h chain.Hash) {

@@ -91,10 +91,10 @@
 // WALSuffix, "chain.db-wal") holds the batches Apply deferred (wal.go,
 // memtable.go): a 20-byte header (magic, generation, CRC-32C), then one
 // record per batch (length, CRC-32C, generation, sequence number, the
-// batch in the encodings above: walcodec.go). A batch that only adds
-// blocks on top of the tip, each block with its meta, undo record, main
-// entry and index entries in the batch (deferrable), and whose blocks
-// take at most memDeferMax (16 KiB) encoded, is not committed to
+// batch in the encodings above: walcodec.go). A batch of one block (or
+// none) that only adds it on top of the tip, with its meta, undo record,
+// main entry and index entries in the batch (deferrable), whose block
+// takes at most memDeferMax (16 KiB) encoded, is not committed to
 // bbolt by its Apply: it is appended to the log and synced, and kept in
 // memory, the memtable, which every read consults before bbolt. The
 // memtable's batches are merged (a later write of a key over an earlier)
@@ -185,9 +185,10 @@
 // loads its list of free pages (about one large batch's worth), then the
 // store checks the schema version, the buckets, and that the mark is the
 // tip, and reads the log. Nothing else is read or scanned. The
-// exceptions: after a crash, the log's records (fewer than 128 blocks
-// and 16 MiB of blocks: the batch that reaches a bound is in the log
-// with those before it) are decoded and committed in one transaction, up to the first record that
+// exceptions: after a crash, the log's records (at most 64 blocks and
+// about 1 MiB of blocks: the batch that reaches a bound is in the log
+// with those before it) are decoded and committed in one transaction,
+// up to the first record that
 // is short, fails its CRC or has another generation or sequence number
 // (the torn tail of a crash: it was never acknowledged), then the log is
 // reset; replaying records whose group commit had reached the file

@@ -16,6 +16,27 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	if s.wal == nil {
 		return false, nil
 	}
+	// The cheap refusals first: most batches of a sync are refused
+	// here, before any read.
+	if len(b.Blocks) > 1 {
+		// A batch of several blocks (a sync's, a reorg's, orphans
+		// connected with their parent) already shares one commit
+		// among them; deferring it measured slower (Sync10k 10,400 →
+		// 8,900 blocks/s): a second encoding, a log write, and a
+		// group commit on top of its own.
+		return false, nil
+	}
+	size := 0
+	for _, nb := range p.newBlocks {
+		size += nb.size
+	}
+	if size >= memMaxBytes || size > memDeferMax {
+		// A batch that reaches a bound alone would be committed at
+		// once: writing it to the log first is a second copy for
+		// nothing. One of large blocks is committed on its own
+		// (memDeferMax says why).
+		return false, nil
+	}
 	tip, height, ok := s.mem.pendingTip()
 	if !ok {
 		var err error
@@ -26,17 +47,6 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 		}
 	}
 	if !deferrable(b, tip, height) {
-		return false, nil
-	}
-	size := 0
-	for _, nb := range p.newBlocks {
-		size += nb.size
-	}
-	if len(b.Blocks) >= memMaxBlocks || size >= memMaxBytes || size > memDeferMax {
-		// A batch that reaches a bound alone would be committed at
-		// once: writing it to the log first is a second copy for
-		// nothing. One of large blocks is committed on its own
-		// (memDeferMax says why).
 		return false, nil
 	}
 	if !b.Tip.IsZero() && b.Tip != tip {

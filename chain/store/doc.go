@@ -89,7 +89,8 @@
 //
 // Beside the bbolt file, its write-ahead log (the file's path and
 // WALSuffix, "chain.db-wal") holds the batches Apply deferred (wal.go,
-// memtable.go): a 20-byte header (magic, generation, CRC-32C), then one
+// memtable.go): a 52-byte header (magic, generation, the store's tip the
+// generation's records extend, CRC-32C), then one
 // record per batch (length, CRC-32C, generation, sequence number, the
 // batch in the encodings above: walcodec.go). A batch of one block (or
 // none) that only adds it on top of the tip, with its meta, undo record,
@@ -151,10 +152,12 @@
 // (the next Open commits the log's records). When it returns an error the
 // batch is not applied. The one case where "not applied" is not certain is
 // an I/O error during the commit itself (a failed write or fsync of
-// bbolt's meta page, or of the log's record, or a group commit that
-// failed in the Apply that reached the bound): the store then holds the
+// bbolt's meta page, or of the log's record): the store then holds the
 // state before the batch or after it, never a part of it, and which one
-// is known after reopening.
+// is known after reopening. A group commit that fails in the Apply that
+// reached the bound is not that Apply's failure: its batch is in the log
+// and the memtable, read and replayed as applied; the next Apply or Close
+// reports the failure, and the store writes nothing more.
 // Zero-valued batch entries are deletions (see chain.Batch). The index
 // entries Apply held back are the exception: a crash may lose them, and
 // the next Open writes them again from the block records (below), before

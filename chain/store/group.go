@@ -38,7 +38,8 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 		return false, nil
 	}
 	tip, height, ok := s.mem.pendingTip()
-	if !ok {
+	empty := !ok // and so is the log
+	if empty {
 		var err error
 		if tip, height, ok, err = s.committedTip(); err != nil || !ok {
 			// An empty store's first batch, or a tip that does not
@@ -48,6 +49,15 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	}
 	if !deferrable(b, tip, height) {
 		return false, nil
+	}
+	if empty && s.wal.base != tip {
+		// The log is empty, and a batch committed directly moved the
+		// file's tip since it began: its records must name the tip
+		// they extend (replayWAL).
+		if err := s.wal.reset(tip); err != nil {
+			s.failed = err
+			return true, fmt.Errorf("apply: %w", err)
+		}
 	}
 	if !b.Tip.IsZero() && b.Tip != tip {
 		tip, height = b.Tip, b.Metas[b.Tip].Height() // deferrable: a block b puts
@@ -68,12 +78,11 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	}
 	blocks, bytes := s.mem.add(copyBatch(b), size, tip, height)
 	if blocks >= memMaxBlocks || bytes >= memMaxBytes {
-		// On failure b is in the log, and the next Open commits it:
-		// like a bbolt commit whose sync failed, it may be applied or
-		// not (doc.go), and the store writes nothing more.
-		if err := s.commitPending(); err != nil {
-			return true, fmt.Errorf("apply: %w", err)
-		}
+		// A failure is not b's: b is in the log and the memtable,
+		// every read sees it and the next Open commits it, so it is
+		// applied. The failure is s.failed now, and the next Apply or
+		// Close reports it; the store writes nothing more.
+		_ = s.commitPending()
 	}
 	return true, nil
 }
@@ -103,11 +112,12 @@ func (s *Store) commitPending() error {
 	if len(list) == 0 {
 		return nil
 	}
+	tip, _, _ := s.mem.pendingTip() // the file's once list is in it
 	err := s.commitMerged(list)
 	if err == nil {
 		// Before any later commit: a log replayed over a file that
 		// moved on (a reorg's batch) would undo part of it.
-		err = s.wal.reset()
+		err = s.wal.reset(tip)
 	}
 	if err != nil {
 		if s.failed == nil {
@@ -139,6 +149,13 @@ func (s *Store) commitMerged(list []*chain.Batch) error {
 // below them may have died with the process, and catchUp, next, indexes
 // every main-chain block above the mark.
 func (s *Store) replayWAL(list []*chain.Batch) error {
+	base := s.wal.base
+	final := base
+	for _, b := range list {
+		if !b.Tip.IsZero() {
+			final = b.Tip
+		}
+	}
 	if len(list) > 0 {
 		merged := mergeBatches(list)
 		clear(merged.TxIndex)
@@ -149,8 +166,11 @@ func (s *Store) replayWAL(list []*chain.Batch) error {
 				if err != nil {
 					return err
 				}
-				if err := logContinues(bk, list); err != nil {
-					return err
+				stored := rawTip(bk)
+				if stored != base && stored != final {
+					return fmt.Errorf("%w: it extends tip %s, and the store file's tip is %s: the log belongs to "+
+						"another chain.db, or to another state of this one (a copy restored, or a build without the "+
+						"log run after a crash); move it aside (docs/operator.md)", ErrCorrupt, base.Short(), stored.Short())
 				}
 				if err := p.resolve(merged, bk); err != nil {
 					return err
@@ -162,29 +182,32 @@ func (s *Store) replayWAL(list []*chain.Batch) error {
 			return fmt.Errorf("write-ahead log: replay of %d batches: %w", len(list), err)
 		}
 		s.log.Info("committed the batches of the write-ahead log", "batches", len(list))
+		return s.wal.reset(final)
 	}
-	return s.wal.reset()
+	return s.wal.reset(s.fileTip())
 }
 
-// logContinues checks that the log's lowest block has its parent in the
-// file: the log was written on top of this file's chain, not left behind
-// by a chain.db that was deleted or replaced, over which its blocks would
-// hang with no ancestors.
-func logContinues(bk *buckets, list []*chain.Batch) error {
-	var low *chain.Block
-	for _, b := range list {
-		for _, blk := range b.Blocks {
-			if low == nil || blk.Header.Height < low.Header.Height {
-				low = blk
-			}
+// fileTip is the tip the file names, zero if it names none or the
+// record is damaged: the log's base, which Open must not fail on (the
+// chain reports a damaged tip when it reads it).
+func (s *Store) fileTip() chain.Hash {
+	var tip chain.Hash
+	_ = s.view(func(tx *bolt.Tx) error {
+		bk, err := openBuckets(tx)
+		if err == nil {
+			tip = rawTip(bk)
 		}
-	}
-	if low == nil {
 		return nil
+	})
+	return tip
+}
+
+// rawTip is the tip record of bk's meta bucket, zero if there is none or
+// it is not a hash.
+func rawTip(bk *buckets) chain.Hash {
+	h, err := decodeHash(bk.meta.Get([]byte(keyTip)))
+	if err != nil {
+		return chain.Hash{}
 	}
-	if _, ok, err := storedHeight(bk.metas, low.Header.PrevHash); err != nil || !ok {
-		return fmt.Errorf("%w: its first block %s (height %d) does not extend a block of the store file: "+
-			"the log belongs to another chain.db; move it aside (docs/operator.md)", ErrCorrupt, low.Hash().Short(), low.Header.Height)
-	}
-	return nil
+	return h
 }

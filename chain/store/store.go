@@ -152,7 +152,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s := &Store{db: db, maxEntries: entryBound(), log: cfg.log}
 	// The log's batches are committed before catchUp, which then
 	// indexes their blocks' transactions with any others above the mark.
-	w, batches, err := openWAL(path+WALSuffix, cfg.noSync)
+	w, batches, err := openWAL(path+WALSuffix, cfg.noSync, s.fileTip())
 	if err == nil {
 		s.wal = w
 		if err = s.replayWAL(batches); err != nil {
@@ -260,8 +260,10 @@ func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
-	// Lookups end with the file, whether or not the set was written.
+	// Lookups end with the file, whether or not the set and the
+	// memtable were written.
 	s.pending.clear()
+	s.mem.clear()
 	if ferr != nil && !errors.Is(ferr, ErrClosed) {
 		return fmt.Errorf("close store: %w", ferr)
 	}

@@ -17,9 +17,17 @@ import (
 // commit that reached bbolt resets the log. It is WALSuffix after the
 // store file's path.
 //
-//	header  magic "gcwal\x00\x00\x01" (8) | generation uint64 | CRC-32C of the 16 bytes before
+//	header  magic "gcwal\x00\x00\x02" (8) | generation uint64 | base tip (32) |
+//	        CRC-32C of the 48 bytes before
 //	record  payload length uint32 | CRC-32C of what follows the CRC |
 //	        generation uint64 | sequence uint64 | payload (encodeRecord)
+//
+// The base tip is the store file's tip when the generation began: its
+// records extend it. Open replays them only over a file whose tip is that
+// one (the group commit did not happen) or the records' own last (it did,
+// and the reset did not): a log over a file that moved on since (a copy
+// of chain.db restored, or a build without the log run after a crash)
+// would roll the file's tip and balances back, and is refused.
 //
 // A reset rewrites the header with the next generation and writes the
 // next records over the old ones from the header's end on: the file
@@ -39,7 +47,7 @@ import (
 const WALSuffix = "-wal"
 
 const (
-	walHeaderSize = 8 + 8 + 4
+	walHeaderSize = 8 + 8 + chain.HashSize + 4
 	walRecordHead = 4 + 4 + 8 + 8
 	// walMaxRecord bounds a record's length as read: a deferred batch
 	// holds less than memMaxBytes of blocks (tryDefer), and its undo
@@ -48,7 +56,7 @@ const (
 )
 
 var (
-	walMagic  = [8]byte{'g', 'c', 'w', 'a', 'l', 0, 0, 1}
+	walMagic  = [8]byte{'g', 'c', 'w', 'a', 'l', 0, 0, 2}
 	walCastag = crc32.MakeTable(crc32.Castagnoli)
 )
 
@@ -61,14 +69,16 @@ type wal struct {
 	path   string
 	noSync bool
 	gen    uint64
+	base   chain.Hash // the store's tip when gen began
 	seq    uint64
 	off    int64
 	buf    []byte
 }
 
-// openWAL opens the log at path, creating it if there is none, and
-// returns it with the batches its current generation holds, oldest first.
-func openWAL(path string, noSync bool) (*wal, []*chain.Batch, error) {
+// openWAL opens the log at path, creating it on top of the store's tip
+// base if there is none, and returns it with the batches its current
+// generation holds, oldest first.
+func openWAL(path string, noSync bool, base chain.Hash) (*wal, []*chain.Batch, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return nil, nil, fmt.Errorf("write-ahead log: %w", err)
@@ -83,7 +93,7 @@ func openWAL(path string, noSync bool) (*wal, []*chain.Batch, error) {
 		// New, or created by a crash before its header was synced,
 		// when no batch can have been in it: start it, and sync the
 		// directory so that the file itself survives a machine crash.
-		if err := w.reset(); err != nil {
+		if err := w.reset(base); err != nil {
 			_ = f.Close()
 			return nil, nil, err
 		}
@@ -93,10 +103,11 @@ func openWAL(path string, noSync bool) (*wal, []*chain.Batch, error) {
 		}
 		return w, nil, nil
 	}
-	if w.gen, err = readWALHeader(data); err != nil {
+	if w.gen, w.base, err = readWALHeader(data); err != nil {
 		_ = f.Close()
-		return nil, nil, fmt.Errorf("%w: write-ahead log %s: %w; the batches it holds are lost: move it aside, "+
-			"open again, and the node downloads the missing blocks from its peers (docs/operator.md)", ErrCorrupt, path, err)
+		return nil, nil, fmt.Errorf("%w: write-ahead log %s: %w; a crash while the log was being emptied leaves this "+
+			"(its batches were in the store file already), damage otherwise (its batches are lost): move it aside, "+
+			"open again, and the node downloads any missing blocks from its peers (docs/operator.md)", ErrCorrupt, path, err)
 	}
 	batches, err := w.readRecords(data)
 	if err != nil {
@@ -106,18 +117,20 @@ func openWAL(path string, noSync bool) (*wal, []*chain.Batch, error) {
 	return w, batches, nil
 }
 
-// readWALHeader returns the generation of a header that checks.
-func readWALHeader(data []byte) (uint64, error) {
+// readWALHeader returns the generation and base tip of a header that
+// checks.
+func readWALHeader(data []byte) (uint64, chain.Hash, error) {
 	if len(data) < walHeaderSize {
-		return 0, fmt.Errorf("header is %d bytes, want %d", len(data), walHeaderSize)
+		return 0, chain.Hash{}, fmt.Errorf("header is %d bytes, want %d", len(data), walHeaderSize)
 	}
 	if [8]byte(data[:8]) != walMagic {
-		return 0, errors.New("not a gossipchain write-ahead log (bad magic)")
+		return 0, chain.Hash{}, errors.New("not a gossipchain write-ahead log of this version (bad magic)")
 	}
-	if crc32.Checksum(data[:16], walCastag) != binary.BigEndian.Uint32(data[16:]) {
-		return 0, errors.New("header checksum mismatch")
+	crcAt := walHeaderSize - 4
+	if crc32.Checksum(data[:crcAt], walCastag) != binary.BigEndian.Uint32(data[crcAt:]) {
+		return 0, chain.Hash{}, errors.New("header checksum mismatch")
 	}
-	return binary.BigEndian.Uint64(data[8:]), nil
+	return binary.BigEndian.Uint64(data[8:]), chain.Hash(data[16:crcAt]), nil
 }
 
 // readRecords decodes the records of w's generation in data, in
@@ -169,10 +182,11 @@ func (w *wal) append(payload []byte) error {
 	return nil
 }
 
-// reset starts the next generation: the records before it are ignored
+// reset starts the next generation on top of the store's tip base: the
+// records before it are ignored
 // from the moment its header is synced. Called once the batches they
 // hold are committed to bbolt.
-func (w *wal) reset() error {
+func (w *wal) reset(base chain.Hash) error {
 	if walResetFault != nil {
 		if err := walResetFault(); err != nil {
 			return fmt.Errorf("write-ahead log reset: %w", err)
@@ -181,14 +195,16 @@ func (w *wal) reset() error {
 	var h [walHeaderSize]byte
 	copy(h[:], walMagic[:])
 	binary.BigEndian.PutUint64(h[8:], w.gen+1)
-	binary.BigEndian.PutUint32(h[16:], crc32.Checksum(h[:16], walCastag))
+	copy(h[16:], base[:])
+	crcAt := walHeaderSize - 4
+	binary.BigEndian.PutUint32(h[crcAt:], crc32.Checksum(h[:crcAt], walCastag))
 	if _, err := w.f.WriteAt(h[:], 0); err != nil {
 		return fmt.Errorf("write-ahead log reset: %w", err)
 	}
 	if err := w.sync(); err != nil {
 		return err
 	}
-	w.gen, w.seq, w.off = w.gen+1, 0, walHeaderSize
+	w.gen, w.base, w.seq, w.off = w.gen+1, base, 0, walHeaderSize
 	if cap(w.buf) > memMaxBytes {
 		w.buf = nil // one huge batch's buffer is not kept for ever
 	}

@@ -207,6 +207,34 @@ func TestWALHeaderUnreadable(t *testing.T) {
 	}
 }
 
+// TestWALOfStaleFile: a log whose file moved on since (a newer copy of
+// chain.db put back beside the log a crash left) is refused: replayed, it
+// would take the tip and the balances back to the log's blocks.
+func TestWALOfStaleFile(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(67, 8)
+	connectN(t, st, g, 6, 0) // the first committed, five in the log
+	if n := store.PendingBatches(st); n != 5 {
+		t.Fatalf("%d pending, want 5", n)
+	}
+	crashed := copyStore(t, path)
+	connectN(t, st, g, 10, 0)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	newer, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crashed, newer, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.Open(crashed, store.WithNoSync(true))
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "another state") {
+		t.Fatalf("Open = %v, want ErrCorrupt: the log belongs to another state of chain.db", err)
+	}
+}
+
 // TestWALOfAnotherFile: a log left behind by a store file that was
 // deleted is refused, rather than hanging its blocks over a chain that
 // lacks their ancestors.

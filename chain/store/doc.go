@@ -100,8 +100,10 @@
 // memory, the memtable, which every read consults before bbolt. The
 // memtable's batches are merged (a later write of a key over an earlier)
 // and committed in one bbolt transaction once they hold 64 blocks or 1
-// MiB of block encodings, before any batch that is not deferrable, and at
-// Close; then the log is reset: its header is rewritten with the next
+// MiB of block encodings (right after the Apply that got there returns,
+// under the Apply lock; by that Apply itself once they hold twice that),
+// before any batch that is not deferrable, and at Close; then the log is
+// reset: its header is rewritten with the next
 // generation and synced, and new records are written over the old from
 // its start. So a run of single-block batches costs one log write and
 // one fdatasync each instead of a bbolt commit of 10 to 230 pages and two
@@ -188,8 +190,8 @@
 // loads its list of free pages (about one large batch's worth), then the
 // store checks the schema version, the buckets, and that the mark is the
 // tip, and reads the log. Nothing else is read or scanned. The
-// exceptions: after a crash, the log's records (at most 64 blocks and
-// about 1 MiB of blocks: the batch that reaches a bound is in the log
+// exceptions: after a crash, the log's records (at most 128 blocks and
+// about 2 MiB of blocks: the batch that reaches a bound is in the log
 // with those before it) are decoded and committed in one transaction,
 // up to the first record that
 // is short, fails its CRC or has another generation or sequence number

@@ -28,10 +28,10 @@ import (
 //
 // memDeferMax is the largest batch, in encoded blocks, that is deferred
 // at all: a larger one is committed at once, as before the memtable. The
-// group commit runs inline in the Apply that reaches a bound, and bbolt
+// group commit holds the Apply lock while it runs, and bbolt
 // inserts each key of a transaction into its in-memory node with a copy
 // of the node's tail, so a group of large blocks cost more than their
-// commits one by one, and stalled the Apply that paid for it: with 8 MiB
+// commits one by one, and stalled the Apply that waited for it: with 8 MiB
 // groups of 100 KiB blocks, GossipPropagation20's committed p99 went
 // from 59–62 ms to 470–660 ms, and with 1 MiB groups to 190 ms
 // (docs/benchmarks.md). Small blocks, one per call or relayed, are where
@@ -85,6 +85,13 @@ func (mt *memtable) add(b *chain.Batch, size int, tip chain.Hash, tipHeight uint
 	mt.bytes += size
 	mt.tip, mt.tipHeight = tip, tipHeight
 	return mt.blocks, mt.bytes
+}
+
+// full reports whether the list holds a bound's worth.
+func (mt *memtable) full() bool {
+	mt.mu.RLock()
+	defer mt.mu.RUnlock()
+	return mt.blocks >= memMaxBlocks || mt.bytes >= memMaxBytes
 }
 
 // pendingTip returns the tip once the list is in, if the list is not

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/internal/testutil"
 )
 
 // readCase is one read method, its answers about blocks and addrs as text.
@@ -366,6 +368,7 @@ func TestGroupCommitBounds(t *testing.T) {
 		{"a batch of 64", []int{1, 64, 1}, []int{1, 0, 1}},
 		{"64 batches of accounts only", slices.Repeat([]int{0}, 64), append(seq(1, 63), 0)},
 	}
+	store.SetGroupCommitInline(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st, path := openTemp(t, store.WithNoSync(true))
@@ -418,6 +421,77 @@ func TestGroupCommitBytes(t *testing.T) {
 	mustApply(t, st, b)
 	if n := store.PendingBatches(st); n != 0 || fileSize(t, path+store.WALSuffix) != walBefore {
 		t.Fatalf("a batch reaching the byte bound alone: %d pending, log %d bytes (was %d)", n, fileSize(t, path+store.WALSuffix), walBefore)
+	}
+}
+
+// TestGroupCommitQueued: the Apply that takes the memtable to its bound
+// returns before the group's commit, which follows on its own; Applies
+// that come first keep deferring up to twice the bound, where one commits
+// inline; a Close meanwhile commits what is pending, and the queued commit
+// then does nothing. Every block reads the same throughout and after a
+// reopen.
+func TestGroupCommitQueued(t *testing.T) {
+	tests := []struct {
+		name   string
+		blocks int
+		close  bool // close right after the last Apply
+	}{
+		{"the bound, then waited for", 64, false},
+		{"twice the bound at once", 128, false},
+		{"closed while queued", 64, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, path := openTemp(t, store.WithNoSync(true))
+			g := newGen(71, 8)
+			connectN(t, st, g, 1, 0)
+			var started <-chan struct{}
+			var release func()
+			if tt.close {
+				started, release = store.HoldQueuedCommits(t)
+			}
+			var hashes []chain.Hash
+			for range tt.blocks {
+				b := chain.NewBatch()
+				hashes = append(hashes, g.connect(b, 0).Hash())
+				mustApply(t, st, b)
+				if n := store.PendingBatches(st); n > 2*64 {
+					t.Fatalf("%d batches pending, past twice the bound", n)
+				}
+			}
+			if tt.close {
+				select { // the 64th Apply returned and queued the commit
+				case <-started:
+				case <-time.After(10 * time.Second):
+					t.Fatal("no group commit was queued: the 64th Apply committed inline")
+				}
+				if n := store.PendingBatches(st); n != 64 {
+					t.Fatalf("%d batches pending once the Apply returned, want 64: the group was committed inline", n)
+				}
+				if err := st.Close(); err != nil { // while the commit is queued
+					t.Fatal(err)
+				}
+				release()
+			} else {
+				testutil.Eventually(t, 10*time.Second, "the queued group commit", func() bool {
+					return store.PendingBatches(st) < 64
+				})
+				for _, h := range hashes {
+					if _, err := st.Meta(h); err != nil {
+						t.Fatalf("block %s after the group commit: %v", h.Short(), err)
+					}
+				}
+			}
+			st = reopen(t, st, path)
+			for _, h := range hashes {
+				if _, err := st.Meta(h); err != nil {
+					t.Fatalf("block %s after reopening: %v", h.Short(), err)
+				}
+			}
+			if n := store.PendingBatches(st); n != 0 {
+				t.Fatalf("%d batches pending after reopening", n)
+			}
+		})
 	}
 }
 

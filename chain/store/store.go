@@ -98,6 +98,9 @@ type Store struct {
 	mem    memtable
 	wal    *wal
 	recBuf []byte
+	// groupQueued is set while a group commit started by an Apply
+	// waits for applyMu (group.go). Under applyMu.
+	groupQueued bool
 	// closed is set by Close, under applyMu: from then on Apply fails
 	// with ErrClosed. Apply reads it first without the lock too, to fail
 	// at once rather than after Close.

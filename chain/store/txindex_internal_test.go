@@ -152,6 +152,27 @@ func SetGroupBound(t testing.TB, n int) {
 	old := memMaxBlocks
 	memMaxBlocks = n
 	t.Cleanup(func() { memMaxBlocks = old })
+	SetGroupCommitInline(t)
+}
+
+// HoldQueuedCommits makes every queued group commit wait, before it takes
+// the Apply lock, until release is called (at the latest when t ends).
+func HoldQueuedCommits(t testing.TB) (started <-chan struct{}, release func()) {
+	ch, gate := make(chan struct{}, 16), make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	queuedHook = func() { ch <- struct{}{}; <-gate }
+	t.Cleanup(func() { release(); queuedHook = nil })
+	return ch, release
+}
+
+// SetGroupCommitInline makes the Apply that takes the memtable to a bound
+// commit it before it returns, for the rest of t, so that the batches
+// pending can be counted right after.
+func SetGroupCommitInline(t testing.TB) {
+	old := groupCommitInline
+	groupCommitInline = true
+	t.Cleanup(func() { groupCommitInline = old })
 }
 
 // SetGroupBytes makes the memtable commit its batches once their blocks'
@@ -160,6 +181,7 @@ func SetGroupBytes(t testing.TB, n int) {
 	old := memMaxBytes
 	memMaxBytes = n
 	t.Cleanup(func() { memMaxBytes = old })
+	SetGroupCommitInline(t)
 }
 
 // SetDeferMax makes the memtable take only batches whose blocks'

@@ -90,6 +90,16 @@ type BlockMeta struct {
 // Height is the block's height.
 func (m *BlockMeta) Height() uint64 { return m.Header.Height }
 
+// Clone returns a copy of m that shares nothing with it: a store read
+// returns a meta of the caller's own, and a cached one must stay so.
+func (m *BlockMeta) Clone() *BlockMeta {
+	c := *m
+	if m.Work != nil {
+		c.Work = new(big.Int).Set(m.Work)
+	}
+	return &c
+}
+
 // Account is the ledger state of one address.
 type Account struct {
 	// Balance may be negative only on networks without signatures, where

@@ -1,9 +1,6 @@
 package chain
 
-import (
-	"math/big"
-	"sync"
-)
+import "sync"
 
 // tipStore is the chain's store with the committed tip's hash and meta
 // kept in memory. Connecting a block on the tip read them from the store
@@ -41,7 +38,7 @@ func newTipStore(st Store) *tipStore { return &tipStore{Store: st} }
 // set makes m the known committed tip (nil: not known).
 func (t *tipStore) set(m *BlockMeta) {
 	if m != nil {
-		m = copyMeta(m)
+		m = m.Clone()
 	}
 	t.mu.Lock()
 	t.meta = m
@@ -55,7 +52,7 @@ func (t *tipStore) known() (*BlockMeta, bool) {
 	if t.meta == nil {
 		return nil, false
 	}
-	return copyMeta(t.meta), true
+	return t.meta.Clone(), true
 }
 
 func (t *tipStore) Tip() (Hash, error) {
@@ -108,14 +105,4 @@ func (t *tipStore) Apply(b *Batch) error {
 	}
 	t.set(next) // nil when b deletes the meta or does not carry it
 	return nil
-}
-
-// copyMeta returns a copy of m that shares nothing with it: a store read
-// returns a meta of the caller's own.
-func copyMeta(m *BlockMeta) *BlockMeta {
-	c := *m
-	if m.Work != nil {
-		c.Work = new(big.Int).Set(m.Work)
-	}
-	return &c
 }

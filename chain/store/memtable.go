@@ -2,7 +2,6 @@ package store
 
 import (
 	"maps"
-	"math/big"
 	"sync"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -169,7 +168,7 @@ func copyBatch(b *chain.Batch) *chain.Batch {
 	}
 	mergeInto(c, b)
 	for h, m := range c.Metas {
-		c.Metas[h] = copyMeta(m)
+		c.Metas[h] = m.Clone()
 	}
 	return c
 }
@@ -195,16 +194,6 @@ func mergeInto(dst, b *chain.Batch) {
 	if !b.Tip.IsZero() {
 		dst.Tip = b.Tip
 	}
-}
-
-// copyMeta returns a meta that shares nothing with m: a read returns a
-// meta of the caller's own.
-func copyMeta(m *chain.BlockMeta) *chain.BlockMeta {
-	c := *m
-	if m.Work != nil {
-		c.Work = new(big.Int).Set(m.Work)
-	}
-	return &c
 }
 
 // pendingBatches is a reader's copy of the memtable's list. Its lookups

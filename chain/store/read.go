@@ -356,7 +356,7 @@ func (v *txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
 
 func (v *txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 	if m, ok := v.pb.meta(h); ok {
-		return copyMeta(m), nil
+		return m.Clone(), nil
 	}
 	rec, r, err := v.record(h, true)
 	if err == nil {

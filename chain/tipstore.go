@@ -1,6 +1,10 @@
 package chain
 
-import "sync"
+import (
+	"errors"
+	"fmt"
+	"sync"
+)
 
 // tipStore is the chain's store with the committed tip's hash and meta
 // kept in memory. Connecting a block on the tip read them from the store
@@ -22,6 +26,15 @@ import "sync"
 // schedule, which none of these depend on). A failed commit leaves it
 // forgotten: the chain takes no write after one (storefail.go).
 //
+// It also remembers which hashes the store just said it has no meta for:
+// a gossiped block's hash is looked up four times before its commit (the
+// gossip validator's precheck and its Validated, the chain's precheck
+// and checkKnown), each a read transaction and a miss through bbolt's
+// pages, about a sixth of a 1 KiB block's relay hop (docs/benchmarks.md).
+// An answer is kept only while no Apply has begun since the read that
+// gave it (gen), so it is always what the store would answer now: the
+// chain is the only writer of metas, through Apply.
+//
 // Concurrency: safe from any goroutine; Apply calls are serialized.
 type tipStore struct {
 	Store
@@ -30,7 +43,17 @@ type tipStore struct {
 
 	mu   sync.Mutex
 	meta *BlockMeta // the committed tip's; nil: not known, every read goes to the store
+	// gen counts the starts and ends of Applies: odd while one runs.
+	gen uint64
+	// absent holds hashes the store had no meta for, read at absentGen.
+	absent    map[Hash]struct{}
+	absentGen uint64
 }
+
+// maxAbsent bounds tipStore.absent: a hash stays only until the next
+// Apply, so a few blocks' worth of lookups suffice; lookups of hashes a
+// peer makes up cost it a store read each and cannot grow the set.
+const maxAbsent = 64
 
 // newTipStore wraps st, its tip not known yet.
 func newTipStore(st Store) *tipStore { return &tipStore{Store: st} }
@@ -55,25 +78,71 @@ func (t *tipStore) known() (*BlockMeta, bool) {
 	return t.meta.Clone(), true
 }
 
+// knownTip returns the committed tip's hash and height, if known,
+// without copying its meta.
+func (t *tipStore) knownTip() (Hash, uint64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.meta == nil {
+		return Hash{}, 0, false
+	}
+	return t.meta.Hash, t.meta.Height(), true
+}
+
 func (t *tipStore) Tip() (Hash, error) {
-	if m, ok := t.known(); ok {
-		return m.Hash, nil
+	if h, _, ok := t.knownTip(); ok {
+		return h, nil
 	}
 	return t.Store.Tip()
 }
 
 func (t *tipStore) Meta(h Hash) (*BlockMeta, error) {
-	if m, ok := t.known(); ok && m.Hash == h {
+	t.mu.Lock()
+	switch {
+	case t.meta != nil && t.meta.Hash == h:
+		m := t.meta.Clone()
+		t.mu.Unlock()
 		return m, nil
+	case t.absentGen == t.gen && t.gen%2 == 0:
+		if _, ok := t.absent[h]; ok {
+			t.mu.Unlock()
+			return nil, fmt.Errorf("meta %s: %w", h.Short(), ErrNotFound)
+		}
 	}
-	return t.Store.Meta(h)
+	gen := t.gen
+	t.mu.Unlock()
+	m, err := t.Store.Meta(h)
+	if errors.Is(err, ErrNotFound) {
+		t.noteAbsent(h, gen)
+	}
+	return m, err
 }
 
-// MainHash answers the tip's own height from memory: the committed tip
-// is the main chain's block there.
+// noteAbsent remembers that the store had no meta for h in a read begun
+// at gen, if no Apply has begun since (nor was running then).
+func (t *tipStore) noteAbsent(h Hash, gen uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if gen != t.gen || gen%2 != 0 {
+		return
+	}
+	if t.absent == nil || t.absentGen != gen || len(t.absent) >= maxAbsent {
+		t.absent, t.absentGen = make(map[Hash]struct{}, 8), gen
+	}
+	t.absent[h] = struct{}{}
+}
+
+// MainHash answers the tip's own height, and those above it, from
+// memory: the committed tip is the main chain's block at its height, and
+// the main chain has none above (a disconnect deletes its entry).
 func (t *tipStore) MainHash(height uint64) (Hash, error) {
-	if m, ok := t.known(); ok && m.Height() == height {
-		return m.Hash, nil
+	if h, tipHeight, ok := t.knownTip(); ok {
+		switch {
+		case height == tipHeight:
+			return h, nil
+		case height > tipHeight:
+			return Hash{}, fmt.Errorf("height %d: %w", height, ErrNotFound)
+		}
 	}
 	return t.Store.MainHash(height)
 }
@@ -88,7 +157,13 @@ func (t *tipStore) Apply(b *Batch) error {
 	t.mu.Lock()
 	prev := t.meta
 	t.meta = nil
+	t.gen++ // odd: no absence noted from now on holds
 	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.gen++
+		t.mu.Unlock()
+	}()
 	if err := t.Store.Apply(b); err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package chain_test
 
 import (
+	"errors"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -72,6 +74,12 @@ func TestTipInMemoryMatchesStore(t *testing.T) {
 			if mh, err2 := h.c.MainHash(want.Height() - 1); mh != below || err2 != err {
 				t.Fatalf("main chain below the tip: %s, %v; the store's %s, %v", mh.Short(), err2, below.Short(), err)
 			}
+			for _, above := range []uint64{want.Height() + 1, want.Height() + 5} {
+				_, err := h.st.MainHash(above)
+				if _, err2 := h.c.MainHash(above); !errors.Is(err, chain.ErrNotFound) || !errors.Is(err2, chain.ErrNotFound) {
+					t.Fatalf("main chain above the tip, at %d: %v; the store's %v", above, err2, err)
+				}
+			}
 			m, err := h.c.Meta(stored)
 			if err != nil {
 				t.Fatal(err)
@@ -80,6 +88,60 @@ func TestTipInMemoryMatchesStore(t *testing.T) {
 			m.Status = chain.StatusInvalid
 			if again, _ := h.c.Meta(stored); !reflect.DeepEqual(again, want) {
 				t.Fatalf("a caller's change to its meta reached the chain's: %+v", again)
+			}
+		})
+	}
+}
+
+// TestAbsentMetaForgottenByApply: the chain remembers that the store has
+// no meta for a hash it just looked up (tipstore.go), and forgets it with
+// the next write: a block looked up before it arrives is found once it is
+// stored, on the main chain or a side branch, also while other lookups of
+// it race the write.
+func TestAbsentMetaForgottenByApply(t *testing.T) {
+	h := newHarness(t, nil)
+	base := h.extend(h.tipHash(), 2)
+	tests := []struct {
+		name  string
+		block func() *chain.Block
+		send  func(*chain.Block) (*chain.Change, error)
+	}{
+		{"gossiped on the tip", func() *chain.Block { return h.build(h.tipHash(), nil, nil) }, h.process},
+		{"synced on a side branch", func() *chain.Block { return h.build(base[0].Hash(), nil, nil) }, h.sync},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.block()
+			for range 2 {
+				if _, err := h.c.Meta(b.Hash()); !errors.Is(err, chain.ErrNotFound) {
+					t.Fatalf("meta of a block not sent yet: %v", err)
+				}
+			}
+			stop := make(chan struct{})
+			var readers sync.WaitGroup
+			for range 2 {
+				readers.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+							_, _ = h.c.Meta(b.Hash())
+						}
+					}
+				})
+			}
+			_, err := tc.send(b)
+			close(stop)
+			readers.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, err := h.c.Meta(b.Hash()); err != nil || m.Hash != b.Hash() {
+				t.Fatalf("meta of the stored block: %v, %v", m, err)
+			}
+			if _, err := h.st.Meta(b.Hash()); err != nil {
+				t.Fatalf("the store has no meta of the block: %v", err)
 			}
 		})
 	}

@@ -256,12 +256,7 @@ func BenchmarkGossipPropagation20(b *testing.B) {
 // node admits a gossiped batch.
 func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 	p := chain.RegTest()
-	funder, miner := testwallet.New("bench funder"), testwallet.New("bench miner")
-	senders := make([]*testwallet.Wallet, txs)
-	for i := range senders {
-		senders[i] = testwallet.New(fmt.Sprintf("bench gossip sender %d", i))
-	}
-	prefix := fundingBlocks(b, funder, senders, 2)
+	miner, senders, prefix := benchSenders(b, txs)
 
 	net := newGossipNet(b)
 	chains := make([]*testChain, gossipNodes)
@@ -379,6 +374,17 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 // it first, so this is several times the message).
 func reportWire(b *testing.B, net *gossipNet, published int) {
 	b.ReportMetric(float64(net.sent.Load())/float64(published*gossipNodes), "wire-B/block/node")
+}
+
+// benchSenders returns a miner, txs funded senders and the blocks that
+// fund them, for benchmarks of blocks in which each sender pays the next.
+func benchSenders(b *testing.B, txs int) (miner *testwallet.Wallet, senders []*testwallet.Wallet, prefix []*chain.Block) {
+	funder := testwallet.New("bench funder")
+	senders = make([]*testwallet.Wallet, txs)
+	for i := range senders {
+		senders[i] = testwallet.New(fmt.Sprintf("bench gossip sender %d", i))
+	}
+	return testwallet.New("bench miner"), senders, fundingBlocks(b, funder, senders, 2)
 }
 
 // fundingBlocks builds, on a scratch chain, blocks that pay funder enough

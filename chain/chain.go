@@ -583,5 +583,5 @@ func (c *Chain) publishTip(ch *Change) {
 
 // addWork returns parent's cumulative work plus the work of bits.
 func addWork(parent *big.Int, bits uint32) *big.Int {
-	return new(big.Int).Add(parent, WorkForBits(bits))
+	return new(big.Int).Add(parent, workForBits(bits))
 }

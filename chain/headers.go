@@ -85,7 +85,7 @@ func (hc *HeaderChain) Extend(hdrs []Header) error {
 		}
 		hc.byHash[hash] = &h
 		hc.last, hc.lastHash = h, hash
-		hc.work.Add(hc.work, WorkForBits(h.Bits))
+		hc.work.Add(hc.work, workForBits(h.Bits))
 	}
 	return nil
 }

@@ -143,7 +143,7 @@ func (p *orphanPool) workAboveLocked(h Hash) *big.Int {
 			continue
 		}
 		w := p.workAboveLocked(c)
-		w.Add(w, WorkForBits(o.b.Header.Bits))
+		w.Add(w, workForBits(o.b.Header.Bits))
 		if w.Cmp(best) > 0 {
 			best = w
 		}

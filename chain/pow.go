@@ -3,6 +3,7 @@ package chain
 import (
 	"bytes"
 	"math/big"
+	"sync/atomic"
 )
 
 // Targets travel in headers in the compact form Bitcoin calls nBits: the top
@@ -82,10 +83,29 @@ func Work(target *big.Int) *big.Int {
 }
 
 // WorkForBits is Work of a compact target; an invalid target has no work.
-func WorkForBits(bits uint32) *big.Int {
-	t, neg, over := CompactToBig(bits)
-	if neg || over {
-		return new(big.Int)
+// The result is the caller's own.
+func WorkForBits(bits uint32) *big.Int { return new(big.Int).Set(workForBits(bits)) }
+
+// workMemo is the work of the last target workForBits computed: targets
+// change only at retargets, and a block's connect asked for the same one
+// several times (its branch's work, the work gate's slack), a 256-bit
+// division each.
+type workMemo struct {
+	bits uint32
+	work *big.Int
+}
+
+var lastWork atomic.Pointer[workMemo]
+
+// workForBits is WorkForBits shared: never change the result.
+func workForBits(bits uint32) *big.Int {
+	if m := lastWork.Load(); m != nil && m.bits == bits {
+		return m.work
 	}
-	return Work(t)
+	w := new(big.Int)
+	if t, neg, over := CompactToBig(bits); !neg && !over {
+		w = Work(t)
+	}
+	lastWork.Store(&workMemo{bits: bits, work: w})
+	return w
 }

@@ -113,7 +113,7 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int) error {
 		return nil
 	}
 	short := new(big.Int).Sub(tip.Work, w)
-	slack := new(big.Int).Mul(WorkForBits(tip.Header.Bits), big.NewInt(workGateSlack))
+	slack := new(big.Int).Mul(workForBits(tip.Header.Bits), big.NewInt(workGateSlack))
 	if short.Cmp(slack) <= 0 {
 		return ruleError(ErrNotHeavier, "block %s at height %d: its branch has %s work, the tip %s",
 			hdr.Hash().Short(), hdr.Height, w, tip.Work)

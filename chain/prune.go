@@ -70,7 +70,7 @@ func (c *Chain) noteSide(b *Batch, ch *Change) error {
 // under mu after a commit that moved the tip.
 func (c *Chain) pruneSide() error {
 	tip := c.tip.Load()
-	margin := new(big.Int).Mul(WorkForBits(tip.Header.Bits), big.NewInt(sideBranchPruneDepth))
+	margin := new(big.Int).Mul(workForBits(tip.Header.Bits), big.NewInt(sideBranchPruneDepth))
 	limit := new(big.Int).Sub(tip.Work, margin)
 	prune := make(map[Hash]bool)
 	for h, sb := range c.side {

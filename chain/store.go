@@ -8,6 +8,9 @@ import "math/big"
 // leaves every write of the batch in place, and an error leaves none.
 //
 // The chain serialises its writes; reads may come from any goroutine.
+// While a chain is open on a store, it must be the store's only writer:
+// it answers the tip, and the hashes the store just had no meta for,
+// from memory, kept right through its own Applies (tipstore.go).
 type Store interface {
 	// Tip returns the hash of the main chain's last block. An empty store
 	// returns ErrNotFound.

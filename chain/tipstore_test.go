@@ -1,10 +1,13 @@
 package chain_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -106,8 +109,15 @@ func TestAbsentMetaForgottenByApply(t *testing.T) {
 		block func() *chain.Block
 		send  func(*chain.Block) (*chain.Change, error)
 	}{
-		{"gossiped on the tip", func() *chain.Block { return h.build(h.tipHash(), nil, nil) }, h.process},
 		{"synced on a side branch", func() *chain.Block { return h.build(base[0].Hash(), nil, nil) }, h.sync},
+		// Then buried under a child: the tip's own meta is answered
+		// before any absence, so only a block below the tip tells.
+		{"gossiped on the tip", func() *chain.Block { return h.build(h.tipHash(), nil, nil) }, func(b *chain.Block) (*chain.Change, error) {
+			if ch, err := h.process(b); err != nil {
+				return ch, err
+			}
+			return h.process(h.build(b.Hash(), nil, nil))
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,5 +154,94 @@ func TestAbsentMetaForgottenByApply(t *testing.T) {
 				t.Fatalf("the store has no meta of the block: %v", err)
 			}
 		})
+	}
+}
+
+// stallStore is a chain's store that counts the meta reads of one hash
+// and can hold such a read, after the store answered, until released.
+type stallStore struct {
+	chain.Store
+	hash   chain.Hash
+	reads  atomic.Int64
+	hold   atomic.Bool
+	held   chan struct{} // a read is held
+	resume chan struct{}
+}
+
+func (s *stallStore) Meta(h chain.Hash) (*chain.BlockMeta, error) {
+	m, err := s.Store.Meta(h)
+	if h == s.hash {
+		s.reads.Add(1)
+		if s.hold.CompareAndSwap(true, false) {
+			s.held <- struct{}{}
+			<-s.resume
+		}
+	}
+	return m, err
+}
+
+// chainOnStall is a chain on h's store through a stallStore watching hash.
+func chainOnStall(t *testing.T, h *harness, hash chain.Hash) (*chain.Chain, *stallStore) {
+	t.Helper()
+	st := &stallStore{Store: h.st, hash: hash, held: make(chan struct{}), resume: make(chan struct{})}
+	c, err := chain.New(h.p, st, chain.WithClock(func() time.Time { return testNow }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, st
+}
+
+// TestAbsentMetaReadRacingApply: a read that found no meta, and comes
+// back only after the Apply that wrote it, leaves no absence behind: the
+// block is found at once.
+func TestAbsentMetaReadRacingApply(t *testing.T) {
+	h := newHarness(t, nil)
+	base := h.extend(h.tipHash(), 2)
+	b := h.build(base[0].Hash(), nil, nil) // a side branch: not the tip
+	c, st := chainOnStall(t, h, b.Hash())
+	st.hold.Store(true)
+	missed := make(chan error, 1)
+	go func() {
+		_, err := c.Meta(b.Hash())
+		missed <- err
+	}()
+	<-st.held
+	if _, _, err := c.ProcessBlocks(context.Background(), []*chain.Block{b}); err != nil {
+		t.Fatal(err)
+	}
+	close(st.resume)
+	if err := <-missed; !errors.Is(err, chain.ErrNotFound) {
+		t.Fatalf("the read begun before the block was stored: %v", err)
+	}
+	if m, err := c.Meta(b.Hash()); err != nil || m.Hash != b.Hash() {
+		t.Fatalf("meta of the stored block after a read that raced its write: %v, %v", m, err)
+	}
+}
+
+// TestAbsentMetaAnsweredFromMemory: a hash the store just had no meta
+// for is answered from memory until the next write, which sends the next
+// lookup to the store again.
+func TestAbsentMetaAnsweredFromMemory(t *testing.T) {
+	h := newHarness(t, nil)
+	base := h.extend(h.tipHash(), 2)
+	b := h.build(base[1].Hash(), nil, nil)
+	c, st := chainOnStall(t, h, b.Hash())
+	for range 3 {
+		if _, err := c.Meta(b.Hash()); !errors.Is(err, chain.ErrNotFound) {
+			t.Fatalf("meta of a block not sent yet: %v", err)
+		}
+	}
+	if n := st.reads.Load(); n != 1 {
+		t.Fatalf("three lookups of a missing meta read the store %d times, want 1", n)
+	}
+	other := h.build(base[0].Hash(), nil, nil)
+	if _, _, err := c.ProcessBlocks(context.Background(), []*chain.Block{other}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Meta(b.Hash()); !errors.Is(err, chain.ErrNotFound) {
+		t.Fatalf("meta of a block not sent yet: %v", err)
+	}
+	if n := st.reads.Load(); n != 2 {
+		t.Fatalf("a lookup after a write read the store %d times in all, want 2", n)
 	}
 }

@@ -64,7 +64,11 @@ func (s *Store) Apply(b *chain.Batch) error {
 	if s.closed.Load() {
 		return fmt.Errorf("apply: %w", ErrClosed)
 	}
-	_ = s.flushBusy() // collects a finished flush: its failure is s.failed
+	if s.groupDone == nil {
+		// A group commit writing meanwhile owns the flush's state;
+		// it, or the next Apply after it, collects the flush.
+		_ = s.flushBusy() // collects a finished flush: its failure is the store's
+	}
 	if err := s.failedErr(); err != nil {
 		return err
 	}
@@ -79,7 +83,7 @@ func (s *Store) Apply(b *chain.Batch) error {
 
 // commit commits b, encoded as p, in a bbolt transaction of its own, and
 // adds its held-back index entries to the pending set. Called under
-// applyMu.
+// applyMu with no group commit writing, or by the group commit.
 func (s *Store) commit(b *chain.Batch, p *plan) error {
 	busy := s.flushBusy()
 	if err := s.failedErr(); err != nil {
@@ -91,7 +95,7 @@ func (s *Store) commit(b *chain.Batch, p *plan) error {
 		// take it to its hard cap, while a background flush is still
 		// writing part of it: wait, then plan it again from its
 		// encoding (resolve changed p).
-		_ = s.waitFlush() // its failure is s.failed now
+		_ = s.waitFlush() // its failure is the store's now
 		if err := s.failedErr(); err != nil {
 			return err
 		}
@@ -113,22 +117,21 @@ func (s *Store) commit(b *chain.Batch, p *plan) error {
 	// A flush that ended since the top of this Apply is left for the
 	// next Apply or Close to collect: collected here, its failure would
 	// be reported by neither (this batch committed).
-	if (entries >= s.maxEntries || blocks >= pendingMaxBlocks) && s.flushDone == nil && s.failed == nil {
+	if (entries >= s.maxEntries || blocks >= pendingMaxBlocks) && s.flushDone == nil && s.failure() == nil {
 		s.startFlush(ip.tipHeight, ip.tip)
 	}
 	return nil
 }
 
 // failedErr is Apply's error once an earlier commit or flush failed.
-// Called under applyMu.
 func (s *Store) failedErr() error {
-	if s.failed != nil {
-		return fmt.Errorf("apply: an earlier write failed, the store writes nothing more until it is reopened: %w", s.failed)
+	if err := s.failure(); err != nil {
+		return fmt.Errorf("apply: an earlier write failed, the store writes nothing more until it is reopened: %w", err)
 	}
 	return nil
 }
 
-// commitBatch runs the batch's bbolt transaction. Called under applyMu.
+// commitBatch runs the batch's bbolt transaction. Called as commit is.
 func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, error) {
 	var ip indexPlan
 	planned := false
@@ -158,7 +161,7 @@ func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, erro
 		// what the file holds is unknown, and a flush on top of it
 		// (a later batch's or Close's) would move the mark over
 		// entries it never had. Open's catch-up settles it.
-		s.failed = err
+		s.fail(err)
 	}
 	return ip, err
 }

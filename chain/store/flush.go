@@ -121,8 +121,8 @@ func (s *Store) waitFlush() error {
 	}
 	<-s.flushDone
 	err := s.flushErr
-	if err != nil && s.failed == nil {
-		s.failed = err
+	if err != nil {
+		s.fail(err)
 	}
 	s.flushDone, s.flushErr = nil, nil
 	return err

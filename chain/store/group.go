@@ -55,7 +55,7 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 		// file's tip since it began: its records must name the tip
 		// they extend (replayWAL).
 		if err := s.wal.reset(tip); err != nil {
-			s.failed = err
+			s.fail(err)
 			return true, fmt.Errorf("apply: %w", err)
 		}
 	}
@@ -73,16 +73,16 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	if err := s.wal.append(rec); err != nil {
 		// What reached the file is unknown: a later record after a
 		// torn one would be lost at Open, so nothing more is written.
-		s.failed = err
+		s.fail(err)
 		return true, fmt.Errorf("apply: %w", err)
 	}
 	blocks, bytes := s.mem.add(copyBatch(b), size, tip, height)
 	switch {
-	case blocks < memMaxBlocks && bytes < memMaxBytes:
-	case groupCommitInline || blocks >= 2*memMaxBlocks || bytes >= 2*memMaxBytes:
+	case blocks < memMaxBlocks && bytes < memMaxBytes && s.wal.off < walMaxLog:
+	case groupCommitInline || blocks >= 2*memMaxBlocks || bytes >= 2*memMaxBytes || s.wal.off >= walMaxLog:
 		// A failure is not b's: b is in the log and the memtable,
 		// every read sees it and the next Open commits it, so it is
-		// applied. The failure is s.failed now, and the next Apply or
+		// applied. The failure is the store's now, and the next Apply or
 		// Close reports it; the store writes nothing more.
 		_ = s.commitPending()
 	case !s.groupQueued:
@@ -97,18 +97,37 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	return true, nil
 }
 
+// walMaxLog bounds the log's length, past which an Apply commits the
+// memtable itself, and so empties the log: a group commit that writes
+// while Applies add batches (commitQueued) leaves the log as it is when
+// they did, and under a steady stream of blocks it might never be empty.
+var walMaxLog int64 = 8 << 20
+
 // groupCommitInline makes the Apply that takes the memtable to a bound
 // commit it itself, for tests that count the batches pending.
 var groupCommitInline = false
 
 // queuedHook, set by tests only, runs when a queued group commit starts,
-// before it takes applyMu.
-var queuedHook func()
+// before it takes applyMu; groupWritten runs once it wrote its batches
+// to bbolt, before it takes applyMu again to drop them.
+var queuedHook, groupWritten func()
 
-// commitQueued commits the memtable under applyMu, once the Apply that
-// took it to a bound returned, unless it is no longer full (a batch that
-// is not deferrable, or an Apply past twice the bounds, committed it) or
+// commitQueued commits the memtable's batches once the Apply that took
+// it to a bound returned, unless it is no longer full (a batch that is
+// not deferrable, or an Apply past twice the bounds, committed it), or
 // the store closed (Close committed it) or failed.
+//
+// It writes to bbolt without applyMu, so that the Applies of the next
+// blocks do not wait for it: they append to the log and the memtable
+// meanwhile. It takes the batches listed when it starts, and drops them
+// from the memtable once they are in bbolt; readers see the list over
+// the file before or after the commit, the same state either way
+// (memtable). It resets the log only if no batch came meanwhile: the
+// log then holds the committed batches and the new ones after them, and
+// Open replays them all over the file whose tip is any of theirs
+// (replayWAL). While it writes, it owns what a commit reads and
+// changes besides bbolt (the index's pending set and background flush);
+// an Apply that must commit itself waits for it (awaitGroup).
 func (s *Store) commitQueued() {
 	if queuedHook != nil {
 		queuedHook()
@@ -116,10 +135,45 @@ func (s *Store) commitQueued() {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	s.groupQueued = false
-	if s.closed.Load() || s.failed != nil || !s.mem.full() {
+	s.awaitGroup()
+	if s.closed.Load() || s.failure() != nil || !s.mem.full() {
 		return
 	}
-	_ = s.commitPending() // a failure is s.failed, for the next Apply or Close
+	s.mem.mu.RLock()
+	list := s.mem.list
+	s.mem.mu.RUnlock()
+	tip, _, _ := s.mem.pendingTip() // the file's once list is in it
+	done := make(chan struct{})
+	s.groupDone = done
+	s.applyMu.Unlock()
+	err := s.commitMerged(list)
+	if groupWritten != nil {
+		groupWritten()
+	}
+	s.applyMu.Lock()
+	defer func() { s.groupDone = nil; close(done) }()
+	if err != nil {
+		s.fail(err) // the batches are in the log, for the next Open
+		return
+	}
+	if s.mem.drop(len(list)) == 0 {
+		// Before any later commit: a log replayed over a file that
+		// moved on (a reorg's batch) would undo part of it.
+		if err := s.wal.reset(tip); err != nil {
+			s.fail(fmt.Errorf("group commit of %d deferred batches: %w", len(list), err))
+		}
+	}
+}
+
+// awaitGroup waits for the group commit writing without applyMu, if
+// one is. Called under applyMu, which it lets go while it waits.
+func (s *Store) awaitGroup() {
+	for s.groupDone != nil {
+		done := s.groupDone
+		s.applyMu.Unlock()
+		<-done
+		s.applyMu.Lock()
+	}
 }
 
 // committedTip returns bbolt's tip and its height, if it has one.
@@ -139,8 +193,12 @@ func (s *Store) committedTip() (tip chain.Hash, height uint64, ok bool, err erro
 // transaction, resets the log, and only then drops them from the
 // memtable. Any failure leaves the store writing nothing more: the
 // batches were acknowledged, and are in the log for the next Open. Called
-// under applyMu.
+// under applyMu; it waits for a group commit writing first.
 func (s *Store) commitPending() error {
+	s.awaitGroup()
+	if err := s.failure(); err != nil {
+		return err
+	}
 	s.mem.mu.RLock()
 	list := s.mem.list
 	s.mem.mu.RUnlock()
@@ -155,9 +213,7 @@ func (s *Store) commitPending() error {
 		err = s.wal.reset(tip)
 	}
 	if err != nil {
-		if s.failed == nil {
-			s.failed = err
-		}
+		s.fail(err)
 		return fmt.Errorf("group commit of %d deferred batches: %w", len(list), err)
 	}
 	s.mem.clear() // applyMu: nothing was added since list was read
@@ -179,16 +235,20 @@ func (s *Store) commitMerged(list []*chain.Batch) error {
 // transaction, then resets the log. The batches are those since the last
 // reset, in order, and every write is a put of an absolute value, so
 // replaying batches whose group commit reached the file before the crash
-// (and the reset did not) leaves the same state. Their index entries are
+// (and the reset did not, or it was not due: batches came while the
+// group was written) leaves the same state. The file's tip is then the
+// log's base or one of its batches' tips, and any other is refused. Their index entries are
 // left out and the mark is not moved: the held-back entries of blocks
 // below them may have died with the process, and catchUp, next, indexes
 // every main-chain block above the mark.
 func (s *Store) replayWAL(list []*chain.Batch) error {
 	base := s.wal.base
 	final := base
+	tips := map[chain.Hash]bool{base: true}
 	for _, b := range list {
 		if !b.Tip.IsZero() {
 			final = b.Tip
+			tips[final] = true
 		}
 	}
 	if len(list) > 0 {
@@ -202,7 +262,7 @@ func (s *Store) replayWAL(list []*chain.Batch) error {
 					return err
 				}
 				stored := rawTip(bk)
-				if stored != base && stored != final {
+				if !tips[stored] {
 					return fmt.Errorf("%w: it extends tip %s, and the store file's tip is %s: the log belongs to "+
 						"another chain.db, or to another state of this one (a copy restored, or a build without the "+
 						"log run after a crash); move it aside (docs/operator.md)", ErrCorrupt, base.Short(), stored.Short())

@@ -2,6 +2,7 @@ package store
 
 import (
 	"maps"
+	"slices"
 	"sync"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -50,17 +51,19 @@ var (
 // transaction, and lets mu go. The list changes only under mu held
 // exclusively: an append, and the drop of the batches a group commit
 // wrote, which comes after that commit. bbolt is written meanwhile only
-// by the group commit of the whole list (a batch that is not deferrable
-// commits only once the list is empty, and a background flush of the
-// transaction index writes nothing a view reads). So while a reader holds
-// mu, the file is either the state before the list or the state after
-// it, and the list read over either is the same state, because every
-// write of the merged batch is a put of an absolute value that the list
-// itself answers. The group commit does not hold mu while bbolt syncs: no
-// reader waits for it.
+// by the group commit of the list's first batches, those listed when it
+// began (a batch that is not deferrable commits only once the list is
+// empty, and a background flush of the transaction index writes nothing a
+// view reads). So while a reader holds mu, the file is either the state
+// before those batches or the state after them, and the list read over
+// either is the same state, because every write of the merged batch is a
+// put of an absolute value that the list itself answers. The group commit
+// does not hold mu while bbolt syncs: no reader waits for it.
 type memtable struct {
 	mu   sync.RWMutex
 	list []*chain.Batch
+	// sizes are the sizes of the listed batches' encoded blocks.
+	sizes []int
 	// blocks and bytes count the listed batches' blocks, a batch
 	// without one as one (so a run of them is bounded too), and the size
 	// of their encodings.
@@ -80,6 +83,7 @@ func (mt *memtable) add(b *chain.Batch, size int, tip chain.Hash, tipHeight uint
 	mt.mu.Lock()
 	defer mt.mu.Unlock()
 	mt.list = append(mt.list, b)
+	mt.sizes = append(mt.sizes, size)
 	mt.blocks += max(1, len(b.Blocks))
 	mt.bytes += size
 	mt.tip, mt.tipHeight = tip, tipHeight
@@ -106,7 +110,22 @@ func (mt *memtable) pendingTip() (chain.Hash, uint64, bool) {
 func (mt *memtable) clear() {
 	mt.mu.Lock()
 	defer mt.mu.Unlock()
-	mt.list, mt.blocks, mt.bytes = nil, 0, 0
+	mt.list, mt.sizes, mt.blocks, mt.bytes = nil, nil, 0, 0
+}
+
+// drop forgets the n oldest batches, which a group commit wrote while
+// later ones were added, and returns how many are left. A new slice:
+// readers may still hold the old one.
+func (mt *memtable) drop(n int) int {
+	mt.mu.Lock()
+	defer mt.mu.Unlock()
+	for i, b := range mt.list[:n] {
+		mt.blocks -= max(1, len(b.Blocks))
+		mt.bytes -= mt.sizes[i]
+	}
+	mt.list = slices.Clone(mt.list[n:])
+	mt.sizes = slices.Clone(mt.sizes[n:])
+	return len(mt.list)
 }
 
 // deferrable reports whether b only adds blocks on top of the tip at

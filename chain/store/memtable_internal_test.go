@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -61,4 +62,23 @@ func encodeForTest(tb testing.TB, b *chain.Batch) []byte {
 		tb.Fatal(err)
 	}
 	return rec
+}
+
+// HoldGroupWrites makes every queued group commit wait once it wrote its
+// batches to bbolt, before it takes the Apply lock again to drop them,
+// until release is called (at the latest when t ends).
+func HoldGroupWrites(t testing.TB) (written <-chan struct{}, release func()) {
+	ch, gate := make(chan struct{}, 16), make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	groupWritten = func() { ch <- struct{}{}; <-gate }
+	t.Cleanup(func() { release(); groupWritten = nil })
+	return ch, release
+}
+
+// SetWALMaxLog sets the log's length bound for the rest of t.
+func SetWALMaxLog(t testing.TB, n int64) {
+	old := walMaxLog
+	walMaxLog = n
+	t.Cleanup(func() { walMaxLog = old })
 }

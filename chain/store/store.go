@@ -78,14 +78,17 @@ type Store struct {
 	applyMu sync.Mutex
 	pending pendingSet
 	// failed is the error of a commit that failed once its writes were
-	// planned, or of a background flush (under applyMu): from then on
-	// the store starts no write, not even Close's flush (a background
-	// flush already started may still commit, flush.go says why that is
-	// safe), and the next Open repairs the index.
+	// planned, or of a background flush: from then on the store starts
+	// no write, not even Close's flush (a background flush already
+	// started may still commit, flush.go says why that is safe), and the
+	// next Open repairs the index. Under failMu: a group commit sets it
+	// without applyMu (group.go). Read and set through failure and fail.
+	failMu sync.Mutex
 	failed error
 	// flushDone is closed when the background flush ends, nil when none
-	// was started since the last was collected (under applyMu);
-	// flushErr is its error, set before flushDone is closed.
+	// was started since the last was collected; flushErr is its error,
+	// set before flushDone is closed. Under applyMu, and owned by the
+	// group commit while one runs (groupDone).
 	flushDone chan struct{}
 	flushErr  error
 	// maxEntries bounds the pending set's entries (entryBound).
@@ -101,6 +104,9 @@ type Store struct {
 	// groupQueued is set while a group commit started by an Apply
 	// waits for applyMu (group.go). Under applyMu.
 	groupQueued bool
+	// groupDone is closed when the group commit writing to bbolt
+	// without applyMu ends, nil when none is (group.go). Under applyMu.
+	groupDone chan struct{}
 	// closed is set by Close, under applyMu: from then on Apply fails
 	// with ErrClosed. Apply reads it first without the lock too, to fail
 	// at once rather than after Close.
@@ -241,12 +247,13 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.awaitGroup()
 	var gerr error
-	if s.failed == nil {
+	if s.failure() == nil {
 		gerr = s.commitPending()
 	}
 	ferr := s.waitFlush()
-	if s.failed == nil {
+	if s.failure() == nil {
 		ferr = s.flush()
 	}
 	if ferr == nil {
@@ -271,6 +278,23 @@ func (s *Store) Close() error {
 		return fmt.Errorf("close store: %w", ferr)
 	}
 	return nil
+}
+
+// failure returns the store's failure, nil while it writes.
+func (s *Store) failure() error {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	return s.failed
+}
+
+// fail makes err the store's failure, unless it has one already: from
+// then on it writes nothing more.
+func (s *Store) fail(err error) {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if s.failed == nil {
+		s.failed = err
+	}
 }
 
 // closeHook, set by tests only, runs in Close just before the file is

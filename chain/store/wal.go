@@ -14,8 +14,9 @@ import (
 
 // The write-ahead log keeps the memtable's batches durable (memtable.go):
 // Apply of a deferred batch appends one record and syncs it, and a group
-// commit that reached bbolt resets the log. It is WALSuffix after the
-// store file's path.
+// commit that reached bbolt resets the log, if no batch was appended
+// while it wrote (group.go); else the log keeps growing, to walMaxLog at
+// most. It is WALSuffix after the store file's path.
 //
 //	header  magic "gcwal\x00\x00\x02" (8) | generation uint64 | base tip (32) |
 //	        CRC-32C of the 48 bytes before
@@ -24,10 +25,11 @@ import (
 //
 // The base tip is the store file's tip when the generation began: its
 // records extend it. Open replays them only over a file whose tip is that
-// one (the group commit did not happen) or the records' own last (it did,
-// and the reset did not): a log over a file that moved on since (a copy
-// of chain.db restored, or a build without the log run after a crash)
-// would roll the file's tip and balances back, and is refused.
+// one (no group commit happened) or one of the records' own (a group
+// commit of the records up to it did, and no reset followed): a log over
+// a file that moved on since (a copy of chain.db restored, or a build
+// without the log run after a crash) would roll the file's tip and
+// balances back, and is refused.
 //
 // A reset rewrites the header with the next generation and writes the
 // next records over the old ones from the header's end on: the file

@@ -1,0 +1,136 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
+	"github.com/gossipchain/gossipchain/internal/testutil"
+)
+
+// groupWritten applies blocks until the memtable reaches its bound of 64
+// and waits until the queued group commit wrote them to bbolt, where
+// HoldGroupWrites holds it, without the Apply lock.
+func groupWritten(t *testing.T, st *store.Store, g *gen) (hashes []chain.Hash, release func()) {
+	t.Helper()
+	written, release := store.HoldGroupWrites(t)
+	for range 64 {
+		b := chain.NewBatch()
+		hashes = append(hashes, g.connect(b, 1).Hash())
+		mustApply(t, st, b)
+	}
+	select {
+	case <-written:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the group commit of 64 blocks never wrote")
+	}
+	return hashes, release
+}
+
+// TestApplyWhileGroupWrites: the Applies after the one that took the
+// memtable to its bound do not wait for the group's commit: they return
+// while it writes to bbolt, are read meanwhile, and stay in the memtable
+// and the log when it ends (the log is not reset under them). Every block
+// reads the same after a reopen.
+func TestApplyWhileGroupWrites(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(83, 8)
+	connectN(t, st, g, 1, 0)
+	hashes, release := groupWritten(t, st, g)
+	applied := make(chan []chain.Hash)
+	go func() {
+		var more []chain.Hash
+		for range 5 {
+			b := chain.NewBatch()
+			more = append(more, g.connect(b, 1).Hash())
+			if err := st.Apply(b); err != nil {
+				t.Error(err)
+			}
+		}
+		applied <- more
+	}()
+	var more []chain.Hash
+	select {
+	case more = <-applied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Applies waited for the group commit writing to bbolt")
+	}
+	for _, h := range append(hashes, more...) {
+		if _, err := st.Meta(h); err != nil {
+			t.Fatalf("block %s while the group commit writes: %v", h.Short(), err)
+		}
+	}
+	release()
+	testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
+		return store.PendingBatches(st) == len(more)
+	})
+	if tip, err := st.Tip(); err != nil || tip != more[len(more)-1] {
+		t.Fatalf("tip %s, %v; want the last block applied", tip.Short(), err)
+	}
+	st = reopen(t, st, path)
+	for _, h := range append(hashes, more...) {
+		if _, err := st.Meta(h); err != nil {
+			t.Fatalf("block %s after reopening: %v", h.Short(), err)
+		}
+	}
+}
+
+// TestWALReplayOverGroupWritten: a crash after a group commit wrote its
+// blocks to bbolt, while more blocks were logged after them, loses none:
+// Open replays the log over a file whose tip is one of its records'.
+func TestWALReplayOverGroupWritten(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(89, 8)
+	connectN(t, st, g, 1, 0)
+	hashes, release := groupWritten(t, st, g)
+	var last chain.Hash
+	for range 3 {
+		b := chain.NewBatch()
+		last = g.connect(b, 1).Hash()
+		hashes = append(hashes, last)
+		mustApply(t, st, b)
+	}
+	if err := store.Crash(st); err != nil {
+		t.Fatal(err)
+	}
+	release() // the group commit then fails on the closed files
+	st, err := store.Open(path, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if tip, err := st.Tip(); err != nil || tip != last {
+		t.Fatalf("tip after the crash %s, %v; want %s", tip.Short(), err, last.Short())
+	}
+	for _, h := range hashes {
+		if _, err := st.Meta(h); err != nil {
+			t.Fatalf("block %s after the crash: %v", h.Short(), err)
+		}
+	}
+}
+
+// TestWALLengthBound: while group commits keep overlapping new batches,
+// the log is never reset by them, and the Apply that takes it past its
+// length bound commits the memtable itself, which empties it.
+func TestWALLengthBound(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(97, 8)
+	connectN(t, st, g, 1, 0)
+	_, release := groupWritten(t, st, g)
+	connectN(t, st, g, 2, 1)
+	release()
+	testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
+		return store.PendingBatches(st) == 2
+	})
+	size := fileSize(t, path+store.WALSuffix)
+	store.SetWALMaxLog(t, size+1)
+	connectN(t, st, g, 1, 1) // past the bound
+	if n := store.PendingBatches(st); n != 0 {
+		t.Fatalf("%d batches pending after the log passed its bound, want 0", n)
+	}
+	st = reopen(t, st, path)
+	if n := store.PendingBatches(st); n != 0 {
+		t.Fatalf("%d batches pending after reopening", n)
+	}
+}

@@ -30,7 +30,7 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	for _, nb := range p.newBlocks {
 		size += nb.size
 	}
-	if size >= memMaxBytes || size > memDeferMax {
+	if size >= s.mem.maxBytes() || size > memDeferMax {
 		// A batch that reaches a bound alone would be committed at
 		// once: writing it to the log first is a second copy for
 		// nothing. One of large blocks is committed on its own
@@ -78,8 +78,8 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	}
 	blocks, bytes := s.mem.add(copyBatch(b), size, tip, height)
 	switch {
-	case blocks < memMaxBlocks && bytes < memMaxBytes && s.wal.off < walMaxLog:
-	case groupCommitInline || blocks >= 2*memMaxBlocks || bytes >= 2*memMaxBytes || s.wal.off >= walMaxLog:
+	case blocks < s.mem.maxBlocks() && bytes < s.mem.maxBytes() && s.wal.off < walMaxLog:
+	case groupCommitInline || blocks >= 2*s.mem.maxBlocks() || bytes >= 2*s.mem.maxBytes() || s.wal.off >= walMaxLog:
 		// A failure is not b's: b is in the log and the memtable,
 		// every read sees it and the next Open commits it, so it is
 		// applied. The failure is the store's now, and the next Apply or

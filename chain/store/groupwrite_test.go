@@ -134,3 +134,25 @@ func TestWALLengthBound(t *testing.T) {
 		t.Fatalf("%d batches pending after reopening", n)
 	}
 }
+
+// TestGroupBoundsJittered: each store's group bounds are the defaults
+// scaled by a factor of its own, within a quarter of 1, so that stores
+// fed the same blocks do not all commit their groups at the same one.
+func TestGroupBoundsJittered(t *testing.T) {
+	store.SetGroupJitter(t, 0.25)
+	seen := make(map[int]bool)
+	for range 16 {
+		st, _ := openTemp(t, store.WithNoSync(true))
+		blocks, bytes := store.GroupBounds(st)
+		if blocks < 48 || blocks > 80 {
+			t.Fatalf("a store's group bound is %d blocks, want 48 to 80", blocks)
+		}
+		if scale, bscale := float64(blocks)/64, float64(bytes)/(1<<20); bscale < 0.75 || bscale > 1.25 || bscale-scale > 1.0/64 || scale-bscale > 1.0/64 {
+			t.Fatalf("bounds %d blocks and %d bytes: not the defaults scaled alike", blocks, bytes)
+		}
+		seen[blocks] = true
+	}
+	if len(seen) < 4 {
+		t.Fatalf("16 stores drew %d bounds between them", len(seen))
+	}
+}

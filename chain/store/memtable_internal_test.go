@@ -8,6 +8,20 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 )
 
+// The store's tests count batches against exact bounds.
+func init() { memJitter = 0 }
+
+// SetGroupJitter sets how far each store's bounds stray from the
+// defaults, for stores opened during the rest of t.
+func SetGroupJitter(t testing.TB, j float64) {
+	old := memJitter
+	memJitter = j
+	t.Cleanup(func() { memJitter = old })
+}
+
+// GroupBounds returns s's memtable bounds: blocks and bytes.
+func GroupBounds(s *Store) (blocks, bytes int) { return s.mem.maxBlocks(), s.mem.maxBytes() }
+
 // PendingBatches returns how many batches s's memtable holds.
 func PendingBatches(s *Store) int {
 	s.mem.mu.RLock()

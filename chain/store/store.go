@@ -159,6 +159,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{db: db, maxEntries: entryBound(), log: cfg.log}
+	s.mem.scale = jitterScale()
 	// The log's batches are committed before catchUp, which then
 	// indexes their blocks' transactions with any others above the mark.
 	w, batches, err := openWAL(path+WALSuffix, cfg.noSync, s.fileTip())

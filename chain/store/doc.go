@@ -100,14 +100,19 @@
 // memory, the memtable, which every read consults before bbolt. The
 // memtable's batches are merged (a later write of a key over an earlier)
 // and committed in one bbolt transaction once they hold 64 blocks or 1
-// MiB of block encodings (right after the Apply that got there returns,
-// under the Apply lock; by that Apply itself once they hold twice that),
-// before any batch that is not deferrable, and at Close; then the log is
-// reset: its header is rewritten with the next
-// generation and synced, and new records are written over the old from
-// its start. So a run of single-block batches costs one log write and
-// one fdatasync each instead of a bbolt commit of 10 to 230 pages and two
-// fdatasyncs, and bbolt writes the group's pages once.
+// MiB of block encodings, both bounds scaled by a factor each store draws
+// at Open between 0.75 and 1.25 (so that stores fed the same blocks do
+// not commit together): by a goroutine started right after the Apply that
+// got there returns, which writes to bbolt without the Apply lock while
+// the next Applies keep logging and deferring, and drops the batches it
+// wrote once they are in; by that Apply itself once they hold twice the
+// bounds, or the log 8 MiB; before any batch that is not deferrable; and
+// at Close. Then the log is reset, if no batch was logged while the group
+// was written: its header is rewritten with the next generation and
+// synced, and new records are written over the old from its start. So a
+// run of single-block batches costs one log write and one fdatasync each
+// instead of a bbolt commit of 10 to 230 pages and two fdatasyncs, and
+// bbolt writes the group's pages once.
 //
 // Why the keys are heights: blocks and main-index entries are written as
 // the chain grows, so keyed by height they append to the end of their
@@ -190,14 +195,15 @@
 // loads its list of free pages (about one large batch's worth), then the
 // store checks the schema version, the buckets, and that the mark is the
 // tip, and reads the log. Nothing else is read or scanned. The
-// exceptions: after a crash, the log's records (at most 128 blocks and
-// about 2 MiB of blocks: the batch that reaches a bound is in the log
-// with those before it) are decoded and committed in one transaction,
-// up to the first record that
-// is short, fails its CRC or has another generation or sequence number
-// (the torn tail of a crash: it was never acknowledged), then the log is
-// reset; replaying records whose group commit had reached the file
-// before the crash writes the same values again. A log whose header does
+// exceptions: after a crash, the log's records (at most 8 MiB, and
+// usually a group's: 80 blocks or 1.25 MiB of blocks, twice that while a
+// group is written) are decoded and committed in one transaction, up to
+// the first record that is short, fails its CRC or has another generation
+// or sequence number (the torn tail of a crash: it was never
+// acknowledged), then the log is reset; replaying records whose group
+// commit had reached the file before the crash writes the same values
+// again, so the file's tip may be the log's base or any of its records'
+// tips, and any other refuses the log. A log whose header does
 // not check makes Open fail with ErrCorrupt (docs/operator.md says what
 // to do). The first Open of a version-2 file rewrites every block
 // record once; after a crash, Open indexes the main chain's blocks above

@@ -46,7 +46,12 @@ const appendFill = 1.0
 // batch's undo records, deletions and transaction index name without their
 // meta, and for the puts. A record the store cannot hold (ErrBadBatch)
 // fails the batch with the transaction rolled back: the file is untouched.
-func (s *Store) Apply(b *chain.Batch) error {
+func (s *Store) Apply(b *chain.Batch) (err error) {
+	defer func() {
+		if err != nil {
+			s.noteReported()
+		}
+	}()
 	if b == nil || batchEmpty(b) {
 		return nil
 	}

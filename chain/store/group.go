@@ -85,16 +85,24 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 		// applied. The failure is the store's now, and the next Apply or
 		// Close reports it; the store writes nothing more.
 		_ = s.commitPending()
-	case !s.groupQueued:
+	case !s.groupQueued && s.groupDone == nil:
 		// After this Apply returns, so that its block's connect does
 		// not wait for the group's commit: committed inline, that
 		// commit took a relayed block's p99 up (docs/benchmarks.md).
 		// An Apply that gets applyMu first defers on top, up to twice
-		// the bounds, past which it commits inline.
-		s.groupQueued = true
-		go s.commitQueued()
+		// the bounds, past which it commits inline. While a group is
+		// written, the batches it takes count too: it queues the next
+		// itself when it ends, if the rest still reach a bound.
+		s.queueGroup()
 	}
 	return true, nil
+}
+
+// queueGroup starts a group commit, to run once applyMu is free. Called
+// under applyMu.
+func (s *Store) queueGroup() {
+	s.groupQueued = true
+	go s.commitQueued()
 }
 
 // walMaxLog bounds the log's length, past which an Apply commits the
@@ -153,7 +161,9 @@ func (s *Store) commitQueued() {
 	s.applyMu.Lock()
 	defer func() { s.groupDone = nil; close(done) }()
 	if err != nil {
-		s.fail(err) // the batches are in the log, for the next Open
+		// The batches are in the log, for the next Open; the next Apply,
+		// or Close, reports it.
+		s.fail(fmt.Errorf("group commit of %d deferred batches: %w", len(list), err))
 		return
 	}
 	if s.mem.drop(len(list)) == 0 {
@@ -162,6 +172,10 @@ func (s *Store) commitQueued() {
 		if err := s.wal.reset(tip); err != nil {
 			s.fail(fmt.Errorf("group commit of %d deferred batches: %w", len(list), err))
 		}
+		return
+	}
+	if s.mem.full() && !s.groupQueued && !s.closed.Load() {
+		s.queueGroup()
 	}
 }
 

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -77,36 +78,120 @@ func TestApplyWhileGroupWrites(t *testing.T) {
 }
 
 // TestWALReplayOverGroupWritten: a crash after a group commit wrote its
-// blocks to bbolt, while more blocks were logged after them, loses none:
-// Open replays the log over a file whose tip is one of its records'.
+// blocks to bbolt, while more blocks were logged after them, loses none,
+// whether it comes before the group dropped its batches or after (when
+// the log must not have been reset under the new ones): Open replays the
+// log over a file whose tip is one of its records'.
 func TestWALReplayOverGroupWritten(t *testing.T) {
+	for _, ended := range []bool{false, true} {
+		name := map[bool]string{false: "while the group writes", true: "after the group ended"}[ended]
+		t.Run(name, func(t *testing.T) {
+			st, path := openTemp(t, store.WithNoSync(true))
+			g := newGen(89, 8)
+			connectN(t, st, g, 1, 0)
+			hashes, release := groupWritten(t, st, g)
+			var last chain.Hash
+			for range 3 {
+				b := chain.NewBatch()
+				last = g.connect(b, 1).Hash()
+				hashes = append(hashes, last)
+				mustApply(t, st, b)
+			}
+			if ended {
+				release()
+				testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
+					return store.PendingBatches(st) == 3
+				})
+			}
+			if err := store.Crash(st); err != nil {
+				t.Fatal(err)
+			}
+			release()
+			st, err := store.Open(path, store.WithNoSync(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if tip, err := st.Tip(); err != nil || tip != last {
+				t.Fatalf("tip after the crash %s, %v; want %s", tip.Short(), err, last.Short())
+			}
+			for _, h := range hashes {
+				if _, err := st.Meta(h); err != nil {
+					t.Fatalf("block %s after the crash: %v", h.Short(), err)
+				}
+			}
+		})
+	}
+}
+
+// TestGroupWriteOwnsFlushes: while a group commit writes, it alone
+// collects and starts the background flushes of the transaction index
+// (run with -race: an Apply that collected one meanwhile raced it), and
+// every transaction is found, before and after a reopen.
+func TestGroupWriteOwnsFlushes(t *testing.T) {
+	store.SlowGroupWrites(t, 2*time.Millisecond)
+	store.SetPendingBlocks(t, 40)
 	st, path := openTemp(t, store.WithNoSync(true))
-	g := newGen(89, 8)
+	g := newGen(11, 8)
+	blocks := connectN(t, st, g, 600, 1)
+	checkLookups(t, st, blocks)
+	st = reopen(t, st, path)
+	checkLookups(t, st, blocks)
+}
+
+// TestCloseReportsGroupFailure: a group commit that fails after its Apply
+// returned is reported by Close when no Apply came to report it, and its
+// batches, in the log, are there after a reopen.
+func TestCloseReportsGroupFailure(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(7, 8)
 	connectN(t, st, g, 1, 0)
-	hashes, release := groupWritten(t, st, g)
-	var last chain.Hash
-	for range 3 {
-		b := chain.NewBatch()
-		last = g.connect(b, 1).Hash()
-		hashes = append(hashes, last)
-		mustApply(t, st, b)
+	fault := errors.New("sync failed")
+	store.SetCommitFault(t, fault)
+	blocks := connectN(t, st, g, 64, 0)
+	testutil.Eventually(t, 10*time.Second, "the queued group commit's failure", func() bool {
+		return store.Failure(st) != nil
+	})
+	if err := st.Close(); !errors.Is(err, fault) {
+		t.Fatalf("Close after a group commit failed: %v, want %v", err, fault)
 	}
-	if err := store.Crash(st); err != nil {
-		t.Fatal(err)
-	}
-	release() // the group commit then fails on the closed files
+	store.ClearCommitFault()
 	st, err := store.Open(path, store.WithNoSync(true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if tip, err := st.Tip(); err != nil || tip != last {
-		t.Fatalf("tip after the crash %s, %v; want %s", tip.Short(), err, last.Short())
-	}
-	for _, h := range hashes {
-		if _, err := st.Meta(h); err != nil {
-			t.Fatalf("block %s after the crash: %v", h.Short(), err)
+	for _, c := range blocks {
+		if _, err := st.Meta(c.hash); err != nil {
+			t.Fatalf("block at %d after the failed group commit: %v", c.height, err)
 		}
+	}
+}
+
+// TestNoGroupQueuedWhileOneWrites: Applies while a group commit writes
+// start no other (each found the memtable at its bound, the written
+// batches counting); the group queues the next when it ends, if what is
+// left still reaches the bound.
+func TestNoGroupQueuedWhileOneWrites(t *testing.T) {
+	queued := store.CountQueuedCommits(t)
+	st, _ := openTemp(t, store.WithNoSync(true))
+	g := newGen(13, 8)
+	connectN(t, st, g, 1, 0)
+	_, release := groupWritten(t, st, g)
+	connectN(t, st, g, 60, 0) // under twice the bound: none commits inline
+	if n := queued.Load(); n != 1 {
+		t.Fatalf("%d group commits queued while one wrote, want only it", n)
+	}
+	release()
+	testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
+		return store.PendingBatches(st) == 60
+	})
+	connectN(t, st, g, 4, 0) // 64: the next group
+	testutil.Eventually(t, 10*time.Second, "the next group commit", func() bool {
+		return store.PendingBatches(st) == 0
+	})
+	if n := queued.Load(); n != 2 {
+		t.Fatalf("%d group commits queued in all, want 2", n)
 	}
 }
 
@@ -128,10 +213,6 @@ func TestWALLengthBound(t *testing.T) {
 	connectN(t, st, g, 1, 1) // past the bound
 	if n := store.PendingBatches(st); n != 0 {
 		t.Fatalf("%d batches pending after the log passed its bound, want 0", n)
-	}
-	st = reopen(t, st, path)
-	if n := store.PendingBatches(st); n != 0 {
-		t.Fatalf("%d batches pending after reopening", n)
 	}
 }
 

@@ -17,22 +17,26 @@ import (
 // one write and one fdatasync (wal.go), and kept in memory, in the
 // memtable's list of pending batches; reads look there before bbolt. The
 // pending batches are merged into one and committed through commitBatch,
-// in one bbolt transaction, when they reach a bound, before any batch
-// that is not deferrable, and at Close; then the log is reset.
+// in one bbolt transaction, when they reach a bound (group.go: without
+// the Apply lock), before any batch that is not deferrable, and at Close;
+// then the log is reset, unless batches came while the group was written.
 
 // Bounds of the memtable. The batch that reaches either commits the
 // list. memMaxBlocks counts blocks, not batches: a sync batch holds up to
 // 64 blocks itself. 64 blocks: a sync batch is up to 64 blocks already,
 // and a group that large takes a coinbase-only block's commit from ~10
 // pages to about one page per block. 1 MiB of encoded blocks: what Open
-// reads from the log and commits again after a crash stays small.
+// reads from the log and commits again after a crash stays small (a few
+// groups' worth while groups are written as batches keep coming, 8 MiB
+// at most: walMaxLog).
 //
 // memDeferMax is the largest batch, in encoded blocks, that is deferred
 // at all: a larger one is committed at once, as before the memtable. The
-// group commit holds the Apply lock while it runs, and bbolt
-// inserts each key of a transaction into its in-memory node with a copy
-// of the node's tail, so a group of large blocks cost more than their
-// commits one by one, and stalled the Apply that waited for it: with 8 MiB
+// group commit held the Apply lock while it ran when these were measured,
+// and bbolt inserts each key of a transaction into its in-memory node
+// with a copy of the node's tail, so a group of large blocks cost more
+// than their commits one by one, and stalled the Apply that waited for
+// it: with 8 MiB
 // groups of 100 KiB blocks, GossipPropagation20's committed p99 went
 // from 59–62 ms to 470–660 ms, and with 1 MiB groups to 190 ms
 // (docs/benchmarks.md). Small blocks, one per call or relayed, are where

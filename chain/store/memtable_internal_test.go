@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -96,3 +98,30 @@ func SetWALMaxLog(t testing.TB, n int64) {
 	walMaxLog = n
 	t.Cleanup(func() { walMaxLog = old })
 }
+
+// SlowGroupWrites makes every group commit sleep d once it wrote its
+// batches to bbolt, before it takes the Apply lock again, for the rest
+// of t.
+func SlowGroupWrites(t testing.TB, d time.Duration) {
+	groupWritten = func() { time.Sleep(d) }
+	t.Cleanup(func() { groupWritten = nil })
+}
+
+// SetPendingBlocks sets only the pending set's block bound, for the rest
+// of t.
+func SetPendingBlocks(t testing.TB, blocks int) {
+	old := pendingMaxBlocks
+	pendingMaxBlocks = blocks
+	t.Cleanup(func() { pendingMaxBlocks = old })
+}
+
+// CountQueuedCommits counts the group commits queued during the rest of t.
+func CountQueuedCommits(t testing.TB) *atomic.Int64 {
+	var n atomic.Int64
+	queuedHook = func() { n.Add(1) }
+	t.Cleanup(func() { queuedHook = nil })
+	return &n
+}
+
+// Failure returns s's failure, nil while it writes.
+func Failure(s *Store) error { return s.failure() }

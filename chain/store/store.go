@@ -85,6 +85,10 @@ type Store struct {
 	// without applyMu (group.go). Read and set through failure and fail.
 	failMu sync.Mutex
 	failed error
+	// failReported is set once an Apply returned an error while the
+	// store had failed: Close reports a failure no Apply did (a group
+	// commit's, or a background flush's).
+	failReported bool
 	// flushDone is closed when the background flush ends, nil when none
 	// was started since the last was collected; flushErr is its error,
 	// set before flushDone is closed. Under applyMu, and owned by the
@@ -260,6 +264,11 @@ func (s *Store) Close() error {
 	if ferr == nil {
 		ferr = gerr
 	}
+	if ferr == nil {
+		// A failure no Apply reported: a group commit's, which left its
+		// batches to the log.
+		ferr = s.unreportedFailure()
+	}
 	if closeHook != nil {
 		closeHook()
 	}
@@ -285,6 +294,26 @@ func (s *Store) Close() error {
 func (s *Store) failure() error {
 	s.failMu.Lock()
 	defer s.failMu.Unlock()
+	return s.failed
+}
+
+// noteReported records that an Apply returned an error while the store
+// had failed: the caller knows, and Close need not say it again.
+func (s *Store) noteReported() {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if s.failed != nil {
+		s.failReported = true
+	}
+}
+
+// unreportedFailure returns the store's failure if no Apply returned it.
+func (s *Store) unreportedFailure() error {
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if s.failReported {
+		return nil
+	}
 	return s.failed
 }
 

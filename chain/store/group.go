@@ -251,10 +251,10 @@ func (s *Store) commitMerged(list []*chain.Batch) error {
 // replaying batches whose group commit reached the file before the crash
 // (and the reset did not, or it was not due: batches came while the
 // group was written) leaves the same state. The file's tip is then the
-// log's base or one of its batches' tips, and any other is refused. Their index entries are
-// left out and the mark is not moved: the held-back entries of blocks
-// below them may have died with the process, and catchUp, next, indexes
-// every main-chain block above the mark.
+// log's base or one of its batches' tips, and any other is refused.
+// Their index entries are left out and the mark is not moved: the
+// held-back entries of blocks below them may have died with the process,
+// and catchUp, next, indexes every main-chain block above the mark.
 func (s *Store) replayWAL(list []*chain.Batch) error {
 	base := s.wal.base
 	final := base

@@ -105,11 +105,11 @@
 // not commit together): by a goroutine started right after the Apply that
 // got there returns, which writes to bbolt without the Apply lock while
 // the next Applies keep logging and deferring, and drops the batches it
-// wrote once they are in; by that Apply itself once they hold twice the
-// bounds, or the log 8 MiB; before any batch that is not deferrable; and
-// at Close. Then the log is reset, if no batch was logged while the group
-// was written: its header is rewritten with the next generation and
-// synced, and new records are written over the old from its start. So a
+// wrote once they are in, then commits those logged meanwhile under the
+// lock; by that Apply itself once they hold twice the bounds; before any
+// batch that is not deferrable; and at Close. Then the log is reset: its
+// header is rewritten with the next generation and synced, and new
+// records are written over the old from its start. So a
 // run of single-block batches costs one log write and one fdatasync each
 // instead of a bbolt commit of 10 to 230 pages and two fdatasyncs, and
 // bbolt writes the group's pages once.
@@ -195,9 +195,9 @@
 // loads its list of free pages (about one large batch's worth), then the
 // store checks the schema version, the buckets, and that the mark is the
 // tip, and reads the log. Nothing else is read or scanned. The
-// exceptions: after a crash, the log's records (at most 8 MiB, and
-// usually a group's: 80 blocks or 1.25 MiB of blocks, twice that while a
-// group is written) are decoded and committed in one transaction, up to
+// exceptions: after a crash, the log's records (a group's at most, 80
+// blocks or 1.25 MiB of blocks, and the batches logged while it was
+// written: twice that) are decoded and committed in one transaction, up to
 // the first record that is short, fails its CRC or has another generation
 // or sequence number (the torn tail of a crash: it was never
 // acknowledged), then the log is reset; replaying records whose group

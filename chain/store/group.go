@@ -78,8 +78,8 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	}
 	blocks, bytes := s.mem.add(copyBatch(b), size, tip, height)
 	switch {
-	case blocks < s.mem.maxBlocks() && bytes < s.mem.maxBytes() && s.wal.off < walMaxLog:
-	case groupCommitInline || blocks >= 2*s.mem.maxBlocks() || bytes >= 2*s.mem.maxBytes() || s.wal.off >= walMaxLog:
+	case blocks < s.mem.maxBlocks() && bytes < s.mem.maxBytes():
+	case groupCommitInline || blocks >= 2*s.mem.maxBlocks() || bytes >= 2*s.mem.maxBytes():
 		// A failure is not b's: b is in the log and the memtable,
 		// every read sees it and the next Open commits it, so it is
 		// applied. The failure is the store's now, and the next Apply or
@@ -91,25 +91,13 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 		// commit took a relayed block's p99 up (docs/benchmarks.md).
 		// An Apply that gets applyMu first defers on top, up to twice
 		// the bounds, past which it commits inline. While a group is
-		// written, the batches it takes count too: it queues the next
-		// itself when it ends, if the rest still reach a bound.
-		s.queueGroup()
+		// written, the batches it takes count too: it commits those that
+		// came meanwhile itself when it ends.
+		s.groupQueued = true
+		go s.commitQueued()
 	}
 	return true, nil
 }
-
-// queueGroup starts a group commit, to run once applyMu is free. Called
-// under applyMu.
-func (s *Store) queueGroup() {
-	s.groupQueued = true
-	go s.commitQueued()
-}
-
-// walMaxLog bounds the log's length, past which an Apply commits the
-// memtable itself, and so empties the log: a group commit that writes
-// while Applies add batches (commitQueued) leaves the log as it is when
-// they did, and under a steady stream of blocks it might never be empty.
-var walMaxLog int64 = 8 << 20
 
 // groupCommitInline makes the Apply that takes the memtable to a bound
 // commit it itself, for tests that count the batches pending.
@@ -130,12 +118,13 @@ var queuedHook, groupWritten func()
 // meanwhile. It takes the batches listed when it starts, and drops them
 // from the memtable once they are in bbolt; readers see the list over
 // the file before or after the commit, the same state either way
-// (memtable). It resets the log only if no batch came meanwhile: the
-// log then holds the committed batches and the new ones after them, and
-// Open replays them all over the file whose tip is any of theirs
-// (replayWAL). While it writes, it owns what a commit reads and
-// changes besides bbolt (the index's pending set and background flush);
-// an Apply that must commit itself waits for it (awaitGroup).
+// (memtable). Then, under applyMu, it commits the batches that came
+// meanwhile (commitPending) and resets the log. Until then the log holds
+// the batches in bbolt and the new ones after them, and Open replays
+// them all over a file whose tip is any of theirs (replayWAL). While it
+// writes, it owns what a commit reads and changes besides bbolt (the
+// index's pending set and background flush); an Apply that must commit
+// itself waits for it (awaitGroup).
 func (s *Store) commitQueued() {
 	if queuedHook != nil {
 		queuedHook()
@@ -159,7 +148,8 @@ func (s *Store) commitQueued() {
 		groupWritten()
 	}
 	s.applyMu.Lock()
-	defer func() { s.groupDone = nil; close(done) }()
+	s.groupDone = nil
+	close(done)
 	if err != nil {
 		// The batches are in the log, for the next Open; the next Apply,
 		// or Close, reports it.
@@ -174,9 +164,14 @@ func (s *Store) commitQueued() {
 		}
 		return
 	}
-	if s.mem.full() && !s.groupQueued && !s.closed.Load() {
-		s.queueGroup()
-	}
+	// Batches came while the group was written: the few blocks of a
+	// write's time. They are committed now, under applyMu, and the log
+	// reset behind them: left for the next group, they kept the log from
+	// ever being reset while blocks came one after the other (one /mine
+	// after another), and the log file, which keeps its largest size,
+	// grew by a block's record for every block (scripts/bench-btcd.sh:
+	// 1,051 bytes of disk a block against 584).
+	_ = s.commitPending() // a failure is the store's, for the next Apply or Close
 }
 
 // awaitGroup waits for the group commit writing without applyMu, if

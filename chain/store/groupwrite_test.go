@@ -31,9 +31,8 @@ func groupWritten(t *testing.T, st *store.Store, g *gen) (hashes []chain.Hash, r
 
 // TestApplyWhileGroupWrites: the Applies after the one that took the
 // memtable to its bound do not wait for the group's commit: they return
-// while it writes to bbolt, are read meanwhile, and stay in the memtable
-// and the log when it ends (the log is not reset under them). Every block
-// reads the same after a reopen.
+// while it writes to bbolt, are read meanwhile, and are committed by the
+// group when it ends. Every block reads the same after a reopen.
 func TestApplyWhileGroupWrites(t *testing.T) {
 	st, path := openTemp(t, store.WithNoSync(true))
 	g := newGen(83, 8)
@@ -64,7 +63,7 @@ func TestApplyWhileGroupWrites(t *testing.T) {
 	}
 	release()
 	testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
-		return store.PendingBatches(st) == len(more)
+		return store.PendingBatches(st) == 0 // those that came meanwhile too
 	})
 	if tip, err := st.Tip(); err != nil || tip != more[len(more)-1] {
 		t.Fatalf("tip %s, %v; want the last block applied", tip.Short(), err)
@@ -78,10 +77,9 @@ func TestApplyWhileGroupWrites(t *testing.T) {
 }
 
 // TestWALReplayOverGroupWritten: a crash after a group commit wrote its
-// blocks to bbolt, while more blocks were logged after them, loses none,
-// whether it comes before the group dropped its batches or after (when
-// the log must not have been reset under the new ones): Open replays the
-// log over a file whose tip is one of its records'.
+// blocks to bbolt, while more blocks were logged after them, loses none:
+// before the group ended, Open replays the log over a file whose tip is
+// one of its records'; after, the group had committed them too.
 func TestWALReplayOverGroupWritten(t *testing.T) {
 	for _, ended := range []bool{false, true} {
 		name := map[bool]string{false: "while the group writes", true: "after the group ended"}[ended]
@@ -100,7 +98,7 @@ func TestWALReplayOverGroupWritten(t *testing.T) {
 			if ended {
 				release()
 				testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
-					return store.PendingBatches(st) == 3
+					return store.PendingBatches(st) == 0
 				})
 			}
 			if err := store.Crash(st); err != nil {
@@ -170,8 +168,7 @@ func TestCloseReportsGroupFailure(t *testing.T) {
 
 // TestNoGroupQueuedWhileOneWrites: Applies while a group commit writes
 // start no other (each found the memtable at its bound, the written
-// batches counting); the group queues the next when it ends, if what is
-// left still reaches the bound.
+// batches counting); the group commits them itself when it ends.
 func TestNoGroupQueuedWhileOneWrites(t *testing.T) {
 	queued := store.CountQueuedCommits(t)
 	st, _ := openTemp(t, store.WithNoSync(true))
@@ -184,35 +181,41 @@ func TestNoGroupQueuedWhileOneWrites(t *testing.T) {
 	}
 	release()
 	testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
-		return store.PendingBatches(st) == 60
-	})
-	connectN(t, st, g, 4, 0) // 64: the next group
-	testutil.Eventually(t, 10*time.Second, "the next group commit", func() bool {
 		return store.PendingBatches(st) == 0
 	})
-	if n := queued.Load(); n != 2 {
-		t.Fatalf("%d group commits queued in all, want 2", n)
+	if n := queued.Load(); n != 1 {
+		t.Fatalf("%d group commits queued in all, want 1", n)
 	}
 }
 
-// TestWALLengthBound: while group commits keep overlapping new batches,
-// the log is never reset by them, and the Apply that takes it past its
-// length bound commits the memtable itself, which empties it.
-func TestWALLengthBound(t *testing.T) {
+// TestLogResetBehindGroupWrites: blocks that come while groups are
+// written do not keep the log from being reset: the group commits them
+// too when it ends, and the log file stays the size of a group's records
+// instead of growing with every block.
+func TestLogResetBehindGroupWrites(t *testing.T) {
 	st, path := openTemp(t, store.WithNoSync(true))
 	g := newGen(97, 8)
 	connectN(t, st, g, 1, 0)
-	_, release := groupWritten(t, st, g)
-	connectN(t, st, g, 2, 1)
-	release()
-	testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
-		return store.PendingBatches(st) == 2
-	})
-	size := fileSize(t, path+store.WALSuffix)
-	store.SetWALMaxLog(t, size+1)
-	connectN(t, st, g, 1, 1) // past the bound
+	const groups = 6
+	var first int64
+	for i := range groups {
+		_, release := groupWritten(t, st, g)
+		connectN(t, st, g, 3, 0) // while the group writes
+		release()
+		testutil.Eventually(t, 10*time.Second, "the group commit's end", func() bool {
+			return store.PendingBatches(st) < 64
+		})
+		if i == 0 {
+			first = fileSize(t, path+store.WALSuffix)
+		}
+	}
 	if n := store.PendingBatches(st); n != 0 {
-		t.Fatalf("%d batches pending after the log passed its bound, want 0", n)
+		t.Fatalf("%d batches pending once the groups ended, want 0", n)
+	}
+	// The file keeps its largest size: one group's records and the
+	// three after them, each time.
+	if got := fileSize(t, path+store.WALSuffix); got > first*3/2 {
+		t.Fatalf("log file of %d bytes after %d groups, %d after the first: it was not reset behind the groups", got, groups, first)
 	}
 }
 

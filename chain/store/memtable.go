@@ -19,16 +19,16 @@ import (
 // pending batches are merged into one and committed through commitBatch,
 // in one bbolt transaction, when they reach a bound (group.go: without
 // the Apply lock), before any batch that is not deferrable, and at Close;
-// then the log is reset, unless batches came while the group was written.
+// then the log is reset (after the batches that came while the group was
+// written are committed too).
 
 // Bounds of the memtable. The batch that reaches either commits the
 // list. memMaxBlocks counts blocks, not batches: a sync batch holds up to
 // 64 blocks itself. 64 blocks: a sync batch is up to 64 blocks already,
 // and a group that large takes a coinbase-only block's commit from ~10
 // pages to about one page per block. 1 MiB of encoded blocks: what Open
-// reads from the log and commits again after a crash stays small (a few
-// groups' worth while groups are written as batches keep coming, 8 MiB
-// at most: walMaxLog).
+// reads from the log and commits again after a crash stays small (a
+// group and the batches that came while it was written).
 //
 // memDeferMax is the largest batch, in encoded blocks, that is deferred
 // at all: a larger one is committed at once, as before the memtable. The

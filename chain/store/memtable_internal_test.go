@@ -92,13 +92,6 @@ func HoldGroupWrites(t testing.TB) (written <-chan struct{}, release func()) {
 	return ch, release
 }
 
-// SetWALMaxLog sets the log's length bound for the rest of t.
-func SetWALMaxLog(t testing.TB, n int64) {
-	old := walMaxLog
-	walMaxLog = n
-	t.Cleanup(func() { walMaxLog = old })
-}
-
 // SlowGroupWrites makes every group commit sleep d once it wrote its
 // batches to bbolt, before it takes the Apply lock again, for the rest
 // of t.

@@ -14,9 +14,9 @@ import (
 
 // The write-ahead log keeps the memtable's batches durable (memtable.go):
 // Apply of a deferred batch appends one record and syncs it, and a group
-// commit that reached bbolt resets the log, if no batch was appended
-// while it wrote (group.go); else the log keeps growing, to walMaxLog at
-// most. It is WALSuffix after the store file's path.
+// commit that reached bbolt resets the log, once it also committed the
+// batches appended while it wrote (group.go). It is WALSuffix after the
+// store file's path.
 //
 //	header  magic "gcwal\x00\x00\x02" (8) | generation uint64 | base tip (32) |
 //	        CRC-32C of the 48 bytes before

@@ -103,11 +103,6 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 // commit it itself, for tests that count the batches pending.
 var groupCommitInline = false
 
-// queuedHook, set by tests only, runs when a queued group commit starts,
-// before it takes applyMu; groupWritten runs once it wrote its batches
-// to bbolt, before it takes applyMu again to drop them.
-var queuedHook, groupWritten func()
-
 // commitQueued commits the memtable's batches once the Apply that took
 // it to a bound returned, unless it is no longer full (a batch that is
 // not deferrable, or an Apply past twice the bounds, committed it), or
@@ -126,8 +121,8 @@ var queuedHook, groupWritten func()
 // index's pending set and background flush); an Apply that must commit
 // itself waits for it (awaitGroup).
 func (s *Store) commitQueued() {
-	if queuedHook != nil {
-		queuedHook()
+	if h := s.hooks.queued.Load(); h != nil {
+		(*h)()
 	}
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
@@ -144,8 +139,8 @@ func (s *Store) commitQueued() {
 	s.groupDone = done
 	s.applyMu.Unlock()
 	err := s.commitMerged(list)
-	if groupWritten != nil {
-		groupWritten()
+	if h := s.hooks.written.Load(); h != nil {
+		(*h)()
 	}
 	s.applyMu.Lock()
 	s.groupDone = nil

@@ -15,7 +15,7 @@ import (
 // HoldGroupWrites holds it, without the Apply lock.
 func groupWritten(t *testing.T, st *store.Store, g *gen) (hashes []chain.Hash, release func()) {
 	t.Helper()
-	written, release := store.HoldGroupWrites(t)
+	written, release := store.HoldGroupWrites(t, st)
 	for range 64 {
 		b := chain.NewBatch()
 		hashes = append(hashes, g.connect(b, 1).Hash())
@@ -127,9 +127,9 @@ func TestWALReplayOverGroupWritten(t *testing.T) {
 // (run with -race: an Apply that collected one meanwhile raced it), and
 // every transaction is found, before and after a reopen.
 func TestGroupWriteOwnsFlushes(t *testing.T) {
-	store.SlowGroupWrites(t, 2*time.Millisecond)
 	store.SetPendingBlocks(t, 40)
 	st, path := openTemp(t, store.WithNoSync(true))
+	store.SlowGroupWrites(st, 2*time.Millisecond)
 	g := newGen(11, 8)
 	blocks := connectN(t, st, g, 600, 1)
 	checkLookups(t, st, blocks)
@@ -170,8 +170,8 @@ func TestCloseReportsGroupFailure(t *testing.T) {
 // start no other (each found the memtable at its bound, the written
 // batches counting); the group commits them itself when it ends.
 func TestNoGroupQueuedWhileOneWrites(t *testing.T) {
-	queued := store.CountQueuedCommits(t)
 	st, _ := openTemp(t, store.WithNoSync(true))
+	queued := store.CountQueuedCommits(st)
 	g := newGen(13, 8)
 	connectN(t, st, g, 1, 0)
 	_, release := groupWritten(t, st, g)

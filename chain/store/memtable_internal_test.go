@@ -80,24 +80,24 @@ func encodeForTest(tb testing.TB, b *chain.Batch) []byte {
 	return rec
 }
 
-// HoldGroupWrites makes every queued group commit wait once it wrote its
-// batches to bbolt, before it takes the Apply lock again to drop them,
-// until release is called (at the latest when t ends).
-func HoldGroupWrites(t testing.TB) (written <-chan struct{}, release func()) {
+// HoldGroupWrites makes every queued group commit of s wait once it
+// wrote its batches to bbolt, before it takes the Apply lock again to
+// drop them, until release is called (at the latest when t ends).
+func HoldGroupWrites(t testing.TB, s *Store) (written <-chan struct{}, release func()) {
 	ch, gate := make(chan struct{}, 16), make(chan struct{})
 	var once sync.Once
 	release = func() { once.Do(func() { close(gate) }) }
-	groupWritten = func() { ch <- struct{}{}; <-gate }
-	t.Cleanup(func() { release(); groupWritten = nil })
+	hook := func() { ch <- struct{}{}; <-gate }
+	s.hooks.written.Store(&hook)
+	t.Cleanup(release)
 	return ch, release
 }
 
-// SlowGroupWrites makes every group commit sleep d once it wrote its
-// batches to bbolt, before it takes the Apply lock again, for the rest
-// of t.
-func SlowGroupWrites(t testing.TB, d time.Duration) {
-	groupWritten = func() { time.Sleep(d) }
-	t.Cleanup(func() { groupWritten = nil })
+// SlowGroupWrites makes every group commit of s sleep d once it wrote
+// its batches to bbolt, before it takes the Apply lock again.
+func SlowGroupWrites(s *Store, d time.Duration) {
+	hook := func() { time.Sleep(d) }
+	s.hooks.written.Store(&hook)
 }
 
 // SetPendingBlocks sets only the pending set's block bound, for the rest
@@ -108,11 +108,11 @@ func SetPendingBlocks(t testing.TB, blocks int) {
 	t.Cleanup(func() { pendingMaxBlocks = old })
 }
 
-// CountQueuedCommits counts the group commits queued during the rest of t.
-func CountQueuedCommits(t testing.TB) *atomic.Int64 {
+// CountQueuedCommits counts the group commits of s queued from now on.
+func CountQueuedCommits(s *Store) *atomic.Int64 {
 	var n atomic.Int64
-	queuedHook = func() { n.Add(1) }
-	t.Cleanup(func() { queuedHook = nil })
+	hook := func() { n.Add(1) }
+	s.hooks.queued.Store(&hook)
 	return &n
 }
 

@@ -448,7 +448,7 @@ func TestGroupCommitQueued(t *testing.T) {
 			var started <-chan struct{}
 			var release func()
 			if tt.close {
-				started, release = store.HoldQueuedCommits(t)
+				started, release = store.HoldQueuedCommits(t, st)
 			}
 			var hashes []chain.Hash
 			for range tt.blocks {

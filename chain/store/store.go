@@ -108,6 +108,12 @@ type Store struct {
 	// groupQueued is set while a group commit started by an Apply
 	// waits for applyMu (group.go). Under applyMu.
 	groupQueued bool
+	// hooks are set by tests only: queued runs when a queued group
+	// commit starts, before it takes applyMu; written once it wrote its
+	// batches to bbolt, before it takes applyMu again. The store's own,
+	// so that a group commit of a store a test left behind runs none of
+	// the next test's.
+	hooks struct{ queued, written atomic.Pointer[func()] }
 	// groupDone is closed when the group commit writing to bbolt
 	// without applyMu ends, nil when none is (group.go). Under applyMu.
 	groupDone chan struct{}

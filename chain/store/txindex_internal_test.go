@@ -155,14 +155,15 @@ func SetGroupBound(t testing.TB, n int) {
 	SetGroupCommitInline(t)
 }
 
-// HoldQueuedCommits makes every queued group commit wait, before it takes
+// HoldQueuedCommits makes every queued group commit of s wait, before it takes
 // the Apply lock, until release is called (at the latest when t ends).
-func HoldQueuedCommits(t testing.TB) (started <-chan struct{}, release func()) {
+func HoldQueuedCommits(t testing.TB, s *Store) (started <-chan struct{}, release func()) {
 	ch, gate := make(chan struct{}, 16), make(chan struct{})
 	var once sync.Once
 	release = func() { once.Do(func() { close(gate) }) }
-	queuedHook = func() { ch <- struct{}{}; <-gate }
-	t.Cleanup(func() { release(); queuedHook = nil })
+	hook := func() { ch <- struct{}{}; <-gate }
+	s.hooks.queued.Store(&hook)
+	t.Cleanup(release)
 	return ch, release
 }
 

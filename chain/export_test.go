@@ -28,7 +28,15 @@ func VerifyInOneBatch(sc *SigCache, p *Params, txs []*Transaction) []bool {
 
 // KnownTip returns the committed tip's meta as the chain's store keeps it
 // in memory, if it does (tipstore.go).
-func KnownTip(c *Chain) (*BlockMeta, bool) { return c.store.(*tipStore).known() }
+func KnownTip(c *Chain) (*BlockMeta, bool) {
+	t := c.store.(*tipStore)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.meta == nil {
+		return nil, false
+	}
+	return t.meta.Clone(), true
+}
 
 // ForgedDigest is a digest of txs that claims root as their merkle root,
 // which DigestTxs never makes: tests see whether the chain took a

@@ -68,16 +68,6 @@ func (t *tipStore) set(m *BlockMeta) {
 	t.mu.Unlock()
 }
 
-// known returns a copy of the committed tip's meta, if it is known.
-func (t *tipStore) known() (*BlockMeta, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.meta == nil {
-		return nil, false
-	}
-	return t.meta.Clone(), true
-}
-
 // knownTip returns the committed tip's hash and height, if known,
 // without copying its meta.
 func (t *tipStore) knownTip() (Hash, uint64, bool) {

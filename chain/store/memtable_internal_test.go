@@ -84,11 +84,17 @@ func encodeForTest(tb testing.TB, b *chain.Batch) []byte {
 // wrote its batches to bbolt, before it takes the Apply lock again to
 // drop them, until release is called (at the latest when t ends).
 func HoldGroupWrites(t testing.TB, s *Store) (written <-chan struct{}, release func()) {
+	return holdAt(t, &s.hooks.written)
+}
+
+// holdAt installs a hook in slot that signals each call on reached and
+// waits until release is called (at the latest when t ends).
+func holdAt(t testing.TB, slot *atomic.Pointer[func()]) (reached <-chan struct{}, release func()) {
 	ch, gate := make(chan struct{}, 16), make(chan struct{})
 	var once sync.Once
 	release = func() { once.Do(func() { close(gate) }) }
 	hook := func() { ch <- struct{}{}; <-gate }
-	s.hooks.written.Store(&hook)
+	slot.Store(&hook)
 	t.Cleanup(release)
 	return ch, release
 }

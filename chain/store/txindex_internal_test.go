@@ -158,13 +158,7 @@ func SetGroupBound(t testing.TB, n int) {
 // HoldQueuedCommits makes every queued group commit of s wait, before it takes
 // the Apply lock, until release is called (at the latest when t ends).
 func HoldQueuedCommits(t testing.TB, s *Store) (started <-chan struct{}, release func()) {
-	ch, gate := make(chan struct{}, 16), make(chan struct{})
-	var once sync.Once
-	release = func() { once.Do(func() { close(gate) }) }
-	hook := func() { ch <- struct{}{}; <-gate }
-	s.hooks.queued.Store(&hook)
-	t.Cleanup(release)
-	return ch, release
+	return holdAt(t, &s.hooks.queued)
 }
 
 // SetGroupCommitInline makes the Apply that takes the memtable to a bound

@@ -44,13 +44,7 @@ func (s *Store) Tip() (chain.Hash, error) {
 
 // Meta returns the index entry of a stored block.
 func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
-	var m *chain.BlockMeta
-	err := s.read(func(v *txView) error {
-		var err error
-		m, err = v.Meta(h)
-		return err
-	})
-	return m, err
+	return readOne(s, func(v *txView) (*chain.BlockMeta, error) { return v.Meta(h) })
 }
 
 // Block returns a stored block.
@@ -117,13 +111,7 @@ func (s *Store) BlockBytes(h chain.Hash) ([]byte, error) {
 
 // MainHash returns the hash of the main-chain block at height.
 func (s *Store) MainHash(height uint64) (chain.Hash, error) {
-	var h chain.Hash
-	err := s.read(func(v *txView) error {
-		var err error
-		h, err = v.MainHash(height)
-		return err
-	})
-	return h, err
+	return readOne(s, func(v *txView) (chain.Hash, error) { return v.MainHash(height) })
 }
 
 // mainRecord decodes the main-index record v read at height (err is the
@@ -145,13 +133,7 @@ func mainRecord(height uint64, v []byte, err error) (chain.Hash, error) {
 // Account returns the state of addr at the tip; an address the store does
 // not hold is the zero Account.
 func (s *Store) Account(addr string) (chain.Account, error) {
-	var a chain.Account
-	err := s.read(func(v *txView) error {
-		var err error
-		a, err = v.Account(addr)
-		return err
-	})
-	return a, err
+	return readOne(s, func(v *txView) (chain.Account, error) { return v.Account(addr) })
 }
 
 // accountRecord decodes the accounts record v read for addr (err is the
@@ -269,6 +251,17 @@ func (s *Store) read(fn func(*txView) error) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	return fn(openView(tx, pb))
+}
+
+// readOne is a single read of the txView: read returning what fn does.
+func readOne[T any](s *Store, fn func(*txView) (T, error)) (T, error) {
+	var out T
+	err := s.read(func(v *txView) error {
+		var err error
+		out, err = fn(v)
+		return err
+	})
+	return out, err
 }
 
 // openView returns a txView on tx over the pending batches pb. It opens

@@ -131,10 +131,7 @@ func (s *Store) commitQueued() {
 	if s.closed.Load() || s.failure() != nil || !s.mem.full() {
 		return
 	}
-	s.mem.mu.RLock()
-	list := s.mem.list
-	s.mem.mu.RUnlock()
-	tip, _, _ := s.mem.pendingTip() // the file's once list is in it
+	list, tip := s.mem.listed() // tip: the file's once list is in it
 	done := make(chan struct{})
 	s.groupDone = done
 	s.applyMu.Unlock()
@@ -203,13 +200,10 @@ func (s *Store) commitPending() error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-	s.mem.mu.RLock()
-	list := s.mem.list
-	s.mem.mu.RUnlock()
+	list, tip := s.mem.listed() // tip: the file's once list is in it
 	if len(list) == 0 {
 		return nil
 	}
-	tip, _, _ := s.mem.pendingTip() // the file's once list is in it
 	err := s.commitMerged(list)
 	if err == nil {
 		// Before any later commit: a log replayed over a file that

@@ -138,6 +138,14 @@ func (mt *memtable) pendingTip() (chain.Hash, uint64, bool) {
 	return mt.tip, mt.tipHeight, len(mt.list) > 0
 }
 
+// listed returns the pending batches and the tip once they are in. Called
+// under applyMu, which serialises every change of the list.
+func (mt *memtable) listed() ([]*chain.Batch, chain.Hash) {
+	mt.mu.RLock()
+	defer mt.mu.RUnlock()
+	return mt.list, mt.tip
+}
+
 // clear forgets the batches, which a group commit wrote. A new slice:
 // readers may still hold the old one.
 func (mt *memtable) clear() {

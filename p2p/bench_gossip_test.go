@@ -52,23 +52,20 @@ const (
 // message, which would sit on the delivery path being measured: only the
 // graft and prune events are kept.
 // It also sums the payload bytes of every message its node sends, for the
-// bytes each block costs on the wire, and keeps when GossipSub last
-// delivered a message to its node (delivered, Unix ns; nil to skip).
+// bytes each block costs on the wire, and times when its node first
+// received the message being measured and when GossipSub delivered it
+// (stages, bench_hops_test.go).
 type lightTracer struct {
 	*meshTracer
-	sent      *atomic.Int64
-	delivered *atomic.Int64
+	sent   *atomic.Int64
+	stages *hopStages
 }
 
 // DeliverMessage is called once the node's validator accepted a message,
 // just before GossipSub forwards it to the mesh (pubsub's
 // publishMessage): the moment a block is relayed, its commit possibly
 // still under way.
-func (l lightTracer) DeliverMessage(*pubsub.Message) {
-	if l.delivered != nil {
-		l.delivered.Store(time.Now().UnixNano())
-	}
-}
+func (l lightTracer) DeliverMessage(*pubsub.Message) { markFirst(&l.stages.deliver) }
 
 func (lightTracer) ValidateMessage(*pubsub.Message)       {}
 func (lightTracer) DuplicateMessage(*pubsub.Message)      {}
@@ -121,9 +118,9 @@ type gossipNet struct {
 	degree []int
 	// sent is the payload bytes of every gossip message any node sent.
 	sent atomic.Int64
-	// delivered is, for each node, when GossipSub last delivered it a
-	// message (lightTracer).
-	delivered []atomic.Int64
+	// stages is, for each node, when it received and when GossipSub
+	// delivered the message being measured (lightTracer).
+	stages []hopStages
 }
 
 // newGossipNet starts the hosts; join attaches each host's GossipSub
@@ -132,7 +129,7 @@ type gossipNet struct {
 // peers on topic.
 func newGossipNet(b *testing.B) *gossipNet {
 	b.Helper()
-	n := &gossipNet{delivered: make([]atomic.Int64, gossipNodes)}
+	n := &gossipNet{stages: make([]hopStages, gossipNodes)}
 	for range gossipNodes {
 		h := newNodeHost(b)
 		b.Cleanup(func() { h.Close() })
@@ -227,7 +224,10 @@ func (l latencies) reportRounds(b *testing.B, perRound int) {
 // machine's cores set a floor on the last node's latency.
 // p99-round-min-ms and p99-round-max-ms are the lowest and highest p99
 // of the run's rounds of 100 blocks (see gossipBlocksPerOp: why 200
-// blocks, and how much the p99 of 100 moves).
+// blocks, and how much the p99 of 100 moves). recv-, hop- and
+// commit-lag-p50-ms and -p90-ms split each delivery into the time until
+// the node first received the message, the node's own time until it
+// forwarded it, and how long its commit ended after that (hopLatencies).
 //
 // block=… carries blocks of about 1 KiB (4 transfers) and 100 KiB (454
 // transfers); raw=… carries bare payloads of the same sizes through
@@ -266,7 +266,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 		b.Cleanup(closeC)
 		processAll(b, c, prefix, len(prefix))
 		g, err := p2p.NewGossip(context.Background(), h.Host, c, nopSync{},
-			p2p.WithPubSubOptions(pubsub.WithRawTracer(lightTracer{net.tracer[i], &net.sent, &net.delivered[i]})))
+			p2p.WithPubSubOptions(pubsub.WithRawTracer(lightTracer{net.tracer[i], &net.sent, &net.stages[i]})))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -276,6 +276,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 	net.connect(b, protocol.BlockTopic(p.NetworkID()))
 
 	var lat, fwd latencies
+	var hops hopLatencies
 	var cpu time.Duration
 	var blockBytes int64
 	published := 0
@@ -326,8 +327,8 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 				wg.Go(func() { arrived[i], errs[i] = waitTip(wctx, c, ch, want) })
 			}
 
-			for i := range net.delivered {
-				net.delivered[i].Store(0)
+			for i := range net.stages {
+				net.stages[i].reset()
 			}
 			b.StartTimer()
 			cpu0 := testutil.ProcessCPU()
@@ -347,9 +348,10 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 					b.Fatalf("block %d from node %d never reached node %d: %v", published, pub, i, errs[i])
 				}
 				lat = append(lat, arrived[i].Sub(start))
-				if at := net.delivered[i].Load(); at != 0 {
+				if at := net.stages[i].deliver.Load(); at != 0 {
 					fwd = append(fwd, time.Unix(0, at).Sub(start))
 				}
+				hops.add(&net.stages[i], start, chains[i].committedAt.Load())
 			}
 			published++
 			time.Sleep(gossipPause)
@@ -359,6 +361,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 	lat.report(b)
 	lat.reportRounds(b, gossipRound*(gossipNodes-1))
 	fwd.reportAs(b, "fwd-")
+	hops.report(b)
 	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(published), "cpu-ms/block")
 	b.ReportMetric(float64(blockBytes)/float64(published), "B/block")
 	reportWire(b, net, published)
@@ -443,7 +446,7 @@ func benchGossipRaw(b *testing.B, size int) {
 		ps, err := pubsub.NewGossipSub(ctx, h.Host, append(unsignedGossip(),
 			pubsub.WithFloodPublish(true),
 			pubsub.WithMaxMessageSize(protocol.MaxGossipMessageSize),
-			pubsub.WithRawTracer(lightTracer{net.tracer[i], &net.sent, nil}))...)
+			pubsub.WithRawTracer(lightTracer{net.tracer[i], &net.sent, &net.stages[i]}))...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -478,6 +481,7 @@ func benchGossipRaw(b *testing.B, size int) {
 	rand.NewChaCha8([32]byte{2}).Read(payload)
 	net.sent.Store(0)
 	var lat latencies
+	var hops hopLatencies
 	var cpu time.Duration
 	seq := uint64(0)
 	for b.Loop() {
@@ -486,6 +490,9 @@ func benchGossipRaw(b *testing.B, size int) {
 			pub := int(seq % gossipNodes)
 			msg := bytes.Clone(payload) // pubsub keeps it in its message cache
 			binary.BigEndian.PutUint64(msg, seq)
+			for i := range net.stages {
+				net.stages[i].reset()
+			}
 			b.StartTimer()
 			cpu0 := testutil.ProcessCPU()
 			start := time.Now()
@@ -503,6 +510,7 @@ func benchGossipRaw(b *testing.B, size int) {
 						b.Fatalf("node %d got message %d, want %d", i, a.seq, seq)
 					}
 					lat = append(lat, a.at.Sub(start))
+					hops.add(&net.stages[i], start, 0)
 				case <-deadline.C:
 					b.Fatalf("message %d from node %d never reached node %d", seq, pub, i)
 				}
@@ -516,6 +524,7 @@ func benchGossipRaw(b *testing.B, size int) {
 		b.StartTimer()
 	}
 	lat.report(b)
+	hops.report(b)
 	lat.reportRounds(b, gossipRound*(gossipNodes-1))
 	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(seq), "cpu-ms/block")
 	b.ReportMetric(float64(size), "B/block")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,9 @@ type testChain struct {
 	// early counts the gossiped blocks still committing after
 	// ProcessBlock returned.
 	early sync.WaitGroup
+	// committedAt is when the last commit that joined a block to the
+	// main chain ended (Unix ns), on the goroutine that committed it.
+	committedAt atomic.Int64
 }
 
 func newTestChain(t testing.TB) *testChain {
@@ -92,6 +96,9 @@ func (c *testChain) process(ctx context.Context, b *chain.Block, d *chain.TxDige
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch, err := c.ProcessCheckedValidated(ctx, cb, validated)
+	if ch != nil && ch.Joined(b.Hash()) {
+		c.committedAt.Store(time.Now().UnixNano())
+	}
 	if ch != nil {
 		c.mp.ReorgChange(ch, c.Chain)
 	}

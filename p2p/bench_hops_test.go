@@ -1,0 +1,75 @@
+package p2p_test
+
+import (
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+)
+
+// hopStages is when one node's GossipSub first received a message and
+// when it delivered it (to the node's subscription, as it forwarded it
+// to its mesh), as Unix ns, zero until it happens. The benchmarks gossip
+// one message at a time and reset the stages before each, so the first
+// of each event is the measured message's.
+type hopStages struct{ recv, deliver atomic.Int64 }
+
+func (h *hopStages) reset() {
+	h.recv.Store(0)
+	h.deliver.Store(0)
+}
+
+func markFirst(a *atomic.Int64) { a.CompareAndSwap(0, time.Now().UnixNano()) }
+
+// RecvRPC times the first message the node received (lightTracer), and
+// replaces meshTracer's count by peer, a lock and a map insert on the
+// path being measured.
+func (l lightTracer) RecvRPC(rpc *pubsub.RPC) {
+	if len(rpc.GetPublish()) > 0 {
+		markFirst(&l.stages.recv)
+	}
+}
+
+// hopLatencies splits each delivery of GossipPropagation20 into where its
+// time went, so that a relay slower than bare GossipSub says whether its
+// nodes held the message (hop) or the mesh carried it slower (recv):
+//
+//	recv  from the publish to the node's first receipt of the message:
+//	      the hops before it and the transport;
+//	hop   from that receipt to GossipSub's delivery at the node, which
+//	      forwards it: the node's own relay delay, its validator included;
+//	lag   (blocks) from that delivery to the end of the node's commit of
+//	      the block, as the committing goroutine saw it: how long the
+//	      commit trails the forward (protocol.md §16.8).
+type hopLatencies struct{ recv, hop, lag latencies }
+
+// add records node's stages of the message published at start; committed
+// is the end of its commit (Unix ns), or 0 for a message with none.
+func (l *hopLatencies) add(st *hopStages, start time.Time, committed int64) {
+	r, d := st.recv.Load(), st.deliver.Load()
+	if r == 0 || d == 0 {
+		return
+	}
+	l.recv = append(l.recv, time.Duration(r-start.UnixNano()))
+	l.hop = append(l.hop, time.Duration(d-r))
+	if committed != 0 {
+		l.lag = append(l.lag, time.Duration(committed-d))
+	}
+}
+
+func (l *hopLatencies) report(b *testing.B) {
+	for _, part := range []struct {
+		name string
+		l    latencies
+	}{{"recv", l.recv}, {"hop", l.hop}, {"commit-lag", l.lag}} {
+		if len(part.l) == 0 {
+			continue
+		}
+		s := slices.Clone(part.l)
+		slices.Sort(s)
+		b.ReportMetric(s.quantile(0.50), part.name+"-p50-ms")
+		b.ReportMetric(s.quantile(0.90), part.name+"-p90-ms")
+	}
+}

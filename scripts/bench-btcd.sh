@@ -9,7 +9,11 @@
 #      against btcd's JSON-RPC "generate 1", each round sent by one curl
 #      process over one kept-alive connection (so neither side pays a
 #      process spawn per call), in ROUNDS rounds where the systems take
-#      turns, every node running meanwhile; blocks per second;
+#      turns, every node running meanwhile; blocks per second, two ways:
+#      the rounds' wall time (curl's start, about 35 ms a round here, and
+#      the script's checks included), and the calls' own time, the sum of
+#      each call's time_total as curl reports it (from the request's
+#      start to the answer's end: the node's time, on one connection);
 #   c. disk bytes per block: du of the mining node's data directory after
 #      BLOCKS blocks, minus du of the same directory after the node's first
 #      launch, both taken after a clean stop (btcd keeps index and UTXO
@@ -207,7 +211,7 @@ btcd_at() { [[ $(btcd_height "$1") == "$2" ]]; }
 
 # --- one system: a gossipchain binary or a btcd variant ---------------------
 # Systems are named gc (the binary measured), gc-base (-b) and btcd-VARIANT.
-declare -A A_PID A_API A_P2P B_PID EMPTY_ALLOC EMPTY_APP MINE_T SYNC_S HWM_A HWM_B DISK_ALLOC DISK_APP
+declare -A A_PID A_API A_P2P B_PID EMPTY_ALLOC EMPTY_APP MINE_T MINE_C SYNC_S HWM_A HWM_B DISK_ALLOC DISK_APP
 SYSTEMS=(gc)
 [[ -n $BASE ]] && SYSTEMS+=(gc-base)
 for v in $VARIANTS; do SYSTEMS+=("btcd-$v"); done
@@ -249,26 +253,32 @@ prepare() {
 }
 
 # mine S N: N calls of one block each, by one curl over one kept-alive
-# connection; every answer must report a block. Prints the seconds taken.
+# connection; every answer must report a block. Prints the seconds taken
+# by the round and the sum of the calls' own times (curl's time_total of
+# each, written after its answer).
 mine() {
-	local s=$1 n=$2 api=${A_API[$1]} t0 t1 ok
+	local s=$1 n=$2 api=${A_API[$1]} t0 t1 ok calls
 	local out=$WORK/$s-mine.out
+	local took=(-w '\n@took %{time_total}\n')
 	t0=$(now)
 	case $s in
 	gc*)
-		curl -s -X POST --config <(for _ in $(seq "$n"); do echo "url = \"$api/mine\""; done) >"$out"
+		curl -s -X POST "${took[@]}" --config <(for _ in $(seq "$n"); do echo "url = \"$api/mine\""; done) >"$out"
+		t1=$(now)
 		ok=$(grep -o 'Successfully Mined' "$out" | wc -l)
 		;;
 	*)
-		curl -s -u "$RPCUSER:$RPCPASS" -H 'Content-Type: application/json' \
+		curl -s -u "$RPCUSER:$RPCPASS" -H 'Content-Type: application/json' "${took[@]}" \
 			-d '{"jsonrpc":"1.0","id":1,"method":"generate","params":[1]}' \
 			--config <(for _ in $(seq "$n"); do echo "url = \"$api/\""; done) >"$out"
+		t1=$(now)
 		ok=$(grep -o '"error":null' "$out" | wc -l)
 		;;
 	esac
-	t1=$(now)
 	((ok == n)) || die "$s: $ok of $n one-block calls succeeded"
-	fcalc "$t1 - $t0"
+	calls=$(awk '$1 == "@took" { t += $2; k++ } END { if (k) printf "%.6f", t }' "$out")
+	[[ -n $calls ]] || die "$s: curl reported no call times"
+	echo "$(fcalc "$t1 - $t0") $calls"
 }
 
 # sync S: a fresh node B whose only peer is A; seconds from its launch
@@ -301,6 +311,7 @@ for s in "${SYSTEMS[@]}"; do
 	log "$s: starting"
 	prepare "$s"
 	MINE_T[$s]=0
+	MINE_C[$s]=0
 done
 # The timed calls go in ROUNDS rounds, the systems taking turns, so that a
 # change in the machine's load (it is shared) falls on all of them alike.
@@ -314,7 +325,9 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 	for i in $(seq 0 $((n - 1))); do
 		s=${SYSTEMS[$(((r + i) % n))]}
 		log "mining round $((r + 1)) of $ROUNDS: $s, $per blocks"
-		MINE_T[$s]=$(fcalc "${MINE_T[$s]} + $(mine "$s" "$per")")
+		read -r took calls < <(mine "$s" "$per")
+		MINE_T[$s]=$(fcalc "${MINE_T[$s]} + $took")
+		MINE_C[$s]=$(fcalc "${MINE_C[$s]} + $calls")
 	done
 done
 for s in "${SYSTEMS[@]}"; do
@@ -335,8 +348,11 @@ done
 
 # --- report -----------------------------------------------------------------
 echo "blocks=$BLOCKS calls=$((per * ROUNDS)) rounds=$ROUNDS dir=$WORK gc=$GC${BASE:+ gc-base=$BASE} $(uptime | sed 's/.*load/load/')"
-declare -A MINE_RATE
-for s in "${SYSTEMS[@]}"; do MINE_RATE[$s]=$(calc "$per * $ROUNDS / ${MINE_T[$s]}"); done
+declare -A MINE_RATE CALL_RATE
+for s in "${SYSTEMS[@]}"; do
+	MINE_RATE[$s]=$(calc "$per * $ROUNDS / ${MINE_T[$s]}")
+	CALL_RATE[$s]=$(calc "$per * $ROUNDS / ${MINE_C[$s]}")
+done
 printf '%-30s' measure
 for s in "${SYSTEMS[@]}"; do printf ' %16s' "$s"; done
 echo
@@ -348,20 +364,22 @@ table() { # table LABEL ARRAY
 }
 table "a. sync from launch (s)" SYNC_S
 table "b. blocks/s, one per call" MINE_RATE
+table "b'. the same, calls' own time" CALL_RATE
 table "c. disk B/block (du -B1)" DISK_ALLOC
 table "c. disk B/block (du -b)" DISK_APP
 table "d. peak RSS, miner (B)" HWM_A
 table "d. peak RSS, synced (B)" HWM_B
 echo
 echo "ratios: a and b speed ÷ speed (≥ 1: as fast or faster); c and d size ÷ size (≤ 1: as small or smaller)"
-printf '%-30s %8s %8s %8s %8s %8s\n' "" "a" "b" "c" "d miner" "d synced"
+printf '%-30s %8s %8s %8s %8s %8s %8s\n' "" "a" "b" "b'" "c" "d miner" "d synced"
 for g in "${SYSTEMS[@]}"; do
 	[[ $g == gc* ]] || continue
 	for b in "${SYSTEMS[@]}"; do
 		[[ $b == "$g" ]] && continue
 		[[ $g == gc-base && $b == gc ]] && continue
-		printf '%-30s %8s %8s %8s %8s %8s\n' "$g ÷ $b" \
+		printf '%-30s %8s %8s %8s %8s %8s %8s\n' "$g ÷ $b" \
 			"$(calc "${SYNC_S[$b]} / ${SYNC_S[$g]}")" "$(calc "${MINE_RATE[$g]} / ${MINE_RATE[$b]}")" \
+			"$(calc "${CALL_RATE[$g]} / ${CALL_RATE[$b]}")" \
 			"$(calc "${DISK_ALLOC[$g]} / ${DISK_ALLOC[$b]}")" \
 			"$(calc "${HWM_A[$g]} / ${HWM_A[$b]}")" "$(calc "${HWM_B[$g]} / ${HWM_B[$b]}")"
 	done

@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"sync"
-	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -114,8 +113,8 @@ func ResultOf(ch *chain.Change, h chain.Hash) BlockResult {
 	return BlockResult{Connected: len(ch.Connected), Tip: ch.NewTip, Joined: ch.Joined(h)}
 }
 
-// ProcessEarly runs process on a goroutine of its own (one of
-// earlyWorkers') and returns the result for the block with hash h as soon as process calls
+// ProcessEarly runs process on a pooled goroutine (earlyWorkers) and
+// returns the result for the block with hash h as soon as process calls
 // validated (chain.Chain.ProcessCheckedValidated: the block is fully
 // validated and its change known, the store commit not yet done) or
 // returns, whichever comes first. The commit and whatever follows it go
@@ -147,43 +146,4 @@ func ProcessEarly(h chain.Hash, process func(validated func(*chain.Change)) (*ch
 	})
 	r := <-done
 	return ResultOf(r.ch, h), r.err
-}
-
-// earlyWorkers run ProcessEarly's processes. A goroutine started for each
-// block began on a stack the size of the process's average goroutine's,
-// and grew it, copying it each time, on the way down a block's
-// processing (the checks, the store): 5 µs of a relayed 1 KiB block's
-// 51 in its processing after the forward, and 16 of 137 with 20 nodes on
-// two cores (docs/benchmarks.md). A worker keeps its grown stack from one
-// block to the next.
-var earlyWorkers = workers{jobs: make(chan func()), idle: time.Minute}
-
-// workers is a pool of goroutines that grows on demand: run hands f to an
-// idle worker, or starts a new one for it, so a call never waits for
-// another's f. A worker idle for idle ends.
-type workers struct {
-	jobs chan func()
-	idle time.Duration
-}
-
-func (w *workers) run(f func()) {
-	select {
-	case w.jobs <- f:
-	default:
-		go w.work(f)
-	}
-}
-
-func (w *workers) work(f func()) {
-	t := time.NewTimer(w.idle)
-	defer t.Stop()
-	for {
-		f()
-		t.Reset(w.idle)
-		select {
-		case f = <-w.jobs:
-		case <-t.C:
-			return
-		}
-	}
 }

@@ -1,6 +1,7 @@
 package p2p_test
 
 import (
+	"bytes"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -9,26 +10,40 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 )
 
-// hopStages is when one node's GossipSub first received a message and
-// when it delivered it (to the node's subscription, as it forwarded it
-// to its mesh), as Unix ns, zero until it happens. The benchmarks gossip
-// one message at a time and reset the stages before each, so the first
-// of each event is the measured message's.
-type hopStages struct{ recv, deliver atomic.Int64 }
+// hopStages is when one node's GossipSub first received the message being
+// measured and when it delivered it (to the node's subscription, as it
+// forwarded it to its mesh), as Unix ns, zero until it happens. The
+// message is the one whose data begins with *want: GossipSub's gossip
+// (IHAVE, IWANT) brings older messages again long after, as duplicates.
+type hopStages struct {
+	recv, deliver atomic.Int64
+	want          *atomic.Pointer[[]byte] // the network's, shared
+}
 
 func (h *hopStages) reset() {
 	h.recv.Store(0)
 	h.deliver.Store(0)
 }
 
+// measured reports whether data is the message being measured.
+func (h *hopStages) measured(data []byte) bool {
+	w := h.want.Load()
+	return w != nil && bytes.HasPrefix(data, *w)
+}
+
 func markFirst(a *atomic.Int64) { a.CompareAndSwap(0, time.Now().UnixNano()) }
 
-// RecvRPC times the first message the node received (lightTracer), and
-// replaces meshTracer's count by peer, a lock and a map insert on the
-// path being measured.
+// RecvRPC times the node's first receipt of the message being measured
+// (lightTracer), and replaces meshTracer's count by peer, a lock and a
+// map insert on the path being measured. GossipSub calls it from its
+// event loop as it takes the RPC off its queue, after the stream's read
+// and decoding.
 func (l lightTracer) RecvRPC(rpc *pubsub.RPC) {
-	if len(rpc.GetPublish()) > 0 {
-		markFirst(&l.stages.recv)
+	for _, m := range rpc.GetPublish() {
+		if l.stages.measured(m.GetData()) {
+			markFirst(&l.stages.recv)
+			return
+		}
 	}
 }
 
@@ -37,7 +52,8 @@ func (l lightTracer) RecvRPC(rpc *pubsub.RPC) {
 // nodes held the message (hop) or the mesh carried it slower (recv):
 //
 //	recv  from the publish to the node's first receipt of the message:
-//	      the hops before it and the transport;
+//	      the hops before it, the transport, and the node's own read,
+//	      decoding and wait in GossipSub's event loop;
 //	hop   from that receipt to GossipSub's delivery at the node, which
 //	      forwards it: the node's own relay delay, its validator included;
 //	lag   (blocks) from that delivery to the end of the node's commit of

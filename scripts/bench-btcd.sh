@@ -10,10 +10,11 @@
 #      process over one kept-alive connection (so neither side pays a
 #      process spawn per call), in ROUNDS rounds where the systems take
 #      turns, every node running meanwhile; blocks per second, two ways:
-#      the rounds' wall time (curl's start, about 35 ms a round here, and
-#      the script's checks included), and the calls' own time, the sum of
-#      each call's time_total as curl reports it (from the request's
-#      start to the answer's end: the node's time, on one connection);
+#      the rounds' wall time (curl's start and exit and the generation of
+#      its list of calls included, about 35 ms a round here), and the
+#      calls' own time, the sum of each call's time_total as curl reports
+#      it (from the request's start to the answer's end: the node's time,
+#      on one connection);
 #   c. disk bytes per block: du of the mining node's data directory after
 #      BLOCKS blocks, minus du of the same directory after the node's first
 #      launch, both taken after a clean stop (btcd keeps index and UTXO
@@ -263,22 +264,24 @@ mine() {
 	t0=$(now)
 	case $s in
 	gc*)
-		curl -s -X POST "${took[@]}" --config <(for _ in $(seq "$n"); do echo "url = \"$api/mine\""; done) >"$out"
+		curl -s -X POST "${took[@]}" --config <(for _ in $(seq "$n"); do echo "url = \"$api/mine\""; done) >"$out" ||
+			die "$s: curl failed (exit $?) in a round of one-block calls"
 		t1=$(now)
 		ok=$(grep -o 'Successfully Mined' "$out" | wc -l)
 		;;
 	*)
 		curl -s -u "$RPCUSER:$RPCPASS" -H 'Content-Type: application/json' "${took[@]}" \
 			-d '{"jsonrpc":"1.0","id":1,"method":"generate","params":[1]}' \
-			--config <(for _ in $(seq "$n"); do echo "url = \"$api/\""; done) >"$out"
+			--config <(for _ in $(seq "$n"); do echo "url = \"$api/\""; done) >"$out" ||
+			die "$s: curl failed (exit $?) in a round of one-block calls"
 		t1=$(now)
 		ok=$(grep -o '"error":null' "$out" | wc -l)
 		;;
 	esac
 	((ok == n)) || die "$s: $ok of $n one-block calls succeeded"
-	calls=$(awk '$1 == "@took" { t += $2; k++ } END { if (k) printf "%.6f", t }' "$out")
-	[[ -n $calls ]] || die "$s: curl reported no call times"
-	echo "$(fcalc "$t1 - $t0") $calls"
+	calls=$(awk -v n="$n" '$1 == "@took" { t += $2; k++ } END { if (k == n) printf "%.6f", t }' "$out")
+	[[ -n $calls ]] || die "$s: curl reported the times of $(grep -c '^@took' "$out") of $n calls"
+	echo "$(awk "BEGIN { printf \"%.6f\", $t1 - $t0 }") $calls"
 }
 
 # sync S: a fresh node B whose only peer is A; seconds from its launch
@@ -325,9 +328,12 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 	for i in $(seq 0 $((n - 1))); do
 		s=${SYSTEMS[$(((r + i) % n))]}
 		log "mining round $((r + 1)) of $ROUNDS: $s, $per blocks"
-		read -r took calls < <(mine "$s" "$per")
-		MINE_T[$s]=$(fcalc "${MINE_T[$s]} + $took")
-		MINE_C[$s]=$(fcalc "${MINE_C[$s]} + $calls")
+		# A command substitution, so that a die inside mine ends the
+		# script here with its message.
+		round=$(mine "$s" "$per")
+		read -r took calls <<<"$round"
+		MINE_T[$s]=$(awk "BEGIN { printf \"%.6f\", ${MINE_T[$s]} + $took }")
+		MINE_C[$s]=$(awk "BEGIN { printf \"%.6f\", ${MINE_C[$s]} + $calls }")
 	done
 done
 for s in "${SYSTEMS[@]}"; do

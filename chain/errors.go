@@ -101,13 +101,15 @@ const (
 	// ErrNotHeavier: an unrequested block that does not make its branch
 	// heavier than the tip, but falls short by at most one block's work
 	// (the tip's): the loser of an honest mining race, or one that
-	// arrived a block late. Not stored, not a fault.
+	// arrived a block late; or by more, on a recent parent at the tip's
+	// target: the block of a miner that was behind (staleMinerWindow).
+	// Not stored, not a fault.
 	ErrNotHeavier
 	// ErrLowWork: an unrequested block whose branch, with the orphans
 	// waiting on it, falls short of the tip by more than one block's
-	// work. Not stored and not remembered as invalid (the block may be
-	// valid), but nobody relays such a block honestly, so the sender
-	// pays for it.
+	// work, on an older parent or at an easier target. Not stored and
+	// not remembered as invalid (the block may be valid), but nobody
+	// relays such a block honestly, so the sender pays for it.
 	ErrLowWork
 
 	numErrorCodes // keep last

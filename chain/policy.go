@@ -51,6 +51,19 @@ const defaultSigCache = 1 << 16
 // is stored.
 const workGateSlack = 1
 
+// staleMinerWindow: a block that falls short of the tip by more than
+// workGateSlack but whose parent is at most this old, at a target no
+// easier than the tip's, is a miner's that was behind (ErrNotHeavier, no
+// fault; protocol.md §9.5 rule 3), not a cheap side branch. Honest miners
+// forward their own blocks, built on the tip they hold: under load, or
+// after a partition, that tip can trail the network's by several blocks
+// (15 in the five-node testnet at 8,000 transfers a second), and
+// rejecting the blocks graylisted the miner, whose later blocks then
+// reached its peers only by sync, 10 s at a time (docs/benchmarks.md).
+// Such a block still cost a block at the network's target; branches
+// from older parents, whose targets may have been easier, stay faults.
+const staleMinerWindow = 10 * time.Minute
+
 // sideBranchPruneDepth: a side-branch block whose cumulative work is
 // more than this many blocks' work (at the tip's target) below the tip's
 // is deleted (prune.go, protocol.md §9.6). A hundred blocks is deeper

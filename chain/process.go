@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"time"
 )
 
 // processOne validates one block into root in the order of protocol.md
@@ -56,7 +57,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 		if err != nil {
 			return err
 		}
-		if err := workGate(tip, parent, &b.Header, c.orphans.workAbove(h)); err != nil {
+		if err := workGate(tip, parent, &b.Header, c.orphans.workAbove(h), c.now()); err != nil {
 			return err
 		}
 	}
@@ -98,15 +99,17 @@ func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) ([]Hash, error
 }
 
 // workGate is the work-before-bytes rule (protocol.md §9.5) for a block
-// that came unrequested: its branch, counting the orphans already
+// that came unrequested at now: its branch, counting the orphans already
 // waiting on it (above), must have more work than the tip, or the block
 // is not stored. A branch that falls short by no more than the tip
 // block's own work is an honest mining race lost, or a block that came
-// one block late: ErrNotHeavier, which costs its relayer nothing. One
-// further behind is ErrLowWork: honest nodes relay only blocks that
-// joined their main chain, so such a block is somebody's cheap side
-// branch. A block that extends the tip always passes.
-func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int) error {
+// one block late: ErrNotHeavier, which costs its relayer nothing. So is
+// one further behind whose parent is recent and whose target is no
+// easier than the tip's: a miner that was behind (staleMinerWindow).
+// Any other is ErrLowWork: honest nodes relay only blocks that joined
+// their main chain, so such a block is somebody's cheap side branch. A
+// block that extends the tip always passes.
+func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time) error {
 	w := addWork(parent.Work, hdr.Bits)
 	w.Add(w, above)
 	if w.Cmp(tip.Work) > 0 {
@@ -117,6 +120,11 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int) error {
 	if short.Cmp(slack) <= 0 {
 		return ruleError(ErrNotHeavier, "block %s at height %d: its branch has %s work, the tip %s",
 			hdr.Hash().Short(), hdr.Height, w, tip.Work)
+	}
+	if age := now.Sub(parent.Header.Time()); age <= staleMinerWindow &&
+		workForBits(hdr.Bits).Cmp(workForBits(tip.Header.Bits)) >= 0 {
+		return ruleError(ErrNotHeavier, "block %s at height %d: built on a tip of %v ago, its branch has %s work, the tip %s",
+			hdr.Hash().Short(), hdr.Height, age.Round(time.Second), w, tip.Work)
 	}
 	return ruleError(ErrLowWork, "block %s at height %d: its branch has %s work, more than %d block(s) short of the tip's %s",
 		hdr.Hash().Short(), hdr.Height, w, workGateSlack, tip.Work)
@@ -204,7 +212,7 @@ func (c *Chain) precheck(hdr *Header) (checkBody bool, failed, gate error) {
 	if err := CheckHeaderContext(c.p, c.ancestry(c.reader()), hdr, &parent.Header, c.now()); err != nil {
 		return false, err, nil
 	}
-	if err := workGate(c.tip.Load(), parent, hdr, above); err != nil {
+	if err := workGate(c.tip.Load(), parent, hdr, above, c.now()); err != nil {
 		return false, nil, err
 	}
 	return true, nil, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
@@ -135,5 +136,43 @@ func TestWorkGateOrphanBelowTip(t *testing.T) {
 	}
 	if h.c.HasBlock(side[1].Hash()) {
 		t.Fatal("a light orphan is still waiting")
+	}
+}
+
+// TestWorkGateLaggingMiner: a block more than one block's work below the
+// tip, built on a parent at most staleMinerWindow old at the tip's
+// target, is a miner's that was behind: a race lost (transient, no
+// fault), not stored. The same shape on a parent older than the window
+// is a cheap side branch (ErrLowWork).
+func TestWorkGateLaggingMiner(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		parentAge time.Duration // of the main chain's first block, the side block's parent
+		want      chain.ErrorCode
+	}{
+		{"parent a minute old", time.Minute, chain.ErrNotHeavier},
+		{"parent just inside the window", 9 * time.Minute, chain.ErrNotHeavier},
+		{"parent an hour old", time.Hour, chain.ErrLowWork},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			first := h.build(h.tipHash(), nil, func(b *chain.Block) {
+				b.Header.Timestamp = testNow.Add(-tt.parentAge).UnixMilli()
+			})
+			if _, err := h.sync(first); err != nil {
+				t.Fatal(err)
+			}
+			h.extend(first.Hash(), 3) // the tip three blocks above it
+			side := h.build(first.Hash(), nil, nil)
+			if err := h.c.PrecheckHeader(&side.Header); !errors.Is(err, tt.want) {
+				t.Fatalf("PrecheckHeader: %v, want %v", err, tt.want)
+			}
+			if _, err := h.process(side); !errors.Is(err, tt.want) {
+				t.Fatalf("unrequested: %v, want %v", err, tt.want)
+			}
+			if _, err := h.c.Meta(side.Hash()); err == nil {
+				t.Fatal("a block below the tip was stored")
+			}
+		})
 	}
 }

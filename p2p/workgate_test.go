@@ -60,6 +60,41 @@ func TestGossipLowWorkSiblingFlood(t *testing.T) {
 	}
 }
 
+// TestGossipLaggingMinerNotPenalised: a miner that was behind publishes
+// the block it built on a tip three blocks below ours, mined moments ago
+// (protocol.md §9.5 rule 3: a parent within staleMinerWindow, at the
+// tip's target). It is not stored, and it costs the miner nothing: the
+// five-node testnet graylisted such miners, whose next blocks then
+// reached their peers only by sync.
+func TestGossipLaggingMinerNotPenalised(t *testing.T) {
+	honest := newGossipNode(t)
+	p := honest.c.Params()
+	mined := mineBlocks(t, honest.c, testwallet.New("miner").Addr, 4)
+	laggard := newEvilPeer(t, honest)
+	var late []*chain.Block
+	for i := range 3 {
+		late = append(late, buildBlock(t, p, &mined[0].Header, fmt.Sprintf("laggard %d", i)))
+	}
+	before := honest.g.Stats().Block
+	for _, b := range late {
+		laggard.publish(t, laggard.block, wire(b))
+	}
+	testutil.Eventually(t, 10*time.Second, "the three late blocks judged", func() bool {
+		return honest.g.Stats().Block.Ignored >= before.Ignored+3
+	})
+	if r := honest.g.Stats().Block.Rejected; r != before.Rejected {
+		t.Fatalf("%d late blocks rejected, want none", r-before.Rejected)
+	}
+	if s := honest.freshScore(t, laggard.h.ID()); s < 0 {
+		t.Fatalf("the lagging miner scores %v", s)
+	}
+	for i, b := range late {
+		if honest.c.HasBlock(b.Hash()) {
+			t.Fatalf("late block %d was kept", i)
+		}
+	}
+}
+
 // TestGossipEqualWorkRaceNotPenalised: two honest neighbours mine rival
 // blocks at the same height and gossip them. Each ignores the other's
 // (a race lost is no fault), stores nothing of it, and keeps the other's

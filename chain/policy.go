@@ -47,21 +47,22 @@ const defaultSigCache = 1 << 16
 // unrequested block's branch may fall short of the tip by and still count
 // as an honest race lost (ErrNotHeavier, no fault) rather than a cheap
 // side branch (ErrLowWork, a fault; protocol.md §9.5): one, for a rival
-// of the tip that arrives as late as one more block. Either way nothing
-// is stored.
+// of the tip that arrives as late as one more block (staleMinerWindow
+// widens it for blocks on recent parents). Either way nothing is stored.
 const workGateSlack = 1
 
 // staleMinerWindow: a block that falls short of the tip by more than
-// workGateSlack but whose parent is at most this old, at a target no
-// easier than the tip's, is a miner's that was behind (ErrNotHeavier, no
+// workGateSlack but whose parent is at most this old, at a target at
+// most one retarget step easier than the tip's, is a miner's that was
+// behind (ErrNotHeavier, no
 // fault; protocol.md §9.5 rule 3), not a cheap side branch. Honest miners
 // forward their own blocks, built on the tip they hold: under load, or
 // after a partition, that tip can trail the network's by several blocks
 // (15 in the five-node testnet at 8,000 transfers a second), and
 // rejecting the blocks graylisted the miner, whose later blocks then
 // reached its peers only by sync, 10 s at a time (docs/benchmarks.md).
-// Such a block still cost a block at the network's target; branches
-// from older parents, whose targets may have been easier, stay faults.
+// Such a block still cost about a block at the network's target;
+// branches from older parents, or at easier targets, stay faults.
 const staleMinerWindow = 10 * time.Minute
 
 // sideBranchPruneDepth: a side-branch block whose cumulative work is

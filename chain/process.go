@@ -57,7 +57,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 		if err != nil {
 			return err
 		}
-		if err := workGate(tip, parent, &b.Header, c.orphans.workAbove(h), c.now()); err != nil {
+		if err := workGate(tip, parent, &b.Header, c.orphans.workAbove(h), c.now(), c.p.MaxRetargetFactor); err != nil {
 			return err
 		}
 	}
@@ -104,12 +104,13 @@ func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) ([]Hash, error
 // is not stored. A branch that falls short by no more than the tip
 // block's own work is an honest mining race lost, or a block that came
 // one block late: ErrNotHeavier, which costs its relayer nothing. So is
-// one further behind whose parent is recent and whose target is no
-// easier than the tip's: a miner that was behind (staleMinerWindow).
+// one further behind whose parent is recent and whose target is at most
+// one retarget step (retarget, the factor) easier than the tip's: a
+// miner that was behind (staleMinerWindow).
 // Any other is ErrLowWork: honest nodes relay only blocks that joined
 // their main chain, so such a block is somebody's cheap side branch. A
 // block that extends the tip always passes.
-func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time) error {
+func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time, retarget int64) error {
 	w := addWork(parent.Work, hdr.Bits)
 	w.Add(w, above)
 	if w.Cmp(tip.Work) > 0 {
@@ -121,10 +122,17 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time
 		return ruleError(ErrNotHeavier, "block %s at height %d: its branch has %s work, the tip %s",
 			hdr.Hash().Short(), hdr.Height, w, tip.Work)
 	}
-	if age := now.Sub(parent.Header.Time()); age <= staleMinerWindow &&
-		workForBits(hdr.Bits).Cmp(workForBits(tip.Header.Bits)) >= 0 {
-		return ruleError(ErrNotHeavier, "block %s at height %d: built on a tip of %v ago, its branch has %s work, the tip %s",
-			hdr.Hash().Short(), hdr.Height, age.Round(time.Second), w, tip.Work)
+	// In milliseconds, as timestamps are and the drift rule compares.
+	if age := now.UnixMilli() - parent.Header.Timestamp; age <= staleMinerWindow.Milliseconds() {
+		// A miner whose parent sits before a retarget mines at the old
+		// target: one step easier is still a miner's. Targets, not
+		// works, are compared: a work is rounded down, a target exact.
+		own, _, _ := CompactToBig(hdr.Bits)
+		limit, _, _ := CompactToBig(tip.Header.Bits)
+		if own.Cmp(limit.Mul(limit, big.NewInt(max(1, retarget)))) <= 0 {
+			return ruleError(ErrNotHeavier, "block %s at height %d: built on a tip of %d ms ago, its branch has %s work, the tip %s",
+				hdr.Hash().Short(), hdr.Height, age, w, tip.Work)
+		}
 	}
 	return ruleError(ErrLowWork, "block %s at height %d: its branch has %s work, more than %d block(s) short of the tip's %s",
 		hdr.Hash().Short(), hdr.Height, w, workGateSlack, tip.Work)
@@ -212,7 +220,7 @@ func (c *Chain) precheck(hdr *Header) (checkBody bool, failed, gate error) {
 	if err := CheckHeaderContext(c.p, c.ancestry(c.reader()), hdr, &parent.Header, c.now()); err != nil {
 		return false, err, nil
 	}
-	if err := workGate(c.tip.Load(), parent, hdr, above, c.now()); err != nil {
+	if err := workGate(c.tip.Load(), parent, hdr, above, c.now(), c.p.MaxRetargetFactor); err != nil {
 		return false, nil, err
 	}
 	return true, nil, nil

@@ -151,7 +151,7 @@ func TestWorkGateLaggingMiner(t *testing.T) {
 		want      chain.ErrorCode
 	}{
 		{"parent a minute old", time.Minute, chain.ErrNotHeavier},
-		{"parent just inside the window", 9 * time.Minute, chain.ErrNotHeavier},
+		{"parent nine minutes old", 9 * time.Minute, chain.ErrNotHeavier},
 		{"parent an hour old", time.Hour, chain.ErrLowWork},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,10 +30,11 @@ import (
 // otherwise (P1, P2 and P5 are capped far below one rejection's cost).
 // Transactions only: an honest relay validated a transaction under the
 // same rules before forwarding it, so it never sends one we reject, but
-// honest miners racing each other do send blocks we reject as too light
+// honest miners racing each other sent blocks we rejected as too light
 // (chain.ErrLowWork), a few in a burst (TestCatchUp2000 saw a node ban
-// the network's only miner that way); on the block topic GossipSub's
-// graylist alone applies.
+// the network's only miner that way; such blocks on a recent parent are
+// now chain.ErrNotHeavier and ignored, protocol.md §9.5 rule 3); on the
+// block topic GossipSub's graylist alone applies.
 //
 // A Gossip beside no Syncer (tests) bans no one.
 

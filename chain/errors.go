@@ -101,9 +101,9 @@ const (
 	// ErrNotHeavier: an unrequested block that does not make its branch
 	// heavier than the tip, but falls short by at most one block's work
 	// (the tip's): the loser of an honest mining race, or one that
-	// arrived a block late; or by more, on a recent parent at the tip's
-	// target: the block of a miner that was behind (staleMinerWindow).
-	// Not stored, not a fault.
+	// arrived a block late; or by more, on a recent parent at a target
+	// at most one retarget step easier than the tip's: the block of a
+	// miner that was behind (staleMinerWindow). Not stored, not a fault.
 	ErrNotHeavier
 	// ErrLowWork: an unrequested block whose branch, with the orphans
 	// waiting on it, falls short of the tip by more than one block's

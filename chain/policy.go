@@ -54,9 +54,9 @@ const workGateSlack = 1
 // staleMinerWindow: a block that falls short of the tip by more than
 // workGateSlack but whose parent is at most this old, at a target at
 // most one retarget step easier than the tip's, is a miner's that was
-// behind (ErrNotHeavier, no
-// fault; protocol.md §9.5 rule 3), not a cheap side branch. Honest miners
-// forward their own blocks, built on the tip they hold: under load, or
+// behind (ErrNotHeavier, no fault; protocol.md §9.5 rule 3), not a cheap
+// side branch. Honest miners forward their own blocks, built on the tip
+// they hold: under load, or
 // after a partition, that tip can trail the network's by several blocks
 // (15 in the five-node testnet at 8,000 transfers a second), and
 // rejecting the blocks graylisted the miner, whose later blocks then

@@ -106,10 +106,10 @@ func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) ([]Hash, error
 // one block late: ErrNotHeavier, which costs its relayer nothing. So is
 // one further behind whose parent is recent and whose target is at most
 // one retarget step (retarget, the factor) easier than the tip's: a
-// miner that was behind (staleMinerWindow).
-// Any other is ErrLowWork: honest nodes relay only blocks that joined
-// their main chain, so such a block is somebody's cheap side branch. A
-// block that extends the tip always passes.
+// miner that was behind (staleMinerWindow). Any other is ErrLowWork:
+// honest nodes relay only blocks that joined their main chain, so such a
+// block is somebody's cheap side branch. A block that extends the tip
+// always passes.
 func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time, retarget int64) error {
 	w := addWork(parent.Work, hdr.Bits)
 	w.Add(w, above)

@@ -42,9 +42,10 @@ func (e undecodable) Unwrap() error { return e.err }
 //     late, which honest relayers send): nothing wrong with the sender;
 //     ignore. The chain stored nothing.
 //   - chain.ErrLowWork: a branch more than one block's work below our
-//     tip, on an old parent or at an easier target (a recent one at the
-//     tip's target, a miner that was behind, is chain.ErrNotHeavier
-//     above). The block may be valid, but honest nodes forward only blocks
+//     tip, on an old parent or at a target more than one retarget step
+//     easier than the tip's (a recent one, a miner that was behind, is
+//     chain.ErrNotHeavier above). The block may be valid, but honest
+//     nodes forward only blocks
 //     that joined their main chain, and such a block costs us a header
 //     hash and a few reads while it costs its maker next to nothing
 //     (issue 12): reject, so flooding them costs the sender its score.

@@ -56,11 +56,11 @@ const workGateSlack = 1
 // most one retarget step easier than the tip's, is a miner's that was
 // behind (ErrNotHeavier, no fault; protocol.md §9.5 rule 3), not a cheap
 // side branch. Honest miners forward their own blocks, built on the tip
-// they hold: under load, or
-// after a partition, that tip can trail the network's by several blocks
-// (15 in the five-node testnet at 8,000 transfers a second), and
-// rejecting the blocks graylisted the miner, whose later blocks then
-// reached its peers only by sync, 10 s at a time (docs/benchmarks.md).
+// they hold: under load, or after a partition, that tip can trail the
+// network's by several blocks (15 in the five-node testnet at 8,000
+// transfers a second), and rejecting the blocks graylisted the miner,
+// whose later blocks then reached its peers only by sync, 10 s at a
+// time (docs/benchmarks.md).
 // Such a block still cost about a block at the network's target;
 // branches from older parents, or at easier targets, stay faults.
 const staleMinerWindow = 10 * time.Minute

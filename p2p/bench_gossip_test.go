@@ -179,14 +179,20 @@ func (l latencies) reportAs(b *testing.B, prefix string) {
 	if len(l) == 0 {
 		return
 	}
-	s := slices.Clone(l)
-	slices.Sort(s)
+	s := l.sorted()
 	b.ReportMetric(s.quantile(0.50), prefix+"p50-ms")
 	b.ReportMetric(s.quantile(0.99), prefix+"p99-ms")
 	b.ReportMetric(s.quantile(1.00), prefix+"p100-ms")
 	if prefix == "" {
 		b.ReportMetric(float64(len(s)), "deliveries")
 	}
+}
+
+// sorted returns a sorted copy of l, for quantile.
+func (l latencies) sorted() latencies {
+	s := slices.Clone(l)
+	slices.Sort(s)
+	return s
 }
 
 // quantile is the q-quantile of s, sorted and not empty, in milliseconds:
@@ -206,9 +212,7 @@ func (l latencies) reportRounds(b *testing.B, perRound int) {
 	}
 	lo, hi := math.Inf(1), 0.0
 	for i := 0; i+perRound <= len(l); i += perRound {
-		r := slices.Clone(l[i : i+perRound])
-		slices.Sort(r)
-		p := r.quantile(0.99)
+		p := l[i : i+perRound].sorted().quantile(0.99)
 		lo, hi = min(lo, p), max(hi, p)
 	}
 	b.ReportMetric(lo, "p99-round-min-ms")
@@ -337,10 +341,9 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 			}
 
 			hdr := blk.Header.Encode() // a compact block's data begins with it
-			net.want.Store(new(hdr[:]))
-			for i := range net.stages {
-				net.stages[i].reset()
-				chains[i].committedAt.Store(0)
+			net.measure(hdr[:])
+			for _, c := range chains {
+				c.committedAt.Store(0)
 			}
 			b.StartTimer()
 			cpu0 := testutil.ProcessCPU()
@@ -373,9 +376,7 @@ func benchGossipBlocks(b *testing.B, txs int, warm bool, blocks int) {
 					b.Fatalf("block %d from node %d never reached node %d: %v", published, pub, i, errs[i])
 				}
 				lat = append(lat, arrived[i].Sub(start))
-				if at := net.stages[i].deliver.Load(); at != 0 {
-					fwd = append(fwd, time.Unix(0, at).Sub(start))
-				}
+				fwd = append(fwd, time.Unix(0, net.stages[i].deliver.Load()).Sub(start)) // waited for above
 				hops.add(&net.stages[i], start, chains[i].committedAt.Load())
 			}
 			published++
@@ -515,10 +516,7 @@ func benchGossipRaw(b *testing.B, size int) {
 			pub := int(seq % gossipNodes)
 			msg := bytes.Clone(payload) // pubsub keeps it in its message cache
 			binary.BigEndian.PutUint64(msg, seq)
-			net.want.Store(new(msg[:8]))
-			for i := range net.stages {
-				net.stages[i].reset()
-			}
+			net.measure(msg[:8])
 			b.StartTimer()
 			cpu0 := testutil.ProcessCPU()
 			start := time.Now()

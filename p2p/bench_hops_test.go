@@ -2,7 +2,6 @@ package p2p_test
 
 import (
 	"bytes"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +28,15 @@ func (h *hopStages) reset() {
 func (h *hopStages) measured(data []byte) bool {
 	w := h.want.Load()
 	return w != nil && bytes.HasPrefix(data, *w)
+}
+
+// measure makes the message whose data begins with prefix the one the
+// stages time, and clears them.
+func (n *gossipNet) measure(prefix []byte) {
+	n.want.Store(&prefix)
+	for i := range n.stages {
+		n.stages[i].reset()
+	}
 }
 
 func markFirst(a *atomic.Int64) { a.CompareAndSwap(0, time.Now().UnixNano()) }
@@ -83,8 +91,7 @@ func (l *hopLatencies) report(b *testing.B) {
 		if len(part.l) == 0 {
 			continue
 		}
-		s := slices.Clone(part.l)
-		slices.Sort(s)
+		s := part.l.sorted()
 		b.ReportMetric(s.quantile(0.50), part.name+"-p50-ms")
 		b.ReportMetric(s.quantile(0.90), part.name+"-p90-ms")
 	}

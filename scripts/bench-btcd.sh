@@ -119,6 +119,8 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.4g\", $1 }"; }
 # fcalc EXPR: the same with three decimals, for instants and seconds.
 fcalc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+# ucalc EXPR: the same to the microsecond, for times that are summed.
+ucalc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
@@ -281,7 +283,7 @@ mine() {
 	((ok == n)) || die "$s: $ok of $n one-block calls succeeded"
 	calls=$(awk -v n="$n" '$1 == "@took" { t += $2; k++ } END { if (k == n) printf "%.6f", t }' "$out")
 	[[ -n $calls ]] || die "$s: curl reported the times of $(grep -c '^@took' "$out") of $n calls"
-	echo "$(awk "BEGIN { printf \"%.6f\", $t1 - $t0 }") $calls"
+	echo "$(ucalc "$t1 - $t0") $calls"
 }
 
 # sync S: a fresh node B whose only peer is A; seconds from its launch
@@ -332,8 +334,8 @@ for r in $(seq 0 $((ROUNDS - 1))); do
 		# script here with its message.
 		round=$(mine "$s" "$per")
 		read -r took calls <<<"$round"
-		MINE_T[$s]=$(awk "BEGIN { printf \"%.6f\", ${MINE_T[$s]} + $took }")
-		MINE_C[$s]=$(awk "BEGIN { printf \"%.6f\", ${MINE_C[$s]} + $calls }")
+		MINE_T[$s]=$(ucalc "${MINE_T[$s]} + $took")
+		MINE_C[$s]=$(ucalc "${MINE_C[$s]} + $calls")
 	done
 done
 for s in "${SYSTEMS[@]}"; do

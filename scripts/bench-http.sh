@@ -17,7 +17,7 @@
 # base binary and the measured one take turns, round by round.
 #
 # Usage: scripts/bench-http.sh [-g GOSSIPCHAIN] [-b BASE] [-r ROUNDS] [-d SECONDS]
-#                              [-c CONNS] [-t THREADS] [-m MINE_EVERY] [-n TXS] [-s SENDERS] [-k]
+#                              [-c CONNS] [-t THREADS] [-m MINE_EVERY] [-n TXS] [-s SENDERS] [-P DIR] [-k]
 #   -g  gossipchain binary to measure (default: built from this tree)
 #   -b  a second binary measured alongside, such as a build of main
 #   -r  rounds (default 3)      -d  wrk seconds per run (default 5)
@@ -25,6 +25,9 @@
 #   -m  GET /mine every this many transactions per thread (default 1000)
 #   -n  transfers signed ahead, per run (default 150000)
 #   -s  sender wallets (default 2000; a multiple of -t)
+#   -P  write a CPU profile of the node under every run to DIR
+#       (NAME-ROUND.pprof; the node serves --pprof on loopback, and the
+#       profile covers the wrk run but its last second)
 #   -k  keep the work directory
 # Environment: TMPDIR places the work directory.
 #
@@ -32,12 +35,12 @@
 # off, listening on 127.0.0.1.
 set -euo pipefail
 
-GC="" BASE="" ROUNDS=3 DUR=5 CONNS=32 THREADS=2 MINE_EVERY=1000 TXS=150000 SENDERS=2000 KEEP=0
-declare -A OPTVAR=([g]=GC [b]=BASE [r]=ROUNDS [d]=DUR [c]=CONNS [t]=THREADS [m]=MINE_EVERY [n]=TXS [s]=SENDERS)
-while getopts "g:b:r:d:c:t:m:n:s:k" opt; do
+GC="" BASE="" PROF="" ROUNDS=3 DUR=5 CONNS=32 THREADS=2 MINE_EVERY=1000 TXS=150000 SENDERS=2000 KEEP=0
+declare -A OPTVAR=([g]=GC [b]=BASE [P]=PROF [r]=ROUNDS [d]=DUR [c]=CONNS [t]=THREADS [m]=MINE_EVERY [n]=TXS [s]=SENDERS)
+while getopts "g:b:r:d:c:t:m:n:s:P:k" opt; do
 	case $opt in
 	k) KEEP=1 ;;
-	[gbrdctmns]) printf -v "${OPTVAR[$opt]}" %s "$OPTARG" ;;
+	[gbrdctmnsP]) printf -v "${OPTVAR[$opt]}" %s "$OPTARG" ;;
 	*) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
 done
@@ -68,6 +71,7 @@ if [[ -z $GC ]]; then
 fi
 [[ -x $GC ]] || die "$GC is not an executable"
 [[ -z $BASE || -x $BASE ]] || die "$BASE is not an executable"
+[[ -z $PROF ]] || mkdir -p "$PROF"
 
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
@@ -79,12 +83,12 @@ free_port() {
 	die "no free port found"
 }
 
-# node_start BINARY DIR: a regtest node on DIR; sets PID and API, and
-# returns once its API answers (or fails after 30 s).
+# node_start BINARY DIR [PPROF_ADDR]: a regtest node on DIR; sets PID and
+# API, and returns once its API answers (or fails after 30 s).
 node_start() {
 	API=http://127.0.0.1:$(free_port)
 	"$1" node --network regtest --no-mdns --dht off --listen /ip4/127.0.0.1/tcp/0 -p "${API##*:}" \
-		--data-dir "$2" --log-level warn >"$2.log" 2>&1 &
+		--data-dir "$2" --log-level warn ${3:+--pprof "$3"} >"$2.log" 2>&1 &
 	PID=$!
 	PIDS+=("$PID")
 	for _ in $(seq 3000); do
@@ -114,14 +118,20 @@ node_stop
 
 # run NAME BINARY: one wrk run against a fresh copy of the template.
 run() {
-	local name=$1 bin=$2 dir=$WORK/run-$1-$3 v t0 t1 out created secs
+	local name=$1 bin=$2 dir=$WORK/run-$1-$3 v t0 t1 out created secs paddr="" ppid=""
 	v=$(verify_rate)
 	cp -a "$WORK/template" "$dir"
-	node_start "$bin" "$dir"
+	[[ -z $PROF ]] || paddr=127.0.0.1:$(free_port)
+	node_start "$bin" "$dir" "$paddr"
+	if [[ -n $PROF ]]; then
+		curl -sf -o "$PROF/$name-$3.pprof" "http://$paddr/debug/pprof/profile?seconds=$((DUR > 1 ? DUR - 1 : 1))" &
+		ppid=$!
+	fi
 	t0=$(cpu_ticks "$PID")
 	out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$REPO/scripts/bench-http.lua" "$API" \
 		-- "$WORK/bodies" "$THREADS" "$MINE_EVERY")
 	t1=$(cpu_ticks "$PID")
+	[[ -z $ppid ]] || wait "$ppid" || die "the CPU profile of $name round $3 failed"
 	node_stop
 	rm -rf "$dir"
 	grep '^thread' <<<"$out" >&2 || true

@@ -55,3 +55,12 @@ func ForgedChange(b *Block, ids []Hash) *Change {
 
 // ChangeIDs is the ids of b's transactions that ch hands the mempool.
 func ChangeIDs(ch *Change, b *Block) []Hash { return ch.connectedIDs(b) }
+
+// DropSenderTails forgets what m kept of its senders' replays
+// (senderTail), so that its next admission replays every pending
+// transaction of the sender, as the pool did before it kept them.
+func DropSenderTails(m *Mempool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.tails)
+}

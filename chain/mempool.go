@@ -151,6 +151,9 @@ type Mempool struct {
 	nextArrival uint64
 	// selectPass numbers Select's passes; see poolEntry.taken.
 	selectPass uint64
+	// tails keeps senderView's work by sender (senderTail); reset
+	// drops it.
+	tails map[string]*senderTail
 	// queue holds the transactions waiting for an earlier nonce.
 	queue txQueue
 	// minedLocal: this node's own transactions that left in a block.
@@ -245,6 +248,7 @@ func (m *Mempool) reset() {
 	m.byID = make(map[Hash]*poolEntry)
 	m.bySender = make(map[string][]*poolEntry)
 	m.byRecipient = make(map[string][]*poolEntry)
+	m.tails = make(map[string]*senderTail)
 	m.evictable = m.evictable[:0]
 	m.bytes = 0
 	m.locals, m.localBytes = 0, 0
@@ -360,12 +364,17 @@ func (m *Mempool) add(tx *Transaction, id Hash, state AccountReader, verified, l
 	}
 	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), at: at, heapIdx: -1, local: local}
 	var v *StateView
+	var base Account
+	var last *poolEntry // the sender's last pending transaction before e
+	pending := len(m.bySender[tx.Sender])
+	if pending > 0 {
+		last = m.bySender[tx.Sender][pending-1]
+	}
 	if m.p.Signed {
-		if v, err = m.senderView(tx.Sender, state); err != nil {
+		if v, base, err = m.senderView(tx.Sender, state); err != nil {
 			return err
 		}
 		acct, _ := v.Account(tx.Sender) // read by senderView: cannot fail
-		pending := len(m.bySender[tx.Sender])
 		switch {
 		case tx.Nonce < acct.Nonce:
 			return ruleError(ErrBadNonce, "nonce %d already used, expected %d (sender %s at %d with %d pending)",
@@ -394,7 +403,11 @@ func (m *Mempool) add(tx *Transaction, id Hash, state AccountReader, verified, l
 	m.nextArrival++
 	m.insert(e)
 	if m.p.Signed {
-		m.promote(tx.Sender, v)
+		if m.promote(tx.Sender, v) {
+			m.extendTail(tx.Sender, v, base, pending, last)
+		} else {
+			delete(m.tails, tx.Sender)
+		}
 	}
 	return nil
 }
@@ -456,6 +469,7 @@ func (m *Mempool) remove(e *poolEntry) {
 	q = slices.Delete(q, i, i+1)
 	if len(q) == 0 {
 		delete(m.bySender, e.tx.Sender)
+		delete(m.tails, e.tx.Sender)
 	} else {
 		m.bySender[e.tx.Sender] = q
 	}

@@ -22,20 +22,31 @@ import (
 // admission, and the view's caller only ever reads a few accounts. What
 // they were paid is kept and added when the view first reads a recipient,
 // with the same overflow check a credit makes.
-func (m *Mempool) senderView(addr string, state AccountReader) (*StateView, error) {
-	r := &pendingReader{base: state, sender: addr}
-	v := NewStateView(m.p, r)
-	if _, err := v.Account(addr); err != nil {
-		return nil, fmt.Errorf("mempool: read sender %s: %w", addr, err)
-	}
-	if c := m.claimedCredit(addr); c > 0 {
-		if err := v.credit(addr, c); err != nil {
-			return nil, fmt.Errorf("mempool: credits of %s do not apply to this state: %v", addr, err)
-		}
+//
+// A replay costs time in the sender's pending count, at every admission
+// of the sender (under load, a tenth of a node's CPU), so its result is
+// kept (senderTail) and used again while what it was computed from is
+// unchanged.
+func (m *Mempool) senderView(addr string, state AccountReader) (v *StateView, base Account, err error) {
+	if base, err = state.Account(addr); err != nil {
+		return nil, base, fmt.Errorf("mempool: read sender %s: %w", addr, err)
 	}
 	pending := m.bySender[addr]
+	if t := m.tails[addr]; t != nil && t.fits(base, pending) {
+		r := &pendingReader{base: state, sender: addr, credits: t.credits, read: map[string]Account{addr: base}}
+		v = NewStateView(m.p, r)
+		v.accounts[addr] = t.acct
+		return v, base, nil
+	}
+	r := &pendingReader{base: state, sender: addr, read: map[string]Account{addr: base}}
+	v = NewStateView(m.p, r)
+	if c := m.claimedCredit(addr); c > 0 {
+		if err := v.credit(addr, c); err != nil {
+			return nil, base, fmt.Errorf("mempool: credits of %s do not apply to this state: %v", addr, err)
+		}
+	}
 	if len(pending) == 0 {
-		return v, nil
+		return v, base, nil
 	}
 	r.replaying = true
 	for _, e := range pending {
@@ -43,7 +54,7 @@ func (m *Mempool) senderView(addr string, state AccountReader) (*StateView, erro
 			// The pool no longer matches state: the tip moved and Reorg
 			// has not run yet. That is not the sender's fault, so the
 			// rule error is not wrapped: gossip must not penalise anyone.
-			return nil, fmt.Errorf("mempool: pending %s of %s does not apply to this state (tip moved without Reorg?): %v",
+			return nil, base, fmt.Errorf("mempool: pending %s of %s does not apply to this state (tip moved without Reorg?): %v",
 				e.id.Short(), addr, err)
 		}
 	}
@@ -62,7 +73,71 @@ func (m *Mempool) senderView(addr string, state AccountReader) (*StateView, erro
 		delete(v.accounts, a)
 	}
 	v.undo = slices.DeleteFunc(v.undo, func(u UndoEntry) bool { return u.Address != addr })
-	return v, nil
+	acct, _ := v.Account(addr) // set by the replay
+	m.tails[addr] = &senderTail{base: base, n: len(pending), last: pending[len(pending)-1], acct: acct, credits: r.credits}
+	return v, base, nil
+}
+
+// senderTail is what senderView computed for a sender with pending
+// transactions: its account after its claimed credits and its pending
+// transactions, and what those paid each recipient. It depends on the
+// sender's account in state and on its pending list with the credits
+// they claimed. Between two resets of the pool (every Reorg rebuilds it)
+// that list changes only at its end (insert adds there, remove takes the
+// last, and a rolled-back eviction puts the same entries back), and an
+// entry's parents are set when it is inserted; so its length and its
+// last entry identify it, and a tail that fits both and the sender's
+// account in state is what a replay would compute. Reset drops every
+// tail, because a rebuilt list may hold other entries under the same
+// last one (a transaction that came back from an abandoned block in
+// place of a conflicting one).
+type senderTail struct {
+	base Account // the sender's account in state
+	n    int     // the pending list's length
+	last *poolEntry
+	acct Account // the sender after its claimed credits and pending transactions
+	// credits is shared by the views built from the tail, which read
+	// it only and are dropped before m.mu is released; extend writes it.
+	credits map[string]int64
+}
+
+// fits reports whether t is what senderView would compute for a sender
+// whose account in state is base and whose pending list is pending.
+func (t *senderTail) fits(base Account, pending []*poolEntry) bool {
+	return t.base == base && t.n == len(pending) && t.n > 0 && pending[t.n-1] == t.last
+}
+
+// extendTail brings addr's tail up to date after its pending list grew
+// from n entries ending in last to the list now, the new entries applied
+// to v, the view senderView returned: so the next admission of the
+// sender replays nothing. Without a tail that fits the list before, the
+// tail is dropped and the next senderView replays. m.mu is held.
+func (m *Mempool) extendTail(addr string, v *StateView, base Account, n int, last *poolEntry) {
+	t := m.tails[addr]
+	pending := m.bySender[addr]
+	if len(pending) <= n || n > 0 && pending[n-1] != last || t != nil && (t.n != n || t.last != last || t.base != base) ||
+		t == nil && n > 0 {
+		delete(m.tails, addr)
+		return
+	}
+	acct, err := v.Account(addr)
+	if err != nil {
+		delete(m.tails, addr)
+		return
+	}
+	if t == nil {
+		t = &senderTail{base: base}
+		m.tails[addr] = t
+	}
+	for _, e := range pending[n:] {
+		if r := e.tx.Recipient; r != addr {
+			if t.credits == nil {
+				t.credits = make(map[string]int64)
+			}
+			t.credits[r] += int64(e.tx.Amount) // pending amounts sum far below MaxInt64
+		}
+	}
+	t.n, t.last, t.acct = len(pending), pending[len(pending)-1], acct
 }
 
 // pendingReader is the state under a sender's view: while the sender's

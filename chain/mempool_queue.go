@@ -276,7 +276,7 @@ func (m *Mempool) recheckQueued(state AccountReader) {
 		return cmp.Compare(m.queue.bySender[a][0].seq, m.queue.bySender[b][0].seq)
 	})
 	for _, addr := range senders {
-		v, err := m.senderView(addr, state)
+		v, _, err := m.senderView(addr, state)
 		if err != nil {
 			continue // keep them: a store hiccup must not lose transactions
 		}

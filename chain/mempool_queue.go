@@ -75,6 +75,10 @@ type txQueue struct {
 	bytes    int
 	locals   int // how many are local
 	nextSeq  uint64
+	// oldest is at or before the admission time of every entry: none
+	// expires before oldest plus the TTL, so expireQueued, which every
+	// hold calls, need not look at them all until then.
+	oldest time.Time
 }
 
 func (q *txQueue) init() {
@@ -98,6 +102,9 @@ func (q *txQueue) add(t *queuedTx) {
 	q.bytes += t.size
 	if t.local {
 		q.locals++
+	}
+	if len(q.byID) == 1 || t.at.Before(q.oldest) {
+		q.oldest = t.at
 	}
 }
 
@@ -202,11 +209,18 @@ func (m *Mempool) expireQueued() {
 		return
 	}
 	now := m.now()
+	if now.Sub(m.queue.oldest) < m.queueCfg.ttl {
+		return // nothing queued is that old
+	}
+	var oldest time.Time
 	for _, t := range m.queue.byID {
 		if now.Sub(t.at) >= m.queueCfg.ttl {
 			m.queue.drop(t)
+		} else if oldest.IsZero() || t.at.Before(oldest) {
+			oldest = t.at
 		}
 	}
+	m.queue.oldest = oldest
 }
 
 // promote moves addr's queued transactions that follow on from v (state

@@ -142,15 +142,21 @@ func TestMempoolQueueBounds(t *testing.T) {
 	}
 }
 
+// queueTTLPool returns a pool whose queue keeps transactions 10 minutes
+// by a fake clock, and two funded senders with no pending transactions.
+func queueTTLPool() (*chain.Params, *chain.Mempool, *mpClock, mpState, mpKey, mpKey) {
+	p := chain.RegTest()
+	alice, bob := newMPKey(1), newMPKey(2)
+	clock := &mpClock{t: time.Unix(1_000_000, 0)}
+	m := chain.NewMempool(p, chain.WithMempoolClock(clock.now), chain.WithQueueTTL(10*time.Minute))
+	return p, m, clock, mpState{alice.addr: {Balance: 1000}, bob.addr: {Balance: 1000}}, alice, bob
+}
+
 // TestMempoolQueueExpiry: a held transaction whose predecessor never comes
 // is dropped after the TTL, whether anyone looks or not; one whose
 // predecessor comes in time is promoted.
 func TestMempoolQueueExpiry(t *testing.T) {
-	p := chain.RegTest()
-	alice, bob := newMPKey(1), newMPKey(2)
-	state := mpState{alice.addr: {Balance: 1000}, bob.addr: {Balance: 1000}}
-	clock := &mpClock{t: time.Unix(1_000_000, 0)}
-	m := chain.NewMempool(p, chain.WithMempoolClock(clock.now), chain.WithQueueTTL(10*time.Minute))
+	p, m, clock, state, alice, bob := queueTTLPool()
 	a1, b1 := alice.tx(p, bob.addr, 1, 0, 1), bob.tx(p, alice.addr, 1, 0, 1)
 	if err := m.Add(a1, state); !errors.Is(err, chain.ErrTxQueued) {
 		t.Fatal(err)
@@ -187,6 +193,25 @@ func TestMempoolQueueExpiry(t *testing.T) {
 	m.Reorg(nil, nil, state)
 	if m.Has(c2.ID()) {
 		t.Fatal("expired transaction survived a Reorg")
+	}
+}
+
+// TestMempoolQueueExpiryOlderLater: a transaction queued after another
+// but admitted before it (read back from mempool.dat, or held again by
+// a reorg, with its first admission time) expires at its own TTL, not at
+// the first one's.
+func TestMempoolQueueExpiryOlderLater(t *testing.T) {
+	p, m, clock, state, alice, bob := queueTTLPool()
+	a1, b1 := alice.tx(p, bob.addr, 1, 0, 1), bob.tx(p, alice.addr, 1, 0, 1)
+	if err := m.Add(a1, state); !errors.Is(err, chain.ErrTxQueued) {
+		t.Fatal(err)
+	}
+	if err := m.AddVerifiedSince(b1, state, clock.now().Add(-9*time.Minute)); !errors.Is(err, chain.ErrTxQueued) {
+		t.Fatal(err)
+	}
+	clock.advance(time.Minute)
+	if n := m.Queued(); n != 1 || m.Has(b1.ID()) || !m.Has(a1.ID()) {
+		t.Fatalf("a minute on: %d queued, has b1 %v (admitted 10 minutes ago), has a1 %v (1 minute ago)", n, m.Has(b1.ID()), m.Has(a1.ID()))
 	}
 }
 

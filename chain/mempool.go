@@ -26,8 +26,9 @@ var ErrTxMined = errors.New("transaction already on the main chain")
 
 // ErrSenderLimit is returned by Mempool.Add when the sender already has
 // the most pending (or queued) transactions one sender may have. Checking
-// a new transaction costs time in the sender's pending count, so the cap
-// keeps one funded sender from making every admission slow.
+// a new transaction may cost time in the sender's pending count (a replay
+// of them, after a reorganisation or an eviction: see senderTail), so the
+// cap keeps one funded sender from making every admission slow.
 var ErrSenderLimit = errors.New("too many pending transactions from this sender")
 
 // Mempool holds transactions waiting for a block, and a bounded queue of
@@ -467,9 +468,9 @@ func (m *Mempool) remove(e *poolEntry) {
 	q := m.bySender[e.tx.Sender]
 	i := slices.Index(q, e)
 	q = slices.Delete(q, i, i+1)
+	delete(m.tails, e.tx.Sender) // its list no longer only grew
 	if len(q) == 0 {
 		delete(m.bySender, e.tx.Sender)
-		delete(m.tails, e.tx.Sender)
 	} else {
 		m.bySender[e.tx.Sender] = q
 	}

@@ -26,7 +26,8 @@ import (
 // A replay costs time in the sender's pending count, at every admission
 // of the sender (under load, a tenth of a node's CPU), so its result is
 // kept (senderTail) and used again while what it was computed from is
-// unchanged.
+// unchanged. base is addr's account in state, which extendTail checks
+// the tail against.
 func (m *Mempool) senderView(addr string, state AccountReader) (v *StateView, base Account, err error) {
 	if base, err = state.Account(addr); err != nil {
 		return nil, base, fmt.Errorf("mempool: read sender %s: %w", addr, err)
@@ -85,19 +86,20 @@ func (m *Mempool) senderView(addr string, state AccountReader) (v *StateView, ba
 // they claimed. Between two resets of the pool (every Reorg rebuilds it)
 // that list changes only at its end (insert adds there, remove takes the
 // last, and a rolled-back eviction puts the same entries back), and an
-// entry's parents are set when it is inserted; so its length and its
-// last entry identify it, and a tail that fits both and the sender's
-// account in state is what a replay would compute. Reset drops every
-// tail, because a rebuilt list may hold other entries under the same
-// last one (a transaction that came back from an abandoned block in
-// place of a conflicting one).
+// entry's parents are set when it is inserted. A tail is dropped when
+// any entry of its sender leaves the list (remove), so a kept tail's
+// list has only grown since, and its length and last entry identify it:
+// a tail that fits both and the sender's account in state is what a
+// replay would compute. Reset drops every tail, because a rebuilt list
+// may hold other entries under the same last one (a transaction that
+// came back from an abandoned block in place of a conflicting one).
 type senderTail struct {
-	base Account // the sender's account in state
-	n    int     // the pending list's length
-	last *poolEntry
-	acct Account // the sender after its claimed credits and pending transactions
-	// credits is shared by the views built from the tail, which read
-	// it only and are dropped before m.mu is released; extend writes it.
+	base Account    // the sender's account in state
+	n    int        // the pending list's length
+	last *poolEntry // the list's last entry
+	acct Account    // the sender after its claimed credits and pending transactions
+	// credits is shared by the views built from the tail, which read it
+	// only and are dropped before m.mu is released; extendTail writes it.
 	credits map[string]int64
 }
 
@@ -109,15 +111,19 @@ func (t *senderTail) fits(base Account, pending []*poolEntry) bool {
 
 // extendTail brings addr's tail up to date after its pending list grew
 // from n entries ending in last to the list now, the new entries applied
-// to v, the view senderView returned: so the next admission of the
-// sender replays nothing. Without a tail that fits the list before, the
-// tail is dropped and the next senderView replays. m.mu is held.
+// to v, the view senderView returned on base: so the next admission of
+// the sender replays nothing. Unless the list only grew, from the list
+// the tail was computed for (or from none, without a tail), the tail is
+// dropped and the next senderView replays. m.mu is held.
 func (m *Mempool) extendTail(addr string, v *StateView, base Account, n int, last *poolEntry) {
-	t := m.tails[addr]
-	pending := m.bySender[addr]
-	if len(pending) <= n || n > 0 && pending[n-1] != last || t != nil && (t.n != n || t.last != last || t.base != base) ||
-		t == nil && n > 0 {
+	t, pending := m.tails[addr], m.bySender[addr]
+	grew := len(pending) >= n && (n == 0 || pending[n-1] == last)
+	fromTail := t == nil && n == 0 || t != nil && t.fits(base, pending[:n])
+	if !grew || !fromTail {
 		delete(m.tails, addr)
+		return
+	}
+	if len(pending) == n {
 		return
 	}
 	acct, err := v.Account(addr)

@@ -50,7 +50,7 @@ func tailRun(t *testing.T, seed uint64, steps int) {
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { return now }
 	opts := []chain.MempoolOption{chain.WithMaxTxs(24), chain.WithMaxPerSender(6), chain.WithMempoolClock(clock),
-		chain.WithPendingTTL(time.Hour), chain.WithQueueTTL(20 * time.Minute), chain.WithMaxQueuedPerSender(3)}
+		chain.WithPendingTTL(15 * time.Minute), chain.WithQueueTTL(10 * time.Minute), chain.WithMaxQueuedPerSender(3)}
 	kept, replayed := chain.NewMempool(p, opts...), chain.NewMempool(p, opts...)
 	type mined struct {
 		blk    *chain.Block
@@ -121,7 +121,7 @@ func tailRun(t *testing.T, seed uint64, steps int) {
 			catchUp()
 			what = "the pools told of the blocks"
 		default:
-			now = now.Add(time.Duration(rng.IntN(10)) * time.Minute)
+			now = now.Add(time.Duration(rng.IntN(8)) * time.Minute)
 			what = "clock moved"
 		}
 		if a, b := ids(kept.Txs()), ids(replayed.Txs()); !slices.Equal(a, b) {
@@ -177,6 +177,38 @@ func TestMempoolSenderTailScenarios(t *testing.T) {
 			},
 		},
 		{
+			// The credit a sender's second transaction claimed expires:
+			// that transaction leaves, the first stays, and the sender
+			// spends the same nonce again on its own funds.
+			name: "expiry trims the list",
+			run: func(tw *twinPools) (*chain.Transaction, error) {
+				payer := testwallet.New("tail payer")
+				tw.state = withChanges(tw.state, map[string]chain.Account{payer.Addr: {Balance: 1000}})
+				credit := payer.Tx(p, s.Addr, 500, 0, 0)
+				tw.addSince(credit, tw.now.Add(-50*time.Minute))
+				tw.add(s.Tx(p, other, 900, 0, 0), s.Tx(p, other, 400, 0, 1)) // the second claims the credit
+				tw.now = tw.now.Add(11 * time.Minute)
+				return s.Tx(p, other, 100, 0, 1), nil
+			},
+		},
+		{
+			// A cheaper sender's last transaction is evicted for a
+			// better-paying one; the evicted sender sends again.
+			name: "eviction",
+			run: func(tw *twinPools) (*chain.Transaction, error) {
+				rival := testwallet.New("tail rival")
+				tw.state = withChanges(tw.state, map[string]chain.Account{rival.Addr: {Balance: 1000}})
+				tw.add(s.Tx(p, other, 100, 1, 0), s.Tx(p, other, 100, 1, 1), s.Tx(p, other, 100, 1, 2))
+				tw.add(rival.Tx(p, other, 100, 5, 0)) // the pool is full
+				tw.add(rival.Tx(p, other, 100, 5, 1)) // s's nonce 2 leaves for it
+				if got := len(tw.kept.Pending(s.Addr)); got != 2 {
+					tw.t.Fatalf("after the eviction %d pending of the sender, want 2", got)
+				}
+				// 798 left: paid for by evicting the rival's last.
+				return s.Tx(p, other, 750, 6, 2), nil
+			},
+		},
+		{
 			// What the sender's pending transactions paid a recipient
 			// counts when the next one pays it again.
 			name: "credits paid to a recipient near the limit",
@@ -212,11 +244,28 @@ type twinPools struct {
 	t              *testing.T
 	p              *chain.Params
 	state          mapState
+	now            time.Time
 	kept, replayed *chain.Mempool
 }
 
+// newTwinPools returns twin pools of four transactions at most, whose
+// pending transactions expire after an hour by tw.now.
 func newTwinPools(t *testing.T, p *chain.Params, state mapState) *twinPools {
-	return &twinPools{t: t, p: p, state: state, kept: chain.NewMempool(p), replayed: chain.NewMempool(p)}
+	tw := &twinPools{t: t, p: p, state: state, now: time.Unix(1_700_000_000, 0)}
+	opts := []chain.MempoolOption{chain.WithMaxTxs(4), chain.WithPendingTTL(time.Hour),
+		chain.WithMempoolClock(func() time.Time { return tw.now })}
+	tw.kept, tw.replayed = chain.NewMempool(p, opts...), chain.NewMempool(p, opts...)
+	return tw
+}
+
+// addSince offers tx to both pools as admitted at admitted; both must
+// take it.
+func (tw *twinPools) addSince(tx *chain.Transaction, admitted time.Time) {
+	tw.t.Helper()
+	errKept := tw.kept.AddVerifiedSince(tx, tw.state, admitted)
+	if errReplayed := tw.replayed.AddVerifiedSince(tx, tw.state, admitted); errKept != nil || errReplayed != nil {
+		tw.t.Fatalf("refused: kept %v, replayed %v", errKept, errReplayed)
+	}
 }
 
 // addOne offers tx to both pools and returns their answers.

@@ -38,6 +38,7 @@ type testnetReport struct {
 	gossip              testnet.GossipFigures
 	stale               int           // blocks mined that ended off the main chain
 	healConverge        time.Duration // from the heal to one tip, 0 if not reached during the load
+	verifyRate          float64       // ed25519 verifies a second on every core, before the run (verifyLimit)
 }
 
 // nodeWork sums the counters of the work per transfer: signature
@@ -159,6 +160,11 @@ func (rep *testnetReport) print(w io.Writer) {
 	fmt.Fprintf(w, "  setup            %.1f s (nodes up, meshes formed, one block per node)\n", rep.setup.Seconds())
 	fmt.Fprintf(w, "  blocks mined     %d (main chain height %d), reorgs seen %d\n", rep.blocks, rep.height, rep.reorgs)
 	fmt.Fprintf(w, "  transactions     %d submitted, %d included, %d pending, %d lost\n", rep.submitted, rep.included, rep.pending, rep.lost)
+	if rep.included > 0 && o.duration > 0 && rep.verifyRate > 0 {
+		rate := float64(rep.included) / o.duration.Seconds()
+		fmt.Fprintf(w, "  throughput       %.0f included/s over the load; each node checks each once, and this machine verifies %.0f/s on %d cores: %.3g of that ÷ %d\n",
+			rate, rep.verifyRate, runtime.GOMAXPROCS(0), rate*float64(o.nodes)/rep.verifyRate, o.nodes)
+	}
 	if rep.refused > 0 {
 		var kinds []string
 		for k, v := range rep.refusals {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -119,6 +120,21 @@ func TestTestnetCommand(t *testing.T) {
 			submitted, _ := strconv.Atoi(m[1])
 			if submitted == 0 || m[2] != m[1] || m[3] != "0" || m[4] != "0" {
 				t.Errorf("transactions: %s submitted, %s included, %s pending, %s lost: want all included\n%s", m[1], m[2], m[3], m[4], errOut.String())
+			}
+			// The throughput line divides what was included by the load's
+			// 3 s, and holds it against the verify rate it measured.
+			tp := regexp.MustCompile(`throughput +(\d+) included/s over the load; .* verifies (\d+)/s on \d+ cores: ([\d.e+-]+) of that ÷ (\d+)`).FindStringSubmatch(report)
+			if tp == nil {
+				t.Fatalf("no throughput line in the report")
+			}
+			included, _ := strconv.ParseFloat(m[2], 64)
+			rate, _ := strconv.ParseFloat(tp[1], 64)
+			verify, _ := strconv.ParseFloat(tp[2], 64)
+			ratio, _ := strconv.ParseFloat(tp[3], 64)
+			nodes, _ := strconv.ParseFloat(tp[4], 64)
+			// rate is rounded to a transfer a second: 5% of slack for that.
+			if want := rate * nodes / verify; math.Abs(rate-included/3) > 1 || verify <= 0 || math.Abs(ratio-want) > 0.05*want {
+				t.Errorf("throughput line %q does not follow from %s included in 3 s", tp[0], m[2])
 			}
 			for _, want := range []string{"every node's ledger matches", "propagation", "peak memory", "verifications per included transfer", "compact blocks", "stale blocks", "gossip ", "per block"} {
 				if !strings.Contains(report, want) {

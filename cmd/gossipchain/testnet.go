@@ -163,6 +163,7 @@ func runTestnet(o testnetOptions, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rep := &testnetReport{opts: o, refusals: map[string]int{}}
 	err := driveTestnet(ctx, log, o, rep)
+	rep.verifyRate = max(rep.verifyRate, verifyLimit()) // the nodes are closed
 	if rep.done {
 		rep.print(stdout)
 	}

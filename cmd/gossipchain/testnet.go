@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -249,7 +250,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		stopLoad()
 		wg.Wait()
 	}()
-	ld := &load{nt: nt, rep: rep, submittedTo: map[chain.Hash]int{}}
+	ld := &load{nt: nt, rep: rep, submitted: map[chain.Hash]submission{}}
 	wg.Go(func() { // blocks
 		t := time.NewTicker(o.blockInterval)
 		defer t.Stop()
@@ -302,6 +303,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	rep.work = sumWork(nt).minus(before)
 	tipNode := nt.Node(0)
 	rep.height = tipNode.Chain().Tip().Height()
+	var gone []submission
 	for _, id := range ld.ids {
 		switch {
 		case onMainChain(tipNode.Chain(), id):
@@ -309,10 +311,10 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		case inSomeMempool(nt, id):
 			rep.pending++
 		default:
-			rep.lost++
-			log.Warn("transaction lost", "id", id.Short(), "submitted_to", ld.submittedTo[id])
+			gone = append(gone, ld.submitted[id])
 		}
 	}
+	classifyGone(log, tipNode.Chain().Params(), tipNode.Chain(), gone, rep)
 	audit, err := testnet.AuditChain(tipNode.Chain())
 	if err == nil {
 		for _, i := range nt.Running() {
@@ -424,6 +426,30 @@ func withPending(nt *testnet.Net) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// classifyGone counts the submitted transfers that are neither on the
+// main chain nor in any mempool: lost if they would still apply to the
+// main chain's state (each sender's in nonce order, after the ones
+// before them), the network's fault; invalid if they would not, because
+// what they spent is not there: on a chain without coinbase maturity, a
+// node's wallet spends its block rewards at once, and a reorganisation
+// that abandons the node's blocks takes those rewards back.
+func classifyGone(log *slog.Logger, p *chain.Params, state chain.AccountReader, gone []submission, rep *testnetReport) {
+	slices.SortFunc(gone, func(a, b submission) int {
+		return cmp.Or(strings.Compare(a.tx.Sender, b.tx.Sender), cmp.Compare(a.tx.Nonce, b.tx.Nonce))
+	})
+	v := chain.NewStateView(p, state)
+	for _, g := range gone {
+		id := g.tx.ID()
+		if err := v.ApplyTx(g.tx); err != nil {
+			rep.invalid++
+			log.Info("transaction no longer valid on the main chain", "id", id.Short(), "submitted_to", g.to, "reason", err)
+			continue
+		}
+		rep.lost++
+		log.Warn("transaction lost", "id", id.Short(), "submitted_to", g.to)
+	}
 }
 
 func onMainChain(c *chain.Chain, id chain.Hash) bool {

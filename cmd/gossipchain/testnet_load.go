@@ -194,8 +194,15 @@ func (l *load) offer(ctx context.Context, t transfer) {
 		return
 	}
 	l.rep.submitted++
-	l.ids = append(l.ids, tx.ID())
-	l.submittedTo[tx.ID()] = from
+	id := tx.ID()
+	l.ids = append(l.ids, id)
+	l.submitted[id] = submission{tx, from}
+}
+
+// submission is a transfer a node took, and which node.
+type submission struct {
+	tx *chain.Transaction
+	to int
 }
 
 // load is the transfers' side of a run: what was submitted where.
@@ -207,9 +214,9 @@ type load struct {
 	// watch how many submissions the load keeps in flight.
 	submit func(context.Context, transfer)
 
-	mu          sync.Mutex // guards rep's transaction counts and what follows
-	ids         []chain.Hash
-	submittedTo map[chain.Hash]int
+	mu        sync.Mutex // guards rep's transaction counts and what follows
+	ids       []chain.Hash
+	submitted map[chain.Hash]submission
 }
 
 // run offers o.txRate transfers a second until ctx ends, caught up

@@ -23,6 +23,7 @@ type testnetReport struct {
 	submitted, refused int
 	included, pending  int
 	lost               int
+	invalid            int // gone, and no longer valid on the main chain (classifyGone)
 	refusals           map[string]int
 	converge           time.Duration
 	propagation        []time.Duration // every (block, node) arrival after the block was mined
@@ -159,7 +160,11 @@ func (rep *testnetReport) print(w io.Writer) {
 		o.nodes, o.duration, o.txRate, o.blockInterval, o.fault, o.seed)
 	fmt.Fprintf(w, "  setup            %.1f s (nodes up, meshes formed, one block per node)\n", rep.setup.Seconds())
 	fmt.Fprintf(w, "  blocks mined     %d (main chain height %d), reorgs seen %d\n", rep.blocks, rep.height, rep.reorgs)
-	fmt.Fprintf(w, "  transactions     %d submitted, %d included, %d pending, %d lost\n", rep.submitted, rep.included, rep.pending, rep.lost)
+	fmt.Fprintf(w, "  transactions     %d submitted, %d included, %d pending, %d lost", rep.submitted, rep.included, rep.pending, rep.lost)
+	if rep.invalid > 0 {
+		fmt.Fprintf(w, ", %d no longer valid (they spent what a reorganisation took back)", rep.invalid)
+	}
+	fmt.Fprintln(w)
 	if rep.included > 0 && o.duration > 0 && rep.verifyRate > 0 {
 		rate := float64(rep.included) / o.duration.Seconds()
 		fmt.Fprintf(w, "  throughput       %.0f included/s over the load; each node checks each once, and this machine verifies %.0f/s on %d cores: %.3g of that ÷ %d\n",

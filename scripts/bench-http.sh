@@ -27,7 +27,9 @@
 #   -s  sender wallets (default 2000; a multiple of -t)
 #   -P  write a CPU profile of the node under every run to DIR
 #       (NAME-ROUND.pprof; the node serves --pprof on loopback, and the
-#       profile covers the wrk run but its last second)
+#       profile covers the wrk run but its last second). The profiler's
+#       own CPU is in the node's CPU figure; -d must stay under 90 (the
+#       pprof server's write timeout)
 #   -k  keep the work directory
 # Environment: TMPDIR places the work directory.
 #
@@ -71,7 +73,10 @@ if [[ -z $GC ]]; then
 fi
 [[ -x $GC ]] || die "$GC is not an executable"
 [[ -z $BASE || -x $BASE ]] || die "$BASE is not an executable"
-[[ -z $PROF ]] || mkdir -p "$PROF"
+if [[ -n $PROF ]]; then
+	((DUR < 90)) || { echo "bench-http: -P needs -d under 90 (the node's pprof server answers within 90 s)" >&2; exit 2; }
+	mkdir -p "$PROF"
+fi
 
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {

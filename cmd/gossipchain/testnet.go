@@ -36,9 +36,11 @@ starts, as a real network's senders sign on their own machines), on 16
 goroutines, with --fault injected in the middle third; then it stops
 the load, mines until the mempools are
 empty and prints a report: blocks, reorgs, transactions submitted,
-refused, included, pending and lost, the time to converge, block
-propagation percentiles and peak memory. Ctrl-C ends the load early and
-still reports.
+refused, included, pending, lost and no longer valid (they would not
+apply to the final chain), the throughput against this machine's
+signature-verify rate, the time to converge, block propagation
+percentiles and peak memory. Ctrl-C ends the load early and still
+reports.
 
 With --mocknet the nodes run on go-libp2p's in-process mocknet instead of
 TCP on loopback: the same nodes (chain, mempool, GossipSub, sync), each
@@ -164,7 +166,9 @@ func runTestnet(o testnetOptions, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	rep := &testnetReport{opts: o, refusals: map[string]int{}}
 	err := driveTestnet(ctx, log, o, rep)
-	rep.verifyRate = max(rep.verifyRate, verifyLimit()) // the nodes are closed
+	if rep.done && rep.included > 0 {
+		rep.verifyRate = max(rep.verifyRate, verifyLimit()) // the nodes are closed
+	}
 	if rep.done {
 		rep.print(stdout)
 	}
@@ -242,6 +246,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	rng := rand.New(rand.NewPCG(o.seed, 0x10ad))
 	var rngMu sync.Mutex
 	pick := func(n int) int { rngMu.Lock(); defer rngMu.Unlock(); return rng.IntN(n) }
+	loadStart := time.Now()
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.duration)
 	var wg sync.WaitGroup
 	// Also when a fault's error returns before the wait below: the load
@@ -272,6 +277,12 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 		return err
 	}
 	<-loadCtx.Done()
+	// The load ran o.duration unless a Ctrl-C ended it (a fault may
+	// return after the load has ended).
+	rep.loadWall = o.duration
+	if ctx.Err() != nil {
+		rep.loadWall = min(time.Since(loadStart), o.duration)
+	}
 	wg.Wait()
 	rep.loadCPU, rep.gossip = cpuTime()-cpuStart, nt.GossipFigures()
 	stopProfile()
@@ -303,18 +314,21 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	rep.work = sumWork(nt).minus(before)
 	tipNode := nt.Node(0)
 	rep.height = tipNode.Chain().Tip().Height()
-	var gone []submission
+	var left []submission // pending or gone
 	for _, id := range ld.ids {
 		switch {
 		case onMainChain(tipNode.Chain(), id):
 			rep.included++
 		case inSomeMempool(nt, id):
 			rep.pending++
+			left = append(left, ld.submitted[id])
 		default:
-			gone = append(gone, ld.submitted[id])
+			s := ld.submitted[id]
+			s.gone = true
+			left = append(left, s)
 		}
 	}
-	classifyGone(log, tipNode.Chain().Params(), tipNode.Chain(), gone, rep)
+	classifyGone(log, tipNode.Chain().Params(), tipNode.Chain(), left, rep)
 	audit, err := testnet.AuditChain(tipNode.Chain())
 	if err == nil {
 		for _, i := range nt.Running() {
@@ -428,27 +442,30 @@ func withPending(nt *testnet.Net) (int, bool) {
 	return 0, false
 }
 
-// classifyGone counts the submitted transfers that are neither on the
-// main chain nor in any mempool: lost if they would still apply to the
-// main chain's state (each sender's in nonce order, after the ones
-// before them), the network's fault; invalid if they would not, because
-// what they spent is not there: on a chain without coinbase maturity, a
-// node's wallet spends its block rewards at once, and a reorganisation
-// that abandons the node's blocks takes those rewards back.
-func classifyGone(log *slog.Logger, p *chain.Params, state chain.AccountReader, gone []submission, rep *testnetReport) {
-	slices.SortFunc(gone, func(a, b submission) int {
+// classifyGone counts the submitted transfers of left (those not on the
+// main chain) that are in no mempool either: lost if they would still
+// apply to the main chain's state, each sender's in nonce order after
+// its earlier ones, pending ones included, so a loss is the network's;
+// invalid if they would not. On a chain without coinbase maturity that
+// happens when a node's wallet spent block rewards a reorganisation took
+// back: the transfer leaves the pools, and the wallet may use its nonce
+// again.
+func classifyGone(log *slog.Logger, p *chain.Params, state chain.AccountReader, left []submission, rep *testnetReport) {
+	slices.SortFunc(left, func(a, b submission) int {
 		return cmp.Or(strings.Compare(a.tx.Sender, b.tx.Sender), cmp.Compare(a.tx.Nonce, b.tx.Nonce))
 	})
 	v := chain.NewStateView(p, state)
-	for _, g := range gone {
-		id := g.tx.ID()
-		if err := v.ApplyTx(g.tx); err != nil {
+	for _, s := range left {
+		err := v.ApplyTx(s.tx)
+		switch id := s.tx.ID(); {
+		case !s.gone:
+		case err != nil:
 			rep.invalid++
-			log.Info("transaction no longer valid on the main chain", "id", id.Short(), "submitted_to", g.to, "reason", err)
-			continue
+			log.Info("transaction no longer valid on the main chain", "id", id.Short(), "submitted_to", s.to, "reason", err)
+		default:
+			rep.lost++
+			log.Warn("transaction lost", "id", id.Short(), "submitted_to", s.to)
 		}
-		rep.lost++
-		log.Warn("transaction lost", "id", id.Short(), "submitted_to", g.to)
 	}
 }
 

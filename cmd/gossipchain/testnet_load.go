@@ -196,13 +196,15 @@ func (l *load) offer(ctx context.Context, t transfer) {
 	l.rep.submitted++
 	id := tx.ID()
 	l.ids = append(l.ids, id)
-	l.submitted[id] = submission{tx, from}
+	l.submitted[id] = submission{tx: tx, to: from}
 }
 
-// submission is a transfer a node took, and which node.
+// submission is a transfer a node took, and which node; gone, once the
+// run is over, if it is neither on the main chain nor in any mempool.
 type submission struct {
-	tx *chain.Transaction
-	to int
+	tx   *chain.Transaction
+	to   int
+	gone bool
 }
 
 // load is the transfers' side of a run: what was submitted where.

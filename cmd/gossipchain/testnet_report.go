@@ -39,7 +39,8 @@ type testnetReport struct {
 	gossip              testnet.GossipFigures
 	stale               int           // blocks mined that ended off the main chain
 	healConverge        time.Duration // from the heal to one tip, 0 if not reached during the load
-	verifyRate          float64       // ed25519 verifies a second on every core, before the run (verifyLimit)
+	verifyRate          float64       // ed25519 verifies a second on every core, the better of before and after the run (verifyLimit)
+	loadWall            time.Duration // the load's length: --duration, or less after a Ctrl-C
 }
 
 // nodeWork sums the counters of the work per transfer: signature
@@ -162,11 +163,11 @@ func (rep *testnetReport) print(w io.Writer) {
 	fmt.Fprintf(w, "  blocks mined     %d (main chain height %d), reorgs seen %d\n", rep.blocks, rep.height, rep.reorgs)
 	fmt.Fprintf(w, "  transactions     %d submitted, %d included, %d pending, %d lost", rep.submitted, rep.included, rep.pending, rep.lost)
 	if rep.invalid > 0 {
-		fmt.Fprintf(w, ", %d no longer valid (they spent what a reorganisation took back)", rep.invalid)
+		fmt.Fprintf(w, ", %d no longer valid on the main chain", rep.invalid)
 	}
 	fmt.Fprintln(w)
-	if rep.included > 0 && o.duration > 0 && rep.verifyRate > 0 {
-		rate := float64(rep.included) / o.duration.Seconds()
+	if rep.included > 0 && rep.loadWall > 0 && rep.verifyRate > 0 {
+		rate := float64(rep.included) / rep.loadWall.Seconds()
 		fmt.Fprintf(w, "  throughput       %.0f included/s over the load; each node checks each once, and this machine verifies %.0f/s on %d cores: %.3g of that ÷ %d\n",
 			rate, rep.verifyRate, runtime.GOMAXPROCS(0), rate*float64(o.nodes)/rep.verifyRate, o.nodes)
 	}

@@ -91,7 +91,7 @@ func tailRun(t *testing.T, seed uint64, steps int) {
 		case r < 87:
 			catchUp() // a node mines on a pool reconciled with its tip
 			txs := kept.Select(1+rng.IntN(8), 1<<20)
-			if got := replayed.Select(len(txs), 1<<20); !slices.Equal(ids(got), ids(txs)) {
+			if got := replayed.Select(len(txs), 1<<20); !slices.Equal(chain.TxIDs(got), chain.TxIDs(txs)) {
 				t.Fatalf("step %d: the pools select different blocks", step)
 			}
 			v := chain.NewStateView(p, state)
@@ -124,10 +124,10 @@ func tailRun(t *testing.T, seed uint64, steps int) {
 			now = now.Add(time.Duration(rng.IntN(8)) * time.Minute)
 			what = "clock moved"
 		}
-		if a, b := ids(kept.Txs()), ids(replayed.Txs()); !slices.Equal(a, b) {
+		if a, b := chain.TxIDs(kept.Txs()), chain.TxIDs(replayed.Txs()); !slices.Equal(a, b) {
 			t.Fatalf("step %d (%s): pending %d vs %d transactions, or in another order", step, what, len(a), len(b))
 		}
-		if a, b := ids(kept.QueuedTxs()), ids(replayed.QueuedTxs()); !sameSet(a, b) {
+		if a, b := chain.TxIDs(kept.QueuedTxs()), chain.TxIDs(replayed.QueuedTxs()); !sameSet(a, b) {
 			t.Fatalf("step %d (%s): queued %d vs %d transactions", step, what, len(a), len(b))
 		}
 	}
@@ -301,14 +301,6 @@ func (tw *twinPools) connect(blk *chain.Block) {
 func (tw *twinPools) reorg(disconnected, connected []*chain.Block) {
 	tw.kept.Reorg(disconnected, connected, tw.state)
 	tw.replayed.Reorg(disconnected, connected, tw.state)
-}
-
-func ids(txs []*chain.Transaction) []chain.Hash {
-	out := make([]chain.Hash, len(txs))
-	for i, tx := range txs {
-		out[i] = tx.ID()
-	}
-	return out
 }
 
 func sameSet(a, b []chain.Hash) bool {

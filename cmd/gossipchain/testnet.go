@@ -460,14 +460,14 @@ func classifyGone(log *slog.Logger, p *chain.Params, state chain.AccountReader, 
 	v := chain.NewStateView(p, state)
 	for _, s := range left {
 		err := v.ApplyTx(s.tx)
-		switch id := s.tx.ID(); {
+		switch {
 		case !s.gone:
 		case err != nil:
 			rep.invalid++
-			log.Info("transaction no longer valid on the main chain", "id", id.Short(), "submitted_to", s.to, "reason", err)
+			log.Info("transaction no longer valid on the main chain", "id", s.id.Short(), "submitted_to", s.to, "reason", err)
 		default:
 			rep.lost++
-			log.Warn("transaction lost", "id", id.Short(), "submitted_to", s.to)
+			log.Warn("transaction lost", "id", s.id.Short(), "submitted_to", s.to)
 		}
 	}
 }

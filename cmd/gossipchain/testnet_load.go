@@ -196,13 +196,14 @@ func (l *load) offer(ctx context.Context, t transfer) {
 	l.rep.submitted++
 	id := tx.ID()
 	l.ids = append(l.ids, id)
-	l.submitted[id] = submission{tx: tx, to: from}
+	l.submitted[id] = submission{tx: tx, id: id, to: from}
 }
 
 // submission is a transfer a node took, and which node; gone, once the
 // run is over, if it is neither on the main chain nor in any mempool.
 type submission struct {
 	tx   *chain.Transaction
+	id   chain.Hash
 	to   int
 	gone bool
 }

@@ -139,6 +139,7 @@ func TestCompactChildOfUncommittedBlock(t *testing.T) {
 	}
 	gate.release()
 	waitTipIs(t, b.c, b2, "b connects b2 after b1")
+	waitBlocksJudged(t, b.g, 2)
 	if got := b.g.Stats().Block; got.Accepted != 2 {
 		t.Fatalf("b's verdicts %+v; want both blocks accepted", got)
 	}

@@ -118,6 +118,17 @@ func waitTipIs(t *testing.T, c *testChain, b *chain.Block, what string) {
 	testutil.Eventually(t, 15*time.Second, what, func() bool { return c.Tip().Hash == b.Hash() })
 }
 
+// waitBlocksJudged waits until g has given a verdict on n block messages.
+// A verdict is counted when the validator returns, which is after the
+// block it carried has connected, so a test that saw the tip move must
+// wait for it before reading the split.
+func waitBlocksJudged(t *testing.T, g *p2p.Gossip, n uint64) {
+	t.Helper()
+	testutil.Eventually(t, 15*time.Second, fmt.Sprintf("%d block messages judged", n), func() bool {
+		return g.Stats().Block.In >= n
+	})
+}
+
 // TestCompactRebuiltFromMempool: a block whose transactions are all in
 // the receiver's mempool is rebuilt from it without a request.
 func TestCompactRebuiltFromMempool(t *testing.T) {
@@ -192,6 +203,7 @@ func TestCompactUnansweredFetchedWhole(t *testing.T) {
 	transfers(t, p, alice, 5, a.c)
 	blk := publishMined(t, a)
 	waitTipIs(t, b.c, blk, "b fetches the block whole and connects it")
+	waitBlocksJudged(t, b.g, 1)
 	if got := b.g.Stats().Compact; got.Requested != 1 || got.Fetched != 1 {
 		t.Fatalf("b: %+v; want one request, then one whole block", got)
 	}
@@ -238,6 +250,7 @@ func TestCompactCollision(t *testing.T) {
 	blk := publishMined(t, a)
 	waitTipIs(t, b.c, blk, "b connects the block after fetching it whole")
 	waitTipIs(t, far.c, blk, "the node behind b connects the forwarded block")
+	waitBlocksJudged(t, b.g, 1)
 	if got := b.g.Stats(); got.Compact.Fetched != 1 || got.Block.Accepted != 1 || got.Block.Rejected != 0 {
 		t.Fatalf("b: %+v; want the block fetched whole and the compact block accepted", got)
 	}
@@ -448,6 +461,7 @@ func TestCompactSenderWithoutBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitTipIs(t, b.c, blk, "b downloads the block from a")
+	waitBlocksJudged(t, b.g, 1)
 	if got := b.g.Stats(); got.Compact.Requested != 1 || got.Compact.Fetched != 1 || got.Block.Ignored != 1 || got.Block.Rejected != 0 {
 		t.Fatalf("b: %+v; want one request, one failed fetch and the message ignored", got)
 	}

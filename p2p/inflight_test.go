@@ -132,6 +132,7 @@ func TestGossipChildOfBlockInFlight(t *testing.T) {
 	})
 	held.let()
 	waitTipIs(t, b.c, child, "b connects both blocks")
+	waitBlocksJudged(t, b.g, 2)
 	if s := b.g.Stats().Block; s.Accepted != 2 || s.Ignored != 0 {
 		t.Fatalf("b's verdicts %+v; want both blocks accepted", s)
 	}
@@ -221,6 +222,8 @@ func TestGossipChildrenOfBlockInFlightBounded(t *testing.T) {
 		now, _, _ := n.g.ParentWaits()
 		return now == 0 && n.g.Stats().Block.Ignored == before.Ignored+2+2*p2p.BlockValidators
 	})
+	// The wrong target, the waiter, its copy, the fakes and the parent.
+	waitBlocksJudged(t, n.g, before.In+4+2*p2p.BlockValidators)
 	if s := n.g.Stats().Block; s.Accepted != before.Accepted+1 {
 		t.Fatalf("verdicts %+v, before the children %+v; want the parent accepted", s, before)
 	}
@@ -304,6 +307,7 @@ func TestGossipParentWaitEndsWithFastCopy(t *testing.T) {
 	if now, total, gaveUp := n.g.ParentWaits(); now != 0 || total != 1 || gaveUp != 0 {
 		t.Fatalf("%d waiting, %d waited, %d gave up; want one wait, ended by its parent", now, total, gaveUp)
 	}
+	waitBlocksJudged(t, n.g, before.In+2)
 	if s := n.g.Stats().Block; s.Accepted != before.Accepted+2 {
 		t.Fatalf("verdicts %+v, before %+v; want the fast parent and the child accepted", s, before)
 	}

@@ -78,8 +78,11 @@ func TestPeerGossipCounters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testutil.Eventually(t, 10*time.Second, "b counts evil's second copy of a's block as a duplicate", func() bool {
-		return b.g.PeerGossip(evil.ID()).Duplicates == 1
+	// The second copy is a duplicate as soon as the first is seen, which
+	// is before the first's verdict is counted: wait for both.
+	testutil.Eventually(t, 10*time.Second, "b judges evil's first copy of a's block and counts the second as a duplicate", func() bool {
+		g := b.g.PeerGossip(evil.ID())
+		return g.Duplicates == 1 && g.Received == 2
 	})
 	if got := b.g.PeerGossip(evil.ID()); got.Received != 2 || got.Accepted != 0 || got.Rejected != 1 || got.Ignored != 1 {
 		t.Errorf("b's counters of evil: %+v, want two messages received (the bad one rejected, the first copy ignored)", got)

@@ -171,7 +171,7 @@ func openBenchChain(tb testing.TB, dir string, noSync bool) (c *testChain, close
 		tb.Fatal(err)
 	}
 	tc := &testChain{Chain: ch, mp: chain.NewMempool(ch.Params(), chain.WithMempoolSigCache(ch.SigCache()))}
-	return tc, func() { tc.early.Wait(); st.Close() }
+	return tc, func() { tc.close(); st.Close() }
 }
 
 // processAll hands blocks to c in batches of batch, as sync does.

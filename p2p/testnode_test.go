@@ -30,8 +30,12 @@ type testChain struct {
 	mp *chain.Mempool
 	mu sync.Mutex
 	// early counts the gossiped blocks still committing after
-	// ProcessBlock returned.
-	early sync.WaitGroup
+	// ProcessBlock returned. closed, under earlyMu, refuses new ones
+	// once the test ends, so that no Add races the cleanup's Wait: a
+	// validator a test held, let go by a cleanup, would start one.
+	early   sync.WaitGroup
+	earlyMu sync.Mutex
+	closed  bool
 	// committedAt is when the last commit that joined a block to the
 	// main chain ended (Unix ns), on the goroutine that committed it.
 	committedAt atomic.Int64
@@ -65,16 +69,33 @@ func newTestChainOn(t testing.TB, p *chain.Params, st chain.Store, opts ...chain
 	// The mempool shares the chain's signature cache, as the node's does.
 	opts = append(opts, chain.WithMempoolSigCache(c.SigCache()))
 	tc := &testChain{Chain: c, mp: chain.NewMempool(c.Params(), opts...)}
-	t.Cleanup(func() { tc.early.Wait(); st.Close() })
+	t.Cleanup(func() { tc.close(); st.Close() })
 	return tc
 }
+
+// close refuses blocks from now on and waits for those committing.
+func (c *testChain) close() {
+	c.earlyMu.Lock()
+	c.closed = true
+	c.earlyMu.Unlock()
+	c.early.Wait()
+}
+
+// errTestChainClosed: a block that came after the test ended.
+var errTestChainClosed = errors.New("test chain closed")
 
 var _ p2p.Chain = (*testChain)(nil)
 
 // ProcessBlock returns once b is validated, as the node's does (see
 // p2p.ProcessEarly); the commit and the mempool update finish after.
 func (c *testChain) ProcessBlock(ctx context.Context, b *chain.Block, d *chain.TxDigest) (p2p.BlockResult, error) {
+	c.earlyMu.Lock()
+	if c.closed {
+		c.earlyMu.Unlock()
+		return p2p.BlockResult{}, errTestChainClosed
+	}
 	c.early.Add(1)
+	c.earlyMu.Unlock()
 	return p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
 		defer c.early.Done()
 		return c.process(ctx, b, d, validated)

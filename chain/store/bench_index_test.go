@@ -9,7 +9,7 @@ import (
 
 // BenchmarkReindexAtOpen times what Open does after a crash: index the
 // blocks whose transaction index the store held back (catch-up: the
-// most it can hold, 2,047 blocks of eight transactions), or, with the
+// most one generation holds, 8,191 blocks of eight transactions), or, with the
 // mark gone, the whole main chain (rebuild: 20,000 blocks of five).
 // Each Open reads the block records and hashes their transactions; it
 // reports blocks and transactions indexed a second.
@@ -20,7 +20,7 @@ func BenchmarkReindexAtOpen(b *testing.B) {
 		txs     int
 		rebuild bool
 	}{
-		{"catch-up", 2047, 7, false},
+		{"catch-up", 8191, 7, false},
 		{"rebuild", 20_000, 4, true},
 	} {
 		b.Run(sh.name, func(b *testing.B) {

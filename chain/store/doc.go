@@ -61,9 +61,9 @@
 // entry at or below the stored tip's height, its tip the highest of its
 // main entries, every block its index entries name above the stored tip)
 // and is not the store's first commits without its index entries, which Apply keeps in
-// memory once the commit succeeded. Once the held-back set reaches 2,048
+// memory once the commit succeeded. Once the held-back set reaches 8,192
 // blocks or its entry bound (a number each store draws at Open between
-// 8,192 and 16,384, so that nodes sharing a machine do not all write
+// 32,768 and 65,536, so that nodes sharing a machine do not all write
 // theirs on the same block), it is written, sorted, with the mark moved
 // to the tip after the batch that reached it, in a transaction of its own
 // in the background (flush.go), one at a time, while later batches are
@@ -84,7 +84,7 @@
 // the file, and the flush checks so in its transaction. So the mark is
 // always the tip or a main-chain ancestor of it, the bucket holds exactly
 // the main chain's transactions up to it, and no entry on disk names a
-// block off the main chain. The held-back sets are at most about 5 MB
+// block off the main chain. The held-back sets are at most about 12 MB
 // together.
 //
 // Beside the bbolt file, its write-ahead log (the file's path and
@@ -95,8 +95,9 @@
 // batch in the encodings above: walcodec.go). A batch of one block (or
 // none) that only adds it on top of the tip, with its meta, undo record,
 // main entry and index entries in the batch (deferrable), whose block
-// takes at most memDeferMax (16 KiB) encoded, is not committed to
-// bbolt by its Apply: it is appended to the log and synced, and kept in
+// takes at most memDeferMax (16 KiB) encoded (any size below the
+// memtable's bound while a background flush of the index may hold
+// bbolt's writer), is not committed to bbolt by its Apply: it is appended to the log and synced, and kept in
 // memory, the memtable, which every read consults before bbolt. The
 // memtable's batches are merged (a later write of a key over an earlier)
 // and committed in one bbolt transaction once they hold 64 blocks or 1

@@ -249,3 +249,37 @@ func TestApplyDuringClose(t *testing.T) {
 		t.Fatalf("tip %s, %v; want the last block before Close %s", tip.Short(), err, blocks[len(blocks)-1].hash.Short())
 	}
 }
+
+// TestLargeBatchDeferredWhileFlushing: a block over the defer limit is
+// committed at once, except while a background flush of the index may
+// hold bbolt's writer: then it waits in the memtable and the log and
+// answers every read, and the next block that cannot be deferred, once
+// the flush is done, commits it first.
+func TestLargeBatchDeferredWhileFlushing(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	store.SetGroupBound(t, 64) // the memtable keeps what it takes
+	store.SetDeferMax(t, 1)    // every block is a large one
+	release := store.HoldFlushes(t)
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(34, 16)
+	blocks := connectN(t, st, g, 5, 3) // the fifth takes the set to its bound: a flush, held
+	if n := store.PendingBatches(st); n != 0 {
+		t.Fatalf("%d large blocks deferred with no flush running, want none", n)
+	}
+	wal := fileSize(t, path+store.WALSuffix)
+	blocks = append(blocks, connectN(t, st, g, 1, 3)...)
+	if n, now := store.PendingBatches(st), fileSize(t, path+store.WALSuffix); n != 1 || now <= wal {
+		t.Fatalf("a large block while the flush runs: %d deferred, log %d bytes (was %d); want it deferred", n, now, wal)
+	}
+	checkLookups(t, st, blocks)
+
+	release()
+	store.WaitFlush(st)
+	blocks = append(blocks, connectN(t, st, g, 1, 3)...)
+	if n := store.PendingBatches(st); n != 0 {
+		t.Fatalf("%d batches deferred after a large block with no flush running, want none", n)
+	}
+	checkLookups(t, st, blocks)
+	st = reopen(t, st, path)
+	checkLookups(t, st, blocks)
+}

@@ -40,14 +40,23 @@ const markSize = heightKeySize + chain.HashSize
 // of the set (each store draws its entry bound from the upper half of
 // pendingMaxEntries, see entryBound); while it runs, a new set may grow
 // until the two together would reach twice the bounds (flush.go). So
-// memory stays under about 5 MB (an entry is an id, a block number and
-// the map's overhead) and Open indexes at most twice the bounds'
-// transactions and blocks again after a crash. In a sync batch of 64
+// memory stays under about 12 MB (an entry is an id, a block number and
+// the map's overhead: 131,072 of them took 10 MiB of heap) and Open
+// indexes at most twice the bounds' transactions and blocks again after
+// a crash. A flush into a bucket of random keys rewrites about every
+// leaf once the bucket has fewer leaves than the flush has entries, so
+// its cost follows the bucket's size, not the flush's: fewer, larger
+// flushes cost less per entry. At 65,536 and 8,192 rather than 16,384
+// and 2,048, the p99 of a 100 KiB block relayed over 20 nodes fell by
+// 8–33% (docs/benchmarks.md, "The transaction index in larger
+// flushes"). A larger flush holds bbolt's writer longer, so a
+// large block that comes meanwhile is deferred rather than left to wait
+// (group.go). In a sync batch of 64
 // blocks of four transfers, 2,048 blocks rather than 512 took a commit
-// from 247 write calls to 164 (docs/benchmarks.md).
+// from 247 write calls to 164.
 var (
-	pendingMaxEntries = 16384
-	pendingMaxBlocks  = 2048
+	pendingMaxEntries = 65536
+	pendingMaxBlocks  = 8192
 )
 
 // entryBound draws a store's bound on held-back entries, uniformly from

@@ -95,9 +95,8 @@
 // batch in the encodings above: walcodec.go). A batch of one block (or
 // none) that only adds it on top of the tip, with its meta, undo record,
 // main entry and index entries in the batch (deferrable), whose block
-// takes at most memDeferMax (16 KiB) encoded (any size below the
-// memtable's bound while a background flush of the index may hold
-// bbolt's writer), is not committed to bbolt by its Apply: it is appended to the log and synced, and kept in
+// takes at most memDeferMax (16 KiB) encoded (a block of any size while
+// a background flush of the index may hold bbolt's writer), is not committed to bbolt by its Apply: it is appended to the log and synced, and kept in
 // memory, the memtable, which every read consults before bbolt. The
 // memtable's batches are merged (a later write of a key over an earlier)
 // and committed in one bbolt transaction once they hold 64 blocks or 1
@@ -198,7 +197,8 @@
 // tip, and reads the log. Nothing else is read or scanned. The
 // exceptions: after a crash, the log's records (a group's at most, 80
 // blocks or 1.25 MiB of blocks, and the batches logged while it was
-// written: twice that) are decoded and committed in one transaction, up to
+// written: twice that, and one block more, up to 512 KiB, if a block
+// larger than memDeferMax was deferred while an index flush ran) are decoded and committed in one transaction, up to
 // the first record that is short, fails its CRC or has another generation
 // or sequence number (the torn tail of a crash: it was never
 // acknowledged), then the log is reset; replaying records whose group
@@ -208,7 +208,7 @@
 // not check makes Open fail with ErrCorrupt (docs/operator.md says what
 // to do). The first Open of a version-2 file rewrites every block
 // record once; after a crash, Open indexes the main chain's blocks above
-// the mark (at most 4,096 blocks and about 32,768 transactions, and the
+// the mark (at most 16,384 blocks and about 131,072 transactions, and the
 // blocks the log's records added: it reads each block record and hashes
 // its transactions); and a mark that is
 // missing while the chain has a tip, does not decode or is not on the

@@ -272,6 +272,7 @@ func TestLargeBatchDeferredWhileFlushing(t *testing.T) {
 		t.Fatalf("a large block while the flush runs: %d deferred, log %d bytes (was %d); want it deferred", n, now, wal)
 	}
 	checkLookups(t, st, blocks)
+	checkBlocks(t, st, blocks)
 
 	release()
 	store.WaitFlush(st)
@@ -282,4 +283,46 @@ func TestLargeBatchDeferredWhileFlushing(t *testing.T) {
 	checkLookups(t, st, blocks)
 	st = reopen(t, st, path)
 	checkLookups(t, st, blocks)
+}
+
+// TestLargeBatchDeferredReplayed: a large block deferred while a flush
+// ran is in the log only when the process dies; the next Open replays
+// it, its reads and its index entries included.
+func TestLargeBatchDeferredReplayed(t *testing.T) {
+	store.SetPendingBounds(t, 1000, 4)
+	store.SetGroupBound(t, 64)
+	store.SetDeferMax(t, 1)
+	store.HoldFlushes(t)
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(35, 16)
+	blocks := connectN(t, st, g, 6, 3) // the sixth deferred while the fifth's flush is held
+	if n := store.PendingBatches(st); n != 1 {
+		t.Fatalf("%d deferred, want the last block", n)
+	}
+	if err := store.CloseWithoutFlush(st); err != nil { // lets the flush go, keeps the log
+		t.Fatal(err)
+	}
+	st, err := store.Open(path, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if tip, err := st.Tip(); err != nil || tip != blocks[5].hash {
+		t.Fatalf("tip after reopening %s, %v; want the deferred block %s", tip.Short(), err, blocks[5].hash.Short())
+	}
+	checkBlocks(t, st, blocks)
+	checkLookups(t, st, blocks)
+}
+
+// checkBlocks fails unless st has the record and meta of every block.
+func checkBlocks(t testing.TB, st *store.Store, blocks []connected) {
+	t.Helper()
+	for _, c := range blocks {
+		if b, err := st.Block(c.hash); err != nil || b.Hash() != c.hash {
+			t.Fatalf("Block(%s): %v", c.hash.Short(), err)
+		}
+		if m, err := st.Meta(c.hash); err != nil || m.Height() != c.height {
+			t.Fatalf("Meta(%s): %v", c.hash.Short(), err)
+		}
+	}
 }

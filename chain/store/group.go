@@ -33,8 +33,9 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	// While a background flush of the index writes (a group commit
 	// writing owns the flush's state: then none is assumed), bbolt's
 	// one writer is the flush's, and a large block committed at once
-	// would wait for it: it is deferred instead, and committed with the
-	// memtable after. With the index's larger flushes (txindex.go), the
+	// would wait for it: it is deferred instead (any block: the largest,
+	// 512 KiB, is under the memtable's smallest bound), and committed
+	// with the memtable after. With the index's larger flushes (txindex.go), the
 	// five-node load included fewer transfers in three runs of four
 	// without this, as many with it (docs/benchmarks.md).
 	flushing := s.groupDone == nil && s.flushDone != nil

@@ -43,6 +43,11 @@ import (
 // from 59–62 ms to 470–660 ms, and with 1 MiB groups to 190 ms
 // (docs/benchmarks.md). Small blocks, one per call or relayed, are where
 // a bbolt commit's fixed cost (two fdatasyncs, ~10 pages) dominated.
+// While a background flush of the index holds bbolt's writer, large
+// blocks are deferred all the same (group.go), so such groups form
+// then, of the few blocks that come during a flush: waiting behind the
+// flush measured worse (docs/benchmarks.md, "The transaction index in
+// larger flushes").
 //
 // Each store scales both bounds by its own factor, drawn at Open within
 // memJitter of 1: stores that take the same blocks (nodes sharing a

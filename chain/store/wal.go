@@ -52,7 +52,7 @@ const (
 	walHeaderSize = 8 + 8 + chain.HashSize + 4
 	walRecordHead = 4 + 4 + 8 + 8
 	// walMaxRecord bounds a record's length as read: a deferred batch
-	// holds less than memMaxBytes of blocks (tryDefer), and its undo
+	// holds at most one block, under 512 KiB (tryDefer), and its undo
 	// records, accounts and index entries are a fraction of that.
 	walMaxRecord = 1 << 30
 )

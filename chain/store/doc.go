@@ -96,13 +96,14 @@
 // none) that only adds it on top of the tip, with its meta, undo record,
 // main entry and index entries in the batch (deferrable), whose block
 // takes at most memDeferMax (16 KiB) encoded (a block of any size while
-// a background flush of the index may hold bbolt's writer), is not committed to bbolt by its Apply: it is appended to the log and synced, and kept in
-// memory, the memtable, which every read consults before bbolt. The
-// memtable's batches are merged (a later write of a key over an earlier)
-// and committed in one bbolt transaction once they hold 64 blocks or 1
-// MiB of block encodings, both bounds scaled by a factor each store draws
-// at Open between 0.75 and 1.25 (so that stores fed the same blocks do
-// not commit together): by a goroutine started right after the Apply that
+// a background flush of the index may hold bbolt's writer), is not
+// committed to bbolt by its Apply: it is appended to the log and synced,
+// and kept in memory, the memtable, which every read consults before
+// bbolt. The memtable's batches are merged (a later write of a key over
+// an earlier) and committed in one bbolt transaction once they hold 64
+// blocks or 1 MiB of block encodings, both bounds scaled by a factor
+// each store draws at Open between 0.75 and 1.25 (so that stores fed
+// the same blocks do not commit together): by a goroutine started right after the Apply that
 // got there returns, which writes to bbolt without the Apply lock while
 // the next Applies keep logging and deferring, and drops the batches it
 // wrote once they are in, then commits those logged meanwhile under the
@@ -198,10 +199,10 @@
 // exceptions: after a crash, the log's records (a group's at most, 80
 // blocks or 1.25 MiB of blocks, and the batches logged while it was
 // written: twice that, and one block more, up to 512 KiB, if a block
-// larger than memDeferMax was deferred while an index flush ran) are decoded and committed in one transaction, up to
-// the first record that is short, fails its CRC or has another generation
-// or sequence number (the torn tail of a crash: it was never
-// acknowledged), then the log is reset; replaying records whose group
+// larger than memDeferMax was deferred while an index flush ran) are
+// decoded and committed in one transaction, up to the first record that
+// is short, fails its CRC or has another generation or sequence number
+// (the torn tail of a crash: it was never acknowledged), then the log is reset; replaying records whose group
 // commit had reached the file before the crash writes the same values
 // again, so the file's tip may be the log's base or any of its records'
 // tips, and any other refuses the log. A log whose header does

@@ -35,9 +35,10 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	// one writer is the flush's, and a large block committed at once
 	// would wait for it: it is deferred instead (any block: the largest,
 	// 512 KiB, is under the memtable's smallest bound), and committed
-	// with the memtable after. With the index's larger flushes (txindex.go), the
-	// five-node load included fewer transfers in three runs of four
-	// without this, as many with it (docs/benchmarks.md).
+	// with the memtable after. With the index's larger flushes
+	// (txindex.go), the five-node load included fewer transfers in three
+	// pairs of four without this, as many with it
+	// (docs/benchmarks.md).
 	flushing := s.groupDone == nil && s.flushDone != nil
 	if size >= s.mem.maxBytes() || (size > memDeferMax && !flushing) {
 		// A batch that reaches a bound alone would be committed at

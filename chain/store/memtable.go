@@ -33,8 +33,7 @@ import (
 // memDeferMax is the largest batch, in encoded blocks, that is deferred
 // at all: a larger one is committed at once, as before the memtable,
 // unless a background flush of the index holds bbolt's writer (group.go).
-// The
-// group commit held the Apply lock while it ran when these were measured,
+// The group commit held the Apply lock while it ran when these were measured,
 // and bbolt inserts each key of a transaction into its in-memory node
 // with a copy of the node's tail, so a group of large blocks cost more
 // than their commits one by one, and stalled the Apply that waited for

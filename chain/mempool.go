@@ -365,14 +365,10 @@ func (m *Mempool) add(tx *Transaction, id Hash, state AccountReader, verified, l
 	}
 	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), at: at, heapIdx: -1, local: local}
 	var v *StateView
-	var base Account
-	var last *poolEntry // the sender's last pending transaction before e
+	var mk senderMark // where the sender stood before e
 	pending := len(m.bySender[tx.Sender])
-	if pending > 0 {
-		last = m.bySender[tx.Sender][pending-1]
-	}
 	if m.p.Signed {
-		if v, base, err = m.senderView(tx.Sender, state); err != nil {
+		if v, mk, err = m.senderView(tx.Sender, state); err != nil {
 			return err
 		}
 		acct, _ := v.Account(tx.Sender) // read by senderView: cannot fail
@@ -405,7 +401,7 @@ func (m *Mempool) add(tx *Transaction, id Hash, state AccountReader, verified, l
 	m.insert(e)
 	if m.p.Signed {
 		if m.promote(tx.Sender, v) {
-			m.extendTail(tx.Sender, v, base, pending, last)
+			m.extendTail(tx.Sender, v, mk)
 		} else {
 			delete(m.tails, tx.Sender)
 		}

@@ -26,28 +26,29 @@ import (
 // A replay costs time in the sender's pending count, at every admission
 // of the sender (under load, a tenth of a node's CPU), so its result is
 // kept (senderTail) and used again while what it was computed from is
-// unchanged. base is addr's account in state, which extendTail checks
-// the tail against.
-func (m *Mempool) senderView(addr string, state AccountReader) (v *StateView, base Account, err error) {
-	if base, err = state.Account(addr); err != nil {
-		return nil, base, fmt.Errorf("mempool: read sender %s: %w", addr, err)
+// unchanged. mk is where addr stood when v was built, for extendTail.
+func (m *Mempool) senderView(addr string, state AccountReader) (v *StateView, mk senderMark, err error) {
+	base, err := state.Account(addr)
+	if err != nil {
+		return nil, mk, fmt.Errorf("mempool: read sender %s: %w", addr, err)
 	}
 	pending := m.bySender[addr]
-	if t := m.tails[addr]; t != nil && t.fits(base, pending) {
+	mk = markOf(base, pending)
+	if t := m.tails[addr]; t != nil && t.senderMark == mk {
 		r := &pendingReader{base: state, sender: addr, credits: t.credits, read: map[string]Account{addr: base}}
 		v = NewStateView(m.p, r)
 		v.accounts[addr] = t.acct
-		return v, base, nil
+		return v, mk, nil
 	}
 	r := &pendingReader{base: state, sender: addr, read: map[string]Account{addr: base}}
 	v = NewStateView(m.p, r)
 	if c := m.claimedCredit(addr); c > 0 {
 		if err := v.credit(addr, c); err != nil {
-			return nil, base, fmt.Errorf("mempool: credits of %s do not apply to this state: %v", addr, err)
+			return nil, mk, fmt.Errorf("mempool: credits of %s do not apply to this state: %v", addr, err)
 		}
 	}
 	if len(pending) == 0 {
-		return v, base, nil
+		return v, mk, nil
 	}
 	r.replaying = true
 	for _, e := range pending {
@@ -55,7 +56,7 @@ func (m *Mempool) senderView(addr string, state AccountReader) (v *StateView, ba
 			// The pool no longer matches state: the tip moved and Reorg
 			// has not run yet. That is not the sender's fault, so the
 			// rule error is not wrapped: gossip must not penalise anyone.
-			return nil, base, fmt.Errorf("mempool: pending %s of %s does not apply to this state (tip moved without Reorg?): %v",
+			return nil, mk, fmt.Errorf("mempool: pending %s of %s does not apply to this state (tip moved without Reorg?): %v",
 				e.id.Short(), addr, err)
 		}
 	}
@@ -75,8 +76,26 @@ func (m *Mempool) senderView(addr string, state AccountReader) (v *StateView, ba
 	}
 	v.undo = slices.DeleteFunc(v.undo, func(u UndoEntry) bool { return u.Address != addr })
 	acct, _ := v.Account(addr) // set by the replay
-	m.tails[addr] = &senderTail{base: base, n: len(pending), last: pending[len(pending)-1], acct: acct, credits: r.credits}
-	return v, base, nil
+	m.tails[addr] = &senderTail{senderMark: mk, acct: acct, credits: r.credits}
+	return v, mk, nil
+}
+
+// senderMark is where a sender stands: its account in state, and its
+// pending list's length and last entry.
+type senderMark struct {
+	base Account
+	n    int
+	last *poolEntry
+}
+
+// markOf is the mark of a sender whose account in state is base and
+// whose pending list is pending.
+func markOf(base Account, pending []*poolEntry) senderMark {
+	mk := senderMark{base: base, n: len(pending)}
+	if mk.n > 0 {
+		mk.last = pending[mk.n-1]
+	}
+	return mk
 }
 
 // senderTail is what senderView computed for a sender with pending
@@ -89,36 +108,30 @@ func (m *Mempool) senderView(addr string, state AccountReader) (v *StateView, ba
 // entry's parents are set when it is inserted. A tail is dropped when
 // any entry of its sender leaves the list (remove), so a kept tail's
 // list has only grown since, and its length and last entry identify it:
-// a tail that fits both and the sender's account in state is what a
-// replay would compute. Reset drops every tail, because a rebuilt list
+// a tail whose mark is the sender's (those two and its account in
+// state) is what a replay would compute; a tail always has a pending
+// list, so a sender without one never matches. Reset drops every tail, because a rebuilt list
 // may hold other entries under the same last one (a transaction that
 // came back from an abandoned block in place of a conflicting one).
 type senderTail struct {
-	base Account    // the sender's account in state
-	n    int        // the pending list's length
-	last *poolEntry // the list's last entry
-	acct Account    // the sender after its claimed credits and pending transactions
+	senderMark         // what it was computed from
+	acct       Account // the sender after its claimed credits and pending transactions
 	// credits is shared by the views built from the tail, which read it
 	// only and are dropped before m.mu is released; extendTail writes it.
 	credits map[string]int64
 }
 
-// fits reports whether t is what senderView would compute for a sender
-// whose account in state is base and whose pending list is pending.
-func (t *senderTail) fits(base Account, pending []*poolEntry) bool {
-	return t.base == base && t.n == len(pending) && t.n > 0 && pending[t.n-1] == t.last
-}
-
 // extendTail brings addr's tail up to date after its pending list grew
-// from n entries ending in last to the list now, the new entries applied
-// to v, the view senderView returned on base: so the next admission of
+// from where mk says it stood to the list now, the new entries applied
+// to v, the view senderView returned with mk: so the next admission of
 // the sender replays nothing. Unless the list only grew, from the list
 // the tail was computed for (or from none, without a tail), the tail is
 // dropped and the next senderView replays. m.mu is held.
-func (m *Mempool) extendTail(addr string, v *StateView, base Account, n int, last *poolEntry) {
+func (m *Mempool) extendTail(addr string, v *StateView, mk senderMark) {
 	t, pending := m.tails[addr], m.bySender[addr]
-	grew := len(pending) >= n && (n == 0 || pending[n-1] == last)
-	fromTail := t == nil && n == 0 || t != nil && t.fits(base, pending[:n])
+	n := mk.n
+	grew := len(pending) >= n && (n == 0 || pending[n-1] == mk.last)
+	fromTail := t == nil && n == 0 || t != nil && t.senderMark == mk
 	if !grew || !fromTail {
 		delete(m.tails, addr)
 		return
@@ -132,7 +145,7 @@ func (m *Mempool) extendTail(addr string, v *StateView, base Account, n int, las
 		return
 	}
 	if t == nil {
-		t = &senderTail{base: base}
+		t = &senderTail{}
 		m.tails[addr] = t
 	}
 	for _, e := range pending[n:] {
@@ -143,7 +156,7 @@ func (m *Mempool) extendTail(addr string, v *StateView, base Account, n int, las
 			t.credits[r] += int64(e.tx.Amount) // pending amounts sum far below MaxInt64
 		}
 	}
-	t.n, t.last, t.acct = len(pending), pending[len(pending)-1], acct
+	t.senderMark, t.acct = markOf(mk.base, pending), acct
 }
 
 // pendingReader is the state under a sender's view: while the sender's

@@ -290,12 +290,7 @@ func (m *Mempool) recheckQueued(state AccountReader) {
 		return cmp.Compare(m.queue.bySender[a][0].seq, m.queue.bySender[b][0].seq)
 	})
 	for _, addr := range senders {
-		pending := m.bySender[addr]
-		n, last := len(pending), (*poolEntry)(nil)
-		if n > 0 {
-			last = pending[n-1]
-		}
-		v, base, err := m.senderView(addr, state)
+		v, mk, err := m.senderView(addr, state)
 		if err != nil {
 			continue // keep them: a store hiccup must not lose transactions
 		}
@@ -303,7 +298,7 @@ func (m *Mempool) recheckQueued(state AccountReader) {
 			delete(m.tails, addr)
 			continue // v no longer says where the sender stands
 		}
-		m.extendTail(addr, v, base, n, last)
+		m.extendTail(addr, v, mk)
 		acct, _ := v.Account(addr)
 		for _, t := range slices.Clone(m.queue.bySender[addr]) {
 			if t.tx.Nonce-acct.Nonce > m.queueCfg.window {

@@ -3,6 +3,7 @@ package chain_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -36,7 +37,7 @@ func tailRun(t *testing.T, seed uint64, steps int) {
 	p := chain.RegTest()
 	rng := rand.New(rand.NewPCG(seed, 13))
 	wallets := make([]*testwallet.Wallet, 6)
-	state := mapState{}
+	state := mpState{}
 	for i := range wallets {
 		wallets[i] = testwallet.New(fmt.Sprintf("tail %d", i))
 		// Some senders can pay for little alone: they live on credits.
@@ -54,7 +55,7 @@ func tailRun(t *testing.T, seed uint64, steps int) {
 	kept, replayed := chain.NewMempool(p, opts...), chain.NewMempool(p, opts...)
 	type mined struct {
 		blk    *chain.Block
-		before mapState
+		before mpState
 	}
 	var blocks []mined
 	// late holds blocks connected to state whose Reorg has not run yet:
@@ -221,7 +222,7 @@ func TestMempoolSenderTailScenarios(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tw := newTwinPools(t, p, mapState{s.Addr: {Balance: 1000}})
+			tw := newTwinPools(t, p, mpState{s.Addr: {Balance: 1000}})
 			last, want := tt.run(tw)
 			errKept, errReplayed := tw.addOne(last)
 			if fmt.Sprint(errKept) != fmt.Sprint(errReplayed) {
@@ -243,14 +244,14 @@ var errAny = errors.New("any error")
 type twinPools struct {
 	t              *testing.T
 	p              *chain.Params
-	state          mapState
+	state          mpState
 	now            time.Time
 	kept, replayed *chain.Mempool
 }
 
 // newTwinPools returns twin pools of four transactions at most, whose
 // pending transactions expire after an hour by tw.now.
-func newTwinPools(t *testing.T, p *chain.Params, state mapState) *twinPools {
+func newTwinPools(t *testing.T, p *chain.Params, state mpState) *twinPools {
 	tw := &twinPools{t: t, p: p, state: state, now: time.Unix(1_700_000_000, 0)}
 	opts := []chain.MempoolOption{chain.WithMaxTxs(4), chain.WithPendingTTL(time.Hour),
 		chain.WithMempoolClock(func() time.Time { return tw.now })}
@@ -311,13 +312,9 @@ func sameSet(a, b []chain.Hash) bool {
 	return slices.Equal(a, b)
 }
 
-func withChanges(s mapState, changes map[string]chain.Account) mapState {
-	out := make(mapState, len(s)+len(changes))
-	for a, acct := range s {
-		out[a] = acct
-	}
-	for a, acct := range changes {
-		out[a] = acct
-	}
+func withChanges(s mpState, changes map[string]chain.Account) mpState {
+	out := make(mpState, len(s)+len(changes))
+	maps.Copy(out, s)
+	maps.Copy(out, changes)
 	return out
 }

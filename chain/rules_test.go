@@ -301,7 +301,7 @@ func TestOpenNetworkRules(t *testing.T) {
 // where nothing else bounds them.
 func TestBalanceOverflow(t *testing.T) {
 	p := chain.OpenNet()
-	base := mapState{"Rich": {Balance: math.MaxInt64 - 5}, "Poor": {Balance: math.MinInt64 + 5}}
+	base := mpState{"Rich": {Balance: math.MaxInt64 - 5}, "Poor": {Balance: math.MinInt64 + 5}}
 	cases := []struct {
 		name string
 		tx   chain.Transaction
@@ -322,10 +322,6 @@ func TestBalanceOverflow(t *testing.T) {
 	}
 }
 
-type mapState map[string]chain.Account
-
-func (m mapState) Account(addr string) (chain.Account, error) { return m[addr], nil }
-
 // TestFeeSumOverflow: thousands of near-maximal fees must not wrap the
 // fee sum. Two implementations that disagree on it would split the chain:
 // a block whose coinbase claims the wrapped sum is refused.
@@ -340,7 +336,7 @@ func TestFeeSumOverflow(t *testing.T) {
 	}
 	cb := &chain.Transaction{Version: chain.TxVersion, Sender: "0", Recipient: "m", Amount: p.Reward + wrapped, Nonce: 1}
 	b := &chain.Block{Transactions: append([]*chain.Transaction{cb}, txs...)}
-	if err := chain.NewStateView(p, mapState{}).ConnectBlock(b); !errors.Is(err, chain.ErrBadCoinbaseAmount) {
+	if err := chain.NewStateView(p, mpState{}).ConnectBlock(b); !errors.Is(err, chain.ErrBadCoinbaseAmount) {
 		t.Fatalf("got %v, want ErrBadCoinbaseAmount", err)
 	}
 }

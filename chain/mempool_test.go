@@ -8,12 +8,11 @@ import (
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // mpState is a map-backed ledger: an address not in it is the zero account.
-type mpState map[string]chain.Account
-
-func (s mpState) Account(addr string) (chain.Account, error) { return s[addr], nil }
+type mpState = testwallet.Ledger
 
 // mpBrokenState fails every read, as a store that went away.
 type mpBrokenState struct{}

@@ -9,6 +9,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/protocol"
 )
 
@@ -55,17 +56,12 @@ func queuedError(t *testing.T, p *chain.Params) error {
 	m := chain.NewMempool(p)
 	tx := &chain.Transaction{Version: chain.TxVersion, Sender: addr, Recipient: addr, Amount: 1, Nonce: 1}
 	tx.Sign(p.NetworkID(), key)
-	err := m.Add(tx, fundedState{addr: {Balance: 100}})
+	err := m.Add(tx, testwallet.Ledger{addr: {Balance: 100}})
 	if !errors.Is(err, chain.ErrTxQueued) || m.Queued() != 1 {
 		t.Fatalf("Add of nonce 1 before 0: %v, queued %d; want ErrTxQueued", err, m.Queued())
 	}
 	return err
 }
-
-// fundedState is a map-backed ledger.
-type fundedState map[string]chain.Account
-
-func (s fundedState) Account(addr string) (chain.Account, error) { return s[addr], nil }
 
 // TestBlockVerdict: a block is forwarded only when it joined the main
 // chain; bytes that are no block, and invalid blocks, cost the sender.

@@ -203,7 +203,7 @@ func TestPresign(t *testing.T) {
 func TestClassifyGone(t *testing.T) {
 	p := chain.RegTest()
 	a, b, c := testwallet.New("gone a"), testwallet.New("gone b"), testwallet.New("gone c")
-	state := accounts{
+	state := testwallet.Ledger{
 		a.Addr: {Balance: 100, Nonce: 3},
 		b.Addr: {Balance: 100, Nonce: 0},
 		c.Addr: {Balance: 100, Nonce: 0},
@@ -222,7 +222,3 @@ func TestClassifyGone(t *testing.T) {
 		t.Fatalf("lost %d, invalid %d; want 2 and 3", rep.lost, rep.invalid)
 	}
 }
-
-type accounts map[string]chain.Account
-
-func (s accounts) Account(addr string) (chain.Account, error) { return s[addr], nil }

@@ -45,3 +45,10 @@ func (w *Wallet) Tx(p *chain.Params, to string, amount, fee, nonce uint64) *chai
 	tx.Sign(p.NetworkID(), w.Key)
 	return tx
 }
+
+// Ledger is a chain.AccountReader over a map: an address not in it holds
+// the zero account.
+type Ledger map[string]chain.Account
+
+// Account returns addr's account; it never fails.
+func (l Ledger) Account(addr string) (chain.Account, error) { return l[addr], nil }

@@ -264,6 +264,7 @@ func newTwinPools(t *testing.T, p *chain.Params, state mpState) *twinPools {
 func (tw *twinPools) addSince(tx *chain.Transaction, admitted time.Time) {
 	tw.t.Helper()
 	errKept := tw.kept.AddVerifiedSince(tx, tw.state, admitted)
+	chain.DropSenderTails(tw.replayed)
 	if errReplayed := tw.replayed.AddVerifiedSince(tx, tw.state, admitted); errKept != nil || errReplayed != nil {
 		tw.t.Fatalf("refused: kept %v, replayed %v", errKept, errReplayed)
 	}

@@ -244,7 +244,9 @@ func (l latencies) reportRounds(b *testing.B, perRound int) {
 //
 // block=… carries blocks of about 1 KiB (4 transfers) and 100 KiB (454
 // transfers); raw=… carries bare payloads of the same sizes through
-// GossipSub with no validator: the limit, in the same run.
+// GossipSub with no validator: the limit, in the same run. raw=…-validated
+// adds a validator that accepts at once: of a block's time over the
+// limit, the part GossipSub's validation path takes.
 func BenchmarkGossipPropagation20(b *testing.B) {
 	if testing.Short() {
 		b.Skip("slow: 20 hosts and hundreds of gossiped blocks")
@@ -256,8 +258,12 @@ func BenchmarkGossipPropagation20(b *testing.B) {
 	// Cold: transactions nobody has seen, every hop verifies them.
 	b.Run("block=1KiB-cold", func(b *testing.B) { benchGossipBlocks(b, 4, false, gossipColdBlocks) })
 	b.Run("block=100KiB-cold", func(b *testing.B) { benchGossipBlocks(b, 454, false, gossipColdBlocks) })
-	b.Run("raw=1KiB", func(b *testing.B) { benchGossipRaw(b, 1<<10) })
-	b.Run("raw=100KiB", func(b *testing.B) { benchGossipRaw(b, 100<<10) })
+	b.Run("raw=1KiB", func(b *testing.B) { benchGossipRaw(b, 1<<10, false) })
+	b.Run("raw=100KiB", func(b *testing.B) { benchGossipRaw(b, 100<<10, false) })
+	// The same with a validator that accepts at once: GossipSub's
+	// validation path alone, which every validated topic pays.
+	b.Run("raw=1KiB-validated", func(b *testing.B) { benchGossipRaw(b, 1<<10, true) })
+	b.Run("raw=100KiB-validated", func(b *testing.B) { benchGossipRaw(b, 100<<10, true) })
 }
 
 // benchGossipBlocks gossips blocks blocks of a coinbase and txs
@@ -453,8 +459,12 @@ func fundingBlocks(b *testing.B, funder *testwallet.Wallet, senders []*testwalle
 // benchGossipRaw gossips bare payloads of size bytes over plain GossipSub
 // with its default parameters, the node's message policy (unsigned,
 // content ids), flood publishing and the node's message size limit, no
-// validator and no scoring: the limit for the block runs.
-func benchGossipRaw(b *testing.B, size int) {
+// validator and no scoring: the limit for the block runs. With validated,
+// each node runs a validator that accepts every message at once, with
+// the block topic's validator options: what GossipSub's own validation
+// path (its queue, worker and validator goroutines, the throttle, the
+// timeout's context) adds to a hop, before any work of the node's.
+func benchGossipRaw(b *testing.B, size int, validated bool) {
 	const topicName = "/gossipchain-bench/raw/1"
 	net := newGossipNet(b)
 	type arrival struct {
@@ -475,6 +485,14 @@ func benchGossipRaw(b *testing.B, size int) {
 			pubsub.WithRawTracer(lightTracer{net.tracer[i], &net.sent, &net.stages[i]}))...)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if validated {
+			accept := func(context.Context, peer.ID, *pubsub.Message) pubsub.ValidationResult {
+				return pubsub.ValidationAccept
+			}
+			if err := ps.RegisterTopicValidator(topicName, accept, p2p.BlockValidatorOpts()...); err != nil {
+				b.Fatal(err)
+			}
 		}
 		t, err := ps.Join(topicName)
 		if err != nil {

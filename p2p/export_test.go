@@ -36,6 +36,10 @@ func (s *Syncer) FreezeServeClock() (advance func(time.Duration)) {
 	}
 }
 
+// BlockValidatorOpts are the block topic's validator options, for a
+// benchmark that runs a validator of its own through the same ones.
+func BlockValidatorOpts() []pubsub.ValidatorOpt { return blockValidatorOpts() }
+
 // Server rate limits, for tests that count what a flood is served.
 const (
 	ServerBurst       = serverBurst

@@ -240,10 +240,8 @@ func (g *Gossip) join(txName, blockName string) error {
 		pubsub.WithValidatorTimeout(txValidateTimeout)); err != nil {
 		return fmt.Errorf("tx validator: %w", err)
 	}
-	// Few block validators at once (see blockValidators).
 	if err := g.ps.RegisterTopicValidator(blockName, g.validator("block", &g.blockStats, g.checkBlock),
-		pubsub.WithValidatorTimeout(blockValidateTimeout),
-		pubsub.WithValidatorConcurrency(blockValidators)); err != nil {
+		blockValidatorOpts()...); err != nil {
 		return fmt.Errorf("block validator: %w", err)
 	}
 	var err error
@@ -260,6 +258,15 @@ func (g *Gossip) join(txName, blockName string) error {
 		return fmt.Errorf("subscribe %s: %w", blockName, err)
 	}
 	return nil
+}
+
+// blockValidatorOpts are the block topic's validator options: few block
+// validators at once (see blockValidators), each within its timeout.
+func blockValidatorOpts() []pubsub.ValidatorOpt {
+	return []pubsub.ValidatorOpt{
+		pubsub.WithValidatorTimeout(blockValidateTimeout),
+		pubsub.WithValidatorConcurrency(blockValidators),
+	}
 }
 
 // drain reads a subscription so GossipSub never drops deliveries for a

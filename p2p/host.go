@@ -500,7 +500,9 @@ func connTransport(a multiaddr.Multiaddr) (transport string, relayed bool) {
 // life of the host as it does bootstrap peers: redialled with backoff,
 // never trimmed by the connection manager. It is how an operator adds a
 // peer to a running node (/register-node). A failed first dial is
-// returned and nothing is kept.
+// returned and nothing is kept. It returns once the host has logged the
+// connection, so that Peers lists the peer (/register-node answers with
+// the list), unless ctx or the dial timeout ends first.
 func (h *Host) AddPeer(ctx context.Context, ai peer.AddrInfo, source string) error {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
@@ -509,6 +511,13 @@ func (h *Host) AddPeer(ctx context.Context, ai peer.AddrInfo, source string) err
 	}
 	h.connMgr.Protect(ai.ID, source)
 	h.dialer.keep(ai, source, keepPolicy{persistent: true})
+	if w := h.table.recordWaiter(ai.ID, h.Network()); w != nil {
+		select {
+		case <-w:
+		case <-ctx.Done():
+		case <-h.ctx.Done():
+		}
+	}
 	return nil
 }
 

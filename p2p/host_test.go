@@ -3,7 +3,9 @@ package p2p
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,6 +142,62 @@ func TestHostConnectRecordsSource(t *testing.T) {
 
 	b.Close()
 	testutil.Eventually(t, 5*time.Second, "a to forget b", func() bool { return a.PeerSource(b.ID()) == "" })
+}
+
+// TestAddPeerReturnsListed: AddPeer returns once the host has logged the
+// connection, so that /register-node, which lists the peers next, lists
+// the one it added. The host logs a connection from the swarm's event,
+// which can come after the dial returned (it did in CI, under -race): the
+// test holds a's event loop in OnPeer for an earlier peer so that the
+// added peer's event waits behind it.
+func TestAddPeerReturnsListed(t *testing.T) {
+	held, release := make(chan struct{}), make(chan struct{})
+	var holdOnce, releaseOnce sync.Once
+	cfg := testConfig(t, "")
+	cfg.OnPeer = func(e PeerEvent) {
+		if e.Connected {
+			holdOnce.Do(func() { close(held); <-release })
+		}
+	}
+	a := startHost(t, cfg)
+	// Before a's Close, which waits for its event loop.
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	x := startHost(t, testConfig(t, ""))
+	y := startHost(t, testConfig(t, ""))
+	if err := a.Dial(t.Context(), addrInfo(x), SourceRegister); err != nil {
+		t.Fatalf("dial x: %v", err)
+	}
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a's event loop never logged x")
+	}
+
+	type result struct {
+		err    error
+		listed bool
+	}
+	done := make(chan result, 1)
+	go func() {
+		err := a.AddPeer(t.Context(), addrInfo(y), SourceRegister)
+		done <- result{err, slices.ContainsFunc(a.Peers(), func(p PeerInfo) bool { return p.ID == y.ID() })}
+	}()
+	testutil.Eventually(t, 10*time.Second, "a connected to y", connected(a, y.ID()))
+	var r result
+	select {
+	case r = <-done:
+		// Returned while y's event waits behind the held loop: only
+		// without the wait for the log.
+	case <-time.After(300 * time.Millisecond):
+		releaseOnce.Do(func() { close(release) })
+		r = <-done
+	}
+	if r.err != nil {
+		t.Fatalf("AddPeer: %v", r.err)
+	}
+	if !r.listed {
+		t.Fatal("AddPeer returned before the host listed y")
+	}
 }
 
 func TestHostConnManagerLimits(t *testing.T) {

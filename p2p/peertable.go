@@ -23,6 +23,9 @@ type peerTable struct {
 	peers   map[peer.ID]*connState    // connected peers, as logged
 	dialing map[peer.ID]string        // sources of dials in flight
 	waiters map[peer.ID]chan struct{} // closed when the peer disconnects
+	// loggers are closed when the peer's connection is logged, or when
+	// it is gone before it was: AddPeer waits on them (recordWaiter).
+	loggers map[peer.ID]chan struct{}
 }
 
 // connState is what the host logged when a peer connected.
@@ -38,6 +41,7 @@ func newPeerTable() *peerTable {
 		peers:   make(map[peer.ID]*connState),
 		dialing: make(map[peer.ID]string),
 		waiters: make(map[peer.ID]chan struct{}),
+		loggers: make(map[peer.ID]chan struct{}),
 	}
 }
 
@@ -72,6 +76,7 @@ func (t *peerTable) dialEnded(p peer.ID, source string, err error) {
 func (t *peerTable) connected(p peer.ID, addr multiaddr.Multiaddr, dir network.Direction, bootstrap bool, kind string) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.wakeLogger(p)
 	if _, ok := t.peers[p]; ok {
 		return "", false
 	}
@@ -116,7 +121,37 @@ func (t *peerTable) disconnected(p peer.ID) (*connState, bool) {
 		close(w)
 		delete(t.waiters, p)
 	}
+	t.wakeLogger(p)
 	return st, ok
+}
+
+// recordWaiter returns a channel closed once p's connection is logged,
+// or p is gone before it was; nil if it is logged already or p is not
+// connected. The event loop logs a connection from the swarm's event,
+// which can come after the dial that made it returned. The check and
+// the registration are one critical section with connected and
+// disconnected, as in waiter.
+func (t *peerTable) recordWaiter(p peer.ID, net network.Network) chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.peers[p]; ok || !linked(net.Connectedness(p)) {
+		return nil
+	}
+	w, ok := t.loggers[p]
+	if !ok {
+		w = make(chan struct{})
+		t.loggers[p] = w
+	}
+	return w
+}
+
+// wakeLogger wakes whoever waits for p's connection to be logged. The
+// caller holds t.mu.
+func (t *peerTable) wakeLogger(p peer.ID) {
+	if w, ok := t.loggers[p]; ok {
+		close(w)
+		delete(t.loggers, p)
+	}
 }
 
 // waiter returns a channel closed when p disconnects, or nil if p is not

@@ -76,7 +76,7 @@ func (t *peerTable) dialEnded(p peer.ID, source string, err error) {
 func (t *peerTable) connected(p peer.ID, addr multiaddr.Multiaddr, dir network.Direction, bootstrap bool, kind string) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.wakeLogger(p)
+	wake(t.loggers, p)
 	if _, ok := t.peers[p]; ok {
 		return "", false
 	}
@@ -117,11 +117,8 @@ func (t *peerTable) disconnected(p peer.ID) (*connState, bool) {
 	defer t.mu.Unlock()
 	st, ok := t.peers[p]
 	delete(t.peers, p)
-	if w, ok := t.waiters[p]; ok {
-		close(w)
-		delete(t.waiters, p)
-	}
-	t.wakeLogger(p)
+	wake(t.waiters, p)
+	wake(t.loggers, p)
 	return st, ok
 }
 
@@ -137,20 +134,24 @@ func (t *peerTable) recordWaiter(p peer.ID, net network.Network) chan struct{} {
 	if _, ok := t.peers[p]; ok || !linked(net.Connectedness(p)) {
 		return nil
 	}
-	w, ok := t.loggers[p]
+	return chanFor(t.loggers, p)
+}
+
+// chanFor returns m's channel for p, made if it has none.
+func chanFor(m map[peer.ID]chan struct{}, p peer.ID) chan struct{} {
+	w, ok := m[p]
 	if !ok {
 		w = make(chan struct{})
-		t.loggers[p] = w
+		m[p] = w
 	}
 	return w
 }
 
-// wakeLogger wakes whoever waits for p's connection to be logged. The
-// caller holds t.mu.
-func (t *peerTable) wakeLogger(p peer.ID) {
-	if w, ok := t.loggers[p]; ok {
+// wake closes and forgets m's channel for p, if any.
+func wake(m map[peer.ID]chan struct{}, p peer.ID) {
+	if w, ok := m[p]; ok {
 		close(w)
-		delete(t.loggers, p)
+		delete(m, p)
 	}
 }
 
@@ -163,12 +164,7 @@ func (t *peerTable) waiter(p peer.ID, net network.Network) chan struct{} {
 	if !linked(net.Connectedness(p)) {
 		return nil
 	}
-	w, ok := t.waiters[p]
-	if !ok {
-		w = make(chan struct{})
-		t.waiters[p] = w
-	}
-	return w
+	return chanFor(t.waiters, p)
 }
 
 // source is PeerSource.

@@ -65,8 +65,9 @@
 // # Who owns which goroutine
 //
 //   - Host: one event loop reads connectedness events, keeps the peer
-//     table, wakes the dial loops and calls HostConfig.OnPeer (which must
-//     not block). The dialer runs one loop per kept peer under the
+//     table, wakes the dial loops and AddPeer (which returns once the
+//     connection it made is logged) and calls HostConfig.OnPeer (which
+//     must not block). The dialer runs one loop per kept peer under the
 //     discovery context Start gives, and the peer memory one debounced
 //     writer. All are counted by the host's WaitGroup and end with its
 //     context; Close cancels, waits, then writes peers.json a last time.

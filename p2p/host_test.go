@@ -182,14 +182,24 @@ func TestAddPeerReturnsListed(t *testing.T) {
 		err := a.AddPeer(t.Context(), addrInfo(y), SourceRegister)
 		done <- result{err, slices.ContainsFunc(a.Peers(), func(p PeerInfo) bool { return p.ID == y.ID() })}
 	}()
-	testutil.Eventually(t, 10*time.Second, "a connected to y", connected(a, y.ID()))
+	// Released once AddPeer waits for y's connection to be logged; if it
+	// returns first, y's event is still behind the held loop.
 	var r result
-	select {
-	case r = <-done:
-		// Returned while y's event waits behind the held loop: only
-		// without the wait for the log.
-	case <-time.After(300 * time.Millisecond):
-		releaseOnce.Do(func() { close(release) })
+	returned := false
+	testutil.Eventually(t, 10*time.Second, "AddPeer to wait for y's log, or return", func() bool {
+		select {
+		case r = <-done:
+			returned = true
+			return true
+		default:
+		}
+		a.table.mu.Lock()
+		defer a.table.mu.Unlock()
+		_, waiting := a.table.loggers[y.ID()]
+		return waiting
+	})
+	releaseOnce.Do(func() { close(release) })
+	if !returned {
 		r = <-done
 	}
 	if r.err != nil {

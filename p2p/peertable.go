@@ -14,10 +14,11 @@ import (
 // who is connected, since when, through which address, and why (the
 // source of the dial, or inbound). It also holds the sources of dials in
 // flight, so a connect event that overtakes its dial's return is still
-// credited to the right source, and the channels the dial loops wait on
-// for a peer to disconnect. The host's event loop writes it; Dial and the
-// dial loops read and annotate it. Its own mutex guards it: nothing else
-// is held while it is.
+// credited to the right source, the channels the dial loops wait on for
+// a peer to disconnect, and those AddPeer waits on for a connection to be
+// logged. The host's event loop writes it; Dial, AddPeer and the dial
+// loops read and annotate it. Its own mutex guards it: while it is held,
+// nothing else of ours is, and only the network's connectedness is read.
 type peerTable struct {
 	mu      sync.Mutex
 	peers   map[peer.ID]*connState    // connected peers, as logged
@@ -69,8 +70,8 @@ func (t *peerTable) dialEnded(p peer.ID, source string, err error) {
 	}
 }
 
-// connected records p's connection and reports its source, or false if
-// p was recorded already. A dial in flight names the source; otherwise a
+// connected records p's connection, wakes whoever waits for it to be
+// logged, and reports its source, or false if p was recorded already. A dial in flight names the source; otherwise a
 // bootstrap peer is "bootstrap" whichever side dialled, and the others
 // are "inbound" or "outbound" by the connection's direction.
 func (t *peerTable) connected(p peer.ID, addr multiaddr.Multiaddr, dir network.Direction, bootstrap bool, kind string) (string, bool) {
@@ -110,8 +111,9 @@ func (t *peerTable) upgraded(p peer.ID, addr multiaddr.Multiaddr, kind string) b
 	return true
 }
 
-// disconnected forgets p and wakes whoever waits for it to leave. It
-// returns what was recorded of p, if anything.
+// disconnected forgets p and wakes whoever waits for it to leave or for
+// its connection to be logged. It returns what was recorded of p, if
+// anything.
 func (t *peerTable) disconnected(p peer.ID) (*connState, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -71,9 +71,10 @@ func (t *peerTable) dialEnded(p peer.ID, source string, err error) {
 }
 
 // connected records p's connection, wakes whoever waits for it to be
-// logged, and reports its source, or false if p was recorded already. A dial in flight names the source; otherwise a
-// bootstrap peer is "bootstrap" whichever side dialled, and the others
-// are "inbound" or "outbound" by the connection's direction.
+// logged, and reports its source, or false if p was recorded already. A
+// dial in flight names the source; otherwise a bootstrap peer is
+// "bootstrap" whichever side dialled, and the others are "inbound" or
+// "outbound" by the connection's direction.
 func (t *peerTable) connected(p peer.ID, addr multiaddr.Multiaddr, dir network.Direction, bootstrap bool, kind string) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

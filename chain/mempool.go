@@ -365,8 +365,7 @@ func (m *Mempool) add(tx *Transaction, id Hash, state AccountReader, verified, l
 	}
 	e := &poolEntry{tx: tx, id: id, size: tx.EncodedSize(), at: at, heapIdx: -1, local: local}
 	var v *StateView
-	var mk senderMark // where the sender stood before e
-	pending := len(m.bySender[tx.Sender])
+	var mk senderMark // where the sender stood before e: mk.n pending
 	if m.p.Signed {
 		if v, mk, err = m.senderView(tx.Sender, state); err != nil {
 			return err
@@ -375,14 +374,14 @@ func (m *Mempool) add(tx *Transaction, id Hash, state AccountReader, verified, l
 		switch {
 		case tx.Nonce < acct.Nonce:
 			return ruleError(ErrBadNonce, "nonce %d already used, expected %d (sender %s at %d with %d pending)",
-				tx.Nonce, acct.Nonce, tx.Sender, acct.Nonce-uint64(pending), pending)
+				tx.Nonce, acct.Nonce, tx.Sender, acct.Nonce-uint64(mk.n), mk.n)
 		case tx.Nonce > acct.Nonce:
 			return m.hold(e, acct.Nonce, acct.Balance+m.unclaimedCredit(tx.Sender))
 		}
 		if e.parents, err = m.admit(v, tx); err != nil {
 			if errors.Is(err, ErrInsufficientFunds) {
 				return ruleError(ErrInsufficientFunds, "overspend: sender %s has %d left after %d pending (credits counted); needs %d",
-					tx.Sender, acct.Balance, pending, tx.Amount+tx.Fee)
+					tx.Sender, acct.Balance, mk.n, tx.Amount+tx.Fee)
 			}
 			return err
 		}

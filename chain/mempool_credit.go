@@ -130,7 +130,7 @@ type senderTail struct {
 func (m *Mempool) extendTail(addr string, v *StateView, mk senderMark) {
 	t, pending := m.tails[addr], m.bySender[addr]
 	n := mk.n
-	grew := len(pending) >= n && (n == 0 || pending[n-1] == mk.last)
+	grew := len(pending) >= n && markOf(mk.base, pending[:n]) == mk
 	fromTail := t == nil && n == 0 || t != nil && t.senderMark == mk
 	if !grew || !fromTail {
 		delete(m.tails, addr)

@@ -194,34 +194,31 @@ func TestRebroadcast(t *testing.T) {
 		t.Skip("waits a minute for GossipSub's seen cache")
 	}
 	t.Parallel()
-	fastGossip := []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithSeenMessagesTTL(time.Second))}
-	a, err := node.New(node.Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"},
-		Rebroadcast: 2 * time.Second, GossipOptions: fastGossip, Logger: testLogger(t, "a")})
-	if err != nil {
-		t.Fatal(err)
+	// Both nodes forget a message within a second: a republishes its
+	// transaction once its own cache forgets it, and a copy b dropped
+	// (its validator throttled or timed out under load, its tip behind)
+	// keeps the next rebroadcasts out only that long, not for GossipSub's
+	// default two minutes, this test's own bound.
+	start := func(name string, cfg node.Config) *node.Node {
+		cfg.Params, cfg.DataDir, cfg.Listen, cfg.Logger = chain.RegTest(), t.TempDir(), []string{"/ip4/127.0.0.1/tcp/0"}, testLogger(t, name)
+		cfg.GossipOptions = []p2p.GossipOption{p2p.WithPubSubOptions(pubsub.WithSeenMessagesTTL(time.Second))}
+		n, err := node.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
 	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := start("a", node.Config{Rebroadcast: 2 * time.Second})
 	mine(t, a, 1)
 	tx, err := a.Send(context.Background(), a.WalletAddress(), 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// b forgets a message as fast: a copy it dropped (its validator
-	// throttled or timed out under load, its tip behind) keeps the next
-	// rebroadcasts out only for a second, not for GossipSub's default
-	// two minutes, this test's own bound.
-	b, err := node.New(node.Config{Params: chain.RegTest(), DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"},
-		Bootstrap: []string{a.Host().FullAddrs()[0].String()}, GossipOptions: fastGossip, Logger: testLogger(t, "b")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := start("b", node.Config{Bootstrap: []string{a.Host().FullAddrs()[0].String()}})
 	testutil.Eventually(t, 10*time.Second, "b on a's tip", func() bool { return sameTip(a, b) })
 	testutil.Eventually(t, 2*time.Minute, "the transaction in b's mempool", func() bool { return b.Mempool().Has(tx.ID()) })
 }

@@ -108,11 +108,12 @@ func markOf(base Account, pending []*poolEntry) senderMark {
 // entry's parents are set when it is inserted. A tail is dropped when
 // any entry of its sender leaves the list (remove), so a kept tail's
 // list has only grown since, and its length and last entry identify it:
-// a tail whose mark is the sender's (those two and its account in
-// state) is what a replay would compute; a tail always has a pending
-// list, so a sender without one never matches. Reset drops every tail, because a rebuilt list
-// may hold other entries under the same last one (a transaction that
-// came back from an abandoned block in place of a conflicting one).
+// a tail whose mark is the sender's (those two and its account in state)
+// is what a replay would compute; a tail always has a pending list, so a
+// sender without one never matches. Reset drops every tail, because a
+// rebuilt list may hold other entries under the same last one (a
+// transaction that came back from an abandoned block in place of a
+// conflicting one).
 type senderTail struct {
 	senderMark         // what it was computed from
 	acct       Account // the sender after its claimed credits and pending transactions

@@ -103,17 +103,17 @@
 // an earlier) and committed in one bbolt transaction once they hold 64
 // blocks or 1 MiB of block encodings, both bounds scaled by a factor
 // each store draws at Open between 0.75 and 1.25 (so that stores fed
-// the same blocks do not commit together): by a goroutine started right after the Apply that
-// got there returns, which writes to bbolt without the Apply lock while
-// the next Applies keep logging and deferring, and drops the batches it
-// wrote once they are in, then commits those logged meanwhile under the
-// lock; by that Apply itself once they hold twice the bounds; before any
-// batch that is not deferrable; and at Close. Then the log is reset: its
-// header is rewritten with the next generation and synced, and new
-// records are written over the old from its start. So a
-// run of single-block batches costs one log write and one fdatasync each
-// instead of a bbolt commit of 10 to 230 pages and two fdatasyncs, and
-// bbolt writes the group's pages once.
+// the same blocks do not commit together): by a goroutine started right
+// after the Apply that got there returns, which writes to bbolt without
+// the Apply lock while the next Applies keep logging and deferring, and
+// drops the batches it wrote once they are in, then commits those logged
+// meanwhile under the lock; by that Apply itself once they hold twice
+// the bounds; before any batch that is not deferrable; and at Close.
+// Then the log is reset: its header is rewritten with the next
+// generation and synced, and new records are written over the old from
+// its start. So a run of single-block batches costs one log write and
+// one fdatasync each instead of a bbolt commit of 10 to 230 pages and
+// two fdatasyncs, and bbolt writes the group's pages once.
 //
 // Why the keys are heights: blocks and main-index entries are written as
 // the chain grows, so keyed by height they append to the end of their
@@ -202,20 +202,20 @@
 // larger than memDeferMax was deferred while an index flush ran) are
 // decoded and committed in one transaction, up to the first record that
 // is short, fails its CRC or has another generation or sequence number
-// (the torn tail of a crash: it was never acknowledged), then the log is reset; replaying records whose group
-// commit had reached the file before the crash writes the same values
-// again, so the file's tip may be the log's base or any of its records'
-// tips, and any other refuses the log. A log whose header does
-// not check makes Open fail with ErrCorrupt (docs/operator.md says what
-// to do). The first Open of a version-2 file rewrites every block
-// record once; after a crash, Open indexes the main chain's blocks above
-// the mark (at most 16,384 blocks and about 131,072 transactions, and the
-// blocks the log's records added: it reads each block record and hashes
-// its transactions); and a mark that is
-// missing while the chain has a tip, does not decode or is not on the
-// main chain (which Apply never leaves) makes Open empty the index and
-// build it again from the whole main chain, in transactions of up to
-// 65,536 transactions that each move the mark, logging why
+// (the torn tail of a crash: it was never acknowledged), then the log is
+// reset; replaying records whose group commit had reached the file
+// before the crash writes the same values again, so the file's tip may
+// be the log's base or any of its records' tips, and any other refuses
+// the log. A log whose header does not check makes Open fail with
+// ErrCorrupt (docs/operator.md says what to do). The first Open of a
+// version-2 file rewrites every block record once; after a crash, Open
+// indexes the main chain's blocks above the mark (at most 16,384 blocks
+// and about 131,072 transactions, and the blocks the log's records
+// added: it reads each block record and hashes its transactions); and a
+// mark that is missing while the chain has a tip, does not decode or is
+// not on the main chain (which Apply never leaves) makes Open empty the
+// index and build it again from the whole main chain, in transactions of
+// up to 65,536 transactions that each move the mark, logging why
 // (WithLogger).
 //
 // A file is opened by one process at a time (an exclusive flock). A second

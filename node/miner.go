@@ -40,13 +40,30 @@ func (m *miner) mineOne(ctx context.Context) (*chain.Block, error) {
 	if err != nil {
 		return nil, err
 	}
+	return m.connect(ctx, b)
+}
+
+// connect connects a block mineOne solved and publishes it.
+func (m *miner) connect(ctx context.Context, b *chain.Block) (*chain.Block, error) {
 	ch, _, err := m.intake.processBlocks(ctx, []*chain.Block{b}, false, OriginMined)
-	if code := chain.CodeOf(err); code == chain.ErrNotHeavier || code == chain.ErrLowWork {
+	switch chain.CodeOf(err) {
+	case chain.ErrNotHeavier, chain.ErrLowWork:
 		// A rival came first while ours was solved and processed: ours
 		// cannot beat the tip, so it is not even stored (protocol.md
 		// §9.5). Mining goes on, on the new tip.
 		m.log.Info("block mined on a side branch", "height", b.Header.Height, "hash", b.Hash().Short(), "tip", m.chain.Tip().Hash.Short())
 		return b, nil
+	case chain.ErrUnknownParent:
+		// The parent was the tip when the template was made, so it was
+		// stored. A reorganisation since then left it more than
+		// sideBranchPruneDepth blocks' work below the new tip, and
+		// pruning deleted it (protocol.md §9.6): a node far behind its
+		// peers that mines while it catches up. Ours can never connect;
+		// it is a block mined on a stale tip, which /mine retries and
+		// the mining loop mines again, on the new tip.
+		m.log.Info("block mined on a pruned branch", "height", b.Header.Height, "hash", b.Hash().Short(),
+			"parent", b.Header.PrevHash.Short(), "tip", m.chain.Tip().Hash.Short())
+		return nil, fmt.Errorf("own block %s: parent %s pruned: %w", b.Hash().Short(), b.Header.PrevHash.Short(), chain.ErrStaleTip)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("own block: %w", err)

@@ -54,16 +54,23 @@ func (m *miner) connect(ctx context.Context, b *chain.Block) (*chain.Block, erro
 		m.log.Info("block mined on a side branch", "height", b.Header.Height, "hash", b.Hash().Short(), "tip", m.chain.Tip().Hash.Short())
 		return b, nil
 	case chain.ErrUnknownParent:
+		if m.chain.Tip().Hash == b.Header.PrevHash {
+			// Unknown and still the tip: a store fault, reported as
+			// one. Taken for a stale tip, the loop would mine on it
+			// forever.
+			break
+		}
 		// The parent was the tip when the template was made, so it was
-		// stored. A reorganisation since then left it more than
-		// sideBranchPruneDepth blocks' work below the new tip, and
-		// pruning deleted it (protocol.md §9.6): a node far behind its
-		// peers that mines while it catches up. Ours can never connect;
-		// it is a block mined on a stale tip, which /mine retries and
-		// the mining loop mines again, on the new tip.
+		// stored. A reorganisation since then, and the new branch's
+		// growth, left it more than sideBranchPruneDepth blocks' work
+		// below the tip, and pruning deleted it (protocol.md §9.6): a
+		// node far behind its peers that mines while it catches up.
+		// Ours can never connect; it is a block mined on a stale tip,
+		// which /mine retries and the mining loop mines again, on the
+		// new tip.
 		m.log.Info("block mined on a pruned branch", "height", b.Header.Height, "hash", b.Hash().Short(),
 			"parent", b.Header.PrevHash.Short(), "tip", m.chain.Tip().Hash.Short())
-		return nil, fmt.Errorf("own block %s: parent %s pruned: %w", b.Hash().Short(), b.Header.PrevHash.Short(), chain.ErrStaleTip)
+		return nil, fmt.Errorf("own block %s: parent %s pruned: %w (%w)", b.Hash().Short(), b.Header.PrevHash.Short(), chain.ErrStaleTip, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("own block: %w", err)

@@ -58,8 +58,8 @@ func TestMinedOnPrunedParentIsStale(t *testing.T) {
 	}
 
 	got, err := n.miner.connect(ctx, b)
-	if !errors.Is(err, chain.ErrStaleTip) || got != nil {
-		t.Fatalf("a block on the pruned branch: %v, %v; want ErrStaleTip", got, err)
+	if !errors.Is(err, chain.ErrStaleTip) || chain.CodeOf(err) != chain.ErrUnknownParent || got != nil {
+		t.Fatalf("a block on the pruned branch: %v, %v; want ErrStaleTip with the rule's UnknownParent", got, err)
 	}
 	next, err := n.MineOne(ctx)
 	if err != nil {

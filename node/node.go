@@ -273,7 +273,9 @@ func (n *Node) Gossip() *p2p.Gossip { return n.gossip }
 // WalletAddress returns the address of the node's wallet key.
 func (n *Node) WalletAddress() string { return n.wallet.address }
 
-// MineOne mines one block on the tip, connects it and publishes it.
+// MineOne mines one block on the tip, connects it and publishes it. An
+// error wrapping chain.ErrStaleTip means the tip moved before the block
+// could connect: mine again.
 func (n *Node) MineOne(ctx context.Context) (*chain.Block, error) { return n.miner.mineOne(ctx) }
 
 // SubmitTx offers a transaction to the mempool and, if accepted,

@@ -28,6 +28,7 @@ type compactNode struct {
 	h    host.Host
 	c    *testChain
 	g    *p2p.Gossip
+	s    *p2p.Syncer // nil without sync
 	mesh *meshTracer
 }
 
@@ -51,7 +52,7 @@ func newCompactNodeOn(t *testing.T, c *testChain, withSync bool, view func(*test
 		s := p2p.NewSyncer(context.Background(), n.h, pc, p2p.NewGater(), p2p.WithStatusInterval(time.Hour),
 			p2p.WithSyncLogger(testLogger(t)))
 		t.Cleanup(s.Close)
-		trig = s
+		trig, n.s = s, s
 	}
 	g, err := p2p.NewGossip(context.Background(), n.h, pc, trig,
 		p2p.WithPubSubOptions(fastGossip(), pubsub.WithRawTracer(n.mesh)), p2p.WithGossipLogger(testLogger(t)))
@@ -199,6 +200,11 @@ func TestCompactUnansweredFetchedWhole(t *testing.T) {
 		_ = s.Reset()
 	})
 	link(t, a, b)
+	// b's first status exchange with a ends before the block: answered
+	// after it (a slow peer), it would send b downloading the block by
+	// sync while the request waits, and the whole block would then be a
+	// duplicate.
+	testutil.Eventually(t, 10*time.Second, "b has a's status", func() bool { return b.s.Stats().Heard == 1 })
 	transfers(t, p, alice, 5, a.c)
 	blk := publishMined(t, a)
 	waitTipIs(t, b.c, blk, "b fetches the block whole and connects it")

@@ -24,8 +24,8 @@ func TestMinedOnPrunedParentIsStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rival.Close()
-	// One more than sideBranchPruneDepth over the node's one block: the
-	// node's branch falls more than that far below the rival's tip.
+	// 102 blocks: the node's one block then lies 101 blocks' work below
+	// the rival's tip, past sideBranchPruneDepth (100).
 	branch := make([]*chain.Block, 102)
 	for i := range branch {
 		if branch[i], err = rival.MineOne(ctx); err != nil {

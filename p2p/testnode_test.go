@@ -320,7 +320,9 @@ func fastGossip() pubsub.Option {
 	return pubsub.WithGossipSubParams(p)
 }
 
-// testLogger writes through t.Log, so a failing test shows its node's log.
+// testLogger writes through t.Log, so a failing test shows its node's
+// log, until the test's cleanups reach it: a goroutine that outlives the
+// test must not log into it (testutil.Logger).
 func testLogger(t testing.TB) *slog.Logger { return testutil.Logger(t) }
 
 // MinFee makes the test chain a p2p.FeeFloor, as the node's adapter is.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,15 +52,11 @@ func startTraced(t *testing.T, name string, bootstrap ...*node.Node) (*node.Node
 	return n, mesh
 }
 
+// testLogger writes a node's log through t.Log until the test's
+// cleanups reach it: a goroutine that outlives the test must not log into
+// it (testutil.Logger).
 func testLogger(t *testing.T, name string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
+	return testutil.LoggerAt(t, slog.LevelInfo).With("node", name)
 }
 
 func mine(t *testing.T, n *node.Node, k int) {

@@ -66,7 +66,8 @@ func listsBlock(t *testing.T, at *httptest.Server, match func(map[string]any) bo
 // at has the block and does not list it, another is mined and waited for.
 func mineSeen(t *testing.T, miner, at *httptest.Server, from string) {
 	t.Helper()
-	height := mine(t, miner)["block_data"].(map[string]any)["index"].(float64)
+	mineOne := func() float64 { return mine(t, miner)["block_data"].(map[string]any)["index"].(float64) }
+	height := mineOne()
 	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("a block mined from height %v first seen from %s", height, from), func() bool {
 		// The height first: a block listed and committed between the
 		// two reads is then found listed.
@@ -78,7 +79,7 @@ func mineSeen(t *testing.T, miner, at *httptest.Server, from string) {
 		// tip, nearly always: one mined more when it did not is harmless.
 		if st["height"].(float64) >= height {
 			t.Logf("the block at height %v reached the node and is not listed as first seen from %s: mining another", height, from)
-			height = mine(t, miner)["block_data"].(map[string]any)["index"].(float64)
+			height = mineOne()
 		}
 		return false
 	})

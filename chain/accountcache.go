@@ -14,7 +14,8 @@ import "sync"
 // Apply and, once it returned, writes the batch's new account states over
 // the cached ones, counting a generation at both ends. While a commit is
 // under way the cache neither answers nor takes entries, so a reader
-// then reads the store itself; a reader that missed keeps what it read
+// then reads the store itself (an address the write changes it reads
+// from the write: Chain.Account); a reader that missed keeps what it read
 // from the store only if no commit began or ended since its miss (the
 // generation), since what it read may be the state the commit replaced
 // (TestAccountCacheRacingCommits). A commit that fails empties the
@@ -136,8 +137,15 @@ func (c *Chain) apply(b *Batch) error {
 	return err
 }
 
-// Account returns an address's state at the tip.
+// Account returns an address's state at the tip or, while a write's
+// blocks are validated and its store commit is under way, the state that
+// write leaves (see pending): the mempool takes its admissions on that
+// state once it has dropped the write's transactions (node's intake), so
+// that no admission waits for a commit.
 func (c *Chain) Account(addr string) (Account, error) {
+	if o := c.pending.Load(); o != nil {
+		return o.Account(addr)
+	}
 	a, ok, gen := c.accounts.get(addr)
 	if ok {
 		return a, nil

@@ -25,10 +25,11 @@ var ErrWrongNetwork = errors.New("store belongs to another network")
 // pool and the invalid set change only under it, and have locks of their
 // own for the readers that do not take it (a header's precheck). Reads go to the store, which holds
 // only committed state, and the tip is an atomic pointer, so neither waits
-// for a long reorg. Block and Meta (and the header checks that read them)
-// also see the blocks of the write under way once it has validated them
-// (pending), so a block forwarded before its commit can be served and
-// built on.
+// for a long reorg. Block, Meta, TxLocation and Account (and the header
+// checks that read them) also see the write under way once it has
+// validated its blocks (pending), so a block forwarded before its commit
+// can be served and built on, and the mempool admits on the state it
+// leaves while it commits.
 type Chain struct {
 	p     *Params
 	store Store
@@ -190,6 +191,19 @@ func (c *Chain) CheckBlockSanity(b *Block) ([]Hash, error) {
 // Params returns the network parameters.
 func (c *Chain) Params() *Params { return c.p }
 
+// NextHeight is the height of the next block on the tip or, while a
+// write that moves the tip is being committed, on the tip it leaves: a
+// transaction admitted meanwhile (Account reads that write) can only go
+// into a block after it.
+func (c *Chain) NextHeight() uint64 {
+	if o := c.pending.Load(); o != nil && !o.b.Tip.IsZero() {
+		if m, err := o.Meta(o.b.Tip); err == nil {
+			return m.Height() + 1
+		}
+	}
+	return c.Tip().Height() + 1
+}
+
 // Tip returns the main chain's last block. The caller must not modify it.
 func (c *Chain) Tip() *BlockMeta { return c.tip.Load() }
 
@@ -250,8 +264,10 @@ func (c *Chain) BlockAt(height uint64) (*Block, error) {
 // MainHash returns the hash of the main-chain block at height.
 func (c *Chain) MainHash(height uint64) (Hash, error) { return c.store.MainHash(height) }
 
-// TxLocation returns the main-chain block that holds transaction id.
-func (c *Chain) TxLocation(id Hash) (Hash, error) { return c.store.TxLocation(id) }
+// TxLocation returns the main-chain block that holds transaction id,
+// the write under way included, as Block does: a transaction the mempool
+// dropped for a block being committed is found in that block.
+func (c *Chain) TxLocation(id Hash) (Hash, error) { return c.reader().TxLocation(id) }
 
 // HasBlock reports whether the block is stored or waiting as an orphan.
 func (c *Chain) HasBlock(h Hash) bool {
@@ -364,7 +380,8 @@ func (c *Chain) ProcessChecked(ctx context.Context, cb *CheckedBlock) (*Change, 
 // under the chain's lock, with the change the block makes once it is
 // fully validated and connected in memory, before the store commit: the
 // moment gossip may forward it (protocol.md §16.8). From then until the
-// commit ends, Block and Meta return it and a block building on it waits
+// commit ends, Block, Meta, TxLocation and Account read it (Tip does not:
+// it moves with the commit) and a block building on it waits
 // for the lock rather than being taken for an orphan. validated is not
 // called for a block that fails or leaves the tip where it was; if the
 // commit then fails, ProcessCheckedValidated returns the store failure
@@ -483,6 +500,11 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 		validated(ch)
 	}
 	err = c.apply(root.b)
+	if err == nil {
+		// The tip moves before the write stops being read, so no reader
+		// finds the store at the new tip and the tip still at the old.
+		c.publishTip(ch)
+	}
 	c.pending.Store(nil)
 	if err != nil {
 		// Nothing of the batch is visible: the tip stays where it was.
@@ -490,7 +512,6 @@ func (c *Chain) process(ctx context.Context, blocks []*Block, sanity []*sanityRe
 		// reopened, so no later write may build on either guess.
 		return nil, 0, fmt.Errorf("commit: %w", c.failLocked(err))
 	}
-	c.publishTip(ch)
 	if err := c.noteSide(root.b, ch); err != nil {
 		return ch, done, err
 	}

@@ -20,15 +20,19 @@ type validatedSeen struct {
 	encoded        bool // BlockBytes returned its encoding (what sync serves)
 	stored         bool // the store itself had it
 	tip            chain.Hash
-	childHasParent bool // HasBlock of the block
+	childHasParent bool  // HasBlock of the block
+	balance        int64 // the chain's Account of the block's miner
+	located        bool  // TxLocation found the coinbase in the block
+	nextHeight     uint64
 }
 
 // TestProcessCheckedValidated: the hook gossip forwards on is called
 // once, before the commit, only for a block that moves the tip; while it
 // runs, the block is readable through the chain (a peer asking for it
 // gets it, protocol.md §16.8) though neither the store nor the tip has
-// it yet, and a child's header checked meanwhile (it waits for the lock)
-// passes. A commit that fails
+// it yet, its accounts and transactions read as it leaves them (the
+// mempool admits on that state meanwhile), and a child's header checked
+// meanwhile (it waits for the lock) passes. A commit that fails
 // after the hook still ends in the store-failure path, and the block is
 // not readable afterwards.
 func TestProcessCheckedValidated(t *testing.T) {
@@ -61,6 +65,12 @@ func TestProcessCheckedValidated(t *testing.T) {
 			old := c.Tip()
 			b := tt.block(h)
 			bh := b.Hash()
+			cbID := b.Transactions[0].ID()
+			before, err := c.Account(h.miner.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := before.Balance + int64(b.Transactions[0].Amount)
 			child := childOf(h, b)
 			if tt.failCommit {
 				fs.err = syscall.EIO
@@ -82,6 +92,12 @@ func TestProcessCheckedValidated(t *testing.T) {
 				seen.encoded = eerr == nil && bytes.Equal(enc, b.Encode())
 				seen.tip = c.Tip().Hash
 				seen.childHasParent = c.HasBlock(bh)
+				if a, err := c.Account(h.miner.Addr); err == nil {
+					seen.balance = a.Balance
+				}
+				loc, lerr := c.TxLocation(cbID)
+				seen.located = lerr == nil && loc == bh
+				seen.nextHeight = c.NextHeight()
 				// PrecheckHeader takes the chain's lock for the orphan
 				// pool: it waits for the commit.
 				go func() { childPrecheck <- c.PrecheckHeader(&child.Header) }()
@@ -101,6 +117,10 @@ func TestProcessCheckedValidated(t *testing.T) {
 			if !seen.block || !seen.meta || !seen.encoded || !seen.childHasParent {
 				t.Errorf("during validated: Block %v, Meta %v, BlockBytes %v, HasBlock %v; want the block readable", seen.block, seen.meta, seen.encoded, seen.childHasParent)
 			}
+			if seen.balance != after || !seen.located || seen.nextHeight != b.Header.Height+1 {
+				t.Errorf("during validated: miner's balance %d, coinbase located %v, next height %d; want %d, the block, %d",
+					seen.balance, seen.located, seen.nextHeight, after, b.Header.Height+1)
+			}
 			if seen.stored || seen.tip != old.Hash {
 				t.Errorf("during validated: stored %v, tip %s; want neither committed yet", seen.stored, seen.tip.Short())
 			}
@@ -114,6 +134,15 @@ func TestProcessCheckedValidated(t *testing.T) {
 				if _, err := c.BlockBytes(bh); !errors.Is(err, chain.ErrNotFound) {
 					t.Errorf("BlockBytes after a failed commit: %v, want ErrNotFound", err)
 				}
+				if _, err := c.TxLocation(cbID); !errors.Is(err, chain.ErrNotFound) {
+					t.Errorf("TxLocation after a failed commit: %v, want ErrNotFound", err)
+				}
+				if a, err := c.Account(h.miner.Addr); err != nil || a.Balance != before.Balance {
+					t.Errorf("Account after a failed commit: %d, %v; want %d", a.Balance, err, before.Balance)
+				}
+				if got := c.NextHeight(); got != old.Height()+1 {
+					t.Errorf("NextHeight after a failed commit: %d, want %d", got, old.Height()+1)
+				}
 				return
 			}
 			if c.Tip().Hash != bh || ch == nil || ch.NewTip.Hash != bh {
@@ -121,6 +150,9 @@ func TestProcessCheckedValidated(t *testing.T) {
 			}
 			if _, err := h.st.Meta(bh); err != nil {
 				t.Errorf("store after the commit: %v", err)
+			}
+			if a, err := c.Account(h.miner.Addr); err != nil || a.Balance != after {
+				t.Errorf("Account after the commit: %d, %v; want %d", a.Balance, err, after)
 			}
 			if enc, err := c.BlockBytes(bh); err != nil || !bytes.Equal(enc, b.Encode()) {
 				t.Errorf("BlockBytes after the commit: %d bytes, %v; want the block's encoding", len(enc), err)

@@ -129,7 +129,7 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 			// yet in a block's reach. 202, not the classic 201.
 			s.writeAppended(w, r, http.StatusAccepted, &Submitted{
 				Message:     "Transaction is queued until the sender's earlier nonces arrive",
-				BlockIndex:  s.n.Chain().Tip().Height() + 1,
+				BlockIndex:  s.n.Chain().NextHeight(),
 				Transaction: out,
 			})
 			return nil
@@ -140,7 +140,7 @@ func (s *server) createTransaction(w http.ResponseWriter, r *http.Request) error
 	}
 	s.writeAppended(w, r, http.StatusCreated, &Submitted{
 		Message:     "Transaction has been submitted successfully",
-		BlockIndex:  s.n.Chain().Tip().Height() + 1,
+		BlockIndex:  s.n.Chain().NextHeight(),
 		Transaction: out,
 	})
 	return nil

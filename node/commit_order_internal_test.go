@@ -124,3 +124,83 @@ func TestGossipedBlockCheckedDuringCommit(t *testing.T) {
 		t.Fatalf("tip at height %d, want b2", tip.Height())
 	}
 }
+
+// TestAdmissionDuringCommit: once a block is validated, the mempool drops
+// what it confirmed and admissions go on while its store commit is still
+// under way, judged on the state the block leaves: the sender's next
+// nonce is admitted at once, and the confirmed transaction is found in
+// the block though the tip has not moved yet.
+func TestAdmissionDuringCommit(t *testing.T) {
+	alice, bob := testwallet.New("alice"), testwallet.New("bob")
+	st := newHoldStore()
+	n, err := newNode(Config{Params: chain.RegTest(), DataDir: t.TempDir(), MinerAddress: alice.Addr}, func(s chain.Store) chain.Store {
+		st.Store = s
+		return st
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.closeNode(n)
+	ctx := context.Background()
+	b1, err := n.MineOne(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := n.chain.Params()
+	fee := n.mempool.MinFee(300)
+	tx0, tx1 := alice.Tx(p, bob.Addr, 1, fee, 0), alice.Tx(p, bob.Addr, 1, fee, 1)
+	if err := n.SubmitTx(ctx, tx0); err != nil {
+		t.Fatal(err)
+	}
+
+	st.hold()
+	type mined struct {
+		b   *chain.Block
+		err error
+	}
+	b2 := make(chan mined, 1)
+	go func() {
+		b, err := n.MineOne(ctx)
+		b2 <- mined{b, err}
+	}()
+	st.waitHeld(t)
+	submitted := make(chan error, 1)
+	go func() { submitted <- n.SubmitTx(ctx, tx1) }()
+	select {
+	case err := <-submitted:
+		if err != nil {
+			t.Fatalf("nonce 1 during the commit: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an admission waited 10 s for a block's commit")
+	}
+	if n.mempool.Has(tx0.ID()) || !n.mempool.Has(tx1.ID()) {
+		t.Errorf("during the commit: pool holds nonce 0 %v, nonce 1 %v; want only nonce 1", n.mempool.Has(tx0.ID()), n.mempool.Has(tx1.ID()))
+	}
+	if tip := n.chain.Tip(); tip.Hash != b1.Hash() {
+		t.Errorf("during the commit: tip at height %d, want b1's", tip.Height())
+	}
+	loc, err := n.chain.TxLocation(tx0.ID())
+	if err != nil {
+		t.Errorf("nonce 0 during the commit: %v, want it found in the block", err)
+	}
+
+	st.let()
+	res := <-b2
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if loc != res.b.Hash() || len(res.b.Transactions) != 2 || res.b.Transactions[1].ID() != tx0.ID() {
+		t.Fatalf("b2 holds %d transactions, nonce 0 located in %s; want nonce 0 in b2 %s", len(res.b.Transactions), loc.Short(), res.b.Hash().Short())
+	}
+	if tip := n.chain.Tip(); tip.Hash != res.b.Hash() {
+		t.Fatalf("after the commit: tip at height %d, want b2's", tip.Height())
+	}
+	b3, err := n.MineOne(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b3.Transactions) != 2 || b3.Transactions[1].ID() != tx1.ID() {
+		t.Fatalf("b3 holds %d transactions, want the coinbase and nonce 1", len(b3.Transactions))
+	}
+}

@@ -366,6 +366,12 @@ func (n *Node) Close() error {
 	case <-n.watch.failed:
 		// The store could not write: the data directory is full or
 		// failing, and a mempool file would only add to that.
+	case <-n.chain.StoreFailed():
+		// The same, seen by the chain after the watch stopped (a
+		// gossiped block's commit ends after the node's context), or
+		// on a node never started: the mempool may also have dropped
+		// the transactions of the block that failed (intake's
+		// processCheckedLocked).
 	default:
 		errs = append(errs, n.pool.save())
 	}

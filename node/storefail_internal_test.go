@@ -230,3 +230,39 @@ func TestStoreFailureDuringSync(t *testing.T) {
 		t.Errorf("%d ERROR lines, want one", errLines)
 	}
 }
+
+// TestNoMempoolFileAfterFailedCommit: a block's transactions leave the
+// mempool before its commit (intake's processCheckedLocked), so when that
+// commit fails the mempool lacks them; Close must not save that mempool
+// over mempool.dat, even on a node never started, whose store watch
+// never ran.
+func TestNoMempoolFileAfterFailedCommit(t *testing.T) {
+	dir := t.TempDir()
+	fs := new(faultyStore)
+	n, err := newNode(Config{Params: chain.RegTest(), DataDir: dir}, func(st chain.Store) chain.Store {
+		fs.Store = st
+		return fs
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := n.MineOne(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Send(ctx, n.WalletAddress(), 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	eio := error(syscall.EIO)
+	fs.fail.Store(&eio)
+	if _, err := n.MineOne(ctx); !errors.Is(err, chain.ErrStoreFailed) {
+		t.Fatalf("mining on a failing store: %v, want ErrStoreFailed", err)
+	}
+	if k := n.Mempool().Len(); k != 0 {
+		t.Fatalf("%d transactions pending after the failed block, want its one dropped before the commit", k)
+	}
+	n.Close()
+	if _, err := os.Stat(filepath.Join(dir, mempoolFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("mempool.dat after a failed commit: %v, want none written", err)
+	}
+}

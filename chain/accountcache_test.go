@@ -241,3 +241,78 @@ func read(t *testing.T, c *chain.Chain, addr string) chain.Account {
 	}
 	return a
 }
+
+// TestAccountDuringValidatedWrite: while a validated block waits for its
+// commit, Account answers an address the block changes with the state it
+// leaves, and one it does not change from the cache, as at the tip: the
+// mempool's update reads every sender in the pool then.
+func TestAccountDuringValidatedWrite(t *testing.T) {
+	other := testwallet.New("account during write other")
+	h, st, c := countedChain(t)
+	processOn(t, c, h.build(c.Tip().Hash, nil, func(b *chain.Block) {
+		b.Transactions[0].Recipient = other.Addr
+		b.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(b.Transactions))
+	}))
+	miner, kept := read(t, c, h.miner.Addr), read(t, c, other.Addr)
+	cb, err := c.CheckBlock(h.build(c.Tip().Hash, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var during, duringOther chain.Account
+	var storeReads int64
+	if _, err := c.ProcessCheckedValidated(context.Background(), cb, func(*chain.Change) {
+		reads := st.reads.Load()
+		during, duringOther = read(t, c, h.miner.Addr), read(t, c, other.Addr)
+		storeReads = st.reads.Load() - reads
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := miner.Balance + int64(h.p.Reward); during.Balance != want {
+		t.Errorf("the miner during the write: %d, want %d", during.Balance, want)
+	}
+	if duringOther != kept || storeReads != 0 {
+		t.Errorf("an address the write leaves alone: %+v with %d store reads, want %+v from the cache", duringOther, storeReads, kept)
+	}
+}
+
+// TestAccountDuringValidatedReorg: while a reorganisation waits for its
+// commit, an address whose only payment it takes back reads as never
+// seen, and NextHeight is past the new branch's tip.
+func TestAccountDuringValidatedReorg(t *testing.T) {
+	other := testwallet.New("account during reorg other")
+	h, _, c := countedChain(t)
+	fork := c.Tip().Hash
+	processOn(t, c, h.build(fork, nil, func(b *chain.Block) {
+		b.Transactions[0].Recipient = other.Addr
+		b.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(b.Transactions))
+	}))
+	if read(t, c, other.Addr).Balance == 0 {
+		t.Fatal("the first branch did not pay other")
+	}
+	side := h.build(fork, nil, nil)
+	// Stored as a requested block, whatever its work; its child makes
+	// the side branch the heavier one.
+	if _, _, err := c.ProcessBlocks(context.Background(), []*chain.Block{side}); err != nil {
+		t.Fatal(err)
+	}
+	child := h.build(side.Hash(), nil, nil)
+	cb, err := c.CheckBlock(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var during chain.Account
+	var next uint64
+	var reorg bool
+	if _, err := c.ProcessCheckedValidated(context.Background(), cb, func(ch *chain.Change) {
+		reorg = ch.Reorg()
+		during, next = read(t, c, other.Addr), c.NextHeight()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reorg || during != (chain.Account{}) || next != child.Header.Height+1 {
+		t.Errorf("during the write: reorg %v, other %+v, next height %d; want a reorg, never seen, %d", reorg, during, next, child.Header.Height+1)
+	}
+	if got := read(t, c, other.Addr); got != (chain.Account{}) {
+		t.Errorf("other after the commit: %+v, want never seen", got)
+	}
+}

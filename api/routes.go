@@ -292,7 +292,8 @@ func (s *server) getTransaction(w http.ResponseWriter, r *http.Request) error {
 	return errorf(ENOTFOUND, "no transaction %s in the mempool or on the chain", id)
 }
 
-// GET /balance/{address}: the account at the tip; zero if never seen.
+// GET /balance/{address}: the account at the tip, or as a block being
+// committed leaves it (chain.Chain.Account); zero if never seen.
 func (s *server) getBalance(w http.ResponseWriter, r *http.Request) error {
 	addr := r.PathValue("address")
 	switch {

@@ -385,7 +385,9 @@ func (c *Chain) ProcessChecked(ctx context.Context, cb *CheckedBlock) (*Change, 
 // for the lock rather than being taken for an orphan. validated is not
 // called for a block that fails or leaves the tip where it was; if the
 // commit then fails, ProcessCheckedValidated returns the store failure
-// as ProcessChecked does. validated must not call the chain's writes.
+// as ProcessChecked does. validated must not call the chain's writes,
+// and the commit waits for it: it runs under the chain's lock (node's
+// intake brings its mempool along there).
 func (c *Chain) ProcessCheckedValidated(ctx context.Context, cb *CheckedBlock, validated func(*Change)) (*Change, error) {
 	ch, _, err := c.process(ctx, []*Block{cb.b}, []*sanityResult{cb.sanity}, false, validated)
 	return ch, err

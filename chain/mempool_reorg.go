@@ -10,7 +10,9 @@ import (
 // Reorg reconciles the pool with a new tip. Call it after every tip change,
 // a plain new block included: disconnected are the blocks that left the
 // main chain, newest first; connected those that joined it, oldest first
-// (as in Change); state is the ledger at the new tip.
+// (as in Change); state is the ledger at the new tip (node's intake
+// calls it once the change is validated, before its commit, with the
+// chain's Account reading the write under way).
 //
 //   - Every transaction included in connected leaves the pool.
 //   - Every non-coinbase transaction of disconnected comes back unless

@@ -32,7 +32,8 @@ var ErrClosed = errors.New("node is shutting down")
 // Concurrency: intake owns mu, which serialises every change of the chain
 // with the mempool update that follows it, so the mempool sees tip changes
 // in order; that is why every block and transaction goes through intake.
-// A single block's store commit runs after mu is released
+// For a single block that update follows the change as validated, and
+// the block's store commit runs after mu is released
 // (processCheckedLocked).
 // A block takes mu behind at most one admission, the one already past
 // lockTx's check (lockBlock, lockTx). Its methods are safe from any

@@ -204,3 +204,53 @@ func TestAdmissionDuringCommit(t *testing.T) {
 		t.Fatalf("b3 holds %d transactions, want the coinbase and nonce 1", len(b3.Transactions))
 	}
 }
+
+// TestMinedBlockPublishedBeforeCommit: a block this node mined is handed
+// to gossip once the chain has validated it, while its commit is still
+// under way, as a gossiped block is forwarded; and only once.
+func TestMinedBlockPublishedBeforeCommit(t *testing.T) {
+	st := newHoldStore()
+	n, err := newNode(Config{Params: chain.RegTest(), DataDir: t.TempDir()}, func(s chain.Store) chain.Store {
+		st.Store = s
+		return st
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.closeNode(n)
+	published := make(chan chain.Hash, 4)
+	n.relay.publish = func(_ context.Context, b *chain.Block) error {
+		published <- b.Hash()
+		return nil
+	}
+	st.hold()
+	mined := make(chan *chain.Block, 1)
+	go func() {
+		b, err := n.MineOne(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		mined <- b
+	}()
+	st.waitHeld(t)
+	var first chain.Hash
+	select {
+	case first = <-published:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the mined block was not handed to gossip during its commit")
+	}
+	if tip := n.chain.Tip(); tip.Height() != 0 {
+		t.Fatalf("tip at height %d while the commit is held, want 0", tip.Height())
+	}
+	st.let()
+	b := <-mined
+	if b == nil || b.Hash() != first {
+		t.Fatalf("handed %s to gossip, mined %v", first.Short(), b)
+	}
+	if !n.relay.waitBlocks(10 * time.Second) {
+		t.Fatal("publish did not end")
+	}
+	if len(published) != 0 {
+		t.Fatalf("the block was handed to gossip %d more times", len(published))
+	}
+}

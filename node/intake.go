@@ -122,9 +122,11 @@ func (in *intake) lockTx() (waited bool) {
 
 // processBlocks hands blocks to the chain, brings the mempool along and,
 // after unlocking, publishes what changed. A batch (sync) is published
-// as its last connected block.
-func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string) (*chain.Change, int, error) {
-	ch, k, err := in.processLocked(ctx, bs, nil, batch, nil)
+// as its last connected block. validated, for a single block, is called
+// as gossip's is (processCheckedLocked).
+func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string,
+	validated func(*chain.Change)) (*chain.Change, int, error) {
+	ch, k, err := in.processLocked(ctx, bs, nil, batch, validated)
 	if ch != nil {
 		in.publishChange(ch, batch, origin)
 	}

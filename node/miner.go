@@ -43,9 +43,18 @@ func (m *miner) mineOne(ctx context.Context) (*chain.Block, error) {
 	return m.connect(ctx, b)
 }
 
-// connect connects a block mineOne solved and publishes it.
+// connect connects a block mineOne solved and publishes it: as soon as
+// the chain has validated it, as a gossiped block is forwarded, so that
+// its peers do not wait for its commit and the transactions admitted
+// during that commit, on its state, do not reach them before it; after
+// the commit if the relay had no room then.
 func (m *miner) connect(ctx context.Context, b *chain.Block) (*chain.Block, error) {
-	ch, _, err := m.intake.processBlocks(ctx, []*chain.Block{b}, false, OriginMined)
+	published := false
+	ch, _, err := m.intake.processBlocks(ctx, []*chain.Block{b}, false, OriginMined, func(ch *chain.Change) {
+		if ch.Joined(b.Hash()) {
+			published = m.relay.tryPublishBlock(ctx, b)
+		}
+	})
 	switch chain.CodeOf(err) {
 	case chain.ErrNotHeavier, chain.ErrLowWork:
 		// A rival came first while ours was solved and processed: ours
@@ -83,7 +92,9 @@ func (m *miner) connect(ctx context.Context, b *chain.Block) (*chain.Block, erro
 		return b, nil
 	}
 	m.log.Info("block mined", "height", b.Header.Height, "hash", b.Hash().Short(), "txs", len(b.Transactions), "miner", m.address)
-	m.relay.publishBlock(ctx, b)
+	if !published {
+		m.relay.publishBlock(ctx, b)
+	}
 	return b, nil
 }
 

@@ -47,7 +47,7 @@ func TestMinedOnPrunedParentIsStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := n.intake.processBlocks(ctx, branch, true, OriginSync); err != nil {
+	if _, _, err := n.intake.processBlocks(ctx, branch, true, OriginSync, nil); err != nil {
 		t.Fatalf("the rival branch: %v", err)
 	}
 	if tip := n.chain.Tip(); tip.Hash != branch[len(branch)-1].Hash() {

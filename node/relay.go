@@ -107,7 +107,7 @@ type relay struct {
 // than piling up blocks (up to 16 of 512 KiB) in memory.
 const maxUnsentBlocks = 16
 
-// publishBlock gossips a block the node mined and committed, on a
+// publishBlock gossips a block the node mined and validated, on a
 // goroutine of its own: the caller (POST /mine) answers once the block
 // is committed rather than after GossipSub's validation pipeline and
 // event loop have taken it, which cost a /mine as much as its template
@@ -119,11 +119,25 @@ const maxUnsentBlocks = 16
 // the block the other mined before that block; the peer then gets the
 // parent by gossip or sync, as for any block gossiped out of order.
 // The publish outlives the caller's context: the block is connected.
-func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
+func (r *relay) publishBlock(ctx context.Context, b *chain.Block) { r.queueBlock(ctx, b, true) }
+
+// tryPublishBlock is publishBlock for a caller that must not wait: the
+// miner's hook, which runs under the chain's lock once the block is
+// validated. It does nothing and returns false when another caller is
+// taking its place in the order or maxUnsentBlocks are unsent; the
+// caller then publishes after the commit.
+func (r *relay) tryPublishBlock(ctx context.Context, b *chain.Block) bool {
+	return r.queueBlock(ctx, b, false)
+}
+
+// queueBlock hands b to a publishing goroutine in its place in the
+// order, waiting for room if wait is set, else returning false when it
+// would wait.
+func (r *relay) queueBlock(ctx context.Context, b *chain.Block, wait bool) bool {
 	publish := r.publish
 	if publish == nil {
 		if r.gossip == nil {
-			return
+			return true // no network: nothing to wait for
 		}
 		publish = r.gossip.PublishBlock
 	}
@@ -135,8 +149,20 @@ func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
 	}
 	unsent := r.unsent
 	r.blocksMu.Unlock()
-	r.orderMu.Lock()
-	unsent <- struct{}{}
+	if wait {
+		r.orderMu.Lock()
+		unsent <- struct{}{}
+	} else {
+		if !r.orderMu.TryLock() {
+			return false
+		}
+		select {
+		case unsent <- struct{}{}:
+		default:
+			r.orderMu.Unlock()
+			return false
+		}
+	}
 	r.blocksMu.Lock()
 	prev := r.lastBlock
 	r.lastBlock = done
@@ -152,6 +178,7 @@ func (r *relay) publishBlock(ctx context.Context, b *chain.Block) {
 			r.log.Warn("publish block", "height", b.Header.Height, "reason", err)
 		}
 	}()
+	return true
 }
 
 // waitBlocks waits until the mined blocks handed to publishBlock so far

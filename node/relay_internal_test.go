@@ -83,3 +83,55 @@ func blockedIn(state, frame string) int {
 	}
 	return count
 }
+
+// TestTryPublishBlock: the miner's hook, which runs under the chain's
+// lock, hands a block over only when it need not wait: not while
+// maxUnsentBlocks are unsent, nor while another caller takes its place
+// in the order; it does once there is room, and the order holds.
+func TestTryPublishBlock(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var published []uint64
+	r := &relay{log: testutil.Logger(t), publish: func(_ context.Context, b *chain.Block) error {
+		<-release
+		mu.Lock()
+		defer mu.Unlock()
+		published = append(published, b.Header.Height)
+		return nil
+	}}
+	for h := range uint64(maxUnsentBlocks) {
+		if !r.tryPublishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: h + 1}}) {
+			t.Fatalf("block %d refused with room left", h+1)
+		}
+	}
+	if r.tryPublishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: maxUnsentBlocks + 1}}) {
+		t.Fatal("a block past the bound handed over")
+	}
+	r.orderMu.Lock() // another caller taking its place
+	if r.tryPublishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: maxUnsentBlocks + 1}}) {
+		t.Fatal("a block handed over while another caller held the order")
+	}
+	r.orderMu.Unlock()
+	close(release)
+	if !r.waitBlocks(10 * time.Second) {
+		t.Fatal("blocks not published")
+	}
+	// A publishing goroutine frees its place just after it reports the
+	// block published: poll.
+	testutil.Eventually(t, 10*time.Second, "a block handed over once there is room", func() bool {
+		return r.tryPublishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: maxUnsentBlocks + 1}})
+	})
+	if !r.waitBlocks(10 * time.Second) {
+		t.Fatal("the last block not published")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, h := range published {
+		if h != uint64(i+1) {
+			t.Fatalf("published %v, want 1 to %d in order", published, maxUnsentBlocks+1)
+		}
+	}
+	if len(published) != maxUnsentBlocks+1 {
+		t.Fatalf("published %d blocks, want %d", len(published), maxUnsentBlocks+1)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,16 +19,8 @@ import (
 // blocks still go out in the order they were mined; waitBlocks, which
 // Close runs before closing gossip, waits for all of them.
 func TestPublishBlockDoesNotWait(t *testing.T) {
-	release := make(chan struct{})
-	var mu sync.Mutex
-	var published []uint64
-	r := &relay{log: testutil.Logger(t), publish: func(_ context.Context, b *chain.Block) error {
-		<-release // GossipSub busy: nothing goes out until released
-		mu.Lock()
-		defer mu.Unlock()
-		published = append(published, b.Header.Height)
-		return nil
-	}}
+	g := newHeldGossip()
+	r := &relay{log: testutil.Logger(t), publish: g.publish}
 	ctx, cancel := context.WithCancel(t.Context())
 	returned := make(chan struct{})
 	go func() {
@@ -48,21 +41,50 @@ func TestPublishBlockDoesNotWait(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "a block past the bound waiting", func() bool {
 		return waitingOnSend("node.(*relay).publishBlock") == 1
 	})
-	close(release)
+	close(g.release)
 	testutil.Eventually(t, 10*time.Second, "the last block handed over", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(published) == maxUnsentBlocks+1
+		return len(g.heights()) == maxUnsentBlocks+1
 	})
 	if !r.waitBlocks(10 * time.Second) {
 		t.Fatal("mined blocks not published")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, h := range published {
-		if h != uint64(i+1) {
-			t.Fatalf("published %v, want 1 to %d in order", published, maxUnsentBlocks+1)
-		}
+	g.checkOrder(t, maxUnsentBlocks+1)
+}
+
+// heldGossip stands for GossipSub in the relay's tests: it publishes
+// nothing until release is closed, then records each block's height.
+type heldGossip struct {
+	release   chan struct{}
+	mu        sync.Mutex
+	published []uint64
+}
+
+func newHeldGossip() *heldGossip { return &heldGossip{release: make(chan struct{})} }
+
+func (g *heldGossip) publish(_ context.Context, b *chain.Block) error {
+	<-g.release // GossipSub busy: nothing goes out until released
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.published = append(g.published, b.Header.Height)
+	return nil
+}
+
+func (g *heldGossip) heights() []uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.published)
+}
+
+// checkOrder fails t unless heights 1 to n were published, in order.
+func (g *heldGossip) checkOrder(t *testing.T, n int) {
+	t.Helper()
+	got := g.heights()
+	ok := len(got) == n
+	for i, h := range got {
+		ok = ok && h == uint64(i+1)
+	}
+	if !ok {
+		t.Fatalf("published %v, want 1 to %d in order", got, n)
 	}
 }
 
@@ -89,16 +111,8 @@ func blockedIn(state, frame string) int {
 // maxUnsentBlocks are unsent, nor while another caller takes its place
 // in the order; it does once there is room, and the order holds.
 func TestTryPublishBlock(t *testing.T) {
-	release := make(chan struct{})
-	var mu sync.Mutex
-	var published []uint64
-	r := &relay{log: testutil.Logger(t), publish: func(_ context.Context, b *chain.Block) error {
-		<-release
-		mu.Lock()
-		defer mu.Unlock()
-		published = append(published, b.Header.Height)
-		return nil
-	}}
+	g := newHeldGossip()
+	r := &relay{log: testutil.Logger(t), publish: g.publish}
 	for h := range uint64(maxUnsentBlocks) {
 		if !r.tryPublishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: h + 1}}) {
 			t.Fatalf("block %d refused with room left", h+1)
@@ -112,7 +126,7 @@ func TestTryPublishBlock(t *testing.T) {
 		t.Fatal("a block handed over while another caller held the order")
 	}
 	r.orderMu.Unlock()
-	close(release)
+	close(g.release)
 	if !r.waitBlocks(10 * time.Second) {
 		t.Fatal("blocks not published")
 	}
@@ -124,14 +138,5 @@ func TestTryPublishBlock(t *testing.T) {
 	if !r.waitBlocks(10 * time.Second) {
 		t.Fatal("the last block not published")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i, h := range published {
-		if h != uint64(i+1) {
-			t.Fatalf("published %v, want 1 to %d in order", published, maxUnsentBlocks+1)
-		}
-	}
-	if len(published) != maxUnsentBlocks+1 {
-		t.Fatalf("published %d blocks, want %d", len(published), maxUnsentBlocks+1)
-	}
+	g.checkOrder(t, maxUnsentBlocks+1)
 }

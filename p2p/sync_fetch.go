@@ -82,6 +82,13 @@ func (fp *fetchPeers) drop(p peer.ID, err error) {
 // it, had delivered the whole batch.
 var errStalled = fmt.Errorf("%w: held a batch the window waited for, which another peer delivered first", errNoProgress)
 
+// errHelperBlock ends a download at a block a helper sent whose body
+// does not match its header (the merkle root): the helper is punished,
+// and the leader, whose header was right, is not; it keeps its claim and
+// syncs again. A block that matches its header and fails the rules all
+// the same is the leader's fault too: its headers named it.
+var errHelperBlock = errors.New("a block from a helper does not match its header")
+
 // bodyBatch is one request's worth of a download.
 type bodyBatch struct {
 	hashes []chain.Hash
@@ -316,8 +323,13 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				k := c.n
 				for _, b := range batches[next : next+connecting] {
 					if k < len(b.from) {
-						if isFault(c.err) && b.from[k] != fp.leader {
-							s.punish(b.from[k], c.err) // it sent the block; the leader's headers named it
+						if from := b.from[k]; isFault(c.err) && from != fp.leader {
+							s.punish(from, c.err) // it sent the block
+							if chain.CodeOf(c.err) == chain.ErrBadMerkleRoot {
+								// Not wrapped: the leader's header was
+								// right, the body is the helper's.
+								return connected, last, fmt.Errorf("block %d of the commit, from %s: %w: %v", c.n, from, errHelperBlock, c.err)
+							}
 						}
 						break
 					}

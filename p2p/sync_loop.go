@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"slices"
 	"time"
@@ -408,6 +409,11 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	case err == nil:
 	case preempted && !isFault(err):
 		// Its turn ends, not its claim: the status stays.
+		return
+	case errors.Is(err, errHelperBlock):
+		// A helper's body, punished already: the leader's claim stands,
+		// and its status stays for the next download.
+		s.log.Info("sync stopped", "peer", r.p, "reason", err)
 		return
 	case isFault(err):
 		s.punish(r.p, err)

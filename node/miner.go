@@ -45,9 +45,10 @@ func (m *miner) mineOne(ctx context.Context) (*chain.Block, error) {
 
 // connect connects a block mineOne solved and publishes it: as soon as
 // the chain has validated it, as a gossiped block is forwarded, so that
-// its peers do not wait for its commit and the transactions admitted
-// during that commit, on its state, do not reach them before it; after
-// the commit if the relay had no room then.
+// its peers do not wait for its commit, and the block is handed to the
+// relay before any transaction admitted during that commit on its state
+// (which then usually goes out after it; the two topics' sends are not
+// ordered); after the commit if the relay had no room then.
 func (m *miner) connect(ctx context.Context, b *chain.Block) (*chain.Block, error) {
 	published := false
 	ch, _, err := m.intake.processBlocks(ctx, []*chain.Block{b}, false, OriginMined, func(ch *chain.Change) {

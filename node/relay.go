@@ -90,7 +90,7 @@ type relay struct {
 	// publish gossips a mined block: gossip.PublishBlock, or a test's.
 	publish func(context.Context, *chain.Block) error
 	// blocksMu guards lastBlock, closed when the last mined block handed
-	// to publishBlock has been published (nil before the first), and
+	// over (queueBlock) has been published (nil before the first), and
 	// unsent, which holds a token per mined block not yet published.
 	// orderMu is held from a block's token to its place in the order, so
 	// that a block's place is that of its taking orderMu, not of whichever
@@ -118,7 +118,7 @@ const maxUnsentBlocks = 16
 // Concurrent miners (the loop and /mine) may: one may publish a child of
 // the block the other mined before that block; the peer then gets the
 // parent by gossip or sync, as for any block gossiped out of order.
-// The publish outlives the caller's context: the block is connected.
+// The publish outlives the caller's context: the block is validated.
 func (r *relay) publishBlock(ctx context.Context, b *chain.Block) { r.queueBlock(ctx, b, true) }
 
 // tryPublishBlock is publishBlock for a caller that must not wait: the
@@ -181,9 +181,9 @@ func (r *relay) queueBlock(ctx context.Context, b *chain.Block, wait bool) bool 
 	return true
 }
 
-// waitBlocks waits until the mined blocks handed to publishBlock so far
-// are published (or have failed to be), or until timeout has passed; it
-// reports whether they were.
+// waitBlocks waits until the mined blocks handed over so far (publishBlock,
+// tryPublishBlock) are published (or have failed to be), or until
+// timeout has passed; it reports whether they were.
 func (r *relay) waitBlocks(timeout time.Duration) bool {
 	r.blocksMu.Lock()
 	last := r.lastBlock

@@ -284,9 +284,10 @@ func (g *Gossip) drain(ctx context.Context, sub *pubsub.Subscription) {
 // PubSub exposes the router, for peer scores and topic peers.
 func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 
-// PublishBlock sends a block this node has already connected, as a
-// compact block (compact.go): peers that lack some of its transactions
-// ask us for them, from the store. The propagation view records a block
+// PublishBlock sends a block this node has validated (its commit may
+// still be under way: protocol.md §16.8), as a compact block
+// (compact.go): peers that lack some of its transactions ask us for
+// them, served from the store or from the write under way. The propagation view records a block
 // published here (one this node mined) as first seen here.
 //
 // The node's own transactions still waiting for their batch (a block
@@ -297,7 +298,7 @@ func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 // §16.6.4).
 func (g *Gossip) PublishBlock(ctx context.Context, b *chain.Block) error {
 	g.seen.add(seenOf(b, g.host.ID(), time.Now()))
-	// Not the caller's ctx: a block already connected must be
+	// Not the caller's ctx: a block already validated must be
 	// published even if the client that mined it (POST /mine) has gone.
 	ctx = context.WithoutCancel(ctx)
 	// Hashed once, for the take and the short ids both.

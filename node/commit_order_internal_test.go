@@ -254,3 +254,42 @@ func TestMinedBlockPublishedBeforeCommit(t *testing.T) {
 		t.Fatalf("the block was handed to gossip %d more times", len(published))
 	}
 }
+
+// TestMinedBlockPublishedAfterCommitWhenRelayFull: when the relay has no
+// room as the block is validated (maxUnsentBlocks unsent), the hook,
+// which must not wait under the chain's lock, leaves it, and the block
+// is published after its commit, once, after the blocks before it.
+func TestMinedBlockPublishedAfterCommitWhenRelayFull(t *testing.T) {
+	n, err := New(Config{Params: chain.RegTest(), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newHeldGossip()
+	defer n.Close()
+	defer g.open()
+	n.relay.publish = g.publish
+	for h := range uint64(maxUnsentBlocks) {
+		n.relay.publishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: h + 1}})
+	}
+	mined := make(chan *chain.Block, 1)
+	go func() {
+		b, err := n.MineOne(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		mined <- b
+	}()
+	// Committed, then waiting for room: not handed over by the hook.
+	testutil.Eventually(t, 10*time.Second, "the miner waiting for room after its commit", func() bool {
+		return waitingOnSend("node.(*relay).queueBlock") == 1 && n.chain.Tip().Height() == 1
+	})
+	g.open()
+	b := <-mined
+	if !n.relay.waitBlocks(10 * time.Second) {
+		t.Fatal("blocks not published")
+	}
+	got := g.heights()
+	if len(got) != maxUnsentBlocks+1 || got[maxUnsentBlocks] != b.Header.Height {
+		t.Fatalf("published heights %v, want the %d before it then the mined block once", got, maxUnsentBlocks)
+	}
+}

@@ -41,7 +41,7 @@ func TestPublishBlockDoesNotWait(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "a block past the bound waiting", func() bool {
 		return waitingOnSend("node.(*relay).publishBlock") == 1
 	})
-	close(g.release)
+	g.open()
 	testutil.Eventually(t, 10*time.Second, "the last block handed over", func() bool {
 		return len(g.heights()) == maxUnsentBlocks+1
 	})
@@ -55,11 +55,15 @@ func TestPublishBlockDoesNotWait(t *testing.T) {
 // nothing until release is closed, then records each block's height.
 type heldGossip struct {
 	release   chan struct{}
+	once      sync.Once
 	mu        sync.Mutex
 	published []uint64
 }
 
 func newHeldGossip() *heldGossip { return &heldGossip{release: make(chan struct{})} }
+
+// open lets publishing go on; safe to call more than once.
+func (g *heldGossip) open() { g.once.Do(func() { close(g.release) }) }
 
 func (g *heldGossip) publish(_ context.Context, b *chain.Block) error {
 	<-g.release // GossipSub busy: nothing goes out until released
@@ -126,7 +130,7 @@ func TestTryPublishBlock(t *testing.T) {
 	if r.tryPublishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: maxUnsentBlocks + 1}}) {
 		t.Fatal("a block past the bound handed over")
 	}
-	close(g.release)
+	g.open()
 	if !r.waitBlocks(10 * time.Second) {
 		t.Fatal("blocks not published")
 	}

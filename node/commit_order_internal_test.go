@@ -154,15 +154,7 @@ func TestAdmissionDuringCommit(t *testing.T) {
 	}
 
 	st.hold()
-	type mined struct {
-		b   *chain.Block
-		err error
-	}
-	b2 := make(chan mined, 1)
-	go func() {
-		b, err := n.MineOne(ctx)
-		b2 <- mined{b, err}
-	}()
+	b2 := mineInBackground(t, n)
 	st.waitHeld(t)
 	submitted := make(chan error, 1)
 	go func() { submitted <- n.SubmitTx(ctx, tx1) }()
@@ -186,14 +178,14 @@ func TestAdmissionDuringCommit(t *testing.T) {
 	}
 
 	st.let()
-	res := <-b2
-	if res.err != nil {
-		t.Fatal(res.err)
+	b := <-b2
+	if b == nil {
+		t.FailNow()
 	}
-	if loc != res.b.Hash() || len(res.b.Transactions) != 2 || res.b.Transactions[1].ID() != tx0.ID() {
-		t.Fatalf("b2 holds %d transactions, nonce 0 located in %s; want nonce 0 in b2 %s", len(res.b.Transactions), loc.Short(), res.b.Hash().Short())
+	if loc != b.Hash() || len(b.Transactions) != 2 || b.Transactions[1].ID() != tx0.ID() {
+		t.Fatalf("b2 holds %d transactions, nonce 0 located in %s; want nonce 0 in b2 %s", len(b.Transactions), loc.Short(), b.Hash().Short())
 	}
-	if tip := n.chain.Tip(); tip.Hash != res.b.Hash() {
+	if tip := n.chain.Tip(); tip.Hash != b.Hash() {
 		t.Fatalf("after the commit: tip at height %d, want b2's", tip.Height())
 	}
 	b3, err := n.MineOne(ctx)
@@ -224,14 +216,7 @@ func TestMinedBlockPublishedBeforeCommit(t *testing.T) {
 		return nil
 	}
 	st.hold()
-	mined := make(chan *chain.Block, 1)
-	go func() {
-		b, err := n.MineOne(context.Background())
-		if err != nil {
-			t.Error(err)
-		}
-		mined <- b
-	}()
+	mined := mineInBackground(t, n)
 	st.waitHeld(t)
 	var first chain.Hash
 	select {
@@ -271,6 +256,28 @@ func TestMinedBlockPublishedAfterCommitWhenRelayFull(t *testing.T) {
 	for h := range uint64(maxUnsentBlocks) {
 		n.relay.publishBlock(t.Context(), &chain.Block{Header: chain.Header{Height: h + 1}})
 	}
+	mined := mineInBackground(t, n)
+	// Committed, then waiting for room: not handed over by the hook.
+	testutil.Eventually(t, 10*time.Second, "the miner waiting for room after its commit", func() bool {
+		return waitingOnSend("node.(*relay).queueBlock") == 1 && n.chain.Tip().Height() == 1
+	})
+	g.open()
+	b := <-mined
+	if b == nil {
+		t.FailNow()
+	}
+	if !n.relay.waitBlocks(10 * time.Second) {
+		t.Fatal("blocks not published")
+	}
+	got := g.heights()
+	if len(got) != maxUnsentBlocks+1 || got[maxUnsentBlocks] != b.Header.Height {
+		t.Fatalf("published heights %v, want the %d before it then the mined block once", got, maxUnsentBlocks)
+	}
+}
+
+// mineInBackground mines one block on n on a goroutine of its own: the
+// channel gets the block, or nil once MineOne's error has failed t.
+func mineInBackground(t *testing.T, n *Node) <-chan *chain.Block {
 	mined := make(chan *chain.Block, 1)
 	go func() {
 		b, err := n.MineOne(context.Background())
@@ -279,17 +286,5 @@ func TestMinedBlockPublishedAfterCommitWhenRelayFull(t *testing.T) {
 		}
 		mined <- b
 	}()
-	// Committed, then waiting for room: not handed over by the hook.
-	testutil.Eventually(t, 10*time.Second, "the miner waiting for room after its commit", func() bool {
-		return waitingOnSend("node.(*relay).queueBlock") == 1 && n.chain.Tip().Height() == 1
-	})
-	g.open()
-	b := <-mined
-	if !n.relay.waitBlocks(10 * time.Second) {
-		t.Fatal("blocks not published")
-	}
-	got := g.heights()
-	if len(got) != maxUnsentBlocks+1 || got[maxUnsentBlocks] != b.Header.Height {
-		t.Fatalf("published heights %v, want the %d before it then the mined block once", got, maxUnsentBlocks)
-	}
+	return mined
 }

@@ -151,11 +151,14 @@ func (e *syncEvents) add(ev p2p.SyncEvent) {
 }
 
 // failed returns the first failed download from the peer, if any.
-func (e *syncEvents) failed(h host.Host) (p2p.SyncEvent, bool) {
+func (e *syncEvents) failed(h host.Host) (p2p.SyncEvent, bool) { return e.first(h, p2p.SyncFailed) }
+
+// first returns the first event from the peer in state, if any.
+func (e *syncEvents) first(h host.Host, state string) (p2p.SyncEvent, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, ev := range e.evs {
-		if ev.Peer == h.ID() && ev.State == p2p.SyncFailed {
+		if ev.Peer == h.ID() && ev.State == state {
 			return ev, true
 		}
 	}

@@ -450,14 +450,8 @@ func TestSyncHelperBadBodyNotLeaders(t *testing.T) {
 	t.Cleanup(s.Close)
 	connect(t, h, leader.h)
 	testutil.Eventually(t, 10*time.Second, "a download led by the first peer", func() bool {
-		events.mu.Lock()
-		defer events.mu.Unlock()
-		for _, ev := range events.evs {
-			if ev.Peer == leader.h.ID() && ev.State == p2p.SyncStarted {
-				return true
-			}
-		}
-		return false
+		_, ok := events.first(leader.h, p2p.SyncStarted)
+		return ok
 	})
 	connect(t, h, helper.h)
 	testutil.Eventually(t, 60*time.Second, "the node on the leader's tip", func() bool { return node.Tip().Hash == src.Tip().Hash })

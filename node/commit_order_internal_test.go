@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,27 +132,9 @@ func TestGossipedBlockCheckedDuringCommit(t *testing.T) {
 // nonce is admitted at once, and the confirmed transaction is found in
 // the block though the tip has not moved yet.
 func TestAdmissionDuringCommit(t *testing.T) {
-	alice, bob := testwallet.New("alice"), testwallet.New("bob")
-	st := newHoldStore()
-	n, err := newNode(Config{Params: chain.RegTest(), DataDir: t.TempDir(), MinerAddress: alice.Addr}, func(s chain.Store) chain.Store {
-		st.Store = s
-		return st
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.closeNode(n)
+	n, st, tx0, tx1 := nodeWithTwoNonces(t)
 	ctx := context.Background()
-	b1, err := n.MineOne(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := n.chain.Params()
-	fee := n.mempool.MinFee(300)
-	tx0, tx1 := alice.Tx(p, bob.Addr, 1, fee, 0), alice.Tx(p, bob.Addr, 1, fee, 1)
-	if err := n.SubmitTx(ctx, tx0); err != nil {
-		t.Fatal(err)
-	}
+	b1 := n.chain.Tip()
 
 	st.hold()
 	b2 := mineInBackground(t, n)
@@ -169,7 +152,7 @@ func TestAdmissionDuringCommit(t *testing.T) {
 	if n.mempool.Has(tx0.ID()) || !n.mempool.Has(tx1.ID()) {
 		t.Errorf("during the commit: pool holds nonce 0 %v, nonce 1 %v; want only nonce 1", n.mempool.Has(tx0.ID()), n.mempool.Has(tx1.ID()))
 	}
-	if tip := n.chain.Tip(); tip.Hash != b1.Hash() {
+	if tip := n.chain.Tip(); tip.Hash != b1.Hash {
 		t.Errorf("during the commit: tip at height %d, want b1's", tip.Height())
 	}
 	loc, err := n.chain.TxLocation(tx0.ID())
@@ -287,4 +270,74 @@ func mineInBackground(t *testing.T, n *Node) <-chan *chain.Block {
 		mined <- b
 	}()
 	return mined
+}
+
+// TestEventsFollowCommitOrder: a transaction admitted during a block's
+// commit, on the state the block leaves, is announced after the block,
+// though its admission ended first.
+func TestEventsFollowCommitOrder(t *testing.T) {
+	n, st, _, tx1 := nodeWithTwoNonces(t)
+	ctx := context.Background()
+	sub := n.Subscribe(16)
+	defer sub.Close()
+
+	st.hold()
+	b2 := mineInBackground(t, n)
+	st.waitHeld(t)
+	if err := n.SubmitTx(ctx, tx1); err != nil {
+		t.Fatalf("nonce 1 during the commit: %v", err)
+	}
+	if len(sub.C) != 0 {
+		t.Fatalf("%d events published during the commit, want the admission's to wait for the block's", len(sub.C))
+	}
+	st.let()
+	b := <-b2
+	if b == nil {
+		t.FailNow()
+	}
+	var got []string
+	for len(got) < 2 {
+		select {
+		case ev := <-sub.C:
+			switch d := ev.Data.(type) {
+			case BlockEventData:
+				got = append(got, "block "+d.Hash)
+			case TxEventData:
+				got = append(got, "tx "+d.ID)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("events %v within 10 s of the commit, want the block's and the transaction's", got)
+		}
+	}
+	if want := []string{"block " + b.Hash().String(), "tx " + tx1.ID().String()}; !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+// nodeWithTwoNonces returns a node on a holdStore (closed when t ends)
+// whose miner, alice, has mined one block, with two transfers of hers:
+// nonce 0, submitted, and nonce 1, not.
+func nodeWithTwoNonces(t *testing.T) (*Node, *holdStore, *chain.Transaction, *chain.Transaction) {
+	t.Helper()
+	alice, bob := testwallet.New("alice"), testwallet.New("bob")
+	st := newHoldStore()
+	n, err := newNode(Config{Params: chain.RegTest(), DataDir: t.TempDir(), MinerAddress: alice.Addr}, func(s chain.Store) chain.Store {
+		st.Store = s
+		return st
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.closeNode(n) })
+	ctx := context.Background()
+	if _, err := n.MineOne(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := n.chain.Params()
+	fee := n.mempool.MinFee(300)
+	tx0, tx1 := alice.Tx(p, bob.Addr, 1, fee, 0), alice.Tx(p, bob.Addr, 1, fee, 1)
+	if err := n.SubmitTx(ctx, tx0); err != nil {
+		t.Fatal(err)
+	}
+	return n, st, tx0, tx1
 }

@@ -80,14 +80,45 @@ type SyncEventData struct {
 // without bound. A dropped subscriber reconnects and reads
 // the state it missed from the API.
 //
-// mu guards the subscriber set and the sequence number; sends happen
-// under it, which is what makes a drop and a send never race on a
+// The stream follows the order in which intake changed the chain and the
+// mempool, not the order in which events happen to be published: a
+// block's events are published once its store commit has ended, but
+// intake lets admissions go on after the block is validated, and their
+// transactions were judged on its state. So intake takes a place for
+// a change's events (hold) when it takes the chain's turn, and every
+// event published after that waits behind the place until release fills
+// it (see queue).
+//
+// mu guards the subscriber set, the sequence number and the queue; sends
+// happen under it, which is what makes a drop and a send never race on a
 // closed channel.
 type Events struct {
 	mu   sync.Mutex
 	seq  uint64
 	subs map[*Subscription]struct{}
+	// queue is what waits for the oldest hold not yet released, in the
+	// order published: holds and, while someone subscribes, events.
+	// Bounded by maxQueued (see enqueue).
+	queue []*queued
 }
+
+// maxQueued bounds the events waiting behind a hold. A commit takes a few
+// milliseconds, in which a loaded node admits a few hundred transactions;
+// a store that stalls for seconds would grow the queue with every
+// admission. Past the bound every subscriber is dropped, as one a buffer
+// behind is, and reads the state again when it reconnects.
+const maxQueued = 4096
+
+// queued is an event waiting in the queue, or a hold: events is nil for a
+// hold until release sets it (empty when the change had none).
+type queued struct {
+	hold     bool
+	released bool
+	events   []Event
+}
+
+// eventHold is a change's place in the event stream, from Events.hold.
+type eventHold struct{ q *queued }
 
 // Subscription receives events on C until Close, or until it fell behind
 // and the node dropped it; either way C is closed.
@@ -133,11 +164,87 @@ func (e *Events) publish(kind string, data any) {
 func (e *Events) publishFunc(kind string, data func() any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.seq++
 	if len(e.subs) == 0 {
+		e.seq++
 		return
 	}
-	ev := Event{Seq: e.seq, Kind: kind, Time: time.Now().UTC(), Data: data()}
+	ev := Event{Kind: kind, Time: time.Now().UTC(), Data: data()}
+	if len(e.queue) > 0 {
+		e.enqueue(&queued{events: []Event{ev}})
+		return
+	}
+	e.send(ev)
+}
+
+// hold takes the place of a change's events in the stream: what is
+// published from now on waits until release(h) publishes the change's
+// events in that place. Every hold must be released, or the stream stops.
+func (e *Events) hold() eventHold {
+	q := &queued{hold: true}
+	e.mu.Lock()
+	e.enqueue(q)
+	e.mu.Unlock()
+	return eventHold{q}
+}
+
+// release publishes evs (their Kind and Data: the sequence numbers and
+// the time are set here), in order, in h's place, and then what waited
+// behind it, unless an older hold is still held. Releasing twice is
+// harmless.
+func (e *Events) release(h eventHold, evs ...Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if h.q.released {
+		return
+	}
+	h.q.released = true
+	now := time.Now().UTC()
+	for i := range evs {
+		evs[i].Time = now
+	}
+	h.q.events = evs
+	for len(e.queue) > 0 && (!e.queue[0].hold || e.queue[0].released) {
+		for _, ev := range e.queue[0].events {
+			e.send(ev)
+		}
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
+	}
+	if len(e.queue) == 0 {
+		e.queue = nil
+	}
+}
+
+// enqueue adds q to the queue; past maxQueued it drops every subscriber
+// and the queued events, keeping the holds (a released one behind an
+// older hold with its events, sent to nobody once that one is released).
+// e.mu is held.
+func (e *Events) enqueue(q *queued) {
+	e.queue = append(e.queue, q)
+	if len(e.queue) <= maxQueued {
+		return
+	}
+	for s := range e.subs {
+		delete(e.subs, s)
+		close(s.c)
+	}
+	holds := e.queue[:0]
+	for _, q := range e.queue {
+		if q.hold {
+			holds = append(holds, q)
+		} else {
+			e.seq++ // never sent, but it happened: the numbers show the gap
+		}
+	}
+	clear(e.queue[len(holds):])
+	e.queue = holds
+}
+
+// send numbers ev and sends it to every subscriber, dropping one whose
+// buffer is full. e.mu is held.
+func (e *Events) send(ev Event) {
+	e.seq++
+	ev.Seq = e.seq
 	for s := range e.subs {
 		select {
 		case s.c <- ev:

@@ -96,3 +96,85 @@ func TestEventsFanOut(t *testing.T) {
 		t.Fatalf("%d subscribers, want 0", n)
 	}
 }
+
+// TestEventsHold: events published after a hold wait until it is
+// released, then follow the hold's own events; a later hold released
+// first waits for the earlier one; the numbers run in the order sent.
+func TestEventsHold(t *testing.T) {
+	e := newEvents()
+	sub := e.Subscribe(16)
+	defer sub.Close()
+	tx := func(a uint64) Event { return Event{Kind: EventTx, Data: TxEventData{Amount: a}} }
+	block := func(h uint64) Event { return Event{Kind: EventBlock, Data: BlockEventData{Height: h}} }
+	peer := Event{Kind: EventPeer, Data: PeerEventData{Peer: "p"}}
+	var h1, h2 eventHold
+	steps := []struct {
+		name string
+		do   func()
+		want []Event // received after do, in order
+	}{
+		{"no hold", func() { e.publish(EventTx, TxEventData{Amount: 1}) }, []Event{tx(1)}},
+		{"behind a hold", func() { h1 = e.hold(); e.publish(EventTx, TxEventData{Amount: 2}) }, nil},
+		{"behind two", func() { h2 = e.hold(); e.publish(peer.Kind, peer.Data) }, nil},
+		{"the later released first", func() { e.release(h2, block(2)) }, nil},
+		{"the earlier released", func() { e.release(h1, block(1)) }, []Event{block(1), tx(2), block(2), peer}},
+		{"released twice", func() { e.release(h1, block(9)); e.publish(EventTx, TxEventData{Amount: 3}) }, []Event{tx(3)}},
+	}
+	seq := uint64(0)
+	for _, s := range steps {
+		s.do()
+		for _, want := range s.want {
+			var got Event
+			select {
+			case got = <-sub.C:
+			default:
+				t.Fatalf("%s: no event, want %s %+v", s.name, want.Kind, want.Data)
+			}
+			seq++
+			if got.Kind != want.Kind || got.Data != want.Data || got.Seq != seq || got.Time.IsZero() {
+				t.Fatalf("%s: got %s %+v seq %d, want %s %+v seq %d", s.name, got.Kind, got.Data, got.Seq, want.Kind, want.Data, seq)
+			}
+		}
+		if len(sub.C) != 0 {
+			t.Fatalf("%s: %d events more than expected", s.name, len(sub.C))
+		}
+	}
+}
+
+// TestEventsHoldBound: past maxQueued events behind a hold, every
+// subscriber is dropped and the queue keeps only the hold; with nobody
+// subscribed nothing is queued and nothing allocated, and the numbers
+// still run on.
+func TestEventsHoldBound(t *testing.T) {
+	e := newEvents()
+	sub := e.Subscribe(maxQueued + 8)
+	h := e.hold()
+	for range maxQueued + 1 {
+		e.publish(EventTx, TxEventData{})
+	}
+	if _, ok := <-sub.C; ok {
+		t.Fatal("a subscriber got an event queued behind a hold past the bound, or was not dropped")
+	}
+	if len(e.queue) != 1 || !e.queue[0].hold {
+		t.Fatalf("queue of %d after the drop, want the hold alone", len(e.queue))
+	}
+	if got := testing.AllocsPerRun(100, func() { e.publishFunc(EventTx, func() any { return TxEventData{} }) }); got != 0 {
+		t.Errorf("an unwatched event behind a hold allocates %.0f times, want 0", got)
+	}
+	if len(e.queue) != 1 {
+		t.Fatalf("unwatched events queued: %d", len(e.queue)-1)
+	}
+	e.release(h, Event{Kind: EventBlock, Data: BlockEventData{}})
+	if len(e.queue) != 0 {
+		t.Fatalf("queue of %d after the release", len(e.queue))
+	}
+	next := e.Subscribe(1)
+	defer next.Close()
+	e.publish(EventTx, TxEventData{})
+	// maxQueued+1 published (dropped or unwatched), 101 unwatched
+	// (AllocsPerRun's warm-up run included), the block, then this one:
+	// each took its number.
+	if ev := <-next.C; ev.Seq != maxQueued+1+101+1+1 {
+		t.Fatalf("seq %d after the drop, want %d", ev.Seq, maxQueued+1+101+1+1)
+	}
+}

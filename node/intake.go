@@ -37,9 +37,11 @@ var ErrClosed = errors.New("node is shutting down")
 // (processCheckedLocked).
 // A block takes mu behind at most one admission, the one already past
 // lockTx's check (lockBlock, lockTx). Its methods are safe from any
-// goroutine. Signatures are checked before mu is taken and events are
-// published after it is released, so neither waits behind a block being
-// connected.
+// goroutine. Signatures are checked before mu is taken, so none waits
+// behind a block being connected. A transaction's event is published
+// under mu, and a change takes its place in the event stream under mu
+// (Events.hold), so the stream follows the order of the changes even
+// though a block's events wait for its commit.
 type intake struct {
 	params  *chain.Params
 	chain   *chain.Chain
@@ -120,17 +122,13 @@ func (in *intake) lockTx() (waited bool) {
 	return true
 }
 
-// processBlocks hands blocks to the chain, brings the mempool along and,
-// after unlocking, publishes what changed. A batch (sync) is published
-// as its last connected block. validated, for a single block, is called
-// as gossip's is (processCheckedLocked).
+// processBlocks hands blocks to the chain, brings the mempool along and
+// publishes what changed, from origin. A batch (sync) is published as
+// its last connected block. validated, for a single block, is called as
+// gossip's is (processCheckedLocked).
 func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bool, origin string,
 	validated func(*chain.Change)) (*chain.Change, int, error) {
-	ch, k, err := in.processLocked(ctx, bs, nil, batch, validated)
-	if ch != nil {
-		in.publishChange(ch, batch, origin)
-	}
-	return ch, k, err
+	return in.processLocked(ctx, bs, nil, batch, origin, validated)
 }
 
 // processGossiped is processBlocks for one gossiped block, returning as
@@ -151,10 +149,7 @@ func (in *intake) processGossiped(ctx context.Context, b *chain.Block, d *chain.
 	in.earlyMu.Unlock()
 	return p2p.ProcessEarly(b.Hash(), func(validated func(*chain.Change)) (*chain.Change, error) {
 		defer in.early.Done()
-		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, d, false, validated)
-		if ch != nil {
-			in.publishChange(ch, false, OriginGossip)
-		}
+		ch, _, err := in.processLocked(ctx, []*chain.Block{b}, d, false, OriginGossip, validated)
 		return ch, err
 	})
 }
@@ -162,20 +157,25 @@ func (in *intake) processGossiped(ctx context.Context, b *chain.Block, d *chain.
 // wait waits for the commits of gossiped blocks already forwarded.
 func (in *intake) wait() { in.early.Wait() }
 
-// publishChange publishes the events of a chain change; a batch (sync)
-// is published as its last connected block.
-func (in *intake) publishChange(ch *chain.Change, batch bool, origin string) {
+// changeEvents returns the events of a chain change (none for nil); a
+// batch (sync) is published as its last connected block.
+func changeEvents(ch *chain.Change, batch bool, origin string) []Event {
+	if ch == nil {
+		return nil
+	}
+	var evs []Event
 	if ch.Reorg() {
-		in.events.publish(EventReorg, ReorgEventData{OldTip: ch.OldTip.Hash.String(), NewTip: ch.NewTip.Hash.String(),
-			Height: ch.NewTip.Height(), Depth: len(ch.Disconnected)})
+		evs = append(evs, Event{Kind: EventReorg, Data: ReorgEventData{OldTip: ch.OldTip.Hash.String(), NewTip: ch.NewTip.Hash.String(),
+			Height: ch.NewTip.Height(), Depth: len(ch.Disconnected)}})
 	}
 	connected := ch.Connected
 	if batch && len(connected) > 1 {
 		connected = connected[len(connected)-1:]
 	}
 	for _, b := range connected {
-		in.events.publish(EventBlock, blockEvent(b, origin, len(ch.Connected)))
+		evs = append(evs, Event{Kind: EventBlock, Data: blockEvent(b, origin, len(ch.Connected))})
 	}
+	return evs
 }
 
 func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
@@ -189,7 +189,7 @@ func blockEvent(b *chain.Block, origin string, count int) BlockEventData {
 // processLocked checks bs before taking mu and processes them under it;
 // d is the digest gossip computed of a single block's transactions
 // (chain.Chain.CheckBlockDigest), or nil.
-func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, d *chain.TxDigest, batch bool,
+func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, d *chain.TxDigest, batch bool, origin string,
 	validated func(*chain.Change)) (*chain.Change, int, error) {
 	var checked *chain.CheckedBlock
 	var checkedBatch *chain.CheckedBlocks
@@ -206,16 +206,13 @@ func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, d *chain
 			return nil, 0, err
 		}
 	}
-	return in.processCheckedLocked(ctx, checked, checkedBatch, validated)
+	return in.processCheckedLocked(ctx, checked, checkedBatch, origin, validated)
 }
 
 // processChecked is processBlocks for a sync batch whose context-free
 // checks ran already (chain.Chain.CheckBlocks).
 func (in *intake) processChecked(ctx context.Context, cb *chain.CheckedBlocks) (int, error) {
-	ch, k, err := in.processCheckedLocked(ctx, nil, cb, nil)
-	if ch != nil {
-		in.publishChange(ch, true, OriginSync)
-	}
+	_, k, err := in.processCheckedLocked(ctx, nil, cb, OriginSync, nil)
 	return k, err
 }
 
@@ -236,23 +233,31 @@ func (in *intake) processChecked(ctx context.Context, cb *chain.CheckedBlocks) (
 // stops, and Close does not save that mempool. A sync batch keeps mu to the end:
 // it is its own catch-up, and admissions have nothing to gain from
 // running between its commits.
+//
+// The change's events (from origin) are published once it returns, in
+// the place in the stream it took with mu: the events of the admissions
+// that went on during the commit wait for them (Events.hold).
 func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.CheckedBlock, batch *chain.CheckedBlocks,
-	validated func(*chain.Change)) (*chain.Change, int, error) {
+	origin string, validated func(*chain.Change)) (ch *chain.Change, k int, err error) {
 	in.lockBlock()
+	place := in.events.hold()
 	released := false
 	defer func() {
 		if !released {
 			in.unlockBlock()
 		}
+		// On every path, a panic's too: a place never released would
+		// stop the stream.
+		in.events.release(place, changeEvents(ch, batch != nil, origin)...)
 	}()
 	if batch != nil {
-		ch, k, err := in.chain.ProcessCheckedBlocks(ctx, batch)
+		ch, k, err = in.chain.ProcessCheckedBlocks(ctx, batch)
 		if ch != nil {
 			in.mempoolFollow(ch)
 		}
 		return ch, k, err
 	}
-	ch, err := in.chain.ProcessCheckedValidated(ctx, checked, func(ch *chain.Change) {
+	ch, err = in.chain.ProcessCheckedValidated(ctx, checked, func(ch *chain.Change) {
 		if validated != nil {
 			validated(ch) // gossip forwards first: relay waits for nothing here
 		}
@@ -323,11 +328,12 @@ func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, id chain.H
 		// (AddLocal).
 		err = in.mempool.AddIDSince(tx, id, in.chain, admitted, local)
 	}
-	in.mu.Unlock()
-	in.txTurn.Unlock()
 	if err == nil {
+		// Under mu, so a block that took it is never announced first.
 		in.txEvent(tx, id, origin)
 	}
+	in.mu.Unlock()
+	in.txTurn.Unlock()
 	return err
 }
 
@@ -408,13 +414,13 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 		} else {
 			errs[i] = in.mempool.AddIDSince(check[k], ids[k], in.chain, time.Time{}, false)
 		}
-		in.mu.Unlock()
 		if errs[i] == nil {
-			// Now, not after the batch: a block connected between two
-			// admissions must not be announced before a transaction it
-			// took.
+			// Under mu, not after the batch: a block connected between
+			// two admissions must not be announced before a transaction
+			// it took.
 			in.txEvent(txs[i], ids[k], origin)
 		}
+		in.mu.Unlock()
 	}
 	return errs
 }

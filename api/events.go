@@ -14,9 +14,11 @@ import (
 // Server-sent events. Each client gets a subscription with a bounded
 // buffer; one that reads too slowly is dropped by the node (its stream
 // ends and EventSource reconnects), so a stalled browser tab costs a
-// bounded amount of memory and never slows the node.
+// bounded amount of memory and never slows the node. The buffer takes
+// the burst that follows a block's commit (node.EventBurst): at most
+// about 64 streams × 1,024 events of a few hundred bytes, under 20 MiB.
 const (
-	eventBuffer   = 256
+	eventBuffer   = node.EventBurst
 	maxEventConns = 64
 	// heartbeat keeps proxies from closing an idle stream and finds
 	// clients that went away while nothing happened.

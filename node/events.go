@@ -96,18 +96,22 @@ type Events struct {
 	mu   sync.Mutex
 	seq  uint64
 	subs map[*Subscription]struct{}
-	// queue is what waits for the oldest hold not yet released, in the
-	// order published: holds and, while someone subscribes, events.
-	// Bounded by maxQueued (see enqueue).
-	queue []*queued
+	// queue is what waits for the oldest hold not yet released (always
+	// its head), in the order published: holds and, while someone
+	// subscribes, events. Bounded by EventBurst (see enqueue).
+	queue  []*queued
+	events int // events in queue, the holds' not counted
 }
 
-// maxQueued bounds the events waiting behind a hold. A commit takes a few
-// milliseconds, in which a loaded node admits a few hundred transactions;
-// a store that stalls for seconds would grow the queue with every
-// admission. Past the bound every subscriber is dropped, as one a buffer
-// behind is, and reads the state again when it reconnects.
-const maxQueued = 4096
+// EventBurst is the most events sent at once, when a block's commit ends
+// and the events that waited for it go out together: a subscriber needs
+// a buffer at least this large to take them without being dropped. A
+// commit takes a few milliseconds, in which a loaded node admits a few
+// hundred transactions; a store that stalls would grow the queue with
+// every admission, so past EventBurst queued events every subscriber is
+// dropped, as one a buffer behind is, and reads the state again when it
+// reconnects.
+const EventBurst = 1024
 
 // queued is an event waiting in the queue, or a hold: events is nil for a
 // hold until release sets it (empty when the change had none).
@@ -115,6 +119,10 @@ type queued struct {
 	hold     bool
 	released bool
 	events   []Event
+	// skipped counts the events published right behind this one while
+	// nobody subscribed: they take their numbers when it is sent, so the
+	// numbers keep the stream's order without queueing anything.
+	skipped uint64
 }
 
 // eventHold is a change's place in the event stream, from Events.hold.
@@ -165,7 +173,11 @@ func (e *Events) publishFunc(kind string, data func() any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.subs) == 0 {
-		e.seq++
+		if n := len(e.queue); n > 0 {
+			e.queue[n-1].skipped++
+		} else {
+			e.seq++
+		}
 		return
 	}
 	ev := Event{Kind: kind, Time: time.Now().UTC(), Data: data()}
@@ -204,8 +216,13 @@ func (e *Events) release(h eventHold, evs ...Event) {
 	}
 	h.q.events = evs
 	for len(e.queue) > 0 && (!e.queue[0].hold || e.queue[0].released) {
-		for _, ev := range e.queue[0].events {
+		q := e.queue[0]
+		for _, ev := range q.events {
 			e.send(ev)
+		}
+		e.seq += q.skipped
+		if !q.hold {
+			e.events--
 		}
 		e.queue[0] = nil
 		e.queue = e.queue[1:]
@@ -215,29 +232,35 @@ func (e *Events) release(h eventHold, evs ...Event) {
 	}
 }
 
-// enqueue adds q to the queue; past maxQueued it drops every subscriber
-// and the queued events, keeping the holds (a released one behind an
-// older hold with its events, sent to nobody once that one is released).
-// e.mu is held.
+// enqueue adds q to the queue; past EventBurst queued events it drops
+// every subscriber and the queued events, keeping the holds (a released
+// one behind an older hold with its events, sent to nobody once that one
+// is released). e.mu is held.
 func (e *Events) enqueue(q *queued) {
 	e.queue = append(e.queue, q)
-	if len(e.queue) <= maxQueued {
+	if !q.hold {
+		e.events++
+	}
+	if e.events <= EventBurst {
 		return
 	}
 	for s := range e.subs {
 		delete(e.subs, s)
 		close(s.c)
 	}
+	// The head is a hold: each dropped event is counted on the hold before
+	// it, so it still takes its number in the stream's order.
 	holds := e.queue[:0]
 	for _, q := range e.queue {
 		if q.hold {
 			holds = append(holds, q)
 		} else {
-			e.seq++ // never sent, but it happened: the numbers show the gap
+			holds[len(holds)-1].skipped += uint64(len(q.events)) + q.skipped
 		}
 	}
 	clear(e.queue[len(holds):])
 	e.queue = holds
+	e.events = 0
 }
 
 // send numbers ev and sends it to every subscriber, dropping one whose

@@ -141,28 +141,29 @@ func TestEventsHold(t *testing.T) {
 	}
 }
 
-// TestEventsHoldBound: past maxQueued events behind a hold, every
-// subscriber is dropped and the queue keeps only the hold; with nobody
-// subscribed nothing is queued and nothing allocated, and the numbers
-// still run on.
+// TestEventsHoldBound: up to EventBurst events wait behind a hold; past
+// that every subscriber is dropped and the queue keeps only the hold.
+// With nobody subscribed nothing is queued and nothing allocated.
 func TestEventsHoldBound(t *testing.T) {
 	e := newEvents()
-	sub := e.Subscribe(maxQueued + 8)
+	sub := e.Subscribe(EventBurst)
 	h := e.hold()
-	for range maxQueued + 1 {
+	for range EventBurst {
 		e.publish(EventTx, TxEventData{})
 	}
+	if n := e.subscribers(); n != 1 || len(sub.C) != 0 {
+		t.Fatalf("%d subscribers, %d events received with %d behind the hold; want 1 and none", n, len(sub.C), EventBurst)
+	}
+	e.publish(EventTx, TxEventData{})
 	if _, ok := <-sub.C; ok {
 		t.Fatal("a subscriber got an event queued behind a hold past the bound, or was not dropped")
 	}
 	if len(e.queue) != 1 || !e.queue[0].hold {
 		t.Fatalf("queue of %d after the drop, want the hold alone", len(e.queue))
 	}
-	if got := testing.AllocsPerRun(100, func() { e.publishFunc(EventTx, func() any { return TxEventData{} }) }); got != 0 {
-		t.Errorf("an unwatched event behind a hold allocates %.0f times, want 0", got)
-	}
+	e.publish(EventTx, TxEventData{})
 	if len(e.queue) != 1 {
-		t.Fatalf("unwatched events queued: %d", len(e.queue)-1)
+		t.Fatalf("an unwatched event queued: %d entries", len(e.queue))
 	}
 	e.release(h, Event{Kind: EventBlock, Data: BlockEventData{}})
 	if len(e.queue) != 0 {
@@ -171,10 +172,37 @@ func TestEventsHoldBound(t *testing.T) {
 	next := e.Subscribe(1)
 	defer next.Close()
 	e.publish(EventTx, TxEventData{})
-	// maxQueued+1 published (dropped or unwatched), 101 unwatched
-	// (AllocsPerRun's warm-up run included), the block, then this one:
-	// each took its number.
-	if ev := <-next.C; ev.Seq != maxQueued+1+101+1+1 {
-		t.Fatalf("seq %d after the drop, want %d", ev.Seq, maxQueued+1+101+1+1)
+	// EventBurst+1 dropped, one unwatched, the block, then this one: each
+	// took its number.
+	if ev := <-next.C; ev.Seq != EventBurst+1+1+1+1 {
+		t.Fatalf("seq %d after the drop, want %d", ev.Seq, EventBurst+1+1+1+1)
+	}
+
+	unwatched := newEvents()
+	unwatched.hold()
+	if got := testing.AllocsPerRun(100, func() { unwatched.publishFunc(EventTx, func() any { return TxEventData{} }) }); got != 0 {
+		t.Errorf("an unwatched event behind a hold allocates %.0f times, want 0", got)
+	}
+}
+
+// TestEventsHoldNumbers: an event published behind a hold while nobody
+// subscribed takes its number after the hold's events, as it would have
+// been sent: a subscriber that came between sees the numbers in the
+// stream's order.
+func TestEventsHoldNumbers(t *testing.T) {
+	e := newEvents()
+	h := e.hold()
+	e.publish(EventTx, TxEventData{Amount: 1}) // nobody subscribed
+	sub := e.Subscribe(4)
+	defer sub.Close()
+	e.publish(EventTx, TxEventData{Amount: 2})
+	e.release(h, Event{Kind: EventBlock, Data: BlockEventData{Height: 1}})
+	for _, want := range []struct {
+		kind string
+		seq  uint64
+	}{{EventBlock, 1}, {EventTx, 3}} {
+		if ev := <-sub.C; ev.Kind != want.kind || ev.Seq != want.seq {
+			t.Fatalf("got %s seq %d, want %s seq %d", ev.Kind, ev.Seq, want.kind, want.seq)
+		}
 	}
 }

@@ -266,3 +266,35 @@ func TestNoMempoolFileAfterFailedCommit(t *testing.T) {
 		t.Fatalf("mempool.dat after a failed commit: %v, want none written", err)
 	}
 }
+
+// TestEventsAfterFailedCommit: a block whose commit fails gives up its
+// place in the event stream (intake's processCheckedLocked), so what is
+// published after still goes out at once: a peer's event here, as the
+// node's peers come and go while it stops.
+func TestEventsAfterFailedCommit(t *testing.T) {
+	fs := new(faultyStore)
+	n, err := newNode(Config{Params: chain.RegTest(), DataDir: t.TempDir()}, func(st chain.Store) chain.Store {
+		fs.Store = st
+		return fs
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	sub := n.Subscribe(4)
+	defer sub.Close()
+	eio := error(syscall.EIO)
+	fs.fail.Store(&eio)
+	if _, err := n.MineOne(context.Background()); !errors.Is(err, chain.ErrStoreFailed) {
+		t.Fatalf("mining on a failing store: %v, want ErrStoreFailed", err)
+	}
+	n.events.publish(EventPeer, PeerEventData{Peer: "p", State: "disconnected"})
+	select {
+	case ev := <-sub.C:
+		if ev.Kind != EventPeer {
+			t.Fatalf("got a %s event, want the peer's (the failed block has none)", ev.Kind)
+		}
+	default:
+		t.Fatal("an event published after a failed commit was held back")
+	}
+}

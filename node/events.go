@@ -87,7 +87,8 @@ type SyncEventData struct {
 // transactions were judged on its state. So intake takes a place for
 // a change's events (hold) when it takes the chain's turn, and every
 // event published after that waits behind the place until release fills
-// it (see queue).
+// it (see queue). A transaction's event takes its place under intake's
+// mutex too (reserve), and is sent once intake has let go of it.
 //
 // mu guards the subscriber set, the sequence number and the queue; sends
 // happen under it, which is what makes a drop and a send never race on a
@@ -96,25 +97,25 @@ type Events struct {
 	mu   sync.Mutex
 	seq  uint64
 	subs map[*Subscription]struct{}
-	// queue is what waits for the oldest hold not yet released (always
-	// its head), in the order published: holds and, while someone
-	// subscribes, events. Bounded by EventBurst (see enqueue).
-	queue  []*queued
-	events int // events in queue, the holds' not counted
+	// queue is what waits for the oldest place not yet released (always
+	// its head), in the order published: places and, while someone
+	// subscribes, events. Bounded by EventBurst entries (see enqueue).
+	queue []*queued
 }
 
-// EventBurst is the most events sent at once, when a block's commit ends
-// and the events that waited for it go out together: a subscriber needs
-// a buffer at least this large to take them without being dropped. A
-// commit takes a few milliseconds, in which a loaded node admits a few
-// hundred transactions; a store that stalls would grow the queue with
-// every admission, so past EventBurst queued events every subscriber is
-// dropped, as one a buffer behind is, and reads the state again when it
-// reconnects.
+// EventBurst is about the most events sent at once, when a block's
+// commit ends and the events that waited for it go out together (the
+// queue's entries, each a transaction's event, plus the block's own): a
+// subscriber needs a buffer this large to take them without being
+// dropped. A commit takes a few milliseconds, in which a loaded node
+// admits a few hundred transactions; a store that stalls would grow the
+// queue with every admission, so past EventBurst entries every
+// subscriber is dropped, as one a buffer behind is, and reads the state
+// again when it reconnects.
 const EventBurst = 1024
 
-// queued is an event waiting in the queue, or a hold: events is nil for a
-// hold until release sets it (empty when the change had none).
+// queued is an event waiting in the queue, or a place (hold): events is
+// nil for a place until release sets it (empty when the change had none).
 type queued struct {
 	hold     bool
 	released bool
@@ -125,7 +126,9 @@ type queued struct {
 	skipped uint64
 }
 
-// eventHold is a change's place in the event stream, from Events.hold.
+// eventHold is a place in the event stream, from Events.hold or
+// Events.reserve; nil q: none was needed (reserve with nobody
+// subscribed).
 type eventHold struct{ q *queued }
 
 // Subscription receives events on C until Close, or until it fell behind
@@ -173,11 +176,7 @@ func (e *Events) publishFunc(kind string, data func() any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if len(e.subs) == 0 {
-		if n := len(e.queue); n > 0 {
-			e.queue[n-1].skipped++
-		} else {
-			e.seq++
-		}
+		e.skip()
 		return
 	}
 	ev := Event{Kind: kind, Time: time.Now().UTC(), Data: data()}
@@ -199,11 +198,41 @@ func (e *Events) hold() eventHold {
 	return eventHold{q}
 }
 
+// reserve is hold for one event that a caller orders under a lock of its
+// own and sends after letting go of it (release): the sends to every
+// stream then cost that lock nothing. With nobody subscribed it only
+// numbers the event, allocates nothing and returns a place release
+// ignores.
+func (e *Events) reserve() eventHold {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.subs) == 0 {
+		e.skip()
+		return eventHold{}
+	}
+	q := &queued{hold: true}
+	e.enqueue(q)
+	return eventHold{q}
+}
+
+// skip numbers an event nobody receives, in the stream's order: after
+// whatever waits in the queue. e.mu is held.
+func (e *Events) skip() {
+	if n := len(e.queue); n > 0 {
+		e.queue[n-1].skipped++
+	} else {
+		e.seq++
+	}
+}
+
 // release publishes evs (their Kind and Data: the sequence numbers and
 // the time are set here), in order, in h's place, and then what waited
-// behind it, unless an older hold is still held. Releasing twice is
-// harmless.
+// behind it, unless an older hold is still held. Releasing twice, or a
+// place reserve did not need, is harmless.
 func (e *Events) release(h eventHold, evs ...Event) {
+	if h.q == nil {
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if h.q.released {
@@ -221,9 +250,6 @@ func (e *Events) release(h eventHold, evs ...Event) {
 			e.send(ev)
 		}
 		e.seq += q.skipped
-		if !q.hold {
-			e.events--
-		}
 		e.queue[0] = nil
 		e.queue = e.queue[1:]
 	}
@@ -232,35 +258,31 @@ func (e *Events) release(h eventHold, evs ...Event) {
 	}
 }
 
-// enqueue adds q to the queue; past EventBurst queued events it drops
-// every subscriber and the queued events, keeping the holds (a released
-// one behind an older hold with its events, sent to nobody once that one
-// is released). e.mu is held.
+// enqueue adds q to the queue; past EventBurst entries it drops every
+// subscriber and the queued events, keeping the places not yet released
+// (whose events, once released, go to nobody). e.mu is held.
 func (e *Events) enqueue(q *queued) {
 	e.queue = append(e.queue, q)
-	if !q.hold {
-		e.events++
-	}
-	if e.events <= EventBurst {
+	if len(e.queue) <= EventBurst {
 		return
 	}
 	for s := range e.subs {
 		delete(e.subs, s)
 		close(s.c)
 	}
-	// The head is a hold: each dropped event is counted on the hold before
-	// it, so it still takes its number in the stream's order.
-	holds := e.queue[:0]
+	// The head is a place not yet released: each dropped event is
+	// counted on the place before it, so it still takes its number in
+	// the stream's order.
+	kept := e.queue[:0]
 	for _, q := range e.queue {
-		if q.hold {
-			holds = append(holds, q)
+		if q.hold && !q.released {
+			kept = append(kept, q)
 		} else {
-			holds[len(holds)-1].skipped += uint64(len(q.events)) + q.skipped
+			kept[len(kept)-1].skipped += uint64(len(q.events)) + q.skipped
 		}
 	}
-	clear(e.queue[len(holds):])
-	e.queue = holds
-	e.events = 0
+	clear(e.queue[len(kept):])
+	e.queue = kept
 }
 
 // send numbers ev and sends it to every subscriber, dropping one whose

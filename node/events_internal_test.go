@@ -25,7 +25,7 @@ func TestTxEventUnwatched(t *testing.T) {
 		t.Helper()
 		sub := n.Subscribe(1)
 		defer sub.Close()
-		in.txEvent(tx, id, OriginAPI)
+		in.txEvent(in.events.reserve(), tx, id, OriginAPI)
 		select {
 		case ev := <-sub.C:
 			return ev
@@ -42,13 +42,13 @@ func TestTxEventUnwatched(t *testing.T) {
 
 	const unwatched = 3
 	for range unwatched {
-		in.txEvent(tx, id, OriginAPI)
+		in.txEvent(in.events.reserve(), tx, id, OriginAPI)
 	}
 	if next := receive(); next.Seq != first.Seq+unwatched+1 {
 		t.Errorf("after %d unwatched events, seq %d, want %d", unwatched, next.Seq, first.Seq+unwatched+1)
 	}
 
-	if got := testing.AllocsPerRun(100, func() { in.txEvent(tx, id, OriginAPI) }); got != 0 {
+	if got := testing.AllocsPerRun(100, func() { in.txEvent(in.events.reserve(), tx, id, OriginAPI) }); got != 0 {
 		t.Errorf("an unwatched transaction event allocates %.0f times, want 0", got)
 	}
 }
@@ -107,7 +107,7 @@ func TestEventsHold(t *testing.T) {
 	tx := func(a uint64) Event { return Event{Kind: EventTx, Data: TxEventData{Amount: a}} }
 	block := func(h uint64) Event { return Event{Kind: EventBlock, Data: BlockEventData{Height: h}} }
 	peer := Event{Kind: EventPeer, Data: PeerEventData{Peer: "p"}}
-	var h1, h2 eventHold
+	var h1, h2, r1, r2 eventHold
 	steps := []struct {
 		name string
 		do   func()
@@ -119,6 +119,8 @@ func TestEventsHold(t *testing.T) {
 		{"the later released first", func() { e.release(h2, block(2)) }, nil},
 		{"the earlier released", func() { e.release(h1, block(1)) }, []Event{block(1), tx(2), block(2), peer}},
 		{"released twice", func() { e.release(h1, block(9)); e.publish(EventTx, TxEventData{Amount: 3}) }, []Event{tx(3)}},
+		{"reserved, the later filled first", func() { r1, r2 = e.reserve(), e.reserve(); e.release(r2, tx(5)) }, nil},
+		{"the earlier filled", func() { e.release(r1, tx(4)) }, []Event{tx(4), tx(5)}},
 	}
 	seq := uint64(0)
 	for _, s := range steps {
@@ -141,18 +143,19 @@ func TestEventsHold(t *testing.T) {
 	}
 }
 
-// TestEventsHoldBound: up to EventBurst events wait behind a hold; past
-// that every subscriber is dropped and the queue keeps only the hold.
-// With nobody subscribed nothing is queued and nothing allocated.
+// TestEventsHoldBound: up to EventBurst entries wait in the queue, the
+// hold among them; past that every subscriber is dropped and the queue
+// keeps only the hold. With nobody subscribed nothing is queued and
+// nothing allocated.
 func TestEventsHoldBound(t *testing.T) {
 	e := newEvents()
 	sub := e.Subscribe(EventBurst)
 	h := e.hold()
-	for range EventBurst {
+	for range EventBurst - 1 {
 		e.publish(EventTx, TxEventData{})
 	}
 	if n := e.subscribers(); n != 1 || len(sub.C) != 0 {
-		t.Fatalf("%d subscribers, %d events received with %d behind the hold; want 1 and none", n, len(sub.C), EventBurst)
+		t.Fatalf("%d subscribers, %d events received with %d behind the hold; want 1 and none", n, len(sub.C), EventBurst-1)
 	}
 	e.publish(EventTx, TxEventData{})
 	if _, ok := <-sub.C; ok {
@@ -172,15 +175,18 @@ func TestEventsHoldBound(t *testing.T) {
 	next := e.Subscribe(1)
 	defer next.Close()
 	e.publish(EventTx, TxEventData{})
-	// EventBurst+1 dropped, one unwatched, the block, then this one: each
+	// EventBurst dropped, one unwatched, the block, then this one: each
 	// took its number.
-	if ev := <-next.C; ev.Seq != EventBurst+1+1+1+1 {
-		t.Fatalf("seq %d after the drop, want %d", ev.Seq, EventBurst+1+1+1+1)
+	if ev := <-next.C; ev.Seq != EventBurst+1+1+1 {
+		t.Fatalf("seq %d after the drop, want %d", ev.Seq, EventBurst+1+1+1)
 	}
 
 	unwatched := newEvents()
 	unwatched.hold()
-	if got := testing.AllocsPerRun(100, func() { unwatched.publishFunc(EventTx, func() any { return TxEventData{} }) }); got != 0 {
+	if got := testing.AllocsPerRun(100, func() {
+		unwatched.publishFunc(EventTx, func() any { return TxEventData{} })
+		unwatched.reserve()
+	}); got != 0 {
 		t.Errorf("an unwatched event behind a hold allocates %.0f times, want 0", got)
 	}
 }
@@ -193,6 +199,9 @@ func TestEventsHoldNumbers(t *testing.T) {
 	e := newEvents()
 	h := e.hold()
 	e.publish(EventTx, TxEventData{Amount: 1}) // nobody subscribed
+	if r := e.reserve(); r.q != nil {
+		t.Fatal("a place reserved with nobody subscribed")
+	}
 	sub := e.Subscribe(4)
 	defer sub.Close()
 	e.publish(EventTx, TxEventData{Amount: 2})
@@ -200,7 +209,7 @@ func TestEventsHoldNumbers(t *testing.T) {
 	for _, want := range []struct {
 		kind string
 		seq  uint64
-	}{{EventBlock, 1}, {EventTx, 3}} {
+	}{{EventBlock, 1}, {EventTx, 4}} {
 		if ev := <-sub.C; ev.Kind != want.kind || ev.Seq != want.seq {
 			t.Fatalf("got %s seq %d, want %s seq %d", ev.Kind, ev.Seq, want.kind, want.seq)
 		}

@@ -38,10 +38,10 @@ var ErrClosed = errors.New("node is shutting down")
 // A block takes mu behind at most one admission, the one already past
 // lockTx's check (lockBlock, lockTx). Its methods are safe from any
 // goroutine. Signatures are checked before mu is taken, so none waits
-// behind a block being connected. A transaction's event is published
-// under mu, and a change takes its place in the event stream under mu
-// (Events.hold), so the stream follows the order of the changes even
-// though a block's events wait for its commit.
+// behind a block being connected. A transaction's event and a change's
+// take their places in the event stream under mu (Events.reserve,
+// Events.hold) and are sent after, so the stream follows the order of
+// the changes even though a block's events wait for its commit.
 type intake struct {
 	params  *chain.Params
 	chain   *chain.Chain
@@ -328,20 +328,26 @@ func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, id chain.H
 		// (AddLocal).
 		err = in.mempool.AddIDSince(tx, id, in.chain, admitted, local)
 	}
+	var place eventHold
 	if err == nil {
-		// Under mu, so a block that took it is never announced first.
-		in.txEvent(tx, id, origin)
+		// Its place in the event stream under mu, so that a block that
+		// took it is never announced first; sent after.
+		place = in.events.reserve()
 	}
 	in.mu.Unlock()
 	in.txTurn.Unlock()
+	in.txEvent(place, tx, id, origin)
 	return err
 }
 
-func (in *intake) txEvent(tx *chain.Transaction, id chain.Hash, origin string) {
-	in.events.publishFunc(EventTx, func() any {
-		return TxEventData{ID: id.String(), Sender: tx.Sender, Recipient: tx.Recipient,
-			Amount: tx.Amount, Fee: tx.Fee, Origin: origin}
-	})
+// txEvent publishes tx's event in place (from Events.reserve; nothing
+// when nobody subscribed).
+func (in *intake) txEvent(place eventHold, tx *chain.Transaction, id chain.Hash, origin string) {
+	if place.q == nil {
+		return
+	}
+	in.events.release(place, Event{Kind: EventTx, Data: TxEventData{ID: id.String(), Sender: tx.Sender,
+		Recipient: tx.Recipient, Amount: tx.Amount, Fee: tx.Fee, Origin: origin}})
 }
 
 // addTxs is admit for the transactions of a gossiped batch (protocol.md
@@ -414,13 +420,15 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 		} else {
 			errs[i] = in.mempool.AddIDSince(check[k], ids[k], in.chain, time.Time{}, false)
 		}
+		var place eventHold
 		if errs[i] == nil {
-			// Under mu, not after the batch: a block connected between
-			// two admissions must not be announced before a transaction
-			// it took.
-			in.txEvent(txs[i], ids[k], origin)
+			// Its place under mu, not after the batch: a block
+			// connected between two admissions must not be announced
+			// before a transaction it took.
+			place = in.events.reserve()
 		}
 		in.mu.Unlock()
+		in.txEvent(place, txs[i], ids[k], origin)
 	}
 	return errs
 }

@@ -33,7 +33,8 @@ type PeerEventData struct {
 }
 
 // TxEventData: a transaction entered the mempool, from Origin "api"
-// (submitted to this node) or "gossip".
+// (submitted to this node), "gossip" or "restored" (mempool.dat, at
+// start).
 type TxEventData struct {
 	ID        string
 	Sender    string
@@ -99,20 +100,24 @@ type Events struct {
 	subs map[*Subscription]struct{}
 	// queue is what waits for the oldest place not yet released (always
 	// its head), in the order published: places and, while someone
-	// subscribes, events. Bounded by EventBurst entries (see enqueue).
+	// subscribes, events. Bounded by maxQueued entries (see enqueue).
 	queue []*queued
 }
 
-// EventBurst is about the most events sent at once, when a block's
-// commit ends and the events that waited for it go out together (the
-// queue's entries, each a transaction's event, plus the block's own): a
-// subscriber needs a buffer this large to take them without being
-// dropped. A commit takes a few milliseconds, in which a loaded node
-// admits a few hundred transactions; a store that stalls would grow the
-// queue with every admission, so past EventBurst entries every
-// subscriber is dropped, as one a buffer behind is, and reads the state
-// again when it reconnects.
+// EventBurst is the buffer a subscriber needs to take, without being
+// dropped, the events sent at once when a block's commit ends and those
+// that waited for it go out together: at most maxQueued entries, most of
+// them one event each (a transaction's), with a quarter to spare for the
+// block's own events (a reorg's and one a connected block) and for
+// events the subscriber has not read yet.
 const EventBurst = 1024
+
+// maxQueued bounds the queue's entries. A commit takes a few
+// milliseconds, in which a loaded node admits a few hundred
+// transactions; a store that stalls would grow the queue with every
+// admission, so past maxQueued every subscriber is dropped, as one a
+// buffer behind is, and reads the state again when it reconnects.
+const maxQueued = EventBurst * 3 / 4
 
 // queued is an event waiting in the queue, or a place (hold): events is
 // nil for a place until release sets it (empty when the change had none).
@@ -168,10 +173,8 @@ func (e *Events) publish(kind string, data any) {
 }
 
 // publishFunc is publish for data that is built by data(), called only
-// when someone subscribes: a transaction's event is published for every
-// admission, and its id spelled in hex and the data boxed cost three
-// allocations a request that a node without an event stream would throw
-// away. data runs under e.mu, so it must not call back into e.
+// when someone subscribes, so that an event nobody receives costs no
+// allocation. data runs under e.mu, so it must not call back into e.
 func (e *Events) publishFunc(kind string, data func() any) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -258,12 +261,12 @@ func (e *Events) release(h eventHold, evs ...Event) {
 	}
 }
 
-// enqueue adds q to the queue; past EventBurst entries it drops every
+// enqueue adds q to the queue; past maxQueued entries it drops every
 // subscriber and the queued events, keeping the places not yet released
 // (whose events, once released, go to nobody). e.mu is held.
 func (e *Events) enqueue(q *queued) {
 	e.queue = append(e.queue, q)
-	if len(e.queue) <= EventBurst {
+	if len(e.queue) <= maxQueued {
 		return
 	}
 	for s := range e.subs {

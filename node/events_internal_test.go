@@ -143,23 +143,47 @@ func TestEventsHold(t *testing.T) {
 	}
 }
 
-// TestEventsHoldBound: up to EventBurst entries wait in the queue, the
-// hold among them; past that every subscriber is dropped and the queue
-// keeps only the hold. With nobody subscribed nothing is queued and
-// nothing allocated.
+// TestEventsHoldBound: up to maxQueued entries wait in the queue, the
+// hold among them, and go out in one burst that EventBurst takes with
+// the block's own events; past that every subscriber is dropped and the
+// queue keeps only the hold. With nobody subscribed nothing is queued
+// and nothing allocated.
 func TestEventsHoldBound(t *testing.T) {
+	if maxQueued+64 > EventBurst {
+		t.Fatalf("maxQueued %d leaves %d of EventBurst for a block's own events and unread ones", maxQueued, EventBurst-maxQueued)
+	}
+	full := newEvents()
+	burst := full.Subscribe(EventBurst)
+	h := full.hold()
+	for range maxQueued - 1 {
+		full.publish(EventTx, TxEventData{})
+	}
+	blocks := []Event{{Kind: EventReorg, Data: ReorgEventData{}}}
+	for range EventBurst - maxQueued {
+		blocks = append(blocks, Event{Kind: EventBlock, Data: BlockEventData{}})
+	}
+	full.release(h, blocks...)
+	if n := full.subscribers(); n != 1 || len(burst.C) != maxQueued-1+len(blocks) {
+		t.Fatalf("%d subscribers, %d events received; want 1 and the whole burst, %d", n, len(burst.C), maxQueued-1+len(blocks))
+	}
+
 	e := newEvents()
 	sub := e.Subscribe(EventBurst)
-	h := e.hold()
-	for range EventBurst - 1 {
+	h = e.hold()
+	for range maxQueued - 1 {
 		e.publish(EventTx, TxEventData{})
 	}
 	if n := e.subscribers(); n != 1 || len(sub.C) != 0 {
-		t.Fatalf("%d subscribers, %d events received with %d behind the hold; want 1 and none", n, len(sub.C), EventBurst-1)
+		t.Fatalf("%d subscribers, %d events received with %d behind the hold; want 1 and none", n, len(sub.C), maxQueued-1)
 	}
 	e.publish(EventTx, TxEventData{})
-	if _, ok := <-sub.C; ok {
-		t.Fatal("a subscriber got an event queued behind a hold past the bound, or was not dropped")
+	select {
+	case _, ok := <-sub.C:
+		if ok {
+			t.Fatal("a subscriber got an event queued behind a hold past the bound")
+		}
+	default:
+		t.Fatal("a subscriber not dropped past the bound")
 	}
 	if len(e.queue) != 1 || !e.queue[0].hold {
 		t.Fatalf("queue of %d after the drop, want the hold alone", len(e.queue))
@@ -175,10 +199,10 @@ func TestEventsHoldBound(t *testing.T) {
 	next := e.Subscribe(1)
 	defer next.Close()
 	e.publish(EventTx, TxEventData{})
-	// EventBurst dropped, one unwatched, the block, then this one: each
+	// maxQueued dropped, one unwatched, the block, then this one: each
 	// took its number.
-	if ev := <-next.C; ev.Seq != EventBurst+1+1+1 {
-		t.Fatalf("seq %d after the drop, want %d", ev.Seq, EventBurst+1+1+1)
+	if ev := <-next.C; ev.Seq != maxQueued+1+1+1 {
+		t.Fatalf("seq %d after the drop, want %d", ev.Seq, maxQueued+1+1+1)
 	}
 
 	unwatched := newEvents()

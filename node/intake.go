@@ -240,6 +240,8 @@ func (in *intake) processChecked(ctx context.Context, cb *chain.CheckedBlocks) (
 func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.CheckedBlock, batch *chain.CheckedBlocks,
 	origin string, validated func(*chain.Change)) (ch *chain.Change, k int, err error) {
 	in.lockBlock()
+	// The place under mu, not before: an admission holding mu now has
+	// taken its place already, and comes first.
 	place := in.events.hold()
 	released := false
 	defer func() {
@@ -331,7 +333,9 @@ func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, id chain.H
 	var place eventHold
 	if err == nil {
 		// Its place in the event stream under mu, so that a block that
-		// took it is never announced first; sent after.
+		// took it is never announced first; sent after. (Taken after
+		// mu, a block could take mu in between: the tests do not force
+		// that window, so this order is kept by reading.)
 		place = in.events.reserve()
 	}
 	in.mu.Unlock()

@@ -108,8 +108,8 @@ type Events struct {
 // dropped, the events sent at once when a block's commit ends and those
 // that waited for it go out together: at most maxQueued entries, most of
 // them one event each (a transaction's), with a quarter to spare for the
-// block's own events (a reorg's and one a connected block) and for
-// events the subscriber has not read yet.
+// block's own events (a reorg's, and one for each block it connected)
+// and for events the subscriber has not read yet.
 const EventBurst = 1024
 
 // maxQueued bounds the queue's entries. A commit takes a few

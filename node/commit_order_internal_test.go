@@ -295,20 +295,7 @@ func TestEventsFollowCommitOrder(t *testing.T) {
 	if b == nil {
 		t.FailNow()
 	}
-	var got []string
-	for len(got) < 2 {
-		select {
-		case ev := <-sub.C:
-			switch d := ev.Data.(type) {
-			case BlockEventData:
-				got = append(got, "block "+d.Hash)
-			case TxEventData:
-				got = append(got, "tx "+d.ID)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("events %v within 10 s of the commit, want the block's and the transaction's", got)
-		}
-	}
+	got := chainEvents(t, sub, 2)
 	if want := []string{"block " + b.Hash().String(), "tx " + tx1.ID().String()}; !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
@@ -340,4 +327,93 @@ func nodeWithTwoNonces(t *testing.T) (*Node, *holdStore, *chain.Transaction, *ch
 		t.Fatal(err)
 	}
 	return n, st, tx0, tx1
+}
+
+// TestEventsOrderAroundAdmission: a block that includes a transaction is
+// announced after it, when the block comes while the admission holds
+// intake's mutex (it waits for it) and when it comes between the
+// admission's unlock and the sending of its event.
+func TestEventsOrderAroundAdmission(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		underMu bool
+	}{
+		{"a block waiting for the admission's mutex", true},
+		{"a block between the admission's unlock and its event", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			alice, bob := testwallet.New("alice"), testwallet.New("bob")
+			n, err := New(Config{Params: chain.RegTest(), DataDir: t.TempDir(), MinerAddress: alice.Addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			ctx := context.Background()
+			if _, err := n.MineOne(ctx); err != nil {
+				t.Fatal(err)
+			}
+			tx := alice.Tx(n.chain.Params(), bob.Addr, 1, n.mempool.MinFee(300), 0)
+			sub := n.Subscribe(16)
+			defer sub.Close()
+			var mined <-chan *chain.Block
+			n.intake.testAdmitHook = func(underMu bool) {
+				switch {
+				case underMu != tc.underMu:
+				case underMu:
+					// The miner's block, with tx, waits for the mutex
+					// this admission holds.
+					mined = mineInBackground(t, n)
+					testutil.Eventually(t, 10*time.Second, "the block waiting for intake's mutex", func() bool {
+						n.intake.turn.Lock()
+						defer n.intake.turn.Unlock()
+						return n.intake.blocks == 1
+					})
+				default:
+					c := make(chan *chain.Block, 1)
+					b, err := n.MineOne(ctx)
+					if err != nil {
+						t.Error(err)
+					}
+					c <- b
+					mined = c
+				}
+			}
+			if err := n.SubmitTx(ctx, tx); err != nil {
+				t.Fatal(err)
+			}
+			b := <-mined
+			if b == nil {
+				t.FailNow()
+			}
+			if len(b.Transactions) != 2 || b.Transactions[1].ID() != tx.ID() {
+				t.Fatalf("the block holds %d transactions, want the coinbase and tx", len(b.Transactions))
+			}
+			got := chainEvents(t, sub, 2)
+			if want := []string{"tx " + tx.ID().String(), "block " + b.Hash().String()}; !slices.Equal(got, want) {
+				t.Fatalf("events %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// chainEvents reads sub until it has n transaction or block events, and
+// returns them as "tx <id>" and "block <hash>", in order; 10 s at most.
+func chainEvents(t *testing.T, sub *Subscription, n int) []string {
+	t.Helper()
+	var got []string
+	deadline := time.After(10 * time.Second)
+	for len(got) < n {
+		select {
+		case ev := <-sub.C:
+			switch d := ev.Data.(type) {
+			case BlockEventData:
+				got = append(got, "block "+d.Hash)
+			case TxEventData:
+				got = append(got, "tx "+d.ID)
+			}
+		case <-deadline:
+			t.Fatalf("%d transaction or block events within 10 s, want %d: %v", len(got), n, got)
+		}
+	}
+	return got
 }

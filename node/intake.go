@@ -78,6 +78,12 @@ type intake struct {
 	early   sync.WaitGroup
 	earlyMu sync.Mutex
 	refuse  bool
+
+	// testAdmitHook, when set (tests only), runs in each successful
+	// single admission (admitAs) under mu before its event's place is
+	// taken (underMu), and again after mu is released, before the event
+	// is sent: where a block can come in between.
+	testAdmitHook func(underMu bool)
 }
 
 // lockBlock takes mu for a change of the chain, behind at most the one
@@ -240,8 +246,8 @@ func (in *intake) processChecked(ctx context.Context, cb *chain.CheckedBlocks) (
 func (in *intake) processCheckedLocked(ctx context.Context, checked *chain.CheckedBlock, batch *chain.CheckedBlocks,
 	origin string, validated func(*chain.Change)) (ch *chain.Change, k int, err error) {
 	in.lockBlock()
-	// The place under mu, not before: an admission holding mu now has
-	// taken its place already, and comes first.
+	// The place under mu, not before: an admission holding mu now
+	// takes its place before it lets mu go, and comes first.
 	place := in.events.hold()
 	released := false
 	defer func() {
@@ -332,14 +338,18 @@ func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, id chain.H
 	}
 	var place eventHold
 	if err == nil {
+		if in.testAdmitHook != nil {
+			in.testAdmitHook(true)
+		}
 		// Its place in the event stream under mu, so that a block that
-		// took it is never announced first; sent after. (Taken after
-		// mu, a block could take mu in between: the tests do not force
-		// that window, so this order is kept by reading.)
+		// took it is never announced first; sent after.
 		place = in.events.reserve()
 	}
 	in.mu.Unlock()
 	in.txTurn.Unlock()
+	if err == nil && in.testAdmitHook != nil {
+		in.testAdmitHook(false)
+	}
 	in.txEvent(place, tx, id, origin)
 	return err
 }

@@ -100,24 +100,32 @@ type Events struct {
 	subs map[*Subscription]struct{}
 	// queue is what waits for the oldest place not yet released (always
 	// its head), in the order published: places and, while someone
-	// subscribes, events. Bounded by maxQueued entries (see enqueue).
+	// subscribes, events. Bounded by queueMax entries (see enqueue).
 	queue []*queued
+	// queueMax is queueFor the largest subscriber's buffer (0 with none).
+	queueMax int
 }
 
 // EventBurst is the buffer a subscriber needs to take, without being
 // dropped, the events sent at once when a block's commit ends and those
-// that waited for it go out together: at most maxQueued entries, most of
-// them one event each (a transaction's), with a quarter to spare for the
-// block's own events (a reorg's, and one for each block it connected)
-// and for events the subscriber has not read yet.
+// that waited for it go out together, with the queue at its bound for
+// that buffer (queueFor): most entries one event each (a transaction's),
+// with a quarter to spare for the block's own events (a reorg's, and one
+// for each block it connected) and for events the subscriber has not
+// read yet. The API's streams have this buffer.
 const EventBurst = 1024
 
-// maxQueued bounds the queue's entries. A commit takes a few
-// milliseconds, in which a loaded node admits a few hundred
+// queueFor is the most entries the queue holds for a subscriber with a
+// buffer of size: three quarters of it, one at least (EventBurst says
+// why). A commit
+// takes a few milliseconds, in which a loaded node admits a few hundred
 // transactions; a store that stalls would grow the queue with every
-// admission, so past maxQueued every subscriber is dropped, as one a
-// buffer behind is, and reads the state again when it reconnects.
-const maxQueued = EventBurst * 3 / 4
+// admission, so past the bound for the largest buffer every subscriber
+// is dropped, as one a buffer behind is, and reads the state again when
+// it reconnects. A larger buffer (the testnet command's watchers) keeps
+// a longer queue, which the others, then, are dropped from when it goes
+// out.
+func queueFor(size int) int { return max(size*3/4, 1) }
 
 // queued is an event waiting in the queue, or a place (hold): events is
 // nil for a place until release sets it (empty when the change had none).
@@ -152,6 +160,7 @@ func (e *Events) Subscribe(size int) *Subscription {
 	s := &Subscription{C: c, c: c, events: e}
 	e.mu.Lock()
 	e.subs[s] = struct{}{}
+	e.queueMax = max(e.queueMax, queueFor(cap(c)))
 	e.mu.Unlock()
 	return s
 }
@@ -162,8 +171,7 @@ func (s *Subscription) Close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.subs[s]; ok {
-		delete(e.subs, s)
-		close(s.c)
+		e.drop(s)
 	}
 }
 
@@ -261,17 +269,17 @@ func (e *Events) release(h eventHold, evs ...Event) {
 	}
 }
 
-// enqueue adds q to the queue; past maxQueued entries it drops every
-// subscriber and the queued events, keeping the places not yet released
-// (whose events, once released, go to nobody). e.mu is held.
+// enqueue adds q to the queue; past queueMax entries it drops every
+// subscriber (none has a buffer for that many) and the queued events,
+// keeping the places not yet released (whose events, once released, go
+// to nobody). e.mu is held.
 func (e *Events) enqueue(q *queued) {
 	e.queue = append(e.queue, q)
-	if len(e.queue) <= maxQueued {
+	if len(e.queue) <= e.queueMax {
 		return
 	}
 	for s := range e.subs {
-		delete(e.subs, s)
-		close(s.c)
+		e.drop(s)
 	}
 	// The head is a place not yet released: each dropped event is
 	// counted on the place before it, so it still takes its number in
@@ -297,8 +305,7 @@ func (e *Events) send(ev Event) {
 		select {
 		case s.c <- ev:
 		default:
-			delete(e.subs, s)
-			close(s.c)
+			e.drop(s)
 		}
 	}
 }
@@ -308,4 +315,14 @@ func (e *Events) subscribers() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.subs)
+}
+
+// drop ends s's subscription: its channel is closed. e.mu is held.
+func (e *Events) drop(s *Subscription) {
+	delete(e.subs, s)
+	close(s.c)
+	e.queueMax = 0
+	for s := range e.subs {
+		e.queueMax = max(e.queueMax, queueFor(cap(s.c)))
+	}
 }

@@ -15,7 +15,7 @@ import (
 // (reserve, under intake's mutex) and its sends (release, after).
 func BenchmarkEventsRelease(b *testing.B) {
 	for _, subs := range []int{1, 64} {
-		for _, queued := range []int{100, maxQueued - 1} {
+		for _, queued := range []int{100, queueFor(EventBurst) - 1} {
 			b.Run(fmt.Sprintf("subs=%d/queued=%d", subs, queued), func(b *testing.B) {
 				e, ss := subscribed(subs)
 				data := TxEventData{ID: "id", Sender: "s", Recipient: "r"}
@@ -41,7 +41,7 @@ func BenchmarkEventsRelease(b *testing.B) {
 			e, ss := subscribed(64)
 			n := 0
 			for b.Loop() {
-				if n == maxQueued {
+				if n == queueFor(EventBurst) {
 					b.StopTimer()
 					if part == "reserve" {
 						e.queue = nil // the places, never released here

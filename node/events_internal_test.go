@@ -143,18 +143,31 @@ func TestEventsHold(t *testing.T) {
 	}
 }
 
-// TestEventsHoldBound: up to maxQueued entries wait in the queue, the
-// hold among them, and go out in one burst that EventBurst takes with
-// the block's own events; past that every subscriber is dropped and the
-// queue keeps only the hold. With nobody subscribed nothing is queued
-// and nothing allocated.
+// TestEventsHoldBound: up to queueFor(EventBurst) entries wait in the
+// queue of a stream with the API's buffer, the hold among them, and go
+// out in one burst that EventBurst takes with the block's own events;
+// past that every subscriber is dropped and the queue keeps only the
+// hold. A larger buffer keeps a longer queue. With nobody subscribed
+// nothing is queued and nothing allocated.
 func TestEventsHoldBound(t *testing.T) {
+	maxQueued := queueFor(EventBurst)
 	if maxQueued+64 > EventBurst {
-		t.Fatalf("maxQueued %d leaves %d of EventBurst for a block's own events and unread ones", maxQueued, EventBurst-maxQueued)
+		t.Fatalf("queueFor(EventBurst) %d leaves %d of EventBurst for a block's own events and unread ones", maxQueued, EventBurst-maxQueued)
 	}
+	large := newEvents()
+	watcher := large.Subscribe(4 * EventBurst)
+	h := large.hold()
+	for range queueFor(4*EventBurst) - 1 {
+		large.publish(EventTx, TxEventData{})
+	}
+	large.release(h)
+	if n := large.subscribers(); n != 1 || len(watcher.C) != queueFor(4*EventBurst)-1 {
+		t.Fatalf("a buffer of %d: %d subscribers, %d events received; want 1 and %d", 4*EventBurst, n, len(watcher.C), queueFor(4*EventBurst)-1)
+	}
+
 	full := newEvents()
 	burst := full.Subscribe(EventBurst)
-	h := full.hold()
+	h = full.hold()
 	for range maxQueued - 1 {
 		full.publish(EventTx, TxEventData{})
 	}
@@ -201,7 +214,7 @@ func TestEventsHoldBound(t *testing.T) {
 	e.publish(EventTx, TxEventData{})
 	// maxQueued dropped, one unwatched, the block, then this one: each
 	// took its number.
-	if ev := <-next.C; ev.Seq != maxQueued+1+1+1 {
+	if ev := <-next.C; ev.Seq != uint64(maxQueued+1+1+1) {
 		t.Fatalf("seq %d after the drop, want %d", ev.Seq, maxQueued+1+1+1)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/api"
+	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
 	"github.com/gossipchain/gossipchain/internal/testbin"
 	"github.com/gossipchain/gossipchain/internal/testutil"
@@ -77,6 +78,7 @@ func TestKillMiningNode(t *testing.T) {
 	var peerMined uint64 // blocks of the peers' branches, now on the node's chain
 	var runs, agreeTimes []time.Duration
 	beforeStarted := 0 // start kills that came before "node started"
+	peersAhead := 0    // kills after which a peer had the block being committed
 	start := time.Now()
 	for round := 0; ; round++ {
 		runArgs := args
@@ -135,7 +137,10 @@ func TestKillMiningNode(t *testing.T) {
 			beforeStarted++
 		}
 		recordMined(t, round, v, mined)
-		tipAtKill := checkStoreAfterKill(t, round, dir, mined, peers)
+		tipAtKill, ahead := checkStoreAfterKill(t, round, dir, mined, peers)
+		if ahead {
+			peersAhead++
+		}
 		if round%5 == 1 && round < *killRounds && !duringStart {
 			catchUp = mineBranch(t, round, p1, tipAtKill)
 		}
@@ -150,9 +155,10 @@ func TestKillMiningNode(t *testing.T) {
 	t.Logf("%d catch-ups from a peer's heavier branch, %d mined blocks given up to them; "+
 		"%d kills in %v (%v a round); %d blocks logged as mined and not given up, all kept; height %d (%d committed unlogged); "+
 		"kill after %v..%v (start kills from process start, %d of them before \"node started\"); "+
+		"%d kills during the commit of a block the peers had (checkPeerAhead); "+
 		"agreement with the peers after a start took %v (median) %v (max)",
 		caughtUp, replaced, len(runs), total.Round(time.Millisecond), (total / time.Duration(len(runs)+1)).Round(time.Millisecond), len(mined), maxHeight,
-		maxHeight-peerMined-uint64(len(mined)), slices.Min(runs).Round(time.Millisecond), slices.Max(runs).Round(time.Millisecond), beforeStarted,
+		maxHeight-peerMined-uint64(len(mined)), slices.Min(runs).Round(time.Millisecond), slices.Max(runs).Round(time.Millisecond), beforeStarted, peersAhead,
 		median(agreeTimes).Round(time.Millisecond), slices.Max(agreeTimes).Round(time.Millisecond))
 }
 
@@ -191,8 +197,9 @@ func checkStartedOnMined(t *testing.T, round int, started *logLine, mined map[ui
 
 // checkStoreAfterKill opens the killed node's store: it must open, pass
 // bbolt's check, hold every block the node logged as mined on its main
-// chain, and hold the peers' tips there.
-func checkStoreAfterKill(t *testing.T, round int, dir string, mined map[uint64]string, peers []*nodeProc) uint64 {
+// chain, and hold the peers' tips there, or their parents when they have
+// the block the node was committing (checkPeerAhead; ahead says so).
+func checkStoreAfterKill(t *testing.T, round int, dir string, mined map[uint64]string, peers []*nodeProc) (tipHeight uint64, ahead bool) {
 	t.Helper()
 	st, err := store.OpenDir(dir)
 	if err != nil {
@@ -223,13 +230,40 @@ func checkStoreAfterKill(t *testing.T, round int, dir string, mined map[uint64]s
 		if err != nil {
 			t.Fatalf("round %d: peer status: %v", round, err)
 		}
+		if s.Height > tip.Height() {
+			checkPeerAhead(t, round, p, s, tipHash, tip.Height())
+			ahead = true
+			continue
+		}
 		got, err := st.MainHash(s.Height)
 		if err != nil || got.String() != s.Tip {
 			t.Fatalf("round %d: peer %s at height %d %s: the killed node's store has %s (%v), tip at %d",
 				round, p.api, s.Height, s.Tip, got.Short(), err, tip.Height())
 		}
 	}
-	return tip.Height()
+	return tip.Height(), ahead
+}
+
+// checkPeerAhead checks a peer whose tip is past the killed node's. The
+// node hands a block it mined to gossip once it is validated, before its
+// commit ends (protocol.md §16.8), so a node killed during that commit
+// has lost a block its peers have: one at most, the child of its tip (it
+// mines the next only once the commit has ended), which it fetches back
+// from them when it starts again (waitAgree).
+func checkPeerAhead(t *testing.T, round int, p *nodeProc, s api.Status, tipHash chain.Hash, tipHeight uint64) {
+	t.Helper()
+	if s.Height != tipHeight+1 {
+		t.Fatalf("round %d: peer %s at height %d, the killed node's store at %d: more than the one block in its commit",
+			round, p.api, s.Height, tipHeight)
+	}
+	page, err := p.c.Chain(t.Context(), s.Height, 1)
+	if err != nil || len(page.Blocks) != 1 {
+		t.Fatalf("round %d: peer %s block at height %d: %v", round, p.api, s.Height, err)
+	}
+	if b := page.Blocks[0]; b.Hash().String() != s.Tip || b.Header.PrevHash != tipHash {
+		t.Fatalf("round %d: peer %s tip %s at height %d is not a child of the killed node's tip %s",
+			round, p.api, s.Tip, s.Height, tipHash.Short())
+	}
 }
 
 // catchUpRound is a branch a peer mined while the node was down.
@@ -251,7 +285,8 @@ func mineBranch(t *testing.T, round int, p *nodeProc, tipAtKill uint64) *catchUp
 		t.Fatalf("round %d: peer status: %v", round, err)
 	}
 	cu := &catchUpRound{peer: p, fork: s.Height, tipAtKill: tipAtKill}
-	for range tipAtKill - s.Height + 3 {
+	// The peer may be a block past tipAtKill (checkPeerAhead).
+	for range max(tipAtKill, s.Height) - s.Height + 3 {
 		b, err := p.c.Mine(ctx)
 		if err != nil {
 			t.Fatalf("round %d: peer mine: %v", round, err)
@@ -284,8 +319,8 @@ func (cu *catchUpRound) wait(t *testing.T, round int, v *api.Client, mined map[u
 			n++
 		}
 	}
-	if n > int(cu.tipAtKill-cu.fork) {
-		t.Fatalf("round %d: gave up %d mined blocks past height %d, but had only %d", round, n, cu.fork, cu.tipAtKill-cu.fork)
+	if had := max(cu.tipAtKill, cu.fork) - cu.fork; n > int(had) {
+		t.Fatalf("round %d: gave up %d mined blocks past height %d, but had only %d", round, n, cu.fork, had)
 	}
 	return n
 }

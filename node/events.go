@@ -117,14 +117,13 @@ const EventBurst = 1024
 
 // queueFor is the most entries the queue holds for a subscriber with a
 // buffer of size: three quarters of it, one at least (EventBurst says
-// why). A commit
-// takes a few milliseconds, in which a loaded node admits a few hundred
-// transactions; a store that stalls would grow the queue with every
-// admission, so past the bound for the largest buffer every subscriber
-// is dropped, as one a buffer behind is, and reads the state again when
-// it reconnects. A larger buffer (the testnet command's watchers) keeps
-// a longer queue, which the others, then, are dropped from when it goes
-// out.
+// why). A commit takes a few milliseconds, in which a loaded node admits
+// a few hundred transactions; a store that stalls would grow the queue
+// with every admission, so past the bound for the largest buffer every
+// subscriber is dropped, as one a buffer behind is, and reads the state
+// again when it reconnects. A larger buffer (the testnet command's
+// watchers) keeps a longer queue, from which the others are then dropped
+// when it goes out.
 func queueFor(size int) int { return max(size*3/4, 1) }
 
 // queued is an event waiting in the queue, or a place (hold): events is

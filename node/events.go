@@ -274,7 +274,10 @@ func (e *Events) release(h eventHold, evs ...Event) {
 // to nobody). e.mu is held.
 func (e *Events) enqueue(q *queued) {
 	e.queue = append(e.queue, q)
-	if len(e.queue) <= e.queueMax {
+	if len(e.queue) <= e.queueMax || len(e.subs) == 0 {
+		// With nobody subscribed only places are queued, one for each
+		// change under way, and a released one keeps its events for a
+		// subscriber that comes before they go out.
 		return
 	}
 	for s := range e.subs {

@@ -252,3 +252,27 @@ func TestEventsHoldNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsReleasedKeptUnwatched: a place released behind an older one
+// while nobody subscribes keeps its events, and a subscriber that comes
+// before they go out gets them, numbered in order.
+func TestEventsReleasedKeptUnwatched(t *testing.T) {
+	e := newEvents()
+	a, b := e.hold(), e.hold()
+	e.release(b, Event{Kind: EventBlock, Data: BlockEventData{Height: 2}})
+	c := e.hold()
+	sub := e.Subscribe(4)
+	defer sub.Close()
+	e.release(a, Event{Kind: EventBlock, Data: BlockEventData{Height: 1}})
+	e.release(c, Event{Kind: EventBlock, Data: BlockEventData{Height: 3}})
+	for i := range 3 {
+		select {
+		case ev := <-sub.C:
+			if h := ev.Data.(BlockEventData).Height; h != uint64(i+1) || ev.Seq != uint64(i+1) {
+				t.Fatalf("event %d: height %d seq %d, want %d and %d", i, h, ev.Seq, i+1, i+1)
+			}
+		default:
+			t.Fatalf("%d events, want 3", i)
+		}
+	}
+}

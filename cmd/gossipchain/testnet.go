@@ -344,7 +344,7 @@ func driveTestnet(ctx context.Context, log *slog.Logger, o testnetOptions, rep *
 	if err != nil {
 		rep.audit = "FAILED: " + err.Error()
 	}
-	rep.blocks, rep.reorgs, rep.propagation = w.results()
+	rep.blocks, rep.reorgs, rep.droppedStreams, rep.propagation = w.results()
 	rep.stale = w.stale(tipNode.Chain())
 	rep.peakRSS = peakRSS()
 	rep.done = true

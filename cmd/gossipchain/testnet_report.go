@@ -27,6 +27,7 @@ type testnetReport struct {
 	refusals           map[string]int
 	converge           time.Duration
 	propagation        []time.Duration // every (block, node) arrival after the block was mined
+	droppedStreams     int             // nodes whose event stream fell behind: arrivals after it not counted
 	peakRSS            uint64          // bytes, 0 if unknown
 	audit              string
 	done               bool // the run got to the end
@@ -87,6 +88,7 @@ type watcher struct {
 	mined   map[string]time.Time
 	arrived map[string][]time.Time
 	reorgs  int
+	dropped int // streams the node dropped for falling behind
 	wg      sync.WaitGroup
 	// buffer is each node's event buffer: 16,384 at 20 nodes, less at
 	// 1,000, where that many would cost gigabytes.
@@ -108,7 +110,12 @@ func (w *watcher) watch(ctx context.Context, n *node.Node) {
 				return
 			case ev, ok := <-sub.C:
 				if !ok {
-					return // dropped or closed
+					// Dropped for falling behind: the report says so,
+					// as its arrivals from then on are missing.
+					w.mu.Lock()
+					w.dropped++
+					w.mu.Unlock()
+					return
 				}
 				w.record(ev)
 			}
@@ -133,7 +140,7 @@ func (w *watcher) record(ev node.Event) {
 	}
 }
 
-func (w *watcher) results() (blocks, reorgs int, delays []time.Duration) {
+func (w *watcher) results() (blocks, reorgs, dropped int, delays []time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for h, at := range w.mined {
@@ -142,7 +149,7 @@ func (w *watcher) results() (blocks, reorgs int, delays []time.Duration) {
 		}
 	}
 	slices.Sort(delays)
-	return len(w.mined), w.reorgs, delays
+	return len(w.mined), w.reorgs, w.dropped, delays
 }
 
 // peakRSS reads the process's peak resident set from /proc (Linux).
@@ -181,8 +188,12 @@ func (rep *testnetReport) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  converged        %.2f s after the load stopped (mempools drained, one tip)\n", rep.converge.Seconds())
 	d := rep.propagation
-	fmt.Fprintf(w, "  propagation      %d arrivals: p50 %s, p99 %s, max %s\n", len(d),
+	fmt.Fprintf(w, "  propagation      %d arrivals: p50 %s, p99 %s, max %s", len(d),
 		percentile(d, 0.50).Round(10*time.Microsecond), percentile(d, 0.99).Round(10*time.Microsecond), percentile(d, 1).Round(10*time.Microsecond))
+	if rep.droppedStreams > 0 {
+		fmt.Fprintf(w, " (%d nodes' event streams fell behind and were dropped: their later arrivals are missing)", rep.droppedStreams)
+	}
+	fmt.Fprintln(w)
 	if rep.peakRSS > 0 {
 		fmt.Fprintf(w, "  peak memory      %.0f MiB resident, %.1f MiB per node\n",
 			float64(rep.peakRSS)/(1<<20), float64(rep.peakRSS)/(1<<20)/float64(o.nodes))

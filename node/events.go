@@ -123,7 +123,9 @@ const EventBurst = 1024
 // subscriber is dropped, as one a buffer behind is, and reads the state
 // again when it reconnects. A larger buffer (the testnet command's
 // watchers) keeps a longer queue, from which the others are then dropped
-// when it goes out.
+// when it goes out (or at the next event, if that subscriber leaves
+// first). A reorg that connects more blocks than the spare quarter can
+// overflow a buffer under the bound too; its subscriber is dropped then.
 func queueFor(size int) int { return max(size*3/4, 1) }
 
 // queued is an event waiting in the queue, or a place (hold): events is

@@ -141,11 +141,11 @@ func (c *Chain) apply(b *Batch) error {
 // blocks are validated and its store commit is under way, the state that
 // write leaves (see pending): the mempool takes its admissions on that
 // state once it has dropped the write's transactions (node's intake), so
-// that admissions need not wait for a single block's commit. An address the write does not
-// change has the same state before and after it, so it is read as at the
-// tip, from the cache: the mempool's update after a block reads every
-// sender in the pool, and it runs before the commit, under the chain's
-// lock (TestAccountDuringValidatedWrite).
+// that admissions need not wait for a single block's commit. An address
+// the write does not change has the same state before and after it, so
+// it is read as at the tip, from the cache: the mempool's update after a
+// block reads every sender in the pool, and it runs before the commit,
+// under the chain's lock (TestAccountDuringValidatedWrite).
 func (c *Chain) Account(addr string) (Account, error) {
 	if o := c.pending.Load(); o != nil {
 		if a, ok := o.b.Accounts[addr]; ok {

@@ -287,8 +287,9 @@ func (g *Gossip) PubSub() *pubsub.PubSub { return g.ps }
 // PublishBlock sends a block this node has validated (its commit may
 // still be under way: protocol.md §16.8), as a compact block
 // (compact.go): peers that lack some of its transactions ask us for
-// them, served from the store or from the write under way. The propagation view records a block
-// published here (one this node mined) as first seen here.
+// them, served from the store or from the write under way. The
+// propagation view records a block published here (one this node mined)
+// as first seen here.
 //
 // The node's own transactions still waiting for their batch (a block
 // mined within the batch window takes them from the mempool) cannot be

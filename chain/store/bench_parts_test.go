@@ -15,15 +15,18 @@ import (
 // the write calls per commit, deterministic, are the measure; the CPU
 // is the process's, and as noisy as the machine.
 //
-// Two shapes, with fsync off (the disk's wait is not the CPU's):
+// Three shapes, with fsync off (the disk's wait is not the CPU's):
 // connect-1000 is BenchmarkConnectAdmittedBlock1000's commit (a block of
 // 1,000 transfers from funded senders onto a young chain, its buckets
-// small enough that the block touches nearly every leaf); sync-64x4 is
-// a sync batch of 64 blocks of 4 transfers 9,600 blocks into a chain of
-// 1,000 recipients, as BenchmarkSync10k commits them in its second half.
-// Each times as many commits as the store holds the transaction index
-// back for at its largest bounds (17 blocks of 1,001 entries, 32 batches
-// of 64 blocks) and then Close, which writes what is held back, so a
+// small enough that the block touches nearly every leaf); relay-454 is
+// the commit of each of GossipPropagation20's 100 KiB blocks (454
+// transfers among about as many accounts, so that every block touches
+// nearly all of them); sync-64x4 is a sync batch of 64 blocks of 4
+// transfers 9,600 blocks into a chain of 1,000 recipients, as
+// BenchmarkSync10k commits them in its second half. Each times as many
+// commits as the store holds the transaction index back for at its
+// largest bounds (17 blocks of 1,001 entries, 144 of 455, 32 batches of
+// 64 blocks) and then Close, which writes what is held back, so a
 // commit's figure includes its share of that write. A store draws its
 // entry bound (txindex.go), so the counts depend on the draw.
 func BenchmarkApplyParts(b *testing.B) {
@@ -34,6 +37,7 @@ func BenchmarkApplyParts(b *testing.B) {
 		seedNo               uint64
 	}{
 		{"connect-1000", 2_002, 1000, 1, 2, 17, 23},
+		{"relay-454", 456, 454, 1, 20, 144, 37},
 		{"sync-64x4", 1_020, 4, 64, 150, 32, 29},
 	}
 	parts := []struct {

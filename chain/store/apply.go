@@ -139,6 +139,7 @@ func (s *Store) failedErr() error {
 // commitBatch runs the batch's bbolt transaction. Called as commit is.
 func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, error) {
 	var ip indexPlan
+	p.recs = s.recs
 	planned := false
 	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
@@ -215,6 +216,13 @@ type plan struct {
 	indexHeights map[chain.Hash]uint64
 	// mem holds the small keys and values.
 	mem *arena
+	// recs is the records file the plan's large records go to (nil: they
+	// stay in chunks); recBase is its committed end, read in the
+	// transaction, recEnd the end after appends, the records the
+	// transaction writes there before it commits (records.go).
+	recs            *recordsFile
+	recBase, recEnd uint64
+	appends         [][]byte
 }
 
 // newBlock is a block to put and the length of its encoding.
@@ -319,6 +327,11 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 // index. It reads before anything is written, so a block deleted by this
 // batch is still found.
 func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
+	end, err := recordsEnd(bk.meta.Get([]byte(keyRecords)))
+	if err != nil {
+		return err
+	}
+	p.recBase, p.recEnd, p.appends = end, end, p.appends[:0]
 	for h, m := range b.Metas {
 		if m != nil {
 			if _, ok := b.Blocks[h]; !ok && bk.metas.Get(h[:]) == nil {
@@ -335,7 +348,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 	}
 	for h, nb := range p.newBlocks {
 		height := b.Metas[h].Height()
-		old, oldChunks, err := readRecord(bk.blocks, height, h, false)
+		old, oldAt, err := readRecord(bk.blocks, p.recs, height, h, false)
 		if err != nil {
 			return fmt.Errorf("block %s: %w", h.Short(), err)
 		}
@@ -348,7 +361,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		}
 		rec := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen32+nb.size+len(undo)), uint64(nb.size))
 		rec = append(nb.b.AppendEncode(rec), undo...)
-		p.putRecord(height, h, rec, oldChunks)
+		p.putRecord(height, h, rec, oldAt)
 	}
 	for h, undo := range p.undos {
 		if _, ok := b.Blocks[h]; ok {
@@ -364,7 +377,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 			}
 			return fmt.Errorf("%w: undo of block %s, which the store does not hold", ErrBadBatch, h.Short())
 		}
-		old, oldChunks, err := readRecord(bk.blocks, height, h, false)
+		old, oldAt, err := readRecord(bk.blocks, p.recs, height, h, false)
 		if err != nil {
 			return fmt.Errorf("block %s: %w", h.Short(), err)
 		}
@@ -378,7 +391,12 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		if undo == nil && had == nil {
 			continue
 		}
-		p.putRecord(height, h, appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo), oldChunks)
+		p.putRecord(height, h, appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo), oldAt)
+	}
+	if len(p.appends) > 0 {
+		at := p.mem.mark(8)
+		p.mem.buf = binary.BigEndian.AppendUint64(p.mem.buf, p.recEnd)
+		p.meta = append(p.meta, write{key: []byte(keyRecords), val: p.mem.cut(at)})
 	}
 	// A block holds many transactions: its height and main-chain check
 	// are worked out once.
@@ -441,6 +459,20 @@ func storedHeight(metas *bolt.Bucket, h chain.Hash) (uint64, bool, error) {
 // B+tree once from left to right.
 func (p *plan) commit(bk *buckets) error {
 	bk.blocks.FillPercent, bk.main.FillPercent = appendFill, appendFill
+	var synced <-chan error
+	if len(p.appends) > 0 {
+		var err error
+		if synced, err = p.recs.write(p.recBase, p.appends); err != nil {
+			return err
+		}
+		// A put that fails still waits for the sync: it must not
+		// outlive the file it syncs.
+		defer func() {
+			if synced != nil {
+				<-synced
+			}
+		}()
+	}
 	for _, o := range []struct {
 		name string
 		b    *bolt.Bucket
@@ -460,6 +492,15 @@ func (p *plan) commit(bk *buckets) error {
 			if err != nil {
 				return fmt.Errorf("bucket %s: %w", o.name, err)
 			}
+		}
+	}
+	if synced != nil {
+		// The records must be on disk before the transaction that points
+		// to them commits.
+		err := <-synced
+		synced = nil
+		if err != nil {
+			return fmt.Errorf("records file: %w", err)
 		}
 	}
 	return nil

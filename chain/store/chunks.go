@@ -48,13 +48,34 @@ func chunkKey(dst []byte, height uint64, h chain.Hash, i int) []byte {
 // chunkCount is how many chunks a record of n bytes takes.
 func chunkCount(n int) int { return (n + recordChunk - 1) / recordChunk }
 
+// stored is how a block's record is kept: in chunks, how many, or in the
+// records file (records.go).
+type stored struct {
+	chunks int
+	file   bool
+}
+
 // putRecord adds the writes that file rec as the record of block h at
-// height, deleting the chunks past its end of a record of old chunks it
-// replaces. Values are slices of rec, which bbolt holds until the
-// transaction ends.
-func (p *plan) putRecord(height uint64, h chain.Hash, rec []byte, old int) {
+// height, deleting what is left of old, the record it replaces: chunks
+// past the new record's end, or all of them and a pointer. A record of
+// more than fileRecordMin bytes goes to the records file (when the plan
+// has one), appended at the plan's end; values are slices of rec, which
+// bbolt holds until the transaction ends.
+func (p *plan) putRecord(height uint64, h chain.Hash, rec []byte, old stored) {
 	n := chunkCount(len(rec))
-	for i := range max(n, old) {
+	toFile := p.recs != nil && len(rec) > fileRecordMin
+	if toFile {
+		n = 0
+		at := p.mem.mark(chunkKeySize)
+		p.mem.buf = chunkKey(p.mem.buf, height, h, pointerIndex)
+		key := p.mem.cut(at)
+		at = p.mem.mark(pointerSize)
+		p.mem.buf = appendPointer(p.mem.buf, p.recEnd, rec)
+		p.blocks = append(p.blocks, write{key: key, val: p.mem.cut(at)})
+		p.appends = append(p.appends, rec)
+		p.recEnd += uint64(len(rec))
+	}
+	for i := range max(n, old.chunks) {
 		at := p.mem.mark(chunkKeySize)
 		p.mem.buf = chunkKey(p.mem.buf, height, h, i)
 		w := write{key: p.mem.cut(at)}
@@ -63,60 +84,74 @@ func (p *plan) putRecord(height uint64, h chain.Hash, rec []byte, old int) {
 		}
 		p.blocks = append(p.blocks, w)
 	}
+	if old.file && !toFile {
+		at := p.mem.mark(chunkKeySize)
+		p.mem.buf = chunkKey(p.mem.buf, height, h, pointerIndex)
+		p.blocks = append(p.blocks, write{key: p.mem.cut(at)})
+	}
 }
 
 // readRecord returns the record of block h at height from the blocks
-// bucket b, joined from its chunks, and how many chunks it has; nil and
-// zero when there is none. A record of one chunk is bbolt's memory, valid
-// only inside the transaction; a longer one is a copy. head reads the
-// first chunk only (a meta needs the header and the counts, which it
-// holds). Chunks out of sequence, missing or of the wrong size are
-// ErrCorrupt.
-func readRecord(b *bolt.Bucket, height uint64, h chain.Hash, head bool) ([]byte, int, error) {
+// bucket b, joined from its chunks or read from recs, the records file,
+// and how it is kept; nil and the zero stored when there is none. A
+// record of one chunk is bbolt's memory, valid only inside the
+// transaction; any other is a copy. head reads the first chunk's worth
+// only (a meta needs the header and the counts, which it holds). Chunks
+// out of sequence, missing or of the wrong size, a chunk beside a
+// pointer, and a pointer past the file's end or whose bytes fail its CRC
+// are ErrCorrupt.
+func readRecord(b *bolt.Bucket, recs *recordsFile, height uint64, h chain.Hash, head bool) ([]byte, stored, error) {
 	var buf [chunkKeySize]byte
 	key := chunkKey(buf[:0], height, h, 0)
 	c := b.Cursor()
 	k, v := c.Seek(key)
 	if !bytes.Equal(k, key) {
-		if bytes.HasPrefix(k, key[:blockKeySize]) {
-			return nil, 0, fmt.Errorf("%w: block record's first chunk is missing", ErrCorrupt)
+		if !bytes.HasPrefix(k, key[:blockKeySize]) {
+			return nil, stored{}, nil
 		}
-		return nil, 0, nil
+		if len(k) != chunkKeySize || binary.BigEndian.Uint16(k[blockKeySize:]) != pointerIndex {
+			return nil, stored{}, fmt.Errorf("%w: block record's first chunk is missing", ErrCorrupt)
+		}
+		rec, err := recs.read(v, head)
+		if err != nil {
+			return nil, stored{}, fmt.Errorf("block record: %w", err)
+		}
+		return rec, stored{file: true}, nil
 	}
 	if head || len(v) < recordChunk {
 		if err := checkChunk(v, 0, len(v) < recordChunk); err != nil {
-			return nil, 0, err
+			return nil, stored{}, err
 		}
 		if !head {
 			// A short first chunk is the whole record, unless more follow.
 			if k, _ := c.Next(); bytes.HasPrefix(k, key[:blockKeySize]) {
-				return nil, 0, fmt.Errorf("%w: block record has a chunk after a short one", ErrCorrupt)
+				return nil, stored{}, fmt.Errorf("%w: block record has a chunk after a short one", ErrCorrupt)
 			}
 		}
-		return v, 1, nil
+		return v, stored{chunks: 1}, nil
 	}
 	if err := checkChunk(v, 0, false); err != nil {
-		return nil, 0, err
+		return nil, stored{}, err
 	}
 	rec := append(make([]byte, 0, 4*recordChunk), v...)
 	n := 1
 	for k, v = c.Next(); bytes.HasPrefix(k, key[:blockKeySize]); k, v = c.Next() {
 		if len(k) != chunkKeySize || int(binary.BigEndian.Uint16(k[blockKeySize:])) != n {
-			return nil, 0, fmt.Errorf("%w: block record's chunk %d is filed under %x", ErrCorrupt, n, k)
+			return nil, stored{}, fmt.Errorf("%w: block record's chunk %d is filed under %x", ErrCorrupt, n, k)
 		}
 		if len(rec) != n*recordChunk {
-			return nil, 0, fmt.Errorf("%w: block record has a chunk after a short one", ErrCorrupt)
+			return nil, stored{}, fmt.Errorf("%w: block record has a chunk after a short one", ErrCorrupt)
 		}
 		if n >= maxChunks {
-			return nil, 0, fmt.Errorf("%w: block record has more than %d chunks", ErrCorrupt, maxChunks)
+			return nil, stored{}, fmt.Errorf("%w: block record has more than %d chunks", ErrCorrupt, maxChunks)
 		}
 		if err := checkChunk(v, n, true); err != nil {
-			return nil, 0, err
+			return nil, stored{}, err
 		}
 		rec = append(rec, v...)
 		n++
 	}
-	return rec, n, nil
+	return rec, stored{chunks: n}, nil
 }
 
 // checkChunk checks the size of chunk i of a record: recordChunk, or

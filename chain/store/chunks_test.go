@@ -28,6 +28,15 @@ func bigBlock(height uint64, n int) (*chain.Block, *chain.BlockMeta) {
 		Status: chain.StatusConnected, Size: uint32(blk.EncodedSize()), TxCount: uint32(len(txs))}
 }
 
+// withChunkedRecords makes the store keep every record in chunks, as
+// versions 3 and 4 did, until the test ends: a version-5 store reads the
+// chunks such a file holds.
+func withChunkedRecords(t *testing.T) {
+	old := fileRecordMin
+	fileRecordMin = maxRecordSize
+	t.Cleanup(func() { fileRecordMin = old })
+}
+
 // chunksOf returns the keys filed under block h at height.
 func chunksOf(t *testing.T, s *Store, height uint64, h chain.Hash) [][]byte {
 	t.Helper()
@@ -46,10 +55,12 @@ func chunksOf(t *testing.T, s *Store, height uint64, h chain.Hash) [][]byte {
 	return keys
 }
 
-// TestRecordChunks: a block record of any size reads back whole through
-// every read; an undo record put alone that shrinks or grows the record
-// leaves exactly its chunks; deleting the block leaves none.
+// TestRecordChunks: a block record in chunks (as versions 3 and 4 kept
+// every record), of any size, reads back whole through every read; an
+// undo record put alone that shrinks or grows the record leaves exactly
+// its chunks; deleting the block leaves none.
 func TestRecordChunks(t *testing.T) {
+	withChunkedRecords(t)
 	undoOf := func(n int) *chain.Undo {
 		u := &chain.Undo{}
 		for i := range n {
@@ -129,6 +140,7 @@ func TestRecordChunks(t *testing.T) {
 // TestCorruptChunks: a record whose chunks are missing, out of sequence
 // or of the wrong size reads as ErrCorrupt, never as a wrong block.
 func TestCorruptChunks(t *testing.T) {
+	withChunkedRecords(t)
 	blk, m := bigBlock(3, 300)
 	h := m.Hash
 	rec := appendBlockRecord(nil, blk.Encode(), nil)

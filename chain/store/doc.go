@@ -8,14 +8,18 @@
 // all on disk or not at all.
 //
 // One bbolt file (FileName inside the node's data directory, see OpenDir)
-// holds these buckets (schema version 4):
+// holds these buckets (schema version 5):
 //
 //	bucket    key                         value
 //	metas     block hash (32)             height uint64 | status (1) | cumulative work,
 //	                                      big-endian without leading zeros (0..32)
 //	blocks    height uint64 | hash |      chunk i of the block record: block length uvarint |
 //	          chunk index uint16 (42)     canonical block encoding (chain.Block.Encode) |
-//	                                      undo record, if any
+//	                                      undo record, if any; under index 0xffff, where
+//	                                      the record is in the records file (below):
+//	                                      offset uint64 | length uint32 | CRC-32C of the
+//	                                      record uint32 | CRC-32C of its first 8,126
+//	                                      bytes, or all if fewer, uint32  = 20 bytes
 //	main      height uint64 (8)           block hash (32) of the main chain at that height
 //	accounts  address (see below)         balance int64 | nonce uint64  = 16 bytes
 //	txindex   transaction id (32)         height uint64 of the main-chain block holding it
@@ -23,6 +27,7 @@
 //	          "indexed"                   height uint64 | hash (32): the main-chain block
 //	                                      up to which txindex is complete (the mark)
 //	          "version"                   schema version uint32
+//	          "records"                   uint64: the records file's committed length
 //
 // A block record is cut into chunks of 8,126 bytes (recordChunk), the
 // last one 1 to 8,126 bytes, filed under indexes 0, 1, 2, ... in order;
@@ -32,6 +37,26 @@
 // rewritten (an undo record put or deleted alone) is written whole again
 // and the chunks past its new end are deleted; a block deleted takes every
 // entry under its height and hash with it.
+//
+// A record of more than two chunks (16,252 bytes: a block of about 70
+// transfers or more) is not cut into chunks: it is appended to the
+// records file, the store file's path and RecordsSuffix
+// ("chain.db-records"), and the blocks bucket holds only its pointer,
+// under chunk index 0xffff (records.go says why: bbolt writes every byte
+// it is given through its pages). The file is the records one after the
+// other, with nothing between them; the meta bucket's "records" key
+// holds its committed length (absent: zero). A batch's records are
+// written from there in its own transaction, synced, and only then is
+// the transaction committed, with the new length; so a pointer always
+// names bytes on disk, and bytes below the committed length are never
+// written again. A record rewritten goes to the file's end again (and
+// to the tree if it shrinks to two chunks or fewer, its pointer deleted,
+// or from the tree to the file if it grows past them, its chunks
+// deleted); a block deleted takes its pointer with it. The bytes they
+// leave behind stay in the file, unread: reorganisations grow it by what
+// they rewrite. A pointer beside a chunk, one of another size, past the
+// file's end, or whose bytes fail their CRC is ErrCorrupt (a meta reads
+// only the first 8,126 bytes and checks their own CRC).
 //
 // An undo record is the entry count uint32, then per entry the address,
 // the balance int64 and the nonce uint64; a block that is not connected
@@ -136,15 +161,19 @@
 //
 // The meta bucket's version is checked on every open, and a file with
 // another version, or a bbolt file that is not a gossipchain store, is
-// refused with ErrSchema rather than read wrongly, with two exceptions,
-// converted in place on Open (migrate.go). A version-3 file differs only
-// by the mark: its index is complete, so its first transaction sets the
-// mark to the tip and the version to 4. A version-2 file gets the same
-// and has each block record cut into its chunks, the bytes unchanged, in
-// transactions of up to 32 MiB of records, resumed by the next Open if
-// cut short (the meta bucket's "migrating" key marks it). The version is
-// 4 from the first transaction on, so an older build refuses the file: a
-// version-2 build would not find the records already cut, and a
+// refused with ErrSchema rather than read wrongly, with three exceptions,
+// converted in place on Open (migrate.go). A version-4 file differs only
+// by having no records file: its large records are in chunks, which
+// version 5 reads, so its first transaction sets the version to 5 and
+// its next large records go to the file. A version-3 file differs from
+// version 4 only by the mark: its index is complete, so its first
+// transaction sets the mark to the tip and the version to 5. A version-2
+// file gets the same and has each block record cut into its chunks, the
+// bytes unchanged, in transactions of up to 32 MiB of records, resumed by
+// the next Open if cut short (the meta bucket's "migrating" key marks
+// it). The version is 5 from the first transaction on, so an older build
+// refuses the file: a version-4 build would not find the records in the
+// file, a version-2 build would not find the records already cut, and a
 // version-3 build would trust an index that may lag the tip and miss
 // lookups (on the unsigned network, accept a transaction already mined).
 // Version 1 files are refused: the node fills a new file from its peers
@@ -152,8 +181,9 @@
 //
 // # Guarantees
 //
-// Apply writes a whole chain.Batch in one bbolt read-write transaction,
-// or, deferred, as one record of the log. When it returns nil the
+// Apply writes a whole chain.Batch in one bbolt read-write transaction
+// (its large records appended to the records file and synced before it
+// commits), or, deferred, as one record of the log. When it returns nil the
 // transaction is committed and fsynced (fdatasync on Linux), or the
 // record is written and fdatasynced: a crash at any later moment, of the
 // process or of the machine, leaves every write of the batch in place
@@ -195,7 +225,11 @@
 // Opening is O(1) in the length of the chain: bbolt maps the file and
 // loads its list of free pages (about one large batch's worth), then the
 // store checks the schema version, the buckets, and that the mark is the
-// tip, and reads the log. Nothing else is read or scanned. The
+// tip, cuts the records file to its committed length (what a transaction
+// that did not commit left past it; a file shorter than that is
+// ErrCorrupt, and one that holds bytes while the store has committed
+// none, another store's perhaps, is renamed aside, not cut), and reads
+// the log. Nothing else is read or scanned. The
 // exceptions: after a crash, the log's records (a group's at most, 80
 // blocks or 1.25 MiB of blocks, and the batches logged while it was
 // written: twice that, and one block more, up to 512 KiB, if a block
@@ -222,8 +256,9 @@
 // Open of the same file fails with ErrLocked after the lock timeout
 // (WithLockTimeout) instead of waiting forever.
 //
-// WithNoSync turns the fsync off, the log's too, for tests and benchmarks
-// only: a machine crash may then lose or tear recent batches.
+// WithNoSync turns the fsync off, the log's and the records file's too,
+// for tests and benchmarks only: a machine crash may then lose or tear
+// recent batches.
 //
 // # What it does not do
 //

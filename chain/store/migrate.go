@@ -14,11 +14,15 @@ import (
 // record is deleted and put again as its chunks, the bytes unchanged.
 // Version 4 differs from version 3 only by the "indexed" mark (txindex.go):
 // a version-2 or -3 file's index is complete, so the mark is its tip.
+// Version 5 differs from version 4 only by the records file (records.go),
+// which holds nothing yet: a version-4 file's records are all in the
+// tree, where version 5 reads them.
 //
-// The first transaction sets the version to 4, the index mark and, from
-// version 2, the migrating mark, so a version-2 or -3 build refuses the
-// file from then on (a version-2 build would not find the records already
-// cut, a version-3 one would trust an index that may lag), and a
+// The first transaction sets the version to 5, the index mark (from
+// versions 2 and 3) and, from version 2, the migrating mark, so an older
+// build refuses the file from then on (a version-2 build would not find
+// the records already cut, a version-3 one would trust an index that may
+// lag, a version-4 one would not find the records in the file), and a
 // conversion cut short by a crash or a kill resumes at the next Open.
 // Each later transaction converts records worth up to migrateBudget
 // bytes, so memory stays bounded whatever the chain's length, and a
@@ -38,10 +42,11 @@ const keyMigrating = "migrating"
 var migrateBudget = 32 << 20
 
 // needsMigration reports whether a store whose meta bucket is meta must
-// be converted before use: version 2 or 3, or version 4 with the mark
-// left by a conversion of block records that did not finish.
+// be converted before use: version 2, 3 or 4, or this version with the
+// mark left by a conversion of block records that did not finish (a
+// version-4 file may hold that mark too).
 func needsMigration(meta *bolt.Bucket, version uint32) bool {
-	return version == 2 || version == 3 || (version == SchemaVersion && meta.Get([]byte(keyMigrating)) != nil)
+	return version == 2 || version == 3 || version == 4 || (version == SchemaVersion && meta.Get([]byte(keyMigrating)) != nil)
 }
 
 // migrateFrom converts db to SchemaVersion: the version and the index
@@ -64,13 +69,17 @@ func migrateFrom(db *bolt.DB) error {
 		if version == SchemaVersion {
 			return nil
 		}
-		tip, height, ok, err := storedTip(bk)
-		if err != nil {
-			return err
-		}
-		if ok {
-			if err := bk.meta.Put([]byte(keyIndexed), appendMark(nil, height, tip)); err != nil {
+		if version < 4 {
+			// A version-2 or -3 file's index is complete: the mark is
+			// its tip. A version-4 file has its mark.
+			tip, height, ok, err := storedTip(bk)
+			if err != nil {
 				return err
+			}
+			if ok {
+				if err := bk.meta.Put([]byte(keyIndexed), appendMark(nil, height, tip)); err != nil {
+					return err
+				}
 			}
 		}
 		return bk.meta.Put([]byte(keyVersion), binary.BigEndian.AppendUint32(nil, SchemaVersion))

@@ -203,7 +203,7 @@ func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 		return h, nil
 	}
 	err := s.view(func(tx *bolt.Tx) error {
-		v := openView(tx, nil)
+		v := openView(tx, nil, s.recs)
 		b, err := v.get(&v.txindex, bucketTxIndex, txid[:])
 		if err != nil {
 			return err
@@ -250,7 +250,7 @@ func (s *Store) read(fn func(*txView) error) error {
 		return boltErr(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	return fn(openView(tx, pb))
+	return fn(openView(tx, pb, s.recs))
 }
 
 // readOne is a single read of the txView: read returning what fn does.
@@ -267,7 +267,9 @@ func readOne[T any](s *Store, fn func(*txView) (T, error)) (T, error) {
 // openView returns a txView on tx over the pending batches pb. It opens
 // no bucket: each is opened on first use, as opening one costs as much as
 // a read, and a single read (Meta, TxLocation) needs two of the four.
-func openView(tx *bolt.Tx, pb pendingBatches) *txView { return &txView{tx: tx, pb: pb} }
+func openView(tx *bolt.Tx, pb pendingBatches, recs *recordsFile) *txView {
+	return &txView{tx: tx, pb: pb, recs: recs}
+}
 
 // txView is chain.StoreView inside one read transaction, each bucket
 // opened once, with the memtable's pending batches over it. The store's
@@ -280,6 +282,8 @@ type txView struct {
 	// thousands, and a Get costs bbolt a cursor of its own each.
 	key []byte
 	cur *bolt.Cursor
+	// recs is the store's records file, where large block records are.
+	recs *recordsFile
 }
 
 // bucket returns the bucket name, opening it into *slot on first use.
@@ -327,7 +331,7 @@ func (v *txView) record(h chain.Hash, head bool) (indexRecord, []byte, error) {
 	if err != nil {
 		return rec, nil, err
 	}
-	r, _, err := readRecord(b, rec.height, h, head)
+	r, _, err := readRecord(b, v.recs, rec.height, h, head)
 	if err != nil {
 		return rec, nil, err
 	}

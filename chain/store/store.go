@@ -23,8 +23,10 @@ import (
 // the meta; version 2 files them under height and hash (doc.go); version
 // 3 splits each block record into chunks (chunks.go); version 4 commits
 // the transaction index lazily, complete up to the "indexed" mark
-// (txindex.go). Open converts version-2 and version-3 files (migrate.go).
-const SchemaVersion uint32 = 4
+// (txindex.go); version 5 keeps records larger than two chunks in the
+// records file beside the store file (records.go). Open converts
+// version-2, -3 and -4 files (migrate.go).
+const SchemaVersion uint32 = 5
 
 // FileName is the store's file inside a data directory (see OpenDir).
 const FileName = "chain.db"
@@ -99,6 +101,9 @@ type Store struct {
 	maxEntries int
 	// log reports a background flush that failed (WithLogger).
 	log *slog.Logger
+	// recs is the records file, where large block records are
+	// (records.go).
+	recs *recordsFile
 	// mem holds the deferred batches, wal keeps them durable (nil: the
 	// store defers nothing), recBuf is the buffer a record is encoded
 	// in (under applyMu).
@@ -170,21 +175,35 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{db: db, maxEntries: entryBound(), log: cfg.log}
 	s.mem.scale = jitterScale()
-	// The log's batches are committed before catchUp, which then
-	// indexes their blocks' transactions with any others above the mark.
-	w, batches, err := openWAL(path+WALSuffix, cfg.noSync, s.fileTip())
+	// The records file first: the log's batches and catchUp write and
+	// read records. The log's batches are committed before catchUp,
+	// which then indexes their blocks' transactions with any others
+	// above the mark.
+	var end uint64
+	err = db.View(func(tx *bolt.Tx) error {
+		var err error
+		end, err = recordsEnd(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyRecords)))
+		return err
+	})
 	if err == nil {
-		s.wal = w
-		if err = s.replayWAL(batches); err != nil {
-			_ = w.close()
+		s.recs, err = openRecords(path+RecordsSuffix, end, cfg.noSync, s.log)
+	}
+	var w *wal
+	if err == nil {
+		var batches []*chain.Batch
+		if w, batches, err = openWAL(path+WALSuffix, cfg.noSync, s.fileTip()); err == nil {
+			s.wal = w
+			err = s.replayWAL(batches)
 		}
 	}
 	if err == nil {
-		if err = catchUp(db, cfg.log); err != nil {
-			_ = w.close()
-		}
+		err = catchUp(db, s.recs, cfg.log)
 	}
 	if err != nil {
+		if w != nil {
+			_ = w.close()
+		}
+		_ = s.recs.close()
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -213,7 +232,7 @@ func prepare(db *bolt.DB) error {
 		got := binary.BigEndian.Uint32(v)
 		migrate = needsMigration(meta, got)
 		if got != SchemaVersion && !migrate {
-			return fmt.Errorf("%w: file has version %d, this build reads version %d and converts versions 2 and 3; "+
+			return fmt.Errorf("%w: file has version %d, this build reads version %d and converts versions 2, 3 and 4; "+
 				"move the file aside and start again: the node downloads the chain from its peers (docs/operator.md)", ErrSchema, got, SchemaVersion)
 		}
 		for _, name := range allBuckets() {
@@ -283,8 +302,15 @@ func (s *Store) Close() error {
 			ferr = err
 		}
 	}
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
+	// The records file after bbolt, whose Close waits for the reads
+	// that may still read it.
+	dbErr := s.db.Close()
+	recErr := s.recs.close()
+	if dbErr != nil {
+		return fmt.Errorf("close store: %w", dbErr)
+	}
+	if recErr != nil && ferr == nil {
+		ferr = recErr
 	}
 	// Lookups end with the file, whether or not the set and the
 	// memtable were written.

@@ -408,7 +408,7 @@ func (s *Store) commitIndex(p *plan, fill func(*buckets) error) error {
 // it empty the bucket and index the whole main chain. Each transaction indexes up to
 // reindexBudget transactions and moves the mark, so a rebuild cut short
 // resumes.
-func catchUp(db *bolt.DB, log *slog.Logger) error {
+func catchUp(db *bolt.DB, recs *recordsFile, log *slog.Logger) error {
 	var from uint64
 	var tipHeight uint64
 	var rebuild string
@@ -480,7 +480,7 @@ func catchUp(db *bolt.DB, log *slog.Logger) error {
 	for from <= tipHeight {
 		err := db.Update(func(tx *bolt.Tx) error {
 			var err error
-			from, err = indexBlocks(tx, from, tipHeight)
+			from, err = indexBlocks(tx, recs, from, tipHeight)
 			return err
 		})
 		if err != nil {
@@ -493,7 +493,7 @@ func catchUp(db *bolt.DB, log *slog.Logger) error {
 // indexBlocks indexes the main chain's blocks from height from up to to,
 // stopping after the block that takes it past reindexBudget transactions,
 // and moves the mark to the last one. It returns the next height.
-func indexBlocks(tx *bolt.Tx, from, to uint64) (uint64, error) {
+func indexBlocks(tx *bolt.Tx, recs *recordsFile, from, to uint64) (uint64, error) {
 	bk, err := openBuckets(tx)
 	if err != nil {
 		return from, err
@@ -506,7 +506,7 @@ func indexBlocks(tx *bolt.Tx, from, to uint64) (uint64, error) {
 		if last, err = decodeHash(v); err != nil {
 			return height, fmt.Errorf("main chain: %w", err)
 		}
-		rec, _, err := readRecord(bk.blocks, height, last, false)
+		rec, _, err := readRecord(bk.blocks, recs, height, last, false)
 		if err != nil {
 			return height, err
 		}

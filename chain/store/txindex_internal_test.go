@@ -89,7 +89,9 @@ func CloseWithoutFlush(s *Store) error {
 	if s.wal != nil {
 		_ = s.wal.close() // its records stay, as after a crash
 	}
-	return s.db.Close()
+	err := s.db.Close()
+	_ = s.recs.close()
+	return err
 }
 
 // HoldFlushes makes every background flush of the index started from
@@ -132,7 +134,9 @@ func Crash(s *Store) error {
 	if s.wal != nil {
 		_ = s.wal.close() // its records stay, as after a crash
 	}
-	return s.db.Close()
+	err := s.db.Close()
+	_ = s.recs.close()
+	return err
 }
 
 // SetPendingBounds sets the pending set's bounds for the rest of t.
@@ -298,7 +302,7 @@ func CatchUpOnce(t testing.TB, path string, tip uint64, budget int) uint64 {
 		if err != nil {
 			return err
 		}
-		_, err = indexBlocks(tx, height+1, tip)
+		_, err = indexBlocks(tx, nil, height+1, tip)
 		return err
 	})
 	if err != nil {

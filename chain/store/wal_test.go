@@ -18,7 +18,7 @@ import (
 func copyStore(t *testing.T, path string) string {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), store.FileName)
-	for _, suffix := range []string{"", store.WALSuffix} {
+	for _, suffix := range []string{"", store.WALSuffix, store.RecordsSuffix} {
 		src, err := os.Open(path + suffix)
 		if err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/big"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,13 +60,7 @@ func chunksOf(t *testing.T, s *Store, height uint64, h chain.Hash) [][]byte {
 // its chunks; deleting the block leaves none.
 func TestRecordChunks(t *testing.T) {
 	withChunkedRecords(t)
-	undoOf := func(n int) *chain.Undo {
-		u := &chain.Undo{}
-		for i := range n {
-			u.Entries = append(u.Entries, chain.UndoEntry{Address: string(rune('a'+i%26)) + "addr", Prev: chain.Account{Balance: int64(i)}})
-		}
-		return u
-	}
+	undoOf := undoOfSize
 	for _, tc := range []struct {
 		name string
 		txs  int
@@ -99,19 +92,7 @@ func TestRecordChunks(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				if got, err := s.Block(h); err != nil || !reflect.DeepEqual(got.Encode(), blk.Encode()) {
-					t.Fatalf("Block = %v, %v", got, err)
-				}
-				if got, err := s.BlockBytes(h); err != nil || !bytes.Equal(got, blk.Encode()) {
-					t.Fatalf("BlockBytes: %d bytes, %v; want %d", len(got), err, blk.EncodedSize())
-				}
-				if got, err := s.Meta(h); err != nil || got.Size != m.Size || got.TxCount != m.TxCount || got.Header != m.Header {
-					t.Fatalf("Meta = %+v, %v; want %+v", got, err, m)
-				}
-				got, err := s.Undo(h)
-				if u == nil && !errors.Is(err, chain.ErrNotFound) || u != nil && (err != nil || !reflect.DeepEqual(got, u)) {
-					t.Fatalf("Undo = %d entries, %v", len(got.Entries), err)
-				}
+				checkBlock(t, s, blk, m, u)
 				var undoLen int
 				if u != nil {
 					enc, err := encodeUndo(u)

@@ -41,7 +41,7 @@ func storeBlock(t *testing.T, s *Store, blk *chain.Block, m *chain.BlockMeta, u 
 func checkBlock(t *testing.T, s *Store, blk *chain.Block, m *chain.BlockMeta, u *chain.Undo) {
 	t.Helper()
 	h := m.Hash
-	if got, err := s.Block(h); err != nil || got.Hash() != h {
+	if got, err := s.Block(h); err != nil || !bytes.Equal(got.Encode(), blk.Encode()) {
 		t.Fatalf("Block = %v, %v", got != nil, err)
 	}
 	if got, err := s.BlockBytes(h); err != nil || !bytes.Equal(got, blk.Encode()) {

@@ -25,12 +25,18 @@ func cpuTime(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// storeSize is the store's bytes on disk: its file and the records file
+// that holds large blocks' records.
 func storeSize(tb testing.TB, h *harness) int64 {
-	fi, err := os.Stat(filepath.Join(h.dir, store.FileName))
-	if err != nil {
-		tb.Fatal(err)
+	var size int64
+	for _, name := range []string{store.FileName, store.FileName + store.RecordsSuffix} {
+		fi, err := os.Stat(filepath.Join(h.dir, name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		size += fi.Size()
 	}
-	return fi.Size()
+	return size
 }
 
 // BenchmarkDoSLowWorkSiblingFlood measures issue 12's first attack on

@@ -327,9 +327,16 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 // index. It reads before anything is written, so a block deleted by this
 // batch is still found.
 func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
-	end, err := recordsEnd(bk.meta.Get([]byte(keyRecords)))
+	id, end, committed, err := decodeRecordsMeta(bk.meta.Get([]byte(keyRecords)))
 	if err != nil {
 		return err
+	}
+	if p.recs != nil {
+		if !committed {
+			end = uint64(recordsHeaderSize) // the store's first records
+		} else if id != p.recs.id {
+			return fmt.Errorf("%w: the records file is another store's", ErrCorrupt)
+		}
 	}
 	p.recBase, p.recEnd, p.appends = end, end, p.appends[:0]
 	for h, m := range b.Metas {
@@ -394,7 +401,8 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
 		p.putRecord(height, h, appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo), oldAt)
 	}
 	if len(p.appends) > 0 {
-		at := p.mem.mark(8)
+		at := p.mem.mark(recordsMetaSize)
+		p.mem.buf = append(p.mem.buf, p.recs.id[:]...)
 		p.mem.buf = binary.BigEndian.AppendUint64(p.mem.buf, p.recEnd)
 		p.meta = append(p.meta, write{key: []byte(keyRecords), val: p.mem.cut(at)})
 	}
@@ -497,6 +505,9 @@ func (p *plan) commit(bk *buckets) error {
 	if synced != nil {
 		// The records must be on disk before the transaction that points
 		// to them commits.
+		// A failed sync fails the transaction, so bbolt commits
+		// nothing: the store goes on, and the next records are written
+		// over these from the same committed length, and synced again.
 		err := <-synced
 		synced = nil
 		if err != nil {

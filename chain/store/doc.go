@@ -27,7 +27,8 @@
 //	          "indexed"                   height uint64 | hash (32): the main-chain block
 //	                                      up to which txindex is complete (the mark)
 //	          "version"                   schema version uint32
-//	          "records"                   uint64: the records file's committed length
+//	          "records"                   the records file's id (16) | its committed
+//	                                      length uint64, header included
 //
 // A block record is cut into chunks of 8,126 bytes (recordChunk), the
 // last one 1 to 8,126 bytes, filed under indexes 0, 1, 2, ... in order;
@@ -44,8 +45,10 @@
 // ("chain.db-records"), and the blocks bucket holds only its pointer,
 // under chunk index 0xffff (records.go says why: bbolt writes every byte
 // it is given through its pages). The file is the records one after the
-// other, with nothing between them; the meta bucket's "records" key
-// holds its committed length (absent: zero). A batch's records are
+// other, with nothing between them, after a 24-byte header: the magic
+// "gcrec" 0 0 1 and the file's id, 16 random bytes drawn when the store
+// creates it. The meta bucket's "records" key holds that id and the
+// committed length (absent until the first record commits). A batch's records are
 // written from there in its own transaction, synced, and only then is
 // the transaction committed, with the new length; so a pointer always
 // names bytes on disk, and bytes below the committed length are never
@@ -54,9 +57,10 @@
 // or from the tree to the file if it grows past them, its chunks
 // deleted); a block deleted takes its pointer with it. The bytes they
 // leave behind stay in the file, unread: reorganisations grow it by what
-// they rewrite. A pointer beside a chunk, one of another size, past the
-// file's end, or whose bytes fail their CRC is ErrCorrupt (a meta reads
-// only the first 8,126 bytes and checks their own CRC).
+// they rewrite. A pointer of another size, past the file's end, or whose
+// bytes fail their CRC is ErrCorrupt, and so is a pointer beside a chunk
+// when the record is read whole (a meta reads only the first 8,126 bytes
+// and checks their own CRC).
 //
 // An undo record is the entry count uint32, then per entry the address,
 // the balance int64 and the nonce uint64; a block that is not connected
@@ -225,11 +229,12 @@
 // Opening is O(1) in the length of the chain: bbolt maps the file and
 // loads its list of free pages (about one large batch's worth), then the
 // store checks the schema version, the buckets, and that the mark is the
-// tip, cuts the records file to its committed length (what a transaction
-// that did not commit left past it; a file shorter than that is
-// ErrCorrupt, and one that holds bytes while the store has committed
-// none, another store's perhaps, is renamed aside, not cut), and reads
-// the log. Nothing else is read or scanned. The
+// tip, checks the records file's header against the store's id and
+// cuts the file to its committed length (what a transaction that did not
+// commit left past it; a file that is missing, shorter, or has another
+// id is ErrCorrupt and left as it is; while the store has committed no
+// record, a file holding more than a header is renamed aside, never
+// cut), and reads the log. Nothing else is read or scanned. The
 // exceptions: after a crash, the log's records (a group's at most, 80
 // blocks or 1.25 MiB of blocks, and the batches logged while it was
 // written: twice that, and one block more, up to 512 KiB, if a block

@@ -51,7 +51,8 @@ func needsMigration(meta *bolt.Bucket, version uint32) bool {
 
 // migrateFrom converts db to SchemaVersion: the version and the index
 // mark first, then the version-2 block records into chunks (a version-3
-// file may still have some, if a conversion from version 2 was cut short).
+// or -4 file may still have some, if a conversion from version 2 was cut
+// short).
 func migrateFrom(db *bolt.DB) error {
 	var cut bool
 	err := db.Update(func(tx *bolt.Tx) error {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,7 +32,8 @@ import (
 // its group is committed).
 //
 // The meta bucket's keyRecords holds the file's committed length: the
-// end of the last record a committed transaction points to. A batch's
+// end of the last record a committed transaction points to (and the
+// file's id, below). A batch's
 // records are written from there, inside the batch's bbolt write
 // transaction (bbolt's one writer, so two batches never write at once),
 // and synced before bbolt commits it; the new end is put in the same
@@ -39,9 +41,8 @@ import (
 // disk, and bytes below the committed end are never written again. A
 // transaction that fails leaves its records past the end, where the
 // next one writes over them; a crash may leave them too, and Open cuts
-// the file to the end (a file that holds bytes while the store commits
-// none is moved aside instead: it is another store's, or the leftover of
-// a first write that never committed). A record rewritten (its undo record put
+// the file to the end once its header shows it is the store's own
+// (openRecords). A record rewritten (its undo record put
 // or dropped) or deleted leaves its old bytes in the file, unread: the
 // file grows by what reorganisations rewrite, as a block file does.
 const (
@@ -64,52 +65,154 @@ var fileRecordMin = 2 * recordChunk
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// The records file begins with a header, recordsMagic and the store's
+// records id (16 random bytes drawn when the file is created), and the
+// meta bucket's keyRecords holds that id and the committed length: so a
+// store never cuts or writes over a records file that is not its own.
+const (
+	recordsMagic      = "gcrec\x00\x00\x01"
+	recordsIDSize     = 16
+	recordsHeaderSize = len(recordsMagic) + recordsIDSize
+	recordsMetaSize   = recordsIDSize + 8
+)
+
 // recordsFile is the store's records file.
 type recordsFile struct {
 	f      *os.File
+	id     [recordsIDSize]byte
 	noSync bool
 }
 
-// openRecords opens or creates the records file at path and cuts it to
-// end, the committed length: what lies past it was written by a
-// transaction that did not commit. A file shorter than end lost records
-// the store points to. A file that holds bytes while end is zero is not
-// cut but renamed aside (path, ".orphan." and the time), logged: a
-// store with no record committed may be a chain.db started afresh beside
-// another store's records file, which cutting would destroy. A created
-// file's directory entry is synced, as the log's is.
-func openRecords(path string, end uint64, noSync bool, log *slog.Logger) (*recordsFile, error) {
-	if fi, err := os.Stat(path); err == nil && end == 0 && fi.Size() > 0 {
-		aside := path + ".orphan." + time.Now().UTC().Format("20060102T150405Z")
-		if err := os.Rename(path, aside); err != nil {
-			return nil, fmt.Errorf("records file: %w", err)
-		}
-		log.Warn("moved aside a records file the store holds no record of", "file", path, "to", aside, "bytes", fi.Size())
-	}
-	_, statErr := os.Stat(path)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
+// openRecords opens the records file at path for a store whose meta
+// bucket holds meta under keyRecords, or creates it.
+//
+// A store that committed records (meta set) needs its own file: one
+// whose header holds another id, or none, or that is shorter than the
+// committed length, is ErrCorrupt, and left as it is. Past the committed
+// length lie the records of a transaction that did not commit: the file
+// is cut there.
+//
+// A store that committed none takes a file that holds its header alone
+// (one it created and never wrote a record to); any other file with
+// bytes is renamed aside (path, ".orphan.", the time and a number),
+// logged, never cut: a chain.db started afresh beside another store's
+// records file, or the first records of a transaction that did not
+// commit. A created file's header is synced, and its directory entry, as
+// the log's is.
+func openRecords(path string, meta []byte, noSync bool, log *slog.Logger) (*recordsFile, error) {
+	id, end, committed, err := decodeRecordsMeta(meta)
 	if err != nil {
+		return nil, err
+	}
+	if committed {
+		return openOwnRecords(path, id, end, noSync)
+	}
+	r := &recordsFile{noSync: noSync}
+	if r.f, err = os.OpenFile(path, os.O_RDWR, 0); err == nil {
+		hdr, herr := readHeader(r.f)
+		if herr == nil && hdr.size == int64(recordsHeaderSize) {
+			r.id = hdr.id
+			return r, nil
+		}
+		_ = r.f.Close()
+		if herr == nil && hdr.size == 0 {
+			err = os.Remove(path)
+		} else {
+			err = moveAside(path, log)
+		}
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("records file: %w", err)
 	}
-	r := &recordsFile{f: f, noSync: noSync}
-	fi, err := f.Stat()
-	if err == nil {
-		switch size := uint64(fi.Size()); {
-		case size < end:
-			err = fmt.Errorf("%w: %s is %d bytes, and the store's records end at %d: "+
-				"it is not the file this store wrote (docs/operator.md)", ErrCorrupt, path, size, end)
-		case size > end:
-			err = f.Truncate(int64(end))
+	if r.f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode); err != nil {
+		return nil, fmt.Errorf("records file: %w", err)
+	}
+	if _, err = rand.Read(r.id[:]); err == nil {
+		if _, err = r.f.WriteAt(append([]byte(recordsMagic), r.id[:]...), 0); err == nil && !noSync {
+			err = fdatasync(r.f)
 		}
 	}
-	if err == nil && errors.Is(statErr, os.ErrNotExist) {
+	if err == nil {
 		err = syncDir(filepath.Dir(path), noSync)
+	}
+	if err != nil {
+		_ = r.f.Close()
+		return nil, fmt.Errorf("records file: %w", err)
+	}
+	return r, nil
+}
+
+// openOwnRecords opens the records file of a store that committed
+// records up to end, under id.
+func openOwnRecords(path string, id [recordsIDSize]byte, end uint64, noSync bool) (*recordsFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: records file %s is missing, and the store holds records in it (docs/operator.md)", ErrCorrupt, path)
+		}
+		return nil, fmt.Errorf("records file: %w", err)
+	}
+	hdr, err := readHeader(f)
+	switch {
+	case err != nil:
+	case hdr.id != id:
+		err = fmt.Errorf("%w: %s is another store's records file (docs/operator.md)", ErrCorrupt, path)
+	case uint64(hdr.size) < end:
+		err = fmt.Errorf("%w: %s is %d bytes, and the store's records end at %d (docs/operator.md)", ErrCorrupt, path, hdr.size, end)
+	case uint64(hdr.size) > end:
+		err = f.Truncate(int64(end))
 	}
 	if err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("records file: %w", err)
 	}
-	return r, nil
+	return &recordsFile{f: f, id: id, noSync: noSync}, nil
+}
+
+// header is what readHeader finds: the file's size and its id.
+type header struct {
+	size int64
+	id   [recordsIDSize]byte
+}
+
+// readHeader reads f's size and header; a file of bytes that are not a
+// header (or too few) is ErrCorrupt, an empty one has the zero id.
+func readHeader(f *os.File) (header, error) {
+	var h header
+	fi, err := f.Stat()
+	if err != nil {
+		return h, err
+	}
+	if h.size = fi.Size(); h.size == 0 {
+		return h, nil
+	}
+	buf := make([]byte, recordsHeaderSize)
+	if _, err := f.ReadAt(buf, 0); err != nil || string(buf[:len(recordsMagic)]) != recordsMagic {
+		return h, fmt.Errorf("%w: %s does not begin with a records file's header", ErrCorrupt, f.Name())
+	}
+	copy(h.id[:], buf[len(recordsMagic):])
+	return h, nil
+}
+
+// moveAside renames the file at path to a name of its own beside it,
+// never one that exists.
+func moveAside(path string, log *slog.Logger) error {
+	stamp := time.Now().UTC().Format("20060102T150405.000000000Z")
+	for n := 0; n < 100; n++ {
+		aside := fmt.Sprintf("%s.orphan.%s.%d", path, stamp, n)
+		err := os.Link(path, aside)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err == nil {
+			err = os.Remove(path)
+		}
+		if err == nil {
+			log.Warn("moved aside a records file this store holds no record in", "file", path, "to", aside)
+		}
+		return err
+	}
+	return fmt.Errorf("no free name to move %s aside", path)
 }
 
 // write writes recs one after the other from offset at, then starts the
@@ -188,14 +291,20 @@ func decodePointer(v []byte) (off uint64, n, sum, headSum uint32) {
 		binary.BigEndian.Uint32(v[12:]), binary.BigEndian.Uint32(v[16:])
 }
 
-// recordsEnd is the committed length of the records file, from the meta
-// bucket (zero when no record went to the file yet).
-func recordsEnd(meta []byte) (uint64, error) {
-	switch len(meta) {
+// decodeRecordsMeta splits the meta bucket's keyRecords value: the
+// records id and the committed length; committed is false when the
+// store wrote no record yet (no value).
+func decodeRecordsMeta(v []byte) (id [recordsIDSize]byte, end uint64, committed bool, err error) {
+	switch len(v) {
 	case 0:
-		return 0, nil
-	case 8:
-		return binary.BigEndian.Uint64(meta), nil
+		return id, 0, false, nil
+	case recordsMetaSize:
+		copy(id[:], v)
+		end = binary.BigEndian.Uint64(v[recordsIDSize:])
+		if end < uint64(recordsHeaderSize) {
+			return id, 0, false, fmt.Errorf("%w: records end at %d, inside the header", ErrCorrupt, end)
+		}
+		return id, end, true, nil
 	}
-	return 0, fmt.Errorf("%w: records end is %d bytes, want 8", ErrCorrupt, len(meta))
+	return id, 0, false, fmt.Errorf("%w: records value is %d bytes, want %d", ErrCorrupt, len(v), recordsMetaSize)
 }

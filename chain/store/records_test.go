@@ -89,8 +89,8 @@ func TestRecordsFile(t *testing.T) {
 		t.Fatalf("filed under the block: %x, want its pointer alone", keys)
 	}
 	rec := appendBlockRecord(nil, big.Encode(), nil)
-	if got := recordsSize(t, path); got != int64(len(rec)) {
-		t.Fatalf("records file is %d bytes, want the record's %d", got, len(rec))
+	if got := recordsSize(t, path); got != int64(recordsHeaderSize+len(rec)) {
+		t.Fatalf("records file is %d bytes, want the header and the record's %d", got, len(rec))
 	}
 	checkBlock(t, s, big, bm, nil)
 
@@ -101,7 +101,7 @@ func TestRecordsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkBlock(t, s, big, bm, u)
-	if got := recordsSize(t, path); got <= int64(2*len(rec)) {
+	if got := recordsSize(t, path); got <= int64(recordsHeaderSize+2*len(rec)) {
 		t.Fatalf("records file is %d bytes after the record was written again, want over %d", got, 2*len(rec))
 	}
 	s.Close()
@@ -220,7 +220,7 @@ func TestRecordsFileCorrupt(t *testing.T) {
 	}{
 		{"a byte of the header's merkle root flipped", func(t *testing.T, path string) {
 			// A header that still decodes: only the CRC tells.
-			flipRecordByte(t, path, int64(bytes.Index(appendBlockRecord(nil, blk.Encode(), nil), m.Header.MerkleRoot[:])))
+			flipRecordByte(t, path, int64(recordsHeaderSize+bytes.Index(appendBlockRecord(nil, blk.Encode(), nil), m.Header.MerkleRoot[:])))
 		}, true},
 		{"a byte of the tail flipped", func(t *testing.T, path string) { flipRecordByte(t, path, 30_000) }, false},
 		{"pointer past the end", func(t *testing.T, path string) {
@@ -359,7 +359,7 @@ func TestRecordsFileBatch(t *testing.T) {
 		m   *chain.BlockMeta
 	}
 	var all []stored
-	var size int
+	size := recordsHeaderSize
 	for i, n := range []int{300, 250, 200} {
 		blk, m := bigBlock(uint64(3+i), n)
 		b.Blocks[m.Hash], b.Metas[m.Hash] = blk, m
@@ -373,7 +373,7 @@ func TestRecordsFileBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := recordsSize(t, path); got != int64(size) {
-		t.Fatalf("records file is %d bytes, want the three records' %d", got, size)
+		t.Fatalf("records file is %d bytes, want the header and the three records' %d", got, size)
 	}
 	if s, err = Open(path); err != nil {
 		t.Fatal(err)
@@ -407,8 +407,8 @@ func TestRecordsFileOrphan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := recordsSize(t, path); got != 0 {
-		t.Fatalf("the new store's records file is %d bytes, want 0", got)
+	if got := recordsSize(t, path); got != int64(recordsHeaderSize) {
+		t.Fatalf("the new store's records file is %d bytes, want its header's %d", got, recordsHeaderSize)
 	}
 	aside, err := filepath.Glob(path + RecordsSuffix + ".orphan.*")
 	if err != nil || len(aside) != 1 {
@@ -420,4 +420,63 @@ func TestRecordsFileOrphan(t *testing.T) {
 	other, om := bigBlock(4, 250)
 	storeBlock(t, s, other, om, nil)
 	checkBlock(t, s, other, om, nil)
+}
+
+// TestRecordsFileOfAnotherStore: a store that holds records refuses a
+// records file with another store's header, and leaves it as it is; a
+// store that holds none moves such files aside, each under a name of its
+// own, and keeps a file that holds its own header alone.
+func TestRecordsFileOfAnotherStore(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	for i, path := range []string{a, b} {
+		s, err := Open(path, WithNoSync(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, m := bigBlock(uint64(3+i), 250+50*i) // b's file the longer: only the id refuses it
+		storeBlock(t, s, blk, m, nil)
+		s.Close()
+	}
+	bSize := recordsSize(t, b)
+	if err := os.Rename(b+RecordsSuffix, a+RecordsSuffix); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(a); !errors.Is(err, ErrCorrupt) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open beside another store's records file: %v, want ErrCorrupt", err)
+	}
+	if got := recordsSize(t, a); got != bSize {
+		t.Fatalf("the other store's records file is %d bytes after the refused Open, want its %d", got, bSize)
+	}
+
+	fresh := filepath.Join(dir, "fresh.db")
+	for range 2 {
+		if err := os.WriteFile(fresh+RecordsSuffix, []byte("not a header, and more bytes than one"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(fresh, WithNoSync(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	if aside, _ := filepath.Glob(fresh + RecordsSuffix + ".orphan.*"); len(aside) != 2 {
+		t.Fatalf("files moved aside: %v, want two", aside)
+	}
+	before, err := os.ReadFile(fresh + RecordsSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(fresh, WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	after, err := os.ReadFile(fresh + RecordsSuffix)
+	if aside, _ := filepath.Glob(fresh + RecordsSuffix + ".orphan.*"); err != nil || len(aside) != 2 || !bytes.Equal(after, before) {
+		t.Fatalf("a file holding the store's header alone was not kept: %d moved aside", len(aside))
+	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -179,14 +180,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// read records. The log's batches are committed before catchUp,
 	// which then indexes their blocks' transactions with any others
 	// above the mark.
-	var end uint64
+	var meta []byte
 	err = db.View(func(tx *bolt.Tx) error {
-		var err error
-		end, err = recordsEnd(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyRecords)))
-		return err
+		meta = bytes.Clone(tx.Bucket([]byte(bucketMeta)).Get([]byte(keyRecords)))
+		return nil
 	})
 	if err == nil {
-		s.recs, err = openRecords(path+RecordsSuffix, end, cfg.noSync, s.log)
+		s.recs, err = openRecords(path+RecordsSuffix, meta, cfg.noSync, s.log)
 	}
 	var w *wal
 	if err == nil {
@@ -212,7 +212,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 // prepare checks the schema of an existing store, or lays out a new one.
 // The check is a read transaction, so opening a store of this version
-// writes nothing here; a version-2 or -3 store is converted first
+// writes nothing here; a version-2, -3 or -4 store is converted first
 // (migrate.go).
 func prepare(db *bolt.DB) error {
 	fresh, migrate := false, false

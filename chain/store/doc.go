@@ -40,27 +40,26 @@
 // entry under its height and hash with it.
 //
 // A record of more than two chunks (16,252 bytes: a block of about 70
-// transfers or more) is not cut into chunks: it is appended to the
-// records file, the store file's path and RecordsSuffix
-// ("chain.db-records"), and the blocks bucket holds only its pointer,
-// under chunk index 0xffff (records.go says why: bbolt writes every byte
-// it is given through its pages). The file is the records one after the
-// other, with nothing between them, after a 24-byte header: the magic
-// "gcrec" 0 0 1 and the file's id, 16 random bytes drawn when the store
-// creates it. The meta bucket's "records" key holds that id and the
-// committed length (absent until the first record commits). A batch's records are
-// written from there in its own transaction, synced, and only then is
-// the transaction committed, with the new length; so a pointer always
-// names bytes on disk, and bytes below the committed length are never
-// written again. A record rewritten goes to the file's end again (and
-// to the tree if it shrinks to two chunks or fewer, its pointer deleted,
-// or from the tree to the file if it grows past them, its chunks
-// deleted); a block deleted takes its pointer with it. The bytes they
-// leave behind stay in the file, unread: reorganisations grow it by what
-// they rewrite. A pointer of another size, past the file's end, or whose
-// bytes fail their CRC is ErrCorrupt, and so is a pointer beside a chunk
-// when the record is read whole (a meta reads only the first 8,126 bytes
-// and checks their own CRC).
+// transfers or more) is not cut into chunks: it is appended to the records
+// file, the store file's path and RecordsSuffix ("chain.db-records"), and
+// the blocks bucket holds only its pointer, under chunk index 0xffff
+// (records.go says why: bbolt writes every byte it is given through its
+// pages). The file is the records one after the other, with nothing
+// between them, after a 24-byte header: the magic "gcrec" 0 0 1 and the
+// file's id, 16 random bytes drawn when the store creates it. The meta
+// bucket's "records" key holds that id and the committed length (absent
+// until the first record commits). A batch's records are written from
+// there in its own transaction, synced, and only then is the transaction
+// committed, with the new length; so a pointer always names bytes on disk,
+// and bytes below the committed length are never written again. A record
+// rewritten goes to the file's end again (and to the tree if it shrinks to
+// two chunks or fewer, its pointer deleted, or from the tree to the file
+// if it grows past them, its chunks deleted); a block deleted takes its
+// pointer with it. The bytes they leave behind stay in the file, unread:
+// reorganisations grow it by what they rewrite. A pointer of another size,
+// past the file's end, or whose bytes fail their CRC is ErrCorrupt, and so
+// is a pointer beside a chunk when the record is read whole (a meta reads
+// only the first 8,126 bytes and checks their own CRC).
 //
 // An undo record is the entry count uint32, then per entry the address,
 // the balance int64 and the nonce uint64; a block that is not connected

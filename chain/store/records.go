@@ -15,36 +15,35 @@ import (
 )
 
 // A block record larger than fileRecordMin is not kept in the blocks
-// bucket's chunks but appended to the records file (the store file's
-// path and RecordsSuffix), and the bucket holds a pointer to it under
-// the block's key with chunk index pointerIndex: the record's offset in
-// the file (uint64), its length (uint32), the CRC-32C (Castagnoli) of the
-// record (uint32) and that of its first recordChunk bytes, or all of
-// them if fewer (uint32, what a meta reads), big-endian, 20 bytes. bbolt writes every byte it is given
-// through its pages: each chunk put into the tree, its leaf allocated,
-// zeroed, copied and written, and the last chunks of the record before
-// written again. A 100 KiB block's record cost a node about 0.4 ms of
-// CPU there, of a relay hop's 2 ms, against 26 µs for appending the
-// same bytes to a file (docs/benchmarks.md). Small records stay in
-// chunks, where a file would save little: most small blocks go through
-// the write-ahead log and are committed in groups (a deferred block's
-// record over the bound, with its undo record, goes to the file when
-// its group is committed).
+// bucket's chunks but appended to the records file (the store file's path
+// and RecordsSuffix), and the bucket holds a pointer to it under the
+// block's key with chunk index pointerIndex: the record's offset in the
+// file (uint64), its length (uint32), the CRC-32C (Castagnoli) of the
+// record (uint32) and that of its first recordChunk bytes, or all of them
+// if fewer (uint32, what a meta reads), big-endian, 20 bytes. bbolt writes
+// every byte it is given through its pages: each chunk put into the tree,
+// its leaf allocated, zeroed, copied and written, and the last chunks of
+// the record before written again. A 100 KiB block's record cost a node
+// about 0.4 ms of CPU there, of a relay hop's 2 ms, against 26 µs for
+// appending the same bytes to a file (docs/benchmarks.md). Small records
+// stay in chunks, where a file would save little: most small blocks go
+// through the write-ahead log and are committed in groups (a deferred
+// block's record over the bound, with its undo record, goes to the file
+// when its group is committed).
 //
-// The meta bucket's keyRecords holds the file's committed length: the
-// end of the last record a committed transaction points to (and the
-// file's id, below). A batch's
-// records are written from there, inside the batch's bbolt write
-// transaction (bbolt's one writer, so two batches never write at once),
-// and synced before bbolt commits it; the new end is put in the same
-// transaction. So every pointer a reader finds names bytes already on
+// The meta bucket's keyRecords holds the file's committed length: the end
+// of the last record a committed transaction points to (and the file's id,
+// below). A batch's records are written from there, inside the batch's
+// bbolt write transaction (bbolt's one writer, so two batches never write
+// at once), and synced before bbolt commits it; the new end is put in the
+// same transaction. So every pointer a reader finds names bytes already on
 // disk, and bytes below the committed end are never written again. A
-// transaction that fails leaves its records past the end, where the
-// next one writes over them; a crash may leave them too, and Open cuts
-// the file to the end once its header shows it is the store's own
-// (openRecords). A record rewritten (its undo record put
-// or dropped) or deleted leaves its old bytes in the file, unread: the
-// file grows by what reorganisations rewrite, as a block file does.
+// transaction that fails leaves its records past the end, where the next
+// one writes over them; a crash may leave them too, and Open cuts the file
+// to the end once its header shows it is the store's own (openRecords). A
+// record rewritten (its undo record put or dropped) or deleted leaves its
+// old bytes in the file, unread: the file grows by what reorganisations
+// rewrite, as a block file does.
 const (
 	// RecordsSuffix follows the store file's path in the records
 	// file's name: "chain.db-records".

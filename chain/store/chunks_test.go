@@ -27,13 +27,45 @@ func bigBlock(height uint64, n int) (*chain.Block, *chain.BlockMeta) {
 		Status: chain.StatusConnected, Size: uint32(blk.EncodedSize()), TxCount: uint32(len(txs))}
 }
 
-// withChunkedRecords makes the store keep every record in chunks, as
-// versions 3 and 4 did, until the test ends: a version-5 store reads the
-// chunks such a file holds.
-func withChunkedRecords(t *testing.T) {
+// chunkedRecords makes the store keep every record in chunks, as
+// versions 3 and 4 did, until the function it returns is called: a
+// version-5 store reads the chunks such a file holds.
+func chunkedRecords() (restore func()) {
 	old := fileRecordMin
 	fileRecordMin = maxRecordSize
-	t.Cleanup(func() { fileRecordMin = old })
+	return func() { fileRecordMin = old }
+}
+
+// reopenTampered stores blk with its meta m in a new store, closes it,
+// runs tamper on the store file's path and returns the store opened
+// again, closed when the test ends.
+func reopenTampered(t *testing.T, blk *chain.Block, m *chain.BlockMeta, tamper func(path string)) *Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(path, WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeBlock(t, s, blk, m, nil)
+	s.Close()
+	tamper(path)
+	if s, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// wantCorrupt fails unless reading block h, whole or as its bytes, is
+// ErrCorrupt.
+func wantCorrupt(t *testing.T, s *Store, h chain.Hash) {
+	t.Helper()
+	if got, err := s.Block(h); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Block = %v, %v; want ErrCorrupt", got != nil, err)
+	}
+	if _, err := s.BlockBytes(h); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("BlockBytes: %v, want ErrCorrupt", err)
+	}
 }
 
 // chunksOf returns the keys filed under block h at height.
@@ -59,7 +91,7 @@ func chunksOf(t *testing.T, s *Store, height uint64, h chain.Hash) [][]byte {
 // undo record put alone that shrinks or grows the record leaves exactly
 // its chunks; deleting the block leaves none.
 func TestRecordChunks(t *testing.T) {
-	withChunkedRecords(t)
+	t.Cleanup(chunkedRecords())
 	undoOf := undoOfSize
 	for _, tc := range []struct {
 		name string
@@ -121,7 +153,7 @@ func TestRecordChunks(t *testing.T) {
 // TestCorruptChunks: a record whose chunks are missing, out of sequence
 // or of the wrong size reads as ErrCorrupt, never as a wrong block.
 func TestCorruptChunks(t *testing.T) {
-	withChunkedRecords(t)
+	t.Cleanup(chunkedRecords())
 	blk, m := bigBlock(3, 300)
 	h := m.Hash
 	rec := appendBlockRecord(nil, blk.Encode(), nil)
@@ -146,28 +178,10 @@ func TestCorruptChunks(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), FileName)
-			s, err := Open(path, WithNoSync(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			b := chain.NewBatch()
-			b.Blocks[h], b.Metas[h] = blk, m
-			if err := s.Apply(b); err != nil {
-				t.Fatal(err)
-			}
-			s.Close()
-			tamper(t, path, func(tx *bolt.Tx) error { return tc.fn(tx.Bucket([]byte(bucketBlocks))) })
-			if s, err = Open(path); err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			if got, err := s.Block(h); !errors.Is(err, ErrCorrupt) {
-				t.Errorf("Block = %v, %v; want ErrCorrupt", got != nil, err)
-			}
-			if _, err := s.BlockBytes(h); !errors.Is(err, ErrCorrupt) {
-				t.Errorf("BlockBytes: %v, want ErrCorrupt", err)
-			}
+			s := reopenTampered(t, blk, m, func(path string) {
+				tamper(t, path, func(tx *bolt.Tx) error { return tc.fn(tx.Bucket([]byte(bucketBlocks))) })
+			})
+			wantCorrupt(t, s, h)
 		})
 	}
 }

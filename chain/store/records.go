@@ -59,7 +59,7 @@ const (
 // fileRecordMin: a record of more bytes goes to the file, one of fewer
 // stays in the tree. Two chunks: a block of about 70 transfers or more.
 // A variable for tests, which write large records in chunks as versions
-// 3 and 4 did (withChunkedRecords).
+// 3 and 4 did (chunkedRecords).
 var fileRecordMin = 2 * recordChunk
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -244,24 +244,8 @@ func TestRecordsFileCorrupt(t *testing.T) {
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), FileName)
-			s, err := Open(path, WithNoSync(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			storeBlock(t, s, blk, m, nil)
-			s.Close()
-			tc.tamper(t, path)
-			if s, err = Open(path); err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			if got, err := s.Block(h); !errors.Is(err, ErrCorrupt) {
-				t.Errorf("Block = %v, %v; want ErrCorrupt", got != nil, err)
-			}
-			if _, err := s.BlockBytes(h); !errors.Is(err, ErrCorrupt) {
-				t.Errorf("BlockBytes: %v, want ErrCorrupt", err)
-			}
+			s := reopenTampered(t, blk, m, func(path string) { tc.tamper(t, path) })
+			wantCorrupt(t, s, h)
 			if _, err := s.Meta(h); tc.meta != errors.Is(err, ErrCorrupt) {
 				t.Errorf("Meta: %v, want ErrCorrupt %v", err, tc.meta)
 			}
@@ -294,16 +278,15 @@ func TestRecordsFromVersion4(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
 	old, om := bigBlock(3, 300)
 	func() {
-		withChunkedRecordsUntil(t, func() {
-			s, err := Open(path, WithNoSync(true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			storeBlock(t, s, old, om, nil)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-		})
+		defer chunkedRecords()()
+		s, err := Open(path, WithNoSync(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		storeBlock(t, s, old, om, nil)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}()
 	tamper(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketMeta)).Put([]byte(keyVersion), binary.BigEndian.AppendUint32(nil, 4))
@@ -334,15 +317,6 @@ func TestRecordsFromVersion4(t *testing.T) {
 		t.Fatalf("filed under the new block: %x, want its pointer alone", keys)
 	}
 	checkBlock(t, s, nb, nm, nil)
-}
-
-// withChunkedRecordsUntil keeps every record in chunks while fn runs.
-func withChunkedRecordsUntil(t *testing.T, fn func()) {
-	t.Helper()
-	old := fileRecordMin
-	fileRecordMin = maxRecordSize
-	defer func() { fileRecordMin = old }()
-	fn()
 }
 
 // TestRecordsFileBatch: several large records in one batch, synced,

@@ -504,10 +504,10 @@ func (p *plan) commit(bk *buckets) error {
 	}
 	if synced != nil {
 		// The records must be on disk before the transaction that points
-		// to them commits.
-		// A failed sync fails the transaction, so bbolt commits
-		// nothing: the store goes on, and the next records are written
-		// over these from the same committed length, and synced again.
+		// to them commits. A failed sync fails the transaction, so bbolt
+		// commits nothing: the store goes on, and the next records are
+		// written over these from the same committed length, and synced
+		// again.
 		err := <-synced
 		synced = nil
 		if err != nil {

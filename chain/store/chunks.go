@@ -64,16 +64,19 @@ type stored struct {
 func (p *plan) putRecord(height uint64, h chain.Hash, rec []byte, old stored) {
 	n := chunkCount(len(rec))
 	toFile := p.recs != nil && len(rec) > fileRecordMin
-	if toFile {
-		n = 0
+	if toFile || old.file {
 		at := p.mem.mark(chunkKeySize)
 		p.mem.buf = chunkKey(p.mem.buf, height, h, pointerIndex)
-		key := p.mem.cut(at)
-		at = p.mem.mark(pointerSize)
-		p.mem.buf = appendPointer(p.mem.buf, p.recEnd, rec)
-		p.blocks = append(p.blocks, write{key: key, val: p.mem.cut(at)})
-		p.appends = append(p.appends, rec)
-		p.recEnd += uint64(len(rec))
+		w := write{key: p.mem.cut(at)} // the old pointer's deletion, unless the record goes to the file
+		if toFile {
+			n = 0
+			at = p.mem.mark(pointerSize)
+			p.mem.buf = appendPointer(p.mem.buf, p.recEnd, rec)
+			w.val = p.mem.cut(at)
+			p.appends = append(p.appends, rec)
+			p.recEnd += uint64(len(rec))
+		}
+		p.blocks = append(p.blocks, w)
 	}
 	for i := range max(n, old.chunks) {
 		at := p.mem.mark(chunkKeySize)
@@ -83,11 +86,6 @@ func (p *plan) putRecord(height uint64, h chain.Hash, rec []byte, old stored) {
 			w.val = rec[i*recordChunk : min(len(rec), (i+1)*recordChunk)]
 		}
 		p.blocks = append(p.blocks, w)
-	}
-	if old.file && !toFile {
-		at := p.mem.mark(chunkKeySize)
-		p.mem.buf = chunkKey(p.mem.buf, height, h, pointerIndex)
-		p.blocks = append(p.blocks, write{key: p.mem.cut(at)})
 	}
 }
 

@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -155,15 +156,22 @@ func TestSyncCommitsInGroups(t *testing.T) {
 	mineBlocks(t, src, testwallet.New("miner").Addr, 640)
 	node := &commitCountingChain{testChain: newTestChain(t)}
 	syncFromServer(t, node, src, src)
+	// The tip moves inside the last ProcessCheckedBlocks, before the
+	// wrapper records its count: wait for the record, not the tip.
+	testutil.EventuallyErr(t, 10*time.Second, "the commits recorded hold the 640 blocks", func() error {
+		node.mu.Lock()
+		defer node.mu.Unlock()
+		total := 0
+		for _, n := range node.commits {
+			total += n
+		}
+		if total != 640 {
+			return fmt.Errorf("commits %v hold %d blocks, want 640", node.commits, total)
+		}
+		return nil
+	})
 	node.mu.Lock()
 	defer node.mu.Unlock()
-	total := 0
-	for _, n := range node.commits {
-		total += n
-	}
-	if total != 640 {
-		t.Errorf("commits %v hold %d blocks, want 640", node.commits, total)
-	}
 	if len(node.commits) == 0 || node.commits[0] < p2p.MinCommitBlocks || len(node.commits) > 3 {
 		t.Errorf("commits %v: want the first to hold at least %d blocks and at most 3 in all", node.commits, p2p.MinCommitBlocks)
 	}

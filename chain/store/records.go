@@ -273,11 +273,15 @@ func (r *recordsFile) close() error {
 }
 
 // appendPointer appends the pointer to a record of rec's bytes at off.
+// The whole record's CRC goes on from its head's, so the head is hashed
+// once.
 func appendPointer(dst []byte, off uint64, rec []byte) []byte {
+	k := min(len(rec), recordChunk)
+	head := crc32.Checksum(rec[:k], castagnoli)
 	dst = binary.BigEndian.AppendUint64(dst, off)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(rec)))
-	dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(rec, castagnoli))
-	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(rec[:min(len(rec), recordChunk)], castagnoli))
+	dst = binary.BigEndian.AppendUint32(dst, crc32.Update(head, castagnoli, rec[k:]))
+	return binary.BigEndian.AppendUint32(dst, head)
 }
 
 // decodePointer splits a pointer; a value of another size is no record

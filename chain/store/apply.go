@@ -139,14 +139,13 @@ func (s *Store) failedErr() error {
 // commitBatch runs the batch's bbolt transaction. Called as commit is.
 func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, error) {
 	var ip indexPlan
-	p.recs = s.recs
 	planned := false
 	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
 		if err != nil {
 			return err
 		}
-		if err := p.resolve(b, bk); err != nil {
+		if err := p.resolve(b, bk, s.recs); err != nil {
 			return err
 		}
 		if ip, err = s.planIndex(b, bk, p, busy); err != nil {
@@ -325,8 +324,9 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 // the store), block pairs deleted (with their undo record), undo records
 // put or deleted alone (the block record rewritten), and the transaction
 // index. It reads before anything is written, so a block deleted by this
-// batch is still found.
-func (p *plan) resolve(b *chain.Batch, bk *buckets) error {
+// batch is still found. Large records go to recs (nil: to chunks).
+func (p *plan) resolve(b *chain.Batch, bk *buckets, recs *recordsFile) error {
+	p.recs = recs
 	id, end, committed, err := decodeRecordsMeta(bk.meta.Get([]byte(keyRecords)))
 	if err != nil {
 		return err

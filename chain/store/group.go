@@ -275,8 +275,7 @@ func (s *Store) replayWAL(list []*chain.Batch) error {
 						"another chain.db, or to another state of this one (a copy restored, or a build without the "+
 						"log run after a crash); move it aside (docs/operator.md)", ErrCorrupt, base.Short(), stored.Short())
 				}
-				p.recs = s.recs
-				if err := p.resolve(merged, bk); err != nil {
+				if err := p.resolve(merged, bk, s.recs); err != nil {
 					return err
 				}
 				return p.commit(bk)

@@ -62,6 +62,8 @@ func (s *Store) Apply(b *chain.Batch) (err error) {
 	if err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
+	// Before any read can find them: in the memtable or the file.
+	s.known.addBatch(b)
 	// One Apply at a time from the plan to the pending set's update: a
 	// batch that writes the set must see every entry committed before it.
 	s.applyMu.Lock()

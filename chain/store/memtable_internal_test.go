@@ -124,3 +124,6 @@ func CountQueuedCommits(s *Store) *atomic.Int64 {
 
 // Failure returns s's failure, nil while it writes.
 func Failure(s *Store) error { return s.failure() }
+
+// ReadTxs returns how many read transactions s's bbolt file has begun.
+func ReadTxs(s *Store) int { return s.db.Stats().TxN }

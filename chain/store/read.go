@@ -44,11 +44,17 @@ func (s *Store) Tip() (chain.Hash, error) {
 
 // Meta returns the index entry of a stored block.
 func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
+	if s.known.lacks(h) {
+		return nil, fmt.Errorf("meta %s: %w", h.Short(), chain.ErrNotFound)
+	}
 	return readOne(s, func(v *txView) (*chain.BlockMeta, error) { return v.Meta(h) })
 }
 
 // Block returns a stored block.
 func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
+	if s.known.lacks(h) {
+		return nil, fmt.Errorf("block %s: %w", h.Short(), chain.ErrNotFound)
+	}
 	var blk *chain.Block
 	err := s.read(func(v *txView) error {
 		if b, ok := v.pb.block(h); ok {
@@ -80,6 +86,9 @@ func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
 // would show it) is ErrCorrupt; damage further in is left for the
 // receiver, which checks every block it is sent (merkle root, signatures).
 func (s *Store) BlockBytes(h chain.Hash) ([]byte, error) {
+	if s.known.lacks(h) {
+		return nil, fmt.Errorf("block %s: %w", h.Short(), chain.ErrNotFound)
+	}
 	var out []byte
 	err := s.read(func(v *txView) error {
 		if b, ok := v.pb.block(h); ok {
@@ -154,6 +163,9 @@ func accountRecord(addr string, v []byte, err error) (chain.Account, error) {
 
 // Undo returns the undo record of a block.
 func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
+	if s.known.lacks(h) {
+		return nil, fmt.Errorf("undo %s: %w", h.Short(), chain.ErrNotFound)
+	}
 	var u *chain.Undo
 	err := s.read(func(v *txView) error {
 		if pu, ok := v.pb.undo(h); ok {
@@ -203,7 +215,7 @@ func (s *Store) TxLocation(txid chain.Hash) (chain.Hash, error) {
 		return h, nil
 	}
 	err := s.view(func(tx *bolt.Tx) error {
-		v := openView(tx, nil, s.recs)
+		v := openView(tx, nil, s.recs, s.known)
 		b, err := v.get(&v.txindex, bucketTxIndex, txid[:])
 		if err != nil {
 			return err
@@ -250,7 +262,7 @@ func (s *Store) read(fn func(*txView) error) error {
 		return boltErr(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	return fn(openView(tx, pb, s.recs))
+	return fn(openView(tx, pb, s.recs, s.known))
 }
 
 // readOne is a single read of the txView: read returning what fn does.
@@ -267,8 +279,8 @@ func readOne[T any](s *Store, fn func(*txView) (T, error)) (T, error) {
 // openView returns a txView on tx over the pending batches pb. It opens
 // no bucket: each is opened on first use, as opening one costs as much as
 // a read, and a single read (Meta, TxLocation) needs two of the four.
-func openView(tx *bolt.Tx, pb pendingBatches, recs *recordsFile) *txView {
-	return &txView{tx: tx, pb: pb, recs: recs}
+func openView(tx *bolt.Tx, pb pendingBatches, recs *recordsFile, known *knownBlocks) *txView {
+	return &txView{tx: tx, pb: pb, recs: recs, known: known}
 }
 
 // txView is chain.StoreView inside one read transaction, each bucket
@@ -284,6 +296,8 @@ type txView struct {
 	cur *bolt.Cursor
 	// recs is the store's records file, where large block records are.
 	recs *recordsFile
+	// known answers most reads of a block not stored (known.go).
+	known *knownBlocks
 }
 
 // bucket returns the bucket name, opening it into *slot on first use.
@@ -309,6 +323,9 @@ func (v *txView) get(slot **bolt.Bucket, name string, key []byte) ([]byte, error
 
 // index returns the metas record of h, or chain.ErrNotFound.
 func (v *txView) index(h chain.Hash) (indexRecord, error) {
+	if v.known.lacks(h) {
+		return indexRecord{}, chain.ErrNotFound
+	}
 	b, err := v.get(&v.metas, bucketMetas, h[:])
 	if err != nil {
 		return indexRecord{}, err
@@ -352,6 +369,9 @@ func (v *txView) blockRecord(h chain.Hash) (indexRecord, []byte, error) {
 }
 
 func (v *txView) Meta(h chain.Hash) (*chain.BlockMeta, error) {
+	if v.known.lacks(h) {
+		return nil, fmt.Errorf("meta %s: %w", h.Short(), chain.ErrNotFound)
+	}
 	if m, ok := v.pb.meta(h); ok {
 		return m.Clone(), nil
 	}

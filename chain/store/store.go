@@ -123,6 +123,9 @@ type Store struct {
 	// groupDone is closed when the group commit writing to bbolt
 	// without applyMu ends, nil when none is (group.go). Under applyMu.
 	groupDone chan struct{}
+	// known holds the hashes the store may have a meta for (known.go);
+	// nil until Open ends.
+	known *knownBlocks
 	// closed is set by Close, under applyMu: from then on Apply fails
 	// with ErrClosed. Apply reads it first without the lock too, to fail
 	// at once rather than after Close.
@@ -198,6 +201,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	if err == nil {
 		err = catchUp(db, s.recs, cfg.log)
+	}
+	if err == nil {
+		s.known, err = loadKnown(db)
 	}
 	if err != nil {
 		if w != nil {

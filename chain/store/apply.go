@@ -142,6 +142,12 @@ func (s *Store) failedErr() error {
 func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, error) {
 	var ip indexPlan
 	planned := false
+	if err := s.prewrite(p); err != nil {
+		return ip, err
+	}
+	// The write must not outlive a transaction that failed, nor the
+	// file.
+	defer func() { _ = p.pre.wait() }()
 	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
 		if err != nil {
@@ -224,6 +230,8 @@ type plan struct {
 	recs            *recordsFile
 	recBase, recEnd uint64
 	appends         [][]byte
+	// pre are the records written before the transaction (prewrite.go).
+	pre *prewritten
 }
 
 // newBlock is a block to put and the length of its encoding.
@@ -329,16 +337,15 @@ func encodeBatch(b *chain.Batch) (*plan, error) {
 // batch is still found. Large records go to recs (nil: to chunks).
 func (p *plan) resolve(b *chain.Batch, bk *buckets, recs *recordsFile) error {
 	p.recs = recs
-	id, end, committed, err := decodeRecordsMeta(bk.meta.Get([]byte(keyRecords)))
+	end, err := recordsBase(bk.meta.Get([]byte(keyRecords)), recs)
 	if err != nil {
 		return err
 	}
-	if p.recs != nil {
-		if !committed {
-			end = uint64(recordsHeaderSize) // the store's first records
-		} else if id != p.recs.id {
-			return fmt.Errorf("%w: the records file is another store's", ErrCorrupt)
+	if p.pre != nil {
+		if p.pre.base != end {
+			return fmt.Errorf("records file: written from %d, and the committed end is %d", p.pre.base, end)
 		}
+		end += p.pre.size
 	}
 	p.recBase, p.recEnd, p.appends = end, end, p.appends[:0]
 	for h, m := range b.Metas {
@@ -361,6 +368,10 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets, recs *recordsFile) error {
 		if err != nil {
 			return fmt.Errorf("block %s: %w", h.Short(), err)
 		}
+		if pr, ok := p.pre.record(h); ok {
+			p.putRecordAt(height, h, pr.rec, oldAt, pr.off, false)
+			continue
+		}
 		undo, ok := p.undos[h]
 		if !ok && old != nil {
 			// A block stored again keeps the undo record it has.
@@ -368,9 +379,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets, recs *recordsFile) error {
 				return fmt.Errorf("block %s: %w", h.Short(), err)
 			}
 		}
-		rec := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen32+nb.size+len(undo)), uint64(nb.size))
-		rec = append(nb.b.AppendEncode(rec), undo...)
-		p.putRecord(height, h, rec, oldAt)
+		p.putRecord(height, h, newRecord(nb, undo), oldAt)
 	}
 	for h, undo := range p.undos {
 		if _, ok := b.Blocks[h]; ok {
@@ -402,7 +411,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets, recs *recordsFile) error {
 		}
 		p.putRecord(height, h, appendBlockRecord(make([]byte, 0, 3+len(enc)+len(undo)), enc, undo), oldAt)
 	}
-	if len(p.appends) > 0 {
+	if len(p.appends) > 0 || p.pre != nil {
 		at := p.mem.mark(recordsMetaSize)
 		p.mem.buf = append(p.mem.buf, p.recs.id[:]...)
 		p.mem.buf = binary.BigEndian.AppendUint64(p.mem.buf, p.recEnd)
@@ -515,6 +524,9 @@ func (p *plan) commit(bk *buckets) error {
 		if err != nil {
 			return fmt.Errorf("records file: %w", err)
 		}
+	}
+	if err := p.pre.wait(); err != nil {
+		return fmt.Errorf("records file: %w", err)
 	}
 	return nil
 }

@@ -62,6 +62,13 @@ type stored struct {
 // has one), appended at the plan's end; values are slices of rec, which
 // bbolt holds until the transaction ends.
 func (p *plan) putRecord(height uint64, h chain.Hash, rec []byte, old stored) {
+	p.putRecordAt(height, h, rec, old, p.recEnd, true)
+}
+
+// putRecordAt is putRecord with a record that goes to the file placed at
+// off, and appended to the transaction's writes if toWrite, which a record
+// written before the transaction is not (prewrite.go).
+func (p *plan) putRecordAt(height uint64, h chain.Hash, rec []byte, old stored, off uint64, toWrite bool) {
 	n := chunkCount(len(rec))
 	toFile := p.recs != nil && len(rec) > fileRecordMin
 	if toFile || old.file {
@@ -71,10 +78,12 @@ func (p *plan) putRecord(height uint64, h chain.Hash, rec []byte, old stored) {
 		if toFile {
 			n = 0
 			at = p.mem.mark(pointerSize)
-			p.mem.buf = appendPointer(p.mem.buf, p.recEnd, rec)
+			p.mem.buf = appendPointer(p.mem.buf, off, rec)
 			w.val = p.mem.cut(at)
-			p.appends = append(p.appends, rec)
-			p.recEnd += uint64(len(rec))
+			if toWrite {
+				p.appends = append(p.appends, rec)
+				p.recEnd += uint64(len(rec))
+			}
 		}
 		p.blocks = append(p.blocks, w)
 	}

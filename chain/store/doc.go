@@ -49,7 +49,8 @@
 // file's id, 16 random bytes drawn when the store creates it. The meta
 // bucket's "records" key holds that id and the committed length (absent
 // until the first record commits). A batch's records are written from
-// there in its own transaction, synced, and only then is the transaction
+// there by its own commit (a connected block's just before its
+// transaction begins), synced, and only then is the transaction
 // committed, with the new length; so a pointer always names bytes on disk,
 // and bytes below the committed length are never written again. A record
 // rewritten goes to the file's end again (and to the tree if it shrinks to

@@ -33,10 +33,10 @@ import (
 //
 // The meta bucket's keyRecords holds the file's committed length: the end
 // of the last record a committed transaction points to (and the file's id,
-// below). A batch's records are written from there, inside the batch's
-// bbolt write transaction (bbolt's one writer, so two batches never write
-// at once), and synced before bbolt commits it; the new end is put in the
-// same transaction. So every pointer a reader finds names bytes already on
+// below). A batch's records are written from there, by its commit (one
+// at a time: bbolt's one writer, and those of a connected block just
+// before its transaction begins, prewrite.go), and synced before bbolt
+// commits the transaction; the new end is put in the same transaction. So every pointer a reader finds names bytes already on
 // disk, and bytes below the committed end are never written again. A
 // transaction that fails leaves its records past the end, where the next
 // one writes over them; a crash may leave them too, and Open cuts the file
@@ -218,11 +218,8 @@ func moveAside(path string, log *slog.Logger) error {
 // fdatasync that must end before the transaction pointing to them
 // commits: the returned channel yields its error.
 func (r *recordsFile) write(at uint64, recs [][]byte) (<-chan error, error) {
-	for _, rec := range recs {
-		if _, err := r.f.WriteAt(rec, int64(at)); err != nil {
-			return nil, fmt.Errorf("records file: %w", err)
-		}
-		at += uint64(len(rec))
+	if err := r.writeAll(at, recs); err != nil {
+		return nil, err
 	}
 	done := make(chan error, 1)
 	if r.noSync {
@@ -232,6 +229,28 @@ func (r *recordsFile) write(at uint64, recs [][]byte) (<-chan error, error) {
 	// The sync runs while the transaction puts its other writes.
 	go func() { done <- fdatasync(r.f) }()
 	return done, nil
+}
+
+// writeSynced writes recs one after the other from at, and syncs them
+// unless the store runs without fsync.
+func (r *recordsFile) writeSynced(at uint64, recs [][]byte) error {
+	if err := r.writeAll(at, recs); err != nil {
+		return err
+	}
+	if r.noSync {
+		return nil
+	}
+	return fdatasync(r.f)
+}
+
+func (r *recordsFile) writeAll(at uint64, recs [][]byte) error {
+	for _, rec := range recs {
+		if _, err := r.f.WriteAt(rec, int64(at)); err != nil {
+			return fmt.Errorf("records file: %w", err)
+		}
+		at += uint64(len(rec))
+	}
+	return nil
 }
 
 // read returns the record ptr points to, checked against its CRC. With

@@ -1,7 +1,9 @@
 package p2p
 
 import (
+	"bufio"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -13,7 +15,8 @@ import (
 )
 
 // handleStream serves one sync request: read it within its deadline,
-// check it, answer from the chain one message at a time, close. The
+// check it, answer from the chain one message at a time (written up to
+// serveBuffer bytes together), close. The
 // stream's memory is reserved with the resource manager before anything
 // is read, every write has its own deadline, and each peer's requests are
 // charged to its allowance (serve_limits.go). A malformed request costs the
@@ -39,9 +42,22 @@ func (s *Syncer) handleStream(st network.Stream) {
 
 	_ = st.SetReadDeadline(time.Now().Add(protocol.RequestReadTimeout))
 	req, err := protocol.NewReader(st).ReadRequest()
-	w := protocol.NewWriter(st)
+	// The answer's messages are written together, up to serveBuffer
+	// bytes at a time: a GetBlocks of small blocks was a stream write,
+	// a yamux frame, a Noise message and a system call for each block.
+	// Each write is given the time its bytes and those held before it
+	// take.
+	bw := serveBuffers.Get().(*bufio.Writer)
+	bw.Reset(st)
+	defer func() {
+		_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(bw.Buffered())))
+		_ = bw.Flush()
+		bw.Reset(nil)
+		serveBuffers.Put(bw)
+	}()
+	w := protocol.NewWriter(bw)
 	write := func(m *pb.Response, size int) error {
-		_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(size)))
+		_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(size + bw.Buffered())))
 		return w.WriteResponse(m)
 	}
 	if errors.Is(err, protocol.ErrUnknownBody) {
@@ -73,6 +89,11 @@ func (s *Syncer) handleStream(st network.Stream) {
 		}
 	}
 }
+
+// serveBuffer is how much of an answer is held before it is written.
+const serveBuffer = 32 << 10
+
+var serveBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, serveBuffer) }}
 
 // errRateLimited: the peer's allowance does not cover the request.
 var errRateLimited = errors.New("over the peer's sync rate limit")

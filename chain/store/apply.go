@@ -45,7 +45,9 @@ const appendFill = 1.0
 // writer lock is held only to find the heights of the blocks that the
 // batch's undo records, deletions and transaction index name without their
 // meta, and for the puts. A record the store cannot hold (ErrBadBatch)
-// fails the batch with the transaction rolled back: the file is untouched.
+// fails the batch with the transaction rolled back: the file is as it
+// was (a connected block's record may lie past the records file's
+// committed end, prewrite.go, where the next records go).
 func (s *Store) Apply(b *chain.Batch) (err error) {
 	defer func() {
 		if err != nil {
@@ -168,12 +170,14 @@ func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, erro
 	if err == nil && commitFault != nil {
 		err = commitFault()
 	}
-	if err != nil && planned {
+	if err != nil && (planned || errors.Is(err, errPrewriteEnd)) {
 		// bbolt's commit failed after the writes were planned: its
 		// meta page may have reached the file and the map anyway, so
 		// what the file holds is unknown, and a flush on top of it
 		// (a later batch's or Close's) would move the mark over
-		// entries it never had. Open's catch-up settles it.
+		// entries it never had. Open's catch-up settles it. Records
+		// written over the committed end (errPrewriteEnd) end the
+		// writes too.
 		s.fail(err)
 	}
 	return ip, err
@@ -343,7 +347,7 @@ func (p *plan) resolve(b *chain.Batch, bk *buckets, recs *recordsFile) error {
 	}
 	if p.pre != nil {
 		if p.pre.base != end {
-			return fmt.Errorf("records file: written from %d, and the committed end is %d", p.pre.base, end)
+			return fmt.Errorf("%w: %w: from %d, the end is %d", ErrCorrupt, errPrewriteEnd, p.pre.base, end)
 		}
 		end += p.pre.size
 	}

@@ -1,8 +1,8 @@
 package store
 
 import (
-	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,27 +19,26 @@ import (
 // (docs/benchmarks.md); and a peer naming blocks nobody has could make
 // the node do that at will.
 //
-// It holds the last 8 bytes of every hash with a meta in the file or the
-// memtable: the hash's low end, as its high end is the proof of work's
-// zeros. A hash it lacks is not stored. One it has may be stored (two
-// hashes may share those bytes: the read then looks, as it did before),
-// so it never needs to forget a hash: a block deleted, or a batch that
+// It holds a 64-bit hash of every block hash with a meta in the file or
+// the memtable, seeded afresh by each store (maphash), so that no peer can
+// name blocks whose keys match stored ones. A hash it lacks is not
+// stored. One it has may be stored (two hashes may share a key: the read
+// then looks, as it did before), so it never needs to forget a hash: a block deleted, or a batch that
 // failed to commit, leaves a key that costs one read. Every hash is added
 // before its batch is visible to any read (Apply), and the file's at
 // Open, once the log's batches are committed. About 16 bytes of memory a
 // block: 16 MB for a million.
 type knownBlocks struct {
-	mu sync.RWMutex
-	m  map[uint64]struct{}
+	seed maphash.Seed
+	mu   sync.RWMutex
+	m    map[uint64]struct{}
 }
 
-func knownKey(h chain.Hash) uint64 {
-	return binary.LittleEndian.Uint64(h[chain.HashSize-8:])
-}
+func (k *knownBlocks) key(h chain.Hash) uint64 { return maphash.Comparable(k.seed, h) }
 
 // loadKnown returns the set of the metas bucket's hashes.
 func loadKnown(db *bolt.DB) (*knownBlocks, error) {
-	k := &knownBlocks{}
+	k := &knownBlocks{seed: maphash.MakeSeed()}
 	err := db.View(func(tx *bolt.Tx) error {
 		b, err := getBucket(tx, bucketMetas)
 		if err != nil {
@@ -51,7 +50,7 @@ func loadKnown(db *bolt.DB) (*knownBlocks, error) {
 			if len(key) != chain.HashSize {
 				return fmt.Errorf("%w: metas key of %d bytes", ErrCorrupt, len(key))
 			}
-			k.m[knownKey(chain.Hash(key))] = struct{}{}
+			k.m[k.key(chain.Hash(key))] = struct{}{}
 		}
 		return nil
 	})
@@ -70,7 +69,7 @@ func (k *knownBlocks) addBatch(b *chain.Batch) {
 	defer k.mu.Unlock()
 	for h, m := range b.Metas {
 		if m != nil {
-			k.m[knownKey(h)] = struct{}{}
+			k.m[k.key(h)] = struct{}{}
 		}
 	}
 }
@@ -82,7 +81,11 @@ func (k *knownBlocks) lacks(h chain.Hash) bool {
 		return false
 	}
 	k.mu.RLock()
-	_, ok := k.m[knownKey(h)]
+	_, ok := k.m[k.key(h)]
 	k.mu.RUnlock()
 	return !ok
 }
+
+// lacks reports that s holds no meta for h, unless s is closed: its
+// reads report that.
+func (s *Store) lacks(h chain.Hash) bool { return !s.closed.Load() && s.known.lacks(h) }

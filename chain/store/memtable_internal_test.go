@@ -127,3 +127,11 @@ func Failure(s *Store) error { return s.failure() }
 
 // ReadTxs returns how many read transactions s's bbolt file has begun.
 func ReadTxs(s *Store) int { return s.db.Stats().TxN }
+
+// MarkKnown puts h in s's set of hashes that may be stored (known.go), as
+// a block deleted since, or another hash with the same key, leaves it.
+func MarkKnown(s *Store, h chain.Hash) {
+	b := chain.NewBatch()
+	b.Metas[h] = &chain.BlockMeta{Hash: h}
+	s.known.addBatch(b)
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -23,9 +24,10 @@ import (
 // (docs/benchmarks.md).
 //
 // The records are written from the committed end, read in a read
-// transaction: commits are one at a time (commit), so the write
-// transaction that follows finds the same end, and resolve checks that it
-// does. The prewritten bytes take the first place after it, in hash
+// transaction: commits are one at a time (an Apply's under applyMu, after
+// any group commit ended; a group commit's while it owns the writes), so
+// the write transaction that follows finds the same end, and resolve
+// checks that it does (errPrewriteEnd). The prewritten bytes take the first place after it, in hash
 // order; the transaction's other records go after them. A transaction
 // that fails leaves them past the end, as any records of a failed
 // transaction, and the next writes over them.
@@ -36,6 +38,15 @@ type prewritten struct {
 	err        error
 	waited     bool
 }
+
+// errPrewriteEnd: the committed end moved between the prewrite's read
+// and the transaction, which commits one at a time cannot let happen; the
+// prewrite may have written over committed records, so the store fails.
+var errPrewriteEnd = errors.New("records written before the transaction from another end than the committed one")
+
+// recordsWriteFault, set by tests only, fails a prewrite before it
+// writes.
+var recordsWriteFault func() error
 
 type prewrittenRecord struct {
 	off uint64
@@ -76,7 +87,15 @@ func (s *Store) prewrite(p *plan) error {
 	}
 	pre.size = off - base
 	r := s.recs
-	go func() { pre.done <- r.writeSynced(base, recs) }()
+	go func() {
+		if recordsWriteFault != nil {
+			if err := recordsWriteFault(); err != nil {
+				pre.done <- err
+				return
+			}
+		}
+		pre.done <- r.writeSynced(base, recs)
+	}()
 	p.pre = pre
 	return nil
 }

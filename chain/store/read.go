@@ -44,7 +44,7 @@ func (s *Store) Tip() (chain.Hash, error) {
 
 // Meta returns the index entry of a stored block.
 func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
-	if s.known.lacks(h) {
+	if s.lacks(h) {
 		return nil, fmt.Errorf("meta %s: %w", h.Short(), chain.ErrNotFound)
 	}
 	return readOne(s, func(v *txView) (*chain.BlockMeta, error) { return v.Meta(h) })
@@ -52,7 +52,7 @@ func (s *Store) Meta(h chain.Hash) (*chain.BlockMeta, error) {
 
 // Block returns a stored block.
 func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
-	if s.known.lacks(h) {
+	if s.lacks(h) {
 		return nil, fmt.Errorf("block %s: %w", h.Short(), chain.ErrNotFound)
 	}
 	var blk *chain.Block
@@ -86,7 +86,7 @@ func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
 // would show it) is ErrCorrupt; damage further in is left for the
 // receiver, which checks every block it is sent (merkle root, signatures).
 func (s *Store) BlockBytes(h chain.Hash) ([]byte, error) {
-	if s.known.lacks(h) {
+	if s.lacks(h) {
 		return nil, fmt.Errorf("block %s: %w", h.Short(), chain.ErrNotFound)
 	}
 	var out []byte
@@ -163,7 +163,7 @@ func accountRecord(addr string, v []byte, err error) (chain.Account, error) {
 
 // Undo returns the undo record of a block.
 func (s *Store) Undo(h chain.Hash) (*chain.Undo, error) {
-	if s.known.lacks(h) {
+	if s.lacks(h) {
 		return nil, fmt.Errorf("undo %s: %w", h.Short(), chain.ErrNotFound)
 	}
 	var u *chain.Undo

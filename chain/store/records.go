@@ -33,10 +33,11 @@ import (
 //
 // The meta bucket's keyRecords holds the file's committed length: the end
 // of the last record a committed transaction points to (and the file's id,
-// below). A batch's records are written from there, by its commit (one
-// at a time: bbolt's one writer, and those of a connected block just
-// before its transaction begins, prewrite.go), and synced before bbolt
-// commits the transaction; the new end is put in the same transaction. So every pointer a reader finds names bytes already on
+// below). A batch's records are written from there by its commit (one
+// at a time: an Apply's under applyMu, a group commit's while it owns the
+// writes; a connected block's just before its transaction begins,
+// prewrite.go), and synced before bbolt commits the transaction; the new
+// end is put in the same transaction. So every pointer a reader finds names bytes already on
 // disk, and bytes below the committed end are never written again. A
 // transaction that fails leaves its records past the end, where the next
 // one writes over them; a crash may leave them too, and Open cuts the file

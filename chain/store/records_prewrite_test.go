@@ -88,3 +88,35 @@ func TestRecordsPrewritten(t *testing.T) {
 	}
 	check()
 }
+
+// TestRecordsPrewriteFails: a prewrite that fails fails its batch, before
+// bbolt commits a pointer to bytes that are not there; the store goes on,
+// and the next block's record is written from the same end.
+func TestRecordsPrewriteFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	s, err := Open(path, WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	undo := undoOfSize(40)
+	a, am := bigBlock(3, 300)
+	fault := errors.New("disk on fire")
+	recordsWriteFault = func() error { return fault }
+	b := chain.NewBatch()
+	b.Blocks[am.Hash], b.Metas[am.Hash], b.Undos[am.Hash] = a, am, undo
+	err = s.Apply(b)
+	recordsWriteFault = nil
+	if !errors.Is(err, fault) {
+		t.Fatalf("Apply with the records write failing = %v, want its error", err)
+	}
+	if _, err := s.Meta(am.Hash); !errors.Is(err, chain.ErrNotFound) {
+		t.Fatalf("Meta of the failed block: %v, want ErrNotFound", err)
+	}
+	if got := recordsSize(t, path); got != int64(recordsHeaderSize) {
+		t.Fatalf("records file is %d bytes, want its header alone", got)
+	}
+	c, cm := bigBlock(4, 280)
+	storeBlock(t, s, c, cm, undo)
+	checkBlock(t, s, c, cm, undo)
+}

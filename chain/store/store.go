@@ -146,8 +146,8 @@ func OpenDir(dir string, opts ...Option) (*Store, error) {
 // Open opens the store file at path, creating it if it does not exist.
 // It fails with ErrLocked if another process holds the file after the lock
 // timeout, and with ErrSchema if the file is not a store this code reads.
-// Opening reads only the schema version: its cost does not grow with the
-// chain.
+// Opening reads the schema version and the hash of every stored block
+// (known.go: 29 ms for 100,000 blocks).
 func Open(path string, opts ...Option) (*Store, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {

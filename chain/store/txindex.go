@@ -419,8 +419,8 @@ func catchUp(db *bolt.DB, recs *recordsFile, log *slog.Logger) error {
 		}
 		from, tipHeight = 1, 0 // nothing to index unless found below
 		rawTip, rawMark := bk.meta.Get([]byte(keyTip)), bk.meta.Get([]byte(keyIndexed))
-		// A store closed cleanly has its mark at its tip: Open reads
-		// nothing more. A tip record that does not decode is left for
+		// A store closed cleanly has its mark at its tip: there is
+		// nothing to index. A tip record that does not decode is left for
 		// the reads to report (ErrCorrupt), as before the mark existed.
 		if rawTip == nil || len(rawTip) != chain.HashSize ||
 			(len(rawMark) == markSize && bytes.Equal(rawMark[heightKeySize:], rawTip)) {

@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ import (
 // one is served.
 func BenchmarkServeRequest(b *testing.B) {
 	tc := newTestChain(b)
-	mined := mineBlocks(b, tc, testwallet.New("miner").Addr, 64)
+	mined := mineBlocks(b, tc, testwallet.New("miner").Addr, protocol.MaxBlocksPerRequest)
 	hashes := make([]chain.Hash, len(mined))
 	for i, blk := range mined {
 		hashes[i] = blk.Hash()
@@ -43,11 +44,13 @@ func BenchmarkServeRequest(b *testing.B) {
 	proto := lpprotocol.ID(protocol.SyncProtocol(tc.Params().NetworkID()))
 	tip := tc.Tip()
 	for _, c := range []struct {
-		name string
-		req  *pb.Request
+		name    string
+		req     *pb.Request
+		answers int
 	}{
-		{"status", protocol.StatusRequest(protocol.Status{Genesis: tc.Params().NetworkID(), Tip: tip.Hash, Height: tip.Height(), Work: tip.Work})},
-		{"blocks=64", protocol.GetBlocksRequest(hashes)},
+		{"status", protocol.StatusRequest(protocol.Status{Genesis: tc.Params().NetworkID(), Tip: tip.Hash, Height: tip.Height(), Work: tip.Work}), 1},
+		{"blocks=64", protocol.GetBlocksRequest(hashes[:64]), 64},
+		{"blocks=128", protocol.GetBlocksRequest(hashes), len(hashes)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var cpu time.Duration
@@ -60,15 +63,21 @@ func BenchmarkServeRequest(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				_ = st.SetDeadline(time.Now().Add(10 * time.Second))
 				if err := protocol.NewWriter(st).WriteRequest(c.req); err != nil {
 					b.Fatal(err)
 				}
 				_ = st.CloseWrite()
-				resp, err := protocol.NewReader(st).ReadResponse()
-				if err != nil || resp.GetError() != nil {
-					b.Fatalf("answer: %v %v", resp.GetError(), err)
+				r := protocol.NewReader(st)
+				for i := range c.answers {
+					resp, err := r.ReadResponse()
+					if err != nil || resp.GetError() != nil {
+						b.Fatalf("answer %d of %d: %v %v", i+1, c.answers, resp.GetError(), err)
+					}
 				}
-				_, _ = io.Copy(io.Discard, st)
+				if _, err := r.ReadResponse(); !errors.Is(err, io.EOF) {
+					b.Fatalf("after the answer: %v, want the stream's end", err)
+				}
 				_ = st.Close()
 				cpu += testutil.ProcessCPU() - cpu0
 			}

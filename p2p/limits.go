@@ -215,13 +215,13 @@ const (
 	// do.
 	//
 	// serverRate: every request, of any kind, costs a stream, a read and
-	// a decode: about 200 µs of CPU for the server and the peer asking
-	// together, on loopback (BenchmarkServeRequest), so 200 a second
-	// cost a server at most 4% of a core per peer. An honest node sends a
+	// a decode: 200–330 µs of CPU for the server and the asking peer
+	// together on loopback (BenchmarkServeRequest), so a flood of them
+	// costs both at most 4–7% of a core per peer. An honest node sends a
 	// status every 10 s and, downloading, one GetBlocks per 64 blocks: at
 	// 100 a second a download of coinbase-only blocks from one peer was
 	// held to 6,400 blocks a second past the burst, where its chain side
-	// connects 20,000–38,000; 200 let it keep 12,800.
+	// connects 20,000–38,000; at 200, to 12,800.
 	serverRate  = 200 // requests per second
 	serverBurst = 400
 	// serverHeaderRate: a GetHeaders is charged its max (up to 2,000).
@@ -238,13 +238,15 @@ const (
 	// honest download asks for 64 blocks a request as fast as it can
 	// connect them and must not be throttled: blocks of a coinbase alone
 	// connect at 20,000–38,000 a second here (SyncCoinbaseOnly's local
-	// cases), and at 10,000 a second this bucket held a download of them
-	// from one peer to 10,000–11,000 (20,000–34,000 at 40,000:
-	// docs/benchmarks.md). A peer asking for the same blocks over and
-	// over is held to this. Past the requests' burst, a download from
-	// one peer is held to their rate (serverRate); a download asks up to
-	// four peers at once.
-	serverBlockRate  = 40_000 // blocks per second
+	// cases), and at 10,000 a second (burst 2,000) this bucket held a
+	// download of 10,000 of them from one peer to 10,000–11,000 a second
+	// (docs/benchmarks.md). Past the requests' burst a download from one
+	// peer is held to 12,800 (serverRate), and asks up to four peers at
+	// once. A peer asking for the same blocks over and over, 128 a
+	// request, is held to this: GetBlocks of 128 small blocks cost the
+	// server and the peer 0.86 ms together (BenchmarkServeRequest), so
+	// about 13% of a core per peer.
+	serverBlockRate  = 20_000 // blocks per second
 	serverBlockBurst = 8_000
 	// serverByteRate: each block sent is charged its encoded size, and an
 	// answer the bucket cannot pay for ends there (as at a block we do

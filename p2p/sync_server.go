@@ -33,12 +33,12 @@ func (s *Syncer) handleStream(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	if err := st.Scope().ReserveMemory(protocol.MaxMessageSize, network.ReservationPriorityAlways); err != nil {
+	if err := st.Scope().ReserveMemory(protocol.MaxMessageSize+serveBuffer, network.ReservationPriorityAlways); err != nil {
 		s.log.Debug("sync stream refused by resource manager", "peer", p, "reason", err)
 		_ = st.Reset()
 		return
 	}
-	defer st.Scope().ReleaseMemory(protocol.MaxMessageSize)
+	defer st.Scope().ReleaseMemory(protocol.MaxMessageSize + serveBuffer)
 
 	_ = st.SetReadDeadline(time.Now().Add(protocol.RequestReadTimeout))
 	req, err := protocol.NewReader(st).ReadRequest()
@@ -49,9 +49,15 @@ func (s *Syncer) handleStream(st network.Stream) {
 	// take.
 	bw := serveBuffers.Get().(*bufio.Writer)
 	bw.Reset(st)
-	defer func() {
+	// flush writes what is held: before the handler returns, and before
+	// anything that may close the connection (a punishment, a peer of
+	// another network), which would drop it.
+	flush := func() {
 		_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(bw.Buffered())))
 		_ = bw.Flush()
+	}
+	defer func() {
+		flush()
 		bw.Reset(nil)
 		serveBuffers.Put(bw)
 	}()
@@ -76,12 +82,13 @@ func (s *Syncer) handleStream(st network.Stream) {
 		s.refuse(p, write)
 		return
 	}
-	if err := s.serve(p, req, lim, write); err != nil {
+	if err := s.serve(p, req, lim, write, flush); err != nil {
 		switch {
 		case errors.Is(err, errRateLimited):
 			s.refuse(p, write)
 		case isRequestFault(err):
 			_ = write(protocol.ErrorResponse(protocol.CodeBadRequest, err.Error()), 0)
+			flush()
 			s.punish(p, err)
 		default:
 			s.log.Debug("sync request failed", "peer", p, "reason", err)
@@ -108,7 +115,7 @@ func (s *Syncer) refuse(p peer.ID, write func(*pb.Response, int) error) {
 // allowance for what it asks once the request is known to be valid
 // (protocol.md §17.9): the headers it asks for, the blocks it names, and
 // each block's bytes as it is sent.
-func (s *Syncer) serve(p peer.ID, req *pb.Request, lim *serveLimits, write func(*pb.Response, int) error) error {
+func (s *Syncer) serve(p peer.ID, req *pb.Request, lim *serveLimits, write func(*pb.Response, int) error, flush func()) error {
 	now := s.serveLimits().now
 	switch body := req.GetBody().(type) {
 	case *pb.Request_Status:
@@ -120,6 +127,7 @@ func (s *Syncer) serve(p peer.ID, req *pb.Request, lim *serveLimits, write func(
 		if err := write(protocol.StatusResponse(s.status()), 0); err != nil {
 			return err
 		}
+		flush() // noteStatus hangs up on a peer of another network
 		s.noteStatus(p, theirs)
 		return nil
 	case *pb.Request_GetHeaders:

@@ -131,7 +131,8 @@ func (r *Reader) readBody(n int) ([]byte, error) {
 }
 
 // Writer writes length-delimited sync messages to one stream, each with a
-// single Write so a message never straddles transport frames needlessly.
+// single Write so a message never straddles transport frames needlessly
+// (a server holding several small ones in a buffer writes them together).
 // It refuses a message the peer's Reader would refuse, so an oversized
 // message is our bug reported here, not a mystery reset there. A Writer is
 // not safe for concurrent use.

@@ -135,3 +135,27 @@ func MarkKnown(s *Store, h chain.Hash) {
 	b.Metas[h] = &chain.BlockMeta{Hash: h}
 	s.known.addBatch(b)
 }
+
+// BenchmarkMergeBatches merges a group commit's 64 batches of one
+// 4-transfer block each.
+func BenchmarkMergeBatches(b *testing.B) {
+	var list []*chain.Batch
+	for i := range 64 {
+		bt := chain.NewBatch()
+		h := chain.Hash{byte(i), 1}
+		for j := range 5 {
+			id := chain.Hash{byte(i), byte(j), 2}
+			bt.TxIndex[id] = h
+			bt.Accounts[string(id[:3])] = chain.Account{Balance: int64(j)}
+		}
+		bt.Metas[h], bt.Blocks[h], bt.Undos[h] = &chain.BlockMeta{}, &chain.Block{}, &chain.Undo{}
+		bt.Main[uint64(i)] = h
+		list = append(list, bt)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if m := mergeBatches(list); len(m.TxIndex) != 64*5 {
+			b.Fatalf("merged %d index entries, want %d", len(m.TxIndex), 64*5)
+		}
+	}
+}

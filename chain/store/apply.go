@@ -45,9 +45,8 @@ const appendFill = 1.0
 // writer lock is held only to find the heights of the blocks that the
 // batch's undo records, deletions and transaction index name without their
 // meta, and for the puts. A record the store cannot hold (ErrBadBatch)
-// fails the batch with the transaction rolled back: the file is as it
-// was (a connected block's record may lie past the records file's
-// committed end, prewrite.go, where the next records go).
+// fails the batch with the transaction rolled back: the file is as it was
+// (bytes past the records file's committed end aside, prewrite.go).
 func (s *Store) Apply(b *chain.Batch) (err error) {
 	defer func() {
 		if err != nil {
@@ -147,9 +146,7 @@ func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, erro
 	if err := s.prewrite(p); err != nil {
 		return ip, err
 	}
-	// The write must not outlive a transaction that failed, nor the
-	// file.
-	defer func() { _ = p.pre.wait() }()
+	defer func() { _ = p.pre.wait() }() // not to outlive a failed transaction, nor the file
 	err := boltErr(s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := openBuckets(tx)
 		if err != nil {
@@ -175,9 +172,8 @@ func (s *Store) commitBatch(b *chain.Batch, p *plan, busy bool) (indexPlan, erro
 		// meta page may have reached the file and the map anyway, so
 		// what the file holds is unknown, and a flush on top of it
 		// (a later batch's or Close's) would move the mark over
-		// entries it never had. Open's catch-up settles it. Records
-		// written over the committed end (errPrewriteEnd) end the
-		// writes too.
+		// entries it never had. Open's catch-up settles it. So do
+		// records written over the committed end (errPrewriteEnd).
 		s.fail(err)
 	}
 	return ip, err

@@ -23,11 +23,12 @@ import (
 // the memtable, seeded afresh by each store (maphash), so that no peer can
 // name blocks whose keys match stored ones. A hash it lacks is not
 // stored. One it has may be stored (two hashes may share a key: the read
-// then looks, as it did before), so it never needs to forget a hash: a block deleted, or a batch that
-// failed to commit, leaves a key that costs one read. Every hash is added
+// then looks, as it did before), so it never needs to forget a hash: a
+// block deleted, or a batch that failed to commit, leaves a key that
+// costs one read. Every hash is added
 // before its batch is visible to any read (Apply), and the file's at
-// Open, once the log's batches are committed. About 16 bytes of memory a
-// block: 16 MB for a million.
+// Open, once the log's batches are committed. Go's map takes about 24
+// bytes a block, up to 38 past half a million: under 40 MB for a million.
 type knownBlocks struct {
 	seed maphash.Seed
 	mu   sync.RWMutex

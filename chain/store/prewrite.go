@@ -42,7 +42,7 @@ type prewritten struct {
 // errPrewriteEnd: the committed end moved between the prewrite's read
 // and the transaction, which commits one at a time cannot let happen; the
 // prewrite may have written over committed records, so the store fails.
-var errPrewriteEnd = errors.New("records written before the transaction from another end than the committed one")
+var errPrewriteEnd = errors.New("records written before the transaction from another end than the committed")
 
 // recordsWriteFault, set by tests only, fails a prewrite before it
 // writes.
@@ -76,7 +76,8 @@ func (s *Store) prewrite(p *plan) error {
 	if err != nil {
 		return err
 	}
-	pre := &prewritten{base: base, at: make(map[chain.Hash]prewrittenRecord, len(hs)), done: make(chan error, 1)}
+	pre := &prewritten{base: base, done: make(chan error, 1)}
+	pre.at = make(map[chain.Hash]prewrittenRecord, len(hs))
 	recs := make([][]byte, 0, len(hs))
 	off := base
 	for _, h := range hs {

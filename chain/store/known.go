@@ -25,10 +25,10 @@ import (
 // stored. One it has may be stored (two hashes may share a key: the read
 // then looks, as it did before), so it never needs to forget a hash: a
 // block deleted, or a batch that failed to commit, leaves a key that
-// costs one read. Every hash is added
-// before its batch is visible to any read (Apply), and the file's at
-// Open, once the log's batches are committed. Go's map takes about 24
-// bytes a block, up to 38 past half a million: under 40 MB for a million.
+// costs one read. Every hash is added before its batch is visible to any
+// read (Apply), and the file's at Open, once the log's batches are
+// committed. Go's map takes about 24 bytes a block, up to 38 past half a
+// million: under 40 MB for a million.
 type knownBlocks struct {
 	seed maphash.Seed
 	mu   sync.RWMutex

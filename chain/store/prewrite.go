@@ -27,10 +27,10 @@ import (
 // transaction: commits are one at a time (an Apply's under applyMu, after
 // any group commit ended; a group commit's while it owns the writes), so
 // the write transaction that follows finds the same end, and resolve
-// checks that it does (errPrewriteEnd). The prewritten bytes take the first place after it, in hash
-// order; the transaction's other records go after them. A transaction
-// that fails leaves them past the end, as any records of a failed
-// transaction, and the next writes over them.
+// checks that it does (errPrewriteEnd). The prewritten bytes take the
+// first place after it, in hash order; the transaction's other records
+// go after them. A transaction that fails leaves them past the end, as
+// any records of a failed transaction, and the next writes over them.
 type prewritten struct {
 	base, size uint64
 	at         map[chain.Hash]prewrittenRecord

@@ -193,6 +193,13 @@ const (
 	// up on it or back off to their cap, short enough that a peer banned
 	// for a bug of ours, or of an older version, comes back by itself.
 	banTime = 10 * time.Minute
+	// faultLinger is how long the sync server waits, after answering a
+	// bad request with Error 1, before it bans the peer and hangs up:
+	// hung up at once, the answer, only queued in yamux, was lost about
+	// half the time (docs/protocol.md §17.9). The peer's other requests
+	// meanwhile are charged to its allowance as any, and a bad one waits
+	// as this one does.
+	faultLinger = time.Second
 	// graylistBanTime is how long a peer whose rejected transactions
 	// alone would graylist it is refused at the gate (graylist.go): a
 	// graylisted peer's messages are dropped unread, but each still costs

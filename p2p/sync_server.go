@@ -89,7 +89,14 @@ func (s *Syncer) handleStream(st network.Stream) {
 		case isRequestFault(err):
 			_ = write(protocol.ErrorResponse(protocol.CodeBadRequest, err.Error()), 0)
 			flush()
-			s.punish(p, err)
+			_ = st.CloseWrite() // the answer is all there is
+			// Once the answer had time to leave (faultLinger); a
+			// syncer closing meanwhile punishes nobody.
+			select {
+			case <-time.After(faultLinger):
+				s.punish(p, err)
+			case <-s.ctx.Done():
+			}
 		default:
 			s.log.Debug("sync request failed", "peer", p, "reason", err)
 			_ = st.Reset()

@@ -434,3 +434,38 @@ func TestSyncClaimMetByCommitUnderWay(t *testing.T) {
 		t.Fatal("the peer was banned for a claim the commit under way meets")
 	}
 }
+
+// TestSyncBadRequestAnsweredThenBanned: a request that breaks §17.2 (a
+// GetBlocks naming one hash twice) is answered with Error 1, which
+// reaches the peer, and then costs it its connection and a ban.
+func TestSyncBadRequestAnsweredThenBanned(t *testing.T) {
+	gate := p2p.NewGater()
+	server := &syncNode{h: newHost(t), c: newTestChain(t)}
+	server.s = p2p.NewSyncer(context.Background(), server.h, server.c, gate, p2p.WithSyncLogger(testLogger(t)))
+	t.Cleanup(server.s.Close)
+	client := newSyncNode(t).h
+	connect(t, client, server.h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := client.NewStream(ctx, server.h.ID(), lpprotocol.ID(protocol.SyncProtocol(server.c.Params().NetworkID())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(10 * time.Second))
+	h := chain.Hash{1}
+	if err := protocol.NewWriter(st).WriteRequest(protocol.GetBlocksRequest([]chain.Hash{h, h})); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.CloseWrite()
+	resp, err := protocol.NewReader(st).ReadResponse()
+	if err != nil {
+		t.Fatalf("no answer to the bad request: %v", err)
+	}
+	if e := resp.GetError(); e == nil || protocol.ErrorCode(e.GetCode()) != protocol.CodeBadRequest {
+		t.Fatalf("response %v, want an Error with CodeBadRequest", resp)
+	}
+	testutil.Eventually(t, 10*time.Second, "the server bans the peer and hangs up", func() bool {
+		return gate.Banned(client.ID()) && server.h.Network().Connectedness(client.ID()) != network.Connected
+	})
+}

@@ -192,16 +192,7 @@ func TestSyncDeepFork(t *testing.T) {
 // CodeBadRequest and does not cost the peer its connection.
 func TestSyncUnknownRequestKindNotBanned(t *testing.T) {
 	server := newSyncNode(t)
-	// A gossipchain node, or the server would drop it as foreign.
-	client := newSyncNode(t).h
-	connect(t, client, server.h)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := client.NewStream(ctx, server.h.ID(), lpprotocol.ID(protocol.SyncProtocol(server.c.Params().NetworkID())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	client, st := openSyncStream(t, server)
 	// A Request whose only field is one this version does not know:
 	// field 15, varint 1.
 	if _, err := st.Write([]byte{0x02, 15 << 3, 0x01}); err != nil {
@@ -443,16 +434,7 @@ func TestSyncBadRequestAnsweredThenBanned(t *testing.T) {
 	server := &syncNode{h: newHost(t), c: newTestChain(t)}
 	server.s = p2p.NewSyncer(context.Background(), server.h, server.c, gate, p2p.WithSyncLogger(testLogger(t)))
 	t.Cleanup(server.s.Close)
-	client := newSyncNode(t).h
-	connect(t, client, server.h)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := client.NewStream(ctx, server.h.ID(), lpprotocol.ID(protocol.SyncProtocol(server.c.Params().NetworkID())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	_ = st.SetDeadline(time.Now().Add(10 * time.Second))
+	client, st := openSyncStream(t, server)
 	h := chain.Hash{1}
 	if err := protocol.NewWriter(st).WriteRequest(protocol.GetBlocksRequest([]chain.Hash{h, h})); err != nil {
 		t.Fatal(err)
@@ -468,4 +450,22 @@ func TestSyncBadRequestAnsweredThenBanned(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the server bans the peer and hangs up", func() bool {
 		return gate.Banned(client.ID()) && server.h.Network().Connectedness(client.ID()) != network.Connected
 	})
+}
+
+// openSyncStream connects a new gossipchain node (a foreign peer would be
+// dropped) to server and opens a sync stream to it, closed when the test
+// ends, with a deadline of 10 s.
+func openSyncStream(t *testing.T, server *syncNode) (host.Host, network.Stream) {
+	t.Helper()
+	client := newSyncNode(t).h
+	connect(t, client, server.h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := client.NewStream(ctx, server.h.ID(), lpprotocol.ID(protocol.SyncProtocol(server.c.Params().NetworkID())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	_ = st.SetDeadline(time.Now().Add(10 * time.Second))
+	return client, st
 }

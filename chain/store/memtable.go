@@ -223,16 +223,7 @@ func deferrable(b *chain.Batch, tip chain.Hash, tipHeight uint64) bool {
 // batch does not change if the caller reuses b. Blocks and undo records
 // are shared: the chain never changes one once built.
 func copyBatch(b *chain.Batch) *chain.Batch {
-	c := &chain.Batch{
-		Blocks:   make(map[chain.Hash]*chain.Block, len(b.Blocks)),
-		Metas:    make(map[chain.Hash]*chain.BlockMeta, len(b.Metas)),
-		Undos:    make(map[chain.Hash]*chain.Undo, len(b.Undos)),
-		Main:     make(map[uint64]chain.Hash, len(b.Main)),
-		Accounts: make(map[string]chain.Account, len(b.Accounts)),
-		TxIndex:  make(map[chain.Hash]chain.Hash, len(b.TxIndex)),
-		Tip:      b.Tip,
-	}
-	mergeInto(c, b)
+	c := mergeBatches([]*chain.Batch{b})
 	for h, m := range c.Metas {
 		c.Metas[h] = m.Clone()
 	}

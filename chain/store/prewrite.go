@@ -45,7 +45,7 @@ type prewritten struct {
 var errPrewriteEnd = errors.New("records written before the transaction from another end than the committed")
 
 // recordsWriteFault, set by tests only, fails a prewrite before it
-// writes.
+// writes (writeSynced).
 var recordsWriteFault func() error
 
 type prewrittenRecord struct {
@@ -88,15 +88,7 @@ func (s *Store) prewrite(p *plan) error {
 	}
 	pre.size = off - base
 	r := s.recs
-	go func() {
-		if recordsWriteFault != nil {
-			if err := recordsWriteFault(); err != nil {
-				pre.done <- err
-				return
-			}
-		}
-		pre.done <- r.writeSynced(base, recs)
-	}()
+	go func() { pre.done <- r.writeSynced(base, recs) }()
 	p.pre = pre
 	return nil
 }

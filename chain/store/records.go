@@ -220,7 +220,7 @@ func moveAside(path string, log *slog.Logger) error {
 // commits: the returned channel yields its error.
 func (r *recordsFile) write(at uint64, recs [][]byte) (<-chan error, error) {
 	if err := r.writeAll(at, recs); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("records file: %w", err)
 	}
 	done := make(chan error, 1)
 	if r.noSync {
@@ -233,8 +233,14 @@ func (r *recordsFile) write(at uint64, recs [][]byte) (<-chan error, error) {
 }
 
 // writeSynced writes recs one after the other from at, and syncs them
-// unless the store runs without fsync.
+// unless the store runs without fsync. Its caller names the file in the
+// error.
 func (r *recordsFile) writeSynced(at uint64, recs [][]byte) error {
+	if recordsWriteFault != nil {
+		if err := recordsWriteFault(); err != nil {
+			return err
+		}
+	}
 	if err := r.writeAll(at, recs); err != nil {
 		return err
 	}
@@ -247,7 +253,7 @@ func (r *recordsFile) writeSynced(at uint64, recs [][]byte) error {
 func (r *recordsFile) writeAll(at uint64, recs [][]byte) error {
 	for _, rec := range recs {
 		if _, err := r.f.WriteAt(rec, int64(at)); err != nil {
-			return fmt.Errorf("records file: %w", err)
+			return err
 		}
 		at += uint64(len(rec))
 	}

@@ -37,10 +37,10 @@ import (
 // at a time: an Apply's under applyMu, a group commit's while it owns the
 // writes; a connected block's just before its transaction begins,
 // prewrite.go), and synced before bbolt commits the transaction; the new
-// end is put in the same transaction. So every pointer a reader finds names bytes already on
-// disk, and bytes below the committed end are never written again. A
-// transaction that fails leaves its records past the end, where the next
-// one writes over them; a crash may leave them too, and Open cuts the file
+// end is put in the same transaction. So every pointer a reader finds
+// names bytes already on disk, and bytes below the committed end are
+// never written again. A transaction that fails leaves its records past
+// the end, where the next one writes over them; a crash may leave them too, and Open cuts the file
 // to the end once its header shows it is the store's own (openRecords). A
 // record rewritten (its undo record put or dropped) or deleted leaves its
 // old bytes in the file, unread: the file grows by what reorganisations

@@ -64,3 +64,21 @@ func DropSenderTails(m *Mempool) {
 	defer m.mu.Unlock()
 	clear(m.tails)
 }
+
+// VerifySig is verifySig, the signature rule for one signature.
+var VerifySig = verifySig
+
+// VerifyChunk verifies txs' signatures as one batch of the chain's
+// verifier, without the cache, and returns each one's verdict.
+func VerifyChunk(p *Params, txs []*Transaction) []bool {
+	jobs := make([]sigJob, len(txs))
+	for i, tx := range txs {
+		jobs[i].tx = tx
+	}
+	verifyChunk(p, jobs)
+	out := make([]bool, len(jobs))
+	for i := range jobs {
+		out[i] = jobs[i].ok
+	}
+	return out
+}

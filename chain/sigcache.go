@@ -49,8 +49,9 @@ type SigStats struct {
 	// Verifies counts ed25519 verifications done, one per signature
 	// whether alone or in a batch; Hits the signatures found already
 	// verified (a block's are looked up together before its checks, so
-	// an invalid block's hits past its first fault count too); Batches the batch verifications (of two signatures or
-	// more) among them, and Batched the signatures they verified.
+	// an invalid block's hits past its first fault count too); Batches
+	// the batch verifications (of batchMin signatures or more) among
+	// them, and Batched the signatures they verified.
 	Verifies, Hits, Batches, Batched uint64
 	// QueueFull counts the single checks that found the queue of
 	// admissions' checks full and waited for room: verification not

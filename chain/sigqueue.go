@@ -225,7 +225,7 @@ func (q *sigQueue) run(batch []*sigWait) {
 	}
 	q.c.verifies.Add(uint64(len(jobs)))
 	q.verify(batch[0].p, jobs)
-	q.c.countBatches(len(jobs), 1)
+	q.c.countChunk(len(jobs))
 	q.c.keep(jobs)
 	for i, w := range batch {
 		w.job.ok = jobs[i].ok

@@ -71,10 +71,10 @@ const (
 //     bench-http.sh script uses 32 too): at 8, a connection waits a
 //     round trip between its requests and the two cores sit idle a
 //     sixth of the time, and the signature queue gathers only the
-//     checks of requests in flight (about 3 a batch at 8, 6 – 8 at 32;
-//     ed25519consensus's batch saves nothing at 2, a tenth at 3, a
-//     quarter at 4, 0.4 at 8, half at 64). 8 is kept for comparison
-//     across versions, 16 and 64 to show the curve.
+//     checks of requests in flight (about 3 a batch at 8, 5 – 7 at 32;
+//     against single checks a batch saves nothing at 4, a sixth at 6,
+//     a quarter at 8, 0.45 at 64: chain.BenchmarkVerifyBatch). 8 is
+//     kept for comparison across versions, 16 and 64 to show the curve.
 //   - client-signed-nominer/conns=8: client-signed without the miner,
 //     so no block is built or committed while it runs: the request
 //     alone. At most maxNoMiner requests (-test.benchtime 9000x), since

@@ -16,10 +16,9 @@ import (
 // signature, which crypto/ed25519's cofactorless check would not
 // (TestSignatureRuleEdgeCases). curve25519-voi rather than
 // ed25519consensus, which implements the same rule: on this machine its
-// single check costs 0.7 of crypto/ed25519's and its batches 0.6 – 0.8 of
-// ed25519consensus's at the sizes admission gathers (BenchmarkVerifyBatch),
-// and every test of the rule checks it against ed25519consensus's
-// verdicts.
+// single check costs about 0.6 of crypto/ed25519's and its batches about
+// 0.8 of ed25519consensus's (BenchmarkVerifyBatch), and every test of the
+// rule checks it against ed25519consensus's verdicts.
 var zip215 = &voi.Options{Verify: voi.VerifyOptionsZIP_215}
 
 // verifySig is the signature rule for one signature. An invalid

@@ -72,8 +72,9 @@ const (
 //     round trip between its requests and the two cores sit idle a
 //     sixth of the time, and the signature queue gathers only the
 //     checks of requests in flight (about 3 a batch at 8, 5 – 7 at 32;
-//     against single checks a batch saves nothing at 4, a sixth at 6,
-//     a quarter at 8, 0.45 at 64: chain.BenchmarkVerifyBatch). 8 is
+//     against the chain's single checks a batch saves nothing at 4 – 5,
+//     a tenth at 6, a sixth at 8, 0.4 at 64: chain.BenchmarkVerifyBatch,
+//     batch-us/sig against zip215-us/sig). 8 is
 //     kept for comparison across versions, 16 and 64 to show the curve.
 //   - client-signed-nominer/conns=8: client-signed without the miner,
 //     so no block is built or committed while it runs: the request

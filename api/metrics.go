@@ -51,7 +51,7 @@ var (
 	descEventSubs = desc("event_subscribers", "Open event streams.")
 	descVerifies  = desc("signature_verifications_total", "ed25519 signature verifications done.")
 	descSigHits   = desc("signature_cache_hits_total", "Signatures found already verified (mempool admission, then the block).")
-	descSigBatch  = desc("signature_batches_total", "Batch verifications (two signatures or more) among the verifications.")
+	descSigBatch  = desc("signature_batches_total", "Batch verifications (four signatures or more) among the verifications.")
 	descSigFull   = desc("signature_queue_full_total", "Admissions that found the queue of signature checks full and waited.")
 	descCompact   = desc("compact_blocks_total", "Gossiped compact blocks assembled, by how: rebuilt from the mempool, missing transactions requested from the sender, or fetched whole.", "result")
 	descCmpTxs    = desc("compact_txs_requested_total", "Transactions asked of compact blocks' senders.")

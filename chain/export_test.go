@@ -68,14 +68,28 @@ func DropSenderTails(m *Mempool) {
 // VerifySig is verifySig, the signature rule for one signature.
 var VerifySig = verifySig
 
-// VerifyChunk verifies txs' signatures as one batch of the chain's
-// verifier, without the cache, and returns each one's verdict.
+// BatchMin is batchMin.
+const BatchMin = batchMin
+
+// VerifyChunk verifies txs' signatures as the chain verifies a chunk of
+// them (one batch, or one at a time below BatchMin), without the cache,
+// and returns each one's verdict.
 func VerifyChunk(p *Params, txs []*Transaction) []bool {
+	return verifyJobsWith(verifyChunk, p, txs)
+}
+
+// VerifyBatch verifies txs' signatures by one batch verification,
+// whatever their number.
+func VerifyBatch(p *Params, txs []*Transaction) []bool {
+	return verifyJobsWith(verifyBatch, p, txs)
+}
+
+func verifyJobsWith(verify func(*Params, []sigJob), p *Params, txs []*Transaction) []bool {
 	jobs := make([]sigJob, len(txs))
 	for i, tx := range txs {
 		jobs[i].tx = tx
 	}
-	verifyChunk(p, jobs)
+	verify(p, jobs)
 	out := make([]bool, len(jobs))
 	for i := range jobs {
 		out[i] = jobs[i].ok

@@ -16,10 +16,17 @@ import (
 // signature, which crypto/ed25519's cofactorless check would not
 // (TestSignatureRuleEdgeCases). curve25519-voi rather than
 // ed25519consensus, which implements the same rule: on this machine its
-// single check costs about 0.6 of crypto/ed25519's and its batches about
+// single check costs 0.55 – 0.65 of crypto/ed25519's and its batches 0.7 –
 // 0.8 of ed25519consensus's (BenchmarkVerifyBatch), and every test of the
-// rule checks it against ed25519consensus's verdicts.
-var zip215 = &voi.Options{Verify: voi.VerifyOptionsZIP_215}
+// rule checks it against ed25519consensus's verdicts. The options are
+// spelled out rather than taken from voi's exported VerifyOptionsZIP_215,
+// a variable any package could change.
+var zip215 = &voi.Options{Verify: &voi.VerifyOptions{
+	AllowSmallOrderA:   true,
+	AllowSmallOrderR:   true,
+	AllowNonCanonicalA: true,
+	AllowNonCanonicalR: true,
+}}
 
 // verifySig is the signature rule for one signature. An invalid
 // signature costs one verification, and a key or signature of the wrong
@@ -36,10 +43,12 @@ func verifySig(pub, msg, sig []byte) bool {
 // this size keep every core busy on a block's misses.
 const batchMax = 64
 
-// batchMin is the fewest signatures verified as a batch: two cost less
-// checked one at a time (BenchmarkVerifyBatch: 34 – 41 µs a signature in
-// a batch of two against 31 alone; 27 – 31 against 30 at four).
-const batchMin = 3
+// batchMin is the fewest signatures verified as a batch
+// (BenchmarkVerifyBatch, batch-us/sig against zip215-us/sig, two runs of
+// 1,000: a batch of two cost 33 – 38 µs a signature against 30 – 31
+// alone; of three to five 26 – 37 against 29 – 32, within the noise of
+// each other; of six or more 24 – 28 and less).
+const batchMin = 4
 
 // sigJob is one signature a check still has to verify: a transaction
 // that passed every other rule and missed the signature cache. ok is the
@@ -104,21 +113,27 @@ func (c *SigCache) keep(jobs []sigJob) {
 	}
 }
 
-// verifyChunk sets the verdicts of one batch. When the batch equation
-// fails, curve25519-voi checks each signature alone (with the points it
-// already decoded), so a bad signature is named exactly as a single check
-// would name it. Its random coefficients come from crypto/rand. Keys are
-// not expanded into tables: at every size up to batchMax the expansion
-// costs more than it saves (docs/benchmarks.md, "Signatures through
-// curve25519-voi").
+// verifyChunk sets the verdicts of one chunk: as one batch, or one at a
+// time when it has fewer than batchMin.
 func verifyChunk(p *Params, jobs []sigJob) {
-	if len(jobs) < batchMin {
-		for i := range jobs {
-			tx := jobs[i].tx
-			jobs[i].ok = verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
-		}
+	if len(jobs) >= batchMin {
+		verifyBatch(p, jobs)
 		return
 	}
+	for i := range jobs {
+		tx := jobs[i].tx
+		jobs[i].ok = verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
+	}
+}
+
+// verifyBatch sets the verdicts of jobs by one batch verification. When
+// the batch equation fails, curve25519-voi checks each signature alone
+// (with the points it already decoded), so a bad signature is named
+// exactly as a single check would name it. Its random coefficients come
+// from crypto/rand. Keys are not expanded into tables: at every size up to
+// batchMax the expansion cost more than it saved (docs/benchmarks.md,
+// "Signatures through curve25519-voi").
+func verifyBatch(p *Params, jobs []sigJob) {
 	v := voi.NewBatchVerifierWithCapacity(len(jobs)).ForceNoPublicKeyExpansion()
 	for i := range jobs {
 		tx := jobs[i].tx

@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +19,12 @@ import (
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
-// Encodings used by the edge cases: the identity canonically (y = 1) and
-// as y = p + 1, which decodes to it; a point of order 8.
+// Encodings used by the edge cases: the identity canonically (y = 1), as
+// y = p + 1, and with the sign bit set (x = 0 spelled negative), each of
+// which decodes to it; a point of order 8.
 var (
 	identityEnc     = mustHex("0100000000000000000000000000000000000000000000000000000000000000")
+	identityNegZero = mustHex("0100000000000000000000000000000000000000000000000000000000000080")
 	identityNonCano = mustHex("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
 	order8Enc       = mustHex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
 )
@@ -167,6 +170,9 @@ func sigCases() []sigCase {
 		{name: "non-canonical R", key: prime, sign: func(pub, msg []byte) []byte {
 			return s.sign(edwards25519.NewScalar(), identityNonCano, pub, msg)
 		}, zip215: true},
+		{name: "R with x = 0 and the sign bit set", key: prime, sign: func(pub, msg []byte) []byte {
+			return s.sign(edwards25519.NewScalar(), identityNegZero, pub, msg)
+		}, zip215: true},
 		// A key with a torsion component: Go accepts only when 8 divides
 		// k; the message below is chosen so it does not.
 		{name: "torsion in A", key: withTorsion, sign: honest, zip215: true},
@@ -270,6 +276,54 @@ func TestSignatureRuleEdgeCases(t *testing.T) {
 				check(fmt.Sprintf("CheckBlockSanity, %d transfers", n), err)
 			}
 		})
+	}
+}
+
+// TestVerifierAgreesWithConsensus checks the chain's verifier
+// (curve25519-voi) directly against ed25519consensus, the other library
+// of the rule: each edge case alone, and every edge case whose key and R
+// decode in one batch, valid transfers between them, at every size from
+// two to all of them, so that the batch equation itself (not only the
+// one-at-a-time checks a batch with an undecodable member falls back to)
+// gives each its own verdict.
+func TestVerifierAgreesWithConsensus(t *testing.T) {
+	p := chain.RegTest()
+	to := testwallet.New("edge recipient").Addr
+	var txs []*chain.Transaction
+	var want []bool
+	for i, c := range sigCases() {
+		tx, msg := caseTx(t, p, c)
+		single := ed25519consensus.Verify(tx.PublicKey, msg, tx.Signature)
+		if got := chain.VerifySig(tx.PublicKey, msg, tx.Signature); got != single {
+			t.Errorf("%s alone: %v, ed25519consensus %v", c.name, got, single)
+		}
+		if strings.Contains(c.name, "not a point") {
+			continue
+		}
+		txs = append(txs, tx, testwallet.New(fmt.Sprintf("between %d", i)).Tx(p, to, 1, 0, 0))
+		want = append(want, single, true)
+	}
+	for n := 2; n <= len(txs); n++ {
+		for name, verify := range map[string]func(*chain.Params, []*chain.Transaction) []bool{
+			"batch": chain.VerifyBatch, "chunk": chain.VerifyChunk,
+		} {
+			got := verify(p, txs[:n])
+			for i := range n {
+				if got[i] != want[i] {
+					t.Errorf("%s of %d, member %d: %v, ed25519consensus %v", name, n, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	// The valid transfers alone, as one batch: the equation must hold.
+	var valid []*chain.Transaction
+	for i, tx := range txs {
+		if want[i] {
+			valid = append(valid, tx)
+		}
+	}
+	if got := chain.VerifyBatch(p, valid); slices.Contains(got, false) {
+		t.Errorf("a batch of %d signatures ed25519consensus accepts: %v", len(valid), got)
 	}
 }
 

@@ -75,13 +75,23 @@ const BatchMin = batchMin
 // them (one batch, or one at a time below BatchMin), without the cache,
 // and returns each one's verdict.
 func VerifyChunk(p *Params, txs []*Transaction) []bool {
-	return verifyJobsWith(verifyChunk, p, txs)
+	return verifyJobsWith((*SigCache)(nil).verifyChunk, p, txs)
+}
+
+// VerifyChunkKeys is VerifyChunk with the keys taken from sc's key
+// cache, expanded there on first use.
+func VerifyChunkKeys(sc *SigCache, p *Params, txs []*Transaction) []bool {
+	return verifyJobsWith(sc.verifyChunk, p, txs)
 }
 
 // VerifyBatch verifies txs' signatures by one batch verification,
-// whatever their number.
-func VerifyBatch(p *Params, txs []*Transaction) []bool {
-	return verifyJobsWith(verifyBatch, p, txs)
+// whatever their number, with the keys of sc's key cache (nil: none).
+func VerifyBatch(sc *SigCache, p *Params, txs []*Transaction) []bool {
+	var keys *keyCache
+	if sc != nil {
+		keys = sc.keys
+	}
+	return verifyJobsWith(func(p *Params, jobs []sigJob) { verifyBatch(p, keys, jobs) }, p, txs)
 }
 
 func verifyJobsWith(verify func(*Params, []sigJob), p *Params, txs []*Transaction) []bool {

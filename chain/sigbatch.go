@@ -38,6 +38,17 @@ func verifySig(pub, msg, sig []byte) bool {
 	return voi.VerifyWithOptions(pub, msg, sig, zip215)
 }
 
+// verifySigKeys is verifySig with the key taken from keys (keycache.go)
+// when it decodes. The verdict is the same: an expanded key is the key's
+// own bytes and its decoded point, and k is hashed from those bytes.
+func verifySigKeys(keys *keyCache, pub, msg, sig []byte) bool {
+	ex := keys.get(pub)
+	if ex == nil || len(sig) != voi.SignatureSize {
+		return verifySig(pub, msg, sig)
+	}
+	return voi.VerifyExpandedWithOptions(ex, msg, sig, zip215)
+}
+
 // batchMax is the most signatures one batch verification takes. Larger
 // batches gain little per signature (BenchmarkVerifyBatch), and chunks of
 // this size keep every core busy on a block's misses.
@@ -74,14 +85,14 @@ func (c *SigCache) verifyJobs(p *Params, jobs []sigJob) {
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if n < parallelMin || workers == 1 {
-		verifyChunk(p, jobs)
+		c.verifyChunk(p, jobs)
 		c.countChunk(n)
 	} else {
 		size := min(batchMax, (n+workers-1)/workers)
 		chunks := (n + size - 1) / size
 		onEveryCore(chunks, func(k int) {
 			chunk := jobs[k*size : min((k+1)*size, n)]
-			verifyChunk(p, chunk)
+			c.verifyChunk(p, chunk)
 			c.countChunk(len(chunk))
 		})
 	}
@@ -114,15 +125,20 @@ func (c *SigCache) keep(jobs []sigJob) {
 }
 
 // verifyChunk sets the verdicts of one chunk: as one batch, or one at a
-// time when it has fewer than batchMin.
-func verifyChunk(p *Params, jobs []sigJob) {
+// time when it has fewer than batchMin, with the keys of c's key cache (a
+// nil c has none).
+func (c *SigCache) verifyChunk(p *Params, jobs []sigJob) {
+	var keys *keyCache
+	if c != nil {
+		keys = c.keys
+	}
 	if len(jobs) >= batchMin {
-		verifyBatch(p, jobs)
+		verifyBatch(p, keys, jobs)
 		return
 	}
 	for i := range jobs {
 		tx := jobs[i].tx
-		jobs[i].ok = verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
+		jobs[i].ok = verifySigKeys(keys, tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
 	}
 }
 
@@ -132,12 +148,17 @@ func verifyChunk(p *Params, jobs []sigJob) {
 // exactly as a single check would name it. Its random coefficients come
 // from crypto/rand. Keys are not expanded into tables: at every size up to
 // batchMax the expansion cost more than it saved (docs/benchmarks.md,
-// "Signatures through curve25519-voi").
-func verifyBatch(p *Params, jobs []sigJob) {
+// "Signatures through curve25519-voi"), but a key already expanded in
+// keys (nil: none) saves a fifth of a signature's cost.
+func verifyBatch(p *Params, keys *keyCache, jobs []sigJob) {
 	v := voi.NewBatchVerifierWithCapacity(len(jobs)).ForceNoPublicKeyExpansion()
 	for i := range jobs {
 		tx := jobs[i].tx
-		v.AddWithOptions(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature, zip215)
+		if ex := keys.get(tx.PublicKey); ex != nil {
+			v.AddExpandedWithOptions(ex, tx.SigningBytes(p.id), tx.Signature, zip215)
+		} else {
+			v.AddWithOptions(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature, zip215)
+		}
 	}
 	_, valid := v.Verify(nil)
 	for i := range jobs {

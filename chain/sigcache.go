@@ -33,13 +33,15 @@ type SigCache struct {
 	ids *hashRing
 	// q gathers the misses of concurrent single checks into batches.
 	q *sigQueue
+	// keys holds recent signers' keys, decoded (keycache.go).
+	keys *keyCache
 
 	verifies, hits, batches, batched, full atomic.Uint64
 }
 
 // NewSigCache returns a cache of at most size entries.
 func NewSigCache(size int) *SigCache {
-	c := &SigCache{ids: newHashRing(size)}
+	c := &SigCache{ids: newHashRing(size), keys: newKeyCache(keyCacheSize)}
 	c.q = newSigQueue(c, sigQueueMax)
 	return c
 }

@@ -52,7 +52,7 @@ type sigQueue struct {
 	// slots holds one token per queued check: its capacity is the bound.
 	slots      chan struct{}
 	maxWorkers int
-	// verify sets the verdicts of one batch of a network: verifyChunk;
+	// verify sets the verdicts of one batch of a network: c.verifyChunk;
 	// tests replace it to hold a worker.
 	verify func(p *Params, jobs []sigJob)
 
@@ -85,7 +85,7 @@ const gatherMin = 1
 const sigQueueMax = 16 * batchMax
 
 func newSigQueue(c *SigCache, max int) *sigQueue {
-	return &sigQueue{c: c, slots: make(chan struct{}, max), maxWorkers: runtime.GOMAXPROCS(0), verify: verifyChunk}
+	return &sigQueue{c: c, slots: make(chan struct{}, max), maxWorkers: runtime.GOMAXPROCS(0), verify: c.verifyChunk}
 }
 
 // check returns whether tx's signature verifies on network p (id is

@@ -45,7 +45,7 @@ func newHeldQueue(max, workers int) *heldQueue {
 	h.c.q.verify = func(p *Params, jobs []sigJob) {
 		h.sizes <- len(jobs)
 		<-h.release
-		verifyChunk(p, jobs)
+		(*SigCache)(nil).verifyChunk(p, jobs)
 	}
 	return h
 }
@@ -74,7 +74,7 @@ func TestSigQueueLone(t *testing.T) {
 	var onCaller bool
 	c.q.verify = func(p *Params, jobs []sigJob) {
 		onCaller = strings.Contains(string(debug.Stack()), "chain.checkTxSanityContext(")
-		verifyChunk(p, jobs)
+		(*SigCache)(nil).verifyChunk(p, jobs)
 	}
 	for i, forged := range []bool{false, true} {
 		onCaller = false

@@ -285,17 +285,25 @@ func TestSignatureRuleEdgeCases(t *testing.T) {
 // decode in one batch, valid transfers between them, at every size from
 // two to all of them, so that the batch equation itself (not only the
 // one-at-a-time checks a batch with an undecodable member falls back to)
-// gives each its own verdict.
+// gives each its own verdict; each with keys decoded anew and with keys
+// from the key cache (keycache.go).
 func TestVerifierAgreesWithConsensus(t *testing.T) {
 	p := chain.RegTest()
 	to := testwallet.New("edge recipient").Addr
 	var txs []*chain.Transaction
 	var want []bool
+	// Twice through a key cache: keys expanded now, then held.
+	keys := chain.NewSigCache(1)
 	for i, c := range sigCases() {
 		tx, msg := caseTx(t, p, c)
 		single := ed25519consensus.Verify(tx.PublicKey, msg, tx.Signature)
 		if got := chain.VerifySig(tx.PublicKey, msg, tx.Signature); got != single {
 			t.Errorf("%s alone: %v, ed25519consensus %v", c.name, got, single)
+		}
+		for pass := range 2 {
+			if got := chain.VerifyChunkKeys(keys, p, []*chain.Transaction{tx}); got[0] != single {
+				t.Errorf("%s alone with the key cache, pass %d: %v, ed25519consensus %v", c.name, pass, got[0], single)
+			}
 		}
 		if strings.Contains(c.name, "not a point") {
 			continue
@@ -303,9 +311,12 @@ func TestVerifierAgreesWithConsensus(t *testing.T) {
 		txs = append(txs, tx, testwallet.New(fmt.Sprintf("between %d", i)).Tx(p, to, 1, 0, 0))
 		want = append(want, single, true)
 	}
+	batch := func(p *chain.Params, txs []*chain.Transaction) []bool { return chain.VerifyBatch(nil, p, txs) }
+	batchKeys := func(p *chain.Params, txs []*chain.Transaction) []bool { return chain.VerifyBatch(keys, p, txs) }
+	chunkKeys := func(p *chain.Params, txs []*chain.Transaction) []bool { return chain.VerifyChunkKeys(keys, p, txs) }
 	for n := 2; n <= len(txs); n++ {
 		for name, verify := range map[string]func(*chain.Params, []*chain.Transaction) []bool{
-			"batch": chain.VerifyBatch, "chunk": chain.VerifyChunk,
+			"batch": batch, "chunk": chain.VerifyChunk, "batch with the key cache": batchKeys, "chunk with the key cache": chunkKeys,
 		} {
 			got := verify(p, txs[:n])
 			for i := range n {
@@ -322,8 +333,10 @@ func TestVerifierAgreesWithConsensus(t *testing.T) {
 			valid = append(valid, tx)
 		}
 	}
-	if got := chain.VerifyBatch(p, valid); slices.Contains(got, false) {
-		t.Errorf("a batch of %d signatures ed25519consensus accepts: %v", len(valid), got)
+	for _, sc := range []*chain.SigCache{nil, keys} {
+		if got := chain.VerifyBatch(sc, p, valid); slices.Contains(got, false) {
+			t.Errorf("a batch of %d signatures ed25519consensus accepts (key cache %v): %v", len(valid), sc != nil, got)
+		}
 	}
 }
 

@@ -44,7 +44,8 @@ func BenchmarkVerifyBatch(b *testing.B) {
 			// Every key in the cache before the timing: a sender's
 			// signatures after its first.
 			keys := chain.NewSigCache(1)
-			chain.VerifyBatch(keys, p, txs)
+			chain.VerifyBatch(keys, p, txs) // noted
+			chain.VerifyBatch(keys, p, txs) // expanded
 			for b.Loop() {
 				t0 := testutil.ProcessCPU()
 				for i, tx := range txs {

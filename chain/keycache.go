@@ -7,66 +7,99 @@ import (
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
-// keyCache holds the public keys of recent signers expanded into
-// curve25519-voi's tables, so that a sender's next signatures are
-// verified without decoding its key again: a batch of signers it holds
-// costs 0.84 – 0.9 of one whose keys are decoded anew
+// keyCache holds the public keys of signers seen more than once,
+// expanded into curve25519-voi's tables, so that a sender's later
+// signatures are verified without decoding its key again: a batch of
+// signers it holds costs 0.84 – 0.9 of one whose keys are decoded anew
 // (BenchmarkVerifyBatch's batch-keys-us/sig: 20.5 against 23.1 µs a
-// signature at six, 14.6 against 17.4 at 64), a single check about 0.9,
-// and the expansion (about 5 µs) is paid once per key. Senders repeat: a wallet's transfers, a busy account's,
-// the same sender's transaction at admission and in a block whose other
-// signatures the cache missed.
+// signature at six, 14.6 against 17.4 at 64; a batch uses the decoded
+// point, a single check the tables too), a single check about 0.9.
+// Expanding costs about 5 µs, more than one verification saves, so a key
+// is expanded only at its second sighting: the first is only noted, in a
+// set of bare keys. A flood of transactions from fresh keys, each with a
+// worthless signature, therefore costs a map entry each, not an
+// expansion, and evicts nothing from the expanded keys. Senders repeat: a
+// wallet's transfers, a busy account's, a sync batch's blocks.
 //
-// An entry is about 1.5 KiB. A full cache evicts a random entry, so that
-// senders cycling through a few more keys than it holds still hit it
+// An expanded key is about 1.5 KiB; a full cache is about 1.6 MiB, and
+// it fills only as signers repeat. A full map evicts a random entry, so
+// that senders cycling through a few more keys than it holds still hit it
 // mostly (a first-in-first-out cache would miss every one). Its contents
-// are derived from the key's bytes alone, so a peer can only make it
-// miss; keys that do not decode are not kept. A nil cache keeps nothing.
+// are derived from the key's bytes alone; keys that do not decode are
+// not expanded. A nil cache keeps nothing.
 type keyCache struct {
-	mu   sync.Mutex
-	max  int
-	keys map[[voi.PublicKeySize]byte]*voi.ExpandedPublicKey
-	list [][voi.PublicKeySize]byte // the keys held, for eviction
+	mu       sync.Mutex
+	keys     boundedMap[*voi.ExpandedPublicKey]
+	seenOnce boundedMap[struct{}]
 }
 
-// keyCacheSize bounds a chain's key cache: about 3 MiB when full, filled
-// only as distinct signers are seen.
-const keyCacheSize = 2048
+// keyCacheSize bounds a chain's expanded keys, and keyCacheSeen the keys
+// noted once (32 bytes and the map's overhead each).
+const (
+	keyCacheSize = 1024
+	keyCacheSeen = 4 * keyCacheSize
+)
 
-func newKeyCache(max int) *keyCache {
-	return &keyCache{max: max, keys: make(map[[voi.PublicKeySize]byte]*voi.ExpandedPublicKey)}
+func newKeyCache(max, seen int) *keyCache {
+	if max <= 0 || seen <= 0 {
+		return nil
+	}
+	return &keyCache{keys: newBoundedMap[*voi.ExpandedPublicKey](max), seenOnce: newBoundedMap[struct{}](seen)}
 }
 
-// get returns pub expanded, from the cache or expanded now and kept, or
-// nil when pub is not a key that decodes (the caller's verification
-// refuses it) or the cache is nil.
+// get returns pub expanded, from the cache or expanded now if pub was
+// seen before, or nil: at pub's first sighting, when pub is not a key
+// that decodes (the caller's verification refuses it), or for a nil
+// cache.
 func (k *keyCache) get(pub []byte) *voi.ExpandedPublicKey {
 	if k == nil || len(pub) != voi.PublicKeySize {
 		return nil
 	}
 	key := [voi.PublicKeySize]byte(pub)
 	k.mu.Lock()
-	ex := k.keys[key]
-	k.mu.Unlock()
-	if ex != nil {
+	if ex, ok := k.keys.m[key]; ok {
+		k.mu.Unlock()
 		return ex
 	}
+	if _, ok := k.seenOnce.m[key]; !ok {
+		k.seenOnce.put(key, struct{}{})
+		k.mu.Unlock()
+		return nil
+	}
+	k.mu.Unlock()
 	ex, err := voi.NewExpandedPublicKey(pub)
 	if err != nil {
 		return nil
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if _, ok := k.keys[key]; ok {
-		return ex // another goroutine kept it meanwhile
+	if held, ok := k.keys.m[key]; ok {
+		return held // another goroutine expanded it meanwhile
 	}
-	if len(k.list) < k.max {
-		k.list = append(k.list, key)
-	} else {
-		i := rand.IntN(len(k.list))
-		delete(k.keys, k.list[i])
-		k.list[i] = key
-	}
-	k.keys[key] = ex
+	k.keys.put(key, ex)
 	return ex
+}
+
+// boundedMap is a map of at most max keys that evicts a random one when
+// full. Its user locks it.
+type boundedMap[V any] struct {
+	max  int
+	m    map[[voi.PublicKeySize]byte]V
+	list [][voi.PublicKeySize]byte // the keys held, for eviction
+}
+
+func newBoundedMap[V any](max int) boundedMap[V] {
+	return boundedMap[V]{max: max, m: make(map[[voi.PublicKeySize]byte]V)}
+}
+
+// put adds key, which the map does not hold.
+func (b *boundedMap[V]) put(key [voi.PublicKeySize]byte, v V) {
+	if len(b.list) < b.max {
+		b.list = append(b.list, key)
+	} else {
+		i := rand.IntN(len(b.list))
+		delete(b.m, b.list[i])
+		b.list[i] = key
+	}
+	b.m[key] = v
 }

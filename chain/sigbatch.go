@@ -146,10 +146,11 @@ func (c *SigCache) verifyChunk(p *Params, jobs []sigJob) {
 // the batch equation fails, curve25519-voi checks each signature alone
 // (with the points it already decoded), so a bad signature is named
 // exactly as a single check would name it. Its random coefficients come
-// from crypto/rand. Keys are not expanded into tables: at every size up to
-// batchMax the expansion cost more than it saved (docs/benchmarks.md,
-// "Signatures through curve25519-voi"), but a key already expanded in
-// keys (nil: none) saves a fifth of a signature's cost.
+// from crypto/rand. The batch expands no key into tables itself: at every
+// size up to batchMax the expansion cost more than it saved
+// (docs/benchmarks.md, "Signatures through curve25519-voi"); a key keys
+// holds (nil: none) is taken decoded from there, which saves a tenth or
+// more of a signature's cost (keycache.go).
 func verifyBatch(p *Params, keys *keyCache, jobs []sigJob) {
 	v := voi.NewBatchVerifierWithCapacity(len(jobs)).ForceNoPublicKeyExpansion()
 	for i := range jobs {

@@ -41,7 +41,7 @@ type SigCache struct {
 
 // NewSigCache returns a cache of at most size entries.
 func NewSigCache(size int) *SigCache {
-	c := &SigCache{ids: newHashRing(size), keys: newKeyCache(keyCacheSize)}
+	c := &SigCache{ids: newHashRing(size), keys: newKeyCache(keyCacheSize, keyCacheSeen)}
 	c.q = newSigQueue(c, sigQueueMax)
 	return c
 }

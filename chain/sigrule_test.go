@@ -290,9 +290,9 @@ func TestSignatureRuleEdgeCases(t *testing.T) {
 func TestVerifierAgreesWithConsensus(t *testing.T) {
 	p := chain.RegTest()
 	to := testwallet.New("edge recipient").Addr
-	var txs []*chain.Transaction
-	var want []bool
-	// Twice through a key cache: keys expanded now, then held.
+	var txs, mixed []*chain.Transaction
+	var want, mixedWant []bool
+	// Through a key cache: keys noted, then expanded, then held.
 	keys := chain.NewSigCache(1)
 	for i, c := range sigCases() {
 		tx, msg := caseTx(t, p, c)
@@ -300,16 +300,28 @@ func TestVerifierAgreesWithConsensus(t *testing.T) {
 		if got := chain.VerifySig(tx.PublicKey, msg, tx.Signature); got != single {
 			t.Errorf("%s alone: %v, ed25519consensus %v", c.name, got, single)
 		}
-		for pass := range 2 {
+		for pass := range 3 {
 			if got := chain.VerifyChunkKeys(keys, p, []*chain.Transaction{tx}); got[0] != single {
 				t.Errorf("%s alone with the key cache, pass %d: %v, ed25519consensus %v", c.name, pass, got[0], single)
 			}
 		}
+		mixed = append(mixed, tx)
+		mixedWant = append(mixedWant, single)
 		if strings.Contains(c.name, "not a point") {
 			continue
 		}
 		txs = append(txs, tx, testwallet.New(fmt.Sprintf("between %d", i)).Tx(p, to, 1, 0, 0))
 		want = append(want, single, true)
+	}
+	// Every case in one batch, undecodable ones too, through the key
+	// cache: each keeps its verdict.
+	for pass := range 2 {
+		got := chain.VerifyBatch(keys, p, mixed)
+		for i := range mixed {
+			if got[i] != mixedWant[i] {
+				t.Errorf("every case in one batch, pass %d, member %d: %v, ed25519consensus %v", pass, i, got[i], mixedWant[i])
+			}
+		}
 	}
 	batch := func(p *chain.Params, txs []*chain.Transaction) []bool { return chain.VerifyBatch(nil, p, txs) }
 	batchKeys := func(p *chain.Params, txs []*chain.Transaction) []bool { return chain.VerifyBatch(keys, p, txs) }
@@ -549,6 +561,17 @@ func FuzzSignatureVerdicts(f *testing.F) {
 		got := chain.VerifyInOneBatch(chain.NewSigCache(4), p, []*chain.Transaction{good, tx, good})
 		if !got[0] || got[1] != single || !got[2] {
 			t.Fatalf("ZIP-215 says %v, the queue's batch %v", single, got)
+		}
+		// Through one key cache, three times: the key noted, expanded,
+		// then held; alone and in a batch.
+		keys := chain.NewSigCache(1)
+		for pass := range 3 {
+			if got := chain.VerifyChunkKeys(keys, p, []*chain.Transaction{tx}); got[0] != single {
+				t.Fatalf("ZIP-215 says %v, a single check with the key cache (pass %d) %v", single, pass, got[0])
+			}
+			if got := chain.VerifyBatch(keys, p, []*chain.Transaction{good, tx, good}); !got[0] || got[1] != single || !got[2] {
+				t.Fatalf("ZIP-215 says %v, a batch with the key cache (pass %d) %v", single, pass, got)
+			}
 		}
 	})
 }

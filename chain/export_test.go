@@ -68,18 +68,15 @@ func DropSenderTails(m *Mempool) {
 // VerifySig is verifySig, the signature rule for one signature.
 var VerifySig = verifySig
 
-// BatchMin is batchMin.
-const BatchMin = batchMin
-
 // VerifyChunk verifies txs' signatures as the chain verifies a chunk of
-// them (one batch, or one at a time below BatchMin), without the cache,
+// them (one batch, or one at a time below batchMin), without the caches,
 // and returns each one's verdict.
 func VerifyChunk(p *Params, txs []*Transaction) []bool {
 	return verifyJobsWith((*SigCache)(nil).verifyChunk, p, txs)
 }
 
 // VerifyChunkKeys is VerifyChunk with the keys taken from sc's key
-// cache, expanded there on first use.
+// cache (a key is expanded there at its second sighting).
 func VerifyChunkKeys(sc *SigCache, p *Params, txs []*Transaction) []bool {
 	return verifyJobsWith(sc.verifyChunk, p, txs)
 }

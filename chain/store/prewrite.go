@@ -63,8 +63,9 @@ func (s *Store) prewrite(p *plan) error {
 		return nil
 	}
 	var hs []chain.Hash
+	var sizeLen [binary.MaxVarintLen64]byte
 	for h, nb := range p.newBlocks {
-		if undo, ok := p.undos[h]; ok && uvarintLen(uint64(nb.size))+nb.size+len(undo) > fileRecordMin {
+		if undo, ok := p.undos[h]; ok && binary.PutUvarint(sizeLen[:], uint64(nb.size))+nb.size+len(undo) > fileRecordMin {
 			hs = append(hs, h)
 		}
 	}
@@ -153,12 +154,4 @@ func recordsBase(meta []byte, recs *recordsFile) (uint64, error) {
 func newRecord(nb newBlock, undo []byte) []byte {
 	rec := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen32+nb.size+len(undo)), uint64(nb.size))
 	return append(nb.b.AppendEncode(rec), undo...)
-}
-
-func uvarintLen(x uint64) int {
-	n := 1
-	for ; x >= 0x80; x >>= 7 {
-		n++
-	}
-	return n
 }

@@ -84,11 +84,7 @@ func VerifyChunkKeys(sc *SigCache, p *Params, txs []*Transaction) []bool {
 // VerifyBatch verifies txs' signatures by one batch verification,
 // whatever their number, with the keys of sc's key cache (nil: none).
 func VerifyBatch(sc *SigCache, p *Params, txs []*Transaction) []bool {
-	var keys *keyCache
-	if sc != nil {
-		keys = sc.keys
-	}
-	return verifyJobsWith(func(p *Params, jobs []sigJob) { verifyBatch(p, keys, jobs) }, p, txs)
+	return verifyJobsWith(func(p *Params, jobs []sigJob) { verifyBatch(p, sc.signers(), jobs) }, p, txs)
 }
 
 func verifyJobsWith(verify func(*Params, []sigJob), p *Params, txs []*Transaction) []bool {

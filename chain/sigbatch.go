@@ -43,7 +43,7 @@ func verifySig(pub, msg, sig []byte) bool {
 // own bytes and its decoded point, and k is hashed from those bytes.
 func verifySigKeys(keys *keyCache, pub, msg, sig []byte) bool {
 	ex := keys.get(pub)
-	if ex == nil || len(sig) != voi.SignatureSize {
+	if ex == nil {
 		return verifySig(pub, msg, sig)
 	}
 	return voi.VerifyExpandedWithOptions(ex, msg, sig, zip215)
@@ -128,10 +128,7 @@ func (c *SigCache) keep(jobs []sigJob) {
 // time when it has fewer than batchMin, with the keys of c's key cache (a
 // nil c has none).
 func (c *SigCache) verifyChunk(p *Params, jobs []sigJob) {
-	var keys *keyCache
-	if c != nil {
-		keys = c.keys
-	}
+	keys := c.signers()
 	if len(jobs) >= batchMin {
 		verifyBatch(p, keys, jobs)
 		return

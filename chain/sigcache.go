@@ -39,6 +39,14 @@ type SigCache struct {
 	verifies, hits, batches, batched, full atomic.Uint64
 }
 
+// signers returns c's key cache; a nil c has none.
+func (c *SigCache) signers() *keyCache {
+	if c == nil {
+		return nil
+	}
+	return c.keys
+}
+
 // NewSigCache returns a cache of at most size entries.
 func NewSigCache(size int) *SigCache {
 	c := &SigCache{ids: newHashRing(size), keys: newKeyCache(keyCacheSize, keyCacheSeen)}

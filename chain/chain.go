@@ -58,6 +58,13 @@ type Chain struct {
 	side map[Hash]sideBlock
 	// headers keeps runs of main-chain headers for HeadersAfter.
 	headers *headerCache
+	// prechecked holds the headers that passed PrecheckHeader lately:
+	// gossip prechecks a block's header, then hands the block to
+	// ProcessBlock, whose own unlocked precheck (CheckBlockDigest) would
+	// repeat every read and check of it microseconds later. The locked
+	// pass checks the header again in any case (processOne), so a stale
+	// entry costs at most a body checked before the lock for nothing.
+	prechecked *hashRing
 	// ancestors keeps the headers the median-time and retarget rules
 	// read (ancestry.go).
 	ancestors *ancestorCache
@@ -122,8 +129,11 @@ func New(p *Params, st Store, opts ...Option) (*Chain, error) {
 		invalid:   newHashRing(cfg.maxInvalid),
 		headers:   newHeaderCache(),
 		ancestors: newAncestorCache(),
-		accounts:  newAccountCache(accountCacheMax),
-		failure:   storeFailure{done: make(chan struct{})},
+		// Gossip validates a few blocks at a time; a header forgotten
+		// before its block is processed is only prechecked again.
+		prechecked: newHashRing(64),
+		accounts:   newAccountCache(accountCacheMax),
+		failure:    storeFailure{done: make(chan struct{})},
 	}
 	first := make(chan struct{})
 	c.tipWait.Store(&first)
@@ -268,9 +278,12 @@ func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) { return c.CheckBloc
 // than hash every transaction again. A digest not computed from b's
 // transactions, or nil, is not used.
 func (c *Chain) CheckBlockDigest(b *Block, d *TxDigest) (*CheckedBlock, error) {
-	checkBody, _, err := c.precheck(&b.Header)
-	if err != nil {
-		return nil, err
+	checkBody := true
+	if !c.prechecked.has(b.Hash()) {
+		var gate error
+		if checkBody, _, gate = c.precheck(&b.Header); gate != nil {
+			return nil, gate
+		}
 	}
 	cb := &CheckedBlock{b: b}
 	if checkBody {

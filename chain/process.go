@@ -148,9 +148,12 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time
 // parent is unknown (an orphan: the caller asks for its parents rather
 // than spend anything on it).
 func (c *Chain) PrecheckHeader(hdr *Header) error {
-	_, failed, gate := c.precheck(hdr)
+	checkBody, failed, gate := c.precheck(hdr)
 	if failed != nil {
 		return failed
+	}
+	if gate == nil && checkBody {
+		c.prechecked.add(hdr.Hash())
 	}
 	return gate
 }

@@ -176,3 +176,38 @@ func TestWorkGateLaggingMiner(t *testing.T) {
 		})
 	}
 }
+
+// TestPrecheckedHeaderNotRepeated: gossip prechecks a block's header,
+// then processes the block, and the unlocked checks (CheckBlock) do not
+// precheck that header again, but the locked pass still judges it as it
+// stands then. Here a rival takes the tip between the two: a header
+// prechecked before is refused by the locked pass (ErrNotHeavier) and
+// not stored; one never prechecked is refused already by CheckBlock.
+func TestPrecheckedHeaderNotRepeated(t *testing.T) {
+	h := newHarness(t, nil)
+	parent := h.extend(h.tipHash(), 3)[2].Hash()
+	prechecked := h.build(parent, nil, nil)
+	unchecked := h.build(parent, nil, nil)
+	rival := h.build(parent, nil, nil)
+	if err := h.c.PrecheckHeader(&prechecked.Header); err != nil {
+		t.Fatalf("PrecheckHeader: %v", err)
+	}
+	if _, err := h.process(rival); err != nil || h.tipHash() != rival.Hash() {
+		t.Fatalf("rival: %v, tip %s", err, h.tipHash().Short())
+	}
+	if _, err := h.c.CheckBlock(unchecked); !errors.Is(err, chain.ErrNotHeavier) {
+		t.Fatalf("CheckBlock of a header never prechecked: %v, want %v", err, chain.ErrNotHeavier)
+	}
+	cb, err := h.c.CheckBlock(prechecked)
+	if err != nil {
+		t.Fatalf("CheckBlock of a prechecked header: %v, want its precheck kept", err)
+	}
+	if _, err := h.c.ProcessChecked(context.Background(), cb); !errors.Is(err, chain.ErrNotHeavier) {
+		t.Fatalf("locked pass: %v, want %v", err, chain.ErrNotHeavier)
+	}
+	for _, b := range []*chain.Block{prechecked, unchecked} {
+		if _, err := h.c.Meta(b.Hash()); err == nil {
+			t.Fatalf("block %s below the tip was stored", b.Hash().Short())
+		}
+	}
+}

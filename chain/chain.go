@@ -279,9 +279,9 @@ func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) { return c.CheckBloc
 // transactions, or nil, is not used.
 func (c *Chain) CheckBlockDigest(b *Block, d *TxDigest) (*CheckedBlock, error) {
 	checkBody := true
-	if !c.prechecked.has(b.Hash()) {
+	if h := b.Hash(); !c.prechecked.has(h) {
 		var gate error
-		if checkBody, _, gate = c.precheck(&b.Header); gate != nil {
+		if checkBody, _, gate = c.precheck(&b.Header, h); gate != nil {
 			return nil, gate
 		}
 	}

@@ -148,12 +148,13 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time
 // parent is unknown (an orphan: the caller asks for its parents rather
 // than spend anything on it).
 func (c *Chain) PrecheckHeader(hdr *Header) error {
-	checkBody, failed, gate := c.precheck(hdr)
+	h := hdr.Hash()
+	checkBody, failed, gate := c.precheck(hdr, h)
 	if failed != nil {
 		return failed
 	}
 	if gate == nil && checkBody {
-		c.prechecked.add(hdr.Hash())
+		c.prechecked.add(h)
 	}
 	return gate
 }
@@ -186,9 +187,8 @@ func (c *Chain) PrecheckChild(hdr, parent *Header) error {
 // whether the body is worth checking before the lock (checkBody: not when
 // a cheaper check fails), the cheaper check's failure if one failed (a
 // locked pass reports it again, in pipeline order), and the gate's
-// refusal.
-func (c *Chain) precheck(hdr *Header) (checkBody bool, failed, gate error) {
-	h := hdr.Hash()
+// refusal. h is hdr's hash.
+func (c *Chain) precheck(hdr *Header, h Hash) (checkBody bool, failed, gate error) {
 	// A block validated and being committed counts as stored, and may
 	// be the parent: its child may come before the commit ends. Each read
 	// takes the chain's reader afresh: a block is in the pending write or

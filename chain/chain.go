@@ -58,12 +58,15 @@ type Chain struct {
 	side map[Hash]sideBlock
 	// headers keeps runs of main-chain headers for HeadersAfter.
 	headers *headerCache
-	// prechecked holds the headers that passed PrecheckHeader lately:
+	// prechecked holds the last headers PrecheckHeader judged in full
+	// and passed (their parent stored: an orphan's header is not one):
 	// gossip prechecks a block's header, then hands the block to
 	// ProcessBlock, whose own unlocked precheck (CheckBlockDigest) would
-	// repeat every read and check of it microseconds later. The locked
-	// pass checks the header again in any case (processOne), so a stale
-	// entry costs at most a body checked before the lock for nothing.
+	// repeat every read and check of it. The locked pass judges the
+	// header again in any case (processOne). An entry gone stale (the
+	// tip moved meanwhile) costs a body checked before the lock for
+	// nothing, once: a copy of the block sent again is prechecked
+	// again by gossip, which refuses it or finds it stored first.
 	prechecked *hashRing
 	// ancestors keeps the headers the median-time and retarget rules
 	// read (ancestry.go).
@@ -258,8 +261,9 @@ func (c *Chain) ProcessBlock(ctx context.Context, b *Block) (*Change, error) {
 }
 
 // CheckedBlock is an unrequested block whose checks that need no lock
-// have run: the work gate on its header and, unless a cheaper check
-// already fails, its body's sanity.
+// have run: the work gate on its header (unless PrecheckHeader passed
+// the header already) and, unless a cheaper check already fails, its
+// body's sanity.
 type CheckedBlock struct {
 	b      *Block
 	sanity *sanityResult
@@ -269,7 +273,9 @@ type CheckedBlock struct {
 // that serialises processing under a lock of its own (the node's intake)
 // checks signatures before taking it. It returns the work gate's refusal
 // (ErrNotHeavier, ErrLowWork); every other outcome is ProcessChecked's to
-// report, in pipeline order.
+// report, in pipeline order. A header PrecheckHeader judged and passed
+// lately is not prechecked again (Chain.prechecked): the gate, if the
+// tip moved since, refuses it under the lock instead.
 func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) { return c.CheckBlockDigest(b, nil) }
 
 // CheckBlockDigest is CheckBlock for a block whose transactions the
@@ -281,7 +287,7 @@ func (c *Chain) CheckBlockDigest(b *Block, d *TxDigest) (*CheckedBlock, error) {
 	checkBody := true
 	if h := b.Hash(); !c.prechecked.has(h) {
 		var gate error
-		if checkBody, _, gate = c.precheck(&b.Header, h); gate != nil {
+		if checkBody, _, _, gate = c.precheck(&b.Header, h); gate != nil {
 			return nil, gate
 		}
 	}

@@ -149,11 +149,11 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time
 // than spend anything on it).
 func (c *Chain) PrecheckHeader(hdr *Header) error {
 	h := hdr.Hash()
-	checkBody, failed, gate := c.precheck(hdr, h)
+	_, judged, failed, gate := c.precheck(hdr, h)
 	if failed != nil {
 		return failed
 	}
-	if gate == nil && checkBody {
+	if judged {
 		c.prechecked.add(h)
 	}
 	return gate
@@ -187,17 +187,19 @@ func (c *Chain) PrecheckChild(hdr, parent *Header) error {
 // whether the body is worth checking before the lock (checkBody: not when
 // a cheaper check fails), the cheaper check's failure if one failed (a
 // locked pass reports it again, in pipeline order), and the gate's
-// refusal. h is hdr's hash.
-func (c *Chain) precheck(hdr *Header, h Hash) (checkBody bool, failed, gate error) {
+// refusal; judged reports a header that passed every check, its parent
+// stored (not an orphan's, of which only the sanity is checked). h is
+// hdr's hash.
+func (c *Chain) precheck(hdr *Header, h Hash) (checkBody, judged bool, failed, gate error) {
 	// A block validated and being committed counts as stored, and may
 	// be the parent: its child may come before the commit ends. Each read
 	// takes the chain's reader afresh: a block is in the pending write or
 	// in the store from its validation on.
 	if _, err := c.Meta(h); err == nil {
-		return false, nil, nil
+		return false, false, nil, nil
 	}
 	if err := CheckHeaderSanity(c.p, hdr); err != nil {
-		return false, err, nil
+		return false, false, err, nil
 	}
 	// Not under the chain's lock, which a commit holds: a block built on
 	// one being committed is checked meanwhile, and sees its parent in
@@ -206,27 +208,27 @@ func (c *Chain) precheck(hdr *Header, h Hash) (checkBody bool, failed, gate erro
 	waiting := c.orphans.has(h)
 	above := c.orphans.workAbove(h)
 	if invalid {
-		return false, ruleError(ErrKnownInvalid, "block %s or its parent failed validation before", h.Short()), nil
+		return false, false, ruleError(ErrKnownInvalid, "block %s or its parent failed validation before", h.Short()), nil
 	}
 	if waiting {
-		return false, nil, nil
+		return false, false, nil, nil
 	}
 	parent, err := c.Meta(hdr.PrevHash)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return true, nil, nil // an orphan: the pool takes only checked bodies
+		return true, false, nil, nil // an orphan: the pool takes only checked bodies
 	case err != nil:
-		return false, fmt.Errorf("read parent of %s: %w", h.Short(), err), nil
+		return false, false, fmt.Errorf("read parent of %s: %w", h.Short(), err), nil
 	case parent.Status&StatusInvalid != 0:
-		return false, ruleError(ErrKnownInvalid, "block %s: its parent failed validation before", h.Short()), nil
+		return false, false, ruleError(ErrKnownInvalid, "block %s: its parent failed validation before", h.Short()), nil
 	}
 	if err := CheckHeaderContext(c.p, c.ancestry(c.reader()), hdr, &parent.Header, c.now()); err != nil {
-		return false, err, nil
+		return false, false, err, nil
 	}
 	if err := workGate(c.tip.Load(), parent, hdr, above, c.now(), c.p.MaxRetargetFactor); err != nil {
-		return false, nil, err
+		return false, false, nil, err
 	}
-	return true, nil, nil
+	return true, true, nil, nil
 }
 
 // checkKnown refuses blocks already stored, waiting as orphans, or known to

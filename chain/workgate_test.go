@@ -211,3 +211,34 @@ func TestPrecheckedHeaderNotRepeated(t *testing.T) {
 		}
 	}
 }
+
+// TestPrecheckedOrphanNotKept: the precheck of an orphan's header judges
+// only its sanity, so it is not kept as prechecked. A copy of an orphan
+// already waiting, sent again, is then found waiting before its body is
+// checked: CheckBlock looks up none of its signatures.
+func TestPrecheckedOrphanNotKept(t *testing.T) {
+	h := newHarness(t, nil)
+	h.extend(h.tipHash(), 2)
+	other := newHarness(t, nil)
+	other.miner = testwallet.New("other miner")
+	side := other.extend(other.tipHash(), 3)
+	pay := other.miner.Tx(other.p, testwallet.New("payee").Addr, 1, 0, 0)
+	orphan := other.build(side[2].Hash(), []*chain.Transaction{pay}, nil)
+	if err := h.c.PrecheckHeader(&orphan.Header); err != nil {
+		t.Fatalf("PrecheckHeader of an orphan: %v", err)
+	}
+	if _, err := h.process(orphan); !errors.Is(err, chain.ErrUnknownParent) {
+		t.Fatalf("orphan: %v, want %v", err, chain.ErrUnknownParent)
+	}
+	before := h.c.SigCache().Stats()
+	if err := h.c.PrecheckHeader(&orphan.Header); err != nil {
+		t.Fatalf("PrecheckHeader of the orphan again: %v", err)
+	}
+	if _, err := h.c.CheckBlock(orphan); err != nil {
+		t.Fatalf("CheckBlock of the orphan again: %v", err)
+	}
+	if after := h.c.SigCache().Stats(); after.Verifies != before.Verifies || after.Hits != before.Hits {
+		t.Fatalf("the waiting orphan's body was checked again: verifies %d → %d, hits %d → %d",
+			before.Verifies, after.Verifies, before.Hits, after.Hits)
+	}
+}

@@ -206,7 +206,8 @@ func (in *intake) processLocked(ctx context.Context, bs []*chain.Block, d *chain
 	} else {
 		// The work gate and the signatures before mu, as for a
 		// transaction: a gossiped block that cannot win waits for
-		// nobody, and one being checked holds nobody up.
+		// nobody (gossip's header precheck refused it, or this one
+		// does), and one being checked holds nobody up.
 		var err error
 		if checked, err = in.chain.CheckBlockDigest(bs[0], d); err != nil {
 			return nil, 0, err

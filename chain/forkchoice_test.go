@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
-	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 func hashes(bs []*chain.Block) []chain.Hash {
@@ -170,8 +169,7 @@ func TestInvalidBlockInHeavierBranch(t *testing.T) {
 		h.extend(g, 2)
 		// A side branch built elsewhere: two blocks tie with ours, the
 		// third is heavier, the fourth breaks a rule at connect.
-		other := newHarness(t, nil)
-		other.miner = testwallet.New("other miner")
+		other := newRival(t)
 		side := other.extend(g, 3)
 		bad := other.build(side[2].Hash(), nil, badCoinbase)
 		if _, _, err := h.c.ProcessBlocks(context.Background(), side[:2]); err != nil {

@@ -37,6 +37,15 @@ func newHarness(t testing.TB, p *chain.Params) *harness {
 	return h
 }
 
+// newRival is a second harness on the same network whose blocks pay
+// another miner: a branch that competes with the first one's.
+func newRival(t testing.TB) *harness {
+	t.Helper()
+	other := newHarness(t, nil)
+	other.miner = testwallet.New("other miner")
+	return other
+}
+
 func (h *harness) open() {
 	h.t.Helper()
 	st, err := store.OpenDir(h.dir, store.WithNoSync(true))

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
-	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
 // TestHeaderChain: a run of headers is checked without bodies (link,
@@ -18,8 +17,7 @@ func TestHeaderChain(t *testing.T) {
 	h := newHarness(t, nil)
 	g := h.tipHash()
 	// Headers of a branch the chain does not store, built elsewhere.
-	other := newHarness(t, nil)
-	other.miner = testwallet.New("other miner")
+	other := newRival(t)
 	branch := other.extend(g, 4)
 	headers := func() []chain.Header { return headersOf(branch) }
 	tests := []struct {
@@ -90,8 +88,7 @@ func TestHeaderChainContext(t *testing.T) {
 // and still checks the headers after them against their ancestors, now
 // read from the store.
 func TestHeaderChainForgetStored(t *testing.T) {
-	other := newHarness(t, nil)
-	other.miner = testwallet.New("other miner")
+	other := newRival(t)
 	branch := other.extend(other.tipHash(), 8)
 	headers := headersOf
 	tests := []struct {

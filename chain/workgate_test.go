@@ -99,8 +99,7 @@ func TestWorkGate(t *testing.T) {
 func TestWorkGateCountsWaitingOrphans(t *testing.T) {
 	h := newHarness(t, nil)
 	main := h.extend(h.tipHash(), 2)
-	other := newHarness(t, nil)
-	other.miner = testwallet.New("other miner")
+	other := newRival(t)
 	side := other.extend(other.tipHash(), 3)
 	if _, err := h.sync(side[0]); err != nil { // a block below: stored by sync
 		t.Fatal(err)
@@ -122,8 +121,7 @@ func TestWorkGateCountsWaitingOrphans(t *testing.T) {
 func TestWorkGateOrphanBelowTip(t *testing.T) {
 	h := newHarness(t, nil)
 	h.extend(h.tipHash(), 5)
-	other := newHarness(t, nil)
-	other.miner = testwallet.New("other miner")
+	other := newRival(t)
 	side := other.extend(other.tipHash(), 2)
 	if _, err := h.process(side[1]); !errors.Is(err, chain.ErrUnknownParent) {
 		t.Fatalf("got %v, want an orphan", err)
@@ -219,8 +217,7 @@ func TestPrecheckedHeaderNotRepeated(t *testing.T) {
 func TestPrecheckedOrphanNotKept(t *testing.T) {
 	h := newHarness(t, nil)
 	h.extend(h.tipHash(), 2)
-	other := newHarness(t, nil)
-	other.miner = testwallet.New("other miner")
+	other := newRival(t)
 	side := other.extend(other.tipHash(), 3)
 	pay := other.miner.Tx(other.p, testwallet.New("payee").Addr, 1, 0, 0)
 	orphan := other.build(side[2].Hash(), []*chain.Transaction{pay}, nil)

@@ -76,7 +76,7 @@ func VerifyChunk(p *Params, txs []*Transaction) []bool {
 }
 
 // VerifyChunkKeys is VerifyChunk with the keys taken from sc's key
-// cache (a key is expanded there at its second sighting).
+// cache (a key is expanded there once two of its signatures verified).
 func VerifyChunkKeys(sc *SigCache, p *Params, txs []*Transaction) []bool {
 	return verifyJobsWith(sc.verifyChunk, p, txs)
 }

@@ -15,11 +15,13 @@ import (
 // signature at six, 14.6 against 17.4 at 64; a batch uses the decoded
 // point, a single check the tables too), a single check about 0.9.
 // Expanding costs about 5 µs, more than one verification saves, so a key
-// is expanded only at its second sighting: the first is only noted, in a
-// set of bare keys. A flood of transactions from fresh keys, each with a
-// worthless signature, therefore costs a map entry each, not an
-// expansion, and evicts nothing from the expanded keys. Senders repeat: a
-// wallet's transfers, a busy account's, a sync batch's blocks.
+// is expanded only once a second signature by it has verified: the first
+// is only noted, in a set of bare keys. Only keys whose signatures
+// verified are noted or expanded (verified), so forged signatures, which
+// cost nothing to make, neither fill the cache nor evict a key from it;
+// evicting one takes two valid signatures by a fresh key, which the node
+// verifies whatever the cache holds. Senders repeat: a wallet's
+// transfers, a busy account's, a sync batch's blocks.
 //
 // An expanded key is about 1.5 KiB; a full cache is about 1.6 MiB, and
 // it fills only as signers repeat. A full map evicts a random entry, so
@@ -47,37 +49,44 @@ func newKeyCache(max, seen int) *keyCache {
 	return &keyCache{keys: newBoundedMap[*voi.ExpandedPublicKey](max), seenOnce: newBoundedMap[struct{}](seen)}
 }
 
-// get returns pub expanded, from the cache or expanded now if pub was
-// seen before, or nil: at pub's first sighting, when pub is not a key
-// that decodes (the caller's verification refuses it), or for a nil
-// cache.
-func (k *keyCache) get(pub []byte) *voi.ExpandedPublicKey {
+// held returns pub expanded if the cache holds it, else nil (and for a
+// nil cache).
+func (k *keyCache) held(pub []byte) *voi.ExpandedPublicKey {
 	if k == nil || len(pub) != voi.PublicKeySize {
-		return nil
-	}
-	key := [voi.PublicKeySize]byte(pub)
-	k.mu.Lock()
-	if ex, ok := k.keys.m[key]; ok {
-		k.mu.Unlock()
-		return ex
-	}
-	if _, ok := k.seenOnce.m[key]; !ok {
-		k.seenOnce.put(key, struct{}{})
-		k.mu.Unlock()
-		return nil
-	}
-	k.mu.Unlock()
-	ex, err := voi.NewExpandedPublicKey(pub)
-	if err != nil {
 		return nil
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if held, ok := k.keys.m[key]; ok {
-		return held // another goroutine expanded it meanwhile
+	return k.keys.m[[voi.PublicKeySize]byte(pub)]
+}
+
+// verified notes that a signature by pub verified: at the key's first
+// such sighting it is noted, at its second expanded and held.
+func (k *keyCache) verified(pub []byte) {
+	if k == nil || len(pub) != voi.PublicKeySize {
+		return
 	}
-	k.keys.put(key, ex)
-	return ex
+	key := [voi.PublicKeySize]byte(pub)
+	k.mu.Lock()
+	if _, ok := k.keys.m[key]; ok {
+		k.mu.Unlock()
+		return
+	}
+	if _, ok := k.seenOnce.m[key]; !ok {
+		k.seenOnce.put(key, struct{}{})
+		k.mu.Unlock()
+		return
+	}
+	k.mu.Unlock()
+	ex, err := voi.NewExpandedPublicKey(pub)
+	if err != nil {
+		return // not a key that decodes: its signature did not verify
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.keys.m[key]; !ok { // another goroutine may have meanwhile
+		k.keys.put(key, ex)
+	}
 }
 
 // boundedMap is a map of at most max keys that evicts a random one when

@@ -39,14 +39,18 @@ func verifySig(pub, msg, sig []byte) bool {
 }
 
 // verifySigKeys is verifySig with the key taken from keys (keycache.go)
-// when it decodes. The verdict is the same: an expanded key is the key's
-// own bytes and its decoded point, and k is hashed from those bytes.
+// when it holds it, and a key whose signature verified noted there. The
+// verdict is the same: an expanded key is the key's own bytes and its
+// decoded point, and k is hashed from those bytes.
 func verifySigKeys(keys *keyCache, pub, msg, sig []byte) bool {
-	ex := keys.get(pub)
-	if ex == nil {
-		return verifySig(pub, msg, sig)
+	if ex := keys.held(pub); ex != nil {
+		return voi.VerifyExpandedWithOptions(ex, msg, sig, zip215)
 	}
-	return voi.VerifyExpandedWithOptions(ex, msg, sig, zip215)
+	ok := verifySig(pub, msg, sig)
+	if ok {
+		keys.verified(pub)
+	}
+	return ok
 }
 
 // batchMax is the most signatures one batch verification takes. Larger
@@ -80,7 +84,7 @@ func (c *SigCache) verifyJobs(p *Params, jobs []sigJob) {
 	if n == 0 {
 		return
 	}
-	if c != nil {
+	if c = c.on(p); c != nil {
 		c.verifies.Add(uint64(n))
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -150,17 +154,24 @@ func (c *SigCache) verifyChunk(p *Params, jobs []sigJob) {
 // more of a signature's cost (keycache.go).
 func verifyBatch(p *Params, keys *keyCache, jobs []sigJob) {
 	v := voi.NewBatchVerifierWithCapacity(len(jobs)).ForceNoPublicKeyExpansion()
+	var fresh []int // the jobs whose key keys does not hold
 	for i := range jobs {
 		tx := jobs[i].tx
-		if ex := keys.get(tx.PublicKey); ex != nil {
+		if ex := keys.held(tx.PublicKey); ex != nil {
 			v.AddExpandedWithOptions(ex, tx.SigningBytes(p.id), tx.Signature, zip215)
 		} else {
 			v.AddWithOptions(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature, zip215)
+			fresh = append(fresh, i)
 		}
 	}
 	_, valid := v.Verify(nil)
 	for i := range jobs {
 		jobs[i].ok = valid[i]
+	}
+	for _, i := range fresh {
+		if valid[i] {
+			keys.verified(jobs[i].tx.PublicKey)
+		}
 	}
 }
 

@@ -21,9 +21,11 @@ import (
 // transaction's shape first (checkTxShape: names, amounts, key, address),
 // which depends on nothing but the bytes and the network, so a hit
 // proves the shape too, and block sanity does not check a hit's shape
-// again. The network id is not in the key: a cache belongs to one
-// Chain (one network), and the signing bytes of each verification carried
-// that network's id.
+// again. The network id is not in the key (the signing bytes carry it,
+// the id does not), so a cache answers for one network: the one its first
+// check was on (on). A check on any other verifies every time and keeps
+// nothing, as with no cache: one cache shared by two networks would
+// otherwise vouch on one for a signature made on the other.
 //
 // The cache is bounded (first in, first out): an attacker who floods it
 // with valid transactions pays a verification for each and only makes us
@@ -35,6 +37,9 @@ type SigCache struct {
 	q *sigQueue
 	// keys holds recent signers' keys, decoded (keycache.go).
 	keys *keyCache
+	// net is the id of the network the entries were verified on, set by
+	// the first check (on).
+	net atomic.Pointer[Hash]
 
 	verifies, hits, batches, batched, full atomic.Uint64
 }
@@ -45,6 +50,26 @@ func (c *SigCache) signers() *keyCache {
 		return nil
 	}
 	return c.keys
+}
+
+// on returns c for a check on network p, nil (no cache) if c answers for
+// another network; the first check binds c to its network.
+func (c *SigCache) on(p *Params) *SigCache {
+	if c == nil {
+		return nil
+	}
+	n := c.net.Load()
+	if n == nil {
+		id := p.id
+		if c.net.CompareAndSwap(nil, &id) {
+			return c
+		}
+		n = c.net.Load()
+	}
+	if *n != p.id {
+		return nil
+	}
+	return c
 }
 
 // NewSigCache returns a cache of at most size entries.
@@ -83,7 +108,7 @@ func (c *SigCache) Stats() SigStats {
 // known, if not nil, is tx's id. The error is ctx's, if it ended before
 // the verdict.
 func (c *SigCache) verify(ctx context.Context, p *Params, tx *Transaction, known *Hash) (bool, error) {
-	if c == nil {
+	if c = c.on(p); c == nil {
 		return verifySig(tx.PublicKey, tx.SigningBytes(p.id), tx.Signature), nil
 	}
 	var id Hash

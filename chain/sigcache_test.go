@@ -1,10 +1,12 @@
 package chain_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/chain/store"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 )
 
@@ -82,5 +84,48 @@ func TestSigCacheBound(t *testing.T) {
 		if got := sc.Stats(); got.Verifies != c2.verifies || got.Hits != c2.hit {
 			t.Fatalf("after tx %d: %+v, want %d verifies %d hits", c2.tx, got, c2.verifies, c2.hit)
 		}
+	}
+}
+
+// TestSigCacheOneNetwork: a transaction's id does not hold the network
+// id its signature covers, so a cache answers for the network of its
+// first check only. Shared by two chains of different networks, it
+// does not vouch on one for a signature made on the other, nor keep
+// the other's.
+func TestSigCacheOneNetwork(t *testing.T) {
+	sc := chain.NewSigCache(64)
+	open := func(p *chain.Params) *chain.Chain {
+		st, err := store.OpenDir(t.TempDir(), store.WithNoSync(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		c, err := chain.New(p, st, chain.WithSigCache(sc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	dev, reg := open(chain.DevNet()), open(chain.RegTest())
+	w := testwallet.New("two networks")
+	onDev := w.Tx(dev.Params(), testwallet.New("payee").Addr, 1, 0, 0)
+	if err := dev.CheckTxSanity(onDev); err != nil {
+		t.Fatalf("on its own network: %v", err)
+	}
+	if err := reg.CheckTxSanity(onDev); !errors.Is(err, chain.ErrBadSignature) {
+		t.Fatalf("signed for devnet, checked on regtest through devnet's cache: %v, want %v", err, chain.ErrBadSignature)
+	}
+	if errs := reg.CheckTxsSanity([]*chain.Transaction{onDev}, chain.TxIDs([]*chain.Transaction{onDev})); !errors.Is(errs[0], chain.ErrBadSignature) {
+		t.Fatalf("the same in a gossiped batch: %v, want %v", errs[0], chain.ErrBadSignature)
+	}
+	onReg := w.Tx(reg.Params(), testwallet.New("payee").Addr, 1, 0, 0)
+	before := sc.Stats()
+	for range 2 {
+		if err := reg.CheckTxSanity(onReg); err != nil {
+			t.Fatalf("on regtest: %v", err)
+		}
+	}
+	if got := sc.Stats(); got.Hits != before.Hits || got.Verifies != before.Verifies {
+		t.Fatalf("devnet's cache kept or answered regtest's checks: %+v, then %+v", before, got)
 	}
 }

@@ -32,6 +32,7 @@ const firstRound = 8
 // each of which its sender had to make.
 func (c *Chain) CheckTxsSanity(txs []*Transaction, ids []Hash) []error {
 	errs := make([]error, len(txs))
+	sigs := c.sigs.on(c.p)
 	stop := len(txs) // the first transaction that failed
 	first := make(map[Hash]int, len(txs))
 	copyOf := make([]int, len(txs)) // a repeat's first copy, -1 for none
@@ -52,14 +53,14 @@ func (c *Chain) CheckTxsSanity(txs []*Transaction, ids []Hash) []error {
 			continue
 		}
 		first[id] = i
-		if !c.sigs.cached(id) {
+		if !sigs.cached(id) {
 			jobs = append(jobs, sigJob{tx: tx, id: id})
 			at = append(at, i)
 		}
 	}
 	for checked, size := 0, firstRound; checked < len(jobs); size *= 2 {
 		end := min(checked+size, len(jobs))
-		c.sigs.verifyJobs(c.p, jobs[checked:end])
+		sigs.verifyJobs(c.p, jobs[checked:end])
 		forged := false
 		for k := checked; k < end; k++ {
 			if !jobs[k].ok && at[k] < stop {

@@ -264,7 +264,7 @@ func checkShapes(p *Params, txs []*Transaction, ids []Hash, sigs *SigCache) ([]s
 	toCheck := len(txs) - 1
 	if p.Signed {
 		var hits int
-		hit, hits = sigs.cachedEach(ids[1:])
+		hit, hits = sigs.on(p).cachedEach(ids[1:])
 		toCheck -= hits
 	}
 	scan := func(lo, hi int) (jobs []sigJob, err error) {

@@ -55,8 +55,7 @@ func (g *Gossip) handleBlockTxn(st network.Stream) {
 	now := limits.now
 	lim := limits.peer(p)
 	if !lim.requests.AllowN(now(), 1) {
-		_ = st.Reset()
-		return
+		return // nothing, and a close (protocol.md §16.7): not a fault
 	}
 	_ = st.SetReadDeadline(time.Now().Add(protocol.RequestReadTimeout))
 	data, err := protocol.ReadToEnd(st, protocol.MaxBlockTxnRequestSize)
@@ -71,11 +70,18 @@ func (g *Gossip) handleBlockTxn(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	// One store read of a block per request, as a GetBlocks hash.
+	// One store read of a block per request, as a GetBlocks hash, and
+	// its bytes charged as GetBlocks charges them, before the block is
+	// decoded: a request of a few bytes for one transaction must not buy
+	// a whole block's read and decoding for the price of its answer.
 	if !lim.blocks.AllowN(now(), 1) {
 		return
 	}
-	b, err := g.chain.Block(req.Block)
+	raw, err := g.chain.BlockBytes(req.Block)
+	if err != nil || !lim.bytes.AllowN(now(), len(raw)) {
+		return
+	}
+	b, err := chain.DecodeBlock(raw)
 	if err != nil {
 		return
 	}
@@ -86,10 +92,7 @@ func (g *Gossip) handleBlockTxn(st network.Stream) {
 		}
 		resp.Txs = append(resp.Txs, b.Transactions[i])
 	}
-	out := resp.Encode()
-	if !lim.bytes.AllowN(now(), len(out)) {
-		return
-	}
+	out := resp.Encode() // no larger than the block, charged above
 	_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(len(out))))
 	if _, err := st.Write(out); err != nil {
 		_ = st.Reset()

@@ -90,3 +90,42 @@ func TestBlockTxnServerSharesSyncAllowance(t *testing.T) {
 		t.Fatalf("served %d blocktxn answers, want 2", got)
 	}
 }
+
+// TestBlockTxnChargesTheBlock: a request for one transaction of a large
+// block is charged the block's bytes, as GetBlocks would charge the
+// block, before the block is read and decoded: a peer asking for one
+// transaction of a block of about 450 KB over and over is served as
+// many times as the byte burst holds such blocks, not as many as its
+// request tokens allow. Counts on a stopped clock.
+func TestBlockTxnChargesTheBlock(t *testing.T) {
+	n, s := newServingNode(t, p2p.NewGater())
+	s.FreezeServeClock()
+	p, alice := n.c.Params(), testwallet.New("alice")
+	mineBlocks(t, n.c, alice.Addr, 100)
+	payments := make([]*chain.Transaction, 2000)
+	for i := range payments {
+		payments[i] = alice.Tx(p, testwallet.New("payee").Addr, 1, 1, uint64(i))
+	}
+	blk := buildBlock(t, p, &n.c.Tip().Header, testwallet.New("miner").Addr, payments...)
+	if _, err := n.c.processNow(context.Background(), blk); err != nil {
+		t.Fatal(err)
+	}
+	size := blk.EncodedSize()
+	f := newFlooder(t, s, n.c)
+	connect(t, f.h, n.h)
+	req := (&protocol.BlockTxnRequest{Block: blk.Hash(), Indexes: []int{1}}).Encode()
+	want := p2p.ServerByteBurst / size
+	if want >= p2p.ServerBurst {
+		t.Fatalf("a block of %d bytes: the request burst (%d) would bind first", size, p2p.ServerBurst)
+	}
+	served := 0
+	for range want + 2 {
+		if data, err := askBlockTxn(t, f.h, n, req); err == nil && len(data) > 0 {
+			served++
+		}
+	}
+	if served != want {
+		t.Fatalf("served %d requests for one transaction of a %d-byte block, want %d (the byte burst %d over the block)",
+			served, size, want, p2p.ServerByteBurst)
+	}
+}

@@ -195,12 +195,29 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 	h := c.Header.Hash()
 	r := g.newRebuild(c)
 	g.compactStats.txsRecent.Add(uint64(r.fromRecent))
+	// Every round trip to the sender below waits under one reservation
+	// (asks.go), taken at the first.
+	var release func()
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
+	reserve := func() bool {
+		if release == nil {
+			release, _ = g.asks.take(from)
+		}
+		return release != nil
+	}
 	missing := r.missing()
 	if len(missing) == 0 {
 		g.compactStats.rebuilt.Add(1)
 	} else {
 		if !mayAsk {
 			return nil, nil, false, errNotAsked
+		}
+		if !reserve() {
+			return nil, nil, false, errAsksBusy
 		}
 		g.compactStats.requested.Add(1)
 		g.compactStats.txsRequested.Add(uint64(len(missing)))
@@ -224,6 +241,9 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 	}
 	if !mayAsk {
 		return nil, nil, false, errNotAsked
+	}
+	if !reserve() {
+		return nil, nil, false, errAsksBusy
 	}
 	g.log.Info("compact block rebuilt with a wrong merkle root, fetching it whole", "peer", from, "hash", h.Short())
 	return g.fetchWhole(ctx, from, c)

@@ -47,6 +47,7 @@ const (
 	ServerHeaderBurst = serverHeaderBurst
 	ServerBlockRate   = serverBlockRate
 	ServerBlockBurst  = serverBlockBurst
+	ServerByteBurst   = serverByteBurst
 	MapServeBurst     = mapServeBurst
 )
 

@@ -57,6 +57,8 @@ type Gossip struct {
 	// parentWait.
 	inflight   inFlight
 	parentWait time.Duration
+	// asks: the blocks whose assembly waits on their sender (asks.go).
+	asks askers
 
 	// blockTxnProto is the blocktxn protocol id; limits is what each peer
 	// may ask of its server (blocktxn.go).
@@ -416,6 +418,11 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 	b, d, faithful, err := g.assemble(ctx, from, c, parentOK)
 	if errors.Is(err, errNotAsked) {
 		g.log.Info("block received ahead of its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
+		g.sync.RequestSync(from)
+		return pubsub.ValidationIgnore, nil
+	}
+	if errors.Is(err, errAsksBusy) {
+		g.log.Debug("block left to sync: as many blocks as allowed wait on their senders", "peer", from, "hash", h.Short())
 		g.sync.RequestSync(from)
 		return pubsub.ValidationIgnore, nil
 	}

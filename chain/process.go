@@ -256,7 +256,15 @@ func (c *Chain) checkKnown(r stateReader, h Hash) error {
 // (size, count, the merkle root) might come from a body someone swapped
 // under a valid header, so remembering the hash as invalid would let that
 // someone blacklist a good block.
-func bodyCommitted(err error) bool {
+func bodyCommitted(err error) bool { return BodyCommitted(err) }
+
+// BodyCommitted reports whether a block's failure (err, from its checks)
+// was found with the body proved to be the one its header commits to:
+// false for the failures found before the merkle root matched (size,
+// count, an empty body, the merkle root itself) and for an error that is
+// not a rule's. A failure it is false for may be a body swapped under a
+// good header: the sender of that body is at fault, not the header.
+func BodyCommitted(err error) bool {
 	switch CodeOf(err) {
 	case ErrBlockTooBig, ErrTooManyTxs, ErrNoTransactions, ErrBadMerkleRoot, 0:
 		return false

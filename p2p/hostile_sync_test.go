@@ -126,6 +126,25 @@ func changedBodies(c *testChain) func(io.Writer, []chain.Hash) {
 	}
 }
 
+// emptiedBodies is changedBodies with every block's transactions taken
+// away: its header intact, a body that fails before its merkle root is
+// compared (chain.ErrNoTransactions).
+func emptiedBodies(c *testChain) func(io.Writer, []chain.Hash) {
+	return func(w io.Writer, hashes []chain.Hash) {
+		pw := protocol.NewWriter(w)
+		for _, h := range hashes {
+			b, err := c.Block(h)
+			if err != nil {
+				return
+			}
+			b.Transactions = nil
+			if pw.WriteResponse(protocol.BlockResponse(b)) != nil {
+				return
+			}
+		}
+	}
+}
+
 // stall holds a stream, sending nothing, until the test ends.
 func stall(w io.Writer) { <-w.(countingWriter).done }
 

@@ -325,9 +325,11 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 					if k < len(b.from) {
 						if from := b.from[k]; isFault(c.err) && from != fp.leader {
 							s.punish(from, c.err) // it sent the block
-							if chain.CodeOf(c.err) == chain.ErrBadMerkleRoot {
-								// Not wrapped: the leader's header was
-								// right, the body is the helper's.
+							if !chain.BodyCommitted(c.err) {
+								// Not wrapped: the body does not match the
+								// leader's header (an empty one fails
+								// before its merkle root is compared), so
+								// the fault is the helper's alone.
 								return connected, last, fmt.Errorf("block %d of the commit, from %s: %w: %v", c.n, from, errHelperBlock, c.err)
 							}
 						}

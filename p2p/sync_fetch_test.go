@@ -414,59 +414,72 @@ func TestSyncStalledBatchReRequested(t *testing.T) {
 
 // TestSyncHelperBadBodyNotLeaders: the leader of a download (its headers
 // name the blocks) is not punished for a block a helper sent whose body
-// does not match its header (the merkle root): the helper is
-// disconnected, the leader stays, keeps its claim and the node syncs
-// from it. Before, both were banned, and the node stayed behind (the
-// cause of TestSyncBatchReassigned's failures under load, when the
-// honest peer happened to lead). The leader is made so by connecting
-// it first; its answers wait until the helper has been asked, so the
-// helper's changed bodies arrive first and fail in the commit.
+// does not match its header: one whose merkle root differs, or one with
+// no transactions at all, which fails before its root is compared. The
+// helper is disconnected, the leader stays, keeps its claim and the node
+// syncs from it. Before, both were banned, and the node stayed behind
+// (the cause of TestSyncBatchReassigned's failures under load, when the
+// honest peer happened to lead; and, for empty bodies, a review's
+// finding: any peer could copy the leader's status and get it banned).
+// The leader is made so by connecting it first; its answers wait until
+// the helper has been asked, so the helper's bodies arrive first and
+// fail in the commit.
 func TestSyncHelperBadBodyNotLeaders(t *testing.T) {
 	src := newTestChain(t)
 	mineBlocks(t, src, testwallet.New("miner").Addr, 200)
 	net := src.Params().NetworkID()
-	helperAsked := make(chan struct{})
-	var once sync.Once
-	leader := &hostileSyncPeer{
-		status:  serveStatus(src),
-		headers: serveHeaders(src),
-		blocks: func(w io.Writer, hashes []chain.Hash) {
-			select {
-			case <-helperAsked:
-			case <-w.(countingWriter).done:
-				return
+	for _, tc := range []struct {
+		name   string
+		bodies func(*testChain) func(io.Writer, []chain.Hash)
+	}{
+		{"changed bodies", changedBodies},
+		{"empty bodies", emptiedBodies},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			helperAsked := make(chan struct{})
+			var once sync.Once
+			leader := &hostileSyncPeer{
+				status:  serveStatus(src),
+				headers: serveHeaders(src),
+				blocks: func(w io.Writer, hashes []chain.Hash) {
+					select {
+					case <-helperAsked:
+					case <-w.(countingWriter).done:
+						return
+					}
+					trickle(src, 0)(w, hashes)
+				},
 			}
-			trickle(src, 0)(w, hashes)
-		},
-	}
-	helper := &hostileSyncPeer{
-		status:  serveStatus(src),
-		headers: serveHeaders(src),
-		blocks: func(w io.Writer, hashes []chain.Hash) {
-			once.Do(func() { close(helperAsked) })
-			changedBodies(src)(w, hashes)
-		},
-	}
-	leader.start(t, net)
-	helper.start(t, net)
+			helper := &hostileSyncPeer{
+				status:  serveStatus(src),
+				headers: serveHeaders(src),
+				blocks: func(w io.Writer, hashes []chain.Hash) {
+					once.Do(func() { close(helperAsked) })
+					tc.bodies(src)(w, hashes)
+				},
+			}
+			leader.start(t, net)
+			helper.start(t, net)
 
-	events := &syncEvents{}
-	node := newTestChain(t)
-	h := newHost(t)
-	s := p2p.NewSyncer(context.Background(), h, node, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
-		p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
-	t.Cleanup(s.Close)
-	connect(t, h, leader.h)
-	testutil.Eventually(t, 10*time.Second, "a download led by the first peer", func() bool {
-		_, ok := events.first(leader.h, p2p.SyncStarted)
-		return ok
-	})
-	connect(t, h, helper.h)
-	testutil.Eventually(t, 60*time.Second, "the node on the leader's tip", func() bool { return node.Tip().Hash == src.Tip().Hash })
-	if h.Network().Connectedness(helper.h.ID()) == network.Connected {
-		t.Error("the helper that sent changed bodies is still connected")
-	}
-	if h.Network().Connectedness(leader.h.ID()) != network.Connected {
-		t.Error("the leader was disconnected for the helper's block")
+			events := &syncEvents{}
+			node := newTestChain(t)
+			h := newHost(t)
+			s := p2p.NewSyncer(context.Background(), h, node, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
+				p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
+			t.Cleanup(s.Close)
+			connect(t, h, leader.h)
+			testutil.Eventually(t, 10*time.Second, "a download led by the first peer", func() bool {
+				_, ok := events.first(leader.h, p2p.SyncStarted)
+				return ok
+			})
+			connect(t, h, helper.h)
+			testutil.Eventually(t, 60*time.Second, "the node on the leader's tip", func() bool { return node.Tip().Hash == src.Tip().Hash })
+			if h.Network().Connectedness(helper.h.ID()) == network.Connected {
+				t.Error("the helper that sent bad bodies is still connected")
+			}
+			if h.Network().Connectedness(leader.h.ID()) != network.Connected {
+				t.Error("the leader was disconnected for the helper's block")
+			}
+		})
 	}
 }

@@ -140,6 +140,9 @@ type connectResult struct {
 func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.Header, more <-chan []chain.Header) (int, chain.Hash, error) {
 	var batches []*bodyBatch
 	var last chain.Hash
+	// cut is the download's failure once a batch nobody would complete
+	// was cut to what came (rule 6 of protocol.md 17.10.1).
+	var cut error
 	take := func(hdrs []chain.Header) {
 		var want []chain.Hash
 		for i := range hdrs {
@@ -231,15 +234,25 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				})
 			}
 		}
-		if next == len(batches) && more == nil {
-			return connected, last, nil
+		if next == len(batches) && (more == nil || cut != nil) {
+			// A batch cut short (below) connected what came, and the
+			// download fails as rule 6 says: a success would have the
+			// caller continue from a last header never stored, and judge
+			// the leader's claim against it.
+			return connected, last, cut
 		}
 		if len(fp.live) == 0 && len(inflight) == 0 && checking == 0 && connecting == 0 {
 			if next == len(batches) {
 				return connected, last, nil // the headers still to come are the next download's
 			}
 			if b := batches[next]; b.checked == nil && len(b.blocks) > 0 {
-				// Nobody will bring the rest: what came connects.
+				// Nobody will bring the rest: what came connects, and
+				// the download fails after it.
+				cut = fp.leaderErr
+				if cut == nil {
+					cut = fmt.Errorf("%w: every peer left with %d of %d batches to fetch, one of them in part",
+						errNoProgress, len(batches)-next, len(batches))
+				}
 				b.hashes = b.hashes[:len(b.blocks)]
 				checking++
 				wg.Go(func() { checks <- checkResult{i: next, cb: s.chain.CheckBlocks(b.blocks)} })

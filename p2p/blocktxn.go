@@ -77,12 +77,8 @@ func (g *Gossip) handleBlockTxn(st network.Stream) {
 	if !lim.blocks.AllowN(now(), 1) {
 		return
 	}
-	raw, err := g.chain.BlockBytes(req.Block)
-	if err != nil || !lim.bytes.AllowN(now(), len(raw)) {
-		return
-	}
-	b, err := chain.DecodeBlock(raw)
-	if err != nil {
+	b, ok := g.servedBlock(lim, now, req.Block)
+	if !ok {
 		return
 	}
 	resp := &protocol.BlockTxnResponse{Block: req.Block, Txs: make([]*chain.Transaction, 0, len(req.Indexes))}
@@ -99,6 +95,28 @@ func (g *Gossip) handleBlockTxn(st network.Stream) {
 		return
 	}
 	g.compactStats.served.Add(1)
+}
+
+// servedBlock returns the block h for a blocktxn answer, its bytes
+// charged to lim first, or false (not held, or not covered). A stored
+// block is read as bytes, charged, and only then decoded. One still being
+// committed (the usual case: a peer asks right after the compact block,
+// which is forwarded before the commit ends) is in memory, and charged
+// its encoded size without an encoding.
+func (g *Gossip) servedBlock(lim *serveLimits, now func() time.Time, h chain.Hash) (*chain.Block, bool) {
+	if !g.chain.Stored(h) {
+		b, err := g.chain.Block(h)
+		if err != nil || !lim.bytes.AllowN(now(), b.EncodedSize()) {
+			return nil, false
+		}
+		return b, true
+	}
+	raw, err := g.chain.BlockBytes(h)
+	if err != nil || !lim.bytes.AllowN(now(), len(raw)) {
+		return nil, false
+	}
+	b, err := chain.DecodeBlock(raw)
+	return b, err == nil
 }
 
 // serveAllowance returns the table p's requests are charged to, and

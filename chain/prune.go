@@ -30,6 +30,12 @@ func (c *Chain) loadSide() error {
 	c.side = make(map[Hash]sideBlock, len(metas))
 	for _, m := range metas {
 		c.side[m.Hash] = sideBlock{parent: m.Header.PrevHash, height: m.Height(), work: m.Work}
+		if m.Status&StatusInvalid != 0 {
+			// As markInvalid left it before the node stopped: its
+			// children are refused at once, and BlockBytes does not
+			// serve it.
+			c.invalid.add(m.Hash)
+		}
 	}
 	return nil
 }

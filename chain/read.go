@@ -1,5 +1,7 @@
 package chain
 
+import "fmt"
+
 // The chain's reads: the tip, and blocks, index entries and locations
 // through the write under way (pending) where it has validated them.
 
@@ -34,8 +36,14 @@ func (c *Chain) Block(h Hash) (*Block, error) { return c.reader().Block(h) }
 // BlockBytes returns a block's canonical encoding (Block.Encode), as
 // Block finds it: a block of the write under way is encoded from memory,
 // a stored one read as the store keeps it, without decoding it and
-// encoding it again.
+// encoding it again. It is what the node serves to peers, so a block
+// known invalid (stored because its branch was heavier, then failed to
+// connect: protocol.md 9.6, 17.7) is ErrNotFound: a peer that fetched it
+// would only fail on it, and could hold the peer that served it at fault.
 func (c *Chain) BlockBytes(h Hash) ([]byte, error) {
+	if c.invalid.has(h) {
+		return nil, fmt.Errorf("block %s is known invalid, not served: %w", h.Short(), ErrNotFound)
+	}
 	if o := c.pending.Load(); o != nil {
 		if b, ok, err := o.pendingBlock(h); ok {
 			if err != nil {

@@ -90,7 +90,7 @@ func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) ([]Hash, error
 		sanity = newSanity(c.p, b, c.sigs, nil)
 	}
 	if err := sanity.err; err != nil {
-		if bodyCommitted(err) {
+		if BodyCommitted(err) {
 			c.invalid.add(h)
 		}
 		return nil, err
@@ -251,19 +251,14 @@ func (c *Chain) checkKnown(r stateReader, h Hash) error {
 	return nil
 }
 
-// bodyCommitted reports whether a sanity failure condemns the header hash
-// itself. Failures found before the merkle root was matched to the body
-// (size, count, the merkle root) might come from a body someone swapped
-// under a valid header, so remembering the hash as invalid would let that
-// someone blacklist a good block.
-func bodyCommitted(err error) bool { return BodyCommitted(err) }
-
 // BodyCommitted reports whether a block's failure (err, from its checks)
-// was found with the body proved to be the one its header commits to:
-// false for the failures found before the merkle root matched (size,
-// count, an empty body, the merkle root itself) and for an error that is
-// not a rule's. A failure it is false for may be a body swapped under a
-// good header: the sender of that body is at fault, not the header.
+// was found with the body proved to be the one its header commits to,
+// and so condemns the header hash itself: false for the failures found
+// before the merkle root matched (size, count, an empty body, the merkle
+// root itself) and for an error that is not a rule's. A failure it is
+// false for may be a body someone swapped under a good header: the
+// sender of that body is at fault, not the header, and remembering the
+// hash as invalid would let that someone blacklist a good block.
 func BodyCommitted(err error) bool {
 	switch CodeOf(err) {
 	case ErrBlockTooBig, ErrTooManyTxs, ErrNoTransactions, ErrBadMerkleRoot, 0:

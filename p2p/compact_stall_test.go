@@ -2,13 +2,9 @@ package p2p_test
 
 import (
 	"fmt"
-	"io"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/network"
-	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil"
@@ -23,12 +19,10 @@ func stallingPeer(t *testing.T, n *gossipNode) (e *evilPeer, asked *atomic.Int64
 	t.Helper()
 	asked = new(atomic.Int64)
 	done := make(chan struct{})
-	e = newEvilPeer(t, n)
-	e.h.SetStreamHandler(lpprotocol.ID(protocol.BlockTxnProtocol(n.c.Params().NetworkID())), func(s network.Stream) {
-		_, _ = io.Copy(io.Discard, s)
+	e = evilPublisher(t, n, func([]byte) []byte {
 		asked.Add(1)
 		<-done
-		_ = s.Reset()
+		return nil
 	})
 	t.Cleanup(func() { close(done) }) // before the host closes
 	return e, asked

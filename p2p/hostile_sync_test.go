@@ -2,7 +2,6 @@ package p2p_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"math/big"
 	"sync"
@@ -107,10 +106,10 @@ func (l *hostileSyncPeer) start(t *testing.T, net chain.Hash) {
 	})
 }
 
-// changedBodies answers GetBlocks with c's blocks, each with its
-// coinbase amount changed: the header asked for over a body it does not
-// commit to.
-func changedBodies(c *testChain) func(io.Writer, []chain.Hash) {
+// alteredBodies answers GetBlocks with c's blocks, each changed by alter
+// after its header was read: the header asked for over a body it does
+// not commit to.
+func alteredBodies(c *testChain, alter func(*chain.Block)) func(io.Writer, []chain.Hash) {
 	return func(w io.Writer, hashes []chain.Hash) {
 		pw := protocol.NewWriter(w)
 		for _, h := range hashes {
@@ -118,7 +117,7 @@ func changedBodies(c *testChain) func(io.Writer, []chain.Hash) {
 			if err != nil {
 				return
 			}
-			b.Transactions[0].Amount--
+			alter(b)
 			if pw.WriteResponse(protocol.BlockResponse(b)) != nil {
 				return
 			}
@@ -126,23 +125,16 @@ func changedBodies(c *testChain) func(io.Writer, []chain.Hash) {
 	}
 }
 
-// emptiedBodies is changedBodies with every block's transactions taken
-// away: its header intact, a body that fails before its merkle root is
-// compared (chain.ErrNoTransactions).
+// changedBodies is alteredBodies with each coinbase amount changed.
+func changedBodies(c *testChain) func(io.Writer, []chain.Hash) {
+	return alteredBodies(c, func(b *chain.Block) { b.Transactions[0].Amount-- })
+}
+
+// emptiedBodies is alteredBodies with every block's transactions taken
+// away: a body that fails before its merkle root is compared
+// (chain.ErrNoTransactions).
 func emptiedBodies(c *testChain) func(io.Writer, []chain.Hash) {
-	return func(w io.Writer, hashes []chain.Hash) {
-		pw := protocol.NewWriter(w)
-		for _, h := range hashes {
-			b, err := c.Block(h)
-			if err != nil {
-				return
-			}
-			b.Transactions = nil
-			if pw.WriteResponse(protocol.BlockResponse(b)) != nil {
-				return
-			}
-		}
-	}
+	return alteredBodies(c, func(b *chain.Block) { b.Transactions = nil })
 }
 
 // stall holds a stream, sending nothing, until the test ends.
@@ -296,10 +288,7 @@ func TestSyncHostilePeer(t *testing.T) {
 		tc := &cases[i]
 		t.Run(tc.name, func(t *testing.T) {
 			var events syncEvents
-			b := &syncNode{h: newHost(t), c: newTestChain(t)}
-			b.s = p2p.NewSyncer(context.Background(), b.h, b.c, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
-				p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
-			t.Cleanup(b.s.Close)
+			b := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithSyncNotify(events.add))
 			evil := &tc.peer
 			evil.start(t, net)
 

@@ -462,18 +462,15 @@ func TestSyncHelperBadBodyNotLeaders(t *testing.T) {
 			helper.start(t, net)
 
 			events := &syncEvents{}
-			node := newTestChain(t)
-			h := newHost(t)
-			s := p2p.NewSyncer(context.Background(), h, node, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
-				p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
-			t.Cleanup(s.Close)
+			node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithSyncNotify(events.add))
+			h := node.h
 			connect(t, h, leader.h)
 			testutil.Eventually(t, 10*time.Second, "a download led by the first peer", func() bool {
 				_, ok := events.first(leader.h, p2p.SyncStarted)
 				return ok
 			})
 			connect(t, h, helper.h)
-			testutil.Eventually(t, 60*time.Second, "the node on the leader's tip", func() bool { return node.Tip().Hash == src.Tip().Hash })
+			testutil.Eventually(t, 60*time.Second, "the node on the leader's tip", func() bool { return node.c.Tip().Hash == src.Tip().Hash })
 			if h.Network().Connectedness(helper.h.ID()) == network.Connected {
 				t.Error("the helper that sent bad bodies is still connected")
 			}

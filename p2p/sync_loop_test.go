@@ -65,10 +65,7 @@ func trickle(c *testChain, gap time.Duration) func(io.Writer, []chain.Hash) {
 // headers shown to lie): it does not hold the only download.
 func TestSyncTricklerBesideHonestPeer(t *testing.T) {
 	events := &syncEvents{}
-	node := &syncNode{h: newHost(t), c: newTestChain(t)}
-	node.s = p2p.NewSyncer(context.Background(), node.h, node.c, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
-		p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
-	t.Cleanup(node.s.Close)
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithSyncNotify(events.add))
 	honest := newSyncNode(t)
 	mineBlocks(t, honest.c, testwallet.New("honest").Addr, 100)
 

@@ -1,7 +1,6 @@
 package p2p_test
 
 import (
-	"context"
 	"io"
 	"testing"
 	"time"
@@ -46,25 +45,21 @@ func TestSyncShortLastBatchNoLie(t *testing.T) {
 	}
 	short.start(t, src.Params().NetworkID())
 	events := &syncEvents{}
-	node := newTestChain(t)
-	h := newHost(t)
-	s := p2p.NewSyncer(context.Background(), h, node, p2p.NewGater(), p2p.WithRequestTimeout(hostileTimeout),
-		p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
-	t.Cleanup(s.Close)
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithSyncNotify(events.add))
+	h := node.h
 	connect(t, h, short.h)
 	testutil.Eventually(t, 20*time.Second, "the download from the short peer fails", func() bool {
 		_, ok := events.failed(short.h)
 		return ok
 	})
-	if got := node.Tip().Height(); got != 99 {
+	if got := node.c.Tip().Height(); got != 99 {
 		t.Fatalf("after the short download the tip is at %d, want 99", got)
 	}
-	honest := &syncNode{h: newHost(t), c: copyChain(t, blocks)}
-	honest.s = p2p.NewSyncer(context.Background(), honest.h, honest.c, p2p.NewGater(), p2p.WithSyncLogger(testLogger(t)))
-	t.Cleanup(honest.s.Close)
+	honest := newSyncNode(t)
+	processAll(t, honest.c, blocks, 64)
 	connect(t, h, honest.h)
 	testutil.Eventually(t, 20*time.Second, "the node takes the last block from the honest peer", func() bool {
-		return node.Tip().Hash == tip
+		return node.c.Tip().Hash == tip
 	})
 	if h.Network().Connectedness(short.h.ID()) != network.Connected {
 		t.Fatal("the peer that only answered short was dropped")

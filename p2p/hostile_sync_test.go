@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"math/big"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/multiformats/go-varint"
 
@@ -147,6 +149,38 @@ func forever(w io.Writer, chunk []byte) {
 			return
 		}
 	}
+}
+
+// pushClaims has from tell to its status, claim(), every 20 ms until the
+// test ends, as a hostile peer keeping its claim fresh would; it returns
+// the count of statuses the node answered.
+func pushClaims(t *testing.T, from host.Host, to peer.ID, net chain.Hash, claim func() protocol.Status) *atomic.Int64 {
+	var pushed atomic.Int64
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop); <-stopped })
+	go func() {
+		defer close(stopped)
+		proto := lpprotocol.ID(protocol.SyncProtocol(net))
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			if st, err := from.NewStream(ctx, to, proto); err == nil {
+				if protocol.NewWriter(st).WriteRequest(protocol.StatusRequest(claim())) == nil {
+					_ = st.CloseWrite()
+					if _, err := protocol.NewReader(st).ReadResponse(); err == nil {
+						pushed.Add(1)
+					}
+				}
+				_ = st.Close()
+			}
+			cancel()
+		}
+	}()
+	return &pushed
 }
 
 // syncEvents records a syncer's events.

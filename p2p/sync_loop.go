@@ -32,9 +32,14 @@ type syncPeer struct {
 	due   time.Time // the next exchange: the refresh, or an again
 	// A download from the peer that stalled or made no progress puts it
 	// aside until coolUntil, unless it reports a tip other than coolTip:
-	// a fresh status with the same claim must not win it the next turn.
+	// a fresh status with the same claim must not win it the next turn,
+	// while an honest peer that mined on is worth another. A second
+	// failure while cooling, for another tip, sets coolAny: a peer that
+	// claims a fresh tip on every status and delivers none is put aside
+	// whatever it claims.
 	coolUntil time.Time
 	coolTip   chain.Hash
+	coolAny   bool
 	waiters   []chan struct{} // SyncNow calls waiting for this exchange
 	// later: SyncNow calls that came while an exchange was under way.
 	// Its answer may predate the call, so they wait for the next one
@@ -155,7 +160,7 @@ func (s *Syncer) countPeers(l *loop) {
 		}
 		heard++
 		st := sp.status
-		if st == nil || st.Work.Cmp(ours) <= 0 || s.bans.Banned(p) || (now.Before(sp.coolUntil) && st.Tip == sp.coolTip) {
+		if st == nil || st.Work.Cmp(ours) <= 0 || s.bans.Banned(p) || sp.cooling(now, st.Tip) {
 			continue
 		}
 		ahead++
@@ -314,7 +319,7 @@ func (s *Syncer) best(l *loop, now time.Time) (peer.ID, *protocol.Status) {
 		if st == nil || st.Work.Cmp(ours) <= 0 || l.tried[p] || s.bans.Banned(p) {
 			continue
 		}
-		if now.Before(sp.coolUntil) && st.Tip == sp.coolTip {
+		if sp.cooling(now, st.Tip) {
 			continue
 		}
 		if bs == nil || st.Work.Cmp(bs.Work) > 0 {
@@ -346,7 +351,19 @@ func (s *Syncer) helpers(l *loop, leader peer.ID, now time.Time) []peer.ID {
 // for the tip it claims.
 func (s *Syncer) canHelp(p peer.ID, sp *syncPeer, ours *big.Int, now time.Time) bool {
 	return sp.status != nil && sp.status.Work.Cmp(ours) > 0 && !s.bans.Banned(p) &&
-		!(now.Before(sp.coolUntil) && sp.status.Tip == sp.coolTip)
+		!sp.cooling(now, sp.status.Tip)
+}
+
+// cooling reports whether the peer is put aside while it claims tip.
+func (sp *syncPeer) cooling(now time.Time, tip chain.Hash) bool {
+	return now.Before(sp.coolUntil) && (sp.coolAny || tip == sp.coolTip)
+}
+
+// cool puts the peer aside for cooldown while it claims tip, or whatever
+// it claims if it was cooling already for another tip.
+func (sp *syncPeer) cool(now time.Time, tip chain.Hash) {
+	sp.coolAny = now.Before(sp.coolUntil) && (sp.coolAny || tip != sp.coolTip)
+	sp.coolUntil, sp.coolTip = now.Add(cooldown), tip
 }
 
 // maybeDownload starts a download from the best peer, or, while one
@@ -399,7 +416,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	if l.dl != nil {
 		for _, q := range r.stalled {
 			if sp, tip := l.peers[q], l.dl.tips[q]; sp != nil && q != r.p && !tip.IsZero() {
-				sp.coolUntil, sp.coolTip = time.Now().Add(cooldown), tip
+				sp.cool(time.Now(), tip)
 			}
 		}
 	}
@@ -420,7 +437,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	default:
 		s.log.Info("sync stopped", "peer", r.p, "reason", err)
 		if sp := l.peers[r.p]; sp != nil {
-			sp.coolUntil, sp.coolTip = time.Now().Add(cooldown), r.st.Tip
+			sp.cool(time.Now(), r.st.Tip)
 		}
 	}
 	// Whatever happened, what p told us is spent: a new status or gossip
@@ -443,9 +460,14 @@ func (s *Syncer) endPass(l *loop) {
 		// A peer that had its turn but told us of more work during it
 		// (it mined on while we downloaded) starts the next pass at once:
 		// SyncNow calls wait for that one too, or they would return
-		// short of a tip the node already knows of.
-		if p, _ := s.best(l, time.Now()); p != "" {
-			return
+		// short of a tip the node already knows of. Not one whose turn
+		// failed: its fresh claim is worth a later pass, not holding
+		// SyncNow for as long as it keeps making claims.
+		now, ours := time.Now(), s.chain.Tip().Work
+		for p, sp := range l.peers {
+			if s.canHelp(p, sp, ours, now) && !now.Before(sp.coolUntil) {
+				return
+			}
 		}
 	}
 	kept := l.waiters[:0]

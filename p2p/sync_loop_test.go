@@ -119,3 +119,65 @@ func TestSyncBetterPeerDuringDownload(t *testing.T) {
 	mineBlocks(t, better.c, testwallet.New("better").Addr, 40)
 	testutil.Eventually(t, 30*time.Second, "the node on the better peer's tip", func() bool { return node.c.Tip().Hash == better.c.Tip().Hash })
 }
+
+// TestSyncFreshClaimsDoNotHoldSyncNow: a peer claims enormous work for a
+// new tip on every status, pushes a status often, and refuses every
+// GetHeaders once it has pushed two more. Cooling it for the tip it
+// claimed would never hold: each fresh claim won it another download and
+// could keep SyncNow (/sync-chain) waiting for ever. SyncNow returns
+// after the peer's one failed turn, and once the peer failed for two tips
+// it is put aside whatever it claims: many fresh claims later it was
+// still asked for headers at most twice.
+func TestSyncFreshClaimsDoNotHoldSyncNow(t *testing.T) {
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout))
+	net := node.c.Params().NetworkID()
+	var claims, asked atomic.Int64
+	var armed atomic.Bool
+	// Level with the node until armed, then a fresh tip each time.
+	claim := func() protocol.Status {
+		if !armed.Load() {
+			tip := node.c.Tip()
+			return protocol.Status{Genesis: net, Tip: tip.Hash, Height: tip.Height(), Work: tip.Work}
+		}
+		st, n := enormousClaim(net), claims.Add(1)
+		st.Tip = chain.Hash{0xee, byte(n), byte(n >> 8)}
+		return st
+	}
+	var pushed *atomic.Int64 // set before armed
+	liar := &hostileSyncPeer{
+		status: func(w io.Writer) { _ = protocol.NewWriter(w).WriteResponse(protocol.StatusResponse(claim())) },
+		headers: func(w io.Writer, _ protocol.GetHeaders) {
+			asked.Add(1)
+			// Refused once a fresh claim is waiting: the node knows of a
+			// tip it never tried when this turn ends.
+			for from := pushed.Load(); pushed.Load() < from+2; {
+				select {
+				case <-w.(countingWriter).done:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+			_ = protocol.NewWriter(w).WriteResponse(protocol.ErrorResponse(protocol.CodeUnavailable, "not now"))
+		},
+	}
+	liar.start(t, net)
+	connect(t, node.h, liar.h)
+	pushed = pushClaims(t, liar.h, node.h.ID(), net, claim)
+	testutil.Eventually(t, 10*time.Second, "the first status exchange", func() bool { return node.s.Stats().Heard == 1 })
+	armed.Store(true)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node.s.SyncNow(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("SyncNow still waiting after %d fresh claims and %d headers requests", pushed.Load(), asked.Load())
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("SyncNow returned after %d headers requests to the liar, want its one turn", n)
+	}
+	from := pushed.Load()
+	testutil.Eventually(t, 20*time.Second, "50 more fresh claims", func() bool { return pushed.Load() >= from+50 })
+	if n := asked.Load(); n > 2 {
+		t.Fatalf("the liar was asked for headers %d times over %d fresh claims, want at most 2", n, pushed.Load())
+	}
+}

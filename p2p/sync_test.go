@@ -243,26 +243,7 @@ func TestSyncSilentLiarDoesNotStall(t *testing.T) {
 	})
 	connect(t, b.h, liar)
 	connect(t, b.h, honest.h)
-	// Keep the liar's claim fresh, as a hostile peer would.
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			if st, err := liar.NewStream(ctx, b.h.ID(), proto); err == nil {
-				protocol.NewWriter(st).WriteRequest(protocol.StatusRequest(claim))
-				st.CloseWrite()
-				protocol.NewReader(st).ReadResponse()
-				st.Close()
-			}
-			cancel()
-		}
-	}()
+	pushClaims(t, liar, b.h.ID(), net, func() protocol.Status { return claim })
 	testutil.Eventually(t, 30*time.Second, "synced from the honest peer despite the liar", func() bool {
 		return b.c.Tip().Hash == honest.c.Tip().Hash
 	})

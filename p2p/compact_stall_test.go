@@ -9,6 +9,7 @@ import (
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
 )
 
@@ -92,4 +93,50 @@ func TestCompactStalledSendersHoldFewValidators(t *testing.T) {
 	all := func(int) bool { return true }
 	honest.publish(t, honest.block, protocol.NewCompactBlock(blk, nonce+1, all).Encode())
 	waitTipIs(t, n.c, blk, "the block sent whole connects while two senders stall")
+}
+
+// TestGossipWaitsShareOneBound: children waiting for a parent and blocks
+// waiting on their senders share one bound, half the block validators.
+// With a parent held in its validator, one child waiting for it and one
+// block asking a stalling sender, a block needing another stalling
+// sender is ignored without a request, and a child of the asking block
+// does not wait: it takes the orphan's path at once. Each bound alone
+// let both wait, and with the held parent the four held every
+// validator.
+func TestGossipWaitsShareOneBound(t *testing.T) {
+	n, held := newHeldNode(t, nopSync{}, p2p.WithParentWait(time.Minute))
+	p := n.c.Params()
+	evil := newEvilPeer(t, n)
+	first, askedFirst := stallingPeer(t, n)
+	second, askedSecond := stallingPeer(t, n)
+	tip := n.c.Tip().Header
+	parent := sendHeld(t, n, held, evil)
+	before := n.g.Stats().Block
+
+	child := buildBlock(t, p, &parent.Header, testwallet.New("child").Addr)
+	evil.publish(t, evil.block, wire(child))
+	testutil.Eventually(t, 10*time.Second, "the child waits for its held parent", func() bool {
+		now, _, _ := n.g.ParentWaits()
+		return now == 1
+	})
+	// Siblings of the held parent whose transactions the node lacks.
+	asking := buildBlock(t, p, &tip, testwallet.New("asking").Addr, junkTransfers(p, 1)...)
+	first.publish(t, first.block, protocol.NewCompactBlock(asking, 1, nil).Encode())
+	testutil.Eventually(t, 10*time.Second, "a sibling asks its sender", func() bool { return askedFirst.Load() == 1 })
+	other := buildBlock(t, p, &tip, testwallet.New("other").Addr, junkTransfers(p, 2)...)
+	second.publish(t, second.block, protocol.NewCompactBlock(other, 2, nil).Encode())
+	testutil.Eventually(t, 10*time.Second, "a second sibling ignored", func() bool {
+		return n.g.Stats().Block.Ignored == before.Ignored+1
+	})
+	grandchild := buildBlock(t, p, &asking.Header, testwallet.New("grandchild").Addr)
+	evil.publish(t, evil.block, wire(grandchild))
+	testutil.Eventually(t, 10*time.Second, "the asking block's child taken for an orphan", func() bool {
+		return n.g.Stats().Block.Ignored == before.Ignored+2
+	})
+	if now, total, _ := n.g.ParentWaits(); now != 1 || total != 1 || askedSecond.Load() != 0 || held.ended.Load() {
+		t.Fatalf("%d waiting for a parent, %d waited, %d requests to the second sender, parent held: %v; "+
+			"want the one child waiting and no request", now, total, askedSecond.Load(), !held.ended.Load())
+	}
+	held.let()
+	waitTipIs(t, n.c, child, "the waiting child connects with its parent")
 }

@@ -57,8 +57,9 @@ type Gossip struct {
 	// parentWait.
 	inflight   inFlight
 	parentWait time.Duration
-	// asks: the blocks whose assembly waits on their sender (asks.go).
-	asks askers
+	// waits: the blocks waiting on their sender or on a parent, under
+	// one bound (asks.go).
+	waits waits
 
 	// blockTxnProto is the blocktxn protocol id; limits is what each peer
 	// may ask of its server (blocktxn.go).

@@ -46,6 +46,9 @@ import (
 //     child that takes the wait cost its maker a block's work at the
 //     branch's target; a header that fails is judged by that failure,
 //     as it would be once the parent is validated.
+//   - Waiting children and blocks waiting on their sender (asks.go)
+//     share one bound, half the validators: a child of each of two
+//     blocks asking stalling senders does not wait.
 //   - The wait ends once any copy of the parent is validated (a slow
 //     copy, a peer's, does not keep the child waiting after an honest
 //     one connected), when the last copy's validation ends, at
@@ -137,6 +140,13 @@ func (g *Gossip) awaitParent(ctx context.Context, from peer.ID, h chain.Hash, hd
 	if err := g.chain.PrecheckChild(hdr, &fl.hdr); err != nil {
 		return false, err
 	}
+	// The shared bound first, so that a child that finds it full leaves
+	// the parent's one wait to a later child.
+	release, ok := g.waits.parent()
+	if !ok {
+		return false, nil
+	}
+	defer release()
 	if !g.inflight.claim(fl) {
 		return false, nil
 	}

@@ -86,3 +86,7 @@ const BlockValidators = blockValidators
 func (g *Gossip) CheckBlock(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error) {
 	return g.checkBlock(ctx, from, data)
 }
+
+// WithMaxSyncHeaders sets the headers a download checks before one run
+// beats our tip, for tests of the bound.
+func WithMaxSyncHeaders(n int) SyncOption { return func(s *Syncer) { s.maxHeaders = n } }

@@ -151,6 +151,16 @@ func forever(w io.Writer, chunk []byte) {
 	}
 }
 
+// freshClaims returns enormousClaim with a new tip at each call.
+func freshClaims(net chain.Hash) func() protocol.Status {
+	var n atomic.Uint32
+	return func() protocol.Status {
+		st, i := enormousClaim(net), n.Add(1)
+		st.Tip = chain.Hash{0xee, byte(i), byte(i >> 8), byte(i >> 16)}
+		return st
+	}
+}
+
 // pushClaims has from tell to its status, claim(), every 20 ms until the
 // test ends, as a hostile peer keeping its claim fresh would; it returns
 // the count of statuses the node answered.
@@ -389,4 +399,69 @@ func TestSyncGoneGossiperLeavesNoState(t *testing.T) {
 	// The status exchanges RequestSync starts fail at once: wait until
 	// every peer's entry is gone, or time out with the leak.
 	testutil.Eventually(t, 10*time.Second, "no state left for peers that are gone", func() bool { return n.s.PeerEntries() == 0 })
+}
+
+// TestSyncLowWorkRunRemembered: peers claim enormous work and serve a
+// branch from genesis whose headers, up to the download's bound, do not
+// beat the node's tip (headers of real work, made once and replayed).
+// The first peer's run costs the node the bound (two answers here); a
+// second peer serving the same run is refused at its first answer; and
+// the first, claiming a fresh tip every 20 ms, is not asked again. Both
+// stay connected: a run too light to win is not a lie.
+func TestSyncLowWorkRunRemembered(t *testing.T) {
+	const bound = 2 * protocol.MaxHeadersPerResponse
+	events := &syncEvents{}
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithMaxSyncHeaders(bound), p2p.WithSyncNotify(events.add))
+	mineBlocks(t, node.c, testwallet.New("honest").Addr, bound+100)
+	light := newTestChain(t)
+	mineBlocks(t, light, testwallet.New("light").Addr, bound+50)
+	net := node.c.Params().NetworkID()
+	claim := freshClaims(net)
+	replayer := func() (*hostileSyncPeer, *atomic.Int64) {
+		asked := new(atomic.Int64)
+		l := &hostileSyncPeer{
+			status: func(w io.Writer) { _ = protocol.NewWriter(w).WriteResponse(protocol.StatusResponse(claim())) },
+			headers: func(w io.Writer, req protocol.GetHeaders) {
+				asked.Add(1)
+				serveHeaders(light)(w, req)
+			},
+		}
+		l.start(t, net)
+		return l, asked
+	}
+	tip := node.c.Tip().Hash
+
+	first, askedFirst := replayer()
+	connect(t, node.h, first.h)
+	pushed := pushClaims(t, first.h, node.h.ID(), net, claim)
+	testutil.Eventually(t, 30*time.Second, "the first replayer's download failed", func() bool {
+		_, ok := events.failed(first.h)
+		return ok
+	})
+	if n := askedFirst.Load(); n != bound/protocol.MaxHeadersPerResponse {
+		t.Fatalf("the first replayer was asked for headers %d times, want %d", n, bound/protocol.MaxHeadersPerResponse)
+	}
+
+	second, askedSecond := replayer()
+	connect(t, node.h, second.h)
+	testutil.Eventually(t, 30*time.Second, "the second replayer's download failed", func() bool {
+		_, ok := events.failed(second.h)
+		return ok
+	})
+	if n := askedSecond.Load(); n != 1 {
+		t.Fatalf("the second replayer was asked for headers %d times, want once", n)
+	}
+	from := pushed.Load()
+	testutil.Eventually(t, 20*time.Second, "50 more fresh claims", func() bool { return pushed.Load() >= from+50 })
+	if a, b := askedFirst.Load(), askedSecond.Load(); a != bound/protocol.MaxHeadersPerResponse || b != 1 {
+		t.Fatalf("headers requests after the fresh claims: %d and %d, want %d and 1", a, b, bound/protocol.MaxHeadersPerResponse)
+	}
+	if node.c.Tip().Hash != tip {
+		t.Fatal("the node left its tip for the light run")
+	}
+	for _, l := range []*hostileSyncPeer{first, second} {
+		if node.h.Network().Connectedness(l.h.ID()) != network.Connected {
+			t.Fatalf("replayer %s was disconnected", l.h.ID())
+		}
+	}
 }

@@ -288,7 +288,8 @@ const (
 	// a heavier branch normally beats it within the first 2,000, and only
 	// a fork whose first 100,000 blocks carry less work than our own
 	// chain from the fork point would need more. Past it the peer is
-	// cooled down.
+	// cooled down for any tip it claims, and the run is remembered
+	// (lowRuns).
 	maxSyncHeaders = 100_000
 	// blocksPerRequest is how many blocks the syncer asks for at once:
 	// large enough to keep a link busy, small enough that a batch of

@@ -44,6 +44,11 @@ type Syncer struct {
 	requestTimeout time.Duration
 	// statusInterval is how often every peer's status is refreshed.
 	statusInterval time.Duration
+	// maxHeaders bounds the headers a download checks before one run
+	// beats our tip (maxSyncHeaders; tests lower it); lowRuns are the
+	// runs that did not (sync_download.go).
+	maxHeaders int
+	lowRuns    lowRuns
 
 	table atomic.Int64 // entries in the loop's table, for PeerEntries
 	// limits is what each peer may still ask of the server, kept across
@@ -125,6 +130,7 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, bans Bans, opts ...Syn
 
 		requestTimeout: protocol.RequestTimeout,
 		statusInterval: statusInterval,
+		maxHeaders:     maxSyncHeaders,
 	}
 	for _, o := range opts {
 		o(s)

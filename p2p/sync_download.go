@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,6 +24,57 @@ var errNoProgress = errors.New("peer claimed more work than it delivered")
 // end of its main chain) with less work than the status it sent before,
 // and a node's work never goes down. A fault: the claim was a lie.
 var errWorkLie = errors.New("peer claimed more work than its headers show")
+
+// errLowWorkRun: a peer's headers from the fork point ran past the
+// download's bound (maxSyncHeaders) without beating our tip, or began as
+// such a run did. Headers cost their maker work, but a run once made can
+// be replayed for free, to every node and by any number of identities;
+// so the run is remembered (lowRuns) and its peer put aside whatever tip
+// it claims.
+var errLowWorkRun = fmt.Errorf("%w: a header run that does not beat our tip", errNoProgress)
+
+// maxLowRuns bounds the runs lowRuns remembers.
+const maxLowRuns = 64
+
+// lowRuns remembers runs of headers that did not beat our tip within the
+// download's bound, each by the hash of its MaxHeadersPerResponse-th
+// header from the fork point: a first batch that ends there is the same
+// run's first batch (a header's hash commits to all before it), and the
+// run is refused at that batch, at the cost of one answer rather than of
+// the bound. Our tip's work never goes down, so such a run stays too
+// light; one that shares those headers and goes on another way is
+// refused too, which only a branch built on a failed run's first 2,000
+// blocks would meet. Kept in memory only, the oldest forgotten first.
+// Safe for concurrent use.
+type lowRuns struct {
+	mu   sync.Mutex
+	set  map[chain.Hash]struct{}
+	ring []chain.Hash // in the order added, at most maxLowRuns
+}
+
+func (r *lowRuns) add(h chain.Hash) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.set[h]; ok {
+		return
+	}
+	if r.set == nil {
+		r.set = make(map[chain.Hash]struct{}, maxLowRuns)
+	}
+	if len(r.ring) == maxLowRuns {
+		delete(r.set, r.ring[0])
+		r.ring = r.ring[1:]
+	}
+	r.set[h] = struct{}{}
+	r.ring = append(r.ring, h)
+}
+
+func (r *lowRuns) has(h chain.Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.set[h]
+	return ok
+}
 
 // syncFrom downloads from p until we have at least the work p claimed
 // (protocol.md §17.10): headers first, from the fork point, checked and
@@ -90,7 +142,8 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 // run's work beats our tip's, and returns the run then. It returns nil if
 // p's headers end without beating our tip but we meanwhile have the work
 // p claimed or hold the block it claimed; errWorkLie if they end below
-// that claim; errNoProgress past maxSyncHeaders.
+// that claim; errLowWorkRun past maxSyncHeaders, or at once for a run
+// that failed so before.
 func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protocol.Status, ahead chain.Hash) (*chain.HeaderChain, []chain.Header, error) {
 	base, err := s.chain.Locator()
 	if err != nil {
@@ -123,6 +176,14 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			}
 		}
 		hdrs = append(hdrs, batch...)
+		// A run's first full batch from the fork point names it (lowRuns).
+		var mark chain.Hash
+		if ahead.IsZero() && len(hdrs) >= protocol.MaxHeadersPerResponse {
+			mark = hdrs[protocol.MaxHeadersPerResponse-1].Hash()
+		}
+		if len(hdrs) == len(batch) && !mark.IsZero() && s.lowRuns.has(mark) {
+			return nil, nil, fmt.Errorf("%w: its first %d headers begin a run seen before", errLowWorkRun, len(batch))
+		}
 		tip := s.chain.Tip()
 		switch {
 		case run != nil && run.Work().Cmp(tip.Work) > 0:
@@ -148,8 +209,11 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			}
 			return nil, nil, fmt.Errorf("%w: claimed %s at height %d; its %d headers end with %s, our tip has %s",
 				errWorkLie, claimed.Work, claimed.Height, len(hdrs), shown, tip.Work)
-		case len(hdrs) >= maxSyncHeaders:
-			return nil, nil, fmt.Errorf("%w: %d headers without beating our tip", errNoProgress, len(hdrs))
+		case len(hdrs) >= s.maxHeaders:
+			if !mark.IsZero() {
+				s.lowRuns.add(mark)
+			}
+			return nil, nil, fmt.Errorf("%w: %d headers without beating it", errLowWorkRun, len(hdrs))
 		}
 		loc = withFirst(run.Last())
 	}

@@ -438,6 +438,9 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		s.log.Info("sync stopped", "peer", r.p, "reason", err)
 		if sp := l.peers[r.p]; sp != nil {
 			sp.cool(time.Now(), r.st.Tip)
+			// A run of headers too light to win is a replay's cost to us,
+			// not the peer's: not for another tip it claims either.
+			sp.coolAny = sp.coolAny || errors.Is(err, errLowWorkRun)
 		}
 	}
 	// Whatever happened, what p told us is spent: a new status or gossip

@@ -131,17 +131,16 @@ func TestSyncBetterPeerDuringDownload(t *testing.T) {
 func TestSyncFreshClaimsDoNotHoldSyncNow(t *testing.T) {
 	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout))
 	net := node.c.Params().NetworkID()
-	var claims, asked atomic.Int64
+	var asked atomic.Int64
 	var armed atomic.Bool
+	fresh := freshClaims(net)
 	// Level with the node until armed, then a fresh tip each time.
 	claim := func() protocol.Status {
 		if !armed.Load() {
 			tip := node.c.Tip()
 			return protocol.Status{Genesis: net, Tip: tip.Hash, Height: tip.Height(), Work: tip.Work}
 		}
-		st, n := enormousClaim(net), claims.Add(1)
-		st.Tip = chain.Hash{0xee, byte(n), byte(n >> 8)}
-		return st
+		return fresh()
 	}
 	var pushed *atomic.Int64 // set before armed
 	liar := &hostileSyncPeer{

@@ -385,7 +385,9 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 		return
 	}
 	if st == nil {
-		s.endPass(l)
+		if s.endPass(l, now) {
+			s.maybeDownload(l, now) // the next pass's first turn, now
+		}
 		return
 	}
 	if len(l.tried) == 0 {
@@ -453,23 +455,26 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 
 // endPass ends a pass: the tried peers may have a turn again, peers
 // behind us hear of a tip that moved now rather than at their next
-// refresh, and SyncNow calls whose exchanges are all done return.
-func (s *Syncer) endPass(l *loop) {
+// refresh, and SyncNow calls whose exchanges are all done return, unless
+// the next pass begins at once (it reports so).
+func (s *Syncer) endPass(l *loop, now time.Time) (again bool) {
 	if len(l.tried) > 0 {
 		clear(l.tried)
 		if s.chain.Tip().Hash != l.passStart {
 			s.exchangeAll(l, nil)
 		}
-		// A peer that had its turn but told us of more work during it
-		// (it mined on while we downloaded) starts the next pass at once:
-		// SyncNow calls wait for that one too, or they would return
-		// short of a tip the node already knows of. Not one whose turn
-		// failed: its fresh claim is worth a later pass, not holding
-		// SyncNow for as long as it keeps making claims.
-		now, ours := time.Now(), s.chain.Tip().Work
+		// A peer that had its turn but still claims more work (it mined
+		// on while we downloaded, or a helper's bad block ended its
+		// download) starts the next pass at once, rather than at the
+		// next event or refresh: SyncNow calls wait for that one too, or
+		// they would return short of a tip the node already knows of.
+		// Not one whose turn failed: its fresh claim is worth a later
+		// pass, not holding SyncNow for as long as it keeps making
+		// claims.
+		ours := s.chain.Tip().Work
 		for p, sp := range l.peers {
 			if s.canHelp(p, sp, ours, now) && !now.Before(sp.coolUntil) {
-				return
+				return true
 			}
 		}
 	}
@@ -482,6 +487,7 @@ func (s *Syncer) endPass(l *loop) {
 		close(w)
 	}
 	l.waiters = kept
+	return false
 }
 
 // waiting reports whether an exchange SyncNow call w waits for is under

@@ -283,6 +283,10 @@ const (
 	// cooldown is how long a peer whose download stalled or made no
 	// progress is passed over while it claims the same tip.
 	cooldown = time.Minute
+	// maxCooledGone bounds the cool-downs kept for peers that hung up
+	// while cooling (sync_loop.go): as many as the serve limits' peers,
+	// far more than the connection manager keeps.
+	maxCooledGone = 1024
 	// maxSyncHeaders bounds the headers one download holds while it
 	// looks for a run that beats our tip (about 20 MB with their index):
 	// a heavier branch normally beats it within the first 2,000, and only

@@ -91,11 +91,22 @@ type loop struct {
 	tried     map[peer.ID]bool
 	passStart chain.Hash      // our tip when the pass began
 	waiters   []chan struct{} // SyncNow calls waiting for the pass to end
+	// cooled keeps the cool-down of peers that hung up while cooling,
+	// so that one that reconnects finds it as it left it, not a clean
+	// slate (at most maxCooledGone, each until its cool-down ends).
+	cooled map[peer.ID]coolDown
+}
+
+// coolDown is a peer's cool-down (syncPeer).
+type coolDown struct {
+	until time.Time
+	tip   chain.Hash
+	any   bool
 }
 
 func (s *Syncer) run() {
 	defer s.wg.Done()
-	l := &loop{peers: make(map[peer.ID]*syncPeer), tried: make(map[peer.ID]bool)}
+	l := &loop{peers: make(map[peer.ID]*syncPeer), tried: make(map[peer.ID]bool), cooled: make(map[peer.ID]coolDown)}
 	defer func() {
 		if l.dl != nil {
 			l.dl.cancel()
@@ -213,18 +224,45 @@ func (s *Syncer) connectedPeer(l *loop, p peer.ID) {
 	if !s.connected(p) {
 		return // the event is older than a disconnect
 	}
-	l.peers[p] = &syncPeer{} // due now: the exchange every new peer gets
+	sp := &syncPeer{} // due now: the exchange every new peer gets
+	if c, ok := l.cooled[p]; ok {
+		delete(l.cooled, p)
+		sp.coolUntil, sp.coolTip, sp.coolAny = c.until, c.tip, c.any
+	}
+	l.peers[p] = sp
 }
 
 func (s *Syncer) disconnectedPeer(l *loop, p peer.ID) {
 	if s.connected(p) {
 		return // another connection remains
 	}
+	if sp := l.peers[p]; sp != nil && time.Now().Before(sp.coolUntil) {
+		l.keepCoolDown(p, coolDown{until: sp.coolUntil, tip: sp.coolTip, any: sp.coolAny})
+	}
 	delete(l.peers, p) // with the SyncNow calls that waited for it
 	s.tips.drop(p)
 	if l.dl != nil && l.dl.p == p {
 		l.dl.cancel() // it cannot deliver any more
 	}
+}
+
+// keepCoolDown keeps the cool-down of p, which hung up. When
+// maxCooledGone are kept, those that ended go first; if none has, p's is
+// not kept: a peer cooling down that hangs up and comes back costs us a
+// download at most, and identities are free.
+func (l *loop) keepCoolDown(p peer.ID, c coolDown) {
+	if len(l.cooled) >= maxCooledGone {
+		now := time.Now()
+		for q, k := range l.cooled {
+			if !now.Before(k.until) {
+				delete(l.cooled, q)
+			}
+		}
+		if len(l.cooled) >= maxCooledGone {
+			return
+		}
+	}
+	l.cooled[p] = c
 }
 
 // startExchange runs a status exchange with p on a goroutine of its own;

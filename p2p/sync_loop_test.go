@@ -180,3 +180,42 @@ func TestSyncFreshClaimsDoNotHoldSyncNow(t *testing.T) {
 		t.Fatalf("the liar was asked for headers %d times over %d fresh claims, want at most 2", n, pushed.Load())
 	}
 }
+
+// TestSyncCoolDownOutlivesReconnect: a peer whose download failed, and
+// which hangs up and connects again with the same claim, finds its
+// cool-down as it left it: it is not asked for headers again. Before, a
+// new connection was a clean slate, and a peer could earn a download a
+// reconnect.
+func TestSyncCoolDownOutlivesReconnect(t *testing.T) {
+	events := &syncEvents{}
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithSyncNotify(events.add))
+	net := node.c.Params().NetworkID()
+	var asked atomic.Int64
+	liar := &hostileSyncPeer{headers: func(w io.Writer, _ protocol.GetHeaders) {
+		asked.Add(1)
+		_ = protocol.NewWriter(w).WriteResponse(protocol.ErrorResponse(protocol.CodeUnavailable, "not now"))
+	}}
+	liar.start(t, net)
+	connect(t, node.h, liar.h)
+	testutil.Eventually(t, 10*time.Second, "the liar's download failed", func() bool {
+		_, ok := events.failed(liar.h)
+		return ok
+	})
+	if err := node.h.Network().ClosePeer(liar.h.ID()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the liar gone from the table", func() bool {
+		_, ok := node.s.PeerTip(liar.h.ID())
+		return !ok
+	})
+	connect(t, node.h, liar.h)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node.s.SyncNow(ctx) // a pass with the liar's status after it came back
+	if _, ok := node.s.PeerTip(liar.h.ID()); !ok {
+		t.Fatal("SyncNow returned without the liar's status")
+	}
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("the liar was asked for headers %d times, want once: its cool-down did not outlive the reconnect", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math/big"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,6 +209,17 @@ func (e *syncEvents) add(ev p2p.SyncEvent) {
 // failed returns the first failed download from the peer, if any.
 func (e *syncEvents) failed(h host.Host) (p2p.SyncEvent, bool) { return e.first(h, p2p.SyncFailed) }
 
+// waitFailed waits for a failed download from the peer and returns it.
+func (e *syncEvents) waitFailed(t *testing.T, h host.Host, within time.Duration) p2p.SyncEvent {
+	t.Helper()
+	var ev p2p.SyncEvent
+	testutil.Eventually(t, within, "a failed download from "+h.ID().ShortString(), func() (ok bool) {
+		ev, ok = e.failed(h)
+		return ok
+	})
+	return ev
+}
+
 // first returns the first event from the peer in state, if any.
 func (e *syncEvents) first(h host.Host, state string) (p2p.SyncEvent, bool) {
 	e.mu.Lock()
@@ -343,10 +355,7 @@ func TestSyncHostilePeer(t *testing.T) {
 					return b.h.Network().Connectedness(evil.h.ID()) != network.Connected
 				})
 			} else {
-				testutil.Eventually(t, 10*time.Second, "the download from the peer fails", func() bool {
-					_, ok := events.failed(evil.h)
-					return ok
-				})
+				events.waitFailed(t, evil.h, 10*time.Second)
 			}
 			if ev, ok := events.failed(evil.h); ok {
 				t.Logf("download from the hostile peer failed after %v: %v", ev.Duration, ev.Err)
@@ -402,19 +411,27 @@ func TestSyncGoneGossiperLeavesNoState(t *testing.T) {
 }
 
 // TestSyncLowWorkRunRemembered: peers claim enormous work and serve a
-// branch from genesis whose headers, up to the download's bound, do not
-// beat the node's tip (headers of real work, made once and replayed).
-// The first peer's run costs the node the bound (two answers here); a
-// second peer serving the same run is refused at its first answer; and
-// the first, claiming a fresh tip every 20 ms, is not asked again. Both
-// stay connected: a run too light to win is not a lie.
+// branch forked from the node's chain whose headers, up to the
+// download's bound, do not beat the node's tip (headers of real work,
+// made once and replayed). The first peer's run costs the node the bound
+// (two answers here); the node mines on, so that its locator's hash
+// below the fork point moves, and a second peer serving the same run,
+// its answers now beginning elsewhere in the node's own headers, is
+// refused as the run seen before rather than at the bound; and the
+// first, claiming a fresh tip every 20 ms, is not asked again. Both stay
+// connected: a run too light to win is not a lie.
 func TestSyncLowWorkRunRemembered(t *testing.T) {
 	const bound = 2 * protocol.MaxHeadersPerResponse
 	events := &syncEvents{}
 	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithMaxSyncHeaders(bound), p2p.WithSyncNotify(events.add))
-	mineBlocks(t, node.c, testwallet.New("honest").Addr, bound+100)
 	light := newTestChain(t)
-	mineBlocks(t, light, testwallet.New("light").Addr, bound+50)
+	processAll(t, node.c, mineBlocks(t, light, testwallet.New("shared").Addr, 2500), 500)
+	// The locator's hash below the fork point: 2,457 here, 2,497 once the
+	// node has 40 blocks more; the light run from it is 43 and then 3 of
+	// the node's headers and 4,000 of its own, over the bound both times,
+	// and lighter than the node's branch from the fork point.
+	mineBlocks(t, node.c, testwallet.New("honest").Addr, 4060)
+	mineBlocks(t, light, testwallet.New("light").Addr, 4000)
 	net := node.c.Params().NetworkID()
 	claim := freshClaims(net)
 	replayer := func() (*hostileSyncPeer, *atomic.Int64) {
@@ -429,32 +446,29 @@ func TestSyncLowWorkRunRemembered(t *testing.T) {
 		l.start(t, net)
 		return l, asked
 	}
-	tip := node.c.Tip().Hash
+	failed := func(l *hostileSyncPeer) error { return events.waitFailed(t, l.h, 30*time.Second).Err }
 
 	first, askedFirst := replayer()
 	connect(t, node.h, first.h)
 	pushed := pushClaims(t, first.h, node.h.ID(), net, claim)
-	testutil.Eventually(t, 30*time.Second, "the first replayer's download failed", func() bool {
-		_, ok := events.failed(first.h)
-		return ok
-	})
+	if err := failed(first); !strings.Contains(err.Error(), "without beating it") {
+		t.Fatalf("the first replayer's download: %v; want it stopped at the bound", err)
+	}
 	if n := askedFirst.Load(); n != bound/protocol.MaxHeadersPerResponse {
 		t.Fatalf("the first replayer was asked for headers %d times, want %d", n, bound/protocol.MaxHeadersPerResponse)
 	}
 
+	mineBlocks(t, node.c, testwallet.New("honest").Addr, 40)
+	tip := node.c.Tip().Hash
 	second, askedSecond := replayer()
 	connect(t, node.h, second.h)
-	testutil.Eventually(t, 30*time.Second, "the second replayer's download failed", func() bool {
-		_, ok := events.failed(second.h)
-		return ok
-	})
-	if n := askedSecond.Load(); n != 1 {
-		t.Fatalf("the second replayer was asked for headers %d times, want once", n)
+	if err := failed(second); !strings.Contains(err.Error(), "seen before") {
+		t.Fatalf("the second replayer's download: %v; want the run refused as seen before", err)
 	}
 	from := pushed.Load()
 	testutil.Eventually(t, 20*time.Second, "50 more fresh claims", func() bool { return pushed.Load() >= from+50 })
-	if a, b := askedFirst.Load(), askedSecond.Load(); a != bound/protocol.MaxHeadersPerResponse || b != 1 {
-		t.Fatalf("headers requests after the fresh claims: %d and %d, want %d and 1", a, b, bound/protocol.MaxHeadersPerResponse)
+	if a, b := askedFirst.Load(), askedSecond.Load(); a != bound/protocol.MaxHeadersPerResponse || b > 2 {
+		t.Fatalf("headers requests after the fresh claims: %d and %d, want %d and at most 2", a, b, bound/protocol.MaxHeadersPerResponse)
 	}
 	if node.c.Tip().Hash != tip {
 		t.Fatal("the node left its tip for the light run")
@@ -463,5 +477,66 @@ func TestSyncLowWorkRunRemembered(t *testing.T) {
 		if node.h.Network().Connectedness(l.h.ID()) != network.Connected {
 			t.Fatalf("replayer %s was disconnected", l.h.ID())
 		}
+	}
+}
+
+// TestSyncReplayedOwnHeaders: a peer claims enormous work and answers
+// GetHeaders with the node's own headers from an older locator hash than
+// the newest it holds (all of them, so answering cost it nothing). An
+// answer that passes a newer locator hash is not its main chain's answer
+// (the first locator hash on it comes first, §17.6): a fault, and the
+// peer is dropped. One whose answers pass it only in a later answer is
+// stopped there without a fault (a peer's chain may change between
+// answers), put aside for any tip. Either way the node checks no more
+// than the headers up to that locator hash.
+func TestSyncReplayedOwnHeaders(t *testing.T) {
+	events := &syncEvents{}
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithSyncNotify(events.add))
+	// Its locator's three oldest hashes: heights 2,045 and 3,069, then
+	// genesis 2,045 blocks below.
+	mineBlocks(t, node.c, testwallet.New("honest").Addr, 4100)
+	net := node.c.Params().NetworkID()
+	for _, tc := range []struct {
+		name    string
+		back    int // the locator hash answered from, counted from the oldest
+		asked   int64
+		dropped bool
+	}{
+		{"passes a newer locator hash in its first answer", 2, 1, true},
+		{"passes it in its second", 1, 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked atomic.Int64
+			replayer := &hostileSyncPeer{
+				headers: func(w io.Writer, req protocol.GetHeaders) {
+					asked.Add(1)
+					start := req.Locator[0] // the run's last, in a later request
+					if start == node.c.Tip().Hash {
+						start = req.Locator[len(req.Locator)-tc.back]
+					}
+					hdrs, err := node.c.HeadersAfter([]chain.Hash{start}, chain.Hash{}, req.Max)
+					if err != nil {
+						return
+					}
+					_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse(hdrs))
+				},
+			}
+			replayer.start(t, net)
+			connect(t, node.h, replayer.h)
+			ev := events.waitFailed(t, replayer.h, 30*time.Second)
+			t.Logf("the download: %v", ev.Err)
+			if n := asked.Load(); n != tc.asked {
+				t.Errorf("asked for headers %d times, want %d", n, tc.asked)
+			}
+			if tc.dropped {
+				testutil.Eventually(t, 10*time.Second, "the replayer dropped", func() bool {
+					return node.h.Network().Connectedness(replayer.h.ID()) != network.Connected
+				})
+				return
+			}
+			if node.h.Network().Connectedness(replayer.h.ID()) != network.Connected {
+				t.Error("the replayer was dropped for a run that rejoined our chain in a later answer")
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,14 +39,16 @@ const maxLowRuns = 64
 
 // lowRuns remembers runs of headers that did not beat our tip within the
 // download's bound, each by the hash of its MaxHeadersPerResponse-th
-// header from the fork point: a first batch that ends there is the same
-// run's first batch (a header's hash commits to all before it), and the
-// run is refused at that batch, at the cost of one answer rather than of
-// the bound. Our tip's work never goes down, so such a run stays too
-// light; one that shares those headers and goes on another way is
-// refused too, which only a branch built on a failed run's first 2,000
-// blocks would meet. Kept in memory only, the oldest forgotten first.
-// Safe for concurrent use.
+// header past the fork point (past the headers of ours the peer's answer
+// began with: it may begin at any locator hash below the fork point). A
+// run that reaches that hash holds the same headers from the fork point
+// (a header's hash commits to all before it), and is refused there, at
+// the cost of one or two answers rather than of the bound. Our tip's work
+// never goes down, so such a run stays too light; one that shares those
+// headers and goes on another way is refused too, which only a branch
+// built on a failed run's first 2,000 blocks would meet. No hash of ours
+// is kept: the headers we hold come first in a run. Kept in memory only,
+// the oldest forgotten first. Safe for concurrent use.
 type lowRuns struct {
 	mu   sync.Mutex
 	set  map[chain.Hash]struct{}
@@ -158,6 +161,24 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 	}
 	var run *chain.HeaderChain
 	var hdrs []chain.Header
+	// hashOf is the hash of hdrs[i]: the next one's parent, or the run's
+	// last, so no header is hashed again.
+	hashOf := func(i int) chain.Hash {
+		if i+1 < len(hdrs) {
+			return hdrs[i+1].PrevHash
+		}
+		return run.Last()
+	}
+	// earlier are the locator hashes listed before the one the first
+	// answer followed: the answer could hold none of them (17.6), and
+	// neither can the run after it; one that does has rejoined our main
+	// chain above where it began (our own headers, replayed).
+	var earlier map[chain.Hash]bool
+	// fresh counts the leading headers of the run we hold (a peer may
+	// answer from an older locator hash than the fork point's), and mark
+	// is the run's MaxHeadersPerResponse-th header past them (lowRuns).
+	fresh := 0
+	var mark chain.Hash
 	for {
 		batch, err := retryLimited(ctx, func() ([]chain.Header, error) {
 			return s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
@@ -175,14 +196,30 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 				return nil, nil, fmt.Errorf("headers: %w", err)
 			}
 		}
+		from := len(hdrs)
 		hdrs = append(hdrs, batch...)
-		// A run's first full batch from the fork point names it (lowRuns).
-		var mark chain.Hash
-		if ahead.IsZero() && len(hdrs) >= protocol.MaxHeadersPerResponse {
-			mark = hdrs[protocol.MaxHeadersPerResponse-1].Hash()
+		if from == 0 && len(batch) > 0 {
+			earlier = make(map[chain.Hash]bool)
+			for _, h := range loc[:max(0, slices.Index(loc, batch[0].PrevHash))] {
+				earlier[h] = true
+			}
+		} else if len(earlier) > 0 {
+			for i := from; i < len(hdrs); i++ {
+				if h := hashOf(i); earlier[h] {
+					return nil, nil, fmt.Errorf("%w: its headers rejoin our main chain at %s, above the locator hash they began from", errLowWorkRun, h.Short())
+				}
+			}
 		}
-		if len(hdrs) == len(batch) && !mark.IsZero() && s.lowRuns.has(mark) {
-			return nil, nil, fmt.Errorf("%w: its first %d headers begin a run seen before", errLowWorkRun, len(batch))
+		if ahead.IsZero() && mark.IsZero() {
+			for fresh < len(hdrs) && s.chain.Stored(hashOf(fresh)) {
+				fresh++
+			}
+			if n := fresh + protocol.MaxHeadersPerResponse; n <= len(hdrs) {
+				mark = hashOf(n - 1)
+				if s.lowRuns.has(mark) {
+					return nil, nil, fmt.Errorf("%w: its first %d headers past the fork point begin a run seen before", errLowWorkRun, protocol.MaxHeadersPerResponse)
+				}
+			}
 		}
 		tip := s.chain.Tip()
 		switch {

@@ -197,10 +197,7 @@ func TestSyncCoolDownOutlivesReconnect(t *testing.T) {
 	}}
 	liar.start(t, net)
 	connect(t, node.h, liar.h)
-	testutil.Eventually(t, 10*time.Second, "the liar's download failed", func() bool {
-		_, ok := events.failed(liar.h)
-		return ok
-	})
+	events.waitFailed(t, liar.h, 10*time.Second)
 	if err := node.h.Network().ClosePeer(liar.h.ID()); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/chain/store"
-	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
@@ -106,11 +105,7 @@ func TestSyncCorruptStoredBody(t *testing.T) {
 		p2p.WithSyncNotify(events.add), p2p.WithSyncLogger(testLogger(t)))
 	t.Cleanup(client.s.Close)
 	connect(t, client.h, server.h)
-	testutil.Eventually(t, 30*time.Second, "the download from the damaged store fails", func() bool {
-		_, ok := events.failed(server.h)
-		return ok
-	})
-	ev, _ := events.failed(server.h)
+	ev := events.waitFailed(t, server.h, 30*time.Second)
 	t.Logf("the download: %v", ev.Err)
 	if got := client.c.Tip().Height(); got >= blocks[bad].Header.Height {
 		t.Fatalf("client tip at height %d, at or past the damaged block's %d", got, blocks[bad].Header.Height)

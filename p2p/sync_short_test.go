@@ -48,10 +48,7 @@ func TestSyncShortLastBatchNoLie(t *testing.T) {
 	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithSyncNotify(events.add))
 	h := node.h
 	connect(t, h, short.h)
-	testutil.Eventually(t, 20*time.Second, "the download from the short peer fails", func() bool {
-		_, ok := events.failed(short.h)
-		return ok
-	})
+	events.waitFailed(t, short.h, 20*time.Second)
 	if got := node.c.Tip().Height(); got != 99 {
 		t.Fatalf("after the short download the tip is at %d, want 99", got)
 	}

@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"slices"
+
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol/pb"
 )
@@ -69,6 +71,12 @@ func HeadersFromPB(m *pb.Headers, req GetHeaders) ([]chain.Header, error) {
 	}
 	out := make([]chain.Header, len(raw))
 	var prev chain.Hash
+	// earlier are the locator hashes listed before the one the first
+	// header follows: the server answers after the first locator hash on
+	// its main chain, so none of them is on it, and a header that is one
+	// was not its main chain's answer (a peer replaying our own headers
+	// from an old locator hash, at no cost of its own).
+	var earlier []chain.Hash
 	for i, b := range raw {
 		if len(b) != chain.HeaderSize {
 			return nil, badMessage("header %d is %d bytes, want %d", i, len(b), chain.HeaderSize)
@@ -78,15 +86,21 @@ func HeadersFromPB(m *pb.Headers, req GetHeaders) ([]chain.Header, error) {
 			return nil, badMessage("header %d: %w", i, err)
 		}
 		switch {
-		case i == 0 && !containsHash(req.Locator, h.PrevHash):
+		case i == 0 && !slices.Contains(req.Locator, h.PrevHash):
 			return nil, unrequested("first header builds on %s, not on a locator hash", h.PrevHash.Short())
 		case i > 0 && h.PrevHash != prev:
 			return nil, badMessage("header %d builds on %s, not on header %d %s", i, h.PrevHash.Short(), i-1, prev.Short())
 		case i > 0 && h.Height != out[i-1].Height+1:
 			return nil, badMessage("header %d at height %d after height %d", i, h.Height, out[i-1].Height)
 		}
+		if i == 0 {
+			earlier = req.Locator[:slices.Index(req.Locator, h.PrevHash)]
+		}
 		out[i] = h
 		prev = h.Hash()
+		if slices.Contains(earlier, prev) {
+			return nil, unrequested("header %d is the locator's hash %s, listed before the one the answer follows", i, prev.Short())
+		}
 		if !req.Stop.IsZero() && prev == req.Stop && i != len(raw)-1 {
 			return nil, unrequested("%d headers after the stop hash %s", len(raw)-1-i, prev.Short())
 		}
@@ -102,13 +116,4 @@ func HeadersToPB(headers []chain.Header) *pb.Headers {
 		m.Headers[i] = b[:]
 	}
 	return m
-}
-
-func containsHash(hs []chain.Hash, h chain.Hash) bool {
-	for _, x := range hs {
-		if x == h {
-			return true
-		}
-	}
-	return false
 }

@@ -142,6 +142,9 @@ func TestHeadersFromPB(t *testing.T) {
 		edit(hs)
 		return raw(hs)
 	}
+	// A locator whose newest hash is the third header: an answer after an
+	// older locator hash that passes it was not the server's main chain's.
+	passing := GetHeaders{Locator: []chain.Hash{hdrs[2].Hash(), req.Locator[1], testGenesis}, Max: MaxHeadersPerResponse}
 	short, long := raw(hdrs), raw(hdrs)
 	short[2] = short[2][:chain.HeaderSize-1]
 	long[0] = append(long[0], 0)
@@ -162,6 +165,8 @@ func TestHeadersFromPB(t *testing.T) {
 		{"more than the protocol allows", raw(testHeaders(req.Locator[1], MaxHeadersPerResponse+1)), withMax(1 << 20), []error{ErrBadMessage, ErrUnrequested}},
 		{"past stop", raw(hdrs), withStop(2), []error{ErrBadMessage, ErrUnrequested}},
 		{"not on a locator hash", raw(testHeaders(hashOf("elsewhere"), 2)), req, []error{ErrBadMessage, ErrUnrequested}},
+		{"short of an earlier locator hash", raw(hdrs[:2]), passing, nil},
+		{"passes an earlier locator hash", raw(hdrs), passing, []error{ErrBadMessage, ErrUnrequested}},
 		{"a header of 95 bytes", short, req, []error{ErrBadMessage}},
 		{"a header of 97 bytes", long, req, []error{ErrBadMessage}},
 		{"unlinked", relinked(func(hs []chain.Header) { hs[3].PrevHash = hashOf("gap") }), req, []error{ErrBadMessage}},

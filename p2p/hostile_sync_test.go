@@ -220,6 +220,19 @@ func (e *syncEvents) waitFailed(t *testing.T, h host.Host, within time.Duration)
 	return ev
 }
 
+// count returns how many events from the peer are in state.
+func (e *syncEvents) count(h host.Host, state string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.evs {
+		if ev.Peer == h.ID() && ev.State == state {
+			n++
+		}
+	}
+	return n
+}
+
 // first returns the first event from the peer in state, if any.
 func (e *syncEvents) first(h host.Host, state string) (p2p.SyncEvent, bool) {
 	e.mu.Lock()

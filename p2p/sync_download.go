@@ -26,6 +26,14 @@ var errNoProgress = errors.New("peer claimed more work than it delivered")
 // and a node's work never goes down. A fault: the claim was a lie.
 var errWorkLie = errors.New("peer claimed more work than its headers show")
 
+// errUnshown marks a download that failed before the peer's headers
+// showed any work beyond our tip: its claim was never backed. A peer
+// that fails so for two tips in a row is put aside whatever it claims
+// (sync_loop.go), while one whose headers did show the work, and whose
+// bodies were slow, is tried again for a new tip: proof of work in
+// headers is costly, a claim is free.
+var errUnshown = errors.New("no headers beyond our tip")
+
 // errLowWorkRun: a peer's headers from the fork point ran past the
 // download's bound (maxSyncHeaders) without beating our tip, or began as
 // such a run did. Headers cost their maker work, but a run once made can
@@ -112,6 +120,9 @@ func (s *Syncer) syncFrom(ctx context.Context, p peer.ID, claimed *protocol.Stat
 	var ahead chain.Hash
 	for s.chain.Tip().Work.Cmp(claimed.Work) < 0 {
 		run, hdrs, err := s.heavierHeaders(ctx, p, claimed, ahead)
+		if err != nil && ahead.IsZero() {
+			return fmt.Errorf("%w: %w", errUnshown, err)
+		}
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,8 @@ type syncPeer struct {
 	// aside until coolUntil, unless it reports a tip other than coolTip:
 	// a fresh status with the same claim must not win it the next turn,
 	// while an honest peer that mined on is worth another. A second
-	// failure while cooling, for another tip, sets coolAny: a peer that
+	// failure while cooling, for another tip and before its headers
+	// showed any work beyond ours (errUnshown), sets coolAny: a peer that
 	// claims a fresh tip on every status and delivers none is put aside
 	// whatever it claims.
 	coolUntil time.Time
@@ -397,10 +398,12 @@ func (sp *syncPeer) cooling(now time.Time, tip chain.Hash) bool {
 	return now.Before(sp.coolUntil) && (sp.coolAny || tip == sp.coolTip)
 }
 
-// cool puts the peer aside for cooldown while it claims tip, or whatever
-// it claims if it was cooling already for another tip.
-func (sp *syncPeer) cool(now time.Time, tip chain.Hash) {
-	sp.coolAny = now.Before(sp.coolUntil) && (sp.coolAny || tip != sp.coolTip)
+// cool puts the peer aside for cooldown while it claims tip, or, if
+// escalate and it was cooling already for another tip, whatever it
+// claims.
+func (sp *syncPeer) cool(now time.Time, tip chain.Hash, escalate bool) {
+	cooling := now.Before(sp.coolUntil)
+	sp.coolAny = cooling && (sp.coolAny || (escalate && tip != sp.coolTip))
 	sp.coolUntil, sp.coolTip = now.Add(cooldown), tip
 }
 
@@ -456,7 +459,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	if l.dl != nil {
 		for _, q := range r.stalled {
 			if sp, tip := l.peers[q], l.dl.tips[q]; sp != nil && q != r.p && !tip.IsZero() {
-				sp.cool(time.Now(), tip)
+				sp.cool(time.Now(), tip, false) // a helper showed no claim of its own
 			}
 		}
 	}
@@ -477,7 +480,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	default:
 		s.log.Info("sync stopped", "peer", r.p, "reason", err)
 		if sp := l.peers[r.p]; sp != nil {
-			sp.cool(time.Now(), r.st.Tip)
+			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.
 			sp.coolAny = sp.coolAny || errors.Is(err, errLowWorkRun)

@@ -216,3 +216,43 @@ func TestSyncCoolDownOutlivesReconnect(t *testing.T) {
 		t.Fatalf("the liar was asked for headers %d times, want once: its cool-down did not outlive the reconnect", n)
 	}
 }
+
+// TestSyncSlowHonestPeerTriedForNewTip: a peer whose headers show its
+// work (real status, real headers) but whose blocks do not come, twice,
+// for two tips in a row (it mined between), is tried again at once when
+// it mines on: proof of work in its headers is not a free claim, and it
+// is not put aside for every tip as a peer whose claims no header backs
+// is (TestSyncFreshClaimsDoNotHoldSyncNow). It could not be synced from
+// before the cool-down (a minute) ended.
+func TestSyncSlowHonestPeerTriedForNewTip(t *testing.T) {
+	events := &syncEvents{}
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout), p2p.WithSyncNotify(events.add))
+	src := newTestChain(t)
+	miner := testwallet.New("honest").Addr
+	mineBlocks(t, src, miner, 20)
+	net := node.c.Params().NetworkID()
+	var serving atomic.Bool
+	slow := &hostileSyncPeer{
+		status:  serveStatus(src),
+		headers: serveHeaders(src),
+		blocks: func(w io.Writer, hashes []chain.Hash) {
+			if serving.Load() {
+				trickle(src, 0)(w, hashes)
+			}
+			// Else closed at once: no block, a download without progress.
+		},
+	}
+	slow.start(t, net)
+	connect(t, node.h, slow.h)
+	pushClaims(t, slow.h, node.h.ID(), net, func() protocol.Status {
+		tip := src.Tip()
+		return protocol.Status{Genesis: net, Tip: tip.Hash, Height: tip.Height(), Work: tip.Work}
+	})
+	failures := func() int { return events.count(slow.h, p2p.SyncFailed) }
+	testutil.Eventually(t, 20*time.Second, "the first download failed", func() bool { return failures() == 1 })
+	mineBlocks(t, src, miner, 1)
+	testutil.Eventually(t, 20*time.Second, "the second, for the next tip, failed", func() bool { return failures() == 2 })
+	serving.Store(true)
+	mineBlocks(t, src, miner, 1)
+	testutil.Eventually(t, 20*time.Second, "the node on the peer's third tip", func() bool { return node.c.Tip().Hash == src.Tip().Hash })
+}

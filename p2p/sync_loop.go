@@ -89,7 +89,10 @@ type loop struct {
 	// one, so a peer that keeps sending fresh claims it never honours
 	// cannot keep the turn from the rest. A pass ends when no peer is
 	// left to try; then tried empties.
-	tried     map[peer.ID]bool
+	tried map[peer.ID]bool
+	// failed holds the tried peers whose turn in this pass failed (they
+	// are cooling down); it empties with tried.
+	failed    map[peer.ID]bool
 	passStart chain.Hash      // our tip when the pass began
 	waiters   []chan struct{} // SyncNow calls waiting for the pass to end
 	// cooled keeps the cool-down of peers that hung up while cooling,
@@ -107,7 +110,8 @@ type coolDown struct {
 
 func (s *Syncer) run() {
 	defer s.wg.Done()
-	l := &loop{peers: make(map[peer.ID]*syncPeer), tried: make(map[peer.ID]bool), cooled: make(map[peer.ID]coolDown)}
+	l := &loop{peers: make(map[peer.ID]*syncPeer), tried: make(map[peer.ID]bool), failed: make(map[peer.ID]bool),
+		cooled: make(map[peer.ID]coolDown)}
 	defer func() {
 		if l.dl != nil {
 			l.dl.cancel()
@@ -479,6 +483,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		s.punish(r.p, err)
 	default:
 		s.log.Info("sync stopped", "peer", r.p, "reason", err)
+		l.failed[r.p] = true
 		if sp := l.peers[r.p]; sp != nil {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
@@ -514,9 +519,13 @@ func (s *Syncer) endPass(l *loop, now time.Time) (again bool) {
 		// claims.
 		ours := s.chain.Tip().Work
 		for p, sp := range l.peers {
-			if s.canHelp(p, sp, ours, now) && !now.Before(sp.coolUntil) {
-				return true
+			if again = s.canHelp(p, sp, ours, now) && !l.failed[p]; again {
+				break
 			}
+		}
+		clear(l.failed)
+		if again {
+			return true
 		}
 	}
 	kept := l.waiters[:0]

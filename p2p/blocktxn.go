@@ -136,7 +136,7 @@ func (g *Gossip) serveAllowance(p peer.ID) (*limitTable, bool) {
 // transactions of block h at the given indexes and returns them in that
 // order. Whether they are the right ones is the caller's to check.
 func (g *Gossip) requestTxns(ctx context.Context, p peer.ID, h chain.Hash, indexes []int) ([]*chain.Transaction, error) {
-	ctx, cancel := context.WithTimeout(ctx, protocol.BlockTxnTimeout)
+	ctx, cancel := context.WithTimeout(ctx, g.txnWait)
 	defer cancel()
 	st, err := g.host.NewStream(ctx, p, g.blockTxnProto)
 	if err != nil {

@@ -40,7 +40,8 @@ func stallingPeer(t *testing.T, n *gossipNode) (e *evilPeer, asked *atomic.Int64
 // them, and GossipSub dropped whatever came meanwhile as throttled, the
 // honest message with them, for good. Requests are counted, not timed.
 func TestCompactStalledSendersHoldFewValidators(t *testing.T) {
-	n := newGossipNode(t)
+	// The stalled requests outlast the test, however slow the machine.
+	n := startGossipNode(t, newHost(t), newTestChain(t), nopSync{}, p2p.WithTxnWait(time.Minute))
 	p := n.c.Params()
 	alice := testwallet.New("alice")
 	n.c.mine(t, alice.Addr)
@@ -104,7 +105,8 @@ func TestCompactStalledSendersHoldFewValidators(t *testing.T) {
 // let both wait, and with the held parent the four held every
 // validator.
 func TestGossipWaitsShareOneBound(t *testing.T) {
-	n, held := newHeldNode(t, nopSync{}, p2p.WithParentWait(time.Minute))
+	// The parent's hold and the stalled request outlast the test.
+	n, held := newHeldNode(t, nopSync{}, p2p.WithParentWait(time.Minute), p2p.WithTxnWait(time.Minute))
 	p := n.c.Params()
 	evil := newEvilPeer(t, n)
 	first, askedFirst := stallingPeer(t, n)

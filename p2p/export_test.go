@@ -78,6 +78,13 @@ func WithParentWait(d time.Duration) GossipOption {
 	return func(c *gossipConfig) { c.parentWait = d }
 }
 
+// WithTxnWait sets how long a request for a block's missing transactions
+// may take, for tests of senders that never answer: the block holds its
+// validator for that long.
+func WithTxnWait(d time.Duration) GossipOption {
+	return func(c *gossipConfig) { c.txnWait = d }
+}
+
 // BlockValidators is how many blocks are validated at once.
 const BlockValidators = blockValidators
 

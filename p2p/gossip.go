@@ -57,6 +57,7 @@ type Gossip struct {
 	// parentWait.
 	inflight   inFlight
 	parentWait time.Duration
+	txnWait    time.Duration // a request for missing transactions (blocktxn.go)
 	// waits: the blocks waiting on their sender or on a parent, under
 	// one bound (asks.go).
 	waits waits
@@ -95,6 +96,9 @@ type gossipConfig struct {
 	txWindow time.Duration
 	// parentWait bounds a block's wait for its parent's validation.
 	parentWait time.Duration
+	// txnWait bounds a request for a block's missing transactions
+	// (protocol.BlockTxnTimeout; tests of stalling senders lengthen it).
+	txnWait time.Duration
 }
 
 // WithPeerExchange makes the node send peer exchange (PX) with the PRUNEs
@@ -170,7 +174,7 @@ func MessageID(data []byte) string {
 // is told of what gossiped blocks reveal (see SyncTrigger).
 func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts ...GossipOption) (*Gossip, error) {
 	cfg := gossipConfig{log: slog.New(slog.DiscardHandler), scorePeriod: scoreInspectPeriod, txWindow: defaultTxBatchWindow,
-		parentWait: parentWait}
+		parentWait: parentWait, txnWait: protocol.BlockTxnTimeout}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -204,7 +208,7 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(), floor: c.Params().RelayFeeFloor,
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable(),
 		txOut: make(chan *chain.Transaction, txOutQueue), txTake: make(chan takeReq), recent: newRecentTxs(),
-		parentWait: cfg.parentWait}
+		parentWait: cfg.parentWait, txnWait: cfg.txnWait}
 	if s, ok := sync.(*Syncer); ok {
 		g.bans = s.bans
 	}

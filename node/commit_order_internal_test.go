@@ -65,11 +65,7 @@ func (s *holdStore) waitHeld(t *testing.T) {
 // signature.
 func TestGossipedBlockCheckedDuringCommit(t *testing.T) {
 	alice := testwallet.New("alice")
-	miner, err := New(Config{Params: chain.RegTest(), DataDir: t.TempDir(), MinerAddress: alice.Addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer miner.Close()
+	miner := newMiningNode(t, alice.Addr)
 	ctx := context.Background()
 	b1, err := miner.MineOne(ctx)
 	if err != nil {

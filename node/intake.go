@@ -106,6 +106,13 @@ func (in *intake) unlockBlock() {
 	in.mu.Unlock()
 }
 
+// blockAtIntake reports whether a block waits for mu or holds it.
+func (in *intake) blockAtIntake() bool {
+	in.turn.Lock()
+	defer in.turn.Unlock()
+	return in.blocks > 0
+}
+
 // lockTx takes mu for one admission of a caller holding txTurn: at once
 // if no block waits for it, else after one block has let go of it, in
 // line with any block then waiting; waited says which. Blocks connected
@@ -383,6 +390,14 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 	ids := make([]chain.Hash, 0, len(txs))
 	at := make([]int, 0, len(txs))
 	stop := len(txs)
+	// What the batch's transactions checked so far do to each address:
+	// the net credit, and how many each sender signed (Mempool.Hopeless).
+	net := make(map[string]int64)
+	signed := make(map[string]int)
+	// With a block at intake, the ledger read may be about to change
+	// (it may fund the batch's senders): only what no block undoes is
+	// judged before the signatures then.
+	settled := !in.blockAtIntake()
 	for i, tx := range txs {
 		id := txIDs[i]
 		switch {
@@ -394,9 +409,19 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 			errs[i] = fmt.Errorf("%w: %s", chain.ErrTxInPool, id.Short())
 		default:
 			if errs[i] = in.mempool.CheckFee(tx); errs[i] == nil {
+				// One that cannot enter the pool now is refused before
+				// its signature costs a verification.
+				errs[i] = in.mempool.Hopeless(tx, in.chain, net[tx.Sender], signed[tx.Sender], settled)
+			}
+			if errs[i] == nil {
 				check = append(check, tx)
 				ids = append(ids, id)
 				at = append(at, i)
+				if tx.Amount <= chain.MaxAmount && tx.Fee <= chain.MaxAmount { // else its shape fails
+					net[tx.Recipient] += int64(tx.Amount)
+					net[tx.Sender] -= int64(tx.Amount + tx.Fee)
+				}
+				signed[tx.Sender]++
 			}
 		}
 		if tx.IsCoinbase() || errors.Is(errs[i], chain.ErrFeeUnminable) || errors.Is(errs[i], chain.ErrFeeBelowFloor) {

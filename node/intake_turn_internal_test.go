@@ -15,7 +15,8 @@ import (
 )
 
 // waitingOnLock counts the goroutines blocked on a mutex (or a
-// read-write one) whose stack holds frame.
+// read-write one), or on a block's release of intake (a channel), whose
+// stack holds frame.
 func waitingOnLock(frame string) int {
 	buf := make([]byte, 1<<20)
 	for {
@@ -28,7 +29,8 @@ func waitingOnLock(frame string) int {
 	}
 	count := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		waiting := bytes.Contains(g, []byte("sync.(*Mutex).Lock")) || bytes.Contains(g, []byte("sync.(*RWMutex)."))
+		waiting := bytes.Contains(g, []byte("sync.(*Mutex).Lock")) || bytes.Contains(g, []byte("sync.(*RWMutex).")) ||
+			bytes.Contains(g, []byte("[chan receive"))
 		if waiting && bytes.Contains(g, []byte(frame)) {
 			count++
 		}
@@ -107,11 +109,7 @@ func TestBlockWaitsBehindOneAdmission(t *testing.T) {
 // every admission before the block finds its sender unfunded.
 func TestBlockConnectsWithinABatch(t *testing.T) {
 	alice := testwallet.New("alice")
-	n, err := New(Config{Params: chain.RegTest(), DataDir: t.TempDir(), MinerAddress: alice.Addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := newMiningNode(t, alice.Addr)
 	in, p := n.intake, n.chain.Params()
 	const size = 32
 	txs := make([]*chain.Transaction, size)
@@ -124,7 +122,7 @@ func TestBlockConnectsWithinABatch(t *testing.T) {
 
 	var errs []error
 	var wg sync.WaitGroup
-	in.mu.Lock() // a block being connected
+	in.lockBlock() // a block being connected
 	wg.Go(func() { errs = in.addTxs(txs, chain.TxIDs(txs), OriginGossip) })
 	testutil.Eventually(t, 10*time.Second, "the batch waiting on intake", func() bool {
 		return waitingOnLock("node.(*intake).addTxs(") == 1
@@ -137,7 +135,7 @@ func TestBlockConnectsWithinABatch(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the block waiting on intake", func() bool {
 		return waitingOnLock("node.(*intake).processCheckedLocked(") == 1
 	})
-	in.mu.Unlock()
+	in.unlockBlock()
 	wg.Wait()
 	unfunded := 0
 	for _, err := range errs {

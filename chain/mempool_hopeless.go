@@ -1,0 +1,56 @@
+package chain
+
+// Hopeless reports why tx, of a signed network, cannot enter the pool now
+// whatever its signature, or nil. The ledger's state and the pool are read
+// as they stand, and every test is weaker than add's (the sender's
+// committed nonce rather than its pending one, every pending credit to it
+// whether claimed or not, none of its pending spends), so a transaction
+// Hopeless refuses, add would refuse as well: a nonce its sender has
+// used in a block, one further ahead than the queue holds, or an amount
+// its sender could not pay with every credit it may have. The caller
+// accounts for transactions of the same gossiped batch before tx, not yet
+// admitted: credit is what they pay the sender less what the sender's
+// spend, and earlier how many of them the sender signed. Unless settled,
+// a block may be connecting meanwhile, and may fund the sender or move
+// its nonce: then only a nonce already used in a block is judged (a
+// block never takes one back but in a reorg, where add refuses it all
+// the same until the reorg is done).
+//
+// Gossiped batches ask it before their signatures are verified: such
+// transactions are signed validly for nothing by whoever holds a key (or
+// replayed from blocks by anyone), and cost the receiver a verification
+// each while earning only Ignore (their errors depend on the state).
+func (m *Mempool) Hopeless(tx *Transaction, state AccountReader, credit int64, earlier int, settled bool) error {
+	if !m.p.Signed || tx.IsCoinbase() {
+		return nil
+	}
+	acct, err := state.Account(tx.Sender)
+	if err != nil {
+		return nil // the full path reports it
+	}
+	cost := int64(tx.Amount + tx.Fee)
+	m.mu.Lock()
+	pending := uint64(len(m.bySender[tx.Sender]) + earlier)
+	window := m.queueCfg.window
+	spendable := acct.Balance + credit
+	for _, c := range m.byRecipient[tx.Sender] {
+		if spendable >= cost {
+			break
+		}
+		spendable += int64(c.tx.Amount) // each ≤ MaxAmount, at most maxTxs of them: no overflow
+	}
+	m.mu.Unlock()
+	switch {
+	case tx.Nonce < acct.Nonce:
+		return ruleError(ErrBadNonce, "nonce %d already used in a block, expected at least %d (sender %s)",
+			tx.Nonce, acct.Nonce, tx.Sender)
+	case !settled:
+	case tx.Nonce-acct.Nonce > pending+window:
+		return ruleError(ErrBadNonce, "nonce %d is more than %d ahead of %d, its sender's next with %d pending (sender %s)",
+			tx.Nonce, window, acct.Nonce, pending, tx.Sender)
+	case cost > spendable:
+		return ruleError(ErrInsufficientFunds, "overspend: sender %s can pay at most %d with every pending credit, needs %d",
+			tx.Sender, spendable, cost)
+	}
+	return nil
+}

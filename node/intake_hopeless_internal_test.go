@@ -1,0 +1,98 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
+)
+
+// TestGossipBatchHopelessNotVerified: a gossiped batch's transactions
+// that cannot enter the pool now, whatever their signatures (unfunded
+// senders, nonces already used in a block, nonces further ahead than the
+// queue holds), are refused before their signatures are verified, with
+// the errors the pool gives them (so gossip's verdict, Ignore, is
+// unchanged); validly signed, they cost their sender nothing and the
+// node a verification each (the cache lets go of what it verified,
+// mined transactions included, so none is counted on to hold them: a
+// refused transaction is not even looked up). A batch whose later transactions are funded,
+// or whose nonces are filled, by its earlier ones is admitted whole.
+func TestGossipBatchHopelessNotVerified(t *testing.T) {
+	alice := testwallet.New("alice")
+	n := newMiningNode(t, alice.Addr)
+	in, p, ctx := n.intake, n.chain.Params(), context.Background()
+	fee := n.mempool.MinFee(300)
+	for range 3 { // alice has 150, nonce 0
+		if _, err := n.miner.mineOne(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// alice's nonce 0, mined: its replay is a nonce already used.
+	spent := alice.Tx(p, testwallet.New("carol").Addr, 1, fee, 0)
+	if errs := in.addTxs([]*chain.Transaction{spent}, chain.TxIDs([]*chain.Transaction{spent}), OriginGossip); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if _, err := n.miner.mineOne(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n.mempool.Has(spent.ID()) {
+		t.Fatal("the transfer was not mined")
+	}
+
+	unfunded := make([]*chain.Transaction, 64)
+	for i := range unfunded {
+		unfunded[i] = testwallet.New(fmt.Sprintf("nobody %d", i)).Tx(p, alice.Addr, 1, fee, 0)
+	}
+	sam, tom := testwallet.New("sam"), testwallet.New("tom")
+	for _, tc := range []struct {
+		name    string
+		txs     []*chain.Transaction
+		want    []chain.ErrorCode // per transaction; 0 for admitted
+		checked uint64            // signatures verified or found in the cache
+	}{
+		{"unfunded senders", unfunded, repeat(chain.ErrInsufficientFunds, len(unfunded)), 0},
+		{"a nonce used in a block, replayed", []*chain.Transaction{spent}, []chain.ErrorCode{chain.ErrBadNonce}, 0},
+		{"a nonce beyond the queue", []*chain.Transaction{alice.Tx(p, tom.Addr, 1, fee, 1000)}, []chain.ErrorCode{chain.ErrBadNonce}, 0},
+		{"funded and its nonces filled by the batch", []*chain.Transaction{
+			alice.Tx(p, sam.Addr, 40, fee, 1),
+			sam.Tx(p, tom.Addr, 10, fee, 0),
+			sam.Tx(p, tom.Addr, 10, fee, 1),
+		}, []chain.ErrorCode{0, 0, 0}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checks := func() uint64 { s := n.chain.SigCache().Stats(); return s.Verifies + s.Hits }
+			before := checks()
+			errs := in.addTxs(tc.txs, chain.TxIDs(tc.txs), OriginGossip)
+			for i, err := range errs {
+				if got := chain.CodeOf(err); got != tc.want[i] {
+					t.Errorf("transaction %d: %v (code %v), want code %v", i, err, got, tc.want[i])
+				}
+			}
+			if got := checks() - before; got != tc.checked {
+				t.Errorf("%d signatures checked, want %d", got, tc.checked)
+			}
+		})
+	}
+}
+
+func repeat(c chain.ErrorCode, n int) []chain.ErrorCode {
+	out := make([]chain.ErrorCode, n)
+	for i := range out {
+		out[i] = c
+	}
+	return out
+}
+
+// newMiningNode is a regtest node with no network whose blocks pay
+// miner, closed when the test ends.
+func newMiningNode(t *testing.T, miner string) *Node {
+	t.Helper()
+	n, err := New(Config{Params: chain.RegTest(), DataDir: t.TempDir(), MinerAddress: miner})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}

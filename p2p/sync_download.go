@@ -248,6 +248,16 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			if !held && tip.Work.Cmp(claimed.Work) < 0 {
 				tip = s.tipAfterCommit(ctx, tip)
 			}
+			if held && tip.Work.Cmp(claimed.Work) < 0 {
+				// A block's work is fixed by its chain: if the one p
+				// claimed is stored with less work than p said, the claim
+				// was a lie (one being committed is not read yet, and is
+				// given the benefit of the doubt).
+				if hc, err := s.chain.NewHeaderChain(claimed.Tip); err == nil && hc.Work().Cmp(claimed.Work) < 0 {
+					return nil, nil, fmt.Errorf("%w: claimed %s for block %s, which we hold with %s",
+						errWorkLie, claimed.Work, claimed.Tip.Short(), hc.Work())
+				}
+			}
 			if held || tip.Work.Cmp(claimed.Work) >= 0 {
 				return nil, nil, nil
 			}

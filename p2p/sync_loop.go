@@ -91,7 +91,8 @@ type loop struct {
 	// left to try; then tried empties.
 	tried map[peer.ID]bool
 	// failed holds the tried peers whose turn in this pass failed (they
-	// are cooling down); it empties with tried.
+	// are cooling down) or ended short of their claim; it empties with
+	// tried.
 	failed    map[peer.ID]bool
 	passStart chain.Hash      // our tip when the pass began
 	waiters   []chan struct{} // SyncNow calls waiting for the pass to end
@@ -471,6 +472,12 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	err := r.err
 	switch {
 	case err == nil:
+		if s.chain.Tip().Work.Cmp(r.st.Work) < 0 {
+			// Done short of p's claim (gossip took us elsewhere, or the
+			// claim named a block we hold): not a failure to cool p for,
+			// but no reason to hold the pass open for p either.
+			l.failed[r.p] = true
+		}
 	case preempted && !isFault(err):
 		// Its turn ends, not its claim: the status stays.
 		return

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
@@ -255,4 +257,42 @@ func TestSyncSlowHonestPeerTriedForNewTip(t *testing.T) {
 	serving.Store(true)
 	mineBlocks(t, src, miner, 1)
 	testutil.Eventually(t, 20*time.Second, "the node on the peer's third tip", func() bool { return node.c.Tip().Hash == src.Tip().Hash })
+}
+
+// TestSyncHeldTipLieDropped: a peer claims enormous work for the node's
+// own tip, answers GetHeaders with none (as a peer whose tip we hold
+// would), and keeps pushing the claim. The block's work is fixed, and
+// the node holds it with less: a lie, and the peer is dropped. Before,
+// the download counted as done (we hold the tip it named), the claim
+// stood, and each pass started the next download from it at once:
+// SyncNow never returned.
+func TestSyncHeldTipLieDropped(t *testing.T) {
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout))
+	mineBlocks(t, node.c, testwallet.New("honest").Addr, 5)
+	net := node.c.Params().NetworkID()
+	claim := func() protocol.Status {
+		st := enormousClaim(net)
+		st.Tip, st.Height = node.c.Tip().Hash, node.c.Tip().Height()
+		return st
+	}
+	var asked atomic.Int64
+	liar := &hostileSyncPeer{
+		status: func(w io.Writer) { _ = protocol.NewWriter(w).WriteResponse(protocol.StatusResponse(claim())) },
+		headers: func(w io.Writer, _ protocol.GetHeaders) {
+			asked.Add(1)
+			_ = protocol.NewWriter(w).WriteResponse(protocol.HeadersResponse(nil))
+		},
+	}
+	liar.start(t, net)
+	connect(t, node.h, liar.h)
+	pushClaims(t, liar.h, node.h.ID(), net, claim)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node.s.SyncNow(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("SyncNow still waiting after %d headers requests to the liar", asked.Load())
+	}
+	testutil.Eventually(t, 10*time.Second, "the liar dropped", func() bool {
+		return node.h.Network().Connectedness(liar.h.ID()) != network.Connected
+	})
 }

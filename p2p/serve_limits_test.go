@@ -233,3 +233,56 @@ func BenchmarkHeaderFloodCost(b *testing.B) {
 		}
 	})
 }
+
+// TestServeIdleStreamsReserveLittle: streams that send a byte of their
+// request and then nothing hold the reader's 16 KiB each with the
+// resource manager, not an answer's 545 KiB: before, a few identities'
+// idle streams took the sync service's whole memory and every peer's
+// request, the honest ones' included, was reset. And a stream takes a
+// request token as it arrives, request or none: once streams that never
+// sent one spent the burst (the server's rate-limit clock is stopped),
+// the peer's requests are refused, where before they cost it nothing.
+func TestServeIdleStreamsReserveLittle(t *testing.T) {
+	server := newSyncNode(t)
+	server.s.FreezeServeClock()
+	f := newFlooder(t, server.s, server.c)
+	connect(t, f.h, server.h)
+	const idle = 20
+	for range idle {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := f.h.NewStream(ctx, server.h.ID(), f.proto)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Reset()
+		if _, err := st.Write([]byte{0x7f}); err != nil { // a request's length, and no request
+			t.Fatal(err)
+		}
+	}
+	var stat network.ScopeStat
+	testutil.Eventually(t, 10*time.Second, "every idle stream served", func() bool {
+		err := server.h.Network().ResourceManager().ViewService("gossipchain.sync", func(s network.ServiceScope) error {
+			stat = s.Stat()
+			return nil
+		})
+		return err == nil && stat.NumStreamsInbound == idle
+	})
+	if limit := int64(idle * 16 << 10); stat.Memory > limit {
+		t.Fatalf("%d idle streams reserve %d bytes, want at most %d", idle, stat.Memory, limit)
+	}
+	for range p2p.ServerBurst - idle {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := f.h.NewStream(ctx, server.h.ID(), f.proto)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = st.Close() // no request
+	}
+	tip := server.c.Tip()
+	st := protocol.Status{Genesis: server.c.Params().NetworkID(), Tip: tip.Hash, Height: tip.Height(), Work: tip.Work}
+	if served, refused := f.ask(t, server.h, protocol.StatusRequest(st), 20); refused == 0 {
+		t.Fatalf("after %d streams without a request, %d status requests served and none refused", p2p.ServerBurst, served)
+	}
+}

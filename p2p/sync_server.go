@@ -16,11 +16,16 @@ import (
 
 // handleStream serves one sync request: read it within its deadline,
 // check it, answer from the chain one message at a time (written up to
-// serveBuffer bytes together), close. The
-// stream's memory is reserved with the resource manager before anything
-// is read, every write has its own deadline, and each peer's requests are
-// charged to its allowance (serve_limits.go). A malformed request costs the
-// peer its connection.
+// serveBuffer bytes together), close. Each stream takes a request token
+// from its peer's allowance as it arrives (serve_limits.go), and its
+// memory is reserved with the resource manager in two steps: what
+// reading a request takes before anything is read, and what the answer
+// takes once a request is read and paid for. A stream that never sends
+// its request so holds 16 KiB for at most RequestReadTimeout and costs
+// its peer a token: reserving the answer's 545 KiB up front let a few
+// identities' idle streams, a byte each every 10 s, take the whole sync
+// service's memory and lock every peer out. Every write has its own
+// deadline. A malformed request costs the peer its connection.
 func (s *Syncer) handleStream(st network.Stream) {
 	defer st.Close()
 	p := st.Conn().RemotePeer()
@@ -33,15 +38,30 @@ func (s *Syncer) handleStream(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	if err := st.Scope().ReserveMemory(protocol.MaxMessageSize+serveBuffer, network.ReservationPriorityAlways); err != nil {
-		s.log.Debug("sync stream refused by resource manager", "peer", p, "reason", err)
-		_ = st.Reset()
+	if !s.reserve(st, readReserve) {
 		return
 	}
-	defer st.Scope().ReleaseMemory(protocol.MaxMessageSize + serveBuffer)
+	defer st.Scope().ReleaseMemory(readReserve)
+	lim := s.serveLimits().peer(p)
+	if !lim.requests.AllowN(s.serveLimits().now(), 1) {
+		// Unread: the answer is all the stream gets.
+		s.log.Debug("sync request refused", "peer", p, "reason", errRateLimited)
+		_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(0)))
+		_ = protocol.NewWriter(st).WriteResponse(protocol.ErrorResponse(protocol.CodeRateLimited, "too many sync requests"))
+		return
+	}
 
 	_ = st.SetReadDeadline(time.Now().Add(protocol.RequestReadTimeout))
 	req, err := protocol.NewReader(st).ReadRequest()
+	if err == nil {
+		// The answer's buffer, and for headers and blocks the largest
+		// message held while it is written.
+		answer := answerReserve(req)
+		if !s.reserve(st, answer) {
+			return
+		}
+		defer st.Scope().ReleaseMemory(answer)
+	}
 	// The answer's messages are written together, up to serveBuffer
 	// bytes at a time: a GetBlocks of small blocks was a stream write,
 	// a yamux frame, a Noise message and a system call for each block.
@@ -77,11 +97,6 @@ func (s *Syncer) handleStream(st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	lim := s.serveLimits().peer(p)
-	if !lim.requests.AllowN(s.serveLimits().now(), 1) {
-		s.refuse(p, write)
-		return
-	}
 	if err := s.serve(p, req, lim, write, flush); err != nil {
 		switch {
 		case errors.Is(err, errRateLimited):
@@ -106,6 +121,32 @@ func (s *Syncer) handleStream(st network.Stream) {
 
 // serveBuffer is how much of an answer is held before it is written.
 const serveBuffer = 32 << 10
+
+// readReserve is the memory a served stream reserves before its request
+// is read: the reader's buffer and the largest request.
+const readReserve = 2 * protocol.MaxRequestSize
+
+// answerReserve is the memory the answer to req reserves once req is
+// read: the buffer its messages are gathered in, and for GetHeaders
+// (2,000 headers) and GetBlocks (one block at a time) the largest message.
+func answerReserve(req *pb.Request) int {
+	switch req.GetBody().(type) {
+	case *pb.Request_GetHeaders, *pb.Request_GetBlocks:
+		return serveBuffer + protocol.MaxMessageSize
+	}
+	return serveBuffer
+}
+
+// reserve reserves n bytes for st with the resource manager, or resets
+// st.
+func (s *Syncer) reserve(st network.Stream, n int) bool {
+	if err := st.Scope().ReserveMemory(n, network.ReservationPriorityAlways); err != nil {
+		s.log.Debug("sync stream refused by resource manager", "peer", st.Conn().RemotePeer(), "reason", err)
+		_ = st.Reset()
+		return false
+	}
+	return true
+}
 
 var serveBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, serveBuffer) }}
 

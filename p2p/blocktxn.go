@@ -89,7 +89,16 @@ func (g *Gossip) handleBlockTxn(st network.Stream) {
 		resp.Txs = append(resp.Txs, b.Transactions[i])
 	}
 	out := resp.Encode() // no larger than the block, charged above
-	_ = st.SetWriteDeadline(time.Now().Add(protocol.ResponseTimeout(len(out))))
+	// Held until written: reserved as the request's bytes were, and
+	// written within the time the asker waits for it (BlockTxnTimeout),
+	// not the time its size would take at the slowest rate: a peer that
+	// never reads must not hold half a megabyte here for 13 s.
+	if err := st.Scope().ReserveMemory(len(out), network.ReservationPriorityAlways); err != nil {
+		_ = st.Reset()
+		return
+	}
+	defer st.Scope().ReleaseMemory(len(out))
+	_ = st.SetWriteDeadline(time.Now().Add(protocol.BlockTxnTimeout))
 	if _, err := st.Write(out); err != nil {
 		_ = st.Reset()
 		return

@@ -6,8 +6,11 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/internal/testutil"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
 	"github.com/gossipchain/gossipchain/p2p"
 	"github.com/gossipchain/gossipchain/protocol"
@@ -128,4 +131,55 @@ func TestBlockTxnChargesTheBlock(t *testing.T) {
 		t.Fatalf("served %d requests for one transaction of a %d-byte block, want %d (the byte burst %d over the block)",
 			served, size, want, p2p.ServerByteBurst)
 	}
+}
+
+// TestBlockTxnAnswerReservedAndBounded: a peer asks for every
+// transaction of a large block and never reads the answer. While the
+// server waits to write it, the answer's bytes are reserved with the
+// resource manager (before, only the request's 9 KiB were, and each such
+// stream held half a megabyte unaccounted), and the server gives up at
+// BlockTxnTimeout, the asker's own patience, releasing them: before, it
+// waited the 13 s such an answer may take at the slowest rate.
+func TestBlockTxnAnswerReservedAndBounded(t *testing.T) {
+	n, s := newServingNode(t, p2p.NewGater())
+	p, alice := n.c.Params(), testwallet.New("alice")
+	mineBlocks(t, n.c, alice.Addr, 100)
+	payments := make([]*chain.Transaction, 2000)
+	indexes := make([]int, len(payments))
+	for i := range payments {
+		payments[i] = alice.Tx(p, testwallet.New("payee").Addr, 1, 1, uint64(i))
+		indexes[i] = i + 1
+	}
+	blk := buildBlock(t, p, &n.c.Tip().Header, testwallet.New("miner").Addr, payments...)
+	if _, err := n.c.processNow(context.Background(), blk); err != nil {
+		t.Fatal(err)
+	}
+	asker := newFlooder(t, s, n.c).h // a peer of the network: it answers status
+	connect(t, asker, n.h)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := asker.NewStream(ctx, n.h.ID(), lpprotocol.ID(protocol.BlockTxnProtocol(p.NetworkID())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Reset()
+	if _, err := st.Write((&protocol.BlockTxnRequest{Block: blk.Hash(), Indexes: indexes}).Encode()); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.CloseWrite() // and never read
+	reserved := func() int64 {
+		var m int64
+		_ = n.h.Network().ResourceManager().ViewService("gossipchain.blocktxn", func(s network.ServiceScope) error {
+			m = s.Stat().Memory
+			return nil
+		})
+		return m
+	}
+	answer := int64(blk.EncodedSize() * 9 / 10) // the transfers, less the header and coinbase
+	testutil.Eventually(t, 10*time.Second, "the answer's bytes reserved while it waits to be written", func() bool {
+		return reserved() >= answer
+	})
+	testutil.Eventually(t, 10*time.Second, "the answer given up and its bytes released", func() bool {
+		return reserved() == 0
+	})
 }

@@ -500,7 +500,7 @@ func TestSyncLowWorkRunRemembered(t *testing.T) {
 // (the first locator hash on it comes first, §17.6): a fault, and the
 // peer is dropped. One whose answers pass it only in a later answer is
 // stopped there without a fault (a peer's chain may change between
-// answers), put aside for any tip. Either way the node checks no more
+// answers): cooled down, and not dropped. Either way the node checks no more
 // than the headers up to that locator hash.
 func TestSyncReplayedOwnHeaders(t *testing.T) {
 	events := &syncEvents{}

@@ -217,7 +217,9 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 		} else if len(earlier) > 0 {
 			for i := from; i < len(hdrs); i++ {
 				if h := hashOf(i); earlier[h] {
-					return nil, nil, fmt.Errorf("%w: its headers rejoin our main chain at %s, above the locator hash they began from", errLowWorkRun, h.Short())
+					// Not a light run to put p aside for every tip: an
+					// honest peer's chain may have changed between answers.
+					return nil, nil, fmt.Errorf("%w: its headers rejoin our main chain at %s, above the locator hash they began from", errNoProgress, h.Short())
 				}
 			}
 		}

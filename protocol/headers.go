@@ -60,7 +60,9 @@ func GetHeadersToPB(req GetHeaders) *pb.GetHeaders {
 // req.Max (and MaxHeadersPerResponse), counted before decoding; each
 // exactly chain.HeaderSize bytes; the first building on one of the locator
 // hashes (the fork point the server found); each next one on the one
-// before it, one height higher; and req.Stop, if met, last. Proof of work
+// before it, one height higher; none of them a locator hash listed before
+// the one the first builds on (the server answers after the first locator
+// hash on its main chain); and req.Stop, if met, last. Proof of work
 // and every other rule of the headers are chain's to check.
 //
 // An empty answer is valid: the server has nothing after our locator.

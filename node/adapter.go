@@ -26,11 +26,12 @@ func (a chainAdapter) Validated(h chain.Hash) bool {
 	_, err := a.n.chain.Meta(h)
 	return err == nil
 }
-func (a chainAdapter) OrphanRoot(h chain.Hash) chain.Hash       { return a.n.chain.OrphanRoot(h) }
-func (a chainAdapter) Locator() ([]chain.Hash, error)           { return a.n.chain.Locator() }
-func (a chainAdapter) Block(h chain.Hash) (*chain.Block, error) { return a.n.chain.Block(h) }
-func (a chainAdapter) BlockBytes(h chain.Hash) ([]byte, error)  { return a.n.chain.BlockBytes(h) }
-func (a chainAdapter) PrecheckHeader(h *chain.Header) error     { return a.n.chain.PrecheckHeader(h) }
+func (a chainAdapter) OrphanRoot(h chain.Hash) chain.Hash         { return a.n.chain.OrphanRoot(h) }
+func (a chainAdapter) Locator() ([]chain.Hash, error)             { return a.n.chain.Locator() }
+func (a chainAdapter) MainHash(height uint64) (chain.Hash, error) { return a.n.chain.MainHash(height) }
+func (a chainAdapter) Block(h chain.Hash) (*chain.Block, error)   { return a.n.chain.Block(h) }
+func (a chainAdapter) BlockBytes(h chain.Hash) ([]byte, error)    { return a.n.chain.BlockBytes(h) }
+func (a chainAdapter) PrecheckHeader(h *chain.Header) error       { return a.n.chain.PrecheckHeader(h) }
 func (a chainAdapter) PrecheckChild(h, parent *chain.Header) error {
 	return a.n.chain.PrecheckChild(h, parent)
 }

@@ -33,6 +33,10 @@ type Chain interface {
 	OrphanRoot(chain.Hash) chain.Hash
 	// Locator describes the main chain for a peer (see chain.Chain.Locator).
 	Locator() ([]chain.Hash, error)
+	// MainHash returns the hash of the main-chain block at a height: the
+	// syncer builds denser locators from it when a peer's answers hold
+	// only our own headers.
+	MainHash(height uint64) (chain.Hash, error)
 	// NewHeaderChain starts checking a peer's headers from the stored
 	// block from, before any of their bodies is fetched (see
 	// chain.HeaderChain).

@@ -180,11 +180,14 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 		}
 		return run.Last()
 	}
-	// earlier are the locator hashes listed before the one the first
-	// answer followed: the answer could hold none of them (17.6), and
-	// neither can the run after it; one that does has rejoined our main
-	// chain above where it began (our own headers, replayed).
-	var earlier map[chain.Hash]bool
+	// earlier are the locator hashes listed before the ones the answers
+	// followed: an answer could hold none of them (17.6), and neither can
+	// the run after it; one that does has rejoined our main chain above
+	// where it began (our own headers, replayed).
+	earlier := make(map[chain.Hash]bool)
+	// older are the hashes of the first locator from the one its answer
+	// followed on: the tail of a denser locator (denseLocator).
+	var older []chain.Hash
 	// fresh counts the leading headers of the run we hold (a peer may
 	// answer from an older locator hash than the fork point's), and mark
 	// is the run's MaxHeadersPerResponse-th header past them (lowRuns).
@@ -196,6 +199,13 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 		})
 		if err != nil {
 			return nil, nil, err
+		}
+		if len(batch) > 0 && run != nil && batch[0].PrevHash != run.Last() && len(hdrs) > 0 && fresh == len(hdrs) {
+			// The run held only our own headers, and the answer to a
+			// denser locator (or of a peer whose chain moved) follows a
+			// hash of ours further on: the fork point is there, and the
+			// run starts again from it.
+			run, hdrs, fresh = nil, hdrs[:0], 0
 		}
 		if run == nil && len(batch) > 0 {
 			if run, err = s.chain.NewHeaderChain(batch[0].PrevHash); err != nil {
@@ -209,18 +219,20 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 		}
 		from := len(hdrs)
 		hdrs = append(hdrs, batch...)
-		if from == 0 && len(batch) > 0 {
-			earlier = make(map[chain.Hash]bool)
-			for _, h := range loc[:max(0, slices.Index(loc, batch[0].PrevHash))] {
+		for i := from; i < len(hdrs); i++ {
+			if h := hashOf(i); earlier[h] {
+				// Not a light run to put p aside for every tip: an honest
+				// peer's chain may have changed between answers.
+				return nil, nil, fmt.Errorf("%w: its headers rejoin our main chain at %s, above the locator hash they began from", errNoProgress, h.Short())
+			}
+		}
+		if len(batch) > 0 {
+			at := max(0, slices.Index(loc, batch[0].PrevHash))
+			for _, h := range loc[:at] {
 				earlier[h] = true
 			}
-		} else if len(earlier) > 0 {
-			for i := from; i < len(hdrs); i++ {
-				if h := hashOf(i); earlier[h] {
-					// Not a light run to put p aside for every tip: an
-					// honest peer's chain may have changed between answers.
-					return nil, nil, fmt.Errorf("%w: its headers rejoin our main chain at %s, above the locator hash they began from", errNoProgress, h.Short())
-				}
+			if older == nil {
+				older = loc[at:]
 			}
 		}
 		if ahead.IsZero() && mark.IsZero() {
@@ -276,7 +288,43 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			return nil, nil, fmt.Errorf("%w: %d headers without beating it", errLowWorkRun, len(hdrs))
 		}
 		loc = withFirst(run.Last())
+		if ahead.IsZero() && fresh == len(hdrs) {
+			loc = s.denseLocator(run.Last(), hdrs[len(hdrs)-1].Height, older)
+		}
 	}
+}
+
+// denseLocator is the locator to send after an answer that held only our
+// own headers, up to last at height: main-chain hashes from our tip down
+// to just above last, at most maxDense of them evenly spaced (at least
+// MaxHeadersPerResponse apart), then last, then older. The peer answers
+// from the highest it holds, so the fork point between last and the next
+// hash of our usual locator (thousands of blocks apart far down the
+// chain) is found in a few answers rather than 2,000 of our own headers
+// at a time; and a peer replaying our own headers must answer after our
+// tip, or pass a hash listed before the one it follows.
+func (s *Syncer) denseLocator(last chain.Hash, height uint64, older []chain.Hash) []chain.Hash {
+	const maxDense = protocol.MaxLocatorLen / 2
+	tip := s.chain.Tip().Height()
+	loc := make([]chain.Hash, 0, protocol.MaxLocatorLen)
+	if tip > height {
+		step := max(uint64(protocol.MaxHeadersPerResponse), (tip-height+maxDense-1)/maxDense)
+		for h := tip; h > height && len(loc) < maxDense; h -= min(step, h) {
+			if hash, err := s.chain.MainHash(h); err == nil && hash != last {
+				loc = append(loc, hash)
+			}
+		}
+	}
+	loc = append(loc, last)
+	for _, h := range older {
+		if len(loc) == protocol.MaxLocatorLen {
+			break
+		}
+		if h != last && !slices.Contains(loc, h) {
+			loc = append(loc, h)
+		}
+	}
+	return loc
 }
 
 // tipAfterCommit returns the tip once a commit under way when it was

@@ -187,6 +187,24 @@ func TestSyncDeepFork(t *testing.T) {
 	})
 }
 
+// TestSyncDeepForkFarDown: a heavier branch that forks from the node's
+// chain 4,200 blocks deep, between two hashes of its locator 4,096
+// apart: the peer's first answer holds only the node's own headers, the
+// next request carries our main chain's hashes every 2,000 blocks
+// (denseLocator), and the peer answers from the highest it holds,
+// above that first answer: the run starts again from there, and the
+// node reorganises onto the branch.
+func TestSyncDeepForkFarDown(t *testing.T) {
+	a, b := newSyncNode(t), newSyncNode(t)
+	processAll(t, b.c, mineBlocks(t, a.c, testwallet.New("shared").Addr, 4200), 500)
+	mineBlocks(t, a.c, testwallet.New("a").Addr, 4200)
+	mineBlocks(t, b.c, testwallet.New("b").Addr, 4250)
+	connect(t, a.h, b.h)
+	testutil.Eventually(t, 120*time.Second, "the node on the deep heavier branch", func() bool {
+		return a.c.Tip().Hash == b.c.Tip().Hash
+	})
+}
+
 // TestSyncUnknownRequestKindNotBanned: a request with no body this
 // version knows, as a newer peer might send, is refused with
 // CodeBadRequest and does not cost the peer its connection.

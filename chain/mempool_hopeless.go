@@ -2,26 +2,30 @@ package chain
 
 // Hopeless reports why tx, of a signed network, cannot enter the pool now
 // whatever its signature, or nil. The ledger's state and the pool are read
-// as they stand, and every test is weaker than add's (the sender's
-// committed nonce rather than its pending one, every pending credit to it
-// whether claimed or not, none of its pending spends), so a transaction
-// Hopeless refuses, add would refuse as well: a nonce its sender has
-// used in a block, one further ahead than the queue holds, or an amount
-// its sender could not pay with every credit it may have. The caller
-// accounts for transactions of the same gossiped batch before tx, not yet
-// admitted: credit is what they pay the sender less what the sender's
-// spend, and earlier how many of them the sender signed. Unless settled,
-// a block may be connecting meanwhile, and may fund the sender or move
-// its nonce: then only a nonce already used in a block is judged (a
-// block never takes one back but in a reorg, where add refuses it all
-// the same until the reorg is done).
+// as they stand, and every test is weaker than add's at that moment (the
+// sender's committed nonce rather than its pending one, every pending
+// credit to it whether claimed or not, none of its pending spends), so a
+// transaction Hopeless refuses, add would refuse as well then: a nonce its
+// sender has used in a block, one further ahead than the queue holds, or
+// an amount its sender could not pay with every credit it may have. The
+// caller accounts for transactions of the same gossiped batch before tx,
+// not yet admitted: credit is what they pay the sender, and earlier how
+// many of them the sender signed. Unless settled, a block may be
+// connecting meanwhile, and may fund the sender or move its nonce: then
+// only a nonce already used in a block is judged. The verdict is final:
+// a block or a funding transfer that lands while the rest of the batch is
+// verified no longer lets the transaction in (it is Ignored, as one that
+// came a moment early; its sender's rebroadcast brings it again).
+//
+// A transaction whose shape is bad is not judged here (nil): its batch is
+// rejected for that (CheckTxsSanity), not ignored for the state.
 //
 // Gossiped batches ask it before their signatures are verified: such
 // transactions are signed validly for nothing by whoever holds a key (or
 // replayed from blocks by anyone), and cost the receiver a verification
 // each while earning only Ignore (their errors depend on the state).
 func (m *Mempool) Hopeless(tx *Transaction, state AccountReader, credit int64, earlier int, settled bool) error {
-	if !m.p.Signed || tx.IsCoinbase() {
+	if !m.p.Signed || tx.IsCoinbase() || checkTxShape(m.p, tx) != nil {
 		return nil
 	}
 	acct, err := state.Account(tx.Sender)

@@ -390,9 +390,11 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 	ids := make([]chain.Hash, 0, len(txs))
 	at := make([]int, 0, len(txs))
 	stop := len(txs)
-	// What the batch's transactions checked so far do to each address:
-	// the net credit, and how many each sender signed (Mempool.Hopeless).
-	net := make(map[string]int64)
+	// What the batch's transactions checked so far may do for each
+	// address: pay it, and how many each sender signed (Mempool.Hopeless).
+	// Their spends are not counted: one may never become pending (queued,
+	// refused), and the check must stay weaker than admission's.
+	credits := make(map[string]int64)
 	signed := make(map[string]int)
 	// With a block at intake, the ledger read may be about to change
 	// (it may fund the batch's senders): only what no block undoes is
@@ -411,15 +413,14 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 			if errs[i] = in.mempool.CheckFee(tx); errs[i] == nil {
 				// One that cannot enter the pool now is refused before
 				// its signature costs a verification.
-				errs[i] = in.mempool.Hopeless(tx, in.chain, net[tx.Sender], signed[tx.Sender], settled)
+				errs[i] = in.mempool.Hopeless(tx, in.chain, credits[tx.Sender], signed[tx.Sender], settled)
 			}
 			if errs[i] == nil {
 				check = append(check, tx)
 				ids = append(ids, id)
 				at = append(at, i)
-				if tx.Amount <= chain.MaxAmount && tx.Fee <= chain.MaxAmount { // else its shape fails
-					net[tx.Recipient] += int64(tx.Amount)
-					net[tx.Sender] -= int64(tx.Amount + tx.Fee)
+				if tx.Amount <= chain.MaxAmount { // else its shape fails
+					credits[tx.Recipient] += int64(tx.Amount)
 				}
 				signed[tx.Sender]++
 			}

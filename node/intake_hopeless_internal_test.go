@@ -46,6 +46,8 @@ func TestGossipBatchHopelessNotVerified(t *testing.T) {
 		unfunded[i] = testwallet.New(fmt.Sprintf("nobody %d", i)).Tx(p, alice.Addr, 1, fee, 0)
 	}
 	sam, tom := testwallet.New("sam"), testwallet.New("tom")
+	badShape := testwallet.New("nobody").Tx(p, alice.Addr, 1, fee, 0)
+	badShape.Version = 99 // and unsigned again: its shape fails first
 	for _, tc := range []struct {
 		name    string
 		txs     []*chain.Transaction
@@ -60,6 +62,14 @@ func TestGossipBatchHopelessNotVerified(t *testing.T) {
 			sam.Tx(p, tom.Addr, 10, fee, 0),
 			sam.Tx(p, tom.Addr, 10, fee, 1),
 		}, []chain.ErrorCode{0, 0, 0}, 3},
+		// Not refused as unfunded: a bad shape rejects the batch.
+		{"a bad shape from an unfunded sender", []*chain.Transaction{badShape}, []chain.ErrorCode{chain.ErrBadTxVersion}, 0},
+		// The queued transfer never spends what the next one needs: the
+		// check counts no spend of the batch's.
+		{"a queued transfer before an admissible one", []*chain.Transaction{
+			alice.Tx(p, tom.Addr, 100, fee, 3),
+			alice.Tx(p, tom.Addr, 100, fee, 2),
+		}, []chain.ErrorCode{chain.ErrBadNonce, 0}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checks := func() uint64 { s := n.chain.SigCache().Stats(); return s.Verifies + s.Hits }

@@ -193,6 +193,9 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 	// is the run's MaxHeadersPerResponse-th header past them (lowRuns).
 	fresh := 0
 	var mark chain.Hash
+	// dropped counts the headers of ours a restarted run let go: they
+	// count towards maxHeaders all the same.
+	dropped := 0
 	for {
 		batch, err := retryLimited(ctx, func() ([]chain.Header, error) {
 			return s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
@@ -205,6 +208,7 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			// denser locator (or of a peer whose chain moved) follows a
 			// hash of ours further on: the fork point is there, and the
 			// run starts again from it.
+			dropped += len(hdrs)
 			run, hdrs, fresh = nil, hdrs[:0], 0
 		}
 		if run == nil && len(batch) > 0 {
@@ -281,11 +285,11 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			}
 			return nil, nil, fmt.Errorf("%w: claimed %s at height %d; its %d headers end with %s, our tip has %s",
 				errWorkLie, claimed.Work, claimed.Height, len(hdrs), shown, tip.Work)
-		case len(hdrs) >= s.maxHeaders:
+		case len(hdrs)+dropped >= s.maxHeaders:
 			if !mark.IsZero() {
 				s.lowRuns.add(mark)
 			}
-			return nil, nil, fmt.Errorf("%w: %d headers without beating it", errLowWorkRun, len(hdrs))
+			return nil, nil, fmt.Errorf("%w: %d headers without beating it", errLowWorkRun, len(hdrs)+dropped)
 		}
 		loc = withFirst(run.Last())
 		if ahead.IsZero() && fresh == len(hdrs) {
@@ -296,8 +300,9 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 
 // denseLocator is the locator to send after an answer that held only our
 // own headers, up to last at height: main-chain hashes from our tip down
-// to just above last, at most maxDense of them evenly spaced (at least
-// MaxHeadersPerResponse apart), then last, then older. The peer answers
+// to MaxHeadersPerResponse above last, at most maxDense of them evenly
+// spaced (at least MaxHeadersPerResponse apart) and the lowest exactly
+// there, then last, then older. The peer answers
 // from the highest it holds, so the fork point between last and the next
 // hash of our usual locator (thousands of blocks apart far down the
 // chain) is found in a few answers rather than 2,000 of our own headers
@@ -308,9 +313,17 @@ func (s *Syncer) denseLocator(last chain.Hash, height uint64, older []chain.Hash
 	tip := s.chain.Tip().Height()
 	loc := make([]chain.Hash, 0, protocol.MaxLocatorLen)
 	if tip > height {
+		// The lowest is 2,000 above last whatever the spacing: a replay
+		// answering from last then passes it in its next answer.
+		lowest := height + protocol.MaxHeadersPerResponse
 		step := max(uint64(protocol.MaxHeadersPerResponse), (tip-height+maxDense-1)/maxDense)
-		for h := tip; h > height && len(loc) < maxDense; h -= min(step, h) {
+		for h := tip; h > lowest && len(loc) < maxDense-1; h -= min(step, h) {
 			if hash, err := s.chain.MainHash(h); err == nil && hash != last {
+				loc = append(loc, hash)
+			}
+		}
+		if lowest <= tip {
+			if hash, err := s.chain.MainHash(lowest); err == nil && hash != last {
 				loc = append(loc, hash)
 			}
 		}

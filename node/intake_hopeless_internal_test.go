@@ -13,12 +13,14 @@ import (
 // that cannot enter the pool now, whatever their signatures (unfunded
 // senders, nonces already used in a block, nonces further ahead than the
 // queue holds), are refused before their signatures are verified, with
-// the errors the pool gives them (so gossip's verdict, Ignore, is
-// unchanged); validly signed, they cost their sender nothing and the
-// node a verification each (the cache lets go of what it verified,
-// mined transactions included, so none is counted on to hold them: a
-// refused transaction is not even looked up). A batch whose later transactions are funded,
-// or whose nonces are filled, by its earlier ones is admitted whole.
+// the error codes admission gives them (state codes, which gossip's
+// verdict table makes Ignore, as before); validly signed, they cost
+// their sender nothing and the node a verification each (the cache lets
+// go of what it verified, mined transactions included, so none is
+// counted on to hold them: a refused transaction is not even looked
+// up). A batch whose later transactions are funded, or whose nonces are
+// filled, by its earlier ones is admitted whole; one of a bad shape
+// still fails for its shape.
 func TestGossipBatchHopelessNotVerified(t *testing.T) {
 	alice := testwallet.New("alice")
 	n := newMiningNode(t, alice.Addr)

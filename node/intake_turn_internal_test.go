@@ -129,6 +129,7 @@ func TestBatchAfterBlockAtIntake(t *testing.T) {
 	t.Cleanup(func() { // a failure below must not leave Close waiting for mu
 		if held {
 			in.mu.Unlock()
+			wg.Wait() // before Close: what it releases runs on the node
 		}
 	})
 	wg.Go(func() {
@@ -157,6 +158,11 @@ func TestBatchAfterBlockAtIntake(t *testing.T) {
 	}
 	if !n.mempool.Has(txs[0].ID()) {
 		t.Fatalf("the first transfer was not admitted after the block: %v", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if chain.CodeOf(err) != chain.ErrBadNonce {
+			t.Errorf("transfer %d: %v, want a conflict with the first (ErrBadNonce)", i+1, err)
+		}
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 // heightChain is a main chain of tip+1 blocks whose hash at each height
-// is the height itself: all denseLocator reads.
+// is that height plus one (so none is zero): all denseLocator reads.
 type heightChain struct {
 	Chain
 	tip uint64
@@ -28,8 +28,9 @@ func (c heightChain) MainHash(h uint64) (chain.Hash, error) {
 
 // TestDenseLocator: after an answer of only our own headers up to height
 // 0, on chains from short to very tall, the next locator holds at most
-// 64 hashes, newest first, none twice, our tip first, last right after
-// the dense part, and always the hash 2,000 above last: a peer replaying
+// 64 hashes, its dense part newest first and none twice, last right
+// after it, then the older hashes; and on every chain at least 2,000
+// high, our tip first and always the hash 2,000 above last: a peer replaying
 // our own headers from last passes it in its next answer (a fault,
 // §17.6), however far apart the rest are.
 func TestDenseLocator(t *testing.T) {

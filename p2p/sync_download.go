@@ -302,8 +302,8 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 // own headers, up to last at height: main-chain hashes from our tip down
 // to MaxHeadersPerResponse above last, at most maxDense of them evenly
 // spaced (at least MaxHeadersPerResponse apart) and the lowest exactly
-// there, then last, then older. The peer answers
-// from the highest it holds, so the fork point between last and the next
+// there, then last, then older. The peer answers from the highest it
+// holds, so the fork point between last and the next
 // hash of our usual locator (thousands of blocks apart far down the
 // chain) is found in a few answers rather than 2,000 of our own headers
 // at a time; and a peer replaying our own headers must answer after our

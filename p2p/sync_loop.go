@@ -37,7 +37,7 @@ type syncPeer struct {
 	// failure while cooling, for another tip and before its headers
 	// showed any work beyond ours (errUnshown), sets coolAny: a peer that
 	// claims a fresh tip on every status and delivers none is put aside
-	// whatever it claims.
+	// whatever it claims. So does a light run (errLowWorkRun).
 	coolUntil time.Time
 	coolTip   chain.Hash
 	coolAny   bool

@@ -87,6 +87,10 @@ func (s *Syncer) handleStream(st network.Stream) {
 		return w.WriteResponse(m)
 	}
 	if errors.Is(err, protocol.ErrUnknownBody) {
+		if !s.reserve(st, serveBuffer) {
+			return
+		}
+		defer st.Scope().ReleaseMemory(serveBuffer)
 		_ = write(protocol.ErrorResponse(protocol.CodeBadRequest, "unknown request kind"), 0)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -14,6 +15,7 @@ import (
 	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 
+	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
 )
 
@@ -48,7 +50,7 @@ type Syncer struct {
 	// beats our tip (maxSyncHeaders; tests lower it); lowRuns are the
 	// runs that did not (sync_download.go).
 	maxHeaders int
-	lowRuns    lowRuns
+	lowRuns    *lru.Cache[chain.Hash, struct{}]
 
 	table atomic.Int64 // entries in the loop's table, for PeerEntries
 	// limits is what each peer may still ask of the server, kept across
@@ -131,6 +133,7 @@ func NewSyncer(ctx context.Context, h host.Host, c Chain, bans Bans, opts ...Syn
 		requestTimeout: protocol.RequestTimeout,
 		statusInterval: statusInterval,
 		maxHeaders:     maxSyncHeaders,
+		lowRuns:        newLowRuns(),
 	}
 	for _, o := range opts {
 		o(s)

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -45,46 +45,25 @@ var errLowWorkRun = fmt.Errorf("%w: a header run that does not beat our tip", er
 // maxLowRuns bounds the runs lowRuns remembers.
 const maxLowRuns = 64
 
-// lowRuns remembers runs of headers that did not beat our tip within the
-// download's bound, each by the hash of its MaxHeadersPerResponse-th
-// header past the fork point (past the headers of ours the peer's answer
-// began with: it may begin at any locator hash below the fork point). A
-// run that reaches that hash holds the same headers from the fork point
-// (a header's hash commits to all before it), and is refused there, at
-// the cost of one or two answers rather than of the bound. Our tip's work
-// never goes down, so such a run stays too light; one that shares those
-// headers and goes on another way is refused too, which only a branch
-// built on a failed run's first 2,000 blocks would meet. No hash of ours
-// is kept: the headers we hold come first in a run. Kept in memory only,
-// the oldest forgotten first. Safe for concurrent use.
-type lowRuns struct {
-	mu   sync.Mutex
-	set  map[chain.Hash]struct{}
-	ring []chain.Hash // in the order added, at most maxLowRuns
-}
-
-func (r *lowRuns) add(h chain.Hash) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.set[h]; ok {
-		return
+// newLowRuns returns the memory of runs of headers that did not beat our
+// tip within the download's bound, each by the hash of its
+// MaxHeadersPerResponse-th header past the fork point (past the headers
+// of ours the peer's answer began with: it may begin at any locator hash
+// below the fork point). A run that reaches that hash holds the same
+// headers from the fork point (a header's hash commits to all before
+// it), and is refused there, at the cost of one or two answers rather
+// than of the bound. Our tip's work never goes down, so such a run stays
+// too light; one that shares those headers and goes on another way is
+// refused too, which only a branch built on a failed run's first 2,000
+// blocks would meet. No hash of ours is kept: the headers we hold come
+// first in a run. Kept in memory only, the oldest forgotten first (a run
+// is added once: a remembered one is refused before the bound).
+func newLowRuns() *lru.Cache[chain.Hash, struct{}] {
+	c, err := lru.New[chain.Hash, struct{}](maxLowRuns)
+	if err != nil {
+		panic(err) // only for a size below one
 	}
-	if r.set == nil {
-		r.set = make(map[chain.Hash]struct{}, maxLowRuns)
-	}
-	if len(r.ring) == maxLowRuns {
-		delete(r.set, r.ring[0])
-		r.ring = r.ring[1:]
-	}
-	r.set[h] = struct{}{}
-	r.ring = append(r.ring, h)
-}
-
-func (r *lowRuns) has(h chain.Hash) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.set[h]
-	return ok
+	return c
 }
 
 // syncFrom downloads from p until we have at least the work p claimed
@@ -245,7 +224,7 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			}
 			if n := fresh + protocol.MaxHeadersPerResponse; n <= len(hdrs) {
 				mark = hashOf(n - 1)
-				if s.lowRuns.has(mark) {
+				if s.lowRuns.Contains(mark) {
 					return nil, nil, fmt.Errorf("%w: its first %d headers past the fork point begin a run seen before", errLowWorkRun, protocol.MaxHeadersPerResponse)
 				}
 			}
@@ -287,7 +266,7 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 				errWorkLie, claimed.Work, claimed.Height, len(hdrs), shown, tip.Work)
 		case len(hdrs)+dropped >= s.maxHeaders:
 			if !mark.IsZero() {
-				s.lowRuns.add(mark)
+				s.lowRuns.Add(mark, struct{}{})
 			}
 			return nil, nil, fmt.Errorf("%w: %d headers without beating it", errLowWorkRun, len(hdrs)+dropped)
 		}

@@ -35,39 +35,25 @@ type waits struct {
 	askers map[peer.ID]struct{}
 }
 
-// ask reserves a wait on the sender p, if the bounds allow one; release
-// ends it.
-func (w *waits) ask(p peer.ID) (release func(), ok bool) {
+// take reserves a wait, if the bounds allow one: on the sender asker, or
+// for a parent's validation if asker is empty; release ends it.
+func (w *waits) take(asker peer.ID) (release func(), ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, busy := w.askers[p]; busy || w.n >= maxHeld {
+	if _, busy := w.askers[asker]; busy || w.n >= maxHeld { // "" is never an asker
 		return nil, false
 	}
-	if w.askers == nil {
-		w.askers = make(map[peer.ID]struct{}, maxHeld)
-	}
-	w.askers[p] = struct{}{}
-	w.n++
-	return func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		delete(w.askers, p)
-		w.n--
-	}, true
-}
-
-// parent reserves a wait for a parent's validation, if the bound allows
-// one; release ends it.
-func (w *waits) parent() (release func(), ok bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.n >= maxHeld {
-		return nil, false
+	if asker != "" {
+		if w.askers == nil {
+			w.askers = make(map[peer.ID]struct{}, maxHeld)
+		}
+		w.askers[asker] = struct{}{}
 	}
 	w.n++
 	return func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		delete(w.askers, asker)
 		w.n--
 	}, true
 }

@@ -205,7 +205,7 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 	}()
 	reserve := func() bool {
 		if release == nil {
-			release, _ = g.waits.ask(from)
+			release, _ = g.waits.take(from)
 		}
 		return release != nil
 	}

@@ -142,7 +142,7 @@ func (g *Gossip) awaitParent(ctx context.Context, from peer.ID, h chain.Hash, hd
 	}
 	// The shared bound first, so that a child that finds it full leaves
 	// the parent's one wait to a later child.
-	release, ok := g.waits.parent()
+	release, ok := g.waits.take("") // a parent's wait
 	if !ok {
 		return false, nil
 	}

@@ -25,9 +25,22 @@ package chain
 // replayed from blocks by anyone), and cost the receiver a verification
 // each while earning only Ignore (their errors depend on the state).
 func (m *Mempool) Hopeless(tx *Transaction, state AccountReader, credit int64, earlier int, settled bool) error {
-	if !m.p.Signed || tx.IsCoinbase() || checkTxShape(m.p, tx) != nil {
+	if !m.p.Signed || tx.IsCoinbase() {
 		return nil
 	}
+	err := m.hopeless(tx, state, credit, earlier, settled)
+	if err != nil && checkTxShape(m.p, tx) != nil {
+		// Asked only of the refused: an admissible transaction's shape
+		// is checked once, with its signature (CheckTxsSanity).
+		return nil
+	}
+	return err
+}
+
+// hopeless is Hopeless's verdict on the state, whatever tx's shape (an
+// amount past MaxAmount may read as anything here: Hopeless then judges
+// by the shape).
+func (m *Mempool) hopeless(tx *Transaction, state AccountReader, credit int64, earlier int, settled bool) error {
 	acct, err := state.Account(tx.Sender)
 	if err != nil {
 		return nil // the full path reports it

@@ -147,7 +147,7 @@ func (in *intake) processBlocks(ctx context.Context, bs []*chain.Block, batch bo
 // processGossiped is processBlocks for one gossiped block, returning as
 // soon as the chain has validated it (p2p.ProcessEarly), so gossip
 // forwards it while its store commit, the mempool update and the events
-// finish on a goroutine of their own.
+// finish on ProcessEarly's worker.
 //
 // The commit is counted in early under earlyMu, where close sets refuse:
 // a validator still running when the node closes either counts before

@@ -117,7 +117,8 @@ func ResultOf(ch *chain.Change, h chain.Hash) BlockResult {
 	return BlockResult{Connected: len(ch.Connected), Tip: ch.NewTip, Joined: ch.Joined(h)}
 }
 
-// ProcessEarly runs process on a goroutine of its own and returns the result for the block with hash h as soon as process calls
+// ProcessEarly runs process on a worker goroutine (workers) and returns
+// the result for the block with hash h as soon as process calls
 // validated (chain.Chain.ProcessCheckedValidated: the block is fully
 // validated and its change known, the store commit not yet done) or
 // returns, whichever comes first. The commit and whatever follows it go
@@ -133,7 +134,7 @@ func ProcessEarly(h chain.Hash, process func(validated func(*chain.Change)) (*ch
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
+	earlyWorkers.run(func() {
 		var once sync.Once
 		ch, err := process(func(ch *chain.Change) {
 			once.Do(func() { done <- result{ch, nil} })
@@ -146,7 +147,7 @@ func ProcessEarly(h chain.Hash, process func(validated func(*chain.Change)) (*ch
 			runtime.Gosched()
 		})
 		once.Do(func() { done <- result{ch, err} })
-	}()
+	})
 	r := <-done
 	return ResultOf(r.ch, h), r.err
 }

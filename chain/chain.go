@@ -489,7 +489,7 @@ func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityRe
 	for _, bc := range checks {
 		jobs = append(jobs, bc.jobs...)
 	}
-	sigs.verifyJobs(p, jobs)
+	sigs.verifyBlockJobs(p, jobs)
 	for i, bc := range checks {
 		// Each block's jobs become its part of the verified slice.
 		bc.jobs, jobs = jobs[:len(bc.jobs)], jobs[len(bc.jobs):]

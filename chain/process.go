@@ -30,7 +30,10 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 	parent, err := root.Meta(b.Header.PrevHash)
 	if errors.Is(err, ErrNotFound) {
 		// The pool takes only blocks whose body holds, so filling it
-		// costs real proof of work and a valid body each.
+		// costs proof of work (at the network's easiest target, as an
+		// orphan's cannot be judged against its parent's) and a valid
+		// body each. A forged body costs the checker a chunk or two of
+		// signatures (verifyBlockJobs), not all of them.
 		if _, err := c.checkBody(b, h, sanity); err != nil {
 			return err
 		}
@@ -146,7 +149,7 @@ func workGate(tip, parent *BlockMeta, hdr *Header, above *big.Int, now time.Time
 // the work gate's refusal (protocol.md §9.5: ErrNotHeavier, ErrLowWork);
 // nil for a header that passes or is stored already, and for one whose
 // parent is unknown (an orphan: the caller asks for its parents rather
-// than spend anything on it).
+// than ask its sender for anything; a body it holds whole is checked).
 func (c *Chain) PrecheckHeader(hdr *Header) error {
 	h := hdr.Hash()
 	_, judged, failed, gate := c.precheck(hdr, h)

@@ -224,7 +224,6 @@ func (q *sigQueue) run(batch []*sigWait) {
 	for i, w := range batch {
 		jobs[i] = w.job
 	}
-	q.c.verifies.Add(uint64(len(jobs)))
 	q.verify(batch[0].p, jobs)
 	q.c.countChunk(len(jobs))
 	q.c.keep(jobs)

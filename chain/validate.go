@@ -179,7 +179,7 @@ func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) { return checkBlockSa
 // when it was computed from b's transactions (nil: hashed here).
 func checkBlockSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) ([]Hash, error) {
 	bc := prepareBlockSanity(p, b, sigs, d)
-	sigs.verifyJobs(p, bc.jobs)
+	sigs.verifyBlockJobs(p, bc.jobs)
 	return bc.result()
 }
 
@@ -197,10 +197,15 @@ type blockCheck struct {
 
 // result is the check's outcome once its jobs are verified: the failure
 // of the lowest transaction index, as a check one transaction at a time
-// would report it.
+// would report it. A job left unverified because an earlier one failed
+// (in a sync batch, one of an earlier block) says nothing of the block:
+// ErrUnchecked, which does not mark it invalid.
 func (bc *blockCheck) result() ([]Hash, error) {
 	for i := range bc.jobs {
-		if !bc.jobs[i].ok {
+		switch {
+		case bc.jobs[i].skipped:
+			return nil, ErrUnchecked
+		case !bc.jobs[i].ok:
 			return nil, badSignature(bc.jobs[i].tx)
 		}
 	}

@@ -28,7 +28,9 @@ const maxHeld = blockValidators / 2
 // honest copy as throttled, and every later copy of that message as seen
 // (it marks a message seen before its throttle), and the block is lost to
 // gossip. So at most one block waits on any one sender (protocol.md
-// 16.6.5 step 3).
+// 16.6.5 step 3), and a copy's wait ends once another copy of its block
+// is validated (assemble), so that stalled copies do not keep their
+// places after an honest copy connected.
 type waits struct {
 	mu     sync.Mutex
 	n      int // blocks waiting, of either kind

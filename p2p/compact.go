@@ -190,8 +190,11 @@ func (r *rebuild) block() (*chain.Block, *chain.TxDigest, bool) {
 // that the compact block does not match. A wrong answer from the sender
 // is an error that costs it (errWrongTxs, protocol.ErrBadMessage); so is
 // a block it cannot deliver, which another peer will (the caller asks
-// every peer's status).
-func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.CompactBlock, mayAsk bool) (b *chain.Block, d *chain.TxDigest, faithful bool, err error) {
+// every peer's status). Its waits on the sender end when elsewhere
+// closes (another copy of the block was validated: inFlight.begin), with
+// errElsewhere.
+func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.CompactBlock, mayAsk bool,
+	elsewhere <-chan struct{}) (b *chain.Block, d *chain.TxDigest, faithful bool, err error) {
 	h := c.Header.Hash()
 	r := g.newRebuild(c)
 	g.compactStats.txsRecent.Add(uint64(r.fromRecent))
@@ -206,8 +209,36 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 	reserve := func() bool {
 		if release == nil {
 			release, _ = g.waits.take(from)
+			if release != nil && elsewhere != nil {
+				// A copy that stalls on its sender would otherwise hold
+				// its reservation after an honest copy connected, and two
+				// such copies of every block leave none for the next.
+				wait, cancel := context.WithCancel(ctx)
+				go func() {
+					select {
+					case <-elsewhere:
+						cancel()
+					case <-wait.Done():
+					}
+				}()
+				held := release
+				ctx, release = wait, func() { cancel(); held() }
+			}
 		}
 		return release != nil
+	}
+	// cut wraps err as errElsewhere when another copy was validated
+	// meanwhile: the wait was ended for it, or is pointless now.
+	cut := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-elsewhere:
+			return errElsewhere
+		default:
+			return err
+		}
 	}
 	missing := r.missing()
 	if len(missing) == 0 {
@@ -229,9 +260,12 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 			}
 		case errors.Is(err, protocol.ErrBadMessage):
 			return nil, nil, false, err
+		case cut(err) != err:
+			return nil, nil, false, errElsewhere
 		default:
 			g.log.Debug("missing transactions not served", "peer", from, "hash", h.Short(), "reason", err)
-			return g.fetchWhole(ctx, from, c)
+			b, _, faithful, err := g.fetchWhole(ctx, from, c)
+			return b, nil, faithful, cut(err)
 		}
 	}
 	// Without a transaction of ours in it, a wrong merkle root is the
@@ -246,7 +280,8 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 		return nil, nil, false, errAsksBusy
 	}
 	g.log.Info("compact block rebuilt with a wrong merkle root, fetching it whole", "peer", from, "hash", h.Short())
-	return g.fetchWhole(ctx, from, c)
+	b, _, faithful, err = g.fetchWhole(ctx, from, c)
+	return b, nil, faithful, cut(err)
 }
 
 // fetchWhole fetches c's block from from with the sync protocol. Its
@@ -259,6 +294,10 @@ func (g *Gossip) fetchWhole(ctx context.Context, from peer.ID, c *protocol.Compa
 	}
 	return b, nil, c.Matches(b), nil
 }
+
+// errElsewhere: another copy of the block was validated while this one
+// waited on its sender, which proves nothing against the sender.
+var errElsewhere = errors.New("another copy of the block was validated meanwhile")
 
 // errNotAsked: the block could not be rebuilt from what this node holds,
 // and its header has not earned a request to its sender (an orphan's

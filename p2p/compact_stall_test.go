@@ -142,3 +142,42 @@ func TestGossipWaitsShareOneBound(t *testing.T) {
 	held.let()
 	waitTipIs(t, n.c, child, "the waiting child connects with its parent")
 }
+
+// TestCompactStalledCopiesFreeTheirWaits: two peers send copies of a
+// block (their own nonces, every transaction a short id the node lacks)
+// and never answer for the transactions; the block sent whole by a third
+// connects. The stalled copies end their waits then, so the next block,
+// whose sender answers, is asked for and connects. Before, they held
+// both waits until their requests timed out (3 s, then a whole fetch),
+// and every block needing a request meanwhile was left to sync: two
+// identities resending each block kept gossip from carrying any.
+func TestCompactStalledCopiesFreeTheirWaits(t *testing.T) {
+	n := startGossipNode(t, newHost(t), newTestChain(t), nopSync{}, p2p.WithTxnWait(time.Minute))
+	p := n.c.Params()
+	alice := testwallet.New("alice")
+	n.c.mine(t, alice.Addr)
+	pay := func(nonce uint64) *chain.Transaction { return alice.Tx(p, testwallet.New("bob").Addr, 1, 1, nonce) }
+	blk := buildBlock(t, p, &n.c.Tip().Header, testwallet.New("miner").Addr, pay(0))
+	first, askedFirst := stallingPeer(t, n)
+	second, askedSecond := stallingPeer(t, n)
+	first.publish(t, first.block, protocol.NewCompactBlock(blk, 1, nil).Encode())
+	second.publish(t, second.block, protocol.NewCompactBlock(blk, 2, nil).Encode())
+	testutil.Eventually(t, 10*time.Second, "both copies wait on their senders", func() bool {
+		return askedFirst.Load() == 1 && askedSecond.Load() == 1
+	})
+	whole := newEvilPeer(t, n)
+	whole.publish(t, whole.block, protocol.NewCompactBlock(blk, 3, func(int) bool { return true }).Encode())
+	waitTipIs(t, n.c, blk, "the block connects from the copy sent whole")
+
+	child := buildBlock(t, p, &blk.Header, testwallet.New("miner").Addr, pay(1))
+	var asked atomic.Int64
+	sender := evilPublisher(t, n, func([]byte) []byte {
+		asked.Add(1)
+		return (&protocol.BlockTxnResponse{Block: child.Hash(), Txs: child.Transactions[1:]}).Encode()
+	})
+	sender.publish(t, sender.block, protocol.NewCompactBlock(child, 4, nil).Encode())
+	waitTipIs(t, n.c, child, "the next block, asked of its sender, connects")
+	if asked.Load() != 1 {
+		t.Fatalf("the next block's sender was asked %d times, want 1", asked.Load())
+	}
+}

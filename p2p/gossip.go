@@ -410,17 +410,22 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 			}
 		}
 	}
+	var elsewhere <-chan struct{}
 	if parentOK {
 		// Its children wait until any copy of it is validated, or the
 		// last copy's validation ends (inflight.go).
-		end := g.inflight.begin(h, &c.Header)
+		var end func(bool)
+		end, elsewhere = g.inflight.begin(h, &c.Header)
 		defer func() { end(g.chain.Validated(h)) }()
 	}
 	// An orphan's header cannot be judged (context, work), so it earns no
 	// request: it is rebuilt from what this node holds, or else left to
 	// sync, which asks the sender (it connected the block, so it has the
 	// parents) for them and for this block.
-	b, d, faithful, err := g.assemble(ctx, from, c, parentOK)
+	b, d, faithful, err := g.assemble(ctx, from, c, parentOK, elsewhere)
+	if errors.Is(err, errElsewhere) {
+		return pubsub.ValidationIgnore, nil
+	}
 	if errors.Is(err, errNotAsked) {
 		g.log.Info("block received ahead of its parent", "peer", from, "height", c.Header.Height, "hash", h.Short())
 		g.sync.RequestSync(from)

@@ -111,7 +111,7 @@ func BenchmarkRelayHop100KiB(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			blk, d, faithful, err := f.g.assemble(ctx, "", c, false)
+			blk, d, faithful, err := f.g.assemble(ctx, "", c, false, nil)
 			if err != nil || !faithful {
 				b.Fatal("not rebuilt:", err)
 			}

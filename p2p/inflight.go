@@ -81,8 +81,11 @@ type inFlight struct {
 
 // begin records a copy of the block h, with header hdr, as being
 // validated; the caller calls end when that copy's validation ends,
-// saying whether the block is validated then.
-func (f *inFlight) begin(h chain.Hash, hdr *chain.Header) (end func(validated bool)) {
+// saying whether the block is validated then. elsewhere is closed once
+// another copy of the block ended validated (while this one is under
+// way, no other can be the last): this copy's waits on its sender are
+// for nothing then (asks.go).
+func (f *inFlight) begin(h chain.Hash, hdr *chain.Header) (end func(validated bool), elsewhere <-chan struct{}) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fl := f.m[h]
@@ -105,7 +108,7 @@ func (f *inFlight) begin(h chain.Hash, hdr *chain.Header) (end func(validated bo
 		if validated || last {
 			fl.once.Do(func() { close(fl.done) })
 		}
-	}
+	}, fl.done
 }
 
 // parent returns the flight of the block h, or nil if it is not in

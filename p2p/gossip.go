@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pubsubpb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -57,7 +58,13 @@ type Gossip struct {
 	// parentWait.
 	inflight   inFlight
 	parentWait time.Duration
-	txnWait    time.Duration // a request for missing transactions (blocktxn.go)
+	// orphans: the hashes of the orphan blocks lately judged (at most
+	// maxOrphansSeen). Another message of one (its own nonce) is ignored
+	// unread: an orphan's header may cost only the network's easiest
+	// target, and without this each message of it, however many, cost a
+	// pass over the mempool and the recent transactions to rebuild it.
+	orphans *lru.Cache[chain.Hash, struct{}]
+	txnWait time.Duration // a request for missing transactions (blocktxn.go)
 	// waits: the blocks waiting on their sender or on a parent, under
 	// one bound (asks.go).
 	waits waits
@@ -208,7 +215,7 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 	g := &Gossip{host: h, chain: c, sync: sync, log: cfg.log, peers: newPeerStats(), floor: c.Params().RelayFeeFloor,
 		blockTxnProto: lpprotocol.ID(protocol.BlockTxnProtocol(net)), limits: newLimitTable(),
 		txOut: make(chan *chain.Transaction, txOutQueue), txTake: make(chan takeReq), recent: newRecentTxs(),
-		parentWait: cfg.parentWait, txnWait: cfg.txnWait}
+		parentWait: cfg.parentWait, txnWait: cfg.txnWait, orphans: newHashSet(maxOrphansSeen)}
 	if s, ok := sync.(*Syncer); ok {
 		g.bans = s.bans
 	}
@@ -421,7 +428,13 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 	// An orphan's header cannot be judged (context, work), so it earns no
 	// request: it is rebuilt from what this node holds, or else left to
 	// sync, which asks the sender (it connected the block, so it has the
-	// parents) for them and for this block.
+	// parents) for them and for this block. Once: its other messages are
+	// left to that sync too (protocol.md 16.6.5 step 1).
+	if !parentOK {
+		if seen, _ := g.orphans.ContainsOrAdd(h, struct{}{}); seen {
+			return pubsub.ValidationIgnore, nil
+		}
+	}
 	b, d, faithful, err := g.assemble(ctx, from, c, parentOK, elsewhere)
 	if errors.Is(err, errElsewhere) {
 		return pubsub.ValidationIgnore, nil

@@ -120,6 +120,10 @@ const (
 	// left to sync. Half the validator's timeout leaves the child's own
 	// assembly the other half, a request to its sender included.
 	parentWait = blockValidateTimeout / 2
+	// maxOrphansSeen is how many orphan blocks' hashes gossip remembers,
+	// to ignore their other messages (Gossip.orphans): an honest node
+	// meets a few at a time, while it syncs their parents.
+	maxOrphansSeen = 256
 )
 
 // Transaction batches (txbatch.go, protocol.md §16.9).

@@ -58,8 +58,12 @@ const maxLowRuns = 64
 // blocks would meet. No hash of ours is kept: the headers we hold come
 // first in a run. Kept in memory only, the oldest forgotten first (a run
 // is added once: a remembered one is refused before the bound).
-func newLowRuns() *lru.Cache[chain.Hash, struct{}] {
-	c, err := lru.New[chain.Hash, struct{}](maxLowRuns)
+func newLowRuns() *lru.Cache[chain.Hash, struct{}] { return newHashSet(maxLowRuns) }
+
+// newHashSet returns a set of at most n hashes, the least recently used
+// forgotten first.
+func newHashSet(n int) *lru.Cache[chain.Hash, struct{}] {
+	c, err := lru.New[chain.Hash, struct{}](n)
 	if err != nil {
 		panic(err) // only for a size below one
 	}

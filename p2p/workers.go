@@ -14,8 +14,9 @@ var earlyWorkers = newWorkers(time.Minute)
 // grew it by copying two or three times on the way down the block's
 // processing (about 10 µs of CPU of a relayed 4-transfer block's 125,
 // BenchmarkRelayHop); a worker keeps the stack it grew. There are at most
-// as many workers as functions run at once (for ProcessEarly, the block
-// topic's validators bound that), and each ends after idle without one.
+// as many workers as functions run at once (for ProcessEarly, the blocks
+// in the block topic's validators and the commits they left, which
+// follow one another), and each ends after idle without one.
 type workers struct {
 	jobs chan func()
 	idle time.Duration

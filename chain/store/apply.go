@@ -50,7 +50,7 @@ const appendFill = 1.0
 func (s *Store) Apply(b *chain.Batch) (err error) {
 	defer func() {
 		if err != nil {
-			s.noteReported()
+			s.noteReported(err)
 		}
 	}()
 	if b == nil || batchEmpty(b) {

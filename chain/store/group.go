@@ -155,14 +155,14 @@ func (s *Store) commitQueued() {
 	if err != nil {
 		// The batches are in the log, for the next Open; the next Apply,
 		// or Close, reports it.
-		s.fail(fmt.Errorf("group commit of %d deferred batches: %w", len(list), err))
+		s.failGroup(len(list), err)
 		return
 	}
 	if s.mem.drop(len(list)) == 0 {
 		// Before any later commit: a log replayed over a file that
 		// moved on (a reorg's batch) would undo part of it.
 		if err := s.wal.reset(tip); err != nil {
-			s.fail(fmt.Errorf("group commit of %d deferred batches: %w", len(list), err))
+			s.failGroup(len(list), err)
 		}
 		return
 	}
@@ -174,6 +174,15 @@ func (s *Store) commitQueued() {
 	// grew by a block's record for every block (scripts/bench-btcd.sh:
 	// 1,051 bytes of disk a block against 584).
 	_ = s.commitPending() // a failure is the store's, for the next Apply or Close
+}
+
+// failGroup makes a group commit's failure the store's, and logs it now:
+// no Apply waits for the group, so whichever Apply or Close reports it
+// may come much later.
+func (s *Store) failGroup(batches int, err error) {
+	err = fmt.Errorf("group commit of %d deferred batches: %w", batches, err)
+	s.log.Error("group commit failed; the store writes nothing more until it is reopened", "err", err)
+	s.fail(err)
 }
 
 // awaitGroup waits for the group commit writing without applyMu, if

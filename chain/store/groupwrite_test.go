@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -140,29 +141,45 @@ func TestGroupWriteOwnsFlushes(t *testing.T) {
 // TestCloseReportsGroupFailure: a group commit that fails after its Apply
 // returned is reported by Close when no Apply came to report it, and its
 // batches, in the log, are there after a reopen.
+//
+// An Apply that fails for a fault of its own batch meanwhile (a meta
+// deleted without its block) does not report the store's failure, so it
+// does not stop Close from reporting it: before, it counted as reported,
+// and Close returned nil.
 func TestCloseReportsGroupFailure(t *testing.T) {
-	st, path := openTemp(t, store.WithNoSync(true))
-	g := newGen(7, 8)
-	connectN(t, st, g, 1, 0)
-	fault := errors.New("sync failed")
-	store.SetCommitFault(t, fault)
-	blocks := connectN(t, st, g, 64, 0)
-	testutil.Eventually(t, 10*time.Second, "the queued group commit's failure", func() bool {
-		return store.Failure(st) != nil
-	})
-	if err := st.Close(); !errors.Is(err, fault) {
-		t.Fatalf("Close after a group commit failed: %v, want %v", err, fault)
-	}
-	store.ClearCommitFault()
-	st, err := store.Open(path, store.WithNoSync(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for _, c := range blocks {
-		if _, err := st.Meta(c.hash); err != nil {
-			t.Fatalf("block at %d after the failed group commit: %v", c.height, err)
-		}
+	for _, badBatch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("bad batch between=%v", badBatch), func(t *testing.T) {
+			st, path := openTemp(t, store.WithNoSync(true))
+			g := newGen(7, 8)
+			connectN(t, st, g, 1, 0)
+			fault := errors.New("sync failed")
+			store.SetCommitFault(t, fault)
+			blocks := connectN(t, st, g, 64, 0)
+			testutil.Eventually(t, 10*time.Second, "the queued group commit's failure", func() bool {
+				return store.Failure(st) != nil
+			})
+			if badBatch {
+				b := chain.NewBatch()
+				b.Metas[chain.Hash{1}] = nil
+				if err := st.Apply(b); !errors.Is(err, store.ErrBadBatch) || errors.Is(err, fault) {
+					t.Fatalf("a bad batch: %v, want ErrBadBatch alone", err)
+				}
+			}
+			if err := st.Close(); !errors.Is(err, fault) {
+				t.Fatalf("Close after a group commit failed: %v, want %v", err, fault)
+			}
+			store.ClearCommitFault()
+			st, err := store.Open(path, store.WithNoSync(true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			for _, c := range blocks {
+				if _, err := st.Meta(c.hash); err != nil {
+					t.Fatalf("block at %d after the failed group commit: %v", c.height, err)
+				}
+			}
+		})
 	}
 }
 

@@ -335,12 +335,14 @@ func (s *Store) failure() error {
 	return s.failed
 }
 
-// noteReported records that an Apply returned an error while the store
-// had failed: the caller knows, and Close need not say it again.
-func (s *Store) noteReported() {
+// noteReported records that an Apply returned err, if err is the
+// store's failure: the caller knows, and Close need not say it again. An
+// error of the batch's own (a bad batch) says nothing of a failure a
+// group commit met meanwhile.
+func (s *Store) noteReported(err error) {
 	s.failMu.Lock()
 	defer s.failMu.Unlock()
-	if s.failed != nil {
+	if s.failed != nil && errors.Is(err, s.failed) {
 		s.failReported = true
 	}
 }

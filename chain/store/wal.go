@@ -55,6 +55,13 @@ const (
 	// holds at most one block, under 512 KiB (tryDefer), and its undo
 	// records, accounts and index entries are a fraction of that.
 	walMaxRecord = 1 << 30
+	// walMaxFile bounds the log file Open reads whole. The log holds the
+	// memtable's batches, up to twice its bounds (about 2.5 MiB of block
+	// encodings and a last block of up to 512 KiB) with their undo
+	// records, accounts and index entries (about as much again for
+	// blocks of transfers), and keeps its largest size; ten times that
+	// is damage, and read whole it could take the process's memory.
+	walMaxFile = 64 << 20
 )
 
 var (
@@ -86,7 +93,16 @@ func openWAL(path string, noSync bool, base chain.Hash) (*wal, []*chain.Batch, e
 		return nil, nil, fmt.Errorf("write-ahead log: %w", err)
 	}
 	w := &wal{f: f, path: path, noSync: noSync}
-	data, err := io.ReadAll(f)
+	if fi, err := f.Stat(); err != nil {
+		_ = f.Close()
+		return nil, nil, fmt.Errorf("write-ahead log: %w", err)
+	} else if fi.Size() > walMaxFile {
+		_ = f.Close()
+		return nil, nil, fmt.Errorf("%w: write-ahead log %s is %d bytes, more than a log holds (%d): move it aside, "+
+			"open again, and the node downloads any missing blocks from its peers (docs/operator.md)",
+			ErrCorrupt, path, fi.Size(), walMaxFile)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, walMaxFile+1))
 	if err != nil {
 		_ = f.Close()
 		return nil, nil, fmt.Errorf("write-ahead log: %w", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -193,17 +194,38 @@ func TestWALReplayIdempotent(t *testing.T) {
 
 // TestWALHeaderUnreadable: a log whose header does not check is refused
 // with ErrCorrupt, saying what to do, rather than ignored: its batches
-// were acknowledged.
+// were acknowledged. So is a log far larger than a log grows (a sparse
+// file of 256 MiB here), without being read: Open had read any log
+// whole, whatever its size.
 func TestWALHeaderUnreadable(t *testing.T) {
-	st, path := openTemp(t, store.WithNoSync(true))
-	connectN(t, st, newGen(59, 4), 2, 1)
-	cp := copyStore(t, path)
-	if err := os.WriteFile(cp+store.WALSuffix, []byte("not a log at all, but long enough"), 0o600); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		write func(path string) error
+	}{
+		{"not a log", func(path string) error {
+			return os.WriteFile(path, []byte("not a log at all, but long enough"), 0o600)
+		}},
+		{"too large", func(path string) error { return os.Truncate(path, 256<<20) }},
 	}
-	_, err := store.Open(cp, store.WithNoSync(true))
-	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "operator.md") {
-		t.Fatalf("Open = %v, want ErrCorrupt pointing to operator.md", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, path := openTemp(t, store.WithNoSync(true))
+			connectN(t, st, newGen(59, 4), 2, 1)
+			cp := copyStore(t, path)
+			if err := tt.write(cp + store.WALSuffix); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := store.Open(cp, store.WithNoSync(true))
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "operator.md") {
+				t.Fatalf("Open = %v, want ErrCorrupt pointing to operator.md", err)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 32<<20 {
+				t.Fatalf("Open allocated %d bytes to refuse the log", got)
+			}
+		})
 	}
 }
 

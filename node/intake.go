@@ -323,13 +323,12 @@ func (in *intake) admit(ctx context.Context, tx *chain.Transaction, origin strin
 // the mempool, the event and the relay; local says the transaction is
 // the node's own (chain.Mempool.AddLocal).
 func (in *intake) admitAs(ctx context.Context, tx *chain.Transaction, id chain.Hash, origin string, admitted time.Time, local bool) error {
-	if tx.IsCoinbase() {
-		return in.mempool.Add(tx, in.chain) // refused at once, with its own error
-	}
-	// The fee first: it reads only the transaction, so a flood of
-	// transactions this node would refuse anyway (zero fees on a signed
-	// network, fees no block can carry) costs no signature check.
-	if err := in.mempool.CheckFee(tx); err != nil {
+	// What reads only the transaction first (a coinbase, one the pool
+	// holds, the fee, a restored one past the TTL: protocol.md 11.1 steps
+	// 1 to 3), so a flood of transactions this node would refuse anyway
+	// (zero fees on a signed network, fees no block can carry, the same
+	// transaction again) costs no signature check.
+	if err := in.mempool.Precheck(tx, id, admitted, local); err != nil {
 		return err
 	}
 	if err := in.chain.CheckTxSanityIDContext(ctx, tx, id); err != nil {

@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
@@ -107,4 +109,47 @@ func newMiningNode(t *testing.T, miner string) *Node {
 	}
 	t.Cleanup(func() { n.Close() })
 	return n
+}
+
+// TestAdmissionPrecheckedBeforeSignature: a transaction offered one at a
+// time (the API, a wallet, the pool restored at start) that the pool
+// holds already, or restored past the pending TTL, is refused before
+// its signature is looked at, in protocol.md 11.1's order: before, each
+// cost a verification, or a cache lookup while the cache held it.
+func TestAdmissionPrecheckedBeforeSignature(t *testing.T) {
+	alice := testwallet.New("alice")
+	n := newMiningNode(t, alice.Addr)
+	in, p, ctx := n.intake, n.chain.Params(), context.Background()
+	if _, err := n.miner.mineOne(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fee := n.mempool.MinFee(300)
+	pooled := alice.Tx(p, testwallet.New("bob").Addr, 1, fee, 0)
+	if err := in.admit(ctx, pooled, OriginAPI, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	stale := alice.Tx(p, testwallet.New("carol").Addr, 1, fee, 1)
+	for _, tc := range []struct {
+		name  string
+		offer func() error
+		want  error
+	}{
+		// Not as the node's own: one of those may adopt a peer's copy,
+		// which the pool decides under its lock.
+		{"held already", func() error { return in.restoreTx(pooled, time.Time{}, false) }, chain.ErrTxInPool},
+		{"restored past the TTL", func() error {
+			return in.restoreTx(stale, time.Now().Add(-365*24*time.Hour), false)
+		}, chain.ErrTxExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := n.chain.SigCache().Stats()
+			if err := tc.offer(); !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			after := n.chain.SigCache().Stats()
+			if looked := after.Verifies + after.Hits - before.Verifies - before.Hits; looked != 0 {
+				t.Fatalf("%d signatures verified or looked up to refuse it, want 0", looked)
+			}
+		})
+	}
 }

@@ -176,12 +176,13 @@ func (s *Store) commitQueued() {
 	_ = s.commitPending() // a failure is the store's, for the next Apply or Close
 }
 
-// failGroup makes a group commit's failure the store's, and logs it now:
-// no Apply waits for the group, so whichever Apply or Close reports it
-// may come much later.
+// failGroup makes a group commit's failure the store's, and notes it in
+// the log now: no Apply waits for the group, so whichever Apply or Close
+// reports it may come much later. A warning: the report is the error
+// (the node logs one ERROR line when its store fails, naming the cause).
 func (s *Store) failGroup(batches int, err error) {
 	err = fmt.Errorf("group commit of %d deferred batches: %w", batches, err)
-	s.log.Error("group commit failed; the store writes nothing more until it is reopened", "err", err)
+	s.log.Warn("group commit failed; the store writes nothing more until it is reopened", "err", err)
 	s.fail(err)
 }
 

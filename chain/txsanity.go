@@ -4,9 +4,9 @@ import "errors"
 
 // ErrUnchecked is the verdict of a batch's transaction whose signature
 // was not verified because one before it in the batch was bad
-// (CheckTxsSanity), and of a sync batch's block none of whose signatures
-// that failed were verified because an earlier block's failed. It is not
-// a rule error: the transaction, or the block, may be valid.
+// (CheckTxsSanity), and of a block of a sync batch whose signatures were
+// left unverified because an earlier block's failed (verifyBlockJobs).
+// It is not a rule error: the transaction, or the block, may be valid.
 var ErrUnchecked = errors.New("signature not checked: an earlier signature of the batch is bad")
 
 // firstRound is the size of CheckTxsSanity's first round of

@@ -424,14 +424,21 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 		var end func(bool)
 		end, elsewhere = g.inflight.begin(h, &c.Header)
 		defer func() { end(g.chain.Validated(h)) }()
+		if g.chain.Validated(h) {
+			// Another copy ended validated between the check above and
+			// begin: its flight, and the signal of elsewhere, were gone.
+			return pubsub.ValidationIgnore, nil
+		}
 	}
 	// An orphan's header cannot be judged (context, work), so it earns no
 	// request: it is rebuilt from what this node holds, or else left to
 	// sync, which asks the sender (it connected the block, so it has the
 	// parents) for them and for this block. Once: its other messages are
-	// left to that sync too (protocol.md 16.6.5 step 1).
+	// not read, but their senders are asked too, since the first may not
+	// answer (protocol.md 16.6.5 step 1).
 	if !parentOK {
 		if seen, _ := g.orphans.ContainsOrAdd(h, struct{}{}); seen {
+			g.sync.RequestSync(from)
 			return pubsub.ValidationIgnore, nil
 		}
 	}
@@ -471,6 +478,11 @@ func (g *Gossip) checkBlock(ctx context.Context, from peer.ID, data []byte) (pub
 		err = errUnfaithful
 	}
 	res := blockVerdict(err, r.Joined)
+	if !parentOK && res == pubsub.ValidationReject {
+		// The message's own fault (a body its header does not commit
+		// to): another message of the block may carry it right.
+		g.orphans.Remove(h)
+	}
 	switch {
 	case res == pubsub.ValidationAccept:
 		g.seen.add(seenOf(b, from, arrived))

@@ -40,7 +40,13 @@ func TestWorkersReused(t *testing.T) {
 				w.run(func() { close(ran) })
 				<-ran
 				if tt.idle == time.Minute {
-					waitWaiting(t, w, 1)
+					// Every worker started waits again (a worker counts
+					// itself waiting just before it waits, so a function
+					// run in between may start another: rare, and
+					// allowed for below).
+					testutil.Eventually(t, 10*time.Second, "the workers wait again", func() bool {
+						return w.waiting.Load() == w.started.Load()
+					})
 					continue
 				}
 				// Each ends before the next function comes, which starts
@@ -55,8 +61,9 @@ func TestWorkersReused(t *testing.T) {
 			if tt.idle != time.Minute {
 				return
 			}
-			if got := w.started.Load(); got != 1 {
-				t.Fatalf("%d workers started for %d functions run one after another, want 1", got, sequential)
+			before := w.started.Load()
+			if before > 3 {
+				t.Fatalf("%d workers started for %d functions run one after another, want 1", before, sequential)
 			}
 			release := make(chan struct{})
 			running := make(chan struct{}, concurrent)
@@ -66,11 +73,11 @@ func TestWorkersReused(t *testing.T) {
 			for range concurrent {
 				<-running
 			}
-			if got := w.started.Load(); got != concurrent {
-				t.Fatalf("%d workers in all for %d functions at once, want %d", got, concurrent, concurrent)
+			if got, want := w.started.Load(), max(before, concurrent); got != want {
+				t.Fatalf("%d workers in all for %d functions at once, %d started before, want %d", got, concurrent, before, want)
 			}
 			close(release)
-			waitWaiting(t, w, concurrent)
+			waitWaiting(t, w, max(before, concurrent))
 		})
 	}
 }

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -401,28 +400,22 @@ func (in *intake) addTxs(txs []*chain.Transaction, txIDs []chain.Hash, origin st
 	settled := !in.blockAtIntake()
 	for i, tx := range txs {
 		id := txIDs[i]
-		switch {
-		case tx.IsCoinbase():
-			errs[i] = in.mempool.Add(tx, in.chain) // refused at once, with its own error
-		case in.mempool.Has(id):
-			// Known already: its signature is not verified again, even
-			// if the cache has let go of it.
-			errs[i] = fmt.Errorf("%w: %s", chain.ErrTxInPool, id.Short())
-		default:
-			if errs[i] = in.mempool.CheckFee(tx); errs[i] == nil {
-				// One that cannot enter the pool now is refused before
-				// its signature costs a verification.
-				errs[i] = in.mempool.Hopeless(tx, in.chain, credits[tx.Sender], signed[tx.Sender], settled)
+		// What reads only the transaction (a coinbase, one the pool
+		// holds already, whose signature is not verified again even if
+		// the cache has let go of it, the fee), then what cannot enter
+		// the pool now: refused before its signature costs a
+		// verification.
+		if errs[i] = in.mempool.Precheck(tx, id, time.Time{}, false); errs[i] == nil {
+			errs[i] = in.mempool.Hopeless(tx, in.chain, credits[tx.Sender], signed[tx.Sender], settled)
+		}
+		if errs[i] == nil {
+			check = append(check, tx)
+			ids = append(ids, id)
+			at = append(at, i)
+			if tx.Amount <= chain.MaxAmount { // else its shape fails
+				credits[tx.Recipient] += int64(tx.Amount)
 			}
-			if errs[i] == nil {
-				check = append(check, tx)
-				ids = append(ids, id)
-				at = append(at, i)
-				if tx.Amount <= chain.MaxAmount { // else its shape fails
-					credits[tx.Recipient] += int64(tx.Amount)
-				}
-				signed[tx.Sender]++
-			}
+			signed[tx.Sender]++
 		}
 		if tx.IsCoinbase() || errors.Is(errs[i], chain.ErrFeeUnminable) || errors.Is(errs[i], chain.ErrFeeBelowFloor) {
 			// Never valid on this network, so the batch is rejected

@@ -471,8 +471,8 @@ func newSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) *sanityResult {
 // core before the chain's lock is taken. A sync batch of small blocks has
 // too few signatures per block to spread or batch one block's, so the
 // signatures of the whole batch are verified together (verifyBlockJobs):
-// in batches, on every core, none after the first that fails. A single block is checked on its own, its
-// signatures in parallel if it has many.
+// in batches, on every core, none after the first that fails. A single
+// block is checked on its own, its signatures in parallel if it has many.
 func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityResult {
 	out := make([]*sanityResult, len(blocks))
 	if len(blocks) == 1 {

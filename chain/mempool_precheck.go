@@ -1,5 +1,39 @@
 package chain
 
+import (
+	"fmt"
+	"time"
+)
+
+// The checks a transaction meets before its signature is verified: what
+// reads only the transaction (Precheck), and what the state refuses
+// whatever the signature (Hopeless).
+
+// Precheck runs the admission checks that read only the transaction,
+// in protocol.md 11.1's order (steps 1 to 3: a coinbase, an id already
+// held, unless local, the fee, an admission time past the pending TTL),
+// so that a caller verifying the signature first (the node's intake)
+// spends no verification on a transaction these refuse. id is tx.ID(),
+// as for AddIDSince; admitted is AddIDSince's too.
+func (m *Mempool) Precheck(tx *Transaction, id Hash, admitted time.Time, local bool) error {
+	_, err := m.precheck(tx, id, admitted, local)
+	return err
+}
+
+// precheck is Precheck, returning the time tx counts as admitted.
+func (m *Mempool) precheck(tx *Transaction, id Hash, admitted time.Time, local bool) (time.Time, error) {
+	if tx.IsCoinbase() {
+		return time.Time{}, ruleError(ErrMultipleCoinbases, "a coinbase cannot enter the mempool; only a block's first transaction may be one")
+	}
+	if !local && m.Has(id) { // a local one may adopt a peer's copy, under the lock
+		return time.Time{}, fmt.Errorf("%w: %s", ErrTxInPool, id.Short())
+	}
+	if err := m.CheckFee(tx); err != nil {
+		return time.Time{}, err
+	}
+	return m.admissionTime(id, admitted)
+}
+
 // Hopeless reports why tx, of a signed network, cannot enter the pool now
 // whatever its signature, or nil. The ledger's state and the pool are read
 // as they stand, and every test is weaker than add's at that moment (the

@@ -90,7 +90,8 @@
 // entry at or below the stored tip's height, its tip the highest of its
 // main entries, every block its index entries name above the stored tip),
 // other than the store's first, is committed without its index entries,
-// which Apply keeps in memory once the commit succeeded. Once the held-back set reaches 8,192
+// which Apply keeps in memory once the commit succeeded. Once the
+// held-back set reaches 8,192
 // blocks or its entry bound (a number each store draws at Open between
 // 32,768 and 65,536, so that nodes sharing a machine do not all write
 // theirs on the same block), it is written, sorted, with the mark moved
@@ -109,7 +110,8 @@
 // fails its batch before bbolt commits, and the store goes on: the next
 // record is written over the same bytes. A flush that failed while a
 // group commit writes is collected when the group ends: the batches
-// logged meanwhile are in the log, and replayed.) A background flush already started may still commit:
+// logged meanwhile are in the log, and replayed.) A background flush
+// already started may still commit:
 // that is safe, because only a batch that extends the main chain commits
 // while a flush runs (any other waits for it), so the flush's mark, the
 // tip after the batch that started it, is at or below the tip before the

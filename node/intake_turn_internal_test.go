@@ -207,9 +207,12 @@ func TestAdmissionNotStarvedByBlocks(t *testing.T) {
 	})
 	first()
 	// Woken by the first block, the admission takes mu next or right
-	// after the second block, whichever gets it first.
+	// after the second block, whichever gets it first. Parked on mu, not
+	// in the receive the first block's release ends (its stack shows
+	// that until it runs): else the third block could come before the
+	// first let go, a block then waiting, which may go first.
 	testutil.Eventually(t, 10*time.Second, "the admission through, or waiting on mu", func() bool {
-		return len(admitted) == 1 || waitingOnLock("node.(*intake).lockTx(") == 1
+		return len(admitted) == 1 || blockedIn("[sync.Mutex.Lock", "node.(*intake).lockTx(") == 1
 	})
 	_, third := hold()
 	testutil.Eventually(t, 10*time.Second, "the third block waiting", func() bool {

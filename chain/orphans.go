@@ -175,7 +175,9 @@ type hashRing struct {
 	next int
 }
 
+// newHashRing returns a ring of n hashes; one of n ≤ 0 holds none.
 func newHashRing(n int) *hashRing {
+	n = max(n, 0)
 	return &hashRing{set: make(map[Hash]struct{}, n), ring: make([]Hash, 0, n)}
 }
 

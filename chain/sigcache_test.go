@@ -87,6 +87,32 @@ func TestSigCacheBound(t *testing.T) {
 	}
 }
 
+// TestSigCacheSizeNotPositive: a cache of no entries, or of a negative
+// number (a configuration's mistake), remembers nothing and verifies
+// every signature, rather than panicking.
+func TestSigCacheSizeNotPositive(t *testing.T) {
+	for _, size := range []int{0, -1} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			p := chain.RegTest()
+			h := newHarness(t, p)
+			sc := chain.NewSigCache(size)
+			c, err := chain.New(p, h.st, chain.WithSigCache(sc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx := testwallet.New("w").Tx(p, testwallet.New("to").Addr, 1, 0, 0)
+			for i := range 2 {
+				if err := c.CheckTxSanity(tx); err != nil {
+					t.Fatal(err)
+				}
+				if got := sc.Stats(); got.Verifies != uint64(i+1) || got.Hits != 0 {
+					t.Fatalf("after check %d: %+v, want %d verifies, no hits", i+1, got, i+1)
+				}
+			}
+		})
+	}
+}
+
 // TestSigCacheOneNetwork: a transaction's id does not hold the network
 // id its signature covers, so a cache answers for the network of its
 // first check only. Shared by two chains of different networks, it

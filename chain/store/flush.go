@@ -86,7 +86,14 @@ func (s *Store) writeGen(g pendingGen, height uint64, tip chain.Hash) error {
 	// Apply waits for this flush before any batch that could take the
 	// mark's block off the main chain; this is the check that it did.
 	return s.commitIndex(p, func(bk *buckets) error {
-		if err := markOnMain(bk, height, tip, height); err != nil {
+		_, tipHeight, ok, err := storedTip(bk)
+		if err == nil && !ok {
+			err = fmt.Errorf("index mark at height %d without a tip", height)
+		}
+		if err == nil {
+			err = markOnMain(bk, height, tip, tipHeight)
+		}
+		if err != nil {
 			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		return nil

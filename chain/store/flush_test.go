@@ -326,3 +326,44 @@ func checkBlocks(t testing.TB, st *store.Store, blocks []connected) {
 		}
 	}
 }
+
+// TestFlushMarkAboveTipRefused: a flush checks its mark against the file
+// it writes: a mark that is not the main chain's block at its height, or
+// is above the stored tip (a main bucket holding a block past it, as
+// only a damaged file does), fails it as corrupt rather than recording
+// an index the chain's blocks do not back.
+func TestFlushMarkAboveTipRefused(t *testing.T) {
+	st, path := openTemp(t, store.WithNoSync(true))
+	g := newGen(37, 8)
+	tip := connectN(t, st, g, 3, 2)[2]
+	// Closed and opened again, so that the file holds the blocks the
+	// write-ahead log held.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(path, store.WithNoSync(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	var stray chain.Hash
+	stray[0] = 0x5a
+	store.PutMain(t, st, tip.height+2, stray)
+	tests := []struct {
+		name   string
+		height uint64
+		mark   chain.Hash
+		want   error
+	}{
+		{name: "the tip", height: tip.height, mark: tip.hash},
+		{name: "not the main chain's block", height: tip.height, mark: stray, want: store.ErrCorrupt},
+		{name: "above the tip", height: tip.height + 2, mark: stray, want: store.ErrCorrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := store.WriteEmptyGen(st, tt.height, tt.mark); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Fatalf("flush with the mark at %d: %v, want %v", tt.height, err, tt.want)
+			}
+		})
+	}
+}

@@ -37,6 +37,24 @@ func AwaitFlushEnd(s *Store) {
 	}
 }
 
+// WriteEmptyGen flushes an empty generation of the index with the mark at
+// height, mark, as a background flush would.
+func WriteEmptyGen(s *Store, height uint64, mark chain.Hash) error {
+	return s.writeGen(pendingGen{ids: map[chain.Hash]int32{}}, height, mark)
+}
+
+// PutMain writes h as the main chain's block at height, alone: a
+// damaged file's main bucket.
+func PutMain(t testing.TB, s *Store, height uint64, h chain.Hash) {
+	t.Helper()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketMain)).Put(heightKey(height), h[:])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // OnDisk returns the height the txindex bucket holds for id, if any.
 func OnDisk(t testing.TB, s *Store, id chain.Hash) (uint64, bool) {
 	t.Helper()

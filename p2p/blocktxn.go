@@ -157,6 +157,19 @@ func (g *Gossip) requestTxns(ctx context.Context, p peer.ID, h chain.Hash, index
 	if dl, ok := ctx.Deadline(); ok {
 		_ = st.SetDeadline(dl)
 	}
+	// The answer, up to half a megabyte read whole, is reserved before
+	// it is asked for, as the server reserves it before writing it: under
+	// the service's name, so the resource manager sees what the waits on
+	// senders (two at a time) hold.
+	if err := st.Scope().SetService(blockTxnService); err != nil {
+		_ = st.Reset()
+		return nil, fmt.Errorf("blocktxn stream: %w", err)
+	}
+	if err := st.Scope().ReserveMemory(protocol.MaxBlockTxnResponseSize, network.ReservationPriorityAlways); err != nil {
+		_ = st.Reset()
+		return nil, fmt.Errorf("reserve blocktxn answer: %w", err)
+	}
+	defer st.Scope().ReleaseMemory(protocol.MaxBlockTxnResponseSize)
 	req := &protocol.BlockTxnRequest{Block: h, Indexes: indexes}
 	if _, err := st.Write(req.Encode()); err != nil {
 		_ = st.Reset()

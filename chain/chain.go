@@ -198,7 +198,7 @@ func (c *Chain) CheckTxSanity(tx *Transaction) error { return checkTxSanity(c.p,
 // CheckBlockSanity is the package's CheckBlockSanity through the chain's
 // signature cache.
 func (c *Chain) CheckBlockSanity(b *Block) ([]Hash, error) {
-	return checkBlockSanity(c.p, b, c.sigs, nil)
+	return checkBlockSanity(c.p, b, c.sigs, nil, true)
 }
 
 // Params returns the network parameters.
@@ -284,16 +284,18 @@ func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) { return c.CheckBloc
 // than hash every transaction again. A digest not computed from b's
 // transactions, or nil, is not used.
 func (c *Chain) CheckBlockDigest(b *Block, d *TxDigest) (*CheckedBlock, error) {
-	checkBody := true
+	checkBody, judged := true, true
 	if h := b.Hash(); !c.prechecked.has(h) {
 		var gate error
-		if checkBody, _, _, gate = c.precheck(&b.Header, h); gate != nil {
+		if checkBody, judged, _, gate = c.precheck(&b.Header, h); gate != nil {
 			return nil, gate
 		}
 	}
 	cb := &CheckedBlock{b: b}
 	if checkBody {
-		cb.sanity = newSanity(c.p, b, c.sigs, d)
+		// A body checked without its header judged is an orphan's: what
+		// its check learns is not remembered (verifyBlockJobs).
+		cb.sanity = newSanity(c.p, b, c.sigs, d, judged)
 	}
 	return cb, nil
 }
@@ -462,8 +464,8 @@ type sanityResult struct {
 }
 
 // newSanity runs CheckBlockSanity on b, with d's hashes if they are b's.
-func newSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) *sanityResult {
-	ids, err := checkBlockSanity(p, b, sigs, d)
+func newSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest, remember bool) *sanityResult {
+	ids, err := checkBlockSanity(p, b, sigs, d, remember)
 	return &sanityResult{err: err, ids: ids}
 }
 
@@ -476,7 +478,7 @@ func newSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) *sanityResult {
 func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityResult {
 	out := make([]*sanityResult, len(blocks))
 	if len(blocks) == 1 {
-		out[0] = newSanity(p, blocks[0], sigs, nil)
+		out[0] = newSanity(p, blocks[0], sigs, nil, true)
 		return out
 	}
 	checks := make([]*blockCheck, len(blocks))
@@ -489,7 +491,7 @@ func checkSanityParallel(p *Params, blocks []*Block, sigs *SigCache) []*sanityRe
 	for _, bc := range checks {
 		jobs = append(jobs, bc.jobs...)
 	}
-	sigs.verifyBlockJobs(p, jobs)
+	sigs.verifyBlockJobs(p, jobs, true)
 	for i, bc := range checks {
 		// Each block's jobs become its part of the verified slice.
 		bc.jobs, jobs = jobs[:len(bc.jobs)], jobs[len(bc.jobs):]

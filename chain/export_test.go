@@ -84,7 +84,7 @@ func VerifyChunkKeys(sc *SigCache, p *Params, txs []*Transaction) []bool {
 // VerifyBatch verifies txs' signatures by one batch verification,
 // whatever their number, with the keys of sc's key cache (nil: none).
 func VerifyBatch(sc *SigCache, p *Params, txs []*Transaction) []bool {
-	return verifyJobsWith(func(p *Params, jobs []sigJob) { verifyBatch(p, sc.signers(), jobs) }, p, txs)
+	return verifyJobsWith(func(p *Params, jobs []sigJob) { verifyBatch(p, sc.signers(), sc.signers(), jobs) }, p, txs)
 }
 
 func verifyJobsWith(verify func(*Params, []sigJob), p *Params, txs []*Transaction) []bool {
@@ -98,4 +98,13 @@ func verifyJobsWith(verify func(*Params, []sigJob), p *Params, txs []*Transactio
 		out[i] = jobs[i].ok
 	}
 	return out
+}
+
+// KeysNoted is how many keys sc's key cache holds, noted once or
+// expanded.
+func KeysNoted(sc *SigCache) int {
+	k := sc.signers()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.keys.m) + len(k.seenOnce.m)
 }

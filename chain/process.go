@@ -90,7 +90,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 // as invalid.
 func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) ([]Hash, error) {
 	if sanity == nil {
-		sanity = newSanity(c.p, b, c.sigs, nil)
+		sanity = newSanity(c.p, b, c.sigs, nil, true)
 	}
 	if err := sanity.err; err != nil {
 		if BodyCommitted(err) {

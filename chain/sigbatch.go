@@ -41,16 +41,16 @@ func verifySig(pub, msg, sig []byte) bool {
 }
 
 // verifySigKeys is verifySig with the key taken from keys (keycache.go)
-// when it holds it, and a key whose signature verified noted there. The
-// verdict is the same: an expanded key is the key's own bytes and its
-// decoded point, and k is hashed from those bytes.
-func verifySigKeys(keys *keyCache, pub, msg, sig []byte) bool {
+// when it holds it, and a key whose signature verified noted in note
+// (nil: nowhere). The verdict is the same: an expanded key is the key's
+// own bytes and its decoded point, and k is hashed from those bytes.
+func verifySigKeys(keys, note *keyCache, pub, msg, sig []byte) bool {
 	if ex := keys.held(pub); ex != nil {
 		return voi.VerifyExpandedWithOptions(ex, msg, sig, zip215)
 	}
 	ok := verifySig(pub, msg, sig)
 	if ok {
-		keys.verified(pub)
+		note.verified(pub)
 	}
 	return ok
 }
@@ -83,7 +83,7 @@ type sigJob struct {
 // to the cache (nil: none is kept). A batch that fails is verified again
 // one signature at a time, so a bad signature is named exactly as a
 // single check would name it.
-func (c *SigCache) verifyJobs(p *Params, jobs []sigJob) { c.verifyAll(p, jobs, false) }
+func (c *SigCache) verifyJobs(p *Params, jobs []sigJob) { c.verifyAll(p, jobs, false, true) }
 
 // verifyBlockJobs is verifyJobs for the signatures of a block, or of a
 // sync batch's blocks, in block order, where only the first bad one
@@ -96,17 +96,30 @@ func (c *SigCache) verifyJobs(p *Params, jobs []sigJob) { c.verifyAll(p, jobs, f
 // forged transfers in a 495 KB block took 110 ms of two cores to refuse.
 // Every job before the first that failed is verified, so the failure
 // named is the lowest one, as before.
-func (c *SigCache) verifyBlockJobs(p *Params, jobs []sigJob) { c.verifyAll(p, jobs, true) }
+//
+// With remember false, nothing the check learns is kept: neither the
+// signatures that verified nor their keys. An orphan's body is checked
+// so (Chain.CheckBlockDigest): before its parent is known, any key may
+// sign its transactions, funded or not, and a sender making up keys
+// would otherwise fill the cache at its own signing cost, pushing out
+// the signatures of the mempool's transactions.
+func (c *SigCache) verifyBlockJobs(p *Params, jobs []sigJob, remember bool) {
+	c.verifyAll(p, jobs, true, remember)
+}
 
-func (c *SigCache) verifyAll(p *Params, jobs []sigJob, stopAtBad bool) {
+func (c *SigCache) verifyAll(p *Params, jobs []sigJob, stopAtBad, remember bool) {
 	n := len(jobs)
 	if n == 0 {
 		return
 	}
 	c = c.on(p)
 	workers := runtime.GOMAXPROCS(0)
+	note := c.signers()
+	if !remember {
+		note = nil
+	}
 	if n < parallelMin {
-		c.verifyChunk(p, jobs)
+		c.verifyChunkNoting(p, jobs, note)
 		c.countChunk(n)
 	} else {
 		size := min(batchMax, (n+workers-1)/workers)
@@ -121,7 +134,7 @@ func (c *SigCache) verifyAll(p *Params, jobs []sigJob, stopAtBad bool) {
 				}
 				return
 			}
-			c.verifyChunk(p, chunk)
+			c.verifyChunkNoting(p, chunk, note)
 			c.countChunk(len(chunk))
 			if stopAtBad && slices.ContainsFunc(chunk, func(j sigJob) bool { return !j.ok }) {
 				for {
@@ -133,7 +146,9 @@ func (c *SigCache) verifyAll(p *Params, jobs []sigJob, stopAtBad bool) {
 			}
 		})
 	}
-	c.keep(jobs)
+	if remember {
+		c.keep(jobs)
+	}
 }
 
 // countChunk counts a chunk of n signatures that verifyChunk verified,
@@ -167,16 +182,20 @@ func (c *SigCache) keep(jobs []sigJob) {
 
 // verifyChunk sets the verdicts of one chunk: as one batch, or one at a
 // time when it has fewer than batchMin, with the keys of c's key cache (a
-// nil c has none).
-func (c *SigCache) verifyChunk(p *Params, jobs []sigJob) {
+// nil c has none), where the keys that verified are noted.
+func (c *SigCache) verifyChunk(p *Params, jobs []sigJob) { c.verifyChunkNoting(p, jobs, c.signers()) }
+
+// verifyChunkNoting is verifyChunk with the keys that verified noted in
+// note (nil: nowhere).
+func (c *SigCache) verifyChunkNoting(p *Params, jobs []sigJob, note *keyCache) {
 	keys := c.signers()
 	if len(jobs) >= batchMin {
-		verifyBatch(p, keys, jobs)
+		verifyBatch(p, keys, note, jobs)
 		return
 	}
 	for i := range jobs {
 		tx := jobs[i].tx
-		jobs[i].ok = verifySigKeys(keys, tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
+		jobs[i].ok = verifySigKeys(keys, note, tx.PublicKey, tx.SigningBytes(p.id), tx.Signature)
 	}
 }
 
@@ -188,8 +207,9 @@ func (c *SigCache) verifyChunk(p *Params, jobs []sigJob) {
 // size up to batchMax the expansion cost more than it saved
 // (docs/benchmarks.md, "Signatures through curve25519-voi"); a key keys
 // holds (nil: none) is taken decoded from there, which saves a tenth or
-// more of a signature's cost (keycache.go).
-func verifyBatch(p *Params, keys *keyCache, jobs []sigJob) {
+// more of a signature's cost (keycache.go); a key whose signature
+// verified is noted in note (nil: nowhere).
+func verifyBatch(p *Params, keys, note *keyCache, jobs []sigJob) {
 	v := voi.NewBatchVerifierWithCapacity(len(jobs)).ForceNoPublicKeyExpansion()
 	var fresh []int // the jobs whose key keys does not hold
 	for i := range jobs {
@@ -207,7 +227,7 @@ func verifyBatch(p *Params, keys *keyCache, jobs []sigJob) {
 	}
 	for _, i := range fresh {
 		if valid[i] {
-			keys.verified(jobs[i].tx.PublicKey)
+			note.verified(jobs[i].tx.PublicKey)
 		}
 	}
 }

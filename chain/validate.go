@@ -172,14 +172,18 @@ func CheckHeaderSanity(p *Params, h *Header) error {
 
 // CheckBlockSanity runs every context-free check on a block and returns the
 // transaction ids, so callers need not hash them again.
-func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) { return checkBlockSanity(p, b, nil, nil) }
+func CheckBlockSanity(p *Params, b *Block) ([]Hash, error) {
+	return checkBlockSanity(p, b, nil, nil, true)
+}
 
 // checkBlockSanity is CheckBlockSanity with signatures looked up in sigs
 // first (nil: always verified), and the ids and merkle root taken from d
-// when it was computed from b's transactions (nil: hashed here).
-func checkBlockSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest) ([]Hash, error) {
+// when it was computed from b's transactions (nil: hashed here). With
+// remember, the signatures that verify, and their keys, are added to
+// sigs (see verifyBlockJobs).
+func checkBlockSanity(p *Params, b *Block, sigs *SigCache, d *TxDigest, remember bool) ([]Hash, error) {
 	bc := prepareBlockSanity(p, b, sigs, d)
-	sigs.verifyBlockJobs(p, bc.jobs)
+	sigs.verifyBlockJobs(p, bc.jobs, remember)
 	return bc.result()
 }
 

@@ -96,7 +96,7 @@ func (t *tipStore) Meta(h Hash) (*BlockMeta, error) {
 	case t.absentGen == t.gen && t.gen%2 == 0:
 		if _, ok := t.absent[h]; ok {
 			t.mu.Unlock()
-			return nil, fmt.Errorf("meta %s: %w", h.Short(), ErrNotFound)
+			return nil, &notFound{what: "meta", h: h}
 		}
 	}
 	gen := t.gen
@@ -131,7 +131,7 @@ func (t *tipStore) MainHash(height uint64) (Hash, error) {
 		case height == tipHeight:
 			return h, nil
 		case height > tipHeight:
-			return Hash{}, fmt.Errorf("height %d: %w", height, ErrNotFound)
+			return Hash{}, &notFound{what: "height", height: height}
 		}
 	}
 	return t.Store.MainHash(height)
@@ -171,3 +171,22 @@ func (t *tipStore) Apply(b *Batch) error {
 	t.set(next) // nil when b deletes the meta or does not carry it
 	return nil
 }
+
+// notFound is ErrNotFound for a block's hash or a height, formatted only
+// when printed: a miss is the usual answer where a block's own hash is
+// looked up to see whether it is new, several times on each relayed
+// block, and formatting each cost about as much as the lookup.
+type notFound struct {
+	what   string
+	h      Hash
+	height uint64
+}
+
+func (e *notFound) Error() string {
+	if e.h.IsZero() {
+		return fmt.Sprintf("%s %d: %v", e.what, e.height, ErrNotFound)
+	}
+	return fmt.Sprintf("%s %s: %v", e.what, e.h.Short(), ErrNotFound)
+}
+
+func (e *notFound) Unwrap() error { return ErrNotFound }

@@ -3,7 +3,9 @@ package chain_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -227,9 +229,17 @@ func TestAbsentMetaAnsweredFromMemory(t *testing.T) {
 	b := h.build(base[1].Hash(), nil, nil)
 	c, st := chainOnStall(t, h, b.Hash())
 	for range 3 {
-		if _, err := c.Meta(b.Hash()); !errors.Is(err, chain.ErrNotFound) {
+		_, err := c.Meta(b.Hash())
+		if !errors.Is(err, chain.ErrNotFound) {
 			t.Fatalf("meta of a block not sent yet: %v", err)
 		}
+		// From memory or the store, the error names the block.
+		if !strings.Contains(err.Error(), b.Hash().Short()) {
+			t.Fatalf("meta of a block not sent yet: %q does not name it", err)
+		}
+	}
+	if _, err := c.MainHash(c.Tip().Height() + 5); !errors.Is(err, chain.ErrNotFound) || !strings.Contains(err.Error(), fmt.Sprint(c.Tip().Height()+5)) {
+		t.Fatalf("main hash above the tip: %v, want ErrNotFound naming the height", err)
 	}
 	if n := st.reads.Load(); n != 1 {
 		t.Fatalf("three lookups of a missing meta read the store %d times, want 1", n)

@@ -1,9 +1,11 @@
 package chain_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/internal/testutil/testwallet"
@@ -17,7 +19,7 @@ import (
 // and senders' keys out of the caches. A block whose parent is stored is
 // remembered as before, even one that then fails on the ledger.
 func TestOrphanSignaturesNotRemembered(t *testing.T) {
-	const n = 40 // enough to be verified in a batch, on every core
+	const n = 40 // enough to be verified in batches on two cores
 	tests := []struct {
 		name     string
 		orphan   bool
@@ -68,5 +70,50 @@ func TestOrphanSignaturesNotRemembered(t *testing.T) {
 				t.Errorf("a transaction of the block checked again: %d hits; remembered %v, want %v", got, got == 1, tt.remember)
 			}
 		})
+	}
+}
+
+// TestEvictedOrphanSignaturesNotRemembered: a block checked while it
+// waited in the orphan pool has its body checked only under the lock
+// (CheckBlock skips a waiting orphan's); evicted meanwhile, it is an
+// orphan again there, and its signatures are verified then, still not
+// remembered.
+func TestEvictedOrphanSignaturesNotRemembered(t *testing.T) {
+	const n = 40
+	h := newHarness(t, nil)
+	h.extend(h.tipHash(), 2)
+	c, err := chain.New(h.p, h.st, chain.WithOrphanLimits(1, 1<<20), chain.WithClock(func() time.Time { return testNow }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := testwallet.New("orphan payee").Addr
+	orphan := childOf(h, h.build(h.tipHash(), nil, nil))
+	for i := range n {
+		orphan.Transactions = append(orphan.Transactions, testwallet.New(fmt.Sprint("made-up signer ", i)).Tx(h.p, to, 1, 0, 0))
+	}
+	orphan.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(orphan.Transactions))
+	orphan = h.solve(orphan)
+	other := childOf(h, h.build(h.tipHash(), nil, nil))
+	ctx := context.Background()
+	if _, err := c.ProcessBlock(ctx, orphan); !errors.Is(err, chain.ErrUnknownParent) {
+		t.Fatalf("the orphan: %v", err)
+	}
+	cb, err := c.CheckBlock(orphan) // waiting: its body is left to the lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ProcessBlock(ctx, other); !errors.Is(err, chain.ErrUnknownParent) {
+		t.Fatalf("the orphan that evicts it: %v", err)
+	}
+	sc := c.SigCache()
+	before := sc.Stats()
+	if _, err := c.ProcessChecked(ctx, cb); !errors.Is(err, chain.ErrUnknownParent) {
+		t.Fatalf("the evicted orphan again: %v", err)
+	}
+	if got := sc.Stats().Verifies - before.Verifies; got != n {
+		t.Fatalf("%d signatures verified under the lock, want %d", got, n)
+	}
+	if got := chain.KeysNoted(sc); got != 0 {
+		t.Errorf("%d keys noted, want 0", got)
 	}
 }

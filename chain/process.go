@@ -34,7 +34,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 		// orphan's cannot be judged against its parent's) and a valid
 		// body each. A forged body costs the checker a chunk or two of
 		// signatures (verifyBlockJobs), not all of them.
-		if _, err := c.checkBody(b, h, sanity); err != nil {
+		if _, err := c.checkBody(b, h, sanity, false); err != nil {
 			return err
 		}
 		c.orphans.add(b, h, requested)
@@ -64,7 +64,7 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 			return err
 		}
 	}
-	ids, err := c.checkBody(b, h, sanity)
+	ids, err := c.checkBody(b, h, sanity, true)
 	if err != nil {
 		return err
 	}
@@ -86,11 +86,12 @@ func (c *Chain) processOne(root *overlay, b *Block, sanity *sanityResult, reques
 }
 
 // checkBody returns the block's sanity outcome, computing it unless
-// sanity holds it, and remembers a hash whose body the header commits to
-// as invalid.
-func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult) ([]Hash, error) {
+// sanity holds it (its signatures remembered only with remember: not an
+// orphan's, verifyBlockJobs), and remembers a hash whose body the header
+// commits to as invalid.
+func (c *Chain) checkBody(b *Block, h Hash, sanity *sanityResult, remember bool) ([]Hash, error) {
 	if sanity == nil {
-		sanity = newSanity(c.p, b, c.sigs, nil, true)
+		sanity = newSanity(c.p, b, c.sigs, nil, remember)
 	}
 	if err := sanity.err; err != nil {
 		if BodyCommitted(err) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ func TestBlockTxnAnswerReadReserved(t *testing.T) {
 	asker, server := newHost(), newHost()
 	proto := lpprotocol.ID(protocol.BlockTxnProtocol(chain.RegTest().NetworkID()))
 	release := make(chan struct{})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(let) // a failed wait must not leave the handler blocked
 	server.SetStreamHandler(proto, func(st network.Stream) {
 		_, _ = io.ReadAll(st)
 		_, _ = st.Write([]byte{1})
@@ -61,7 +65,7 @@ func TestBlockTxnAnswerReadReserved(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the answer reserved while it is read", func() bool {
 		return reserved() >= protocol.MaxBlockTxnResponseSize
 	})
-	close(release)
+	let()
 	if err := <-done; err == nil || errors.Is(err, errNotServed) {
 		t.Fatalf("a reset answer read as %v, want a read error", err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -93,10 +94,10 @@ func (s *Store) writeGen(g pendingGen, height uint64, tip chain.Hash) error {
 		if err == nil {
 			err = markOnMain(bk, height, tip, tipHeight)
 		}
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
-		return nil
+		return err
 	})
 }
 

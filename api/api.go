@@ -90,8 +90,10 @@ type server struct {
 	// follows no redirects.
 	client     *http.Client
 	eventConns *semaphore.Weighted // open /events streams
-	web        webConfig
-	listBytes  int // maxListBytes; smaller in tests
+	// listAnswers counts the list answers being written (maxListAnswers).
+	listAnswers *semaphore.Weighted
+	web         webConfig
+	listBytes   int // maxListBytes; smaller in tests
 }
 
 // authorized reports whether r may use a state-changing route.
@@ -111,8 +113,9 @@ func New(n Node, opts ...Option) http.Handler {
 			Timeout:       statusFetchTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		eventConns: semaphore.NewWeighted(maxEventConns),
-		listBytes:  maxListBytes,
+		eventConns:  semaphore.NewWeighted(maxEventConns),
+		listAnswers: semaphore.NewWeighted(maxListAnswers),
+		listBytes:   maxListBytes,
 	}
 	for _, o := range opts {
 		o(s)

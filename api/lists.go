@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -31,11 +32,41 @@ const (
 	// flushEvery is how much is buffered before it is written to the
 	// connection.
 	flushEvery = 64 << 10
+	// maxListAnswers bounds the list answers written at once. Each holds
+	// a block's text (up to about 4 MiB), the block and its buffer until
+	// written: a reader that stops reading must not pin that memory, nor
+	// many readers many times it. Past the bound a list is refused with
+	// 503 and Retry-After.
+	maxListAnswers = 8
+	// listAnswerTime bounds one list answer, as the server's
+	// WriteTimeout does the others' (the per-write deadline replaces
+	// it).
+	listAnswerTime = 2 * time.Minute
 )
+
+// listWriteTimeout bounds each write of a list answer to the connection:
+// a reader that stops reading is cut off then, its slot and memory freed,
+// not at the answer's whole time. A variable for tests.
+var listWriteTimeout = 10 * time.Second
+
+// listSlot takes one of the maxListAnswers slots, or refuses the request;
+// release gives it back.
+func (s *server) listSlot(w http.ResponseWriter) (release func(), err error) {
+	if !s.listAnswers.TryAcquire(1) {
+		w.Header().Set("Retry-After", "1")
+		return nil, errorf(EUNAVAILABLE, "too many list answers being written (%d); try again", maxListAnswers)
+	}
+	return func() { s.listAnswers.Release(1) }, nil
+}
 
 // GET /chain[?from=I&limit=N]: main-chain blocks from height I, and the
 // whole main chain's length, so a client knows to page on.
 func (s *server) getChain(w http.ResponseWriter, r *http.Request) error {
+	release, err := s.listSlot(w)
+	if err != nil {
+		return err
+	}
+	defer release()
 	q := r.URL.Query()
 	from, err := queryUint(q.Get("from"), "from", 0)
 	if err != nil {
@@ -59,6 +90,11 @@ func (s *server) getChain(w http.ResponseWriter, r *http.Request) error {
 // first page; "length" is the whole chain's).
 func (s *server) syncChain(w http.ResponseWriter, r *http.Request) error {
 	replaced := s.n.SyncNow(r.Context())
+	release, err := s.listSlot(w)
+	if err != nil {
+		return err
+	}
+	defer release()
 	page, err := s.chainPage(0, maxChainPage)
 	if err != nil {
 		return err
@@ -174,6 +210,11 @@ func (s *server) writeChain(w http.ResponseWriter, r *http.Request, msg string, 
 // GET /mempool: the pending transactions in the order a block would take
 // them, up to maxListBytes of them; "count" is the whole mempool's.
 func (s *server) getMempool(w http.ResponseWriter, r *http.Request) error {
+	release, err := s.listSlot(w)
+	if err != nil {
+		return err
+	}
+	defer release()
 	txs := s.n.Mempool().Txs()
 	lw := s.startList(w)
 	lw.raw(`{"transactions":[`)
@@ -205,7 +246,35 @@ type listWriter struct {
 func (s *server) startList(w http.ResponseWriter) *listWriter {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	return &listWriter{s: s, w: bufio.NewWriterSize(w, flushEvery)}
+	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w), end: time.Now().Add(listAnswerTime)}
+	return &listWriter{s: s, w: bufio.NewWriterSize(dw, flushEvery)}
+}
+
+// deadlineWriter sets the connection's write deadline before each write:
+// listWriteTimeout from now, and never past end.
+type deadlineWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	end time.Time
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	dl := time.Now().Add(listWriteTimeout)
+	if dl.After(d.end) {
+		dl = d.end
+	}
+	_ = d.rc.SetWriteDeadline(dl)
+	n, err := d.w.Write(p)
+	if err == nil {
+		// The server buffers what it is given: flushed here, so the
+		// deadline set covers the bytes reaching the connection. A
+		// writer that cannot flush (a test's recorder) has nothing to
+		// time.
+		if err = d.rc.Flush(); errors.Is(err, http.ErrNotSupported) {
+			err = nil
+		}
+	}
+	return n, err
 }
 
 func (l *listWriter) raw(text string) {

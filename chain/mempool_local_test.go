@@ -134,6 +134,7 @@ func TestMempoolKeepsLocal(t *testing.T) {
 	// Nonce 1 of each, with nonce 0 nowhere: they wait in the queue.
 	qa, qb, qc := alice.tx(p, sink, 1, 1, 1), bob.tx(p, sink, 1, 1, 1), carol.tx(p, sink, 1, 1, 1)
 	b0, b1, c0 := bob.tx(p, sink, 1, 1, 0), bob.tx(p, sink, 1, 1, 1), carol.tx(p, sink, 1, 1, 0)
+	dq0, dq1, dq2 := dave.tx(p, sink, 1, 1, 0), dave.tx(p, sink, 1, 1, 1), dave.tx(p, sink, 1, 1, 2)
 
 	for _, c := range []struct {
 		name  string
@@ -216,6 +217,13 @@ func TestMempoolKeepsLocal(t *testing.T) {
 				return peer(m, state, qc) // the oldest peer's was qa; now qb goes
 			},
 			nil, []*chain.Transaction{qa, qc}, []*chain.Transaction{qb}, 0},
+		// Four places, three the node's own at most: d1 and d2 wait for
+		// d0; once it comes the node's own fill their share, and they
+		// stay queued rather than take the place left to peers.
+		{"a queued local one is promoted only within the share", []chain.MempoolOption{chain.WithMaxTxs(4), chain.WithMaxQueued(4)},
+			func(m *chain.Mempool) error { return local(m, state, la, lb, dq1, dq2) },
+			func(m *chain.Mempool) error { return errors.Join(local(m, state, dq0), peer(m, state, pc1)) },
+			nil, []*chain.Transaction{la, lb, dq0, pc1, dq1, dq2}, nil, 4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := chain.NewMempool(p, append([]chain.MempoolOption{chain.WithMaxTxs(2)}, c.opts...)...)

@@ -259,10 +259,12 @@ func (m *Mempool) promote(addr string, v *StateView) (viewOK bool) {
 			continue
 		}
 		e := &poolEntry{tx: t.tx, id: t.id, size: t.size, at: t.at, heapIdx: -1, parents: parents, local: t.local}
-		if m.checkFeeRoom(t.tx) != nil || m.makeRoom(e) != nil {
-			// The pool is full of better-paying transactions: t stays
-			// queued for a later try (it was accepted, perhaps with a
-			// 202), and v, which now includes t, is spent.
+		if m.localRoom(e) != nil || m.checkFeeRoom(t.tx) != nil || m.makeRoom(e) != nil {
+			// The pool is full of better-paying transactions, or t is
+			// the node's own and they fill their share (the rest is
+			// peers'): t stays queued for a later try (it was accepted,
+			// perhaps with a 202), and v, which now includes t, is
+			// spent.
 			return false
 		}
 		m.queue.drop(t)

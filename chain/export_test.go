@@ -1,5 +1,7 @@
 package chain
 
+import "fmt"
+
 // SideBranchPruneDepth is sideBranchPruneDepth, for the tests.
 const SideBranchPruneDepth = sideBranchPruneDepth
 
@@ -107,4 +109,33 @@ func KeysNoted(sc *SigCache) int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.keys.m) + len(k.seenOnce.m)
+}
+
+// CreditSumsMatch reports how m's kept credit sums differ from the sums
+// of its pending credits added up one by one, or nil.
+func CreditSumsMatch(m *Mempool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := make(map[string]creditSum)
+	for r, cs := range m.byRecipient {
+		var s creditSum
+		for _, c := range cs {
+			s.all += int64(c.tx.Amount)
+			if c.child == nil {
+				s.unclaimed += int64(c.tx.Amount)
+			}
+		}
+		want[r] = s
+	}
+	for r, s := range m.credits {
+		if s != (creditSum{}) && want[r] != s {
+			return fmt.Errorf("credits to %s kept as %+v, add up to %+v", r, s, want[r])
+		}
+	}
+	for r, s := range want {
+		if s != (creditSum{}) && m.credits[r] != s {
+			return fmt.Errorf("credits to %s add up to %+v, kept as %+v", r, s, m.credits[r])
+		}
+	}
+	return nil
 }

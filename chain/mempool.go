@@ -133,6 +133,8 @@ type Mempool struct {
 	// that pay each address from another sender (the credits it may
 	// claim), in insertion order. No empty slices.
 	byRecipient map[string][]*poolEntry
+	// credits adds up byRecipient's amounts per address (creditSum).
+	credits map[string]creditSum
 	// evictable is a min-heap, lowest fee first, of what may be evicted:
 	// on signed networks each sender's last pending transaction unless a
 	// child claimed its credit, every transaction on unsigned ones.
@@ -249,6 +251,7 @@ func (m *Mempool) reset() {
 	m.byID = make(map[Hash]*poolEntry)
 	m.bySender = make(map[string][]*poolEntry)
 	m.byRecipient = make(map[string][]*poolEntry)
+	m.credits = make(map[string]creditSum)
 	m.tails = make(map[string]*senderTail)
 	m.evictable = m.evictable[:0]
 	m.bytes = 0
@@ -420,11 +423,12 @@ func (m *Mempool) insert(e *poolEntry) {
 	}
 	if m.p.Signed {
 		for _, p := range e.parents {
-			p.child = e
+			m.setChild(p, e)
 			m.evictable.remove(p)
 		}
 		if r := e.tx.Recipient; r != e.tx.Sender {
 			m.byRecipient[r] = append(m.byRecipient[r], e)
+			m.countCredit(r, e, 1)
 		}
 		if i != len(q)-1 {
 			return // not the new last: stays unevictable
@@ -473,9 +477,10 @@ func (m *Mempool) remove(e *poolEntry) {
 		} else {
 			m.byRecipient[r] = c
 		}
+		m.countCredit(r, e, -1)
 	}
 	for _, p := range e.parents {
-		p.child = nil
+		m.setChild(p, nil)
 		m.pushIfEvictable(p)
 	}
 	if len(q) > 0 && i == len(q) {

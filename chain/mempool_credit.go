@@ -210,6 +210,12 @@ func (m *Mempool) admit(v *StateView, tx *Transaction) ([]*poolEntry, error) {
 	}
 	before, _ := v.Account(tx.Sender) // read by ApplyTx: cannot fail
 	short := int64(tx.Amount+tx.Fee) - before.Balance
+	if m.credits[tx.Sender].unclaimed < short {
+		// Without reading the credits one by one: a sender waiting for
+		// credits is tried again as each arrives (revalidate), and a
+		// crafted chain of k of them made each try read all k.
+		return nil, err
+	}
 	var parents []*poolEntry
 	var sum int64
 	for _, c := range m.byRecipient[tx.Sender] {
@@ -250,12 +256,41 @@ func (m *Mempool) claimedCredit(addr string) uint64 {
 
 // unclaimedCredit is the sum of the pending credits to addr nobody has
 // claimed yet. Only a queued transaction needs it. m.mu is held.
-func (m *Mempool) unclaimedCredit(addr string) int64 {
-	var sum int64
-	for _, c := range m.byRecipient[addr] {
-		if c.child == nil {
-			sum += int64(c.tx.Amount) // each ≤ MaxAmount, at most maxTxs of them: no overflow
-		}
+func (m *Mempool) unclaimedCredit(addr string) int64 { return m.credits[addr].unclaimed }
+
+// creditSum is what the pending credits to one address (its byRecipient
+// entries) add up to: all of them, and those no child claimed. Each is
+// at most MaxAmount, and at most maxTxs of them: no overflow. Kept as
+// entries come, go and are claimed, so that admit and Hopeless need not
+// add them up one by one.
+type creditSum struct{ all, unclaimed int64 }
+
+// countCredit adds e, a credit to r, to r's sums (sign 1) or takes it out
+// (sign -1). m.mu is held.
+func (m *Mempool) countCredit(r string, e *poolEntry, sign int64) {
+	s := m.credits[r]
+	s.all += sign * int64(e.tx.Amount)
+	if e.child == nil {
+		s.unclaimed += sign * int64(e.tx.Amount)
 	}
-	return sum
+	if s == (creditSum{}) {
+		delete(m.credits, r)
+	} else {
+		m.credits[r] = s
+	}
+}
+
+// setChild makes child the claimant of p's credit (nil: none), keeping
+// p's recipient's unclaimed sum. m.mu is held.
+func (m *Mempool) setChild(p, child *poolEntry) {
+	if (p.child == nil) != (child == nil) {
+		s := m.credits[p.tx.Recipient]
+		if child == nil {
+			s.unclaimed += int64(p.tx.Amount)
+		} else {
+			s.unclaimed -= int64(p.tx.Amount)
+		}
+		m.credits[p.tx.Recipient] = s
+	}
+	p.child = child
 }

@@ -83,13 +83,11 @@ func (m *Mempool) hopeless(tx *Transaction, state AccountReader, credit int64, e
 	m.mu.Lock()
 	pending := uint64(len(m.bySender[tx.Sender]) + earlier)
 	window := m.queueCfg.window
-	spendable := acct.Balance + credit
-	for _, c := range m.byRecipient[tx.Sender] {
-		if spendable >= cost {
-			break
-		}
-		spendable += int64(c.tx.Amount) // each ≤ MaxAmount, at most maxTxs of them: no overflow
-	}
+	// Every pending credit to the sender, claimed or not: an upper bound
+	// on what it can spend, kept as a sum (creditSum), since a forged
+	// transaction naming a sender with many credits must not cost a pass
+	// over them.
+	spendable := acct.Balance + credit + m.credits[tx.Sender].all
 	m.mu.Unlock()
 	switch {
 	case tx.Nonce < acct.Nonce:

@@ -92,7 +92,8 @@ func (s *server) syncChain(w http.ResponseWriter, r *http.Request) error {
 	replaced := s.n.SyncNow(r.Context())
 	release, err := s.listSlot(w)
 	if err != nil {
-		return err
+		// The sync ran: say so, as a retry would sync again.
+		return errorf(EUNAVAILABLE, "synced (chain replaced: %t), but too many list answers are being written to send the chain; GET /chain later", replaced)
 	}
 	defer release()
 	page, err := s.chainPage(0, maxChainPage)
@@ -250,8 +251,12 @@ func (s *server) startList(w http.ResponseWriter) *listWriter {
 	return &listWriter{s: s, w: bufio.NewWriterSize(dw, flushEvery)}
 }
 
-// deadlineWriter sets the connection's write deadline before each write:
-// listWriteTimeout from now, and never past end.
+// deadlineWriter writes in pieces of at most flushEvery bytes, each
+// flushed to the connection under a write deadline of its own:
+// listWriteTimeout from when it starts, and never past end. bufio hands
+// a write larger than its buffer (a block's text, up to about 4 MiB)
+// straight through: under one deadline, a reader would have to take it
+// all within listWriteTimeout.
 type deadlineWriter struct {
 	w   http.ResponseWriter
 	rc  *http.ResponseController
@@ -259,22 +264,31 @@ type deadlineWriter struct {
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	dl := time.Now().Add(listWriteTimeout)
-	if dl.After(d.end) {
-		dl = d.end
-	}
-	_ = d.rc.SetWriteDeadline(dl)
-	n, err := d.w.Write(p)
-	if err == nil {
-		// The server buffers what it is given: flushed here, so the
-		// deadline set covers the bytes reaching the connection. A
-		// writer that cannot flush (a test's recorder) has nothing to
-		// time.
-		if err = d.rc.Flush(); errors.Is(err, http.ErrNotSupported) {
-			err = nil
+	written := 0
+	for len(p) > 0 {
+		piece := p[:min(len(p), flushEvery)]
+		dl := time.Now().Add(listWriteTimeout)
+		if dl.After(d.end) {
+			dl = d.end
 		}
+		_ = d.rc.SetWriteDeadline(dl)
+		n, err := d.w.Write(piece)
+		written += n
+		if err == nil {
+			// The server buffers what it is given: flushed here, so the
+			// deadline covers the bytes reaching the connection. A
+			// writer that cannot flush (a test's recorder) has nothing
+			// to time.
+			if err = d.rc.Flush(); errors.Is(err, http.ErrNotSupported) {
+				err = nil
+			}
+		}
+		if err != nil {
+			return written, err
+		}
+		p = p[len(piece):]
 	}
-	return n, err
+	return written, nil
 }
 
 func (l *listWriter) raw(text string) {

@@ -260,9 +260,11 @@ func (m *Mempool) unclaimedCredit(addr string) int64 { return m.credits[addr].un
 
 // creditSum is what the pending credits to one address (its byRecipient
 // entries) add up to: all of them, and those no child claimed. Each is
-// at most MaxAmount, and at most maxTxs of them: no overflow. Kept as
-// entries come, go and are claimed, so that admit and Hopeless need not
-// add them up one by one.
+// at most MaxAmount and was funded when admitted, so a sum stays far
+// inside int64 for any supply a chain reaches (overflow would take 1,024
+// credits of MaxAmount each to one address). Kept as entries come, go
+// and are claimed, so that admit and Hopeless need not add them up one
+// by one.
 type creditSum struct{ all, unclaimed int64 }
 
 // countCredit adds e, a credit to r, to r's sums (sign 1) or takes it out

@@ -137,5 +137,16 @@ func CreditSumsMatch(m *Mempool) error {
 			return fmt.Errorf("credits to %s add up to %+v, kept as %+v", r, s, m.credits[r])
 		}
 	}
+	for addr, q := range m.bySender {
+		var claimed uint64
+		for _, e := range q {
+			for _, p := range e.parents {
+				claimed += p.tx.Amount
+			}
+		}
+		if got := m.claimedCredit(addr); got != claimed {
+			return fmt.Errorf("%s's transactions claimed %d of credits, claimedCredit says %d", addr, claimed, got)
+		}
+	}
 	return nil
 }

@@ -242,16 +242,12 @@ func (m *Mempool) admit(v *StateView, tx *Transaction) ([]*poolEntry, error) {
 }
 
 // claimedCredit is the sum of the pending credits to addr that addr's
-// pending transactions claimed: the amounts of their parents. m.mu is
-// held.
+// pending transactions claimed: the amounts of their parents. Only addr's
+// own transactions claim credits to addr, so it is what those credits
+// add up to less the unclaimed ones (creditSum). m.mu is held.
 func (m *Mempool) claimedCredit(addr string) uint64 {
-	var sum uint64
-	for _, e := range m.bySender[addr] {
-		for _, p := range e.parents {
-			sum += p.tx.Amount
-		}
-	}
-	return sum
+	s := m.credits[addr]
+	return uint64(s.all - s.unclaimed)
 }
 
 // unclaimedCredit is the sum of the pending credits to addr nobody has

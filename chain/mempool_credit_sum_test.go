@@ -15,7 +15,9 @@ import (
 // that admitting a sender short of funds and Hopeless need not add them
 // up one by one. Over random sequences of transfers among six keys
 // (credits, claims, evictions in a tight pool, blocks, and blocks taken
-// back), the kept sums always equal the sums added up.
+// back), the kept sums always equal the sums added up, and each sender's
+// claimed credits, derived from them, what its transactions' parents add
+// up to.
 func TestMempoolCreditSums(t *testing.T) {
 	p := chain.RegTest()
 	for seed := range uint64(200) {

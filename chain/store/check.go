@@ -51,14 +51,7 @@ func checkMark(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	_, tipHeight, ok, err := storedTip(bk)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("index mark at height %d without a tip", height)
-	}
-	if err := markOnMain(bk, height, mark, tipHeight); err != nil {
+	if err := markAtTip(bk, height, mark); err != nil {
 		return err
 	}
 	// Entries above the mark would be a flush's that the mark does not

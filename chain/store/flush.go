@@ -87,13 +87,7 @@ func (s *Store) writeGen(g pendingGen, height uint64, tip chain.Hash) error {
 	// Apply waits for this flush before any batch that could take the
 	// mark's block off the main chain; this is the check that it did.
 	return s.commitIndex(p, func(bk *buckets) error {
-		_, tipHeight, ok, err := storedTip(bk)
-		if err == nil && !ok {
-			err = fmt.Errorf("index mark at height %d without a tip", height)
-		}
-		if err == nil {
-			err = markOnMain(bk, height, tip, tipHeight)
-		}
+		err := markAtTip(bk, height, tip)
 		if err != nil && !errors.Is(err, ErrCorrupt) {
 			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}

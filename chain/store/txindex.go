@@ -335,6 +335,18 @@ func storedTip(bk *buckets) (chain.Hash, uint64, bool, error) {
 	return tip, height, true, nil
 }
 
+// markAtTip is markOnMain against bk's stored tip, read here.
+func markAtTip(bk *buckets, height uint64, mark chain.Hash) error {
+	_, tipHeight, ok, err := storedTip(bk)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("index mark at height %d without a tip", height)
+	}
+	return markOnMain(bk, height, mark, tipHeight)
+}
+
 // markOnMain returns why the mark at height is not what Apply leaves (a
 // main-chain block at or below the tip at tipHeight), or nil.
 func markOnMain(bk *buckets, height uint64, mark chain.Hash, tipHeight uint64) error {

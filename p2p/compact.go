@@ -260,7 +260,7 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 			}
 		case errors.Is(err, protocol.ErrBadMessage):
 			return nil, nil, false, err
-		case cut(err) != err:
+		case errors.Is(cut(err), errElsewhere):
 			return nil, nil, false, errElsewhere
 		default:
 			g.log.Debug("missing transactions not served", "peer", from, "hash", h.Short(), "reason", err)

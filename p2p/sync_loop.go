@@ -463,7 +463,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	// then: it is not handed a batch of the next download at once.
 	if l.dl != nil {
 		for _, q := range r.stalled {
-			if sp, tip := l.peers[q], l.dl.tips[q]; sp != nil && q != r.p && !tip.IsZero() {
+			if sp, tip := l.peers[q], l.dl.tips[q]; sp != nil && q != r.p && !tip.IsZero() && !s.hungUp(q) {
 				sp.cool(time.Now(), tip, false) // a helper showed no claim of its own
 			}
 		}
@@ -491,7 +491,10 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	default:
 		s.log.Info("sync stopped", "peer", r.p, "reason", err)
 		l.failed[r.p] = true
-		if sp := l.peers[r.p]; sp != nil {
+		// A peer that hung up is not cooled down, as when its
+		// disconnect reaches us first (disconnectedPeer): the download's
+		// error may come first.
+		if sp := l.peers[r.p]; sp != nil && !s.hungUp(r.p) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.
@@ -504,6 +507,20 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	if sp := l.peers[r.p]; sp != nil && sp.status == r.st {
 		sp.status = nil
 	}
+}
+
+// hungUp reports whether every connection to p is closed. A closed
+// connection breaks its streams only after it is marked closed, so a
+// download that failed because p hung up sees it so, although the
+// swarm may not have dropped the connection yet (connected still
+// reports it).
+func (s *Syncer) hungUp(p peer.ID) bool {
+	for _, c := range s.host.Network().ConnsToPeer(p) {
+		if !c.IsClosed() {
+			return false
+		}
+	}
+	return true
 }
 
 // endPass ends a pass: the tried peers may have a turn again, peers

@@ -296,3 +296,45 @@ func TestSyncHeldTipLieDropped(t *testing.T) {
 		return node.h.Network().Connectedness(liar.h.ID()) != network.Connected
 	})
 }
+
+// TestSyncHangUpNotCooled: a peer that hangs up in the middle of our
+// download from it (it was killed, or restarted) is welcome back at once
+// when it connects again, with the same tip: it is not cooled down. The
+// download's error can reach the syncer's loop before the disconnect
+// does; before, it then cooled the peer for a minute, and the cool-down
+// outlived the reconnect, though a disconnect that came first left the
+// peer uncooled (protocol.md §17.10).
+func TestSyncHangUpNotCooled(t *testing.T) {
+	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout))
+	src := newTestChain(t)
+	mineBlocks(t, src, testwallet.New("honest").Addr, 20)
+	net := node.c.Params().NetworkID()
+	var hangUps atomic.Int64
+	var peerHost atomic.Pointer[hostileSyncPeer]
+	headers := serveHeaders(src)
+	restarter := &hostileSyncPeer{
+		status: serveStatus(src),
+		headers: func(w io.Writer, req protocol.GetHeaders) {
+			if hangUps.Load() == 0 {
+				// Killed as the request came: every connection drops.
+				hangUps.Add(1)
+				_ = peerHost.Load().h.Network().ClosePeer(node.h.ID())
+				return
+			}
+			headers(w, req)
+		},
+		blocks: trickle(src, 0),
+	}
+	peerHost.Store(restarter)
+	restarter.start(t, net)
+	connect(t, node.h, restarter.h)
+	testutil.Eventually(t, 10*time.Second, "the hang-up", func() bool { return hangUps.Load() == 1 })
+	testutil.Eventually(t, 10*time.Second, "the peer gone from the table", func() bool {
+		_, ok := node.s.PeerTip(restarter.h.ID())
+		return !ok
+	})
+	connect(t, node.h, restarter.h)
+	testutil.Eventually(t, 20*time.Second, "the node on the peer's tip after it came back", func() bool {
+		return node.c.Tip().Hash == src.Tip().Hash
+	})
+}

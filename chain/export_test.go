@@ -1,6 +1,9 @@
 package chain
 
-import "fmt"
+import (
+	"fmt"
+	"math/big"
+)
 
 // SideBranchPruneDepth is sideBranchPruneDepth, for the tests.
 const SideBranchPruneDepth = sideBranchPruneDepth
@@ -147,6 +150,61 @@ func CreditSumsMatch(m *Mempool) error {
 		if got := m.claimedCredit(addr); got != claimed {
 			return fmt.Errorf("%s's transactions claimed %d of credits, claimedCredit says %d", addr, claimed, got)
 		}
+	}
+	return nil
+}
+
+// PackagesMatch works out, after the pending repacks, every signed
+// sender's package from its chain the slow way and reports how the
+// eviction heap differs from them, or nil.
+func PackagesMatch(m *Mempool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.repackAll()
+	if !m.p.Signed {
+		return nil
+	}
+	for i := range m.evictable {
+		if m.evictable[i].heapIdx != i {
+			return fmt.Errorf("heap entry %d says it is at %d", i, m.evictable[i].heapIdx)
+		}
+		if i > 0 && m.evictable.Less(i, (i-1)/2) {
+			return fmt.Errorf("heap order broken at %d", i)
+		}
+	}
+	want := 0
+	for sender, q := range m.bySender {
+		start := len(q)
+		for start > 0 && !q[start-1].local && q[start-1].child == nil {
+			start--
+		}
+		var best *big.Rat
+		bestAt := -1
+		for j := len(q) - 1; j >= start; j-- {
+			var fee uint64
+			for _, e := range q[j:] {
+				fee += e.tx.Fee
+			}
+			mean := new(big.Rat).SetFrac(new(big.Int).SetUint64(fee), big.NewInt(int64(len(q)-j)))
+			if best == nil || mean.Cmp(best) < 0 {
+				best, bestAt = mean, j
+			}
+		}
+		for j, e := range q {
+			inHeap := e.heapIdx >= 0
+			if inHeap != (j == bestAt) {
+				return fmt.Errorf("%s's transaction %d in the heap: %v, its package begins at %d of %d", sender, j, inHeap, bestAt, len(q))
+			}
+			if inHeap && new(big.Rat).SetFrac(new(big.Int).SetUint64(e.pkgFee), new(big.Int).SetUint64(e.pkgN)).Cmp(best) != 0 {
+				return fmt.Errorf("%s's package kept at %d/%d, is %v", sender, e.pkgFee, e.pkgN, best)
+			}
+		}
+		if bestAt >= 0 {
+			want++
+		}
+	}
+	if len(m.evictable) != want {
+		return fmt.Errorf("%d packages in the heap, want %d", len(m.evictable), want)
 	}
 	return nil
 }

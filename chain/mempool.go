@@ -62,9 +62,10 @@ var ErrSenderLimit = errors.New("too many pending transactions from this sender"
 //     a child without its parents. (A transaction claims credits only when
 //     its sender needs them, and other transactions only ever add to a
 //     sender's balance, so parents first is enough.)
-//   - A parent is never evicted before its child: only the last
-//     transaction of a sender whose credit nobody claimed is evictable, so
-//     eviction never leaves a gap or an orphaned child behind.
+//   - A parent is never evicted before its child: only a stretch at the
+//     end of a sender's chain, after its last transaction whose credit
+//     somebody claimed, is evictable, so eviction never leaves a gap or
+//     an orphaned child behind.
 //   - Reorg rebuilds the pool from scratch, parents before children; a
 //     child whose parent no longer applies finds no credit and drops (or
 //     claims another that covers it), and its sender's later transactions
@@ -90,9 +91,10 @@ var ErrSenderLimit = errors.New("too many pending transactions from this sender"
 // rule, so the pool only refuses what it already holds, and queues nothing.
 //
 // The pool is bounded by count and encoded bytes. When full, a new
-// transaction may evict the lowest-fee evictable transaction of a peer;
-// this node's own (AddLocal) are never evicted, so one that does not fit
-// is refused at entry (mempool_evict.go).
+// transaction may evict a peer's package paying less on average than it
+// (a sender's cheapest stretch at the end of its chain); this node's own
+// (AddLocal) are never evicted, so one that does not fit is refused at
+// entry (mempool_evict.go).
 //
 // # Fees and expiry
 //
@@ -135,10 +137,15 @@ type Mempool struct {
 	byRecipient map[string][]*poolEntry
 	// credits adds up byRecipient's amounts per address (creditSum).
 	credits map[string]creditSum
-	// evictable is a min-heap, lowest fee first, of what may be evicted:
-	// on signed networks each sender's last pending transaction unless a
-	// child claimed its credit, every transaction on unsigned ones.
+	// evictable is a min-heap, lowest mean fee first, of what may be
+	// evicted: on signed networks each sender's cheapest package (the
+	// stretch of its chain's end with the lowest mean fee, after its last
+	// transaction that is local or whose credit a child claimed), every
+	// transaction on unsigned ones (mempool_evict.go).
 	evictable evictHeap
+	// repack holds the senders whose package must be worked out again
+	// before the heap is next read; their stale ones are out of it.
+	repack map[string]struct{}
 	// bytes is the encoded size of everything in byID, fees the sum of
 	// their fees.
 	bytes int
@@ -171,6 +178,10 @@ type poolEntry struct {
 	arrival uint64
 	at      time.Time // when this node first admitted it, for expiry
 	heapIdx int       // position in Mempool.evictable, -1 when not there
+	// pkgFee and pkgN are, while the entry is in the heap, the fees and
+	// the count of the package it begins: itself to its sender's last.
+	pkgFee uint64
+	pkgN   uint64
 	// parents are the credits (pending transactions of other senders
 	// paying this one's sender) this one claimed when it was admitted;
 	// child is the entry that claimed this one's credit, if any.
@@ -254,6 +265,7 @@ func (m *Mempool) reset() {
 	m.credits = make(map[string]creditSum)
 	m.tails = make(map[string]*senderTail)
 	m.evictable = m.evictable[:0]
+	m.repack = make(map[string]struct{})
 	m.bytes = 0
 	m.locals, m.localBytes = 0, 0
 	m.fees = feeSum{}
@@ -279,8 +291,8 @@ func (m *Mempool) reset() {
 //     to the sender if needed, must cover amount plus fee
 //     (ErrInsufficientFunds);
 //  8. room: the pending fees with tx's must fit one block's coinbase
-//     (ErrMempoolFull); when the pool is full, tx evicts lower-fee
-//     evictable transactions, or is refused with ErrMempoolFull.
+//     (ErrMempoolFull); when the pool is full, tx evicts packages whose
+//     mean fee is below its fee, or is refused with ErrMempoolFull.
 //
 // Once the pool's lock is taken, before the checks under it, pending
 // transactions that have expired leave.
@@ -423,29 +435,22 @@ func (m *Mempool) insert(e *poolEntry) {
 	}
 	if m.p.Signed {
 		for _, p := range e.parents {
-			m.setChild(p, e)
-			m.evictable.remove(p)
+			m.setChild(p, e) // p's sender's package changes
 		}
 		if r := e.tx.Recipient; r != e.tx.Sender {
 			m.byRecipient[r] = append(m.byRecipient[r], e)
 			m.countCredit(r, e, 1)
 		}
-		if i != len(q)-1 {
-			return // not the new last: stays unevictable
-		}
-		if i > 0 {
-			m.evictable.remove(q[i-1])
-		}
-		if e.child != nil {
-			return
-		}
+		m.stale(e.tx.Sender)
+		return
 	}
+	e.pkgFee, e.pkgN = e.tx.Fee, 1
 	m.evictable.push(e)
 }
 
-// remove takes an evictable e out of the pool: on signed networks the last
-// of its sender's chain, with no child. Its predecessor, and each parent
-// that ends its own sender's chain, may become evictable. m.mu is held.
+// remove takes e out of the pool: on signed networks the last of its
+// sender's chain, with no child. Its sender's package, and those of its
+// parents' senders, change. m.mu is held.
 func (m *Mempool) remove(e *poolEntry) {
 	m.evictable.remove(e)
 	delete(m.byID, e.id)
@@ -481,11 +486,8 @@ func (m *Mempool) remove(e *poolEntry) {
 	}
 	for _, p := range e.parents {
 		m.setChild(p, nil)
-		m.pushIfEvictable(p)
 	}
-	if len(q) > 0 && i == len(q) {
-		m.pushIfEvictable(q[len(q)-1])
-	}
+	m.stale(e.tx.Sender)
 }
 
 // senderOrder orders one sender's list: by nonce on signed networks, by

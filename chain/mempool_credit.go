@@ -291,4 +291,5 @@ func (m *Mempool) setChild(p, child *poolEntry) {
 		m.credits[p.tx.Recipient] = s
 	}
 	p.child = child
+	m.stale(p.tx.Sender) // a transaction whose credit is claimed is not evictable
 }

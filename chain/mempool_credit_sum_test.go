@@ -68,6 +68,9 @@ func TestMempoolCreditSums(t *testing.T) {
 			if err := chain.CreditSumsMatch(m); err != nil {
 				t.Fatalf("seed %d, step %d (%s): %v", seed, step, op, err)
 			}
+			if err := chain.PackagesMatch(m); err != nil {
+				t.Fatalf("seed %d, step %d (%s): %v", seed, step, op, err)
+			}
 		}
 	}
 }

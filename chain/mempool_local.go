@@ -50,7 +50,9 @@ func (m *Mempool) alreadyHeld(id Hash, local bool) error {
 			e.local = true
 			m.locals++
 			m.localBytes += e.size
-			if inHeap {
+			if m.p.Signed {
+				m.stale(e.tx.Sender) // a local transaction ends what may go
+			} else if inHeap {
 				m.evictable.push(e)
 			}
 			return fmt.Errorf("%w: %s; kept from now on as this node's own", ErrTxInPool, id.Short())

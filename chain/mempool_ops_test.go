@@ -91,6 +91,9 @@ func testMempoolRandomOps(t *testing.T, seed uint64) {
 		if len(txs) != m.Len() || m.Len() > maxTxs || bytes != m.Bytes() {
 			t.Fatalf("step %d: Txs %d, Len %d, Bytes %d (sum %d)", step, len(txs), m.Len(), m.Bytes(), bytes)
 		}
+		if err := chain.PackagesMatch(m); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
 		for _, k := range keys {
 			acct, _ := tip.Account(k.addr)
 			for i, tx := range m.Pending(k.addr) {

@@ -134,22 +134,27 @@ func (h *selectHeap) Pop() any {
 	return it
 }
 
-// evictHeap is a min-heap of evictable entries: transactions from peers
-// before local ones (see AddLocal), then the lowest fee first, the latest
-// arrival first on a tie, so among equal fees the newcomer goes before
-// what waited longer. Each entry keeps its index, so an entry that stops
-// being evictable leaves the heap in O(log n).
+// evictHeap is a min-heap of packages, each held by the entry it begins
+// (mempool_evict.go): peers' before local ones (see AddLocal), then the
+// lowest mean fee first, the latest arrival first on a tie, so among
+// equal fees the newcomer goes before what waited longer. Each entry
+// keeps its index, so a package that changes leaves the heap in
+// O(log n).
 type evictHeap []*poolEntry
 
 func (h evictHeap) Len() int { return len(h) }
 func (h evictHeap) Less(i, j int) bool {
-	if h[i].local != h[j].local {
-		return h[j].local
+	a, b := h[i], h[j]
+	if a.local != b.local {
+		return b.local
 	}
-	if h[i].tx.Fee != h[j].tx.Fee {
-		return h[i].tx.Fee < h[j].tx.Fee
+	if meanBelow(a.pkgFee, a.pkgN, b.pkgFee, b.pkgN) {
+		return true
 	}
-	return h[i].arrival > h[j].arrival
+	if meanBelow(b.pkgFee, b.pkgN, a.pkgFee, a.pkgN) {
+		return false
+	}
+	return a.arrival > b.arrival
 }
 func (h evictHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]

@@ -297,6 +297,57 @@ func TestMempoolFull(t *testing.T) {
 		mpSame(t, "Txs", m.Txs(), []*chain.Transaction{a0, a1}, nil)
 	})
 
+	t.Run("a chain's cheap stretch goes whole", func(t *testing.T) {
+		// Seven of alice's transfers pay 1 and her eighth 1,000: the
+		// eighth alone kept the seven before it against any newcomer
+		// paying less than 1,000. Her chain's mean, 1,007/8, is what a
+		// newcomer must beat now, and it evicts the whole chain.
+		m := chain.NewMempool(p, chain.WithMaxTxs(8))
+		rich := mpState{alice.addr: {Balance: 10_000}, bob.addr: {Balance: 10_000}, carol.addr: {Balance: 10_000}}
+		var chainTxs []*chain.Transaction
+		for n := range uint64(8) {
+			fee := uint64(1)
+			if n == 7 {
+				fee = 1000
+			}
+			chainTxs = append(chainTxs, alice.tx(p, carol.addr, 1, fee, n))
+		}
+		mpMustAdd(t, m, rich, chainTxs...)
+		if err := m.Add(bob.tx(p, carol.addr, 1, 125, 0), rich); !errors.Is(err, chain.ErrMempoolFull) {
+			t.Fatalf("fee 125 against a chain whose mean is 125.875: %v, want ErrMempoolFull", err)
+		}
+		b0 := bob.tx(p, carol.addr, 1, 126, 0)
+		mpMustAdd(t, m, rich, b0)
+		if m.Len() != 1 || !m.Has(b0.ID()) {
+			t.Fatalf("fee 126: Len %d, has the newcomer %v; want alice's chain of 8 gone", m.Len(), m.Has(b0.ID()))
+		}
+
+		// The cheapest stretch of a chain is its package, not always the
+		// whole: alice pays 50, then 1 and 1. A newcomer paying 2 takes
+		// the place of her last (the shortest stretch at the lowest mean).
+		m = chain.NewMempool(p, chain.WithMaxTxs(3))
+		a0, a1, a2 := alice.tx(p, carol.addr, 1, 50, 0), alice.tx(p, carol.addr, 1, 1, 1), alice.tx(p, carol.addr, 1, 1, 2)
+		mpMustAdd(t, m, rich, a0, a1, a2)
+		mpMustAdd(t, m, rich, bob.tx(p, carol.addr, 1, 2, 0))
+		mpSame(t, "Pending(alice)", m.Pending(alice.addr), []*chain.Transaction{a0, a1}, nil)
+
+		// A peer's transaction the node's client submits too becomes
+		// local and ends what of its sender's chain may go: alice's 1
+		// and 5 went as one package (mean 3); once her 1 is local, her
+		// 5 alone may go, for a newcomer paying 6.
+		m = chain.NewMempool(p, chain.WithMaxTxs(2))
+		a0, a1 = alice.tx(p, carol.addr, 1, 1, 0), alice.tx(p, carol.addr, 1, 5, 1)
+		mpMustAdd(t, m, rich, a0, a1)
+		if err := m.Add(bob.tx(p, carol.addr, 1, 3, 0), rich); !errors.Is(err, chain.ErrMempoolFull) {
+			t.Fatalf("fee 3 against alice's package of mean 3: %v, want ErrMempoolFull", err)
+		}
+		if err := m.AddLocal(a0, rich); !errors.Is(err, chain.ErrTxInPool) {
+			t.Fatalf("AddLocal of a held transaction: %v, want ErrTxInPool", err)
+		}
+		mpMustAdd(t, m, rich, bob.tx(p, carol.addr, 1, 6, 0))
+		mpSame(t, "Pending(alice)", m.Pending(alice.addr), []*chain.Transaction{a0}, nil)
+	})
+
 	t.Run("byte limit", func(t *testing.T) {
 		m := chain.NewMempool(p, chain.WithMaxBytes(2*size+size/2))
 		a0, b0 := alice.tx(p, bob.addr, 1, 1, 0), bob.tx(p, alice.addr, 1, 2, 0)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,10 +91,13 @@ type server struct {
 	// follows no redirects.
 	client     *http.Client
 	eventConns *semaphore.Weighted // open /events streams
-	// listAnswers counts the list answers being written (maxListAnswers).
-	listAnswers *semaphore.Weighted
-	web         webConfig
-	listBytes   int // maxListBytes; smaller in tests
+	// listAnswers counts the list answers being written (maxListAnswers),
+	// listByClient those to each remote client (listClient).
+	listAnswers  *semaphore.Weighted
+	listMu       sync.Mutex
+	listByClient map[netip.Prefix]int
+	web          webConfig
+	listBytes    int // maxListBytes; smaller in tests
 }
 
 // authorized reports whether r may use a state-changing route.
@@ -113,9 +117,10 @@ func New(n Node, opts ...Option) http.Handler {
 			Timeout:       statusFetchTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		eventConns:  semaphore.NewWeighted(maxEventConns),
-		listAnswers: semaphore.NewWeighted(maxListAnswers),
-		listBytes:   maxListBytes,
+		eventConns:   semaphore.NewWeighted(maxEventConns),
+		listAnswers:  semaphore.NewWeighted(maxListAnswers),
+		listByClient: make(map[netip.Prefix]int),
+		listBytes:    maxListBytes,
 	}
 	for _, o := range opts {
 		o(s)

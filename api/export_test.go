@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -43,3 +44,29 @@ func SetListWriteTimeout(t testing.TB, d time.Duration) {
 	listWriteTimeout = d
 	t.Cleanup(func() { listWriteTimeout = old })
 }
+
+// HoldClientListAnswers takes n list-answer slots as n answers being
+// written to remote (a RemoteAddr) would, until release.
+func HoldClientListAnswers(h http.Handler, remote string, n int) (release func(), ok bool) {
+	s := h.(*handler).base.Value(baseKey{}).(*server)
+	r := &http.Request{RemoteAddr: remote}
+	var releases []func()
+	release = func() {
+		for _, f := range releases {
+			f()
+		}
+	}
+	for range n {
+		f, err := s.listSlot(httptest.NewRecorder(), r)
+		if err != nil {
+			release()
+			return nil, false
+		}
+		releases = append(releases, f)
+	}
+	return release, true
+}
+
+// MaxListAnswersPerClient is how many list answers are written at once
+// to one remote client.
+const MaxListAnswersPerClient = maxListAnswersPerClient

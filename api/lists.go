@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -38,6 +39,11 @@ const (
 	// many readers many times it. Past the bound a list is refused with
 	// 503 and Retry-After.
 	maxListAnswers = 8
+	// maxListAnswersPerClient bounds those written at once to one remote
+	// client (listClient), so that one slow reader cannot take every
+	// slot: a page open in a browser asks for two lists at most at a
+	// time.
+	maxListAnswersPerClient = 3
 	// listAnswerTime bounds one list answer, as the server's
 	// WriteTimeout does the others' (the per-write deadline replaces
 	// it).
@@ -49,20 +55,67 @@ const (
 // not at the answer's whole time. A variable for tests.
 var listWriteTimeout = 10 * time.Second
 
-// listSlot takes one of the maxListAnswers slots, or refuses the request;
-// release gives it back.
-func (s *server) listSlot(w http.ResponseWriter) (release func(), err error) {
+// listSlot takes one of the maxListAnswers slots for r, and one of its
+// client's maxListAnswersPerClient, or refuses the request; release gives
+// them back.
+func (s *server) listSlot(w http.ResponseWriter, r *http.Request) (release func(), err error) {
+	client, counted := listClient(r.RemoteAddr)
+	if counted {
+		s.listMu.Lock()
+		n := s.listByClient[client]
+		if n >= maxListAnswersPerClient {
+			s.listMu.Unlock()
+			w.Header().Set("Retry-After", "1")
+			return nil, errorf(EUNAVAILABLE, "too many list answers being written to %s (%d); try again", client, n)
+		}
+		s.listByClient[client] = n + 1
+		s.listMu.Unlock()
+	}
+	done := func() {
+		if !counted {
+			return
+		}
+		s.listMu.Lock()
+		if s.listByClient[client]--; s.listByClient[client] == 0 {
+			delete(s.listByClient, client)
+		}
+		s.listMu.Unlock()
+	}
 	if !s.listAnswers.TryAcquire(1) {
+		done()
 		w.Header().Set("Retry-After", "1")
 		return nil, errorf(EUNAVAILABLE, "too many list answers being written (%d); try again", maxListAnswers)
 	}
-	return func() { s.listAnswers.Release(1) }, nil
+	return func() { s.listAnswers.Release(1); done() }, nil
+}
+
+// listClient is the client a list answer to remote (a request's
+// RemoteAddr) counts against: its IPv4 address, or its IPv6 address's
+// /64, which one subscriber holds whole. Loopback clients are not
+// counted (counted false): they are this machine's own, a reverse proxy
+// among them, and they share one address; nor is an address the
+// listener did not give as IP and port.
+func listClient(remote string) (client netip.Prefix, counted bool) {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	a := ap.Addr().Unmap()
+	if a.IsLoopback() {
+		return netip.Prefix{}, false
+	}
+	bits := 32
+	if a.Is6() {
+		bits = 64
+	}
+	p, err := a.Prefix(bits)
+	return p, err == nil
 }
 
 // GET /chain[?from=I&limit=N]: main-chain blocks from height I, and the
 // whole main chain's length, so a client knows to page on.
 func (s *server) getChain(w http.ResponseWriter, r *http.Request) error {
-	release, err := s.listSlot(w)
+	release, err := s.listSlot(w, r)
 	if err != nil {
 		return err
 	}
@@ -90,7 +143,7 @@ func (s *server) getChain(w http.ResponseWriter, r *http.Request) error {
 // first page; "length" is the whole chain's).
 func (s *server) syncChain(w http.ResponseWriter, r *http.Request) error {
 	replaced := s.n.SyncNow(r.Context())
-	release, err := s.listSlot(w)
+	release, err := s.listSlot(w, r)
 	if err != nil {
 		// The sync ran: say so, as a retry would sync again.
 		return errorf(EUNAVAILABLE, "synced (chain replaced: %t), but too many list answers are being written to send the chain; GET /chain later", replaced)
@@ -211,7 +264,7 @@ func (s *server) writeChain(w http.ResponseWriter, r *http.Request, msg string, 
 // GET /mempool: the pending transactions in the order a block would take
 // them, up to maxListBytes of them; "count" is the whole mempool's.
 func (s *server) getMempool(w http.ResponseWriter, r *http.Request) error {
-	release, err := s.listSlot(w)
+	release, err := s.listSlot(w, r)
 	if err != nil {
 		return err
 	}

@@ -105,3 +105,54 @@ func TestStalledListReaderCutOff(t *testing.T) {
 		return api.ListAnswersIdle(h)
 	})
 }
+
+// TestListAnswersPerClient: one remote client (an IPv4 address, an IPv6
+// /64) gets at most api.MaxListAnswersPerClient list answers at once, so
+// a slow reader cannot take every slot from the others; loopback
+// clients, this machine's own, are not counted.
+func TestListAnswersPerClient(t *testing.T) {
+	n := newNode(t, chain.RegTest())
+	h := api.New(n, api.WithContext(context.Background()))
+	status := func(remote, path string) int {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+path, nil)
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusServiceUnavailable && rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("%s from %s: 503 without Retry-After", path, remote)
+		}
+		return rec.Code
+	}
+	tests := []struct {
+		name, holder, asker string
+		want                int
+	}{
+		{"same IPv4 address", "203.0.113.7:4000", "203.0.113.7:4001", http.StatusServiceUnavailable},
+		{"another IPv4 address", "203.0.113.7:4000", "203.0.113.8:4000", http.StatusOK},
+		{"same IPv6 /64", "[2001:db8:1:2::1]:4000", "[2001:db8:1:2:ffff::9]:4000", http.StatusServiceUnavailable},
+		{"another IPv6 /64", "[2001:db8:1:2::1]:4000", "[2001:db8:1:3::1]:4000", http.StatusOK},
+		{"IPv4 mapped in IPv6", "203.0.113.7:4000", "[::ffff:203.0.113.7]:4000", http.StatusServiceUnavailable},
+		{"loopback not counted", "127.0.0.1:4000", "127.0.0.1:4001", http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			release, ok := api.HoldClientListAnswers(h, tc.holder, api.MaxListAnswersPerClient)
+			if !ok {
+				t.Fatal("the client's slots are taken before any request")
+			}
+			for _, path := range []string{"/chain", "/mempool"} {
+				if got := status(tc.asker, path); got != tc.want {
+					t.Errorf("%s from %s while %s holds %d answers: %d, want %d", path, tc.asker, tc.holder, api.MaxListAnswersPerClient, got, tc.want)
+				}
+			}
+			release()
+			if got := status(tc.asker, "/chain"); got != http.StatusOK {
+				t.Errorf("/chain from %s once released: %d, want 200", tc.asker, got)
+			}
+			if !api.ListAnswersIdle(h) {
+				t.Error("a slot still taken after every answer ended")
+			}
+		})
+	}
+}

@@ -35,13 +35,20 @@ import (
 // holding one of e's parents. m.mu is held.
 func (m *Mempool) makeRoom(e *poolEntry) error {
 	var victims, spared []*poolEntry
+	var parents map[*poolEntry]bool // e.parents, looked up once per entry
+	if len(e.parents) > 0 {
+		parents = make(map[*poolEntry]bool, len(e.parents))
+		for _, p := range e.parents {
+			parents[p] = true
+		}
+	}
 	for m.fullFor(e) {
 		m.repackAll()
 		v := m.evictable.min()
 		if v == nil || v.local || !cheaperThan(v, e.tx.Fee) {
 			break
 		}
-		if m.p.Signed && m.spares(e, v) {
+		if m.p.Signed && m.spares(e, v, parents) {
 			m.evictable.remove(v)
 			spared = append(spared, v)
 			continue
@@ -69,16 +76,20 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 }
 
 // spares reports whether the package v begins may not make room for e:
-// it is e's sender's own, or it holds one of e's parents. A spared
-// package out of the heap may come back into it in the same search (an
-// eviction touched its sender), and is spared again. m.mu is held.
-func (m *Mempool) spares(e, v *poolEntry) bool {
+// it is e's sender's own, or it holds one of e's parents (the set
+// parents). A spared package out of the heap may come back into it in
+// the same search (an eviction touched its sender), and is spared
+// again. m.mu is held.
+func (m *Mempool) spares(e, v *poolEntry, parents map[*poolEntry]bool) bool {
 	if v.tx.Sender == e.tx.Sender {
 		return true
 	}
+	if len(parents) == 0 {
+		return false
+	}
 	q := m.bySender[v.tx.Sender]
 	for _, w := range q[slices.Index(q, v):] {
-		if slices.Contains(e.parents, w) {
+		if parents[w] {
 			return true
 		}
 	}

@@ -27,7 +27,7 @@ var ErrFeeBelowFloor = errors.New("fee below the network's floor")
 // and may pay at most MaxAmount, so a fee above MaxAmount minus the
 // reward makes every block holding the transaction invalid, on every
 // node. Such a transaction costs its sender nothing on the open network
-// and would be the last to be evicted (eviction takes the lowest fee), so
+// and would be the last to be evicted (eviction takes the lowest fees), so
 // it is refused rather than kept.
 var ErrFeeUnminable = errors.New("fee can never be mined")
 

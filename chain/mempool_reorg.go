@@ -38,8 +38,8 @@ import (
 // The returned transactions keep their places in the arrival order, and
 // those from disconnected come before all others (oldest block first, in
 // block order), since they were sent earlier. If the returned ones take the
-// pool over its limits, peers' evictable transactions go as in Add,
-// lowest fee first; local ones (AddLocal) never do, so the pool may stay
+// pool over its limits, peers' packages go as in Add, the lowest mean
+// fee first; local ones (AddLocal) never do, so the pool may stay
 // over its limits by local transactions until blocks take them (Add
 // refuses newcomers meanwhile). A returned
 // transaction counts as a peer's, unless it was this node's own (local)

@@ -204,6 +204,9 @@ func (r *pendingReader) Account(addr string) (Account, error) {
 // pending credits to the sender, oldest first, until they cover it, and
 // returns them: tx's parents. On error v is unchanged. m.mu is held.
 func (m *Mempool) admit(v *StateView, tx *Transaction) ([]*poolEntry, error) {
+	if err := m.recipientRoom(v, tx); err != nil {
+		return nil, err
+	}
 	err := v.ApplyTx(tx)
 	if err == nil || !errors.Is(err, ErrInsufficientFunds) {
 		return nil, err
@@ -239,6 +242,36 @@ func (m *Mempool) admit(v *StateView, tx *Transaction) ([]*poolEntry, error) {
 		return nil, aerr
 	}
 	return parents, nil
+}
+
+// recipientRoom refuses tx if its recipient's balance could not take
+// its amount on top of every pending payment to it: a block may hold
+// them all, whichever senders made them. v counts only tx's sender's
+// own pending payments (pendingReader), so without this two senders
+// could each pay a recipient near the limit what fits beside their own
+// payments, and Select would offer a template that does not apply.
+// Unless the recipient is that close to the limit it costs a sum's
+// lookup. m.mu is held.
+func (m *Mempool) recipientRoom(v *StateView, tx *Transaction) error {
+	r := tx.Recipient
+	all := m.credits[r].all
+	if r == tx.Sender || all == 0 || tx.Amount > MaxAmount {
+		return nil // nothing pending to it, or ApplyTx refuses tx anyway
+	}
+	a, err := v.Account(r) // its balance with what tx's sender's pending transactions pay it
+	if err != nil || a.Balance <= math.MaxInt64-int64(tx.Amount)-all {
+		return nil // ApplyTx reports a read's error
+	}
+	var paid int64
+	for _, e := range m.bySender[tx.Sender] {
+		if e.tx.Recipient == r {
+			paid += int64(e.tx.Amount)
+		}
+	}
+	if others := all - paid; a.Balance > math.MaxInt64-int64(tx.Amount)-others {
+		return ruleError(ErrBalanceOverflow, "recipient %s balance %d cannot take %d on top of the %d other senders' pending transactions pay it", r, a.Balance, tx.Amount, others)
+	}
+	return nil
 }
 
 // claimedCredit is the sum of the pending credits to addr that addr's

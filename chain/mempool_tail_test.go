@@ -219,6 +219,17 @@ func TestMempoolSenderTailScenarios(t *testing.T) {
 				return s.Tx(p, rich, 100, 0, 2), chain.ErrBalanceOverflow
 			},
 		},
+		{
+			// Another sender's pending payment to the recipient counts
+			// too: a block may hold both.
+			name: "two senders paying a recipient near the limit",
+			run: func(tw *twinPools) (*chain.Transaction, error) {
+				payer := testwallet.New("tail second payer")
+				tw.state = withChanges(tw.state, map[string]chain.Account{rich: {Balance: math.MaxInt64 - 150}, payer.Addr: {Balance: 1000}})
+				tw.add(payer.Tx(p, rich, 100, 0, 0))
+				return s.Tx(p, rich, 100, 0, 0), chain.ErrBalanceOverflow
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -38,6 +38,7 @@ var (
 	descWork      = desc("total_work", "Cumulative work of the main chain (approximate: a float64).")
 	descMempool   = desc("mempool_transactions", "Transactions waiting in the mempool.")
 	descQueued    = desc("mempool_queued_transactions", "Transactions held until their sender's earlier nonces arrive.")
+	descMinFee    = desc("mempool_min_fee", "The least fee per transaction the mempool takes now beside the minimum relay fee: raised when a full pool evicts, decaying after; 0 when not raised.")
 	descGossipIn  = desc("gossip_received_total", "Gossip messages from peers, by topic and verdict.", "topic", "result")
 	descGossipPub = desc("gossip_published_total", "Gossip messages this node published, by topic.", "topic")
 	descGossipOut = desc("gossip_sent_total", "Gossip message copies queued to peers (published or forwarded), by topic.", "topic")
@@ -63,7 +64,7 @@ var (
 type nodeCollector struct{ n Node }
 
 func (nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPeers, descHeight, descWork, descMempool, descQueued, descGossipIn, descGossipPub,
+	for _, d := range []*prometheus.Desc{descPeers, descHeight, descWork, descMempool, descQueued, descMinFee, descGossipIn, descGossipPub,
 		descGossipOut, descSync, descSyncBlk, descSyncSrv, descSyncing, descHashes, descHashRate, descMining, descEventSubs, descVerifies, descSigHits, descSigBatch, descSigFull,
 		descCompact, descCmpTxs, descCmpRecent, descBlockTxn} {
 		ch <- d
@@ -86,6 +87,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descMempool, float64(st.Status.Mempool))
 	gauge(descQueued, float64(st.Queued))
+	gauge(descMinFee, float64(st.Status.MempoolMinFee))
 	for _, t := range []struct {
 		name string
 		s    struct{ In, Accepted, Rejected, Ignored, Published, Sent uint64 }

@@ -376,6 +376,7 @@ func TestMetrics(t *testing.T) {
 		"gossipchain_peers 0\n",
 		"gossipchain_mempool_transactions 0\n",
 		"gossipchain_mempool_queued_transactions 0\n",
+		"gossipchain_mempool_min_fee 0\n",
 		`gossipchain_gossip_published_total{topic="block"} 2` + "\n",
 		`gossipchain_gossip_received_total{result="rejected",topic="tx"} 0` + "\n",
 		`gossipchain_sync_downloads_total{result="started"} 0` + "\n",

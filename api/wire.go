@@ -39,6 +39,12 @@ type Status struct {
 	// up per transaction; 0 on the open network. A client that signs its
 	// own transfers pays at least chain.FeeRate(MinRelayFee).Fee(size).
 	MinRelayFee uint64 `json:"min_relay_fee"`
+	// MempoolMinFee is the least fee per transaction the mempool takes
+	// now whatever the size, when a full pool has evicted transactions
+	// paying less than that on average: it halves every 10 minutes once
+	// a block has come (faster while the pool is emptier); 0 when not
+	// raised. A client pays the larger of it and min_relay_fee's fee.
+	MempoolMinFee uint64 `json:"mempool_min_fee"`
 	// Reachability is what AutoNAT last found of the node from outside:
 	// "public", "private" or "unknown".
 	Reachability string `json:"reachability"`
@@ -60,7 +66,7 @@ func statusOf(st node.Status) Status {
 		PeerID: st.PeerID, Addrs: addrs, Network: st.Network, NetworkID: st.NetworkID,
 		Height: st.Height, Tip: st.Tip, TotalWork: st.TotalWork, Peers: st.Peers,
 		Mempool: st.Mempool, Wallet: st.Wallet, Mining: st.Mining, HashRate: st.HashRate, Syncing: st.Syncing,
-		MinRelayFee: uint64(st.MinRelayFee), Reachability: st.Reachability, Announced: announced,
+		MinRelayFee: uint64(st.MinRelayFee), MempoolMinFee: st.MempoolMinFee, Reachability: st.Reachability, Announced: announced,
 	}
 }
 

@@ -208,3 +208,7 @@ func PackagesMatch(m *Mempool) error {
 	}
 	return nil
 }
+
+// RollingHalfLife is the rolling minimum's half-life in a pool at
+// least half full.
+var RollingHalfLife = rollingHalfLife

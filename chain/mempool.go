@@ -166,6 +166,8 @@ type Mempool struct {
 	tails map[string]*senderTail
 	// queue holds the transactions waiting for an earlier nonce.
 	queue txQueue
+	// rolling is the minimum fee raised by evictions (mempool_rolling.go).
+	rolling rollingMin
 	// minedLocal: this node's own transactions that left in a block.
 	minedLocal minedLocal
 }

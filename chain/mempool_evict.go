@@ -35,6 +35,7 @@ import (
 // holding one of e's parents. m.mu is held.
 func (m *Mempool) makeRoom(e *poolEntry) error {
 	var victims, spared []*poolEntry
+	var raise uint64                // the rolling minimum the evictions call for
 	var parents map[*poolEntry]bool // e.parents, looked up once per entry
 	if len(e.parents) > 0 {
 		parents = make(map[*poolEntry]bool, len(e.parents))
@@ -53,9 +54,13 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 			spared = append(spared, v)
 			continue
 		}
+		raise = max(raise, above(v))
 		victims = m.evictPackage(v, victims)
 	}
 	full := m.fullFor(e)
+	if !full {
+		m.raiseRolling(raise)
+	}
 	if full {
 		// Put the victims back, last evicted first, so each goes back
 		// onto the end of its sender's chain and each parent is back
@@ -127,9 +132,13 @@ func (m *Mempool) shrink() {
 		if v == nil || v.local {
 			return
 		}
+		m.raiseRolling(above(v))
 		m.evictPackage(v, nil)
 	}
 }
+
+// above is the least fee above the mean of the package v begins.
+func above(v *poolEntry) uint64 { return v.pkgFee/v.pkgN + 1 }
 
 // fullFor reports whether adding e would break a limit. m.mu is held.
 func (m *Mempool) fullFor(e *poolEntry) bool {

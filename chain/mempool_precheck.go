@@ -31,6 +31,11 @@ func (m *Mempool) precheck(tx *Transaction, id Hash, admitted time.Time, local b
 	if err := m.CheckFee(tx); err != nil {
 		return time.Time{}, err
 	}
+	// A held transaction the node's client submits again is adopted
+	// (alreadyHeld), whatever the minimum since it came.
+	if err := m.checkRolling(tx); err != nil && !(local && m.Has(id)) {
+		return time.Time{}, err
+	}
 	return m.admissionTime(id, admitted)
 }
 

@@ -111,6 +111,9 @@ func (m *Mempool) reorg(disconnected, connected []*Block, ch *Change, state Acco
 	state = &onceReader{base: state, read: make(map[string]Account)}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if len(connected) > 0 {
+		m.blockCame()
+	}
 	for _, e := range back {
 		old, held := m.byID[e.id]
 		e.local = m.minedLocal.take(e.id) || held && old.local

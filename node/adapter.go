@@ -55,8 +55,9 @@ func (a chainAdapter) AddTxs(txs []*chain.Transaction, ids []chain.Hash) []error
 }
 
 // MinFee makes the adapter a p2p.FeeFloor: gossip refuses a fee below the
-// mempool's minimum before decoding the transaction.
-func (a chainAdapter) MinFee(size int) uint64 { return a.n.mempool.MinFee(size) }
+// mempool's minimum now (its rolling minimum included) before decoding
+// the transaction.
+func (a chainAdapter) MinFee(size int) uint64 { return a.n.mempool.MinFeeNow(size) }
 func (a chainAdapter) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) {
 	a.n.mempool.Range(f)
 }

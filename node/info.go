@@ -65,6 +65,10 @@ type Status struct {
 	// encoding the mempool takes (zero on the open network): a client
 	// signing a transfer pays MinRelayFee.Fee(size) at least.
 	MinRelayFee chain.FeeRate
+	// MempoolMinFee is the least fee per transaction the mempool takes
+	// now beside MinRelayFee: raised when a full pool evicts, decaying
+	// after (chain.Mempool.RollingMinFee); zero when not raised.
+	MempoolMinFee uint64
 }
 
 // Status returns the node's summary. Before Start it has no peer ID or
@@ -84,8 +88,9 @@ func (n *Node) Status() Status {
 		Addrs:     []string{},
 		Announced: []string{},
 
-		Reachability: "unknown",
-		MinRelayFee:  n.mempool.MinRelayFee(),
+		Reachability:  "unknown",
+		MinRelayFee:   n.mempool.MinRelayFee(),
+		MempoolMinFee: n.mempool.RollingMinFee(),
 	}
 	if n.host != nil {
 		st.PeerID = n.host.ID().String()

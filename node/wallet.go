@@ -31,8 +31,9 @@ func newWallet(params *chain.Params, key ed25519.PrivateKey, in *intake) *wallet
 }
 
 // send signs a transfer from the wallet with its next nonce (after its
-// pending transactions) and submits it. A zero fee is the mempool's
-// minimum for the transfer's size: callers that name no fee (the classic
+// pending transactions) and submits it. A zero fee is the least the
+// mempool takes now for the transfer's size (its minimum relay fee, or
+// its rolling minimum after evictions if higher): callers that name no fee (the classic
 // client's POST /create-transaction, `gossipchain send` without --fee)
 // must not be refused for it, and paying more than the minimum is a
 // choice they can make by naming one.
@@ -45,7 +46,7 @@ func (w *wallet) send(ctx context.Context, to string, amount, fee uint64) (*chai
 	}
 	tx := &chain.Transaction{Version: chain.TxVersion, Sender: w.address, Recipient: to, Amount: amount, Fee: fee, Nonce: nonce}
 	if fee == 0 {
-		tx.Fee = w.intake.mempool.MinFee(chain.SignedSize(w.params, tx))
+		tx.Fee = w.intake.mempool.MinFeeNow(chain.SignedSize(w.params, tx))
 	}
 	if w.params.Signed {
 		tx.Sign(w.params.NetworkID(), w.key)

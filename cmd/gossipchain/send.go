@@ -38,9 +38,10 @@ func runSend(ctx context.Context, o sendOptions, stdout io.Writer) error {
 	from := walletAddress(key)
 	tx := &chain.Transaction{Version: chain.TxVersion, Sender: from, Recipient: o.To, Amount: o.Amount, Fee: o.Fee}
 	if o.Fee == 0 {
-		// No --fee: the least the node takes for this transfer's size,
-		// as the node pays for its own wallet's transfers.
-		tx.Fee = chain.FeeRate(st.MinRelayFee).Fee(chain.SignedSize(o.Params, tx))
+		// No --fee: the least the node takes now for this transfer's
+		// size (its rolling minimum, if a full pool raised it), as the
+		// node pays for its own wallet's transfers.
+		tx.Fee = max(chain.FeeRate(st.MinRelayFee).Fee(chain.SignedSize(o.Params, tx)), st.MempoolMinFee)
 		if tx.Fee > chain.MaxAmount-tx.Amount {
 			return fmt.Errorf("the node at %s asks a fee of %d, too much with --amount %d", c.URL(), tx.Fee, tx.Amount)
 		}

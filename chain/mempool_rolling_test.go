@@ -1,0 +1,87 @@
+package chain_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+)
+
+// TestMempoolRollingMinimum: a full pool that evicts a package takes no
+// newcomer paying less than the package's mean until the minimum
+// decays. Before it, one transaction that beat a chain's mean freed the
+// whole chain's places, and the cheapest transactions around took them
+// back at once: alice's 64 transfers paying 10 to 73 (2,656 in all) gave
+// way to bob's one paying 42, and carol's 63 paying 1 each filled the
+// pool again for 63 coins (here bob's first transaction, paying 1, holds
+// one place and alice's chain 63). The minimum does not fall before a block
+// comes; after one it halves every half-life, faster while the pool is
+// emptier, and it is dropped below one coin.
+func TestMempoolRollingMinimum(t *testing.T) {
+	p := chain.RegTest()
+	alice, bob, carol := newMPKey(61), newMPKey(62), newMPKey(63)
+	state := mpState{alice.addr: {Balance: 1 << 20}, bob.addr: {Balance: 1 << 20}, carol.addr: {Balance: 1 << 20}}
+	now := time.Unix(1_800_000_000, 0)
+	m := chain.NewMempool(p, chain.WithMaxTxs(64), chain.WithMempoolClock(func() time.Time { return now }))
+	b0 := bob.tx(p, carol.addr, 1, 1, 0)
+	mpMustAdd(t, m, state, b0)
+	for n := range uint64(63) {
+		mpMustAdd(t, m, state, alice.tx(p, carol.addr, 1, 10+n, n))
+	}
+	if got := m.RollingMinFee(); got != 0 {
+		t.Fatalf("rolling minimum %d before any eviction, want 0", got)
+	}
+	// Alice's mean is 2,583/63 = 41; bob's own first is spared.
+	mpMustAdd(t, m, state, bob.tx(p, carol.addr, 1, 42, 1))
+	if m.Len() != 2 {
+		t.Fatalf("after bob's second transaction %d pending, want alice's 63 evicted", m.Len())
+	}
+	if got := m.RollingMinFee(); got != 42 {
+		t.Fatalf("rolling minimum %d after evicting a package of mean 41, want 42", got)
+	}
+	err := m.Add(carol.tx(p, bob.addr, 1, 41, 0), state)
+	if !errors.Is(err, chain.ErrMempoolFull) || !strings.Contains(err.Error(), "minimum of 42") {
+		t.Fatalf("fee 41 under a minimum of 42: %v, want ErrMempoolFull naming the minimum", err)
+	}
+	if size := alice.tx(p, carol.addr, 1, 1, 0).EncodedSize(); m.MinFeeNow(size) != 42 {
+		t.Fatalf("MinFeeNow %d, want the rolling minimum 42", m.MinFeeNow(size))
+	}
+	mpMustAdd(t, m, state, carol.tx(p, bob.addr, 1, 42, 0))
+	// The node's client submitting a held transaction again has it
+	// adopted as its own, whatever the minimum since it came.
+	if err := m.AddLocal(b0, state); !errors.Is(err, chain.ErrTxInPool) || !m.IsLocal(b0.ID()) {
+		t.Fatalf("bob's first (fee 1) submitted by the client: %v, local %v; want ErrTxInPool and adopted", err, m.IsLocal(b0.ID()))
+	}
+
+	now = now.Add(time.Hour)
+	if got := m.RollingMinFee(); got != 42 {
+		t.Fatalf("rolling minimum %d an hour later with no block, want 42 still", got)
+	}
+	blk := mpBlock(p, 1, bob.addr)
+	tip := mpConnect(t, p, state, blk)
+	m.Reorg(nil, []*chain.Block{blk}, tip)
+	// Three of 64 places taken: under a quarter full, a quarter of the
+	// half-life halves it.
+	now = now.Add(chain.RollingHalfLife / 4)
+	if got := m.RollingMinFee(); got != 21 {
+		t.Fatalf("rolling minimum %d a quarter half-life after a block, the pool nearly empty, want 21", got)
+	}
+	now = now.Add(2 * chain.RollingHalfLife)
+	if got := m.RollingMinFee(); got != 0 {
+		t.Fatalf("rolling minimum %d after eight more halvings, want it dropped", got)
+	}
+	mpMustAdd(t, m, tip, carol.tx(p, bob.addr, 1, 1, 1))
+}
+
+// TestMempoolRollingMinimumOpenNet: fees on the open network are not
+// backed by balances, so evictions raise no minimum there.
+func TestMempoolRollingMinimumOpenNet(t *testing.T) {
+	m := chain.NewMempool(chain.OpenNet(), chain.WithMaxTxs(1))
+	mpMustAdd(t, m, mpState{}, mpOpenTx("a", "b", 1, 1, 0))
+	mpMustAdd(t, m, mpState{}, mpOpenTx("c", "d", 1, 50, 0))
+	if got := m.RollingMinFee(); got != 0 {
+		t.Fatalf("rolling minimum %d on the open network, want 0", got)
+	}
+}

@@ -91,7 +91,8 @@ func (s *server) listSlot(w http.ResponseWriter, r *http.Request) (release func(
 
 // listClient is the client a list answer to remote (a request's
 // RemoteAddr) counts against: its IPv4 address, or its IPv6 address's
-// /64, which one subscriber holds whole. Loopback clients are not
+// /64, which one subscriber holds whole, unless link-local (every host
+// on a link shares fe80::/64: the address itself). Loopback clients are not
 // counted (counted false): they are this machine's own, a reverse proxy
 // among them, and they share one address; nor is an address the
 // listener did not give as IP and port.
@@ -104,11 +105,11 @@ func listClient(remote string) (client netip.Prefix, counted bool) {
 	if a.IsLoopback() {
 		return netip.Prefix{}, false
 	}
-	bits := 32
-	if a.Is6() {
+	bits := a.BitLen()
+	if a.Is6() && !a.IsLinkLocalUnicast() {
 		bits = 64
 	}
-	p, err := a.Prefix(bits)
+	p, err := a.WithZone("").Prefix(bits)
 	return p, err == nil
 }
 

@@ -134,6 +134,8 @@ func TestListAnswersPerClient(t *testing.T) {
 		{"another IPv6 /64", "[2001:db8:1:2::1]:4000", "[2001:db8:1:3::1]:4000", http.StatusOK},
 		{"IPv4 mapped in IPv6", "203.0.113.7:4000", "[::ffff:203.0.113.7]:4000", http.StatusServiceUnavailable},
 		{"loopback not counted", "127.0.0.1:4000", "127.0.0.1:4001", http.StatusOK},
+		{"another link-local host", "[fe80::1%eth0]:4000", "[fe80::2%eth0]:4000", http.StatusOK},
+		{"same link-local host", "[fe80::1%eth0]:4000", "[fe80::1%eth0]:4001", http.StatusServiceUnavailable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

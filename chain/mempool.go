@@ -281,7 +281,8 @@ func (m *Mempool) reset() {
 //  2. a transaction already pending or queued: ErrTxInPool;
 //  3. the fee: one no block can carry (ErrFeeUnminable), on signed
 //     networks one below the minimum relay fee for the transaction's
-//     size (ErrFeeTooLow);
+//     size, or below the rolling minimum after evictions unless it is
+//     held already and the node's client submits it (ErrFeeTooLow);
 //  4. CheckTxSanity: version, names, amounts, key and signature;
 //  5. on networks without nonces, a transaction the main chain already
 //     holds (ErrTxMined, with WithMinedCheck);

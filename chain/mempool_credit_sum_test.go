@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -28,7 +29,10 @@ func TestMempoolCreditSums(t *testing.T) {
 			keys[i] = newMPKey(byte(100 + i))
 			base[keys[i].addr] = chain.Account{Balance: int64(r.IntN(200))}
 		}
-		m := chain.NewMempool(p, chain.WithMaxTxs(9), chain.WithMaxPerSender(5))
+		// Each block moves the clock on by a half-life of the rolling
+		// minimum, so that evictions go on through the run.
+		now := time.Unix(1_800_000_000, 0)
+		m := chain.NewMempool(p, chain.WithMaxTxs(9), chain.WithMaxPerSender(5), chain.WithMempoolClock(func() time.Time { return now }))
 		states := []chain.AccountReader{base}
 		var blocks []*chain.Block
 		state := func() chain.AccountReader { return states[len(states)-1] }
@@ -51,6 +55,7 @@ func TestMempoolCreditSums(t *testing.T) {
 				b := mpBlock(p, uint64(len(blocks)+1), keys[0].addr, m.Select(1+r.IntN(4), 1<<20)...)
 				ns := mpConnect(t, p, state(), b)
 				states, blocks = append(states, ns), append(blocks, b)
+				now = now.Add(chain.RollingHalfLife)
 				m.Reorg(nil, []*chain.Block{b}, ns)
 				op = "mine"
 			default:

@@ -132,8 +132,7 @@ func (m *Mempool) shrink() {
 		if v == nil || v.local {
 			return
 		}
-		m.raiseRolling(above(v))
-		m.evictPackage(v, nil)
+		m.evictPackage(v, nil) // raises no rolling minimum (mempool_rolling.go)
 	}
 }
 

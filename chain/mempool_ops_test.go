@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
 )
@@ -76,7 +77,10 @@ func testMempoolRandomOps(t *testing.T, seed uint64) {
 	}
 	tip = genesis
 	const maxTxs = 12
-	m := chain.NewMempool(p, chain.WithMaxTxs(maxTxs))
+	// Each block moves the clock on by a half-life of the rolling
+	// minimum, so that evictions' minimums fall again as on a node.
+	now := time.Unix(1_800_000_000, 0)
+	m := chain.NewMempool(p, chain.WithMaxTxs(maxTxs), chain.WithMempoolClock(func() time.Time { return now }))
 	height := uint64(0)
 	outcomes := map[string]int{}
 
@@ -127,9 +131,12 @@ func testMempoolRandomOps(t *testing.T, seed uint64) {
 				if m.Len() == before {
 					outcomes["accepted by eviction"]++
 				}
-			case errors.Is(err, chain.ErrMempoolFull), errors.Is(err, chain.ErrBadNonce), errors.Is(err, chain.ErrInsufficientFunds):
+			case errors.Is(err, chain.ErrMempoolFull), errors.Is(err, chain.ErrBadNonce), errors.Is(err, chain.ErrInsufficientFunds),
+				errors.Is(err, chain.ErrFeeTooLow): // under the rolling minimum after an eviction
 				if errors.Is(err, chain.ErrTxQueued) {
 					outcomes["queued"]++
+				} else if errors.Is(err, chain.ErrFeeTooLow) {
+					outcomes["under the rolling minimum"]++
 				} else if c := chain.CodeOf(err); c != 0 {
 					outcomes[c.String()]++
 				} else {
@@ -142,6 +149,7 @@ func testMempoolRandomOps(t *testing.T, seed uint64) {
 				t.Fatalf("step %d: unexpected error %v", step, err)
 			}
 		default: // mine a block from the pool, then maybe take it back
+			now = now.Add(chain.RollingHalfLife)
 			beforeTxs, queuedBefore := m.Txs(), m.Queued()
 			included := m.Select(1+rng.IntN(4), chain.MaxBlockSize)
 			height++

@@ -11,7 +11,8 @@ import (
 
 // Precheck runs the admission checks that read only the transaction,
 // in protocol.md 11.1's order (steps 1 to 3: a coinbase, an id already
-// held, unless local, the fee, an admission time past the pending TTL),
+// held, unless local, the fee against the minimum relay fee and the
+// rolling minimum, an admission time past the pending TTL),
 // so that a caller verifying the signature first (the node's intake)
 // spends no verification on a transaction these refuse. id is tx.ID(),
 // as for AddIDSince; admitted is AddIDSince's too.

@@ -17,7 +17,11 @@ import (
 // replaced by the cheapest transactions around. Bitcoin Core keeps a
 // rolling minimum fee for the same reason, and this follows it: raised
 // to the evicted package's rate, halving over a half-life once a block
-// has come, faster while the pool is emptier (protocol.md §11.2.2).
+// has come, faster while the pool is emptier (protocol.md §11.2.2). Only
+// a newcomer's eviction raises it: a reorganisation that returns more
+// than fits (shrink) evicts what nobody paid to displace, and raising
+// the minimum for it would turn away, for minutes, the very fees the
+// evicted paid.
 
 // rollingHalfLife is the rolling minimum's half-life while the pool is
 // at least half full; below half it is half that, below a quarter a
@@ -110,15 +114,17 @@ func (m *Mempool) MinFeeNow(size int) uint64 {
 
 // checkRolling refuses a fee below the rolling minimum. It runs before
 // the signature is verified: such a transaction cannot enter now
-// whatever its signature. It is ErrMempoolFull (not now, not a fault: the
-// minimum is this pool's state), which a relaying peer is not blamed for.
+// whatever its signature. It is ErrFeeTooLow (this node's policy, not a
+// fault of whoever relayed it): the same transaction offered again soon
+// is refused again (the minimum does not fall before a block comes, and
+// then over minutes), while a higher fee goes at once.
 func (m *Mempool) checkRolling(tx *Transaction) error {
 	if !m.p.Signed {
 		return nil
 	}
 	if min := m.RollingMinFee(); tx.Fee < min {
-		return fmt.Errorf("%w: fee %d below the pool's minimum of %d for now (it evicted transactions paying less than that on average; the minimum halves every %s once a block comes)",
-			ErrMempoolFull, tx.Fee, min, rollingHalfLife)
+		return fmt.Errorf("%w: fee %d, the mempool asks at least %d now (it was full and evicted transactions paying less than that on average; the minimum halves every %s once a block has come)",
+			ErrFeeTooLow, tx.Fee, min, rollingHalfLife)
 	}
 	return nil
 }

@@ -42,8 +42,8 @@ func TestMempoolRollingMinimum(t *testing.T) {
 		t.Fatalf("rolling minimum %d after evicting a package of mean 41, want 42", got)
 	}
 	err := m.Add(carol.tx(p, bob.addr, 1, 41, 0), state)
-	if !errors.Is(err, chain.ErrMempoolFull) || !strings.Contains(err.Error(), "minimum of 42") {
-		t.Fatalf("fee 41 under a minimum of 42: %v, want ErrMempoolFull naming the minimum", err)
+	if !errors.Is(err, chain.ErrFeeTooLow) || errors.Is(err, chain.ErrFeeBelowFloor) || !strings.Contains(err.Error(), "at least 42") {
+		t.Fatalf("fee 41 under a minimum of 42: %v, want ErrFeeTooLow alone (policy) naming the minimum", err)
 	}
 	if size := alice.tx(p, carol.addr, 1, 1, 0).EncodedSize(); m.MinFeeNow(size) != 42 {
 		t.Fatalf("MinFeeNow %d, want the rolling minimum 42", m.MinFeeNow(size))
@@ -83,5 +83,26 @@ func TestMempoolRollingMinimumOpenNet(t *testing.T) {
 	mpMustAdd(t, m, mpState{}, mpOpenTx("c", "d", 1, 50, 0))
 	if got := m.RollingMinFee(); got != 0 {
 		t.Fatalf("rolling minimum %d on the open network, want 0", got)
+	}
+}
+
+// TestMempoolRollingMinimumNotFromReorg: a reorganisation that returns
+// more than fits evicts, but raises no minimum: nobody paid to displace
+// what it evicts.
+func TestMempoolRollingMinimumNotFromReorg(t *testing.T) {
+	p := chain.RegTest()
+	alice, bob, carol, dave := newMPKey(71), newMPKey(72), newMPKey(73), newMPKey(74)
+	state := mpState{alice.addr: {Balance: 1000}, bob.addr: {Balance: 1000}, carol.addr: {Balance: 1000}, dave.addr: {Balance: 1000}}
+	m := chain.NewMempool(p, chain.WithMaxTxs(2))
+	mpMustAdd(t, m, state, alice.tx(p, dave.addr, 1, 5, 0), bob.tx(p, dave.addr, 1, 6, 0))
+	blk := mpBlock(p, 1, dave.addr, m.Select(2, chain.MaxBlockSize)...)
+	m.Reorg(nil, []*chain.Block{blk}, mpConnect(t, p, state, blk))
+	mpMustAdd(t, m, mpConnect(t, p, state, blk), carol.tx(p, dave.addr, 1, 7, 0), dave.tx(p, carol.addr, 1, 8, 0))
+	m.Reorg([]*chain.Block{blk}, nil, state) // four back for two places
+	if m.Len() != 2 {
+		t.Fatalf("after the reorganisation %d pending, want the pool's 2", m.Len())
+	}
+	if got := m.RollingMinFee(); got != 0 {
+		t.Fatalf("rolling minimum %d after a reorganisation's evictions, want 0", got)
 	}
 }

@@ -55,9 +55,12 @@ func (a chainAdapter) AddTxs(txs []*chain.Transaction, ids []chain.Hash) []error
 }
 
 // MinFee makes the adapter a p2p.FeeFloor: gossip refuses a fee below the
-// mempool's minimum now (its rolling minimum included) before decoding
-// the transaction.
-func (a chainAdapter) MinFee(size int) uint64 { return a.n.mempool.MinFeeNow(size) }
+// mempool's minimum relay fee before decoding the transaction. Not its
+// rolling minimum: a transaction refused for that is still decoded, to
+// be kept among the recent ones a compact block is rebuilt from (a full
+// pool is when those matter), and is refused by the pool's precheck,
+// before its signature is verified.
+func (a chainAdapter) MinFee(size int) uint64 { return a.n.mempool.MinFee(size) }
 func (a chainAdapter) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) {
 	a.n.mempool.Range(f)
 }

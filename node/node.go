@@ -287,8 +287,10 @@ func (n *Node) SubmitTx(ctx context.Context, tx *chain.Transaction) error {
 
 // Send signs a transfer from the node's wallet with the wallet's next
 // nonce (after its pending transactions) and submits it. A fee of zero
-// means the node picks it: the mempool's minimum for the transfer's size
-// (MinFee), so the transfer is admitted and the recipient gets amount.
+// means the node picks it: the least the mempool takes now for the
+// transfer's size (MinFeeNow: its minimum relay fee, or its rolling
+// minimum if higher), so the transfer is admitted and the recipient gets
+// amount.
 func (n *Node) Send(ctx context.Context, to string, amount, fee uint64) (*chain.Transaction, error) {
 	return n.wallet.send(ctx, to, amount, fee)
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync/atomic"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -263,13 +262,6 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 			return nil, nil, false, err
 		case errors.Is(cut(err), errElsewhere):
 			return nil, nil, false, errElsewhere
-		case errors.Is(err, network.ErrResourceLimitExceeded):
-			// This node has no room for the answer (the resource
-			// manager refused its reservation or its stream): the whole
-			// block, larger, would be read without one. The block
-			// comes by the sync instead, whose reads are bounded by
-			// its window.
-			return nil, nil, false, errUnavailable{err}
 		default:
 			g.log.Debug("missing transactions not served", "peer", from, "hash", h.Short(), "reason", err)
 			b, _, faithful, err := g.fetchWhole(ctx, from, c)

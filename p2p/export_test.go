@@ -97,6 +97,3 @@ func (g *Gossip) CheckBlock(ctx context.Context, from peer.ID, data []byte) (pub
 // WithMaxSyncHeaders sets the headers a download checks before one run
 // beats our tip, for tests of the bound.
 func WithMaxSyncHeaders(n int) SyncOption { return func(s *Syncer) { s.maxHeaders = n } }
-
-// BlockTxnService names the blocktxn streams to the resource manager.
-const BlockTxnService = blockTxnService

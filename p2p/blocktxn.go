@@ -157,19 +157,23 @@ func (g *Gossip) requestTxns(ctx context.Context, p peer.ID, h chain.Hash, index
 	if dl, ok := ctx.Deadline(); ok {
 		_ = st.SetDeadline(dl)
 	}
-	// The answer, up to half a megabyte read whole, is reserved before
-	// it is asked for, as the server reserves it before writing it: under
-	// the service's name, so the resource manager sees what the waits on
-	// senders (two at a time) hold.
+	// The answer, read whole, is reserved before it is asked for, as the
+	// server reserves it before writing it: under the service's name, so
+	// the resource manager sees what the waits on senders (two at a time)
+	// hold. As much as the transactions asked for can take, not the
+	// largest answer (half a megabyte): a 1 KiB block missing one
+	// transaction held that much, and under memory pressure was refused
+	// for it.
 	if err := st.Scope().SetService(blockTxnService); err != nil {
 		_ = st.Reset()
 		return nil, fmt.Errorf("blocktxn stream: %w", err)
 	}
-	if err := st.Scope().ReserveMemory(protocol.MaxBlockTxnResponseSize, network.ReservationPriorityAlways); err != nil {
+	bound := protocol.BlockTxnAnswerBound(len(indexes))
+	if err := st.Scope().ReserveMemory(bound, network.ReservationPriorityAlways); err != nil {
 		_ = st.Reset()
 		return nil, fmt.Errorf("reserve blocktxn answer: %w", err)
 	}
-	defer st.Scope().ReleaseMemory(protocol.MaxBlockTxnResponseSize)
+	defer st.Scope().ReleaseMemory(bound)
 	req := &protocol.BlockTxnRequest{Block: h, Indexes: indexes}
 	if _, err := st.Write(req.Encode()); err != nil {
 		_ = st.Reset()
@@ -179,7 +183,7 @@ func (g *Gossip) requestTxns(ctx context.Context, p peer.ID, h chain.Hash, index
 		_ = st.Reset()
 		return nil, fmt.Errorf("close write: %w", err)
 	}
-	data, err := protocol.ReadToEnd(st, protocol.MaxBlockTxnResponseSize)
+	data, err := protocol.ReadToEnd(st, bound)
 	if err != nil {
 		_ = st.Reset()
 		if ctx.Err() != nil {

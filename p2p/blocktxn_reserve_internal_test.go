@@ -18,8 +18,9 @@ import (
 )
 
 // TestBlockTxnAnswerReadReserved: the asker of a blocktxn request
-// reserves the largest answer with the resource manager, under the
-// blocktxn service, while it reads it, and releases it when the read
+// reserves with the resource manager, under the blocktxn service, the
+// largest answer the transactions it asks for can make (not the largest
+// answer of all: half a megabyte for one transaction), while it reads it, and releases it when the read
 // ends, here with a peer that sends one byte and then nothing until it
 // resets the stream.
 func TestBlockTxnAnswerReadReserved(t *testing.T) {
@@ -63,8 +64,12 @@ func TestBlockTxnAnswerReadReserved(t *testing.T) {
 		done <- err
 	}()
 	testutil.Eventually(t, 10*time.Second, "the answer reserved while it is read", func() bool {
-		return reserved() >= protocol.MaxBlockTxnResponseSize
+		return reserved() >= int64(protocol.BlockTxnAnswerBound(1))
 	})
+	// As much as one transaction's answer takes, not the largest answer.
+	if r := reserved(); r >= protocol.MaxBlockTxnResponseSize {
+		t.Fatalf("%d bytes reserved for an answer of one transaction, at most %d", r, protocol.BlockTxnAnswerBound(1))
+	}
 	let()
 	if err := <-done; err == nil || errors.Is(err, errNotServed) {
 		t.Fatalf("a reset answer read as %v, want a read error", err)

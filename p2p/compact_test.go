@@ -314,6 +314,7 @@ func TestCompactHostileAnswers(t *testing.T) {
 		{"other transactions", func([]byte) []byte { return respond(payments[0], other, payments[2]) }, true},
 		{"garbage", func([]byte) []byte { return garbage(5, 300) }, true},
 		{"too large", func([]byte) []byte { return make([]byte, protocol.MaxBlockTxnResponseSize+1) }, true},
+		{"longer than what was asked can take", func([]byte) []byte { return make([]byte, protocol.BlockTxnAnswerBound(len(payments))+1) }, true},
 		{"fewer than asked", func([]byte) []byte { return respond(payments[0]) }, true},
 		{"no answer", func([]byte) []byte { return nil }, false},
 	}

@@ -137,6 +137,21 @@ func DecodeBlockTxnResponse(b []byte, req *BlockTxnRequest) (*BlockTxnResponse, 
 	return r, nil
 }
 
+// BlockTxnAnswerBound is the most bytes an answer to a request for n
+// transactions may hold: the block hash, the count, and n transactions
+// of at most chain.MaxTxSize each, within MaxBlockTxnResponseSize. An
+// asker reserves and reads no more: a longer answer cannot be a right
+// one.
+func BlockTxnAnswerBound(n int) int {
+	if n <= 0 {
+		return chain.HashSize + binary.MaxVarintLen16
+	}
+	if n >= (MaxBlockTxnResponseSize-chain.HashSize-binary.MaxVarintLen16)/chain.MaxTxSize {
+		return MaxBlockTxnResponseSize
+	}
+	return chain.HashSize + binary.MaxVarintLen16 + n*chain.MaxTxSize
+}
+
 // ReadToEnd reads what a peer writes until it closes its side of the
 // stream, refusing more than limit bytes. The buffer grows only as bytes
 // arrive. A message over the limit wraps ErrBadMessage and

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -261,4 +262,19 @@ func FuzzDecodeBlockTxn(f *testing.F) {
 			t.Fatal("re-encoding changed the response")
 		}
 	})
+}
+
+// TestBlockTxnAnswerBound: a right answer for n transactions of the
+// largest size fits the bound, and the bound never passes the largest
+// answer of all.
+func TestBlockTxnAnswerBound(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 100, 2000, chain.MaxBlockTxs - 1, chain.MaxBlockTxs} {
+		b := BlockTxnAnswerBound(n)
+		if b > MaxBlockTxnResponseSize {
+			t.Errorf("bound for %d: %d, over the largest answer %d", n, b, MaxBlockTxnResponseSize)
+		}
+		if need := chain.HashSize + binary.MaxVarintLen16 + n*chain.MaxTxSize; need <= MaxBlockTxnResponseSize && b < need {
+			t.Errorf("bound for %d: %d, below the %d an answer of largest transactions takes", n, b, need)
+		}
+	}
 }

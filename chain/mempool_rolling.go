@@ -123,8 +123,20 @@ func (m *Mempool) checkRolling(tx *Transaction) error {
 		return nil
 	}
 	if min := m.RollingMinFee(); tx.Fee < min {
-		return fmt.Errorf("%w: fee %d, the mempool asks at least %d now (it was full and evicted transactions paying less than that on average; the minimum halves every %s once a block has come)",
-			ErrFeeTooLow, tx.Fee, min, rollingHalfLife)
+		return &rollingFeeError{fee: tx.Fee, min: min}
 	}
 	return nil
 }
+
+// rollingFeeError is a fee below the rolling minimum. It is ErrFeeTooLow
+// to callers that branch (the API's 400, gossip's Ignore), with its own
+// text: the fee may be well above the minimum relay fee that
+// ErrFeeTooLow's names.
+type rollingFeeError struct{ fee, min uint64 }
+
+func (e *rollingFeeError) Error() string {
+	return fmt.Sprintf("fee %d below the mempool's minimum of %d now: it was full and evicted transactions paying less than that on average (the minimum halves every %s or faster once a block has come)",
+		e.fee, e.min, rollingHalfLife)
+}
+
+func (e *rollingFeeError) Is(target error) bool { return target == ErrFeeTooLow }

@@ -13,10 +13,10 @@ import (
 // newcomer paying less than the package's mean until the minimum
 // decays. Before it, one transaction that beat a chain's mean freed the
 // whole chain's places, and the cheapest transactions around took them
-// back at once: alice's 64 transfers paying 10 to 73 (2,656 in all) gave
-// way to bob's one paying 42, and carol's 63 paying 1 each filled the
-// pool again for 63 coins (here bob's first transaction, paying 1, holds
-// one place and alice's chain 63). The minimum does not fall before a block
+// back at once (a review's case: 64 transfers paying 10 to 73 gave way to
+// one paying 42, then to 63 paying 1 each). Here bob's first transfer,
+// paying 1, holds one place and alice's 63, paying 10 to 72 (2,583 in
+// all, mean 41), the others. The minimum does not fall before a block
 // comes; after one it halves every half-life, faster while the pool is
 // emptier, and it is dropped below one coin.
 func TestMempoolRollingMinimum(t *testing.T) {
@@ -42,7 +42,7 @@ func TestMempoolRollingMinimum(t *testing.T) {
 		t.Fatalf("rolling minimum %d after evicting a package of mean 41, want 42", got)
 	}
 	err := m.Add(carol.tx(p, bob.addr, 1, 41, 0), state)
-	if !errors.Is(err, chain.ErrFeeTooLow) || errors.Is(err, chain.ErrFeeBelowFloor) || !strings.Contains(err.Error(), "at least 42") {
+	if !errors.Is(err, chain.ErrFeeTooLow) || errors.Is(err, chain.ErrFeeBelowFloor) || !strings.Contains(err.Error(), "minimum of 42") {
 		t.Fatalf("fee 41 under a minimum of 42: %v, want ErrFeeTooLow alone (policy) naming the minimum", err)
 	}
 	if size := alice.tx(p, carol.addr, 1, 1, 0).EncodedSize(); m.MinFeeNow(size) != 42 {

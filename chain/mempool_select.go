@@ -3,18 +3,11 @@ package chain
 import "container/heap"
 
 // Select returns up to maxTxs pending transactions of at most maxBytes
-// encoded bytes in all, for a block template: the best-paying first,
-// but never a sender's nonce N+1 before N, and never a transaction
-// before the parents whose credits it claimed (see Mempool). On signed
-// networks what is ranked is a sender's next *chunk*: the run of its
-// next transactions, from the first, with the highest mean fee (the
-// shortest such run on a tie; it ends before a transaction whose parents
-// are not taken yet), so a well-paying transaction pulls the cheaper
-// ones before it in with it, as Bitcoin Core mines by ancestor fee rate,
-// and a chain's cheapest stretch at its end is both what eviction takes
-// (mempool_evict.go) and what mining takes last. The earliest arrival
-// goes first among equal means. Applied in the returned order to the
-// state the pool was last reconciled with, every transaction is valid. A
+// encoded bytes in all, for a block template: highest fee first, the
+// earliest arrival first among equal fees, but never a sender's nonce N+1
+// before N, and never a transaction before the parents whose credits it
+// claimed (see Mempool). Applied in the returned order to the state the
+// pool was last reconciled with, every transaction is valid. A
 // transaction too big for the room left is skipped along with its
 // sender's later ones and its children, and smaller ones from other
 // senders may still fill the room.
@@ -28,11 +21,11 @@ func (m *Mempool) Select(maxTxs, maxBytes int) []*Transaction {
 }
 
 // selectLocked is Select; m.mu is held. It keeps a heap of each sender's
-// next chunk (of every transaction, on unsigned networks, where no order
-// binds a sender); taking one puts the sender's next chunk on offer. A
-// next transaction with parents not taken yet waits off the heap, parked
-// under each of them, until the last is taken. Entries record the pass
-// that took them, so no set is allocated for that.
+// next transaction (of every transaction, on unsigned networks, where no
+// order binds a sender); taking one puts its successor on offer. A next
+// transaction with parents not taken yet waits off the heap, parked under
+// each of them, until the last is taken. Entries record the pass that
+// took them, so no set is allocated for that.
 func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	if maxTxs <= 0 || maxBytes <= 0 || len(m.byID) == 0 {
 		return nil
@@ -69,9 +62,6 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 				it.waiting++
 			}
 		}
-		if it.waiting == 0 {
-			it.chunk(pass, m.p.Signed)
-		}
 		return it.waiting == 0
 	}
 	h := make(selectHeap, 0, len(items))
@@ -84,89 +74,56 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	out := make([]*Transaction, 0, min(maxTxs, len(m.byID)))
 	room := maxBytes
 	for h.Len() > 0 && len(out) < maxTxs {
-		it := heap.Pop(&h).(*selectItem)
-		stopped := false
-		for k := it.n; k > 0 && len(out) < maxTxs; k-- {
-			e := it.q[0]
-			if e.size > room {
-				// Its successors and children cannot go before it: the
-				// whole rest of this sender's chain stays out, and its
-				// children stay parked.
-				stopped = true
-				break
-			}
-			out = append(out, e.tx)
-			room -= e.size
-			e.taken = pass
-			it.q = it.q[1:]
-			if ws, ok := parked[e]; ok {
-				delete(parked, e)
-				for _, w := range ws {
-					if w.waiting--; w.waiting == 0 {
-						w.chunk(pass, m.p.Signed)
-						heap.Push(&h, w)
-					}
+		it := h[0]
+		e := it.q[0]
+		if e.size > room {
+			// Its successors and children cannot go before it: the
+			// whole rest of this sender's chain stays out, and its
+			// children stay parked.
+			heap.Pop(&h)
+			continue
+		}
+		out = append(out, e.tx)
+		room -= e.size
+		e.taken = pass
+		it.q = it.q[1:]
+		if len(it.q) > 0 && ready(it) {
+			heap.Fix(&h, 0)
+		} else {
+			heap.Pop(&h)
+		}
+		if ws, ok := parked[e]; ok {
+			delete(parked, e)
+			for _, w := range ws {
+				if w.waiting--; w.waiting == 0 {
+					heap.Push(&h, w)
 				}
 			}
-		}
-		if !stopped && len(it.q) > 0 && ready(it) {
-			heap.Push(&h, it)
 		}
 	}
 	return out
 }
 
-// selectItem is what is left of one sender's chain in Select: its first
-// n transactions, paying fee in all, are the chunk on offer, once
-// waiting (the first one's parents not taken yet) is zero.
+// selectItem is what is left of one sender's chain in Select: q[0] is
+// the transaction on offer, once waiting (its parents not taken yet) is
+// zero.
 type selectItem struct {
 	q       []*poolEntry
 	waiting int
-	n       int
-	fee     uint64
 }
 
-// chunk works out the item's chunk: on signed networks the run from
-// q[0] with the highest mean fee, the shortest on a tie (so equal fees
-// keep their arrival order), ending before a
-// transaction with a parent not taken in this pass; q[0] alone
-// elsewhere. q[0]'s parents are taken.
-func (it *selectItem) chunk(pass uint64, signed bool) {
-	it.n, it.fee = 1, it.q[0].tx.Fee
-	if !signed {
-		return
-	}
-	fee := it.fee
-next:
-	for i := 1; i < len(it.q); i++ {
-		for _, p := range it.q[i].parents {
-			if p.taken != pass {
-				break next
-			}
-		}
-		fee += it.q[i].tx.Fee
-		if meanBelow(it.fee, uint64(it.n), fee, uint64(i+1)) {
-			it.n, it.fee = i+1, fee
-		}
-	}
-}
-
-// selectHeap is a max-heap of chains by the mean fee of the chunk on
-// offer, the earlier arrival of its first transaction first on a tie.
-// Arrivals are unique, so the order is total and Select is
-// deterministic.
+// selectHeap is a max-heap of chains by the fee of the transaction on
+// offer, the earlier arrival first on a tie. Arrivals are unique, so the
+// order is total and Select is deterministic.
 type selectHeap []*selectItem
 
 func (h selectHeap) Len() int { return len(h) }
 func (h selectHeap) Less(i, j int) bool {
-	a, b := h[i], h[j]
-	if meanBelow(b.fee, uint64(b.n), a.fee, uint64(a.n)) {
-		return true
+	a, b := h[i].q[0], h[j].q[0]
+	if a.tx.Fee != b.tx.Fee {
+		return a.tx.Fee > b.tx.Fee
 	}
-	if meanBelow(a.fee, uint64(a.n), b.fee, uint64(b.n)) {
-		return false
-	}
-	return a.q[0].arrival < b.q[0].arrival
+	return a.arrival < b.arrival
 }
 func (h selectHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *selectHeap) Push(x any)   { *h = append(*h, x.(*selectItem)) }

@@ -402,15 +402,12 @@ func TestMempoolSelect(t *testing.T) {
 		maxTxs, maxBytes int
 		want             []*chain.Transaction
 	}{
-		// Chunks: bob's b0 and b1 (5, 7) pay 6 on average, the most. a1
-		// (9) pulls a0 (1) in: their mean, 5, ties with c0's (carol's 5
-		// and 5 are a chunk each: the shortest on a tie), and a0 came
-		// first. Ranked by the next transaction alone, a0 (1) came last
-		// with a1 behind it.
-		{"everything", 100, chain.MaxBlockSize, []*chain.Transaction{b0, b1, a0, a1, c0, c1}},
-		{"count limit", 3, chain.MaxBlockSize, []*chain.Transaction{b0, b1, a0}},
+		// b0 and c0 tie on fee: b0 came first. b1 (7) then beats c0, and
+		// a1 (9) waits for a0 (1).
+		{"everything", 100, chain.MaxBlockSize, []*chain.Transaction{b0, b1, c0, c1, a0, a1}},
+		{"count limit", 3, chain.MaxBlockSize, []*chain.Transaction{b0, b1, c0}},
 		{"byte limit", 100, 3*size - 1, []*chain.Transaction{b0, b1}},
-		{"exact bytes", 100, 4 * size, []*chain.Transaction{b0, b1, a0, a1}},
+		{"exact bytes", 100, 4 * size, []*chain.Transaction{b0, b1, c0, c1}},
 		{"no room", 0, chain.MaxBlockSize, nil},
 		{"no bytes", 100, 0, nil},
 	}
@@ -426,18 +423,6 @@ func TestMempoolSelect(t *testing.T) {
 	if got := m.Pending(newMPKey(9).addr); len(got) != 0 {
 		t.Fatalf("Pending of an unknown sender: %d transactions", len(got))
 	}
-
-	t.Run("a later transaction pays for an earlier one", func(t *testing.T) {
-		// dave's 4 beats alice's next (1) alone, but not her next two
-		// (1 and 9: 5 on average): a block of two takes hers.
-		dave := newMPKey(4)
-		m := chain.NewMempool(p)
-		st := mpState{alice.addr: {Balance: 100}, dave.addr: {Balance: 100}}
-		d0 := dave.tx(p, bob.addr, 10, 4, 0)
-		mpMustAdd(t, m, st, a0, d0, a1)
-		mpSame(t, "Select(2)", m.Select(2, chain.MaxBlockSize), []*chain.Transaction{a0, a1}, names)
-		mpSame(t, "Select(3)", m.Select(3, chain.MaxBlockSize), []*chain.Transaction{a0, a1, d0}, names)
-	})
 
 	t.Run("too big skips the rest of the chain", func(t *testing.T) {
 		open := chain.OpenNet()

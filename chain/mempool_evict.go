@@ -58,9 +58,6 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 		victims = m.evictPackage(v, victims)
 	}
 	full := m.fullFor(e)
-	if !full {
-		m.raiseRolling(raise)
-	}
 	if full {
 		// Put the victims back, last evicted first, so each goes back
 		// onto the end of its sender's chain and each parent is back
@@ -68,6 +65,8 @@ func (m *Mempool) makeRoom(e *poolEntry) error {
 		for _, v := range slices.Backward(victims) {
 			m.insert(v)
 		}
+	} else {
+		m.raiseRolling(raise)
 	}
 	// Out of the heap for this search only.
 	for _, v := range spared {

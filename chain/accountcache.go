@@ -25,7 +25,12 @@ import "sync"
 // commit holds that lock from begin to end, so a connect never finds the
 // cache busy, and what it holds then is the committed state the connect
 // builds on. A connect does not put what it read from the store: a sync
-// of many new addresses would push out the mempool's working set.
+// of many new addresses would push out the mempool's working set. A
+// commit of one block (a relayed or mined one) does put every state it
+// writes, held or not: its addresses are the working set of the next
+// blocks, and the coinbase recipient, which no admission reads, was
+// otherwise read from the store at every block it was paid (a read
+// transaction per block and node).
 type accountCache struct {
 	mu      sync.Mutex
 	entries map[string]Account
@@ -88,15 +93,7 @@ func (c *accountCache) put(addr string, a Account, gen uint64) {
 	if c.busy || c.gen != gen {
 		return
 	}
-	if len(c.entries) >= c.max {
-		// Full: drop an arbitrary entry (map order) rather than tracking
-		// recency on every hit; a dropped one is read again.
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[addr] = a
+	c.keep(addr, a)
 }
 
 // begin marks a commit under way: from now until end, readers read the
@@ -109,8 +106,9 @@ func (c *accountCache) begin() {
 }
 
 // end closes the commit begun last: with its batch's account states if it
-// was committed, else (failed) by forgetting everything.
-func (c *accountCache) end(changed map[string]Account, committed bool) {
+// was committed, else (failed) by forgetting everything. With all, every
+// state changed is kept, not only those held.
+func (c *accountCache) end(changed map[string]Account, committed, all bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// A reader that missed while the commit was under way may have read
@@ -124,8 +122,23 @@ func (c *accountCache) end(changed map[string]Account, committed bool) {
 	for addr, a := range changed {
 		if _, ok := c.entries[addr]; ok {
 			c.entries[addr] = a
+		} else if all {
+			c.keep(addr, a)
 		}
 	}
+}
+
+// keep puts a state the cache did not hold. Called with mu held.
+func (c *accountCache) keep(addr string, a Account) {
+	if len(c.entries) >= c.max {
+		// Full: drop an arbitrary entry (map order) rather than tracking
+		// recency on every hit; a dropped one is read again.
+		for k := range c.entries {
+			delete(c.entries, k)
+			break
+		}
+	}
+	c.entries[addr] = a
 }
 
 // apply commits b to the store, keeping the account cache in step with
@@ -133,7 +146,7 @@ func (c *accountCache) end(changed map[string]Account, committed bool) {
 func (c *Chain) apply(b *Batch) error {
 	c.accounts.begin()
 	err := c.store.Apply(b)
-	c.accounts.end(b.Accounts, err == nil)
+	c.accounts.end(b.Accounts, err == nil, len(b.Blocks) == 1)
 	return err
 }
 

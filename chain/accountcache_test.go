@@ -212,6 +212,69 @@ func TestConnectReadsAccountCache(t *testing.T) {
 	}
 }
 
+// TestCommitKeepsBlockAccounts: the commit of one block keeps the states
+// it writes, so the next block that names the same addresses (a payee no
+// admission read, the coinbase recipient) connects without reading them
+// from the store; a batch of several blocks (a sync's) keeps only those
+// the cache held.
+func TestCommitKeepsBlockAccounts(t *testing.T) {
+	tests := []struct {
+		name      string
+		batch     int   // blocks per ProcessBlocks call
+		wantReads int64 // store reads while the next block connects
+	}{
+		{"one block", 1, 0},
+		{"a batch of two", 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payee := testwallet.New("kept payee")
+			// hb builds the blocks on its own chain; c, counted, takes them.
+			hb, ht := newHarness(t, nil), newHarness(t, nil)
+			st := &accountReadStore{Store: ht.st}
+			c, err := chain.New(ht.p, st, chain.WithClock(func() time.Time { return testNow }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var nonce uint64
+			next := func() *chain.Block {
+				blk := hb.build(hb.tipHash(), []*chain.Transaction{hb.miner.Tx(hb.p, payee.Addr, 1, 0, nonce)}, nil)
+				if _, err := hb.process(blk); err != nil {
+					t.Fatal(err)
+				}
+				nonce++
+				return blk
+			}
+			funding := hb.build(hb.tipHash(), nil, nil)
+			if _, err := hb.process(funding); err != nil {
+				t.Fatal(err)
+			}
+			processOn(t, c, funding)
+			read(t, c, hb.miner.Addr)
+			var blocks []*chain.Block
+			for range tt.batch {
+				blocks = append(blocks, next())
+			}
+			if _, _, err := c.ProcessBlocks(context.Background(), blocks); err != nil {
+				t.Fatal(err)
+			}
+			blk := next()
+			reads := st.reads.Load()
+			processOn(t, c, blk)
+			if n := st.reads.Load() - reads; n != tt.wantReads {
+				t.Errorf("connecting the next block read %d accounts from the store, want %d", n, tt.wantReads)
+			}
+			want, err := ht.st.Account(payee.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, c, payee.Addr); got != want {
+				t.Errorf("payee: %+v, the store holds %+v", got, want)
+			}
+		})
+	}
+}
+
 // countedChain is a harness and a chain on its store, counted, holding
 // one block that pays the harness's miner.
 func countedChain(t *testing.T) (*harness, *accountReadStore, *chain.Chain) {

@@ -35,12 +35,26 @@ const ancestorCacheSize = 64
 // the ancestors they walk. A copy per step had been a block's most
 // frequent allocation (two median-time walks of ten parents, in the
 // gossip precheck and the chain's).
+//
+// It also keeps the median times past of the last few blocks asked for
+// (MedianTime), by hash, on the same grounds: a hash names its ancestors,
+// so their median never changes.
 type ancestorCache struct {
 	mu     sync.Mutex
 	byHash map[Hash]*Header
 	ring   [ancestorCacheSize]Hash // insertion order, for eviction
 	n      int                     // entries inserted so far
+	// medians is a ring of the last median times kept.
+	medians [medianCacheSize]struct {
+		h Hash
+		t int64
+	}
+	nm int // medians kept so far
 }
+
+// medianCacheSize is how many median times past an ancestorCache keeps:
+// the tip's, a branch's or two, a template's.
+const medianCacheSize = 4
 
 func newAncestorCache() *ancestorCache {
 	return &ancestorCache{byHash: make(map[Hash]*Header, ancestorCacheSize)}
@@ -70,11 +84,43 @@ func (ac *ancestorCache) add(h Hash, hdr *Header) {
 	ac.n++
 }
 
+func (ac *ancestorCache) median(h Hash) (int64, bool) {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	for i := range min(ac.nm, medianCacheSize) {
+		if ac.medians[i].h == h {
+			return ac.medians[i].t, true
+		}
+	}
+	return 0, false
+}
+
+func (ac *ancestorCache) keepMedian(h Hash, t int64) {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	m := &ac.medians[ac.nm%medianCacheSize]
+	m.h, m.t = h, t
+	ac.nm++
+}
+
 // ancestry answers HeaderSource queries by walking parent links in r,
 // through cache when it is not nil.
 type ancestry struct {
 	r     stateReader
 	cache *ancestorCache
+}
+
+func (a ancestry) median(tip Hash) (int64, bool) {
+	if a.cache == nil {
+		return 0, false
+	}
+	return a.cache.median(tip)
+}
+
+func (a ancestry) keepMedian(tip Hash, t int64) {
+	if a.cache != nil {
+		a.cache.keepMedian(tip, t)
+	}
 }
 
 // ancestry returns the HeaderSource of r for the chain's rules.

@@ -31,3 +31,59 @@ func TestAncestorCacheBound(t *testing.T) {
 		}
 	}
 }
+
+// headerLine is a HeaderSource over one line of headers, indexed by
+// height, that counts its walks' steps.
+type headerLine struct {
+	hdrs  []*Header
+	steps int
+}
+
+func (l *headerLine) Ancestor(tip *Header, height uint64) (*Header, error) {
+	l.steps++
+	return l.hdrs[height], nil
+}
+
+// rememberingLine is a headerLine with an ancestorCache's medians.
+type rememberingLine struct {
+	*headerLine
+	*ancestorCache
+}
+
+// TestMedianTimeRemembered: a source that remembers medians answers a
+// tip asked for again from memory, while it is among the last
+// medianCacheSize kept, and every answer is the median walked.
+func TestMedianTimeRemembered(t *testing.T) {
+	p := RegTest()
+	line := &headerLine{}
+	for i := range 40 {
+		// Timestamps out of order, so a median taken at the wrong tip shows.
+		line.hdrs = append(line.hdrs, &Header{Height: uint64(i), Timestamp: int64((i * 7919) % 101)})
+	}
+	src := rememberingLine{line, newAncestorCache()}
+	for i, tc := range []struct {
+		height uint64
+		walked bool
+	}{
+		{20, true}, {21, true}, {20, false}, {22, true}, {23, true}, {21, false},
+		{24, true}, {25, true}, {20, true}, // 20 was pushed out by 22 – 25
+		{20, false},
+	} {
+		tip := line.hdrs[tc.height]
+		line.steps = 0
+		got, err := MedianTime(p, src, tip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := medianTime(p, &headerLine{hdrs: line.hdrs}, tip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("step %d, tip %d: median %d, want %d", i, tc.height, got, want)
+		}
+		if walked := line.steps > 0; walked != tc.walked {
+			t.Errorf("step %d, tip %d: walked %v, want %v", i, tc.height, walked, tc.walked)
+		}
+	}
+}

@@ -74,6 +74,32 @@ func Retarget(p *Params, target *big.Int, actualMillis int64, intervals uint64) 
 // be above it, which keeps timestamps moving forward without trusting any
 // single miner's clock.
 func MedianTime(p *Params, src HeaderSource, tip *Header) (int64, error) {
+	ms, remembers := src.(medianSource)
+	var key Hash
+	if remembers {
+		key = tip.Hash()
+		if t, ok := ms.median(key); ok {
+			return t, nil
+		}
+	}
+	t, err := medianTime(p, src, tip)
+	if err == nil && remembers {
+		ms.keepMedian(key, t)
+	}
+	return t, err
+}
+
+// medianSource is a HeaderSource that remembers median times past by the
+// hash of the block they end in. A relayed block's is asked for three
+// times on every node (its gossip precheck, the body's, the connect), and
+// a template's once more: each a walk of ten parents.
+type medianSource interface {
+	HeaderSource
+	median(tip Hash) (int64, bool)
+	keepMedian(tip Hash, t int64)
+}
+
+func medianTime(p *Params, src HeaderSource, tip *Header) (int64, error) {
 	n := p.MedianTimeBlocks
 	if uint64(n) > tip.Height+1 {
 		n = int(tip.Height + 1)

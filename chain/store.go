@@ -43,7 +43,10 @@ type Store interface {
 	// SideMetas returns the metas of every stored block that is not on
 	// the main chain.
 	SideMetas() ([]*BlockMeta, error)
-	// Apply commits a batch.
+	// Apply commits a batch. The store may keep the batch, and the
+	// blocks, metas and undo records it names, once Apply returned (a
+	// write-ahead store serves reads from it until it is written out):
+	// the caller must not change any of them after.
 	Apply(*Batch) error
 	// Close releases the store.
 	Close() error

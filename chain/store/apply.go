@@ -33,7 +33,10 @@ const appendFill = 1.0
 // where every read finds it; the memtable's batches are committed to
 // bbolt together, in one transaction, once they reach a bound, before any
 // other batch, and at Close (memtable.go). Any other batch is committed
-// in one bbolt transaction of its own.
+// in one bbolt transaction of its own. The memtable keeps b itself, not
+// a copy (chain.Store.Apply: the caller does not change a batch it
+// applied): copying its maps and metas was about a tenth of a relayed
+// block's commit.
 //
 // The transaction index of a batch that only extends the main chain is
 // held in memory and committed later, in a flush of its own in the

@@ -86,7 +86,7 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 		s.fail(err)
 		return true, fmt.Errorf("apply: %w", err)
 	}
-	blocks, bytes := s.mem.add(copyBatch(b), size, tip, height)
+	blocks, bytes := s.mem.add(b, size, tip, height)
 	switch {
 	case blocks < s.mem.maxBlocks() && bytes < s.mem.maxBytes():
 	case groupCommitInline || blocks >= 2*s.mem.maxBlocks() || bytes >= 2*s.mem.maxBytes():

@@ -219,17 +219,6 @@ func deferrable(b *chain.Batch, tip chain.Hash, tipHeight uint64) bool {
 	return true
 }
 
-// copyBatch returns a copy of b's maps and metas, so that the pending
-// batch does not change if the caller reuses b. Blocks and undo records
-// are shared: the chain never changes one once built.
-func copyBatch(b *chain.Batch) *chain.Batch {
-	c := mergeBatches([]*chain.Batch{b})
-	for h, m := range c.Metas {
-		c.Metas[h] = m.Clone()
-	}
-	return c
-}
-
 // mergeBatches returns one batch holding the writes of list, a later
 // batch's write of a key over an earlier one's: the group commit.
 func mergeBatches(list []*chain.Batch) *chain.Batch {

@@ -26,8 +26,8 @@ import "sync"
 // cache busy, and what it holds then is the committed state the connect
 // builds on. A connect does not put what it read from the store: a sync
 // of many new addresses would push out the mempool's working set. A
-// commit of one block (a relayed or mined one) does put every state it
-// writes, held or not: its addresses are the working set of the next
+// commit of one block that takes none off the main chain (a relayed or
+// mined block on the tip) does put every state it writes, held or not: its addresses are the working set of the next
 // blocks, and the coinbase recipient, which no admission reads, was
 // otherwise read from the store at every block it was paid (a read
 // transaction per block and node).
@@ -146,8 +146,20 @@ func (c *accountCache) keep(addr string, a Account) {
 func (c *Chain) apply(b *Batch) error {
 	c.accounts.begin()
 	err := c.store.Apply(b)
-	c.accounts.end(b.Accounts, err == nil, len(b.Blocks) == 1)
+	c.accounts.end(b.Accounts, err == nil, len(b.Blocks) == 1 && !disconnects(b))
 	return err
+}
+
+// disconnects reports whether b takes a block off the main chain (its undo
+// record deleted): a reorganisation, whose accounts are those of every
+// block it moves, however few it stores.
+func disconnects(b *Batch) bool {
+	for _, u := range b.Undos {
+		if u == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Account returns an address's state at the tip or, while a write's

@@ -275,6 +275,35 @@ func TestCommitKeepsBlockAccounts(t *testing.T) {
 	}
 }
 
+// TestReorgDoesNotFillAccountCache: a reorganisation that stores one
+// block writes the accounts of every block it moves; it updates those the
+// cache holds but puts none it does not (they are not the next blocks'
+// working set, and a deep one would push that out).
+func TestReorgDoesNotFillAccountCache(t *testing.T) {
+	third := testwallet.New("reorg third")
+	h, st, c := countedChain(t)
+	processOn(t, c, h.build(c.Tip().Hash, nil, nil))
+	side := h.build(c.Tip().Header.PrevHash, nil, func(b *chain.Block) {
+		b.Transactions[0].Recipient = third.Addr
+		b.Header.MerkleRoot = chain.MerkleRoot(chain.TxIDs(b.Transactions))
+	})
+	if _, _, err := c.ProcessBlocks(context.Background(), []*chain.Block{side}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := c.ProcessBlock(context.Background(), h.build(side.Hash(), nil, nil))
+	if err != nil || ch == nil || !ch.Reorg() {
+		t.Fatalf("the side branch's child: change %v, %v; want a reorganisation", ch, err)
+	}
+	reads := st.reads.Load()
+	got := read(t, c, third.Addr)
+	if n := st.reads.Load() - reads; n != 1 {
+		t.Errorf("reading the side block's coinbase recipient read the store %d times, want 1", n)
+	}
+	if want, err := h.st.Account(third.Addr); err != nil || got != want {
+		t.Errorf("%+v, the store holds %+v (%v)", got, want, err)
+	}
+}
+
 // countedChain is a harness and a chain on its store, counted, holding
 // one block that pays the harness's miner.
 func countedChain(t *testing.T) (*harness, *accountReadStore, *chain.Chain) {

@@ -207,6 +207,7 @@ func (c *Chain) Params() *Params { return c.p }
 // Change is what one call did to the main chain. Disconnected holds the
 // blocks that left it, newest first; Connected those that joined it,
 // oldest first. A call that did not move the tip returns a nil Change.
+// It is read-only: its metas and blocks are the ones the store writes.
 type Change struct {
 	OldTip, NewTip *BlockMeta
 	Disconnected   []*Block
@@ -251,7 +252,10 @@ func (ch *Change) Reorg() bool { return ch != nil && len(ch.Disconnected) > 0 }
 // checked before the chain's lock is taken. Blocks waiting in the orphan
 // pool for b are processed too. The error is a *RuleError (use errors.Is
 // with the codes, IsTransient for "not now") or a store failure, which
-// wraps ErrStoreFailed and ends all writes (see StoreFailed).
+// wraps ErrStoreFailed and ends all writes (see StoreFailed). The chain
+// keeps b, and its store may keep it until written out (Store.Apply): the
+// caller must not change b afterwards, nor what a Change or a meta read
+// from the chain points at.
 func (c *Chain) ProcessBlock(ctx context.Context, b *Block) (*Change, error) {
 	cb, err := c.CheckBlock(b)
 	if err != nil {

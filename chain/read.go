@@ -25,7 +25,8 @@ func (c *Chain) Tip() *BlockMeta { return c.tip.Load() }
 func (c *Chain) TipChanged() <-chan struct{} { return *c.tipWait.Load() }
 
 // Meta returns the index entry of a stored block, or of one validated
-// and being committed.
+// and being committed. The caller must not modify it: while the block's
+// write is under way it is the entry being written.
 func (c *Chain) Meta(h Hash) (*BlockMeta, error) { return c.reader().Meta(h) }
 
 // Block returns a stored block, on the main chain or not, or one

@@ -60,6 +60,8 @@ type hostileSyncPeer struct {
 	status  func(w io.Writer)
 	headers func(w io.Writer, req protocol.GetHeaders)
 	blocks  func(w io.Writer, hashes []chain.Hash)
+	// listen is the address the peer listens on; loopback TCP if empty.
+	listen string
 }
 
 // enormousClaim is a status no chain can honour: 2^200 work at height 2^40.
@@ -69,7 +71,11 @@ func enormousClaim(net chain.Hash) protocol.Status {
 
 func (l *hostileSyncPeer) start(t *testing.T, net chain.Hash) {
 	t.Helper()
-	l.h = newHost(t)
+	if l.listen == "" {
+		l.h = newHost(t)
+	} else {
+		l.h = newHostOn(t, l.listen)
+	}
 	l.done = make(chan struct{})
 	t.Cleanup(func() { close(l.done) }) // before the host closes
 	l.h.SetStreamHandler(lpprotocol.ID(protocol.SyncProtocol(net)), func(st network.Stream) {

@@ -494,7 +494,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		// A peer that hung up is not cooled down, as when its
 		// disconnect reaches us first (disconnectedPeer): the download's
 		// error may come first.
-		if sp := l.peers[r.p]; sp != nil && !s.hungUp(r.p) {
+		if sp := l.peers[r.p]; sp != nil && !s.hungUp(r.p) && !closedByPeer(err) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.
@@ -521,6 +521,15 @@ func (s *Syncer) hungUp(p peer.ID) bool {
 		}
 	}
 	return true
+}
+
+// closedByPeer reports whether err is the peer closing the connection
+// (QUIC's CONNECTION_CLOSE from the other side): a hang-up, although
+// quic-go may break the connection's streams before it reads as closed,
+// which hungUp alone would miss.
+func closedByPeer(err error) bool {
+	var ce *network.ConnError
+	return errors.As(err, &ce) && ce.Remote
 }
 
 // endPass ends a pass: the tried peers may have a turn again, peers

@@ -303,9 +303,20 @@ func TestSyncHeldTipLieDropped(t *testing.T) {
 // download's error can reach the syncer's loop before the disconnect
 // does; before, it then cooled the peer for a minute, and the cool-down
 // outlived the reconnect, though a disconnect that came first left the
-// peer uncooled (protocol.md §17.10).
+// peer uncooled (protocol.md §17.10). On TCP and on QUIC, where the
+// other side's close may break the streams before the connection reads
+// as closed (closedByPeer).
 func TestSyncHangUpNotCooled(t *testing.T) {
-	node := newSyncNode(t, p2p.WithRequestTimeout(hostileTimeout))
+	for _, tc := range []struct{ name, listen string }{
+		{"tcp", "/ip4/127.0.0.1/tcp/0"},
+		{"quic", "/ip4/127.0.0.1/udp/0/quic-v1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSyncHangUpNotCooled(t, tc.listen) })
+	}
+}
+
+func testSyncHangUpNotCooled(t *testing.T, listen string) {
+	node := newSyncNodeOn(t, newHostOn(t, listen), p2p.WithRequestTimeout(hostileTimeout))
 	src := newTestChain(t)
 	mineBlocks(t, src, testwallet.New("honest").Addr, 20)
 	net := node.c.Params().NetworkID()
@@ -324,6 +335,7 @@ func TestSyncHangUpNotCooled(t *testing.T) {
 			headers(w, req)
 		},
 		blocks: trickle(src, 0),
+		listen: listen,
 	}
 	peerHost.Store(restarter)
 	restarter.start(t, net)

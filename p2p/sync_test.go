@@ -30,7 +30,13 @@ type syncNode struct {
 
 func newSyncNode(t *testing.T, opts ...p2p.SyncOption) *syncNode {
 	t.Helper()
-	n := &syncNode{h: newHost(t), c: newTestChain(t)}
+	return newSyncNodeOn(t, newHost(t), opts...)
+}
+
+// newSyncNodeOn is newSyncNode on the host h.
+func newSyncNodeOn(t *testing.T, h host.Host, opts ...p2p.SyncOption) *syncNode {
+	t.Helper()
+	n := &syncNode{h: h, c: newTestChain(t)}
 	n.s = p2p.NewSyncer(context.Background(), n.h, n.c, p2p.NewGater(), append([]p2p.SyncOption{p2p.WithSyncLogger(testLogger(t))}, opts...)...)
 	t.Cleanup(n.s.Close)
 	return n

@@ -1,9 +1,12 @@
 package p2p
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
@@ -150,5 +153,26 @@ func TestCommitNow(t *testing.T) {
 				t.Fatalf("commitNow = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestClosedByPeer: only the other side's connection close reads as a
+// hang-up; our own close, a stream reset and a timeout do not.
+func TestClosedByPeer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"the peer closed the connection", &network.ConnError{Remote: true}, true},
+		{"wrapped", fmt.Errorf("blocks from peer: %w", &network.ConnError{Remote: true, ErrorCode: 7}), true},
+		{"we closed it", &network.ConnError{Remote: false}, false},
+		{"a stream reset by the peer", &network.StreamError{Remote: true}, false},
+		{"a timeout", context.DeadlineExceeded, false},
+		{"none", nil, false},
+	} {
+		if got := closedByPeer(tc.err); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -197,7 +197,13 @@ func (nopSync) FetchBlock(context.Context, peer.ID, chain.Hash) (*chain.Block, e
 // newHost starts a libp2p host on loopback TCP with libp2p's defaults.
 func newHost(t testing.TB) host.Host {
 	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	return newHostOn(t, "/ip4/127.0.0.1/tcp/0")
+}
+
+// newHostOn is newHost listening on listen only.
+func newHostOn(t testing.TB, listen string) host.Host {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings(listen))
 	if err != nil {
 		t.Fatal(err)
 	}

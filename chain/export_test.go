@@ -212,3 +212,97 @@ func PackagesMatch(m *Mempool) error {
 // RollingHalfLife is the rolling minimum's half-life in a pool at
 // least half full.
 var RollingHalfLife = rollingHalfLife
+
+// SelectMatches works out Select's documented rule the slow way (every
+// step: each sender's takeable run from scratch, its first chunk the
+// shortest prefix of highest mean fee, by big.Rat) and reports how
+// Select(maxTxs, maxBytes) differs from it, or nil.
+func SelectMatches(m *Mempool, maxTxs, maxBytes int) error {
+	got := m.Select(maxTxs, maxBytes)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var chains [][]*poolEntry
+	for _, q := range m.bySender {
+		if m.p.Signed {
+			chains = append(chains, q)
+			continue
+		}
+		for i := range q {
+			chains = append(chains, q[i:i+1])
+		}
+	}
+	taken := make(map[*poolEntry]bool)
+	dropped := make([]bool, len(chains))
+	var want []*Transaction
+	room := maxBytes
+	for len(want) < maxTxs {
+		best, bestN := -1, 0
+		var bestMean *big.Rat
+		var bestFirst uint64
+		for i, q := range chains {
+			if dropped[i] || len(q) == 0 {
+				continue
+			}
+			run := 0
+		runs:
+			for run < len(q) {
+				for _, p := range q[run].parents {
+					if !taken[p] {
+						break runs
+					}
+				}
+				run++
+			}
+			var mean *big.Rat
+			n := 0
+			var fee uint64
+			for j, e := range q[:run] {
+				fee += e.tx.Fee
+				r := new(big.Rat).SetFrac(new(big.Int).SetUint64(fee), big.NewInt(int64(j+1)))
+				if mean == nil || r.Cmp(mean) > 0 {
+					mean, n = r, j+1
+				}
+			}
+			if mean == nil {
+				continue
+			}
+			if c := cmpOrNil(mean, bestMean); best < 0 || c > 0 || c == 0 && q[0].arrival < bestFirst {
+				best, bestN, bestMean, bestFirst = i, n, mean, q[0].arrival
+			}
+		}
+		if best < 0 {
+			break
+		}
+		chunk := chains[best][:bestN]
+		size := 0
+		for _, e := range chunk {
+			size += e.size
+		}
+		if bestN > maxTxs-len(want) || size > room {
+			dropped[best] = true
+			continue
+		}
+		for _, e := range chunk {
+			want = append(want, e.tx)
+			taken[e] = true
+		}
+		room -= size
+		chains[best] = chains[best][bestN:]
+	}
+	if len(got) != len(want) {
+		return fmt.Errorf("Select took %d transactions, the rule %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			return fmt.Errorf("Select's transaction %d is %s/%d, the rule's %s/%d", i, got[i].Sender, got[i].Nonce, want[i].Sender, want[i].Nonce)
+		}
+	}
+	return nil
+}
+
+func cmpOrNil(a, b *big.Rat) int {
+	if b == nil {
+		return 1
+	}
+	return a.Cmp(b)
+}

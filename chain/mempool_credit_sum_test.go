@@ -76,6 +76,11 @@ func TestMempoolCreditSums(t *testing.T) {
 			if err := chain.PackagesMatch(m); err != nil {
 				t.Fatalf("seed %d, step %d (%s): %v", seed, step, op, err)
 			}
+			for _, n := range []int{3, m.Len()} {
+				if err := chain.SelectMatches(m, n, 1<<20); err != nil {
+					t.Fatalf("seed %d, step %d (%s), Select(%d): %v", seed, step, op, n, err)
+				}
+			}
 		}
 	}
 }

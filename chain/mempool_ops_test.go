@@ -54,8 +54,9 @@ func TestMempoolConcurrent(t *testing.T) {
 // pool that must evict, mines blocks from it and takes them back, and
 // checks after every step what the pool promises: Txs applies to the tip,
 // each sender's nonces run on from the tip without a gap, the limits hold,
-// Select is a prefix of Txs, a block leaves nothing behind it included and
-// loses nothing else, and undoing the block restores the pool.
+// Select keeps its rule (SelectMatches) and applies, a block leaves
+// nothing behind it included and loses nothing else, and undoing the
+// block restores the pool.
 //
 // Senders pay each other, so transactions spend pending credits, and some
 // nonces come early and wait in the queue: several seeds.
@@ -106,8 +107,15 @@ func testMempoolRandomOps(t *testing.T, seed uint64) {
 				}
 			}
 		}
-		n := rng.IntN(len(txs) + 1)
-		mpSame(t, fmt.Sprintf("step %d: Select(%d)", step, n), m.Select(n, chain.MaxBlockSize), txs[:n], nil)
+		mpSame(t, fmt.Sprintf("step %d: Txs", step), txs, m.Select(len(txs), chain.MaxBlockSize), nil)
+		n, room := rng.IntN(len(txs)+1), rng.IntN(bytes+1)
+		mpApplies(t, p, tip, m.Select(n, room))
+		if err := chain.SelectMatches(m, n, chain.MaxBlockSize); err != nil {
+			t.Fatalf("step %d: Select(%d): %v", step, n, err)
+		}
+		if err := chain.SelectMatches(m, len(txs), room); err != nil {
+			t.Fatalf("step %d: Select in %d bytes: %v", step, room, err)
+		}
 	}
 
 	for step := range 400 {
@@ -256,6 +264,41 @@ func BenchmarkSelect(b *testing.B) {
 			}
 		}
 	})
+	// Chains of 64 whose fees fall (every transaction a chunk of its
+	// own) or rise (every chain one chunk): the chunking's two ends.
+	for _, shape := range []struct {
+		name string
+		fee  func(sender, n int) uint64
+	}{
+		{"falling", func(i, n int) uint64 { return uint64(1000 - 10*n + i%7) }},
+		{"rising", func(i, n int) uint64 { return uint64(100 + 10*n + i%7) }},
+	} {
+		txs, state := mpChains(p, 150, 64, shape.fee)
+		m := chain.NewMempool(p, chain.WithMaxPerSender(64))
+		mpMustAdd(b, m, state, txs...)
+		b.Run(shape.name, func(b *testing.B) {
+			for b.Loop() {
+				if got := m.Select(chain.MaxBlockTxs-1, chain.MaxBlockSize); len(got) == 0 {
+					b.Fatal("empty template")
+				}
+			}
+		})
+	}
+}
+
+// mpChains returns senders chains of perSender signed transfers, sender
+// i's nonce n paying fee(i, n), and a state that funds them all.
+func mpChains(p *chain.Params, senders, perSender int, fee func(sender, n int) uint64) ([]*chain.Transaction, mpState) {
+	state := mpState{}
+	var txs []*chain.Transaction
+	for i := range senders {
+		k := mpKeyN(1000 + i)
+		state[k.addr] = chain.Account{Balance: 1 << 40}
+		for n := range perSender {
+			txs = append(txs, k.tx(p, mpKeyN(i).addr, 1000, fee(i, n), uint64(n)))
+		}
+	}
+	return txs, state
 }
 
 // BenchmarkMempoolReorg re-validates a pool of 10,000 against an unchanged

@@ -1,16 +1,26 @@
 package chain
 
-import "container/heap"
+import (
+	"container/heap"
+	"math/bits"
+)
 
 // Select returns up to maxTxs pending transactions of at most maxBytes
-// encoded bytes in all, for a block template: highest fee first, the
-// earliest arrival first among equal fees, but never a sender's nonce N+1
-// before N, and never a transaction before the parents whose credits it
-// claimed (see Mempool). Applied in the returned order to the state the
-// pool was last reconciled with, every transaction is valid. A
-// transaction too big for the room left is skipped along with its
-// sender's later ones and its children, and smaller ones from other
-// senders may still fill the room.
+// encoded bytes in all, for a block template: by chunk, the best-paying
+// first. A sender's chunks cut its chain (the transactions whose parents
+// are taken, in nonce order) into runs of non-increasing mean fee, each
+// run as long as its later transactions lift its mean (a child pays for
+// its parents in the same chain); the chunk on offer is the first. Among
+// the senders' chunks on offer, the one of highest mean fee is taken
+// whole, the earliest arrival of a first transaction first among equal
+// means; never a sender's nonce N+1 before N, and never a transaction
+// before the parents whose credits it claimed (see Mempool): a
+// transaction whose parents are not all taken ends its sender's chunks
+// until they are. Applied in the returned order to the state the pool was
+// last reconciled with, every transaction is valid. A chunk that does not
+// fit the count or the room left is skipped along with its sender's
+// later transactions and its children, and other senders' chunks may
+// still fill the room.
 //
 // The fee is the whole fee, not fee per byte: transactions differ in size
 // by at most the length of two names.
@@ -21,11 +31,16 @@ func (m *Mempool) Select(maxTxs, maxBytes int) []*Transaction {
 }
 
 // selectLocked is Select; m.mu is held. It keeps a heap of each sender's
-// next transaction (of every transaction, on unsigned networks, where no
-// order binds a sender); taking one puts its successor on offer. A next
-// transaction with parents not taken yet waits off the heap, parked under
-// each of them, until the last is taken. Entries record the pass that
-// took them, so no set is allocated for that.
+// chunk on offer (of every transaction, on unsigned networks, where no
+// order binds a sender). A sender's chunks are built as its chain
+// becomes takeable, one transaction at a time, merging the last chunk
+// into the one before while it pays more (the chain's upper hull): the
+// chunks of a longer run are those of the shorter one extended, so a
+// parent taken only extends the run it held back, and taking the first
+// chunk leaves the rest as they are. A transaction with parents not
+// taken yet waits, parked under each of them, until the last is taken.
+// Entries record the pass that took them, so no set is allocated for
+// that.
 func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	if maxTxs <= 0 || maxBytes <= 0 || len(m.byID) == 0 {
 		return nil
@@ -41,33 +56,42 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	items := make([]selectItem, 0, n)
 	for _, q := range m.bySender {
 		if m.p.Signed {
-			items = append(items, selectItem{q: q})
+			items = append(items, selectItem{q: q, idx: -1})
 			continue
 		}
 		for i := range q {
-			items = append(items, selectItem{q: q[i : i+1]})
+			items = append(items, selectItem{q: q[i : i+1], idx: -1})
 		}
 	}
 	var parked map[*poolEntry][]*selectItem
-	// ready reports whether its next transaction may be taken, parking
-	// it under each parent not taken yet if not.
-	ready := func(it *selectItem) bool {
-		it.waiting = 0
-		for _, p := range it.q[0].parents {
-			if p.taken != pass {
-				if parked == nil {
-					parked = make(map[*poolEntry][]*selectItem)
+	// extend adds the item's next transactions to its chunks while their
+	// parents are taken, parking the first that waits under each parent
+	// not taken yet.
+	extend := func(it *selectItem) {
+		for it.avail < len(it.q) {
+			e := it.q[it.avail]
+			for _, p := range e.parents {
+				if p.taken != pass {
+					if parked == nil {
+						parked = make(map[*poolEntry][]*selectItem)
+					}
+					parked[p] = append(parked[p], it)
+					it.waiting++
 				}
-				parked[p] = append(parked[p], it)
-				it.waiting++
 			}
+			if it.waiting > 0 {
+				return
+			}
+			it.avail++
+			it.push(e)
 		}
-		return it.waiting == 0
 	}
 	h := make(selectHeap, 0, len(items))
 	for i := range items {
-		if ready(&items[i]) {
-			h = append(h, &items[i])
+		it := &items[i]
+		if extend(it); len(it.chunks) > 0 {
+			it.idx = len(h)
+			h = append(h, it)
 		}
 	}
 	heap.Init(&h)
@@ -75,28 +99,42 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	room := maxBytes
 	for h.Len() > 0 && len(out) < maxTxs {
 		it := h[0]
-		e := it.q[0]
-		if e.size > room {
-			// Its successors and children cannot go before it: the
-			// whole rest of this sender's chain stays out, and its
-			// children stay parked.
+		c := it.chunks[0]
+		if c.n > maxTxs-len(out) || c.size > room {
+			// Its later transactions and its children cannot go
+			// before it: the rest of this sender's chain stays out,
+			// and its children stay parked.
 			heap.Pop(&h)
+			it.dropped = true
 			continue
 		}
-		out = append(out, e.tx)
-		room -= e.size
-		e.taken = pass
-		it.q = it.q[1:]
-		if len(it.q) > 0 && ready(it) {
+		taken := it.q[:c.n]
+		it.q, it.avail, it.chunks = it.q[c.n:], it.avail-c.n, it.chunks[1:]
+		for _, e := range taken {
+			out = append(out, e.tx)
+			e.taken = pass
+		}
+		room -= c.size
+		if len(it.chunks) > 0 {
 			heap.Fix(&h, 0)
 		} else {
 			heap.Pop(&h)
 		}
-		if ws, ok := parked[e]; ok {
+		for _, e := range taken {
+			ws, ok := parked[e]
+			if !ok {
+				continue
+			}
 			delete(parked, e)
 			for _, w := range ws {
-				if w.waiting--; w.waiting == 0 {
+				if w.waiting--; w.waiting > 0 || w.dropped {
+					continue
+				}
+				extend(w)
+				if w.idx < 0 {
 					heap.Push(&h, w)
+				} else {
+					heap.Fix(&h, w.idx)
 				}
 			}
 		}
@@ -104,33 +142,84 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 	return out
 }
 
-// selectItem is what is left of one sender's chain in Select: q[0] is
-// the transaction on offer, once waiting (its parents not taken yet) is
-// zero.
+// selectItem is what is left of one sender's chain in Select: q[:avail]
+// may be taken, cut into chunks; q[avail], if any, waits for waiting
+// parents.
 type selectItem struct {
 	q       []*poolEntry
+	avail   int
+	chunks  []selectChunk
 	waiting int
+	idx     int  // in the heap, -1 when not there
+	dropped bool // its chunk on offer did not fit: none of it is taken
 }
 
-// selectHeap is a max-heap of chains by the fee of the transaction on
-// offer, the earlier arrival first on a tie. Arrivals are unique, so the
-// order is total and Select is deterministic.
+// selectChunk is a run of a sender's chain taken whole: its count, fees
+// and encoded bytes. The pool's fees together stay within MaxFee
+// (protocol.md 11.7 rule 3), so the sum does not overflow, nor its
+// product with a count (128 bits).
+type selectChunk struct {
+	n    int
+	fee  uint64
+	size int
+	// first is the arrival of its first transaction, for ties.
+	first uint64
+}
+
+// push adds e, the next takeable transaction of the chain, as a chunk of
+// its own, then merges the last chunk into the one before while it pays
+// more per transaction: the means end non-increasing.
+func (it *selectItem) push(e *poolEntry) {
+	it.chunks = append(it.chunks, selectChunk{n: 1, fee: e.tx.Fee, size: e.size, first: e.arrival})
+	for k := len(it.chunks) - 1; k > 0; k-- {
+		a, b := &it.chunks[k-1], it.chunks[k]
+		if !meanBelow(a.fee, uint64(a.n), b.fee, uint64(b.n)) {
+			break
+		}
+		a.n, a.fee, a.size = a.n+b.n, a.fee+b.fee, a.size+b.size
+		it.chunks = it.chunks[:k]
+	}
+}
+
+// selectHeap is a max-heap of chains by the mean fee of the chunk on
+// offer, the earlier arrival of its first transaction first on a tie.
+// Arrivals are unique, so the order is total and Select is
+// deterministic.
 type selectHeap []*selectItem
 
 func (h selectHeap) Len() int { return len(h) }
 func (h selectHeap) Less(i, j int) bool {
-	a, b := h[i].q[0], h[j].q[0]
-	if a.tx.Fee != b.tx.Fee {
-		return a.tx.Fee > b.tx.Fee
+	a, b := &h[i].chunks[0], &h[j].chunks[0]
+	if a.n == 1 && b.n == 1 {
+		// The common case, a transaction each: no products.
+		if a.fee != b.fee {
+			return a.fee > b.fee
+		}
+		return a.first < b.first
 	}
-	return a.arrival < b.arrival
+	// a.fee/a.n against b.fee/b.n, as 128-bit products.
+	hi, lo := bits.Mul64(a.fee, uint64(b.n))
+	hi2, lo2 := bits.Mul64(b.fee, uint64(a.n))
+	if hi != hi2 || lo != lo2 {
+		return hi > hi2 || hi == hi2 && lo > lo2
+	}
+	return a.first < b.first
 }
-func (h selectHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *selectHeap) Push(x any)   { *h = append(*h, x.(*selectItem)) }
+func (h selectHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx = i
+	h[j].idx = j
+}
+func (h *selectHeap) Push(x any) {
+	it := x.(*selectItem)
+	it.idx = len(*h)
+	*h = append(*h, it)
+}
 func (h *selectHeap) Pop() any {
 	old := *h
 	it := old[len(old)-1]
 	*h = old[:len(old)-1]
+	it.idx = -1
 	return it
 }
 

@@ -402,12 +402,15 @@ func TestMempoolSelect(t *testing.T) {
 		maxTxs, maxBytes int
 		want             []*chain.Transaction
 	}{
-		// b0 and c0 tie on fee: b0 came first. b1 (7) then beats c0, and
-		// a1 (9) waits for a0 (1).
-		{"everything", 100, chain.MaxBlockSize, []*chain.Transaction{b0, b1, c0, c1, a0, a1}},
+		// Chunks: bob's b1 (7) lifts b0 (5), a mean of 6; alice's a1 (9)
+		// pays for a0 (1), a mean of 5; carol's are 5 each, apart. Alice's
+		// pair and carol's c0 tie at 5: a0 came first.
+		{"everything", 100, chain.MaxBlockSize, []*chain.Transaction{b0, b1, a0, a1, c0, c1}},
+		// Alice's pair does not fit the one place left: skipped whole,
+		// carol's c0 takes it.
 		{"count limit", 3, chain.MaxBlockSize, []*chain.Transaction{b0, b1, c0}},
 		{"byte limit", 100, 3*size - 1, []*chain.Transaction{b0, b1}},
-		{"exact bytes", 100, 4 * size, []*chain.Transaction{b0, b1, c0, c1}},
+		{"exact bytes", 100, 4 * size, []*chain.Transaction{b0, b1, a0, a1}},
 		{"no room", 0, chain.MaxBlockSize, nil},
 		{"no bytes", 100, 0, nil},
 	}

@@ -161,6 +161,8 @@ type Mempool struct {
 	nextArrival uint64
 	// selectPass numbers Select's passes; see poolEntry.taken.
 	selectPass uint64
+	// selectChunks is Select's scratch space, one slot a transaction.
+	selectChunks []selectChunk
 	// tails keeps senderView's work by sender (senderTail); reset
 	// drops it.
 	tails map[string]*senderTail

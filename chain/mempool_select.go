@@ -54,13 +54,25 @@ func (m *Mempool) selectLocked(maxTxs, maxBytes int) []*Transaction {
 		n = len(m.byID)
 	}
 	items := make([]selectItem, 0, n)
+	// And one for the chunks, kept by the pool from pass to pass (every
+	// slot is written before it is read): a chain has at most a chunk a
+	// transaction, and its chunks never outgrow that share (taking one
+	// from the front takes its transactions with it). Grown by append,
+	// they were most of Select's allocations; allocated afresh, zeroing
+	// them cost more than the chunks' own work for long chains.
+	if cap(m.selectChunks) < len(m.byID) {
+		m.selectChunks = make([]selectChunk, len(m.byID))
+	}
+	chunks := m.selectChunks[:len(m.byID)]
 	for _, q := range m.bySender {
 		if m.p.Signed {
-			items = append(items, selectItem{q: q, idx: -1})
+			items = append(items, selectItem{q: q, idx: -1, chunks: chunks[:0:len(q)]})
+			chunks = chunks[len(q):]
 			continue
 		}
 		for i := range q {
-			items = append(items, selectItem{q: q[i : i+1], idx: -1})
+			items = append(items, selectItem{q: q[i : i+1], idx: -1, chunks: chunks[:0:1]})
+			chunks = chunks[1:]
 		}
 	}
 	var parked map[*poolEntry][]*selectItem
@@ -155,9 +167,10 @@ type selectItem struct {
 }
 
 // selectChunk is a run of a sender's chain taken whole: its count, fees
-// and encoded bytes. The pool's fees together stay within MaxFee
-// (protocol.md 11.7 rule 3), so the sum does not overflow, nor its
-// product with a count (128 bits).
+// and encoded bytes. The sum does not overflow: on signed networks a
+// sender's fees come out of its balance and the credits it claimed, all
+// within the coins ever issued, and on unsigned ones a chunk is one
+// transaction. Its product with a count is taken in 128 bits.
 type selectChunk struct {
 	n    int
 	fee  uint64

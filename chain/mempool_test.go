@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -244,6 +245,21 @@ func TestMempoolUnsigned(t *testing.T) {
 	mpMustAdd(t, m, empty, late)
 	got := m.Select(2, chain.MaxBlockSize)
 	mpSame(t, "Select", got, []*chain.Transaction{late, txs[0]}, nil)
+
+	// Many, each a chain of its own: Select keeps its rule under every
+	// kind of limit.
+	rng := rand.New(rand.NewPCG(3, 4))
+	m = chain.NewMempool(p)
+	for i := range 60 {
+		name := strings.Repeat("s", 1+rng.IntN(40))
+		mpMustAdd(t, m, empty, mpOpenTx(name, "r", uint64(1+i), uint64(rng.IntN(5)), uint64(i)))
+	}
+	for range 50 {
+		n, room := rng.IntN(m.Len()+2), rng.IntN(m.Bytes()+2)
+		if err := chain.SelectMatches(m, n, room); err != nil {
+			t.Fatalf("Select(%d, %d): %v", n, room, err)
+		}
+	}
 }
 
 func TestMempoolFull(t *testing.T) {

@@ -27,10 +27,10 @@ import "sync"
 // builds on. A connect does not put what it read from the store: a sync
 // of many new addresses would push out the mempool's working set. A
 // commit of one block that takes none off the main chain (a relayed or
-// mined block on the tip) does put every state it writes, held or not: its addresses are the working set of the next
-// blocks, and the coinbase recipient, which no admission reads, was
-// otherwise read from the store at every block it was paid (a read
-// transaction per block and node).
+// mined block on the tip) does put every state it writes, held or not:
+// its addresses are the working set of the next blocks, and the coinbase
+// recipient, which no admission reads, was otherwise read from the store
+// at every block it was paid (a read transaction per block and node).
 type accountCache struct {
 	mu      sync.Mutex
 	entries map[string]Account

@@ -7,10 +7,11 @@ import (
 
 // Select returns up to maxTxs pending transactions of at most maxBytes
 // encoded bytes in all, for a block template: by chunk, the best-paying
-// first. A sender's chunks cut its chain (the transactions whose parents
-// are taken, in nonce order) into runs of non-increasing mean fee, each
-// run as long as its later transactions lift its mean (a child pays for
-// its parents in the same chain); the chunk on offer is the first. Among
+// first (protocol.md §11.3). A sender's run (its pending transactions
+// whose parents are taken, in nonce order) is cut into chunks of
+// non-increasing mean fee: each transaction joins the chunk before it
+// while it lifts that chunk's mean (a child pays for its parents in the
+// same chain); the chunk on offer is the first. Among
 // the senders' chunks on offer, the one of highest mean fee is taken
 // whole, the earliest arrival of a first transaction first among equal
 // means; never a sender's nonce N+1 before N, and never a transaction

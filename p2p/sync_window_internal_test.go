@@ -3,13 +3,17 @@ package p2p
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // TestNextBatch: an idle peer gets the first batch of the window that
@@ -173,6 +177,45 @@ func TestClosedByPeer(t *testing.T) {
 	} {
 		if got := closedByPeer(tc.err); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestDownloadEndedHangUp: a download that ended with the peer closing
+// the connection does not cool the peer down, even while the connection
+// still reads as open (QUIC may break the streams first); our own close,
+// and a stall, cool it.
+func TestDownloadEndedHangUp(t *testing.T) {
+	newHost := func() host.Host {
+		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		return h
+	}
+	a, b := newHost(), newHost()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	s := &Syncer{host: a, log: slog.New(slog.DiscardHandler)}
+	tip := chain.Hash{7}
+	for _, tc := range []struct {
+		name   string
+		err    error
+		cooled bool
+	}{
+		{"the peer closed the connection", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{Remote: true}), false},
+		{"we closed it", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{}), true},
+		{"a stall", fmt.Errorf("read block 1 of 4: %w", context.DeadlineExceeded), true},
+	} {
+		sp := &syncPeer{}
+		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{}}
+		s.downloadEnded(l, downloadResult{p: b.ID(), st: &protocol.Status{Tip: tip}, err: tc.err})
+		if got := sp.cooling(time.Now(), tip); got != tc.cooled {
+			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)
 		}
 	}
 }

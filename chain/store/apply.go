@@ -33,8 +33,7 @@ const appendFill = 1.0
 // where every read finds it; the memtable's batches are committed to
 // bbolt together, in one transaction, once they reach a bound, before any
 // other batch, and at Close (memtable.go). Any other batch is committed
-// in one bbolt transaction of its own. The memtable keeps b itself: a
-// copy was a tenth of a relayed block's commit (chain.Store.Apply).
+// in one bbolt transaction of its own. The memtable keeps b, no copy.
 //
 // The transaction index of a batch that only extends the main chain is
 // held in memory and committed later, in a flush of its own in the

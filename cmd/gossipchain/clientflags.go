@@ -193,7 +193,7 @@ func (a *app) sendCommand(do func(context.Context, sendOptions) error) *cli.Comm
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "to", Usage: "recipient `address` (gc and 48 hex digits; any name on the open network); required"},
 		&cli.Uint64Flag{Name: "amount", Usage: fmt.Sprintf("`coins` to send, 1 to %d; required", uint64(chain.MaxAmount))},
-		&cli.Uint64Flag{Name: "fee", Usage: "`coins` paid on top of --amount to the miner of the block; the miner takes the best-paying first (a transfer lifts the ones before it from the same wallet). " +
+		&cli.Uint64Flag{Name: "fee", Usage: "`coins` paid on top of --amount to the miner of the block; the miner takes the best-paying first (on signed networks a transfer lifts the wallet's cheaper ones before it). " +
 			"0 pays the node's minimum relay fee for the transfer's size (min_relay_fee in its /status)"},
 		walletFlag(),
 		networkFlag("The signature is valid on this network only, and it picks the default --wallet."),

@@ -263,6 +263,7 @@ var _ TxSource = (*Mempool)(nil)
 
 // reset empties the pending pool, keeping its limits and the queue.
 func (m *Mempool) reset() {
+	m.rollingFeeLocked() // at the fill it decayed at until now
 	m.byID = make(map[Hash]*poolEntry)
 	m.bySender = make(map[string][]*poolEntry)
 	m.byRecipient = make(map[string][]*poolEntry)
@@ -424,6 +425,7 @@ func (m *Mempool) add(tx *Transaction, id Hash, state AccountReader, verified, l
 // of its parents, as a credit of its recipient, and into the eviction
 // heap if it is evictable. m.mu is held.
 func (m *Mempool) insert(e *poolEntry) {
+	m.rollingFeeLocked() // at the fill it decayed at until now
 	q := m.bySender[e.tx.Sender]
 	i, _ := slices.BinarySearchFunc(q, e, m.senderOrder)
 	q = slices.Insert(q, i, e)
@@ -457,6 +459,7 @@ func (m *Mempool) insert(e *poolEntry) {
 // sender's chain, with no child. Its sender's package, and those of its
 // parents' senders, change. m.mu is held.
 func (m *Mempool) remove(e *poolEntry) {
+	m.rollingFeeLocked() // at the fill it decayed at until now
 	m.evictable.remove(e)
 	delete(m.byID, e.id)
 	m.bytes -= e.size

@@ -67,7 +67,11 @@ func (m *Mempool) blockCame() {
 func (m *Mempool) rollingFee() uint64 { return uint64(math.Ceil(m.rollingFeeLocked())) }
 
 // rollingFeeLocked brings the rolling minimum up to date and returns it.
-// A minimum that decayed below one coin is dropped. m.mu is held.
+// A minimum that decayed below one coin is dropped. m.mu is held. The
+// pool's every change of fill (insert, remove, reset) brings it up to
+// date first, so each stretch of time decays at the half-life its own
+// fill sets, however often the minimum is read: read only now and then,
+// it had decayed at the last fill for the whole time since.
 func (m *Mempool) rollingFeeLocked() float64 {
 	r := &m.rolling
 	if r.fee == 0 || !r.decaying {

@@ -106,3 +106,70 @@ func TestMempoolRollingMinimumNotFromReorg(t *testing.T) {
 		t.Fatalf("rolling minimum %d after a reorganisation's evictions, want 0", got)
 	}
 }
+
+// TestMempoolRollingMinimumReadsDoNotMatter: the rolling minimum decays at
+// the rate each stretch of time's fill sets, however often it is read:
+// two pools given the same transactions and blocks agree, one read after
+// every step and one only at the end. Here it halves over a half-life
+// while the pool is over half full, over a quarter of one once a block
+// emptied it, and over a whole one once it is full again (42 → 21 →
+// 10.5 → 5.25, 6 in whole coins). Read only at the end, it had taken the
+// last fill for the whole time since it was last read.
+func TestMempoolRollingMinimumReadsDoNotMatter(t *testing.T) {
+	p := chain.RegTest()
+	alice, bob, carol := newMPKey(61), newMPKey(62), newMPKey(63)
+	daves := []mpKey{newMPKey(64), newMPKey(65), newMPKey(66), newMPKey(67)}
+	state := mpState{alice.addr: {Balance: 1 << 20}, bob.addr: {Balance: 1 << 20}, carol.addr: {Balance: 1 << 20}}
+	for _, d := range daves {
+		state[d.addr] = chain.Account{Balance: 1 << 20}
+	}
+	run := func(readEveryStep bool) uint64 {
+		now := time.Unix(1_800_000_000, 0)
+		m := chain.NewMempool(p, chain.WithMaxTxs(64), chain.WithMempoolClock(func() time.Time { return now }))
+		read := func() {
+			if readEveryStep {
+				m.RollingMinFee()
+			}
+		}
+		mpMustAdd(t, m, state, bob.tx(p, carol.addr, 1, 1, 0))
+		for n := range uint64(63) {
+			mpMustAdd(t, m, state, alice.tx(p, carol.addr, 1, 10+n, n))
+		}
+		mpMustAdd(t, m, state, bob.tx(p, carol.addr, 1, 42, 1)) // evicts alice's 63: minimum 42
+		read()
+		var tip chain.AccountReader = state
+		mine := func(height uint64, txs ...*chain.Transaction) {
+			blk := mpBlock(p, height, bob.addr, txs...)
+			tip = mpConnect(t, p, tip, blk)
+			m.Reorg(nil, []*chain.Block{blk}, tip)
+		}
+		mine(1) // the decay starts
+		var fill []*chain.Transaction
+		for _, d := range daves {
+			for n := range uint64(10) {
+				tx := d.tx(p, carol.addr, 1, 50, n)
+				mpMustAdd(t, m, tip, tx)
+				fill = append(fill, tx)
+			}
+		}
+		read()
+		now = now.Add(chain.RollingHalfLife) // 42 of 64 places held
+		read()
+		mine(2, fill...) // 2 of 64 left
+		read()
+		now = now.Add(chain.RollingHalfLife / 4)
+		read()
+		for _, d := range daves {
+			for n := range uint64(10) {
+				mpMustAdd(t, m, tip, d.tx(p, carol.addr, 1, 50, 10+n))
+			}
+		}
+		read()
+		now = now.Add(chain.RollingHalfLife) // 42 of 64 places held again
+		return m.RollingMinFee()
+	}
+	often, once := run(true), run(false)
+	if often != 6 || once != 6 {
+		t.Fatalf("rolling minimum %d read after every step, %d read once at the end; want 6 both", often, once)
+	}
+}

@@ -463,7 +463,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	// then: it is not handed a batch of the next download at once.
 	if l.dl != nil {
 		for _, q := range r.stalled {
-			if sp, tip := l.peers[q], l.dl.tips[q]; sp != nil && q != r.p && !tip.IsZero() && !s.hungUp(q) {
+			if sp, tip := l.peers[q], l.dl.tips[q]; sp != nil && q != r.p && !tip.IsZero() && !s.hungUp(q, nil) {
 				sp.cool(time.Now(), tip, false) // a helper showed no claim of its own
 			}
 		}
@@ -494,7 +494,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		// A peer that hung up is not cooled down, as when its
 		// disconnect reaches us first (disconnectedPeer): the download's
 		// error may come first.
-		if sp := l.peers[r.p]; sp != nil && !s.hungUp(r.p) && !closedByPeer(err) {
+		if sp := l.peers[r.p]; sp != nil && !s.hungUp(r.p, err) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.
@@ -509,12 +509,17 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	}
 }
 
-// hungUp reports whether every connection to p is closed. A closed
-// connection breaks its streams only after it is marked closed, so a
-// download that failed because p hung up sees it so, although the
-// swarm may not have dropped the connection yet (connected still
-// reports it).
-func (s *Syncer) hungUp(p peer.ID) bool {
+// hungUp reports whether p hung up: err, the error its download ended
+// with (nil if none is known), is p closing the connection, or every
+// connection to p is closed. A yamux connection is marked closed before
+// its streams break, so a download that failed because p hung up sees
+// it so, although the swarm may not have dropped the connection yet
+// (connected still reports it); QUIC may break the streams first, but
+// their error then says the peer closed (closedByPeer).
+func (s *Syncer) hungUp(p peer.ID, err error) bool {
+	if closedByPeer(err) {
+		return true
+	}
 	for _, c := range s.host.Network().ConnsToPeer(p) {
 		if !c.IsClosed() {
 			return false
@@ -524,9 +529,7 @@ func (s *Syncer) hungUp(p peer.ID) bool {
 }
 
 // closedByPeer reports whether err is the peer closing the connection
-// (QUIC's CONNECTION_CLOSE from the other side): a hang-up, although
-// quic-go may break the connection's streams before it reads as closed,
-// which hungUp alone would miss.
+// (QUIC's CONNECTION_CLOSE from the other side).
 func closedByPeer(err error) bool {
 	var ce *network.ConnError
 	return errors.As(err, &ce) && ce.Remote

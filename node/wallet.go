@@ -33,10 +33,10 @@ func newWallet(params *chain.Params, key ed25519.PrivateKey, in *intake) *wallet
 // send signs a transfer from the wallet with its next nonce (after its
 // pending transactions) and submits it. A zero fee is the least the
 // mempool takes now for the transfer's size (its minimum relay fee, or
-// its rolling minimum after evictions if higher): callers that name no fee (the classic
-// client's POST /create-transaction, `gossipchain send` without --fee)
-// must not be refused for it, and paying more than the minimum is a
-// choice they can make by naming one.
+// its rolling minimum after evictions if higher): callers that name no
+// fee (the classic client's POST /create-transaction, `gossipchain send`
+// without --fee) must not be refused for it, and paying more than the
+// minimum is a choice they can make by naming one.
 func (w *wallet) send(ctx context.Context, to string, amount, fee uint64) (*chain.Transaction, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

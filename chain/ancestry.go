@@ -36,25 +36,25 @@ const ancestorCacheSize = 64
 // frequent allocation (two median-time walks of ten parents, in the
 // gossip precheck and the chain's).
 //
-// It also keeps the median times past of the last few blocks asked for
-// (MedianTime), by hash, on the same grounds: a hash names its ancestors,
-// so their median never changes.
+// It also keeps the median windows of the last few blocks asked for
+// (MedianTime's timeWindow), by hash, on the same grounds: a hash names
+// its ancestors, so their timestamps never change.
 type ancestorCache struct {
 	mu     sync.Mutex
 	byHash map[Hash]*Header
 	ring   [ancestorCacheSize]Hash // insertion order, for eviction
 	n      int                     // entries inserted so far
-	// medians is a ring of the last median times kept.
-	medians [medianCacheSize]struct {
+	// windows is a ring of the last median windows kept.
+	windows [medianCacheSize]struct {
 		h Hash
-		t int64
+		w timeWindow
 	}
-	nm int // medians kept so far
+	nw int // windows kept so far
 }
 
-// medianCacheSize is how many median times past an ancestorCache keeps:
-// the tip's, a branch's or two, a template's.
-const medianCacheSize = 4
+// medianCacheSize is how many median windows an ancestorCache keeps: the
+// tip's and its parent's, a branch's or two, a template's.
+const medianCacheSize = 6
 
 func newAncestorCache() *ancestorCache {
 	return &ancestorCache{byHash: make(map[Hash]*Header, ancestorCacheSize)}
@@ -84,23 +84,23 @@ func (ac *ancestorCache) add(h Hash, hdr *Header) {
 	ac.n++
 }
 
-func (ac *ancestorCache) median(h Hash) (int64, bool) {
+func (ac *ancestorCache) window(h Hash) (timeWindow, bool) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	for i := range min(ac.nm, medianCacheSize) {
-		if ac.medians[i].h == h {
-			return ac.medians[i].t, true
+	for i := range min(ac.nw, medianCacheSize) {
+		if ac.windows[i].h == h {
+			return ac.windows[i].w, true
 		}
 	}
-	return 0, false
+	return timeWindow{}, false
 }
 
-func (ac *ancestorCache) keepMedian(h Hash, t int64) {
+func (ac *ancestorCache) keepWindow(h Hash, w timeWindow) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	m := &ac.medians[ac.nm%medianCacheSize]
-	m.h, m.t = h, t
-	ac.nm++
+	k := &ac.windows[ac.nw%medianCacheSize]
+	k.h, k.w = h, w
+	ac.nw++
 }
 
 // ancestry answers HeaderSource queries by walking parent links in r,
@@ -110,16 +110,16 @@ type ancestry struct {
 	cache *ancestorCache
 }
 
-func (a ancestry) median(tip Hash) (int64, bool) {
+func (a ancestry) window(tip Hash) (timeWindow, bool) {
 	if a.cache == nil {
-		return 0, false
+		return timeWindow{}, false
 	}
-	return a.cache.median(tip)
+	return a.cache.window(tip)
 }
 
-func (a ancestry) keepMedian(tip Hash, t int64) {
+func (a ancestry) keepWindow(tip Hash, w timeWindow) {
 	if a.cache != nil {
-		a.cache.keepMedian(tip, t)
+		a.cache.keepWindow(tip, w)
 	}
 }
 

@@ -50,40 +50,74 @@ type rememberingLine struct {
 	*ancestorCache
 }
 
-// TestMedianTimeRemembered: a source that remembers medians answers a
-// tip asked for again from memory, while it is among the last
-// medianCacheSize kept, and every answer is the median walked.
+// TestMedianTimeRemembered: a source that remembers median windows
+// answers a tip asked for again from memory while it is among the last
+// medianCacheSize kept, and a child of a kept tip from its parent's
+// window without a walk; every answer is the median walked.
 func TestMedianTimeRemembered(t *testing.T) {
 	p := RegTest()
 	line := &headerLine{}
 	for i := range 40 {
-		// Timestamps out of order, so a median taken at the wrong tip shows.
-		line.hdrs = append(line.hdrs, &Header{Height: uint64(i), Timestamp: int64((i * 7919) % 101)})
+		// Timestamps out of order, so a median taken over the wrong
+		// window shows.
+		h := &Header{Height: uint64(i), Timestamp: int64((i * 7919) % 101)}
+		if i > 0 {
+			h.PrevHash = line.hdrs[i-1].Hash()
+		}
+		line.hdrs = append(line.hdrs, h)
 	}
-	src := rememberingLine{line, newAncestorCache()}
-	for i, tc := range []struct {
-		height uint64
-		walked bool
+	// A header that names 20 as its parent but claims height 30: its
+	// window is walked, not taken from 20's.
+	liar := &Header{Height: 30, PrevHash: line.hdrs[20].Hash(), Timestamp: 55}
+	for _, tc := range []struct {
+		name  string
+		steps []struct {
+			tip    *Header
+			walked bool
+		}
 	}{
-		{20, true}, {21, true}, {20, false}, {22, true}, {23, true}, {21, false},
-		{24, true}, {25, true}, {20, true}, // 20 was pushed out by 22 – 25
-		{20, false},
+		{"following the chain", []struct {
+			tip    *Header
+			walked bool
+		}{
+			{line.hdrs[20], true}, {line.hdrs[21], false}, {line.hdrs[20], false},
+			{line.hdrs[23], true}, // 22's window was never kept
+			{line.hdrs[24], false}, {line.hdrs[25], false}, {line.hdrs[26], false},
+			{line.hdrs[27], false}, {line.hdrs[28], false},
+			{line.hdrs[20], true}, // pushed out by 23 – 28
+			{line.hdrs[20], false},
+		}},
+		{"from genesis", []struct {
+			tip    *Header
+			walked bool
+		}{
+			{line.hdrs[0], false}, {line.hdrs[1], false}, {line.hdrs[2], false},
+			{line.hdrs[3], false}, {line.hdrs[4], false},
+		}},
+		{"a height that does not follow its parent's", []struct {
+			tip    *Header
+			walked bool
+		}{
+			{line.hdrs[20], true}, {liar, true},
+		}},
 	} {
-		tip := line.hdrs[tc.height]
-		line.steps = 0
-		got, err := MedianTime(p, src, tip)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := medianTime(p, &headerLine{hdrs: line.hdrs}, tip)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Errorf("step %d, tip %d: median %d, want %d", i, tc.height, got, want)
-		}
-		if walked := line.steps > 0; walked != tc.walked {
-			t.Errorf("step %d, tip %d: walked %v, want %v", i, tc.height, walked, tc.walked)
+		src := rememberingLine{line, newAncestorCache()}
+		for i, st := range tc.steps {
+			line.steps = 0
+			got, err := MedianTime(p, src, st.tip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := medianTime(p, &headerLine{hdrs: line.hdrs}, st.tip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%s: step %d, tip %d: median %d, want %d", tc.name, i, st.tip.Height, got, want)
+			}
+			if walked := line.steps > 0; walked != st.walked {
+				t.Errorf("%s: step %d, tip %d: walked %v, want %v", tc.name, i, st.tip.Height, walked, st.walked)
+			}
 		}
 	}
 }

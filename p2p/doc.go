@@ -72,7 +72,8 @@
 //     writer. All are counted by the host's WaitGroup and end with its
 //     context; Close cancels, waits, then writes peers.json a last time.
 //     mDNS runs go-libp2p's goroutines and calls back on fresh ones.
-//   - Gossip: two drains read the subscriptions; Close cancels and waits.
+//   - Gossip: relays both topics (no subscription, no reader) and runs
+//     the transaction batcher; Close cancels and waits.
 //     Validators run on GossipSub's own goroutines, at most
 //     blockValidators blocks at once, and call into Chain and the
 //     SyncTrigger from there; a block validator also waits there on its

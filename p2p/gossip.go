@@ -38,7 +38,10 @@ type Gossip struct {
 	floor chain.FeeRate
 
 	txTopic, blockTopic *pubsub.Topic
-	txSub, blockSub     *pubsub.Subscription
+	// Relays, not subscriptions: the validators do all there is to do
+	// with a message, and a subscription would wake a reader for each
+	// one to throw it away.
+	txRelay, blockRelay pubsub.RelayCancelFunc
 
 	sync SyncTrigger
 	// bans is the syncer's ban store (nil beside no Syncer): gossip bans
@@ -242,9 +245,7 @@ func NewGossip(ctx context.Context, h host.Host, c Chain, sync SyncTrigger, opts
 		return nil, err
 	}
 	h.SetStreamHandler(g.blockTxnProto, g.handleBlockTxn)
-	g.wg.Add(3)
-	go g.drain(ctx, g.txSub)
-	go g.drain(ctx, g.blockSub)
+	g.wg.Add(1)
 	go g.batchTxs(ctx, cfg.txWindow)
 	return g, nil
 }
@@ -265,11 +266,11 @@ func (g *Gossip) join(txName, blockName string) error {
 	if g.blockTopic, err = g.ps.Join(blockName); err != nil {
 		return fmt.Errorf("join %s: %w", blockName, err)
 	}
-	if g.txSub, err = g.txTopic.Subscribe(); err != nil {
-		return fmt.Errorf("subscribe %s: %w", txName, err)
+	if g.txRelay, err = g.txTopic.Relay(); err != nil {
+		return fmt.Errorf("relay %s: %w", txName, err)
 	}
-	if g.blockSub, err = g.blockTopic.Subscribe(); err != nil {
-		return fmt.Errorf("subscribe %s: %w", blockName, err)
+	if g.blockRelay, err = g.blockTopic.Relay(); err != nil {
+		return fmt.Errorf("relay %s: %w", blockName, err)
 	}
 	return nil
 }
@@ -280,18 +281,6 @@ func blockValidatorOpts() []pubsub.ValidatorOpt {
 	return []pubsub.ValidatorOpt{
 		pubsub.WithValidatorTimeout(blockValidateTimeout),
 		pubsub.WithValidatorConcurrency(blockValidators),
-	}
-}
-
-// drain reads a subscription so GossipSub never drops deliveries for a
-// slow reader. The work happened in the validator: there is nothing left
-// to do with an accepted message.
-func (g *Gossip) drain(ctx context.Context, sub *pubsub.Subscription) {
-	defer g.wg.Done()
-	for {
-		if _, err := sub.Next(ctx); err != nil {
-			return
-		}
 	}
 }
 
@@ -351,16 +340,30 @@ func (g *Gossip) validator(topic string, stats *topicCounters,
 			// not keep it from this node (blocks are few and work-gated).
 			return pubsub.ValidationIgnore
 		}
-		// Counted after recoverValidator has turned a panic into Ignore.
-		defer func() { stats.verdict(res); g.judged(topic, from, res) }()
-		defer g.recoverValidator(topic, from, &res)
-		var err error
-		res, err = check(ctx, from, m.Data)
-		if err != nil {
-			g.logVerdict(topic, from, res, err)
+		if topic == "block" {
+			// On a kept worker: see blockWorkers.
+			done := make(chan pubsub.ValidationResult, 1)
+			blockWorkers.run(func() { done <- g.judge(ctx, topic, stats, check, from, m.Data) })
+			return <-done
 		}
-		return res
+		return g.judge(ctx, topic, stats, check, from, m.Data)
 	}
+}
+
+// judge runs check on a message and counts and logs its verdict; a panic
+// in check is logged and ignores the message.
+func (g *Gossip) judge(ctx context.Context, topic string, stats *topicCounters,
+	check func(ctx context.Context, from peer.ID, data []byte) (pubsub.ValidationResult, error),
+	from peer.ID, data []byte) (res pubsub.ValidationResult) {
+	// Counted after recoverValidator has turned a panic into Ignore.
+	defer func() { stats.verdict(res); g.judged(topic, from, res) }()
+	defer g.recoverValidator(topic, from, &res)
+	var err error
+	res, err = check(ctx, from, data)
+	if err != nil {
+		g.logVerdict(topic, from, res, err)
+	}
+	return res
 }
 
 // checkBlock decodes a gossiped compact block, assembles its block
@@ -518,12 +521,12 @@ func (g *Gossip) logVerdict(topic string, from peer.ID, res pubsub.ValidationRes
 	}
 }
 
-// Close leaves the topics and stops the readers.
+// Close leaves the topics and stops the transaction batcher.
 func (g *Gossip) Close() error {
 	g.host.RemoveStreamHandler(g.blockTxnProto)
 	g.cancel()
-	g.txSub.Cancel()
-	g.blockSub.Cancel()
+	g.txRelay()
+	g.blockRelay()
 	g.wg.Wait()
 	return errors.Join(closeTopic(g.txTopic), closeTopic(g.blockTopic))
 }

@@ -98,6 +98,13 @@ func (ac *ancestorCache) window(h Hash) (timeWindow, bool) {
 func (ac *ancestorCache) keepWindow(h Hash, w timeWindow) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
+	for i := range min(ac.nw, medianCacheSize) {
+		if ac.windows[i].h == h {
+			// Kept already (validators of two blocks on one parent ask
+			// at once): a second copy would push out another window.
+			return
+		}
+	}
 	k := &ac.windows[ac.nw%medianCacheSize]
 	k.h, k.w = h, w
 	ac.nw++

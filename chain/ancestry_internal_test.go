@@ -121,3 +121,56 @@ func TestMedianTimeRemembered(t *testing.T) {
 		}
 	}
 }
+
+// TestMedianTimeWindowLengths: following a chain from genesis, a window
+// of any length up to maxMedianBlocks is built from the parent's without
+// a walk, a longer one is walked every time, and every median is the
+// walked one.
+func TestMedianTimeWindowLengths(t *testing.T) {
+	for _, blocks := range []int{1, 2, 11, maxMedianBlocks, maxMedianBlocks + 1} {
+		p := *RegTest()
+		p.MedianTimeBlocks = blocks
+		line := &headerLine{}
+		src := rememberingLine{line, newAncestorCache()}
+		for i := range 40 {
+			h := &Header{Height: uint64(i), Timestamp: int64((i * 7919) % 101)}
+			if i > 0 {
+				h.PrevHash = line.hdrs[i-1].Hash()
+			}
+			line.hdrs = append(line.hdrs, h)
+			line.steps = 0
+			got, err := MedianTime(&p, src, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := medianTime(&p, &headerLine{hdrs: line.hdrs}, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%d blocks, height %d: median %d, want %d", blocks, i, got, want)
+			}
+			wantWalk := blocks > maxMedianBlocks && i > 0
+			if walked := line.steps > 0; walked != wantWalk {
+				t.Errorf("%d blocks, height %d: walked %v, want %v", blocks, i, walked, wantWalk)
+			}
+		}
+	}
+}
+
+// TestMedianWindowKeptOnce: a window kept twice (two validators on one
+// parent) takes one slot, so it pushes out no other window kept before.
+func TestMedianWindowKeptOnce(t *testing.T) {
+	ac := newAncestorCache()
+	hashOf := func(i int) Hash { return Hash{byte(i), 2} }
+	for i := range medianCacheSize {
+		ac.keepWindow(hashOf(i), timeWindow{n: 1})
+	}
+	last := hashOf(medianCacheSize - 1)
+	ac.keepWindow(last, timeWindow{n: 1})
+	for i := range medianCacheSize {
+		if _, ok := ac.window(hashOf(i)); !ok {
+			t.Errorf("window %d pushed out by a window kept again", i)
+		}
+	}
+}

@@ -74,12 +74,17 @@
 //     mDNS runs go-libp2p's goroutines and calls back on fresh ones.
 //   - Gossip: relays both topics (no subscription, no reader) and runs
 //     the transaction batcher; Close cancels and waits.
-//     Validators run on GossipSub's own goroutines, at most
-//     blockValidators blocks at once, and call into Chain and the
+//     Transaction validators run on GossipSub's own goroutines; block
+//     validators, at most blockValidators blocks at once per Gossip, on
+//     the package's kept workers (blockWorkers, workers.go), while
+//     GossipSub's goroutine waits for them. Both call into Chain and the
 //     SyncTrigger from there; a block validator also waits there on its
 //     parent's validation by another validator (at most parentWait,
 //     inflight.go), its blocktxn request and whole-block fetch, each with
-//     a deadline. The blocktxn server runs on libp2p's stream goroutines.
+//     a deadline, and on its processing (ProcessEarly, on earlyWorkers).
+//     The workers are shared by every Gossip in the process and end
+//     after a minute idle; Close does not wait for them. The blocktxn
+//     server runs on libp2p's stream goroutines.
 //   - Syncer: one loop (run, sync_loop.go) owns the peer table and every
 //     due time in it (status refresh, re-asks, cool-downs), as
 //     GossipSub's router owns its own. Connectedness events (from the

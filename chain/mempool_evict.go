@@ -186,10 +186,23 @@ func (m *Mempool) repackAll() {
 }
 
 // meanBelow reports whether fee/n < fee2/n2, exactly.
-func meanBelow(fee, n, fee2, n2 uint64) bool {
+func meanBelow(fee, n, fee2, n2 uint64) bool { return meanCmp(fee, n, fee2, n2) < 0 }
+
+// meanCmp compares fee/n with fee2/n2 exactly, as 128-bit products:
+// -1, 0 or +1.
+func meanCmp(fee, n, fee2, n2 uint64) int {
 	hi, lo := bits.Mul64(fee, n2)
 	hi2, lo2 := bits.Mul64(fee2, n)
-	return hi < hi2 || hi == hi2 && lo < lo2
+	if hi == hi2 {
+		hi, hi2 = lo, lo2
+	}
+	switch {
+	case hi < hi2:
+		return -1
+	case hi > hi2:
+		return 1
+	}
+	return 0
 }
 
 // cheaperThan reports whether the package v begins pays less per

@@ -1,9 +1,6 @@
 package chain
 
-import (
-	"container/heap"
-	"math/bits"
-)
+import "container/heap"
 
 // Select returns up to maxTxs pending transactions of at most maxBytes
 // encoded bytes in all, for a block template: by chunk, the best-paying
@@ -211,11 +208,8 @@ func (h selectHeap) Less(i, j int) bool {
 		}
 		return a.first < b.first
 	}
-	// a.fee/a.n against b.fee/b.n, as 128-bit products.
-	hi, lo := bits.Mul64(a.fee, uint64(b.n))
-	hi2, lo2 := bits.Mul64(b.fee, uint64(a.n))
-	if hi != hi2 || lo != lo2 {
-		return hi > hi2 || hi == hi2 && lo > lo2
+	if c := meanCmp(a.fee, uint64(a.n), b.fee, uint64(b.n)); c != 0 {
+		return c > 0
 	}
 	return a.first < b.first
 }
@@ -251,11 +245,8 @@ func (h evictHeap) Less(i, j int) bool {
 	if a.local != b.local {
 		return b.local
 	}
-	if meanBelow(a.pkgFee, a.pkgN, b.pkgFee, b.pkgN) {
-		return true
-	}
-	if meanBelow(b.pkgFee, b.pkgN, a.pkgFee, a.pkgN) {
-		return false
+	if c := meanCmp(a.pkgFee, a.pkgN, b.pkgFee, b.pkgN); c != 0 {
+		return c < 0
 	}
 	return a.arrival > b.arrival
 }

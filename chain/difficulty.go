@@ -82,21 +82,14 @@ func MedianTime(p *Params, src HeaderSource, tip *Header) (int64, error) {
 	if w, ok := ms.window(key); ok {
 		return w.median(), nil
 	}
-	n := int(min(uint64(p.MedianTimeBlocks), tip.Height+1))
+	n := medianBlocks(p, tip)
 	w := timeWindow{height: tip.Height, n: n}
-	w.t[0] = tip.Timestamp
 	if prev, ok := ms.window(tip.PrevHash); ok && tip.Height > 0 && prev.height == tip.Height-1 && prev.n >= n-1 {
 		// The parent's window less its oldest time: no walk.
+		w.t[0] = tip.Timestamp
 		copy(w.t[1:n], prev.t[:n-1])
-	} else {
-		h := tip
-		for i := 1; i < n; i++ {
-			prev, err := src.Ancestor(h, h.Height-1)
-			if err != nil {
-				return 0, fmt.Errorf("median time ancestor: %w", err)
-			}
-			w.t[i], h = prev.Timestamp, prev
-		}
+	} else if err := walkTimes(src, tip, w.t[:n]); err != nil {
+		return 0, err
 	}
 	ms.keepWindow(key, w)
 	return w.median(), nil
@@ -130,29 +123,44 @@ type timeWindow struct {
 }
 
 func (w timeWindow) median() int64 {
-	s := w.t[:w.n] // w is a copy: sorting it leaves the kept one in order
-	slices.Sort(s)
-	return s[len(s)/2]
+	return sortedMedian(w.t[:w.n]) // w is a copy: the kept one stays in order
 }
 
+// medianTime is MedianTime by walking, for any source.
 func medianTime(p *Params, src HeaderSource, tip *Header) (int64, error) {
-	n := p.MedianTimeBlocks
-	if uint64(n) > tip.Height+1 {
-		n = int(tip.Height + 1)
+	times := make([]int64, medianBlocks(p, tip))
+	if err := walkTimes(src, tip, times); err != nil {
+		return 0, err
 	}
-	times := make([]int64, 0, n)
+	return sortedMedian(times), nil
+}
+
+// medianBlocks is how many blocks the median time past of tip is taken
+// over: MedianTimeBlocks, fewer near genesis.
+func medianBlocks(p *Params, tip *Header) int {
+	return int(min(uint64(p.MedianTimeBlocks), tip.Height+1))
+}
+
+// walkTimes fills times, newest first, with the timestamps of tip and
+// of as many of its parents as times has room for after it.
+func walkTimes(src HeaderSource, tip *Header, times []int64) error {
 	h := tip
-	for i := 0; i < n; i++ {
-		times = append(times, h.Timestamp)
-		if i == n-1 {
-			break
+	for i := range times {
+		if i > 0 {
+			prev, err := src.Ancestor(h, h.Height-1)
+			if err != nil {
+				return fmt.Errorf("median time ancestor: %w", err)
+			}
+			h = prev
 		}
-		prev, err := src.Ancestor(h, h.Height-1)
-		if err != nil {
-			return 0, fmt.Errorf("median time ancestor: %w", err)
-		}
-		h = prev
+		times[i] = h.Timestamp
 	}
-	slices.Sort(times)
-	return times[len(times)/2], nil
+	return nil
+}
+
+// sortedMedian sorts s and returns its middle element (the upper one of
+// an even count).
+func sortedMedian(s []int64) int64 {
+	slices.Sort(s)
+	return s[len(s)/2]
 }

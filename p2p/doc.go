@@ -34,7 +34,8 @@
 //     sender for the missing transactions and serving such requests, and
 //     fetching a block whole through the syncer when neither works.
 //   - Sync: the syncer and its API (sync.go), its loop and peer table
-//     (sync_loop.go), requests and the status exchange (sync_client.go),
+//     (sync_loop.go) with the cool-downs of peers that failed a
+//     download (sync_cool.go), requests and the status exchange (sync_client.go),
 //     the headers-first download (sync_download.go), and serving headers
 //     and blocks (sync_server.go). What each peer may ask of the
 //     server, charged by cost and kept across its reconnects, is

@@ -288,7 +288,7 @@ const (
 	// progress is passed over while it claims the same tip.
 	cooldown = time.Minute
 	// maxCooledGone bounds the cool-downs kept for peers that hung up
-	// while cooling (sync_loop.go): as many as the serve limits' peers,
+	// while cooling (sync_cool.go): as many as the serve limits' peers,
 	// far more than the connection manager keeps.
 	maxCooledGone = 1024
 	// maxSyncHeaders bounds the headers one download holds while it

@@ -28,20 +28,10 @@ type syncPeer struct {
 	// again: a RequestSync came while an exchange was under way or less
 	// than requestSyncGap after one started; the answer may predate the
 	// block that made us ask, so we ask again requestSyncGap after.
-	again bool
-	due   time.Time // the next exchange: the refresh, or an again
-	// A download from the peer that stalled or made no progress puts it
-	// aside until coolUntil, unless it reports a tip other than coolTip:
-	// a fresh status with the same claim must not win it the next turn,
-	// while an honest peer that mined on is worth another. A second
-	// failure while cooling, for another tip and before its headers
-	// showed any work beyond ours (errUnshown), sets coolAny: a peer that
-	// claims a fresh tip on every status and delivers none is put aside
-	// whatever it claims. So does a light run (errLowWorkRun).
-	coolUntil time.Time
-	coolTip   chain.Hash
-	coolAny   bool
-	waiters   []chan struct{} // SyncNow calls waiting for this exchange
+	again    bool
+	due      time.Time       // the next exchange: the refresh, or an again
+	coolDown                 // after a download from it that failed (sync_cool.go)
+	waiters  []chan struct{} // SyncNow calls waiting for this exchange
 	// later: SyncNow calls that came while an exchange was under way.
 	// Its answer may predate the call, so they wait for the next one
 	// (the again exchange), not for this one.
@@ -100,13 +90,6 @@ type loop struct {
 	// so that one that reconnects finds it as it left it, not a clean
 	// slate (at most maxCooledGone, each until its cool-down ends).
 	cooled map[peer.ID]coolDown
-}
-
-// coolDown is a peer's cool-down (syncPeer).
-type coolDown struct {
-	until time.Time
-	tip   chain.Hash
-	any   bool
 }
 
 func (s *Syncer) run() {
@@ -233,7 +216,7 @@ func (s *Syncer) connectedPeer(l *loop, p peer.ID) {
 	sp := &syncPeer{} // due now: the exchange every new peer gets
 	if c, ok := l.cooled[p]; ok {
 		delete(l.cooled, p)
-		sp.coolUntil, sp.coolTip, sp.coolAny = c.until, c.tip, c.any
+		sp.coolDown = c
 	}
 	l.peers[p] = sp
 }
@@ -243,32 +226,13 @@ func (s *Syncer) disconnectedPeer(l *loop, p peer.ID) {
 		return // another connection remains
 	}
 	if sp := l.peers[p]; sp != nil && time.Now().Before(sp.coolUntil) {
-		l.keepCoolDown(p, coolDown{until: sp.coolUntil, tip: sp.coolTip, any: sp.coolAny})
+		l.keepCoolDown(p, sp.coolDown)
 	}
 	delete(l.peers, p) // with the SyncNow calls that waited for it
 	s.tips.drop(p)
 	if l.dl != nil && l.dl.p == p {
 		l.dl.cancel() // it cannot deliver any more
 	}
-}
-
-// keepCoolDown keeps the cool-down of p, which hung up. When
-// maxCooledGone are kept, those that ended go first; if none has, p's is
-// not kept: a peer cooling down that hangs up and comes back costs us a
-// download at most, and identities are free.
-func (l *loop) keepCoolDown(p peer.ID, c coolDown) {
-	if len(l.cooled) >= maxCooledGone {
-		now := time.Now()
-		for q, k := range l.cooled {
-			if !now.Before(k.until) {
-				delete(l.cooled, q)
-			}
-		}
-		if len(l.cooled) >= maxCooledGone {
-			return
-		}
-	}
-	l.cooled[p] = c
 }
 
 // startExchange runs a status exchange with p on a goroutine of its own;
@@ -398,20 +362,6 @@ func (s *Syncer) canHelp(p peer.ID, sp *syncPeer, ours *big.Int, now time.Time) 
 		!sp.cooling(now, sp.status.Tip)
 }
 
-// cooling reports whether the peer is put aside while it claims tip.
-func (sp *syncPeer) cooling(now time.Time, tip chain.Hash) bool {
-	return now.Before(sp.coolUntil) && (sp.coolAny || tip == sp.coolTip)
-}
-
-// cool puts the peer aside for cooldown while it claims tip, or, if
-// escalate and it was cooling already for another tip, whatever it
-// claims.
-func (sp *syncPeer) cool(now time.Time, tip chain.Hash, escalate bool) {
-	cooling := now.Before(sp.coolUntil)
-	sp.coolAny = cooling && (sp.coolAny || (escalate && tip != sp.coolTip))
-	sp.coolUntil, sp.coolTip = now.Add(cooldown), tip
-}
-
 // maybeDownload starts a download from the best peer, or, while one
 // runs, preempts it for a peer that claims more work than the one
 // downloading (the blocks stored so far stay); with nobody left to try it
@@ -493,12 +443,23 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		l.failed[r.p] = true
 		// A peer that hung up is not cooled down, as when its
 		// disconnect reaches us first (disconnectedPeer): the download's
-		// error may come first.
-		if sp := l.peers[r.p]; sp != nil && !s.hungUp(r.p, err) {
+		// error may come first. Unless the error is its own answer: a
+		// peer that refused, or sent headers short of its claim, and
+		// then hung up, is cooled down all the same, or a reconnect
+		// that outran its download's end would earn it the next one.
+		sp := l.peers[r.p]
+		gone := sp == nil
+		if gone && answered(err) {
+			sp = &syncPeer{coolDown: l.cooled[r.p]}
+		}
+		if sp != nil && (answered(err) || !s.hungUp(r.p, err)) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.
 			sp.coolAny = sp.coolAny || errors.Is(err, errLowWorkRun)
+			if gone {
+				l.keepCoolDown(r.p, sp.coolDown)
+			}
 		}
 	}
 	// Whatever happened, what p told us is spent: a new status or gossip
@@ -507,32 +468,6 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	if sp := l.peers[r.p]; sp != nil && sp.status == r.st {
 		sp.status = nil
 	}
-}
-
-// hungUp reports whether p hung up: err, the error its download ended
-// with (nil if none is known), is p closing the connection, or every
-// connection to p is closed. A yamux connection is marked closed before
-// its streams break, so a download that failed because p hung up sees
-// it so, although the swarm may not have dropped the connection yet
-// (connected still reports it); QUIC may break the streams first, but
-// their error then says the peer closed (closedByPeer).
-func (s *Syncer) hungUp(p peer.ID, err error) bool {
-	if closedByPeer(err) {
-		return true
-	}
-	for _, c := range s.host.Network().ConnsToPeer(p) {
-		if !c.IsClosed() {
-			return false
-		}
-	}
-	return true
-}
-
-// closedByPeer reports whether err is the peer closing the connection
-// (QUIC's CONNECTION_CLOSE from the other side).
-func closedByPeer(err error) bool {
-	var ce *network.ConnError
-	return errors.As(err, &ce) && ce.Remote
 }
 
 // endPass ends a pass: the tried peers may have a turn again, peers

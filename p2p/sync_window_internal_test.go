@@ -219,3 +219,45 @@ func TestDownloadEndedHangUp(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadEndedAfterDisconnect: a download's end may reach the loop
+// after the peer's disconnect. A peer whose download ended with its own
+// answer (a refusal, headers short of its claim) keeps its cool-down for
+// its return; one whose download broke with the connection does not.
+func TestDownloadEndedAfterDisconnect(t *testing.T) {
+	h, err := libp2p.New(libp2p.NoListenAddrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	s := &Syncer{host: h, log: slog.New(slog.DiscardHandler)}
+	gone := peer.ID("gone")
+	tip := chain.Hash{7}
+	refused := fmt.Errorf("%w: %w: %q", errUnshown, protocol.ErrRemote, "not now")
+	for _, tc := range []struct {
+		name   string
+		err    error
+		cooled bool
+		any    bool
+	}{
+		{"it refused", refused, true, true},
+		{"its headers fell short", fmt.Errorf("%w: 10 headers", errNoProgress), true, false},
+		{"a run too light", fmt.Errorf("%w: 10 headers", errLowWorkRun), true, true},
+		{"the connection broke", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{Remote: true}), false, false},
+		{"a stall", fmt.Errorf("read block 1 of 4: %w", context.DeadlineExceeded), false, false},
+	} {
+		l := &loop{peers: map[peer.ID]*syncPeer{}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},
+			cooled: map[peer.ID]coolDown{gone: {coolUntil: time.Now().Add(time.Hour), coolTip: chain.Hash{8}}}}
+		s.downloadEnded(l, downloadResult{p: gone, st: &protocol.Status{Tip: tip}, err: tc.err})
+		c, ok := l.cooled[gone]
+		sp := &syncPeer{coolDown: c}
+		if got := ok && sp.cooling(time.Now(), tip); got != tc.cooled {
+			t.Errorf("%s: kept cooling for its tip %v, want %v", tc.name, got, tc.cooled)
+		}
+		// The cool-down it left with, for another tip, counts: a second
+		// unshown failure puts it aside for any tip.
+		if got := ok && sp.cooling(time.Now(), chain.Hash{9}); got != tc.any {
+			t.Errorf("%s: kept cooling for any tip %v, want %v", tc.name, got, tc.any)
+		}
+	}
+}

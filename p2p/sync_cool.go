@@ -1,0 +1,93 @@
+package p2p
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gossipchain/gossipchain/chain"
+	"github.com/gossipchain/gossipchain/protocol"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// coolDown puts a peer aside after a download from it stalled or made no
+// progress: until coolUntil, unless it reports a tip other than coolTip.
+// A fresh status with the same claim must not win it the next turn,
+// while an honest peer that mined on is worth another. A second failure
+// while cooling, for another tip and before its headers showed any work
+// beyond ours (errUnshown), sets coolAny: a peer that claims a fresh tip
+// on every status and delivers none is put aside whatever it claims. So
+// does a light run (errLowWorkRun). The loop keeps the cool-downs of
+// peers that hung up (loop.cooled), so that one that comes back finds
+// its own as it left it.
+type coolDown struct {
+	coolUntil time.Time
+	coolTip   chain.Hash
+	coolAny   bool
+}
+
+// keepCoolDown keeps the cool-down of p, which hung up. When
+// maxCooledGone are kept, those that ended go first; if none has, p's is
+// not kept: a peer cooling down that hangs up and comes back costs us a
+// download at most, and identities are free.
+func (l *loop) keepCoolDown(p peer.ID, c coolDown) {
+	if len(l.cooled) >= maxCooledGone {
+		now := time.Now()
+		for q, k := range l.cooled {
+			if !now.Before(k.coolUntil) {
+				delete(l.cooled, q)
+			}
+		}
+		if len(l.cooled) >= maxCooledGone {
+			return
+		}
+	}
+	l.cooled[p] = c
+}
+
+// cooling reports whether the peer is put aside while it claims tip.
+func (c *coolDown) cooling(now time.Time, tip chain.Hash) bool {
+	return now.Before(c.coolUntil) && (c.coolAny || tip == c.coolTip)
+}
+
+// cool puts the peer aside for cooldown while it claims tip, or, if
+// escalate and it was cooling already for another tip, whatever it
+// claims.
+func (c *coolDown) cool(now time.Time, tip chain.Hash, escalate bool) {
+	cooling := now.Before(c.coolUntil)
+	c.coolAny = cooling && (c.coolAny || (escalate && tip != c.coolTip))
+	c.coolUntil, c.coolTip = now.Add(cooldown), tip
+}
+
+// hungUp reports whether p hung up: err, the error its download ended
+// with (nil if none is known), is p closing the connection, or every
+// connection to p is closed. A yamux connection is marked closed before
+// its streams break, so a download that failed because p hung up sees
+// it so, although the swarm may not have dropped the connection yet
+// (connected still reports it); QUIC may break the streams first, but
+// their error then says the peer closed (closedByPeer).
+func (s *Syncer) hungUp(p peer.ID, err error) bool {
+	if closedByPeer(err) {
+		return true
+	}
+	for _, c := range s.host.Network().ConnsToPeer(p) {
+		if !c.IsClosed() {
+			return false
+		}
+	}
+	return true
+}
+
+// answered reports whether err, a download's, is the peer's own answer
+// (it refused a request, or its headers fell short of its claim) rather
+// than the exchange breaking.
+func answered(err error) bool {
+	return errors.Is(err, protocol.ErrRemote) || errors.Is(err, errNoProgress)
+}
+
+// closedByPeer reports whether err is the peer closing the connection
+// (QUIC's CONNECTION_CLOSE from the other side).
+func closedByPeer(err error) bool {
+	var ce *network.ConnError
+	return errors.As(err, &ce) && ce.Remote
+}

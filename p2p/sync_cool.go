@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gossipchain/gossipchain/chain"
-	"github.com/gossipchain/gossipchain/protocol"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -76,13 +75,6 @@ func (s *Syncer) hungUp(p peer.ID, err error) bool {
 		}
 	}
 	return true
-}
-
-// answered reports whether err, a download's, is the peer's own answer
-// (it refused a request, or its headers fell short of its claim) rather
-// than the exchange breaking.
-func answered(err error) bool {
-	return errors.Is(err, protocol.ErrRemote) || errors.Is(err, errNoProgress)
 }
 
 // closedByPeer reports whether err is the peer closing the connection

@@ -443,23 +443,12 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		l.failed[r.p] = true
 		// A peer that hung up is not cooled down, as when its
 		// disconnect reaches us first (disconnectedPeer): the download's
-		// error may come first. Unless the error is its own answer: a
-		// peer that refused, or sent headers short of its claim, and
-		// then hung up, is cooled down all the same, or a reconnect
-		// that outran its download's end would earn it the next one.
-		sp := l.peers[r.p]
-		gone := sp == nil
-		if gone && answered(err) {
-			sp = &syncPeer{coolDown: l.cooled[r.p]}
-		}
-		if sp != nil && (answered(err) || !s.hungUp(r.p, err)) {
+		// error may come first.
+		if sp := l.peers[r.p]; sp != nil && !s.hungUp(r.p, err) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.
 			sp.coolAny = sp.coolAny || errors.Is(err, errLowWorkRun)
-			if gone {
-				l.keepCoolDown(r.p, sp.coolDown)
-			}
 		}
 	}
 	// Whatever happened, what p told us is spent: a new status or gossip

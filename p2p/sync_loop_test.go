@@ -200,6 +200,17 @@ func TestSyncCoolDownOutlivesReconnect(t *testing.T) {
 	liar.start(t, net)
 	connect(t, node.h, liar.h)
 	events.waitFailed(t, liar.h, 10*time.Second)
+	// The failure's event comes from the download, before the loop has
+	// taken its end and cooled the liar down; a pass ends only after
+	// that, so SyncNow returns with the cool-down in place. Closed
+	// before, the liar would count as having hung up on its download,
+	// which is not cooled down (protocol.md 17.10).
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	node.s.SyncNow(ctx)
+	if n := asked.Load(); n != 1 {
+		t.Fatalf("the liar was asked for headers %d times before the reconnect, want once", n)
+	}
 	if err := node.h.Network().ClosePeer(liar.h.ID()); err != nil {
 		t.Fatal(err)
 	}
@@ -208,8 +219,6 @@ func TestSyncCoolDownOutlivesReconnect(t *testing.T) {
 		return !ok
 	})
 	connect(t, node.h, liar.h)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	node.s.SyncNow(ctx) // a pass with the liar's status after it came back
 	if _, ok := node.s.PeerTip(liar.h.ID()); !ok {
 		t.Fatal("SyncNow returned without the liar's status")

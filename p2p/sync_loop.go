@@ -53,6 +53,9 @@ type download struct {
 	st        *protocol.Status
 	cancel    context.CancelFunc
 	preempted bool // cancelled for a peer that claims more
+	// left: p's disconnect reached the loop during the download, so it
+	// hung up on it even if it is back (connected again) by the end.
+	left bool
 	// join offers the download peers that claim more work than our tip
 	// after it started, to fetch bodies from (sync_fetch.go).
 	join chan peer.ID
@@ -231,6 +234,7 @@ func (s *Syncer) disconnectedPeer(l *loop, p peer.ID) {
 	delete(l.peers, p) // with the SyncNow calls that waited for it
 	s.tips.drop(p)
 	if l.dl != nil && l.dl.p == p {
+		l.dl.left = true
 		l.dl.cancel() // it cannot deliver any more
 	}
 }
@@ -408,6 +412,7 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 
 func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	preempted := l.dl != nil && l.dl.preempted
+	left := l.dl != nil && l.dl.left
 	// A helper that failed or stalled its part is passed over for a
 	// while, as the leader is below, while it claims the tip it had
 	// then: it is not handed a batch of the next download at once.
@@ -441,10 +446,10 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	default:
 		s.log.Info("sync stopped", "peer", r.p, "reason", err)
 		l.failed[r.p] = true
-		// A peer that hung up is not cooled down, as when its
-		// disconnect reaches us first (disconnectedPeer): the download's
-		// error may come first.
-		if sp := l.peers[r.p]; sp != nil && !s.hungUp(r.p, err) {
+		// A peer that hung up is not cooled down, whichever reached
+		// the loop first: its disconnect (left, even if it is connected
+		// again by now) or the download's error.
+		if sp := l.peers[r.p]; sp != nil && !left && !s.hungUp(r.p, err) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.

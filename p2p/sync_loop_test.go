@@ -219,6 +219,13 @@ func TestSyncCoolDownOutlivesReconnect(t *testing.T) {
 		return !ok
 	})
 	connect(t, node.h, liar.h)
+	// The loop hears of the connection from the swarm's events, which
+	// may come after a SyncNow: the liar's first status after it came
+	// back shows the loop has it.
+	testutil.Eventually(t, 10*time.Second, "the liar's status after the reconnect", func() bool {
+		_, ok := node.s.PeerTip(liar.h.ID())
+		return ok
+	})
 	node.s.SyncNow(ctx) // a pass with the liar's status after it came back
 	if _, ok := node.s.PeerTip(liar.h.ID()); !ok {
 		t.Fatal("SyncNow returned without the liar's status")

@@ -183,8 +183,9 @@ func TestClosedByPeer(t *testing.T) {
 
 // TestDownloadEndedHangUp: a download that ended with the peer closing
 // the connection does not cool the peer down, even while the connection
-// still reads as open (QUIC may break the streams first); our own close,
-// and a stall, cool it.
+// still reads as open (QUIC may break the streams first), nor one whose
+// disconnect reached the loop before its end, even if it is connected
+// again by then; our own close, and a stall, cool it.
 func TestDownloadEndedHangUp(t *testing.T) {
 	newHost := func() host.Host {
 		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
@@ -205,14 +206,19 @@ func TestDownloadEndedHangUp(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		err    error
+		left   bool // its disconnect reached the loop during the download
 		cooled bool
 	}{
-		{"the peer closed the connection", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{Remote: true}), false},
-		{"we closed it", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{}), true},
-		{"a stall", fmt.Errorf("read block 1 of 4: %w", context.DeadlineExceeded), true},
+		{"the peer closed the connection", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{Remote: true}), false, false},
+		{"we closed it", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{}), false, true},
+		{"a stall", fmt.Errorf("read block 1 of 4: %w", context.DeadlineExceeded), false, true},
+		// Its disconnect, then its reconnect, came before the download's
+		// end: the connection open now is a new one.
+		{"it left and came back", fmt.Errorf("read block 1 of 4: %w", context.Canceled), true, false},
 	} {
 		sp := &syncPeer{}
-		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{}}
+		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},
+			dl: &download{p: b.ID(), left: tc.left, cancel: func() {}}}
 		s.downloadEnded(l, downloadResult{p: b.ID(), st: &protocol.Status{Tip: tip}, err: tc.err})
 		if got := sp.cooling(time.Now(), tip); got != tc.cooled {
 			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)

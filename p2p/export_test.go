@@ -45,6 +45,7 @@ const (
 	ServerBurst       = serverBurst
 	ServerHeaderRate  = serverHeaderRate
 	ServerHeaderBurst = serverHeaderBurst
+	HeaderSlack       = headerSlack
 	ServerBlockRate   = serverBlockRate
 	ServerBlockBurst  = serverBlockBurst
 	ServerByteBurst   = serverByteBurst

@@ -299,6 +299,15 @@ const (
 	// cooled down for any tip it claims, and the run is remembered
 	// (lowRuns).
 	maxSyncHeaders = 100_000
+	// headerSlack is what a download's first GetHeaders asks for beyond
+	// the heights its peer claims above our tip: a server charges a
+	// GetHeaders its max (protocol.md §17.9), and a node following a
+	// fast chain a few blocks behind asked for 2,000 each time, ran out
+	// of its allowance at five downloads a second and was refused
+	// (TestKillMiningNode's followers of a regtest miner). The slack
+	// covers a fork point a few blocks below our tip in the same answer;
+	// a deeper one takes the next request, of 2,000.
+	headerSlack = 16
 	// blocksPerRequest is how many blocks the syncer asks for at once:
 	// large enough to keep a link busy, small enough that a batch of
 	// maximal blocks (32 MiB) is not much to lose to a bad peer.

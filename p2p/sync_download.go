@@ -179,9 +179,10 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 	// dropped counts the headers of ours a restarted run let go: they
 	// count towards maxHeaders all the same.
 	dropped := 0
-	for {
+	asked := firstHeaders(s.chain.Tip().Height(), claimed.Height)
+	for ; ; asked = protocol.MaxHeadersPerResponse {
 		batch, err := retryLimited(ctx, func() ([]chain.Header, error) {
-			return s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: protocol.MaxHeadersPerResponse})
+			return s.getHeaders(ctx, p, protocol.GetHeaders{Locator: loc, Max: asked})
 		})
 		if err != nil {
 			return nil, nil, err
@@ -237,7 +238,7 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 		switch {
 		case run != nil && run.Work().Cmp(tip.Work) > 0:
 			return run, hdrs, nil
-		case len(batch) < protocol.MaxHeadersPerResponse:
+		case len(batch) < asked:
 			// The answer ended at p's tip, and p's branch does not beat
 			// ours. Not a lie if we hold the tip p claimed: gossip brought
 			// it while we asked, and it may still be committing (our
@@ -279,6 +280,18 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 			loc = s.denseLocator(run.Last(), hdrs[len(hdrs)-1].Height, older)
 		}
 	}
+}
+
+// firstHeaders is the max of a download's first GetHeaders, for a peer
+// that claims height when our tip is at ours: the claim's heights above
+// our tip and headerSlack, or MaxHeadersPerResponse if that is more or
+// the claim is not above us (a heavier branch may be shorter). A claim
+// that understates its height costs us requests, not headers.
+func firstHeaders(ours, height uint64) int {
+	if height <= ours || height-ours >= protocol.MaxHeadersPerResponse-headerSlack {
+		return protocol.MaxHeadersPerResponse
+	}
+	return int(height-ours) + headerSlack
 }
 
 // denseLocator is the locator to send after an answer that held only our

@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,5 +61,52 @@ func TestSyncShortLastBatchNoLie(t *testing.T) {
 	})
 	if h.Network().Connectedness(short.h.ID()) != network.Connected {
 		t.Fatal("the peer that only answered short was dropped")
+	}
+}
+
+// TestSyncFirstHeadersFitTheClaim: a node a few blocks behind its peer
+// asks for about as many headers as the peer claims above its tip (and
+// headerSlack more), not for the 2,000 a server charges in full
+// (protocol.md §17.9), and syncs; one far behind asks for 2,000. Before,
+// a node following a fast chain paid 2,000 headers of its allowance for
+// every few blocks and was refused.
+func TestSyncFirstHeadersFitTheClaim(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		have, ahead  int
+		wantFirstMax int
+	}{
+		{"three behind", 20, 3, 3 + p2p.HeaderSlack},
+		{"from genesis, 30 behind", 0, 30, 30 + p2p.HeaderSlack},
+		{"far behind", 0, protocol.MaxHeadersPerResponse - p2p.HeaderSlack, protocol.MaxHeadersPerResponse},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newTestChain(t)
+			blocks := mineBlocks(t, src, testwallet.New("miner").Addr, tc.have+tc.ahead)
+			var mu sync.Mutex
+			var maxes []int
+			honest := &hostileSyncPeer{
+				status: serveStatus(src),
+				headers: func(w io.Writer, req protocol.GetHeaders) {
+					mu.Lock()
+					maxes = append(maxes, req.Max)
+					mu.Unlock()
+					serveHeaders(src)(w, req)
+				},
+				blocks: trickle(src, 0),
+			}
+			honest.start(t, src.Params().NetworkID())
+			node := newSyncNode(t)
+			processAll(t, node.c, blocks[:tc.have], 64)
+			connect(t, node.h, honest.h)
+			testutil.Eventually(t, 60*time.Second, "the node on the peer's tip", func() bool {
+				return node.c.Tip().Hash == src.Tip().Hash
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if len(maxes) == 0 || maxes[0] != tc.wantFirstMax {
+				t.Fatalf("the GetHeaders asked for %v headers, want %d first", maxes, tc.wantFirstMax)
+			}
+		})
 	}
 }

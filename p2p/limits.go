@@ -240,8 +240,10 @@ const (
 	// CPU here (docs/benchmarks.md), so 10,000 headers a second, five
 	// maximal requests, cost a peer's server about 2% of a core where 100
 	// requests a second used to cost 1.6 cores. An honest client asks for
-	// 2,000 headers and then downloads their blocks, which takes far
-	// longer than 0.2 s; the burst lets it fetch ten batches at once.
+	// the headers its peer claims above its tip (2,000 at most: see
+	// headerSlack) and then downloads their blocks, which takes far
+	// longer than 0.2 s for 2,000; the burst lets it fetch ten batches at
+	// once.
 	serverHeaderRate  = 10_000 // headers per second
 	serverHeaderBurst = 20_000
 	// serverBlockRate: a GetBlocks is charged one token per hash (a store
@@ -299,14 +301,15 @@ const (
 	// cooled down for any tip it claims, and the run is remembered
 	// (lowRuns).
 	maxSyncHeaders = 100_000
-	// headerSlack is what a download's first GetHeaders asks for beyond
-	// the heights its peer claims above our tip: a server charges a
-	// GetHeaders its max (protocol.md §17.9), and a node following a
-	// fast chain a few blocks behind asked for 2,000 each time, ran out
-	// of its allowance at five downloads a second and was refused
-	// (TestKillMiningNode's followers of a regtest miner). The slack
-	// covers a fork point a few blocks below our tip in the same answer;
-	// a deeper one takes the next request, of 2,000.
+	// headerSlack is what the first GetHeaders of a search for a heavier
+	// branch asks for beyond the heights its peer claims above our tip
+	// (firstHeaders): a server charges a GetHeaders its max (protocol.md
+	// §17.9), and a node following a fast chain a few blocks behind asked
+	// for 2,000 each time, ran out of its allowance at five downloads a
+	// second and was refused (TestKillMiningNode's followers of a regtest
+	// miner). The slack covers a fork point a few blocks below our tip in
+	// the same answer (one our locator's dense part names); a deeper one
+	// takes the next request, of 2,000.
 	headerSlack = 16
 	// blocksPerRequest is how many blocks the syncer asks for at once:
 	// large enough to keep a link busy, small enough that a batch of

@@ -51,8 +51,8 @@ const maxLowRuns = 64
 // of ours the peer's answer began with: it may begin at any locator hash
 // below the fork point). A run that reaches that hash holds the same
 // headers from the fork point (a header's hash commits to all before
-// it), and is refused there, at the cost of one or two answers rather
-// than of the bound. Our tip's work never goes down, so such a run stays
+// it), and is refused there, at the cost of a few answers rather than
+// of the bound. Our tip's work never goes down, so such a run stays
 // too light; one that shares those headers and goes on another way is
 // refused too, which only a branch built on a failed run's first 2,000
 // blocks would meet. No hash of ours is kept: the headers we hold come
@@ -282,8 +282,10 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 	}
 }
 
-// firstHeaders is the max of a download's first GetHeaders, for a peer
-// that claims height when our tip is at ours: the claim's heights above
+// firstHeaders is the max of the first GetHeaders of a search for a
+// heavier branch (heavierHeaders: each round of a download begins with
+// one), for a peer that claims height when our tip is at ours: the
+// claim's heights above
 // our tip and headerSlack, or MaxHeadersPerResponse if that is more or
 // the claim is not above us (a heavier branch may be shorter). A claim
 // that understates its height costs us requests, not headers.

@@ -2,6 +2,7 @@ package p2p_test
 
 import (
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -67,25 +68,32 @@ func TestSyncShortLastBatchNoLie(t *testing.T) {
 // TestSyncFirstHeadersFitTheClaim: a node a few blocks behind its peer
 // asks for about as many headers as the peer claims above its tip (and
 // headerSlack more), not for the 2,000 a server charges in full
-// (protocol.md §17.9), and syncs; one far behind asks for 2,000. Before,
-// a node following a fast chain paid 2,000 headers of its allowance for
-// every few blocks and was refused.
+// (protocol.md §17.9), and syncs; one far behind asks for 2,000. A full
+// answer to the smaller request is not the peer's tip: a node on a
+// branch of its own, whose fork point is below what the first answer
+// reaches, asks for 2,000 next and takes the heavier branch, the peer
+// not dropped as a liar. Before, a node following a fast chain paid
+// 2,000 headers of its allowance for every few blocks and was refused.
 func TestSyncFirstHeadersFitTheClaim(t *testing.T) {
+	const max = protocol.MaxHeadersPerResponse
 	for _, tc := range []struct {
-		name         string
-		have, ahead  int
-		wantFirstMax int
+		name string
+		// have of the peer's blocks the node holds, and own blocks of
+		// its own branch on them; the peer has ahead more than have.
+		have, own, ahead int
+		want             []int // the max of each GetHeaders
 	}{
-		{"three behind", 20, 3, 3 + p2p.HeaderSlack},
-		{"from genesis, 30 behind", 0, 30, 30 + p2p.HeaderSlack},
-		{"far behind", 0, protocol.MaxHeadersPerResponse - p2p.HeaderSlack, protocol.MaxHeadersPerResponse},
+		{"three behind", 20, 0, 3, []int{3 + p2p.HeaderSlack}},
+		{"from genesis, 30 behind", 0, 0, 30, []int{30 + p2p.HeaderSlack}},
+		{"far behind", 0, 0, max - p2p.HeaderSlack, []int{max}},
+		{"a branch of its own, 20 long", 0, 20, 23, []int{23 - 20 + p2p.HeaderSlack, max}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := newTestChain(t)
 			blocks := mineBlocks(t, src, testwallet.New("miner").Addr, tc.have+tc.ahead)
 			var mu sync.Mutex
 			var maxes []int
-			honest := &hostileSyncPeer{
+			peer := &hostileSyncPeer{
 				status: serveStatus(src),
 				headers: func(w io.Writer, req protocol.GetHeaders) {
 					mu.Lock()
@@ -95,17 +103,21 @@ func TestSyncFirstHeadersFitTheClaim(t *testing.T) {
 				},
 				blocks: trickle(src, 0),
 			}
-			honest.start(t, src.Params().NetworkID())
+			peer.start(t, src.Params().NetworkID())
 			node := newSyncNode(t)
 			processAll(t, node.c, blocks[:tc.have], 64)
-			connect(t, node.h, honest.h)
+			mineBlocks(t, node.c, testwallet.New("another miner").Addr, tc.own)
+			connect(t, node.h, peer.h)
 			testutil.Eventually(t, 60*time.Second, "the node on the peer's tip", func() bool {
 				return node.c.Tip().Hash == src.Tip().Hash
 			})
 			mu.Lock()
 			defer mu.Unlock()
-			if len(maxes) == 0 || maxes[0] != tc.wantFirstMax {
-				t.Fatalf("the GetHeaders asked for %v headers, want %d first", maxes, tc.wantFirstMax)
+			if !slices.Equal(maxes, tc.want) {
+				t.Fatalf("the GetHeaders asked for %v headers, want %v", maxes, tc.want)
+			}
+			if node.h.Network().Connectedness(peer.h.ID()) != network.Connected {
+				t.Fatal("the peer was dropped")
 			}
 		})
 	}

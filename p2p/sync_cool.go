@@ -66,10 +66,24 @@ func (c *coolDown) cool(now time.Time, tip chain.Hash, escalate bool) {
 // (connected still reports it); QUIC may break the streams first, but
 // their error then says the peer closed (closedByPeer).
 func (s *Syncer) hungUp(p peer.ID, err error) bool {
+	return s.hungUpOn(nil, p, err)
+}
+
+// hungUpOn is hungUp for a download that began on conns, p's connections
+// then: all of them closed is a hang-up, although p may have connected
+// again meanwhile (a restart), and its disconnect may not have reached
+// the loop yet. A connection replaced during the download (a relayed
+// one by a direct one) reads so too: that peer is not cooled down, which
+// costs us at most another download from it. Without conns, p's
+// connections now are looked at.
+func (s *Syncer) hungUpOn(conns []network.Conn, p peer.ID, err error) bool {
 	if closedByPeer(err) {
 		return true
 	}
-	for _, c := range s.host.Network().ConnsToPeer(p) {
+	if len(conns) == 0 {
+		conns = s.host.Network().ConnsToPeer(p)
+	}
+	for _, c := range conns {
 		if !c.IsClosed() {
 			return false
 		}

@@ -53,9 +53,10 @@ type download struct {
 	st        *protocol.Status
 	cancel    context.CancelFunc
 	preempted bool // cancelled for a peer that claims more
-	// left: p's disconnect reached the loop during the download, so it
-	// hung up on it even if it is back (connected again) by the end.
-	left bool
+	// conns are p's connections when the download started: p hung up
+	// on the download once all of them are closed, even if it is back on
+	// a new one by the end (hungUpOn).
+	conns []network.Conn
 	// join offers the download peers that claim more work than our tip
 	// after it started, to fetch bodies from (sync_fetch.go).
 	join chan peer.ID
@@ -234,7 +235,6 @@ func (s *Syncer) disconnectedPeer(l *loop, p peer.ID) {
 	delete(l.peers, p) // with the SyncNow calls that waited for it
 	s.tips.drop(p)
 	if l.dl != nil && l.dl.p == p {
-		l.dl.left = true
 		l.dl.cancel() // it cannot deliver any more
 	}
 }
@@ -395,7 +395,8 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 	}
 	l.tried[p] = true
 	ctx, cancel := context.WithCancel(s.ctx)
-	l.dl = &download{p: p, st: st, cancel: cancel, join: make(chan peer.ID, maxFetchPeers), tips: make(map[peer.ID]chain.Hash)}
+	l.dl = &download{p: p, st: st, cancel: cancel, join: make(chan peer.ID, maxFetchPeers), tips: make(map[peer.ID]chain.Hash),
+		conns: s.host.Network().ConnsToPeer(p)}
 	helpers := s.helpers(l, p, now)
 	for _, q := range helpers {
 		l.dl.tips[q] = l.peers[q].status.Tip
@@ -412,7 +413,10 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 
 func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	preempted := l.dl != nil && l.dl.preempted
-	left := l.dl != nil && l.dl.left
+	var conns []network.Conn
+	if l.dl != nil {
+		conns = l.dl.conns
+	}
 	// A helper that failed or stalled its part is passed over for a
 	// while, as the leader is below, while it claims the tip it had
 	// then: it is not handed a batch of the next download at once.
@@ -447,9 +451,9 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		s.log.Info("sync stopped", "peer", r.p, "reason", err)
 		l.failed[r.p] = true
 		// A peer that hung up is not cooled down, whichever reached
-		// the loop first: its disconnect (left, even if it is connected
-		// again by now) or the download's error.
-		if sp := l.peers[r.p]; sp != nil && !left && !s.hungUp(r.p, err) {
+		// the loop first: its disconnect, or the download's error; nor
+		// one connected again by now, on a new connection.
+		if sp := l.peers[r.p]; sp != nil && !s.hungUpOn(conns, r.p, err) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.

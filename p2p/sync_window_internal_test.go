@@ -184,8 +184,10 @@ func TestClosedByPeer(t *testing.T) {
 // TestDownloadEndedHangUp: a download that ended with the peer closing
 // the connection does not cool the peer down, even while the connection
 // still reads as open (QUIC may break the streams first), nor one whose
-// disconnect reached the loop before its end, even if it is connected
-// again by then; our own close, and a stall, cool it.
+// connections of its start are all closed, even if the peer is connected
+// again on a new one by then (a restart: its disconnect may not even
+// have reached the loop); our own close of the stream, and a stall, cool
+// it.
 func TestDownloadEndedHangUp(t *testing.T) {
 	newHost := func() host.Host {
 		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
@@ -198,27 +200,33 @@ func TestDownloadEndedHangUp(t *testing.T) {
 	a, b := newHost(), newHost()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+	connect := func() []network.Conn {
+		if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+			t.Fatal(err)
+		}
+		return a.Network().ConnsToPeer(b.ID())
+	}
+	first := connect()
+	if err := a.Network().ClosePeer(b.ID()); err != nil {
 		t.Fatal(err)
 	}
+	second := connect()
 	s := &Syncer{host: a, log: slog.New(slog.DiscardHandler)}
 	tip := chain.Hash{7}
 	for _, tc := range []struct {
 		name   string
 		err    error
-		left   bool // its disconnect reached the loop during the download
+		conns  []network.Conn // the peer's connections as the download began
 		cooled bool
 	}{
-		{"the peer closed the connection", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{Remote: true}), false, false},
-		{"we closed it", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{}), false, true},
-		{"a stall", fmt.Errorf("read block 1 of 4: %w", context.DeadlineExceeded), false, true},
-		// Its disconnect, then its reconnect, came before the download's
-		// end: the connection open now is a new one.
-		{"it left and came back", fmt.Errorf("read block 1 of 4: %w", context.Canceled), true, false},
+		{"the peer closed the connection", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{Remote: true}), second, false},
+		{"we closed it", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{}), second, true},
+		{"a stall", fmt.Errorf("read block 1 of 4: %w", context.DeadlineExceeded), second, true},
+		{"it left and came back", fmt.Errorf("read block 1 of 4: %w", context.Canceled), first, false},
 	} {
 		sp := &syncPeer{}
 		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},
-			dl: &download{p: b.ID(), left: tc.left, cancel: func() {}}}
+			dl: &download{p: b.ID(), conns: tc.conns, cancel: func() {}}}
 		s.downloadEnded(l, downloadResult{p: b.ID(), st: &protocol.Status{Tip: tip}, err: tc.err})
 		if got := sp.cooling(time.Now(), tip); got != tc.cooled {
 			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)

@@ -58,24 +58,18 @@ func (c *coolDown) cool(now time.Time, tip chain.Hash, escalate bool) {
 	c.coolUntil, c.coolTip = now.Add(cooldown), tip
 }
 
-// hungUp reports whether p hung up: err, the error its download ended
-// with (nil if none is known), is p closing the connection, or every
-// connection to p is closed. A yamux connection is marked closed before
-// its streams break, so a download that failed because p hung up sees
-// it so, although the swarm may not have dropped the connection yet
-// (connected still reports it); QUIC may break the streams first, but
-// their error then says the peer closed (closedByPeer).
-func (s *Syncer) hungUp(p peer.ID, err error) bool {
-	return s.hungUpOn(nil, p, err)
-}
-
-// hungUpOn is hungUp for a download that began on conns, p's connections
-// then: all of them closed is a hang-up, although p may have connected
-// again meanwhile (a restart), and its disconnect may not have reached
-// the loop yet. A connection replaced during the download (a relayed
-// one by a direct one) reads so too: that peer is not cooled down, which
-// costs us at most another download from it. Without conns, p's
-// connections now are looked at.
+// hungUpOn reports whether p hung up on a download it joined on conns,
+// its connections then: err, the error its part ended with (nil if none
+// is known), is p closing the connection, or all of conns are closed,
+// although p may have connected again meanwhile (a restart) and its
+// disconnect may not have reached the loop yet. A yamux connection is
+// marked closed before its streams break, so a download that failed
+// because p hung up sees it so, although the swarm may not have dropped
+// the connection yet; QUIC may break the streams first, but their error
+// then says the peer closed (closedByPeer). A connection replaced during
+// the download (a relayed one by a direct one) reads as a hang-up too:
+// that peer is not cooled down, which costs us at most another download
+// from it. Without conns, p's connections now are looked at.
 func (s *Syncer) hungUpOn(conns []network.Conn, p peer.ID, err error) bool {
 	if closedByPeer(err) {
 		return true

@@ -60,9 +60,16 @@ type download struct {
 	// join offers the download peers that claim more work than our tip
 	// after it started, to fetch bodies from (sync_fetch.go).
 	join chan peer.ID
-	// tips holds the tip each helper claimed when it was offered to the
-	// download: one that leaves is cooled down for that tip only.
-	tips map[peer.ID]chain.Hash
+	// helpers holds, for each helper offered to the download, the tip it
+	// claimed then (one that leaves is cooled down for that tip only) and
+	// its connections then (hungUpOn).
+	helpers map[peer.ID]joined
+}
+
+// joined is a helper as it was offered to a download.
+type joined struct {
+	tip   chain.Hash
+	conns []network.Conn
 }
 
 // downloadResult is how a download ended.
@@ -284,8 +291,8 @@ func (s *Syncer) onStatus(l *loop, ev statusEvent) {
 		if dl := l.dl; dl != nil && ev.p != dl.p && s.canHelp(ev.p, sp, s.chain.Tip().Work, time.Now()) {
 			select {
 			case dl.join <- ev.p:
-				if _, ok := dl.tips[ev.p]; !ok {
-					dl.tips[ev.p] = ev.st.Tip
+				if _, ok := dl.helpers[ev.p]; !ok {
+					dl.helpers[ev.p] = joined{tip: ev.st.Tip, conns: s.host.Network().ConnsToPeer(ev.p)}
 				}
 			default: // the download has enough on offer
 			}
@@ -395,11 +402,11 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 	}
 	l.tried[p] = true
 	ctx, cancel := context.WithCancel(s.ctx)
-	l.dl = &download{p: p, st: st, cancel: cancel, join: make(chan peer.ID, maxFetchPeers), tips: make(map[peer.ID]chain.Hash),
+	l.dl = &download{p: p, st: st, cancel: cancel, join: make(chan peer.ID, maxFetchPeers), helpers: make(map[peer.ID]joined),
 		conns: s.host.Network().ConnsToPeer(p)}
 	helpers := s.helpers(l, p, now)
 	for _, q := range helpers {
-		l.dl.tips[q] = l.peers[q].status.Tip
+		l.dl.helpers[q] = joined{tip: l.peers[q].status.Tip, conns: s.host.Network().ConnsToPeer(q)}
 	}
 	fp := newFetchPeers(p, helpers, l.dl.join)
 	s.wg.Add(1)
@@ -422,8 +429,8 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	// then: it is not handed a batch of the next download at once.
 	if l.dl != nil {
 		for _, q := range r.stalled {
-			if sp, tip := l.peers[q], l.dl.tips[q]; sp != nil && q != r.p && !tip.IsZero() && !s.hungUp(q, nil) {
-				sp.cool(time.Now(), tip, false) // a helper showed no claim of its own
+			if sp, j := l.peers[q], l.dl.helpers[q]; sp != nil && q != r.p && !j.tip.IsZero() && !s.hungUpOn(j.conns, q, nil) {
+				sp.cool(time.Now(), j.tip, false) // a helper showed no claim of its own
 			}
 		}
 	}

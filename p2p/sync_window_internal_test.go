@@ -232,4 +232,23 @@ func TestDownloadEndedHangUp(t *testing.T) {
 			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)
 		}
 	}
+	// A helper that stalled its part is judged by its connections as it
+	// joined the download the same way.
+	for _, tc := range []struct {
+		name   string
+		conns  []network.Conn
+		cooled bool
+	}{
+		{"a helper that stalled", second, true},
+		{"a helper that left and came back", first, false},
+	} {
+		sp := &syncPeer{}
+		leader := peer.ID("leader")
+		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},
+			dl: &download{p: leader, cancel: func() {}, helpers: map[peer.ID]joined{b.ID(): {tip: tip, conns: tc.conns}}}}
+		s.downloadEnded(l, downloadResult{p: leader, st: &protocol.Status{Tip: chain.Hash{8}}, err: context.DeadlineExceeded, stalled: []peer.ID{b.ID()}})
+		if got := sp.cooling(time.Now(), tip); got != tc.cooled {
+			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)
+		}
+	}
 }

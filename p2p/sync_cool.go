@@ -58,24 +58,23 @@ func (c *coolDown) cool(now time.Time, tip chain.Hash, escalate bool) {
 	c.coolUntil, c.coolTip = now.Add(cooldown), tip
 }
 
-// hungUpOn reports whether p hung up on a download it joined on conns,
+// hungUpOn reports whether a peer hung up on a download it joined on conns,
 // its connections then: err, the error its part ended with (nil if none
-// is known), is p closing the connection, or all of conns are closed,
-// although p may have connected again meanwhile (a restart) and its
-// disconnect may not have reached the loop yet. A yamux connection is
-// marked closed before its streams break, so a download that failed
-// because p hung up sees it so, although the swarm may not have dropped
+// is known), is the peer closing the connection, or all of conns are
+// closed, although it may have connected again meanwhile (a restart) and
+// its disconnect may not have reached the loop yet. A yamux connection
+// is marked closed before its streams break, so a download that failed
+// because the peer hung up sees it so, although the swarm may not have dropped
 // the connection yet; QUIC may break the streams first, but their error
 // then says the peer closed (closedByPeer). A connection replaced during
 // the download (a relayed one by a direct one) reads as a hang-up too:
 // that peer is not cooled down, which costs us at most another download
-// from it. Without conns, p's connections now are looked at.
-func (s *Syncer) hungUpOn(conns []network.Conn, p peer.ID, err error) bool {
+// from it. So is a peer that had no connection then (its last one was
+// gone before its disconnect reached the loop): looking at its
+// connections now would cool a peer back from a restart down.
+func hungUpOn(conns []network.Conn, err error) bool {
 	if closedByPeer(err) {
 		return true
-	}
-	if len(conns) == 0 {
-		conns = s.host.Network().ConnsToPeer(p)
 	}
 	for _, c := range conns {
 		if !c.IsClosed() {

@@ -429,7 +429,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	// then: it is not handed a batch of the next download at once.
 	if l.dl != nil {
 		for _, q := range r.stalled {
-			if sp, j := l.peers[q], l.dl.helpers[q]; sp != nil && q != r.p && !j.tip.IsZero() && !s.hungUpOn(j.conns, q, nil) {
+			if sp, j := l.peers[q], l.dl.helpers[q]; sp != nil && q != r.p && !j.tip.IsZero() && !hungUpOn(j.conns, nil) {
 				sp.cool(time.Now(), j.tip, false) // a helper showed no claim of its own
 			}
 		}
@@ -460,7 +460,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		// A peer that hung up is not cooled down, whichever reached
 		// the loop first: its disconnect, or the download's error; nor
 		// one connected again by now, on a new connection.
-		if sp := l.peers[r.p]; sp != nil && !s.hungUpOn(conns, r.p, err) {
+		if sp := l.peers[r.p]; sp != nil && !hungUpOn(conns, err) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.

@@ -184,10 +184,10 @@ func TestClosedByPeer(t *testing.T) {
 // TestDownloadEndedHangUp: a download that ended with the peer closing
 // the connection does not cool the peer down, even while the connection
 // still reads as open (QUIC may break the streams first), nor one whose
-// connections of its start are all closed, even if the peer is connected
-// again on a new one by then (a restart: its disconnect may not even
-// have reached the loop); our own close of the stream, and a stall, cool
-// it.
+// connections of its start are all closed or were none, even if the
+// peer is connected again on a new one by then (a restart: its
+// disconnect may not even have reached the loop); our own close of the
+// stream, and a stall, cool it.
 func TestDownloadEndedHangUp(t *testing.T) {
 	newHost := func() host.Host {
 		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
@@ -223,6 +223,9 @@ func TestDownloadEndedHangUp(t *testing.T) {
 		{"we closed it", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{}), second, true},
 		{"a stall", fmt.Errorf("read block 1 of 4: %w", context.DeadlineExceeded), second, true},
 		{"it left and came back", fmt.Errorf("read block 1 of 4: %w", context.Canceled), first, false},
+		// Its last connection was gone before its disconnect reached the
+		// loop, which started the download: it is back now.
+		{"no connection as it began", fmt.Errorf("open stream: %w", context.Canceled), nil, false},
 	} {
 		sp := &syncPeer{}
 		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},

@@ -58,15 +58,15 @@ func (c *coolDown) cool(now time.Time, tip chain.Hash, escalate bool) {
 	c.coolUntil, c.coolTip = now.Add(cooldown), tip
 }
 
-// hungUpOn reports whether a peer hung up on a download it joined on conns,
-// its connections then: err, the error its part ended with (nil if none
-// is known), is the peer closing the connection, or all of conns are
-// closed, although it may have connected again meanwhile (a restart) and
-// its disconnect may not have reached the loop yet. A yamux connection
-// is marked closed before its streams break, so a download that failed
-// because the peer hung up sees it so, although the swarm may not have dropped
-// the connection yet; QUIC may break the streams first, but their error
-// then says the peer closed (closedByPeer). A connection replaced during
+// hungUpOn reports whether a peer hung up on a download it joined on
+// conns, its connections then: err, the error its part ended with (nil
+// if none is known), is the peer closing the connection, or all of conns
+// are closed, although it may have connected again meanwhile (a restart)
+// and its disconnect may not have reached the loop yet. A yamux
+// connection is marked closed before its streams break, so a download
+// that failed because the peer hung up sees it so, although the swarm
+// may not have dropped the connection yet; QUIC may break the streams
+// first, but their error then says the peer closed (closedByPeer). A connection replaced during
 // the download (a relayed one by a direct one) reads as a hang-up too:
 // that peer is not cooled down, which costs us at most another download
 // from it. So is a peer that had no connection then (its last one was

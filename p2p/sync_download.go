@@ -285,10 +285,10 @@ func (s *Syncer) heavierHeaders(ctx context.Context, p peer.ID, claimed *protoco
 // firstHeaders is the max of the first GetHeaders of a search for a
 // heavier branch (heavierHeaders: each round of a download begins with
 // one), for a peer that claims height when our tip is at ours: the
-// claim's heights above
-// our tip and headerSlack, or MaxHeadersPerResponse if that is more or
-// the claim is not above us (a heavier branch may be shorter). A claim
-// that understates its height costs us requests, not headers.
+// claim's heights above our tip and headerSlack, or
+// MaxHeadersPerResponse if that is more or the claim is not above us (a
+// heavier branch may be shorter). A claim that understates its height
+// costs us requests, not headers.
 func firstHeaders(ours, height uint64) int {
 	if height <= ours || height-ours >= protocol.MaxHeadersPerResponse-headerSlack {
 		return protocol.MaxHeadersPerResponse

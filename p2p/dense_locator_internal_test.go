@@ -63,3 +63,27 @@ func TestDenseLocator(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstHeaders: the first GetHeaders of a search asks for the
+// heights claimed above our tip and headerSlack more, and for
+// MaxHeadersPerResponse when that is as much or more, or when the claim
+// is not above our tip (a heavier branch may be shorter).
+func TestFirstHeaders(t *testing.T) {
+	const max = protocol.MaxHeadersPerResponse
+	for _, tc := range []struct {
+		ours, claimed uint64
+		want          int
+	}{
+		{10, 13, 3 + headerSlack},
+		{0, 1, 1 + headerSlack},
+		{0, max - headerSlack - 1, max - 1},
+		{0, max - headerSlack, max},
+		{10, 10, max},
+		{10, 5, max},
+		{0, 1 << 40, max},
+	} {
+		if got := firstHeaders(tc.ours, tc.claimed); got != tc.want {
+			t.Errorf("firstHeaders(%d, %d) = %d, want %d", tc.ours, tc.claimed, got, tc.want)
+		}
+	}
+}

@@ -66,8 +66,9 @@ func (c *coolDown) cool(now time.Time, tip chain.Hash, escalate bool) {
 // connection is marked closed before its streams break, so a download
 // that failed because the peer hung up sees it so, although the swarm
 // may not have dropped the connection yet; QUIC may break the streams
-// first, but their error then says the peer closed (closedByPeer). A connection replaced during
-// the download (a relayed one by a direct one) reads as a hang-up too:
+// first, but their error then says the peer closed (closedByPeer). A
+// connection replaced during the download (a relayed one by a direct
+// one) reads as a hang-up too:
 // that peer is not cooled down, which costs us at most another download
 // from it. So is a peer that had no connection then (its last one was
 // gone before its disconnect reached the loop): looking at its

@@ -211,6 +211,9 @@ func TestDownloadEndedHangUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := connect()
+	if len(first) == 0 || !first[0].IsClosed() || len(second) == 0 || second[0].IsClosed() {
+		t.Fatalf("connections: first %v, second %v; want the first closed and the second open", first, second)
+	}
 	s := &Syncer{host: a, log: slog.New(slog.DiscardHandler)}
 	tip := chain.Hash{7}
 	for _, tc := range []struct {

@@ -87,10 +87,8 @@ func (ac *ancestorCache) add(h Hash, hdr *Header) {
 func (ac *ancestorCache) window(h Hash) (timeWindow, bool) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	for i := range min(ac.nw, medianCacheSize) {
-		if ac.windows[i].h == h {
-			return ac.windows[i].w, true
-		}
+	if i := ac.findWindow(h); i >= 0 {
+		return ac.windows[i].w, true
 	}
 	return timeWindow{}, false
 }
@@ -98,16 +96,24 @@ func (ac *ancestorCache) window(h Hash) (timeWindow, bool) {
 func (ac *ancestorCache) keepWindow(h Hash, w timeWindow) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	for i := range min(ac.nw, medianCacheSize) {
-		if ac.windows[i].h == h {
-			// Kept already (validators of two blocks on one parent ask
-			// at once): a second copy would push out another window.
-			return
-		}
+	if ac.findWindow(h) >= 0 {
+		// Kept already (validators of two blocks on one parent ask at
+		// once): a second copy would push out another window.
+		return
 	}
 	k := &ac.windows[ac.nw%medianCacheSize]
 	k.h, k.w = h, w
 	ac.nw++
+}
+
+// findWindow is the index of h's kept window, or -1. ac.mu is held.
+func (ac *ancestorCache) findWindow(h Hash) int {
+	for i := range min(ac.nw, medianCacheSize) {
+		if ac.windows[i].h == h {
+			return i
+		}
+	}
+	return -1
 }
 
 // ancestry answers HeaderSource queries by walking parent links in r,

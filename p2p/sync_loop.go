@@ -420,14 +420,12 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 
 func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	preempted := l.dl != nil && l.dl.preempted
-	var conns []network.Conn
+	var conns []network.Conn // the leader's as the download began
 	if l.dl != nil {
 		conns = l.dl.conns
-	}
-	// A helper that failed or stalled its part is passed over for a
-	// while, as the leader is below, while it claims the tip it had
-	// then: it is not handed a batch of the next download at once.
-	if l.dl != nil {
+		// A helper that failed or stalled its part is passed over for a
+		// while, as the leader is below, while it claims the tip it had
+		// then: it is not handed a batch of the next download at once.
 		for _, q := range r.stalled {
 			if sp, j := l.peers[q], l.dl.helpers[q]; sp != nil && q != r.p && !j.tip.IsZero() && !hungUpOn(j.conns, nil) {
 				sp.cool(time.Now(), j.tip, false) // a helper showed no claim of its own

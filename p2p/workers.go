@@ -26,10 +26,10 @@ var blockWorkers = newWorkers(time.Minute)
 // processing (about 10 µs of CPU of a relayed 4-transfer block's 125,
 // BenchmarkRelayHop); a worker keeps the stack it grew, until a garbage
 // collection finds it idle on a quarter of it and halves it (the
-// runtime's shrinkstack), so part of the growth comes back. There are at most
-// as many workers as functions run at once (for ProcessEarly, the blocks
-// in the block topic's validators and the commits they left, which
-// follow one another), and each ends after idle without one.
+// runtime's shrinkstack), so part of the growth comes back. There are at
+// most as many workers as functions run at once (for ProcessEarly, the
+// blocks in the block topic's validators and the commits they left,
+// which follow one another), and each ends after idle without one.
 type workers struct {
 	jobs chan func()
 	idle time.Duration

@@ -69,17 +69,16 @@ func TestMedianTimeRemembered(t *testing.T) {
 	// A header that names 20 as its parent but claims height 30: its
 	// window is walked, not taken from 20's.
 	liar := &Header{Height: 30, PrevHash: line.hdrs[20].Hash(), Timestamp: 55}
+	// step asks for tip's median, which it walked for or not.
+	type step struct {
+		tip    *Header
+		walked bool
+	}
 	for _, tc := range []struct {
 		name  string
-		steps []struct {
-			tip    *Header
-			walked bool
-		}
+		steps []step
 	}{
-		{"following the chain", []struct {
-			tip    *Header
-			walked bool
-		}{
+		{"following the chain", []step{
 			{line.hdrs[20], true}, {line.hdrs[21], false}, {line.hdrs[20], false},
 			{line.hdrs[23], true}, // 22's window was never kept
 			{line.hdrs[24], false}, {line.hdrs[25], false}, {line.hdrs[26], false},
@@ -87,17 +86,11 @@ func TestMedianTimeRemembered(t *testing.T) {
 			{line.hdrs[20], true}, // pushed out by 23 – 28
 			{line.hdrs[20], false},
 		}},
-		{"from genesis", []struct {
-			tip    *Header
-			walked bool
-		}{
+		{"from genesis", []step{
 			{line.hdrs[0], false}, {line.hdrs[1], false}, {line.hdrs[2], false},
 			{line.hdrs[3], false}, {line.hdrs[4], false},
 		}},
-		{"a height that does not follow its parent's", []struct {
-			tip    *Header
-			walked bool
-		}{
+		{"a height that does not follow its parent's", []step{
 			{line.hdrs[20], true}, {liar, true},
 		}},
 	} {

@@ -34,12 +34,12 @@ func (s *Syncer) request(ctx context.Context, p peer.ID, req *pb.Request, deadli
 	if err := protocol.NewWriter(st).WriteRequest(req); err != nil {
 		stop()
 		_ = st.Reset()
-		return nil, nil, nil, fmt.Errorf("write request: %w", err)
+		return nil, nil, nil, onConn(st, fmt.Errorf("write request: %w", err))
 	}
 	if err := st.CloseWrite(); err != nil {
 		stop()
 		_ = st.Reset()
-		return nil, nil, nil, fmt.Errorf("close write: %w", err)
+		return nil, nil, nil, onConn(st, fmt.Errorf("close write: %w", err))
 	}
 	return st, protocol.NewReader(st), stop, nil
 }
@@ -113,7 +113,7 @@ func (s *Syncer) getHeaders(ctx context.Context, p peer.ID, req protocol.GetHead
 	resp, err := r.ReadResponse()
 	if err != nil {
 		_ = st.Reset()
-		return nil, fmt.Errorf("read headers: %w", err)
+		return nil, onConn(st, fmt.Errorf("read headers: %w", err))
 	}
 	return protocol.HeadersFromResponse(resp, req)
 }
@@ -147,7 +147,7 @@ func (s *Syncer) getBlocks(ctx context.Context, p peer.ID, hashes []chain.Hash) 
 			if ctx.Err() != nil {
 				err = ctx.Err() // reset by the loop, not by p
 			}
-			return out, fmt.Errorf("read block %d of %d: %w", i+1, len(hashes), err)
+			return out, onConn(st, fmt.Errorf("read block %d of %d: %w", i+1, len(hashes), err))
 		}
 		b, err := protocol.BlockFromResponse(resp, h)
 		if err != nil {
@@ -161,4 +161,20 @@ func (s *Syncer) getBlocks(ctx context.Context, p peer.ID, hashes []chain.Hash) 
 		deadline = deadline.Add(time.Duration(b.EncodedSize()) * time.Second / protocol.MinTransferRate)
 	}
 	return out, nil
+}
+
+// connError is a request's failure on a stream of conn: the syncer
+// judges by that connection, not by the peer's others, whether the peer
+// hung up on the request (hungUpOn).
+type connError struct {
+	conn network.Conn
+	err  error
+}
+
+func (e *connError) Error() string { return e.err.Error() }
+func (e *connError) Unwrap() error { return e.err }
+
+// onConn wraps err, a failure on st, with st's connection.
+func onConn(st network.Stream, err error) error {
+	return &connError{conn: st.Conn(), err: err}
 }

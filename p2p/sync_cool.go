@@ -59,23 +59,26 @@ func (c *coolDown) cool(now time.Time, tip chain.Hash, escalate bool) {
 }
 
 // hungUpOn reports whether a peer hung up on a download it joined on
-// conns, its connections then: err, the error its part ended with (nil
-// if none is known), is the peer closing the connection, or all of conns
-// are closed, although it may have connected again meanwhile (a restart)
-// and its disconnect may not have reached the loop yet. A yamux
-// connection is marked closed before its streams break, so a download
-// that failed because the peer hung up sees it so, although the swarm
-// may not have dropped the connection yet; QUIC may break the streams
-// first, but their error then says the peer closed (closedByPeer). A
-// connection replaced during the download (a relayed one by a direct
-// one) reads as a hang-up too:
-// that peer is not cooled down, which costs us at most another download
-// from it. So is a peer that had no connection then (its last one was
-// gone before its disconnect reached the loop): looking at its
-// connections now would cool a peer back from a restart down.
+// conns, its connections then. err is the error its part ended with (nil
+// if none is known). If err is a request's failure on a stream
+// (connError), that stream's connection decides: the peer hung up if it
+// is closed, whatever its other connections, and did not if it is open,
+// even when every connection of conns is closed (the peer restarted, and
+// the request ran on its new connection). Otherwise the peer hung up if
+// all of conns are closed, although it may have connected again
+// meanwhile and its disconnect may not have reached the loop yet; and so
+// did one that had none then (its last one was gone before its
+// disconnect reached the loop): looking at its connections now would
+// cool a peer back from a restart down. Either way, err being the peer
+// closing the connection is a hang-up: QUIC may break the streams before
+// it marks the connection closed (closedByPeer), where a yamux
+// connection is marked closed before its streams break.
 func hungUpOn(conns []network.Conn, err error) bool {
 	if closedByPeer(err) {
 		return true
+	}
+	if ce, ok := errors.AsType[*connError](err); ok {
+		return ce.conn.IsClosed()
 	}
 	for _, c := range conns {
 		if !c.IsClosed() {

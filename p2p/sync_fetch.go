@@ -42,7 +42,15 @@ type fetchPeers struct {
 	// 7): the syncer cools them down when the download ends, so the next
 	// download does not hand them a batch at once. A peer that answered
 	// short only lacks the blocks (another branch) and is not among them.
-	stalled []peer.ID
+	stalled []stall
+}
+
+// stall is a peer that left a download without a fault, and the error
+// its last request ended with (nil if it ended well, but was overtaken):
+// the syncer judges by it whether the peer hung up (hungUpOn).
+type stall struct {
+	p   peer.ID
+	err error
 }
 
 func newFetchPeers(leader peer.ID, helpers []peer.ID, join <-chan peer.ID) *fetchPeers {
@@ -298,7 +306,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 				delete(overtaken, r.p)
 				s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", errStalled)
 				fp.drop(r.p, errStalled)
-				fp.stalled = append(fp.stalled, r.p)
+				fp.stalled = append(fp.stalled, stall{r.p, r.err})
 				continue
 			}
 			asked := len(b.hashes) - r.off
@@ -449,7 +457,7 @@ func (s *Syncer) fetchFailed(fp *fetchPeers, r fetchResult, short bool) {
 		s.punish(r.p, err)
 	} else {
 		if !short {
-			fp.stalled = append(fp.stalled, r.p)
+			fp.stalled = append(fp.stalled, stall{r.p, err})
 		}
 		s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", err)
 	}

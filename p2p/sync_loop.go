@@ -53,9 +53,10 @@ type download struct {
 	st        *protocol.Status
 	cancel    context.CancelFunc
 	preempted bool // cancelled for a peer that claims more
-	// conns are p's connections when the download started: p hung up
-	// on the download once all of them are closed, even if it is back on
-	// a new one by the end (hungUpOn).
+	// conns are p's connections when the download started: unless the
+	// download's error names the connection it failed on, p hung up on
+	// it once all of them are closed, even if it is back on a new one by
+	// the end (hungUpOn).
 	conns []network.Conn
 	// join offers the download peers that claim more work than our tip
 	// after it started, to fetch bodies from (sync_fetch.go).
@@ -78,8 +79,9 @@ type downloadResult struct {
 	st  *protocol.Status
 	err error
 	// stalled are the helpers that failed or stalled their part of the
-	// download without a fault (sync_fetch.go): each is cooled down.
-	stalled []peer.ID
+	// download without a fault (sync_fetch.go): each is cooled down,
+	// unless it hung up.
+	stalled []stall
 }
 
 // loop is the state run owns.
@@ -426,8 +428,9 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		// A helper that failed or stalled its part is passed over for a
 		// while, as the leader is below, while it claims the tip it had
 		// then: it is not handed a batch of the next download at once.
-		for _, q := range r.stalled {
-			if sp, j := l.peers[q], l.dl.helpers[q]; sp != nil && q != r.p && !j.tip.IsZero() && !hungUpOn(j.conns, nil) {
+		for _, h := range r.stalled {
+			q := h.p
+			if sp, j := l.peers[q], l.dl.helpers[q]; sp != nil && q != r.p && !j.tip.IsZero() && !hungUpOn(j.conns, h.err) {
 				sp.cool(time.Now(), j.tip, false) // a helper showed no claim of its own
 			}
 		}

@@ -229,6 +229,9 @@ func TestDownloadEndedHangUp(t *testing.T) {
 		// Its last connection was gone before its disconnect reached the
 		// loop, which started the download: it is back now.
 		{"no connection as it began", fmt.Errorf("open stream: %w", context.Canceled), nil, false},
+		// The request's own connection decides, when the error names it.
+		{"it came back and stalled on the new connection", onConnErr(second[0], context.DeadlineExceeded), first, true},
+		{"the request's connection closed, another open", onConnErr(first[0], &network.StreamError{Remote: true}), second, false},
 	} {
 		sp := &syncPeer{}
 		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},
@@ -238,23 +241,33 @@ func TestDownloadEndedHangUp(t *testing.T) {
 			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)
 		}
 	}
-	// A helper that stalled its part is judged by its connections as it
-	// joined the download the same way.
+	// A helper that stalled its part is judged the same way, by its
+	// request's connection, else by its connections as it joined.
 	for _, tc := range []struct {
 		name   string
 		conns  []network.Conn
+		err    error
 		cooled bool
 	}{
-		{"a helper that stalled", second, true},
-		{"a helper that left and came back", first, false},
+		{"a helper that stalled", second, nil, true},
+		{"a helper that left and came back", first, nil, false},
+		{"a helper that came back and stalled on the new connection", first, onConnErr(second[0], context.DeadlineExceeded), true},
+		{"a helper whose request's connection the peer closed", second, &network.ConnError{Remote: true}, false},
+		{"a helper whose request's connection closed", second, onConnErr(first[0], &network.StreamError{}), false},
 	} {
 		sp := &syncPeer{}
 		leader := peer.ID("leader")
 		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},
 			dl: &download{p: leader, cancel: func() {}, helpers: map[peer.ID]joined{b.ID(): {tip: tip, conns: tc.conns}}}}
-		s.downloadEnded(l, downloadResult{p: leader, st: &protocol.Status{Tip: chain.Hash{8}}, err: context.DeadlineExceeded, stalled: []peer.ID{b.ID()}})
+		s.downloadEnded(l, downloadResult{p: leader, st: &protocol.Status{Tip: chain.Hash{8}}, err: context.DeadlineExceeded, stalled: []stall{{b.ID(), tc.err}}})
 		if got := sp.cooling(time.Now(), tip); got != tc.cooled {
 			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)
 		}
 	}
+}
+
+// onConnErr is a request's error on a stream of conn, as getBlocks
+// returns it.
+func onConnErr(conn network.Conn, err error) error {
+	return fmt.Errorf("blocks: %w", &connError{conn: conn, err: fmt.Errorf("read block 1 of 4: %w", err)})
 }

@@ -34,12 +34,12 @@ func (s *Syncer) request(ctx context.Context, p peer.ID, req *pb.Request, deadli
 	if err := protocol.NewWriter(st).WriteRequest(req); err != nil {
 		stop()
 		_ = st.Reset()
-		return nil, nil, nil, onConn(st, fmt.Errorf("write request: %w", err))
+		return nil, nil, nil, onConn(st, fmt.Errorf("write request: %w", ours(ctx, err)))
 	}
 	if err := st.CloseWrite(); err != nil {
 		stop()
 		_ = st.Reset()
-		return nil, nil, nil, onConn(st, fmt.Errorf("close write: %w", err))
+		return nil, nil, nil, onConn(st, fmt.Errorf("close write: %w", ours(ctx, err)))
 	}
 	return st, protocol.NewReader(st), stop, nil
 }
@@ -94,7 +94,7 @@ func retryLimited[T any](ctx context.Context, req func() (T, error)) (T, error) 
 		}
 		select {
 		case <-ctx.Done():
-			return v, err
+			return v, ctx.Err() // the loop ended the request, not p
 		case <-time.After(pause):
 		}
 		pause *= 2
@@ -113,7 +113,7 @@ func (s *Syncer) getHeaders(ctx context.Context, p peer.ID, req protocol.GetHead
 	resp, err := r.ReadResponse()
 	if err != nil {
 		_ = st.Reset()
-		return nil, onConn(st, fmt.Errorf("read headers: %w", err))
+		return nil, onConn(st, fmt.Errorf("read headers: %w", ours(ctx, err)))
 	}
 	return protocol.HeadersFromResponse(resp, req)
 }
@@ -144,10 +144,7 @@ func (s *Syncer) getBlocks(ctx context.Context, p peer.ID, hashes []chain.Hash) 
 		}
 		if err != nil {
 			_ = st.Reset()
-			if ctx.Err() != nil {
-				err = ctx.Err() // reset by the loop, not by p
-			}
-			return out, onConn(st, fmt.Errorf("read block %d of %d: %w", i+1, len(hashes), err))
+			return out, onConn(st, fmt.Errorf("read block %d of %d: %w", i+1, len(hashes), ours(ctx, err)))
 		}
 		b, err := protocol.BlockFromResponse(resp, h)
 		if err != nil {
@@ -174,7 +171,18 @@ type connError struct {
 func (e *connError) Error() string { return e.err.Error() }
 func (e *connError) Unwrap() error { return e.err }
 
-// onConn wraps err, a failure on st, with st's connection.
+// onConn wraps err, an I/O failure on st, with st's connection. An
+// answer the peer sent (RemoteError) names no connection.
 func onConn(st network.Stream, err error) error {
 	return &connError{conn: st.Conn(), err: err}
+}
+
+// ours returns ctx's error in place of err once ctx ended: the stream
+// failed because the syncer reset it (the loop cancelled the download,
+// or the request was overtaken), not because of the peer.
+func ours(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }

@@ -39,8 +39,8 @@ type fetchPeers struct {
 	joined map[peer.ID]bool
 	// stalled holds the peers that left because a request of theirs
 	// failed without a fault (deadline, reset) or was overtaken (rule
-	// 7): the syncer cools them down when the download ends, so the next
-	// download does not hand them a batch at once. A peer that answered
+	// 7): the syncer cools them down when the download ends, unless they
+	// hung up, so the next download does not hand them a batch at once. A peer that answered
 	// short only lacks the blocks (another branch) and is not among them.
 	stalled []stall
 }
@@ -83,6 +83,21 @@ func (fp *fetchPeers) drop(p peer.ID, err error) {
 	if p == fp.leader && fp.leaderErr == nil {
 		fp.leaderErr = err
 	}
+}
+
+// stallOut takes p out of the download for a request that failed
+// without a fault or was overtaken (why), reqErr the request's own error
+// (nil if it ended well): the syncer cools p down when the download ends
+// unless p hung up, judged by the connection reqErr names, if any
+// (hungUpOn), the leader as a helper.
+func (fp *fetchPeers) stallOut(p peer.ID, why, reqErr error) {
+	if _, named := errors.AsType[*connError](why); !named {
+		if ce, ok := errors.AsType[*connError](reqErr); ok {
+			why = &connError{conn: ce.conn, err: why}
+		}
+	}
+	fp.drop(p, why)
+	fp.stalled = append(fp.stalled, stall{p, reqErr})
 }
 
 // errStalled: a peer's request was still under way when another peer,
@@ -305,8 +320,7 @@ func (s *Syncer) fetchBodies(ctx context.Context, fp *fetchPeers, hdrs []chain.H
 			if overtaken[r.p] {
 				delete(overtaken, r.p)
 				s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", errStalled)
-				fp.drop(r.p, errStalled)
-				fp.stalled = append(fp.stalled, stall{r.p, r.err})
+				fp.stallOut(r.p, errStalled, r.err)
 				continue
 			}
 			asked := len(b.hashes) - r.off
@@ -439,8 +453,11 @@ func stalledBatch(batches []*bodyBatch, next int, now time.Time) int {
 }
 
 // fetchFailed takes a peer whose request failed, or came short, out of
-// the download: a fault costs it its ban, anything else only its place
-// in this download.
+// the download: a fault costs it its ban, a failure without one (a
+// deadline, a reset, a rate limit past its retries) its place in this
+// download and a cool-down (stallOut), however many blocks came before
+// it; a short answer without an error (it lacks the blocks: another
+// branch) only its place.
 func (s *Syncer) fetchFailed(fp *fetchPeers, r fetchResult, short bool) {
 	err := r.err
 	switch {
@@ -448,18 +465,17 @@ func (s *Syncer) fetchFailed(fp *fetchPeers, r fetchResult, short bool) {
 		return
 	case err == nil:
 		err = fmt.Errorf("%w: answered %d blocks, fewer than asked", errNoProgress, len(r.blocks))
+		s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", err)
+		fp.drop(r.p, err)
 	case errors.Is(err, context.Canceled):
-		return // the download ends anyway
-	}
-	if isFault(err) {
+		// The download ends anyway.
+	case isFault(err):
 		// The leader too, at once: helpers may finish the download, and
 		// a download that ends well punishes nobody.
 		s.punish(r.p, err)
-	} else {
-		if !short {
-			fp.stalled = append(fp.stalled, stall{r.p, err})
-		}
+		fp.drop(r.p, err)
+	default:
 		s.log.Debug("sync peer left the download", "peer", r.p, "leader", r.p == fp.leader, "reason", err)
+		fp.stallOut(r.p, err, err)
 	}
-	fp.drop(r.p, err)
 }

@@ -53,6 +53,10 @@ type download struct {
 	st        *protocol.Status
 	cancel    context.CancelFunc
 	preempted bool // cancelled for a peer that claims more
+	// gone: cancelled because p disconnected. p is not cooled down
+	// whatever the error (a request that redialled p may have failed on
+	// the new connection, open by the end).
+	gone bool
 	// conns are p's connections when the download started: unless the
 	// download's error names the connection it failed on, p hung up on
 	// it once all of them are closed, even if it is back on a new one by
@@ -244,6 +248,7 @@ func (s *Syncer) disconnectedPeer(l *loop, p peer.ID) {
 	delete(l.peers, p) // with the SyncNow calls that waited for it
 	s.tips.drop(p)
 	if l.dl != nil && l.dl.p == p {
+		l.dl.gone = true
 		l.dl.cancel() // it cannot deliver any more
 	}
 }
@@ -422,6 +427,7 @@ func (s *Syncer) maybeDownload(l *loop, now time.Time) {
 
 func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 	preempted := l.dl != nil && l.dl.preempted
+	gone := l.dl != nil && l.dl.gone
 	var conns []network.Conn // the leader's as the download began
 	if l.dl != nil {
 		conns = l.dl.conns
@@ -461,7 +467,7 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		// A peer that hung up is not cooled down, whichever reached
 		// the loop first: its disconnect, or the download's error; nor
 		// one connected again by now, on a new connection.
-		if sp := l.peers[r.p]; sp != nil && !hungUpOn(conns, err) {
+		if sp := l.peers[r.p]; sp != nil && !gone && !hungUpOn(conns, err) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,
 			// not the peer's: not for another tip it claims either.

@@ -1,19 +1,12 @@
 package p2p
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gossipchain/gossipchain/chain"
-	"github.com/gossipchain/gossipchain/protocol"
 )
 
 // TestNextBatch: an idle peer gets the first batch of the window that
@@ -158,116 +151,4 @@ func TestCommitNow(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestClosedByPeer: only the other side's connection close reads as a
-// hang-up; our own close, a stream reset and a timeout do not.
-func TestClosedByPeer(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"the peer closed the connection", &network.ConnError{Remote: true}, true},
-		{"wrapped", fmt.Errorf("blocks from peer: %w", &network.ConnError{Remote: true, ErrorCode: 7}), true},
-		{"we closed it", &network.ConnError{Remote: false}, false},
-		{"a stream reset by the peer", &network.StreamError{Remote: true}, false},
-		{"a timeout", context.DeadlineExceeded, false},
-		{"none", nil, false},
-	} {
-		if got := closedByPeer(tc.err); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
-// TestDownloadEndedHangUp: a download that ended with the peer closing
-// the connection does not cool the peer down, even while the connection
-// still reads as open (QUIC may break the streams first), nor one whose
-// connections of its start are all closed or were none, even if the
-// peer is connected again on a new one by then (a restart: its
-// disconnect may not even have reached the loop); our own close of the
-// stream, and a stall, cool it.
-func TestDownloadEndedHangUp(t *testing.T) {
-	newHost := func() host.Host {
-		h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { h.Close() })
-		return h
-	}
-	a, b := newHost(), newHost()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	connect := func() []network.Conn {
-		if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
-			t.Fatal(err)
-		}
-		return a.Network().ConnsToPeer(b.ID())
-	}
-	first := connect()
-	if err := a.Network().ClosePeer(b.ID()); err != nil {
-		t.Fatal(err)
-	}
-	second := connect()
-	if len(first) == 0 || !first[0].IsClosed() || len(second) == 0 || second[0].IsClosed() {
-		t.Fatalf("connections: first %v, second %v; want the first closed and the second open", first, second)
-	}
-	s := &Syncer{host: a, log: slog.New(slog.DiscardHandler)}
-	tip := chain.Hash{7}
-	for _, tc := range []struct {
-		name   string
-		err    error
-		conns  []network.Conn // the peer's connections as the download began
-		cooled bool
-	}{
-		{"the peer closed the connection", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{Remote: true}), second, false},
-		{"we closed it", fmt.Errorf("read block 1 of 4: %w", &network.ConnError{}), second, true},
-		{"a stall", fmt.Errorf("read block 1 of 4: %w", context.DeadlineExceeded), second, true},
-		{"it left and came back", fmt.Errorf("read block 1 of 4: %w", context.Canceled), first, false},
-		// Its last connection was gone before its disconnect reached the
-		// loop, which started the download: it is back now.
-		{"no connection as it began", fmt.Errorf("open stream: %w", context.Canceled), nil, false},
-		// The request's own connection decides, when the error names it.
-		{"it came back and stalled on the new connection", onConnErr(second[0], context.DeadlineExceeded), first, true},
-		{"the request's connection closed, another open", onConnErr(first[0], &network.StreamError{Remote: true}), second, false},
-	} {
-		sp := &syncPeer{}
-		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},
-			dl: &download{p: b.ID(), conns: tc.conns, cancel: func() {}}}
-		s.downloadEnded(l, downloadResult{p: b.ID(), st: &protocol.Status{Tip: tip}, err: tc.err})
-		if got := sp.cooling(time.Now(), tip); got != tc.cooled {
-			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)
-		}
-	}
-	// A helper that stalled its part is judged the same way, by its
-	// request's connection, else by its connections as it joined.
-	for _, tc := range []struct {
-		name   string
-		conns  []network.Conn
-		err    error
-		cooled bool
-	}{
-		{"a helper that stalled", second, nil, true},
-		{"a helper that left and came back", first, nil, false},
-		{"a helper that came back and stalled on the new connection", first, onConnErr(second[0], context.DeadlineExceeded), true},
-		{"a helper whose request's connection the peer closed", second, &network.ConnError{Remote: true}, false},
-		{"a helper whose request's connection closed", second, onConnErr(first[0], &network.StreamError{}), false},
-	} {
-		sp := &syncPeer{}
-		leader := peer.ID("leader")
-		l := &loop{peers: map[peer.ID]*syncPeer{b.ID(): sp}, tried: map[peer.ID]bool{}, failed: map[peer.ID]bool{},
-			dl: &download{p: leader, cancel: func() {}, helpers: map[peer.ID]joined{b.ID(): {tip: tip, conns: tc.conns}}}}
-		s.downloadEnded(l, downloadResult{p: leader, st: &protocol.Status{Tip: chain.Hash{8}}, err: context.DeadlineExceeded, stalled: []stall{{b.ID(), tc.err}}})
-		if got := sp.cooling(time.Now(), tip); got != tc.cooled {
-			t.Errorf("%s: cooling %v, want %v", tc.name, got, tc.cooled)
-		}
-	}
-}
-
-// onConnErr is a request's error on a stream of conn, as getBlocks
-// returns it.
-func onConnErr(conn network.Conn, err error) error {
-	return fmt.Errorf("blocks: %w", &connError{conn: conn, err: fmt.Errorf("read block 1 of 4: %w", err)})
 }

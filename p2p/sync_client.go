@@ -171,17 +171,20 @@ type connError struct {
 func (e *connError) Error() string { return e.err.Error() }
 func (e *connError) Unwrap() error { return e.err }
 
-// onConn wraps err, an I/O failure on st, with st's connection. An
-// answer the peer sent (RemoteError) names no connection.
+// onConn wraps err, a failure to write the request to st or to read an
+// answer from it, with st's connection. An answer that was read and
+// refused (RemoteError, a block not asked for) names none.
 func onConn(st network.Stream, err error) error {
 	return &connError{conn: st.Conn(), err: err}
 }
 
 // ours returns ctx's error in place of err once ctx ended: the stream
 // failed because the syncer reset it (the loop cancelled the download,
-// or the request was overtaken), not because of the peer.
+// or the request was overtaken), not because of the peer. A fault stays:
+// it is bytes the peer sent before the reset (the reader is buffered;
+// a reset stream hands over no bytes after it).
 func ours(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && !isFault(err) {
 		return ctx.Err()
 	}
 	return err

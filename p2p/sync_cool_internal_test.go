@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	lpprotocol "github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/gossipchain/gossipchain/chain"
 	"github.com/gossipchain/gossipchain/protocol"
@@ -148,33 +149,38 @@ func loopbackHost(t *testing.T) host.Host {
 // hang-up by.
 func TestRequestErrorNamesConn(t *testing.T) {
 	a, b := loopbackHost(t), loopbackHost(t)
-	const proto = "/gossipchain/test/sync/1"
-	asked := make(chan struct{}, 4)
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	// b reads each request and never answers.
-	b.SetStreamHandler(proto, func(st network.Stream) {
-		_, _ = io.Copy(io.Discard, st)
-		asked <- struct{}{}
-		<-done
-		_ = st.Reset()
-	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
 		t.Fatal(err)
 	}
-	s := &Syncer{host: a, proto: proto, requestTimeout: 200 * time.Millisecond, log: slog.New(slog.DiscardHandler)}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	// silent gives each case a protocol of its own on b, whose handler
+	// reads the request, tells asked, and never answers.
+	n := 0
+	silent := func(timeout time.Duration) (*Syncer, <-chan struct{}) {
+		n++
+		proto := lpprotocol.ID(fmt.Sprintf("/gossipchain/test/silent/%d", n))
+		asked := make(chan struct{}, 1)
+		b.SetStreamHandler(proto, func(st network.Stream) {
+			_, _ = io.Copy(io.Discard, st)
+			asked <- struct{}{}
+			<-done
+			_ = st.Reset()
+		})
+		return &Syncer{host: a, proto: proto, requestTimeout: timeout, log: slog.New(slog.DiscardHandler)}, asked
+	}
 	hashes := []chain.Hash{{1}, {2}}
 	requests := []struct {
 		name string
-		do   func(context.Context) error
+		do   func(context.Context, *Syncer) error
 	}{
-		{"headers", func(ctx context.Context) error {
+		{"headers", func(ctx context.Context, s *Syncer) error {
 			_, err := s.getHeaders(ctx, b.ID(), protocol.GetHeaders{Locator: hashes[:1], Max: 10})
 			return err
 		}},
-		{"blocks", func(ctx context.Context) error {
+		{"blocks", func(ctx context.Context, s *Syncer) error {
 			_, err := s.getBlocks(ctx, b.ID(), hashes)
 			return err
 		}},
@@ -191,27 +197,24 @@ func TestRequestErrorNamesConn(t *testing.T) {
 	}
 	for _, r := range requests {
 		t.Run(r.name+"/deadline", func(t *testing.T) {
-			err := r.do(ctx)
+			s, _ := silent(200 * time.Millisecond)
+			err := r.do(ctx, s)
 			named(t, err)
 			if errors.Is(err, context.Canceled) {
 				t.Fatalf("a deadline read as a cancellation: %v", err)
 			}
 		})
 		t.Run(r.name+"/cancelled", func(t *testing.T) {
-			reached := func() {
-				t.Helper()
-				select {
-				case <-asked:
-				case <-ctx.Done():
-					t.Fatal("a request never reached the peer")
-				}
-			}
-			reached() // the deadline case's
+			s, asked := silent(time.Hour) // only the cancel ends it
 			rctx, stop := context.WithCancel(ctx)
 			defer stop()
 			errc := make(chan error, 1)
-			go func() { errc <- r.do(rctx) }()
-			reached()
+			go func() { errc <- r.do(rctx, s) }()
+			select {
+			case <-asked:
+			case <-ctx.Done():
+				t.Fatal("the request never reached the peer")
+			}
 			stop()
 			err := <-errc
 			named(t, err)
@@ -219,6 +222,22 @@ func TestRequestErrorNamesConn(t *testing.T) {
 				t.Fatalf("a request the syncer cancelled failed with %v, want context.Canceled", err)
 			}
 		})
+	}
+}
+
+// TestRetryLimitedCancelled: a request the peer refuses as too fast,
+// cancelled before it is asked again, ends with the cancellation: the
+// syncer ended it, not the peer.
+func TestRetryLimitedCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	_, err := retryLimited(ctx, func() (int, error) {
+		calls++
+		cancel()
+		return 0, &protocol.RemoteError{Code: protocol.CodeRateLimited}
+	})
+	if !errors.Is(err, context.Canceled) || calls != 1 {
+		t.Fatalf("after %d calls: %v, want context.Canceled after 1", calls, err)
 	}
 }
 

@@ -40,8 +40,9 @@ type fetchPeers struct {
 	// stalled holds the peers that left because a request of theirs
 	// failed without a fault (deadline, reset) or was overtaken (rule
 	// 7): the syncer cools them down when the download ends, unless they
-	// hung up, so the next download does not hand them a batch at once. A peer that answered
-	// short only lacks the blocks (another branch) and is not among them.
+	// hung up, so the next download does not hand them a batch at once.
+	// A peer that answered short without an error only lacks the blocks
+	// (another branch) and is not among them.
 	stalled []stall
 }
 
@@ -89,7 +90,8 @@ func (fp *fetchPeers) drop(p peer.ID, err error) {
 // without a fault or was overtaken (why), reqErr the request's own error
 // (nil if it ended well): the syncer cools p down when the download ends
 // unless p hung up, judged by the connection reqErr names, if any
-// (hungUpOn), the leader as a helper.
+// (hungUpOn). A leader is judged by the error it leaves the download
+// (leaderErr), which names that connection too.
 func (fp *fetchPeers) stallOut(p peer.ID, why, reqErr error) {
 	if _, named := errors.AsType[*connError](why); !named {
 		if ce, ok := errors.AsType[*connError](reqErr); ok {

@@ -299,3 +299,28 @@ func TestFetchFailed(t *testing.T) {
 		t.Fatalf("stalled %v, want the leader with its request's error", fp.stalled)
 	}
 }
+
+// TestOurs: once the syncer's context ended, a request's failure is
+// the cancellation, not the reset it caused, unless what the peer sent
+// before it was a fault, which stays for its ban.
+func TestOurs(t *testing.T) {
+	live := context.Background()
+	ended, cancel := context.WithCancel(live)
+	cancel()
+	reset := &network.StreamError{}
+	bad := fmt.Errorf("read block 2 of 4: %w", protocol.ErrBadMessage)
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want error
+	}{
+		{"a reset while the request runs", live, reset, reset},
+		{"a reset after the syncer ended it", ended, reset, context.Canceled},
+		{"a fault read as the syncer ended it", ended, bad, protocol.ErrBadMessage},
+	} {
+		if got := ours(tc.ctx, tc.err); !errors.Is(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

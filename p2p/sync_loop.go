@@ -465,8 +465,9 @@ func (s *Syncer) downloadEnded(l *loop, r downloadResult) {
 		s.log.Info("sync stopped", "peer", r.p, "reason", err)
 		l.failed[r.p] = true
 		// A peer that hung up is not cooled down, whichever reached
-		// the loop first: its disconnect, or the download's error; nor
-		// one connected again by now, on a new connection.
+		// the loop first: its disconnect (gone), or the download's error
+		// (hungUpOn: even if it is connected again by now, on a new
+		// connection).
 		if sp := l.peers[r.p]; sp != nil && !gone && !hungUpOn(conns, err) {
 			sp.cool(time.Now(), r.st.Tip, errors.Is(err, errUnshown))
 			// A run of headers too light to win is a replay's cost to us,

@@ -53,19 +53,11 @@ func TestClosedByPeer(t *testing.T) {
 // the stream, and a stall, cool it.
 func TestDownloadEndedHangUp(t *testing.T) {
 	a, b := loopbackHost(t), loopbackHost(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	connect := func() []network.Conn {
-		if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
-			t.Fatal(err)
-		}
-		return a.Network().ConnsToPeer(b.ID())
-	}
-	first := connect()
+	first := connectTo(t, a, b)
 	if err := a.Network().ClosePeer(b.ID()); err != nil {
 		t.Fatal(err)
 	}
-	second := connect()
+	second := connectTo(t, a, b)
 	if len(first) == 0 || !first[0].IsClosed() || len(second) == 0 || second[0].IsClosed() {
 		t.Fatalf("connections: first %v, second %v; want the first closed and the second open", first, second)
 	}
@@ -142,6 +134,17 @@ func loopbackHost(t *testing.T) host.Host {
 	return h
 }
 
+// connectTo connects a to b and returns a's connections to b.
+func connectTo(t *testing.T, a, b host.Host) []network.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	return a.Network().ConnsToPeer(b.ID())
+}
+
 // TestRequestErrorNamesConn: a sync request that fails on its stream, by
 // its deadline or because the syncer cancelled it, returns an error that
 // names the stream's connection (connError), with the cancellation as
@@ -149,11 +152,9 @@ func loopbackHost(t *testing.T) host.Host {
 // hang-up by.
 func TestRequestErrorNamesConn(t *testing.T) {
 	a, b := loopbackHost(t), loopbackHost(t)
+	connectTo(t, a, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
 	// silent gives each case a protocol of its own on b, whose handler
@@ -249,12 +250,7 @@ func TestRetryLimitedCancelled(t *testing.T) {
 // the loop's judgement of a hang-up.
 func TestFetchFailed(t *testing.T) {
 	a, b := loopbackHost(t), loopbackHost(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
-	conn := a.Network().ConnsToPeer(b.ID())[0]
+	conn := connectTo(t, a, b)[0]
 	deadline := &connError{conn: conn, err: fmt.Errorf("read block 1 of 8: %w", context.DeadlineExceeded)}
 	leader, helper := peer.ID("leader"), peer.ID("helper")
 	s := &Syncer{log: slog.New(slog.DiscardHandler)}

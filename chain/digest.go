@@ -9,7 +9,8 @@ import "slices"
 // header's) and once in the block's sanity check (the root again, the
 // duplicate ids, the signature cache): the rebuild hands its digest to
 // Chain.CheckBlockDigest so that each transaction is hashed once per
-// hop. Only DigestTxs makes one, so a digest's ids are never ids a peer
+// hop. Only DigestTxs and Mempool.DigestTxs make one, so a digest's ids
+// are this process's own hashes of its transactions, never ids a peer
 // sent, and the chain uses it only for the very transactions it was
 // computed from (see matches).
 type TxDigest struct {
@@ -59,4 +60,33 @@ func (d *TxDigest) idsAndRoot(txs []*Transaction) ([]Hash, Hash) {
 	}
 	ids := TxIDs(txs)
 	return ids, MerkleRoot(ids)
+}
+
+// DigestTxs is DigestTxs for transactions a compact block was rebuilt
+// from by id (Range): ids[i], when the pool holds txs[i] itself under it,
+// is taken as txs[i]'s id without hashing it again, as the pool's key was
+// hashed from that transaction when it was admitted. Every other
+// transaction is hashed here: ids[i] zero, another transaction held
+// under ids[i] (a short-id collision placed a wrong one, or a claim that
+// is wrong), or one the pool dropped since. So every id of the digest is
+// still a hash this process took of that very transaction, and a
+// rebuild's ids cost a map lookup each instead of encoding and hashing
+// the transaction: in a relay hop of a 100 KiB block the ids were about
+// a quarter of the hop's CPU (docs/benchmarks.md).
+func (m *Mempool) DigestTxs(txs []*Transaction, ids []Hash) *TxDigest {
+	out := make([]Hash, len(txs))
+	known := make([]bool, len(txs))
+	m.mu.Lock()
+	for i, tx := range txs {
+		if i < len(ids) && m.holdsAs(ids[i], tx) {
+			out[i], known[i] = ids[i], true
+		}
+	}
+	m.mu.Unlock()
+	for i, tx := range txs {
+		if !known[i] {
+			out[i] = tx.ID()
+		}
+	}
+	return &TxDigest{txs: slices.Clone(txs), ids: out, root: MerkleRoot(out)}
 }

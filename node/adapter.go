@@ -64,3 +64,6 @@ func (a chainAdapter) MinFee(size int) uint64 { return a.n.mempool.MinFee(size) 
 func (a chainAdapter) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) {
 	a.n.mempool.Range(f)
 }
+func (a chainAdapter) DigestTxs(txs []*chain.Transaction, ids []chain.Hash) *chain.TxDigest {
+	return a.n.mempool.DigestTxs(txs, ids)
+}

@@ -67,8 +67,8 @@ type Chain interface {
 	// fully validated and its change to the main chain known, before the
 	// block is stored (ProcessEarly): Block and Stored report it from then
 	// on, and a block building on it is processed after it. d, if not
-	// nil, is the digest of b's transactions that gossip computed to
-	// check a rebuilt compact block (chain.DigestTxs), which the chain's
+	// nil, is the digest of b's transactions that gossip had made to
+	// check a rebuilt compact block (DigestTxs), which the chain's
 	// check of b takes rather than hash them again
 	// (chain.Chain.CheckBlockDigest).
 	ProcessBlock(ctx context.Context, b *chain.Block, d *chain.TxDigest) (BlockResult, error)
@@ -92,6 +92,12 @@ type Chain interface {
 	// or queued, and its id until f returns false (see
 	// chain.Mempool.Range): what a compact block is rebuilt from.
 	RangeMempool(f func(id chain.Hash, tx *chain.Transaction) bool)
+	// DigestTxs returns the digest of a rebuilt compact block's
+	// transactions (see chain.Mempool.DigestTxs): ids[i] is the id under
+	// which RangeMempool gave txs[i], or zero, and is taken only where
+	// the mempool still holds that very transaction under it; every
+	// other transaction is hashed.
+	DigestTxs(txs []*chain.Transaction, ids []chain.Hash) *chain.TxDigest
 }
 
 // BlockResult is what processing one gossiped block did to the main

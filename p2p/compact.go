@@ -76,6 +76,10 @@ type rebuild struct {
 	k0, k1 uint64
 	txs    []*chain.Transaction // by index in the block; nil while missing
 	short  []int                // index in c.ShortIDs of each index; -1 if prefilled
+	// ids are the ids under which the places were filled from our
+	// mempool or the recent batches (zero for the others), for the
+	// digest (block).
+	ids []chain.Hash
 	// fromPool counts the places filled from our mempool or the recent
 	// batches: the only ones a short-id collision can have put a wrong
 	// transaction in; fromRecent those of them from the recent batches.
@@ -116,6 +120,7 @@ func (g *Gossip) newRebuild(c *protocol.CompactBlock) *rebuild {
 	// ids[i] is the id of the candidate in place i: the same transaction
 	// met again (in the pool and among the recent batches) is no rival.
 	ids := make([]chain.Hash, n)
+	r.ids = ids
 	var recent map[int]bool // places filled from the recent batches
 	place := func(id chain.Hash, tx *chain.Transaction) bool {
 		s := protocol.ShortID(r.k0, r.k1, id)
@@ -128,7 +133,7 @@ func (g *Gossip) newRebuild(c *protocol.CompactBlock) *rebuild {
 				recent[i] = true
 			}
 		case ids[i] != id:
-			r.txs[i], at[s] = nil, -1 // two candidates: ask
+			r.txs[i], ids[i], at[s] = nil, chain.Hash{}, -1 // two candidates: ask
 		}
 		return true
 	}
@@ -173,13 +178,14 @@ func (r *rebuild) fill(indexes []int, txs []*chain.Transaction) error {
 
 // block is the rebuilt block, with the digest of its transactions, if
 // its merkle root is the header's; false after a collision put a wrong
-// transaction in some place. The ids are hashed here from the
-// transactions placed, not taken from the mempool's or the batches'
-// (a wrong one would pass a collision for a match) nor from the sender;
-// the digest spares the chain's check of the block hashing them again.
-func (r *rebuild) block() (*chain.Block, *chain.TxDigest, bool) {
+// transaction in some place. The digest is the chain's
+// (Chain.DigestTxs: the mempool's own ids for the transactions it still
+// holds under the ids they were placed by, every other one hashed), never
+// ids the sender sent; it spares the chain's check of the block hashing
+// them again.
+func (r *rebuild) block(src Chain) (*chain.Block, *chain.TxDigest, bool) {
 	b := &chain.Block{Header: r.c.Header, Transactions: r.txs}
-	d := chain.DigestTxs(r.txs)
+	d := src.DigestTxs(r.txs, r.ids)
 	return b, d, d.Root() == r.c.Header.MerkleRoot
 }
 
@@ -270,7 +276,7 @@ func (g *Gossip) assemble(ctx context.Context, from peer.ID, c *protocol.Compact
 	}
 	// Without a transaction of ours in it, a wrong merkle root is the
 	// sender's: intake refuses the block (chain.ErrBadMerkleRoot).
-	if b, d, ok := r.block(); ok || r.fromPool == 0 {
+	if b, d, ok := r.block(g.chain); ok || r.fromPool == 0 {
 		return b, d, true, nil
 	}
 	if !mayAsk {

@@ -18,13 +18,17 @@ type txSlice []*chain.Transaction
 
 func (l txSlice) Select(int, int) []*chain.Transaction { return l }
 
-// poolChain is the one part of Chain a compact block's rebuild reads.
+// poolChain is the part of Chain a compact block's rebuild reads: the
+// mempool.
 type poolChain struct {
 	Chain
 	mp *chain.Mempool
 }
 
 func (p poolChain) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) { p.mp.Range(f) }
+func (p poolChain) DigestTxs(txs []*chain.Transaction, ids []chain.Hash) *chain.TxDigest {
+	return p.mp.DigestTxs(txs, ids)
+}
 
 // hopFixture is a relay hop's state before a 100 KiB block of n
 // transfers arrives: the transfers in its mempool, their signatures in

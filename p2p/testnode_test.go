@@ -163,6 +163,9 @@ func (c *testChain) AddTxs(txs []*chain.Transaction, ids []chain.Hash) []error {
 }
 
 func (c *testChain) RangeMempool(f func(chain.Hash, *chain.Transaction) bool) { c.mp.Range(f) }
+func (c *testChain) DigestTxs(txs []*chain.Transaction, ids []chain.Hash) *chain.TxDigest {
+	return c.mp.DigestTxs(txs, ids)
+}
 
 // mine mines one regtest block on the tip and processes it.
 func (c *testChain) mine(t testing.TB, miner string) *chain.Block {

@@ -282,12 +282,11 @@ type CheckedBlock struct {
 // tip moved since, refuses it under the lock instead.
 func (c *Chain) CheckBlock(b *Block) (*CheckedBlock, error) { return c.CheckBlockDigest(b, nil) }
 
-// CheckBlockDigest is CheckBlock for a block whose transactions' digest
-// the caller has already (DigestTxs, or Mempool.DigestTxs as a compact
-// block's rebuild makes it to check its merkle root): the body's check
-// takes d's ids and root rather
-// than hash every transaction again. A digest not computed from b's
-// transactions, or nil, is not used.
+// CheckBlockDigest is CheckBlock for a block whose transactions were
+// digested already (DigestTxs, or Mempool.DigestTxs as a compact block's
+// rebuild does to check its merkle root): the body's check takes d's ids
+// and root rather than hash every transaction again. A digest not
+// computed from b's transactions, or nil, is not used.
 func (c *Chain) CheckBlockDigest(b *Block, d *TxDigest) (*CheckedBlock, error) {
 	checkBody, judged := true, true
 	if h := b.Hash(); !c.prechecked.has(h) {

@@ -8,8 +8,9 @@ import "slices"
 // see whether a compact block was rebuilt right (its root against the
 // header's) and once in the block's sanity check (the root again, the
 // duplicate ids, the signature cache): the rebuild hands its digest to
-// Chain.CheckBlockDigest so that each transaction is hashed once per
-// hop. Only DigestTxs and Mempool.DigestTxs make one, so a digest's ids
+// Chain.CheckBlockDigest so that each transaction is hashed at most once
+// per hop (not at all when the mempool's id is taken: Mempool.DigestTxs).
+// Only DigestTxs and Mempool.DigestTxs make one, so a digest's ids
 // are this process's own hashes of its transactions, never ids a peer
 // sent, and the chain uses it only for the very transactions it was
 // computed from (see matches).
@@ -62,17 +63,19 @@ func (d *TxDigest) idsAndRoot(txs []*Transaction) ([]Hash, Hash) {
 	return ids, MerkleRoot(ids)
 }
 
-// DigestTxs is DigestTxs for transactions a compact block was rebuilt
-// from by id (Range): ids[i], when the pool holds txs[i] itself under it,
-// is taken as txs[i]'s id without hashing it again, as the pool's key was
-// hashed from that transaction when it was admitted. Every other
-// transaction is hashed here: ids[i] zero, another transaction held
-// under ids[i] (a short-id collision placed a wrong one, or a claim that
-// is wrong), or one the pool dropped since. So every id of the digest is
-// still a hash this process took of that very transaction, and a
-// rebuild's ids cost a map lookup each instead of encoding and hashing
-// the transaction: in a relay hop of a 100 KiB block the ids were about
-// a quarter of the hop's CPU (docs/benchmarks.md).
+// DigestTxs is the package's DigestTxs for the transactions a compact
+// block was rebuilt from by id (Range): ids[i], when the pool holds
+// txs[i] itself under it, is taken as txs[i]'s id without hashing it
+// again, since the pool keys every transaction by its id, hashed from it
+// when it was admitted (TestMempoolKeysAreIDs). Every other transaction
+// is hashed here: ids[i] zero, another value held under ids[i] (a wrong
+// claim, or an equal copy), or one the pool dropped since. So every id of
+// the digest is still a hash this process took of that very transaction,
+// never the id a short id was meant for: a short-id collision that placed
+// a wrong transaction of the pool gets that transaction's own id, and
+// the merkle root fails. A rebuild's ids cost a map lookup each instead
+// of encoding and hashing the transaction: in a relay hop of a 100 KiB
+// block that was about a third of the hop's CPU (docs/benchmarks.md).
 func (m *Mempool) DigestTxs(txs []*Transaction, ids []Hash) *TxDigest {
 	out := make([]Hash, len(txs))
 	known := make([]bool, len(txs))

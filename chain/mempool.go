@@ -521,9 +521,6 @@ func (m *Mempool) holds(id Hash) bool {
 // holdsAs reports whether the pool holds tx itself, pending or queued,
 // under id: the same value, not an equal one. Called with mu held.
 func (m *Mempool) holdsAs(id Hash, tx *Transaction) bool {
-	if tx == nil {
-		return false
-	}
 	if e, ok := m.byID[id]; ok {
 		return e.tx == tx
 	}

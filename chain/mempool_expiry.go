@@ -41,8 +41,10 @@ func (m *Mempool) AddLocalSince(tx *Transaction, state AccountReader, admitted t
 // AddIDSince is AddVerifiedSince, or AddLocalSince when local is set, for
 // a caller that has tx's id (tx.ID(), computed by the caller from tx as
 // it is), so it is not hashed again. The id is trusted: the pool is keyed
-// by it, so it must never come from a peer or from anything but tx's own
-// bytes.
+// by it, and a rebuilt compact block's digest takes it for tx's id
+// (DigestTxs), so it must never come from a peer or from anything but
+// tx's own bytes: a wrong one would let a block with another transaction
+// in tx's place pass the merkle check.
 func (m *Mempool) AddIDSince(tx *Transaction, id Hash, state AccountReader, admitted time.Time, local bool) error {
 	return m.add(tx, id, state, true, local, admitted)
 }

@@ -86,7 +86,9 @@ type Chain interface {
 	// order, their signatures verified together through the signature
 	// cache (chain.Chain.CheckTxsSanity); errs[i] is transaction i's
 	// outcome, nil when the mempool admitted it now. ids[i] is
-	// transaction i's id, which gossip computed already.
+	// transaction i's id (its ID, which gossip computed already): the
+	// mempool keys the transaction by it, and DigestTxs takes it for the
+	// transaction's id in a rebuilt block's merkle check.
 	AddTxs(txs []*chain.Transaction, ids []chain.Hash) (errs []error)
 	// RangeMempool calls f with each transaction of the mempool, pending
 	// or queued, and its id until f returns false (see

@@ -190,7 +190,7 @@ func (r *rebuild) block(src Chain) (*chain.Block, *chain.TxDigest, bool) {
 }
 
 // assemble turns a compact block from peer from into the block it
-// describes, with the digest of its transactions when it hashed them
+// describes, with the digest of its transactions when it rebuilt it
 // (nil for a block fetched whole). faithful reports whether the compact
 // block describes it exactly; it is false only for a block fetched whole
 // that the compact block does not match. A wrong answer from the sender

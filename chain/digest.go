@@ -8,8 +8,9 @@ import "slices"
 // see whether a compact block was rebuilt right (its root against the
 // header's) and once in the block's sanity check (the root again, the
 // duplicate ids, the signature cache): the rebuild hands its digest to
-// Chain.CheckBlockDigest so that each transaction is hashed at most once
-// per hop (not at all when the mempool's id is taken: Mempool.DigestTxs).
+// Chain.CheckBlockDigest so that the block's check does not hash its
+// transactions again (nor the digest, where it takes the mempool's ids:
+// Mempool.DigestTxs).
 // Only DigestTxs and Mempool.DigestTxs make one, so a digest's ids
 // are this process's own hashes of its transactions, never ids a peer
 // sent, and the chain uses it only for the very transactions it was

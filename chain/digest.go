@@ -94,3 +94,13 @@ func (m *Mempool) DigestTxs(txs []*Transaction, ids []Hash) *TxDigest {
 	}
 	return &TxDigest{txs: slices.Clone(txs), ids: out, root: MerkleRoot(out)}
 }
+
+// holdsAs reports whether the pool holds tx itself, pending or queued,
+// under id: the same value, not an equal one. Called with mu held.
+func (m *Mempool) holdsAs(id Hash, tx *Transaction) bool {
+	if e, ok := m.byID[id]; ok {
+		return e.tx == tx
+	}
+	q, ok := m.queue.byID[id]
+	return ok && q.tx == tx
+}

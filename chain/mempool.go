@@ -518,16 +518,6 @@ func (m *Mempool) holds(id Hash) bool {
 	return m.queue.has(id)
 }
 
-// holdsAs reports whether the pool holds tx itself, pending or queued,
-// under id: the same value, not an equal one. Called with mu held.
-func (m *Mempool) holdsAs(id Hash, tx *Transaction) bool {
-	if e, ok := m.byID[id]; ok {
-		return e.tx == tx
-	}
-	q, ok := m.queue.byID[id]
-	return ok && q.tx == tx
-}
-
 // Get returns a pending transaction by id; queued ones are not returned.
 func (m *Mempool) Get(id Hash) (*Transaction, bool) {
 	m.mu.Lock()

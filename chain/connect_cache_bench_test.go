@@ -21,7 +21,7 @@ func BenchmarkConnectCachedAccounts454(b *testing.B) {
 			var cost procCost
 			for b.Loop() {
 				b.StopTimer()
-				c, closeStore := admittedChain(b, before, blk, true)
+				c, _, closeStore := admittedChain(b, before, blk, true)
 				if cached {
 					for i, tx := range blk.Transactions {
 						addrs := []string{tx.Recipient}

@@ -40,7 +40,7 @@ type hopFixture struct {
 	compact []byte
 }
 
-func newHopFixture(b *testing.B, n int) *hopFixture {
+func newHopFixture(b testing.TB, n int) *hopFixture {
 	b.Helper()
 	st, err := store.OpenDir(b.TempDir(), store.WithNoSync(true))
 	if err != nil {

@@ -130,8 +130,9 @@
 // batch in the encodings above: walcodec.go). A batch of one block (or
 // none) that only adds it on top of the tip, with its meta, undo record,
 // main entry and index entries in the batch (deferrable), whose block
-// takes at most memDeferMax (16 KiB) encoded (a block of any size while
-// a background flush of the index may hold bbolt's writer), is not
+// takes at most memDeferMax (16 KiB) encoded in a store opened
+// WithNoSync (a block of any size while a background flush of the index
+// may hold bbolt's writer; in a store that syncs, any block), is not
 // committed to bbolt by its Apply: it is appended to the log and synced,
 // and kept in memory, the memtable, which every read consults before
 // bbolt. The memtable's batches are merged (a later write of a key over
@@ -245,8 +246,7 @@
 // blocks, 24 bytes a block). Nothing else is read or scanned. The
 // exceptions: after a crash, the log's records (a group's at most, 80
 // blocks or 1.25 MiB of blocks, and the batches logged while it was
-// written: twice that, and one block more, up to 512 KiB, if a block
-// larger than memDeferMax was deferred while an index flush ran) are
+// written: twice that, and one block more, up to 512 KiB) are
 // decoded and committed in one transaction, up to the first record that
 // is short, fails its CRC or has another generation or sequence number
 // (the torn tail of a crash: it was never acknowledged), then the log is

@@ -39,8 +39,17 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	// (txindex.go), the five-node load included fewer transfers in three
 	// pairs of four without this, as many with it
 	// (docs/benchmarks.md).
+	//
+	// A store that syncs defers blocks of any size: the log's one
+	// fdatasync then replaces the three a block committed at once waits
+	// for in turn (its record's in the records file, bbolt's two), on
+	// the connect's path; the block's second write, to bbolt and the
+	// records file, comes with its group, after its Apply returned.
+	// Without syncs there is nothing to save, and the second write
+	// costs CPU (memDeferMax).
 	flushing := s.groupDone == nil && s.flushDone != nil
-	if size >= s.mem.maxBytes() || (size > memDeferMax && !flushing) {
+	large := size > memDeferMax && !flushing && s.wal.noSync
+	if size >= s.mem.maxBytes() || large {
 		// A batch that reaches a bound alone would be committed at
 		// once: writing it to the log first is a second copy for
 		// nothing. One of large blocks is committed on its own
@@ -63,8 +72,9 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	if empty && s.wal.base != tip {
 		// The log is empty, and a batch committed directly moved the
 		// file's tip since it began: its records must name the tip
-		// they extend (replayWAL).
-		if err := s.wal.reset(tip); err != nil {
+		// they extend (replayWAL). The append's sync takes the new
+		// header with it (restart).
+		if err := s.wal.restart(tip); err != nil {
 			s.fail(err)
 			return true, fmt.Errorf("apply: %w", err)
 		}

@@ -45,6 +45,9 @@ func SetWALResetFault(t testing.TB, err error) {
 	t.Cleanup(func() { walResetFault = nil })
 }
 
+// WALHeaderSize is the length of the write-ahead log's header.
+const WALHeaderSize = walHeaderSize
+
 // FuzzDecodeRecord: no payload makes decodeRecord panic, and a record
 // decodes to a batch that encodes to the same bytes.
 func FuzzDecodeRecord(f *testing.F) {

@@ -26,3 +26,32 @@ func TestRecordsFileReplay(t *testing.T) {
 	checkChain(t, cp, blocks, g)
 	checkOnDisk(t, cp, blocks)
 }
+
+// TestLargeBlocksDeferredWhenSynced: a block over memDeferMax is logged
+// by a store that syncs (the log's one fdatasync in place of the three
+// of a commit to the records file and bbolt) and committed at once by
+// one that does not; either way a copy taken without Close opens with
+// every block, its record in the records file.
+func TestLargeBlocksDeferredWhenSynced(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		opts    []store.Option
+		pending int
+	}{
+		{"fsync", nil, 3},
+		{"nosync", []store.Option{store.WithNoSync(true)}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st, path := openTemp(t, tt.opts...)
+			g := newGen(67, 300)
+			blocks := connectN(t, st, g, 1, 2) // the first: committed at once
+			blocks = append(blocks, connectN(t, st, g, 3, 200)...)
+			if n := store.PendingBatches(st); n != tt.pending {
+				t.Fatalf("%d batches pending; want %d", n, tt.pending)
+			}
+			cp := openCopy(t, copyStore(t, path))
+			checkChain(t, cp, blocks, g)
+			checkOnDisk(t, cp, blocks)
+		})
+	}
+}

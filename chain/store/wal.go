@@ -132,6 +132,10 @@ func openWAL(path string, noSync bool, base chain.Hash) (*wal, []*chain.Batch, e
 		_ = f.Close()
 		return nil, nil, fmt.Errorf("write-ahead log %s: %w", path, err)
 	}
+	// Open's reset (replayWAL) skips a generation: a record of the one
+	// after the header's may be on disk though the header that began
+	// it is not (restart), and must not be read as one of the next.
+	w.gen++
 	return w, batches, nil
 }
 
@@ -205,6 +209,27 @@ func (w *wal) append(payload []byte) error {
 // from the moment its header is synced. Called once the batches they
 // hold are committed to bbolt.
 func (w *wal) reset(base chain.Hash) error {
+	if err := w.restart(base); err != nil {
+		return err
+	}
+	return w.sync()
+}
+
+// restart is reset without the sync, for an Apply about to append its
+// batch to the log, whose own sync then takes the header with it: one
+// flush instead of two on the path of the first block logged after a
+// commit straight to bbolt (a sync's batch, a reorg's). The two writes
+// may reach the disk in either order, or one without the other, and
+// every outcome opens as it should. The log holds no batch that is not
+// in bbolt (the memtable is empty where tryDefer calls it), so what the
+// old header's generation holds needs no replay; the new header names
+// the tip the new record extends. Open finds either the old header, and
+// the new record is not of its generation; or the new header and a
+// record that is torn or of an older generation; or both: the batch,
+// which its Apply had not yet acknowledged in the first two. A record of
+// the generation after the header's on disk is why Open's reset skips
+// one (openWAL).
+func (w *wal) restart(base chain.Hash) error {
 	if walResetFault != nil {
 		if err := walResetFault(); err != nil {
 			return fmt.Errorf("write-ahead log reset: %w", err)
@@ -218,9 +243,6 @@ func (w *wal) reset(base chain.Hash) error {
 	binary.BigEndian.PutUint32(h[crcAt:], crc32.Checksum(h[:crcAt], walCastag))
 	if _, err := w.f.WriteAt(h[:], 0); err != nil {
 		return fmt.Errorf("write-ahead log reset: %w", err)
-	}
-	if err := w.sync(); err != nil {
-		return err
 	}
 	w.gen, w.base, w.seq, w.off = w.gen+1, base, 0, walHeaderSize
 	if cap(w.buf) > memMaxBytes {

@@ -23,7 +23,12 @@ import (
 //	txindex   count uvarint, each: transaction id (32) | block hash (32)
 //	tip       hash (32), zero for none
 //
-// Entries are in key order, so a batch has one encoding.
+// Entries are in key order, so a batch has one encoding. The index
+// entries are written as none: a replay drops them (replayWAL), and the
+// index of the replayed blocks is rebuilt from their records (catchUp),
+// so writing them cost a block of 1,000 transfers 64 KB more to flush on
+// its connect and a sort of its 1,000 ids (docs/benchmarks.md). A
+// record with entries, from a log written before, reads as it did.
 
 // encodeRecord appends b's payload to dst, encoded with the undo records
 // p holds already. b passed encodeBatch (p) and deferrable.
@@ -59,12 +64,7 @@ func encodeRecord(dst []byte, b *chain.Batch, p *plan) ([]byte, error) {
 	for _, a := range addrs {
 		dst = appendAccount(appendAddress(dst, a), b.Accounts[a])
 	}
-	hashes = sortedHashes(b.TxIndex)
-	dst = binary.AppendUvarint(dst, uint64(len(hashes)))
-	for _, id := range hashes {
-		h := b.TxIndex[id]
-		dst = append(append(dst, id[:]...), h[:]...)
-	}
+	dst = binary.AppendUvarint(dst, 0)
 	return append(dst, b.Tip[:]...), nil
 }
 

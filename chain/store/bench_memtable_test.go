@@ -13,8 +13,10 @@ import (
 // waiting in the memtable: what connecting the next block pays for its
 // accounts the chain's cache does not hold, each read asking the pending
 // batches, newest first, before bbolt. The waiting blocks hold 4
-// transfers: a block of 454 (100 KiB) is over memDeferMax and committed
-// at once, so blocks of that shape never wait (store version 5).
+// transfers: a block of 454 (100 KiB) is over memDeferMax, and a store
+// without syncs commits it at once, so blocks of that shape never wait
+// there (store version 5); one that syncs logs them too, and groups of
+// them wait.
 func BenchmarkPendingAccountReads(b *testing.B) {
 	for _, pending := range []int{0, 16, 63} {
 		b.Run(fmt.Sprintf("pending=%d", pending), func(b *testing.B) {

@@ -147,7 +147,10 @@
 // the bounds; before any batch that is not deferrable; and at Close.
 // Then the log is reset: its header is rewritten with the next
 // generation and synced, and new records are written over the old from
-// its start. So a run of single-block batches costs one log write and
+// its start (after a commit straight to bbolt, the header is rewritten
+// by the next Apply that logs, and its record's sync takes both; Open's
+// reset skips a generation, which such a header, lost, may have begun:
+// wal.go). So a run of single-block batches costs one log write and
 // one fdatasync each instead of a bbolt commit of 10 to 230 pages and
 // two fdatasyncs, and bbolt writes the group's pages once.
 //

@@ -48,8 +48,8 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	// Without syncs there is nothing to save, and the second write
 	// costs CPU (memDeferMax).
 	flushing := s.groupDone == nil && s.flushDone != nil
-	large := size > memDeferMax && !flushing && s.wal.noSync
-	if size >= s.mem.maxBytes() || large {
+	commitNow := size > memDeferMax && !flushing && s.wal.noSync
+	if size >= s.mem.maxBytes() || commitNow {
 		// A batch that reaches a bound alone would be committed at
 		// once: writing it to the log first is a second copy for
 		// nothing. One of large blocks is committed on its own
@@ -69,16 +69,10 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	if !deferrable(b, tip, height) {
 		return false, nil
 	}
-	if empty && s.wal.base != tip {
-		// The log is empty, and a batch committed directly moved the
-		// file's tip since it began: its records must name the tip
-		// they extend (replayWAL). The append's sync takes the new
-		// header with it (restart).
-		if err := s.wal.restart(tip); err != nil {
-			s.fail(err)
-			return true, fmt.Errorf("apply: %w", err)
-		}
-	}
+	// The log is empty, and a batch committed directly moved the file's
+	// tip since it began: its records must name the tip they extend
+	// (replayWAL).
+	restart, base := empty && s.wal.base != tip, tip
 	if !b.Tip.IsZero() && b.Tip != tip {
 		tip, height = b.Tip, b.Metas[b.Tip].Height() // deferrable: a block b puts
 	}
@@ -89,6 +83,15 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	s.recBuf = rec[:0]
 	if cap(s.recBuf) > memMaxBytes {
 		s.recBuf = nil
+	}
+	// Right before the append, whose sync takes the new header with it
+	// (restart): an unsynced header is always followed by a record and
+	// a sync, or the store fails.
+	if restart {
+		if err := s.wal.restart(base); err != nil {
+			s.fail(err)
+			return true, fmt.Errorf("apply: %w", err)
+		}
 	}
 	if err := s.wal.append(rec); err != nil {
 		// What reached the file is unknown: a later record after a

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,7 +50,8 @@ func SetWALResetFault(t testing.TB, err error) {
 const WALHeaderSize = walHeaderSize
 
 // FuzzDecodeRecord: no payload makes decodeRecord panic, and a record
-// decodes to a batch that encodes to the same bytes.
+// as encodeRecord writes it decodes to a batch that encodes to the same
+// bytes.
 func FuzzDecodeRecord(f *testing.F) {
 	b, _, _ := oneBlockBatch(1, "miner")
 	b.Accounts["miner"] = chain.Account{Balance: 50}
@@ -63,11 +65,51 @@ func FuzzDecodeRecord(f *testing.F) {
 		f.Fatalf("a decoded record encodes to\n%x\nwant\n%x", again, rec)
 	}
 	f.Add(rec)
+	f.Add(withIndex(f, rec, b))
 	f.Add(rec[:len(rec)/2])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = decodeRecord(data)
 	})
+}
+
+// TestRecordIndexEntries: encodeRecord writes no index entries (a
+// replay drops them), and a record with entries, as logs written before
+// hold, still decodes, the entries read.
+func TestRecordIndexEntries(t *testing.T) {
+	b, _, txid := oneBlockBatch(1, "miner")
+	rec := encodeForTest(t, b)
+	got, err := decodeRecord(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.TxIndex) != 0 {
+		t.Fatalf("the record holds %d index entries; want none", len(got.TxIndex))
+	}
+	old := withIndex(t, rec, b)
+	if got, err = decodeRecord(old); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.TxIndex) != 1 || got.TxIndex[txid] != b.TxIndex[txid] || got.Tip != b.Tip {
+		t.Fatalf("a record with entries decodes to index %v, tip %s; want %v, %s", got.TxIndex, got.Tip.Short(), b.TxIndex, b.Tip.Short())
+	}
+}
+
+// withIndex returns rec, a record encodeRecord wrote for b, with b's
+// index entries in it, as encodeRecord wrote them before it left them
+// out: their count (rec's zero, one byte) and the entries, before the tip.
+func withIndex(tb testing.TB, rec []byte, b *chain.Batch) []byte {
+	tb.Helper()
+	at := len(rec) - chain.HashSize - 1
+	if rec[at] != 0 {
+		tb.Fatalf("the record's index count is %d; want 0", rec[at])
+	}
+	out := binary.AppendUvarint(bytes.Clone(rec[:at]), uint64(len(b.TxIndex)))
+	for _, id := range sortedHashes(b.TxIndex) {
+		h := b.TxIndex[id]
+		out = append(append(out, id[:]...), h[:]...)
+	}
+	return append(out, rec[len(rec)-chain.HashSize:]...)
 }
 
 func encodeForTest(tb testing.TB, b *chain.Batch) []byte {

@@ -201,8 +201,9 @@ func SetGroupBytes(t testing.TB, n int) {
 	SetGroupCommitInline(t)
 }
 
-// SetDeferMax makes the memtable take only batches whose blocks'
-// encodings take at most n bytes, for the rest of t.
+// SetDeferMax makes the memtable of a store opened WithNoSync take only
+// batches whose blocks' encodings take at most n bytes, for the rest of
+// t (a store that syncs takes blocks of any size).
 func SetDeferMax(t testing.TB, n int) {
 	old := memDeferMax
 	memDeferMax = n

@@ -43,7 +43,10 @@ import (
 // reads the records of
 // the header's generation in sequence from 0 and stops at the first that
 // is short, fails its CRC, or has another generation or sequence: the
-// torn tail of a crash, or the older records behind the newest.
+// torn tail of a crash, or the older records behind the newest. A reset
+// is synced before any record of its generation is written, except the
+// one an Apply makes on its way to appending (restart), which its
+// record's sync takes with it.
 
 // WALSuffix follows the store file's path in the log's.
 const WALSuffix = "-wal"
@@ -53,13 +56,14 @@ const (
 	walRecordHead = 4 + 4 + 8 + 8
 	// walMaxRecord bounds a record's length as read: a deferred batch
 	// holds at most one block, under 512 KiB (tryDefer), and its undo
-	// records, accounts and index entries are a fraction of that.
+	// records and accounts are a fraction of that (a block of 2,300
+	// transfers, 518 KB, logged 767 KB).
 	walMaxRecord = 1 << 30
 	// walMaxFile bounds the log file Open reads whole. The log holds the
 	// memtable's batches, up to twice its bounds (about 2.5 MiB of block
 	// encodings and a last block of up to 512 KiB) with their undo
-	// records, accounts and index entries (about as much again for
-	// blocks of transfers), and keeps its largest size; ten times that
+	// records and accounts (about half as much again for blocks of
+	// transfers), and keeps its largest size; ten times that
 	// is damage, and read whole it could take the process's memory.
 	walMaxFile = 64 << 20
 )
@@ -220,15 +224,17 @@ func (w *wal) reset(base chain.Hash) error {
 // flush instead of two on the path of the first block logged after a
 // commit straight to bbolt (a sync's batch, a reorg's). The two writes
 // may reach the disk in either order, or one without the other, and
-// every outcome opens as it should. The log holds no batch that is not
-// in bbolt (the memtable is empty where tryDefer calls it), so what the
-// old header's generation holds needs no replay; the new header names
+// every outcome opens as it should. The old header's generation holds
+// no record at all (the memtable is empty where tryDefer calls it, and
+// it empties only once a reset is synced, or at Open's), so nothing of
+// it is replayed over the file's new tip; the new header names
 // the tip the new record extends. Open finds either the old header, and
 // the new record is not of its generation; or the new header and a
 // record that is torn or of an older generation; or both: the batch,
 // which its Apply had not yet acknowledged in the first two. A record of
 // the generation after the header's on disk is why Open's reset skips
-// one (openWAL).
+// one (openWAL). One is enough: an unsynced restart is followed by an
+// append and its sync, or the store fails and writes nothing more.
 func (w *wal) restart(base chain.Hash) error {
 	if walResetFault != nil {
 		if err := walResetFault(); err != nil {

@@ -76,13 +76,9 @@ func (s *Store) tryDefer(b *chain.Batch, p *plan) (bool, error) {
 	if !b.Tip.IsZero() && b.Tip != tip {
 		tip, height = b.Tip, b.Metas[b.Tip].Height() // deferrable: a block b puts
 	}
-	rec, err := encodeRecord(s.recBuf[:0], b, p)
+	rec, err := encodeRecord(s.wal.next(), b, p)
 	if err != nil {
 		return true, fmt.Errorf("apply: %w", err)
-	}
-	s.recBuf = rec[:0]
-	if cap(s.recBuf) > memMaxBytes {
-		s.recBuf = nil
 	}
 	// Right before the append, whose sync takes the new header with it
 	// (restart): an unsynced header is always followed by a record and

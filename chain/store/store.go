@@ -106,11 +106,9 @@ type Store struct {
 	// (records.go).
 	recs *recordsFile
 	// mem holds the deferred batches, wal keeps them durable (nil: the
-	// store defers nothing), recBuf is the buffer a record is encoded
-	// in (under applyMu).
-	mem    memtable
-	wal    *wal
-	recBuf []byte
+	// store defers nothing).
+	mem memtable
+	wal *wal
 	// groupQueued is set while a group commit started by an Apply
 	// waits for applyMu (group.go). Under applyMu.
 	groupQueued bool

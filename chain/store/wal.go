@@ -189,13 +189,22 @@ func (w *wal) readRecords(data []byte) ([]*chain.Batch, error) {
 	return out, nil
 }
 
-// append writes one record holding payload and syncs it.
-func (w *wal) append(payload []byte) error {
-	w.buf = binary.BigEndian.AppendUint32(w.buf[:0], uint32(len(payload)))
-	w.buf = append(w.buf, 0, 0, 0, 0)
-	w.buf = binary.BigEndian.AppendUint64(w.buf, w.gen)
-	w.buf = binary.BigEndian.AppendUint64(w.buf, w.seq)
-	w.buf = append(w.buf, payload...)
+// next returns the log's buffer with room for a record's head: the
+// caller appends the payload to it and hands the result to append, so
+// that a payload is encoded where it is written from (a block of 1,000
+// transfers logs 360 KB, which a copy from a buffer of its own took
+// again).
+func (w *wal) next() []byte {
+	return append(w.buf[:0], make([]byte, walRecordHead)...)
+}
+
+// append writes rec, next's buffer with the payload appended, as one
+// record, and syncs it.
+func (w *wal) append(rec []byte) error {
+	w.buf = rec
+	binary.BigEndian.PutUint32(w.buf, uint32(len(rec)-walRecordHead))
+	binary.BigEndian.PutUint64(w.buf[8:], w.gen)
+	binary.BigEndian.PutUint64(w.buf[16:], w.seq)
 	binary.BigEndian.PutUint32(w.buf[4:], crc32.Checksum(w.buf[8:], walCastag))
 	if _, err := w.f.WriteAt(w.buf, w.off); err != nil {
 		return fmt.Errorf("write-ahead log: %w", err)

@@ -36,8 +36,8 @@ import (
 // holds bbolt's writer (group.go). A store that syncs defers a batch of
 // any size: there the log's one fdatasync takes the place of the three
 // a block committed at once waits for in turn, and connecting a block of
-// 1,000 transfers went from 0.093–0.104 of verifying its signatures to
-// 0.075–0.083 (docs/benchmarks.md); without syncs, a large block's copy
+// 1,000 transfers went from a median 0.093 of verifying its signatures
+// to 0.080 (docs/benchmarks.md); without syncs, a large block's copy
 // in the log is CPU for nothing.
 // The group commit held the Apply lock while it ran when these were measured,
 // and bbolt inserts each key of a transaction into its in-memory node

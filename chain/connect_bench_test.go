@@ -46,7 +46,9 @@ func BenchmarkConnectAdmittedBlock1000(b *testing.B) {
 			// closing is the store's Close after each connect, timed
 			// apart: from store version 4 it writes the transaction
 			// index the connect's commit held back (with the setup's),
-			// which a connect's figure alone leaves out.
+			// and a store that syncs commits there the block its
+			// connect logged (its record and bbolt's pages), which a
+			// connect's figure alone leaves out.
 			var cost, closing procCost
 			var closeWall time.Duration
 			for b.Loop() {

@@ -25,8 +25,11 @@ type TxDigest struct {
 
 // DigestTxs hashes every transaction of txs and the merkle root over
 // their ids.
-func DigestTxs(txs []*Transaction) *TxDigest {
-	ids := TxIDs(txs)
+func DigestTxs(txs []*Transaction) *TxDigest { return newDigest(txs, TxIDs(txs)) }
+
+// newDigest is the digest of txs whose ids are ids, each this process's
+// own hash of that very transaction.
+func newDigest(txs []*Transaction, ids []Hash) *TxDigest {
 	return &TxDigest{txs: slices.Clone(txs), ids: ids, root: MerkleRoot(ids)}
 }
 
@@ -92,7 +95,7 @@ func (m *Mempool) DigestTxs(txs []*Transaction, ids []Hash) *TxDigest {
 			out[i] = tx.ID()
 		}
 	}
-	return &TxDigest{txs: slices.Clone(txs), ids: out, root: MerkleRoot(out)}
+	return newDigest(txs, out)
 }
 
 // holdsAs reports whether the pool holds tx itself, pending or queued,

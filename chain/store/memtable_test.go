@@ -146,7 +146,7 @@ func TestPendingReads(t *testing.T) {
 		t.Fatalf("side metas before the connect: %d, %v", len(ms), err)
 	}
 	mustApply(t, st, b)
-	blocks = append(blocks, connected{height: blk.Header.Height, hash: h, ids: chain.TxIDs(blk.Transactions)})
+	blocks = append(blocks, connectedOf(blk))
 	blocks = append(blocks, connectN(t, st, g, 5, 4)...)
 	if n := store.PendingBatches(st); n != 6 {
 		t.Fatalf("%d batches pending, want 6", n)

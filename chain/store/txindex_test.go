@@ -22,6 +22,11 @@ type connected struct {
 	ids    []chain.Hash
 }
 
+// connectedOf is blk as the tests list a connected block.
+func connectedOf(blk *chain.Block) connected {
+	return connected{height: blk.Header.Height, hash: blk.Hash(), ids: chain.TxIDs(blk.Transactions)}
+}
+
 // connectN applies n batches of one block of nTx transfers each and
 // returns the blocks.
 func connectN(t testing.TB, st *store.Store, g *gen, n, nTx int) []connected {
@@ -31,7 +36,7 @@ func connectN(t testing.TB, st *store.Store, g *gen, n, nTx int) []connected {
 		b := chain.NewBatch()
 		blk := g.connect(b, nTx)
 		mustApply(t, st, b)
-		out = append(out, connected{height: blk.Header.Height, hash: blk.Hash(), ids: chain.TxIDs(blk.Transactions)})
+		out = append(out, connectedOf(blk))
 	}
 	return out
 }
@@ -321,7 +326,7 @@ func TestTxIndexAfterFailedCommit(t *testing.T) {
 		t.Fatalf("a block in the log whose group commit failed: %v", err)
 	}
 	store.ClearCommitFault()
-	blocks = append(blocks, connected{hash: blk.Hash(), height: blk.Header.Height, ids: chain.TxIDs(blk.Transactions)})
+	blocks = append(blocks, connectedOf(blk))
 	if err := st.Apply(chain.NewBatch()); err != nil {
 		t.Fatalf("an empty batch: %v", err)
 	}
@@ -394,7 +399,7 @@ func TestTxIndexReorgInOneBatch(t *testing.T) {
 			}
 			repl := alt.connect(b, 3) // sets Main at gone's height, the tip and its entries
 			mustApply(t, st, b)
-			now := connected{height: repl.Header.Height, hash: repl.Hash(), ids: chain.TxIDs(repl.Transactions)}
+			now := connectedOf(repl)
 			stay := append(kept, now)
 
 			check := func(s *store.Store) {

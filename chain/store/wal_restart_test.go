@@ -43,7 +43,7 @@ func TestWALRestartOutcomes(t *testing.T) {
 	if n := store.PendingBatches(st); n != 0 {
 		t.Fatalf("%d batches pending after a batch of three blocks; want it committed to bbolt", n)
 	}
-	base := connectedOf(append(small, direct))
+	base := batchesConnected(append(small, direct))
 	wal := path + store.WALSuffix
 	before := readAll(t, wal)
 	last := connectN(t, st, g, 1, 2) // restarts the log, then appends
@@ -95,7 +95,7 @@ func TestWALRestartOutcomes(t *testing.T) {
 			// then a crash (a copy taken without Close).
 			more := accounts.batches(3, 3, 2)[0]
 			mustApply(t, got, more)
-			want = append(slices.Clone(want), connectedOf([]*chain.Batch{more})...)
+			want = append(slices.Clone(want), batchesConnected([]*chain.Batch{more})...)
 			again, err := store.Open(copyStore(t, cp), store.WithNoSync(true))
 			if err != nil {
 				t.Fatalf("open after the next crash: %v", err)
@@ -110,12 +110,12 @@ func TestWALRestartOutcomes(t *testing.T) {
 	}
 }
 
-// connectedOf lists the blocks the batches connect, in height order.
-func connectedOf(batches []*chain.Batch) []connected {
+// batchesConnected lists the blocks the batches connect, in height order.
+func batchesConnected(batches []*chain.Batch) []connected {
 	var out []connected
 	for _, b := range batches {
-		for h, m := range b.Metas {
-			out = append(out, connected{height: m.Height(), hash: h, ids: chain.TxIDs(b.Blocks[h].Transactions)})
+		for _, blk := range b.Blocks {
+			out = append(out, connectedOf(blk))
 		}
 	}
 	slices.SortFunc(out, func(a, b connected) int { return int(a.height) - int(b.height) })
